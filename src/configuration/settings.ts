@@ -1,0 +1,343 @@
+import { CronExpressionParser } from "cron-parser";
+import { z } from "zod";
+import { UserSyncError } from "../shared/errors.js";
+import { CLOUD_NAMES, CLOUDS, type CloudName } from "./clouds.js";
+
+/**
+ * The product's settings, read once from the environment. The Functions host fills the environment
+ * from app settings (or local.settings.json `Values`); the command line reads the same names.
+ * Every name here is a public contract: README, local.settings.example.json and infra/ use the same.
+ */
+export interface Settings {
+  tenantId: string;
+  clientId: string;
+  cloud: CloudName;
+  /** e.g. https://login.microsoftonline.com — no trailing slash. */
+  authorityHost: string;
+  /** e.g. https://graph.microsoft.com — no trailing slash. */
+  graphEndpoint: string;
+  keyVaultUrl: string;
+  keyVaultCertificateName: string;
+  storage: SnapshotStorageSettings;
+  /** NCRONTAB schedule of the timer, when set. The command line does not need it. */
+  schedule?: string;
+  /** Graph user properties to read; always contains `id`, first. */
+  select: string[];
+}
+
+export type SnapshotStorageSettings =
+  | { kind: "connectionString"; connectionString: string; tableEndpoint: string; allowInsecureConnection: boolean }
+  | { kind: "identity"; tableServiceUri: string; allowInsecureConnection: boolean };
+
+/** The names of every setting the code reads. infra/ and the docs are checked against this list. */
+export const SETTING_NAMES = [
+  "GRAPH_TENANT_ID",
+  "GRAPH_CLIENT_ID",
+  "GRAPH_CLOUD",
+  "GRAPH_AUTHORITY_HOST",
+  "GRAPH_ENDPOINT",
+  "KEY_VAULT_URL",
+  "KEY_VAULT_CERTIFICATE_NAME",
+  "SNAPSHOT_STORAGE",
+  "SNAPSHOT_STORAGE__tableServiceUri",
+  "USER_SYNC_SCHEDULE",
+  "USER_SYNC_SELECT",
+] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+/** The properties read when USER_SYNC_SELECT is not set. */
+export const DEFAULT_SELECT: readonly string[] = [
+  "id",
+  "userPrincipalName",
+  "displayName",
+  "givenName",
+  "surname",
+  "mail",
+  "otherMails",
+  "proxyAddresses",
+  "accountEnabled",
+  "userType",
+  "externalUserState",
+  "createdDateTime",
+  "jobTitle",
+  "department",
+  "companyName",
+  "officeLocation",
+  "employeeId",
+  "employeeType",
+  "city",
+  "country",
+  "usageLocation",
+  "preferredLanguage",
+  "businessPhones",
+  "mobilePhone",
+  "onPremisesSyncEnabled",
+  "onPremisesImmutableId",
+];
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const MULTI_TENANT_AUTHORITIES = new Set(["common", "organizations", "consumers"]);
+const KEY_VAULT_SUFFIXES = [...new Set(Object.values(CLOUDS).map((c) => c.keyVaultSuffix))];
+const CERTIFICATE_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const GRAPH_PROPERTY = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function httpsUrl(setting: string, fix: string) {
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `"${value}" is not a URL. ${fix}` });
+      return;
+    }
+    if (url.protocol !== "https:") {
+      ctx.addIssue({ code: "custom", message: `must use https (got ${url.protocol}). ${fix}` });
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      ctx.addIssue({ code: "custom", message: `must be a plain https URL without credentials, query or fragment. ${fix}` });
+    }
+    void setting;
+  });
+}
+
+const required = (fix: string) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? `is missing. ${fix}` : `must be text. ${fix}`) })
+    .trim()
+    .min(1, { error: `is empty. ${fix}` });
+
+const optional = () =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v));
+
+const TENANT_FIX =
+  "Set it to the directory (tenant) ID, a GUID shown on the app registration's Overview page, or a verified domain such as contoso.onmicrosoft.com.";
+const CLIENT_FIX = "Set it to the application (client) ID, the GUID shown on the app registration's Overview page.";
+const VAULT_FIX = "Set it to the vault URI shown on the Key Vault's Overview page, for example https://my-vault.vault.azure.net.";
+const CERT_FIX = "Set it to the name of the certificate in Key Vault (letters, digits and dashes).";
+const STORAGE_FIX =
+  "Set SNAPSHOT_STORAGE to a connection string (UseDevelopmentStorage=true for Azurite), or SNAPSHOT_STORAGE__tableServiceUri to https://<account>.table.core.windows.net for an identity-based connection.";
+
+const schema = z
+  .object({
+    GRAPH_TENANT_ID: required(TENANT_FIX).superRefine((value, ctx) => {
+      if (MULTI_TENANT_AUTHORITIES.has(value.toLowerCase())) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${value}" is a multi-tenant authority, but client credentials (app-only tokens) need one tenant. ${TENANT_FIX}`,
+        });
+      } else if (!GUID.test(value) && !DOMAIN.test(value)) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is neither a GUID nor a domain name. ${TENANT_FIX}` });
+      }
+    }),
+    GRAPH_CLIENT_ID: required(CLIENT_FIX).regex(GUID, { error: `is not a GUID. ${CLIENT_FIX}` }),
+    GRAPH_CLOUD: optional().pipe(
+      z.enum(CLOUD_NAMES, { error: `must be one of ${CLOUD_NAMES.join(", ")} (default AzurePublic).` }).default("AzurePublic"),
+    ),
+    GRAPH_AUTHORITY_HOST: optional().pipe(
+      httpsUrl("GRAPH_AUTHORITY_HOST", "Leave it unset to use the cloud's default, or set it to e.g. https://login.microsoftonline.us.")
+        .refine((v) => new URL(v).pathname === "/", {
+          error: "must be a host only, without a tenant or path (e.g. https://login.microsoftonline.com). The tenant comes from GRAPH_TENANT_ID.",
+        })
+        .optional(),
+    ),
+    GRAPH_ENDPOINT: optional().pipe(
+      httpsUrl("GRAPH_ENDPOINT", "Leave it unset to use the cloud's default, or set it to e.g. https://graph.microsoft.us.")
+        .refine((v) => new URL(v).pathname === "/", {
+          error: "must be a host only, without a version or path (e.g. https://graph.microsoft.com).",
+        })
+        .optional(),
+    ),
+    KEY_VAULT_URL: required(VAULT_FIX).pipe(
+      httpsUrl("KEY_VAULT_URL", VAULT_FIX).superRefine((value, ctx) => {
+        let url: URL;
+        try {
+          url = new URL(value);
+        } catch {
+          return;
+        }
+        const host = url.hostname.toLowerCase();
+        if (!isLoopbackHost(host) && !KEY_VAULT_SUFFIXES.some((suffix) => host.endsWith(`.${suffix}`))) {
+          ctx.addIssue({
+            code: "custom",
+            message: `host "${host}" is not a Key Vault host (expected *.${KEY_VAULT_SUFFIXES.join(", *.")}). ${VAULT_FIX}`,
+          });
+        }
+        if (url.pathname !== "/") {
+          ctx.addIssue({ code: "custom", message: `must be the vault URI without a path (got ${url.pathname}). ${VAULT_FIX}` });
+        }
+      }),
+    ),
+    KEY_VAULT_CERTIFICATE_NAME: required(CERT_FIX).regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault certificate name. ${CERT_FIX}` }),
+    SNAPSHOT_STORAGE: optional(),
+    SNAPSHOT_STORAGE__tableServiceUri: optional(),
+    USER_SYNC_SCHEDULE: optional().superRefine((value, ctx) => {
+      if (value === undefined || /^%[A-Za-z0-9_]+%$/.test(value)) return;
+      try {
+        CronExpressionParser.parse(value, { strict: false });
+        if (value.split(/\s+/).length !== 6) throw new Error("expected 6 fields");
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${value}" is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}), e.g. "0 0 * * * *" for hourly: ${(error as Error).message}.`,
+        });
+      }
+    }),
+    USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
+      if (value === undefined) return;
+      const bad = value
+        .split(",")
+        .map((p) => p.trim())
+        .filter((p) => p !== "" && !GRAPH_PROPERTY.test(p));
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${bad.map((b) => `"${b}"`).join(", ")} ${bad.length === 1 ? "is not a" : "are not"} Graph property name${bad.length === 1 ? "" : "s"}. List user properties separated by commas, e.g. id,userPrincipalName,displayName.`,
+        });
+      }
+    }),
+  })
+  .superRefine((env, ctx) => {
+    const hasConnection = env.SNAPSHOT_STORAGE !== undefined;
+    const hasIdentity = env.SNAPSHOT_STORAGE__tableServiceUri !== undefined;
+    if (hasConnection && hasIdentity) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SNAPSHOT_STORAGE"],
+        message: "and SNAPSHOT_STORAGE__tableServiceUri are both set; they are exclusive. Keep one: the connection string, or the identity-based table service URI.",
+      });
+    } else if (!hasConnection && !hasIdentity) {
+      ctx.addIssue({ code: "custom", path: ["SNAPSHOT_STORAGE"], message: `is missing. ${STORAGE_FIX}` });
+    }
+  });
+
+function tableEndpointOfConnectionString(connectionString: string): { endpoint: string } | { problem: string } {
+  const parts = new Map<string, string>();
+  for (const segment of connectionString.split(";")) {
+    if (segment.trim() === "") continue;
+    const eq = segment.indexOf("=");
+    if (eq <= 0) return { problem: "is not a connection string (expected Name=value pairs separated by semicolons)." };
+    parts.set(segment.slice(0, eq).trim().toLowerCase(), segment.slice(eq + 1).trim());
+  }
+  if (parts.get("usedevelopmentstorage")?.toLowerCase() === "true") {
+    const proxy = parts.get("developmentstorageproxyuri");
+    return { endpoint: `${proxy ?? "http://127.0.0.1"}:10002/devstoreaccount1` };
+  }
+  const explicit = parts.get("tableendpoint");
+  const account = parts.get("accountname");
+  const hasKey = parts.has("accountkey") || parts.has("sharedaccesssignature");
+  if (!hasKey) {
+    return { problem: "has neither AccountKey nor SharedAccessSignature. Use the connection string from the storage account's Access keys page, or switch to SNAPSHOT_STORAGE__tableServiceUri for an identity-based connection." };
+  }
+  if (explicit) {
+    try {
+      new URL(explicit);
+    } catch {
+      return { problem: "has a TableEndpoint that is not a URL." };
+    }
+    return { endpoint: explicit.replace(/\/+$/, "") };
+  }
+  if (!account) return { problem: "has neither AccountName nor TableEndpoint." };
+  const protocol = parts.get("defaultendpointsprotocol") ?? "https";
+  const suffix = parts.get("endpointsuffix") ?? "core.windows.net";
+  return { endpoint: `${protocol}://${account}.table.${suffix}` };
+}
+
+function settingsError(lines: string[], names: string[]): UserSyncError {
+  const code = lines.length === 1 && lines[0]!.includes("is missing") ? "missing_setting" : "invalid_setting";
+  const message =
+    lines.length === 1
+      ? `Invalid configuration: ${lines[0]}`
+      : `Invalid configuration (${lines.length} problems):\n${lines.map((l) => `  - ${l}`).join("\n")}`;
+  return new UserSyncError(code, message, { details: { settings: names.join(",") } });
+}
+
+/**
+ * Reads and validates every setting. Throws one UserSyncError that lists every problem, naming each
+ * setting and its fix, before anything touches the network. Secrets (connection strings) are never
+ * echoed back.
+ */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const input: Record<string, string | undefined> = {};
+  for (const name of SETTING_NAMES) input[name] = env[name];
+  const parsed = schema.safeParse(input);
+  const lines: string[] = [];
+  const names: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "configuration");
+      names.push(name);
+      lines.push(`${name} ${issue.message}`);
+    }
+  }
+  // Connection strings are checked here, outside zod, so that their text never reaches an issue message.
+  let storage: SnapshotStorageSettings | undefined;
+  const connectionString = env.SNAPSHOT_STORAGE?.trim();
+  const tableServiceUri = env.SNAPSHOT_STORAGE__tableServiceUri?.trim();
+  if (connectionString && !tableServiceUri) {
+    const result = tableEndpointOfConnectionString(connectionString);
+    if ("problem" in result) {
+      names.push("SNAPSHOT_STORAGE");
+      lines.push(`SNAPSHOT_STORAGE ${result.problem}`);
+    } else {
+      storage = {
+        kind: "connectionString",
+        connectionString,
+        tableEndpoint: result.endpoint,
+        allowInsecureConnection: result.endpoint.startsWith("http:"),
+      };
+    }
+  } else if (tableServiceUri && !connectionString) {
+    let url: URL | undefined;
+    try {
+      url = new URL(tableServiceUri);
+    } catch {
+      names.push("SNAPSHOT_STORAGE__tableServiceUri");
+      lines.push(`SNAPSHOT_STORAGE__tableServiceUri "${tableServiceUri}" is not a URL. ${STORAGE_FIX}`);
+    }
+    if (url) {
+      const insecure = url.protocol === "http:";
+      if ((insecure && !isLoopbackHost(url.hostname)) || (!insecure && url.protocol !== "https:")) {
+        names.push("SNAPSHOT_STORAGE__tableServiceUri");
+        lines.push(`SNAPSHOT_STORAGE__tableServiceUri must use https (http is accepted only for an emulator on loopback). ${STORAGE_FIX}`);
+      } else if (url.search) {
+        names.push("SNAPSHOT_STORAGE__tableServiceUri");
+        lines.push("SNAPSHOT_STORAGE__tableServiceUri must not carry a query string (a SAS): identity-based connections authenticate with DefaultAzureCredential. Put a SAS connection string in SNAPSHOT_STORAGE instead.");
+      } else {
+        storage = { kind: "identity", tableServiceUri: tableServiceUri.replace(/\/+$/, ""), allowInsecureConnection: insecure };
+      }
+    }
+  }
+  if (!parsed.success || lines.length > 0 || storage === undefined) {
+    throw settingsError(lines, names);
+  }
+  const env2 = parsed.data;
+  const cloud = CLOUDS[env2.GRAPH_CLOUD];
+  const select = ["id"];
+  for (const property of (env2.USER_SYNC_SELECT ?? DEFAULT_SELECT.join(",")).split(",")) {
+    const name = property.trim();
+    if (name !== "" && !select.some((s) => s.toLowerCase() === name.toLowerCase())) select.push(name);
+  }
+  const settings: Settings = {
+    tenantId: env2.GRAPH_TENANT_ID,
+    clientId: env2.GRAPH_CLIENT_ID.toLowerCase(),
+    cloud: env2.GRAPH_CLOUD,
+    authorityHost: (env2.GRAPH_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, ""),
+    graphEndpoint: (env2.GRAPH_ENDPOINT ?? cloud.graphEndpoint).replace(/\/+$/, ""),
+    keyVaultUrl: env2.KEY_VAULT_URL.replace(/\/+$/, ""),
+    keyVaultCertificateName: env2.KEY_VAULT_CERTIFICATE_NAME,
+    storage,
+    select,
+  };
+  if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
+  return settings;
+}

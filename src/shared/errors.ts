@@ -1,0 +1,62 @@
+/**
+ * Every failure the product reports on purpose is a UserSyncError: a stable machine-readable
+ * `code` (like msal-node's error codes) and a message that says what to fix.
+ */
+export type UserSyncErrorCode =
+  // configuration
+  | "missing_setting"
+  | "invalid_setting"
+  | "conflicting_settings"
+  // credentials
+  | "key_vault_access_denied"
+  | "key_vault_not_found"
+  | "key_vault_unavailable"
+  | "no_azure_credential"
+  | "certificate_unreadable"
+  | "certificate_no_private_key"
+  | "certificate_key_mismatch"
+  | "certificate_expired"
+  | "certificate_not_yet_valid"
+  | "token_request_failed"
+  | "token_endpoint_unreachable"
+  // graph
+  | "graph_request_failed"
+  | "graph_forbidden"
+  | "graph_unauthorized"
+  | "graph_bad_response"
+  | "graph_untrusted_next_link"
+  // storage
+  | "storage_request_failed"
+  | "snapshot_not_found"
+  // run
+  | "run_in_progress"
+  | "run_aborted";
+
+export interface UserSyncErrorOptions {
+  cause?: unknown;
+  /** Extra, non-secret facts that help an operator (status code, request id, AADSTS code...). */
+  details?: Record<string, string | number | boolean | undefined>;
+}
+
+export class UserSyncError extends Error {
+  readonly code: UserSyncErrorCode;
+  readonly details: Record<string, string | number | boolean | undefined>;
+
+  constructor(code: UserSyncErrorCode, message: string, options: UserSyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "UserSyncError";
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isUserSyncError(error: unknown, code?: UserSyncErrorCode): error is UserSyncError {
+  return error instanceof UserSyncError && (code === undefined || error.code === code);
+}
+
+/** A one-line description of any thrown value, safe to log (see redact). */
+export function describeError(error: unknown): string {
+  if (error instanceof UserSyncError) return `${error.message} [${error.code}]`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

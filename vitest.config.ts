@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Integration tests start Azurite and the simulated tenant per file; two cores, so keep it modest.
+    maxWorkers: 2,
+  },
+});
