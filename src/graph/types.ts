@@ -1,0 +1,15 @@
+/**
+ * A user as Microsoft Graph returned it for the selected properties: `id` (the immutable object id)
+ * is always present; every other value is whatever JSON Graph sent (string, number, boolean, null,
+ * array or object).
+ */
+export type GraphUser = { id: string } & Record<string, unknown>;
+
+/** One page of `/users`, as read from Graph. */
+export interface UserPage {
+  /** 1-based page number within the run. */
+  pageNumber: number;
+  users: GraphUser[];
+  /** The `@odata.nextLink` that follows this page, when there is one. */
+  nextLink?: string;
+}
