@@ -125,8 +125,9 @@ export function issueCertificate(options: IssueCertificateOptions): GeneratedCer
   if (!isCa) extensions.push({ name: "extKeyUsage", serverAuth: true, clientAuth: true });
   if (issuer) {
     const issuerCertificate = forge.pki.certificateFromPem(issuer.certificatePem);
+    // node-forge takes the key identifier as a binary string.
     const issuerKeyId = issuerCertificate.generateSubjectKeyIdentifier().getBytes();
-    extensions.push({ name: "authorityKeyIdentifier", keyIdentifier: forge.util.bytesToHex(issuerKeyId) });
+    extensions.push({ name: "authorityKeyIdentifier", keyIdentifier: issuerKeyId });
   }
   const altNames: object[] = [
     ...(options.subjectAltNames?.dns ?? []).map((value) => ({ type: 2, value })),
