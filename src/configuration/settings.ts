@@ -205,19 +205,6 @@ const schema = z
         });
       }
     }),
-  })
-  .superRefine((env, ctx) => {
-    const hasConnection = env.SNAPSHOT_STORAGE !== undefined;
-    const hasIdentity = env.SNAPSHOT_STORAGE__tableServiceUri !== undefined;
-    if (hasConnection && hasIdentity) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["SNAPSHOT_STORAGE"],
-        message: "and SNAPSHOT_STORAGE__tableServiceUri are both set; they are exclusive. Keep one: the connection string, or the identity-based table service URI.",
-      });
-    } else if (!hasConnection && !hasIdentity) {
-      ctx.addIssue({ code: "custom", path: ["SNAPSHOT_STORAGE"], message: `is missing. ${STORAGE_FIX}` });
-    }
   });
 
 function tableEndpointOfConnectionString(connectionString: string): { endpoint: string } | { problem: string } {
@@ -279,44 +266,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       lines.push(`${name} ${issue.message}`);
     }
   }
-  // Connection strings are checked here, outside zod, so that their text never reaches an issue message.
-  let storage: SnapshotStorageSettings | undefined;
-  const connectionString = env.SNAPSHOT_STORAGE?.trim();
-  const tableServiceUri = env.SNAPSHOT_STORAGE__tableServiceUri?.trim();
-  if (connectionString && !tableServiceUri) {
-    const result = tableEndpointOfConnectionString(connectionString);
-    if ("problem" in result) {
-      names.push("SNAPSHOT_STORAGE");
-      lines.push(`SNAPSHOT_STORAGE ${result.problem}`);
-    } else {
-      storage = {
-        kind: "connectionString",
-        connectionString,
-        tableEndpoint: result.endpoint,
-        allowInsecureConnection: result.endpoint.startsWith("http:"),
-      };
-    }
-  } else if (tableServiceUri && !connectionString) {
-    let url: URL | undefined;
-    try {
-      url = new URL(tableServiceUri);
-    } catch {
-      names.push("SNAPSHOT_STORAGE__tableServiceUri");
-      lines.push(`SNAPSHOT_STORAGE__tableServiceUri "${tableServiceUri}" is not a URL. ${STORAGE_FIX}`);
-    }
-    if (url) {
-      const insecure = url.protocol === "http:";
-      if ((insecure && !isLoopbackHost(url.hostname)) || (!insecure && url.protocol !== "https:")) {
-        names.push("SNAPSHOT_STORAGE__tableServiceUri");
-        lines.push(`SNAPSHOT_STORAGE__tableServiceUri must use https (http is accepted only for an emulator on loopback). ${STORAGE_FIX}`);
-      } else if (url.search) {
-        names.push("SNAPSHOT_STORAGE__tableServiceUri");
-        lines.push("SNAPSHOT_STORAGE__tableServiceUri must not carry a query string (a SAS): identity-based connections authenticate with DefaultAzureCredential. Put a SAS connection string in SNAPSHOT_STORAGE instead.");
-      } else {
-        storage = { kind: "identity", tableServiceUri: tableServiceUri.replace(/\/+$/, ""), allowInsecureConnection: insecure };
-      }
-    }
-  }
+  // Connection strings are checked outside zod, so that their text never reaches an issue message.
+  const storageResult = readStorage(env);
+  lines.push(...storageResult.lines);
+  names.push(...storageResult.names);
+  const storage = storageResult.storage;
   if (!parsed.success || lines.length > 0 || storage === undefined) {
     throw settingsError(lines, names);
   }
@@ -340,4 +294,63 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
   return settings;
+}
+
+function readStorage(env: Record<string, string | undefined>): { storage?: SnapshotStorageSettings; lines: string[]; names: string[] } {
+  const lines: string[] = [];
+  const names: string[] = [];
+  let storage: SnapshotStorageSettings | undefined;
+  const connectionString = env.SNAPSHOT_STORAGE?.trim();
+  const tableServiceUri = env.SNAPSHOT_STORAGE__tableServiceUri?.trim();
+  if (connectionString && tableServiceUri) {
+    names.push("SNAPSHOT_STORAGE");
+    lines.push("SNAPSHOT_STORAGE and SNAPSHOT_STORAGE__tableServiceUri are both set; they are exclusive. Keep one: the connection string, or the identity-based table service URI.");
+  } else if (!connectionString && !tableServiceUri) {
+    names.push("SNAPSHOT_STORAGE");
+    lines.push(`SNAPSHOT_STORAGE is missing. ${STORAGE_FIX}`);
+  } else if (connectionString) {
+    const result = tableEndpointOfConnectionString(connectionString);
+    if ("problem" in result) {
+      names.push("SNAPSHOT_STORAGE");
+      lines.push(`SNAPSHOT_STORAGE ${result.problem}`);
+    } else {
+      storage = {
+        kind: "connectionString",
+        connectionString,
+        tableEndpoint: result.endpoint,
+        allowInsecureConnection: result.endpoint.startsWith("http:"),
+      };
+    }
+  } else if (tableServiceUri) {
+    let url: URL | undefined;
+    try {
+      url = new URL(tableServiceUri);
+    } catch {
+      names.push("SNAPSHOT_STORAGE__tableServiceUri");
+      lines.push(`SNAPSHOT_STORAGE__tableServiceUri "${tableServiceUri}" is not a URL. ${STORAGE_FIX}`);
+    }
+    if (url) {
+      const insecure = url.protocol === "http:";
+      if ((insecure && !isLoopbackHost(url.hostname)) || (!insecure && url.protocol !== "https:")) {
+        names.push("SNAPSHOT_STORAGE__tableServiceUri");
+        lines.push(`SNAPSHOT_STORAGE__tableServiceUri must use https (http is accepted only for an emulator on loopback). ${STORAGE_FIX}`);
+      } else if (url.search) {
+        names.push("SNAPSHOT_STORAGE__tableServiceUri");
+        lines.push("SNAPSHOT_STORAGE__tableServiceUri must not carry a query string (a SAS): identity-based connections authenticate with DefaultAzureCredential. Put a SAS connection string in SNAPSHOT_STORAGE instead.");
+      } else {
+        storage = { kind: "identity", tableServiceUri: tableServiceUri.replace(/\/+$/, ""), allowInsecureConnection: insecure };
+      }
+    }
+  }
+  return storage ? { storage, lines, names } : { lines, names };
+}
+
+/**
+ * Reads only the snapshot storage settings: what the command line's read-only commands (runs,
+ * export) need. Fails the same way loadSettings does.
+ */
+export function loadStorageSettings(env: Record<string, string | undefined> = process.env): SnapshotStorageSettings {
+  const result = readStorage(env);
+  if (result.storage === undefined) throw settingsError(result.lines, result.names);
+  return result.storage;
 }

@@ -1,0 +1,167 @@
+import { describe, expect, it } from "vitest";
+import { CLOUDS } from "../../src/configuration/clouds.js";
+import { DEFAULT_SELECT, loadSettings, loadStorageSettings, SETTING_NAMES } from "../../src/configuration/settings.js";
+import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
+
+const valid = {
+  GRAPH_TENANT_ID: "11111111-2222-3333-4444-555555555555",
+  GRAPH_CLIENT_ID: "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
+  KEY_VAULT_URL: "https://contoso-sync.vault.azure.net/",
+  KEY_VAULT_CERTIFICATE_NAME: "graph-client",
+  SNAPSHOT_STORAGE: "UseDevelopmentStorage=true",
+};
+
+function failure(env: Record<string, string | undefined>): UserSyncError {
+  try {
+    loadSettings(env);
+  } catch (error) {
+    if (isUserSyncError(error)) return error;
+    throw error;
+  }
+  throw new Error("expected loadSettings to fail");
+}
+
+describe("loadSettings", () => {
+  it("reads a minimal valid configuration with public-cloud defaults", () => {
+    const settings = loadSettings(valid);
+    expect(settings).toMatchObject({
+      tenantId: valid.GRAPH_TENANT_ID,
+      clientId: valid.GRAPH_CLIENT_ID.toLowerCase(),
+      cloud: "AzurePublic",
+      authorityHost: "https://login.microsoftonline.com",
+      graphEndpoint: "https://graph.microsoft.com",
+      keyVaultUrl: "https://contoso-sync.vault.azure.net",
+      keyVaultCertificateName: "graph-client",
+      storage: { kind: "connectionString", tableEndpoint: "http://127.0.0.1:10002/devstoreaccount1", allowInsecureConnection: true },
+    });
+    expect(settings.select).toEqual(DEFAULT_SELECT);
+    expect(settings.schedule).toBeUndefined();
+  });
+
+  it.each([
+    ["AzureChina", "https://login.partner.microsoftonline.cn", "https://microsoftgraph.chinacloudapi.cn"],
+    ["AzureUSGovernment", "https://login.microsoftonline.us", "https://graph.microsoft.us"],
+    ["AzureUSGovernmentDoD", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us"],
+  ])("GRAPH_CLOUD=%s picks its authority host and Graph endpoint", (cloud, authorityHost, graphEndpoint) => {
+    const settings = loadSettings({ ...valid, GRAPH_CLOUD: cloud });
+    expect(settings.authorityHost).toBe(authorityHost);
+    expect(settings.graphEndpoint).toBe(graphEndpoint);
+  });
+
+  it("lets GRAPH_AUTHORITY_HOST and GRAPH_ENDPOINT override the cloud's hosts", () => {
+    const settings = loadSettings({
+      ...valid,
+      GRAPH_CLOUD: "AzureChina",
+      GRAPH_AUTHORITY_HOST: "https://login.example.test/",
+      GRAPH_ENDPOINT: "https://graph.example.test",
+    });
+    expect(settings.authorityHost).toBe("https://login.example.test");
+    expect(settings.graphEndpoint).toBe("https://graph.example.test");
+  });
+
+  it.each(["common", "organizations", "consumers", "Common"])("rejects the multi-tenant authority %s with the reason", (tenant) => {
+    const error = failure({ ...valid, GRAPH_TENANT_ID: tenant });
+    expect(error.code).toBe("invalid_setting");
+    expect(error.message).toContain("GRAPH_TENANT_ID");
+    expect(error.message).toMatch(/client credentials.*one tenant/);
+  });
+
+  it("accepts a verified domain as the tenant", () => {
+    expect(loadSettings({ ...valid, GRAPH_TENANT_ID: "contoso.onmicrosoft.com" }).tenantId).toBe("contoso.onmicrosoft.com");
+  });
+
+  it("does not read the client id from AZURE_CLIENT_ID, which belongs to the managed identity", () => {
+    const error = failure({ ...valid, GRAPH_CLIENT_ID: undefined, AZURE_CLIENT_ID: valid.GRAPH_CLIENT_ID });
+    expect(error.code).toBe("missing_setting");
+    expect(error.message).toContain("GRAPH_CLIENT_ID is missing");
+  });
+
+  it("lists every problem at once, each with the setting's name and its fix", () => {
+    const error = failure({ GRAPH_TENANT_ID: "not a tenant", KEY_VAULT_URL: "http://vault.example.com" });
+    const message = error.message;
+    expect(message).toContain("GRAPH_TENANT_ID \"not a tenant\" is neither a GUID nor a domain name");
+    expect(message).toContain("GRAPH_CLIENT_ID is missing");
+    expect(message).toContain("KEY_VAULT_URL must use https");
+    expect(message).toContain("is not a Key Vault host");
+    expect(message).toContain("KEY_VAULT_CERTIFICATE_NAME is missing");
+    expect(message).toContain("SNAPSHOT_STORAGE is missing");
+    expect(message.match(/Set it to|Set SNAPSHOT_STORAGE/g)?.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each([
+    [{ GRAPH_CLIENT_ID: "my-app" }, "GRAPH_CLIENT_ID is not a GUID"],
+    [{ GRAPH_CLOUD: "AzureGermany" }, "GRAPH_CLOUD must be one of AzurePublic, AzureChina, AzureUSGovernment, AzureUSGovernmentDoD"],
+    [{ GRAPH_AUTHORITY_HOST: "https://login.microsoftonline.com/contoso" }, "GRAPH_AUTHORITY_HOST must be a host only"],
+    [{ GRAPH_ENDPOINT: "https://graph.microsoft.com/v1.0" }, "GRAPH_ENDPOINT must be a host only"],
+    [{ GRAPH_ENDPOINT: "http://graph.microsoft.com" }, "GRAPH_ENDPOINT must use https"],
+    [{ KEY_VAULT_URL: "https://vault.example.com" }, "KEY_VAULT_URL host \"vault.example.com\" is not a Key Vault host"],
+    [{ KEY_VAULT_URL: "https://v.vault.azure.net/certificates/x" }, "KEY_VAULT_URL must be the vault URI without a path"],
+    [{ KEY_VAULT_CERTIFICATE_NAME: "my_cert!" }, "KEY_VAULT_CERTIFICATE_NAME is not a valid Key Vault certificate name"],
+    [{ USER_SYNC_SCHEDULE: "*/5 * * * *" }, "USER_SYNC_SCHEDULE \"*/5 * * * *\" is not a 6-field NCRONTAB expression"],
+    [{ USER_SYNC_SELECT: "id,display Name,mail" }, "\"display Name\" is not a Graph property name"],
+    [{ SNAPSHOT_STORAGE__tableServiceUri: "https://acct.table.core.windows.net" }, "SNAPSHOT_STORAGE and SNAPSHOT_STORAGE__tableServiceUri are both set"],
+    [{ SNAPSHOT_STORAGE: "AccountName=acct" }, "SNAPSHOT_STORAGE has neither AccountKey nor SharedAccessSignature"],
+    [{ SNAPSHOT_STORAGE: "just some text" }, "SNAPSHOT_STORAGE is not a connection string"],
+  ])("rejects %o naming the setting", (override, expected) => {
+    const error = failure({ ...valid, ...override });
+    expect(error.code).toBe("invalid_setting");
+    expect(error.message).toContain(expected);
+  });
+
+  it("never echoes a connection string in its errors", () => {
+    const secret = "AccountName=acct;AccountKey=c2VjcmV0LWtleS1tYXRlcmlhbA==;TableEndpoint=not a url";
+    const error = failure({ ...valid, SNAPSHOT_STORAGE: secret });
+    expect(error.message).toContain("TableEndpoint that is not a URL");
+    expect(error.message).not.toContain("c2VjcmV0LWtleS1tYXRlcmlhbA");
+  });
+
+  it("accepts an NCRONTAB schedule and an app-setting reference", () => {
+    expect(loadSettings({ ...valid, USER_SYNC_SCHEDULE: "0 */15 * * * *" }).schedule).toBe("0 */15 * * * *");
+    expect(loadSettings({ ...valid, USER_SYNC_SCHEDULE: "%OTHER_SETTING%" }).schedule).toBe("%OTHER_SETTING%");
+  });
+
+  it("always includes id first in the select list, once", () => {
+    expect(loadSettings({ ...valid, USER_SYNC_SELECT: " displayName , mail,ID,displayName " }).select).toEqual(["id", "displayName", "mail"]);
+  });
+
+  it("treats empty values like unset ones (local.settings.json keeps empty placeholders)", () => {
+    const settings = loadSettings({ ...valid, GRAPH_AUTHORITY_HOST: "", GRAPH_ENDPOINT: "", USER_SYNC_SELECT: "", GRAPH_CLOUD: "" });
+    expect(settings.authorityHost).toBe(CLOUDS.AzurePublic.authorityHost);
+    expect(settings.select).toEqual(DEFAULT_SELECT);
+  });
+
+  it("reads identity-based storage from SNAPSHOT_STORAGE__tableServiceUri", () => {
+    const settings = loadSettings({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "https://acct.table.core.windows.net/" });
+    expect(settings.storage).toEqual({ kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false });
+  });
+
+  it("refuses plain http for identity-based storage unless it is a loopback emulator", () => {
+    const error = failure({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "http://acct.table.core.windows.net" });
+    expect(error.message).toContain("SNAPSHOT_STORAGE__tableServiceUri must use https");
+    const local = loadSettings({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "http://127.0.0.1:10002/devstoreaccount1" });
+    expect(local.storage.allowInsecureConnection).toBe(true);
+  });
+
+  it("derives the table endpoint of account-key connection strings", () => {
+    const settings = loadSettings({
+      ...valid,
+      SNAPSHOT_STORAGE: "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.chinacloudapi.cn",
+    });
+    expect(settings.storage).toMatchObject({ kind: "connectionString", tableEndpoint: "https://acct.table.core.chinacloudapi.cn", allowInsecureConnection: false });
+  });
+
+  it("only reads the names in SETTING_NAMES", () => {
+    expect(SETTING_NAMES).toContain("GRAPH_TENANT_ID");
+    expect(SETTING_NAMES).not.toContain("AZURE_CLIENT_ID");
+  });
+});
+
+describe("loadStorageSettings", () => {
+  it("needs only the storage settings", () => {
+    expect(loadStorageSettings({ SNAPSHOT_STORAGE: "UseDevelopmentStorage=true" }).kind).toBe("connectionString");
+  });
+
+  it("names SNAPSHOT_STORAGE when nothing is set", () => {
+    expect(() => loadStorageSettings({})).toThrowError(/SNAPSHOT_STORAGE is missing/);
+  });
+});
