@@ -215,7 +215,7 @@ export function translateTokenError(error: unknown, context: TokenErrorContext):
   }
 
   const aadsts = aadstsCode(error);
-  const correlationId = error.correlationId || undefined;
+  const correlationId = serverCorrelationId(error);
   const details = {
     aadsts,
     msalErrorCode: error.errorCode,
@@ -270,6 +270,12 @@ function aadstsCode(error: AuthError): number | undefined {
   if (errorNo !== undefined && errorNo !== "" && Number.isFinite(Number(errorNo))) return Number(errorNo);
   const match = /AADSTS(\d+)/.exec(error.errorMessage || error.message);
   return match ? Number(match[1]) : undefined;
+}
+
+/** The correlation ID Entra reported (in MSAL's errorMessage), else the one MSAL sent with the request. */
+function serverCorrelationId(error: AuthError): string | undefined {
+  const reported = /Correlation ID: ([0-9a-fA-F-]{8,})/.exec(error.errorMessage || "");
+  return reported?.[1] ?? (error.correlationId || undefined);
 }
 
 function describe(error: unknown): string {
