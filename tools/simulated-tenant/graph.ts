@@ -1,0 +1,184 @@
+/**
+ * The simulated Microsoft Graph: `GET /v1.0/users` with bearer-token checks, `$select`, `$top` and
+ * opaque, tamper-evident `$skiptoken` paging. Each page is generated from its index range only.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
+import type { TenantState } from "./state.js";
+import { resolveSelect } from "./users.js";
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 999;
+const ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken"]);
+
+export interface SkipTokenState {
+  /** Index of the next user. */
+  offset: number;
+  /** The `$select` as the client gave it (undefined: the default set). */
+  select: string[] | undefined;
+  top: number;
+}
+
+const MAC_BYTES = 16;
+
+export function encodeSkipToken(key: Buffer, state: SkipTokenState): string {
+  const payload = Buffer.from(JSON.stringify({ v: 1, o: state.offset, s: state.select ?? null, t: state.top }), "utf8");
+  const mac = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
+  return Buffer.concat([mac, payload]).toString("base64url");
+}
+
+/** The token's state, or undefined when it was not made by this tenant or was altered. */
+export function decodeSkipToken(key: Buffer, token: string): SkipTokenState | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const raw = Buffer.from(token, "base64url");
+  if (raw.length <= MAC_BYTES) return undefined;
+  const mac = raw.subarray(0, MAC_BYTES);
+  const payload = raw.subarray(MAC_BYTES);
+  const expected = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
+  if (!timingSafeEqual(mac, expected)) return undefined;
+  try {
+    const parsed = JSON.parse(payload.toString("utf8")) as { v: number; o: number; s: string[] | null; t: number };
+    if (parsed.v !== 1 || !Number.isSafeInteger(parsed.o) || !Number.isSafeInteger(parsed.t)) return undefined;
+    return { offset: parsed.o, select: parsed.s ?? undefined, top: parsed.t };
+  } catch {
+    return undefined;
+  }
+}
+
+function headerValue(request: SimulatedRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function graphHeaders(request: SimulatedRequest): Record<string, string> {
+  const clientRequestId = headerValue(request, "client-request-id") ?? request.requestId;
+  return {
+    "request-id": request.requestId,
+    "client-request-id": clientRequestId,
+    "x-ms-ags-diagnostic": JSON.stringify({ ServerInfo: { DataCenter: "Simulated", Slice: "E", Ring: "0", ScaleUnit: "000", RoleInstance: "SIMULATED" } }),
+    "odata-version": "4.0",
+  };
+}
+
+export function graphError(request: SimulatedRequest, status: number, code: string, message: string, headers: Record<string, string> = {}): SimulatedResponse {
+  const base = graphHeaders(request);
+  return jsonResponse(
+    status,
+    {
+      error: {
+        code,
+        message,
+        innerError: {
+          date: new Date().toISOString().replace(/\.\d{3}Z$/, ""),
+          "request-id": request.requestId,
+          "client-request-id": base["client-request-id"],
+        },
+      },
+    },
+    { ...base, ...headers },
+  );
+}
+
+/**
+ * Checks the bearer token of a Graph request. Returns the error response, or undefined when the
+ * token is valid for this tenant and carries `requiredRole`.
+ */
+export async function authorizeGraphRequest(state: TenantState, request: SimulatedRequest, requiredRole: string): Promise<SimulatedResponse | undefined> {
+  const authorization = headerValue(request, "authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  const challenge = {
+    "www-authenticate": `Bearer realm="", authorization_uri="${state.authorityHost}/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`,
+  };
+  const verification = await state.tokens.verify(match?.[1], state.graphResources);
+  if (!verification.ok) return graphError(request, 401, "InvalidAuthenticationToken", verification.message, challenge);
+  if (verification.claims.tid !== state.tenantId) {
+    return graphError(request, 401, "InvalidAuthenticationToken", "Access token validation failure. The token was issued for another tenant.", challenge);
+  }
+  const roles = Array.isArray(verification.claims.roles) ? verification.claims.roles : [];
+  if (!roles.includes(requiredRole)) {
+    return graphError(request, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+  }
+  return undefined;
+}
+
+function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
+  const norm = (s: string[] | undefined) => (s === undefined ? "" : s.map((x) => x.trim().toLowerCase()).join(","));
+  return norm(a) === norm(b);
+}
+
+async function listUsers(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
+  const denied = await authorizeGraphRequest(state, request, "User.Read.All");
+  if (denied) return denied;
+  const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
+  const query = request.url.searchParams;
+  for (const name of new Set(query.keys())) {
+    if (name.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(name.toLowerCase())) {
+      return bad(`The query option '${name}' is not supported by the simulated tenant on /users.`);
+    }
+    if (query.getAll(name).length > 1) return bad(`Query option '${name}' was specified more than once, but it can be specified at most once.`);
+  }
+  const get = (name: string) => {
+    for (const [key, value] of query) if (key.toLowerCase() === name) return value;
+    return undefined;
+  };
+  const selectText = get("$select");
+  const topText = get("$top");
+  const skipTokenText = get("$skiptoken");
+
+  let select: string[] | undefined = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");
+  let top = DEFAULT_PAGE_SIZE;
+  if (topText !== undefined) {
+    if (!/^\d+$/.test(topText.trim())) return bad(`Invalid page size specified: '${topText}'. It must be a whole number between 1 and ${MAX_PAGE_SIZE}.`);
+    top = Number(topText.trim());
+    if (top < 1 || top > MAX_PAGE_SIZE) return bad(`Invalid page size specified: '${topText}'. Must be between 1 and ${MAX_PAGE_SIZE} inclusive.`);
+  }
+  let offset = 0;
+  if (skipTokenText !== undefined) {
+    const decoded = decodeSkipToken(state.skipTokenKey, skipTokenText);
+    if (decoded === undefined) return bad("The specified page token value is invalid: it was altered or was not issued by this service.");
+    if (selectText !== undefined && !sameSelect(select, decoded.select)) return bad("$select differs from the one the page token was issued for.");
+    if (topText !== undefined && top !== decoded.top) return bad("$top differs from the one the page token was issued for.");
+    ({ offset, select, top } = decoded);
+  }
+  let properties: readonly string[];
+  try {
+    properties = resolveSelect(select);
+  } catch (error) {
+    return bad((error as Error).message);
+  }
+
+  const directory = state.directory;
+  const end = Math.min(offset + top, directory.userCount);
+  const value = [];
+  for (let index = offset; index < end; index++) value.push(directory.userAt(index, properties));
+  const contextSuffix = select === undefined ? "" : `(${properties.join(",")})`;
+  const body: Record<string, unknown> = { "@odata.context": `${state.graphEndpoint}/v1.0/$metadata#users${contextSuffix}` };
+  if (end < directory.userCount) {
+    const next = new URLSearchParams();
+    if (select !== undefined) next.set("$select", select.join(","));
+    next.set("$top", String(top));
+    next.set("$skiptoken", encodeSkipToken(state.skipTokenKey, { offset: end, select, top }));
+    body["@odata.nextLink"] = `${state.graphEndpoint}/v1.0/users?${next.toString()}`;
+  }
+  body.value = value;
+  return {
+    status: 200,
+    body,
+    delayInMs: state.graphLatencyInMs,
+    headers: {
+      ...graphHeaders(request),
+      "content-type": ODATA_JSON,
+      "x-ms-resource-unit": select === undefined ? "2" : "1",
+    },
+  };
+}
+
+export function graphRoutes(state: TenantState): Route[] {
+  return [{ service: "graph", method: "GET", path: /^\/v1\.0\/users\/?$/, handler: (request) => listUsers(state, request) }];
+}
+
+export function graphNotFound(request: SimulatedRequest): SimulatedResponse {
+  const segment = request.url.pathname.split("/").filter((s) => s !== "").slice(1).join("/") || request.url.pathname;
+  return graphError(request, 400, "BadRequest", `Resource not found for the segment '${segment}'.`);
+}

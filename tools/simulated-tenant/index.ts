@@ -1,0 +1,266 @@
+/**
+ * The simulated tenant: Microsoft Entra (token endpoint and metadata), Microsoft Graph `/users`,
+ * Key Vault and the App Service managed-identity endpoint, each on its own HTTPS listener on
+ * loopback with a certificate from the simulator's own CA, so that tests and the demo drive the
+ * real, unmodified SDK clients.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tls from "node:tls";
+import { CLOUDS, type CloudName } from "../../src/configuration/clouds.js";
+import { entraNotFound, entraRoutes } from "./entra.js";
+import { graphNotFound, graphRoutes } from "./graph.js";
+import { RequestLog, startListener, type Listener, type RequestInterceptor, type RequestLogEntry, type ServiceName } from "./http.js";
+import { keyVaultNotFound, keyVaultRoutes, newVersion } from "./keyVault.js";
+import { MANAGED_IDENTITY_PATH, managedIdentityNotFound, managedIdentityRoutes } from "./managedIdentity.js";
+import { createCertificateAuthority, issueCertificate, toPemBundle, toPkcs12Base64, type GeneratedCertificate } from "./pki.js";
+import { GRAPH_APP_ID, type TenantState, type VaultCertificate } from "./state.js";
+import { createTokenAuthority } from "./tokens.js";
+import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
+
+export type { GeneratedCertificate } from "./pki.js";
+export type { SimulatedDirectory } from "./users.js";
+export type { RequestInterceptor, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
+export { GRAPH_DEFAULT_USER_PROPERTIES, SIMULATED_USER_PROPERTIES } from "./users.js";
+
+export const DEFAULT_TENANT_ID = "5f1c2e6a-7b3d-4c8e-9a0f-1d2e3f4a5b6c";
+export const DEFAULT_CLIENT_ID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+
+export interface SimulatedTenantOptions {
+  userCount: number;
+  /** Same seed, same directory. Default 1. */
+  seed?: number;
+  tenantId?: string;
+  clientId?: string;
+  /** Default "graph-client". */
+  certificateName?: string;
+  /** Default application/x-pkcs12 (legacy 3DES, as Key Vault makes it). */
+  certificateContentType?: "application/x-pkcs12" | "application/x-pem-file";
+  /** Sets the Key Vault challenge resource and the Graph token audience. Default AzurePublic. */
+  cloud?: CloudName;
+  /** Added to each `/users` page. */
+  graphLatencyInMs?: number;
+  /** Default true; false => Graph answers 403 Authorization_RequestDenied. */
+  grantUserReadAll?: boolean;
+  /** Default "allowed"; "forbidden" => Key Vault answers 403 ForbiddenByRbac. */
+  keyVaultAccess?: "allowed" | "forbidden";
+}
+
+export interface SimulatedTenantRequests {
+  count(service: ServiceName): number;
+  reset(): void;
+  /** Paths with secret-bearing query values redacted. */
+  entries(): ReadonlyArray<RequestLogEntry>;
+}
+
+export interface SimulatedTenant {
+  tenantId: string;
+  /** A verified domain of the tenant; the token endpoint accepts it in place of the id. */
+  tenantDomain: string;
+  clientId: string;
+  certificateName: string;
+  /** https://127.0.0.1:<port> (token endpoint and OpenID metadata). */
+  authorityHost: string;
+  /** https://127.0.0.1:<port> */
+  graphEndpoint: string;
+  /** https://127.0.0.1:<port> */
+  keyVaultUrl: string;
+  /** App Service managed identity (2019-08-01). */
+  identityEndpoint: string;
+  identityHeader: string;
+  /** The managed identity's client id and object id (the `appid` / `oid` of its tokens). */
+  managedIdentityClientId: string;
+  managedIdentityObjectId: string;
+  /** The resource Key Vault's challenge names (https://vault.azure.net in the public cloud). */
+  keyVaultResource: string;
+  /** The Graph resource for scopes: `<graphResource>/.default`. The loopback graphEndpoint is accepted too. */
+  graphResource: string;
+  caCertificatePem: string;
+  /** A file holding caCertificatePem, for NODE_EXTRA_CA_CERTS in child processes. */
+  caCertificatePath: string;
+  /** The certificate registered on the app (and stored in Key Vault). */
+  appCertificate: GeneratedCertificate;
+  /** The CA that issued appCertificate (the second certificate of the chain in Key Vault). */
+  appIssuerCertificate: GeneratedCertificate;
+  directory: SimulatedDirectory;
+  requests: SimulatedTenantRequests;
+  /**
+   * Lets a test answer requests of one service in place of the simulator (fault injection).
+   * Returns a function that removes the interceptor.
+   */
+  intercept(service: ServiceName, interceptor: RequestInterceptor): () => void;
+  /** The product's settings pointing at this tenant, plus IDENTITY_ENDPOINT / IDENTITY_HEADER. */
+  settingsEnv(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Adds the simulator's CA to this process's default trust store (Node 22.19+), so in-process
+ * clients (MSAL, the Azure SDK) trust its listeners. Child processes use NODE_EXTRA_CA_CERTS.
+ */
+export function trustSimulatedTenantCa(caCertificatePem: string): void {
+  const current = tls.getCACertificates("default");
+  const pem = caCertificatePem.trim();
+  if (current.some((c) => c.trim() === pem)) return;
+  tls.setDefaultCACertificates([...current, pem]);
+}
+
+export async function startSimulatedTenant(options: SimulatedTenantOptions): Promise<SimulatedTenant> {
+  const tenantId = (options.tenantId ?? DEFAULT_TENANT_ID).toLowerCase();
+  const clientId = (options.clientId ?? DEFAULT_CLIENT_ID).toLowerCase();
+  const seed = options.seed ?? 1;
+  const certificateName = options.certificateName ?? "graph-client";
+  const contentType = options.certificateContentType ?? "application/x-pkcs12";
+  const cloudName = options.cloud ?? "AzurePublic";
+  const cloud = CLOUDS[cloudName];
+  const tenantDomain = `simulated${tenantId.slice(0, 8)}.onmicrosoft.com`;
+
+  // PKI: the root CA signs the TLS certificate and an intermediate; the intermediate signs the app certificate.
+  const ca = createCertificateAuthority({ commonName: "Simulated Tenant Root CA" });
+  const serverCertificate = issueCertificate({
+    commonName: "localhost",
+    issuer: ca,
+    subjectAltNames: { dns: ["localhost"], ip: ["127.0.0.1", "::1"] },
+  });
+  const intermediate = issueCertificate({ commonName: "Simulated Tenant Issuing CA", issuer: ca, isCa: true });
+  const appCertificate = issueCertificate({ commonName: "entra-user-sync graph client", issuer: intermediate });
+  const chainPem = [appCertificate.certificatePem, intermediate.certificatePem];
+  const secretValue =
+    contentType === "application/x-pkcs12"
+      ? toPkcs12Base64({ privateKeyPem: appCertificate.privateKeyPem, chainPem, encryption: "legacy-3des" })
+      : toPemBundle({ privateKeyPem: appCertificate.privateKeyPem, chainPem });
+  const vaultCertificate: VaultCertificate = {
+    name: certificateName,
+    version: newVersion(),
+    certificate: appCertificate,
+    chainPem,
+    contentType,
+    secretValue,
+    exportable: true,
+    createdOnInSeconds: Math.floor(Date.now() / 1000) - 3600,
+  };
+
+  const directory = createSimulatedDirectory({ userCount: options.userCount, seed, domain: tenantDomain });
+  const log = new RequestLog();
+  const interceptors = new Map<ServiceName, RequestInterceptor[]>();
+  const identityHeader = randomBytes(24).toString("base64url");
+
+  // Filled in below, once the listeners know their ports; no request can arrive before.
+  const state: TenantState = {
+    tenantId,
+    tenantDomain,
+    cloudName,
+    cloud,
+    authorityHost: "",
+    graphEndpoint: "",
+    keyVaultUrl: "",
+    identityEndpoint: "",
+    graphResources: [],
+    keyVaultResource: `https://${cloud.keyVaultSuffix}`,
+    app: {
+      clientId,
+      servicePrincipalObjectId: randomUUID(),
+      displayName: "entra-user-sync",
+      certificates: [appCertificate],
+      graphRoles: options.grantUserReadAll === false ? [] : ["User.Read.All"],
+    },
+    managedIdentity: {
+      clientId: randomUUID(),
+      objectId: randomUUID(),
+      identityHeader,
+      resourceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/simulated/providers/Microsoft.Web/sites/entra-user-sync",
+    },
+    keyVaultAccess: options.keyVaultAccess ?? "allowed",
+    graphLatencyInMs: options.graphLatencyInMs ?? 0,
+    tokens: createTokenAuthority({ issuer: () => `${state.authorityHost}/${tenantId}/v2.0` }),
+    directory,
+    skipTokenKey: randomBytes(32),
+    vault: { certificates: new Map([[certificateName.toLowerCase(), vaultCertificate]]) },
+  };
+
+  const tlsOptions = { key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem };
+  const common = { tls: tlsOptions, log, interceptors };
+  const listeners: Listener[] = [];
+  let caDirectory: string | undefined;
+  try {
+    const authority = await startListener({ ...common, defaultService: "token", routes: entraRoutes(state), notFound: entraNotFound(state) });
+    listeners.push(authority);
+    const graph = await startListener({ ...common, defaultService: "graph", routes: graphRoutes(state), notFound: graphNotFound });
+    listeners.push(graph);
+    const vault = await startListener({ ...common, defaultService: "keyVault", routes: keyVaultRoutes(state), notFound: keyVaultNotFound(state) });
+    listeners.push(vault);
+    const identity = await startListener({ ...common, defaultService: "managedIdentity", routes: managedIdentityRoutes(state), notFound: managedIdentityNotFound });
+    listeners.push(identity);
+
+    state.authorityHost = authority.origin;
+    state.graphEndpoint = graph.origin;
+    state.keyVaultUrl = vault.origin;
+    state.identityEndpoint = `${identity.origin}${MANAGED_IDENTITY_PATH}`;
+    state.graphResources = [cloud.graphEndpoint, GRAPH_APP_ID, graph.origin];
+
+    caDirectory = mkdtempSync(join(tmpdir(), "simulated-tenant-"));
+    const caCertificatePath = join(caDirectory, "ca.pem");
+    writeFileSync(caCertificatePath, ca.certificatePem, { mode: 0o644 });
+
+    let closed = false;
+    const tenant: SimulatedTenant = {
+      tenantId,
+      tenantDomain,
+      clientId,
+      certificateName,
+      authorityHost: state.authorityHost,
+      graphEndpoint: state.graphEndpoint,
+      keyVaultUrl: state.keyVaultUrl,
+      identityEndpoint: state.identityEndpoint,
+      identityHeader,
+      managedIdentityClientId: state.managedIdentity.clientId,
+      managedIdentityObjectId: state.managedIdentity.objectId,
+      keyVaultResource: state.keyVaultResource,
+      graphResource: cloud.graphEndpoint,
+      caCertificatePem: ca.certificatePem,
+      caCertificatePath,
+      appCertificate,
+      appIssuerCertificate: intermediate,
+      directory,
+      requests: {
+        count: (service) => log.count(service),
+        reset: () => log.reset(),
+        entries: () => log.entries(),
+      },
+      intercept(service, interceptor) {
+        const list = interceptors.get(service) ?? [];
+        list.push(interceptor);
+        interceptors.set(service, list);
+        return () => {
+          const current = interceptors.get(service) ?? [];
+          const at = current.indexOf(interceptor);
+          if (at >= 0) current.splice(at, 1);
+        };
+      },
+      settingsEnv: () => ({
+        GRAPH_TENANT_ID: tenantId,
+        GRAPH_CLIENT_ID: clientId,
+        GRAPH_CLOUD: cloudName,
+        GRAPH_AUTHORITY_HOST: state.authorityHost,
+        GRAPH_ENDPOINT: state.graphEndpoint,
+        KEY_VAULT_URL: state.keyVaultUrl,
+        KEY_VAULT_CERTIFICATE_NAME: certificateName,
+        IDENTITY_ENDPOINT: state.identityEndpoint,
+        IDENTITY_HEADER: identityHeader,
+      }),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await Promise.all(listeners.map((l) => l.close()));
+        if (caDirectory !== undefined) rmSync(caDirectory, { recursive: true, force: true });
+      },
+    };
+    return tenant;
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close()));
+    if (caDirectory !== undefined) rmSync(caDirectory, { recursive: true, force: true });
+    throw error;
+  }
+}

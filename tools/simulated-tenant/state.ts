@@ -1,0 +1,82 @@
+/**
+ * What every simulated service knows about the tenant: its identifiers, endpoints, app
+ * registration, grants and signing key. One object, shared by the routers of the services.
+ */
+import type { CloudEndpoints, CloudName } from "../../src/configuration/clouds.js";
+import type { GeneratedCertificate } from "./pki.js";
+import type { TokenAuthority } from "./tokens.js";
+import type { SimulatedDirectory } from "./users.js";
+
+/** Microsoft Graph's well-known application id (also accepted as its resource identifier). */
+export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
+/** Key Vault's well-known application id. */
+export const KEY_VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+/** The User.Read.All application role of Microsoft Graph. */
+export const USER_READ_ALL_ROLE_ID = "df021288-bdef-4463-88db-98f22de89214";
+
+export interface AppRegistration {
+  clientId: string;
+  /** Object id of the app's service principal in the tenant (the `oid` of its tokens). */
+  servicePrincipalObjectId: string;
+  displayName: string;
+  /** Certificates registered as key credentials (usage Verify). */
+  certificates: GeneratedCertificate[];
+  /** Application permissions granted on Microsoft Graph (admin consent). */
+  graphRoles: string[];
+}
+
+export interface ManagedIdentity {
+  clientId: string;
+  objectId: string;
+  /** The secret the App Service sandbox puts in IDENTITY_HEADER. */
+  identityHeader: string;
+  resourceId: string;
+}
+
+export interface TenantState {
+  tenantId: string;
+  tenantDomain: string;
+  cloudName: CloudName;
+  cloud: CloudEndpoints;
+  /** Origins of the listeners, filled in once they listen. */
+  authorityHost: string;
+  graphEndpoint: string;
+  keyVaultUrl: string;
+  identityEndpoint: string;
+  /** The resource identifiers (token audiences) Graph accepts; the first is the canonical one. */
+  graphResources: string[];
+  /** The resource Key Vault names in its challenge, e.g. https://vault.azure.net. */
+  keyVaultResource: string;
+  app: AppRegistration;
+  managedIdentity: ManagedIdentity;
+  keyVaultAccess: "allowed" | "forbidden";
+  graphLatencyInMs: number;
+  tokens: TokenAuthority;
+  directory: SimulatedDirectory;
+  /** Key for the HMAC that makes `$skiptoken`s tamper-evident. */
+  skipTokenKey: Buffer;
+  vault: SimulatedVault;
+}
+
+export interface VaultCertificate {
+  name: string;
+  version: string;
+  certificate: GeneratedCertificate;
+  /** Leaf first. */
+  chainPem: string[];
+  contentType: "application/x-pkcs12" | "application/x-pem-file";
+  /** The backing secret's value (base64 PKCS#12 or PEM bundle). */
+  secretValue: string;
+  exportable: boolean;
+  createdOnInSeconds: number;
+}
+
+export interface SimulatedVault {
+  certificates: Map<string, VaultCertificate>;
+}
+
+/** Whether a tenant segment of a path (id or verified domain) names this tenant. */
+export function isThisTenant(state: TenantState, segment: string): boolean {
+  const s = segment.toLowerCase();
+  return s === state.tenantId.toLowerCase() || s === state.tenantDomain.toLowerCase();
+}
