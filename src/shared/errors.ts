@@ -28,6 +28,7 @@ export type UserSyncErrorCode =
   // storage
   | "storage_request_failed"
   | "snapshot_not_found"
+  | "user_not_storable"
   // run
   | "run_in_progress"
   | "run_aborted";

@@ -1,0 +1,62 @@
+/**
+ * Splits entities into entity group transactions the service accepts: one partition each, at most
+ * 100 operations, under the 4 MiB request limit. Azurite accepts batches that Azure rejects (mixed
+ * partitions), so these rules are enforced here rather than left to the emulator.
+ */
+import type { UserEntity } from "./userEntity.js";
+
+export interface TransactionLimits {
+  /** Operations per transaction (service limit 100). */
+  maxOperations: number;
+  /** Estimated request body size per transaction (service limit 4 MiB, minus room for the envelope). */
+  maxPayloadBytes: number;
+}
+
+export const SERVICE_TRANSACTION_LIMITS: Readonly<TransactionLimits> = {
+  maxOperations: 100,
+  maxPayloadBytes: 4 * 1024 * 1024 - 128 * 1024,
+};
+
+/** Multipart boundary, request line (with the URL-escaped keys) and headers of one operation. */
+const OPERATION_OVERHEAD_BYTES = 1024;
+
+/** An upper estimate of what one upsert adds to a transaction body. */
+export function estimateOperationBytes(entity: UserEntity): number {
+  const body = Buffer.byteLength(JSON.stringify(entity), "utf8");
+  const keys = Buffer.byteLength(entity.partitionKey + entity.rowKey, "utf8");
+  return OPERATION_OVERHEAD_BYTES + body + 3 * keys;
+}
+
+/**
+ * Groups `entities` by partition (first-seen order) and cuts each group into transactions. An
+ * entity larger than the payload budget still gets a transaction of its own (the entity limit is
+ * 1 MiB, well under the request limit, and encodeUserEntity enforces it).
+ */
+export function planTransactions(
+  entities: Iterable<UserEntity>,
+  limits: TransactionLimits = SERVICE_TRANSACTION_LIMITS,
+): UserEntity[][] {
+  const byPartition = new Map<string, UserEntity[]>();
+  for (const entity of entities) {
+    let group = byPartition.get(entity.partitionKey);
+    if (!group) byPartition.set(entity.partitionKey, (group = []));
+    group.push(entity);
+  }
+  const transactions: UserEntity[][] = [];
+  for (const group of byPartition.values()) {
+    let current: UserEntity[] = [];
+    let bytes = 0;
+    for (const entity of group) {
+      const size = estimateOperationBytes(entity);
+      if (current.length > 0 && (current.length >= limits.maxOperations || bytes + size > limits.maxPayloadBytes)) {
+        transactions.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(entity);
+      bytes += size;
+    }
+    if (current.length > 0) transactions.push(current);
+  }
+  return transactions;
+}

@@ -1,0 +1,232 @@
+/**
+ * How one Graph user becomes one table entity, and back.
+ *
+ * Every selected property is its own column, so the snapshot table can be queried and filtered:
+ * - strings and booleans are stored natively;
+ * - numbers are stored natively when they are Int32 (Edm.Int32) or not integers (Edm.Double);
+ *   integers outside Int32 are stored as JSON text, so they never change type on the way back;
+ * - arrays and objects are stored as JSON text (Table Storage has no array type);
+ * - null values have no column (the service cannot store a null), but their names are kept.
+ *
+ * The reserved column `_meta` (Graph property names never start with `_`) holds what the columns
+ * alone cannot say: the order of Graph's keys, and which columns hold JSON text. With it, decoding
+ * returns an object deep-equal to what Graph returned, keys in the same order. The object id is the
+ * RowKey and has no column of its own.
+ *
+ * See docs/storage.md for the layout.
+ */
+import type { TableEntity } from "@azure/data-tables";
+import type { GraphUser } from "../graph/types.js";
+import { UserSyncError } from "../shared/errors.js";
+
+/** The reserved column with the encoding metadata. */
+export const META_COLUMN = "_meta";
+/** Version of the `_meta` format; decoding refuses versions it does not know. */
+export const ENCODING_VERSION = 1;
+
+/** A string property holds at most 64 KiB: 32 Ki UTF-16 code units. */
+export const MAX_STRING_LENGTH = 32 * 1024;
+/** An entity holds at most 1 MiB, by the service's own size formula. */
+export const MAX_ENTITY_BYTES = 1024 * 1024;
+/** An entity holds at most 255 properties, PartitionKey, RowKey and Timestamp included. */
+export const MAX_PROPERTIES = 255;
+/** Keys are at most 1 KiB (512 UTF-16 code units) and may not contain / \ # ? or control characters. */
+const MAX_KEY_LENGTH = 512;
+// eslint-disable-next-line no-control-regex
+const INVALID_KEY_CHARACTERS = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
+
+/** Table property names follow C# identifier rules; the service also caps them at 255 characters. */
+const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+/** Names the SDK or the service treat specially (compared case-insensitively). */
+const RESERVED_NAMES = new Set(["partitionkey", "rowkey", "timestamp", "etag", "odata"]);
+
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/** What `_meta` holds. Short names: it is stored once per user. */
+export interface UserEntityMetadata {
+  /** Format version. */
+  v: number;
+  /** Graph's keys, in Graph's order (including `id`, which lives in the RowKey). */
+  o: string[];
+  /** Keys whose column holds JSON text (arrays, objects, integers outside Int32). */
+  j?: string[];
+  // Reserved for later formats: `c` (values over 64 KiB chunked over several columns) and
+  // `n` (Graph names that are not valid column names, mapped to generated column names).
+}
+
+export type UserEntity = TableEntity<Record<string, unknown>>;
+
+function notStorable(userId: string, property: string | undefined, reason: string, fix: string): UserSyncError {
+  return new UserSyncError(
+    "user_not_storable",
+    `User ${userId}${property === undefined ? "" : `, property "${property}"`}: ${reason} ${fix}`,
+    { details: { userId, ...(property === undefined ? {} : { property }) } },
+  );
+}
+
+const DESELECT_FIX = "Remove the property from USER_SYNC_SELECT until the store supports it.";
+
+/** Throws unless `key` can be a PartitionKey or RowKey. */
+export function assertValidKey(key: string, what: string): void {
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || INVALID_KEY_CHARACTERS.test(key)) {
+    throw new UserSyncError(
+      "user_not_storable",
+      `${what} "${key.slice(0, 80)}" cannot be a table key: keys are 1 to 512 characters without / \\ # ? or control characters.`,
+    );
+  }
+}
+
+/**
+ * The column a Graph property is stored in. Today it is the property's own name, which must be a
+ * valid column name; name mapping for other names will go here (recorded in `_meta.n`).
+ */
+function columnFor(userId: string, property: string): string {
+  if (!COLUMN_NAME.test(property)) {
+    throw notStorable(userId, property, "the name is not a valid table column name (letters, digits and _, not starting with a digit, at most 255 characters).", DESELECT_FIX);
+  }
+  if (property.startsWith("_") || RESERVED_NAMES.has(property.toLowerCase())) {
+    throw notStorable(userId, property, "the name is reserved by the table store.", DESELECT_FIX);
+  }
+  return property;
+}
+
+/**
+ * A string column value, checked against the 64 KiB limit. Chunking longer values over several
+ * columns (recorded in `_meta.c`) will go here.
+ */
+function stringColumn(userId: string, property: string, text: string): string {
+  if (text.length > MAX_STRING_LENGTH) {
+    throw notStorable(
+      userId,
+      property,
+      `the value is ${text.length} UTF-16 characters long, over the table limit of ${MAX_STRING_LENGTH} (64 KiB).`,
+      DESELECT_FIX,
+    );
+  }
+  return text;
+}
+
+/** The service's size of one property value (https://learn.microsoft.com, "Understanding the Table service data model"). */
+function valueBytes(value: unknown): number {
+  if (typeof value === "string") return 4 + value.length * 2;
+  if (typeof value === "boolean") return 1;
+  if (typeof value === "number") return Number.isInteger(value) ? 4 : 8;
+  if (typeof value === "object" && value !== null && "value" in value) return 8; // typed Double
+  return 0;
+}
+
+/** The service's size of an entity: 4 + 2×(PartitionKey + RowKey) + per property 8 + 2×name + value. */
+export function entitySizeInBytes(entity: UserEntity): number {
+  let size = 4 + (entity.partitionKey.length + entity.rowKey.length) * 2;
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === "partitionKey" || name === "rowKey") continue;
+    size += 8 + name.length * 2 + valueBytes(value);
+  }
+  return size;
+}
+
+/**
+ * Encodes one user as an entity of partition `partitionKey`. Throws a UserSyncError
+ * (`user_not_storable`) rather than store something that would not decode to the same user.
+ */
+export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEntity {
+  const userId = user.id;
+  if (typeof userId !== "string") {
+    throw new UserSyncError("user_not_storable", `A user without a string id cannot be stored (got ${typeof userId}).`);
+  }
+  assertValidKey(userId, "The user id");
+  const entity: UserEntity = { partitionKey, rowKey: userId };
+  const order: string[] = [];
+  const json: string[] = [];
+  for (const [property, value] of Object.entries(user)) {
+    order.push(property);
+    if (property === "id") continue;
+    const column = columnFor(userId, property);
+    if (value === null) continue;
+    switch (typeof value) {
+      case "string":
+        entity[column] = stringColumn(userId, property, value);
+        break;
+      case "boolean":
+        entity[column] = value;
+        break;
+      case "number":
+        if (!Number.isFinite(value)) {
+          throw notStorable(userId, property, `the number ${value} is not a JSON value.`, DESELECT_FIX);
+        }
+        if (Number.isInteger(value)) {
+          if (value >= INT32_MIN && value <= INT32_MAX) {
+            entity[column] = value;
+          } else {
+            entity[column] = JSON.stringify(value);
+            json.push(property);
+          }
+        } else {
+          // Typed explicitly: the service must not mistake it for an integer.
+          entity[column] = { value, type: "Double" };
+        }
+        break;
+      case "object":
+        entity[column] = stringColumn(userId, property, JSON.stringify(value));
+        json.push(property);
+        break;
+      default:
+        throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
+    }
+  }
+  const metadata: UserEntityMetadata = { v: ENCODING_VERSION, o: order };
+  if (json.length > 0) metadata.j = json;
+  entity[META_COLUMN] = stringColumn(userId, META_COLUMN, JSON.stringify(metadata));
+
+  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
+  const properties = Object.keys(entity).length - 2 + 3;
+  if (properties > MAX_PROPERTIES) {
+    throw notStorable(userId, undefined, `${order.length} properties need ${properties} table properties, over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
+  }
+  const size = entitySizeInBytes(entity);
+  if (size > MAX_ENTITY_BYTES) {
+    throw notStorable(userId, undefined, `the entity would be ${size} bytes, over the table limit of 1 MiB.`, "Select fewer or smaller properties in USER_SYNC_SELECT.");
+  }
+  return entity;
+}
+
+function readMetadata(entity: Record<string, unknown>): UserEntityMetadata {
+  const raw = entity[META_COLUMN];
+  let metadata: unknown;
+  try {
+    metadata = typeof raw === "string" ? JSON.parse(raw) : undefined;
+  } catch {
+    metadata = undefined;
+  }
+  const m = metadata as Partial<UserEntityMetadata> | undefined;
+  if (!m || m.v !== ENCODING_VERSION || !Array.isArray(m.o) || (m.j !== undefined && !Array.isArray(m.j))) {
+    throw new UserSyncError(
+      "storage_request_failed",
+      `The snapshot entity ${String(entity.partitionKey)}/${String(entity.rowKey)} has no readable ${META_COLUMN} column (or a format version this version of entra-user-sync does not know). Read it with the version that wrote it, or write a new snapshot.`,
+    );
+  }
+  return m as UserEntityMetadata;
+}
+
+/**
+ * Decodes an entity as read by `TableClient` (type conversion on) back into the Graph user.
+ * Columns that `_meta` does not name (added by hand, or system columns) are ignored.
+ */
+export function decodeUserEntity(entity: Record<string, unknown>): GraphUser {
+  const metadata = readMetadata(entity);
+  const json = new Set(metadata.j ?? []);
+  const user: Record<string, unknown> = {};
+  for (const property of metadata.o) {
+    if (property === "id") {
+      user.id = entity.rowKey;
+      continue;
+    }
+    const value = entity[property];
+    if (value === undefined || value === null) user[property] = null;
+    else if (json.has(property)) user[property] = JSON.parse(value as string);
+    else user[property] = value;
+  }
+  if (!("id" in user)) user.id = entity.rowKey;
+  return user as GraphUser;
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import type { GraphUser } from "../../src/graph/types.js";
+import { isUserSyncError } from "../../src/shared/errors.js";
+import { decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/snapshots/userEntity.js";
+
+const PK = "20261121T023300123Z-a1b2c3-0f";
+
+/** What the SDK hands back after a round trip: typed Doubles come back as plain numbers. */
+function asRead(entity: Record<string, unknown>): Record<string, unknown> {
+  const read: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(entity)) {
+    read[name] = typeof value === "object" && value !== null && "type" in value ? (value as { value: unknown }).value : value;
+  }
+  return read;
+}
+
+function roundTrip(user: GraphUser): GraphUser {
+  return decodeUserEntity(asRead(encodeUserEntity(user, PK)));
+}
+
+const sample: GraphUser = {
+  id: "6e7b768e-07e2-4810-8459-485f84f8f204",
+  userPrincipalName: "adele@contoso.onmicrosoft.com",
+  displayName: "Adèle Vance 🚀",
+  givenName: "",
+  surname: null,
+  otherMails: [],
+  proxyAddresses: ["SMTP:adele@contoso.com", "smtp:av@contoso.com"],
+  accountEnabled: false,
+  onPremisesSyncEnabled: true,
+  employeeOrgData: { division: "東京", costCenter: null, nested: { deep: [1, { x: "y" }] } },
+  preferredLanguage: "ja-JP",
+  jobTitle: "Ингенер / مهندس",
+  count32: 2_147_483_647,
+  negative32: -2_147_483_648,
+  big: 9_007_199_254_740_991,
+  bigNegative: -2_147_483_649,
+  ratio: 0.25,
+  zero: 0,
+};
+
+describe("encodeUserEntity / decodeUserEntity", () => {
+  it("round-trips every JSON shape Graph sends, deep-equal and in the same key order", () => {
+    const decoded = roundTrip(sample);
+    expect(decoded).toStrictEqual(sample);
+    expect(Object.keys(decoded)).toEqual(Object.keys(sample));
+  });
+
+  it("keeps the key order when id is not first and properties come in an unusual order", () => {
+    const user: GraphUser = { mail: null, id: "abc", accountEnabled: true, displayName: "Z" } as GraphUser;
+    const decoded = roundTrip(user);
+    expect(Object.keys(decoded)).toEqual(["mail", "id", "accountEnabled", "displayName"]);
+    expect(decoded).toStrictEqual(user);
+  });
+
+  it("stores each property as its own queryable column with a native type where one exists", () => {
+    const entity = encodeUserEntity(sample, PK);
+    expect(entity.partitionKey).toBe(PK);
+    expect(entity.rowKey).toBe(sample.id);
+    expect(entity).not.toHaveProperty("id");
+    expect(entity.userPrincipalName).toBe("adele@contoso.onmicrosoft.com");
+    expect(entity.givenName).toBe("");
+    expect(entity.accountEnabled).toBe(false);
+    expect(entity.count32).toBe(2_147_483_647);
+    expect(entity.ratio).toEqual({ value: 0.25, type: "Double" });
+    // No array type in Table Storage; integers outside Int32 would come back as Int64/BigInt: JSON text.
+    expect(entity.proxyAddresses).toBe('["SMTP:adele@contoso.com","smtp:av@contoso.com"]');
+    expect(entity.otherMails).toBe("[]");
+    expect(entity.big).toBe("9007199254740991");
+    // A null has no column (the service cannot store one); its name is in the metadata.
+    expect(entity).not.toHaveProperty("surname");
+    const meta = JSON.parse(entity[META_COLUMN] as string) as { v: number; o: string[]; j: string[] };
+    expect(meta.v).toBe(1);
+    expect(meta.o).toEqual(Object.keys(sample));
+    expect(meta.j).toEqual(["otherMails", "proxyAddresses", "employeeOrgData", "big", "bigNegative"]);
+  });
+
+  it("keeps a string that looks like JSON a string", () => {
+    const user: GraphUser = { id: "u1", jobTitle: "[1,2]", department: "true", officeLocation: "null" };
+    expect(roundTrip(user)).toStrictEqual(user);
+  });
+
+  it("accepts a value of exactly 64 KiB and refuses a longer one with user_not_storable", () => {
+    const atLimit: GraphUser = { id: "u1", aboutMe: "x".repeat(MAX_STRING_LENGTH) };
+    expect(roundTrip(atLimit)).toStrictEqual(atLimit);
+    const over: GraphUser = { id: "u1", aboutMe: "é".repeat(MAX_STRING_LENGTH + 1) };
+    let error: unknown;
+    try {
+      encodeUserEntity(over, PK);
+    } catch (e) {
+      error = e;
+    }
+    expect(isUserSyncError(error, "user_not_storable")).toBe(true);
+    expect((error as Error).message).toContain('"aboutMe"');
+    expect((error as Error).message).toContain("USER_SYNC_SELECT");
+  });
+
+  it("refuses an array whose JSON text is over 64 KiB", () => {
+    const user: GraphUser = { id: "u1", proxyAddresses: Array.from({ length: 3000 }, (_, i) => `smtp:user${i}@contoso.com`) };
+    expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+  });
+
+  it.each(["@odata.type", "extension.name", "1abc", "has-dash", "_meta", "_private", "PartitionKey", "timestamp", "etag"])(
+    "refuses the property name %s rather than store it under another name",
+    (name) => {
+      const user = { id: "u1", [name]: "v" } as GraphUser;
+      expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+    },
+  );
+
+  it("accepts extension attribute names, which are valid identifiers", () => {
+    const user: GraphUser = { id: "u1", extension_0a1b2c3d4e5f67890a1b2c3d4e5f6789_costCenter: "42" };
+    expect(roundTrip(user)).toStrictEqual(user);
+  });
+
+  it.each(["", "a/b", "a\\b", "a#b", "a?b", "a\u0001b"])("refuses the object id %j as a RowKey", (id) => {
+    expect(() => encodeUserEntity({ id }, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+  });
+
+  it("refuses more properties than an entity can hold", () => {
+    const user: GraphUser = { id: "u1" };
+    for (let i = 0; i < 252; i++) user[`p${i}`] = i;
+    expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+    delete user.p251;
+    expect(roundTrip(user)).toStrictEqual(user);
+  });
+
+  it("refuses an entity over 1 MiB even when each value fits", () => {
+    const user: GraphUser = { id: "u1" };
+    for (let i = 0; i < 20; i++) user[`p${i}`] = "y".repeat(MAX_STRING_LENGTH);
+    const error = (() => {
+      try {
+        encodeUserEntity(user, PK);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(isUserSyncError(error, "user_not_storable")).toBe(true);
+    expect((error as Error).message).toContain("1 MiB");
+  });
+
+  it("sizes entities by the service's formula", () => {
+    const entity = encodeUserEntity({ id: "ab", flag: true, n: 1, s: "xyz" }, "pk");
+    const meta = entity[META_COLUMN] as string;
+    const expected = 4 + (2 + 2) * 2 + (8 + 4 * 2 + 1) + (8 + 1 * 2 + 4) + (8 + 1 * 2 + 4 + 3 * 2) + (8 + 5 * 2 + 4 + meta.length * 2);
+    expect(entitySizeInBytes(entity)).toBe(expected);
+  });
+
+  it("refuses to decode an entity without readable metadata", () => {
+    expect(() => decodeUserEntity({ partitionKey: PK, rowKey: "u1", displayName: "x" })).toThrowError(
+      expect.objectContaining({ code: "storage_request_failed" }),
+    );
+    expect(() => decodeUserEntity({ partitionKey: PK, rowKey: "u1", [META_COLUMN]: '{"v":99,"o":[]}' })).toThrowError(
+      expect.objectContaining({ code: "storage_request_failed" }),
+    );
+  });
+});
