@@ -1,0 +1,149 @@
+// The Flex Consumption plan and the function app: Node 22, one user-assigned identity for everything
+// (host storage, deployment package, snapshots, Key Vault, telemetry), and exactly the app settings
+// the code reads (test/infra/settings-drift.test.ts holds this file to src/configuration/settings.ts).
+
+param planName string
+param appName string
+param location string
+param tags object
+
+@description('Name azd uses to find the app (azure.yaml services).')
+param azdServiceName string
+
+param identityId string
+param identityClientId string
+
+param hostStorageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+param graphTenantId string
+param graphClientId string
+param graphCloud string
+param keyVaultUri string
+param keyVaultCertificateName string
+param snapshotTableServiceUri string
+param userSyncSchedule string
+param userSyncSelect string
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': azdServiceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+    }
+  }
+}
+
+// Settings of the Functions host and the platform, not read by the product code.
+var hostSettings = {
+  AzureWebJobsStorage__accountName: hostStorage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // DefaultAzureCredential picks the user-assigned identity by this client id.
+  AZURE_CLIENT_ID: identityClientId
+}
+
+// The product's settings (SETTING_NAMES in src/configuration/settings.ts).
+var productSettings = {
+  GRAPH_TENANT_ID: graphTenantId
+  GRAPH_CLIENT_ID: graphClientId
+  GRAPH_CLOUD: graphCloud
+  KEY_VAULT_URL: keyVaultUri
+  KEY_VAULT_CERTIFICATE_NAME: keyVaultCertificateName
+  SNAPSHOT_STORAGE__tableServiceUri: snapshotTableServiceUri
+  USER_SYNC_SCHEDULE: userSyncSchedule
+}
+
+// Set only when given: unset means the code's documented default property list.
+var optionalProductSettings = empty(userSyncSelect) ? {} : {
+  USER_SYNC_SELECT: userSyncSelect
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(hostSettings, productSettings, optionalProductSettings)
+}
+
+// Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
