@@ -2,6 +2,7 @@
  * Test helpers around the simulated tenant: start it with its CA trusted in-process, and build the
  * real MSAL client the product uses against it.
  */
+import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
 import { ConfidentialClientApplication, type Configuration } from "@azure/msal-node";
 import { startSimulatedTenant, trustSimulatedTenantCa, type SimulatedTenant, type SimulatedTenantOptions } from "../../tools/simulated-tenant/index.js";
 
@@ -44,4 +45,30 @@ export async function graphTokenFor(tenant: SimulatedTenant): Promise<string> {
   const result = await msalClientFor(tenant).acquireTokenByClientCredential({ scopes: [`${tenant.graphResource}/.default`] });
   if (result === null) throw new Error("MSAL returned no token");
   return result.accessToken;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON when the body is JSON, else the text. */
+  body: any;
+}
+
+/** One HTTPS request through @azure/core-rest-pipeline's default client (no retries, no auth policy). */
+export async function rawRequest(
+  method: "GET" | "POST",
+  url: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
+  const client = createDefaultHttpClient();
+  const request = createPipelineRequest({ url, method, headers: createHttpHeaders(options.headers ?? {}), body: options.body });
+  const response = await client.sendRequest(request);
+  const text = response.bodyAsText ?? "";
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, headers: response.headers.toJSON(), body };
 }
