@@ -13,7 +13,7 @@ export function newSnapshotId(now: Date = new Date()): string {
 }
 
 export function isSnapshotId(value: string): boolean {
-  return ID.test(value);
+  return timeOfSnapshotId(value) !== undefined;
 }
 
 /** The time encoded in an id, or undefined for a value that is not an id. */
@@ -22,7 +22,9 @@ export function timeOfSnapshotId(value: string): Date | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
   const time = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms!));
-  return Number.isNaN(time.getTime()) ? undefined : time;
+  // Date.UTC rolls over (month 13, February 30): accept only a time that reads back the same.
+  if (Number.isNaN(time.getTime()) || time.toISOString().replace(/[-:.]/g, "") !== value.slice(0, 19)) return undefined;
+  return time;
 }
 
 /** Larger than any millisecond timestamp before the year 2286; inverted times keep 13 digits. */

@@ -9,7 +9,7 @@ const PK = "20261121T023300123Z-a1b2c3-0f";
 function asRead(entity: Record<string, unknown>): Record<string, unknown> {
   const read: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(entity)) {
-    read[name] = typeof value === "object" && value !== null && "type" in value ? (value as { value: unknown }).value : value;
+    read[name] = typeof value === "object" && value !== null && "type" in value ? (value as unknown as { value: unknown }).value : value;
   }
   return read;
 }
