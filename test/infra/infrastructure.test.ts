@@ -1,0 +1,399 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  arrayItems,
+  bicepFilesUnder,
+  call,
+  identifiersIn,
+  literal,
+  modules,
+  objectEntries,
+  outputs,
+  parameters,
+  parseBicepFile,
+  property,
+  resolveString,
+  resources,
+  stringLiteral,
+  variables,
+  type BicepDocument,
+  type ResourceDeclaration,
+} from "./bicep-syntax.js";
+
+const INFRA = join(import.meta.dirname, "..", "..", "infra");
+
+const docs = new Map<string, BicepDocument>();
+beforeAll(async () => {
+  for (const file of bicepFilesUnder(INFRA)) docs.set(file, await parseBicepFile(join(INFRA, file)));
+});
+
+function doc(file: string): BicepDocument {
+  const found = docs.get(file);
+  if (!found) throw new Error(`${file} was not parsed`);
+  return found;
+}
+
+function allResources(): Array<ResourceDeclaration & { file: string }> {
+  return [...docs.entries()].flatMap(([file, d]) => resources(d).map((r) => ({ ...r, file })));
+}
+
+function only(file: string, type: string): ResourceDeclaration {
+  const found = resources(doc(file)).filter((r) => r.type === type && !r.existing);
+  expect(found, `${file} declares one ${type}`).toHaveLength(1);
+  return found[0]!;
+}
+
+// API versions in use, checked against the resource type references. A change here is deliberate.
+const API_VERSIONS: Record<string, string> = {
+  "Microsoft.Storage/storageAccounts": "2023-05-01",
+  "Microsoft.Storage/storageAccounts/blobServices": "2023-05-01",
+  "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+  "Microsoft.KeyVault/vaults": "2023-07-01",
+  "Microsoft.OperationalInsights/workspaces": "2023-09-01",
+  "Microsoft.Insights/components": "2020-02-02",
+  "Microsoft.Insights/actionGroups": "2023-01-01",
+  "Microsoft.Insights/scheduledQueryRules": "2023-12-01",
+  "Microsoft.ManagedIdentity/userAssignedIdentities": "2023-01-31",
+  "Microsoft.Authorization/roleAssignments": "2022-04-01",
+  "Microsoft.Resources/deploymentScripts": "2023-08-01",
+  "Microsoft.Web/serverfarms": "2024-04-01",
+  "Microsoft.Web/sites": "2024-04-01",
+  "Microsoft.Web/sites/config": "2024-04-01",
+  "Microsoft.Web/sites/basicPublishingCredentialsPolicies": "2024-04-01",
+  "Microsoft.Graph/applications": "v1.0",
+  "Microsoft.Graph/servicePrincipals": "v1.0",
+  "Microsoft.Graph/appRoleAssignedTo": "v1.0",
+};
+
+const ROLE = {
+  storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  keyVaultCertificateUser: "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
+  keyVaultCertificatesOfficer: "a4417e6f-fecd-4de8-b567-7b0420556985",
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+};
+const FORBIDDEN_ROLES = {
+  Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+  "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+  "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+  "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+  "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+};
+
+describe("resources and API versions", () => {
+  it("uses only known resource types, each at its pinned API version", () => {
+    for (const r of allResources()) {
+      expect(API_VERSIONS, `${r.file}: ${r.symbol} has an unexpected type ${r.type}`).toHaveProperty([r.type]);
+      expect(`${r.type}@${r.apiVersion}`).toBe(`${r.type}@${API_VERSIONS[r.type]}`);
+    }
+  });
+
+  it("main.bicep wires every module", () => {
+    const paths = modules(doc("main.bicep")).map((m) => m.path).sort();
+    expect(paths).toEqual([
+      "modules/certificate.bicep",
+      "modules/entra-app.bicep",
+      "modules/function-app.bicep",
+      "modules/keyvault.bicep",
+      "modules/monitoring.bicep",
+      "modules/rbac.bicep",
+      "modules/storage.bicep",
+      "modules/storage.bicep",
+    ]);
+  });
+});
+
+describe("function app on Flex Consumption", () => {
+  it("has an FC1 Flex Consumption plan", () => {
+    const plan = only("modules/function-app.bicep", "Microsoft.Web/serverfarms");
+    expect(literal(property(plan.body, "sku.tier"))).toBe("FlexConsumption");
+    expect(literal(property(plan.body, "sku.name"))).toBe("FC1");
+    expect(literal(property(plan.body, "properties.reserved"))).toBe(true);
+  });
+
+  it("runs Node 22 under a user-assigned identity, and pulls its package with that identity", () => {
+    const site = only("modules/function-app.bicep", "Microsoft.Web/sites");
+    expect(literal(property(site.body, "kind"))).toBe("functionapp,linux");
+    expect(literal(property(site.body, "identity.type"))).toBe("UserAssigned");
+    expect(literal(property(site.body, "properties.httpsOnly"))).toBe(true);
+    const config = property(site.body, "properties.functionAppConfig");
+    expect(literal(property(config, "runtime.name"))).toBe("node");
+    expect(literal(property(config, "runtime.version"))).toBe("22");
+    expect(literal(property(config, "deployment.storage.type"))).toBe("blobContainer");
+    expect(literal(property(config, "deployment.storage.authentication.type"))).toBe("UserAssignedIdentity");
+    expect(property(config, "deployment.storage.authentication.userAssignedIdentityResourceId")?.text).toBe("identityId");
+    expect(property(config, "scaleAndConcurrency.maximumInstanceCount")?.text).toBe("maximumInstanceCount");
+    expect(property(config, "scaleAndConcurrency.instanceMemoryMB")?.text).toBe("instanceMemoryMB");
+  });
+
+  it("turns off publishing credentials (scm and ftp)", () => {
+    const policies = resources(doc("modules/function-app.bicep")).filter((r) => r.type === "Microsoft.Web/sites/basicPublishingCredentialsPolicies");
+    expect(policies.map((p) => literal(property(p.body, "name"))).sort()).toEqual(["ftp", "scm"]);
+    for (const p of policies) expect(literal(property(p.body, "properties.allow"))).toBe(false);
+  });
+
+  it("gives main's user-assigned identity to the app", () => {
+    const fn = modules(doc("main.bicep")).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(property(fn.body, "params.identityId")?.text).toBe("functionIdentity.id");
+    expect(property(fn.body, "params.identityClientId")?.text).toBe("functionIdentity.properties.clientId");
+  });
+});
+
+describe("storage", () => {
+  it("disables shared keys and anonymous blob access, requires TLS 1.2 and HTTPS", () => {
+    const account = only("modules/storage.bicep", "Microsoft.Storage/storageAccounts");
+    expect(literal(property(account.body, "properties.allowSharedKeyAccess"))).toBe(false);
+    expect(literal(property(account.body, "properties.allowBlobPublicAccess"))).toBe(false);
+    expect(literal(property(account.body, "properties.minimumTlsVersion"))).toBe("TLS1_2");
+    expect(literal(property(account.body, "properties.supportsHttpsTrafficOnly"))).toBe(true);
+    expect(literal(property(account.body, "properties.defaultToOAuthAuthentication"))).toBe(true);
+    const container = only("modules/storage.bicep", "Microsoft.Storage/storageAccounts/blobServices/containers");
+    expect(literal(property(container.body, "properties.publicAccess"))).toBe("None");
+  });
+
+  it("every storage account in the templates comes from the hardened module", () => {
+    const accounts = allResources().filter((r) => r.type === "Microsoft.Storage/storageAccounts" && !r.existing);
+    expect(accounts.map((a) => a.file)).toEqual(["modules/storage.bicep"]);
+  });
+
+  it("deploys two accounts: host storage with the deployment container, and snapshot storage", () => {
+    const storage = modules(doc("main.bicep")).filter((m) => m.path === "modules/storage.bicep");
+    expect(storage.map((m) => m.symbol).sort()).toEqual(["hostStorage", "snapshotStorage"]);
+    const host = storage.find((m) => m.symbol === "hostStorage")!;
+    expect(arrayItems(property(host.body, "params.containerNames")).map((n) => n.text)).toEqual(["deploymentContainerName"]);
+    expect(property(storage.find((m) => m.symbol === "snapshotStorage")!.body, "params.containerNames")).toBeUndefined();
+  });
+});
+
+describe("Key Vault", () => {
+  it("uses RBAC authorization, soft delete and purge protection", () => {
+    const vault = only("modules/keyvault.bicep", "Microsoft.KeyVault/vaults");
+    expect(literal(property(vault.body, "properties.enableRbacAuthorization"))).toBe(true);
+    expect(literal(property(vault.body, "properties.enableSoftDelete"))).toBe(true);
+    expect(literal(property(vault.body, "properties.enablePurgeProtection"))).toBe(true);
+    expect(property(vault.body, "properties.accessPolicies")).toBeUndefined();
+  });
+});
+
+describe("monitoring", () => {
+  it("Application Insights is workspace-based with local auth disabled", () => {
+    const ai = only("modules/monitoring.bicep", "Microsoft.Insights/components");
+    expect(literal(property(ai.body, "properties.DisableLocalAuth"))).toBe(true);
+    expect(property(ai.body, "properties.WorkspaceResourceId")?.text).toBe("workspace.id");
+    const workspace = only("modules/monitoring.bicep", "Microsoft.OperationalInsights/workspaces");
+    expect(literal(property(workspace.body, "properties.features.disableLocalAuth"))).toBe(true);
+  });
+
+  it("alerts on failed userSync requests and on the absence of successful ones", () => {
+    const rules = resources(doc("modules/monitoring.bicep")).filter((r) => r.type === "Microsoft.Insights/scheduledQueryRules");
+    const queries = rules.map((r) => {
+      const [criterion] = arrayItems(property(r.body, "properties.criteria.allOf"));
+      expect(property(r.body, "properties.scopes")?.text).toContain("appInsights.id");
+      return { query: property(criterion, "query")?.text ?? "", operator: literal(property(criterion, "operator")), threshold: literal(property(criterion, "threshold")) };
+    });
+    expect(queries).toContainEqual({
+      query: expect.stringMatching(/^'requests \| where operation_Name == "\$\{functionName\}" and success == false'$/),
+      operator: "GreaterThan",
+      threshold: 0,
+    });
+    expect(queries).toContainEqual({
+      query: expect.stringMatching(/success == true/),
+      operator: "LessThan",
+      threshold: 1,
+    });
+    const monitoring = modules(doc("main.bicep")).find((m) => m.path === "modules/monitoring.bicep")!;
+    expect(property(monitoring.body, "params.functionName")?.text).toBe("functionName");
+    expect(resolveString(doc("main.bicep"), property(monitoring.body, "params.functionName"))).toBe("userSync");
+  });
+
+  it("sends telemetry with the identity (Entra authentication string)", () => {
+    const hostSettings = variables(doc("modules/function-app.bicep")).get("hostSettings");
+    const value = objectEntries(hostSettings).find((e) => e.key === "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")!.value;
+    expect(value.text).toBe("'ClientId=${identityClientId};Authorization=AAD'");
+  });
+});
+
+describe("role assignments", () => {
+  const assignments = () =>
+    allResources()
+      .filter((r) => r.type === "Microsoft.Authorization/roleAssignments")
+      .map((r) => {
+        const d = doc(r.file);
+        const roleCall = call(property(r.body, "properties.roleDefinitionId"));
+        const scopeSymbol = property(r.body, "scope")?.text ?? "";
+        const scope = resources(d).find((x) => x.symbol === scopeSymbol);
+        return {
+          file: r.file,
+          symbol: r.symbol,
+          roleFunction: roleCall?.name,
+          roleType: stringLiteral(roleCall?.args[0]),
+          role: resolveString(d, roleCall?.args[1]),
+          scopeSymbol,
+          scopeType: scope?.type,
+          principal: property(r.body, "properties.principalId")?.text,
+          principalType: literal(property(r.body, "properties.principalType")),
+          name: r.body && property(r.body, "name"),
+        };
+      });
+
+  it("grants exactly the least-privilege roles, each on its own resource", () => {
+    const found = assignments().map(({ file, role, scopeSymbol, scopeType }) => ({ file, role, scopeSymbol, scopeType }));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        { file: "modules/rbac.bicep", role: ROLE.storageBlobDataOwner, scopeSymbol: "hostStorage", scopeType: "Microsoft.Storage/storageAccounts" },
+        { file: "modules/rbac.bicep", role: ROLE.storageTableDataContributor, scopeSymbol: "snapshotStorage", scopeType: "Microsoft.Storage/storageAccounts" },
+        { file: "modules/rbac.bicep", role: ROLE.keyVaultCertificateUser, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
+        { file: "modules/rbac.bicep", role: ROLE.monitoringMetricsPublisher, scopeSymbol: "appInsights", scopeType: "Microsoft.Insights/components" },
+        { file: "modules/certificate.bicep", role: ROLE.keyVaultCertificatesOfficer, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
+      ]),
+    );
+    expect(found).toHaveLength(5);
+  });
+
+  it("uses built-in role ids through subscriptionResourceId, never a broad role", () => {
+    for (const a of assignments()) {
+      expect(a.roleFunction, a.symbol).toBe("subscriptionResourceId");
+      expect(a.roleType).toBe("Microsoft.Authorization/roleDefinitions");
+      expect(Object.values(FORBIDDEN_ROLES)).not.toContain(a.role);
+      expect(Object.values(ROLE)).toContain(a.role);
+      expect(a.principalType).toBe("ServicePrincipal");
+    }
+  });
+
+  it("scopes every assignment to a resource, not to the resource group or subscription", () => {
+    for (const a of assignments()) {
+      expect(a.scopeType, `${a.file}: ${a.symbol} scope ${a.scopeSymbol}`).toBeDefined();
+      expect(a.scopeType).not.toMatch(/^Microsoft\.Resources\/(resourceGroups|subscriptions)$/);
+    }
+  });
+
+  it("names assignments deterministically from scope, principal and role (idempotent redeployments)", () => {
+    for (const a of assignments()) {
+      const name = call(a.name ?? undefined);
+      expect(name?.name).toBe("guid");
+      const text = name!.args.map((x) => x.text).join(",");
+      expect(text).toContain(`${a.scopeSymbol}.id`);
+      expect(text).toContain("roles.");
+    }
+  });
+
+  it("the app's roles go to the function identity, the officer role to the script identity", () => {
+    const rbac = modules(doc("main.bicep")).find((m) => m.path === "modules/rbac.bicep")!;
+    expect(property(rbac.body, "params.principalId")?.text).toBe("functionIdentity.properties.principalId");
+    for (const a of assignments()) {
+      expect(a.principal).toBe(a.file === "modules/certificate.bicep" ? "scriptIdentity.properties.principalId" : "principalId");
+    }
+  });
+});
+
+describe("no secrets in parameters or outputs", () => {
+  const SECRETISH = /(secret|password|connectionstring|accountkey|sas(token)?$|instrumentationkey|privatekey)/i;
+
+  it("declares no secure outputs and no outputs that look like secrets", () => {
+    for (const [file, d] of docs) {
+      for (const o of outputs(d)) {
+        expect(o.decorators, `${file}: output ${o.name}`).not.toContain("secure");
+        expect(o.name, `${file}: output ${o.name}`).not.toMatch(SECRETISH);
+        expect(o.value.text, `${file}: output ${o.name}`).not.toMatch(/listKeys|listConnectionStrings|ConnectionString|InstrumentationKey|secret/i);
+      }
+    }
+  });
+
+  it("takes no secret parameters", () => {
+    for (const [file, d] of docs) {
+      for (const p of parameters(d)) {
+        expect(p.decorators, `${file}: param ${p.name}`).not.toContain("secure");
+        expect(p.name, `${file}: param ${p.name}`).not.toMatch(SECRETISH);
+      }
+    }
+  });
+
+  it("never lists keys or builds connection strings with keys", () => {
+    for (const [file, d] of docs) {
+      expect(d.source, file).not.toMatch(/\blist(Keys|AccountSas|ServiceSas|ConnectionStrings|Secrets)\s*\(/);
+      expect(d.source, file).not.toMatch(/AccountKey=/);
+    }
+  });
+
+  it("the certificate script only reads public certificate data", () => {
+    const script = readFileSync(join(INFRA, "scripts", "certificate-credentials.sh"), "utf8");
+    expect(script).not.toMatch(/az keyvault secret|az keyvault key |download/);
+    expect(script).toMatch(/key: \$cert\.cer/);
+    const certificate = only("modules/certificate.bicep", "Microsoft.Resources/deploymentScripts");
+    expect(property(certificate.body, "properties.scriptContent")?.text).toBe("loadTextContent('../scripts/certificate-credentials.sh')");
+    expect(literal(property(certificate.body, "properties.cleanupPreference"))).toBe("OnSuccess");
+  });
+});
+
+describe("Entra application (Microsoft Graph Bicep extension)", () => {
+  const entra = () => doc("modules/entra-app.bicep");
+  const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
+  const USER_READ_ALL = "df021288-bdef-4463-88db-98f22de89214";
+
+  it("configures the extension in bicepconfig.json", () => {
+    const config = JSON.parse(readFileSync(join(INFRA, "bicepconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")) as { extensions: Record<string, string> };
+    expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+  });
+
+  it("declares the application by uniqueName, with certificate key credentials and the User.Read.All requirement", () => {
+    const app = only("modules/entra-app.bicep", "Microsoft.Graph/applications");
+    expect(property(app.body, "uniqueName")?.text).toBe("appUniqueName");
+    expect(property(app.body, "passwordCredentials")).toBeUndefined();
+    const keys = call(property(app.body, "keyCredentials"));
+    expect(keys?.name).toBe("map");
+    expect(keys?.args[0]?.text).toBe("certificateCredentials");
+    const lambdaBody = keys!.args[1]!.namedChildren[keys!.args[1]!.namedChildCount - 1]!;
+    expect(literal(property(lambdaBody, "type"))).toBe("AsymmetricX509Cert");
+    expect(literal(property(lambdaBody, "usage"))).toBe("Verify");
+    expect(property(lambdaBody, "key")?.text).toBe("credential.key");
+    const [required] = arrayItems(property(app.body, "requiredResourceAccess"));
+    expect(resolveString(entra(), property(required, "resourceAppId"))).toBe(GRAPH_APP_ID);
+    const [access] = arrayItems(property(required, "resourceAccess"));
+    expect(resolveString(entra(), property(access, "id"))).toBe(USER_READ_ALL);
+    expect(literal(property(access, "type"))).toBe("Role");
+  });
+
+  it("creates the service principal of that application and looks up Microsoft Graph's", () => {
+    const sps = resources(entra()).filter((r) => r.type === "Microsoft.Graph/servicePrincipals");
+    expect(sps.find((s) => !s.existing && property(s.body, "appId")?.text === "app.appId")).toBeDefined();
+    const graph = sps.find((s) => s.existing)!;
+    expect(resolveString(entra(), property(graph.body, "appId"))).toBe(GRAPH_APP_ID);
+  });
+
+  it("grants User.Read.All (admin consent) only when the grant does not exist yet", () => {
+    const grant = only("modules/entra-app.bicep", "Microsoft.Graph/appRoleAssignedTo");
+    expect(property(grant.body, "principalId")?.text).toBe("servicePrincipal.id");
+    expect(property(grant.body, "resourceId")?.text).toBe("microsoftGraph.id");
+    expect(resolveString(entra(), property(grant.body, "appRoleId"))).toBe(USER_READ_ALL);
+    expect(grant.condition?.text).toBe("(assignGraphAppRole && !graphGrantExists)");
+    const main = modules(doc("main.bicep")).find((m) => m.path === "modules/entra-app.bicep")!;
+    expect(property(main.body, "params.graphGrantExists")?.text).toBe("graphGrantExists");
+    expect(property(main.body, "params.certificateCredentials")?.text).toBe("certificate.outputs.certificateCredentials");
+    const bicepparam = parameters(doc("main.bicepparam")).find((p) => p.name === "graphGrantExists");
+    expect(bicepparam?.defaultValue?.text).toBe("bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS', 'false'))");
+  });
+
+  it("checks for the existing grant with the same app role and resource", () => {
+    const script = readFileSync(join(INFRA, "scripts", "graph-grant-exists.sh"), "utf8");
+    expect(script).toContain(`user_read_all=${USER_READ_ALL}`);
+    expect(script).toContain(`graph_app_id=${GRAPH_APP_ID}`);
+    expect(script).toContain("applications(uniqueName='$unique_name')");
+  });
+
+  it("feeds GRAPH_CLIENT_ID from the application it manages", () => {
+    const fn = modules(doc("main.bicep")).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(identifiersIn(property(fn.body, "params.graphClientId")!)).toEqual(expect.arrayContaining(["manageAppRegistration", "entraApp", "existingGraphClientId"]));
+  });
+});
+
+describe("main.bicepparam", () => {
+  it("sets only parameters main.bicep declares, and every required one", () => {
+    const declared = parameters(doc("main.bicep"));
+    const set = parameters(doc("main.bicepparam")).map((p) => p.name);
+    expect(declared.map((p) => p.name)).toEqual(expect.arrayContaining(set));
+    for (const p of declared.filter((p) => !p.defaultValue)) expect(set).toContain(p.name);
+    expect(doc("main.bicepparam").source).toMatch(/^using '\.\/main\.bicep'$/m);
+  });
+});

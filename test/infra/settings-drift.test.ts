@@ -1,0 +1,119 @@
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { SETTING_NAMES } from "../../src/configuration/settings.js";
+import { call, literal, objectEntries, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "./bicep-syntax.js";
+
+const FUNCTION_APP = join(import.meta.dirname, "..", "..", "infra", "modules", "function-app.bicep");
+
+/**
+ * Settings the code reads that Azure deliberately leaves unset, so that the code's default applies.
+ * Every entry needs a reason. A new setting in SETTING_NAMES must either be set by
+ * infra/modules/function-app.bicep or be added here.
+ */
+const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
+  // Derived from GRAPH_CLOUD; only overridden for a sovereign or test endpoint.
+  GRAPH_AUTHORITY_HOST: "the cloud's login host from GRAPH_CLOUD",
+  GRAPH_ENDPOINT: "the cloud's Graph host from GRAPH_CLOUD",
+  // Connection strings (with keys) are for local development and Azurite; Azure uses the
+  // identity-based SNAPSHOT_STORAGE__tableServiceUri, and the two are exclusive.
+  SNAPSHOT_STORAGE: "identity-based SNAPSHOT_STORAGE__tableServiceUri instead",
+};
+
+/** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
+const HOST_AND_PLATFORM_SETTINGS = [
+  "AzureWebJobsStorage__accountName",
+  "AzureWebJobsStorage__credential",
+  "AzureWebJobsStorage__clientId",
+  "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+  "AZURE_CLIENT_ID",
+];
+
+let doc: BicepDocument;
+let settings: Map<string, Node>;
+
+/** The keys of every object literal that flows into the `appsettings` config resource. */
+function appSettingsOf(d: BicepDocument): Map<string, Node> {
+  const config = resources(d).filter((r) => r.type === "Microsoft.Web/sites/config" && literal(property(r.body, "name")) === "appsettings");
+  expect(config, "one appsettings config resource").toHaveLength(1);
+  const merged = call(property(config[0]!.body, "properties"));
+  expect(merged?.name, "appsettings properties are a union() of named variables").toBe("union");
+  const vars = variables(d);
+  const found = new Map<string, Node>();
+  const collect = (node: Node | undefined) => {
+    if (!node) return;
+    if (node.type === "identifier") return collect(vars.get(node.text));
+    if (node.type === "ternary_expression") {
+      collect(node.childForFieldName("consequence") ?? undefined);
+      collect(node.childForFieldName("alternative") ?? undefined);
+      return;
+    }
+    if (node.type === "object") {
+      for (const entry of objectEntries(node)) {
+        expect(found.has(entry.key), `${entry.key} is set once`).toBe(false);
+        found.set(entry.key, entry.value);
+      }
+      return;
+    }
+    throw new Error(`appsettings are built from ${node.type} (${node.text.slice(0, 40)}); keep them as object variables so this test can read them`);
+  };
+  for (const arg of merged!.args) collect(arg);
+  return found;
+}
+
+beforeAll(async () => {
+  doc = await parseBicepFile(FUNCTION_APP);
+  settings = appSettingsOf(doc);
+});
+
+describe("app settings in Bicep match the settings the code reads", () => {
+  it("sets every setting the code reads, unless it is deliberately left to its default", () => {
+    const missing = SETTING_NAMES.filter((name) => !settings.has(name) && !(name in LEFT_TO_DEFAULTS_IN_AZURE));
+    expect(missing, "settings the code reads that infra/modules/function-app.bicep neither sets nor lists in LEFT_TO_DEFAULTS_IN_AZURE").toEqual([]);
+  });
+
+  it("sets nothing the code does not read, apart from the host and platform settings", () => {
+    const known = new Set<string>([...SETTING_NAMES, ...HOST_AND_PLATFORM_SETTINGS]);
+    const unknown = [...settings.keys()].filter((name) => !known.has(name));
+    expect(unknown, "app settings in Bicep that the code does not read (a typo, or a removed setting)").toEqual([]);
+  });
+
+  it("keeps the allow-list honest: every entry is a setting the code reads, and Bicep leaves it unset", () => {
+    for (const name of Object.keys(LEFT_TO_DEFAULTS_IN_AZURE)) {
+      expect(SETTING_NAMES as readonly string[], `${name} is no longer read by the code: remove it from the allow-list`).toContain(name);
+      expect(settings.has(name), `${name} is both set and listed as left to its default`).toBe(false);
+    }
+    for (const name of HOST_AND_PLATFORM_SETTINGS) expect(settings.has(name), `${name} is set`).toBe(true);
+  });
+
+  it("connects to storage with the identity, never with a key", () => {
+    expect(literal(settings.get("AzureWebJobsStorage__credential"))).toBe("managedidentity");
+    expect(settings.get("AzureWebJobsStorage__clientId")?.text).toBe("identityClientId");
+    expect(settings.get("AZURE_CLIENT_ID")?.text).toBe("identityClientId");
+    expect(settings.get("SNAPSHOT_STORAGE__tableServiceUri")?.text).toBe("snapshotTableServiceUri");
+    for (const [name, value] of settings) {
+      expect(value.text, name).not.toMatch(/AccountKey|listKeys|SharedAccessSignature/);
+    }
+  });
+
+  it("wires each product setting to its parameter", () => {
+    const wiring = Object.fromEntries([...settings].filter(([name]) => (SETTING_NAMES as readonly string[]).includes(name)).map(([name, value]) => [name, value.text]));
+    expect(wiring).toEqual({
+      GRAPH_TENANT_ID: "graphTenantId",
+      GRAPH_CLIENT_ID: "graphClientId",
+      GRAPH_CLOUD: "graphCloud",
+      KEY_VAULT_URL: "keyVaultUri",
+      KEY_VAULT_CERTIFICATE_NAME: "keyVaultCertificateName",
+      SNAPSHOT_STORAGE__tableServiceUri: "snapshotTableServiceUri",
+      USER_SYNC_SCHEDULE: "userSyncSchedule",
+      USER_SYNC_SELECT: "userSyncSelect",
+    });
+  });
+
+  it("sets USER_SYNC_SELECT only when a value is given", () => {
+    const optional = variables(doc).get("optionalProductSettings");
+    expect(optional?.type).toBe("ternary_expression");
+    expect(optional?.childForFieldName("condition")?.text).toBe("empty(userSyncSelect)");
+    expect(objectEntries(optional?.childForFieldName("consequence")).map((e) => e.key)).toEqual([]);
+  });
+});
