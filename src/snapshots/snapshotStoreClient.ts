@@ -197,6 +197,13 @@ export class SnapshotStoreClient {
       if (!options.credential) {
         throw new UserSyncError("no_azure_credential", "An identity-based snapshot store (SNAPSHOT_STORAGE__tableServiceUri) needs a credential; pass one to SnapshotStoreClient.");
       }
+      if (!storage.tableServiceUri.toLowerCase().startsWith("https://")) {
+        throw new UserSyncError(
+          "invalid_setting",
+          "SNAPSHOT_STORAGE__tableServiceUri uses http, but an identity-based connection sends tokens only over https (the Azure SDK refuses otherwise). Use the account's https table endpoint; for Azurite, set SNAPSHOT_STORAGE=UseDevelopmentStorage=true instead.",
+          { details: { settings: "SNAPSHOT_STORAGE__tableServiceUri" } },
+        );
+      }
       const credential = options.credential;
       this.#snapshots = new TableClient(storage.tableServiceUri, this.snapshotsTableName, credential, clientOptions);
       this.#runs = new TableClient(storage.tableServiceUri, this.runsTableName, credential, clientOptions);
