@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
 import { decodeJwt, importPKCS8, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate } from "../../../tools/simulated-tenant/pki.js";
@@ -173,5 +175,14 @@ describe("simulated Entra token endpoint, through msal-node", () => {
     const claims = decodeJwt(result!.accessToken);
     expect(claims.aud).toBe("https://graph.microsoft.us");
     expect(claims.roles).toBeUndefined();
+  });
+
+  it("is trusted by a child process through NODE_EXTRA_CA_CERTS, and only through it", async () => {
+    const url = `${tenant.authorityHost}/${tenant.tenantId}/v2.0/.well-known/openid-configuration`;
+    const script = `require("node:https").get(process.argv[1], (r) => { console.log(r.statusCode); r.resume(); }).on("error", (e) => console.log(e.code));`;
+    const run = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ["-e", script, url], { env });
+    const { NODE_EXTRA_CA_CERTS: _ignored, ...baseEnv } = process.env;
+    expect((await run({ ...baseEnv, NODE_EXTRA_CA_CERTS: tenant.caCertificatePath })).stdout.trim()).toBe("200");
+    expect((await run(baseEnv)).stdout.trim()).toMatch(/CERT|SIGNATURE|ISSUER/);
   });
 });
