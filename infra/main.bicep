@@ -24,8 +24,8 @@ param manageAppRegistration bool = true
 @description('Application (client) id of an app registration managed outside this template. Used only when manageAppRegistration is false.')
 param existingGraphClientId string = ''
 
-@description('Tenant whose users are synchronised. Defaults to the tenant of this subscription.')
-param graphTenantId string = tenant().tenantId
+@description('Tenant whose users are synchronised (GRAPH_TENANT_ID). Empty: the tenant of this subscription.')
+param graphTenantId string = ''
 
 @description('Cloud of the tenant whose users are synchronised (GRAPH_CLOUD).')
 @allowed(['AzurePublic', 'AzureChina', 'AzureUSGovernment', 'AzureUSGovernmentDoD'])
@@ -40,8 +40,8 @@ param assignGraphAppRole bool = true
 @description('Key Vault certificate the function signs its Graph token requests with (KEY_VAULT_CERTIFICATE_NAME).')
 param certificateName string = 'entra-user-sync'
 
-@description('Other certificates the application keeps trusting during a rotation to a new certificate name (docs/deploy.md).')
-param additionalTrustedCertificateNames string[] = []
+@description('Comma-separated names of other Key Vault certificates the application keeps trusting while rotating to a new certificate name (docs/deploy.md).')
+param additionalTrustedCertificateNames string = ''
 
 @minValue(1)
 @maxValue(24)
@@ -86,6 +86,8 @@ var tags = {
 }
 var deploymentContainerName = 'app-package'
 var alertEmails = filter(map(split(alertEmailAddresses, ','), address => trim(address)), address => !empty(address))
+var otherTrustedCertificates = filter(map(split(additionalTrustedCertificateNames, ','), name => trim(name)), name => !empty(name) && name != certificateName)
+var syncedTenantId = empty(graphTenantId) ? tenant().tenantId : graphTenantId
 
 resource functionIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-usersync-${token}'
@@ -147,7 +149,7 @@ module certificate 'modules/certificate.bicep' = {
     tags: tags
     keyVaultName: keyVault.outputs.name
     identityName: 'id-usersync-cert-${token}'
-    certificateNames: concat([certificateName], additionalTrustedCertificateNames)
+    certificateNames: concat([certificateName], otherTrustedCertificates)
     certificateSubject: 'CN=${appUniqueName}'
     validityInMonths: certificateValidityInMonths
     forceUpdateTag: certificateRefreshTag
@@ -189,7 +191,7 @@ module functionApp 'modules/function-app.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    graphTenantId: graphTenantId
+    graphTenantId: syncedTenantId
     graphClientId: manageAppRegistration ? entraApp.outputs.appId : existingGraphClientId
     graphCloud: graphCloud
     keyVaultUri: keyVault.outputs.uri
