@@ -10,7 +10,7 @@ import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { isSnapshotId, newSnapshotId, runRowKey, snapshotPartitionKey, timeOfSnapshotId } from "./snapshotIds.js";
-import { storageError } from "./storageErrors.js";
+import { storageError, storageErrorCode } from "./storageErrors.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "./transactions.js";
 import { decodeUserEntity, encodeUserEntity, type UserEntity } from "./userEntity.js";
 
@@ -352,7 +352,8 @@ export class SnapshotStoreClient {
       const entity = await this.#runs.getEntity<RunEntity>(RUNS_PARTITION, rowKey, abortSignal ? { abortSignal } : {});
       return entity.runId === runId ? this.#runRecord(entity) : undefined;
     } catch (error) {
-      if (isStatusCode(error, 404) && (error as { code?: string }).code !== "TableNotFound") return undefined;
+      // No such run, or no runs table yet (no sync has started).
+      if (isStatusCode(error, 404)) return undefined;
       throw storageError(this.#storage, this.#runs.tableName, `reading run ${runId}`, error);
     }
   }
@@ -369,7 +370,8 @@ export class SnapshotStoreClient {
       })
       .byPage({ maxPageSize: Math.min(READ_PAGE_SIZE, maxResults) });
     let count = 0;
-    for await (const page of this.#pages(this.#runs, "listing runs", pages)) {
+    // No runs table yet means no runs.
+    for await (const page of this.#pages(this.#runs, "listing runs", pages, { tableMayNotExist: true })) {
       for (const entity of page) {
         if (entity.kind !== "run") continue;
         yield this.#runRecord(entity);
@@ -422,12 +424,18 @@ export class SnapshotStoreClient {
   }
 
   /** Iterates SDK pages, translating failures. */
-  async *#pages<T>(table: TableClient, operation: string, pages: AsyncIterableIterator<T[]>): AsyncIterableIterator<T[]> {
+  async *#pages<T>(
+    table: TableClient,
+    operation: string,
+    pages: AsyncIterableIterator<T[]>,
+    options: { tableMayNotExist?: boolean } = {},
+  ): AsyncIterableIterator<T[]> {
     for (;;) {
       let next: IteratorResult<T[]>;
       try {
         next = await pages.next();
       } catch (error) {
+        if (options.tableMayNotExist && isStatusCode(error, 404) && storageErrorCode(error) === "TableNotFound") return;
         throw storageError(this.#storage, table.tableName, operation, error);
       }
       if (next.done) return;
@@ -439,7 +447,8 @@ export class SnapshotStoreClient {
     try {
       return await this.#runs.getEntity<LatestEntity>(RUNS_PARTITION, LATEST_ROW, abortSignal ? { abortSignal } : {});
     } catch (error) {
-      if (isStatusCode(error, 404) && (error as { code?: string }).code !== "TableNotFound") return undefined;
+      // No pointer yet, or no runs table yet (no sync has started).
+      if (isStatusCode(error, 404)) return undefined;
       throw storageError(this.#storage, this.#runs.tableName, "reading the latest snapshot", error);
     }
   }

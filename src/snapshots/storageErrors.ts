@@ -17,6 +17,23 @@ export function describeEndpoint(storage: SnapshotStorageSettings): string {
 const SETTING_OF = (storage: SnapshotStorageSettings) =>
   storage.kind === "identity" ? "SNAPSHOT_STORAGE__tableServiceUri" : "SNAPSHOT_STORAGE";
 
+/**
+ * The Table service's error code. The SDK puts it in different places depending on the operation:
+ * `code` (transactions, some operations), the `x-ms-error-code` header, or only the JSON body.
+ */
+export function storageErrorCode(error: unknown): string | undefined {
+  if (!isRestError(error)) return undefined;
+  if (error.code) return error.code;
+  const header = error.response?.headers.get("x-ms-error-code");
+  if (header) return header;
+  const body = error.response?.bodyAsText ?? error.message;
+  try {
+    return (JSON.parse(body ?? "") as { "odata.error"?: { code?: string } })["odata.error"]?.code;
+  } catch {
+    return undefined;
+  }
+}
+
 function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === "AbortError";
 }
@@ -39,8 +56,11 @@ function fixFor(storage: SnapshotStorageSettings, status: number | undefined, co
     if (code === "AuthorizationPermissionMismatch" || code === "AuthorizationResourceTypeMismatch" || code === "AuthorizationServiceMismatch") {
       return `The shared access signature in ${setting} does not allow this operation. Give it the table service, container and object resource types and read, add, update, list and create permissions.`;
     }
-    if (code === "AuthorizationFailure" || code === "AuthorizationSourceIPMismatch") {
-      return `The storage account refused this caller (firewall or network rules). Allow the Function's outbound addresses or virtual network on the account.`;
+    if (code === "AuthorizationSourceIPMismatch") {
+      return `The storage account refused this caller's address. Allow the Function's outbound addresses or virtual network in the account's networking rules, or fix the SAS's allowed IP range.`;
+    }
+    if (code === "AuthorizationFailure") {
+      return `The storage account refused the request. Check the AccountKey or SAS in ${setting} (copy the connection string again from the account's Access keys page; Azurite answers a wrong key this way), then the account's firewall and network rules (Azure answers a caller outside them this way).`;
     }
     return `The storage account rejected the credentials in ${setting}. Check the AccountKey (copy the connection string again from the account's Access keys page; keys change when rotated) or that the SAS has not expired.`;
   }
@@ -73,7 +93,7 @@ export function storageError(
   const endpoint = describeEndpoint(storage);
   const rest = isRestError(error) ? error : undefined;
   const status = rest?.statusCode;
-  const code = rest?.code;
+  const code = storageErrorCode(error);
   const requestId = rest?.response?.headers.get("x-ms-request-id") ?? undefined;
   let serviceMessage = "";
   if (rest?.message) serviceMessage = extractServiceMessage(rest.message);
@@ -105,5 +125,8 @@ function extractServiceMessage(message: string): string {
   } catch {
     // not JSON
   }
+  const xml = /<Message>([\s\S]*?)<\/Message>/.exec(text);
+  if (xml) text = xml[1]!;
+  else if (text.trimStart().startsWith("<")) return "";
   return text.split("\n")[0]!.trim();
 }

@@ -262,6 +262,17 @@ describe("SnapshotStoreClient against Azurite", () => {
     expect(await collect(store.listSnapshotUsers(run.snapshotId, { includeIncomplete: true }))).toEqual([]);
   });
 
+  it("reads as empty before any sync has created the tables", async () => {
+    const store = new SnapshotStoreClient({ storage, tablePrefix: `never${process.pid}` });
+    expect(await collect(store.listRuns())).toEqual([]);
+    expect(await store.getLatestSnapshot()).toBeUndefined();
+    expect(await store.getRun("20200101T000000000Z-abcdef")).toBeUndefined();
+    await expectUserSyncError(collect(store.listSnapshotUsers("20200101T000000000Z-abcdef")), "snapshot_not_found");
+    // Writing needs the tables: the error says so.
+    const error = await expectUserSyncError(store.startRun({ trigger: "cli", select: ["id"] }), "storage_request_failed");
+    expect(error.message).toContain("does not exist");
+  });
+
   it("returns undefined for unknown runs and refuses unknown snapshots", async () => {
     const store = await newStore();
     expect(await store.getRun("20200101T000000000Z-abcdef")).toBeUndefined();

@@ -107,3 +107,14 @@ describe("SnapshotStoreClient construction", () => {
     expect([store.snapshotsTableName, store.runsTableName]).toEqual(["contosoSnapshots", "contosoRuns"]);
   });
 });
+
+describe("storageError with XML bodies", () => {
+  it("quotes the Message of an XML error body, not the XML declaration", () => {
+    const body = '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationFailure</Code><Message>This request is not authorized to perform this operation.\nRequestId:1</Message></Error>';
+    const error = storageError(connection, "t", "x", new RestError(body, { statusCode: 403, code: "AuthorizationFailure" })) as UserSyncError;
+    expect(error.message).toContain("The service said: This request is not authorized to perform this operation.");
+    expect(error.message).not.toContain("<?xml");
+    expect(error.message).toContain("AccountKey");
+    expect(error.message).toContain("network rules");
+  });
+});
