@@ -7,7 +7,7 @@
  *  - `extension <name>` at the top level of a .bicep file (the Microsoft Graph extension). The
  *    grammar turns it into an ERROR node holding exactly two identifiers.
  *  - untyped `param <name> = <value>` lines of a .bicepparam file. Before parsing, such a line gets
- *    the placeholder type `${BICEPPARAM_TYPE}` (`param <name> ${BICEPPARAM_TYPE} = <value>`), which the
+ *    the placeholder type `__bicepparam__` (`param <name> __bicepparam__ = <value>`), which the
  *    grammar reads as a typed declaration; nothing else in the file is touched.
  */
 import { readFileSync, readdirSync } from "node:fs";
