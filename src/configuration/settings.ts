@@ -330,15 +330,15 @@ function readStorage(env: Record<string, string | undefined>): { storage?: Snaps
       lines.push(`SNAPSHOT_STORAGE__tableServiceUri "${tableServiceUri}" is not a URL. ${STORAGE_FIX}`);
     }
     if (url) {
-      const insecure = url.protocol === "http:";
-      if ((insecure && !isLoopbackHost(url.hostname)) || (!insecure && url.protocol !== "https:")) {
+      if (url.protocol !== "https:") {
+        // Azure SDKs never send a bearer token over plain http, so an identity connection must be https.
         names.push("SNAPSHOT_STORAGE__tableServiceUri");
-        lines.push(`SNAPSHOT_STORAGE__tableServiceUri must use https (http is accepted only for an emulator on loopback). ${STORAGE_FIX}`);
+        lines.push(`SNAPSHOT_STORAGE__tableServiceUri must use https: identity-based connections send a token, which is never sent over http. For Azurite, use SNAPSHOT_STORAGE=UseDevelopmentStorage=true instead. ${STORAGE_FIX}`);
       } else if (url.search) {
         names.push("SNAPSHOT_STORAGE__tableServiceUri");
         lines.push("SNAPSHOT_STORAGE__tableServiceUri must not carry a query string (a SAS): identity-based connections authenticate with DefaultAzureCredential. Put a SAS connection string in SNAPSHOT_STORAGE instead.");
       } else {
-        storage = { kind: "identity", tableServiceUri: tableServiceUri.replace(/\/+$/, ""), allowInsecureConnection: insecure };
+        storage = { kind: "identity", tableServiceUri: tableServiceUri.replace(/\/+$/, ""), allowInsecureConnection: false };
       }
     }
   }

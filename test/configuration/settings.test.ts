@@ -135,11 +135,12 @@ describe("loadSettings", () => {
     expect(settings.storage).toEqual({ kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false });
   });
 
-  it("refuses plain http for identity-based storage unless it is a loopback emulator", () => {
-    const error = failure({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "http://acct.table.core.windows.net" });
-    expect(error.message).toContain("SNAPSHOT_STORAGE__tableServiceUri must use https");
-    const local = loadSettings({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "http://127.0.0.1:10002/devstoreaccount1" });
-    expect(local.storage.allowInsecureConnection).toBe(true);
+  it("refuses plain http for identity-based storage, even on loopback, since tokens never travel over http", () => {
+    for (const uri of ["http://acct.table.core.windows.net", "http://127.0.0.1:10002/devstoreaccount1"]) {
+      const error = failure({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: uri });
+      expect(error.message).toContain("SNAPSHOT_STORAGE__tableServiceUri must use https");
+      expect(error.message).toContain("UseDevelopmentStorage=true");
+    }
   });
 
   it("derives the table endpoint of account-key connection strings", () => {

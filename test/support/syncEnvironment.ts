@@ -1,0 +1,66 @@
+/**
+ * A whole world for integration tests: Azurite (in memory) and a simulated tenant whose CA this
+ * process trusts. `env` holds the product's settings for both; `useInProcess()` also exports the
+ * managed-identity variables that DefaultAzureCredential reads from process.env.
+ *
+ * msal-node keeps the managed-identity source for the life of a process, so a test file (one
+ * process under vitest's forks pool) uses one simulated tenant.
+ */
+import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import type { SimulatedTenant, SimulatedTenantOptions } from "../../tools/simulated-tenant/index.js";
+import { startTrustedSimulatedTenant } from "./simulatedTenant.js";
+
+export interface SyncEnvironment {
+  tenant: SimulatedTenant;
+  azurite: AzuriteInstance;
+  /** The product's settings (and IDENTITY_* for the managed identity), for a child process or UserSyncService. */
+  env: Record<string, string>;
+  /** Exports `env` into process.env for in-process SDK clients. */
+  useInProcess(): void;
+  close(): Promise<void>;
+}
+
+export async function startSyncEnvironment(options: SimulatedTenantOptions): Promise<SyncEnvironment> {
+  const [azurite, tenant] = await Promise.all([startAzurite(), startTrustedSimulatedTenant(options)]);
+  const env = { ...tenant.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString };
+  return {
+    tenant,
+    azurite,
+    env,
+    useInProcess() {
+      Object.assign(process.env, env);
+    },
+    async close() {
+      await Promise.all([tenant.close(), azurite.close()]);
+    },
+  };
+}
+
+/** Everything a test saw in logs, to check that no secret ever reached them. */
+export function capturingLogger() {
+  const lines: string[] = [];
+  return {
+    lines,
+    logger: {
+      info: (m: string) => lines.push(`info ${m}`),
+      warn: (m: string) => lines.push(`warn ${m}`),
+      error: (m: string) => lines.push(`error ${m}`),
+    },
+  };
+}
+
+/** Fails if text holds anything secret-shaped: a JWT, a PEM block, an account key or a bearer token. */
+export function expectNoSecrets(text: string, extraSecrets: readonly string[] = []): void {
+  const patterns: Array<[string, RegExp]> = [
+    ["a JWT", /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\./],
+    ["a PEM block", /-----BEGIN [A-Z ]+-----/],
+    ["an account key", /AccountKey=(?!\[redacted\])/i],
+    ["a bearer token", /Bearer\s+(?!\[redacted\])[A-Za-z0-9._~+/-]{16,}/],
+  ];
+  for (const [what, pattern] of patterns) {
+    if (pattern.test(text)) throw new Error(`output contains ${what}`);
+  }
+  for (const secret of extraSecrets) {
+    if (secret.length >= 8 && text.includes(secret)) throw new Error("output contains a secret value");
+  }
+}
