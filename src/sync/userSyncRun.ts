@@ -9,6 +9,8 @@ export interface RunStats {
   usersRead: number;
   entitiesWritten: number;
   transactions: number;
+  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs); stored with the run. */
+  counters: Record<string, number>;
 }
 
 /** The parts of the run record the sync needs. */
@@ -19,7 +21,8 @@ export interface RunHandle {
 
 /** The reading stage, as the sync sees it. */
 export interface UserPageSource {
-  listUserPages(options?: { abortSignal?: AbortSignal }): AsyncIterable<UserPage>;
+  /** `counters` is this run's bag of named counts: the source adds to it as it reads. */
+  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number> }): AsyncIterable<UserPage>;
 }
 
 /** The storage stage, as the sync sees it. */
@@ -63,7 +66,7 @@ export async function runUserSync<TRun extends RunHandle>(
   const { source, sink, logger } = deps;
   const abortSignal = options.abortSignal;
   const run = await sink.startRun({ trigger: options.trigger, select: deps.select, ...(abortSignal ? { abortSignal } : {}) });
-  const stats: RunStats = { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 };
+  const stats: RunStats = { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {} };
   let pendingWrite: Promise<void> | undefined;
   let writeFailure: { error: unknown } | undefined;
 
@@ -73,7 +76,7 @@ export async function runUserSync<TRun extends RunHandle>(
         stats.pages += 1;
         stats.entitiesWritten += written.entitiesWritten;
         stats.transactions += written.transactions;
-        options.onProgress?.({ ...stats });
+        options.onProgress?.({ ...stats, counters: { ...stats.counters } });
       },
       (error: unknown) => {
         writeFailure = { error };
@@ -81,7 +84,7 @@ export async function runUserSync<TRun extends RunHandle>(
     );
 
   try {
-    for await (const page of source.listUserPages(abortSignal ? { abortSignal } : {})) {
+    for await (const page of source.listUserPages({ counters: stats.counters, ...(abortSignal ? { abortSignal } : {}) })) {
       stats.usersRead += page.users.length;
       // Wait for the previous page's writes before starting this one: bounded memory, and the
       // reader fetches the next page while this one is written.

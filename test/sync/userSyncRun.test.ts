@@ -48,7 +48,7 @@ class RecordingSink implements SnapshotSink<RunHandle> {
   }
   async completeRun(run: RunHandle, stats: RunStats) {
     this.events.push("complete");
-    this.completed = { ...stats };
+    this.completed = { ...stats, counters: { ...stats.counters } };
     return run;
   }
   async failRun(run: RunHandle, error: string, stats: RunStats) {
@@ -80,7 +80,7 @@ describe("runUserSync", () => {
       { trigger: "cli", onProgress: (s) => progress.push({ ...s }) },
     );
     expect(sink.written.map((u) => u.id)).toEqual(pages.flatMap((p) => p.users.map((u) => u.id)));
-    expect(result.stats).toEqual({ pages: 3, usersRead: 8, entitiesWritten: 8, transactions: 3 });
+    expect(result.stats).toEqual({ pages: 3, usersRead: 8, entitiesWritten: 8, transactions: 3, counters: {} });
     expect(sink.completed).toEqual(result.stats);
     expect(sink.failed).toBeUndefined();
     expect(progress.map((p) => p.entitiesWritten)).toEqual([3, 6, 8]);
@@ -114,7 +114,7 @@ describe("runUserSync", () => {
     expect(sink.completed).toBeUndefined();
     expect(sink.failed?.error).toBe("Graph page 3 is not JSON [graph_bad_response]");
     // Both pages read before the failure were fully written before the failure was recorded.
-    expect(sink.failed?.stats).toEqual({ pages: 2, usersRead: 6, entitiesWritten: 6, transactions: 2 });
+    expect(sink.failed?.stats).toEqual({ pages: 2, usersRead: 6, entitiesWritten: 6, transactions: 2, counters: {} });
   });
 
   it("records a failed write as a failed run and stops reading", async () => {
