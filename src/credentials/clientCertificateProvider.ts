@@ -174,26 +174,46 @@ export class ClientCertificateProvider {
     }
 
     if (isRestError(error)) {
+      // The RestError is not kept as `cause`: it carries the request, Authorization header included,
+      // and anything that serializes the error (a test runner, a log sink) would print the token.
       const status = error.statusCode;
       const serviceMessage = summarize(error);
-      if (status === 401 || status === 403) {
-        const identity = process.env.AZURE_CLIENT_ID ? `the managed identity with client ID ${process.env.AZURE_CLIENT_ID}` : "the identity this function runs as (its system-assigned managed identity, or your signed-in account locally)";
+      const identity = process.env.AZURE_CLIENT_ID
+        ? `the managed identity with client ID ${process.env.AZURE_CLIENT_ID}`
+        : "the identity this function runs as (its system-assigned managed identity, or your signed-in account locally)";
+      if (status === 403 && /exportable/i.test(error.message)) {
+        return new UserSyncError(
+          "certificate_no_private_key",
+          `Key Vault ${vault} will not release the private key of certificate "${name}": its policy does not make the key exportable. ` +
+            "Exportability cannot be changed on an existing key: create a new certificate (or version) whose policy has Exportable private key: Yes (keyProperties.exportable = true), register it on the app registration, and point KEY_VAULT_CERTIFICATE_NAME at it.",
+          { details: { statusCode: status } },
+        );
+      }
+      if (status === 401) {
+        return new UserSyncError(
+          "key_vault_access_denied",
+          `Key Vault ${vault} did not accept the token of ${identity} (HTTP 401). The vault is probably in another tenant than the identity, ` +
+            `or KEY_VAULT_URL names another vault than intended. Use a vault in the identity's tenant, and grant the identity the "Key Vault Certificate User" role (or "Key Vault Secrets User") on it. Key Vault said: ${serviceMessage}`,
+          { details: { statusCode: status, errorCode: error.code, identityClientId: process.env.AZURE_CLIENT_ID } },
+        );
+      }
+      if (status === 403) {
         const disabled = /disabled/i.test(error.message);
         return new UserSyncError(
           "key_vault_access_denied",
           disabled
             ? `Key Vault ${vault} refused to read certificate "${name}" because it (or its current version) is disabled. Enable it in Key Vault > Certificates > ${name}, or make an enabled version current. Key Vault said: ${serviceMessage}`
-            : `Key Vault ${vault} denied access to certificate "${name}" (HTTP ${status}). Grant ${identity} the "Key Vault Certificate User" role (or "Key Vault Secrets User") on this vault; ` +
+            : `Key Vault ${vault} denied access to certificate "${name}" (HTTP 403). Grant ${identity} the "Key Vault Certificate User" role (or "Key Vault Secrets User") on this vault; ` +
                 "if the vault uses access policies instead of Azure RBAC, give it Get permission on certificates and secrets. Role assignments can take a few minutes to apply. " +
                 `Key Vault said: ${serviceMessage}`,
-          { cause: error, details: { statusCode: status, identityClientId: process.env.AZURE_CLIENT_ID } },
+          { details: { statusCode: status, errorCode: error.code, identityClientId: process.env.AZURE_CLIENT_ID } },
         );
       }
       if (status === 404) {
         return new UserSyncError(
           "key_vault_not_found",
           `Key Vault ${vault} has no certificate named "${name}" (or no secret backing it). Check KEY_VAULT_CERTIFICATE_NAME and KEY_VAULT_URL, and that the certificate exists under Certificates (not Secrets) and is not deleted.`,
-          { cause: error, details: { statusCode: status } },
+          { details: { statusCode: status } },
         );
       }
       return new UserSyncError(
@@ -201,14 +221,13 @@ export class ClientCertificateProvider {
         status === undefined
           ? `Could not reach Key Vault ${vault} (${error.code ?? "network error"}). Check KEY_VAULT_URL, DNS, and that the vault's firewall or private endpoint admits this function's network. Details: ${serviceMessage}`
           : `Key Vault ${vault} answered HTTP ${status} reading certificate "${name}". Try again later; if it persists, check the vault's health in the Azure portal. Details: ${serviceMessage}`,
-        { cause: error, details: { statusCode: status, errorCode: error.code } },
+        { details: { statusCode: status, errorCode: error.code } },
       );
     }
 
     return new UserSyncError(
       "key_vault_unavailable",
       `Reading certificate "${name}" from Key Vault ${vault} failed: ${summarize(error)}. Check KEY_VAULT_URL and the network path to the vault.`,
-      { cause: error },
     );
   }
 }
