@@ -187,7 +187,7 @@ async function waitForRequests(tableEndpoint: string, timeoutInMs: number): Prom
       await response.arrayBuffer();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`Azurite does not answer requests: ${(error as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`Azurite does not answer requests: ${(error as Error).message}`, { cause: error });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -16,6 +16,8 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
   } catch (error) {
     const summary = formatFailureSummary(error);
     context.error(summary);
+    // The host logs what it is thrown; only the redacted summary goes there, not the original error.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(summary);
   }
 }
