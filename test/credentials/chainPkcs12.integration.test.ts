@@ -79,6 +79,32 @@ describe("credentials chain with a PKCS#12 certificate", () => {
     expect(tenant.requests.count("keyVault")).toBe(before + 2);
   });
 
+  it("keeps a still-valid cached certificate when a routine refresh finds Key Vault unavailable, but not on forceRefresh", async () => {
+    const { tenant } = simulated;
+    let now = new Date();
+    const logger = new RecordingLogger();
+    const { certificates } = chainFor(tenant, { logger, now: () => now, maxAgeInMs: 60_000 });
+    const cached = await certificates.getClientCertificate();
+
+    const outage = tenant.intercept("keyVault", () => ({
+      status: 503,
+      headers: { "retry-after": "0" },
+      body: { error: { code: "ServiceUnavailable", message: "The service is temporarily unavailable." } },
+    }));
+    try {
+      now = new Date(now.getTime() + 61_000);
+      const stale = await certificates.getClientCertificate();
+      expect(stale.thumbprintSha256).toBe(cached.thumbprintSha256);
+      expect(logger.lines.some((line) => line.startsWith("warn ") && line.includes("keeping the cached one"))).toBe(true);
+
+      const forced = await expectUserSyncError(certificates.getClientCertificate({ forceRefresh: true }));
+      expect(forced.code).toBe("key_vault_unavailable");
+      expect(forced.message).toContain("503");
+    } finally {
+      outage();
+    }
+  });
+
   it("warns when the certificate expires within 30 days, without key material", async () => {
     const { tenant } = simulated;
     const logger = new RecordingLogger();
