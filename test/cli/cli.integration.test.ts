@@ -1,0 +1,143 @@
+/**
+ * The command line as an operator runs it: the compiled `dist/src/cli/main.js` in its own process,
+ * configured only through the environment, against Azurite and the simulated tenant.
+ * (`npm test` builds before running the tests.)
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_SELECT } from "../../src/configuration/settings.js";
+import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+
+const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
+const USERS = 1_500;
+let world: SyncEnvironment;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const clean: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { env: clean, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
+  world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pem-file" });
+});
+afterAll(async () => world?.close());
+
+const envFor = () => ({ ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath });
+
+describe("entra-user-sync command line", () => {
+  it("run syncs the tenant, prints a summary and exits 0 (PEM certificate)", async () => {
+    const result = await cli(["run"], envFor());
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^User sync succeeded: 1,500 users in 2 pages, 1,500 entities in \d+ transactions/);
+    expectNoSecrets(result.stdout + result.stderr, [world.azurite.connectionString]);
+  });
+
+  it("runs lists the run with its status and counts", async () => {
+    const table = await cli(["runs"], envFor());
+    expect(table.code).toBe(0);
+    const [header, row] = table.stdout.trim().split("\n");
+    expect(header).toMatch(/^RUN\s+STATUS\s+TRIGGER/);
+    expect(row).toMatch(/succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
+
+    const json = await cli(["runs", "--json", "--limit", "1"], envFor());
+    const run = JSON.parse(json.stdout.trim()) as { status: string; stats: { usersRead: number } };
+    expect(run).toMatchObject({ status: "succeeded", stats: { usersRead: USERS } });
+  });
+
+  it("export --latest prints every user as the JSON object Graph returned", async () => {
+    const result = await cli(["export", "--latest"], envFor());
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines).toHaveLength(USERS);
+    const expected = new Map([...world.tenant.directory.users(DEFAULT_SELECT)].map((u) => [u.id, JSON.stringify(u)]));
+    for (const line of lines) {
+      const id = (JSON.parse(line) as { id: string }).id;
+      expect(line).toBe(expected.get(id));
+    }
+    expect(result.stderr).toContain(`Exported 1,500 users`);
+  });
+
+  it("export --format csv prints a header and one row per user", async () => {
+    const result = await cli(["export", "--latest", "--format", "csv"], envFor());
+    expect(result.code).toBe(0);
+    const [header] = result.stdout.split("\n");
+    expect(header).toBe(DEFAULT_SELECT.join(","));
+    const someone = world.tenant.directory.userAt(7, DEFAULT_SELECT);
+    expect(result.stdout).toContain(`\n${someone.id},`);
+  });
+
+  it("export needs --latest or --snapshot, and rejects an unknown format, with exit code 2", async () => {
+    expect((await cli(["export"], envFor())).code).toBe(2);
+    const badFormat = await cli(["export", "--latest", "--format", "xml"], envFor());
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain("xml");
+  });
+
+  describe("bad settings fail before any network request, naming the setting (exit code 2)", () => {
+    const cases: Array<[string, (env: Record<string, string | undefined>) => void, RegExp]> = [
+      ["no tenant", (e) => delete e.GRAPH_TENANT_ID, /GRAPH_TENANT_ID is missing/],
+      ["a multi-tenant authority", (e) => (e.GRAPH_TENANT_ID = "organizations"), /GRAPH_TENANT_ID "organizations" is a multi-tenant authority/],
+      ["the client id only in AZURE_CLIENT_ID", (e) => { e.AZURE_CLIENT_ID = e.GRAPH_CLIENT_ID; delete e.GRAPH_CLIENT_ID; }, /GRAPH_CLIENT_ID is missing/],
+      ["an unknown cloud", (e) => (e.GRAPH_CLOUD = "AzureMoon"), /GRAPH_CLOUD must be one of/],
+      ["an http Graph endpoint", (e) => (e.GRAPH_ENDPOINT = "http://127.0.0.1:1"), /GRAPH_ENDPOINT must use https/],
+      ["a vault URL with a path", (e) => (e.KEY_VAULT_URL = `${e.KEY_VAULT_URL}/certificates`), /KEY_VAULT_URL must be the vault URI without a path/],
+      ["a bad certificate name", (e) => (e.KEY_VAULT_CERTIFICATE_NAME = "my cert"), /KEY_VAULT_CERTIFICATE_NAME is not a valid/],
+      ["no storage", (e) => delete e.SNAPSHOT_STORAGE, /SNAPSHOT_STORAGE is missing/],
+      ["two storage settings", (e) => (e.SNAPSHOT_STORAGE__tableServiceUri = "https://acct.table.core.windows.net"), /are both set; they are exclusive/],
+      ["a 5-field schedule", (e) => (e.USER_SYNC_SCHEDULE = "0 * * * *"), /USER_SYNC_SCHEDULE "0 \* \* \* \*" is not a 6-field NCRONTAB/],
+      ["a bad property list", (e) => (e.USER_SYNC_SELECT = "id;mail"), /"id;mail" is not a Graph property name/],
+    ];
+    it.each(cases)("%s", async (_label, mutate, expected) => {
+      const env: Record<string, string | undefined> = envFor();
+      mutate(env);
+      world.tenant.requests.reset();
+      const result = await cli(["run"], env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(expected);
+      expect(result.stdout).toBe("");
+      for (const service of ["token", "metadata", "graph", "keyVault", "managedIdentity"] as const) {
+        expect(world.tenant.requests.count(service)).toBe(0);
+      }
+      expectNoSecrets(result.stderr, [world.azurite.connectionString]);
+    });
+  });
+
+  it("a run that fails exits 1 with what to fix, and the previous snapshot stays the latest", async () => {
+    const before = JSON.parse((await cli(["runs", "--json", "--limit", "1"], envFor())).stdout.trim()) as { snapshotId: string };
+    const remove = world.tenant.intercept("keyVault", (request) =>
+      request.url.pathname.startsWith("/certificates/") && request.headers.authorization
+        ? { status: 403, body: { error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } } }
+        : undefined,
+    );
+    try {
+      const result = await cli(["run"], envFor());
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("User sync failed");
+      expect(result.stderr).toContain("Key Vault Certificate User");
+      expectNoSecrets(result.stderr, [world.azurite.connectionString]);
+    } finally {
+      remove();
+    }
+    const exported = await cli(["export", "--latest"], envFor());
+    expect(exported.stderr).toContain(`snapshot ${before.snapshotId}`);
+  });
+});
