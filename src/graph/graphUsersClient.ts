@@ -42,6 +42,11 @@ export interface GraphUsersClientOptions {
 
 export interface ListUserPagesOptions {
   abortSignal?: AbortSignal;
+  /**
+   * Continue a pass from a saved `@odata.nextLink` (a checkpoint) instead of the first page. It is
+   * checked like every nextLink: https, and the configured Graph origin only.
+   */
+  startLink?: string;
 }
 
 const USER_AGENT = "entra-user-sync/0.1";
@@ -92,7 +97,7 @@ export class GraphUsersClient {
 
   /** Yields the directory one page at a time; only the page being handed out is held. */
   async *listUserPages(options: ListUserPagesOptions = {}): AsyncIterableIterator<UserPage> {
-    let link: string | undefined = this.firstPageUrl;
+    let link: string | undefined = options.startLink ?? this.firstPageUrl;
     let pageNumber = 0;
     while (link !== undefined) {
       this.#assertGraphLink(link);
