@@ -2,12 +2,28 @@ import {
   createDefaultHttpClient,
   createPipelineFromOptions,
   createPipelineRequest,
+  isRestError,
   type HttpClient,
   type Pipeline,
   type PipelinePolicy,
   type PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import { UserSyncError } from "../shared/errors.js";
+import {
+  addCount,
+  DEFAULT_PACING,
+  formatSeconds,
+  GRAPH_COUNTERS,
+  graphPacingPolicy,
+  graphRetryPolicy,
+  graphTimeoutPolicy,
+  newContext,
+  REQUEST_TIMEOUT_CODE,
+  type GraphPacingSettings,
+  type GraphRequestContext,
+  type GraphRequestContexts,
+  type GraphRetrySettings,
+} from "./graphPolicies.js";
 import type { GraphUser, UserPage } from "./types.js";
 
 /** Anything that hands out Graph access tokens (the GraphTokenClient in production). */
@@ -16,11 +32,13 @@ export interface GraphTokenProvider {
 }
 
 export interface GraphRetryOptions {
-  /** Retries per request after a throttle (429), a transient failure (503, 504, ...) or a connection reset. */
+  /** Retries per request after a throttle (429), a transient status (500, 502, 503, 504), a connection failure or a timeout. Default 6. */
   maxRetries?: number;
-  /** First backoff delay when Graph gives no Retry-After. */
+  /** Total time one request may spend waiting between its retries (Retry-After or backoff). Default 300 s. */
+  maxRetryWaitInMs?: number;
+  /** First backoff delay when Graph gives no Retry-After. Default 1 s. */
   retryDelayInMs?: number;
-  /** Ceiling of one backoff delay. */
+  /** Ceiling of one backoff delay. Default 30 s. */
   maxRetryDelayInMs?: number;
 }
 
@@ -33,8 +51,10 @@ export interface GraphUsersClientOptions {
   /** `$top`, 1–999 (Graph's limit; 500 when signInActivity is selected). Default: the largest allowed. */
   pageSize?: number;
   retryOptions?: GraphRetryOptions;
-  /** Per-request timeout. Default 100 s. */
+  /** Per-attempt timeout (headers and body). Default 60 s. A timed-out attempt is retried. */
   requestTimeoutInMs?: number;
+  /** Pacing when Graph reports x-ms-throttle-limit-percentage (see pacingDelayInMs). */
+  pacingOptions?: Partial<GraphPacingSettings>;
   /** Explains a 403 (the admin-consent URL for the configured cloud, tenant and client). */
   adminConsentUrl?: string;
   httpClient?: HttpClient;
@@ -47,23 +67,37 @@ export interface ListUserPagesOptions {
    * checked like every nextLink: https, and the configured Graph origin only.
    */
   startLink?: string;
+  /** The run's bag of named counts; the reader adds graphRequests, graphThrottled, graphRetries, graphWaitedInMs... */
+  counters?: Record<string, number>;
 }
+
+export const DEFAULT_GRAPH_RETRY: Readonly<GraphRetrySettings> = {
+  maxRetries: 6,
+  maxRetryWaitInMs: 300_000,
+  retryDelayInMs: 1_000,
+  maxRetryDelayInMs: 30_000,
+};
+export const DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS = 60_000;
 
 const USER_AGENT = "entra-user-sync/0.1";
 
 /**
  * Reads `/v1.0/users` page by page. Built once per process; each `listUserPages` call is one pass
- * over the directory. Retries (Retry-After, exponential backoff, connection resets) come from Azure
- * Core's pipeline policies.
+ * over the directory. The pipeline is Azure Core's, with its retry phase replaced by
+ * graphRetryPolicy (Azure Core's retryPolicy with a Graph strategy: Retry-After on 429/503/504,
+ * backoff with jitter, bounded attempts and total wait), then pacing, then the Graph bearer token,
+ * then a per-attempt timeout that the retry policy retries.
  */
 export class GraphUsersClient {
   readonly #graphOrigin: string;
   readonly #select: readonly string[];
   readonly #pageSize: number;
+  readonly #retry: GraphRetrySettings;
   readonly #timeoutInMs: number;
   readonly #pipeline: Pipeline;
   readonly #httpClient: HttpClient;
   readonly #adminConsentUrl: string | undefined;
+  readonly #contexts: GraphRequestContexts = new WeakMap();
 
   constructor(options: GraphUsersClientOptions) {
     this.#graphOrigin = new URL(options.graphEndpoint).origin;
@@ -71,20 +105,24 @@ export class GraphUsersClient {
     this.#select = options.select;
     const maxTop = options.select.some((p) => p.toLowerCase() === "signinactivity") ? 500 : 999;
     this.#pageSize = Math.min(options.pageSize ?? maxTop, maxTop);
-    this.#timeoutInMs = options.requestTimeoutInMs ?? 100_000;
+    this.#timeoutInMs = options.requestTimeoutInMs ?? DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS;
+    this.#retry = { ...DEFAULT_GRAPH_RETRY, ...definedOnly(options.retryOptions ?? {}) };
     this.#adminConsentUrl = options.adminConsentUrl;
     this.#httpClient = options.httpClient ?? createDefaultHttpClient();
     this.#pipeline = createPipelineFromOptions({
-      retryOptions: {
-        maxRetries: options.retryOptions?.maxRetries ?? 6,
-        retryDelayInMs: options.retryOptions?.retryDelayInMs ?? 1_000,
-        maxRetryDelayInMs: options.retryOptions?.maxRetryDelayInMs ?? 60_000,
-      },
       userAgentOptions: { userAgentPrefix: USER_AGENT },
       // Graph does not redirect /users; following a redirect could carry the token elsewhere.
       redirectOptions: { maxRetries: 0 },
     });
-    this.#pipeline.addPolicy(graphBearerTokenPolicy(this.#graphOrigin, options.tokenProvider), { phase: "Sign" });
+    // Azure Core's default retry policy is the only policy of the Retry phase: replace it.
+    this.#pipeline.removePolicy({ phase: "Retry" });
+    this.#pipeline.addPolicy(graphRetryPolicy(this.#contexts, this.#retry), { phase: "Retry" });
+    this.#pipeline.addPolicy(graphPacingPolicy(this.#contexts, { ...DEFAULT_PACING, ...definedOnly(options.pacingOptions ?? {}) }), {
+      phase: "Retry",
+      afterPolicies: ["graphRetryPolicy"],
+    });
+    this.#pipeline.addPolicy(graphBearerTokenPolicy(this.#graphOrigin, options.tokenProvider, this.#contexts), { phase: "Sign" });
+    this.#pipeline.addPolicy(graphTimeoutPolicy(this.#timeoutInMs, this.#contexts), { afterPhase: "Sign" });
   }
 
   /** The first request of a pass: `/v1.0/users?$select=…&$top=…`. */
@@ -95,17 +133,45 @@ export class GraphUsersClient {
     return url.toString();
   }
 
-  /** Yields the directory one page at a time; only the page being handed out is held. */
+  /**
+   * Yields the directory one page at a time; only the page being handed out is held. A user whose id
+   * was already read in the same or the previous page is dropped (and counted as
+   * graphDuplicateUsers): Graph's paging can repeat users across a page boundary. Only the ids of two
+   * pages are kept, so memory stays bounded; a repeat further apart is written again under the same
+   * key (an idempotent replace), so the snapshot still holds each user once.
+   */
   async *listUserPages(options: ListUserPagesOptions = {}): AsyncIterableIterator<UserPage> {
+    const counters = options.counters ?? {};
     let link: string | undefined = options.startLink ?? this.firstPageUrl;
     let pageNumber = 0;
+    let previousIds = new Set<string>();
+    const seenLinks = new Set<string>();
     while (link !== undefined) {
       this.#assertGraphLink(link);
+      if (seenLinks.has(link)) {
+        throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} points @odata.nextLink back at a page already read in this run; the run stopped instead of looping.`, {
+          details: { pageNumber },
+        });
+      }
+      // Only the last two links: enough to catch a page pointing at itself or at its predecessor.
+      if (seenLinks.size >= 2) seenLinks.delete(seenLinks.values().next().value!);
+      seenLinks.add(link);
       pageNumber += 1;
-      const response = await this.#get(link, options.abortSignal);
+      const response = await this.#get(link, counters, options.abortSignal);
       const page = this.#parsePage(response, pageNumber);
+      const ids = new Set<string>();
+      const users: GraphUser[] = [];
+      for (const user of page.users) {
+        if (ids.has(user.id) || previousIds.has(user.id)) {
+          addCount(counters, GRAPH_COUNTERS.duplicateUsers);
+          continue;
+        }
+        ids.add(user.id);
+        users.push(user);
+      }
+      previousIds = ids;
       link = page.nextLink;
-      yield page;
+      yield { ...page, users };
     }
   }
 
@@ -125,25 +191,37 @@ export class GraphUsersClient {
     }
   }
 
-  async #get(url: string, abortSignal: AbortSignal | undefined): Promise<PipelineResponse> {
-    const request = createPipelineRequest({ url, method: "GET", timeout: this.#timeoutInMs, ...(abortSignal ? { abortSignal } : {}) });
+  async #get(url: string, counters: Record<string, number>, abortSignal: AbortSignal | undefined): Promise<PipelineResponse> {
+    const request = createPipelineRequest({ url, method: "GET", ...(abortSignal ? { abortSignal } : {}) });
     request.headers.set("Accept", "application/json");
+    const context = newContext(counters);
+    this.#contexts.set(request, context);
     let response: PipelineResponse;
     try {
       response = await this.#pipeline.sendRequest(this.#httpClient, request);
     } catch (error) {
-      if ((error as { name?: string }).name === "AbortError") throw error;
+      if (error instanceof UserSyncError || (error as { name?: string }).name === "AbortError") throw error;
+      const timedOut = isRestError(error) && error.code === REQUEST_TIMEOUT_CODE;
+      const what = timedOut
+        ? `Microsoft Graph at ${this.#graphOrigin} gave no complete answer within ${formatSeconds(this.#timeoutInMs)} (GRAPH_REQUEST_TIMEOUT_SECONDS)`
+        : `Could not reach Microsoft Graph at ${this.#graphOrigin} (${(error as Error).message})`;
       throw new UserSyncError(
         "graph_request_failed",
-        `Could not reach Microsoft Graph at ${this.#graphOrigin} (${(error as Error).message}). Check the network path to Graph and GRAPH_ENDPOINT / GRAPH_CLOUD.`,
-        { cause: error },
+        `${what}, ${this.#gaveUp(context)}. Check the network path to Graph and GRAPH_ENDPOINT / GRAPH_CLOUD${timedOut ? ", or raise GRAPH_REQUEST_TIMEOUT_SECONDS" : ""}.`,
+        { cause: error, details: { retries: context.retries, waitedInMs: context.waitedInMs, errorCode: isRestError(error) ? error.code : undefined } },
       );
     }
-    if (response.status !== 200) throw this.#errorFor(response);
+    if (response.status !== 200) throw this.#errorFor(response, context);
     return response;
   }
 
-  #errorFor(response: PipelineResponse): UserSyncError {
+  /** Why retrying ended: the budget, or the retry count. */
+  #gaveUp(context: GraphRequestContext): string {
+    if (context.stoppedBecause) return `and the sync gave up after ${context.retries} ${context.retries === 1 ? "retry" : "retries"}: ${context.stoppedBecause}`;
+    return `after ${context.retries} ${context.retries === 1 ? "retry" : "retries"} (GRAPH_MAX_RETRIES=${this.#retry.maxRetries}) and ${formatSeconds(context.waitedInMs)} of waiting`;
+  }
+
+  #errorFor(response: PipelineResponse, context: GraphRequestContext): UserSyncError {
     let code = "";
     let message = "";
     try {
@@ -154,7 +232,7 @@ export class GraphUsersClient {
       // not JSON: described by status alone
     }
     const requestId = response.headers.get("request-id") ?? response.headers.get("client-request-id") ?? undefined;
-    const details = { status: response.status, graphCode: code || undefined, requestId };
+    const details = { status: response.status, graphCode: code || undefined, requestId, retries: context.retries, waitedInMs: context.waitedInMs };
     const said = `${response.status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
     if (response.status === 403) {
       return new UserSyncError(
@@ -177,7 +255,18 @@ export class GraphUsersClient {
         { details },
       );
     }
-    return new UserSyncError("graph_request_failed", `Microsoft Graph answered ${said} after retries.`, { details });
+    if (response.status === 429) {
+      return new UserSyncError(
+        "graph_throttled",
+        `Microsoft Graph kept throttling the sync (${said}) ${this.#gaveUp(context)}. Other apps may share this tenant's limits; run the sync less often or at a quieter time, or raise GRAPH_MAX_RETRIES / GRAPH_MAX_RETRY_WAIT_SECONDS.`,
+        { details },
+      );
+    }
+    return new UserSyncError(
+      "graph_request_failed",
+      `Microsoft Graph answered ${said} ${this.#gaveUp(context)}.${RETRYABLE.has(response.status) ? " Graph is having trouble; the next scheduled run will try again." : ""}`,
+      { details },
+    );
   }
 
   #parsePage(response: PipelineResponse, pageNumber: number): UserPage {
@@ -215,7 +304,7 @@ export class GraphUsersClient {
  * Puts the Graph token on requests to the Graph origin, and only there. Runs in the Sign phase, after
  * the retry policies, so every attempt carries a current token.
  */
-function graphBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider): PipelinePolicy {
+function graphBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider, contexts: GraphRequestContexts): PipelinePolicy {
   return {
     name: "graphBearerTokenPolicy",
     async sendRequest(request, next) {
@@ -228,9 +317,16 @@ function graphBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider)
       const response = await next(request);
       if (response.status !== 401) return response;
       // The token expired or was revoked mid-run: one forced refresh (bypassing the cache), one retry.
+      addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.tokenRefreshes);
       const refreshed = await tokens.getToken({ forceRefresh: true, ...(abortSignal ? { abortSignal } : {}) });
       request.headers.set("Authorization", `Bearer ${refreshed.token}`);
       return next(request);
     },
   };
+}
+
+const RETRYABLE: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -21,6 +21,7 @@ export type UserSyncErrorCode =
   | "token_endpoint_unreachable"
   // graph
   | "graph_request_failed"
+  | "graph_throttled"
   | "graph_forbidden"
   | "graph_unauthorized"
   | "graph_bad_response"
