@@ -32,7 +32,8 @@ export type UserSyncErrorCode =
   | "user_not_storable"
   // run
   | "run_in_progress"
-  | "run_aborted";
+  | "run_aborted"
+  | "lease_lost";
 
 export interface UserSyncErrorOptions {
   cause?: unknown;
