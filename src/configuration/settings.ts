@@ -23,7 +23,20 @@ export interface Settings {
   schedule?: string;
   /** Graph user properties to read; always contains `id`, first. */
   select: string[];
+  /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
+  graphRequests: GraphRequestSettings;
 }
+
+export interface GraphRequestSettings {
+  /** Retries per Graph request (429, 500, 502, 503, 504, connection failures, timeouts). */
+  maxRetries: number;
+  /** Total wait between the retries of one Graph request. */
+  maxRetryWaitInMs: number;
+  /** Per-attempt timeout of a Graph request. */
+  requestTimeoutInMs: number;
+}
+
+export const GRAPH_REQUEST_DEFAULTS = { maxRetries: 6, maxRetryWaitSeconds: 300, requestTimeoutSeconds: 60 } as const;
 
 export type SnapshotStorageSettings =
   | { kind: "connectionString"; connectionString: string; tableEndpoint: string; allowInsecureConnection: boolean }
@@ -42,6 +55,10 @@ export const SETTING_NAMES = [
   "SNAPSHOT_STORAGE__tableServiceUri",
   "USER_SYNC_SCHEDULE",
   "USER_SYNC_SELECT",
+  // Graph resilience
+  "GRAPH_MAX_RETRIES",
+  "GRAPH_MAX_RETRY_WAIT_SECONDS",
+  "GRAPH_REQUEST_TIMEOUT_SECONDS",
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -119,6 +136,19 @@ const optional = () =>
     .optional()
     .transform((v) => (v === "" ? undefined : v));
 
+/** An optional whole number within [min, max], with a default. */
+function wholeNumber(min: number, max: number, fallback: number, what: string) {
+  return optional().pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error: `must be a whole number of ${what}, from ${min} to ${max} (default ${fallback}).` })
+      .transform(Number)
+      .pipe(z.number().min(min, { error: `must be at least ${min} (${what}; default ${fallback}).` }).max(max, { error: `must be at most ${max} (${what}; default ${fallback}).` }))
+      .optional()
+      .transform((v) => v ?? fallback),
+  );
+}
+
 const TENANT_FIX =
   "Set it to the directory (tenant) ID, a GUID shown on the app registration's Overview page, or a verified domain such as contoso.onmicrosoft.com.";
 const CLIENT_FIX = "Set it to the application (client) ID, the GUID shown on the app registration's Overview page.";
@@ -192,6 +222,9 @@ const schema = z
         });
       }
     }),
+    GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
+    GRAPH_MAX_RETRY_WAIT_SECONDS: wholeNumber(0, 3600, GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds, "seconds one Graph request may wait in total between retries"),
+    GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(1, 600, GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds, "seconds before an unanswered Graph request is abandoned and retried"),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value
@@ -291,6 +324,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     keyVaultCertificateName: env2.KEY_VAULT_CERTIFICATE_NAME,
     storage,
     select,
+    graphRequests: {
+      maxRetries: env2.GRAPH_MAX_RETRIES,
+      maxRetryWaitInMs: env2.GRAPH_MAX_RETRY_WAIT_SECONDS * 1000,
+      requestTimeoutInMs: env2.GRAPH_REQUEST_TIMEOUT_SECONDS * 1000,
+    },
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
   return settings;

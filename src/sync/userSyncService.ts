@@ -47,6 +47,8 @@ export class UserSyncService {
       graphEndpoint: settings.graphEndpoint,
       tokenProvider: this.tokens,
       select: settings.select,
+      retryOptions: { maxRetries: settings.graphRequests.maxRetries, maxRetryWaitInMs: settings.graphRequests.maxRetryWaitInMs },
+      requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
       adminConsentUrl: adminConsentUrl(settings.authorityHost, settings.tenantId, settings.clientId),
     });
     this.store = new SnapshotStoreClient({ storage: settings.storage, credential: this.credential });

@@ -17,6 +17,10 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   // Connection strings (with keys) are for local development and Azurite; Azure uses the
   // identity-based SNAPSHOT_STORAGE__tableServiceUri, and the two are exclusive.
   SNAPSHOT_STORAGE: "identity-based SNAPSHOT_STORAGE__tableServiceUri instead",
+  // Graph resilience: the documented defaults (6 retries, 300 s total retry wait, 60 s per request) suit Azure.
+  GRAPH_MAX_RETRIES: "6 retries per Graph request",
+  GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
+  GRAPH_REQUEST_TIMEOUT_SECONDS: "60 s per Graph request",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
