@@ -16,8 +16,12 @@ export interface Settings {
   authorityHost: string;
   /** e.g. https://graph.microsoft.com — no trailing slash. */
   graphEndpoint: string;
-  keyVaultUrl: string;
-  keyVaultCertificateName: string;
+  /** The vault of the credential, in the modes that read Key Vault. */
+  keyVaultUrl?: string;
+  /** The certificate, in keyVaultCertificate and keyVaultSignedAssertion modes. */
+  keyVaultCertificateName?: string;
+  /** How the app proves its identity to Microsoft Entra (GRAPH_CREDENTIAL and its settings). */
+  credential: GraphCredentialSettings;
   storage: SnapshotStorageSettings;
   /** NCRONTAB schedule of the timer, when set. The command line does not need it. */
   schedule?: string;
@@ -25,7 +29,30 @@ export interface Settings {
   select: string[];
   /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
   graphRequests: GraphRequestSettings;
+  /** Resumable runs and the writer lease (USER_SYNC_MAX_RUN_MINUTES, USER_SYNC_RESUME_WITHIN_MINUTES, USER_SYNC_LEASE_SECONDS). */
+  runControl: RunControlSettings;
+  /** Which snapshots to keep (SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS). */
+  retention: RetentionSettings;
 }
+
+export interface RunControlSettings {
+  /** A run stops cleanly at a checkpoint after this long; the next run continues. Undefined: no limit. */
+  maxRunDurationInMs?: number;
+  /** A dead or paused run is resumed only while its last checkpoint is younger than this. */
+  resumeWithinInMs: number;
+  /** The writer lease lasts this long without renewal (it is renewed every third of it). */
+  leaseDurationInMs: number;
+}
+
+export interface RetentionSettings {
+  /** Keep the newest this many complete snapshots (at least 1). */
+  keepCount: number;
+  /** Also keep complete snapshots younger than this; 0 keeps none by age. */
+  keepWithinInMs: number;
+}
+
+export const RUN_CONTROL_DEFAULTS = { resumeWithinMinutes: 60, leaseSeconds: 300 } as const;
+export const RETENTION_DEFAULTS = { count: 10, days: 0 } as const;
 
 export interface GraphRequestSettings {
   /** Retries per Graph request (429, 500, 502, 503, 504, connection failures, timeouts). */
@@ -51,6 +78,10 @@ export const SETTING_NAMES = [
   "GRAPH_ENDPOINT",
   "KEY_VAULT_URL",
   "KEY_VAULT_CERTIFICATE_NAME",
+  // Graph credential modes (docs/credentials.md)
+  "GRAPH_CREDENTIAL",
+  "KEY_VAULT_SECRET_NAME",
+  "GRAPH_CLIENT_SECRET",
   "SNAPSHOT_STORAGE",
   "SNAPSHOT_STORAGE__tableServiceUri",
   "USER_SYNC_SCHEDULE",
@@ -59,6 +90,12 @@ export const SETTING_NAMES = [
   "GRAPH_MAX_RETRIES",
   "GRAPH_MAX_RETRY_WAIT_SECONDS",
   "GRAPH_REQUEST_TIMEOUT_SECONDS",
+  // Snapshot store: resumable runs, writer lease, retention
+  "USER_SYNC_MAX_RUN_MINUTES",
+  "USER_SYNC_RESUME_WITHIN_MINUTES",
+  "USER_SYNC_LEASE_SECONDS",
+  "SNAPSHOT_RETENTION_COUNT",
+  "SNAPSHOT_RETENTION_DAYS",
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -154,6 +191,10 @@ const TENANT_FIX =
 const CLIENT_FIX = "Set it to the application (client) ID, the GUID shown on the app registration's Overview page.";
 const VAULT_FIX = "Set it to the vault URI shown on the Key Vault's Overview page, for example https://my-vault.vault.azure.net.";
 const CERT_FIX = "Set it to the name of the certificate in Key Vault (letters, digits and dashes).";
+/** GRAPH_CREDENTIAL: how the app proves its identity to Microsoft Entra (docs/credentials.md). */
+export const GRAPH_CREDENTIAL_MODES = ["keyVaultCertificate", "keyVaultSignedAssertion", "managedIdentityFederation", "clientSecret"] as const;
+export type GraphCredentialMode = (typeof GRAPH_CREDENTIAL_MODES)[number];
+const SECRET_NAME_FIX = "Set it to the name of the Key Vault secret that holds the app registration's client secret (letters, digits and dashes).";
 const STORAGE_FIX =
   "Set SNAPSHOT_STORAGE to a connection string (UseDevelopmentStorage=true for Azurite), or SNAPSHOT_STORAGE__tableServiceUri to https://<account>.table.core.windows.net for an identity-based connection.";
 
@@ -187,7 +228,7 @@ const schema = z
         })
         .optional(),
     ),
-    KEY_VAULT_URL: required(VAULT_FIX).pipe(
+    KEY_VAULT_URL: optional().pipe(
       httpsUrl("KEY_VAULT_URL", VAULT_FIX).superRefine((value, ctx) => {
         let url: URL;
         try {
@@ -205,9 +246,13 @@ const schema = z
         if (url.pathname !== "/") {
           ctx.addIssue({ code: "custom", message: `must be the vault URI without a path (got ${url.pathname}). ${VAULT_FIX}` });
         }
-      }),
+      }).optional(),
     ),
-    KEY_VAULT_CERTIFICATE_NAME: required(CERT_FIX).regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault certificate name. ${CERT_FIX}` }),
+    KEY_VAULT_CERTIFICATE_NAME: optional().pipe(z.string().regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault certificate name. ${CERT_FIX}` }).optional()),
+    GRAPH_CREDENTIAL: optional().pipe(
+      z.enum(GRAPH_CREDENTIAL_MODES, { error: `must be one of ${GRAPH_CREDENTIAL_MODES.join(", ")} (default keyVaultCertificate). See docs/credentials.md.` }).default("keyVaultCertificate"),
+    ),
+    KEY_VAULT_SECRET_NAME: optional().pipe(z.string().regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault secret name. ${SECRET_NAME_FIX}` }).optional()),
     SNAPSHOT_STORAGE: optional(),
     SNAPSHOT_STORAGE__tableServiceUri: optional(),
     USER_SYNC_SCHEDULE: optional().superRefine((value, ctx) => {
@@ -225,6 +270,11 @@ const schema = z
     GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
     GRAPH_MAX_RETRY_WAIT_SECONDS: wholeNumber(0, 3600, GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds, "seconds one Graph request may wait in total between retries"),
     GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(1, 600, GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds, "seconds before an unanswered Graph request is abandoned and retried"),
+    USER_SYNC_MAX_RUN_MINUTES: wholeNumber(0, 10080, 0, "minutes a run may take before it stops at a checkpoint for the next run to continue; 0 for no limit, 8 on the Consumption plan (10-minute limit)"),
+    USER_SYNC_RESUME_WITHIN_MINUTES: wholeNumber(0, 1440, RUN_CONTROL_DEFAULTS.resumeWithinMinutes, "minutes after its last checkpoint that a stopped run may still be resumed; 0 never resumes"),
+    USER_SYNC_LEASE_SECONDS: wholeNumber(5, 3600, RUN_CONTROL_DEFAULTS.leaseSeconds, "seconds the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
+    SNAPSHOT_RETENTION_COUNT: wholeNumber(1, 100000, RETENTION_DEFAULTS.count, "newest complete snapshots to keep (the latest is always kept)"),
+    SNAPSHOT_RETENTION_DAYS: wholeNumber(0, 3650, RETENTION_DEFAULTS.days, "days a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value
@@ -272,8 +322,8 @@ function tableEndpointOfConnectionString(connectionString: string): { endpoint: 
   return { endpoint: `${protocol}://${account}.table.${suffix}` };
 }
 
-function settingsError(lines: string[], names: string[]): UserSyncError {
-  const code = lines.length === 1 && lines[0]!.includes("is missing") ? "missing_setting" : "invalid_setting";
+function settingsError(lines: string[], names: string[], conflict = false): UserSyncError {
+  const code = conflict ? "conflicting_settings" : lines.length === 1 && lines[0]!.includes("is missing") ? "missing_setting" : "invalid_setting";
   const message =
     lines.length === 1
       ? `Invalid configuration: ${lines[0]}`
@@ -304,8 +354,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   lines.push(...storageResult.lines);
   names.push(...storageResult.names);
   const storage = storageResult.storage;
-  if (!parsed.success || lines.length > 0 || storage === undefined) {
-    throw settingsError(lines, names);
+  // The credential mode's settings are checked from the raw values (formats are checked by the schema).
+  const credentialResult = readCredential(env, parsed.success ? parsed.data.GRAPH_CREDENTIAL : undefined);
+  lines.push(...credentialResult.lines);
+  names.push(...credentialResult.names);
+  if (!parsed.success || lines.length > 0 || storage === undefined || credentialResult.credential === undefined) {
+    throw settingsError(lines, names, lines.length > 0 && lines.length === credentialResult.conflicts);
   }
   const env2 = parsed.data;
   const cloud = CLOUDS[env2.GRAPH_CLOUD];
@@ -320,8 +374,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     cloud: env2.GRAPH_CLOUD,
     authorityHost: (env2.GRAPH_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, ""),
     graphEndpoint: (env2.GRAPH_ENDPOINT ?? cloud.graphEndpoint).replace(/\/+$/, ""),
-    keyVaultUrl: env2.KEY_VAULT_URL.replace(/\/+$/, ""),
-    keyVaultCertificateName: env2.KEY_VAULT_CERTIFICATE_NAME,
+    credential: credentialResult.credential,
     storage,
     select,
     graphRequests: {
@@ -329,8 +382,20 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       maxRetryWaitInMs: env2.GRAPH_MAX_RETRY_WAIT_SECONDS * 1000,
       requestTimeoutInMs: env2.GRAPH_REQUEST_TIMEOUT_SECONDS * 1000,
     },
+    runControl: {
+      ...(env2.USER_SYNC_MAX_RUN_MINUTES > 0 ? { maxRunDurationInMs: env2.USER_SYNC_MAX_RUN_MINUTES * 60_000 } : {}),
+      resumeWithinInMs: env2.USER_SYNC_RESUME_WITHIN_MINUTES * 60_000,
+      leaseDurationInMs: env2.USER_SYNC_LEASE_SECONDS * 1000,
+    },
+    retention: {
+      keepCount: env2.SNAPSHOT_RETENTION_COUNT,
+      keepWithinInMs: env2.SNAPSHOT_RETENTION_DAYS * 86_400_000,
+    },
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
+  const credential = credentialResult.credential;
+  if ("keyVaultUrl" in credential) settings.keyVaultUrl = credential.keyVaultUrl;
+  if ("certificateName" in credential) settings.keyVaultCertificateName = credential.certificateName;
   return settings;
 }
 
@@ -391,4 +456,119 @@ export function loadStorageSettings(env: Record<string, string | undefined> = pr
   const result = readStorage(env);
   if (result.storage === undefined) throw settingsError(result.lines, result.names);
   return result.storage;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph credential modes (GRAPH_CREDENTIAL). The modes are exclusive: a setting that belongs to
+// another mode is an error, so that a leftover certificate name or secret never silently decides
+// how the app signs in. docs/credentials.md explains which mode to choose.
+
+/** A secret read from the environment: it prints as "[redacted]" wherever it ends up by mistake. */
+export class SecretText {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  /** The secret itself. Only the token request may use it; never log it. */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return "[redacted]";
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "SecretText([redacted])";
+  }
+}
+
+export type GraphCredentialSettings =
+  /** A Key Vault certificate whose private key is read (exportable) and given to MSAL. */
+  | { mode: "keyVaultCertificate"; keyVaultUrl: string; certificateName: string }
+  /** A Key Vault certificate whose key signs the client assertion inside Key Vault (never read). */
+  | { mode: "keyVaultSignedAssertion"; keyVaultUrl: string; certificateName: string }
+  /** The function's managed identity token (audience `tokenExchangeAudience`) is the client assertion. */
+  | { mode: "managedIdentityFederation"; tokenExchangeAudience: string }
+  /** A client secret kept in a Key Vault secret. */
+  | { mode: "clientSecret"; source: "keyVault"; keyVaultUrl: string; secretName: string }
+  /** A client secret in GRAPH_CLIENT_SECRET: local development only. */
+  | { mode: "clientSecret"; source: "environment"; clientSecret: SecretText };
+
+const CREDENTIAL_FIX = "See docs/credentials.md for the settings each GRAPH_CREDENTIAL mode takes.";
+const CERTIFICATE_MODES = "keyVaultCertificate or keyVaultSignedAssertion";
+
+function readCredential(
+  env: Record<string, string | undefined>,
+  parsedMode: GraphCredentialMode | undefined,
+): { credential?: GraphCredentialSettings; lines: string[]; names: string[]; conflicts: number } {
+  const lines: string[] = [];
+  const names: string[] = [];
+  let conflicts = 0;
+  const value = (name: SettingName): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const rawMode = value("GRAPH_CREDENTIAL") ?? "keyVaultCertificate";
+  // An unknown mode is reported by the schema; nothing else can be checked without a mode.
+  if (!(GRAPH_CREDENTIAL_MODES as readonly string[]).includes(rawMode)) return { lines, names, conflicts };
+  const mode = parsedMode ?? (rawMode as GraphCredentialMode);
+  const modeText = value("GRAPH_CREDENTIAL") === undefined ? "GRAPH_CREDENTIAL=keyVaultCertificate (the default)" : `GRAPH_CREDENTIAL=${mode}`;
+
+  const missing = (name: SettingName, why: string, fix: string): void => {
+    names.push(name);
+    lines.push(`${name} is missing. ${modeText} ${why}. ${fix}`);
+  };
+  const conflict = (name: SettingName, why: string): void => {
+    names.push(name);
+    conflicts++;
+    lines.push(`${name} is set, but ${modeText} ${why}. The credential modes are exclusive: remove ${name}, or change GRAPH_CREDENTIAL. ${CREDENTIAL_FIX}`);
+  };
+
+  const keyVaultUrl = value("KEY_VAULT_URL")?.replace(/\/+$/, "");
+  const certificateName = value("KEY_VAULT_CERTIFICATE_NAME");
+  const secretName = value("KEY_VAULT_SECRET_NAME");
+  // Read from env directly, never through a message: its value must not reach an error text.
+  const clientSecret = env.GRAPH_CLIENT_SECRET === undefined || env.GRAPH_CLIENT_SECRET.trim() === "" ? undefined : env.GRAPH_CLIENT_SECRET.trim();
+
+  switch (mode) {
+    case "keyVaultCertificate":
+    case "keyVaultSignedAssertion": {
+      const what = mode === "keyVaultCertificate" ? "reads the certificate and its private key from Key Vault" : "signs with the key of a Key Vault certificate";
+      if (keyVaultUrl === undefined) missing("KEY_VAULT_URL", what, VAULT_FIX);
+      if (certificateName === undefined) missing("KEY_VAULT_CERTIFICATE_NAME", what, CERT_FIX);
+      if (secretName !== undefined) conflict("KEY_VAULT_SECRET_NAME", "signs in with a certificate, not a client secret (KEY_VAULT_SECRET_NAME belongs to GRAPH_CREDENTIAL=clientSecret)");
+      if (clientSecret !== undefined) conflict("GRAPH_CLIENT_SECRET", "signs in with a certificate, not a client secret (GRAPH_CLIENT_SECRET belongs to GRAPH_CREDENTIAL=clientSecret, for local development)");
+      if (lines.length > 0 || keyVaultUrl === undefined || certificateName === undefined) return { lines, names, conflicts };
+      return { credential: { mode, keyVaultUrl, certificateName }, lines, names, conflicts };
+    }
+    case "managedIdentityFederation": {
+      const why = "uses the function's managed identity and reads nothing from Key Vault";
+      if (keyVaultUrl !== undefined) conflict("KEY_VAULT_URL", why);
+      if (certificateName !== undefined) conflict("KEY_VAULT_CERTIFICATE_NAME", `${why} (KEY_VAULT_CERTIFICATE_NAME belongs to ${CERTIFICATE_MODES})`);
+      if (secretName !== undefined) conflict("KEY_VAULT_SECRET_NAME", `${why} (KEY_VAULT_SECRET_NAME belongs to clientSecret)`);
+      if (clientSecret !== undefined) conflict("GRAPH_CLIENT_SECRET", `${why} and needs no client secret`);
+      if (lines.length > 0) return { lines, names, conflicts };
+      const cloud = value("GRAPH_CLOUD") ?? "AzurePublic";
+      const endpoints = (CLOUDS as Record<string, (typeof CLOUDS)[CloudName] | undefined>)[cloud];
+      // An unknown cloud is reported by the schema.
+      if (endpoints === undefined) return { lines, names, conflicts };
+      return { credential: { mode, tokenExchangeAudience: endpoints.tokenExchangeAudience }, lines, names, conflicts };
+    }
+    case "clientSecret": {
+      if (certificateName !== undefined) conflict("KEY_VAULT_CERTIFICATE_NAME", `signs in with a client secret, not a certificate (KEY_VAULT_CERTIFICATE_NAME belongs to ${CERTIFICATE_MODES})`);
+      if (clientSecret !== undefined) {
+        if (secretName !== undefined) conflict("GRAPH_CLIENT_SECRET", "also names a Key Vault secret in KEY_VAULT_SECRET_NAME; keep one source of the secret (Key Vault in Azure, GRAPH_CLIENT_SECRET only for local development)");
+        else if (keyVaultUrl !== undefined) conflict("KEY_VAULT_URL", "takes the secret from GRAPH_CLIENT_SECRET and reads nothing from Key Vault (to read the secret from Key Vault instead, set KEY_VAULT_SECRET_NAME and remove GRAPH_CLIENT_SECRET)");
+        if (lines.length > 0) return { lines, names, conflicts };
+        return { credential: { mode, source: "environment", clientSecret: new SecretText(clientSecret) }, lines, names, conflicts };
+      }
+      const why = "reads the client secret from a Key Vault secret";
+      if (keyVaultUrl === undefined) missing("KEY_VAULT_URL", why, VAULT_FIX);
+      if (secretName === undefined) missing("KEY_VAULT_SECRET_NAME", why, `${SECRET_NAME_FIX} For local development only, GRAPH_CLIENT_SECRET may hold the secret instead.`);
+      if (lines.length > 0 || keyVaultUrl === undefined || secretName === undefined) return { lines, names, conflicts };
+      return { credential: { mode, source: "keyVault", keyVaultUrl, secretName }, lines, names, conflicts };
+    }
+  }
 }

@@ -21,6 +21,12 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   GRAPH_MAX_RETRIES: "6 retries per Graph request",
   GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
   GRAPH_REQUEST_TIMEOUT_SECONDS: "60 s per Graph request",
+  // Snapshot store: Flex Consumption has no run time limit, so no maximum run duration by default.
+  USER_SYNC_MAX_RUN_MINUTES: "no limit (set 8 on the Consumption plan)",
+  USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",
+  USER_SYNC_LEASE_SECONDS: "a dead writer's lease expires after 300 s",
+  SNAPSHOT_RETENTION_COUNT: "keep the newest 10 complete snapshots",
+  SNAPSHOT_RETENTION_DAYS: "no age-based keeping",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
