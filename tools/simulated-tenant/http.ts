@@ -30,6 +30,8 @@ export interface SimulatedResponse {
   body?: unknown;
   /** Waits this long before answering (simulated latency). */
   delayInMs?: number;
+  /** Destroys the connection instead of answering (after delayInMs): the client sees a connection reset. */
+  reset?: boolean;
 }
 
 export type RouteHandler = (request: SimulatedRequest) => SimulatedResponse | Promise<SimulatedResponse>;
@@ -175,8 +177,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       answer = jsonResponse(500, { error: { code: "InternalServerError", message: `The simulated tenant failed: ${(error as Error).message}` } });
     }
     if (answer.delayInMs !== undefined && answer.delayInMs > 0) await new Promise((resolve) => setTimeout(resolve, answer.delayInMs));
-    options.log.record({ service, method, path: loggablePath(url), status: answer.status });
-    if (!response.destroyed) send(response, answer);
+    options.log.record({ service, method, path: loggablePath(url), status: answer.reset ? 0 : answer.status });
+    if (answer.reset) request.socket.destroy();
+    else if (!response.destroyed) send(response, answer);
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { CLOUDS, type CloudName } from "../../src/configuration/clouds.js";
+import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from "./delta.js";
 import { entraNotFound, entraRoutes } from "./entra.js";
+import { createTenantFaults, type TenantFaults } from "./faults.js";
 import { graphNotFound, graphRoutes } from "./graph.js";
 import { RequestLog, startListener, type Listener, type RequestInterceptor, type RequestLogEntry, type ServiceName } from "./http.js";
 import { keyVaultNotFound, keyVaultRoutes, newVersion } from "./keyVault.js";
@@ -21,7 +23,9 @@ import { createTokenAuthority } from "./tokens.js";
 import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
 
 export type { GeneratedCertificate } from "./pki.js";
+export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
+export type { DirectoryChanges, SimulatedUserRef } from "./delta.js";
 export type { RequestInterceptor, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
 export { GRAPH_DEFAULT_USER_PROPERTIES, SIMULATED_USER_PROPERTIES } from "./users.js";
 
@@ -85,12 +89,16 @@ export interface SimulatedTenant {
   /** The CA that issued appCertificate (the second certificate of the chain in Key Vault). */
   appIssuerCertificate: GeneratedCertificate;
   directory: SimulatedDirectory;
+  /** Test controls: add, change, rename, soft-delete, hard-delete and restore users; expire delta tokens. */
+  changes: DirectoryChanges;
   requests: SimulatedTenantRequests;
   /**
    * Lets a test answer requests of one service in place of the simulator (fault injection).
    * Returns a function that removes the interceptor.
    */
   intercept(service: ServiceName, interceptor: RequestInterceptor): () => void;
+  /** Declarative per-request fault scripts on top of `intercept`, and a foreign host for nextLink tests. */
+  faults: TenantFaults;
   /** The product's settings pointing at this tenant, plus IDENTITY_ENDPOINT / IDENTITY_HEADER. */
   settingsEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -143,6 +151,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
   };
 
   const directory = createSimulatedDirectory({ userCount: options.userCount, seed, domain: tenantDomain });
+  const changes = new SimulatedDirectoryChanges(directory, seed);
   const log = new RequestLog();
   const interceptors = new Map<ServiceName, RequestInterceptor[]>();
   const identityHeader = randomBytes(24).toString("base64url");
@@ -187,7 +196,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
   try {
     const authority = await startListener({ ...common, defaultService: "token", routes: entraRoutes(state), notFound: entraNotFound(state) });
     listeners.push(authority);
-    const graph = await startListener({ ...common, defaultService: "graph", routes: graphRoutes(state), notFound: graphNotFound });
+    const graph = await startListener({ ...common, defaultService: "graph", routes: [...graphRoutes(state), ...deltaRoutes(state, changes)], notFound: graphNotFound });
     listeners.push(graph);
     const vault = await startListener({ ...common, defaultService: "keyVault", routes: keyVaultRoutes(state), notFound: keyVaultNotFound(state) });
     listeners.push(vault);
@@ -199,6 +208,18 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
     state.keyVaultUrl = vault.origin;
     state.identityEndpoint = `${identity.origin}${MANAGED_IDENTITY_PATH}`;
     state.graphResources = [cloud.graphEndpoint, GRAPH_APP_ID, graph.origin];
+
+    const intercept = (service: ServiceName, interceptor: RequestInterceptor): (() => void) => {
+      const list = interceptors.get(service) ?? [];
+      list.push(interceptor);
+      interceptors.set(service, list);
+      return () => {
+        const current = interceptors.get(service) ?? [];
+        const at = current.indexOf(interceptor);
+        if (at >= 0) current.splice(at, 1);
+      };
+    };
+    const faults = createTenantFaults({ state, intercept, graphRoutes: graphRoutes(state), graphNotFound, tls: tlsOptions });
 
     caDirectory = mkdtempSync(join(tmpdir(), "simulated-tenant-"));
     const caCertificatePath = join(caDirectory, "ca.pem");
@@ -224,21 +245,14 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       appCertificate,
       appIssuerCertificate: intermediate,
       directory,
+      changes,
       requests: {
         count: (service) => log.count(service),
         reset: () => log.reset(),
         entries: () => log.entries(),
       },
-      intercept(service, interceptor) {
-        const list = interceptors.get(service) ?? [];
-        list.push(interceptor);
-        interceptors.set(service, list);
-        return () => {
-          const current = interceptors.get(service) ?? [];
-          const at = current.indexOf(interceptor);
-          if (at >= 0) current.splice(at, 1);
-        };
-      },
+      intercept,
+      faults: { graph: faults.graph, startForeignHost: () => faults.startForeignHost() },
       settingsEnv: () => ({
         GRAPH_TENANT_ID: tenantId,
         GRAPH_CLIENT_ID: clientId,
@@ -253,6 +267,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       async close() {
         if (closed) return;
         closed = true;
+        await faults.close();
         await Promise.all(listeners.map((l) => l.close()));
         if (caDirectory !== undefined) rmSync(caDirectory, { recursive: true, force: true });
       },
