@@ -1,0 +1,493 @@
+/**
+ * The simulated `GET /v1.0/users/delta`, and the changes a test makes to the directory between runs.
+ *
+ * The generated directory (users.ts) is immutable; `DirectoryChanges` is a small overlay on it that
+ * holds only the users a test touched: added users, changed properties, soft and hard deletes,
+ * restores. Memory follows the number of changes, never the size of the directory.
+ *
+ * Every change gets the next sequence number. A delta token remembers the sequence number it was
+ * issued at (its watermark): a later round returns the users whose tracked state changed after it.
+ * As in Graph:
+ * - a first round (no token) lists every current user, about 200 per page whatever `$top`, then a
+ *   deltaLink; a change made during a round is returned again by the next round (replay);
+ * - `$select` is given once, on the first request, and lives in the tokens; only changes to
+ *   selected properties (and deletes, restores, adds) make a user come back;
+ * - removed users come back as `{ id, "@removed": { reason: "changed" | "deleted" } }`;
+ * - every page after the first repeats the last user of the page before (Graph may return a user
+ *   more than once; clients must be idempotent);
+ * - an expired token answers 400 `syncStateNotFound`; a token the service can no longer serve
+ *   answers 410 Gone with a `Location` to start over (test controls make either happen).
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import type { GraphUser } from "../../src/graph/types.js";
+import { authorizeGraphRequest, graphError } from "./graph.js";
+import type { Route, SimulatedRequest, SimulatedResponse } from "./http.js";
+import type { TenantState } from "./state.js";
+import { canonicalUserProperty, resolveSelect, SIMULATED_USER_PROPERTIES, type SimulatedDirectory } from "./users.js";
+
+/** Users per delta page (Graph: about 200, whatever `$top`). */
+export const DELTA_PAGE_SIZE = 200;
+const ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken", "$deltatoken"]);
+const MAC_BYTES = 16;
+
+/** A generated user by its 0-based index, or any user by its object id once a test touched it. */
+export type SimulatedUserRef = number | string;
+
+type Lifecycle = "present" | "softDeleted" | "hardDeleted";
+
+interface ChangedUser {
+  id: string;
+  /** The generated user's index; undefined for users a test added. */
+  index: number | undefined;
+  /** Property values that differ from the generated user (every property, for added users). */
+  overrides: Record<string, unknown>;
+  lifecycle: Lifecycle;
+  /** Sequence number of the latest change of any kind. */
+  seq: number;
+  /** Sequence number of the latest add, delete or restore. */
+  lifecycleSeq: number;
+  /** Sequence number of the latest change of each property. */
+  propertySeq: Map<string, number>;
+}
+
+/** Test controls: change the directory between runs, and invalidate delta tokens. */
+export interface DirectoryChanges {
+  /** Changes made so far (the sequence number of the latest one). */
+  readonly sequence: number;
+  /** The object id of the generated user at `index`. */
+  userIdAt(index: number): string;
+  /** The user as Graph shows it now (every simulated property), or undefined when deleted. */
+  currentUser(ref: SimulatedUserRef): GraphUser | undefined;
+  /** Adds a user (unset properties are null) and returns its object id. */
+  addUser(properties?: Record<string, unknown>): string;
+  /** Sets properties (null clears one). Names are Graph's; `id` cannot change. */
+  changeUser(ref: SimulatedUserRef, properties: Record<string, unknown>): void;
+  /** Changes the userPrincipalName (and mail, when it equalled the old UPN). */
+  renameUser(ref: SimulatedUserRef, userPrincipalName: string): void;
+  /** Moves the user to the deleted items (restorable): delta reports `@removed` reason `changed`. */
+  softDeleteUser(ref: SimulatedUserRef): void;
+  /** Deletes the user for good: delta reports `@removed` reason `deleted`. */
+  hardDeleteUser(ref: SimulatedUserRef): void;
+  /** Restores a soft-deleted user: delta returns the user again. */
+  restoreUser(ref: SimulatedUserRef): void;
+  /** Every delta token issued so far now answers 400 syncStateNotFound (as after 7 days). */
+  expireDeltaTokens(): void;
+  /** Every delta token issued so far now answers 410 Gone with a Location to start over. */
+  invalidateDeltaTokens(): void;
+  /** Users currently present (generated minus deleted, plus added). */
+  presentUserCount(): number;
+}
+
+interface TokenState {
+  /** "page": a round in progress (skiptoken); "delta": a finished round's deltaLink. */
+  kind: "page" | "delta";
+  /** Token generation at issue; controls expire or invalidate generations. */
+  g: number;
+  /** The client's `$select` (undefined: the default set). */
+  s: string[] | undefined;
+  /** Watermark: changes after this sequence number are returned by the round this token continues or starts. */
+  w: number;
+  /** For "page": whether the round is a first (full) round. */
+  f?: boolean;
+  /** For "page": full rounds, the next slot; change rounds, the sequence number to resume at (inclusive). */
+  c?: number;
+  /** For "page": the sequence number the round started at (its deltaLink's watermark). */
+  u?: number;
+}
+
+export class SimulatedDirectoryChanges implements DirectoryChanges {
+  readonly #directory: SimulatedDirectory;
+  readonly #seed: number;
+  /** Ordered by `seq`: each change deletes and re-inserts the user. */
+  readonly #changed = new Map<string, ChangedUser>();
+  /** Object ids of generated users a test touched, by index (generated ids cannot be inverted). */
+  readonly #indexIds = new Map<number, string>();
+  /** Added users in the order they were added: their slots follow the generated ones. */
+  readonly #added: string[] = [];
+  #sequence = 0;
+  #removedCount = 0;
+  /** Token generations: a token is valid when its generation is above both floors. */
+  #generation = 1;
+  #expiredUpTo = 0;
+  #goneUpTo = 0;
+
+  constructor(directory: SimulatedDirectory, seed: number) {
+    this.#directory = directory;
+    this.#seed = seed;
+  }
+
+  get sequence(): number {
+    return this.#sequence;
+  }
+
+  userIdAt(index: number): string {
+    return this.#directory.userAt(index, ["id"]).id;
+  }
+
+  #resolve(ref: SimulatedUserRef): ChangedUser | undefined {
+    if (typeof ref === "string") return this.#changed.get(ref.toLowerCase());
+    const id = this.#indexIds.get(ref) ?? this.userIdAt(ref);
+    return this.#changed.get(id);
+  }
+
+  /** The user's overlay entry, created (for a generated user) on first touch. */
+  #entry(ref: SimulatedUserRef): ChangedUser {
+    const existing = this.#resolve(ref);
+    if (existing) return existing;
+    if (typeof ref === "string") {
+      throw new Error(`No user ${ref} is known to the overlay: refer to a generated user by its index (userIdAt(index) gives its id).`);
+    }
+    const id = this.userIdAt(ref);
+    this.#indexIds.set(ref, id);
+    const entry: ChangedUser = { id, index: ref, overrides: {}, lifecycle: "present", seq: 0, lifecycleSeq: 0, propertySeq: new Map() };
+    this.#changed.set(id, entry);
+    return entry;
+  }
+
+  #touch(entry: ChangedUser): number {
+    const seq = ++this.#sequence;
+    entry.seq = seq;
+    this.#changed.delete(entry.id);
+    this.#changed.set(entry.id, entry);
+    return seq;
+  }
+
+  #full(entry: ChangedUser): Record<string, unknown> {
+    const base: Record<string, unknown> =
+      entry.index === undefined ? { id: entry.id } : { ...this.#directory.userAt(entry.index, SIMULATED_USER_PROPERTIES) };
+    const user: Record<string, unknown> = {};
+    for (const property of SIMULATED_USER_PROPERTIES) user[property] = property in entry.overrides ? entry.overrides[property] : (base[property] ?? null);
+    return user;
+  }
+
+  currentUser(ref: SimulatedUserRef): GraphUser | undefined {
+    const entry = this.#resolve(ref);
+    if (entry === undefined) return typeof ref === "number" ? this.#directory.userAt(ref, SIMULATED_USER_PROPERTIES) : undefined;
+    return entry.lifecycle === "present" ? (this.#full(entry) as GraphUser) : undefined;
+  }
+
+  addUser(properties: Record<string, unknown> = {}): string {
+    const n = this.#added.length;
+    const bytes = createHash("sha256").update(`simulated-added-user:${this.#seed}:${n}`).digest();
+    bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+    bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+    const h = bytes.toString("hex");
+    const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+    const entry: ChangedUser = { id, index: undefined, overrides: {}, lifecycle: "present", seq: 0, lifecycleSeq: 0, propertySeq: new Map() };
+    const domain = this.#directory.domain;
+    const defaults: Record<string, unknown> = {
+      userPrincipalName: `added.${n}@${domain}`,
+      displayName: `Added User ${n}`,
+      accountEnabled: true,
+      userType: "Member",
+      createdDateTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      businessPhones: [],
+      otherMails: [],
+      proxyAddresses: [],
+      imAddresses: [],
+      identities: [],
+    };
+    for (const [name, value] of Object.entries({ ...defaults, ...properties })) entry.overrides[this.#property(name)] = value;
+    this.#added.push(id);
+    this.#changed.set(id, entry);
+    entry.lifecycleSeq = this.#touch(entry);
+    return id;
+  }
+
+  #property(name: string): string {
+    const canonical = canonicalUserProperty(name);
+    if (canonical === undefined) throw new Error(`The simulated directory has no user property "${name}".`);
+    if (canonical === "id") throw new Error("A user's id never changes.");
+    return canonical;
+  }
+
+  changeUser(ref: SimulatedUserRef, properties: Record<string, unknown>): void {
+    const entry = this.#entry(ref);
+    if (entry.lifecycle !== "present") throw new Error(`User ${entry.id} is deleted; restore it before changing it.`);
+    const resolved = Object.entries(properties).map(([name, value]) => [this.#property(name), value] as const);
+    const seq = this.#touch(entry);
+    for (const [property, value] of resolved) {
+      entry.overrides[property] = value;
+      entry.propertySeq.set(property, seq);
+    }
+  }
+
+  renameUser(ref: SimulatedUserRef, userPrincipalName: string): void {
+    const current = this.currentUser(ref);
+    if (current === undefined) throw new Error(`User ${String(ref)} is deleted; restore it before renaming it.`);
+    const changes: Record<string, unknown> = { userPrincipalName };
+    if (current.mail === current.userPrincipalName) changes.mail = userPrincipalName;
+    this.changeUser(ref, changes);
+  }
+
+  softDeleteUser(ref: SimulatedUserRef): void {
+    const entry = this.#entry(ref);
+    if (entry.lifecycle !== "present") throw new Error(`User ${entry.id} is already deleted.`);
+    entry.lifecycle = "softDeleted";
+    entry.lifecycleSeq = this.#touch(entry);
+    this.#removedCount += 1;
+  }
+
+  hardDeleteUser(ref: SimulatedUserRef): void {
+    const entry = this.#entry(ref);
+    if (entry.lifecycle === "hardDeleted") throw new Error(`User ${entry.id} is already permanently deleted.`);
+    if (entry.lifecycle === "present") this.#removedCount += 1;
+    entry.lifecycle = "hardDeleted";
+    entry.lifecycleSeq = this.#touch(entry);
+  }
+
+  restoreUser(ref: SimulatedUserRef): void {
+    const entry = this.#entry(ref);
+    if (entry.lifecycle !== "softDeleted") throw new Error(`User ${entry.id} is not in the deleted items (only soft-deleted users can be restored).`);
+    entry.lifecycle = "present";
+    entry.lifecycleSeq = this.#touch(entry);
+    this.#removedCount -= 1;
+  }
+
+  expireDeltaTokens(): void {
+    this.#expiredUpTo = this.#generation++;
+  }
+
+  invalidateDeltaTokens(): void {
+    this.#goneUpTo = this.#generation++;
+  }
+
+  presentUserCount(): number {
+    return this.#directory.userCount + this.#added.length - this.#removedCount;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What the delta endpoint needs.
+
+  get generation(): number {
+    return this.#generation;
+  }
+  tokenStatus(generation: number): "valid" | "expired" | "gone" {
+    if (generation <= this.#goneUpTo) return "gone";
+    if (generation <= this.#expiredUpTo) return "expired";
+    return "valid";
+  }
+
+  /** Slots of a first round: generated users, then added users. */
+  get slotCount(): number {
+    return this.#directory.userCount + this.#added.length;
+  }
+
+  /** The present user in a slot (selected properties), or undefined when the slot's user is deleted. */
+  userInSlot(slot: number, properties: readonly string[]): GraphUser | undefined {
+    const generated = this.#directory.userCount;
+    if (slot < generated) {
+      const id = this.#indexIds.get(slot);
+      const entry = id === undefined ? undefined : this.#changed.get(id);
+      if (entry === undefined) return this.#directory.userAt(slot, properties);
+      return entry.lifecycle === "present" ? pick(this.#full(entry), properties) : undefined;
+    }
+    const entry = this.#changed.get(this.#added[slot - generated]!)!;
+    return entry.lifecycle === "present" ? pick(this.#full(entry), properties) : undefined;
+  }
+
+  /**
+   * Users whose tracked state changed after `watermark`, in sequence order, starting at sequence
+   * number `from` (inclusive) and up to `upTo`: each with the sequence number to resume at.
+   */
+  *changesSince(watermark: number, from: number, upTo: number, properties: readonly string[]): Iterable<{ seq: number; item: Record<string, unknown> }> {
+    for (const entry of this.#changed.values()) {
+      if (entry.seq < from || entry.seq <= watermark) continue;
+      if (entry.seq > upTo) break;
+      const relevant = entry.lifecycleSeq > watermark || properties.some((p) => (entry.propertySeq.get(p) ?? 0) > watermark);
+      if (!relevant) continue;
+      if (entry.lifecycle === "present") yield { seq: entry.seq, item: pick(this.#full(entry), properties) };
+      else yield { seq: entry.seq, item: { id: entry.id, "@removed": { reason: entry.lifecycle === "softDeleted" ? "changed" : "deleted" } } };
+    }
+  }
+}
+
+function pick(full: Record<string, unknown>, properties: readonly string[]): GraphUser {
+  const user: Record<string, unknown> = {};
+  for (const property of properties) user[property] = full[property] ?? null;
+  return user as GraphUser;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens: opaque, tamper-evident (HMAC), and not interchangeable with `/users` skip tokens.
+
+function tokenKey(state: TenantState): Buffer {
+  return createHmac("sha256", state.skipTokenKey).update("users-delta").digest();
+}
+
+export function encodeDeltaToken(key: Buffer, token: TokenState): string {
+  const payload = Buffer.from(JSON.stringify({ v: 1, ...token, s: token.s ?? null }), "utf8");
+  const mac = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
+  return Buffer.concat([mac, payload]).toString("base64url");
+}
+
+export function decodeDeltaToken(key: Buffer, text: string): TokenState | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
+  const raw = Buffer.from(text, "base64url");
+  if (raw.length <= MAC_BYTES) return undefined;
+  const payload = raw.subarray(MAC_BYTES);
+  const expected = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
+  if (!timingSafeEqual(raw.subarray(0, MAC_BYTES), expected)) return undefined;
+  try {
+    const parsed = JSON.parse(payload.toString("utf8")) as TokenState & { v: number; s: string[] | null };
+    if (parsed.v !== 1 || (parsed.kind !== "page" && parsed.kind !== "delta")) return undefined;
+    return { ...parsed, s: parsed.s ?? undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
+  const norm = (s: string[] | undefined) => (s === undefined ? "" : s.map((x) => x.trim().toLowerCase()).join(","));
+  return norm(a) === norm(b);
+}
+
+async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges, request: SimulatedRequest): Promise<SimulatedResponse> {
+  const denied = await authorizeGraphRequest(state, request, "User.Read.All");
+  if (denied) return denied;
+  const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
+  const query = request.url.searchParams;
+  for (const name of new Set(query.keys())) {
+    if (name.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(name.toLowerCase())) {
+      return bad(`The query option '${name}' is not supported by the simulated tenant on /users/delta.`);
+    }
+    if (query.getAll(name).length > 1) return bad(`Query option '${name}' was specified more than once, but it can be specified at most once.`);
+  }
+  const get = (name: string) => {
+    for (const [key, value] of query) if (key.toLowerCase() === name) return value;
+    return undefined;
+  };
+  const selectText = get("$select");
+  const topText = get("$top");
+  if (topText !== undefined && !/^\d+$/.test(topText.trim())) return bad(`Invalid page size specified: '${topText}'.`);
+  const skipText = get("$skiptoken");
+  const deltaText = get("$deltatoken");
+  if (skipText !== undefined && deltaText !== undefined) return bad("Only one of $skiptoken and $deltatoken can be given.");
+  const key = tokenKey(state);
+  const requestedSelect = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");
+
+  let token: TokenState;
+  if (deltaText === "latest") {
+    // No users: only a deltaLink from now.
+    token = { kind: "delta", g: changes.generation, s: requestedSelect, w: changes.sequence };
+    try {
+      resolveSelect(token.s);
+    } catch (error) {
+      return bad((error as Error).message);
+    }
+    return deltaResponse(state, request, token.s, [], { deltaLink: deltaLinkFor(state, key, token) });
+  }
+  const tokenText = skipText ?? deltaText;
+  if (tokenText === undefined) {
+    // A first round: every current user; its deltaLink will return what changes from now on.
+    const now = changes.sequence;
+    token = { kind: "page", g: changes.generation, s: requestedSelect, w: 0, f: true, c: 0, u: now };
+  } else {
+    const decoded = decodeDeltaToken(key, tokenText);
+    if (decoded === undefined || (skipText !== undefined) !== (decoded.kind === "page")) {
+      return bad("The specified delta or skip token is invalid: it was altered or was not issued by this service.");
+    }
+    const status = changes.tokenStatus(decoded.g);
+    if (status === "expired") {
+      return graphError(request, 400, "syncStateNotFound", "The sync state generation is not found. The delta token has expired; start a new round without a token.");
+    }
+    if (status === "gone") {
+      const restart = new URLSearchParams();
+      if (decoded.s !== undefined) restart.set("$select", decoded.s.join(","));
+      const location = `${state.graphEndpoint}/v1.0/users/delta${restart.size > 0 ? `?${restart.toString()}` : ""}`;
+      return graphError(request, 410, "resyncRequired", "The delta token can no longer be served; start a full synchronization at the Location given.", { location });
+    }
+    if (selectText !== undefined && !sameSelect(requestedSelect, decoded.s)) {
+      return bad("$select differs from the one the delta token was issued for; query parameters can only be given on the first request.");
+    }
+    token = decoded.kind === "delta" ? { kind: "page", g: decoded.g, s: decoded.s, w: decoded.w, f: false, c: decoded.w + 1, u: changes.sequence } : decoded;
+  }
+  let properties: readonly string[];
+  try {
+    properties = resolveSelect(token.s);
+  } catch (error) {
+    return bad((error as Error).message);
+  }
+  if (!properties.includes("id")) properties = ["id", ...properties];
+
+  const value: Array<Record<string, unknown>> = [];
+  let next: number | undefined;
+  if (token.f) {
+    // Resume at the slot of the previous page's last user, so it comes again (a duplicate).
+    let slot = token.c!;
+    let lastSlot = -1;
+    for (; slot < changes.slotCount && value.length < DELTA_PAGE_SIZE; slot++) {
+      const user = changes.userInSlot(slot, properties);
+      if (user === undefined) continue;
+      value.push(user);
+      lastSlot = slot;
+    }
+    if (slot < changes.slotCount) next = lastSlot;
+  } else {
+    let lastSeq = -1;
+    let more = false;
+    for (const { seq, item } of changes.changesSince(token.w, token.c!, token.u!, properties)) {
+      if (value.length >= DELTA_PAGE_SIZE) {
+        more = true;
+        break;
+      }
+      value.push(item);
+      lastSeq = seq;
+    }
+    if (more) next = lastSeq;
+  }
+  // Never stall on a page that only repeated the previous page's last user.
+  if (next !== undefined && next <= token.c!) next = token.c! + 1;
+  if (next !== undefined) {
+    const pageToken: TokenState = { ...token, c: next };
+    const link = `${state.graphEndpoint}/v1.0/users/delta?$skiptoken=${encodeDeltaToken(key, pageToken)}`;
+    return deltaResponse(state, request, token.s, value, { nextLink: link });
+  }
+  // The round is over: the deltaLink returns what changed after the round started.
+  const finished: TokenState = { kind: "delta", g: changes.generation, s: token.s, w: token.u! };
+  return deltaResponse(state, request, token.s, value, { deltaLink: deltaLinkFor(state, key, finished) });
+}
+
+function deltaLinkFor(state: TenantState, key: Buffer, token: TokenState): string {
+  return `${state.graphEndpoint}/v1.0/users/delta?$deltatoken=${encodeDeltaToken(key, token)}`;
+}
+
+function deltaResponse(
+  state: TenantState,
+  request: SimulatedRequest,
+  select: string[] | undefined,
+  value: Array<Record<string, unknown>>,
+  links: { nextLink?: string; deltaLink?: string },
+): SimulatedResponse {
+  const contextSuffix = select === undefined ? "" : `(${resolveSelect(select).join(",")})`;
+  const body: Record<string, unknown> = { "@odata.context": `${state.graphEndpoint}/v1.0/$metadata#users${contextSuffix}` };
+  if (links.nextLink) body["@odata.nextLink"] = links.nextLink;
+  if (links.deltaLink) body["@odata.deltaLink"] = links.deltaLink;
+  body.value = value;
+  const header = request.headers["client-request-id"];
+  return {
+    status: 200,
+    body,
+    delayInMs: state.graphLatencyInMs,
+    headers: {
+      "request-id": request.requestId,
+      "client-request-id": (Array.isArray(header) ? header[0] : header) ?? request.requestId,
+      "odata-version": "4.0",
+      "content-type": ODATA_JSON,
+      "x-ms-resource-unit": "1",
+    },
+  };
+}
+
+/** The delta routes and their test controls, over the tenant's generated directory. */
+export function deltaRoutes(state: TenantState, changes: SimulatedDirectoryChanges): Route[] {
+  return [
+    {
+      service: "graph",
+      method: "GET",
+      path: /^\/v1\.0\/users\/(?:microsoft\.graph\.)?delta(?:\(\))?\/?$/,
+      handler: (request) => listDelta(state, changes, request),
+    },
+  ];
+}
