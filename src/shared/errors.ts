@@ -26,6 +26,8 @@ export type UserSyncErrorCode =
   | "graph_unauthorized"
   | "graph_bad_response"
   | "graph_untrusted_next_link"
+  /** The saved delta token cannot be used (400 syncStateNotFound, 410 Gone): a full round is needed. */
+  | "graph_delta_token_invalid"
   // storage
   | "storage_request_failed"
   | "snapshot_not_found"
