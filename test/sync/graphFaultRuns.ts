@@ -1,0 +1,42 @@
+/**
+ * Helpers for the Graph resilience integration tests: run a sync through the real clients, read the
+ * run record it left, and check that the latest snapshot is the one expected and complete.
+ */
+import { expect } from "vitest";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
+import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
+import type { Logger } from "../../src/shared/logger.js";
+
+/** The most recent run record. */
+export async function lastRun(service: UserSyncService): Promise<SyncRunRecord> {
+  const [run] = await Array.fromAsync(service.store.listRuns({ maxResults: 1 }));
+  if (run === undefined) throw new Error("no run recorded");
+  return run;
+}
+
+/** Runs a sync that must fail, and returns its UserSyncError. */
+export async function failingRun(service: UserSyncService, logger: Logger): Promise<UserSyncError> {
+  try {
+    await service.runSync(logger, { trigger: "cli" });
+  } catch (error) {
+    if (isUserSyncError(error)) return error;
+    throw error;
+  }
+  throw new Error("expected the run to fail");
+}
+
+/** The latest snapshot is `snapshotId` and holds `userCount` users, each once. */
+export async function expectLatestSnapshot(service: UserSyncService, snapshotId: string, userCount: number): Promise<void> {
+  const latest = await service.store.getLatestSnapshot();
+  expect(latest?.snapshotId).toBe(snapshotId);
+  expect(latest?.userCount).toBe(userCount);
+  const ids = new Set<string>();
+  let rows = 0;
+  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+    rows += 1;
+    ids.add(user.id);
+  }
+  expect(rows).toBe(userCount);
+  expect(ids.size).toBe(userCount);
+}
