@@ -2,8 +2,11 @@ import { AuthError, ConfidentialClientApplication, LogLevel, type Configuration 
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
+import type { GraphCredentialMode } from "../configuration/settings.js";
+import type { ClientAssertionFacts, ClientAssertionProvider } from "./clientAssertion.js";
 import type { ClientCertificate } from "./clientCertificate.js";
 import type { GetClientCertificateOptions } from "./clientCertificateProvider.js";
+import type { ClientSecret, GetClientSecretOptions } from "./clientSecretProvider.js";
 import { adminConsentUrl } from "./consent.js";
 
 export interface GraphAccessToken {
@@ -27,7 +30,14 @@ export interface GraphTokenClientOptions {
   authorityHost: string;
   /** e.g. https://graph.microsoft.com, no trailing slash; the token's resource. */
   graphEndpoint: string;
-  certificateProvider: { getClientCertificate(options?: GetClientCertificateOptions): Promise<ClientCertificate> };
+  /**
+   * The app's credential: exactly one of these (GRAPH_CREDENTIAL). keyVaultCertificate gives the
+   * certificate (private key included) to MSAL; keyVaultSignedAssertion and managedIdentityFederation
+   * hand MSAL a `clientAssertion` callback; clientSecret gives it the secret.
+   */
+  certificateProvider?: { getClientCertificate(options?: GetClientCertificateOptions): Promise<ClientCertificate> };
+  assertionProvider?: ClientAssertionProvider;
+  secretProvider?: { readonly source: "keyVault" | "environment"; getClientSecret(options?: GetClientSecretOptions): Promise<ClientSecret> };
   /** Regional token service (e.g. "westeurope"), passed to MSAL as-is. */
   azureRegion?: string;
   logger: Logger;
@@ -39,12 +49,28 @@ export interface TokenErrorContext {
   clientId: string;
   authorityHost: string;
   graphEndpoint: string;
+  /** Defaults to keyVaultCertificate. */
+  mode?: GraphCredentialMode;
   thumbprintSha256?: string;
+  /** clientSecret: where the secret came from, e.g. `Key Vault secret "x" version y`. */
+  secretDescription?: string;
+  /** managedIdentityFederation: what the managed identity token said. */
+  federated?: Pick<ClientAssertionFacts, "federatedIssuer" | "federatedSubject" | "federatedAudience">;
 }
 
 interface MsalApp {
-  thumbprintSha256: string;
+  /** The certificate thumbprint, the secret version, or "assertion": a new one means a new MSAL client. */
+  credentialKey: string;
   app: ConfidentialClientApplication;
+}
+
+/** The credential of one token request, as MSAL takes it. */
+interface ResolvedCredential {
+  key: string;
+  auth: Pick<Configuration["auth"], "clientCertificate" | "clientSecret" | "clientAssertion">;
+  /** What to scrub from MSAL's log lines besides the usual secret shapes. */
+  secretText?: string;
+  context: Pick<TokenErrorContext, "mode" | "thumbprintSha256" | "secretDescription" | "federated">;
 }
 
 /**
@@ -73,27 +99,79 @@ export class GraphTokenClient {
   }
 
   async getToken(options: GetTokenOptions = {}): Promise<GraphAccessToken> {
-    const certificate = await this.#options.certificateProvider.getClientCertificate(abortOnly(options.abortSignal));
+    const credential = await this.#resolve(false, options.abortSignal);
     try {
-      return await this.#acquire(certificate, options);
+      return await this.#acquire(credential, options);
     } catch (error) {
-      // Entra rejected this certificate. If Key Vault now holds a different one (rotated since we
-      // cached it), use that once before reporting the failure.
-      if (error instanceof UserSyncError && error.details.aadsts === 700027) {
-        const latest = await this.#options.certificateProvider.getClientCertificate({ ...abortOnly(options.abortSignal), forceRefresh: true });
-        if (latest.thumbprintSha256 !== certificate.thumbprintSha256) {
-          this.#options.logger.warn(
-            `Entra rejected certificate ${certificate.thumbprintSha256}; Key Vault now holds ${latest.thumbprintSha256}, retrying with it.`,
-          );
-          return await this.#acquire(latest, options);
-        }
+      // Entra rejected the credential. If its source now holds a different one (a certificate or
+      // secret rotated since it was cached), use that once before reporting the failure.
+      const aadsts = error instanceof UserSyncError ? error.details.aadsts : undefined;
+      const rejected = aadsts === 700027 || aadsts === 7000215 || aadsts === 7000222;
+      if (rejected && (await this.#refresh(credential, options.abortSignal))) {
+        const latest = await this.#resolve(true, options.abortSignal);
+        this.#options.logger.warn(`Entra rejected the client credential (AADSTS${String(aadsts)}); Key Vault now holds a different one, retrying with it.`);
+        return await this.#acquire(latest, { ...options, forceRefresh: true });
       }
       throw error;
     }
   }
 
-  async #acquire(certificate: ClientCertificate, options: GetTokenOptions): Promise<GraphAccessToken> {
-    const app = this.#appFor(certificate);
+  /** The credential for the next request; `fresh` re-reads its source. */
+  async #resolve(fresh: boolean, abortSignal: AbortSignal | undefined): Promise<ResolvedCredential> {
+    const { certificateProvider, assertionProvider, secretProvider } = this.#options;
+    const given = [certificateProvider, assertionProvider, secretProvider].filter((p) => p !== undefined).length;
+    if (given !== 1) throw new Error("GraphTokenClient needs exactly one of certificateProvider, assertionProvider or secretProvider.");
+    const readOptions = { ...abortOnly(abortSignal), ...(fresh ? { forceRefresh: true } : {}) };
+    if (certificateProvider) {
+      const certificate = await certificateProvider.getClientCertificate(readOptions);
+      return {
+        key: `certificate:${certificate.thumbprintSha256}`,
+        auth: {
+          clientCertificate: {
+            thumbprintSha256: certificate.thumbprintSha256,
+            privateKey: certificate.privateKeyPem,
+            x5c: certificate.x5c.map(derBase64ToPem).join(""),
+          },
+        },
+        context: { mode: "keyVaultCertificate", thumbprintSha256: certificate.thumbprintSha256 },
+      };
+    }
+    if (secretProvider) {
+      const secret = await secretProvider.getClientSecret(readOptions);
+      return {
+        key: `secret:${secret.version}`,
+        auth: { clientSecret: secret.value.reveal() },
+        secretText: secret.value.reveal(),
+        context: { mode: "clientSecret", secretDescription: secret.description },
+      };
+    }
+    const provider = assertionProvider!;
+    // MSAL calls this only when it sends a token request: a token served from its cache costs no
+    // signature and no managed identity token.
+    const callback = (): Promise<string> => provider.getClientAssertion();
+    const facts = provider.facts();
+    return {
+      key: "assertion",
+      auth: { clientAssertion: callback },
+      context: {
+        mode: provider.mode,
+        ...(facts.thumbprintSha256 ? { thumbprintSha256: facts.thumbprintSha256 } : {}),
+      },
+    };
+  }
+
+  /** Re-reads the credential's source; true when it changed (then one retry is worthwhile). */
+  async #refresh(credential: ResolvedCredential, abortSignal: AbortSignal | undefined): Promise<boolean> {
+    const { certificateProvider, assertionProvider, secretProvider } = this.#options;
+    if (assertionProvider) return assertionProvider.refresh ? assertionProvider.refresh(abortOnly(abortSignal)) : false;
+    if (secretProvider && secretProvider.source !== "keyVault") return false;
+    if (!certificateProvider && !secretProvider) return false;
+    const latest = await this.#resolve(true, abortSignal);
+    return latest.key !== credential.key;
+  }
+
+  async #acquire(credential: ResolvedCredential, options: GetTokenOptions): Promise<GraphAccessToken> {
+    const app = this.#appFor(credential);
     let result;
     try {
       const request = this.#options.azureRegion
@@ -102,56 +180,67 @@ export class GraphTokenClient {
       result = await abortable(app.acquireTokenByClientCredential(request), options.abortSignal);
     } catch (error) {
       if (error instanceof Error && error.name === "AbortError") throw error;
-      throw translateTokenError(error, {
+      const context: TokenErrorContext = {
         tenantId: this.#options.tenantId,
         clientId: this.#options.clientId,
         authorityHost: this.#authorityHost,
         graphEndpoint: this.#graphEndpoint,
-        thumbprintSha256: certificate.thumbprintSha256,
-      });
+        ...credential.context,
+      };
+      const facts = this.#options.assertionProvider?.facts();
+      if (facts?.thumbprintSha256) context.thumbprintSha256 = facts.thumbprintSha256;
+      if (facts?.federatedSubject || facts?.federatedIssuer) context.federated = facts;
+      throw translateTokenError(error, context);
     }
     if (!result?.accessToken || !result.expiresOn) {
       throw new UserSyncError("token_request_failed", `The token endpoint at ${this.#authorityHost} returned no access token for ${this.#scope}.`, {
-        details: { thumbprintSha256: certificate.thumbprintSha256 },
+        details: { thumbprintSha256: credential.context.thumbprintSha256 },
       });
     }
     return { token: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
   }
 
-  #appFor(certificate: ClientCertificate): ConfidentialClientApplication {
-    if (this.#msal && this.#msal.thumbprintSha256 === certificate.thumbprintSha256) return this.#msal.app;
+  #appFor(credential: ResolvedCredential): ConfidentialClientApplication {
+    if (this.#msal && this.#msal.credentialKey === credential.key) return this.#msal.app;
     if (this.#msal) {
-      this.#options.logger.info(`Client certificate changed (SHA-256 thumbprint ${certificate.thumbprintSha256}); new MSAL client, its token cache starts empty.`);
+      const what = credential.context.thumbprintSha256
+        ? `Client certificate changed (SHA-256 thumbprint ${credential.context.thumbprintSha256})`
+        : `Client secret changed (${credential.context.secretDescription ?? "new version"})`;
+      this.#options.logger.info(`${what}; new MSAL client, its token cache starts empty.`);
     }
     const logger = this.#options.logger;
+    const secretText = credential.secretText;
     const configuration: Configuration = {
       auth: {
         clientId: this.#options.clientId,
         authority: `${this.#authorityHost}/${this.#options.tenantId}`,
         knownAuthorities: [new URL(this.#authorityHost).host],
-        clientCertificate: {
-          thumbprintSha256: certificate.thumbprintSha256,
-          privateKey: certificate.privateKeyPem,
-          x5c: certificate.x5c.map(derBase64ToPem).join(""),
-        },
+        ...credential.auth,
       },
       system: {
         loggerOptions: {
-          logLevel: LogLevel.Warning,
+          // Errors only: MSAL's warnings (e.g. "No client info in response" on every app-only
+          // token) are noise here, and its failures reach the caller as errors anyway. PII stays off.
+          logLevel: LogLevel.Error,
           piiLoggingEnabled: false,
           loggerCallback: (level, message, containsPii) => {
-            if (containsPii || level > LogLevel.Warning) return;
-            const line = `MSAL: ${redact(message)}`;
-            if (level === LogLevel.Error) logger.error(line);
-            else logger.warn(line);
+            if (containsPii || level > LogLevel.Error) return;
+            logger.error(`MSAL: ${scrub(message, secretText)}`);
           },
         },
       },
     };
     const app = new ConfidentialClientApplication(configuration);
-    this.#msal = { thumbprintSha256: certificate.thumbprintSha256, app };
+    this.#msal = { credentialKey: credential.key, app };
     return app;
   }
+}
+
+/** A log line with every secret shape (and the client secret itself) removed. */
+function scrub(message: string, secretText: string | undefined): string {
+  let text = message;
+  if (secretText && secretText.length >= 4) text = text.split(secretText).join("[redacted]");
+  return redact(text);
 }
 
 function derBase64ToPem(derBase64: string): string {
@@ -233,8 +322,14 @@ export function translateTokenError(error: unknown, context: TokenErrorContext):
 function fixFor(aadsts: number | undefined, context: TokenErrorContext, scope: string, host: string): string | undefined {
   const app = `app registration ${context.clientId}`;
   switch (aadsts) {
+    case 70021:
+    case 700211:
+    case 700212:
+    case 700213:
+      return federatedFix(context);
     case 700027:
     case 700023:
+      if (context.mode === "managedIdentityFederation") return federatedFix(context);
       return (
         `the client certificate (SHA-256 thumbprint ${context.thumbprintSha256 ?? "unknown"}) is not registered on ${app}, or its signature did not verify. ` +
         "Upload the certificate's public part (.cer) from Key Vault to the app registration under Certificates & secrets (or its keyCredentials), " +
@@ -257,12 +352,33 @@ function fixFor(aadsts: number | undefined, context: TokenErrorContext, scope: s
     case 700024:
       return "the client assertion is outside its valid time range. Check this machine's clock (it must be within a few minutes of UTC).";
     case 7000215:
-      return `Entra expected a client secret for ${app}, but this function authenticates with a certificate. Check that GRAPH_CLIENT_ID is the app that has the Key Vault certificate registered.`;
+      if (context.mode === "clientSecret") {
+        return (
+          `the client secret from ${context.secretDescription ?? "the configuration"} is not a valid secret of ${app}. ` +
+          "Store the secret's Value (not its Secret ID) shown when it was created under Certificates & secrets; if it was deleted or replaced, create a new client secret and save it as a new version of the Key Vault secret (KEY_VAULT_SECRET_NAME)."
+        );
+      }
+      return `Entra expected a client secret for ${app}, but this function authenticates with ${context.mode === "managedIdentityFederation" ? "a federated credential" : "a certificate"}. Check that GRAPH_CLIENT_ID is the app whose credential is configured (GRAPH_CREDENTIAL).`;
+    case 7000222:
+      return `the client secret from ${context.secretDescription ?? "the configuration"} has expired on ${app}. Create a new client secret under Certificates & secrets and save it as a new version of the Key Vault secret (KEY_VAULT_SECRET_NAME).`;
     case 7000112:
       return `${app} is disabled in tenant ${context.tenantId}. An administrator must enable its enterprise application (Enabled for users to sign in: Yes).`;
     default:
       return undefined;
   }
+}
+
+function federatedFix(context: TokenErrorContext): string {
+  const federated = context.federated ?? {};
+  const issuer = federated.federatedIssuer ?? `${context.authorityHost.replace(/\/+$/, "")}/${context.tenantId}/v2.0`;
+  const subject = federated.federatedSubject ?? "<the managed identity's principal (object) ID>";
+  const audience = federated.federatedAudience ?? "api://AzureADTokenExchange";
+  return (
+    `app registration ${context.clientId} has no federated identity credential that matches the managed identity's token. ` +
+    `Add one under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
+    `issuer ${issuer}, subject ${subject} (the identity's principal/object ID, not its client ID) and audience ${audience}. ` +
+    "Check that AZURE_CLIENT_ID names that same identity, and allow a few minutes for a new credential to apply."
+  );
 }
 
 function aadstsCode(error: AuthError): number | undefined {

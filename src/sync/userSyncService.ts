@@ -1,8 +1,9 @@
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { loadSettings, type Settings } from "../configuration/settings.js";
-import { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
+import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import { adminConsentUrl } from "../credentials/consent.js";
-import { GraphTokenClient } from "../credentials/graphTokenClient.js";
+import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
+import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { redactingLogger, type Logger } from "../shared/logger.js";
 import { SnapshotStoreClient, type SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
@@ -16,7 +17,10 @@ import { runUserSync, type RunUserSyncOptions, type UserSyncResult } from "./use
 export class UserSyncService {
   readonly settings: Settings;
   readonly credential: TokenCredential;
-  readonly certificates: ClientCertificateProvider;
+  /** The providers of the GRAPH_CREDENTIAL mode (docs/credentials.md). */
+  readonly graphCredential: GraphCredential;
+  /** keyVaultCertificate mode only. */
+  readonly certificates: ClientCertificateProvider | undefined;
   readonly tokens: GraphTokenClient;
   readonly users: GraphUsersClient;
   readonly store: SnapshotStoreClient;
@@ -29,20 +33,10 @@ export class UserSyncService {
     this.#logger = new DelegatingLogger();
     const settings = this.settings;
     this.credential = new DefaultAzureCredential();
-    this.certificates = new ClientCertificateProvider({
-      vaultUrl: settings.keyVaultUrl,
-      certificateName: settings.keyVaultCertificateName,
-      credential: this.credential,
-      logger: this.#logger,
-    });
-    this.tokens = new GraphTokenClient({
-      tenantId: settings.tenantId,
-      clientId: settings.clientId,
-      authorityHost: settings.authorityHost,
-      graphEndpoint: settings.graphEndpoint,
-      certificateProvider: this.certificates,
-      logger: this.#logger,
-    });
+    // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
+    this.graphCredential = createGraphCredential({ settings, credential: this.credential, logger: this.#logger });
+    this.certificates = this.graphCredential.certificates;
+    this.tokens = this.graphCredential.tokens;
     this.users = new GraphUsersClient({
       graphEndpoint: settings.graphEndpoint,
       tokenProvider: this.tokens,

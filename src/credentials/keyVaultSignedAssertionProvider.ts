@@ -1,0 +1,277 @@
+/**
+ * keyVaultSignedAssertion: the client assertion is signed by Key Vault with the key of a Key Vault
+ * certificate, so the private key never leaves the vault and may be non-exportable.
+ *
+ * Per assertion: header `{ alg: PS256, typ: JWT, x5t#S256 }` (SHA-256 of the certificate's DER,
+ * from `CertificateClient.getCertificate`'s `cer`), claims `aud` = the token endpoint
+ * `{authority host}/{tenant}/oauth2/v2.0/token`, `iss` = `sub` = client id, a unique `jti`,
+ * `nbf` = `iat` = now, `exp` = now + 10 minutes (as MSAL makes them). The SHA-256 digest of
+ * `base64url(header).base64url(claims)` is signed by Key Vault's sign operation
+ * (`CryptographyClient.sign("PS256", digest)` on the certificate's `kid`), and the signature is
+ * checked against the certificate's public key before it is used.
+ *
+ * Key Vault is read only for the public certificate (certificates/read) and asked to sign
+ * (keys/sign/action); the certificate's backing secret is never requested. The certificate is cached
+ * like ClientCertificateProvider caches it (12 hours, re-read on rotation or when Entra rejects it).
+ */
+import { constants as cryptoConstants, createHash, randomUUID, verify, X509Certificate, type KeyObject } from "node:crypto";
+import type { TokenCredential } from "@azure/identity";
+import { CertificateClient } from "@azure/keyvault-certificates";
+import { CryptographyClient } from "@azure/keyvault-keys";
+import { isLoopbackHost } from "../configuration/settings.js";
+import { UserSyncError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
+import { isTransientKeyVaultError, translateKeyVaultError } from "./keyVaultErrors.js";
+
+export interface KeyVaultSignedAssertionProviderOptions {
+  vaultUrl: string;
+  certificateName: string;
+  credential: TokenCredential;
+  tenantId: string;
+  clientId: string;
+  /** e.g. https://login.microsoftonline.com, no trailing slash. */
+  authorityHost: string;
+  logger: Logger;
+  /** How long the certificate read from Key Vault is used before it is read again. Default 12 hours. */
+  maxAgeInMs?: number;
+  /** Lifetime of each assertion. Default 10 minutes. */
+  assertionLifetimeInMs?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+/** What each role must allow in this mode; error messages and docs/credentials.md say the same. */
+export const SIGNED_ASSERTION_ROLE_FIX =
+  'keyVaultSignedAssertion needs exactly two data actions on the vault: Microsoft.KeyVault/vaults/certificates/read (the public certificate) and Microsoft.KeyVault/vaults/keys/sign/action (the signature). ' +
+  'Assign a custom role with those two, or the built-in "Key Vault Reader" (certificates/read, no secret values) plus "Key Vault Crypto User" (keys/sign). ' +
+  '"Key Vault Certificate User" alone cannot sign. See docs/credentials.md.';
+
+const DEFAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
+const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
+const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
+
+interface SigningCertificate {
+  keyId: string;
+  version: string | undefined;
+  x5tS256: string;
+  thumbprintSha256: string;
+  publicKey: KeyObject;
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  fetchedAt: number;
+}
+
+export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider {
+  readonly mode = "keyVaultSignedAssertion" as const;
+  readonly #options: KeyVaultSignedAssertionProviderOptions;
+  readonly #certificateClient: CertificateClient;
+  readonly #clientOptions: { disableChallengeResourceVerification?: boolean };
+  readonly #audience: string;
+  readonly #maxAgeInMs: number;
+  readonly #lifetimeInSeconds: number;
+  readonly #now: () => Date;
+  readonly #cryptographyClients = new Map<string, CryptographyClient>();
+  #cached: SigningCertificate | undefined;
+  #inFlight: Promise<SigningCertificate> | undefined;
+  #signatures = 0;
+
+  constructor(options: KeyVaultSignedAssertionProviderOptions) {
+    this.#options = options;
+    this.#maxAgeInMs = options.maxAgeInMs ?? DEFAULT_MAX_AGE_IN_MS;
+    this.#lifetimeInSeconds = Math.max(60, Math.floor((options.assertionLifetimeInMs ?? DEFAULT_ASSERTION_LIFETIME_IN_MS) / 1000));
+    this.#now = options.now ?? (() => new Date());
+    this.#audience = `${options.authorityHost.replace(/\/+$/, "")}/${options.tenantId}/oauth2/v2.0/token`;
+    // Emulators on loopback cannot answer Key Vault's challenge with a resource on the vault's domain.
+    this.#clientOptions = isLoopbackHost(new URL(options.vaultUrl).hostname) ? { disableChallengeResourceVerification: true } : {};
+    this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, this.#clientOptions);
+  }
+
+  /** How many assertions Key Vault has signed for this provider (each is one sign request). */
+  get signatureCount(): number {
+    return this.#signatures;
+  }
+
+  facts(): ClientAssertionFacts {
+    return this.#cached ? { thumbprintSha256: this.#cached.thumbprintSha256 } : {};
+  }
+
+  async getClientAssertion(options: GetClientAssertionOptions = {}): Promise<string> {
+    const certificate = await this.#getCertificate(false, options.abortSignal);
+    const nowInSeconds = Math.floor(this.#now().getTime() / 1000);
+    const header = { alg: "PS256", typ: "JWT", "x5t#S256": certificate.x5tS256 };
+    const claims = {
+      aud: this.#audience,
+      iss: this.#options.clientId,
+      sub: this.#options.clientId,
+      jti: randomUUID(),
+      nbf: nowInSeconds,
+      iat: nowInSeconds,
+      exp: nowInSeconds + this.#lifetimeInSeconds,
+    };
+    const signingInput = `${base64url(header)}.${base64url(claims)}`;
+    const digest = createHash("sha256").update(signingInput).digest();
+    let signature: Uint8Array;
+    try {
+      const result = await this.#cryptographyClient(certificate.keyId).sign("PS256", digest, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      signature = result.result;
+    } catch (error) {
+      throw translateKeyVaultError(error, {
+        vaultUrl: this.#options.vaultUrl,
+        operation: `signing the client assertion with the key of certificate "${this.#options.certificateName}" (${certificate.keyId})`,
+        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
+        roleFix: SIGNED_ASSERTION_ROLE_FIX,
+        notFoundFix: "The certificate's key is gone (deleted or purged) although its certificate is still listed.",
+      });
+    }
+    const signed = verify(
+      "sha256",
+      Buffer.from(signingInput),
+      { key: certificate.publicKey, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST },
+      signature,
+    );
+    if (!signed) {
+      throw new UserSyncError(
+        "certificate_key_mismatch",
+        `Key Vault signed the client assertion with key ${certificate.keyId}, but the signature does not verify with the public key of certificate "${this.#options.certificateName}" ` +
+          `(SHA-256 thumbprint ${certificate.thumbprintSha256}). The certificate and its key no longer belong together; create a new version of the certificate in Key Vault.`,
+        { details: { thumbprintSha256: certificate.thumbprintSha256 } },
+      );
+    }
+    this.#signatures++;
+    return `${signingInput}.${Buffer.from(signature).toString("base64url")}`;
+  }
+
+  async refresh(options: RefreshClientAssertionOptions = {}): Promise<boolean> {
+    const before = this.#cached?.thumbprintSha256;
+    const after = await this.#getCertificate(true, options.abortSignal);
+    return after.thumbprintSha256 !== before;
+  }
+
+  #cryptographyClient(keyId: string): CryptographyClient {
+    let client = this.#cryptographyClients.get(keyId);
+    if (client === undefined) {
+      // One client per key version: it reads the key's public part once (keys/read; without that
+      // permission it goes straight to the vault), then every sign is one request.
+      client = new CryptographyClient(keyId, this.#options.credential, this.#clientOptions);
+      this.#cryptographyClients.clear();
+      this.#cryptographyClients.set(keyId, client);
+    }
+    return client;
+  }
+
+  async #getCertificate(forceRefresh: boolean, abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
+    const nowMs = this.#now().getTime();
+    const cached = this.#cached;
+    if (cached && !forceRefresh && nowMs - cached.fetchedAt < this.#maxAgeInMs && nowMs <= cached.notAfter.getTime()) return cached;
+    let fetch = this.#inFlight;
+    if (fetch === undefined) {
+      fetch = this.#fetch(abortSignal);
+      this.#inFlight = fetch;
+      const settle = (): void => {
+        if (this.#inFlight === fetch) this.#inFlight = undefined;
+      };
+      fetch.then(settle, settle);
+    }
+    try {
+      return await fetch;
+    } catch (error) {
+      const stillValid = cached !== undefined && nowMs <= cached.notAfter.getTime() && nowMs >= cached.notBefore.getTime();
+      if (!forceRefresh && stillValid && isTransientKeyVaultError(error)) {
+        this.#options.logger.warn(
+          `Could not refresh certificate "${this.#options.certificateName}" from Key Vault (${error instanceof UserSyncError ? error.code : "error"}); ` +
+            `keeping the cached one (SHA-256 thumbprint ${cached.thumbprintSha256}, valid until ${cached.notAfter.toISOString()}).`,
+        );
+        return cached;
+      }
+      throw error;
+    }
+  }
+
+  async #fetch(abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
+    const name = this.#options.certificateName;
+    const vault = this.#options.vaultUrl;
+    let certificate;
+    try {
+      certificate = await this.#certificateClient.getCertificate(name, abortSignal ? { abortSignal } : {});
+    } catch (error) {
+      throw translateKeyVaultError(error, {
+        vaultUrl: vault,
+        operation: `reading certificate "${name}"`,
+        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
+        roleFix: SIGNED_ASSERTION_ROLE_FIX,
+        notFoundFix: `Key Vault has no certificate named "${name}" (it must be under Certificates, not Secrets or Keys, and not deleted).`,
+      });
+    }
+    const version = certificate.properties.version;
+    if (!certificate.cer || certificate.cer.length === 0 || !certificate.keyId) {
+      throw new UserSyncError(
+        "certificate_unreadable",
+        `Key Vault certificate "${name}" (version ${version ?? "latest"}) in ${vault} has no issued certificate or key yet. It may still be pending issuance: check its Certificate Operation in Key Vault.`,
+      );
+    }
+    let x509: X509Certificate;
+    try {
+      x509 = new X509Certificate(Buffer.from(certificate.cer));
+    } catch {
+      throw new UserSyncError("certificate_unreadable", `The public certificate (cer) of Key Vault certificate "${name}" in ${vault} is not valid X.509.`);
+    }
+    const subject = x509.subject.split("\n").filter(Boolean).join(", ");
+    if (x509.publicKey.asymmetricKeyType !== "rsa") {
+      throw new UserSyncError(
+        "certificate_unreadable",
+        `Key Vault certificate "${name}" has a ${x509.publicKey.asymmetricKeyType?.toUpperCase() ?? "non-RSA"} key, but Entra client assertions (PS256) need RSA. Create the certificate with key type RSA (2048 bits or more).`,
+      );
+    }
+    const der = x509.raw;
+    const thumbprintSha256 = createHash("sha256").update(der).digest("hex");
+    const notBefore = new Date(x509.validFrom);
+    const notAfter = new Date(x509.validTo);
+    const now = this.#now();
+    if (now.getTime() > notAfter.getTime()) {
+      throw new UserSyncError(
+        "certificate_expired",
+        `The client certificate "${subject}" (Key Vault certificate "${name}", SHA-256 thumbprint ${thumbprintSha256}) expired on ${notAfter.toISOString()}. ` +
+          "Create a new version of the certificate in Key Vault and register its public part (.cer) on the app registration.",
+        { details: { thumbprintSha256, notAfter: notAfter.toISOString() } },
+      );
+    }
+    if (now.getTime() < notBefore.getTime()) {
+      throw new UserSyncError(
+        "certificate_not_yet_valid",
+        `The client certificate "${subject}" (SHA-256 thumbprint ${thumbprintSha256}) is not valid until ${notBefore.toISOString()}. Check this machine's clock, or make the previous version current in Key Vault.`,
+        { details: { thumbprintSha256, notBefore: notBefore.toISOString() } },
+      );
+    }
+    const remainingMs = notAfter.getTime() - now.getTime();
+    if (remainingMs <= EXPIRY_WARNING_IN_MS) {
+      this.#options.logger.warn(
+        `The client certificate "${name}" (${subject}, SHA-256 thumbprint ${thumbprintSha256}) expires on ${notAfter.toISOString()}. ` +
+          "Create a new version in Key Vault (or let its lifetime action renew it) and register the new certificate on the app registration.",
+      );
+    }
+    const exportable = certificate.policy?.exportable;
+    this.#options.logger.info(
+      `Signing client assertions in Key Vault with the key of certificate "${name}" version ${version ?? "latest"} (SHA-256 thumbprint ${thumbprintSha256}, ` +
+        `valid until ${notAfter.toISOString()}, private key exportable: ${exportable === undefined ? "unknown" : exportable ? "yes" : "no"}).`,
+    );
+    const entry: SigningCertificate = {
+      keyId: certificate.keyId,
+      version,
+      x5tS256: createHash("sha256").update(der).digest("base64url"),
+      thumbprintSha256,
+      publicKey: x509.publicKey,
+      subject,
+      notBefore,
+      notAfter,
+      fetchedAt: now.getTime(),
+    };
+    this.#cached = entry;
+    return entry;
+  }
+}
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
