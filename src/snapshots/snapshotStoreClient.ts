@@ -2,6 +2,7 @@
  * The snapshot store: point-in-time copies of the directory's users in Azure Table Storage, and a
  * record of every sync run. Layout and guarantees: docs/storage.md.
  */
+import { hostname } from "node:os";
 import type { TokenCredential } from "@azure/identity";
 import { odata, TableClient, type TableEntityResult, type TableServiceClientOptions, type TransactionAction } from "@azure/data-tables";
 import pLimit, { type LimitFunction } from "p-limit";
@@ -12,10 +13,25 @@ import { redact } from "../shared/redact.js";
 import { isSnapshotId, newSnapshotId, runRowKey, snapshotPartitionKey, timeOfSnapshotId } from "./snapshotIds.js";
 import { storageError, storageErrorCode } from "./storageErrors.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "./transactions.js";
+import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
 import { decodeUserEntity, encodeUserEntity, type UserEntity } from "./userEntity.js";
 
+export type { SnapshotChange } from "./snapshotDiff.js";
+
 export type SyncTrigger = "timer" | "cli";
-export type SyncRunStatus = "running" | "succeeded" | "failed";
+/**
+ * `running`: writing (or its process died; the next run resumes or abandons it). `paused`: stopped
+ * cleanly at a checkpoint (maximum run duration, or asked to stop); the next run resumes it.
+ * `succeeded`: complete. `failed`: stopped by an error. `abandoned`: a dead or paused run that the
+ * next run could not resume; its partial data is deleted by retention.
+ */
+export type SyncRunStatus = "running" | "paused" | "succeeded" | "failed" | "abandoned";
+
+/** A user the store could not hold at all (over 1 MiB, over 255 properties, an id that is not a key). */
+export interface SkippedUser {
+  id: string;
+  reason: string;
+}
 
 /** What a run counts. `counters` is an open bag for later measures (throttles, retries, waitedInMs...). */
 export interface RunStats {
@@ -24,6 +40,16 @@ export interface RunStats {
   entitiesWritten: number;
   transactions: number;
   counters?: Record<string, number>;
+  /** The first skipped users (at most MAX_SKIPPED_RECORDED); `counters.skippedUsers` has the total. */
+  skipped?: readonly SkippedUser[];
+}
+
+/** Progress saved after a committed page. */
+export interface RunCheckpoint {
+  /** The `@odata.nextLink` after the last committed page; absent when every page is committed. */
+  nextLink?: string;
+  /** When the checkpoint was written. */
+  at: Date;
 }
 
 export interface SyncRunRecord {
@@ -38,9 +64,13 @@ export interface SyncRunRecord {
   select: string[];
   /** Partitions the snapshot's users are spread over. */
   partitionCount: number;
-  stats: RunStats & { counters: Record<string, number> };
-  /** Why a failed run failed: redacted, at most MAX_ERROR_LENGTH characters. */
+  stats: RunStats & { counters: Record<string, number>; skipped: SkippedUser[] };
+  /** Why a failed run failed (or an abandoned one was abandoned): redacted, at most MAX_ERROR_LENGTH characters. */
   error?: string;
+  /** The last checkpoint: absent until the first page is committed. */
+  checkpoint?: RunCheckpoint;
+  /** When retention deleted the snapshot's users. */
+  snapshotDeletedAt?: Date;
 }
 
 export interface LatestSnapshot {
@@ -76,6 +106,40 @@ export interface StartRunOptions extends OperationOptionsBase {
 export type UpsertUsersOptions = OperationOptionsBase;
 export type CompleteRunOptions = OperationOptionsBase;
 export type FailRunOptions = OperationOptionsBase;
+export type PauseRunOptions = OperationOptionsBase;
+export type AbandonRunOptions = OperationOptionsBase;
+export type ResumeRunOptions = OperationOptionsBase;
+export interface CheckpointRunOptions extends OperationOptionsBase {
+  /** Renew this lease in the same transaction: a run that lost its lease cannot checkpoint. */
+  lease?: RunLease;
+}
+export interface ListUnfinishedRunsOptions extends OperationOptionsBase {
+  /** Stop after this many runs. */
+  maxResults?: number;
+}
+export interface AcquireLeaseOptions extends OperationOptionsBase {
+  trigger: SyncTrigger;
+  /** How long the lease lasts without renewal. Default 5 minutes. */
+  leaseDurationInMs?: number;
+}
+export type RenewLeaseOptions = OperationOptionsBase;
+export type ReleaseLeaseOptions = OperationOptionsBase;
+export type GetLeaseOptions = OperationOptionsBase;
+export type DeleteSnapshotOptions = OperationOptionsBase;
+export interface DeleteExpiredSnapshotsOptions extends OperationOptionsBase {
+  /** Keep the newest this many complete snapshots (at least 1: the latest is always kept). */
+  keepCount: number;
+  /** Also keep complete snapshots younger than this. 0 keeps none by age. */
+  keepWithinInMs: number;
+  /** "Now", for tests. */
+  now?: Date;
+}
+export interface DeleteExpiredSnapshotsResult {
+  /** Snapshots whose users were deleted (old complete ones, and partial data of failed or abandoned runs). */
+  deletedSnapshotIds: string[];
+  deletedEntities: number;
+}
+export type DiffSnapshotsOptions = OperationOptionsBase;
 export type GetRunOptions = OperationOptionsBase;
 export interface ListRunsOptions extends OperationOptionsBase {
   /** Stop after this many runs. */
@@ -90,17 +154,50 @@ export interface ListSnapshotUsersOptions extends OperationOptionsBase {
 export interface UpsertUsersResult {
   entitiesWritten: number;
   transactions: number;
+  /** Users that cannot be stored at all, with the reason; the rest of the page is written. */
+  skipped: SkippedUser[];
+}
+
+/** A held lease: whoever holds it is the only writer. Renew it before `expiresAt`. */
+export interface RunLease {
+  /** Random id of this holder. */
+  readonly owner: string;
+  readonly trigger: SyncTrigger;
+  readonly durationInMs: number;
+  /** The lease entity's ETag after our last write. */
+  etag: string;
+  expiresAt: Date;
+  /** The run the holder is writing, once known. */
+  runId?: string;
+  /** The holder this lease was taken over from, when its lease had expired. */
+  readonly tookOverFrom?: { owner: string; runId?: string; expiredAt: Date };
+}
+
+/** What a lease entity says, for messages and for `runs`. */
+export interface LeaseInfo {
+  owner: string;
+  runId?: string;
+  trigger: SyncTrigger;
+  host: string;
+  acquiredAt: Date;
+  expiresAt: Date;
 }
 
 export const DEFAULT_TABLE_PREFIX = "entraUser";
 export const DEFAULT_PARTITION_COUNT = 16;
 export const DEFAULT_WRITE_CONCURRENCY = 16;
 export const MAX_ERROR_LENGTH = 2000;
+export const DEFAULT_LEASE_DURATION_IN_MS = 5 * 60_000;
+/** Skipped users listed in a run record (the total is in `counters.skippedUsers`). */
+export const MAX_SKIPPED_RECORDED = 40;
+const MAX_SKIPPED_REASON_LENGTH = 400;
 
 /** All runs and the pointer share one partition, so that promoting a run is one transaction. */
 const RUNS_PARTITION = "runs";
 /** RowKey of the pointer; run RowKeys start with a digit, so it sorts after every run. */
 const LATEST_ROW = "latest";
+/** RowKey of the writer lease; sorts after `latest`, so run listings never see it. */
+const LEASE_ROW = "lease";
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,50}$/;
 const PROMOTION_ATTEMPTS = 5;
 /** Entities per page when reading. */
@@ -122,6 +219,19 @@ type RunEntity = {
   transactions: DoubleValue;
   counters: string;
   error?: string;
+  nextLink?: string;
+  checkpointAt?: Date;
+  skipped?: string;
+  snapshotDeletedAt?: Date;
+};
+type LeaseEntity = {
+  kind: "lease";
+  owner: string;
+  runId?: string;
+  trigger: SyncTrigger;
+  host: string;
+  acquiredAt: Date;
+  expiresAt: Date;
 };
 type DoubleValue = { value: number; type: "Double" } | number;
 
@@ -151,14 +261,25 @@ function normalizeStats(stats: RunStats): SyncRunRecord["stats"] {
   for (const [name, value] of Object.entries(stats.counters ?? {})) {
     if (typeof value === "number" && Number.isFinite(value)) counters[name] = value;
   }
+  const skipped = (stats.skipped ?? []).slice(0, MAX_SKIPPED_RECORDED).map((s) => ({
+    id: s.id.slice(0, 200),
+    reason: boundedText(redact(s.reason), MAX_SKIPPED_REASON_LENGTH),
+  }));
   return {
     pages: stats.pages,
     usersRead: stats.usersRead,
     entitiesWritten: stats.entitiesWritten,
     transactions: stats.transactions,
     counters,
+    skipped,
   };
 }
+
+function boundedText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+
 
 export class SnapshotStoreClient {
   readonly snapshotsTableName: string;
@@ -254,14 +375,22 @@ export class SnapshotStoreClient {
   /**
    * Writes users into a snapshot: upserts (Replace) in entity group transactions of one partition,
    * at most 100 operations and under 4 MiB each, with bounded concurrency. A user id given twice
-   * is written once (the last one wins). All users are encoded before anything is written, so a
-   * user that cannot be stored fails the call without a partial write of this page.
+   * is written once (the last one wins). A user that cannot be stored at all is left out and
+   * returned in `skipped` with the reason; the rest of the page is written.
    */
   async upsertUsers(snapshotId: string, users: readonly GraphUser[], options: UpsertUsersOptions = {}): Promise<UpsertUsersResult> {
     this.#assertSnapshotId(snapshotId);
     const byId = new Map<string, UserEntity>();
+    const skipped: SkippedUser[] = [];
     for (const user of users) {
-      const entity = encodeUserEntity(user, snapshotPartitionKey(snapshotId, String(user.id), this.partitionCount));
+      let entity: UserEntity;
+      try {
+        entity = encodeUserEntity(user, snapshotPartitionKey(snapshotId, String(user.id), this.partitionCount));
+      } catch (error) {
+        if (!(error instanceof UserSyncError) || error.code !== "user_not_storable") throw error;
+        skipped.push({ id: String(user.id), reason: error.message });
+        continue;
+      }
       byId.delete(entity.rowKey);
       byId.set(entity.rowKey, entity);
     }
@@ -286,7 +415,7 @@ export class SnapshotStoreClient {
     );
     if (failure) throw failure.error;
     abortSignal?.throwIfAborted();
-    return { entitiesWritten: byId.size, transactions: plan.length };
+    return { entitiesWritten: byId.size, transactions: plan.length, skipped };
   }
 
   /**
@@ -341,6 +470,388 @@ export class SnapshotStoreClient {
       this.#runs.upsertEntity(this.#runEntity(failed), "Replace", abortSignal ? { abortSignal } : {}),
     );
     return failed;
+  }
+
+  /**
+   * Saves progress after a committed page: counts and the next link (absent when the last page is
+   * committed). With `lease`, the lease is renewed in the same transaction, so a run whose lease was
+   * taken over cannot checkpoint (`lease_lost`).
+   */
+  async checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: CheckpointRunOptions = {}): Promise<SyncRunRecord> {
+    const checkpoint: RunCheckpoint = { at: new Date() };
+    if (nextLink !== undefined) checkpoint.nextLink = nextLink;
+    const updated: SyncRunRecord = { ...run, status: "running", stats: normalizeStats(stats), checkpoint };
+    const abortSignal = options.abortSignal;
+    const operationOptions = abortSignal ? { abortSignal } : {};
+    const runEntity = this.#runEntity(updated);
+    if (!options.lease) {
+      await this.#call(this.#runs, `saving a checkpoint of run ${run.runId}`, () =>
+        this.#runs.updateEntity(runEntity, "Replace", { ...operationOptions, etag: "*" }),
+      );
+      return updated;
+    }
+    const lease = options.lease;
+    lease.runId = run.runId;
+    const expiresAt = new Date(Date.now() + lease.durationInMs);
+    const leaseEntity = this.#leaseEntity(lease, expiresAt);
+    try {
+      const response = await this.#runs.submitTransaction(
+        [
+          ["update", runEntity, "Replace", { etag: "*" }],
+          ["update", leaseEntity, "Replace", { etag: lease.etag }],
+        ],
+        operationOptions,
+      );
+      await this.#updateLeaseEtag(lease, response.getResponseForEntity(LEASE_ROW)?.etag, expiresAt, abortSignal);
+      return updated;
+    } catch (error) {
+      if (isStatusCode(error, 404, 409, 412)) throw this.#leaseLost(lease);
+      throw storageError(this.#storage, this.#runs.tableName, `saving a checkpoint of run ${run.runId}`, error);
+    }
+  }
+
+  /** Marks a running run paused at its last checkpoint: the next run resumes it. */
+  async pauseRun(run: SyncRunRecord, options: PauseRunOptions = {}): Promise<SyncRunRecord> {
+    const paused: SyncRunRecord = { ...run, status: "paused", endedAt: new Date() };
+    const abortSignal = options.abortSignal;
+    await this.#call(this.#runs, `recording run ${run.runId} as paused`, () =>
+      this.#runs.updateEntity(this.#runEntity(paused), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
+    );
+    return paused;
+  }
+
+  /** Marks a paused (or dead running) run running again, to continue from its checkpoint. */
+  async resumeRun(run: SyncRunRecord, options: ResumeRunOptions = {}): Promise<SyncRunRecord> {
+    const resumed: SyncRunRecord = { ...run, status: "running" };
+    delete resumed.endedAt;
+    const abortSignal = options.abortSignal;
+    await this.#call(this.#runs, `resuming run ${run.runId}`, () =>
+      this.#runs.updateEntity(this.#runEntity(resumed), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
+    );
+    return resumed;
+  }
+
+  /** Marks a dead or paused run abandoned (it will never complete); retention deletes its partial data. */
+  async abandonRun(run: SyncRunRecord, reason: string, options: AbandonRunOptions = {}): Promise<SyncRunRecord> {
+    const abandoned: SyncRunRecord = { ...run, status: "abandoned", endedAt: new Date(), error: boundedError(reason) };
+    const abortSignal = options.abortSignal;
+    await this.#call(this.#runs, `recording run ${run.runId} as abandoned`, () =>
+      this.#runs.updateEntity(this.#runEntity(abandoned), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
+    );
+    return abandoned;
+  }
+
+  /** Runs that are `running` or `paused`, newest first. */
+  async *listUnfinishedRuns(options: ListUnfinishedRunsOptions = {}): AsyncIterableIterator<SyncRunRecord> {
+    const maxResults = options.maxResults ?? Number.POSITIVE_INFINITY;
+    let count = 0;
+    const abortSignal = options.abortSignal;
+    const pages = this.#runs
+      .listEntities<RunEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${RUNS_PARTITION} and RowKey lt ${LATEST_ROW} and (status eq ${"running"} or status eq ${"paused"})` },
+        ...(abortSignal ? { abortSignal } : {}),
+      })
+      .byPage({ maxPageSize: READ_PAGE_SIZE });
+    for await (const page of this.#pages(this.#runs, "listing unfinished runs", pages, { tableMayNotExist: true })) {
+      for (const entity of page) {
+        if (entity.kind !== "run") continue;
+        yield this.#runRecord(entity);
+        if (++count >= maxResults) return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The writer lease: one entity (`runs`/`lease`) updated only with If-Match.
+
+  /**
+   * Takes the writer lease, or throws `run_in_progress` (reading and writing nothing else) when
+   * another holder's lease has not expired. An expired lease is taken over with its ETag, so of
+   * two contenders exactly one wins.
+   */
+  async acquireLease(options: AcquireLeaseOptions): Promise<RunLease> {
+    const durationInMs = options.leaseDurationInMs ?? DEFAULT_LEASE_DURATION_IN_MS;
+    if (!Number.isFinite(durationInMs) || durationInMs < 1000) {
+      throw new UserSyncError("invalid_setting", `The lease duration ${durationInMs} ms is too short: use at least 1 second.`);
+    }
+    const abortSignal = options.abortSignal;
+    const operationOptions = abortSignal ? { abortSignal } : {};
+    const owner = `${newSnapshotId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
+    const current = await this.#getLeaseEntity(abortSignal);
+    const now = Date.now();
+    if (current && new Date(current.expiresAt).getTime() > now) throw this.#inProgress(current);
+    const expiresAt = new Date(now + durationInMs);
+    const lease: { -readonly [K in keyof RunLease]: RunLease[K] } = { owner, trigger: options.trigger, durationInMs, etag: "", expiresAt };
+    if (current) {
+      lease.tookOverFrom = { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt) };
+    }
+    this.#leaseAcquiredAt.set(lease, new Date(now));
+    const entity = this.#leaseEntity(lease, expiresAt);
+    try {
+      const response = current
+        ? await this.#runs.updateEntity(entity, "Replace", { ...operationOptions, etag: current.etag })
+        : await this.#runs.createEntity(entity, operationOptions);
+      await this.#updateLeaseEtag(lease, response.etag, expiresAt, abortSignal);
+    } catch (error) {
+      // Someone else created or took over the lease between our read and our write.
+      if (isStatusCode(error, 409, 412)) {
+        const winner = await this.#getLeaseEntity(abortSignal);
+        throw this.#inProgress(winner);
+      }
+      throw storageError(this.#storage, this.#runs.tableName, "taking the writer lease", error);
+    }
+    return lease;
+  }
+
+  /** Extends the lease; throws `lease_lost` when another holder has taken it over. */
+  async renewLease(lease: RunLease, options: RenewLeaseOptions = {}): Promise<void> {
+    const abortSignal = options.abortSignal;
+    const expiresAt = new Date(Date.now() + lease.durationInMs);
+    try {
+      const response = await this.#runs.updateEntity(this.#leaseEntity(lease, expiresAt), "Replace", {
+        ...(abortSignal ? { abortSignal } : {}),
+        etag: lease.etag,
+      });
+      await this.#updateLeaseEtag(lease, response.etag, expiresAt, abortSignal);
+    } catch (error) {
+      if (isStatusCode(error, 404, 412)) throw this.#leaseLost(lease);
+      throw storageError(this.#storage, this.#runs.tableName, "renewing the writer lease", error);
+    }
+  }
+
+  /** Gives the lease up (only if we still hold it), so the next run need not wait for it to expire. */
+  async releaseLease(lease: RunLease, options: ReleaseLeaseOptions = {}): Promise<void> {
+    const abortSignal = options.abortSignal;
+    try {
+      await this.#runs.deleteEntity(RUNS_PARTITION, LEASE_ROW, { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+    } catch (error) {
+      if (isStatusCode(error, 404, 412)) return; // expired and taken over, or gone: not ours anymore
+      throw storageError(this.#storage, this.#runs.tableName, "releasing the writer lease", error);
+    }
+  }
+
+  /** The current lease holder, or undefined when no lease is held (none, or expired). */
+  async getLease(options: GetLeaseOptions = {}): Promise<LeaseInfo | undefined> {
+    const entity = await this.#getLeaseEntity(options.abortSignal);
+    if (!entity || new Date(entity.expiresAt).getTime() <= Date.now()) return undefined;
+    return this.#leaseInfo(entity);
+  }
+
+  #leaseInfo(entity: LeaseEntity): LeaseInfo {
+    return {
+      owner: entity.owner,
+      ...(entity.runId ? { runId: entity.runId } : {}),
+      trigger: entity.trigger,
+      host: entity.host,
+      acquiredAt: new Date(entity.acquiredAt),
+      expiresAt: new Date(entity.expiresAt),
+    };
+  }
+
+  #inProgress(entity: LeaseEntity | undefined): UserSyncError {
+    const info = entity ? this.#leaseInfo(entity) : undefined;
+    const who = info
+      ? `a ${info.trigger} run${info.runId ? ` (run ${info.runId})` : ""} on ${info.host} holds the writer lease until ${info.expiresAt.toISOString()}`
+      : "another run took the writer lease a moment ago";
+    return new UserSyncError(
+      "run_in_progress",
+      `Another sync is writing to this snapshot store: ${who}. This run read and wrote nothing. Wait for it to finish (entra-user-sync runs); a lease whose holder died expires by itself and the next run takes over.`,
+      { details: { ...(info?.runId ? { runId: info.runId } : {}), ...(info ? { expiresAt: info.expiresAt.toISOString() } : {}) } },
+    );
+  }
+
+  #leaseLost(lease: RunLease): UserSyncError {
+    return new UserSyncError(
+      "lease_lost",
+      `Run ${lease.runId ?? "(starting)"} lost its writer lease: it was not renewed in time and another run took it over. This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
+      lease.runId ? { details: { runId: lease.runId } } : {},
+    );
+  }
+
+  async #updateLeaseEtag(lease: RunLease, etag: string | undefined, expiresAt: Date, abortSignal: AbortSignal | undefined): Promise<void> {
+    if (etag) {
+      lease.etag = etag;
+    } else {
+      // No ETag in the answer: read it back and check it is still ours.
+      const entity = await this.#getLeaseEntity(abortSignal);
+      if (!entity || entity.owner !== lease.owner) throw this.#leaseLost(lease);
+      lease.etag = entity.etag;
+    }
+    lease.expiresAt = expiresAt;
+  }
+
+  #leaseEntity(lease: RunLease, expiresAt: Date, acquiredAt?: Date): LeaseEntity & { partitionKey: string; rowKey: string } {
+    return {
+      partitionKey: RUNS_PARTITION,
+      rowKey: LEASE_ROW,
+      kind: "lease",
+      owner: lease.owner,
+      ...(lease.runId ? { runId: lease.runId } : {}),
+      trigger: lease.trigger,
+      host: `${hostname()} (pid ${process.pid})`,
+      acquiredAt: acquiredAt ?? this.#leaseAcquiredAt.get(lease) ?? new Date(),
+      expiresAt,
+    };
+  }
+  readonly #leaseAcquiredAt = new WeakMap<RunLease, Date>();
+
+  async #getLeaseEntity(abortSignal: AbortSignal | undefined): Promise<TableEntityResult<LeaseEntity> | undefined> {
+    try {
+      return await this.#runs.getEntity<LeaseEntity>(RUNS_PARTITION, LEASE_ROW, abortSignal ? { abortSignal } : {});
+    } catch (error) {
+      if (isStatusCode(error, 404)) return undefined;
+      throw storageError(this.#storage, this.#runs.tableName, "reading the writer lease", error);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Retention
+
+  /**
+   * Deletes one snapshot's users, partition by partition, in delete transactions of at most 100
+   * (one partition each). Returns how many entities it deleted. Safe to repeat.
+   */
+  async deleteSnapshot(snapshotId: string, options: DeleteSnapshotOptions = {}): Promise<number> {
+    this.#assertSnapshotId(snapshotId);
+    const abortSignal = options.abortSignal;
+    const pages = this.#snapshots
+      .listEntities<Record<string, unknown>>({
+        queryOptions: {
+          filter: odata`PartitionKey gt ${`${snapshotId}-`} and PartitionKey lt ${`${snapshotId}.`}`,
+          select: ["PartitionKey", "RowKey"],
+        },
+        ...(abortSignal ? { abortSignal } : {}),
+      })
+      .byPage({ maxPageSize: READ_PAGE_SIZE });
+    let deleted = 0;
+    for await (const page of this.#pages(this.#snapshots, `reading snapshot ${snapshotId} to delete it`, pages, { tableMayNotExist: true })) {
+      const byPartition = new Map<string, string[]>();
+      for (const entity of page) {
+        const pk = String(entity.partitionKey);
+        let rows = byPartition.get(pk);
+        if (!rows) byPartition.set(pk, (rows = []));
+        rows.push(String(entity.rowKey));
+      }
+      const batches: Array<{ pk: string; rows: string[] }> = [];
+      for (const [pk, rows] of byPartition) {
+        for (let i = 0; i < rows.length; i += 100) batches.push({ pk, rows: rows.slice(i, i + 100) });
+      }
+      let failure: { error: unknown } | undefined;
+      await Promise.all(
+        batches.map((batch) =>
+          this.#limit(async () => {
+            if (failure || abortSignal?.aborted) return;
+            const actions: TransactionAction[] = batch.rows.map((rowKey) => ["delete", { partitionKey: batch.pk, rowKey }]);
+            try {
+              await this.#call(this.#snapshots, `deleting ${batch.rows.length} users of snapshot ${snapshotId} (partition ${batch.pk})`, () =>
+                this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {}),
+              );
+              deleted += batch.rows.length;
+            } catch (error) {
+              failure ??= { error };
+            }
+          }),
+        ),
+      );
+      if (failure) throw failure.error;
+      abortSignal?.throwIfAborted();
+    }
+    return deleted;
+  }
+
+  /**
+   * Applies retention: keeps the newest `keepCount` complete snapshots, those younger than
+   * `keepWithinInMs`, and always the latest; deletes the users of every other complete snapshot and
+   * the partial data of failed and abandoned runs. Run records stay (marked `snapshotDeletedAt`).
+   * Running and paused runs are never touched.
+   */
+  async deleteExpiredSnapshots(options: DeleteExpiredSnapshotsOptions): Promise<DeleteExpiredSnapshotsResult> {
+    if (!Number.isInteger(options.keepCount) || options.keepCount < 1) {
+      throw new UserSyncError("invalid_setting", `keepCount ${options.keepCount} is not valid: keep at least 1 snapshot.`);
+    }
+    const abortSignal = options.abortSignal;
+    const now = (options.now ?? new Date()).getTime();
+    const latest = await this.getLatestSnapshot(abortSignal ? { abortSignal } : {});
+    const doomed: SyncRunRecord[] = [];
+    let complete = 0;
+    for await (const run of this.listRuns(abortSignal ? { abortSignal } : {})) {
+      if (run.status === "succeeded") {
+        complete += 1;
+        const keep =
+          complete <= options.keepCount ||
+          now - (run.endedAt ?? run.startedAt).getTime() < options.keepWithinInMs ||
+          run.snapshotId === latest?.snapshotId;
+        if (!keep && !run.snapshotDeletedAt) doomed.push(run);
+      } else if ((run.status === "failed" || run.status === "abandoned") && !run.snapshotDeletedAt) {
+        doomed.push(run);
+      }
+    }
+    const result: DeleteExpiredSnapshotsResult = { deletedSnapshotIds: [], deletedEntities: 0 };
+    for (const run of doomed) {
+      result.deletedEntities += await this.deleteSnapshot(run.snapshotId, abortSignal ? { abortSignal } : {});
+      const marked: SyncRunRecord = { ...run, snapshotDeletedAt: new Date() };
+      await this.#call(this.#runs, `recording that snapshot ${run.snapshotId} was deleted`, () =>
+        this.#runs.updateEntity(this.#runEntity(marked), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
+      );
+      result.deletedSnapshotIds.push(run.snapshotId);
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Diff
+
+  /**
+   * What changed from snapshot `fromId` to `toId`: users added, removed, and changed (with each
+   * changed property's old and new value), in storage order. Memory stays bounded: both snapshots
+   * are read one partition at a time, in RowKey order, and merge-joined. Both must be complete and
+   * spread over the same number of partitions.
+   */
+  async *diffSnapshots(fromId: string, toId: string, options: DiffSnapshotsOptions = {}): AsyncIterableIterator<SnapshotChange> {
+    const abortSignal = options.abortSignal;
+    const operationOptions = abortSignal ? { abortSignal } : {};
+    const [from, to] = [await this.#completeRun(fromId, operationOptions), await this.#completeRun(toId, operationOptions)];
+    if (from.partitionCount !== to.partitionCount) {
+      throw new UserSyncError(
+        "snapshot_not_found",
+        `Snapshots ${fromId} and ${toId} are spread over different partition counts (${from.partitionCount} and ${to.partitionCount}), so they cannot be compared partition by partition. Compare snapshots written with the same partition count, or export both and compare the files.`,
+      );
+    }
+    for (let shard = 0; shard < from.partitionCount; shard++) {
+      const suffix = shard.toString(16).padStart(2, "0");
+      yield* diffSortedUsers(
+        this.#partitionUsers(`${fromId}-${suffix}`, abortSignal),
+        this.#partitionUsers(`${toId}-${suffix}`, abortSignal),
+      );
+    }
+  }
+
+  async #completeRun(snapshotId: string, options: GetRunOptions): Promise<SyncRunRecord> {
+    if (!isSnapshotId(snapshotId)) {
+      throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id (they look like 20261121T023300123Z-a1b2c3). List them with: entra-user-sync runs.`);
+    }
+    const run = await this.getRun(snapshotId, options);
+    if (!run) throw new UserSyncError("snapshot_not_found", `There is no snapshot ${snapshotId}. List runs and their snapshots with: entra-user-sync runs.`);
+    if (run.status !== "succeeded") {
+      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} is incomplete: its run is ${run.status}. Use a complete snapshot (for example the latest).`);
+    }
+    if (run.snapshotDeletedAt) {
+      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} was deleted by retention on ${run.snapshotDeletedAt.toISOString()}. Raise SNAPSHOT_RETENTION_COUNT or SNAPSHOT_RETENTION_DAYS to keep more.`);
+    }
+    return run;
+  }
+
+  /** One partition's users in RowKey order. */
+  async *#partitionUsers(partitionKey: string, abortSignal: AbortSignal | undefined): AsyncIterableIterator<GraphUser> {
+    const pages = this.#snapshots
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+        ...(abortSignal ? { abortSignal } : {}),
+      })
+      .byPage({ maxPageSize: READ_PAGE_SIZE });
+    for await (const page of this.#pages(this.#snapshots, `reading partition ${partitionKey}`, pages)) {
+      for (const entity of page) yield decodeUserEntity(entity);
+    }
   }
 
   /** The run with this id, or undefined when there is none. */
@@ -409,6 +920,9 @@ export class SnapshotStoreClient {
       }
       if (run.status !== "succeeded") {
         throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} is incomplete: its run is ${run.status}. Export a complete snapshot instead (for example the latest).`);
+      }
+      if (run.snapshotDeletedAt) {
+        throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} was deleted by retention on ${run.snapshotDeletedAt.toISOString()}. Raise SNAPSHOT_RETENTION_COUNT or SNAPSHOT_RETENTION_DAYS to keep more.`);
       }
     }
     // One range over the snapshot's partitions: `<id>-00` … `<id>-ff` sort between `<id>-` and `<id>.`.
@@ -479,6 +993,12 @@ export class SnapshotStoreClient {
     };
     if (run.endedAt) entity.endedAt = run.endedAt;
     if (run.error !== undefined) entity.error = run.error;
+    if (run.checkpoint) {
+      entity.checkpointAt = run.checkpoint.at;
+      if (run.checkpoint.nextLink !== undefined) entity.nextLink = run.checkpoint.nextLink;
+    }
+    if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
+    if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
     return entity;
   }
 
@@ -489,6 +1009,13 @@ export class SnapshotStoreClient {
       if (parsed && typeof parsed === "object") counters = parsed as Record<string, number>;
     } catch {
       counters = {};
+    }
+    let skipped: SkippedUser[] = [];
+    try {
+      const parsed = JSON.parse(entity.skipped ?? "[]") as unknown;
+      if (Array.isArray(parsed)) skipped = parsed as SkippedUser[];
+    } catch {
+      skipped = [];
     }
     const record: SyncRunRecord = {
       runId: entity.runId,
@@ -504,10 +1031,16 @@ export class SnapshotStoreClient {
         entitiesWritten: numberOf(entity.entitiesWritten),
         transactions: numberOf(entity.transactions),
         counters,
+        skipped,
       },
     };
     if (entity.endedAt) record.endedAt = new Date(entity.endedAt);
     if (entity.error) record.error = entity.error;
+    if (entity.checkpointAt) {
+      record.checkpoint = { at: new Date(entity.checkpointAt) };
+      if (entity.nextLink) record.checkpoint.nextLink = entity.nextLink;
+    }
+    if (entity.snapshotDeletedAt) record.snapshotDeletedAt = new Date(entity.snapshotDeletedAt);
     return record;
   }
 }

@@ -8,10 +8,13 @@
  * - arrays and objects are stored as JSON text (Table Storage has no array type);
  * - null values have no column (the service cannot store a null), but their names are kept.
  *
- * The reserved column `_meta` (Graph property names never start with `_`) holds what the columns
- * alone cannot say: the order of Graph's keys, and which columns hold JSON text. With it, decoding
- * returns an object deep-equal to what Graph returned, keys in the same order. The object id is the
- * RowKey and has no column of its own.
+ * The reserved column `_meta` holds what the columns alone cannot say: the order of Graph's keys,
+ * which columns hold JSON text, which values are chunked over several columns (a value over 64 KiB,
+ * e.g. thousands of proxyAddresses), and which Graph names are stored under generated column names
+ * (names a table cannot hold). With it, decoding returns an object deep-equal to what Graph
+ * returned, keys in the same order. The object id is the RowKey and has no column of its own.
+ * Generated columns start with `_`; a Graph name starting with `_` is always mapped, so the two
+ * can never collide.
  *
  * See docs/storage.md for the layout.
  */
@@ -21,8 +24,13 @@ import { UserSyncError } from "../shared/errors.js";
 
 /** The reserved column with the encoding metadata. */
 export const META_COLUMN = "_meta";
-/** Version of the `_meta` format; decoding refuses versions it does not know. */
-export const ENCODING_VERSION = 1;
+/**
+ * Version of the `_meta` format; decoding refuses versions it does not know. Version 1 has only `o`
+ * and `j`; an entity that needs `c` or `n` is written as version 2, so a reader that knows only
+ * version 1 refuses it instead of misreading it.
+ */
+export const ENCODING_VERSION = 2;
+const KNOWN_VERSIONS = new Set([1, 2]);
 
 /** A string property holds at most 64 KiB: 32 Ki UTF-16 code units. */
 export const MAX_STRING_LENGTH = 32 * 1024;
@@ -45,18 +53,21 @@ const INT32_MAX = 2_147_483_647;
 
 /** What `_meta` holds. Short names: it is stored once per user. */
 export interface UserEntityMetadata {
-  /** Format version. */
+  /** Format version (1 when neither `c` nor `n` is needed, else 2). */
   v: number;
   /** Graph's keys, in Graph's order (including `id`, which lives in the RowKey). */
   o: string[];
-  /** Keys whose column holds JSON text (arrays, objects, integers outside Int32). */
+  /** Keys whose value is JSON text (arrays, objects, integers outside Int32). */
   j?: string[];
-  // Reserved for later formats: `c` (values over 64 KiB chunked over several columns) and
-  // `n` (Graph names that are not valid column names, mapped to generated column names).
+  /** Keys whose text is split over several columns: the value is these columns' text concatenated, in order. */
+  c?: Record<string, string[]>;
+  /** Keys stored under a generated column name (the name is not a valid or free column name). */
+  n?: Record<string, string>;
 }
 
 export type UserEntity = TableEntity<Record<string, unknown>>;
 
+/** Why a user cannot be stored; the store records it as skipped. */
 function notStorable(userId: string, property: string | undefined, reason: string, fix: string): UserSyncError {
   return new UserSyncError(
     "user_not_storable",
@@ -65,7 +76,7 @@ function notStorable(userId: string, property: string | undefined, reason: strin
   );
 }
 
-const DESELECT_FIX = "Remove the property from USER_SYNC_SELECT until the store supports it.";
+const DESELECT_FIX = "The user is recorded as skipped in the run; remove the property from USER_SYNC_SELECT to store the user.";
 
 /** Throws unless `key` can be a PartitionKey or RowKey. */
 export function assertValidKey(key: string, what: string): void {
@@ -73,38 +84,31 @@ export function assertValidKey(key: string, what: string): void {
     throw new UserSyncError(
       "user_not_storable",
       `${what} "${key.slice(0, 80)}" cannot be a table key: keys are 1 to 512 characters without / \\ # ? or control characters.`,
+      { details: { userId: key.slice(0, 80) } },
     );
   }
 }
 
-/**
- * The column a Graph property is stored in. Today it is the property's own name, which must be a
- * valid column name; name mapping for other names will go here (recorded in `_meta.n`).
- */
-function columnFor(userId: string, property: string): string {
-  if (!COLUMN_NAME.test(property)) {
-    throw notStorable(userId, property, "the name is not a valid table column name (letters, digits and _, not starting with a digit, at most 255 characters).", DESELECT_FIX);
-  }
-  if (property.startsWith("_") || RESERVED_NAMES.has(property.toLowerCase())) {
-    throw notStorable(userId, property, "the name is reserved by the table store.", DESELECT_FIX);
-  }
-  return property;
+/** True when a Graph name can be its own column: a valid identifier, not reserved, not store-owned. */
+export function isPlainColumnName(name: string): boolean {
+  return COLUMN_NAME.test(name) && !name.startsWith("_") && !RESERVED_NAMES.has(name.toLowerCase());
 }
 
 /**
- * A string column value, checked against the 64 KiB limit. Chunking longer values over several
- * columns (recorded in `_meta.c`) will go here.
+ * Cuts text into pieces of at most MAX_STRING_LENGTH UTF-16 units, never between the two halves of
+ * a surrogate pair (a lone surrogate would not survive the service).
  */
-function stringColumn(userId: string, property: string, text: string): string {
-  if (text.length > MAX_STRING_LENGTH) {
-    throw notStorable(
-      userId,
-      property,
-      `the value is ${text.length} UTF-16 characters long, over the table limit of ${MAX_STRING_LENGTH} (64 KiB).`,
-      DESELECT_FIX,
-    );
+export function chunkText(text: string, size: number = MAX_STRING_LENGTH): string[] {
+  const chunks: string[] = [];
+  let at = 0;
+  while (at < text.length) {
+    let end = Math.min(at + size, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    chunks.push(text.slice(at, end));
+    at = end;
   }
-  return text;
+  return chunks;
 }
 
 /** The service's size of one property value (https://learn.microsoft.com, "Understanding the Table service data model"). */
@@ -128,7 +132,8 @@ export function entitySizeInBytes(entity: UserEntity): number {
 
 /**
  * Encodes one user as an entity of partition `partitionKey`. Throws a UserSyncError
- * (`user_not_storable`) rather than store something that would not decode to the same user.
+ * (`user_not_storable`) for a user that cannot fit in one entity at all (over 1 MiB or 255
+ * properties, or an id that cannot be a RowKey); every other user is stored losslessly.
  */
 export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEntity {
   const userId = user.id;
@@ -139,14 +144,47 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
   const entity: UserEntity = { partitionKey, rowKey: userId };
   const order: string[] = [];
   const json: string[] = [];
+  const chunks: Record<string, string[]> = {};
+  const names: Record<string, string> = {};
+  let hasChunks = false;
+  let hasNames = false;
+  /** Column names in use, lowercased: two names that differ only in case never share an entity. */
+  const used = new Set<string>();
+  let generated = 0;
+  const newColumn = (kind: "n" | "c"): string => {
+    let name: string;
+    do name = `_${kind}${generated++}`;
+    while (used.has(name.toLowerCase()));
+    used.add(name.toLowerCase());
+    return name;
+  };
+  const putText = (property: string, column: string, text: string) => {
+    if (text.length <= MAX_STRING_LENGTH) {
+      entity[column] = text;
+      return;
+    }
+    const pieces = chunkText(text);
+    const columns = [column, ...pieces.slice(1).map(() => newColumn("c"))];
+    pieces.forEach((piece, i) => (entity[columns[i]!] = piece));
+    chunks[property] = columns;
+    hasChunks = true;
+  };
   for (const [property, value] of Object.entries(user)) {
     order.push(property);
     if (property === "id") continue;
-    const column = columnFor(userId, property);
+    let column: string;
+    if (isPlainColumnName(property) && !used.has(property.toLowerCase())) {
+      column = property;
+      used.add(property.toLowerCase());
+    } else {
+      column = newColumn("n");
+      names[property] = column;
+      hasNames = true;
+    }
     if (value === null) continue;
     switch (typeof value) {
       case "string":
-        entity[column] = stringColumn(userId, property, value);
+        putText(property, column, value);
         break;
       case "boolean":
         entity[column] = value;
@@ -168,21 +206,27 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
         }
         break;
       case "object":
-        entity[column] = stringColumn(userId, property, JSON.stringify(value));
+        putText(property, column, JSON.stringify(value));
         json.push(property);
         break;
       default:
         throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
     }
   }
-  const metadata: UserEntityMetadata = { v: ENCODING_VERSION, o: order };
+  const metadata: UserEntityMetadata = { v: hasChunks || hasNames ? ENCODING_VERSION : 1, o: order };
   if (json.length > 0) metadata.j = json;
-  entity[META_COLUMN] = stringColumn(userId, META_COLUMN, JSON.stringify(metadata));
+  if (hasChunks) metadata.c = chunks;
+  if (hasNames) metadata.n = names;
+  const metaText = JSON.stringify(metadata);
+  if (metaText.length > MAX_STRING_LENGTH) {
+    throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
+  }
+  entity[META_COLUMN] = metaText;
 
   // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
   const properties = Object.keys(entity).length - 2 + 3;
   if (properties > MAX_PROPERTIES) {
-    throw notStorable(userId, undefined, `${order.length} properties need ${properties} table properties, over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
+    throw notStorable(userId, undefined, `its ${order.length} properties need ${properties} table properties (chunks included), over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
   }
   const size = entitySizeInBytes(entity);
   if (size > MAX_ENTITY_BYTES) {
@@ -200,7 +244,16 @@ function readMetadata(entity: Record<string, unknown>): UserEntityMetadata {
     metadata = undefined;
   }
   const m = metadata as Partial<UserEntityMetadata> | undefined;
-  if (!m || m.v !== ENCODING_VERSION || !Array.isArray(m.o) || (m.j !== undefined && !Array.isArray(m.j))) {
+  if (
+    !m ||
+    typeof m.v !== "number" ||
+    !KNOWN_VERSIONS.has(m.v) ||
+    !Array.isArray(m.o) ||
+    (m.j !== undefined && !Array.isArray(m.j)) ||
+    (m.v === 1 && (m.c !== undefined || m.n !== undefined)) ||
+    (m.c !== undefined && (typeof m.c !== "object" || m.c === null)) ||
+    (m.n !== undefined && (typeof m.n !== "object" || m.n === null))
+  ) {
     throw new UserSyncError(
       "storage_request_failed",
       `The snapshot entity ${String(entity.partitionKey)}/${String(entity.rowKey)} has no readable ${META_COLUMN} column (or a format version this version of entra-user-sync does not know). Read it with the version that wrote it, or write a new snapshot.`,
@@ -216,13 +269,28 @@ function readMetadata(entity: Record<string, unknown>): UserEntityMetadata {
 export function decodeUserEntity(entity: Record<string, unknown>): GraphUser {
   const metadata = readMetadata(entity);
   const json = new Set(metadata.j ?? []);
+  const names = new Map(Object.entries(metadata.n ?? {}));
+  const chunks = new Map(Object.entries(metadata.c ?? {}));
   const user: Record<string, unknown> = {};
   for (const property of metadata.o) {
     if (property === "id") {
       user.id = entity.rowKey;
       continue;
     }
-    const value = entity[property];
+    const columns = chunks.get(property);
+    let value: unknown;
+    if (columns !== undefined) {
+      const pieces = columns.map((column) => entity[column]);
+      if (pieces.some((piece) => typeof piece !== "string")) {
+        throw new UserSyncError(
+          "storage_request_failed",
+          `The snapshot entity ${String(entity.partitionKey)}/${String(entity.rowKey)} lacks a chunk of "${property}" (columns ${columns.join(", ")}). Someone edited the entity; write a new snapshot.`,
+        );
+      }
+      value = pieces.join("");
+    } else {
+      value = entity[names.get(property) ?? property];
+    }
     if (value === undefined || value === null) user[property] = null;
     else if (json.has(property)) user[property] = JSON.parse(value as string);
     else user[property] = value;

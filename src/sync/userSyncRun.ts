@@ -1,7 +1,13 @@
 import type { GraphUser, UserPage } from "../graph/types.js";
-import { describeError } from "../shared/errors.js";
+import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
+
+/** A user the store could not hold at all, and why. */
+export interface SkippedUser {
+  id: string;
+  reason: string;
+}
 
 /** What a run counts; stored with the run record. */
 export interface RunStats {
@@ -9,9 +15,16 @@ export interface RunStats {
   usersRead: number;
   entitiesWritten: number;
   transactions: number;
-  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs); stored with the run. */
+  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs, skippedUsers, resumes); stored with the run. */
   counters: Record<string, number>;
+  /** The first skipped users (at most MAX_SKIPPED_RECORDED); `counters.skippedUsers` has the total. */
+  skipped: SkippedUser[];
 }
+
+/** Skipped users listed with a run (the count is unbounded, the list is not). */
+export const MAX_SKIPPED_RECORDED = 40;
+/** Skipped users logged one by one per run; the rest are only counted. */
+const MAX_SKIPPED_LOGGED = 10;
 
 /** The parts of the run record the sync needs. */
 export interface RunHandle {
@@ -19,31 +32,73 @@ export interface RunHandle {
   snapshotId: string;
 }
 
-/** The reading stage, as the sync sees it. */
-export interface UserPageSource {
-  /** `counters` is this run's bag of named counts: the source adds to it as it reads. */
-  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number> }): AsyncIterable<UserPage>;
+/** A run record as the sync reads it, to decide whether a stopped run can be resumed. */
+export interface SyncRunView extends RunHandle {
+  status: string;
+  startedAt: Date;
+  select: readonly string[];
+  partitionCount: number;
+  /** Progress after the last committed page; `nextLink` absent when every page is committed. */
+  checkpoint?: { nextLink?: string; at: Date };
+  stats: Omit<RunStats, "skipped"> & { skipped?: readonly SkippedUser[] };
 }
 
-/** The storage stage, as the sync sees it. */
-export interface SnapshotSink<TRun extends RunHandle> {
+/** The reading stage, as the sync sees it. */
+export interface UserPageSource {
+  /** `counters` is this run's bag of named counts: the source adds to it as it reads. `startLink` continues from a checkpoint. */
+  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string }): AsyncIterable<UserPage>;
+}
+
+/** The storage stage, as the sync sees it (SnapshotStoreClient in production). */
+export interface SnapshotSink<TRun extends SyncRunView, TLease> {
+  readonly partitionCount: number;
+  /** Takes the writer lease or throws `run_in_progress`. */
+  acquireLease(options: { trigger: SyncTrigger; leaseDurationInMs?: number; abortSignal?: AbortSignal }): Promise<TLease>;
+  /** Throws `lease_lost` when another run took the lease over. */
+  renewLease(lease: TLease): Promise<void>;
+  releaseLease(lease: TLease): Promise<void>;
+  /** Runs that are running (their process died: we hold the lease) or paused, newest first. */
+  listUnfinishedRuns(): AsyncIterable<TRun>;
   startRun(options: { trigger: SyncTrigger; select: readonly string[]; abortSignal?: AbortSignal }): Promise<TRun>;
-  upsertUsers(snapshotId: string, users: readonly GraphUser[], options?: { abortSignal?: AbortSignal }): Promise<{ entitiesWritten: number; transactions: number }>;
+  resumeRun(run: TRun): Promise<TRun>;
+  abandonRun(run: TRun, reason: string): Promise<TRun>;
+  upsertUsers(
+    snapshotId: string,
+    users: readonly GraphUser[],
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<{ entitiesWritten: number; transactions: number; skipped: SkippedUser[] }>;
+  /** Saves progress and renews the lease in one transaction (throws `lease_lost` when it was taken over). */
+  checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  pauseRun(run: TRun): Promise<TRun>;
   completeRun(run: TRun, stats: RunStats): Promise<TRun>;
   failRun(run: TRun, error: string, stats: RunStats): Promise<TRun>;
+  deleteExpiredSnapshots?(options: { keepCount: number; keepWithinInMs: number; abortSignal?: AbortSignal }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
 }
 
 export type SyncTrigger = "timer" | "cli";
 
-export interface UserSyncDependencies<TRun extends RunHandle> {
+export interface RunControl {
+  /** Stop cleanly at a checkpoint after this long (the next run continues). Default: no limit. */
+  maxRunDurationInMs?: number;
+  /** Resume a stopped run only while its last checkpoint is younger than this. Default 60 minutes. */
+  resumeWithinInMs?: number;
+  /** Writer lease duration; renewed every third of it. Default: the store's (5 minutes). */
+  leaseDurationInMs?: number;
+}
+
+export interface UserSyncDependencies<TRun extends SyncRunView, TLease> {
   source: UserPageSource;
-  sink: SnapshotSink<TRun>;
+  sink: SnapshotSink<TRun, TLease>;
   select: readonly string[];
   logger: Logger;
+  runControl?: RunControl;
+  /** Applied after a snapshot is promoted. Default: no retention. */
+  retention?: { keepCount: number; keepWithinInMs: number };
 }
 
 export interface RunUserSyncOptions {
   trigger: SyncTrigger;
+  /** Aborting stops the run at its last checkpoint (paused); the next run continues. */
   abortSignal?: AbortSignal;
   /** Called after every committed page. */
   onProgress?: (stats: Readonly<RunStats>) => void;
@@ -52,59 +107,268 @@ export interface RunUserSyncOptions {
 export interface UserSyncResult<TRun extends RunHandle> {
   run: TRun;
   stats: RunStats;
+  /** `completed`: the snapshot is promoted. `paused`: stopped at a checkpoint; the next run continues it. */
+  outcome: "completed" | "paused";
+  /** Why a paused run stopped. */
+  pausedBecause?: "max_run_duration" | "aborted";
+  /** True when this run continued a stopped run's snapshot. */
+  resumed: boolean;
+  /** What retention deleted after promotion (absent when it did not run or failed: see the log). */
+  retention?: { deletedSnapshotIds: string[]; deletedEntities: number };
 }
 
+export const DEFAULT_RESUME_WITHIN_IN_MS = 60 * 60_000;
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === "AbortError";
+}
+
+/** Graph refused a saved link (expired or foreign skiptoken): start over cleanly. */
+function isRejectedLink(error: unknown): boolean {
+  if (!isUserSyncError(error)) return false;
+  if (error.code === "graph_untrusted_next_link") return true;
+  const status = Number(error.details.status);
+  return error.code === "graph_request_failed" && (status === 400 || status === 404 || status === 410);
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
 /**
- * One sync run: reads every page of users and writes it into a new snapshot, then promotes the
- * snapshot to latest. Writing page N overlaps reading page N+1; at most two pages are in memory.
- * A run that fails is recorded as failed and never becomes the latest snapshot; the error is rethrown.
+ * One sync run, the only writer at a time (a lease): resumes a stopped run's snapshot from its
+ * checkpoint when it can (else abandons it and starts a new snapshot), reads every remaining page
+ * and writes it, checkpointing after each committed page, then promotes the snapshot to latest and
+ * applies retention. Writing page N overlaps reading page N+1; at most two pages are in memory.
+ * At the maximum run duration (or on abort) it stops at the last checkpoint (paused). A run that
+ * fails is recorded as failed and never becomes the latest snapshot; the error is rethrown.
  */
-export async function runUserSync<TRun extends RunHandle>(
-  deps: UserSyncDependencies<TRun>,
+export async function runUserSync<TRun extends SyncRunView, TLease>(
+  deps: UserSyncDependencies<TRun, TLease>,
   options: RunUserSyncOptions,
 ): Promise<UserSyncResult<TRun>> {
   const { source, sink, logger } = deps;
-  const abortSignal = options.abortSignal;
-  const run = await sink.startRun({ trigger: options.trigger, select: deps.select, ...(abortSignal ? { abortSignal } : {}) });
-  const stats: RunStats = { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {} };
-  let pendingWrite: Promise<void> | undefined;
-  let writeFailure: { error: unknown } | undefined;
+  const control = deps.runControl ?? {};
+  const startedAt = Date.now();
+  const external = options.abortSignal;
+  external?.throwIfAborted();
+  const lease = await sink.acquireLease({
+    trigger: options.trigger,
+    ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
+    ...(external ? { abortSignal: external } : {}),
+  });
 
-  const write = (page: UserPage): Promise<void> =>
-    sink.upsertUsers(run.snapshotId, page.users, abortSignal ? { abortSignal } : {}).then(
-      (written) => {
+  // Stopping: reads stop on any reason; writes only on abort or a lost lease (a page being written
+  // when the deadline comes is finished and checkpointed).
+  const readStop = new AbortController();
+  const hardStop = new AbortController();
+  let stopReason: "max_run_duration" | "aborted" | "lease_lost" | undefined;
+  let leaseLost: unknown;
+  const requestStop = (reason: NonNullable<typeof stopReason>) => {
+    stopReason ??= reason;
+    readStop.abort();
+    if (reason !== "max_run_duration") hardStop.abort();
+  };
+  const onExternalAbort = () => requestStop("aborted");
+  external?.addEventListener("abort", onExternalAbort);
+  const deadline =
+    control.maxRunDurationInMs !== undefined ? setTimeout(() => requestStop("max_run_duration"), Math.max(0, control.maxRunDurationInMs - (Date.now() - startedAt))) : undefined;
+
+  // Lease operations are serialized: the background renewal and the checkpoints share its ETag.
+  let leaseChain: Promise<unknown> = Promise.resolve();
+  const withLease = <T>(operation: () => Promise<T>): Promise<T> => {
+    const next = leaseChain.then(operation);
+    leaseChain = next.catch(() => undefined);
+    return next;
+  };
+  const onLeaseLost = (error: unknown) => {
+    leaseLost ??= error;
+    requestStop("lease_lost");
+  };
+  const renewEvery = Math.max(500, Math.floor((control.leaseDurationInMs ?? 5 * 60_000) / 3));
+  const renewal = setInterval(() => {
+    withLease(() => sink.renewLease(lease)).catch((error: unknown) => {
+      if (isUserSyncError(error, "lease_lost")) onLeaseLost(error);
+      else logger.warn(`Could not renew the writer lease (will retry): ${describeError(error)}`);
+    });
+  }, renewEvery);
+  renewal.unref();
+
+  let skippedLogged = 0;
+  const recordSkipped = (stats: RunStats, skipped: readonly SkippedUser[]) => {
+    if (skipped.length === 0) return;
+    stats.counters.skippedUsers = (stats.counters.skippedUsers ?? 0) + skipped.length;
+    for (const user of skipped) {
+      if (stats.skipped.length < MAX_SKIPPED_RECORDED) stats.skipped.push(user);
+      if (skippedLogged++ < MAX_SKIPPED_LOGGED) logger.warn(`Skipped a user that cannot be stored: ${redact(user.reason)}`);
+      else if (skippedLogged === MAX_SKIPPED_LOGGED + 1) logger.warn("More users were skipped; the run record lists the first ones and counts them all (counters.skippedUsers).");
+    }
+  };
+
+  type PassResult = { kind: "completed" | "paused"; run: TRun; stats: RunStats } | { kind: "restart"; run: TRun; reason: string };
+
+  const pass = async (initial: TRun, stats: RunStats, startLink: string | undefined, readComplete: boolean): Promise<PassResult> => {
+    let run = initial;
+    let committedRead = stats.usersRead;
+    let pagesThisPass = 0;
+    let stoppedEarly = false;
+    let pendingWrite: Promise<void> | undefined;
+    let writeFailure: { error: unknown } | undefined;
+
+    const write = async (page: UserPage): Promise<void> => {
+      try {
+        const written = await sink.upsertUsers(run.snapshotId, page.users, { abortSignal: hardStop.signal });
         stats.pages += 1;
         stats.entitiesWritten += written.entitiesWritten;
         stats.transactions += written.transactions;
-        options.onProgress?.({ ...stats, counters: { ...stats.counters } });
-      },
-      (error: unknown) => {
-        writeFailure = { error };
-      },
-    );
+        committedRead += page.users.length;
+        recordSkipped(stats, written.skipped);
+        run = await withLease(() => sink.checkpointRun(run, page.nextLink, { ...stats, usersRead: committedRead }, { lease }));
+        options.onProgress?.({ ...stats, counters: { ...stats.counters }, skipped: [...stats.skipped] });
+      } catch (error) {
+        if (isUserSyncError(error, "lease_lost")) onLeaseLost(error);
+        writeFailure ??= { error };
+      }
+    };
+
+    if (!readComplete) {
+      try {
+        const pages = source.listUserPages({ counters: stats.counters, abortSignal: readStop.signal, ...(startLink !== undefined ? { startLink } : {}) });
+        for await (const page of pages) {
+          pagesThisPass += 1;
+          stats.usersRead += page.users.length;
+          // Wait for the previous page's writes before starting this one: bounded memory, and the
+          // reader fetches the next page while this one is written.
+          if (pendingWrite) await pendingWrite;
+          if (writeFailure) throw writeFailure.error;
+          if (readStop.signal.aborted) {
+            stoppedEarly = true;
+            break;
+          }
+          pendingWrite = write(page);
+        }
+        if (pendingWrite) await pendingWrite;
+        if (writeFailure) throw writeFailure.error;
+      } catch (error) {
+        // Let an in-flight write settle before recording anything, so the record's counts are final.
+        if (pendingWrite) await pendingWrite;
+        // Another run holds the lease now and may be continuing this snapshot: touch nothing.
+        if (leaseLost) throw leaseLost;
+        const failure = writeFailure?.error ?? error;
+        if (stopReason !== undefined && (isAbort(error) || isAbort(failure))) {
+          stoppedEarly = true;
+        } else if (startLink !== undefined && pagesThisPass === 0 && isRejectedLink(error)) {
+          return { kind: "restart", run, reason: `Graph refused its saved page link (${describeError(error)})` };
+        } else {
+          const reason = redact(describeError(failure));
+          try {
+            await sink.failRun(run, reason, { ...stats, usersRead: Math.max(stats.usersRead, committedRead) });
+          } catch (recordError) {
+            logger.error(`Could not record run ${run.runId} as failed: ${describeError(recordError)}`);
+          }
+          throw failure;
+        }
+      }
+    }
+    if (leaseLost) throw leaseLost;
+    if (stoppedEarly) {
+      run = await sink.pauseRun(run);
+      return { kind: "paused", run, stats: { ...stats, usersRead: committedRead } };
+    }
+    const completed = await sink.completeRun(run, { ...stats, usersRead: committedRead });
+    return { kind: "completed", run: completed, stats: { ...stats, usersRead: committedRead } };
+  };
+
+  const freshStats = (): RunStats => ({ pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] });
 
   try {
-    for await (const page of source.listUserPages({ counters: stats.counters, ...(abortSignal ? { abortSignal } : {}) })) {
-      stats.usersRead += page.users.length;
-      // Wait for the previous page's writes before starting this one: bounded memory, and the
-      // reader fetches the next page while this one is written.
-      if (pendingWrite) await pendingWrite;
-      if (writeFailure) throw writeFailure.error;
-      pendingWrite = write(page);
+    // Decide what to do with runs that stopped: resume the newest if it can be, abandon the rest.
+    const resumeWithinInMs = control.resumeWithinInMs ?? DEFAULT_RESUME_WITHIN_IN_MS;
+    const unfinished: TRun[] = [];
+    for await (const run of sink.listUnfinishedRuns()) unfinished.push(run);
+    let resumable: TRun | undefined;
+    for (const run of unfinished) {
+      const why = resumable ? "a newer stopped run was resumed instead" : whyNotResumable(run, deps.select, sink.partitionCount, resumeWithinInMs);
+      if (why === undefined) {
+        resumable = run;
+        continue;
+      }
+      logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
+      await sink.abandonRun(run, `Abandoned: ${why}.`);
     }
-    if (pendingWrite) await pendingWrite;
-    if (writeFailure) throw writeFailure.error;
-  } catch (error) {
-    // Let an in-flight write settle before recording the failure, so the record's counts are final.
-    if (pendingWrite) await pendingWrite;
-    const reason = redact(describeError(error));
-    try {
-      await sink.failRun(run, reason, stats);
-    } catch (recordError) {
-      logger.error(`Could not record run ${run.runId} as failed: ${describeError(recordError)}`);
+
+    let result: PassResult | undefined;
+    let resumed = false;
+    if (resumable) {
+      const checkpoint = resumable.checkpoint!;
+      const run = await sink.resumeRun(resumable);
+      const stats: RunStats = {
+        pages: run.stats.pages,
+        usersRead: run.stats.usersRead,
+        entitiesWritten: run.stats.entitiesWritten,
+        transactions: run.stats.transactions,
+        counters: { ...run.stats.counters, resumes: (run.stats.counters.resumes ?? 0) + 1 },
+        skipped: [...(run.stats.skipped ?? [])],
+      };
+      resumed = true;
+      logger.info(
+        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${stats.pages} pages, ${stats.entitiesWritten} users written so far).`,
+      );
+      result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined);
+      if (result.kind === "restart") {
+        logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
+        await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`);
+        resumed = false;
+        result = undefined;
+      }
     }
-    throw error;
+    if (result === undefined) {
+      hardStop.signal.throwIfAborted();
+      const run = await sink.startRun({ trigger: options.trigger, select: deps.select, abortSignal: hardStop.signal });
+      result = await pass(run, freshStats(), undefined, false);
+    }
+    if (result.kind === "restart") throw new UserSyncError("graph_request_failed", result.reason);
+
+    const outcome: UserSyncResult<TRun> = { run: result.run, stats: result.stats, outcome: result.kind, resumed };
+    if (result.kind === "paused") {
+      outcome.pausedBecause = stopReason === "max_run_duration" ? "max_run_duration" : "aborted";
+      logger.info(
+        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${result.stats.pages} pages; the next run continues it.`,
+      );
+      return outcome;
+    }
+    if (deps.retention && sink.deleteExpiredSnapshots) {
+      try {
+        outcome.retention = await sink.deleteExpiredSnapshots({ ...deps.retention, abortSignal: readStop.signal });
+        if (outcome.retention.deletedSnapshotIds.length > 0) {
+          logger.info(`Retention deleted ${outcome.retention.deletedSnapshotIds.length} snapshots (${outcome.retention.deletedEntities} entities).`);
+        }
+      } catch (error) {
+        // The snapshot is promoted already; retention continues on the next run.
+        logger.warn(`Retention did not finish (the next run continues it): ${describeError(error)}`);
+      }
+    }
+    return outcome;
+  } finally {
+    if (deadline) clearTimeout(deadline);
+    clearInterval(renewal);
+    external?.removeEventListener("abort", onExternalAbort);
+    await leaseChain;
+    if (!leaseLost) {
+      try {
+        await sink.releaseLease(lease);
+      } catch (error) {
+        logger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
+      }
+    }
   }
-  const completed = await sink.completeRun(run, stats);
-  return { run: completed, stats };
+}
+
+/** Why a stopped run cannot be resumed, or undefined when it can. */
+export function whyNotResumable(run: SyncRunView, select: readonly string[], partitionCount: number, resumeWithinInMs: number, now: number = Date.now()): string | undefined {
+  const checkpoint = run.checkpoint;
+  if (!checkpoint) return "it stopped before committing its first page";
+  const age = now - checkpoint.at.getTime();
+  if (age > resumeWithinInMs) return `its last checkpoint is ${minutes(age)} old, over the ${minutes(resumeWithinInMs)} of USER_SYNC_RESUME_WITHIN_MINUTES (Graph page links do not last forever)`;
+  if (run.select.join(",") !== select.join(",")) return "it read other properties (USER_SYNC_SELECT changed)";
+  if (run.partitionCount !== partitionCount) return "it spread users over another partition count";
+  return undefined;
 }

@@ -7,7 +7,11 @@ import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { redactingLogger, type Logger } from "../shared/logger.js";
 import { SnapshotStoreClient, type SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
-import { runUserSync, type RunUserSyncOptions, type UserSyncResult } from "./userSyncRun.js";
+import { runUserSync, type RunControl, type RunUserSyncOptions, type UserSyncResult } from "./userSyncRun.js";
+
+export interface RunSyncOptions extends RunUserSyncOptions {
+  runControl?: RunControl;
+}
 
 /**
  * Everything one process needs to run syncs, built once: the credential, the certificate cache,
@@ -48,13 +52,28 @@ export class UserSyncService {
     this.store = new SnapshotStoreClient({ storage: settings.storage, credential: this.credential });
   }
 
-  /** Runs one sync. Log lines go to `logger` for the duration of the run. */
-  async runSync(logger: Logger, options: RunUserSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
+  /**
+   * Runs one sync (or continues a stopped one). Log lines go to `logger` for the duration of the run.
+   * Throws `run_in_progress` when another run holds the writer lease. `runControl` overrides the
+   * settings' maximum run duration, resume window and lease duration (tests, the command line).
+   */
+  async runSync(logger: Logger, options: RunSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
     const safeLogger = redactingLogger(logger);
     this.#logger.target = safeLogger;
     try {
       await this.#ensureTables(options.abortSignal);
-      return await runUserSync({ source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger }, options);
+      const { runControl, ...runOptions } = options;
+      return await runUserSync(
+        {
+          source: this.users,
+          sink: this.store,
+          select: this.settings.select,
+          logger: safeLogger,
+          runControl: { ...this.settings.runControl, ...runControl },
+          retention: this.settings.retention,
+        },
+        runOptions,
+      );
     } finally {
       this.#logger.target = undefined;
     }

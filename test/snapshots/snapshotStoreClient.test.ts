@@ -236,7 +236,7 @@ describe("SnapshotStoreClient against Azurite", () => {
     await store.upsertUsers(run.snapshotId, [before]);
     // The same id twice in one call is written once, the last one winning.
     const result = await store.upsertUsers(run.snapshotId, [before, after]);
-    expect(result).toEqual({ entitiesWritten: 1, transactions: 1 });
+    expect(result).toEqual({ entitiesWritten: 1, transactions: 1, skipped: [] });
     expect(await collect(store.listSnapshotUsers(run.snapshotId, { includeIncomplete: true }))).toStrictEqual([after]);
   });
 
@@ -254,12 +254,17 @@ describe("SnapshotStoreClient against Azurite", () => {
     expectSameUsers(await collect(store.listSnapshotUsers(run.snapshotId, { includeIncomplete: true })), users);
   });
 
-  it("fails a page that holds a user it cannot store, before writing any of it", async () => {
+  it("skips only the users it cannot store at all, with their ids and reasons, and writes the rest of the page", async () => {
     const store = await newStore();
     const run = await store.startRun({ trigger: "cli", select: ["id"] });
-    const page: GraphUser[] = [...pageOf(0, 50), { id: "bad", "@odata.type": "#microsoft.graph.user" } as GraphUser];
-    await expectUserSyncError(store.upsertUsers(run.snapshotId, page), "user_not_storable");
-    expect(await collect(store.listSnapshotUsers(run.snapshotId, { includeIncomplete: true }))).toEqual([]);
+    const odd = { id: "odd", "@odata.type": "#microsoft.graph.user" } as GraphUser;
+    const page: GraphUser[] = [...pageOf(0, 50), odd, { id: "huge", aboutMe: "x".repeat(700_000) }, { id: "a/b", displayName: "slash" }];
+    const result = await store.upsertUsers(run.snapshotId, page);
+    expect(result.entitiesWritten).toBe(51);
+    expect(result.skipped.map((s) => s.id)).toEqual(["huge", "a/b"]);
+    expect(result.skipped[0]!.reason).toContain("1 MiB");
+    expect(result.skipped[1]!.reason).toContain("table key");
+    expectSameUsers(await collect(store.listSnapshotUsers(run.snapshotId, { includeIncomplete: true })), [...pageOf(0, 50), odd]);
   });
 
   it("reads as empty before any sync has created the tables", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/snapshots/userEntity.js";
+import { chunkText, decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/snapshots/userEntity.js";
 
 const PK = "20261121T023300123Z-a1b2c3-0f";
 
@@ -80,33 +80,54 @@ describe("encodeUserEntity / decodeUserEntity", () => {
     expect(roundTrip(user)).toStrictEqual(user);
   });
 
-  it("accepts a value of exactly 64 KiB and refuses a longer one with user_not_storable", () => {
+  it("keeps a value of exactly 64 KiB in one column and chunks a longer one over several, losslessly", () => {
     const atLimit: GraphUser = { id: "u1", aboutMe: "x".repeat(MAX_STRING_LENGTH) };
     expect(roundTrip(atLimit)).toStrictEqual(atLimit);
-    const over: GraphUser = { id: "u1", aboutMe: "é".repeat(MAX_STRING_LENGTH + 1) };
-    let error: unknown;
-    try {
-      encodeUserEntity(over, PK);
-    } catch (e) {
-      error = e;
-    }
-    expect(isUserSyncError(error, "user_not_storable")).toBe(true);
-    expect((error as Error).message).toContain('"aboutMe"');
-    expect((error as Error).message).toContain("USER_SYNC_SELECT");
+    expect(JSON.parse(encodeUserEntity(atLimit, PK)[META_COLUMN] as string)).toEqual({ v: 1, o: ["id", "aboutMe"] });
+    const over: GraphUser = { id: "u1", aboutMe: "é".repeat(MAX_STRING_LENGTH * 2 + 5), mail: "a@b.c" };
+    const entity = encodeUserEntity(over, PK);
+    expect(JSON.parse(entity[META_COLUMN] as string)).toEqual({ v: 2, o: ["id", "aboutMe", "mail"], c: { aboutMe: ["aboutMe", "_c0", "_c1"] } });
+    for (const column of ["aboutMe", "_c0", "_c1"]) expect((entity[column] as string).length).toBeLessThanOrEqual(MAX_STRING_LENGTH);
+    expect(roundTrip(over)).toStrictEqual(over);
   });
 
-  it("refuses an array whose JSON text is over 64 KiB", () => {
-    const user: GraphUser = { id: "u1", proxyAddresses: Array.from({ length: 3000 }, (_, i) => `smtp:user${i}@contoso.com`) };
-    expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+  it("never splits a surrogate pair between chunks", () => {
+    const text = `${"a".repeat(MAX_STRING_LENGTH - 1)}😀${"b".repeat(10)}`;
+    const chunks = chunkText(text);
+    expect(chunks.join("")).toBe(text);
+    expect(chunks[0]!.length).toBe(MAX_STRING_LENGTH - 1);
+    const user: GraphUser = { id: "u1", displayName: text };
+    expect(roundTrip(user)).toStrictEqual(user);
   });
 
-  it.each(["@odata.type", "extension.name", "1abc", "has-dash", "_meta", "_private", "PartitionKey", "timestamp", "etag"])(
-    "refuses the property name %s rather than store it under another name",
+  it("chunks an array whose JSON text is over 64 KiB (thousands of proxyAddresses) and reads it back identically", () => {
+    const user: GraphUser = { id: "u1", proxyAddresses: Array.from({ length: 5000 }, (_, i) => `smtp:user${i}@contoso.com`), displayName: "Many" };
+    const entity = encodeUserEntity(user, PK);
+    expect(JSON.parse(entity[META_COLUMN] as string).c.proxyAddresses.length).toBeGreaterThan(1);
+    expect(roundTrip(user)).toStrictEqual(user);
+  });
+
+  it.each(["@odata.type", "extension.name", "1abc", "has-dash", "_meta", "_c0", "_n0", "_private", "PartitionKey", "timestamp", "etag", "odata", "ü", "x".repeat(300)])(
+    "stores the property name %s under a generated column and reads it back under its own name",
     (name) => {
-      const user = { id: "u1", [name]: "v" } as GraphUser;
-      expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
+      const user = { id: "u1", displayName: "D", [name]: "v", after: [1] } as GraphUser;
+      const entity = encodeUserEntity(user, PK);
+      const meta = JSON.parse(entity[META_COLUMN] as string);
+      expect(meta.v).toBe(2);
+      expect(entity[meta.n[name]]).toBe("v");
+      const decoded = roundTrip(user);
+      expect(decoded).toStrictEqual(user);
+      expect(Object.keys(decoded)).toEqual(Object.keys(user));
     },
   );
+
+  it("maps a name that differs from another only in case, and a mapped name that is also chunked", () => {
+    const user = { id: "u1", mail: "a", Mail: "b", "big-one": "z".repeat(MAX_STRING_LENGTH + 1), nothing: null } as GraphUser;
+    const entity = encodeUserEntity(user, PK);
+    expect(entity.mail).toBe("a");
+    expect(entity).not.toHaveProperty("Mail");
+    expect(roundTrip(user)).toStrictEqual(user);
+  });
 
   it("accepts extension attribute names, which are valid identifiers", () => {
     const user: GraphUser = { id: "u1", extension_0a1b2c3d4e5f67890a1b2c3d4e5f6789_costCenter: "42" };
@@ -117,7 +138,7 @@ describe("encodeUserEntity / decodeUserEntity", () => {
     expect(() => encodeUserEntity({ id }, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
   });
 
-  it("refuses more properties than an entity can hold", () => {
+  it("refuses more properties than an entity can hold (the store records the user as skipped)", () => {
     const user: GraphUser = { id: "u1" };
     for (let i = 0; i < 252; i++) user[`p${i}`] = i;
     expect(() => encodeUserEntity(user, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
@@ -125,7 +146,8 @@ describe("encodeUserEntity / decodeUserEntity", () => {
     expect(roundTrip(user)).toStrictEqual(user);
   });
 
-  it("refuses an entity over 1 MiB even when each value fits", () => {
+  it("refuses an entity over 1 MiB, chunked or not", () => {
+    expect(() => encodeUserEntity({ id: "u1", huge: "y".repeat(600_000) }, PK)).toThrowError(expect.objectContaining({ code: "user_not_storable" }));
     const user: GraphUser = { id: "u1" };
     for (let i = 0; i < 20; i++) user[`p${i}`] = "y".repeat(MAX_STRING_LENGTH);
     const error = (() => {
