@@ -197,8 +197,8 @@ export function pacingDelayInMs(percentage: number, settings: GraphPacingSetting
 /**
  * Slows down before Graph throttles: after a response with `x-ms-throttle-limit-percentage` at or
  * above the threshold, the next attempt (page or retry) starts no sooner than the pacing delay after
- * that response. Time already spent (e.g. a retry wait) counts towards it. Also counts every attempt
- * and every 429, since it sees each one (the retry policy does not see the last).
+ * that response. Time already spent (e.g. a retry wait) counts towards it. Also counts every 429,
+ * since it sees each one (the retry policy does not see the last).
  */
 export function graphPacingPolicy(contexts: GraphRequestContexts, settings: GraphPacingSettings = DEFAULT_PACING): PipelinePolicy {
   let notBefore = 0;
@@ -212,7 +212,6 @@ export function graphPacingPolicy(contexts: GraphRequestContexts, settings: Grap
         addCount(counters, GRAPH_COUNTERS.paced);
         addCount(counters, GRAPH_COUNTERS.pacedInMs, pauseInMs);
       }
-      addCount(counters, GRAPH_COUNTERS.requests);
       let response: PipelineResponse;
       try {
         response = await next(request);
@@ -237,7 +236,7 @@ export function graphPacingPolicy(contexts: GraphRequestContexts, settings: Grap
 }
 
 /**
- * A per-attempt timeout the retry policy can retry: aborts an attempt that has no complete answer
+ * A per-attempt timeout the retry policy can retry (and the count of requests sent, as it is the last policy before the wire): aborts an attempt that has no complete answer
  * (headers and body) within `timeoutInMs` and turns that into a RestError with code
  * GRAPH_REQUEST_TIMEOUT. The caller's own abort still surfaces as an AbortError.
  */
@@ -253,6 +252,7 @@ export function graphTimeoutPolicy(timeoutInMs: number, contexts: GraphRequestCo
         timer.abort();
       }, timeoutInMs);
       request.abortSignal = callerSignal ? AbortSignal.any([callerSignal, timer.signal]) : timer.signal;
+      addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.requests);
       try {
         return await next(request);
       } catch (error) {
