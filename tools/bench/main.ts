@@ -1,0 +1,271 @@
+/**
+ * `npm run bench`: measures the product's sync against its own ceilings on this machine, on
+ * loopback, with Azurite and the simulated tenant. Every scenario run is a fresh child process
+ * (scenario.ts) so that each starts cold and reports its own peak RSS. Results: a table on stdout,
+ * bench/results/<timestamp>.json, latest.json, report.md and chart.svg. How to read them:
+ * docs/performance.md.
+ *
+ *   npm run bench                      # 10k and 100k users, 300 ms and 0 ms pages, 3 runs each
+ *   npm run bench -- --million         # also 1,000,000 users (one run per scenario by default)
+ *   npm run bench -- --sizes 2000 --repeat 1 --latency 100
+ */
+import { fork } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { TableClient } from "@azure/data-tables";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENCY } from "../../src/snapshots/snapshotStoreClient.js";
+import { startAzurite, type AzuriteInstance } from "../azurite.js";
+import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
+import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
+import { buildResults, usersPerSecond } from "./summary.js";
+import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioMeasurement, type ScenarioSpec, type TenantRequestCounts } from "./types.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const scenarioScript = join(here, "scenario.js");
+const MILLION = 1_000_000;
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number of at least 0");
+  return n;
+}
+
+function sizeList(value: string): number[] {
+  const sizes = value
+    .split(",")
+    .map((s) => s.trim().replace(/_/g, ""))
+    .filter((s) => s !== "")
+    .map((s) => {
+      const match = /^(\d+)([kKmM]?)$/.exec(s);
+      if (!match) throw new InvalidArgumentError(`"${s}" is not a user count (e.g. 10000, 100k, 1m)`);
+      const n = Number(match[1]) * (match[2]!.toLowerCase() === "k" ? 1000 : match[2]!.toLowerCase() === "m" ? MILLION : 1);
+      if (n < 1) throw new InvalidArgumentError("user counts start at 1");
+      return n;
+    });
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+interface CliOptions {
+  sizes: number[];
+  million: boolean;
+  latency: number;
+  repeat: number;
+  millionRepeat: number;
+  naiveSizes: number[];
+  millionStorage: "memory" | "disk";
+  seed: number;
+  out: string;
+}
+
+const program = new Command()
+  .name("npm run bench --")
+  .description("Measure full syncs against the read and write ceilings and a naive baseline, on Azurite and the simulated tenant.")
+  .addOption(new Option("--sizes <list>", "tenant sizes in users, comma-separated (10000, 100k, 1m)").argParser(sizeList).default([10_000, 100_000], "10000,100000"))
+  .option("--million", "also measure a tenant of 1,000,000 users", false)
+  .addOption(new Option("--latency <ms>", "Graph latency added to every page (zero latency is always measured too)").argParser(nonNegativeInteger).default(300))
+  .addOption(new Option("--repeat <n>", "runs per scenario (medians and min–max over them)").argParser(positiveInteger).default(3))
+  .addOption(new Option("--million-repeat <n>", "runs per scenario at 1,000,000 users").argParser(positiveInteger).default(1))
+  .addOption(new Option("--naive-sizes <list>", "sizes at which the naive baseline runs (one request per user is slow)").argParser(sizeList).default([10_000], "10000"))
+  .addOption(
+    new Option("--million-storage <kind>", "where Azurite keeps 1,000,000 users: in memory, or in a temporary folder on disk").choices(["memory", "disk"]).default("memory"),
+  )
+  .addOption(new Option("--seed <n>", "seed of the simulated directories").argParser(positiveInteger).default(1))
+  .option("--out <dir>", "folder for the results", "bench/results");
+
+program.parse();
+const cli = program.opts<CliOptions>();
+const sizes = [...new Set([...cli.sizes, ...(cli.million ? [MILLION] : [])])].sort((a, b) => a - b);
+const options: BenchOptions = {
+  sizes,
+  latencyInMs: cli.latency,
+  repeat: cli.repeat,
+  millionRepeat: cli.millionRepeat,
+  naiveSizes: cli.naiveSizes.filter((s) => sizes.includes(s)),
+  seed: cli.seed,
+};
+const latencies = [...new Set([options.latencyInMs, 0])];
+
+function azuriteVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (JSON.parse(readFileSync(require.resolve("azurite/package.json"), "utf8")) as { version: string }).version;
+}
+
+function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: string): ScenarioSpec[] {
+  const base = { userCount, seed: options.seed, tenantDomain, tableHost };
+  const specs: ScenarioSpec[] = [];
+  for (const latencyInMs of latencies) {
+    specs.push({ ...base, kind: "full-sync", latencyInMs }, { ...base, kind: "read-ceiling", latencyInMs });
+  }
+  specs.push({ ...base, kind: "write-ceiling", latencyInMs: null });
+  if (options.naiveSizes.includes(userCount)) {
+    for (const latencyInMs of latencies) specs.push({ ...base, kind: "naive", latencyInMs });
+  }
+  return specs;
+}
+
+/** Runs one scenario in a fresh process; resolves with its measurement. */
+function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<{ measurement: ScenarioMeasurement; processWallTimeInMs: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = fork(scenarioScript, [], {
+      env: { ...env, BENCH_SCENARIO: JSON.stringify(spec) },
+      execArgv: [],
+      // stderr is kept (its tail) and shown only when the run fails: MSAL's notices are noise here.
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    let answer: { ok: true; measurement: ScenarioMeasurement } | { ok: false; error: string } | undefined;
+    child.on("message", (message) => {
+      answer = message as typeof answer;
+    });
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      const processWallTimeInMs = performance.now() - started;
+      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs });
+      const output = stderr.trim() === "" ? "" : `\n${stderr.trim()}`;
+      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs });
+      else if (answer) reject(new Error(`${answer.error}${output}`));
+      else reject(new Error(`the scenario process exited (code ${code ?? "none"}, signal ${signal ?? "none"}) without a result${output}`));
+    });
+  });
+}
+
+function tenantCounts(tenant: SimulatedTenant): TenantRequestCounts {
+  const certificateFetches = tenant.requests
+    .entries()
+    .filter((e) => e.service === "keyVault" && e.method === "GET" && e.path.startsWith("/certificates/") && e.status === 200).length;
+  return {
+    graph: tenant.requests.count("graph"),
+    token: tenant.requests.count("token"),
+    keyVault: tenant.requests.count("keyVault"),
+    certificateFetches,
+    managedIdentity: tenant.requests.count("managedIdentity"),
+  };
+}
+
+/** Empties Azurite between runs so that every run writes into empty tables and Azurite's memory stays flat. */
+async function dropTables(azurite: AzuriteInstance): Promise<void> {
+  for (const name of [`${DEFAULT_TABLE_PREFIX}Snapshots`, `${DEFAULT_TABLE_PREFIX}Runs`, NAIVE_TABLE]) {
+    await TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }).deleteTable();
+  }
+}
+
+const startedAt = new Date();
+const clock = performance.now();
+const elapsed = () => `${formatSeconds(performance.now() - clock).padStart(6)} s`;
+const runs: RunRecord[] = [];
+const notes: string[] = [];
+const azuriteStorage: Record<string, "memory" | "disk"> = {};
+let failures = 0;
+
+const planned = sizes.reduce(
+  (total, size) => total + scenarioSpecs(size, "", "").length * (size >= MILLION ? options.millionRepeat : options.repeat),
+  0,
+);
+console.log(
+  `Benchmark: ${sizes.map(formatUsers).join(", ")} users; Graph latency ${latencies.map((l) => `${l} ms`).join(" and ")}; ${planned} runs, each in its own process.`,
+);
+
+let done = 0;
+for (const userCount of sizes) {
+  const storage = userCount > 100_000 ? cli.millionStorage : "memory";
+  azuriteStorage[String(userCount)] = storage;
+  const location = storage === "disk" ? mkdtempSync(join(tmpdir(), "bench-azurite-")) : undefined;
+  const azurite = await startAzurite(location === undefined ? {} : { location });
+  const tenants = new Map<number, SimulatedTenant>();
+  try {
+    for (const latencyInMs of latencies) {
+      tenants.set(latencyInMs, await startSimulatedTenant({ userCount, seed: options.seed, graphLatencyInMs: latencyInMs }));
+    }
+    const anyTenant = tenants.get(options.latencyInMs)!;
+    const tableHost = new URL(azurite.tableEndpoint).host;
+    const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost);
+    const repeats = userCount >= MILLION ? options.millionRepeat : options.repeat;
+    for (let repeat = 1; repeat <= repeats; repeat++) {
+      for (const spec of specs) {
+        const tenant = tenants.get(spec.latencyInMs ?? options.latencyInMs)!;
+        const env: NodeJS.ProcessEnv = {
+          ...process.env,
+          ...tenant.settingsEnv(),
+          SNAPSHOT_STORAGE: azurite.connectionString,
+          NODE_EXTRA_CA_CERTS: tenant.caCertificatePath,
+        };
+        tenant.requests.reset();
+        const label = `${formatUsers(userCount)} users · ${KIND_LABELS[spec.kind]} · ${formatLatency(spec.latencyInMs)} · run ${repeat}/${repeats}`;
+        done += 1;
+        try {
+          const { measurement, processWallTimeInMs } = await runChild(spec, env);
+          const record: RunRecord = { ...measurement, repeat, processWallTimeInMs, tenant: tenantCounts(tenant) };
+          runs.push(record);
+          console.log(
+            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB`,
+          );
+        } catch (error) {
+          failures += 1;
+          const message = `${label} failed: ${(error as Error).message}`;
+          notes.push(message);
+          console.error(`${elapsed()}  ${message}`);
+        }
+        await dropTables(azurite);
+      }
+    }
+  } finally {
+    await Promise.all([...tenants.values()].map((t) => t.close()));
+    await azurite.close();
+    if (location !== undefined) rmSync(location, { recursive: true, force: true });
+  }
+}
+
+const skippedNaive = sizes.filter((s) => !options.naiveSizes.includes(s));
+if (skippedNaive.length > 0) {
+  notes.push(
+    `The naive baseline ran at ${options.naiveSizes.map(formatUsers).join(", ") || "no size"} users only: one request per user makes it too slow to repeat at ${skippedNaive.map(formatUsers).join(", ")} within the time box (pass --naive-sizes to include them).`,
+  );
+}
+notes.push(
+  "Azurite, the simulated tenant (which generates every Graph page) and the measured process share this machine's cores; the read and write ceilings were measured under the same sharing.",
+  "The write ceiling times only the store's calls; generating its pages from the simulated directory is off the clock.",
+);
+
+const cpuList = cpus();
+const environment: BenchEnvironment = {
+  node: process.version,
+  platform: process.platform,
+  arch: process.arch,
+  cpuModel: cpuList[0]?.model.trim() ?? "unknown",
+  cpuCount: cpuList.length,
+  totalMemoryBytes: totalmem(),
+  azuriteVersion: azuriteVersion(),
+  partitionCount: DEFAULT_PARTITION_COUNT,
+  writeConcurrency: DEFAULT_WRITE_CONCURRENCY,
+  graphPageSize: GRAPH_PAGE_SIZE,
+  azuriteStorage,
+};
+const results = buildResults({ startedAt, finishedAt: new Date(), options, environment, runs, notes });
+
+const outDir = resolve(cli.out);
+mkdirSync(outDir, { recursive: true });
+const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
+const json = `${JSON.stringify(results, null, 2)}\n`;
+writeFileSync(join(outDir, `${stamp}.json`), json);
+writeFileSync(join(outDir, "latest.json"), json);
+writeFileSync(join(outDir, "chart.svg"), renderUsersPerSecondChart(results.scenarios));
+writeFileSync(join(outDir, "report.md"), renderMarkdownReport(results, "chart.svg"));
+
+console.log(`\n${formatConsoleReport(results)}\n`);
+console.log(`Results: ${join(cli.out, `${stamp}.json`)}, ${join(cli.out, "latest.json")}, ${join(cli.out, "report.md")} (chart: ${join(cli.out, "chart.svg")}). Took ${elapsed().trim()}.`);
+process.exit(failures > 0 ? 1 : 0);

@@ -1,0 +1,177 @@
+/**
+ * One benchmark scenario in its own process, so that its peak RSS is its own and every run starts
+ * cold (no token, no certificate, no connections). The parent (main.ts) forks this file with the
+ * spec in BENCH_SCENARIO and the product's settings in the environment, and gets one
+ * ScenarioMeasurement back over IPC.
+ */
+import { performance } from "node:perf_hooks";
+import diagnosticsChannel from "node:diagnostics_channel";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { TableClient } from "@azure/data-tables";
+import { loadSettings } from "../../src/configuration/settings.js";
+import type { GraphUser } from "../../src/graph/types.js";
+import type { Logger } from "../../src/shared/logger.js";
+import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
+import { encodeUserEntity } from "../../src/snapshots/userEntity.js";
+import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createSimulatedDirectory } from "../simulated-tenant/users.js";
+import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type ScenarioMeasurement, type ScenarioSpec, type TableRequestCounts } from "./types.js";
+
+/** Partition key of every naive entity: samples commonly use one constant partition. */
+const NAIVE_PARTITION = "users";
+
+/** The product logs nothing useful for a benchmark at info level; warnings and errors still show. */
+const quietLogger: Logger = {
+  info() {},
+  warn: (message) => console.error(`warn: ${message}`),
+  error: (message) => console.error(`error: ${message}`),
+};
+
+/** Counts requests to the table service as they leave Node's HTTP client. */
+function countTableRequests(tableHost: string): TableRequestCounts {
+  const counts: TableRequestCounts = { requests: 0, batches: 0, throttled: 0 };
+  const isTable = (request: ClientRequest) => request.getHeader("host") === tableHost;
+  diagnosticsChannel.subscribe("http.client.request.start", (message) => {
+    const { request } = message as { request: ClientRequest };
+    if (!isTable(request)) return;
+    counts.requests += 1;
+    if (request.path.includes("$batch")) counts.batches += 1;
+  });
+  diagnosticsChannel.subscribe("http.client.response.finish", (message) => {
+    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+    if (isTable(request) && (response.statusCode === 500 || response.statusCode === 503)) counts.throttled += 1;
+  });
+  return counts;
+}
+
+interface Work {
+  users: number;
+  entitiesWritten: number;
+  wallTimeInMs: number;
+  writerSyncInMsPerPage?: number;
+}
+
+async function fullSync(spec: ScenarioSpec): Promise<Work> {
+  const service = new UserSyncService(process.env);
+  const started = performance.now();
+  const { stats } = await service.runSync(quietLogger, { trigger: "cli" });
+  const wallTimeInMs = performance.now() - started;
+  if (stats.entitiesWritten !== spec.userCount) {
+    throw new Error(`the sync wrote ${stats.entitiesWritten} entities for ${spec.userCount} users`);
+  }
+  return { users: stats.usersRead, entitiesWritten: stats.entitiesWritten, wallTimeInMs };
+}
+
+async function readCeiling(): Promise<Work> {
+  const service = new UserSyncService(process.env);
+  const started = performance.now();
+  let users = 0;
+  for await (const page of service.users.listUserPages()) users += page.users.length;
+  return { users, entitiesWritten: 0, wallTimeInMs: performance.now() - started };
+}
+
+/**
+ * The product's writer alone. Each page is generated from the simulated directory (the same users
+ * Graph would return) off the clock; only the store's calls are timed.
+ */
+async function writeCeiling(spec: ScenarioSpec): Promise<Work> {
+  const settings = loadSettings(process.env);
+  const store = new SnapshotStoreClient({ storage: settings.storage });
+  const directory = createSimulatedDirectory({ userCount: spec.userCount, seed: spec.seed, domain: spec.tenantDomain });
+  const stats = { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 };
+  const syncTimes: number[] = [];
+  let timed = 0;
+  let started = performance.now();
+  await store.createTablesIfNotExist();
+  const run = await store.startRun({ trigger: "cli", select: settings.select });
+  timed += performance.now() - started;
+  for (let offset = 0; offset < spec.userCount; offset += GRAPH_PAGE_SIZE) {
+    const page: GraphUser[] = [];
+    const end = Math.min(offset + GRAPH_PAGE_SIZE, spec.userCount);
+    for (let index = offset; index < end; index++) page.push(directory.userAt(index, settings.select));
+    started = performance.now();
+    const writing = store.upsertUsers(run.snapshotId, page);
+    syncTimes.push(performance.now() - started);
+    const written = await writing;
+    timed += performance.now() - started;
+    stats.pages += 1;
+    stats.usersRead += page.length;
+    stats.entitiesWritten += written.entitiesWritten;
+    stats.transactions += written.transactions;
+  }
+  started = performance.now();
+  await store.completeRun(run, stats);
+  timed += performance.now() - started;
+  const sorted = syncTimes.sort((a, b) => a - b);
+  const writerSyncInMsPerPage = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return { users: stats.usersRead, entitiesWritten: stats.entitiesWritten, wallTimeInMs: timed, writerSyncInMsPerPage };
+}
+
+/**
+ * How many samples do it: read the whole directory into an array, then upsert one user at a time
+ * into one partition with a plain TableClient. Entities are encoded with the product's encoder so
+ * that both write the same bytes per user; only the strategy differs.
+ */
+async function naive(): Promise<Work> {
+  const service = new UserSyncService(process.env);
+  const storage = service.settings.storage;
+  if (storage.kind !== "connectionString") throw new Error("the naive baseline needs SNAPSHOT_STORAGE as a connection string");
+  const table = TableClient.fromConnectionString(storage.connectionString, NAIVE_TABLE, { allowInsecureConnection: storage.allowInsecureConnection });
+  const started = performance.now();
+  const everyone: GraphUser[] = [];
+  for await (const page of service.users.listUserPages()) everyone.push(...page.users);
+  await table.createTable();
+  for (const user of everyone) await table.upsertEntity(encodeUserEntity(user, NAIVE_PARTITION));
+  return { users: everyone.length, entitiesWritten: everyone.length, wallTimeInMs: performance.now() - started };
+}
+
+export async function runScenario(spec: ScenarioSpec): Promise<ScenarioMeasurement> {
+  const table = countTableRequests(spec.tableHost);
+  let work: Work;
+  switch (spec.kind) {
+    case "full-sync":
+      work = await fullSync(spec);
+      break;
+    case "read-ceiling":
+      work = await readCeiling();
+      break;
+    case "write-ceiling":
+      work = await writeCeiling(spec);
+      break;
+    case "naive":
+      work = await naive();
+      break;
+  }
+  if (work.users !== spec.userCount) throw new Error(`${spec.kind} handled ${work.users} users, expected ${spec.userCount}`);
+  return {
+    kind: spec.kind,
+    userCount: spec.userCount,
+    latencyInMs: spec.latencyInMs,
+    ...work,
+    // Linux reports kilobytes.
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    table: { ...table },
+  };
+}
+
+async function main(): Promise<void> {
+  const raw = process.env.BENCH_SCENARIO;
+  if (raw === undefined || typeof process.send !== "function") {
+    console.error("tools/bench/scenario.js is started by `npm run bench`, not directly.");
+    process.exit(2);
+  }
+  const spec = JSON.parse(raw) as ScenarioSpec;
+  let exitCode = 0;
+  try {
+    const measurement = await runScenario(spec);
+    await new Promise<void>((resolve, reject) => process.send!({ ok: true, measurement }, (error: Error | null) => (error ? reject(error) : resolve())));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await new Promise<void>((resolve) => process.send!({ ok: false, error: message }, () => resolve()));
+    exitCode = 1;
+  }
+  // Keep-alive sockets and SDK timers must not keep a finished scenario alive.
+  process.exit(exitCode);
+}
+
+if (process.env.BENCH_SCENARIO !== undefined) await main();

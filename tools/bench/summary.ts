@@ -1,0 +1,232 @@
+/**
+ * Turns raw runs into what the report shows: medians with their spread per scenario, the
+ * comparisons between scenarios (overlap efficiency, speed-up over the naive baseline, share of the
+ * write ceiling) and the targets, each met or not. Pure functions: no I/O, no clock.
+ */
+import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind, TenantRequestCounts } from "./types.js";
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface ScenarioSummary {
+  /** e.g. "full-sync/100000/300" ("-" for the write ceiling, which has no Graph latency). */
+  key: string;
+  kind: ScenarioKind;
+  userCount: number;
+  latencyInMs: number | null;
+  samples: number;
+  wallTimeInMs: Spread;
+  usersPerSecond: Spread;
+  peakRssBytes: Spread;
+  /** Medians over the runs. */
+  requests: TenantRequestCounts & { tableRequests: number; tableBatches: number; tableThrottled: number };
+  /** Write ceiling: median over runs of the writer's synchronous milliseconds per page. */
+  writerSyncInMsPerPage?: number;
+}
+
+export interface Comparison {
+  userCount: number;
+  latencyInMs: number;
+  fullSyncUsersPerSecond: number;
+  /** max(read ceiling, write ceiling) ÷ full-sync time, medians; 1 means the sync costs no more than its slower stage. */
+  overlapEfficiency?: number;
+  /** Full-sync users/s ÷ naive users/s, at the same size and latency. */
+  speedUpOverNaive?: number;
+  /** Full-sync users/s ÷ write-ceiling users/s. */
+  shareOfWriteCeiling?: number;
+}
+
+export type TargetStatus = "met" | "not met" | "not measured";
+
+export interface TargetResult {
+  id: "overlap" | "zero-latency-vs-write-ceiling" | "memory-1m-vs-100k" | "cold-process-credentials";
+  target: string;
+  status: TargetStatus;
+  /** What was measured, in words and numbers. */
+  measured: string;
+}
+
+export interface BenchResults {
+  schemaVersion: 1;
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  environment: BenchEnvironment;
+  runs: RunRecord[];
+  scenarios: ScenarioSummary[];
+  comparisons: Comparison[];
+  targets: TargetResult[];
+  notes: string[];
+}
+
+const KIND_ORDER: Record<ScenarioKind, number> = { "full-sync": 0, "read-ceiling": 1, "write-ceiling": 2, naive: 3 };
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function spreadOf(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+export function scenarioKey(kind: ScenarioKind, userCount: number, latencyInMs: number | null): string {
+  return `${kind}/${userCount}/${latencyInMs ?? "-"}`;
+}
+
+export function usersPerSecond(run: Pick<RunRecord, "users" | "wallTimeInMs">): number {
+  return run.wallTimeInMs > 0 ? (run.users * 1000) / run.wallTimeInMs : 0;
+}
+
+/** One summary per scenario, ordered by size, then kind, then latency (higher first). */
+export function summarizeScenarios(runs: readonly RunRecord[]): ScenarioSummary[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const run of runs) {
+    const key = scenarioKey(run.kind, run.userCount, run.latencyInMs);
+    const group = groups.get(key);
+    if (group) group.push(run);
+    else groups.set(key, [run]);
+  }
+  const summaries: ScenarioSummary[] = [];
+  for (const [key, group] of groups) {
+    const first = group[0]!;
+    const med = (pick: (run: RunRecord) => number) => median(group.map(pick));
+    const syncTimes = group.flatMap((r) => (r.writerSyncInMsPerPage === undefined ? [] : [r.writerSyncInMsPerPage]));
+    summaries.push({
+      ...(syncTimes.length > 0 ? { writerSyncInMsPerPage: median(syncTimes) } : {}),
+      key,
+      kind: first.kind,
+      userCount: first.userCount,
+      latencyInMs: first.latencyInMs,
+      samples: group.length,
+      wallTimeInMs: spreadOf(group.map((r) => r.wallTimeInMs)),
+      usersPerSecond: spreadOf(group.map(usersPerSecond)),
+      peakRssBytes: spreadOf(group.map((r) => r.peakRssBytes)),
+      requests: {
+        graph: med((r) => r.tenant.graph),
+        token: med((r) => r.tenant.token),
+        keyVault: med((r) => r.tenant.keyVault),
+        certificateFetches: med((r) => r.tenant.certificateFetches),
+        managedIdentity: med((r) => r.tenant.managedIdentity),
+        tableRequests: med((r) => r.table.requests),
+        tableBatches: med((r) => r.table.batches),
+        tableThrottled: med((r) => r.table.throttled),
+      },
+    });
+  }
+  return summaries.sort(
+    (a, b) =>
+      a.userCount - b.userCount ||
+      KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+      (b.latencyInMs ?? -1) - (a.latencyInMs ?? -1),
+  );
+}
+
+function find(summaries: readonly ScenarioSummary[], kind: ScenarioKind, userCount: number, latencyInMs: number | null): ScenarioSummary | undefined {
+  return summaries.find((s) => s.kind === kind && s.userCount === userCount && s.latencyInMs === latencyInMs);
+}
+
+/** One comparison per full-sync scenario (size × latency). */
+export function compareScenarios(summaries: readonly ScenarioSummary[]): Comparison[] {
+  const comparisons: Comparison[] = [];
+  for (const full of summaries) {
+    if (full.kind !== "full-sync" || full.latencyInMs === null) continue;
+    const read = find(summaries, "read-ceiling", full.userCount, full.latencyInMs);
+    const write = find(summaries, "write-ceiling", full.userCount, null);
+    const naive = find(summaries, "naive", full.userCount, full.latencyInMs);
+    const comparison: Comparison = {
+      userCount: full.userCount,
+      latencyInMs: full.latencyInMs,
+      fullSyncUsersPerSecond: full.usersPerSecond.median,
+    };
+    if (read && write) {
+      comparison.overlapEfficiency = Math.max(read.wallTimeInMs.median, write.wallTimeInMs.median) / full.wallTimeInMs.median;
+    }
+    if (naive && naive.usersPerSecond.median > 0) comparison.speedUpOverNaive = full.usersPerSecond.median / naive.usersPerSecond.median;
+    if (write && write.usersPerSecond.median > 0) comparison.shareOfWriteCeiling = full.usersPerSecond.median / write.usersPerSecond.median;
+    comparisons.push(comparison);
+  }
+  return comparisons;
+}
+
+const fmt = (value: number, digits = 2) => value.toFixed(digits);
+const users = (count: number) => (count >= 1_000_000 && count % 1_000_000 === 0 ? `${count / 1_000_000}M` : count >= 1000 && count % 1000 === 0 ? `${count / 1000}k` : String(count));
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+function verdict(parts: Array<{ ok: boolean; text: string }>): { status: TargetStatus; measured: string } {
+  if (parts.length === 0) return { status: "not measured", measured: "no run measured it" };
+  return { status: parts.every((p) => p.ok) ? "met" : "not met", measured: parts.map((p) => p.text).join("; ") };
+}
+
+/** The issue's targets, each judged on the medians (reported, never asserted). */
+export function evaluateTargets(summaries: readonly ScenarioSummary[], comparisons: readonly Comparison[], runs: readonly RunRecord[], latencyInMs: number): TargetResult[] {
+  const overlap = verdict(
+    comparisons
+      .filter((c) => c.latencyInMs === latencyInMs && c.overlapEfficiency !== undefined)
+      .map((c) => ({ ok: c.overlapEfficiency! >= 0.9, text: `${users(c.userCount)}: ${fmt(c.overlapEfficiency!)}` })),
+  );
+  const zero = verdict(
+    comparisons
+      .filter((c) => c.latencyInMs === 0 && c.shareOfWriteCeiling !== undefined)
+      .map((c) => ({ ok: c.shareOfWriteCeiling! >= 0.8, text: `${users(c.userCount)}: ${fmt(c.shareOfWriteCeiling!)} × write ceiling` })),
+  );
+  const memoryParts: Array<{ ok: boolean; text: string }> = [];
+  for (const million of summaries.filter((s) => s.kind === "full-sync" && s.userCount === 1_000_000)) {
+    const hundred = find(summaries, "full-sync", 100_000, million.latencyInMs);
+    if (!hundred) continue;
+    const ratio = million.peakRssBytes.median / hundred.peakRssBytes.median;
+    memoryParts.push({
+      ok: ratio <= 1.1,
+      text: `${million.latencyInMs} ms pages: ${mib(million.peakRssBytes.median)} at 1M vs ${mib(hundred.peakRssBytes.median)} at 100k (${ratio >= 1 ? "+" : ""}${fmt((ratio - 1) * 100, 1)} %)`,
+    });
+  }
+  const memory = verdict(memoryParts);
+  const cold = runs.filter((r) => r.kind !== "write-ceiling");
+  const tokenCounts = [...new Set(cold.map((r) => r.tenant.token))].sort((a, b) => a - b);
+  const certificateCounts = [...new Set(cold.map((r) => r.tenant.certificateFetches))].sort((a, b) => a - b);
+  const credentials = verdict(
+    cold.length === 0
+      ? []
+      : [
+          {
+            ok: tokenCounts.length === 1 && tokenCounts[0] === 1 && certificateCounts.length === 1 && certificateCounts[0] === 1,
+            text: `${cold.length} cold processes: token requests per process ${tokenCounts.join("/")}, certificate fetches per process ${certificateCounts.join("/")}`,
+          },
+        ],
+  );
+  return [
+    { id: "overlap", target: `overlap efficiency ≥ 0.9 with ${latencyInMs} ms pages`, ...overlap },
+    { id: "zero-latency-vs-write-ceiling", target: "users/s at zero latency ≥ 0.8 × the write ceiling", ...zero },
+    { id: "memory-1m-vs-100k", target: "peak RSS at 1,000,000 users within 10 % of 100,000", ...memory },
+    { id: "cold-process-credentials", target: "one token request and one certificate fetch per cold process", ...credentials },
+  ];
+}
+
+export function buildResults(input: {
+  startedAt: Date;
+  finishedAt: Date;
+  options: BenchOptions;
+  environment: BenchEnvironment;
+  runs: RunRecord[];
+  notes?: string[];
+}): BenchResults {
+  const scenarios = summarizeScenarios(input.runs);
+  const comparisons = compareScenarios(scenarios);
+  return {
+    schemaVersion: 1,
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    options: input.options,
+    environment: input.environment,
+    runs: input.runs,
+    scenarios,
+    comparisons,
+    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs),
+    notes: input.notes ?? [],
+  };
+}

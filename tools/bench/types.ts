@@ -1,0 +1,110 @@
+/**
+ * Shapes shared by the benchmark's parent (main.ts), its scenario children (scenario.ts) and the
+ * report (summary.ts, report.ts). Everything here is plain JSON: it crosses a process boundary and
+ * ends up in bench/results/*.json.
+ */
+
+/**
+ * - `full-sync`: the product's whole sync (UserSyncService.runSync), reads overlapping writes.
+ * - `read-ceiling`: the product's GraphUsersClient paging alone, nothing written.
+ * - `write-ceiling`: the product's SnapshotStoreClient.upsertUsers page after page, nothing read.
+ * - `naive`: every page read into memory, then one upsertEntity per user with a plain TableClient.
+ */
+export type ScenarioKind = "full-sync" | "read-ceiling" | "write-ceiling" | "naive";
+
+/** Graph's largest `$top` for the product's default select (what GraphUsersClient asks for). */
+export const GRAPH_PAGE_SIZE = 999;
+/** Table the naive baseline writes to. */
+export const NAIVE_TABLE = "naiveUsers";
+
+export const SCENARIO_KINDS: readonly ScenarioKind[] = ["full-sync", "read-ceiling", "write-ceiling", "naive"];
+
+/** What the parent asks one child process to run. Holds nothing secret (the connection string travels in SNAPSHOT_STORAGE). */
+export interface ScenarioSpec {
+  kind: ScenarioKind;
+  userCount: number;
+  /** Added by the simulated Graph to every page; null for the write ceiling (no Graph at all). */
+  latencyInMs: number | null;
+  /** Seed and domain of the simulated directory (the write ceiling regenerates the same users). */
+  seed: number;
+  tenantDomain: string;
+  /** host:port of Azurite, to tell table requests from the rest. */
+  tableHost: string;
+}
+
+/** Requests a child sent to the table service, counted at Node's HTTP client (diagnostics_channel). */
+export interface TableRequestCounts {
+  /** Every HTTP request to the table service: each is one storage transaction. */
+  requests: number;
+  /** Entity group transactions (`$batch`), up to 100 entities each. */
+  batches: number;
+  /** Answers 500 or 503 (the service's "slow down"). */
+  throttled: number;
+}
+
+/** What one child measured and reports back over IPC. */
+export interface ScenarioMeasurement {
+  kind: ScenarioKind;
+  userCount: number;
+  latencyInMs: number | null;
+  /** Users read (or written, for the write ceiling). */
+  users: number;
+  /** Entities written to the table service. */
+  entitiesWritten: number;
+  /** Time of the measured work, from the first request to the last answer, in this process. */
+  wallTimeInMs: number;
+  /** process.resourceUsage().maxRSS, in bytes. */
+  peakRssBytes: number;
+  table: TableRequestCounts;
+  /**
+   * Write ceiling only: median milliseconds per page that upsertUsers spends synchronously (encoding
+   * and planning, before its first request), during which nothing else in the process can run.
+   */
+  writerSyncInMsPerPage?: number;
+}
+
+/** Requests the simulated tenant saw during one run (one cold process). */
+export interface TenantRequestCounts {
+  graph: number;
+  token: number;
+  keyVault: number;
+  /** GET /certificates/{name}: reads of the client certificate. */
+  certificateFetches: number;
+  managedIdentity: number;
+}
+
+/** One repetition of one scenario, as the parent records it. */
+export interface RunRecord extends ScenarioMeasurement {
+  /** 1-based repetition number. */
+  repeat: number;
+  /** Spawn to exit of the child, including Node's start and module loading. */
+  processWallTimeInMs: number;
+  tenant: TenantRequestCounts;
+}
+
+export interface BenchOptions {
+  sizes: number[];
+  latencyInMs: number;
+  repeat: number;
+  /** Repetitions at 1,000,000 users (when that size is included). */
+  millionRepeat: number;
+  /** Sizes at which the naive baseline runs. */
+  naiveSizes: number[];
+  seed: number;
+}
+
+export interface BenchEnvironment {
+  node: string;
+  platform: string;
+  arch: string;
+  cpuModel: string;
+  cpuCount: number;
+  totalMemoryBytes: number;
+  azuriteVersion: string;
+  /** The product's defaults the figures were measured with. */
+  partitionCount: number;
+  writeConcurrency: number;
+  graphPageSize: number;
+  /** Azurite storage per size: "memory" or "disk". */
+  azuriteStorage: Record<string, "memory" | "disk">;
+}
