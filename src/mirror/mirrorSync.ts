@@ -1,0 +1,175 @@
+/**
+ * One mirror run: an incremental round from the saved deltaLink when there is one and it is still
+ * good, otherwise a full round (mark and sweep). See docs/mirror.md.
+ */
+import type { DeltaPage, ListDeltaPagesOptions } from "../graph/userDeltaClient.js";
+import { describeError, isUserSyncError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import { redact } from "../shared/redact.js";
+import { newSnapshotId } from "../snapshots/snapshotIds.js";
+import type { MirrorUser } from "./mirrorEntity.js";
+import { lastPerId, planDeltaPage, type MirrorWrite } from "./planChanges.js";
+import type { MirrorChangeCounts, MirrorRunReason, MirrorRunRecord, UserMirrorClient, VersionedDeltaState } from "./userMirrorClient.js";
+
+/** The delta reader, as the mirror sees it (UserDeltaClient). */
+export interface DeltaPageSource {
+  /** The `$select` of a first round; the saved token must be bound to the same. */
+  readonly select: readonly string[];
+  listDeltaPages(options?: ListDeltaPagesOptions): AsyncIterable<DeltaPage>;
+}
+
+export interface MirrorSyncDependencies {
+  delta: DeltaPageSource;
+  mirror: UserMirrorClient;
+  logger: Logger;
+  /** The clock (tests). Default: Date. */
+  now?: () => Date;
+}
+
+export interface RunMirrorSyncOptions {
+  /** Force a full round: `forced` (run --full) or `scheduled` (the full-round schedule is due). */
+  full?: "forced" | "scheduled";
+  abortSignal?: AbortSignal;
+  /** Called after every applied page. */
+  onPage?: (progress: { mode: "full" | "incremental"; pages: number; itemsRead: number }) => void;
+}
+
+/** The `$select` lists are the same property list, case aside (order matters: it is the key order of stored users). */
+export function sameSelect(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.toLowerCase() === b[i]!.toLowerCase());
+}
+
+/** Decides what a run does, from the saved state and the options. */
+export function decideMode(saved: VersionedDeltaState | undefined, select: readonly string[], full: RunMirrorSyncOptions["full"]): { mode: "full" | "incremental"; reason: MirrorRunReason } {
+  if (full) return { mode: "full", reason: full };
+  if (saved?.state.deltaLink === undefined) return { mode: "full", reason: "firstRound" };
+  if (!sameSelect(saved.state.select, select)) return { mode: "full", reason: "selectChanged" };
+  return { mode: "incremental", reason: "deltaLink" };
+}
+
+/**
+ * Runs one round against the mirror and records it. Returns the run record (status succeeded);
+ * a failed run is recorded as failed and the error is rethrown. The saved deltaLink changes only
+ * when a round completes, so a failed run is simply read again by the next one (applying changes
+ * is idempotent).
+ */
+export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}): Promise<MirrorRunRecord> {
+  const { delta, mirror, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const abortSignal = options.abortSignal;
+  const signal = abortSignal ? { abortSignal } : {};
+  const startedAt = now();
+  const runId = newSnapshotId(startedAt);
+  const select = [...delta.select];
+  const saved = await mirror.getDeltaState(signal);
+  let { mode, reason } = decideMode(saved, select, options.full);
+  const statsBefore = { ...mirror.stats };
+  const counters: Record<string, number> = {};
+  const run: MirrorRunRecord = {
+    runId,
+    status: "running",
+    mode,
+    reason,
+    startedAt,
+    select,
+    pages: 0,
+    itemsRead: 0,
+    usersWritten: 0,
+    changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
+    swept: 0,
+    counters,
+  };
+  await mirror.recordRun(run, signal);
+  const tableCounters = () => {
+    counters.tableRequests = mirror.stats.requests - statsBefore.requests;
+    counters.tableTransactions = mirror.stats.transactions - statsBefore.transactions;
+    counters.tableEntitiesWritten = mirror.stats.entitiesWritten - statsBefore.entitiesWritten;
+    counters.tableEntitiesRead = mirror.stats.entitiesRead - statsBefore.entitiesRead;
+  };
+
+  /** Incremental page: read the page's users from the mirror, plan, write, record the change set. */
+  const applyIncremental = async (page: DeltaPage, round: string): Promise<void> => {
+    const at = now();
+    const items = lastPerId(page.items);
+    const existing = await mirror.getUsers(items.map((i) => (i.kind === "user" ? i.user.id : i.id)), signal);
+    const plan = planDeltaPage(items, existing, { runId, round, now: at });
+    await mirror.applyWrites(plan.writes, signal);
+    await mirror.writeChanges(runId, plan.changes, at, signal);
+    run.changes.unchanged += plan.unchanged;
+  };
+
+  /** Full-round page: every user written whole (Replace) with the round's mark; removals as in an incremental page. */
+  const applyFull = async (page: DeltaPage): Promise<void> => {
+    const items = lastPerId(page.items);
+    const users = items.flatMap((i) => (i.kind === "user" ? [i.user] : []));
+    const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round: runId, runId } satisfies MirrorUser }));
+    await mirror.applyWrites(writes, signal);
+    run.usersWritten += writes.length;
+    const removals = items.filter((i) => i.kind === "removed");
+    if (removals.length > 0) await applyIncremental({ pageNumber: page.pageNumber, items: removals }, runId);
+  };
+
+  const readRound = async (startLink: string | undefined, apply: (page: DeltaPage) => Promise<void>): Promise<string> => {
+    let deltaLink: string | undefined;
+    for await (const page of delta.listDeltaPages({ counters, ...signal, ...(startLink ? { startLink } : {}) })) {
+      run.pages += 1;
+      run.itemsRead += page.items.length;
+      await apply(page);
+      options.onPage?.({ mode, pages: run.pages, itemsRead: run.itemsRead });
+      if (page.deltaLink !== undefined) deltaLink = page.deltaLink;
+    }
+    // listDeltaPages ends only after a page with a deltaLink (parseDeltaPage requires one link).
+    return deltaLink!;
+  };
+
+  try {
+    let deltaLink: string | undefined;
+    let round = saved?.state.round ?? runId;
+    let fullRoundAt = saved?.state.fullRoundAt;
+    if (mode === "incremental") {
+      try {
+        deltaLink = await readRound(saved!.state.deltaLink, (page) => applyIncremental(page, round));
+      } catch (error) {
+        if (!isUserSyncError(error, "graph_delta_token_invalid")) throw error;
+        // The token is no good: start over with a full round, and say why in the run record.
+        mode = "full";
+        reason = error.details.reason === "gone" ? "tokenGone" : "tokenExpired";
+        run.mode = mode;
+        run.reason = reason;
+        counters.deltaRestarts = (counters.deltaRestarts ?? 0) + 1;
+        logger.warn(`${error.message} Starting a full round of the mirror.`);
+      }
+    }
+    if (mode === "full") {
+      if (reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
+      round = runId;
+      deltaLink = await readRound(undefined, applyFull);
+      run.swept = await mirror.sweep(round, runId, now(), signal);
+      fullRoundAt = now();
+    }
+    await countChanges(mirror, runId, run.changes, abortSignal);
+    const state = { deltaLink: deltaLink!, select, round, savedAt: now(), runId, ...(fullRoundAt ? { fullRoundAt } : {}) };
+    await mirror.saveDeltaState(state, saved?.etag, signal);
+    run.status = "succeeded";
+    run.endedAt = now();
+    tableCounters();
+    await mirror.recordRun(run, signal);
+    return run;
+  } catch (error) {
+    run.status = "failed";
+    run.endedAt = now();
+    run.error = redact(describeError(error));
+    tableCounters();
+    try {
+      await mirror.recordRun(run);
+    } catch (recordError) {
+      logger.error(`Could not record mirror run ${runId} as failed: ${describeError(recordError)}`);
+    }
+    throw error;
+  }
+}
+
+/** Counts the run's change set from the change log (one row per user: repeats are not counted twice). */
+async function countChanges(mirror: UserMirrorClient, runId: string, counts: MirrorChangeCounts, abortSignal: AbortSignal | undefined): Promise<void> {
+  for await (const change of mirror.listChanges(runId, abortSignal ? { abortSignal } : {})) counts[change.change] += 1;
+}
