@@ -3,7 +3,7 @@
  * endpoint for the client-credentials grant with a certificate-signed client assertion, verified
  * the way Entra verifies it. Errors use Entra's JSON shape and AADSTS codes.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { compactVerify, decodeProtectedHeader, importX509 } from "jose";
 import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
 import { isThisTenant, type TenantState } from "./state.js";
@@ -163,6 +163,64 @@ export async function verifyClientAssertion(
   return undefined;
 }
 
+/**
+ * Verifies a federated client assertion (workload identity federation) as Entra does: a token this
+ * tenant's token service issued (here: a managed identity token), matched against the app's federated
+ * identity credentials by issuer, subject and audience.
+ */
+export async function verifyFederatedAssertion(state: TenantState, assertion: string): Promise<EntraFailure | undefined> {
+  const credentials = state.app.federatedIdentityCredentials ?? [];
+  const invalidClient = (code: number, description: string): EntraFailure => ({ status: 400, error: "invalid_client", code, description });
+  const audiences = credentials.flatMap((c) => c.audiences);
+  const verification = await state.tokens.verify(assertion, audiences.length > 0 ? audiences : ["(no federated identity credential)"]);
+  let claims: Record<string, unknown>;
+  if (verification.ok) {
+    claims = verification.claims;
+  } else if (verification.problem === "audience") {
+    const payload = decodeUnverified(assertion);
+    return invalidClient(
+      700212,
+      `No matching federated identity record found for presented assertion audience '${String(payload?.aud ?? "")}'. Please check your federated identity credential Audience configuration.`,
+    );
+  } else if (verification.problem === "expired" || verification.problem === "not_yet_valid") {
+    return invalidClient(700024, "Client assertion is not within its valid time range.");
+  } else {
+    return { status: 401, error: "invalid_client", code: 50013, description: `Assertion failed signature validation. [Reason - ${verification.message}]` };
+  }
+  const issuer = String(claims.iss ?? "");
+  const subject = String(claims.sub ?? "");
+  const audience = Array.isArray(claims.aud) ? String(claims.aud[0] ?? "") : String(claims.aud ?? "");
+  const issuerOf = (c: { issuer?: string }): string => c.issuer ?? state.tokens.issuer;
+  const byIssuer = credentials.filter((c) => issuerOf(c) === issuer);
+  if (byIssuer.length === 0) {
+    return invalidClient(700211, `No matching federated identity record found for presented assertion issuer '${issuer}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.`);
+  }
+  const bySubject = byIssuer.filter((c) => c.subject === subject);
+  if (bySubject.length === 0) {
+    return invalidClient(700213, `No matching federated identity record found for presented assertion subject '${subject}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.`);
+  }
+  if (!bySubject.some((c) => c.audiences.includes(audience))) {
+    return invalidClient(
+      70021,
+      `No matching federated identity record found for presented assertion. Assertion Issuer: '${issuer}'. Assertion Subject: '${subject}'. Assertion Audience: '${audience}'.`,
+    );
+  }
+  return undefined;
+}
+
+function decodeUnverified(token: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function secretMatches(state: TenantState, presented: string): boolean {
+  const given = createHash("sha256").update(presented).digest();
+  return (state.app.clientSecrets ?? []).some((secret) => timingSafeEqual(createHash("sha256").update(secret).digest(), given));
+}
+
 async function token(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
   const tenant = request.params[0] ?? "";
   if (!isThisTenant(state, tenant)) return entraErrorResponse(state, request, tenantNotFound(tenant));
@@ -189,20 +247,48 @@ async function token(state: TenantState, request: SimulatedRequest): Promise<Sim
     });
   }
 
-  // Client authentication.
+  // Client authentication: a client secret, a certificate-signed assertion, or a federated assertion.
   const assertion = form.get("client_assertion");
-  if (form.get("client_secret") !== null) {
-    return fail({ status: 401, error: "invalid_client", code: 7000215, description: "Invalid client secret provided. The app has no client secret registered." });
+  const secret = form.get("client_secret");
+  let authenticatedWith: "secret" | "assertion";
+  if (secret !== null) {
+    if (assertion) {
+      return fail({ status: 400, error: "invalid_request", code: 9002313, description: "Invalid request. The request carries both client_secret and client_assertion; send one client credential." });
+    }
+    if (!secretMatches(state, secret)) {
+      return fail({
+        status: 401,
+        error: "invalid_client",
+        code: 7000215,
+        description: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${state.app.clientId}'.`,
+      });
+    }
+    authenticatedWith = "secret";
+  } else {
+    if (!assertion) {
+      return fail({ status: 401, error: "invalid_client", code: 7000218, description: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'." });
+    }
+    if (form.get("client_assertion_type") !== JWT_BEARER) {
+      return fail({ status: 400, error: "invalid_request", code: 50027, description: `client_assertion_type must be '${JWT_BEARER}'.` });
+    }
+    let header: ReturnType<typeof decodeProtectedHeader> | undefined;
+    try {
+      header = decodeProtectedHeader(assertion);
+    } catch {
+      header = undefined;
+    }
+    // A token signed by this tenant's own token service (kid, no certificate thumbprint) is a federated assertion.
+    const federated = header !== undefined && header.kid === state.tokens.keyId && header.x5t === undefined && header["x5t#S256"] === undefined;
+    if (federated) {
+      const federatedFailure = await verifyFederatedAssertion(state, assertion);
+      if (federatedFailure) return fail(federatedFailure);
+    } else {
+      const audiences = [state.tenantId, state.tenantDomain].map((t) => `${state.authorityHost}/${t}/oauth2/v2.0/token`);
+      const assertionFailure = await verifyClientAssertion(state, assertion, clientId, audiences);
+      if (assertionFailure) return fail(assertionFailure);
+    }
+    authenticatedWith = "assertion";
   }
-  if (!assertion) {
-    return fail({ status: 401, error: "invalid_client", code: 7000218, description: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'." });
-  }
-  if (form.get("client_assertion_type") !== JWT_BEARER) {
-    return fail({ status: 400, error: "invalid_request", code: 50027, description: `client_assertion_type must be '${JWT_BEARER}'.` });
-  }
-  const audiences = [state.tenantId, state.tenantDomain].map((t) => `${state.authorityHost}/${t}/oauth2/v2.0/token`);
-  const assertionFailure = await verifyClientAssertion(state, assertion, clientId, audiences);
-  if (assertionFailure) return fail(assertionFailure);
 
   // Scope: exactly one resource, with /.default.
   const scope = form.get("scope");
@@ -240,7 +326,8 @@ async function token(state: TenantState, request: SimulatedRequest): Promise<Sim
     sub: state.app.servicePrincipalObjectId,
     appid: state.app.clientId,
     azp: state.app.clientId,
-    appidacr: "2",
+    // 1: client secret, 2: certificate or assertion.
+    appidacr: authenticatedWith === "secret" ? "1" : "2",
     idtyp: "app",
     app_displayname: state.app.displayName,
     ver: "1.0",

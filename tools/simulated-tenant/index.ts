@@ -50,6 +50,16 @@ export interface SimulatedTenantOptions {
   grantUserReadAll?: boolean;
   /** Default "allowed"; "forbidden" => Key Vault answers 403 ForbiddenByRbac. */
   keyVaultAccess?: "allowed" | "forbidden";
+  /** Key Vault data actions answered 403 ForbiddenByRbac, e.g. "Microsoft.KeyVault/vaults/keys/sign/action". */
+  keyVaultDeniedActions?: string[];
+  /** Default true. false: the certificate's secret holds only the certificates (as Key Vault does for a non-exportable key); signing still works. */
+  certificateKeyExportable?: boolean;
+  /** Client secret values registered on the app (password credentials). Default none. */
+  clientSecrets?: string[];
+  /** Plain Key Vault secrets, name => value (e.g. the client secret for GRAPH_CREDENTIAL=clientSecret). */
+  keyVaultSecrets?: Record<string, string>;
+  /** True: the app trusts the managed identity through a federated identity credential (this tenant's issuer, the identity's object id, the cloud's exchange audience). */
+  federatedManagedIdentity?: boolean;
 }
 
 export interface SimulatedTenantRequests {
@@ -146,7 +156,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
     chainPem,
     contentType,
     secretValue,
-    exportable: true,
+    exportable: options.certificateKeyExportable ?? true,
     createdOnInSeconds: Math.floor(Date.now() / 1000) - 3600,
   };
 
@@ -174,6 +184,8 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       displayName: "entra-user-sync",
       certificates: [appCertificate],
       graphRoles: options.grantUserReadAll === false ? [] : ["User.Read.All"],
+      clientSecrets: options.clientSecrets ?? [],
+      federatedIdentityCredentials: [],
     },
     managedIdentity: {
       clientId: randomUUID(),
@@ -182,12 +194,19 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       resourceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/simulated/providers/Microsoft.Web/sites/entra-user-sync",
     },
     keyVaultAccess: options.keyVaultAccess ?? "allowed",
+    keyVaultDeniedActions: options.keyVaultDeniedActions ?? [],
     graphLatencyInMs: options.graphLatencyInMs ?? 0,
     tokens: createTokenAuthority({ issuer: () => `${state.authorityHost}/${tenantId}/v2.0` }),
     directory,
     skipTokenKey: randomBytes(32),
-    vault: { certificates: new Map([[certificateName.toLowerCase(), vaultCertificate]]) },
+    vault: {
+      certificates: new Map([[certificateName.toLowerCase(), vaultCertificate]]),
+      secrets: new Map(Object.entries(options.keyVaultSecrets ?? {}).map(([name, value]) => [name.toLowerCase(), { name, version: newVersion(), value }])),
+    },
   };
+  if (options.federatedManagedIdentity) {
+    state.app.federatedIdentityCredentials = [{ name: "function-managed-identity", subject: state.managedIdentity.objectId, audiences: [cloud.tokenExchangeAudience] }];
+  }
 
   const tlsOptions = { key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem };
   const common = { tls: tlsOptions, log, interceptors };

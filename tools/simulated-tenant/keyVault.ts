@@ -3,7 +3,8 @@
  * bearer challenge. Bodies follow the real service's JSON (ids with versions, `cer`, base64url
  * `x5t`, epoch-second attributes, policy with `key_props`/`secret_props`).
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createPublicKey, randomUUID } from "node:crypto";
+import forge from "node-forge";
 import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
 import type { TenantState, VaultCertificate } from "./state.js";
 
@@ -45,7 +46,8 @@ async function authorize(state: TenantState, request: SimulatedRequest, action: 
     return keyVaultError(request, 401, "Unauthorized", `Token validation failed: the token was issued for tenant '${String(claims.tid)}', not this vault's tenant.`, undefined, challenge(state));
   }
   const isManagedIdentity = claims.oid === state.managedIdentity.objectId;
-  if (state.keyVaultAccess === "forbidden" || !isManagedIdentity) {
+  const denied = state.keyVaultDeniedActions?.some((a) => a.toLowerCase() === action.toLowerCase()) ?? false;
+  if (state.keyVaultAccess === "forbidden" || !isManagedIdentity || denied) {
     const message = [
       "Caller is not authorized to perform action on resource.",
       "If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.",
@@ -141,20 +143,30 @@ async function getSecret(state: TenantState, request: SimulatedRequest): Promise
   const badVersion = checkApiVersion(request);
   if (badVersion) return badVersion;
   const [name = "", version = ""] = request.params;
-  const entry = find(state, name, version);
   const id = version === "" ? name : `${name}/${version}`;
+  const vault = state.keyVaultUrl;
+  const plain = state.vault.secrets?.get(name.toLowerCase());
+  if (plain !== undefined && (version === "" || version.toLowerCase() === plain.version)) {
+    const created = Math.floor(Date.now() / 1000) - 3600;
+    const body: Record<string, unknown> = {
+      value: plain.value,
+      id: `${vault}/secrets/${plain.name}/${plain.version}`,
+      attributes: { enabled: true, created, updated: created, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 },
+      tags: {},
+    };
+    if (plain.contentType !== undefined) body.contentType = plain.contentType;
+    return { status: 200, headers: headers(request), body };
+  }
+  const entry = find(state, name, version);
   if (entry === undefined) {
     return keyVaultError(request, 404, "SecretNotFound", `A secret with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
   }
-  if (!entry.exportable) {
-    return keyVaultError(request, 403, "Forbidden", `The private key of certificate ${entry.name} is not exportable (its policy has key_props.exportable = false); its secret cannot be read.`);
-  }
-  const vault = state.keyVaultUrl;
   return {
     status: 200,
     headers: headers(request),
     body: {
-      value: entry.secretValue,
+      // As Key Vault does: a non-exportable key is not part of the value, only the certificates are.
+      value: entry.exportable ? entry.secretValue : publicOnlySecretValue(entry),
       contentType: entry.contentType,
       id: `${vault}/secrets/${entry.name}/${entry.version}`,
       managed: true,
@@ -165,8 +177,93 @@ async function getSecret(state: TenantState, request: SimulatedRequest): Promise
   };
 }
 
+/** A certificate's backing secret without the private key (what Key Vault returns for a non-exportable key). */
+export function publicOnlySecretValue(entry: VaultCertificate): string {
+  if (entry.contentType === "application/x-pem-file") return entry.chainPem.join("");
+  const certificates = entry.chainPem.map((pem) => forge.pki.certificateFromPem(pem));
+  const pfx = forge.pkcs12.toPkcs12Asn1(null, certificates, "", { algorithm: "3des" });
+  return forge.util.encode64(forge.asn1.toDer(pfx).getBytes());
+}
+
+function keyNotFound(request: SimulatedRequest, name: string, version: string): SimulatedResponse {
+  const id = version === "" ? name : `${name}/${version}`;
+  return keyVaultError(request, 404, "KeyNotFound", `A key with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
+}
+
+/** GET /keys/{name}/{version}: the public part of a certificate's key (what keys/read exposes). */
+async function getKey(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
+  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/keys/read");
+  if (denied) return denied;
+  const badVersion = checkApiVersion(request);
+  if (badVersion) return badVersion;
+  const [name = "", version = ""] = request.params;
+  const entry = find(state, name, version);
+  if (entry === undefined) return keyNotFound(request, name, version);
+  const jwk = createPublicKey(entry.certificate.certificatePem).export({ format: "jwk" });
+  const created = entry.createdOnInSeconds;
+  return {
+    status: 200,
+    headers: headers(request),
+    body: {
+      key: {
+        kid: `${state.keyVaultUrl}/keys/${entry.name}/${entry.version}`,
+        kty: "RSA",
+        key_ops: ["sign", "verify", "wrapKey", "unwrapKey", "encrypt", "decrypt"],
+        n: jwk.n,
+        e: jwk.e,
+      },
+      attributes: { enabled: true, nbf: Math.floor(entry.certificate.notBefore.getTime() / 1000), exp: Math.floor(entry.certificate.notAfter.getTime() / 1000), created, updated: created, exportable: entry.exportable, recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 },
+      tags: {},
+      managed: true,
+    },
+  };
+}
+
+const DIGEST_OIDS: Record<string, { md: string; length: number }> = { RS256: { md: "sha256", length: 32 }, PS256: { md: "sha256", length: 32 } };
+
+/**
+ * POST /keys/{name}/{version}/sign with `{ alg, value: base64url digest }`: signs the digest with the
+ * certificate's private key inside the vault (PS256: RSASSA-PSS, MGF1-SHA256, 32-byte salt; RS256:
+ * RSASSA-PKCS1-v1_5) and answers `{ kid, value: base64url signature }`. Exportability does not matter.
+ */
+async function signDigest(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
+  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/keys/sign/action");
+  if (denied) return denied;
+  const badVersion = checkApiVersion(request);
+  if (badVersion) return badVersion;
+  const [name = "", version = ""] = request.params;
+  const entry = find(state, name, version);
+  if (entry === undefined || version === "") return keyNotFound(request, name, version);
+  let body: { alg?: unknown; value?: unknown };
+  try {
+    body = JSON.parse(request.body) as { alg?: unknown; value?: unknown };
+  } catch {
+    return keyVaultError(request, 400, "BadParameter", "The request body is not valid JSON.");
+  }
+  const alg = typeof body.alg === "string" ? body.alg : "";
+  const spec = DIGEST_OIDS[alg];
+  if (spec === undefined) return keyVaultError(request, 400, "BadParameter", `Invalid algorithm '${alg}' for an RSA key; this vault signs with PS256 or RS256.`);
+  if (typeof body.value !== "string" || !/^[A-Za-z0-9_-]*$/.test(body.value)) return keyVaultError(request, 400, "BadParameter", "Property 'value' must be a base64url digest.");
+  const digest = Buffer.from(body.value, "base64url");
+  if (digest.length !== spec.length) return keyVaultError(request, 400, "BadParameter", `The digest for ${alg} must be ${spec.length} bytes (got ${digest.length}).`);
+  const privateKey = forge.pki.privateKeyFromPem(entry.certificate.privateKeyPem);
+  // A message digest object holding the precomputed digest: the vault never sees the message.
+  const md = { algorithm: spec.md, digest: () => forge.util.createBuffer(digest.toString("binary")) } as unknown as forge.md.MessageDigest;
+  const signature =
+    alg === "PS256"
+      ? privateKey.sign(md, forge.pss.create({ md: forge.md.sha256.create(), mgf: forge.mgf.mgf1.create(forge.md.sha256.create()), saltLength: 32 }))
+      : privateKey.sign(md);
+  return {
+    status: 200,
+    headers: headers(request),
+    body: { kid: `${state.keyVaultUrl}/keys/${entry.name}/${entry.version}`, value: Buffer.from(signature, "binary").toString("base64url") },
+  };
+}
+
 export function keyVaultRoutes(state: TenantState): Route[] {
   return [
+    { service: "keyVault", method: "GET", path: /^\/keys\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z]*))?\/?$/, handler: (request) => getKey(state, request) },
+    { service: "keyVault", method: "POST", path: /^\/keys\/([0-9A-Za-z-]+)\/([0-9A-Za-z]+)\/sign\/?$/, handler: (request) => signDigest(state, request) },
     { service: "keyVault", method: "GET", path: /^\/certificates\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z]*))?\/?$/, handler: (request) => getCertificate(state, request) },
     { service: "keyVault", method: "GET", path: /^\/secrets\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z]*))?\/?$/, handler: (request) => getSecret(state, request) },
   ];

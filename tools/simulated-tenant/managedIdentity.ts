@@ -31,6 +31,14 @@ async function getToken(state: TenantState, request: SimulatedRequest): Promise<
   if (!/^(https:\/\/[^\s/]+(\/\S*)?|api:\/\/\S+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.test(resource)) {
     return failure(400, `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${state.tenantId}.`);
   }
+  // Token-exchange audiences (workload identity federation): only this cloud's is known to its Entra.
+  const exchange = /^api:\/\/AzureADTokenExchange/i.test(resource);
+  if (exchange && resource.replace(/\/+$/, "") !== state.cloud.tokenExchangeAudience) {
+    return failure(
+      400,
+      `AADSTS500011: The resource principal named ${resource} was not found in the tenant named ${state.tenantId}. This cloud's token-exchange audience is ${state.cloud.tokenExchangeAudience}.`,
+    );
+  }
   const userAssigned: Array<[string, string]> = [
     ["client_id", mi.clientId],
     ["principal_id", mi.objectId],
@@ -52,7 +60,9 @@ async function getToken(state: TenantState, request: SimulatedRequest): Promise<
       appid: mi.clientId,
       appidacr: "2",
       idtyp: "app",
-      ver: "1.0",
+      // Tokens for the exchange audience are v2.0 tokens: iss <authority>/<tenant>/v2.0, sub = the identity's object id.
+      ver: exchange ? "2.0" : "1.0",
+      ...(exchange ? { azp: mi.clientId } : {}),
       xms_mirid: mi.resourceId,
     },
     TOKEN_LIFETIME_IN_SECONDS,

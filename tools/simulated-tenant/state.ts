@@ -23,6 +23,29 @@ export interface AppRegistration {
   certificates: GeneratedCertificate[];
   /** Application permissions granted on Microsoft Graph (admin consent). */
   graphRoles: string[];
+  /** Client secret values (password credentials). None by default. */
+  clientSecrets?: string[];
+  /** Federated identity credentials (workload identity federation). None by default. */
+  federatedIdentityCredentials?: FederatedIdentityCredential[];
+}
+
+/** A federated identity credential on the app registration, as Entra matches it. */
+export interface FederatedIdentityCredential {
+  name: string;
+  /** Undefined: this tenant's own issuer (`<authority host>/<tenant id>/v2.0`), as for a managed identity. */
+  issuer?: string;
+  /** For a managed identity: its principal (object) id. */
+  subject: string;
+  /** One value, e.g. api://AzureADTokenExchange. */
+  audiences: string[];
+}
+
+/** A plain Key Vault secret (not a certificate's backing secret). */
+export interface VaultSecret {
+  name: string;
+  version: string;
+  value: string;
+  contentType?: string;
 }
 
 export interface ManagedIdentity {
@@ -50,6 +73,8 @@ export interface TenantState {
   app: AppRegistration;
   managedIdentity: ManagedIdentity;
   keyVaultAccess: "allowed" | "forbidden";
+  /** Key Vault data actions answered with 403 ForbiddenByRbac, e.g. "Microsoft.KeyVault/vaults/keys/sign/action". */
+  keyVaultDeniedActions?: string[];
   graphLatencyInMs: number;
   tokens: TokenAuthority;
   directory: SimulatedDirectory;
@@ -73,6 +98,8 @@ export interface VaultCertificate {
 
 export interface SimulatedVault {
   certificates: Map<string, VaultCertificate>;
+  /** Plain secrets by lowercase name. */
+  secrets?: Map<string, VaultSecret>;
 }
 
 /** Whether a tenant segment of a path (id or verified domain) names this tenant. */
