@@ -274,6 +274,7 @@ export function graphTimeoutPolicy(timeoutInMs: number, contexts: GraphRequestCo
 }
 
 export function formatSeconds(ms: number): string {
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }
