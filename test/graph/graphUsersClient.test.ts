@@ -1,5 +1,7 @@
 import { createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
+import { CLOUDS, type CloudName } from "../../src/configuration/clouds.js";
+import { adminConsentUrl } from "../../src/credentials/consent.js";
 import { GraphUsersClient } from "../../src/graph/graphUsersClient.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 
@@ -108,6 +110,22 @@ describe("GraphUsersClient", () => {
     expect(error.message).toContain("User.Read.All");
     expect(error.message).toContain(consent);
     expect(error.details.graphCode).toBe("Authorization_RequestDenied");
+  });
+
+  it.each([
+    ["AzurePublic", "https://login.microsoftonline.com"],
+    ["AzureChina", "https://login.partner.microsoftonline.cn"],
+    ["AzureUSGovernment", "https://login.microsoftonline.us"],
+    ["AzureUSGovernmentDoD", "https://login.microsoftonline.us"],
+  ] as Array<[CloudName, string]>)("points a 403 in %s at that cloud's admin-consent page", async (cloud, loginHost) => {
+    const http = scriptedHttp(() => ({ status: 403, body: { error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation." } } }));
+    const clientId = "00000000-0000-0000-0000-000000000001";
+    const consent = adminConsentUrl(CLOUDS[cloud].authorityHost, "contoso.onmicrosoft.com", clientId);
+    expect(consent).toBe(`${loginHost}/contoso.onmicrosoft.com/adminconsent?client_id=${clientId}`);
+    const client = new GraphUsersClient({ graphEndpoint: CLOUDS[cloud].graphEndpoint, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client, adminConsentUrl: consent });
+    const error = await failureOf(client);
+    expect(error.message).toContain(`An administrator can grant it at ${consent}`);
+    expect(http.sent).toHaveLength(1);
   });
 
   it("answers a 401 with one forced token refresh and a retry", async () => {
