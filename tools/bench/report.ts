@@ -187,7 +187,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
   return `${lines.join("\n")}\n`;
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 }
 

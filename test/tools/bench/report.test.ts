@@ -1,0 +1,234 @@
+/**
+ * The benchmark's shaping of results, on tiny fake runs: medians and spreads, the comparisons,
+ * the targets' verdicts, the JSON, the markdown report and the SVG chart. No timing is measured here.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  escapeXml,
+  formatConsoleReport,
+  markdownTable,
+  niceMaximum,
+  renderMarkdownReport,
+  renderUsersPerSecondChart,
+} from "../../../tools/bench/report.js";
+import { buildResults, compareScenarios, evaluateTargets, median, spreadOf, summarizeScenarios, type BenchResults } from "../../../tools/bench/summary.js";
+import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind } from "../../../tools/bench/types.js";
+
+const MiB = 2 ** 20;
+
+function run(kind: ScenarioKind, userCount: number, latencyInMs: number | null, wallTimeInMs: number, extra: Partial<RunRecord> = {}): RunRecord {
+  const usesGraph = kind !== "write-ceiling";
+  return {
+    kind,
+    userCount,
+    latencyInMs,
+    users: userCount,
+    entitiesWritten: kind === "read-ceiling" ? 0 : userCount,
+    wallTimeInMs,
+    peakRssBytes: 200 * MiB,
+    table: { requests: kind === "read-ceiling" ? 0 : 10, batches: kind === "read-ceiling" || kind === "naive" ? 0 : 8, throttled: 0 },
+    repeat: 1,
+    processWallTimeInMs: wallTimeInMs + 500,
+    tenant: { graph: usesGraph ? 11 : 0, token: usesGraph ? 1 : 0, keyVault: usesGraph ? 4 : 0, certificateFetches: usesGraph ? 1 : 0, managedIdentity: usesGraph ? 1 : 0 },
+    ...extra,
+  };
+}
+
+const options: BenchOptions = { sizes: [1000], latencyInMs: 300, repeat: 3, millionRepeat: 1, naiveSizes: [1000], seed: 1 };
+const environment: BenchEnvironment = {
+  node: "v22.0.0",
+  platform: "linux",
+  arch: "x64",
+  cpuModel: "Test CPU",
+  cpuCount: 2,
+  totalMemoryBytes: 8 * 2 ** 30,
+  azuriteVersion: "3.36.0",
+  partitionCount: 16,
+  writeConcurrency: 16,
+  graphPageSize: 999,
+  azuriteStorage: { "1000": "memory" },
+};
+
+/** 1,000 users: full sync 1.0 s at 300 ms (read 0.95 s, write 0.5 s), 0.6 s at 0 ms (write 0.5 s), naive 4 s. */
+function fakeRuns(): RunRecord[] {
+  return [
+    run("full-sync", 1000, 300, 1200, { repeat: 1 }),
+    run("full-sync", 1000, 300, 1000, { repeat: 2 }),
+    run("full-sync", 1000, 300, 800, { repeat: 3, peakRssBytes: 300 * MiB }),
+    run("read-ceiling", 1000, 300, 950),
+    run("full-sync", 1000, 0, 600),
+    run("read-ceiling", 1000, 0, 100),
+    run("write-ceiling", 1000, null, 500, { writerSyncInMsPerPage: 12.5 }),
+    run("naive", 1000, 300, 4000),
+    run("naive", 1000, 0, 3000),
+  ];
+}
+
+function results(runs = fakeRuns()): BenchResults {
+  return buildResults({ startedAt: new Date("2026-01-01T00:00:00Z"), finishedAt: new Date("2026-01-01T00:05:00Z"), options, environment, runs, notes: ["a <note> | with a pipe"] });
+}
+
+/** Tags nest and close properly, and no raw "<" or "&" appears in text. */
+function isWellFormed(xml: string): boolean {
+  const stack: string[] = [];
+  for (const match of xml.matchAll(/<(\/?)([a-z]+)\b[^>]*?(\/?)>|&(?!amp;|lt;|gt;|quot;|apos;)/g)) {
+    if (match[0].startsWith("&")) return false;
+    const [, closing, name, selfClosing] = match;
+    if (selfClosing) continue;
+    if (!closing) stack.push(name!);
+    else if (stack.pop() !== name) return false;
+  }
+  return stack.length === 0;
+}
+
+describe("medians and spreads", () => {
+  it("takes the middle value, or the mean of the two middle values", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(spreadOf([5, 1, 9])).toEqual({ median: 5, min: 1, max: 9 });
+    expect(() => median([])).toThrow(RangeError);
+  });
+});
+
+describe("scenario summaries", () => {
+  const summaries = summarizeScenarios(fakeRuns());
+
+  it("groups runs by kind, size and latency, ordered full sync, read, write, naive, higher latency first", () => {
+    expect(summaries.map((s) => s.key)).toEqual([
+      "full-sync/1000/300",
+      "full-sync/1000/0",
+      "read-ceiling/1000/300",
+      "read-ceiling/1000/0",
+      "write-ceiling/1000/-",
+      "naive/1000/300",
+      "naive/1000/0",
+    ]);
+  });
+
+  it("reports medians with min and max over the runs", () => {
+    const full = summaries[0]!;
+    expect(full.samples).toBe(3);
+    expect(full.wallTimeInMs).toEqual({ median: 1000, min: 800, max: 1200 });
+    expect(full.usersPerSecond).toEqual({ median: 1000, min: 1000 / 1.2, max: 1250 });
+    expect(full.peakRssBytes).toEqual({ median: 200 * MiB, min: 200 * MiB, max: 300 * MiB });
+    expect(full.requests).toMatchObject({ graph: 11, token: 1, keyVault: 4, certificateFetches: 1, tableRequests: 10, tableBatches: 8 });
+    expect(summaries.find((s) => s.kind === "write-ceiling")!.writerSyncInMsPerPage).toBe(12.5);
+  });
+
+  it("compares each full sync with its ceilings and the naive baseline", () => {
+    const [at300, at0] = compareScenarios(summaries);
+    // max(read 950, write 500) / full 1000
+    expect(at300!.overlapEfficiency).toBeCloseTo(0.95, 10);
+    expect(at300!.speedUpOverNaive).toBeCloseTo(4, 10);
+    expect(at300!.shareOfWriteCeiling).toBeCloseTo(0.5, 10);
+    // max(read 100, write 500) / full 600
+    expect(at0!.overlapEfficiency).toBeCloseTo(500 / 600, 10);
+    expect(at0!.shareOfWriteCeiling).toBeCloseTo(500 / 600, 10);
+    expect(at0!.speedUpOverNaive).toBeCloseTo(5, 10);
+  });
+
+  it("leaves a comparison out when its counterpart was not measured", () => {
+    const [only] = compareScenarios(summarizeScenarios([run("full-sync", 1000, 300, 1000)]));
+    expect(only).toEqual({ userCount: 1000, latencyInMs: 300, fullSyncUsersPerSecond: 1000 });
+  });
+});
+
+describe("targets", () => {
+  it("judges each target on the medians", () => {
+    const targets = results().targets;
+    expect(targets.map((t) => [t.id, t.status])).toEqual([
+      ["overlap", "met"],
+      ["zero-latency-vs-write-ceiling", "met"],
+      ["memory-1m-vs-100k", "not measured"],
+      ["cold-process-credentials", "met"],
+    ]);
+    expect(targets[0]!.target).toContain("300 ms");
+    expect(targets[0]!.measured).toContain("0.95");
+  });
+
+  it("reports a target as not met, with what was measured", () => {
+    const runs = fakeRuns().map((r) => (r.kind === "full-sync" && r.latencyInMs === 0 ? { ...r, wallTimeInMs: 1000 } : r));
+    runs.push(run("naive", 1000, 0, 3000, { repeat: 2, tenant: { graph: 11, token: 2, keyVault: 4, certificateFetches: 1, managedIdentity: 1 } }));
+    const targets = results(runs).targets;
+    expect(targets.find((t) => t.id === "zero-latency-vs-write-ceiling")).toMatchObject({ status: "not met", measured: "1k: 0.50 × write ceiling" });
+    expect(targets.find((t) => t.id === "cold-process-credentials")).toMatchObject({ status: "not met" });
+    expect(targets.find((t) => t.id === "cold-process-credentials")!.measured).toContain("token requests per process 1/2");
+  });
+
+  it("compares peak RSS at 1,000,000 users with 100,000", () => {
+    const runs = [
+      run("full-sync", 100_000, 300, 1000, { peakRssBytes: 300 * MiB }),
+      run("full-sync", 1_000_000, 300, 10_000, { peakRssBytes: 320 * MiB }),
+      run("full-sync", 100_000, 0, 1000, { peakRssBytes: 300 * MiB }),
+      run("full-sync", 1_000_000, 0, 10_000, { peakRssBytes: 400 * MiB }),
+    ];
+    const summaries = summarizeScenarios(runs);
+    const memory = evaluateTargets(summaries, compareScenarios(summaries), runs, 300).find((t) => t.id === "memory-1m-vs-100k")!;
+    expect(memory.status).toBe("not met");
+    expect(memory.measured).toContain("320 MiB at 1M vs 300 MiB at 100k (+6.7 %)");
+    expect(memory.measured).toContain("(+33.3 %)");
+  });
+});
+
+describe("outputs", () => {
+  it("round-trips through JSON unchanged", () => {
+    const value = results();
+    expect(JSON.parse(JSON.stringify(value))).toEqual(value);
+    expect(value.runs).toHaveLength(9);
+    expect(value.schemaVersion).toBe(1);
+  });
+
+  it("prints the scenario, comparison and target tables", () => {
+    const text = formatConsoleReport(results());
+    expect(text).toMatch(/Users\s+Scenario\s+Graph latency/);
+    expect(text).toMatch(/1,000\s+full sync\s+300 ms\s+3\s+1\.00 \(0\.80–1\.20\)\s+1,000 \(833–1,250\)/);
+    expect(text).toMatch(/1,000\s+write ceiling\s+–\s+1\s+0\.50\s+2,000/);
+    expect(text).toMatch(/1,000\s+300 ms\s+1,000\s+0\.95\s+4\.0×\s+0\.50/);
+    expect(text).toContain("overlap efficiency ≥ 0.9 with 300 ms pages");
+  });
+
+  it("writes a markdown report with targets, the chart, the tables and escaped notes", () => {
+    const markdown = renderMarkdownReport(results(), "chart.svg");
+    expect(markdown).toContain("![Users per second per scenario](chart.svg)");
+    expect(markdown).toContain("| overlap efficiency ≥ 0.9 with 300 ms pages | ✅ met | 1k: 0.95 |");
+    expect(markdown).toContain("| peak RSS at 1,000,000 users within 10 % of 100,000 | – not measured |");
+    expect(markdown).toContain("| 1,000 | naive baseline | 0 ms | 1 | 3.00 | 333 |");
+    expect(markdown).toContain("upsertUsers spends 12.5 ms per 999-user page");
+    expect(markdown).toContain("- a <note> | with a pipe");
+  });
+
+  it("escapes pipes in markdown cells", () => {
+    expect(markdownTable([{ header: "a|b", align: "left" }], [["x|y"]])).toBe("| a\\|b |\n| :--- |\n| x\\|y |");
+  });
+
+  it("draws one bar per scenario, proportional to median users/s, on a nice axis", () => {
+    const value = results();
+    const svg = renderUsersPerSecondChart(value.scenarios);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    const bars = [...svg.matchAll(/<rect x="300" y="[\d.]+" width="([\d.]+)" height="16" fill="(#[0-9a-f]{6})">/g)];
+    expect(bars).toHaveLength(value.scenarios.length);
+    const widths = bars.map((m) => Number(m[1]));
+    // Axis to 10,000 users/s (read ceiling at 0 ms: 10,000); 420 px of bar area.
+    expect(niceMaximum(10_000)).toBe(10_000);
+    const expected = value.scenarios.map((s) => (s.usersPerSecond.median / 10_000) * 420);
+    widths.forEach((w, i) => expect(w).toBeCloseTo(expected[i]!, 1));
+    // A whisker for the scenario with three runs only.
+    expect([...svg.matchAll(/stroke-width="1.5"/g)]).toHaveLength(1);
+    expect(svg).toContain("1,000 · full sync · 300 ms");
+    expect(isWellFormed(svg)).toBe(true);
+    expect(isWellFormed("<svg><text></svg>")).toBe(false);
+  });
+
+  it("escapes text for XML", () => {
+    expect(escapeXml(`a<b>&"c"'d'`)).toBe("a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;");
+  });
+
+  it("picks axis maxima of 1, 2 or 5 times a power of ten", () => {
+    expect(niceMaximum(0)).toBe(1);
+    expect(niceMaximum(1234)).toBe(2000);
+    expect(niceMaximum(2001)).toBe(5000);
+    expect(niceMaximum(38_528)).toBe(50_000);
+    expect(niceMaximum(50_001)).toBe(100_000);
+  });
+});
