@@ -83,6 +83,13 @@ interface ResolvedCredential {
  * never calls the public cloud's instance discovery endpoint, whatever the cloud (msal-common
  * Authority.getCloudDiscoveryMetadataFromConfig). The OpenID configuration is then read from the
  * authority host itself when MSAL has no built-in metadata for it.
+ *
+ * The client also keeps the last token it got and hands it out until 4 minutes before it expires
+ * (MSAL renews 5 minutes before). The reason is the assertion modes: msal-node 7 resolves a
+ * `clientAssertion` callback on every acquireTokenByClientCredential call, cache hits included
+ * (ClientApplication.buildOauthClientConfiguration), so without this every Graph page would cost a
+ * Key Vault signature or a managed identity token. With it, the callback runs only when a new token
+ * is requested from Entra.
  */
 export class GraphTokenClient {
   readonly #options: GraphTokenClientOptions;
@@ -90,6 +97,7 @@ export class GraphTokenClient {
   readonly #graphEndpoint: string;
   readonly #scope: string;
   #msal: MsalApp | undefined;
+  #lastToken: { token: string; expiresOn: Date; credentialKey: string } | undefined;
 
   constructor(options: GraphTokenClientOptions) {
     this.#options = options;
@@ -99,6 +107,13 @@ export class GraphTokenClient {
   }
 
   async getToken(options: GetTokenOptions = {}): Promise<GraphAccessToken> {
+    const last = this.#lastToken;
+    if (!options.forceRefresh && last && last.credentialKey === this.#msal?.credentialKey && last.expiresOn.getTime() - Date.now() > TOKEN_REUSE_MARGIN_IN_MS) {
+      // Only while the credential behind it is unchanged: a certificate rotation (keyVaultCertificate) is seen on the next read.
+      if (this.#options.assertionProvider || this.#msal === undefined || (await this.#resolve(false, options.abortSignal)).key === last.credentialKey) {
+        return { token: last.token, expiresOn: last.expiresOn, fromCache: true };
+      }
+    }
     const credential = await this.#resolve(false, options.abortSignal);
     try {
       return await this.#acquire(credential, options);
@@ -197,6 +212,7 @@ export class GraphTokenClient {
         details: { thumbprintSha256: credential.context.thumbprintSha256 },
       });
     }
+    this.#lastToken = { token: result.accessToken, expiresOn: result.expiresOn, credentialKey: credential.key };
     return { token: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
   }
 
@@ -242,6 +258,9 @@ function scrub(message: string, secretText: string | undefined): string {
   if (secretText && secretText.length >= 4) text = text.split(secretText).join("[redacted]");
   return redact(text);
 }
+
+/** Below this much remaining lifetime the token is requested again (MSAL's own renewal offset is 5 minutes). */
+const TOKEN_REUSE_MARGIN_IN_MS = 4 * 60 * 1000;
 
 function derBase64ToPem(derBase64: string): string {
   const lines = derBase64.match(/.{1,64}/g) ?? [];
