@@ -7,7 +7,6 @@ import type { TokenCredential } from "@azure/identity";
 import { odata, TableClient, type TableServiceClientOptions, type TransactionAction } from "@azure/data-tables";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { runRowKey, timeOfSnapshotId } from "../snapshots/snapshotIds.js";
@@ -19,7 +18,6 @@ import {
   decodeMirrorEntity,
   encodeMirrorEntity,
   mirrorPartitionKey,
-  ROUND_COLUMN,
   STATE_COLUMN,
   stateColumns,
   USER_PARTITION_HIGH,
@@ -297,7 +295,8 @@ export class UserMirrorClient {
    * change set. Returns how many were marked.
    */
   async sweep(round: string, runId: string, now: Date, options: OperationOptionsBase = {}): Promise<number> {
-    const filter = `${odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH}`} and ${STATE_COLUMN} eq 'present' and ${ROUND_COLUMN} ne ${odata`${round}`}`;
+    // odata`` quotes and escapes the values; `_state` and `_round` are STATE_COLUMN and ROUND_COLUMN.
+    const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and _state eq ${"present"} and _round ne ${round}`;
     let swept = 0;
     let batch: MirrorUser[] = [];
     const flush = async () => {
@@ -392,7 +391,7 @@ export class UserMirrorClient {
     let count = 0;
     if (max <= 0) return;
     for await (const e of this.#query(this.#mirror, odata`PartitionKey eq ${RUNS_PARTITION}`, "listing mirror runs", options.abortSignal, { tableMayNotExist: true })) {
-      let counters: Record<string, number> = {};
+      let counters: Record<string, number>;
       try {
         counters = JSON.parse(String(e.counters ?? "{}")) as Record<string, number>;
       } catch {
