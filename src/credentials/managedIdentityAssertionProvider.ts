@@ -69,8 +69,13 @@ export class ManagedIdentityAssertionProvider implements ClientAssertionProvider
     if (error instanceof UserSyncError) return error;
     if (error instanceof Error && error.name === "AbortError") return error;
     const name = error instanceof Error ? error.name : "";
-    const message = redact((error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim()).slice(0, 500);
-    if (name === "CredentialUnavailableError" || name === "AggregateAuthenticationError") {
+    const full = redact((error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim());
+    const entraError = /AADSTS\d+:[^.]*\./.exec(full)?.[0];
+    const message = (entraError ? `${entraError} (${full.slice(0, 300)}…)` : full).slice(0, 600);
+    // The identity endpoint answered with an Entra error (e.g. AADSTS500011 for another cloud's
+    // audience): the identity exists, the request is wrong. The chain reports it as "unavailable".
+    const answered = /AADSTS\d+/.test(error instanceof Error ? error.message : String(error));
+    if (!answered && (name === "CredentialUnavailableError" || name === "AggregateAuthenticationError")) {
       return new UserSyncError("no_azure_credential", `No managed identity could get a token for ${this.#options.tokenExchangeAudience}. ${NO_IDENTITY_FIX} Details: ${message}`, {
         details: { identityClientId: process.env.AZURE_CLIENT_ID },
       });
