@@ -1,0 +1,205 @@
+/**
+ * Resumable runs and the writer lease end to end: the compiled command line (`node dist/src/cli/main.js
+ * run`, built by `npm run build`) killed with SIGKILL after its first checkpoints, then a run that
+ * waits out the dead run's lease, resumes its snapshot from the checkpoint and promotes it equal to
+ * the directory; an overlapping command-line run during a running sync; a run stopped at its maximum
+ * duration and continued. Real clients throughout: managed identity, Key Vault, MSAL, Graph on the
+ * simulated tenant, Tables on Azurite.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GraphUser } from "../../src/graph/types.js";
+import { isUserSyncError } from "../../src/shared/errors.js";
+import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+
+const USERS = 3000; // 4 pages of at most 999
+const PAGES = Math.ceil(USERS / 999);
+const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
+let world: SyncEnvironment;
+let env: Record<string, string>;
+
+/** Holds Graph `/users` requests from the given request number on, until released. */
+function graphGate() {
+  let count = 0;
+  let holdFrom = Number.POSITIVE_INFINITY;
+  let release!: () => void;
+  let released = Promise.resolve();
+  const remove = world.tenant.intercept("graph", async () => {
+    count += 1;
+    if (count >= holdFrom) await released;
+    return undefined;
+  });
+  return {
+    get count() {
+      return count;
+    },
+    holdFrom(n: number) {
+      holdFrom = count + n;
+      released = new Promise<void>((resolve) => (release = resolve));
+    },
+    release() {
+      holdFrom = Number.POSITIVE_INFINITY;
+      release?.();
+    },
+    remove,
+  };
+}
+
+function startCli(args: string[], extraEnv: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, exited };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function expectSnapshotEqualsDirectory(service: UserSyncService, snapshotId: string): Promise<void> {
+  const expected = new Map<string, GraphUser>();
+  for (const user of world.tenant.directory.users(service.settings.select)) expected.set(user.id, user);
+  let count = 0;
+  const mismatches: string[] = [];
+  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+    count += 1;
+    const want = expected.get(user.id);
+    if (want === undefined) mismatches.push(`unexpected ${user.id}`);
+    else if (JSON.stringify(user) !== JSON.stringify(want)) mismatches.push(`differs ${user.id}`);
+    expected.delete(user.id);
+  }
+  expect(mismatches.slice(0, 5)).toEqual([]);
+  expect(expected.size).toBe(0);
+  expect(count).toBe(USERS);
+}
+
+let children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error("dist/src/cli/main.js is missing: run `npm run build` before this test.");
+  world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pkcs12" });
+  world.useInProcess();
+  env = { ...world.env, USER_SYNC_LEASE_SECONDS: "5" };
+});
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  await world?.close();
+});
+
+describe("a run killed between pages", () => {
+  const log = capturingLogger();
+  let service: UserSyncService;
+
+  it("is resumed from its checkpoint by the next run once its lease expires, and the snapshot equals the directory", async () => {
+    service = new UserSyncService(env);
+    const gate = graphGate();
+    try {
+      // The child reads pages 1 and 2; page 3 is held, so it dies between pages.
+      gate.holdFrom(3);
+      const cli = startCli(["run", "--no-progress"]);
+      children.push(cli.child);
+      const checkpointed = await waitFor("the child's second checkpoint", async () => {
+        for await (const run of service.store.listUnfinishedRuns()) if (run.stats.pages >= 2) return run;
+        return undefined;
+      });
+      cli.child.kill("SIGKILL");
+      const exit = await cli.exited;
+      expect(exit.signal).toBe("SIGKILL");
+      gate.release();
+      expect(checkpointed.checkpoint?.nextLink).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/users\?.*skiptoken=/);
+
+      // The dead run's lease has not expired yet: the next run reads and writes nothing.
+      const graphBefore = gate.count;
+      const error = await service.runSync(log.logger, { trigger: "timer" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isUserSyncError(error, "run_in_progress"), String(error)).toBe(true);
+      expect((error as Error).message).toContain(checkpointed.runId);
+      expect(gate.count).toBe(graphBefore);
+
+      await waitFor("the dead run's lease to expire", async () => ((await service.store.getLease()) === undefined ? true : undefined));
+      const { run, stats, outcome, resumed } = await service.runSync(log.logger, { trigger: "timer" });
+      expect({ outcome, resumed }).toEqual({ outcome: "completed", resumed: true });
+      expect(run.runId).toBe(checkpointed.runId);
+      // Only the pages after the checkpoint were read again.
+      expect(gate.count - graphBefore).toBe(PAGES - 2);
+      expect(stats).toMatchObject({ pages: PAGES, usersRead: USERS, entitiesWritten: USERS });
+      expect(stats.counters.resumes).toBe(1);
+      expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+      await expectSnapshotEqualsDirectory(service, run.snapshotId);
+      expect(await Array.fromAsync(service.store.listUnfinishedRuns())).toEqual([]);
+    } finally {
+      gate.release();
+      gate.remove();
+    }
+  });
+
+  it("lets an overlapping command-line run exit with code 3 without reading or writing anything", async () => {
+    const gate = graphGate();
+    try {
+      gate.holdFrom(1);
+      const running = service.runSync(log.logger, { trigger: "timer" });
+      await waitFor("the timer run to hold the lease", async () => await service.store.getLease());
+      const graphBefore = gate.count;
+      const runsBefore = (await Array.fromAsync(service.store.listRuns())).length;
+      const cli = startCli(["run", "--no-progress"]);
+      children.push(cli.child);
+      const exit = await cli.exited;
+      expect(exit.code).toBe(3);
+      expect(exit.stderr).toContain("[run_in_progress]");
+      expect(exit.stderr).toContain("holds the writer lease");
+      expect(gate.count).toBe(graphBefore);
+      expect((await Array.fromAsync(service.store.listRuns())).length).toBe(runsBefore);
+      expectNoSecrets(exit.stdout + exit.stderr, [world.azurite.connectionString]);
+      gate.release();
+      const { outcome, resumed } = await running;
+      expect({ outcome, resumed }).toEqual({ outcome: "completed", resumed: false });
+    } finally {
+      gate.release();
+      gate.remove();
+    }
+  });
+
+  it("stops cleanly at a checkpoint at its maximum run duration, and the next run continues the same snapshot", async () => {
+    const gate = graphGate();
+    try {
+      gate.holdFrom(3);
+      const paused = await service.runSync(log.logger, { trigger: "timer", runControl: { maxRunDurationInMs: 1500 } });
+      gate.release();
+      expect(paused.outcome).toBe("paused");
+      expect(paused.pausedBecause).toBe("max_run_duration");
+      expect((await service.store.getRun(paused.run.runId))?.status).toBe("paused");
+      expect(await service.store.getLease()).toBeUndefined();
+      const continued = await service.runSync(log.logger, { trigger: "timer" });
+      expect({ outcome: continued.outcome, resumed: continued.resumed, runId: continued.run.runId }).toEqual({ outcome: "completed", resumed: true, runId: paused.run.runId });
+      await expectSnapshotEqualsDirectory(service, continued.run.snapshotId);
+    } finally {
+      gate.release();
+      gate.remove();
+    }
+  });
+
+  it("never wrote a token, key or connection string to its logs or run records", async () => {
+    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 20 }));
+    expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
+  });
+});
