@@ -31,6 +31,10 @@ param graphTenantId string = ''
 @allowed(['AzurePublic', 'AzureChina', 'AzureUSGovernment', 'AzureUSGovernmentDoD'])
 param graphCloud string = 'AzurePublic'
 
+@description('How the function proves its identity to Microsoft Entra (GRAPH_CREDENTIAL, docs/credentials.md). keyVaultCertificate: a Key Vault certificate registered on the app. managedIdentityFederation: no certificate or secret at all; the app trusts the function\'s managed identity through a federated identity credential.')
+@allowed(['keyVaultCertificate', 'managedIdentityFederation'])
+param graphCredential string = 'keyVaultCertificate'
+
 @description('True when the application already holds the User.Read.All grant; computed by infra/scripts/graph-grant-exists.sh before each deployment.')
 param graphGrantExists bool = false
 
@@ -88,6 +92,14 @@ var deploymentContainerName = 'app-package'
 var alertEmails = filter(map(split(alertEmailAddresses, ','), address => trim(address)), address => !empty(address))
 var otherTrustedCertificates = filter(map(split(additionalTrustedCertificateNames, ','), name => trim(name)), name => !empty(name) && name != certificateName)
 var syncedTenantId = empty(graphTenantId) ? tenant().tenantId : graphTenantId
+var usesFederatedCredential = graphCredential == 'managedIdentityFederation'
+// The audience a managed identity token must carry to be exchanged (src/configuration/clouds.ts).
+var tokenExchangeAudiences = {
+  AzurePublic: 'api://AzureADTokenExchange'
+  AzureChina: 'api://AzureADTokenExchangeChina'
+  AzureUSGovernment: 'api://AzureADTokenExchangeUSGov'
+  AzureUSGovernmentDoD: 'api://AzureADTokenExchangeUSGov'
+}
 
 resource functionIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-usersync-${token}'
@@ -142,7 +154,8 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
-module certificate 'modules/certificate.bicep' = {
+// No certificate at all when the managed identity is the app's credential.
+module certificate 'modules/certificate.bicep' = if (!usesFederatedCredential) {
   name: 'certificate'
   params: {
     location: location
@@ -161,7 +174,9 @@ module entraApp 'modules/entra-app.bicep' = if (manageAppRegistration) {
   params: {
     appUniqueName: appUniqueName
     displayName: 'Entra user sync (${environmentName})'
-    certificateCredentials: certificate.outputs.certificateCredentials
+    certificateCredentials: usesFederatedCredential ? [] : certificate.outputs.certificateCredentials
+    federatedIdentityPrincipalId: usesFederatedCredential ? functionIdentity.properties.principalId : ''
+    tokenExchangeAudience: tokenExchangeAudiences[graphCloud]
     graphGrantExists: graphGrantExists
     assignGraphAppRole: assignGraphAppRole
   }
@@ -196,6 +211,7 @@ module functionApp 'modules/function-app.bicep' = {
     graphCloud: graphCloud
     keyVaultUri: keyVault.outputs.uri
     keyVaultCertificateName: certificateName
+    graphCredential: graphCredential
     snapshotTableServiceUri: snapshotStorage.outputs.tableEndpoint
     userSyncSchedule: userSyncSchedule
     userSyncSelect: userSyncSelect

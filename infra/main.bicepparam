@@ -12,6 +12,7 @@ param existingGraphClientId = readEnvironmentVariable('EXISTING_GRAPH_CLIENT_ID'
 param graphTenantId = readEnvironmentVariable('GRAPH_TENANT_ID', '')
 param graphCloud = readEnvironmentVariable('GRAPH_CLOUD', 'AzurePublic')
 param certificateName = readEnvironmentVariable('CERTIFICATE_NAME', 'entra-user-sync')
+param graphCredential = readEnvironmentVariable('GRAPH_CREDENTIAL', 'keyVaultCertificate')
 param additionalTrustedCertificateNames = readEnvironmentVariable('ADDITIONAL_TRUSTED_CERTIFICATE_NAMES', '')
 param userSyncSchedule = readEnvironmentVariable('USER_SYNC_SCHEDULE', '0 0 * * * *')
 param userSyncSelect = readEnvironmentVariable('USER_SYNC_SELECT', '')

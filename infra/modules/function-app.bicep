@@ -22,6 +22,8 @@ param graphClientId string
 param graphCloud string
 param keyVaultUri string
 param keyVaultCertificateName string
+@description('GRAPH_CREDENTIAL: keyVaultCertificate, or managedIdentityFederation (then no Key Vault setting is set: the modes are exclusive).')
+param graphCredential string
 param snapshotTableServiceUri string
 param userSyncSchedule string
 param userSyncSelect string
@@ -111,10 +113,15 @@ var productSettings = {
   GRAPH_TENANT_ID: graphTenantId
   GRAPH_CLIENT_ID: graphClientId
   GRAPH_CLOUD: graphCloud
-  KEY_VAULT_URL: keyVaultUri
-  KEY_VAULT_CERTIFICATE_NAME: keyVaultCertificateName
+  GRAPH_CREDENTIAL: graphCredential
   SNAPSHOT_STORAGE__tableServiceUri: snapshotTableServiceUri
   USER_SYNC_SCHEDULE: userSyncSchedule
+}
+
+// The certificate's vault and name, only in the mode that reads them (the code refuses settings of another mode).
+var credentialSettings = graphCredential == 'managedIdentityFederation' ? {} : {
+  KEY_VAULT_URL: keyVaultUri
+  KEY_VAULT_CERTIFICATE_NAME: keyVaultCertificateName
 }
 
 // Set only when given: unset means the code's documented default property list.
@@ -125,7 +132,7 @@ var optionalProductSettings = empty(userSyncSelect) ? {} : {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostSettings, productSettings, optionalProductSettings)
+  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings)
 }
 
 // Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords.

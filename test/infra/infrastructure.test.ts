@@ -64,6 +64,7 @@ const API_VERSIONS: Record<string, string> = {
   "Microsoft.Graph/applications": "v1.0",
   "Microsoft.Graph/servicePrincipals": "v1.0",
   "Microsoft.Graph/appRoleAssignedTo": "v1.0",
+  "Microsoft.Graph/applications/federatedIdentityCredentials": "v1.0",
 };
 
 const ROLE = {
@@ -341,7 +342,12 @@ describe("Entra application (Microsoft Graph Bicep extension)", () => {
     const app = only("modules/entra-app.bicep", "Microsoft.Graph/applications");
     expect(property(app.body, "uniqueName")?.text).toBe("appUniqueName");
     expect(property(app.body, "passwordCredentials")).toBeUndefined();
-    const keys = call(property(app.body, "keyCredentials"));
+    // No certificate when the managed identity is the credential (graphCredential = 'managedIdentityFederation').
+    const keyCredentials = property(app.body, "keyCredentials");
+    expect(keyCredentials?.type).toBe("ternary_expression");
+    expect(keyCredentials?.childForFieldName("condition")?.text).toBe("useFederatedCredential");
+    expect(keyCredentials?.childForFieldName("consequence")?.text).toBe("[]");
+    const keys = call(keyCredentials?.childForFieldName("alternative") ?? undefined);
     expect(keys?.name).toBe("map");
     expect(keys?.args[0]?.text).toBe("certificateCredentials");
     const lambdaBody = keys!.args[1]!.namedChildren[keys!.args[1]!.namedChildCount - 1]!;
@@ -370,9 +376,44 @@ describe("Entra application (Microsoft Graph Bicep extension)", () => {
     expect(grant.condition?.text).toBe("(assignGraphAppRole && !graphGrantExists)");
     const main = modules(doc("main.bicep")).find((m) => m.path === "modules/entra-app.bicep")!;
     expect(property(main.body, "params.graphGrantExists")?.text).toBe("graphGrantExists");
-    expect(property(main.body, "params.certificateCredentials")?.text).toBe("certificate.outputs.certificateCredentials");
+    expect(property(main.body, "params.certificateCredentials")?.text).toBe("usesFederatedCredential ? [] : certificate.outputs.certificateCredentials");
     const bicepparam = parameters(doc("main.bicepparam")).find((p) => p.name === "graphGrantExists");
     expect(bicepparam?.defaultValue?.text).toBe("bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS', 'false'))");
+  });
+
+  it("with graphCredential = 'managedIdentityFederation', trusts the function's identity instead of a certificate", () => {
+    const fic = only("modules/entra-app.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials");
+    expect(fic.condition?.text).toBe("(useFederatedCredential)");
+    expect(property(fic.body, "name")?.text).toBe("'${app.uniqueName}/function-managed-identity'");
+    expect(property(fic.body, "subject")?.text).toBe("federatedIdentityPrincipalId");
+    expect(property(fic.body, "issuer")?.text).toBe("federatedIdentityIssuer");
+    expect(arrayItems(property(fic.body, "audiences")).map((n) => n.text)).toEqual(["tokenExchangeAudience"]);
+    const issuer = parameters(entra()).find((p) => p.name === "federatedIdentityIssuer");
+    expect(issuer?.defaultValue?.text).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+    expect(variables(entra()).get("useFederatedCredential")?.text).toBe("!empty(federatedIdentityPrincipalId)");
+
+    const mainDoc = doc("main.bicep");
+    const param = parameters(mainDoc).find((p) => p.name === "graphCredential");
+    expect(param?.defaultValue?.text).toBe("'keyVaultCertificate'");
+    expect(variables(mainDoc).get("usesFederatedCredential")?.text).toBe("graphCredential == 'managedIdentityFederation'");
+    const main = modules(mainDoc).find((m) => m.path === "modules/entra-app.bicep")!;
+    // The subject is the identity's principal (object) id, never its client id.
+    expect(property(main.body, "params.federatedIdentityPrincipalId")?.text).toBe("usesFederatedCredential ? functionIdentity.properties.principalId : ''");
+    expect(property(main.body, "params.tokenExchangeAudience")?.text).toBe("tokenExchangeAudiences[graphCloud]");
+    const audiences = Object.fromEntries(objectEntries(variables(mainDoc).get("tokenExchangeAudiences")).map((e) => [e.key, literal(e.value)]));
+    expect(audiences).toEqual({
+      AzurePublic: "api://AzureADTokenExchange",
+      AzureChina: "api://AzureADTokenExchangeChina",
+      AzureUSGovernment: "api://AzureADTokenExchangeUSGov",
+      AzureUSGovernmentDoD: "api://AzureADTokenExchangeUSGov",
+    });
+    // No certificate is made when there is nothing to register.
+    const certificate = modules(mainDoc).find((m) => m.path === "modules/certificate.bicep")!;
+    expect(certificate.condition?.text).toBe("(!usesFederatedCredential)");
+    const fn = modules(mainDoc).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(property(fn.body, "params.graphCredential")?.text).toBe("graphCredential");
+    const bicepparam = parameters(doc("main.bicepparam")).find((p) => p.name === "graphCredential");
+    expect(bicepparam?.defaultValue?.text).toBe("readEnvironmentVariable('GRAPH_CREDENTIAL', 'keyVaultCertificate')");
   });
 
   it("checks for the existing grant with the same app role and resource", () => {

@@ -17,6 +17,10 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   // Connection strings (with keys) are for local development and Azurite; Azure uses the
   // identity-based SNAPSHOT_STORAGE__tableServiceUri, and the two are exclusive.
   SNAPSHOT_STORAGE: "identity-based SNAPSHOT_STORAGE__tableServiceUri instead",
+  // GRAPH_CREDENTIAL=clientSecret is not deployed by Bicep (the Graph extension cannot create
+  // secrets, and a managed identity or certificate is preferred: docs/credentials.md).
+  KEY_VAULT_SECRET_NAME: "clientSecret mode is set up by hand (docs/credentials.md)",
+  GRAPH_CLIENT_SECRET: "local development only; never an app setting in Azure",
   // Graph resilience: the documented defaults (6 retries, 300 s total retry wait, 60 s per request) suit Azure.
   GRAPH_MAX_RETRIES: "6 retries per Graph request",
   GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
@@ -112,12 +116,21 @@ describe("app settings in Bicep match the settings the code reads", () => {
       GRAPH_TENANT_ID: "graphTenantId",
       GRAPH_CLIENT_ID: "graphClientId",
       GRAPH_CLOUD: "graphCloud",
+      GRAPH_CREDENTIAL: "graphCredential",
       KEY_VAULT_URL: "keyVaultUri",
       KEY_VAULT_CERTIFICATE_NAME: "keyVaultCertificateName",
       SNAPSHOT_STORAGE__tableServiceUri: "snapshotTableServiceUri",
       USER_SYNC_SCHEDULE: "userSyncSchedule",
       USER_SYNC_SELECT: "userSyncSelect",
     });
+  });
+
+  it("sets the Key Vault settings only in the certificate mode: the credential modes are exclusive", () => {
+    const credential = variables(doc).get("credentialSettings");
+    expect(credential?.type).toBe("ternary_expression");
+    expect(credential?.childForFieldName("condition")?.text).toBe("graphCredential == 'managedIdentityFederation'");
+    expect(objectEntries(credential?.childForFieldName("consequence")).map((e) => e.key)).toEqual([]);
+    expect(objectEntries(credential?.childForFieldName("alternative")).map((e) => e.key)).toEqual(["KEY_VAULT_URL", "KEY_VAULT_CERTIFICATE_NAME"]);
   });
 
   it("sets USER_SYNC_SELECT only when a value is given", () => {
