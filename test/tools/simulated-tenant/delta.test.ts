@@ -25,7 +25,7 @@ interface Round {
 async function round(first: string): Promise<Round> {
   const pages: Round["pages"] = [];
   const links: string[] = [];
-  let url: string | undefined = first;
+  let url: string = first;
   for (;;) {
     const response = await get(url);
     expect(response.status, JSON.stringify(response.body)).toBe(200);
@@ -36,7 +36,7 @@ async function round(first: string): Promise<Round> {
     expect(next === undefined).not.toBe(delta === undefined);
     if (delta !== undefined) return { pages, deltaLink: delta, links };
     links.push(next!);
-    url = next;
+    url = next!;
   }
 }
 
