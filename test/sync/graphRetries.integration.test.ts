@@ -22,7 +22,7 @@ beforeAll(async () => {
     ...world.env,
     GRAPH_MAX_RETRIES: "3",
     GRAPH_MAX_RETRY_WAIT_SECONDS: "10",
-    GRAPH_REQUEST_TIMEOUT_SECONDS: "1",
+    GRAPH_REQUEST_TIMEOUT_SECONDS: "3",
   });
   const { run } = await service.runSync(log.logger, { trigger: "cli" });
   latestSnapshotId = run.snapshotId;
@@ -82,7 +82,7 @@ describe("Graph throttling and transient failures", () => {
   });
 
   it("abandons an attempt after GRAPH_REQUEST_TIMEOUT_SECONDS and retries it", async () => {
-    world.tenant.faults.graph.script([{ delayInMs: 2_500 }]);
+    world.tenant.faults.graph.script([{ delayInMs: 6_000 }]);
     const counters = await succeedingRun();
     expect(counters).toMatchObject({ graphTimeouts: 1, graphRetries: 1 });
   });
