@@ -91,7 +91,7 @@ async function expectSnapshotEqualsDirectory(service: UserSyncService, snapshotI
   expect(count).toBe(USERS);
 }
 
-let children: ChildProcess[] = [];
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error("dist/src/cli/main.js is missing: run `npm run build` before this test.");
