@@ -29,6 +29,8 @@ export interface Settings {
   select: string[];
   /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
   graphRequests: GraphRequestSettings;
+  /** MSAL's regional token service (ESTS-R), e.g. "westeurope" or "TryAutoDetect"; unset = the global endpoint. */
+  azureRegion?: string;
   /** Resumable runs and the writer lease (USER_SYNC_MAX_RUN_MINUTES, USER_SYNC_RESUME_WITHIN_MINUTES, USER_SYNC_LEASE_SECONDS). */
   runControl: RunControlSettings;
   /** Which snapshots to keep (SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS). */
@@ -90,6 +92,7 @@ export const SETTING_NAMES = [
   "GRAPH_MAX_RETRIES",
   "GRAPH_MAX_RETRY_WAIT_SECONDS",
   "GRAPH_REQUEST_TIMEOUT_SECONDS",
+  "GRAPH_AZURE_REGION",
   // Snapshot store: resumable runs, writer lease, retention
   "USER_SYNC_MAX_RUN_MINUTES",
   "USER_SYNC_RESUME_WITHIN_MINUTES",
@@ -267,6 +270,14 @@ const schema = z
         });
       }
     }),
+    GRAPH_AZURE_REGION: optional().pipe(
+      z
+        .string()
+        .regex(/^([a-z][a-z0-9]{1,40}|TryAutoDetect)$/, {
+          error: 'must be an Azure region name in lower case (e.g. "westeurope", the region the function runs in) or "TryAutoDetect"; leave it unset for the global token endpoint.',
+        })
+        .optional(),
+    ),
     GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
     GRAPH_MAX_RETRY_WAIT_SECONDS: wholeNumber(0, 3600, GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds, "seconds one Graph request may wait in total between retries"),
     GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(1, 600, GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds, "seconds before an unanswered Graph request is abandoned and retried"),
@@ -377,6 +388,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     credential: credentialResult.credential,
     storage,
     select,
+    ...(env2.GRAPH_AZURE_REGION ? { azureRegion: env2.GRAPH_AZURE_REGION } : {}),
     graphRequests: {
       maxRetries: env2.GRAPH_MAX_RETRIES,
       maxRetryWaitInMs: env2.GRAPH_MAX_RETRY_WAIT_SECONDS * 1000,

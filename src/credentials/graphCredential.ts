@@ -24,7 +24,7 @@ export interface GraphCredential {
 }
 
 export interface CreateGraphCredentialOptions {
-  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential">;
+  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion">;
   /** The Azure credential (DefaultAzureCredential) that reads Key Vault or is the managed identity. */
   credential: TokenCredential;
   logger: Logger;
@@ -32,7 +32,14 @@ export interface CreateGraphCredentialOptions {
 
 export function createGraphCredential(options: CreateGraphCredentialOptions): GraphCredential {
   const { settings, credential, logger } = options;
-  const common = { tenantId: settings.tenantId, clientId: settings.clientId, authorityHost: settings.authorityHost, graphEndpoint: settings.graphEndpoint, logger };
+  const common = {
+    tenantId: settings.tenantId,
+    clientId: settings.clientId,
+    authorityHost: settings.authorityHost,
+    graphEndpoint: settings.graphEndpoint,
+    logger,
+    ...(settings.azureRegion ? { azureRegion: settings.azureRegion } : {}),
+  };
   const mode = settings.credential;
   switch (mode.mode) {
     case "keyVaultCertificate": {

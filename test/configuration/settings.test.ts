@@ -151,6 +151,13 @@ describe("loadSettings", () => {
     expect(settings.storage).toMatchObject({ kind: "connectionString", tableEndpoint: "https://acct.table.core.chinacloudapi.cn", allowInsecureConnection: false });
   });
 
+  it("reads GRAPH_AZURE_REGION for MSAL's regional token service, off by default", () => {
+    expect(loadSettings(valid).azureRegion).toBeUndefined();
+    expect(loadSettings({ ...valid, GRAPH_AZURE_REGION: "westeurope" }).azureRegion).toBe("westeurope");
+    expect(loadSettings({ ...valid, GRAPH_AZURE_REGION: "TryAutoDetect" }).azureRegion).toBe("TryAutoDetect");
+    expect(failure({ ...valid, GRAPH_AZURE_REGION: "West Europe" }).message).toContain("GRAPH_AZURE_REGION must be an Azure region name");
+  });
+
   it("only reads the names in SETTING_NAMES", () => {
     expect(SETTING_NAMES).toContain("GRAPH_TENANT_ID");
     expect(SETTING_NAMES).not.toContain("AZURE_CLIENT_ID");

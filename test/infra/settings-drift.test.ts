@@ -25,6 +25,7 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   GRAPH_MAX_RETRIES: "6 retries per Graph request",
   GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
   GRAPH_REQUEST_TIMEOUT_SECONDS: "60 s per Graph request",
+  GRAPH_AZURE_REGION: "off: the global token endpoint (regional ESTS is opt-in)",
   // Snapshot store: Flex Consumption has no run time limit, so no maximum run duration by default.
   USER_SYNC_MAX_RUN_MINUTES: "no limit (set 8 on the Consumption plan)",
   USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",
