@@ -189,6 +189,7 @@ module rbac 'modules/rbac.bicep' = {
     hostStorageAccountName: hostStorage.outputs.name
     snapshotStorageAccountName: snapshotStorage.outputs.name
     keyVaultName: keyVault.outputs.name
+    readsKeyVaultCertificate: !usesFederatedCredential
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }

@@ -8,6 +8,9 @@ param principalId string
 param hostStorageAccountName string
 param snapshotStorageAccountName string
 param keyVaultName string
+
+@description('Whether the identity reads the certificate from Key Vault. False with the managedIdentityFederation credential, which keeps no credential in the vault.')
+param readsKeyVaultCertificate bool = true
 param applicationInsightsName string
 
 var roles = {
@@ -58,7 +61,7 @@ resource snapshotTableContributor 'Microsoft.Authorization/roleAssignments@2022-
   }
 }
 
-resource vaultCertificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource vaultCertificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (readsKeyVaultCertificate) {
   name: guid(vault.id, principalId, roles.keyVaultCertificateUser)
   scope: vault
   properties: {

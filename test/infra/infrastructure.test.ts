@@ -280,6 +280,16 @@ describe("role assignments", () => {
     }
   });
 
+  it("grants the Key Vault role only when the credential lives in Key Vault (not with managed-identity federation)", () => {
+    const vaultRole = resources(doc("modules/rbac.bicep")).find((r) => r.symbol === "vaultCertificateUser")!;
+    expect(vaultRole.condition?.text).toContain("readsKeyVaultCertificate");
+    const rbac = modules(doc("main.bicep")).find((m) => m.path === "modules/rbac.bicep")!;
+    expect(property(rbac.body, "params.readsKeyVaultCertificate")?.text).toBe("!usesFederatedCredential");
+    for (const other of resources(doc("modules/rbac.bicep")).filter((r) => !r.existing && r.symbol !== "vaultCertificateUser")) {
+      expect(other.condition).toBeUndefined();
+    }
+  });
+
   it("the app's roles go to the function identity, the officer role to the script identity", () => {
     const rbac = modules(doc("main.bicep")).find((m) => m.path === "modules/rbac.bicep")!;
     expect(property(rbac.body, "params.principalId")?.text).toBe("functionIdentity.properties.principalId");
