@@ -7,6 +7,7 @@ import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { parseKeyVaultCertificateSecret, type ClientCertificate } from "./clientCertificate.js";
+import { abortable } from "../shared/abort.js";
 
 export interface GetClientCertificateOptions {
   abortSignal?: AbortSignal;
@@ -246,30 +247,3 @@ function isTransient(error: unknown): boolean {
   return error instanceof UserSyncError && (error.code === "key_vault_unavailable" || error.code === "no_azure_credential");
 }
 
-/** Lets one caller stop waiting without cancelling a fetch other callers share. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  const error = new Error("The operation was aborted.");
-  error.name = "AbortError";
-  return error;
-}

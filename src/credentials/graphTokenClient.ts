@@ -8,6 +8,7 @@ import type { ClientCertificate } from "./clientCertificate.js";
 import type { GetClientCertificateOptions } from "./clientCertificateProvider.js";
 import type { ClientSecret, GetClientSecretOptions } from "./clientSecretProvider.js";
 import { adminConsentUrl } from "./consent.js";
+import { abortable } from "../shared/abort.js";
 
 export interface GraphAccessToken {
   /** The bearer token. Never log it. */
@@ -269,32 +270,6 @@ function derBase64ToPem(derBase64: string): string {
 
 function abortOnly(abortSignal: AbortSignal | undefined): GetClientCertificateOptions {
   return abortSignal ? { abortSignal } : {};
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortError(signal: AbortSignal): Error {
-  if (signal.reason instanceof Error) return signal.reason;
-  const error = new Error("The operation was aborted.");
-  error.name = "AbortError";
-  return error;
 }
 
 const NETWORK_ERROR_CODES = new Set(["network_error", "endpoints_resolution_error", "openid_config_error", "untrusted_authority"]);
