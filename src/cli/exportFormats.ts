@@ -9,19 +9,26 @@ export interface UserLineWriter {
   linesFor(user: GraphUser): string;
 }
 
-export function createUserLineWriter(format: ExportFormat): UserLineWriter {
+export interface UserLineWriterOptions {
+  /** CSV columns, in order. Default: the first user's keys. Give them when users differ in keys (removed users, change sets). */
+  columns?: readonly string[];
+}
+
+export function createUserLineWriter(format: ExportFormat, options: UserLineWriterOptions = {}): UserLineWriter {
   if (format === "jsonl") return { linesFor: (user) => `${JSON.stringify(user)}\n` };
-  let columns: string[] | undefined;
+  let columns: readonly string[] | undefined = options.columns;
+  let headerWritten = false;
   return {
     linesFor(user) {
       let header = "";
-      if (columns === undefined) {
+      if (!headerWritten) {
         // Graph returns every selected property on every user (null when empty), so the first
         // user's keys are the snapshot's columns.
-        columns = Object.keys(user);
+        columns ??= Object.keys(user);
         header = stringify([columns]);
+        headerWritten = true;
       }
-      const row = columns.map((column) => csvCell(user[column]));
+      const row = columns!.map((column) => csvCell(user[column]));
       return header + stringify([row]);
     },
   };

@@ -7,7 +7,11 @@ import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
-import { formatFailureSummary, formatSuccessSummary } from "../sync/runSummary.js";
+import type { GraphUser } from "../graph/types.js";
+import { toGraphObject } from "../mirror/mirrorEntity.js";
+import { UserMirrorClient, type MirrorRunRecord } from "../mirror/userMirrorClient.js";
+import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
+import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { UserSyncService } from "../sync/userSyncService.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
 
@@ -36,9 +40,8 @@ const stderrLogger: Logger = {
   error: (m) => process.stderr.write(`error: ${m}\n`),
 };
 
-async function runCommand(options: { progress: boolean; maxMinutes?: number }): Promise<void> {
+async function runCommand(options: { progress: boolean; maxMinutes?: number; full: boolean }): Promise<void> {
   const service = new UserSyncService(process.env);
-  const startedAt = Date.now();
   const spinner = options.progress ? ora({ stream: process.stderr, text: "Starting user sync…" }).start() : undefined;
   const logger: Logger = spinner
     ? {
@@ -52,27 +55,38 @@ async function runCommand(options: { progress: boolean; maxMinutes?: number }): 
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const { run, stats, outcome, resumed } = await service.runSync(logger, {
+    const result = await service.runDue(logger, {
       trigger: "cli",
+      full: options.full,
       abortSignal: abort.signal,
       ...(options.maxMinutes !== undefined ? { runControl: { maxRunDurationInMs: options.maxMinutes * 60_000 } } : {}),
       onProgress: (s) => {
-        if (spinner) spinner.text = `Synced ${number.format(s.entitiesWritten)} users (${number.format(s.pages)} pages, ${number.format(s.usersRead)} read)`;
+        if (spinner) spinner.text = `Snapshot: ${number.format(s.entitiesWritten)} users written (${number.format(s.pages)} pages, ${number.format(s.usersRead)} read)`;
+      },
+      onMirrorPage: (p) => {
+        if (spinner) spinner.text = `Mirror (${p.mode} round): ${number.format(p.itemsRead)} items in ${number.format(p.pages)} pages`;
       },
     });
-    if (outcome === "paused") {
+    const snapshot = result.snapshot;
+    if (snapshot) {
+      await write(`${formatSnapshotSummary(snapshot, result.snapshotElapsedInMs ?? 0)}\n`);
+      const skipped = snapshot.stats.counters.skippedUsers ?? 0;
+      if (skipped > 0) process.stderr.write(`warning: ${number.format(skipped)} users could not be stored and were skipped; see: entra-user-sync runs --json\n`);
+    }
+    if (result.mirror) await write(`${formatMirrorSummary(result.mirror)}\n`);
+    if (snapshot?.outcome === "paused" || abort.signal.aborted) {
       spinner?.info("User sync stopped at a checkpoint");
-      process.stdout.write(
-        `User sync stopped at a checkpoint after ${number.format(stats.pages)} pages (${number.format(stats.entitiesWritten)} users written); run again to continue snapshot ${run.snapshotId} (run ${run.runId}).\n`,
-      );
+      if (!result.mirror) process.stdout.write("The mirror was not updated this time; run again to continue.\n");
       throw new ExitCode(EXIT_PAUSED);
     }
-    spinner?.succeed(resumed ? "User sync complete (resumed)" : "User sync complete");
-    process.stdout.write(`${formatSuccessSummary(run, stats, Date.now() - startedAt)}\n`);
-    const skipped = stats.counters.skippedUsers ?? 0;
-    if (skipped > 0) process.stderr.write(`warning: ${number.format(skipped)} users could not be stored and were skipped; see: entra-user-sync runs --json\n`);
+    spinner?.succeed(snapshot?.resumed ? "User sync complete (resumed)" : "User sync complete");
   } catch (error) {
     if (error instanceof ExitCode) throw error;
+    if (abort.signal.aborted && (error as { name?: string } | null)?.name === "AbortError") {
+      spinner?.info("User sync stopped");
+      process.stdout.write("User sync stopped before the mirror's round completed; its delta link was not moved, so the next run reads those changes again.\n");
+      throw new ExitCode(EXIT_PAUSED);
+    }
     spinner?.fail(isUserSyncError(error, "run_in_progress") ? "Another sync is running" : "User sync failed");
     throw error;
   } finally {
@@ -86,37 +100,107 @@ function storeFromEnvironment(): SnapshotStoreClient {
   return new SnapshotStoreClient(storage.kind === "identity" ? { storage, credential: new DefaultAzureCredential() } : { storage });
 }
 
+function mirrorFromEnvironment(): UserMirrorClient {
+  const storage = loadStorageSettings(process.env);
+  return new UserMirrorClient(storage.kind === "identity" ? { storage, credential: new DefaultAzureCredential() } : { storage });
+}
+
+type ListedRun = { kind: "snapshot"; run: SyncRunRecord } | { kind: "mirror"; run: MirrorRunRecord };
+
+/** Snapshot runs and mirror runs, newest first (both lists are newest first: a merge). */
+async function* listAllRuns(store: SnapshotStoreClient, mirror: UserMirrorClient): AsyncIterableIterator<ListedRun> {
+  const snapshots = store.listRuns();
+  const mirrors = mirror.listRuns();
+  let s = await snapshots.next();
+  let m = await mirrors.next();
+  while (!s.done || !m.done) {
+    if (!s.done && (m.done || s.value.startedAt.getTime() >= m.value.startedAt.getTime())) {
+      yield { kind: "snapshot", run: s.value };
+      s = await snapshots.next();
+    } else if (!m.done) {
+      yield { kind: "mirror", run: m.value };
+      m = await mirrors.next();
+    }
+  }
+}
+
+function changeCounts(run: MirrorRunRecord): string {
+  const c = run.changes;
+  const parts = (["added", "updated", "restored", "removed"] as const).filter((k) => c[k] > 0).map((k) => `${number.format(c[k])} ${k}`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
+const took = (startedAt: Date, endedAt: Date | undefined) => (endedAt ? `${((endedAt.getTime() - startedAt.getTime()) / 1000).toFixed(1)} s` : "");
+
 async function runsCommand(options: { limit: number; json: boolean }): Promise<void> {
   const store = storeFromEnvironment();
+  const mirror = mirrorFromEnvironment();
   const rows: string[][] = [];
-  for await (const run of store.listRuns({ maxResults: options.limit })) {
+  let count = 0;
+  for await (const listed of listAllRuns(store, mirror)) {
+    if (count++ >= options.limit) break;
     if (options.json) {
-      await write(`${JSON.stringify(run)}\n`);
+      await write(`${JSON.stringify({ kind: listed.kind, ...listed.run })}\n`);
       continue;
     }
-    rows.push([
-      run.runId,
-      run.status,
-      run.trigger,
-      run.startedAt.toISOString(),
-      run.endedAt ? `${((run.endedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(1)} s` : "",
-      number.format(run.stats.pages),
-      number.format(run.stats.usersRead),
-      number.format(run.stats.entitiesWritten),
-      run.snapshotId,
-      run.error ?? "",
-    ]);
+    if (listed.kind === "snapshot") {
+      const run = listed.run;
+      rows.push([
+        run.runId,
+        "snapshot",
+        "",
+        run.status,
+        run.trigger,
+        run.startedAt.toISOString(),
+        took(run.startedAt, run.endedAt),
+        number.format(run.stats.pages),
+        number.format(run.stats.usersRead),
+        number.format(run.stats.entitiesWritten),
+        "",
+        run.snapshotId,
+        run.error ?? "",
+      ]);
+    } else {
+      const run = listed.run;
+      rows.push([
+        run.runId,
+        run.mode,
+        run.reason,
+        run.status,
+        run.trigger ?? "",
+        run.startedAt.toISOString(),
+        took(run.startedAt, run.endedAt),
+        number.format(run.pages),
+        number.format(run.itemsRead),
+        number.format(run.mode === "full" ? run.usersWritten : run.changes.added + run.changes.updated + run.changes.restored + run.changes.removed),
+        changeCounts(run),
+        "",
+        run.error ?? "",
+      ]);
+    }
   }
   if (options.json) return;
   if (rows.length === 0) {
     process.stderr.write("No runs recorded yet. Start one with: entra-user-sync run\n");
     return;
   }
-  const header = ["RUN", "STATUS", "TRIGGER", "STARTED", "TOOK", "PAGES", "USERS", "WRITTEN", "SNAPSHOT", "ERROR"];
+  const header = ["RUN", "MODE", "REASON", "STATUS", "TRIGGER", "STARTED", "TOOK", "PAGES", "USERS", "WRITTEN", "CHANGES", "SNAPSHOT", "ERROR"];
   await write(formatTable([header, ...rows]));
+  await write("\nMODE: snapshot = a point-in-time snapshot; full / incremental = a round of the live mirror (export --current, export --changes <run>).\n");
 }
 
-async function exportCommand(options: { latest?: boolean; snapshot?: string; format: ExportFormat }): Promise<void> {
+interface ExportOptions {
+  latest?: boolean;
+  snapshot?: string;
+  current?: boolean;
+  includeDeleted?: boolean;
+  changes?: string;
+  format: ExportFormat;
+}
+
+async function exportCommand(options: ExportOptions): Promise<void> {
+  if (options.current) return exportCurrent(options);
+  if (options.changes !== undefined) return exportChanges(options.changes, options.format);
   const store = storeFromEnvironment();
   let snapshotId = options.snapshot;
   if (options.latest) {
@@ -133,6 +217,49 @@ async function exportCommand(options: { latest?: boolean; snapshot?: string; for
     count += 1;
   }
   process.stderr.write(`Exported ${number.format(count)} users from snapshot ${snapshotId}.\n`);
+}
+
+/** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
+async function exportCurrent(options: ExportOptions): Promise<void> {
+  const mirror = mirrorFromEnvironment();
+  const state = await mirror.getDeltaState();
+  if (!state?.state.deltaLink) {
+    throw new UserSyncError("snapshot_not_found", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
+  }
+  const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
+  const writer = createUserLineWriter(options.format, { columns });
+  const counts = { present: 0, removed: 0 };
+  for await (const mirrorUser of mirror.listUsers({ includeRemoved: options.includeDeleted === true })) {
+    await write(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
+    counts[mirrorUser.state === "present" ? "present" : "removed"] += 1;
+  }
+  const removed = options.includeDeleted ? ` and ${number.format(counts.removed)} removed users` : "";
+  process.stderr.write(`Exported ${number.format(counts.present)} current users${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+}
+
+/** One mirror run's change set: what it added, updated, restored and removed. */
+async function exportChanges(runId: string, format: ExportFormat): Promise<void> {
+  const mirror = mirrorFromEnvironment();
+  const run = await mirror.getRun(runId);
+  if (!run) {
+    throw new UserSyncError(
+      "snapshot_not_found",
+      `There is no mirror run ${runId}. List runs with: entra-user-sync runs (change sets belong to runs whose MODE is incremental or full; a snapshot run is exported with --snapshot <id>).`,
+    );
+  }
+  const writer = createUserLineWriter(format, { columns: ["change", "reason", "at", "id", "user"] });
+  const counts: Record<string, number> = {};
+  for await (const change of mirror.listChanges(runId)) {
+    const line: Record<string, unknown> = { change: change.change };
+    if (change.reason !== undefined) line.reason = change.reason;
+    line.at = change.at.toISOString();
+    line.id = change.id;
+    line.user = change.user;
+    await write(writer.linesFor(line as GraphUser));
+    counts[change.change] = (counts[change.change] ?? 0) + 1;
+  }
+  const summary = Object.entries(counts).map(([k, n]) => `${number.format(n)} ${k}`).join(", ") || "no changes";
+  process.stderr.write(`Exported the change set of mirror run ${runId} (${run.mode} round, ${run.status}): ${summary}.\n`);
 }
 
 async function diffCommand(options: { from?: string; to?: string; format: "table" | "jsonl" }): Promise<void> {
@@ -206,26 +333,35 @@ export function buildProgram(): Command {
     .exitOverride();
   program
     .command("run")
-    .description("Run one sync now: read every user from Microsoft Graph and write a new snapshot.")
+    .description(
+      "Do what is due now: update the live mirror (incremental from its saved delta link, or a full round when due), and write a point-in-time snapshot when USER_SYNC_FULL_SCHEDULE is due (or none exists yet, or a stopped one is to be continued).",
+    )
+    .option("--full", "a full round now, whatever the schedule: a new snapshot and a full round of the mirror (mark and sweep)", false)
     .option("--no-progress", "do not show progress, even on a terminal")
-    .addOption(new Option("--max-minutes <n>", "stop at a checkpoint after this many minutes; run again to continue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(positiveInteger))
-    .action(async (options: { progress: boolean; maxMinutes?: number }) =>
-      runCommand({ progress: options.progress && process.stderr.isTTY === true, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}) }),
+    .addOption(new Option("--max-minutes <n>", "stop the snapshot at a checkpoint after this many minutes; run again to continue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(positiveInteger))
+    .action(async (options: { progress: boolean; maxMinutes?: number; full: boolean }) =>
+      runCommand({ progress: options.progress && process.stderr.isTTY === true, full: options.full, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}) }),
     );
   program
     .command("runs")
-    .description("List recent runs, newest first, with their status and counts.")
+    .description("List recent runs, newest first: snapshot runs and the live mirror's rounds (MODE full or incremental, and why), with their status and counts.")
     .option("--limit <n>", "how many runs", positiveInteger, 20)
     .option("--json", "one JSON object per run", false)
     .action(async (options: { limit: number; json: boolean }) => runsCommand(options));
   program
     .command("export")
-    .description("Print the users of a complete snapshot, one per line.")
-    .addOption(new Option("--latest", "the latest complete snapshot").conflicts("snapshot"))
-    .addOption(new Option("--snapshot <id>", "a snapshot id (see: entra-user-sync runs)"))
+    .description("Print users, one per line: of a complete snapshot, of the live mirror (--current), or one mirror run's change set (--changes).")
+    .addOption(new Option("--latest", "the latest complete snapshot").conflicts(["snapshot", "current", "changes"]))
+    .addOption(new Option("--snapshot <id>", "a snapshot id (see: entra-user-sync runs)").conflicts(["current", "changes"]))
+    .addOption(new Option("--current", "the live mirror's current users, as Graph shows them").conflicts("changes"))
+    .addOption(new Option("--include-deleted", 'with --current: also soft-deleted, deleted and missing users, marked "@removed": { reason, removedAt }'))
+    .addOption(new Option("--changes <runId>", "what one mirror run added, updated, restored and removed (see: entra-user-sync runs)"))
     .addOption(new Option("--format <format>", "output format").choices(["jsonl", "csv"]).default("jsonl"))
-    .action(async (options: { latest?: boolean; snapshot?: string; format: ExportFormat }) => {
-      if (!options.latest && !options.snapshot) throw new InvalidArgumentError("choose --latest or --snapshot <id>.");
+    .action(async (options: ExportOptions) => {
+      if (!options.latest && !options.snapshot && !options.current && options.changes === undefined) {
+        throw new InvalidArgumentError("choose --latest, --snapshot <id>, --current or --changes <runId>.");
+      }
+      if (options.includeDeleted && !options.current) throw new InvalidArgumentError("--include-deleted goes with --current.");
       await exportCommand(options);
     });
   program

@@ -25,6 +25,8 @@ export interface Settings {
   storage: SnapshotStorageSettings;
   /** NCRONTAB schedule of the timer, when set. The command line does not need it. */
   schedule?: string;
+  /** 6-field NCRONTAB (UTC) of full rounds: the point-in-time snapshot and the mirror's full round (USER_SYNC_FULL_SCHEDULE). */
+  fullSchedule: string;
   /** Graph user properties to read; always contains `id`, first. */
   select: string[];
   /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
@@ -52,6 +54,9 @@ export interface RetentionSettings {
   /** Also keep complete snapshots younger than this; 0 keeps none by age. */
   keepWithinInMs: number;
 }
+
+/** USER_SYNC_FULL_SCHEDULE when unset: daily at 02:00 UTC, well inside the 7-day delta token lifetime. */
+export const DEFAULT_FULL_SCHEDULE = "0 0 2 * * *";
 
 export const RUN_CONTROL_DEFAULTS = { resumeWithinMinutes: 60, leaseSeconds: 300 } as const;
 export const RETENTION_DEFAULTS = { count: 10, days: 0 } as const;
@@ -87,6 +92,7 @@ export const SETTING_NAMES = [
   "SNAPSHOT_STORAGE",
   "SNAPSHOT_STORAGE__tableServiceUri",
   "USER_SYNC_SCHEDULE",
+  "USER_SYNC_FULL_SCHEDULE",
   "USER_SYNC_SELECT",
   // Graph resilience
   "GRAPH_MAX_RETRIES",
@@ -270,6 +276,18 @@ const schema = z
         });
       }
     }),
+    USER_SYNC_FULL_SCHEDULE: optional().superRefine((value, ctx) => {
+      if (value === undefined) return;
+      try {
+        if (value.split(/\s+/).length !== 6) throw new Error("expected 6 fields");
+        CronExpressionParser.parse(value, { strict: false, tz: "UTC" });
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${value}" is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}, UTC), e.g. "${DEFAULT_FULL_SCHEDULE}" for daily at 02:00 (default): ${(error as Error).message}.`,
+        });
+      }
+    }),
     GRAPH_AZURE_REGION: optional().pipe(
       z
         .string()
@@ -388,6 +406,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     credential: credentialResult.credential,
     storage,
     select,
+    fullSchedule: env2.USER_SYNC_FULL_SCHEDULE ?? DEFAULT_FULL_SCHEDULE,
     ...(env2.GRAPH_AZURE_REGION ? { azureRegion: env2.GRAPH_AZURE_REGION } : {}),
     graphRequests: {
       maxRetries: env2.GRAPH_MAX_RETRIES,

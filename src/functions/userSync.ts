@@ -1,19 +1,32 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
-import { formatFailureSummary, formatSuccessSummary } from "../sync/runSummary.js";
+import { isUserSyncError } from "../shared/errors.js";
+import { redact } from "../shared/redact.js";
+import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { getUserSyncService } from "../sync/userSyncService.js";
 
 /**
- * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; a failed run
- * fails the invocation (so it shows as a failed request in Application Insights).
+ * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; each tick does
+ * what is due (UserSyncService.runDue): the live mirror's round every time, and the point-in-time
+ * snapshot on USER_SYNC_FULL_SCHEDULE. A failed run fails the invocation (so it shows as a failed
+ * request in Application Insights).
+ *
+ * Another run holding the writer lease (`run_in_progress`) is not a failure: the host runs the timer
+ * as a singleton per app, so the holder is the command line, another app on the same storage, or a
+ * dead run whose lease has not expired yet. Nothing was read or written, and the next tick does what
+ * is due then; failing the invocation would only raise false alarms (and could trigger retries).
  */
 export async function userSyncTimer(timer: Timer, context: InvocationContext): Promise<void> {
-  const startedAt = Date.now();
   if (timer.isPastDue) context.warn("The user sync timer is past due; running now.");
   try {
     const service = getUserSyncService();
-    const { run, stats } = await service.runSync(context, { trigger: "timer" });
-    context.log(formatSuccessSummary(run, stats, Date.now() - startedAt));
+    const result = await service.runDue(context, { trigger: "timer" });
+    if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
+    if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {
+    if (isUserSyncError(error, "run_in_progress")) {
+      context.warn(redact(`User sync skipped this time: ${error.message} The next tick runs what is due then.`));
+      return;
+    }
     const summary = formatFailureSummary(error);
     context.error(summary);
     // The host logs what it is thrown; only the redacted summary goes there, not the original error.

@@ -30,6 +30,8 @@ export interface RunMirrorSyncOptions {
   /** Force a full round: `forced` (run --full) or `scheduled` (the full-round schedule is due). */
   full?: "forced" | "scheduled";
   abortSignal?: AbortSignal;
+  /** What started the run; recorded with it. */
+  trigger?: "timer" | "cli";
   /** Called after every applied page. */
   onPage?: (progress: { mode: "full" | "incremental"; pages: number; itemsRead: number }) => void;
 }
@@ -70,6 +72,7 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
     status: "running",
     mode,
     reason,
+    ...(options.trigger ? { trigger: options.trigger } : {}),
     startedAt,
     select,
     pages: 0,

@@ -86,6 +86,8 @@ export interface MirrorRunRecord {
   status: "running" | "succeeded" | "failed";
   mode: MirrorRunMode;
   reason: MirrorRunReason;
+  /** What started the run, when known (absent in records written before it was recorded). */
+  trigger?: "timer" | "cli";
   startedAt: Date;
   endedAt?: Date;
   select: string[];
@@ -363,6 +365,7 @@ export class UserMirrorClient {
       status: run.status,
       mode: run.mode,
       reason: run.reason,
+      ...(run.trigger ? { trigger: run.trigger } : {}),
       startedAt: run.startedAt,
       select: run.select.join(","),
       pages: double(run.pages),
@@ -411,6 +414,7 @@ export class UserMirrorClient {
         swept: numberOf(e.swept),
         counters,
       };
+      if (e.trigger === "timer" || e.trigger === "cli") record.trigger = e.trigger;
       if (e.endedAt) record.endedAt = new Date(e.endedAt as string);
       if (typeof e.error === "string") record.error = e.error;
       yield record;

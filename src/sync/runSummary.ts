@@ -1,15 +1,62 @@
+import type { MirrorRunReason, MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
-import type { RunHandle, RunStats } from "./userSyncRun.js";
+import type { RunHandle, RunStats, UserSyncResult } from "./userSyncRun.js";
 
 const number = new Intl.NumberFormat("en-US");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The one-line summary the timer logs and the command line prints after a successful run. */
+/** The parts of a snapshot run's result a summary needs. */
+export type SnapshotSummaryInput = Pick<UserSyncResult<RunHandle>, "run" | "stats" | "outcome" | "pausedBecause">;
+
+/**
+ * The one-line summary of a snapshot run that ended without an error. Only a completed run's
+ * snapshot is the latest; a paused run stopped at a checkpoint and the next run continues it.
+ */
+export function formatSnapshotSummary(result: SnapshotSummaryInput, elapsedInMs: number): string {
+  const { run, stats } = result;
+  const counts = `${number.format(stats.usersRead)} users in ${number.format(stats.pages)} pages, ${number.format(stats.entitiesWritten)} entities in ${number.format(stats.transactions)} transactions`;
+  if (result.outcome === "paused") {
+    const why = result.pausedBecause === "max_run_duration" ? "it reached its maximum run duration (USER_SYNC_MAX_RUN_MINUTES)" : "it was asked to stop";
+    return (
+      `User sync paused at a checkpoint because ${why}: ${counts} so far, ${seconds(elapsedInMs)}; ` +
+      `snapshot ${run.snapshotId} is not complete yet and the next run continues it (run ${run.runId}). The previous complete snapshot stays the latest.`
+    );
+  }
+  return `User sync succeeded: ${counts}, ${seconds(elapsedInMs)}; snapshot ${run.snapshotId} is now the latest (run ${run.runId}).`;
+}
+
+/** The one-line summary of a completed snapshot run. */
 export function formatSuccessSummary(run: RunHandle, stats: RunStats, elapsedInMs: number): string {
+  return formatSnapshotSummary({ run, stats, outcome: "completed" }, elapsedInMs);
+}
+
+const REASONS: Record<MirrorRunReason, string> = {
+  firstRound: "first round",
+  forced: "forced with --full",
+  scheduled: "USER_SYNC_FULL_SCHEDULE",
+  selectChanged: "USER_SYNC_SELECT changed",
+  tokenExpired: "the delta token expired",
+  tokenGone: "Graph asked for a full resync (410 Gone)",
+  deltaLink: "saved delta link",
+};
+
+/** Why a mirror run was full (or incremental), in words. */
+export function describeMirrorReason(reason: MirrorRunReason): string {
+  return REASONS[reason] ?? reason;
+}
+
+/** The one-line summary of a successful mirror run. */
+export function formatMirrorSummary(run: MirrorRunRecord): string {
+  const took = run.endedAt ? `, ${seconds(run.endedAt.getTime() - run.startedAt.getTime())}` : "";
+  const c = run.changes;
+  const changes = `${number.format(c.added)} added, ${number.format(c.updated)} updated, ${number.format(c.restored)} restored, ${number.format(c.removed)} removed`;
+  if (run.mode === "incremental") {
+    return `Mirror updated incrementally: ${changes} (${number.format(c.unchanged)} unchanged) from ${number.format(run.itemsRead)} changes in ${number.format(run.pages)} pages${took} (run ${run.runId}).`;
+  }
   return (
-    `User sync succeeded: ${number.format(stats.usersRead)} users in ${number.format(stats.pages)} pages, ` +
-    `${number.format(stats.entitiesWritten)} entities in ${number.format(stats.transactions)} transactions, ` +
-    `${(elapsedInMs / 1000).toFixed(1)} s; snapshot ${run.snapshotId} is now the latest (run ${run.runId}).`
+    `Mirror full round (${describeMirrorReason(run.reason)}): ${number.format(run.usersWritten)} users in ${number.format(run.pages)} pages, ` +
+    `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).`
   );
 }
 

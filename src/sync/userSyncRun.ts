@@ -104,6 +104,12 @@ export interface RunUserSyncOptions {
   onProgress?: (stats: Readonly<RunStats>) => void;
 }
 
+/** Options of a run under a writer lease its caller already holds (and releases). */
+export interface RunUserSyncUnderLeaseOptions<TLease> extends RunUserSyncOptions {
+  /** The caller's lease: the run renews it while it runs, but neither acquires nor releases it. */
+  lease?: TLease;
+}
+
 export interface UserSyncResult<TRun extends RunHandle> {
   run: TRun;
   stats: RunStats;
@@ -143,18 +149,21 @@ const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
  */
 export async function runUserSync<TRun extends SyncRunView, TLease>(
   deps: UserSyncDependencies<TRun, TLease>,
-  options: RunUserSyncOptions,
+  options: RunUserSyncUnderLeaseOptions<TLease>,
 ): Promise<UserSyncResult<TRun>> {
   const { source, sink, logger } = deps;
   const control = deps.runControl ?? {};
   const startedAt = Date.now();
   const external = options.abortSignal;
   external?.throwIfAborted();
-  const lease = await sink.acquireLease({
-    trigger: options.trigger,
-    ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
-    ...(external ? { abortSignal: external } : {}),
-  });
+  const heldByCaller = options.lease !== undefined;
+  const lease =
+    options.lease ??
+    (await sink.acquireLease({
+      trigger: options.trigger,
+      ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
+      ...(external ? { abortSignal: external } : {}),
+    }));
 
   // Stopping: reads stop on any reason; writes only on abort or a lost lease (a page being written
   // when the deadline comes is finished and checkpointed).
@@ -352,7 +361,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
     clearInterval(renewal);
     external?.removeEventListener("abort", onExternalAbort);
     await leaseChain;
-    if (!leaseLost) {
+    if (!leaseLost && !heldByCaller) {
       try {
         await sink.releaseLease(lease);
       } catch (error) {

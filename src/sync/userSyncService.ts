@@ -5,12 +5,45 @@ import { adminConsentUrl } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
+import { UserDeltaClient } from "../graph/userDeltaClient.js";
+import { runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
+import { UserMirrorClient, type MirrorRunRecord } from "../mirror/userMirrorClient.js";
+import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, type Logger } from "../shared/logger.js";
-import { SnapshotStoreClient, type SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
-import { runUserSync, type RunControl, type RunUserSyncOptions, type UserSyncResult } from "./userSyncRun.js";
+import { SnapshotStoreClient, type RunLease, type SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
+import { decideDueWork, type DueWork } from "./dueWork.js";
+import { formatMirrorSummary } from "./runSummary.js";
+import { runUserSync, type RunControl, type RunUserSyncOptions, type SyncTrigger, type UserSyncResult } from "./userSyncRun.js";
 
 export interface RunSyncOptions extends RunUserSyncOptions {
   runControl?: RunControl;
+}
+
+export interface RunDueOptions {
+  trigger: SyncTrigger;
+  /** `run --full`: a snapshot and a full round of the mirror now, whatever the schedule. */
+  full?: boolean;
+  /** Aborting pauses the snapshot at its last checkpoint, or stops the mirror's round (read again next time). */
+  abortSignal?: AbortSignal;
+  /** Overrides the settings' maximum run duration, resume window and lease duration (tests, the command line). */
+  runControl?: RunControl;
+  /** Called after every committed snapshot page. */
+  onProgress?: RunUserSyncOptions["onProgress"];
+  /** Called after every applied mirror page. */
+  onMirrorPage?: RunMirrorSyncOptions["onPage"];
+  /** "Now" for deciding what is due (tests). Default: the current time. */
+  now?: Date;
+}
+
+export interface DueRunResult {
+  /** What was due. */
+  due: DueWork;
+  /** The snapshot run, when one was due. */
+  snapshot?: UserSyncResult<SyncRunRecord>;
+  /** How long the snapshot part took. */
+  snapshotElapsedInMs?: number;
+  /** The mirror's run (absent only when the run was asked to stop before it). */
+  mirror?: MirrorRunRecord;
 }
 
 /**
@@ -27,7 +60,11 @@ export class UserSyncService {
   readonly certificates: ClientCertificateProvider | undefined;
   readonly tokens: GraphTokenClient;
   readonly users: GraphUsersClient;
+  /** The delta reader of the live mirror (same Graph pipeline settings as `users`). */
+  readonly delta: UserDeltaClient;
   readonly store: SnapshotStoreClient;
+  /** The live mirror (same storage and credential as `store`). */
+  readonly mirror: UserMirrorClient;
   readonly #logger: DelegatingLogger;
   #tablesReady: Promise<void> | undefined;
 
@@ -41,15 +78,150 @@ export class UserSyncService {
     this.graphCredential = createGraphCredential({ settings, credential: this.credential, logger: this.#logger });
     this.certificates = this.graphCredential.certificates;
     this.tokens = this.graphCredential.tokens;
-    this.users = new GraphUsersClient({
+    const graphOptions = {
       graphEndpoint: settings.graphEndpoint,
       tokenProvider: this.tokens,
       select: settings.select,
       retryOptions: { maxRetries: settings.graphRequests.maxRetries, maxRetryWaitInMs: settings.graphRequests.maxRetryWaitInMs },
       requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
       adminConsentUrl: adminConsentUrl(settings.authorityHost, settings.tenantId, settings.clientId),
-    });
+    };
+    this.users = new GraphUsersClient(graphOptions);
+    this.delta = new UserDeltaClient(graphOptions);
     this.store = new SnapshotStoreClient({ storage: settings.storage, credential: this.credential });
+    this.mirror = new UserMirrorClient({ storage: settings.storage, credential: this.credential });
+  }
+
+  /**
+   * Does what is due, under the writer lease (taken first: when another run holds it, this throws
+   * `run_in_progress` having read and written nothing):
+   * 1. the point-in-time snapshot, when `full` is set, the full schedule (USER_SYNC_FULL_SCHEDULE)
+   *    had an occurrence since the latest complete snapshot started, there is none yet, or a stopped
+   *    snapshot run is to be continued;
+   * 2. the live mirror's round: full when `full` is set or the full schedule is due for it (mark and
+   *    sweep), else incremental from the saved delta link (the mirror itself falls back to a full
+   *    round when its token is missing, expired, gone, or bound to another $select).
+   * The mirror's round runs even when the snapshot failed (so a failing snapshot does not leave the
+   * mirror stale); the snapshot's error is thrown afterwards. A snapshot that paused at its maximum
+   * run duration is followed by an incremental round only: a scheduled full round waits for the
+   * snapshot to complete.
+   */
+  async runDue(logger: Logger, options: RunDueOptions): Promise<DueRunResult> {
+    const safeLogger = redactingLogger(logger);
+    this.#logger.target = safeLogger;
+    const abortSignal = options.abortSignal;
+    const signal = abortSignal ? { abortSignal } : {};
+    try {
+      await this.#ensureTables(abortSignal);
+      const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
+      const lease = await this.store.acquireLease({
+        trigger: options.trigger,
+        ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
+        ...signal,
+      });
+      let leaseLost = false;
+      try {
+        const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
+        const result: DueRunResult = { due };
+        let snapshotFailure: { error: unknown } | undefined;
+        if (due.snapshot !== undefined) {
+          const startedAt = Date.now();
+          try {
+            result.snapshot = await runUserSync(
+              { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
+              { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+            );
+          } catch (error) {
+            if (isUserSyncError(error, "lease_lost")) leaseLost = true;
+            if (leaseLost || abortSignal?.aborted) throw error;
+            snapshotFailure = { error };
+          }
+          result.snapshotElapsedInMs = Date.now() - startedAt;
+        }
+        if (abortSignal?.aborted) return result;
+        let mirrorFull = due.mirrorFull;
+        if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
+          safeLogger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
+          mirrorFull = undefined;
+        }
+        try {
+          result.mirror = await this.#runMirror(lease, runControl, safeLogger, mirrorFull, options);
+        } catch (error) {
+          if (isUserSyncError(error, "lease_lost")) leaseLost = true;
+          if (!snapshotFailure) throw error;
+          safeLogger.error(`The mirror's round failed too: ${describeError(error)}`);
+        }
+        if (snapshotFailure) {
+          if (result.mirror) safeLogger.info(formatMirrorSummary(result.mirror));
+          throw snapshotFailure.error;
+        }
+        return result;
+      } finally {
+        if (!leaseLost) {
+          try {
+            await this.store.releaseLease(lease);
+          } catch (error) {
+            safeLogger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
+          }
+        }
+      }
+    } finally {
+      this.#logger.target = undefined;
+    }
+  }
+
+  /** What a run would do now (reads the store's latest snapshot and unfinished runs, and the mirror's state). */
+  async whatIsDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal } = {}): Promise<DueWork> {
+    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const latest = await this.store.getLatestSnapshot(signal);
+    const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
+    let hasUnfinishedSnapshot = false;
+    for await (const _run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) hasUnfinishedSnapshot = true;
+    const state = await this.mirror.getDeltaState(signal);
+    return decideDueWork({
+      full: options.full === true,
+      fullSchedule: this.settings.fullSchedule,
+      now: options.now ?? new Date(),
+      latestSnapshotStartedAt,
+      hasUnfinishedSnapshot,
+      mirrorFullRoundAt: state?.state.fullRoundAt,
+    });
+  }
+
+  /** One mirror round under the held lease, renewed every third of its duration; a lost lease stops the round. */
+  async #runMirror(lease: RunLease, runControl: RunControl, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions): Promise<MirrorRunRecord> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(options.abortSignal?.reason);
+    options.abortSignal?.addEventListener("abort", onAbort);
+    let lost: unknown;
+    let renewing: Promise<void> = Promise.resolve();
+    const every = Math.max(500, Math.floor((runControl.leaseDurationInMs ?? lease.durationInMs) / 3));
+    const renewal = setInterval(() => {
+      renewing = renewing
+        .then(() => this.store.renewLease(lease))
+        .catch((error: unknown) => {
+          if (isUserSyncError(error, "lease_lost")) {
+            lost ??= error;
+            stop.abort(error);
+          } else {
+            logger.warn(`Could not renew the writer lease (will retry): ${describeError(error)}`);
+          }
+        });
+    }, every);
+    renewal.unref();
+    try {
+      return await runMirrorSync(
+        { delta: this.delta, mirror: this.mirror, logger },
+        { trigger: options.trigger, abortSignal: stop.signal, ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}) },
+      );
+    } catch (error) {
+      if (lost) throw lost;
+      throw error;
+    } finally {
+      clearInterval(renewal);
+      await renewing;
+      options.abortSignal?.removeEventListener("abort", onAbort);
+    }
   }
 
   /**
@@ -82,7 +254,8 @@ export class UserSyncService {
   #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {
     let ready = this.#tablesReady;
     if (ready === undefined) {
-      ready = this.store.createTablesIfNotExist(abortSignal ? { abortSignal } : {});
+      const signal = abortSignal ? { abortSignal } : {};
+      ready = Promise.all([this.store.createTablesIfNotExist(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => undefined);
       this.#tablesReady = ready;
       // A failed attempt is not cached: the next run tries again.
       const attempt = ready;

@@ -32,6 +32,8 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   USER_SYNC_LEASE_SECONDS: "a dead writer's lease expires after 300 s",
   SNAPSHOT_RETENTION_COUNT: "keep the newest 10 complete snapshots",
   SNAPSHOT_RETENTION_DAYS: "no age-based keeping",
+  // Full rounds (snapshot and mirror mark-and-sweep): daily at 02:00 UTC suits most tenants.
+  USER_SYNC_FULL_SCHEDULE: "full rounds daily at 02:00 UTC (0 0 2 * * *)",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */

@@ -1,6 +1,9 @@
 /**
  * The simulated Microsoft Graph: `GET /v1.0/users` with bearer-token checks, `$select`, `$top` and
  * opaque, tamper-evident `$skiptoken` paging. Each page is generated from its index range only.
+ * With the directory's changes (delta.ts), `/users` shows the directory as it is now: the changes a
+ * test made, no deleted users, and added users after the generated ones, so that a full snapshot
+ * and `/users/delta` agree.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
@@ -107,7 +110,13 @@ function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
   return norm(a) === norm(b);
 }
 
-async function listUsers(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
+/** The directory as changed by a test (SimulatedDirectoryChanges): users by slot, deleted ones undefined. */
+export interface CurrentDirectory {
+  readonly slotCount: number;
+  userInSlot(slot: number, properties: readonly string[]): Record<string, unknown> | undefined;
+}
+
+async function listUsers(state: TenantState, request: SimulatedRequest, current: CurrentDirectory | undefined): Promise<SimulatedResponse> {
   const denied = await authorizeGraphRequest(state, request, "User.Read.All");
   if (denied) return denied;
   const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
@@ -149,12 +158,26 @@ async function listUsers(state: TenantState, request: SimulatedRequest): Promise
   }
 
   const directory = state.directory;
-  const end = Math.min(offset + top, directory.userCount);
-  const value = [];
-  for (let index = offset; index < end; index++) value.push(directory.userAt(index, properties));
+  const value: Array<Record<string, unknown>> = [];
+  let end: number;
+  let slots: number;
+  if (current === undefined) {
+    slots = directory.userCount;
+    end = Math.min(offset + top, slots);
+    for (let index = offset; index < end; index++) value.push(directory.userAt(index, properties));
+  } else {
+    // Skiptoken offsets are slots: deleted users leave theirs empty, so pages stay stable.
+    slots = current.slotCount;
+    end = offset;
+    for (; end < slots && value.length < top; end++) {
+      const user = current.userInSlot(end, properties);
+      if (user !== undefined) value.push(user);
+    }
+    while (end < slots && current.userInSlot(end, ["id"]) === undefined) end++;
+  }
   const contextSuffix = select === undefined ? "" : `(${properties.join(",")})`;
   const body: Record<string, unknown> = { "@odata.context": `${state.graphEndpoint}/v1.0/$metadata#users${contextSuffix}` };
-  if (end < directory.userCount) {
+  if (end < slots) {
     const next = new URLSearchParams();
     if (select !== undefined) next.set("$select", select.join(","));
     next.set("$top", String(top));
@@ -174,8 +197,8 @@ async function listUsers(state: TenantState, request: SimulatedRequest): Promise
   };
 }
 
-export function graphRoutes(state: TenantState): Route[] {
-  return [{ service: "graph", method: "GET", path: /^\/v1\.0\/users\/?$/, handler: (request) => listUsers(state, request) }];
+export function graphRoutes(state: TenantState, current?: CurrentDirectory): Route[] {
+  return [{ service: "graph", method: "GET", path: /^\/v1\.0\/users\/?$/, handler: (request) => listUsers(state, request, current) }];
 }
 
 export function graphNotFound(request: SimulatedRequest): SimulatedResponse {

@@ -215,7 +215,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
   try {
     const authority = await startListener({ ...common, defaultService: "token", routes: entraRoutes(state), notFound: entraNotFound(state) });
     listeners.push(authority);
-    const graph = await startListener({ ...common, defaultService: "graph", routes: [...graphRoutes(state), ...deltaRoutes(state, changes)], notFound: graphNotFound });
+    const graph = await startListener({ ...common, defaultService: "graph", routes: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)], notFound: graphNotFound });
     listeners.push(graph);
     const vault = await startListener({ ...common, defaultService: "keyVault", routes: keyVaultRoutes(state), notFound: keyVaultNotFound(state) });
     listeners.push(vault);
