@@ -9,10 +9,10 @@
  *   npm run bench -- --million         # also 1,000,000 users (one run per scenario by default)
  *   npm run bench -- --sizes 2000 --repeat 1 --latency 100
  */
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,17 @@ function azuriteVersion(): string {
   return (JSON.parse(readFileSync(require.resolve("azurite/package.json"), "utf8")) as { version: string }).version;
 }
 
+/** The commit measured, and whether src/ had uncommitted changes (the build compiles the working tree). */
+function productRevision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const commit = git("rev-parse", "--short", "HEAD");
+    return git("status", "--porcelain", "--", "src") === "" ? commit : `${commit} + uncommitted changes in src/`;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}
+
 function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: string): ScenarioSpec[] {
   const base = { userCount, seed: options.seed, tenantDomain, tableHost };
   const specs: ScenarioSpec[] = [];
@@ -165,6 +176,8 @@ async function dropTables(azurite: AzuriteInstance): Promise<void> {
 }
 
 const startedAt = new Date();
+const revision = productRevision();
+const loadAverageAtStart = loadavg();
 const clock = performance.now();
 const elapsed = () => `${formatSeconds(performance.now() - clock).padStart(6)} s`;
 const runs: RunRecord[] = [];
@@ -242,6 +255,13 @@ notes.push(
 );
 
 const cpuList = cpus();
+const loadAverageAtEnd = loadavg();
+const busiest = Math.max(loadAverageAtStart[0]!, loadAverageAtEnd[0]!, loadAverageAtEnd[1]!);
+if (busiest > cpuList.length) {
+  notes.push(
+    `Other work shared the machine: load average up to ${busiest.toFixed(1)} on ${cpuList.length} cores (1-minute at start ${loadAverageAtStart[0]!.toFixed(1)}, 5-minute at end ${loadAverageAtEnd[1]!.toFixed(1)}); wall times are inflated and spreads wide.`,
+  );
+}
 const environment: BenchEnvironment = {
   node: process.version,
   platform: process.platform,
@@ -250,9 +270,12 @@ const environment: BenchEnvironment = {
   cpuCount: cpuList.length,
   totalMemoryBytes: totalmem(),
   azuriteVersion: azuriteVersion(),
+  productRevision: revision,
   partitionCount: DEFAULT_PARTITION_COUNT,
   writeConcurrency: DEFAULT_WRITE_CONCURRENCY,
   graphPageSize: GRAPH_PAGE_SIZE,
+  loadAverageAtStart,
+  loadAverageAtEnd,
   azuriteStorage,
 };
 const results = buildResults({ startedAt, finishedAt: new Date(), options, environment, runs, notes });

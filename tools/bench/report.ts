@@ -147,7 +147,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
   const lines = [
     "# Benchmark report",
     "",
-    `Measured ${results.startedAt} – ${results.finishedAt} with \`npm run bench\` on ${env.cpuCount} × ${env.cpuModel}, ${Math.round(env.totalMemoryBytes / 2 ** 30)} GiB RAM, Node ${env.node} (${env.platform}/${env.arch}); Azurite ${env.azuriteVersion}, simulated tenant on loopback HTTPS.`,
+    `Measured ${results.startedAt} – ${results.finishedAt} with \`npm run bench\` on ${env.cpuCount} × ${env.cpuModel}, ${Math.round(env.totalMemoryBytes / 2 ** 30)} GiB RAM, Node ${env.node} (${env.platform}/${env.arch}); product ${env.productRevision}; Azurite ${env.azuriteVersion}, simulated tenant on loopback HTTPS. Load average ${env.loadAverageAtStart.map((l) => l.toFixed(1)).join(" / ")} at start, ${env.loadAverageAtEnd.map((l) => l.toFixed(1)).join(" / ")} at end (1 / 5 / 15 min).`,
     "",
     `Sizes ${opts.sizes.map(formatUsers).join(", ")} users; Graph latency ${opts.latencyInMs} ms and 0 ms per page; ${opts.repeat} runs per scenario${opts.sizes.includes(1_000_000) ? ` (${opts.millionRepeat} at 1,000,000)` : ""}; naive baseline at ${opts.naiveSizes.map(formatUsers).join(", ") || "no size"}. Product defaults: ${env.partitionCount} partitions per snapshot, ${env.writeConcurrency} transactions in flight, ${env.graphPageSize} users per Graph page.`,
     "",

@@ -101,10 +101,15 @@ export interface BenchEnvironment {
   cpuCount: number;
   totalMemoryBytes: number;
   azuriteVersion: string;
+  /** The commit measured, e.g. "610f0e6", with " + uncommitted changes in src/" when the tree differed. */
+  productRevision: string;
   /** The product's defaults the figures were measured with. */
   partitionCount: number;
   writeConcurrency: number;
   graphPageSize: number;
+  /** os.loadavg() (1, 5, 15 minutes) when the benchmark started and ended: above cpuCount, other work competed for the cores. */
+  loadAverageAtStart: number[];
+  loadAverageAtEnd: number[];
   /** Azurite storage per size: "memory" or "disk". */
   azuriteStorage: Record<string, "memory" | "disk">;
 }

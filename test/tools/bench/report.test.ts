@@ -43,9 +43,12 @@ const environment: BenchEnvironment = {
   cpuCount: 2,
   totalMemoryBytes: 8 * 2 ** 30,
   azuriteVersion: "3.36.0",
+  productRevision: "abc1234",
   partitionCount: 16,
   writeConcurrency: 16,
   graphPageSize: 999,
+  loadAverageAtStart: [0.5, 0.4, 0.3],
+  loadAverageAtEnd: [1.5, 1.2, 0.8],
   azuriteStorage: { "1000": "memory" },
 };
 
