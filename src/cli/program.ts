@@ -258,7 +258,11 @@ async function exportChanges(runId: string, format: ExportFormat): Promise<void>
     await write(writer.linesFor(line as GraphUser));
     counts[change.change] = (counts[change.change] ?? 0) + 1;
   }
-  const summary = Object.entries(counts).map(([k, n]) => `${number.format(n)} ${k}`).join(", ") || "no changes";
+  const summary =
+    (["added", "updated", "restored", "removed"] as const)
+      .filter((k) => counts[k] !== undefined)
+      .map((k) => `${number.format(counts[k]!)} ${k}`)
+      .join(", ") || "no changes";
   process.stderr.write(`Exported the change set of mirror run ${runId} (${run.mode} round, ${run.status}): ${summary}.\n`);
 }
 

@@ -48,19 +48,25 @@ describe("entra-user-sync command line", () => {
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^User sync succeeded: 1,500 users in 2 pages, 1,500 entities in \d+ transactions/);
+    // The first run also seeds the live mirror with a full round.
+    expect(result.stdout).toMatch(/\nMirror full round \(first round\): 1,50\d users written from 8 pages, 0 not seen/);
     expectNoSecrets(result.stdout + result.stderr, [world.azurite.connectionString]);
   });
 
-  it("runs lists the run with its status and counts", async () => {
+  it("runs lists the snapshot run and the mirror's round with their modes, status and counts", async () => {
     const table = await cli(["runs"], envFor());
     expect(table.code).toBe(0);
-    const [header, row] = table.stdout.trim().split("\n");
-    expect(header).toMatch(/^RUN\s+STATUS\s+TRIGGER/);
-    expect(row).toMatch(/succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
+    const [header, mirrorRow, snapshotRow] = table.stdout.trim().split("\n");
+    expect(header).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS\s+TRIGGER/);
+    // Newest first: the mirror's round runs after the snapshot.
+    expect(mirrorRow).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+8\s+1,50\d\s+1,50\d\s+none/);
+    expect(snapshotRow).toMatch(/\ssnapshot\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
 
-    const json = await cli(["runs", "--json", "--limit", "1"], envFor());
-    const run = JSON.parse(json.stdout.trim()) as { status: string; stats: { usersRead: number } };
-    expect(run).toMatchObject({ status: "succeeded", stats: { usersRead: USERS } });
+    const json = await cli(["runs", "--json", "--limit", "2"], envFor());
+    const runs = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { kind: string; status: string; mode?: string; stats?: { usersRead: number } });
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).toMatchObject({ kind: "mirror", status: "succeeded", mode: "full", reason: "firstRound", trigger: "cli" });
+    expect(runs[1]).toMatchObject({ kind: "snapshot", status: "succeeded", stats: { usersRead: USERS } });
   });
 
   it("export --latest prints every user as the JSON object Graph returned", async () => {
@@ -104,6 +110,7 @@ describe("entra-user-sync command line", () => {
       ["no storage", (e) => delete e.SNAPSHOT_STORAGE, /SNAPSHOT_STORAGE is missing/],
       ["two storage settings", (e) => (e.SNAPSHOT_STORAGE__tableServiceUri = "https://acct.table.core.windows.net"), /are both set; they are exclusive/],
       ["a 5-field schedule", (e) => (e.USER_SYNC_SCHEDULE = "0 * * * *"), /USER_SYNC_SCHEDULE "0 \* \* \* \*" is not a 6-field NCRONTAB/],
+      ["a 5-field full schedule", (e) => (e.USER_SYNC_FULL_SCHEDULE = "0 2 * * *"), /USER_SYNC_FULL_SCHEDULE "0 2 \* \* \*" is not a 6-field NCRONTAB/],
       ["a bad property list", (e) => (e.USER_SYNC_SELECT = "id;mail"), /"id;mail" is not a Graph property name/],
     ];
     it.each(cases)("%s", async (_label, mutate, expected) => {
@@ -122,7 +129,8 @@ describe("entra-user-sync command line", () => {
   });
 
   it("a run that fails exits 1 with what to fix, and the previous snapshot stays the latest", async () => {
-    const before = JSON.parse((await cli(["runs", "--json", "--limit", "1"], envFor())).stdout.trim()) as { snapshotId: string };
+    const listed = (await cli(["runs", "--json", "--limit", "5"], envFor())).stdout.trim().split("\n");
+    const before = listed.map((line) => JSON.parse(line) as { kind: string; snapshotId: string }).find((run) => run.kind === "snapshot")!;
     const remove = world.tenant.intercept("keyVault", (request) =>
       request.url.pathname.startsWith("/certificates/") && request.headers.authorization
         ? { status: 403, body: { error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource.", innererror: { code: "ForbiddenByRbac" } } } }
