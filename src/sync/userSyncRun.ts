@@ -252,7 +252,9 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
             stoppedEarly = true;
             break;
           }
-          pendingWrite = write(page);
+          // Start the write on the next turn of the event loop: the loop first asks for the next
+          // page, so its request is on the wire before this page's (synchronous) encoding runs.
+          pendingWrite = nextTurn().then(() => write(page));
         }
         if (pendingWrite) await pendingWrite;
         if (writeFailure) throw writeFailure.error;
@@ -380,4 +382,8 @@ export function whyNotResumable(run: SyncRunView, select: readonly string[], par
   if (run.select.join(",") !== select.join(",")) return "it read other properties (USER_SYNC_SELECT changed)";
   if (run.partitionCount !== partitionCount) return "it spread users over another partition count";
   return undefined;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

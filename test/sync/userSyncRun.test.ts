@@ -155,18 +155,21 @@ describe("runUserSync", () => {
     expect(progress.map((p) => p.entitiesWritten)).toEqual([3, 6, 8]);
   });
 
-  it("reads the next page while the previous one is being written, one write at a time", async () => {
+  it("asks for the next page before writing the current one, and writes one page at a time", async () => {
     const sink = new RecordingSink();
     const gates = [deferred(), deferred(), deferred()];
     let writeIndex = 0;
     sink.writeGate = () => gates[writeIndex++]!.promise;
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i += 1) await new Promise((r) => setImmediate(r));
+    };
     const run = runUserSync({ source: sourceOf([page(1), page(2), page(3)], sink.events), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" });
-    // Let the loop reach the first write and read ahead.
-    await new Promise((r) => setImmediate(r));
-    expect(sink.events).toEqual(["lease", "start", "read 1", "write-start user-1-0", "read 2"]);
+    // Page 2 is requested before page 1's write starts (its encoding must not delay the request).
+    await turns(3);
+    expect(sink.events).toEqual(["lease", "start", "read 1", "read 2", "write-start user-1-0"]);
     gates[0]!.resolve();
-    await new Promise((r) => setImmediate(r));
-    expect(sink.events.slice(5)).toEqual(["write-end user-1-0", "checkpoint link-2", "write-start user-2-0", "read 3"]);
+    await turns(3);
+    expect(sink.events.slice(5)).toEqual(["write-end user-1-0", "checkpoint link-2", "read 3", "write-start user-2-0"]);
     gates[1]!.resolve();
     gates[2]!.resolve();
     await run;
