@@ -55,7 +55,7 @@ export function formatMirrorSummary(run: MirrorRunRecord): string {
     return `Mirror updated incrementally: ${changes} (${number.format(c.unchanged)} unchanged) from ${number.format(run.itemsRead)} changes in ${number.format(run.pages)} pages${took} (run ${run.runId}).`;
   }
   return (
-    `Mirror full round (${describeMirrorReason(run.reason)}): ${number.format(run.usersWritten)} users in ${number.format(run.pages)} pages, ` +
+    `Mirror full round (${describeMirrorReason(run.reason)}): ${number.format(run.usersWritten)} users written from ${number.format(run.pages)} pages, ` +
     `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).`
   );
 }

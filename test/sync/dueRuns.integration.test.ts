@@ -1,0 +1,132 @@
+/**
+ * UserSyncService.runDue through the real clients (managed identity, Key Vault, MSAL, Graph `/users`
+ * and `/users/delta` on the simulated tenant, Tables on Azurite): what each run does, decided from
+ * the store, the mirror and USER_SYNC_FULL_SCHEDULE with an injected clock.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isUserSyncError } from "../../src/shared/errors.js";
+import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+
+const USERS = 1_500; // 2 pages of /users, 8 pages of /users/delta
+const DAY = 86_400_000;
+let world: SyncEnvironment;
+let service: UserSyncService;
+const log = capturingLogger();
+
+beforeAll(async () => {
+  world = await startSyncEnvironment({ userCount: USERS, seed: 31 });
+  world.useInProcess();
+  service = new UserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
+});
+afterAll(async () => world?.close());
+
+const isUsersList = (path: string) => /^\/v1\.0\/users\/?$/.test(path);
+
+describe("runDue", () => {
+  it("first run: the first snapshot, and the mirror's first (full) round", async () => {
+    const result = await service.runDue(log.logger, { trigger: "cli" });
+    expect(result.due).toEqual({ snapshot: "firstSnapshot", mirrorFull: undefined });
+    expect(result.snapshot).toMatchObject({ outcome: "completed", stats: { usersRead: USERS } });
+    expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "firstRound", trigger: "cli" });
+    expect(await service.store.getLease()).toBeUndefined();
+  });
+
+  it("next run, before the full schedule comes round: an incremental mirror round only", async () => {
+    world.tenant.changes.changeUser(20, { displayName: "Due Run" });
+    world.tenant.requests.reset();
+    // Decide at a moment just after the first snapshot started: no occurrence of the full schedule fits in between.
+    const latest = await service.store.getLatestSnapshot();
+    const startedAt = (await service.store.getRun(latest!.runId))!.startedAt;
+    const result = await service.runDue(log.logger, { trigger: "cli", now: new Date(startedAt.getTime() + 1) });
+    expect(result.due).toEqual({ snapshot: undefined, mirrorFull: undefined });
+    expect(result.snapshot).toBeUndefined();
+    expect(result.mirror).toMatchObject({ mode: "incremental", reason: "deltaLink", changes: { updated: 1 } });
+    expect(world.tenant.requests.count("graph")).toBe(1);
+  });
+
+  it("once the full schedule had an occurrence since the last full rounds: a new snapshot and a scheduled full round of the mirror", async () => {
+    const latestBefore = await service.store.getLatestSnapshot();
+    const result = await service.runDue(log.logger, { trigger: "timer", now: new Date(Date.now() + 2 * DAY) });
+    expect(result.due).toEqual({ snapshot: "scheduled", mirrorFull: "scheduled" });
+    expect(result.snapshot?.outcome).toBe("completed");
+    expect((await service.store.getLatestSnapshot())?.snapshotId).not.toBe(latestBefore?.snapshotId);
+    expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "scheduled", swept: 0 });
+  });
+
+  it("run --full forces both, whatever the schedule", async () => {
+    const result = await service.runDue(log.logger, { trigger: "cli", full: true });
+    expect(result.due).toEqual({ snapshot: "forced", mirrorFull: "forced" });
+    expect(result.snapshot?.outcome).toBe("completed");
+    expect(result.mirror).toMatchObject({ mode: "full", reason: "forced" });
+  });
+
+  it("a failed snapshot does not leave the mirror stale: the mirror's round runs, then the snapshot's error is thrown", async () => {
+    world.tenant.changes.changeUser(21, { jobTitle: "Still Mirrored" });
+    const remove = world.tenant.intercept("graph", (request) =>
+      isUsersList(request.url.pathname) ? { status: 403, body: { error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation." } } } : undefined,
+    );
+    const latestBefore = await service.store.getLatestSnapshot();
+    let error: unknown;
+    try {
+      await service.runDue(log.logger, { trigger: "timer", now: new Date(Date.now() + 3 * DAY) });
+    } catch (e) {
+      error = e;
+    } finally {
+      remove();
+    }
+    expect(isUserSyncError(error, "graph_forbidden"), String(error)).toBe(true);
+    expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(latestBefore?.snapshotId);
+    const newest = (await service.mirror.listRuns().next()).value;
+    expect(newest).toMatchObject({ status: "succeeded", mode: "full", reason: "scheduled" });
+    const changed = [];
+    for await (const m of service.mirror.listUsers()) if (m.user.jobTitle === "Still Mirrored") changed.push(m.user.id);
+    expect(changed).toEqual([world.tenant.changes.userIdAt(21)]);
+    expect(log.lines.some((l) => l.startsWith("info Mirror full round (USER_SYNC_FULL_SCHEDULE)"))).toBe(true);
+    expect(await service.store.getLease()).toBeUndefined();
+  });
+
+  it("a snapshot paused at its maximum run duration is followed by an incremental mirror round; the next run continues the snapshot and does the full round", async () => {
+    // Slow /users pages: the run's maximum duration passes before the snapshot's first page arrives.
+    const remove = world.tenant.intercept("graph", async (request) => {
+      if (isUsersList(request.url.pathname)) await sleep(400);
+      return undefined;
+    });
+    const later = new Date(Date.now() + 5 * DAY);
+    try {
+      const paused = await service.runDue(log.logger, { trigger: "timer", now: later, runControl: { maxRunDurationInMs: 50 } });
+      expect(paused.due).toEqual({ snapshot: "scheduled", mirrorFull: "scheduled" });
+      expect(paused.snapshot).toMatchObject({ outcome: "paused", pausedBecause: "max_run_duration" });
+      expect(paused.mirror).toMatchObject({ status: "succeeded", mode: "incremental", reason: "deltaLink" });
+    } finally {
+      remove();
+    }
+    const continued = await service.runDue(log.logger, { trigger: "timer", now: later });
+    expect(continued.due).toEqual({ snapshot: "continuing", mirrorFull: "scheduled" });
+    expect(continued.snapshot?.outcome).toBe("completed");
+    expect(continued.mirror).toMatchObject({ mode: "full", reason: "scheduled" });
+  });
+
+  it("another run holding the writer lease: run_in_progress, having read and written nothing", async () => {
+    const lease = await service.store.acquireLease({ trigger: "cli" });
+    try {
+      const mirrorRuns = (await Array.fromAsync(service.mirror.listRuns())).length;
+      world.tenant.requests.reset();
+      const error = await service.runDue(log.logger, { trigger: "timer", full: true }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isUserSyncError(error, "run_in_progress"), String(error)).toBe(true);
+      expect(world.tenant.requests.count("graph")).toBe(0);
+      expect((await Array.fromAsync(service.mirror.listRuns())).length).toBe(mirrorRuns);
+    } finally {
+      await service.store.releaseLease(lease);
+    }
+  });
+
+  it("never wrote a token, key or connection string to its logs or run records", async () => {
+    const records = [...(await Array.fromAsync(service.store.listRuns())), ...(await Array.fromAsync(service.mirror.listRuns()))];
+    expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
+  });
+});
