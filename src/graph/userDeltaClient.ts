@@ -4,33 +4,10 @@
  * Graph retry strategy, pacing, a per-attempt timeout, and the Graph token sent to the configured
  * Graph origin only (over https), with one forced refresh after a 401.
  */
-import {
-  createDefaultHttpClient,
-  createPipelineFromOptions,
-  createPipelineRequest,
-  isRestError,
-  type HttpClient,
-  type Pipeline,
-  type PipelinePolicy,
-  type PipelineResponse,
-} from "@azure/core-rest-pipeline";
+import type { HttpClient } from "@azure/core-rest-pipeline";
 import { UserSyncError } from "../shared/errors.js";
-import { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphUsersClient.js";
-import {
-  addCount,
-  DEFAULT_PACING,
-  formatSeconds,
-  GRAPH_COUNTERS,
-  graphPacingPolicy,
-  graphRetryPolicy,
-  graphTimeoutPolicy,
-  newContext,
-  REQUEST_TIMEOUT_CODE,
-  type GraphPacingSettings,
-  type GraphRequestContext,
-  type GraphRequestContexts,
-  type GraphRetrySettings,
-} from "./graphPolicies.js";
+import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
+import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import type { GraphUser } from "./types.js";
 
 export interface UserDeltaClientOptions {
@@ -78,39 +55,17 @@ export interface ListDeltaPagesOptions {
 /** Why a saved token cannot be used, from UserSyncError `graph_delta_token_invalid`'s details.reason. */
 export type DeltaTokenProblem = "expired" | "gone";
 
-const USER_AGENT = "entra-user-sync/0.1";
-
 export class UserDeltaClient {
-  readonly #graphOrigin: string;
+  readonly #requests: GraphRequestClient;
   readonly #select: readonly string[];
-  readonly #retry: GraphRetrySettings;
-  readonly #timeoutInMs: number;
-  readonly #pipeline: Pipeline;
-  readonly #httpClient: HttpClient;
   readonly #adminConsentUrl: string | undefined;
-  readonly #contexts: GraphRequestContexts = new WeakMap();
 
   constructor(options: UserDeltaClientOptions) {
-    this.#graphOrigin = new URL(options.graphEndpoint).origin;
     if (!options.select.includes("id")) throw new Error("select must include id");
+    // A 410's Location is not followed either: the pipeline follows no redirect.
+    this.#requests = new GraphRequestClient(options);
     this.#select = options.select;
-    this.#timeoutInMs = options.requestTimeoutInMs ?? DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS;
-    this.#retry = { ...DEFAULT_GRAPH_RETRY, ...definedOnly(options.retryOptions ?? {}) };
     this.#adminConsentUrl = options.adminConsentUrl;
-    this.#httpClient = options.httpClient ?? createDefaultHttpClient();
-    this.#pipeline = createPipelineFromOptions({
-      userAgentOptions: { userAgentPrefix: USER_AGENT },
-      // Following a redirect could carry the token elsewhere; a 410's Location is not followed either.
-      redirectOptions: { maxRetries: 0 },
-    });
-    this.#pipeline.removePolicy({ phase: "Retry" });
-    this.#pipeline.addPolicy(graphRetryPolicy(this.#contexts, this.#retry), { phase: "Retry" });
-    this.#pipeline.addPolicy(graphPacingPolicy(this.#contexts, { ...DEFAULT_PACING, ...definedOnly(options.pacingOptions ?? {}) }), {
-      phase: "Retry",
-      afterPolicies: ["graphRetryPolicy"],
-    });
-    this.#pipeline.addPolicy(deltaBearerTokenPolicy(this.#graphOrigin, options.tokenProvider, this.#contexts), { phase: "Sign" });
-    this.#pipeline.addPolicy(graphTimeoutPolicy(this.#timeoutInMs, this.#contexts), { afterPhase: "Sign" });
   }
 
   /** The properties a first round selects. */
@@ -120,7 +75,7 @@ export class UserDeltaClient {
 
   /** The first request of a first round: `/v1.0/users/delta?$select=…` (no `$top`: Graph ignores it). */
   get firstRoundUrl(): string {
-    const url = new URL("/v1.0/users/delta", this.#graphOrigin);
+    const url = new URL("/v1.0/users/delta", this.#requests.graphOrigin);
     url.searchParams.set("$select", this.#select.join(","));
     return url.toString();
   }
@@ -136,98 +91,38 @@ export class UserDeltaClient {
     let link: string | undefined = options.startLink ?? this.firstRoundUrl;
     let pageNumber = 0;
     while (link !== undefined) {
-      this.#assertGraphLink(link, pageNumber === 0 ? "saved delta link" : "@odata.nextLink");
+      this.#requests.assertGraphLink(link, pageNumber === 0 && options.startLink !== undefined ? "saved delta link" : "@odata.nextLink");
       pageNumber += 1;
-      const response = await this.#get(link, counters, options.abortSignal);
+      const response = await this.#requests.get(link, {
+        counters,
+        abortSignal: options.abortSignal,
+        action: "list user changes",
+        adminConsentUrl: this.#adminConsentUrl,
+        describe: describeDeltaTokenFailure,
+      });
       const page = parseDeltaPage(response.bodyAsText ?? undefined, pageNumber);
       addCount(counters, "deltaPages");
       addCount(counters, "deltaItems", page.items.length);
       link = page.nextLink;
-      if (page.nextLink === undefined && page.deltaLink !== undefined) this.#assertGraphLink(page.deltaLink, "@odata.deltaLink");
+      if (page.nextLink === undefined && page.deltaLink !== undefined) this.#requests.assertGraphLink(page.deltaLink, "@odata.deltaLink");
       yield page;
     }
   }
+}
 
-  #assertGraphLink(link: string, what: string): void {
-    let url: URL;
-    try {
-      url = new URL(link);
-    } catch {
-      throw new UserSyncError("graph_untrusted_next_link", `The ${what} is not a URL; the run stopped without following it.`);
-    }
-    if (url.protocol !== "https:" || url.origin !== this.#graphOrigin) {
-      throw new UserSyncError(
-        "graph_untrusted_next_link",
-        `The ${what} points to ${url.protocol}//${url.host}, which is not the configured Graph endpoint ${this.#graphOrigin}; the run stopped without sending anything there. If Graph really lives elsewhere for this tenant, set GRAPH_ENDPOINT (or GRAPH_CLOUD); a saved link from another endpoint is dropped by the next full round.`,
-        { details: { host: url.host } },
-      );
-    }
+/** A saved token Graph no longer accepts: 400 syncStateNotFound (expired) or 410 Gone. */
+function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undefined {
+  if (failure.status === 400 && failure.graphCode.toLowerCase() === "syncstatenotfound") {
+    return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph no longer knows the saved delta token (${failure.said}); tokens for users expire after 7 days. A full round is needed.`, {
+      details: { ...failure.details, reason: "expired" satisfies DeltaTokenProblem },
+    });
   }
-
-  async #get(url: string, counters: Record<string, number>, abortSignal: AbortSignal | undefined): Promise<PipelineResponse> {
-    const request = createPipelineRequest({ url, method: "GET", ...(abortSignal ? { abortSignal } : {}) });
-    request.headers.set("Accept", "application/json");
-    const context = newContext(counters);
-    this.#contexts.set(request, context);
-    let response: PipelineResponse;
-    try {
-      response = await this.#pipeline.sendRequest(this.#httpClient, request);
-    } catch (error) {
-      if (error instanceof UserSyncError || (error as { name?: string }).name === "AbortError") throw error;
-      const timedOut = isRestError(error) && error.code === REQUEST_TIMEOUT_CODE;
-      const what = timedOut
-        ? `Microsoft Graph at ${this.#graphOrigin} gave no complete answer within ${formatSeconds(this.#timeoutInMs)} (GRAPH_REQUEST_TIMEOUT_SECONDS)`
-        : `Could not reach Microsoft Graph at ${this.#graphOrigin} (${(error as Error).message})`;
-      throw new UserSyncError("graph_request_failed", `${what} after ${context.retries} retries. Check the network path to Graph and GRAPH_ENDPOINT / GRAPH_CLOUD.`, {
-        cause: error,
-        details: { retries: context.retries, waitedInMs: context.waitedInMs },
-      });
-    }
-    if (response.status !== 200) throw this.#errorFor(response, context);
-    return response;
+  if (failure.status === 410) {
+    return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph can no longer serve the saved delta token (${failure.said}) and asks for a full synchronization.`, {
+      details: { ...failure.details, reason: "gone" satisfies DeltaTokenProblem, hasLocation: failure.response.headers.has("location") },
+    });
   }
-
-  #errorFor(response: PipelineResponse, context: GraphRequestContext): UserSyncError {
-    let code = "";
-    let message = "";
-    try {
-      const body = JSON.parse(response.bodyAsText ?? "") as { error?: { code?: string; message?: string } };
-      code = body.error?.code ?? "";
-      message = body.error?.message ?? "";
-    } catch {
-      // not JSON: described by status alone
-    }
-    const requestId = response.headers.get("request-id") ?? response.headers.get("client-request-id") ?? undefined;
-    const details = { status: response.status, graphCode: code || undefined, requestId, retries: context.retries };
-    const said = `${response.status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
-    if (response.status === 400 && code.toLowerCase() === "syncstatenotfound") {
-      return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph no longer knows the saved delta token (${said}); tokens for users expire after 7 days. A full round is needed.`, {
-        details: { ...details, reason: "expired" satisfies DeltaTokenProblem },
-      });
-    }
-    if (response.status === 410) {
-      return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph can no longer serve the saved delta token (${said}) and asks for a full synchronization.`, {
-        details: { ...details, reason: "gone" satisfies DeltaTokenProblem, hasLocation: response.headers.has("location") },
-      });
-    }
-    if (response.status === 403) {
-      return new UserSyncError(
-        "graph_forbidden",
-        `Microsoft Graph refused to list user changes (${said}). The app registration needs the Microsoft Graph application permission User.Read.All with admin consent.${this.#adminConsentUrl ? ` An administrator can grant it at ${this.#adminConsentUrl}` : ""}`,
-        { details },
-      );
-    }
-    if (response.status === 401) {
-      return new UserSyncError("graph_unauthorized", `Microsoft Graph rejected the access token (${said}). Check that GRAPH_CLOUD / GRAPH_ENDPOINT match the cloud of GRAPH_AUTHORITY_HOST.`, { details });
-    }
-    if (response.status === 400) {
-      return new UserSyncError("graph_request_failed", `Microsoft Graph rejected the delta request (${said}). If it names a property, fix USER_SYNC_SELECT.`, { details });
-    }
-    if (response.status === 429) {
-      return new UserSyncError("graph_throttled", `Microsoft Graph kept throttling the sync (${said}) after ${context.retries} retries. Run the sync less often, or raise GRAPH_MAX_RETRIES / GRAPH_MAX_RETRY_WAIT_SECONDS.`, { details });
-    }
-    return new UserSyncError("graph_request_failed", `Microsoft Graph answered ${said} after ${context.retries} retries.`, { details });
-  }
+  return undefined;
 }
 
 /** Parses and checks one delta page. Exported for unit tests. */
@@ -266,30 +161,4 @@ export function parseDeltaPage(text: string | undefined, pageNumber: number): De
   if (nextLink !== undefined) page.nextLink = nextLink;
   else if (deltaLink !== undefined) page.deltaLink = deltaLink;
   return page;
-}
-
-/** The Graph token on requests to the Graph origin over https, and nowhere else; one forced refresh after a 401. */
-function deltaBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider, contexts: GraphRequestContexts): PipelinePolicy {
-  return {
-    name: "graphDeltaBearerTokenPolicy",
-    async sendRequest(request, next) {
-      const url = new URL(request.url);
-      if (url.origin !== graphOrigin || url.protocol !== "https:") {
-        throw new UserSyncError("graph_untrusted_next_link", `Refusing to send the Graph token to ${url.host}.`);
-      }
-      const abortSignal = request.abortSignal as AbortSignal | undefined;
-      const { token } = await tokens.getToken(abortSignal ? { abortSignal } : {});
-      request.headers.set("Authorization", `Bearer ${token}`);
-      const response = await next(request);
-      if (response.status !== 401) return response;
-      addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.tokenRefreshes);
-      const refreshed = await tokens.getToken({ forceRefresh: true, ...(abortSignal ? { abortSignal } : {}) });
-      request.headers.set("Authorization", `Bearer ${refreshed.token}`);
-      return next(request);
-    },
-  };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
