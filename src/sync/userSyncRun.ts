@@ -2,24 +2,17 @@ import type { GraphUser, UserPage } from "../graph/types.js";
 import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
+import type { SkippedUser, RunStats as StoredRunStats } from "../snapshots/snapshotStoreClient.js";
 
-/** A user the store could not hold at all, and why. */
-export interface SkippedUser {
-  id: string;
-  reason: string;
-}
+export type { SkippedUser };
 
-/** What a run counts; stored with the run record. */
-export interface RunStats {
-  pages: number;
-  usersRead: number;
-  entitiesWritten: number;
-  transactions: number;
-  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs, skippedUsers, resumes); stored with the run. */
+/** What a run counts, stored with the run record: the store's RunStats, with both bags always present. */
+export type RunStats = StoredRunStats & {
+  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs, skippedUsers, resumes). */
   counters: Record<string, number>;
   /** The first skipped users (at most MAX_SKIPPED_RECORDED); `counters.skippedUsers` has the total. */
   skipped: SkippedUser[];
-}
+};
 
 /** Skipped users listed with a run (the count is unbounded, the list is not). */
 export const MAX_SKIPPED_RECORDED = 40;

@@ -6,6 +6,8 @@
  * msal-node keeps the managed-identity source for the life of a process, so a test file (one
  * process under vitest's forks pool) uses one simulated tenant.
  */
+import { expect } from "vitest";
+import type { GraphUser } from "../../src/graph/types.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import type { SimulatedTenant, SimulatedTenantOptions } from "../../tools/simulated-tenant/index.js";
 import { startTrustedSimulatedTenant } from "./simulatedTenant.js";
@@ -63,4 +65,30 @@ export function expectNoSecrets(text: string, extraSecrets: readonly string[] = 
   for (const secret of extraSecrets) {
     if (secret.length >= 8 && text.includes(secret)) throw new Error("output contains a secret value");
   }
+}
+
+/**
+ * Reads a snapshot back and compares it with the simulated directory, user by user, key order
+ * included: every user once, nothing else.
+ */
+export async function expectSnapshotEqualsDirectory(
+  tenant: SimulatedTenant,
+  service: { settings: { select: readonly string[] }; store: { listSnapshotUsers(snapshotId: string): AsyncIterable<GraphUser> } },
+  snapshotId: string,
+  userCount: number,
+): Promise<void> {
+  const expected = new Map<string, GraphUser>();
+  for (const user of tenant.directory.users(service.settings.select)) expected.set(user.id, user);
+  let count = 0;
+  const mismatches: string[] = [];
+  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+    count += 1;
+    const want = expected.get(user.id);
+    if (want === undefined) mismatches.push(`unexpected ${user.id}`);
+    else if (JSON.stringify(user) !== JSON.stringify(want)) mismatches.push(`differs ${user.id}`);
+    expected.delete(user.id);
+  }
+  expect(mismatches.slice(0, 5)).toEqual([]);
+  expect(expected.size).toBe(0);
+  expect(count).toBe(userCount);
 }

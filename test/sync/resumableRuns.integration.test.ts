@@ -11,10 +11,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
-import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 
 const USERS = 3000; // 4 pages of at most 999
 const PAGES = Math.ceil(USERS / 999);
@@ -74,23 +73,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-async function expectSnapshotEqualsDirectory(service: UserSyncService, snapshotId: string): Promise<void> {
-  const expected = new Map<string, GraphUser>();
-  for (const user of world.tenant.directory.users(service.settings.select)) expected.set(user.id, user);
-  let count = 0;
-  const mismatches: string[] = [];
-  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
-    count += 1;
-    const want = expected.get(user.id);
-    if (want === undefined) mismatches.push(`unexpected ${user.id}`);
-    else if (JSON.stringify(user) !== JSON.stringify(want)) mismatches.push(`differs ${user.id}`);
-    expected.delete(user.id);
-  }
-  expect(mismatches.slice(0, 5)).toEqual([]);
-  expect(expected.size).toBe(0);
-  expect(count).toBe(USERS);
-}
-
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -145,7 +127,7 @@ describe("a run killed between pages", () => {
       expect(stats).toMatchObject({ pages: PAGES, usersRead: USERS, entitiesWritten: USERS });
       expect(stats.counters.resumes).toBe(1);
       expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
-      await expectSnapshotEqualsDirectory(service, run.snapshotId);
+      await expectSnapshotEqualsDirectory(world.tenant, service, run.snapshotId, USERS);
       expect(await Array.fromAsync(service.store.listUnfinishedRuns())).toEqual([]);
     } finally {
       gate.release();
@@ -191,7 +173,7 @@ describe("a run killed between pages", () => {
       expect(await service.store.getLease()).toBeUndefined();
       const continued = await service.runSync(log.logger, { trigger: "timer" });
       expect({ outcome: continued.outcome, resumed: continued.resumed, runId: continued.run.runId }).toEqual({ outcome: "completed", resumed: true, runId: paused.run.runId });
-      await expectSnapshotEqualsDirectory(service, continued.run.snapshotId);
+      await expectSnapshotEqualsDirectory(world.tenant, service, continued.run.snapshotId, USERS);
     } finally {
       gate.release();
       gate.remove();

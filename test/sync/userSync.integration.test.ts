@@ -4,9 +4,8 @@
  * Azurite — against the simulated tenant of 10,000 users, checked user by user.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GraphUser } from "../../src/graph/types.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
-import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 
 const USERS = 10_000;
 let world: SyncEnvironment;
@@ -16,24 +15,6 @@ beforeAll(async () => {
   world.useInProcess();
 });
 afterAll(async () => world?.close());
-
-/** Reads a snapshot back and compares it with the simulated directory, user by user, key order included. */
-async function expectSnapshotEqualsDirectory(service: UserSyncService, snapshotId: string): Promise<void> {
-  const expected = new Map<string, GraphUser>();
-  for (const user of world.tenant.directory.users(service.settings.select)) expected.set(user.id, user);
-  let count = 0;
-  const mismatches: string[] = [];
-  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
-    count += 1;
-    const want = expected.get(user.id);
-    if (want === undefined) mismatches.push(`unexpected ${user.id}`);
-    else if (JSON.stringify(user) !== JSON.stringify(want)) mismatches.push(`differs ${user.id}`);
-    expected.delete(user.id);
-  }
-  expect(mismatches.slice(0, 5)).toEqual([]);
-  expect(expected.size).toBe(0);
-  expect(count).toBe(USERS);
-}
 
 describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
   let service: UserSyncService;
@@ -50,7 +31,7 @@ describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
     expect(stats.pages).toBe(Math.ceil(USERS / 999));
     const latest = await service.store.getLatestSnapshot();
     expect(latest?.snapshotId).toBe(run.snapshotId);
-    await expectSnapshotEqualsDirectory(service, run.snapshotId);
+    await expectSnapshotEqualsDirectory(world.tenant, service, run.snapshotId, USERS);
 
     const [recorded] = await Array.fromAsync(service.store.listRuns({ maxResults: 1 }));
     expect(recorded).toMatchObject({ runId: run.runId, status: "succeeded", snapshotId: run.snapshotId });
