@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start Azurite and the simulated tenant per file; two cores, so keep it modest.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
   },
 });
