@@ -22,6 +22,7 @@ import { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENC
 import { startAzurite, type AzuriteInstance } from "../azurite.js";
 import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
+import { measureIncrementalSync, type DeltaBenchResult } from "../delta-bench.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioMeasurement, type ScenarioSpec, type TenantRequestCounts } from "./types.js";
 
@@ -65,6 +66,8 @@ interface CliOptions {
   naiveSizes: number[];
   millionStorage: "memory" | "disk";
   seed: number;
+  incrementalUsers: number;
+  incrementalChanges: number;
   out: string;
 }
 
@@ -81,6 +84,8 @@ const program = new Command()
     new Option("--million-storage <kind>", "where Azurite keeps 1,000,000 users: in memory, or in a temporary folder on disk").choices(["memory", "disk"]).default("memory"),
   )
   .addOption(new Option("--seed <n>", "seed of the simulated directories").argParser(positiveInteger).default(1))
+  .addOption(new Option("--incremental-users <n>", "tenant size of the live mirror's incremental case (0 skips it)").argParser(nonNegativeInteger).default(100_000))
+  .addOption(new Option("--incremental-changes <n>", "directory changes between the mirror's full and incremental rounds").argParser(positiveInteger).default(100))
   .option("--out <dir>", "folder for the results", "bench/results");
 
 program.parse();
@@ -254,6 +259,17 @@ notes.push(
   "The write ceiling times only the store's calls; generating its pages from the simulated directory is off the clock.",
 );
 
+let incremental: DeltaBenchResult | undefined;
+if (cli.incrementalUsers > 0) {
+  console.log(`${elapsed()}  live mirror: full round, ${cli.incrementalChanges} changes, incremental round at ${formatUsers(cli.incrementalUsers)} users`);
+  try {
+    incremental = await measureIncrementalSync({ userCount: cli.incrementalUsers, changeCount: cli.incrementalChanges, seed: options.seed });
+  } catch (error) {
+    failures += 1;
+    notes.push(`The live mirror's incremental case failed: ${(error as Error).message}`);
+  }
+}
+
 const cpuList = cpus();
 const loadAverageAtEnd = loadavg();
 const busiest = Math.max(loadAverageAtStart[0]!, loadAverageAtEnd[0]!, loadAverageAtEnd[1]!);
@@ -278,7 +294,7 @@ const environment: BenchEnvironment = {
   loadAverageAtEnd,
   azuriteStorage,
 };
-const results = buildResults({ startedAt, finishedAt: new Date(), options, environment, runs, notes });
+const results = buildResults({ startedAt, finishedAt: new Date(), options, environment, runs, notes, ...(incremental ? { incremental } : {}) });
 
 const outDir = resolve(cli.out);
 mkdirSync(outDir, { recursive: true });

@@ -2,6 +2,7 @@
  * Renders benchmark results: the console table, the markdown report and a hand-built SVG bar chart
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
+import type { DeltaBenchResult, DeltaRunCost } from "../delta-bench.js";
 import type { BenchResults, Comparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
@@ -131,13 +132,44 @@ export function markdownTable(columns: readonly Column[], rows: readonly string[
 
 /** What `npm run bench` prints at the end. */
 export function formatConsoleReport(results: BenchResults): string {
-  return [
+  const parts = [
     textTable(SCENARIO_COLUMNS, results.scenarios.map(scenarioRow)),
     "",
     textTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
     "",
     textTable(TARGET_COLUMNS, results.targets.map(targetRow)),
-  ].join("\n");
+  ];
+  if (results.incremental) parts.push("", incrementalTitle(results.incremental), textTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
+  return parts.join("\n");
+}
+
+const INCREMENTAL_COLUMNS: Column[] = [
+  { header: "Mirror round", align: "left" },
+  { header: "Graph req", align: "right" },
+  { header: "Items read", align: "right" },
+  { header: "Table req", align: "right" },
+  { header: "$batch", align: "right" },
+  { header: "Entities written", align: "right" },
+  { header: "Entities read", align: "right" },
+  { header: "Wall time s", align: "right" },
+];
+
+function incrementalTitle(result: DeltaBenchResult): string {
+  return `Live mirror: ${formatUsers(result.userCount)} users, ${formatUsers(result.changeCount)} changes between a full round and an incremental round`;
+}
+
+function incrementalRows(result: DeltaBenchResult): string[][] {
+  const row = (name: string, c: DeltaRunCost): string[] => [
+    name,
+    formatUsers(c.graphRequests),
+    formatUsers(c.itemsRead),
+    formatUsers(c.tableRequests),
+    formatUsers(c.tableTransactions),
+    formatUsers(c.tableEntitiesWritten),
+    formatUsers(c.tableEntitiesRead),
+    (c.elapsedInMs / 1000).toFixed(2),
+  ];
+  return [row("full", result.full), row("incremental", result.incremental)];
 }
 
 /** bench/results/report.md; `chartFileName` is the SVG written next to it. */
@@ -179,9 +211,12 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
       "",
       ...writers.map(
         (s) =>
-          `- ${formatUsers(s.userCount)} users: upsertUsers spends ${s.writerSyncInMsPerPage!.toFixed(1)} ms per ${env.graphPageSize}-user page encoding and planning synchronously, before its first request; in a full sync the next Graph request waits for it.`,
+          `- ${formatUsers(s.userCount)} users: upsertUsers spends ${s.writerSyncInMsPerPage!.toFixed(1)} ms per ${env.graphPageSize}-user page encoding and planning synchronously, before its first request; the sync asks for the next Graph page first, so this overlaps the read.`,
       ),
     );
+  }
+  if (results.incremental) {
+    lines.push("", "## Live mirror (incremental cost)", "", `${incrementalTitle(results.incremental)}.`, "", markdownTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
   }
   if (results.notes.length > 0) lines.push("", "## Notes", "", ...results.notes.map((n) => `- ${n}`));
   return `${lines.join("\n")}\n`;

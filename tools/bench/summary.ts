@@ -3,6 +3,7 @@
  * comparisons between scenarios (overlap efficiency, speed-up over the naive baseline, share of the
  * write ceiling) and the targets, each met or not. Pure functions: no I/O, no clock.
  */
+import type { DeltaBenchResult } from "../delta-bench.js";
 import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind, TenantRequestCounts } from "./types.js";
 
 export interface Spread {
@@ -59,6 +60,8 @@ export interface BenchResults {
   scenarios: ScenarioSummary[];
   comparisons: Comparison[];
   targets: TargetResult[];
+  /** The live mirror's cost: a full round, then an incremental round after a few changes (tools/delta-bench.ts). */
+  incremental?: DeltaBenchResult;
   notes: string[];
 }
 
@@ -213,6 +216,7 @@ export function buildResults(input: {
   options: BenchOptions;
   environment: BenchEnvironment;
   runs: RunRecord[];
+  incremental?: DeltaBenchResult;
   notes?: string[];
 }): BenchResults {
   const scenarios = summarizeScenarios(input.runs);
@@ -227,6 +231,7 @@ export function buildResults(input: {
     scenarios,
     comparisons,
     targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs),
+    ...(input.incremental ? { incremental: input.incremental } : {}),
     notes: input.notes ?? [],
   };
 }

@@ -200,6 +200,25 @@ describe("outputs", () => {
     expect(markdown).toContain("- a <note> | with a pipe");
   });
 
+  it("adds the live mirror's incremental cost to the console and markdown reports when it was measured", () => {
+    const cost = { graphRequests: 1, itemsRead: 90, tableRequests: 52, tableTransactions: 16, tableEntitiesWritten: 160, tableEntitiesRead: 150, elapsedInMs: 1_250 };
+    const incremental = {
+      userCount: 100_000,
+      changeCount: 100,
+      full: { ...cost, mode: "full" as const, graphRequests: 503, itemsRead: 100_502, tableRequests: 8_054, tableTransactions: 8_048, tableEntitiesWritten: 100_502, tableEntitiesRead: 0, elapsedInMs: 60_000 },
+      incremental: { ...cost, mode: "incremental" as const, changes: { added: 20, updated: 50, restored: 0, removed: 10 } },
+    } as unknown as NonNullable<BenchResults["incremental"]>;
+    const withIncremental = buildResults({ startedAt: new Date("2026-01-01T00:00:00Z"), finishedAt: new Date("2026-01-01T00:05:00Z"), options, environment, runs: fakeRuns(), incremental });
+    const text = formatConsoleReport(withIncremental);
+    expect(text).toContain("Live mirror: 100,000 users, 100 changes between a full round and an incremental round");
+    expect(text).toMatch(/incremental\s+1\s+90\s+52\s+16\s+160\s+150\s+1\.25/);
+    expect(text).toMatch(/full\s+503\s+100,502\s+8,054/);
+    const markdown = renderMarkdownReport(withIncremental, "chart.svg");
+    expect(markdown).toContain("## Live mirror (incremental cost)");
+    expect(markdown).toContain("| incremental | 1 | 90 | 52 | 16 | 160 | 150 | 1.25 |");
+    expect(formatConsoleReport(results())).not.toContain("Live mirror");
+  });
+
   it("escapes pipes in markdown cells", () => {
     expect(markdownTable([{ header: "a|b", align: "left" }], [["x|y"]])).toBe("| a\\|b |\n| :--- |\n| x\\|y |");
   });
