@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
 import { DEFAULT_SELECT, loadSettings, loadStorageSettings, SETTING_NAMES } from "../../src/configuration/settings.js";
@@ -171,5 +172,19 @@ describe("loadStorageSettings", () => {
 
   it("names SNAPSHOT_STORAGE when nothing is set", () => {
     expect(() => loadStorageSettings({})).toThrowError(/SNAPSHOT_STORAGE is missing/);
+  });
+});
+
+describe("local.settings.example.json", () => {
+  const values = (JSON.parse(readFileSync(new URL("../../local.settings.example.json", import.meta.url), "utf8")) as { Values: Record<string, string> }).Values;
+
+  it("holds every setting the code reads", () => {
+    expect(SETTING_NAMES.filter((name) => !(name in values))).toEqual([]);
+  });
+
+  it("is a valid configuration as it stands (placeholders included), with local storage", () => {
+    const settings = loadSettings(values);
+    expect(settings.storage).toMatchObject({ kind: "connectionString", allowInsecureConnection: true });
+    expect(settings.schedule).toBe(values.USER_SYNC_SCHEDULE);
   });
 });
