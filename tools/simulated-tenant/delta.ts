@@ -18,10 +18,11 @@
  * - an expired token answers 400 `syncStateNotFound`; a token the service can no longer serve
  *   answers 410 Gone with a `Location` to start over (test controls make either happen).
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import type { GraphUser } from "../../src/graph/types.js";
 import { authorizeGraphRequest, graphError } from "./graph.js";
 import type { Route, SimulatedRequest, SimulatedResponse } from "./http.js";
+import { openToken, sealToken } from "./sealedToken.js";
 import type { TenantState } from "./state.js";
 import { canonicalUserProperty, resolveSelect, SIMULATED_USER_PROPERTIES, type SimulatedDirectory } from "./users.js";
 
@@ -29,7 +30,6 @@ import { canonicalUserProperty, resolveSelect, SIMULATED_USER_PROPERTIES, type S
 export const DELTA_PAGE_SIZE = 200;
 const ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken", "$deltatoken"]);
-const MAC_BYTES = 16;
 
 /** A generated user by its 0-based index, or any user by its object id once a test touched it. */
 export type SimulatedUserRef = number | string;
@@ -317,25 +317,13 @@ function tokenKey(state: TenantState): Buffer {
 }
 
 export function encodeDeltaToken(key: Buffer, token: TokenState): string {
-  const payload = Buffer.from(JSON.stringify({ v: 1, ...token, s: token.s ?? null }), "utf8");
-  const mac = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
-  return Buffer.concat([mac, payload]).toString("base64url");
+  return sealToken(key, { v: 1, ...token, s: token.s ?? null });
 }
 
 export function decodeDeltaToken(key: Buffer, text: string): TokenState | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  const raw = Buffer.from(text, "base64url");
-  if (raw.length <= MAC_BYTES) return undefined;
-  const payload = raw.subarray(MAC_BYTES);
-  const expected = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
-  if (!timingSafeEqual(raw.subarray(0, MAC_BYTES), expected)) return undefined;
-  try {
-    const parsed = JSON.parse(payload.toString("utf8")) as TokenState & { v: number; s: string[] | null };
-    if (parsed.v !== 1 || (parsed.kind !== "page" && parsed.kind !== "delta")) return undefined;
-    return { ...parsed, s: parsed.s ?? undefined };
-  } catch {
-    return undefined;
-  }
+  const parsed = openToken(key, text) as (TokenState & { v: number; s: string[] | null }) | undefined;
+  if (typeof parsed !== "object" || parsed === null || parsed.v !== 1 || (parsed.kind !== "page" && parsed.kind !== "delta")) return undefined;
+  return { ...parsed, s: parsed.s ?? undefined };
 }
 
 function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {

@@ -5,8 +5,8 @@
  * test made, no deleted users, and added users after the generated ones, so that a full snapshot
  * and `/users/delta` agree.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
+import { openToken, sealToken } from "./sealedToken.js";
 import type { TenantState } from "./state.js";
 import { resolveSelect } from "./users.js";
 
@@ -23,30 +23,15 @@ export interface SkipTokenState {
   top: number;
 }
 
-const MAC_BYTES = 16;
-
 export function encodeSkipToken(key: Buffer, state: SkipTokenState): string {
-  const payload = Buffer.from(JSON.stringify({ v: 1, o: state.offset, s: state.select ?? null, t: state.top }), "utf8");
-  const mac = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
-  return Buffer.concat([mac, payload]).toString("base64url");
+  return sealToken(key, { v: 1, o: state.offset, s: state.select ?? null, t: state.top });
 }
 
 /** The token's state, or undefined when it was not made by this tenant or was altered. */
 export function decodeSkipToken(key: Buffer, token: string): SkipTokenState | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
-  const raw = Buffer.from(token, "base64url");
-  if (raw.length <= MAC_BYTES) return undefined;
-  const mac = raw.subarray(0, MAC_BYTES);
-  const payload = raw.subarray(MAC_BYTES);
-  const expected = createHmac("sha256", key).update(payload).digest().subarray(0, MAC_BYTES);
-  if (!timingSafeEqual(mac, expected)) return undefined;
-  try {
-    const parsed = JSON.parse(payload.toString("utf8")) as { v: number; o: number; s: string[] | null; t: number };
-    if (parsed.v !== 1 || !Number.isSafeInteger(parsed.o) || !Number.isSafeInteger(parsed.t)) return undefined;
-    return { offset: parsed.o, select: parsed.s ?? undefined, top: parsed.t };
-  } catch {
-    return undefined;
-  }
+  const parsed = openToken(key, token) as { v: number; o: number; s: string[] | null; t: number } | undefined;
+  if (typeof parsed !== "object" || parsed === null || parsed.v !== 1 || !Number.isSafeInteger(parsed.o) || !Number.isSafeInteger(parsed.t)) return undefined;
+  return { offset: parsed.o, select: parsed.s ?? undefined, top: parsed.t };
 }
 
 function headerValue(request: SimulatedRequest, name: string): string | undefined {
