@@ -3,39 +3,22 @@
  * configured only through the environment, against Azurite and the simulated tenant.
  * (`npm test` builds before running the tests.)
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SELECT } from "../../src/configuration/settings.js";
 import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { assertCliBuilt, runCli } from "../support/cli.js";
 
-const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 const USERS = 1_500;
 let world: SyncEnvironment;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const clean: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-    const child = spawn(process.execPath, [CLI, ...args], { env: clean, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string | undefined>) {
+  const clean: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
+  return runCli(args, clean);
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
+  assertCliBuilt();
   world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pem-file" });
 });
 afterAll(async () => world?.close());

@@ -2,29 +2,19 @@
  * `entra-user-sync diff` as shipped (node dist/src/cli/main.js, built by `npm run build`) against
  * Azurite: the latest two snapshots by default, a summary table or JSONL.
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { SnapshotStoreClient, type SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { expectNoSecrets } from "../support/syncEnvironment.js";
+import { assertCliBuilt, runCli } from "../support/cli.js";
 
-const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 let azurite: AzuriteInstance;
 let store: SnapshotStoreClient;
 const runs: SyncRunRecord[] = [];
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", SNAPSHOT_STORAGE: azurite.connectionString }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]) {
+  return runCli(args, { PATH: process.env.PATH ?? "", SNAPSHOT_STORAGE: azurite.connectionString });
 }
 
 const id = (i: number) => `${i.toString(16).padStart(8, "0")}-bbbb-4000-8000-000000000000`;
@@ -39,7 +29,7 @@ async function snapshot(users: GraphUser[]): Promise<SyncRunRecord> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error("dist/src/cli/main.js is missing: run `npm run build` before this test.");
+  assertCliBuilt();
   azurite = await startAzurite();
   store = new SnapshotStoreClient({ storage: { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true } });
   await store.createTablesIfNotExist();

@@ -5,35 +5,23 @@
  * `export --current [--include-deleted]` prints the mirror, `export --changes <run>` one run's
  * change set, and `runs` shows each run's mode.
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SELECT } from "../../src/configuration/settings.js";
 import type { GraphUser } from "../../src/graph/types.js";
 import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { assertCliBuilt, runCli } from "../support/cli.js";
 
-const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 const USERS = 600;
 /** Never due during a test: 29 February at midnight UTC. */
 const RARE_SCHEDULE = "0 0 0 29 2 *";
 let world: SyncEnvironment;
 
-function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, ...extra };
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function cli(args: string[], extra: Record<string, string> = {}) {
+  return runCli(args, { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, ...extra });
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
+  assertCliBuilt();
   world = await startSyncEnvironment({ userCount: USERS, seed: 23 });
 });
 afterAll(async () => world?.close());

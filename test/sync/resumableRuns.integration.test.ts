@@ -6,18 +6,16 @@
  * duration and continued. Real clients throughout: managed identity, Key Vault, MSAL, Graph on the
  * simulated tenant, Tables on Azurite.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
+import { assertCliBuilt, startCli } from "../support/cli.js";
 
 const USERS = 3000; // 4 pages of at most 999
 const PAGES = Math.ceil(USERS / 999);
-const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 let world: SyncEnvironment;
 let env: Record<string, string>;
 
@@ -48,19 +46,8 @@ function graphGate() {
   };
 }
 
-function startCli(args: string[], extraEnv: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, exited };
+function startRun(args: string[], extraEnv: Record<string, string> = {}) {
+  return startCli(args, { ...process.env, ...env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, ...extraEnv });
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000): Promise<T> {
@@ -76,7 +63,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error("dist/src/cli/main.js is missing: run `npm run build` before this test.");
+  assertCliBuilt();
   world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pkcs12" });
   world.useInProcess();
   env = { ...world.env, USER_SYNC_LEASE_SECONDS: "5" };
@@ -96,7 +83,7 @@ describe("a run killed between pages", () => {
     try {
       // The child reads pages 1 and 2; page 3 is held, so it dies between pages.
       gate.holdFrom(3);
-      const cli = startCli(["run", "--no-progress"]);
+      const cli = startRun(["run", "--no-progress"]);
       children.push(cli.child);
       const checkpointed = await waitFor("the child's second checkpoint", async () => {
         for await (const run of service.store.listUnfinishedRuns()) if (run.stats.pages >= 2) return run;
@@ -143,7 +130,7 @@ describe("a run killed between pages", () => {
       await waitFor("the timer run to hold the lease", async () => await service.store.getLease());
       const graphBefore = gate.count;
       const runsBefore = (await Array.fromAsync(service.store.listRuns())).length;
-      const cli = startCli(["run", "--no-progress"]);
+      const cli = startRun(["run", "--no-progress"]);
       children.push(cli.child);
       const exit = await cli.exited;
       expect(exit.code).toBe(3);
