@@ -44,7 +44,7 @@ export interface RunControlSettings {
   maxRunDurationInMs?: number;
   /** A dead or paused run is resumed only while its last checkpoint is younger than this. */
   resumeWithinInMs: number;
-  /** The writer lease lasts this long without renewal (it is renewed every third of it). */
+  /** The writer lease lasts this long without renewal (renewed four times within its duration minus the safety margin). */
   leaseDurationInMs: number;
 }
 

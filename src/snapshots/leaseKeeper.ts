@@ -1,16 +1,20 @@
 /**
- * Keeps the writer lease renewed while a run works: every third of its duration, one renewal (an
- * If-Match write of the lease entity). The one place that renews the lease, for snapshot runs and
+ * Keeps the writer lease renewed while a run works: four renewals (If-Match writes of the lease
+ * entity) within the part of the lease the holder trusts (its duration minus the safety margin),
+ * so one slow or failed renewal on a loaded host does not cost the lease. The one place that renews the lease, for snapshot runs and
  * mirror rounds alike. A renewal that finds the lease taken over, or that comes after this process
  * was frozen past its safety margin, marks it lost: `lease.signal` aborts, and every later write
  * throws `lease_lost`.
  */
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { leaseSafetyMarginInMs } from "./writerLease.js";
 
 /** What the keeper needs of a lease (WriterLease in production). */
 export interface KeptLease {
   readonly durationInMs: number;
+  /** Default: leaseSafetyMarginInMs(durationInMs). */
+  readonly safetyMarginInMs?: number;
   readonly lost?: Error | undefined;
 }
 
@@ -25,7 +29,8 @@ export interface LeaseKeeper {
 
 export function keepLease<TLease extends KeptLease>(store: LeaseRenewer<TLease>, lease: TLease, logger: Logger): LeaseKeeper {
   let renewing: Promise<void> = Promise.resolve();
-  const every = Math.max(250, Math.floor(lease.durationInMs / 3));
+  const margin = lease.safetyMarginInMs ?? leaseSafetyMarginInMs(lease.durationInMs);
+  const every = Math.max(250, Math.floor((lease.durationInMs - margin) / 4));
   const timer = setInterval(() => {
     renewing = renewing.then(async () => {
       if (lease.lost) return;

@@ -95,7 +95,7 @@ export interface RunControl {
   maxRunDurationInMs?: number;
   /** Resume a stopped run only while its last checkpoint is younger than this. Default 60 minutes. */
   resumeWithinInMs?: number;
-  /** Writer lease duration; renewed every third of it. Default: the store's (5 minutes). */
+  /** Writer lease duration; renewed four times within its duration minus the safety margin. Default: the store's (5 minutes). */
   leaseDurationInMs?: number;
 }
 

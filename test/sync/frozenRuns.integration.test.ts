@@ -32,7 +32,8 @@ beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pkcs12" });
   world.useInProcess();
   proxy = await startTableProxy(world.azurite);
-  env = { ...world.env, USER_SYNC_LEASE_SECONDS: "5" };
+  // Short enough to wait out, long enough for a loaded 2-core machine to keep renewing it.
+  env = { ...world.env, USER_SYNC_LEASE_SECONDS: "10" };
   service = new UserSyncService(env);
 });
 afterEach(() => {
