@@ -3,8 +3,8 @@
  * `_meta`) plus the mirror's own `_`-prefixed state columns. See docs/mirror.md.
  */
 import type { GraphUser } from "../graph/types.js";
-import { shardOf } from "../snapshots/snapshotIds.js";
-import { decodeUserEntity, encodeUserEntity, MAX_PROPERTIES, type UserEntity } from "../snapshots/userEntity.js";
+import { shardOf } from "../tables/keys.js";
+import { decodeUserEntity, encodeUserEntity, MAX_PROPERTIES, type UserEntity } from "../tables/userEntity.js";
 import { UserSyncError } from "../shared/errors.js";
 
 /**

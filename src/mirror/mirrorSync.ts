@@ -6,7 +6,7 @@ import type { DeltaPage, ListDeltaPagesOptions } from "../graph/userDeltaClient.
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
-import { newSnapshotId } from "../snapshots/snapshotIds.js";
+import { newRunId } from "../tables/keys.js";
 import type { MirrorUser } from "./mirrorEntity.js";
 import { lastPerId, planDeltaPage, type MirrorWrite } from "./planChanges.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
@@ -68,7 +68,7 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
   const abortSignal = options.abortSignal;
   const signal = abortSignal ? { abortSignal } : {};
   const startedAt = now();
-  const runId = newSnapshotId(startedAt);
+  const runId = newRunId(startedAt);
   const select = [...delta.select];
   // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
   if (lease) {

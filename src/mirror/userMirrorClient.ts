@@ -12,10 +12,10 @@ import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { redact } from "../shared/redact.js";
-import { runRowKey, timeOfSnapshotId } from "../snapshots/snapshotIds.js";
-import { storageError, storageErrorCode } from "../snapshots/storageErrors.js";
-import { planTransactions, SERVICE_TRANSACTION_LIMITS } from "../snapshots/transactions.js";
-import { decodeUserEntity, encodeUserEntity, type UserEntity } from "../snapshots/userEntity.js";
+import { runRowKey, timeOfRunId } from "../tables/keys.js";
+import { storageError, storageErrorCode } from "../tables/storageErrors.js";
+import { planTransactions, SERVICE_TRANSACTION_LIMITS } from "../tables/transactions.js";
+import { decodeUserEntity, encodeUserEntity, type UserEntity } from "../tables/userEntity.js";
 import {
   CHANGE_COLUMN,
   decodeMirrorEntity,
@@ -551,7 +551,7 @@ export class UserMirrorClient {
 
   /** The run with this id, or undefined. */
   async getRun(runId: string, options: OperationOptionsBase = {}): Promise<MirrorRunRecord | undefined> {
-    if (timeOfSnapshotId(runId) === undefined) return undefined;
+    if (timeOfRunId(runId) === undefined) return undefined;
     for await (const run of this.listRuns(options)) if (run.runId === runId) return run;
     return undefined;
   }

@@ -10,11 +10,11 @@ import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
-import { isSnapshotId, newSnapshotId, runRowKey, snapshotPartitionKey, timeOfSnapshotId } from "./snapshotIds.js";
-import { storageError, storageErrorCode } from "./storageErrors.js";
-import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "./transactions.js";
+import { isRunId, newRunId, runRowKey, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
+import { storageError, storageErrorCode } from "../tables/storageErrors.js";
+import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "../tables/transactions.js";
 import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
-import { decodeUserEntity, encodeUserEntity, type UserEntity } from "./userEntity.js";
+import { decodeUserEntity, encodeUserEntity, type UserEntity } from "../tables/userEntity.js";
 import { failedOperationIndex, FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { WriterLease } from "./writerLease.js";
@@ -342,13 +342,13 @@ export class SnapshotStoreClient {
 
   /** Records a new run (status running) and returns it; its snapshot id is new and not yet latest. */
   async startRun(options: StartRunOptions): Promise<SyncRunRecord> {
-    const runId = newSnapshotId();
+    const runId = newRunId();
     const run: SyncRunRecord = {
       runId,
       snapshotId: runId,
       status: "running",
       trigger: options.trigger,
-      startedAt: timeOfSnapshotId(runId)!,
+      startedAt: timeOfRunId(runId)!,
       select: [...options.select],
       partitionCount: this.partitionCount,
       stats: normalizeStats({ pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 }),
@@ -619,7 +619,7 @@ export class SnapshotStoreClient {
     }
     const abortSignal = options.abortSignal;
     const operationOptions = abortSignal ? { abortSignal } : {};
-    const owner = `${newSnapshotId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
+    const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
     const current = await this.#getLeaseEntity(abortSignal);
     const now = Date.now();
     if (current && new Date(current.expiresAt).getTime() > now) throw this.#inProgress(current);
@@ -932,7 +932,7 @@ export class SnapshotStoreClient {
   }
 
   async #completeRun(snapshotId: string, options: GetRunOptions): Promise<SyncRunRecord> {
-    if (!isSnapshotId(snapshotId)) {
+    if (!isRunId(snapshotId)) {
       throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id (they look like 20261121T023300123Z-a1b2c3). List them with: entra-user-sync runs.`);
     }
     const run = await this.getRun(snapshotId, options);
@@ -1014,7 +1014,7 @@ export class SnapshotStoreClient {
    * (partition, then object id), not Graph's order.
    */
   async *listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
-    if (!isSnapshotId(snapshotId)) {
+    if (!isRunId(snapshotId)) {
       throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id (they look like 20261121T023300123Z-a1b2c3). List them with: entra-user-sync runs.`);
     }
     const abortSignal = options.abortSignal;
@@ -1074,7 +1074,7 @@ export class SnapshotStoreClient {
   }
 
   #assertSnapshotId(snapshotId: string): void {
-    if (!isSnapshotId(snapshotId)) {
+    if (!isRunId(snapshotId)) {
       throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id from startRun.`);
     }
   }

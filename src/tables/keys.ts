@@ -7,17 +7,17 @@ import { randomBytes } from "node:crypto";
  */
 const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-([0-9a-f]{6})$/;
 
-export function newSnapshotId(now: Date = new Date()): string {
+export function newRunId(now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:.]/g, "");
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
-export function isSnapshotId(value: string): boolean {
-  return timeOfSnapshotId(value) !== undefined;
+export function isRunId(value: string): boolean {
+  return timeOfRunId(value) !== undefined;
 }
 
 /** The time encoded in an id, or undefined for a value that is not an id. */
-export function timeOfSnapshotId(value: string): Date | undefined {
+export function timeOfRunId(value: string): Date | undefined {
   const m = ID.exec(value);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
@@ -32,7 +32,7 @@ const INVERSION_BASE = 9_999_999_999_999;
 
 /** RowKey of a run: inverted start time, so that a plain query lists the newest first. */
 export function runRowKey(runId: string): string | undefined {
-  const time = timeOfSnapshotId(runId);
+  const time = timeOfRunId(runId);
   if (!time) return undefined;
   const inverted = String(INVERSION_BASE - time.getTime()).padStart(13, "0");
   return `${inverted}-${runId.slice(-6)}`;

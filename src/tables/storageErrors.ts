@@ -2,7 +2,7 @@ import { isRestError } from "@azure/core-rest-pipeline";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
-import { STORAGE_REQUEST_TIMEOUT_CODE } from "../tables/requestTimeoutPolicy.js";
+import { STORAGE_REQUEST_TIMEOUT_CODE } from "./requestTimeoutPolicy.js";
 
 /** Where the store writes, safe to show: the endpoint without any query (a SAS never appears). */
 export function describeEndpoint(storage: SnapshotStorageSettings): string {

@@ -10,7 +10,7 @@ import type { SnapshotStorageSettings } from "../../src/configuration/settings.j
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotChange, type SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
-import { MAX_STRING_LENGTH } from "../../src/snapshots/userEntity.js";
+import { MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 
 let azurite: AzuriteInstance;

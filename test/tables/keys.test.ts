@@ -1,30 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { isSnapshotId, newSnapshotId, runRowKey, shardOf, snapshotPartitionKey, timeOfSnapshotId } from "../../src/snapshots/snapshotIds.js";
+import { isRunId, newRunId, runRowKey, shardOf, snapshotPartitionKey, timeOfRunId } from "../../src/tables/keys.js";
 
-describe("snapshot ids", () => {
+describe("run ids and keys", () => {
   it("encode the UTC start time, sort by it, and are valid table keys", () => {
-    const early = newSnapshotId(new Date("2026-11-21T02:33:00.123Z"));
-    const later = newSnapshotId(new Date("2026-11-21T02:33:00.124Z"));
+    const early = newRunId(new Date("2026-11-21T02:33:00.123Z"));
+    const later = newRunId(new Date("2026-11-21T02:33:00.124Z"));
     expect(early).toMatch(/^20261121T023300123Z-[0-9a-f]{6}$/);
-    expect(isSnapshotId(early)).toBe(true);
+    expect(isRunId(early)).toBe(true);
     expect(early < later).toBe(true);
-    expect(timeOfSnapshotId(early)?.toISOString()).toBe("2026-11-21T02:33:00.123Z");
+    expect(timeOfRunId(early)?.toISOString()).toBe("2026-11-21T02:33:00.123Z");
     expect(/[/\\#?]/.test(early)).toBe(false);
   });
 
   it("rejects values that are not ids", () => {
     for (const value of ["", "20261121T023300123Z", "20261121T023300123Z-ABCDEF", "x' or 1 eq 1", "20261121T023300123Z-a1b2c3-00"]) {
-      expect(isSnapshotId(value)).toBe(false);
+      expect(isRunId(value)).toBe(false);
       expect(runRowKey(value)).toBeUndefined();
     }
     // The right shape but not a real time.
-    expect(isSnapshotId("20261341T023300123Z-a1b2c3")).toBe(false);
-    expect(timeOfSnapshotId("20260230T246000123Z-a1b2c3")).toBeUndefined();
+    expect(isRunId("20261341T023300123Z-a1b2c3")).toBe(false);
+    expect(timeOfRunId("20260230T246000123Z-a1b2c3")).toBeUndefined();
   });
 
   it("gives run RowKeys that sort newest first", () => {
     const ids = ["2024-01-01T00:00:00.000Z", "2026-11-21T02:33:00.123Z", "2026-11-21T02:33:00.124Z", "2031-05-05T05:05:05.005Z"].map((t) =>
-      newSnapshotId(new Date(t)),
+      newRunId(new Date(t)),
     );
     const keys = ids.map((id) => runRowKey(id)!);
     expect([...keys].sort()).toEqual([...keys].reverse());

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
-import { describeEndpoint, storageError } from "../../src/snapshots/storageErrors.js";
+import { describeEndpoint, storageError } from "../../src/tables/storageErrors.js";
 
 const SECRET_KEY = "c2VjcmV0LWtleS12YWx1ZS10aGF0LW11c3Qtbm90LWxlYWs=";
 const connection: SnapshotStorageSettings = {

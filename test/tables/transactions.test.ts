@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { encodeUserEntity, type UserEntity } from "../../src/snapshots/userEntity.js";
-import { estimateOperationBytes, planTransactions, SERVICE_TRANSACTION_LIMITS } from "../../src/snapshots/transactions.js";
-import { snapshotPartitionKey } from "../../src/snapshots/snapshotIds.js";
+import { encodeUserEntity, type UserEntity } from "../../src/tables/userEntity.js";
+import { estimateOperationBytes, planTransactions, SERVICE_TRANSACTION_LIMITS } from "../../src/tables/transactions.js";
+import { snapshotPartitionKey } from "../../src/tables/keys.js";
 
 const SNAPSHOT = "20261121T023300123Z-a1b2c3";
 

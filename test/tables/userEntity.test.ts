@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { chunkText, decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/snapshots/userEntity.js";
+import { chunkText, decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
 
 const PK = "20261121T023300123Z-a1b2c3-0f";
 

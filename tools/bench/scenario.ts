@@ -12,7 +12,7 @@ import { loadSettings } from "../../src/configuration/settings.js";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { Logger } from "../../src/shared/logger.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
-import { encodeUserEntity } from "../../src/snapshots/userEntity.js";
+import { encodeUserEntity } from "../../src/tables/userEntity.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
 import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type ScenarioMeasurement, type ScenarioSpec, type TableRequestCounts } from "./types.js";
