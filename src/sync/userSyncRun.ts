@@ -2,7 +2,7 @@ import type { GraphUser, UserPage } from "../graph/types.js";
 import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
-import type { SkippedUser, RunStats as StoredRunStats } from "../snapshots/snapshotStoreClient.js";
+import { MAX_SKIPPED_RECORDED, type SkippedUser, type RunStats as StoredRunStats } from "../snapshots/runRecords.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
 
 export type { SkippedUser };
@@ -15,8 +15,7 @@ export type RunStats = StoredRunStats & {
   skipped: SkippedUser[];
 };
 
-/** Skipped users listed with a run (the count is unbounded, the list is not). */
-export const MAX_SKIPPED_RECORDED = 40;
+export { MAX_SKIPPED_RECORDED };
 /** Skipped users logged one by one per run; the rest are only counted. */
 const MAX_SKIPPED_LOGGED = 10;
 

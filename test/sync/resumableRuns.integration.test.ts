@@ -66,7 +66,9 @@ beforeAll(async () => {
   assertCliBuilt();
   world = await startSyncEnvironment({ userCount: USERS, certificateContentType: "application/x-pkcs12" });
   world.useInProcess();
-  env = { ...world.env, USER_SYNC_LEASE_SECONDS: "5" };
+  // Short enough to wait out; long enough that the simulated tenant, which serves Graph from this
+  // process, cannot starve the in-process run's lease renewals on a loaded 2-core machine.
+  env = { ...world.env, USER_SYNC_LEASE_SECONDS: "10" };
 });
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");

@@ -1,0 +1,189 @@
+/**
+ * The writer lease in storage: one entity (`runs`/`lease`), created or taken over when expired,
+ * and only ever replaced or deleted with If-Match of the holder's last ETag. See docs/storage.md.
+ */
+import { hostname } from "node:os";
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { newRunId } from "../tables/keys.js";
+import { storageError } from "../tables/storageErrors.js";
+import { isStatusCode } from "../tables/tableStore.js";
+import { decodeLease, LEASE_ROW, RUNS_PARTITION, type LeaseEntity, type LeaseInfo, type SyncTrigger } from "./runRecords.js";
+import { WriterLease } from "./writerLease.js";
+
+export const DEFAULT_LEASE_DURATION_IN_MS = 5 * 60_000;
+
+export interface AcquireLeaseOptions {
+  trigger: SyncTrigger;
+  /** How long the lease lasts without renewal. Default 5 minutes. */
+  leaseDurationInMs?: number;
+  abortSignal?: AbortSignal;
+}
+
+export interface LeaseOperationOptions {
+  abortSignal?: AbortSignal;
+}
+
+export class LeaseStore {
+  readonly #table: TableClient;
+  readonly #storage: SnapshotStorageSettings;
+
+  constructor(table: TableClient, storage: SnapshotStorageSettings) {
+    this.#table = table;
+    this.#storage = storage;
+  }
+
+  /**
+   * Takes the writer lease, or throws `run_in_progress` (reading and writing nothing else) when
+   * another holder's lease has not expired. An expired lease is taken over with its ETag, so of
+   * two contenders exactly one wins.
+   */
+  async acquire(options: AcquireLeaseOptions): Promise<WriterLease> {
+    const durationInMs = options.leaseDurationInMs ?? DEFAULT_LEASE_DURATION_IN_MS;
+    if (!Number.isFinite(durationInMs) || durationInMs < 1000) {
+      throw new UserSyncError("invalid_setting", `The lease duration ${durationInMs} ms is too short: use at least 1 second.`);
+    }
+    const abortSignal = options.abortSignal;
+    const operationOptions = abortSignal ? { abortSignal } : {};
+    const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
+    const current = await this.#read(abortSignal);
+    const now = Date.now();
+    if (current && new Date(current.expiresAt).getTime() > now) throw this.#inProgress(current);
+    const sentAt = performance.now();
+    const expiresAt = new Date(now + durationInMs);
+    const lease = new WriterLease({
+      owner,
+      trigger: options.trigger,
+      durationInMs,
+      acquiredAt: new Date(now),
+      ...(current ? { tookOverFrom: { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt) } } : {}),
+    });
+    const entity = this.entityFor(lease, expiresAt);
+    try {
+      const response = current
+        ? await this.#table.updateEntity(entity, "Replace", { ...operationOptions, etag: current.etag })
+        : await this.#table.createEntity(entity, operationOptions);
+      await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
+    } catch (error) {
+      // Someone else created or took over the lease between our read and our write.
+      if (isStatusCode(error, 409, 412)) throw this.#inProgress(await this.#read(abortSignal));
+      if (isUserSyncError(error)) throw error;
+      throw storageError(this.#storage, this.#table.tableName, "taking the writer lease", error);
+    }
+    return lease;
+  }
+
+  /**
+   * Extends the lease; throws `lease_lost` (and marks the lease lost) when another holder has
+   * taken it over, or when this process let it lapse by its own clocks (it was frozen).
+   */
+  async renew(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+    const abortSignal = options.abortSignal;
+    await lease.exclusive(async () => {
+      lease.assertHeld();
+      const sentAt = performance.now();
+      const expiresAt = new Date(Date.now() + lease.durationInMs);
+      try {
+        const response = await this.#table.updateEntity(this.entityFor(lease, expiresAt), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+        await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
+      } catch (error) {
+        if (isStatusCode(error, 404, 412)) throw this.lost(lease);
+        if (isUserSyncError(error)) throw error;
+        throw storageError(this.#storage, this.#table.tableName, "renewing the writer lease", error);
+      }
+    });
+  }
+
+  /** Gives the lease up (only if we still hold it), so the next run need not wait for it to expire. */
+  async release(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+    const abortSignal = options.abortSignal;
+    await lease.exclusive(async () => {
+      try {
+        await this.#table.deleteEntity(RUNS_PARTITION, LEASE_ROW, { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+      } catch (error) {
+        if (isStatusCode(error, 404, 412)) return; // expired and taken over, or gone: not ours anymore
+        throw storageError(this.#storage, this.#table.tableName, "releasing the writer lease", error);
+      }
+    });
+  }
+
+  /** The current holder, or undefined when no lease is held (none, or expired). */
+  async get(options: LeaseOperationOptions = {}): Promise<LeaseInfo | undefined> {
+    const entity = await this.#read(options.abortSignal);
+    if (!entity || new Date(entity.expiresAt).getTime() <= Date.now()) return undefined;
+    return decodeLease(entity);
+  }
+
+  /** The lease entity's ETag (it changes whenever a writer takes or renews the lease), or undefined when there is none. */
+  async getVersion(options: LeaseOperationOptions = {}): Promise<{ etag: string; held: boolean; info: LeaseInfo } | undefined> {
+    const entity = await this.#read(options.abortSignal);
+    if (!entity) return undefined;
+    return { etag: entity.etag, held: new Date(entity.expiresAt).getTime() > Date.now(), info: decodeLease(entity) };
+  }
+
+  /** The lease entity as `lease` writes it, expiring at `expiresAt`. */
+  entityFor(lease: WriterLease, expiresAt: Date): LeaseEntity & { partitionKey: string; rowKey: string } {
+    return {
+      partitionKey: RUNS_PARTITION,
+      rowKey: LEASE_ROW,
+      kind: "lease",
+      owner: lease.owner,
+      ...(lease.runId ? { runId: lease.runId } : {}),
+      trigger: lease.trigger,
+      host: `${hostname()} (pid ${process.pid})`,
+      acquiredAt: lease.acquiredAt,
+      expiresAt,
+    };
+  }
+
+  /** Records a successful write of the lease entity, sent at `sentAt`; without an ETag in the answer, reads it back and checks it is still ours. */
+  async afterWrite(lease: WriterLease, etag: string | undefined, expiresAt: Date, sentAt: number, abortSignal: AbortSignal | undefined): Promise<void> {
+    if (etag) {
+      lease.renewed(etag, expiresAt, sentAt);
+      return;
+    }
+    const entity = await this.#read(abortSignal);
+    if (!entity || entity.owner !== lease.owner) throw this.lost(lease);
+    lease.renewed(entity.etag, expiresAt, sentAt);
+  }
+
+  /** True when the lease entity is still the one `lease` last wrote. */
+  async holds(lease: WriterLease, abortSignal: AbortSignal | undefined): Promise<boolean> {
+    const entity = await this.#read(abortSignal);
+    return entity !== undefined && entity.owner === lease.owner && entity.etag === lease.etag;
+  }
+
+  /** Marks `lease` lost (another run took it over) and returns the error to throw. */
+  lost(lease: WriterLease): UserSyncError {
+    lease.markLost(
+      new UserSyncError(
+        "lease_lost",
+        `Run ${lease.runId ?? "(starting)"} lost its writer lease: it was not renewed in time and another run took it over. This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
+        lease.runId ? { details: { runId: lease.runId } } : {},
+      ),
+    );
+    return lease.lost as UserSyncError;
+  }
+
+  #inProgress(entity: LeaseEntity | undefined): UserSyncError {
+    const info = entity ? decodeLease(entity) : undefined;
+    const who = info
+      ? `a ${info.trigger} run${info.runId ? ` (run ${info.runId})` : ""} on ${info.host} holds the writer lease until ${info.expiresAt.toISOString()}`
+      : "another run took the writer lease a moment ago";
+    return new UserSyncError(
+      "run_in_progress",
+      `Another sync is writing to this snapshot store: ${who}. This run read and wrote nothing. Wait for it to finish (entra-user-sync runs); a lease whose holder died expires by itself and the next run takes over.`,
+      { details: { ...(info?.runId ? { runId: info.runId } : {}), ...(info ? { expiresAt: info.expiresAt.toISOString() } : {}) } },
+    );
+  }
+
+  async #read(abortSignal: AbortSignal | undefined): Promise<TableEntityResult<LeaseEntity> | undefined> {
+    try {
+      return await this.#table.getEntity<LeaseEntity>(RUNS_PARTITION, LEASE_ROW, abortSignal ? { abortSignal } : {});
+    } catch (error) {
+      if (isStatusCode(error, 404)) return undefined;
+      throw storageError(this.#storage, this.#table.tableName, "reading the writer lease", error);
+    }
+  }
+}

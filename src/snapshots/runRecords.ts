@@ -1,0 +1,249 @@
+/**
+ * Run records of the snapshot store: what a run is, and how it is kept in the runs table (one
+ * entity per run, the `latest` pointer and the writer lease in one partition). Pure: no I/O.
+ * Layout: docs/storage.md.
+ */
+import { redact } from "../shared/redact.js";
+import { runRowKey } from "../tables/keys.js";
+
+export type SyncTrigger = "timer" | "cli";
+/**
+ * `running`: writing (or its process died; the next run resumes or abandons it). `paused`: stopped
+ * cleanly at a checkpoint (maximum run duration, or asked to stop); the next run resumes it.
+ * `succeeded`: complete. `failed`: stopped by an error. `abandoned`: a dead or paused run that the
+ * next run could not resume; its partial data is deleted by retention.
+ */
+export type SyncRunStatus = "running" | "paused" | "succeeded" | "failed" | "abandoned";
+
+/** A user the store could not hold at all (over 1 MiB, over 255 properties, an id that is not a key). */
+export interface SkippedUser {
+  id: string;
+  reason: string;
+}
+
+/** What a run counts. `counters` is an open bag for later measures (throttles, retries, waitedInMs...). */
+export interface RunStats {
+  pages: number;
+  usersRead: number;
+  entitiesWritten: number;
+  transactions: number;
+  counters?: Record<string, number>;
+  /** The first skipped users (at most MAX_SKIPPED_RECORDED); `counters.skippedUsers` has the total. */
+  skipped?: readonly SkippedUser[];
+}
+
+/** Progress saved after a committed page. */
+export interface RunCheckpoint {
+  /** The `@odata.nextLink` after the last committed page; absent when every page is committed. */
+  nextLink?: string;
+  /** When the checkpoint was written. */
+  at: Date;
+}
+
+export interface SyncRunRecord {
+  /** Same value as snapshotId: a run writes exactly one snapshot. */
+  runId: string;
+  snapshotId: string;
+  status: SyncRunStatus;
+  trigger: SyncTrigger;
+  startedAt: Date;
+  endedAt?: Date;
+  /** The Graph properties the run read. */
+  select: string[];
+  /** Partitions the snapshot's users are spread over. */
+  partitionCount: number;
+  stats: RunStats & { counters: Record<string, number>; skipped: SkippedUser[] };
+  /** Why a failed run failed (or an abandoned one was abandoned): redacted, at most MAX_ERROR_LENGTH characters. */
+  error?: string;
+  /** The last checkpoint: absent until the first page is committed. */
+  checkpoint?: RunCheckpoint;
+  /** When retention began deleting the snapshot's users (readers refuse it from then on). */
+  snapshotDeletedAt?: Date;
+  /** When retention finished deleting them. */
+  snapshotPurgedAt?: Date;
+}
+
+export interface LatestSnapshot {
+  snapshotId: string;
+  runId: string;
+  completedAt: Date;
+  /** Users in the snapshot (entities written by its run). */
+  userCount: number;
+}
+
+/** What a lease entity says, for messages and for `runs`. */
+export interface LeaseInfo {
+  owner: string;
+  runId?: string;
+  trigger: SyncTrigger;
+  host: string;
+  acquiredAt: Date;
+  expiresAt: Date;
+}
+
+export const MAX_ERROR_LENGTH = 2000;
+/** Skipped users listed in a run record (the total is in `counters.skippedUsers`). */
+export const MAX_SKIPPED_RECORDED = 40;
+const MAX_SKIPPED_REASON_LENGTH = 400;
+
+/** All runs, the pointer and the lease share one partition, so that promoting a run is one transaction. */
+export const RUNS_PARTITION = "runs";
+/** RowKey of the pointer; run RowKeys start with a digit, so it sorts after every run. */
+export const LATEST_ROW = "latest";
+/** RowKey of the writer lease; sorts after `latest`, so run listings never see it. */
+export const LEASE_ROW = "lease";
+
+type DoubleValue = { value: number; type: "Double" } | number;
+type Keys = { partitionKey: string; rowKey: string };
+
+export type RunEntity = {
+  kind: "run";
+  runId: string;
+  snapshotId: string;
+  status: SyncRunStatus;
+  trigger: SyncTrigger;
+  startedAt: Date;
+  endedAt?: Date;
+  select: string;
+  partitionCount: number;
+  pages: DoubleValue;
+  usersRead: DoubleValue;
+  entitiesWritten: DoubleValue;
+  transactions: DoubleValue;
+  counters: string;
+  error?: string;
+  nextLink?: string;
+  checkpointAt?: Date;
+  skipped?: string;
+  snapshotDeletedAt?: Date;
+  snapshotPurgedAt?: Date;
+};
+
+export type LeaseEntity = {
+  kind: "lease";
+  owner: string;
+  runId?: string;
+  trigger: SyncTrigger;
+  host: string;
+  acquiredAt: Date;
+  expiresAt: Date;
+};
+
+export type LatestEntity = {
+  kind: "latest";
+  snapshotId: string;
+  runId: string;
+  completedAt: Date;
+  userCount: DoubleValue;
+};
+
+export const double = (value: number): DoubleValue => ({ value, type: "Double" });
+export const numberOf = (value: unknown): number => (typeof value === "number" ? value : Number(value ?? 0));
+
+function boundedText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** An error text fit for a run record: redacted and bounded. */
+export function boundedError(text: string): string {
+  return boundedText(redact(text), MAX_ERROR_LENGTH);
+}
+
+/** Stats as stored: finite counters only, the first skipped users with bounded, redacted reasons. */
+export function normalizeStats(stats: RunStats): SyncRunRecord["stats"] {
+  const counters: Record<string, number> = {};
+  for (const [name, value] of Object.entries(stats.counters ?? {})) {
+    if (typeof value === "number" && Number.isFinite(value)) counters[name] = value;
+  }
+  const skipped = (stats.skipped ?? []).slice(0, MAX_SKIPPED_RECORDED).map((s) => ({
+    id: s.id.slice(0, 200),
+    reason: boundedText(redact(s.reason), MAX_SKIPPED_REASON_LENGTH),
+  }));
+  return {
+    pages: stats.pages,
+    usersRead: stats.usersRead,
+    entitiesWritten: stats.entitiesWritten,
+    transactions: stats.transactions,
+    counters,
+    skipped,
+  };
+}
+
+export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
+  const entity: RunEntity & Keys = {
+    partitionKey: RUNS_PARTITION,
+    rowKey: runRowKey(run.runId)!,
+    kind: "run",
+    runId: run.runId,
+    snapshotId: run.snapshotId,
+    status: run.status,
+    trigger: run.trigger,
+    startedAt: run.startedAt,
+    select: run.select.join(","),
+    partitionCount: run.partitionCount,
+    pages: double(run.stats.pages),
+    usersRead: double(run.stats.usersRead),
+    entitiesWritten: double(run.stats.entitiesWritten),
+    transactions: double(run.stats.transactions),
+    counters: JSON.stringify(run.stats.counters),
+  };
+  if (run.endedAt) entity.endedAt = run.endedAt;
+  if (run.error !== undefined) entity.error = run.error;
+  if (run.checkpoint) {
+    entity.checkpointAt = run.checkpoint.at;
+    if (run.checkpoint.nextLink !== undefined) entity.nextLink = run.checkpoint.nextLink;
+  }
+  if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
+  if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
+  if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
+  return entity;
+}
+
+function parseJson<T>(text: string | undefined, fallback: T, accept: (value: unknown) => boolean): T {
+  try {
+    const parsed = JSON.parse(text ?? "") as unknown;
+    return accept(parsed) ? (parsed as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export function decodeRun(entity: RunEntity): SyncRunRecord {
+  const record: SyncRunRecord = {
+    runId: entity.runId,
+    snapshotId: entity.snapshotId,
+    status: entity.status,
+    trigger: entity.trigger,
+    startedAt: new Date(entity.startedAt),
+    select: entity.select ? entity.select.split(",") : [],
+    partitionCount: numberOf(entity.partitionCount),
+    stats: {
+      pages: numberOf(entity.pages),
+      usersRead: numberOf(entity.usersRead),
+      entitiesWritten: numberOf(entity.entitiesWritten),
+      transactions: numberOf(entity.transactions),
+      counters: parseJson<Record<string, number>>(entity.counters, {}, (v) => typeof v === "object" && v !== null),
+      skipped: parseJson<SkippedUser[]>(entity.skipped, [], Array.isArray),
+    },
+  };
+  if (entity.endedAt) record.endedAt = new Date(entity.endedAt);
+  if (entity.error) record.error = entity.error;
+  if (entity.checkpointAt) {
+    record.checkpoint = { at: new Date(entity.checkpointAt) };
+    if (entity.nextLink) record.checkpoint.nextLink = entity.nextLink;
+  }
+  if (entity.snapshotDeletedAt) record.snapshotDeletedAt = new Date(entity.snapshotDeletedAt);
+  if (entity.snapshotPurgedAt) record.snapshotPurgedAt = new Date(entity.snapshotPurgedAt);
+  return record;
+}
+
+export function decodeLease(entity: LeaseEntity): LeaseInfo {
+  return {
+    owner: entity.owner,
+    ...(entity.runId ? { runId: entity.runId } : {}),
+    trigger: entity.trigger,
+    host: entity.host,
+    acquiredAt: new Date(entity.acquiredAt),
+    expiresAt: new Date(entity.expiresAt),
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Reading snapshots: a complete snapshot's users, and the differences between two. Every read is
+ * all or nothing: the snapshot is checked to be complete before the first user and again after the
+ * last, so a snapshot that retention began deleting meanwhile fails the read (`read_incomplete`)
+ * instead of ending a partial list in success.
+ */
+import { odata, type TableClient } from "@azure/data-tables";
+import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { GraphUser } from "../graph/types.js";
+import { UserSyncError } from "../shared/errors.js";
+import { isRunId } from "../tables/keys.js";
+import { isFenceRow } from "../tables/partitionFence.js";
+import { queryEntities } from "../tables/tableStore.js";
+import { decodeUserEntity } from "../tables/userEntity.js";
+import type { SyncRunRecord } from "./runRecords.js";
+import type { RunsTable } from "./runsTable.js";
+import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
+
+export interface ListSnapshotUsersOptions {
+  abortSignal?: AbortSignal;
+  /** Also list the users of a snapshot whose run is running or failed (partial). Default false. */
+  includeIncomplete?: boolean;
+}
+
+export interface DiffSnapshotsOptions {
+  abortSignal?: AbortSignal;
+}
+
+const RETENTION_FIX = "Raise SNAPSHOT_RETENTION_COUNT or SNAPSHOT_RETENTION_DAYS to keep more.";
+
+export class SnapshotReader {
+  readonly #snapshots: TableClient;
+  readonly #runs: RunsTable;
+  readonly #storage: SnapshotStorageSettings;
+
+  constructor(snapshots: TableClient, runs: RunsTable, storage: SnapshotStorageSettings) {
+    this.#snapshots = snapshots;
+    this.#runs = runs;
+    this.#storage = storage;
+  }
+
+  /**
+   * The users of a snapshot, decoded, one page of entities in memory at a time. Refuses a snapshot
+   * whose run did not succeed unless `includeIncomplete` is set. Users come in storage order
+   * (partition, then object id), not Graph's order.
+   */
+  async *listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
+    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    if (options.includeIncomplete) assertIsSnapshotId(snapshotId);
+    else await this.getCompleteRun(snapshotId, signal);
+    // One range over the snapshot's partitions: `<id>-00` … `<id>-ff` sort between `<id>-` and `<id>.`.
+    const filter = odata`PartitionKey gt ${`${snapshotId}-`} and PartitionKey lt ${`${snapshotId}.`}`;
+    for await (const entity of queryEntities(this.#snapshots, this.#storage, `reading snapshot ${snapshotId}`, { filter, abortSignal: options.abortSignal })) {
+      if (!isFenceRow(entity)) yield decodeUserEntity(entity);
+    }
+    if (!options.includeIncomplete) await this.#assertStillWhole(snapshotId, signal);
+  }
+
+  /**
+   * What changed from snapshot `fromId` to `toId`: users added, removed, and changed (with each
+   * changed property's old and new value), in storage order. Memory stays bounded: both snapshots
+   * are read one partition at a time, in RowKey order, and merge-joined. Both must be complete and
+   * spread over the same number of partitions.
+   */
+  async *diffSnapshots(fromId: string, toId: string, options: DiffSnapshotsOptions = {}): AsyncIterableIterator<SnapshotChange> {
+    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const from = await this.getCompleteRun(fromId, signal);
+    const to = await this.getCompleteRun(toId, signal);
+    if (from.partitionCount !== to.partitionCount) {
+      throw new UserSyncError(
+        "snapshot_not_found",
+        `Snapshots ${fromId} and ${toId} are spread over different partition counts (${from.partitionCount} and ${to.partitionCount}), so they cannot be compared partition by partition. Compare snapshots written with the same partition count, or export both and compare the files.`,
+      );
+    }
+    for (let shard = 0; shard < from.partitionCount; shard++) {
+      const suffix = shard.toString(16).padStart(2, "0");
+      yield* diffSortedUsers(this.#partitionUsers(`${fromId}-${suffix}`, options.abortSignal), this.#partitionUsers(`${toId}-${suffix}`, options.abortSignal));
+    }
+    await this.#assertStillWhole(fromId, signal);
+    await this.#assertStillWhole(toId, signal);
+  }
+
+  /** The run of a complete snapshot, or `snapshot_not_found` saying why it is not one (no such run, incomplete, deleted). */
+  async getCompleteRun(snapshotId: string, options: { abortSignal?: AbortSignal } = {}): Promise<SyncRunRecord> {
+    assertIsSnapshotId(snapshotId);
+    const run = await this.#runs.getRun(snapshotId, options);
+    if (!run) throw new UserSyncError("snapshot_not_found", `There is no snapshot ${snapshotId}. List runs and their snapshots with: entra-user-sync runs.`);
+    if (run.status !== "succeeded") {
+      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} is incomplete: its run is ${run.status}. Use a complete snapshot (for example the latest).`);
+    }
+    if (run.snapshotDeletedAt) {
+      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} was deleted by retention on ${run.snapshotDeletedAt.toISOString()}. ${RETENTION_FIX}`);
+    }
+    return run;
+  }
+
+  /** Fails with `read_incomplete` when retention began deleting the snapshot (or its record changed) after it was checked. */
+  async #assertStillWhole(snapshotId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
+    const run = await this.#runs.getRun(snapshotId, options);
+    if (run?.status === "succeeded" && !run.snapshotDeletedAt) return;
+    const why = run?.snapshotDeletedAt ? `retention began deleting it at ${run.snapshotDeletedAt.toISOString()}` : "its run record changed";
+    throw new UserSyncError(
+      "read_incomplete",
+      `Snapshot ${snapshotId} changed while it was being read (${why}), so what was printed may be incomplete: do not use it. Read a newer snapshot (export --latest), or keep snapshots longer with SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS or SNAPSHOT_RETENTION_GRACE_MINUTES.`,
+      { details: { snapshotId } },
+    );
+  }
+
+  /** One partition's users in RowKey order. */
+  async *#partitionUsers(partitionKey: string, abortSignal: AbortSignal | undefined): AsyncIterableIterator<GraphUser> {
+    const filter = odata`PartitionKey eq ${partitionKey}`;
+    for await (const entity of queryEntities(this.#snapshots, this.#storage, `reading partition ${partitionKey}`, { filter, abortSignal })) {
+      if (!isFenceRow(entity)) yield decodeUserEntity(entity);
+    }
+  }
+}
+
+function assertIsSnapshotId(snapshotId: string): void {
+  if (!isRunId(snapshotId)) {
+    throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id (they look like 20261121T023300123Z-a1b2c3). List them with: entra-user-sync runs.`);
+  }
+}
