@@ -2,8 +2,8 @@
  * Per-request fault scripts for the simulated Graph, built on the listeners' `intercept` hook: a test
  * queues steps, and each of the next Graph requests takes one step, in order. A step either answers
  * in place of Graph (an error status, a reset, a body that is not JSON) or lets Graph answer and
- * alters its page (no `value`, a user without `id`, a foreign nextLink, repeated users, throttle
- * headers, latency). An empty step `{}` lets one request through untouched.
+ * alters its page (no `value`, a user without `id`, a foreign nextLink, a nextLink back to an earlier
+ * request, repeated users, throttle headers, latency). An empty step `{}` lets one request through untouched.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -31,6 +31,12 @@ export interface GraphFaultStep {
   userWithoutId?: boolean;
   /** Graph's page with this `@odata.nextLink`. */
   nextLink?: string;
+  /**
+   * Graph's page (of `/users` or `/users/delta`) with its `@odata.nextLink` pointing back at the URL of
+   * the Graph request this many requests before this one (0: this request itself), as a paging loop
+   * would. The simulator remembers the last 16 Graph requests.
+   */
+  nextLinkBack?: number;
   /** Graph's page, preceded by the last N users of the page before it (as a shifting page boundary repeats them). */
   repeatUsers?: number;
   /** Adds `x-ms-throttle-limit-percentage` (Graph sends 0.8–1.8 once past 80 % of a limit) to the answer. */
@@ -79,6 +85,8 @@ export interface TenantFaultsOptions {
   tls: { key: string; cert: string };
 }
 
+const RECENT_URLS = 16;
+
 interface QueuedStep {
   step: GraphFaultStep;
   script: { applied: number; cancelled: boolean };
@@ -88,6 +96,8 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
   const queue: QueuedStep[] = [];
   const foreignHosts: ForeignHost[] = [];
   let removeInterceptor: (() => void) | undefined;
+  /** The URLs of the latest Graph requests, newest last (for `nextLinkBack`). */
+  const recentUrls: string[] = [];
 
   const serveGraph = (request: SimulatedRequest): SimulatedResponse | Promise<SimulatedResponse> => {
     const route = options.graphRoutes.find((r) => r.method === request.method && r.path.test(request.url.pathname));
@@ -95,6 +105,8 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
   };
 
   const interceptor: RequestInterceptor = async (request) => {
+    recentUrls.push(`${options.state.graphEndpoint}${request.url.pathname}${request.url.search}`);
+    if (recentUrls.length > RECENT_URLS) recentUrls.shift();
     let next = queue.shift();
     while (next?.script.cancelled) next = queue.shift();
     if (next === undefined) return undefined;
@@ -132,6 +144,11 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
       value[0] = rest;
     }
     if (step.nextLink !== undefined) body["@odata.nextLink"] = step.nextLink;
+    if (step.nextLinkBack !== undefined) {
+      const earlier = recentUrls.at(-1 - step.nextLinkBack);
+      if (earlier === undefined) throw new Error(`nextLinkBack ${step.nextLinkBack}: the simulator saw fewer Graph requests`);
+      body["@odata.nextLink"] = earlier;
+    }
     if (step.withoutValue) delete body.value;
     else body.value = value;
     answer.body = body;

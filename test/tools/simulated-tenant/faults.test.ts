@@ -78,6 +78,20 @@ describe("simulated Graph fault scripts", () => {
     expect(page2.body.value[0]).toEqual(page1.body.value[7]);
   });
 
+  it("points nextLink back at an earlier request, on /users and on /users/delta", async () => {
+    const page1 = await get();
+    tenant.faults.graph.script([{}, { nextLinkBack: 0 }, { nextLinkBack: 2 }]);
+    const page2Url = page1.body["@odata.nextLink"];
+    const page2 = await get(page2Url);
+    const self = await get(page2.body["@odata.nextLink"]);
+    expect(self.body["@odata.nextLink"]).toBe(page2.body["@odata.nextLink"]);
+    expect(self.body.value).toHaveLength(10);
+    const delta = await get(`${tenant.graphEndpoint}/v1.0/users/delta?$select=id,displayName`);
+    expect(delta.status).toBe(200);
+    expect(delta.body.value.length).toBeGreaterThan(0);
+    expect(delta.body["@odata.nextLink"]).toBe(page2Url);
+  });
+
   it("delays an answer", async () => {
     tenant.requests.reset();
     tenant.faults.graph.script([{ delayInMs: 50 }]);
