@@ -210,7 +210,9 @@ async function exportCommand(options: ExportOptions): Promise<void> {
     }
     snapshotId = latest.snapshotId;
   }
-  const writer = createUserLineWriter(options.format);
+  // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
+  const run = await store.getRun(snapshotId!);
+  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"] });
   let count = 0;
   for await (const user of store.listSnapshotUsers(snapshotId!)) {
     await write(writer.linesFor(user));

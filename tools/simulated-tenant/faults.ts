@@ -3,7 +3,7 @@
  * queues steps, and each of the next Graph requests takes one step, in order. A step either answers
  * in place of Graph (an error status, a reset, a body that is not JSON) or lets Graph answer and
  * alters its page (no `value`, a user without `id`, a foreign nextLink, a nextLink back to an earlier
- * request, repeated users, throttle headers, latency). An empty step `{}` lets one request through untouched.
+ * request, repeated users, properties left out, throttle headers, latency). An empty step `{}` lets one request through untouched.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -37,6 +37,11 @@ export interface GraphFaultStep {
    * would. The simulator remembers the last 16 Graph requests.
    */
   nextLinkBack?: number;
+  /**
+   * Graph's page with these properties left out of every user on it, as Graph leaves out a
+   * directory extension a user has no value for.
+   */
+  omitProperties?: string[];
   /** Graph's page, preceded by the last N users of the page before it (as a shifting page boundary repeats them). */
   repeatUsers?: number;
   /** Adds `x-ms-throttle-limit-percentage` (Graph sends 0.8–1.8 once past 80 % of a limit) to the answer. */
@@ -139,6 +144,10 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
     const body = { ...(real.body as Record<string, unknown>) };
     let value = Array.isArray(body.value) ? [...(body.value as Array<Record<string, unknown>>)] : [];
     if (step.repeatUsers !== undefined && step.repeatUsers > 0) value = [...usersBefore(request, step.repeatUsers), ...value];
+    if (step.omitProperties !== undefined) {
+      const omit = new Set(step.omitProperties);
+      value = value.map((user) => Object.fromEntries(Object.entries(user).filter(([key]) => !omit.has(key))));
+    }
     if (step.userWithoutId && value.length > 0) {
       const { id: _id, ...rest } = value[0]!;
       value[0] = rest;

@@ -92,6 +92,13 @@ describe("simulated Graph fault scripts", () => {
     expect(delta.body["@odata.nextLink"]).toBe(page2Url);
   });
 
+  it("leaves properties out of every user of a page", async () => {
+    tenant.faults.graph.script([{ omitProperties: ["displayName"] }]);
+    const page = await get();
+    expect(page.body.value.map((u: Record<string, unknown>) => Object.keys(u))).toEqual(Array.from({ length: 10 }, () => ["id"]));
+    expect(Object.keys((await get()).body.value[0])).toEqual(["id", "displayName"]);
+  });
+
   it("delays an answer", async () => {
     tenant.requests.reset();
     tenant.faults.graph.script([{ delayInMs: 50 }]);
