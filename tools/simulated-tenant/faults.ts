@@ -3,7 +3,7 @@
  * queues steps, and each of the next Graph requests takes one step, in order. A step either answers
  * in place of Graph (an error status, a reset, a body that is not JSON) or lets Graph answer and
  * alters its page (no `value`, a user without `id`, a foreign nextLink, a nextLink back to an earlier
- * request, repeated users, properties left out, throttle headers, latency). An empty step `{}` lets one request through untouched.
+ * request, repeated users, properties left out or added, throttle headers, latency). An empty step `{}` lets one request through untouched.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -42,6 +42,11 @@ export interface GraphFaultStep {
    * directory extension a user has no value for.
    */
   omitProperties?: string[];
+  /**
+   * Graph's page with these properties added to its first user (replacing any of the same name).
+   * Build it with JSON.parse to carry names such as `__proto__` as own properties.
+   */
+  addProperties?: Record<string, unknown>;
   /** Graph's page, preceded by the last N users of the page before it (as a shifting page boundary repeats them). */
   repeatUsers?: number;
   /** Adds `x-ms-throttle-limit-percentage` (Graph sends 0.8–1.8 once past 80 % of a limit) to the answer. */
@@ -147,6 +152,14 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
     if (step.omitProperties !== undefined) {
       const omit = new Set(step.omitProperties);
       value = value.map((user) => Object.fromEntries(Object.entries(user).filter(([key]) => !omit.has(key))));
+    }
+    if (step.addProperties !== undefined && value.length > 0) {
+      // Own properties, whatever their names: a spread or Object.assign would set a prototype for `__proto__`.
+      const first: Record<string, unknown> = {};
+      for (const [key, property] of [...Object.entries(value[0]!), ...Object.entries(step.addProperties)]) {
+        Object.defineProperty(first, key, { value: property, enumerable: true, writable: true, configurable: true });
+      }
+      value[0] = first;
     }
     if (step.userWithoutId && value.length > 0) {
       const { id: _id, ...rest } = value[0]!;

@@ -99,6 +99,16 @@ describe("simulated Graph fault scripts", () => {
     expect(Object.keys((await get()).body.value[0])).toEqual(["id", "displayName"]);
   });
 
+  it("adds properties to the first user of a page, __proto__ included, as own properties", async () => {
+    tenant.faults.graph.script([{ addProperties: JSON.parse('{"__proto__":{"x":1},"constructor":"c","displayName":"Replaced"}') as Record<string, unknown> }]);
+    const page = await get();
+    const first = page.body.value[0] as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual(["id", "displayName", "__proto__", "constructor"]);
+    expect(first.displayName).toBe("Replaced");
+    expect(Object.getOwnPropertyDescriptor(first, "__proto__")?.value).toEqual({ x: 1 });
+    expect(Object.keys(page.body.value[1] as object)).toEqual(["id", "displayName"]);
+  });
+
   it("delays an answer", async () => {
     tenant.requests.reset();
     tenant.faults.graph.script([{ delayInMs: 50 }]);
