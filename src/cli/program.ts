@@ -73,7 +73,11 @@ async function runCommand(options: { progress: boolean; maxMinutes?: number; ful
       const skipped = snapshot.stats.counters.skippedUsers ?? 0;
       if (skipped > 0) process.stderr.write(`warning: ${number.format(skipped)} users could not be stored and were skipped; see: entra-user-sync runs --json\n`);
     }
-    if (result.mirror) await write(`${formatMirrorSummary(result.mirror)}\n`);
+    if (result.mirror) {
+      await write(`${formatMirrorSummary(result.mirror)}\n`);
+      const skipped = result.mirror.counters.skippedUsers ?? 0;
+      if (skipped > 0) process.stderr.write(`warning: ${number.format(skipped)} users could not be stored in the mirror and were skipped; see: entra-user-sync runs --json\n`);
+    }
     if (snapshot?.outcome === "paused" || abort.signal.aborted) {
       spinner?.info("User sync stopped at a checkpoint");
       if (!result.mirror) process.stdout.write("The mirror was not updated this time; run again to continue.\n");
@@ -127,6 +131,8 @@ async function* listAllRuns(store: SnapshotStoreClient, mirror: UserMirrorClient
 function changeCounts(run: MirrorRunRecord): string {
   const c = run.changes;
   const parts = (["added", "updated", "restored", "removed"] as const).filter((k) => c[k] > 0).map((k) => `${number.format(c[k])} ${k}`);
+  const skipped = run.counters.skippedUsers ?? 0;
+  if (skipped > 0) parts.push(`${number.format(skipped)} skipped`);
   return parts.length > 0 ? parts.join(", ") : "none";
 }
 
@@ -231,12 +237,27 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
   const writer = createUserLineWriter(options.format, { columns });
   const counts = { present: 0, removed: 0 };
+  // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
+  // and after; a round that wrote meanwhile makes the output a mix of two states.
+  const before = await mirror.getVersion();
   for await (const mirrorUser of mirror.listUsers({ includeRemoved: options.includeDeleted === true })) {
     await write(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
     counts[mirrorUser.state === "present" ? "present" : "removed"] += 1;
   }
+  if ((await mirror.getVersion()) !== before) {
+    throw new UserSyncError(
+      "read_incomplete",
+      "The live mirror changed while it was read (a sync round wrote to it), so what was printed may mix two states: do not use it. Run export --current again (entra-user-sync runs shows when rounds run).",
+    );
+  }
   const removed = options.includeDeleted ? ` and ${number.format(counts.removed)} removed users` : "";
   process.stderr.write(`Exported ${number.format(counts.present)} current users${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+  const skipped = await mirror.skippedSinceFullRound();
+  if (skipped.count > 0) {
+    process.stderr.write(
+      `warning: ${number.format(skipped.count)} users were skipped by the mirror since its last full round: they could not be stored (first: ${skipped.first.map((u) => u.id).join(", ")}); see: entra-user-sync runs --json\n`,
+    );
+  }
 }
 
 /** One mirror run's change set: what it added, updated, restored and removed. */
@@ -247,6 +268,12 @@ async function exportChanges(runId: string, format: ExportFormat): Promise<void>
     throw new UserSyncError(
       "snapshot_not_found",
       `There is no mirror run ${runId}. List runs with: entra-user-sync runs (change sets belong to runs whose MODE is incremental or full; a snapshot run is exported with --snapshot <id>).`,
+    );
+  }
+  if (run.status !== "succeeded") {
+    throw new UserSyncError(
+      "read_incomplete",
+      `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
     );
   }
   const writer = createUserLineWriter(format, { columns: ["change", "reason", "at", "id", "user"] });
@@ -406,8 +433,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${redact(error.message)}\n`);
       return EXIT_CONFIGURATION;
     }
-    if (isUserSyncError(error, "run_in_progress")) {
-      process.stderr.write(`${redact(`${error.message} [run_in_progress]`)}\n`);
+    // Another run holds the lease (nothing was done), or took it over (this run wrote nothing more): exit 3.
+    if (isUserSyncError(error, "run_in_progress") || isUserSyncError(error, "lease_lost")) {
+      process.stderr.write(`${redact(`${error.message} [${error.code}]`)}\n`);
       return EXIT_RUN_IN_PROGRESS;
     }
     process.stderr.write(`${formatFailureSummary(error)}\n`);

@@ -53,13 +53,15 @@ export interface RetentionSettings {
   keepCount: number;
   /** Also keep complete snapshots younger than this; 0 keeps none by age. */
   keepWithinInMs: number;
+  /** Keep a snapshot this long after a newer one completed (readers may still be reading it). */
+  keepSupersededWithinInMs: number;
 }
 
 /** USER_SYNC_FULL_SCHEDULE when unset: daily at 02:00 UTC, well inside the 7-day delta token lifetime. */
 export const DEFAULT_FULL_SCHEDULE = "0 0 2 * * *";
 
 export const RUN_CONTROL_DEFAULTS = { resumeWithinMinutes: 60, leaseSeconds: 300 } as const;
-export const RETENTION_DEFAULTS = { count: 10, days: 0 } as const;
+export const RETENTION_DEFAULTS = { count: 10, days: 0, graceMinutes: 60 } as const;
 
 export interface GraphRequestSettings {
   /** Retries per Graph request (429, 500, 502, 503, 504, connection failures, timeouts). */
@@ -72,9 +74,13 @@ export interface GraphRequestSettings {
 
 export const GRAPH_REQUEST_DEFAULTS = { maxRetries: 6, maxRetryWaitSeconds: 300, requestTimeoutSeconds: 60 } as const;
 
-export type SnapshotStorageSettings =
+/** Where the stores live; `requestTimeoutInMs` bounds each table request (STORAGE_REQUEST_TIMEOUT_SECONDS). */
+export type SnapshotStorageSettings = (
   | { kind: "connectionString"; connectionString: string; tableEndpoint: string; allowInsecureConnection: boolean }
-  | { kind: "identity"; tableServiceUri: string; allowInsecureConnection: boolean };
+  | { kind: "identity"; tableServiceUri: string; allowInsecureConnection: boolean }
+) & { requestTimeoutInMs?: number };
+
+export const STORAGE_DEFAULTS = { requestTimeoutSeconds: 30 } as const;
 
 /** The names of every setting the code reads. infra/ and the docs are checked against this list. */
 export const SETTING_NAMES = [
@@ -91,6 +97,7 @@ export const SETTING_NAMES = [
   "GRAPH_CLIENT_SECRET",
   "SNAPSHOT_STORAGE",
   "SNAPSHOT_STORAGE__tableServiceUri",
+  "STORAGE_REQUEST_TIMEOUT_SECONDS",
   "USER_SYNC_SCHEDULE",
   "USER_SYNC_FULL_SCHEDULE",
   "USER_SYNC_SELECT",
@@ -105,6 +112,7 @@ export const SETTING_NAMES = [
   "USER_SYNC_LEASE_SECONDS",
   "SNAPSHOT_RETENTION_COUNT",
   "SNAPSHOT_RETENTION_DAYS",
+  "SNAPSHOT_RETENTION_GRACE_MINUTES",
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 
@@ -206,6 +214,8 @@ export const DURATION_SETTINGS = {
   USER_SYNC_RESUME_WITHIN_MINUTES: { min: 0, max: 1440, fallback: RUN_CONTROL_DEFAULTS.resumeWithinMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   USER_SYNC_LEASE_SECONDS: { min: 5, max: 3600, fallback: RUN_CONTROL_DEFAULTS.leaseSeconds, unit: "seconds", unitInMs: 1000, timer: true },
   SNAPSHOT_RETENTION_DAYS: { min: 0, max: 3650, fallback: RETENTION_DEFAULTS.days, unit: "days", unitInMs: 86_400_000, timer: false },
+  SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
+  STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
 } as const satisfies Record<string, DurationRange>;
 
 /** An optional whole number within [min, max], with a default. Every message states the allowed range. */
@@ -342,6 +352,7 @@ const schema = z
     USER_SYNC_LEASE_SECONDS: duration("USER_SYNC_LEASE_SECONDS", "the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
     SNAPSHOT_RETENTION_COUNT: wholeNumber(1, 100000, RETENTION_DEFAULTS.count, "newest complete snapshots to keep (the latest is always kept)"),
     SNAPSHOT_RETENTION_DAYS: duration("SNAPSHOT_RETENTION_DAYS", "a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
+    SNAPSHOT_RETENTION_GRACE_MINUTES: duration("SNAPSHOT_RETENTION_GRACE_MINUTES", "a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value
@@ -459,6 +470,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     retention: {
       keepCount: env2.SNAPSHOT_RETENTION_COUNT,
       keepWithinInMs: env2.SNAPSHOT_RETENTION_DAYS * 86_400_000,
+      keepSupersededWithinInMs: env2.SNAPSHOT_RETENTION_GRACE_MINUTES * 60_000,
     },
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
@@ -514,6 +526,15 @@ function readStorage(env: Record<string, string | undefined>): { storage?: Snaps
       }
     }
   }
+  // Read here, not in the schema: the read-only commands need it with the storage settings alone.
+  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
+  if (!timeout.success) {
+    names.push("STORAGE_REQUEST_TIMEOUT_SECONDS");
+    lines.push(`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`);
+  } else if (storage) {
+    storage.requestTimeoutInMs = timeout.data * 1000;
+  }
+  if (storage && storage.requestTimeoutInMs === undefined) storage.requestTimeoutInMs = STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
   return storage ? { storage, lines, names } : { lines, names };
 }
 

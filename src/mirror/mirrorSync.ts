@@ -9,7 +9,8 @@ import { redact } from "../shared/redact.js";
 import { newSnapshotId } from "../snapshots/snapshotIds.js";
 import type { MirrorUser } from "./mirrorEntity.js";
 import { lastPerId, planDeltaPage, type MirrorWrite } from "./planChanges.js";
-import type { MirrorChangeCounts, MirrorRunReason, MirrorRunRecord, UserMirrorClient, VersionedDeltaState } from "./userMirrorClient.js";
+import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { MAX_MIRROR_SKIPPED_RECORDED, type MirrorChangeCounts, type MirrorRunReason, type MirrorRunRecord, type MirrorSkippedUser, type UserMirrorClient, type VersionedDeltaState } from "./userMirrorClient.js";
 
 /** The delta reader, as the mirror sees it (UserDeltaClient). */
 export interface DeltaPageSource {
@@ -22,6 +23,11 @@ export interface MirrorSyncDependencies {
   delta: DeltaPageSource;
   mirror: UserMirrorClient;
   logger: Logger;
+  /**
+   * The writer lease the round runs under: every write is checked against it and fenced, and the
+   * round starts by taking the mirror's partitions over. Absent only in tests that own the store.
+   */
+  lease?: LosableLeaseGuard;
   /** The clock (tests). Default: Date. */
   now?: () => Date;
 }
@@ -56,13 +62,19 @@ export function decideMode(saved: VersionedDeltaState | undefined, select: reado
  * is idempotent).
  */
 export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}): Promise<MirrorRunRecord> {
-  const { delta, mirror, logger } = deps;
+  const { delta, mirror, logger, lease } = deps;
+  const write = lease ? { lease } : {};
   const now = deps.now ?? (() => new Date());
   const abortSignal = options.abortSignal;
   const signal = abortSignal ? { abortSignal } : {};
   const startedAt = now();
   const runId = newSnapshotId(startedAt);
   const select = [...delta.select];
+  // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
+  if (lease) {
+    const marked = await mirror.beginRound(lease, signal);
+    if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed (their changes are read again).`);
+  }
   const saved = await mirror.getDeltaState(signal);
   let { mode, reason } = decideMode(saved, select, options.full);
   const statsBefore = { ...mirror.stats };
@@ -82,7 +94,17 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
     swept: 0,
     counters,
   };
-  await mirror.recordRun(run, signal);
+  await mirror.recordRun(run, { ...signal, ...write });
+  let skippedLogged = 0;
+  const recordSkipped = (skipped: readonly MirrorSkippedUser[]) => {
+    if (skipped.length === 0) return;
+    counters.skippedUsers = (counters.skippedUsers ?? 0) + skipped.length;
+    run.skipped ??= [];
+    for (const user of skipped) {
+      if (run.skipped.length < MAX_MIRROR_SKIPPED_RECORDED) run.skipped.push({ id: user.id.slice(0, 200), reason: redact(user.reason).slice(0, 400) });
+      if (skippedLogged++ < 10) logger.warn(`The mirror skipped a user that cannot be stored: ${redact(user.reason)}`);
+    }
+  };
   const tableCounters = () => {
     counters.tableRequests = mirror.stats.requests - statsBefore.requests;
     counters.tableTransactions = mirror.stats.transactions - statsBefore.transactions;
@@ -96,8 +118,9 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
     const items = lastPerId(page.items);
     const existing = await mirror.getUsers(items.map((i) => (i.kind === "user" ? i.user.id : i.id)), signal);
     const plan = planDeltaPage(items, existing, { runId, round, now: at });
-    await mirror.applyWrites(plan.writes, signal);
-    await mirror.writeChanges(runId, plan.changes, at, signal);
+    const { skipped } = await mirror.applyWrites(plan.writes, { ...signal, ...write });
+    recordSkipped(skipped);
+    await mirror.writeChanges(runId, plan.changes, at, { ...signal, ...write });
     run.changes.unchanged += plan.unchanged;
   };
 
@@ -106,8 +129,9 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
     const items = lastPerId(page.items);
     const users = items.flatMap((i) => (i.kind === "user" ? [i.user] : []));
     const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round: runId, runId } satisfies MirrorUser }));
-    await mirror.applyWrites(writes, signal);
-    run.usersWritten += writes.length;
+    const { skipped } = await mirror.applyWrites(writes, { ...signal, ...write });
+    recordSkipped(skipped);
+    run.usersWritten += writes.length - skipped.length;
     const removals = items.filter((i) => i.kind === "removed");
     if (removals.length > 0) await applyIncremental({ pageNumber: page.pageNumber, items: removals }, runId);
   };
@@ -147,24 +171,26 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
       if (reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
       round = runId;
       deltaLink = await readRound(undefined, applyFull);
-      run.swept = await mirror.sweep(round, runId, now(), signal);
+      run.swept = await mirror.sweep(round, runId, now(), { ...signal, ...write });
       fullRoundAt = now();
     }
     await countChanges(mirror, runId, run.changes, abortSignal);
     const state = { deltaLink: deltaLink!, select, round, savedAt: now(), runId, ...(fullRoundAt ? { fullRoundAt } : {}) };
-    await mirror.saveDeltaState(state, saved?.etag, signal);
+    await mirror.saveDeltaState(state, saved?.etag, { ...signal, ...write });
     run.status = "succeeded";
     run.endedAt = now();
     tableCounters();
-    await mirror.recordRun(run, signal);
+    await mirror.recordRun(run, { ...signal, ...write });
     return run;
   } catch (error) {
+    // A round that lost its lease records nothing: the run that took over marks it failed.
+    if (lease && (isUserSyncError(error, "lease_lost") || (lease as { lost?: unknown }).lost !== undefined)) throw error;
     run.status = "failed";
     run.endedAt = now();
     run.error = redact(describeError(error));
     tableCounters();
     try {
-      await mirror.recordRun(run);
+      await mirror.recordRun(run, write);
     } catch (recordError) {
       logger.error(`Could not record mirror run ${runId} as failed: ${describeError(recordError)}`);
     }

@@ -4,18 +4,22 @@
  * and a record of mirror runs. Layout and guarantees: docs/mirror.md.
  */
 import type { TokenCredential } from "@azure/identity";
-import { odata, TableClient, type TableServiceClientOptions, type TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TableServiceClientOptions, type TransactionAction } from "@azure/data-tables";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import { UserSyncError } from "../shared/errors.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
+import { createTableClient } from "../tables/tableClient.js";
 import { redact } from "../shared/redact.js";
 import { runRowKey, timeOfSnapshotId } from "../snapshots/snapshotIds.js";
 import { storageError, storageErrorCode } from "../snapshots/storageErrors.js";
-import { estimateOperationBytes, SERVICE_TRANSACTION_LIMITS } from "../snapshots/transactions.js";
+import { planTransactions, SERVICE_TRANSACTION_LIMITS } from "../snapshots/transactions.js";
 import { decodeUserEntity, encodeUserEntity, type UserEntity } from "../snapshots/userEntity.js";
 import {
   CHANGE_COLUMN,
   decodeMirrorEntity,
+  MIRROR_PARTITION_COUNT,
   encodeMirrorEntity,
   mirrorPartitionKey,
   STATE_COLUMN,
@@ -42,6 +46,24 @@ export interface UserMirrorClientOptions {
 export interface OperationOptionsBase {
   abortSignal?: AbortSignal;
 }
+
+/**
+ * Options of a write. A round passes its `lease`: every write is then sent only while the lease is
+ * held, and user and change-log writes are fenced per partition (beginRound takes the partitions
+ * over). Without it writes are not fenced: only for tools that own the store alone (tests).
+ */
+export interface MirrorWriteOptions extends OperationOptionsBase {
+  lease?: LosableLeaseGuard;
+}
+
+/** A user the mirror could not hold (over 1 MiB, over 255 properties, an id that is not a key). */
+export interface MirrorSkippedUser {
+  id: string;
+  reason: string;
+}
+
+/** Skipped users listed in a mirror run record (`counters.skippedUsers` counts all). */
+export const MAX_MIRROR_SKIPPED_RECORDED = 40;
 
 /** The delta state: what the next run continues from. */
 export interface MirrorDeltaState {
@@ -99,7 +121,11 @@ export interface MirrorRunRecord {
   /** Users marked `missing` by the sweep of a full round. */
   swept: number;
   counters: Record<string, number>;
+  /** The first users the mirror could not store (the count is `counters.skippedUsers`). */
+  skipped?: MirrorSkippedUser[];
   error?: string;
+  /** The record's ETag after our last write of it: later writes are conditional on it. */
+  etag?: string;
 }
 
 export interface MirrorChangeRecord extends MirrorChange {
@@ -114,6 +140,8 @@ export interface ListMirrorUsersOptions extends OperationOptionsBase {
 
 export interface ListMirrorRunsOptions extends OperationOptionsBase {
   maxResults?: number;
+  /** Only runs with this status. */
+  status?: MirrorRunRecord["status"];
 }
 
 /** Table requests and entity operations, cumulative since the client was built. */
@@ -160,19 +188,9 @@ export class UserMirrorClient {
     this.changesTableName = `${prefix}MirrorChanges`;
     this.#storage = options.storage;
     this.#limit = pLimit(options.writeConcurrency ?? 16);
-    const clientOptions: TableServiceClientOptions = { ...options.clientOptions, allowInsecureConnection: options.storage.allowInsecureConnection };
-    const storage = options.storage;
-    if (storage.kind === "identity") {
-      if (!options.credential) throw new UserSyncError("no_azure_credential", "An identity-based store (SNAPSHOT_STORAGE__tableServiceUri) needs a credential; pass one to UserMirrorClient.");
-      if (!storage.tableServiceUri.toLowerCase().startsWith("https://")) {
-        throw new UserSyncError("invalid_setting", "SNAPSHOT_STORAGE__tableServiceUri must use https for an identity-based connection.", { details: { settings: "SNAPSHOT_STORAGE__tableServiceUri" } });
-      }
-      this.#mirror = new TableClient(storage.tableServiceUri, this.mirrorTableName, options.credential, clientOptions);
-      this.#changes = new TableClient(storage.tableServiceUri, this.changesTableName, options.credential, clientOptions);
-    } else {
-      this.#mirror = TableClient.fromConnectionString(storage.connectionString, this.mirrorTableName, clientOptions);
-      this.#changes = TableClient.fromConnectionString(storage.connectionString, this.changesTableName, clientOptions);
-    }
+    const common = { storage: options.storage, credential: options.credential, clientOptions: options.clientOptions, owner: "UserMirrorClient" };
+    this.#mirror = createTableClient({ ...common, tableName: this.mirrorTableName });
+    this.#changes = createTableClient({ ...common, tableName: this.changesTableName });
   }
 
   async #call<T>(table: TableClient, operation: string, action: () => Promise<T>): Promise<T> {
@@ -216,7 +234,7 @@ export class UserMirrorClient {
    * Saves the delta state: creates it when `etag` is undefined, else replaces it only if it still
    * has that ETag. Another run saving in between fails this one with `run_in_progress`.
    */
-  async saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: OperationOptionsBase = {}): Promise<string> {
+  async saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: MirrorWriteOptions = {}): Promise<string> {
     const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
       partitionKey: STATE_PARTITION,
       rowKey: STATE_ROW,
@@ -228,13 +246,20 @@ export class UserMirrorClient {
     };
     if (state.fullRoundAt) entity.fullRoundAt = state.fullRoundAt;
     const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    options.lease?.assertHeld();
     this.stats.requests += 1;
     try {
       const response = etag === undefined ? await this.#mirror.createEntity(entity, signal) : await this.#mirror.updateEntity(entity, "Replace", { ...signal, etag });
       return response.etag ?? "";
     } catch (error) {
       if (isStatus(error, 409, 412)) {
-        throw new UserSyncError("run_in_progress", `Another run saved the mirror's delta state while run ${state.runId} was running; this run's delta link was not saved (its changes are in the mirror and will be read again). Let one run at a time update the mirror.`);
+        const lost = new UserSyncError(
+          "lease_lost",
+          `Another run saved the mirror's delta state while run ${state.runId} was running (this run's writer lease had expired and was taken over); this run's delta link was not saved and it wrote nothing more. The other run keeps the mirror up to date.`,
+          { details: { runId: state.runId } },
+        );
+        options.lease?.markLost(lost);
+        throw lost;
       }
       throw storageError(this.#storage, this.#mirror.tableName, "saving the delta state", error);
     }
@@ -272,14 +297,78 @@ export class UserMirrorClient {
     return found;
   }
 
-  /** Applies writes in entity group transactions (one partition, ≤ 100 operations, < 4 MiB each). */
-  async applyWrites(writes: readonly MirrorWrite[], options: OperationOptionsBase = {}): Promise<void> {
-    const operations = writes.map((write): [UserEntity, "Replace" | "Merge"] =>
-      write.mode === "Replace"
-        ? [encodeMirrorEntity(write.mirrorUser), "Replace"]
-        : [{ partitionKey: mirrorPartitionKey(write.id), rowKey: write.id, ...stateColumns(write.state) }, "Merge"],
-    );
-    await this.#submit(this.#mirror, operations, "writing mirror users", options.abortSignal);
+  /**
+   * Applies writes in entity group transactions (one partition, ≤ 100 operations, < 4 MiB each).
+   * A user that cannot be stored at all is left out and returned in `skipped` with the reason; the
+   * rest is written.
+   */
+  async applyWrites(writes: readonly MirrorWrite[], options: MirrorWriteOptions = {}): Promise<{ skipped: MirrorSkippedUser[] }> {
+    const skipped: MirrorSkippedUser[] = [];
+    const operations: Array<[UserEntity, "Replace" | "Merge"]> = [];
+    for (const write of writes) {
+      if (write.mode === "Merge") {
+        operations.push([{ partitionKey: mirrorPartitionKey(write.id), rowKey: write.id, ...stateColumns(write.state) }, "Merge"]);
+        continue;
+      }
+      try {
+        operations.push([encodeMirrorEntity(write.mirrorUser), "Replace"]);
+      } catch (error) {
+        if (!isUserSyncError(error, "user_not_storable")) throw error;
+        skipped.push({ id: String(write.mirrorUser.user.id), reason: error.message });
+      }
+    }
+    await this.#submit(this.#mirror, operations, "writing mirror users", options, "users");
+    return { skipped };
+  }
+
+  /**
+   * Starts a round under `lease`: takes every user partition over (rewrites its fence row), so that
+   * a write an earlier holder sends late fails, and marks mirror runs left `running` (their process
+   * died or lost its lease) as failed, taking their change-log partitions over too. Returns the ids
+   * of the runs it marked.
+   */
+  async beginRound(lease: LosableLeaseGuard, options: OperationOptionsBase = {}): Promise<string[]> {
+    const fences = this.#fencesOf(lease);
+    const partitions = Array.from({ length: MIRROR_PARTITION_COUNT }, (_, shard) => `${USER_PARTITION_LOW}${shard.toString(16).padStart(2, "0")}`);
+    await fences.users.claim(partitions, options.abortSignal);
+    const stale: MirrorRunRecord[] = [];
+    for await (const run of this.listRuns({ ...options, status: "running" })) stale.push(run);
+    for (const run of stale) {
+      await fences.changes.claim([run.runId], options.abortSignal);
+      run.status = "failed";
+      run.endedAt = run.endedAt ?? new Date();
+      run.error = "It stopped before it finished (its process died, or it lost the writer lease); the next round read its changes again.";
+      await this.recordRun(run, { ...options, lease });
+    }
+    return stale.map((run) => run.runId);
+  }
+
+  /**
+   * A token that changes whenever a round writes to the mirror: the ETags of the user partitions'
+   * fence rows (every write moves its partition's) and of the delta state. A reader compares it
+   * before and after, so it never presents a mix of two states as one.
+   */
+  async getVersion(options: OperationOptionsBase = {}): Promise<string> {
+    const parts: string[] = [];
+    const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and RowKey eq ${""}`;
+    for await (const entity of this.#query(this.#mirror, filter, "reading the mirror's version", options.abortSignal, { tableMayNotExist: true })) {
+      parts.push(`${String(entity.partitionKey)}=${String(entity.etag)}`);
+    }
+    const state = await this.getDeltaState(options);
+    parts.push(`state=${state?.etag ?? ""}`);
+    return parts.join(";");
+  }
+
+  /** Users the runs since the last full round could not store (they are missing from the mirror). */
+  async skippedSinceFullRound(options: OperationOptionsBase = {}): Promise<{ count: number; first: MirrorSkippedUser[] }> {
+    const result = { count: 0, first: [] as MirrorSkippedUser[] };
+    for await (const run of this.listRuns(options)) {
+      if (run.status !== "succeeded") continue;
+      result.count += run.counters.skippedUsers ?? 0;
+      for (const user of run.skipped ?? []) if (result.first.length < 5) result.first.push(user);
+      if (run.mode === "full") break;
+    }
+    return result;
   }
 
   /** Mirror users in storage order; present users only unless `includeRemoved`. */
@@ -287,7 +376,7 @@ export class UserMirrorClient {
     let filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH}`;
     if (!options.includeRemoved) filter += ` and ${STATE_COLUMN} eq 'present'`;
     for await (const entity of this.#query(this.#mirror, filter, "reading the mirror", options.abortSignal, { tableMayNotExist: true })) {
-      yield decodeMirrorEntity(entity);
+      if (!isFenceRow(entity)) yield decodeMirrorEntity(entity);
     }
   }
 
@@ -296,7 +385,7 @@ export class UserMirrorClient {
    * one query page at a time (never a set of all ids in memory), and records each in the run's
    * change set. Returns how many were marked.
    */
-  async sweep(round: string, runId: string, now: Date, options: OperationOptionsBase = {}): Promise<number> {
+  async sweep(round: string, runId: string, now: Date, options: MirrorWriteOptions = {}): Promise<number> {
     // odata`` quotes and escapes the values; `_state` and `_round` are STATE_COLUMN and ROUND_COLUMN.
     const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and _state eq ${"present"} and _round ne ${round}`;
     let swept = 0;
@@ -328,21 +417,31 @@ export class UserMirrorClient {
   // -------------------------------------------------------------------------------------------
   // Change sets
 
-  /** Records changes of a run (one row per user per run: a later change of the same user replaces it). */
-  async writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options: OperationOptionsBase = {}): Promise<void> {
+  /**
+   * Records changes of a run (one row per user per run: a later change of the same user replaces it).
+   * A user too large for a row is recorded with its id only (the change is still on record).
+   */
+  async writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options: MirrorWriteOptions = {}): Promise<void> {
     const operations = changes.map((change): [UserEntity, "Replace"] => {
-      const entity = encodeUserEntity(change.user, runId);
+      let entity: UserEntity;
+      try {
+        entity = encodeUserEntity(change.user, runId);
+      } catch (error) {
+        if (!isUserSyncError(error, "user_not_storable")) throw error;
+        entity = encodeUserEntity({ id: change.id }, runId);
+      }
       entity[CHANGE_COLUMN] = change.change;
       if (change.reason !== undefined) entity._reason = change.reason;
       entity._at = at;
       return [entity, "Replace"];
     });
-    await this.#submit(this.#changes, operations, `recording the change set of run ${runId}`, options.abortSignal);
+    await this.#submit(this.#changes, operations, `recording the change set of run ${runId}`, options, "changes");
   }
 
   /** The change set of a run, in object id order. */
   async *listChanges(runId: string, options: OperationOptionsBase = {}): AsyncIterableIterator<MirrorChangeRecord> {
     for await (const entity of this.#query(this.#changes, odata`PartitionKey eq ${runId}`, `reading the change set of run ${runId}`, options.abortSignal, { tableMayNotExist: true })) {
+      if (isFenceRow(entity)) continue;
       const record: MirrorChangeRecord = {
         id: String(entity.rowKey),
         change: entity[CHANGE_COLUMN] as MirrorChangeKind,
@@ -357,7 +456,11 @@ export class UserMirrorClient {
   // -------------------------------------------------------------------------------------------
   // Runs
 
-  async recordRun(run: MirrorRunRecord, options: OperationOptionsBase = {}): Promise<void> {
+  /**
+   * Writes the run record: created the first time, then replaced only if it still has the ETag of
+   * our last write (another run marking it failed wins), and only while `lease` is held.
+   */
+  async recordRun(run: MirrorRunRecord, options: MirrorWriteOptions = {}): Promise<void> {
     const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
       partitionKey: RUNS_PARTITION,
       rowKey: runRowKey(run.runId)!,
@@ -379,13 +482,27 @@ export class UserMirrorClient {
       swept: double(run.swept),
       counters: JSON.stringify(run.counters),
     };
+    if (run.skipped && run.skipped.length > 0) entity.skipped = JSON.stringify(run.skipped.slice(0, MAX_MIRROR_SKIPPED_RECORDED));
     if (run.endedAt) entity.endedAt = run.endedAt;
     if (run.error !== undefined) {
       const safe = redact(run.error);
       entity.error = safe.length <= MAX_ERROR_LENGTH ? safe : `${safe.slice(0, MAX_ERROR_LENGTH - 1)}…`;
     }
     const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-    await this.#call(this.#mirror, `recording mirror run ${run.runId}`, () => this.#mirror.upsertEntity(entity, "Replace", signal));
+    options.lease?.assertHeld();
+    this.stats.requests += 1;
+    try {
+      const response =
+        run.etag === undefined ? await this.#mirror.createEntity(entity, signal) : await this.#mirror.updateEntity(entity, "Replace", { ...signal, etag: run.etag });
+      run.etag = response.etag;
+    } catch (error) {
+      if (isStatus(error, 409, 412)) {
+        const lost = new UserSyncError("lease_lost", `Mirror run ${run.runId} was marked failed by a later run (this run's writer lease had expired); it wrote nothing more.`, { details: { runId: run.runId } });
+        options.lease?.markLost(lost);
+        throw lost;
+      }
+      throw storageError(this.#storage, this.#mirror.tableName, `recording mirror run ${run.runId}`, error);
+    }
   }
 
   /** Mirror runs, newest first. */
@@ -393,7 +510,8 @@ export class UserMirrorClient {
     const max = options.maxResults ?? Number.POSITIVE_INFINITY;
     let count = 0;
     if (max <= 0) return;
-    for await (const e of this.#query(this.#mirror, odata`PartitionKey eq ${RUNS_PARTITION}`, "listing mirror runs", options.abortSignal, { tableMayNotExist: true })) {
+    const filter = options.status ? odata`PartitionKey eq ${RUNS_PARTITION} and status eq ${options.status}` : odata`PartitionKey eq ${RUNS_PARTITION}`;
+    for await (const e of this.#query(this.#mirror, filter, "listing mirror runs", options.abortSignal, { tableMayNotExist: true })) {
       let counters: Record<string, number>;
       try {
         counters = JSON.parse(String(e.counters ?? "{}")) as Record<string, number>;
@@ -417,6 +535,15 @@ export class UserMirrorClient {
       if (e.trigger === "timer" || e.trigger === "cli") record.trigger = e.trigger;
       if (e.endedAt) record.endedAt = new Date(e.endedAt as string);
       if (typeof e.error === "string") record.error = e.error;
+      if (typeof e.etag === "string") record.etag = e.etag;
+      if (typeof e.skipped === "string") {
+        try {
+          const parsed = JSON.parse(e.skipped) as unknown;
+          if (Array.isArray(parsed)) record.skipped = parsed as MirrorSkippedUser[];
+        } catch {
+          // An unreadable list is left out; the count is in counters.skippedUsers.
+        }
+      }
       yield record;
       if (++count >= max) return;
     }
@@ -456,7 +583,14 @@ export class UserMirrorClient {
     }
   }
 
-  async #submit(table: TableClient, operations: ReadonlyArray<[UserEntity, "Replace" | "Merge"]>, operation: string, abortSignal: AbortSignal | undefined): Promise<void> {
+  async #submit(
+    table: TableClient,
+    operations: ReadonlyArray<[UserEntity, "Replace" | "Merge"]>,
+    operation: string,
+    options: MirrorWriteOptions,
+    which: "users" | "changes",
+  ): Promise<void> {
+    const abortSignal = options.abortSignal;
     // Within one call an entity appears once (the last write wins), as a transaction requires.
     const byKey = new Map<string, [UserEntity, "Replace" | "Merge"]>();
     for (const op of operations) {
@@ -464,44 +598,54 @@ export class UserMirrorClient {
       byKey.delete(key);
       byKey.set(key, op);
     }
-    const byPartition = new Map<string, Array<[UserEntity, "Replace" | "Merge"]>>();
-    for (const op of byKey.values()) {
-      const list = byPartition.get(op[0].partitionKey) ?? [];
-      list.push(op);
-      byPartition.set(op[0].partitionKey, list);
-    }
-    const transactions: TransactionAction[][] = [];
-    for (const list of byPartition.values()) {
-      let current: TransactionAction[] = [];
-      let bytes = 0;
-      for (const [entity, mode] of list) {
-        const size = estimateOperationBytes(entity);
-        if (current.length > 0 && (current.length >= SERVICE_TRANSACTION_LIMITS.maxOperations || bytes + size > SERVICE_TRANSACTION_LIMITS.maxPayloadBytes)) {
-          transactions.push(current);
-          current = [];
-          bytes = 0;
-        }
-        current.push(["upsert", entity, mode]);
-        bytes += size;
-      }
-      if (current.length > 0) transactions.push(current);
-    }
+    const fence = options.lease ? this.#fencesOf(options.lease)[which] : undefined;
+    const limits = fence ? { maxOperations: FENCED_MAX_OPERATIONS, maxPayloadBytes: SERVICE_TRANSACTION_LIMITS.maxPayloadBytes - 4096 } : SERVICE_TRANSACTION_LIMITS;
+    const modes = new Map<UserEntity, "Replace" | "Merge">([...byKey.values()].map(([entity, mode]) => [entity, mode]));
+    const transactions = planTransactions(modes.keys(), limits);
     let failure: { error: unknown } | undefined;
     await Promise.all(
-      transactions.map((actions) =>
-        this.#limit(async () => {
+      transactions.map(async (entities) => {
+        const actions: TransactionAction[] = entities.map((entity) => ["upsert", entity, modes.get(entity)!]);
+        const description = `${operation} (${entities.length} entities)`;
+        try {
           if (failure || abortSignal?.aborted) return;
-          try {
-            await this.#call(table, `${operation} (${actions.length} entities)`, () => table.submitTransaction(actions, abortSignal ? { abortSignal } : {}));
-            this.stats.transactions += 1;
-            this.stats.entitiesWritten += actions.length;
-          } catch (error) {
-            failure ??= { error };
+          if (fence) {
+            await fence.submit(entities[0]!.partitionKey, actions, description, abortSignal);
+          } else {
+            await this.#limit(async () => {
+              if (failure || abortSignal?.aborted) return;
+              await this.#call(table, description, () => table.submitTransaction(actions, abortSignal ? { abortSignal } : {}));
+            });
           }
-        }),
-      ),
+          this.stats.transactions += 1;
+          this.stats.entitiesWritten += actions.length;
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
     );
     if (failure) throw failure.error;
     abortSignal?.throwIfAborted();
   }
+
+  /** The fences of one lease holder: the user partitions, and the change-log partitions. */
+  #fencesOf(lease: LosableLeaseGuard): { users: PartitionFence; changes: PartitionFence } {
+    let fences = this.#fences.get(lease);
+    if (!fences) {
+      const make = (table: TableClient) =>
+        new PartitionFence({
+          table,
+          guard: lease,
+          limit: this.#limit,
+          translate: (error, operation) => storageError(this.#storage, table.tableName, operation, error) as Error,
+          onRequest: () => {
+            this.stats.requests += 1;
+          },
+        });
+      fences = { users: make(this.#mirror), changes: make(this.#changes) };
+      this.#fences.set(lease, fences);
+    }
+    return fences;
+  }
+  readonly #fences = new WeakMap<LosableLeaseGuard, { users: PartitionFence; changes: PartitionFence }>();
 }

@@ -31,6 +31,8 @@ export type UserSyncErrorCode =
   // storage
   | "storage_request_failed"
   | "snapshot_not_found"
+  /** A reader's source changed while it was read (retention, a concurrent writer): the output is not whole. */
+  | "read_incomplete"
   | "user_not_storable"
   // run
   | "run_in_progress"

@@ -4,17 +4,22 @@
  */
 import { hostname } from "node:os";
 import type { TokenCredential } from "@azure/identity";
-import { odata, TableClient, type TableEntityResult, type TableServiceClientOptions, type TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TableEntityResult, type TableServiceClientOptions, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
-import { UserSyncError } from "../shared/errors.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { isSnapshotId, newSnapshotId, runRowKey, snapshotPartitionKey, timeOfSnapshotId } from "./snapshotIds.js";
 import { storageError, storageErrorCode } from "./storageErrors.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "./transactions.js";
 import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
 import { decodeUserEntity, encodeUserEntity, type UserEntity } from "./userEntity.js";
+import { failedOperationIndex, FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
+import { createTableClient } from "../tables/tableClient.js";
+import { WriterLease } from "./writerLease.js";
+
+export { WriterLease } from "./writerLease.js";
 
 export type { SnapshotChange } from "./snapshotDiff.js";
 
@@ -69,8 +74,10 @@ export interface SyncRunRecord {
   error?: string;
   /** The last checkpoint: absent until the first page is committed. */
   checkpoint?: RunCheckpoint;
-  /** When retention deleted the snapshot's users. */
+  /** When retention began deleting the snapshot's users (readers refuse it from then on). */
   snapshotDeletedAt?: Date;
+  /** When retention finished deleting them. */
+  snapshotPurgedAt?: Date;
 }
 
 export interface LatestSnapshot {
@@ -98,21 +105,27 @@ export interface SnapshotStoreClientOptions {
 export interface OperationOptionsBase {
   abortSignal?: AbortSignal;
 }
+/**
+ * Options of a write. A run always passes its `lease`: the write is then sent only while the lease
+ * is held (checked by this process's clocks) and is fenced in storage (the lease entity, or the
+ * partition's fence row, is checked in the same transaction). Without a lease the write is not
+ * fenced: only for tools that own the store alone (tests, the benchmark).
+ */
+export interface WriteOptions extends OperationOptionsBase {
+  lease?: WriterLease;
+}
 export type CreateTablesIfNotExistOptions = OperationOptionsBase;
-export interface StartRunOptions extends OperationOptionsBase {
+export interface StartRunOptions extends WriteOptions {
   trigger: SyncTrigger;
   select: readonly string[];
 }
-export type UpsertUsersOptions = OperationOptionsBase;
-export type CompleteRunOptions = OperationOptionsBase;
-export type FailRunOptions = OperationOptionsBase;
-export type PauseRunOptions = OperationOptionsBase;
-export type AbandonRunOptions = OperationOptionsBase;
-export type ResumeRunOptions = OperationOptionsBase;
-export interface CheckpointRunOptions extends OperationOptionsBase {
-  /** Renew this lease in the same transaction: a run that lost its lease cannot checkpoint. */
-  lease?: RunLease;
-}
+export type UpsertUsersOptions = WriteOptions;
+export type CompleteRunOptions = WriteOptions;
+export type FailRunOptions = WriteOptions;
+export type PauseRunOptions = WriteOptions;
+export type AbandonRunOptions = WriteOptions;
+export type ResumeRunOptions = WriteOptions;
+export type CheckpointRunOptions = WriteOptions;
 export interface ListUnfinishedRunsOptions extends OperationOptionsBase {
   /** Stop after this many runs. */
   maxResults?: number;
@@ -125,12 +138,18 @@ export interface AcquireLeaseOptions extends OperationOptionsBase {
 export type RenewLeaseOptions = OperationOptionsBase;
 export type ReleaseLeaseOptions = OperationOptionsBase;
 export type GetLeaseOptions = OperationOptionsBase;
-export type DeleteSnapshotOptions = OperationOptionsBase;
-export interface DeleteExpiredSnapshotsOptions extends OperationOptionsBase {
+export type DeleteSnapshotOptions = WriteOptions;
+export interface DeleteExpiredSnapshotsOptions extends WriteOptions {
   /** Keep the newest this many complete snapshots (at least 1: the latest is always kept). */
   keepCount: number;
   /** Also keep complete snapshots younger than this. 0 keeps none by age. */
   keepWithinInMs: number;
+  /**
+   * Keep a complete snapshot until a newer one has been complete for this long, so that a reader
+   * that started while it was the latest can finish. Default 0 (the product passes
+   * SNAPSHOT_RETENTION_GRACE_MINUTES, 60 by default).
+   */
+  keepSupersededWithinInMs?: number;
   /** "Now", for tests. */
   now?: Date;
 }
@@ -158,20 +177,8 @@ export interface UpsertUsersResult {
   skipped: SkippedUser[];
 }
 
-/** A held lease: whoever holds it is the only writer. Renew it before `expiresAt`. */
-export interface RunLease {
-  /** Random id of this holder. */
-  readonly owner: string;
-  readonly trigger: SyncTrigger;
-  readonly durationInMs: number;
-  /** The lease entity's ETag after our last write. */
-  etag: string;
-  expiresAt: Date;
-  /** The run the holder is writing, once known. */
-  runId?: string;
-  /** The holder this lease was taken over from, when its lease had expired. */
-  readonly tookOverFrom?: { owner: string; runId?: string; expiredAt: Date };
-}
+/** A held lease (see WriterLease): whoever holds it is the only writer. */
+export type RunLease = WriterLease;
 
 /** What a lease entity says, for messages and for `runs`. */
 export interface LeaseInfo {
@@ -223,6 +230,7 @@ type RunEntity = {
   checkpointAt?: Date;
   skipped?: string;
   snapshotDeletedAt?: Date;
+  snapshotPurgedAt?: Date;
 };
 type LeaseEntity = {
   kind: "lease";
@@ -309,29 +317,9 @@ export class SnapshotStoreClient {
     this.partitionCount = partitionCount;
     this.#storage = options.storage;
     this.#limit = pLimit(writeConcurrency);
-    const clientOptions: TableServiceClientOptions = {
-      ...options.clientOptions,
-      allowInsecureConnection: options.storage.allowInsecureConnection,
-    };
-    const storage = options.storage;
-    if (storage.kind === "identity") {
-      if (!options.credential) {
-        throw new UserSyncError("no_azure_credential", "An identity-based snapshot store (SNAPSHOT_STORAGE__tableServiceUri) needs a credential; pass one to SnapshotStoreClient.");
-      }
-      if (!storage.tableServiceUri.toLowerCase().startsWith("https://")) {
-        throw new UserSyncError(
-          "invalid_setting",
-          "SNAPSHOT_STORAGE__tableServiceUri uses http, but an identity-based connection sends tokens only over https (the Azure SDK refuses otherwise). Use the account's https table endpoint; for Azurite, set SNAPSHOT_STORAGE=UseDevelopmentStorage=true instead.",
-          { details: { settings: "SNAPSHOT_STORAGE__tableServiceUri" } },
-        );
-      }
-      const credential = options.credential;
-      this.#snapshots = new TableClient(storage.tableServiceUri, this.snapshotsTableName, credential, clientOptions);
-      this.#runs = new TableClient(storage.tableServiceUri, this.runsTableName, credential, clientOptions);
-    } else {
-      this.#snapshots = TableClient.fromConnectionString(storage.connectionString, this.snapshotsTableName, clientOptions);
-      this.#runs = TableClient.fromConnectionString(storage.connectionString, this.runsTableName, clientOptions);
-    }
+    const common = { storage: options.storage, credential: options.credential, clientOptions: options.clientOptions, owner: "SnapshotStoreClient" };
+    this.#snapshots = createTableClient({ ...common, tableName: this.snapshotsTableName });
+    this.#runs = createTableClient({ ...common, tableName: this.runsTableName });
   }
 
   async #call<T>(table: TableClient, operation: string, action: () => Promise<T>): Promise<T> {
@@ -365,10 +353,8 @@ export class SnapshotStoreClient {
       partitionCount: this.partitionCount,
       stats: normalizeStats({ pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 }),
     };
-    const abortSignal = options.abortSignal;
-    await this.#call(this.#runs, `recording run ${runId}`, () =>
-      this.#runs.createEntity(this.#runEntity(run), abortSignal ? { abortSignal } : {}),
-    );
+    if (options.lease) options.lease.runId = runId;
+    await this.#writeRuns([["create", this.#runEntity(run)]], `recording run ${runId}`, options);
     return run;
   }
 
@@ -376,7 +362,8 @@ export class SnapshotStoreClient {
    * Writes users into a snapshot: upserts (Replace) in entity group transactions of one partition,
    * at most 100 operations and under 4 MiB each, with bounded concurrency. A user id given twice
    * is written once (the last one wins). A user that cannot be stored at all is left out and
-   * returned in `skipped` with the reason; the rest of the page is written.
+   * returned in `skipped` with the reason; the rest of the page is written. With a lease, every
+   * transaction is fenced (the partition's fence row is checked and moved on in it).
    */
   async upsertUsers(snapshotId: string, users: readonly GraphUser[], options: UpsertUsersOptions = {}): Promise<UpsertUsersResult> {
     this.#assertSnapshotId(snapshotId);
@@ -394,28 +381,46 @@ export class SnapshotStoreClient {
       byId.delete(entity.rowKey);
       byId.set(entity.rowKey, entity);
     }
-    const plan = planTransactions(byId.values(), this.#transactionLimits);
+    const lease = options.lease;
+    const limits = lease ? { ...this.#transactionLimits, maxOperations: FENCED_MAX_OPERATIONS, maxPayloadBytes: this.#transactionLimits.maxPayloadBytes - 4096 } : this.#transactionLimits;
+    const plan = planTransactions(byId.values(), limits);
     const abortSignal = options.abortSignal;
+    const fence = lease ? this.#fence(lease, snapshotId) : undefined;
     let failure: { error: unknown } | undefined;
     await Promise.all(
-      plan.map((entities) =>
-        this.#limit(async () => {
-          // After one transaction fails, the rest of this call is not started.
-          if (failure || abortSignal?.aborted) return;
-          const actions: TransactionAction[] = entities.map((entity) => ["upsert", entity, "Replace"]);
-          try {
-            await this.#call(this.#snapshots, `writing ${entities.length} users of snapshot ${snapshotId} (partition ${entities[0]!.partitionKey})`, () =>
-              this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {}),
-            );
-          } catch (error) {
-            failure ??= { error };
+      plan.map(async (entities) => {
+        const actions: TransactionAction[] = entities.map((entity) => ["upsert", entity, "Replace"]);
+        const operation = `writing ${entities.length} users of snapshot ${snapshotId} (partition ${entities[0]!.partitionKey})`;
+        try {
+          if (fence) {
+            // After one transaction fails, the rest of this call is not started.
+            if (failure || abortSignal?.aborted) return;
+            await fence.submit(entities[0]!.partitionKey, actions, operation, abortSignal);
+            return;
           }
-        }),
-      ),
+          await this.#limit(async () => {
+            if (failure || abortSignal?.aborted) return;
+            await this.#call(this.#snapshots, operation, () => this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {}));
+          });
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
     );
     if (failure) throw failure.error;
     abortSignal?.throwIfAborted();
     return { entitiesWritten: byId.size, transactions: plan.length, skipped };
+  }
+
+  /**
+   * Takes a snapshot's partitions over for `lease` (rewrites their fence rows), so that no write of
+   * an earlier holder of the snapshot can land after this: call it before continuing another
+   * holder's snapshot. resumeRun does.
+   */
+  async claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptionsBase = {}): Promise<void> {
+    this.#assertSnapshotId(snapshotId);
+    const keys = Array.from({ length: this.partitionCount }, (_, shard) => `${snapshotId}-${shard.toString(16).padStart(2, "0")}`);
+    await this.#fence(lease, snapshotId).claim(keys, options.abortSignal);
   }
 
   /**
@@ -427,14 +432,13 @@ export class SnapshotStoreClient {
     const completed: SyncRunRecord = { ...run, status: "succeeded", endedAt: new Date(), stats: normalizeStats(stats) };
     delete completed.error;
     const abortSignal = options.abortSignal;
-    const operationOptions = abortSignal ? { abortSignal } : {};
     const runEntity = this.#runEntity(completed);
+    const operation = `promoting snapshot ${run.snapshotId} to latest`;
     for (let attempt = 1; ; attempt++) {
       const current = await this.#getLatestEntity(abortSignal);
       if (current && current.snapshotId > completed.snapshotId) {
-        await this.#call(this.#runs, `recording run ${run.runId} as succeeded`, () =>
-          this.#runs.updateEntity(runEntity, "Replace", { ...operationOptions, etag: "*" }),
-        );
+        // "update" (not upsert): fails if the run record does not exist.
+        await this.#writeRuns([["update", runEntity, "Replace", { etag: "*" }]], `recording run ${run.runId} as succeeded`, options);
         return completed;
       }
       const latest: LatestEntity & { partitionKey: string; rowKey: string } = {
@@ -447,17 +451,17 @@ export class SnapshotStoreClient {
         userCount: double(completed.stats.entitiesWritten),
       };
       const actions: TransactionAction[] = [
-        // "update" (not upsert): fails if the run record does not exist.
         ["update", runEntity, "Replace", { etag: "*" }],
         current ? ["update", latest, "Replace", { etag: current.etag }] : ["create", latest],
       ];
       try {
-        await this.#runs.submitTransaction(actions, operationOptions);
+        await this.#writeRuns(actions, operation, options, { raw: true });
         return completed;
       } catch (error) {
         // Another run moved `latest` between our read and our write: read it again and decide again.
-        if (attempt < PROMOTION_ATTEMPTS && isStatusCode(error, 409, 412)) continue;
-        throw storageError(this.#storage, this.#runs.tableName, `promoting snapshot ${run.snapshotId} to latest`, error);
+        if (attempt < PROMOTION_ATTEMPTS && isStatusCode(error, 409, 412) && failedOperationIndex(error) === 1) continue;
+        if (isUserSyncError(error)) throw error;
+        throw storageError(this.#storage, this.#runs.tableName, operation, error);
       }
     }
   }
@@ -465,10 +469,7 @@ export class SnapshotStoreClient {
   /** Marks the run failed with a redacted, bounded error text. `latest` is never touched. */
   async failRun(run: SyncRunRecord, error: string, stats: RunStats, options: FailRunOptions = {}): Promise<SyncRunRecord> {
     const failed: SyncRunRecord = { ...run, status: "failed", endedAt: new Date(), stats: normalizeStats(stats), error: boundedError(error) };
-    const abortSignal = options.abortSignal;
-    await this.#call(this.#runs, `recording run ${run.runId} as failed`, () =>
-      this.#runs.upsertEntity(this.#runEntity(failed), "Replace", abortSignal ? { abortSignal } : {}),
-    );
+    await this.#writeRuns([["update", this.#runEntity(failed), "Replace", { etag: "*" }]], `recording run ${run.runId} as failed`, options);
     return failed;
   }
 
@@ -481,63 +482,40 @@ export class SnapshotStoreClient {
     const checkpoint: RunCheckpoint = { at: new Date() };
     if (nextLink !== undefined) checkpoint.nextLink = nextLink;
     const updated: SyncRunRecord = { ...run, status: "running", stats: normalizeStats(stats), checkpoint };
-    const abortSignal = options.abortSignal;
-    const operationOptions = abortSignal ? { abortSignal } : {};
-    const runEntity = this.#runEntity(updated);
-    if (!options.lease) {
-      await this.#call(this.#runs, `saving a checkpoint of run ${run.runId}`, () =>
-        this.#runs.updateEntity(runEntity, "Replace", { ...operationOptions, etag: "*" }),
-      );
-      return updated;
-    }
-    const lease = options.lease;
-    lease.runId = run.runId;
-    const expiresAt = new Date(Date.now() + lease.durationInMs);
-    const leaseEntity = this.#leaseEntity(lease, expiresAt);
-    try {
-      const response = await this.#runs.submitTransaction(
-        [
-          ["update", runEntity, "Replace", { etag: "*" }],
-          ["update", leaseEntity, "Replace", { etag: lease.etag }],
-        ],
-        operationOptions,
-      );
-      await this.#updateLeaseEtag(lease, response.getResponseForEntity(LEASE_ROW)?.etag, expiresAt, abortSignal);
-      return updated;
-    } catch (error) {
-      if (isStatusCode(error, 404, 409, 412)) throw this.#leaseLost(lease);
-      throw storageError(this.#storage, this.#runs.tableName, `saving a checkpoint of run ${run.runId}`, error);
-    }
+    if (options.lease) options.lease.runId = run.runId;
+    await this.#writeRuns([["update", this.#runEntity(updated), "Replace", { etag: "*" }]], `saving a checkpoint of run ${run.runId}`, options);
+    return updated;
   }
 
   /** Marks a running run paused at its last checkpoint: the next run resumes it. */
   async pauseRun(run: SyncRunRecord, options: PauseRunOptions = {}): Promise<SyncRunRecord> {
     const paused: SyncRunRecord = { ...run, status: "paused", endedAt: new Date() };
-    const abortSignal = options.abortSignal;
-    await this.#call(this.#runs, `recording run ${run.runId} as paused`, () =>
-      this.#runs.updateEntity(this.#runEntity(paused), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
-    );
+    await this.#writeRuns([["update", this.#runEntity(paused), "Replace", { etag: "*" }]], `recording run ${run.runId} as paused`, options);
     return paused;
   }
 
-  /** Marks a paused (or dead running) run running again, to continue from its checkpoint. */
+  /**
+   * Marks a paused (or dead running) run running again, to continue from its checkpoint. With a
+   * lease, the snapshot's partitions are taken over first (claimSnapshot): a late write of the run's
+   * previous holder cannot land in it afterwards.
+   */
   async resumeRun(run: SyncRunRecord, options: ResumeRunOptions = {}): Promise<SyncRunRecord> {
     const resumed: SyncRunRecord = { ...run, status: "running" };
     delete resumed.endedAt;
-    const abortSignal = options.abortSignal;
-    await this.#call(this.#runs, `resuming run ${run.runId}`, () =>
-      this.#runs.updateEntity(this.#runEntity(resumed), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
-    );
+    if (options.lease) {
+      options.lease.runId = run.runId;
+      await this.#writeRuns([["update", this.#runEntity(resumed), "Replace", { etag: "*" }]], `resuming run ${run.runId}`, options);
+      await this.claimSnapshot(run.snapshotId, options.lease, options);
+      return resumed;
+    }
+    await this.#writeRuns([["update", this.#runEntity(resumed), "Replace", { etag: "*" }]], `resuming run ${run.runId}`, options);
     return resumed;
   }
 
   /** Marks a dead or paused run abandoned (it will never complete); retention deletes its partial data. */
   async abandonRun(run: SyncRunRecord, reason: string, options: AbandonRunOptions = {}): Promise<SyncRunRecord> {
     const abandoned: SyncRunRecord = { ...run, status: "abandoned", endedAt: new Date(), error: boundedError(reason) };
-    const abortSignal = options.abortSignal;
-    await this.#call(this.#runs, `recording run ${run.runId} as abandoned`, () =>
-      this.#runs.updateEntity(this.#runEntity(abandoned), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
-    );
+    await this.#writeRuns([["update", this.#runEntity(abandoned), "Replace", { etag: "*" }]], `recording run ${run.runId} as abandoned`, options);
     return abandoned;
   }
 
@@ -561,6 +539,71 @@ export class SnapshotStoreClient {
     }
   }
 
+  /**
+   * One transaction in the runs partition. With a lease, the lease entity is renewed (If-Match) in
+   * the same transaction, after a local check that it is still held: run records, checkpoints and
+   * the latest pointer are written only by the lease's holder. `raw` rethrows the service's error
+   * (for callers that handle a conflict on another operation); a conflict on the lease is always
+   * `lease_lost`.
+   */
+  async #writeRuns(actions: TransactionAction[], operation: string, options: WriteOptions, mode: { raw?: boolean } = {}): Promise<TableTransactionResponse> {
+    const abortSignal = options.abortSignal;
+    const operationOptions = abortSignal ? { abortSignal } : {};
+    const lease = options.lease;
+    if (!lease) {
+      try {
+        // One operation needs no transaction.
+        const [only] = actions;
+        if (actions.length === 1 && only && (only[0] === "create" || only[0] === "update")) {
+          if (only[0] === "create") await this.#runs.createEntity(only[1], operationOptions);
+          else await this.#runs.updateEntity(only[1], "Replace", { ...operationOptions, etag: "*" });
+          return { status: 202, subResponses: [], getResponseForEntity: () => undefined };
+        }
+        return await this.#runs.submitTransaction(actions, operationOptions);
+      } catch (error) {
+        if (mode.raw) throw error;
+        throw storageError(this.#storage, this.#runs.tableName, operation, error);
+      }
+    }
+    return lease.exclusive(async () => {
+      lease.assertHeld();
+      const sentAt = performance.now();
+      const expiresAt = new Date(Date.now() + lease.durationInMs);
+      const all: TransactionAction[] = [...actions, ["update", this.#leaseEntity(lease, expiresAt), "Replace", { etag: lease.etag }]];
+      let response: TableTransactionResponse;
+      try {
+        response = await this.#runs.submitTransaction(all, operationOptions);
+      } catch (error) {
+        const index = failedOperationIndex(error);
+        if (isStatusCode(error, 404, 409, 412) && (index === all.length - 1 || (index === undefined && !(await this.#stillHolds(lease, abortSignal))))) {
+          throw this.#leaseLost(lease);
+        }
+        if (mode.raw) throw error;
+        throw storageError(this.#storage, this.#runs.tableName, operation, error);
+      }
+      await this.#renewed(lease, response.subResponses[all.length - 1]?.etag, expiresAt, sentAt, abortSignal);
+      return response;
+    });
+  }
+
+  /** The fence of one snapshot's partitions for one lease holder. */
+  #fence(lease: WriterLease, snapshotId: string): PartitionFence {
+    let byId = this.#fences.get(lease);
+    if (!byId) this.#fences.set(lease, (byId = new Map()));
+    let fence = byId.get(snapshotId);
+    if (!fence) {
+      fence = new PartitionFence({
+        table: this.#snapshots,
+        guard: lease,
+        limit: this.#limit,
+        translate: (error, operation) => storageError(this.#storage, this.#snapshots.tableName, operation, error) as Error,
+      });
+      byId.set(snapshotId, fence);
+    }
+    return fence;
+  }
+  readonly #fences = new WeakMap<WriterLease, Map<string, PartitionFence>>();
+
   // ---------------------------------------------------------------------------------------------
   // The writer lease: one entity (`runs`/`lease`) updated only with If-Match.
 
@@ -569,7 +612,7 @@ export class SnapshotStoreClient {
    * another holder's lease has not expired. An expired lease is taken over with its ETag, so of
    * two contenders exactly one wins.
    */
-  async acquireLease(options: AcquireLeaseOptions): Promise<RunLease> {
+  async acquireLease(options: AcquireLeaseOptions): Promise<WriterLease> {
     const durationInMs = options.leaseDurationInMs ?? DEFAULT_LEASE_DURATION_IN_MS;
     if (!Number.isFinite(durationInMs) || durationInMs < 1000) {
       throw new UserSyncError("invalid_setting", `The lease duration ${durationInMs} ms is too short: use at least 1 second.`);
@@ -580,54 +623,68 @@ export class SnapshotStoreClient {
     const current = await this.#getLeaseEntity(abortSignal);
     const now = Date.now();
     if (current && new Date(current.expiresAt).getTime() > now) throw this.#inProgress(current);
+    const sentAt = performance.now();
     const expiresAt = new Date(now + durationInMs);
-    const lease: { -readonly [K in keyof RunLease]: RunLease[K] } = { owner, trigger: options.trigger, durationInMs, etag: "", expiresAt };
-    if (current) {
-      lease.tookOverFrom = { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt) };
-    }
-    this.#leaseAcquiredAt.set(lease, new Date(now));
+    const lease = new WriterLease({
+      owner,
+      trigger: options.trigger,
+      durationInMs,
+      acquiredAt: new Date(now),
+      ...(current ? { tookOverFrom: { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt) } } : {}),
+    });
     const entity = this.#leaseEntity(lease, expiresAt);
     try {
       const response = current
         ? await this.#runs.updateEntity(entity, "Replace", { ...operationOptions, etag: current.etag })
         : await this.#runs.createEntity(entity, operationOptions);
-      await this.#updateLeaseEtag(lease, response.etag, expiresAt, abortSignal);
+      await this.#renewed(lease, response.etag, expiresAt, sentAt, abortSignal);
     } catch (error) {
       // Someone else created or took over the lease between our read and our write.
       if (isStatusCode(error, 409, 412)) {
         const winner = await this.#getLeaseEntity(abortSignal);
         throw this.#inProgress(winner);
       }
+      if (isUserSyncError(error)) throw error;
       throw storageError(this.#storage, this.#runs.tableName, "taking the writer lease", error);
     }
     return lease;
   }
 
-  /** Extends the lease; throws `lease_lost` when another holder has taken it over. */
-  async renewLease(lease: RunLease, options: RenewLeaseOptions = {}): Promise<void> {
+  /**
+   * Extends the lease; throws `lease_lost` (and marks the lease lost) when another holder has
+   * taken it over, or when this process let it lapse by its own clocks (it was frozen).
+   */
+  async renewLease(lease: WriterLease, options: RenewLeaseOptions = {}): Promise<void> {
     const abortSignal = options.abortSignal;
-    const expiresAt = new Date(Date.now() + lease.durationInMs);
-    try {
-      const response = await this.#runs.updateEntity(this.#leaseEntity(lease, expiresAt), "Replace", {
-        ...(abortSignal ? { abortSignal } : {}),
-        etag: lease.etag,
-      });
-      await this.#updateLeaseEtag(lease, response.etag, expiresAt, abortSignal);
-    } catch (error) {
-      if (isStatusCode(error, 404, 412)) throw this.#leaseLost(lease);
-      throw storageError(this.#storage, this.#runs.tableName, "renewing the writer lease", error);
-    }
+    await lease.exclusive(async () => {
+      lease.assertHeld();
+      const sentAt = performance.now();
+      const expiresAt = new Date(Date.now() + lease.durationInMs);
+      try {
+        const response = await this.#runs.updateEntity(this.#leaseEntity(lease, expiresAt), "Replace", {
+          ...(abortSignal ? { abortSignal } : {}),
+          etag: lease.etag,
+        });
+        await this.#renewed(lease, response.etag, expiresAt, sentAt, abortSignal);
+      } catch (error) {
+        if (isStatusCode(error, 404, 412)) throw this.#leaseLost(lease);
+        if (isUserSyncError(error)) throw error;
+        throw storageError(this.#storage, this.#runs.tableName, "renewing the writer lease", error);
+      }
+    });
   }
 
   /** Gives the lease up (only if we still hold it), so the next run need not wait for it to expire. */
-  async releaseLease(lease: RunLease, options: ReleaseLeaseOptions = {}): Promise<void> {
+  async releaseLease(lease: WriterLease, options: ReleaseLeaseOptions = {}): Promise<void> {
     const abortSignal = options.abortSignal;
-    try {
-      await this.#runs.deleteEntity(RUNS_PARTITION, LEASE_ROW, { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
-    } catch (error) {
-      if (isStatusCode(error, 404, 412)) return; // expired and taken over, or gone: not ours anymore
-      throw storageError(this.#storage, this.#runs.tableName, "releasing the writer lease", error);
-    }
+    await lease.exclusive(async () => {
+      try {
+        await this.#runs.deleteEntity(RUNS_PARTITION, LEASE_ROW, { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+      } catch (error) {
+        if (isStatusCode(error, 404, 412)) return; // expired and taken over, or gone: not ours anymore
+        throw storageError(this.#storage, this.#runs.tableName, "releasing the writer lease", error);
+      }
+    });
   }
 
   /** The current lease holder, or undefined when no lease is held (none, or expired). */
@@ -635,6 +692,13 @@ export class SnapshotStoreClient {
     const entity = await this.#getLeaseEntity(options.abortSignal);
     if (!entity || new Date(entity.expiresAt).getTime() <= Date.now()) return undefined;
     return this.#leaseInfo(entity);
+  }
+
+  /** The lease entity's ETag (undefined when there is none): it changes whenever a writer holds or renews it. */
+  async getLeaseVersion(options: GetLeaseOptions = {}): Promise<{ etag: string; held: boolean; info: LeaseInfo } | undefined> {
+    const entity = await this.#getLeaseEntity(options.abortSignal);
+    if (!entity) return undefined;
+    return { etag: entity.etag, held: new Date(entity.expiresAt).getTime() > Date.now(), info: this.#leaseInfo(entity) };
   }
 
   #leaseInfo(entity: LeaseEntity): LeaseInfo {
@@ -660,27 +724,33 @@ export class SnapshotStoreClient {
     );
   }
 
-  #leaseLost(lease: RunLease): UserSyncError {
-    return new UserSyncError(
+  #leaseLost(lease: WriterLease): UserSyncError {
+    const error = new UserSyncError(
       "lease_lost",
       `Run ${lease.runId ?? "(starting)"} lost its writer lease: it was not renewed in time and another run took it over. This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
       lease.runId ? { details: { runId: lease.runId } } : {},
     );
+    lease.markLost(error);
+    return (lease.lost as UserSyncError | undefined) ?? error;
   }
 
-  async #updateLeaseEtag(lease: RunLease, etag: string | undefined, expiresAt: Date, abortSignal: AbortSignal | undefined): Promise<void> {
+  async #stillHolds(lease: WriterLease, abortSignal: AbortSignal | undefined): Promise<boolean> {
+    const entity = await this.#getLeaseEntity(abortSignal);
+    return entity !== undefined && entity.owner === lease.owner && entity.etag === lease.etag;
+  }
+
+  async #renewed(lease: WriterLease, etag: string | undefined, expiresAt: Date, sentAt: number, abortSignal: AbortSignal | undefined): Promise<void> {
     if (etag) {
-      lease.etag = etag;
-    } else {
-      // No ETag in the answer: read it back and check it is still ours.
-      const entity = await this.#getLeaseEntity(abortSignal);
-      if (!entity || entity.owner !== lease.owner) throw this.#leaseLost(lease);
-      lease.etag = entity.etag;
+      lease.renewed(etag, expiresAt, sentAt);
+      return;
     }
-    lease.expiresAt = expiresAt;
+    // No ETag in the answer: read it back and check it is still ours.
+    const entity = await this.#getLeaseEntity(abortSignal);
+    if (!entity || entity.owner !== lease.owner) throw this.#leaseLost(lease);
+    lease.renewed(entity.etag, expiresAt, sentAt);
   }
 
-  #leaseEntity(lease: RunLease, expiresAt: Date, acquiredAt?: Date): LeaseEntity & { partitionKey: string; rowKey: string } {
+  #leaseEntity(lease: WriterLease, expiresAt: Date): LeaseEntity & { partitionKey: string; rowKey: string } {
     return {
       partitionKey: RUNS_PARTITION,
       rowKey: LEASE_ROW,
@@ -689,11 +759,10 @@ export class SnapshotStoreClient {
       ...(lease.runId ? { runId: lease.runId } : {}),
       trigger: lease.trigger,
       host: `${hostname()} (pid ${process.pid})`,
-      acquiredAt: acquiredAt ?? this.#leaseAcquiredAt.get(lease) ?? new Date(),
+      acquiredAt: lease.acquiredAt,
       expiresAt,
     };
   }
-  readonly #leaseAcquiredAt = new WeakMap<RunLease, Date>();
 
   async #getLeaseEntity(abortSignal: AbortSignal | undefined): Promise<TableEntityResult<LeaseEntity> | undefined> {
     try {
@@ -708,8 +777,9 @@ export class SnapshotStoreClient {
   // Retention
 
   /**
-   * Deletes one snapshot's users, partition by partition, in delete transactions of at most 100
-   * (one partition each). Returns how many entities it deleted. Safe to repeat.
+   * Deletes one snapshot's users (and fence rows), partition by partition, in delete transactions
+   * of at most 100 (one partition each). Returns how many users it deleted. Safe to repeat. With a
+   * lease, each transaction is sent only while the lease is held.
    */
   async deleteSnapshot(snapshotId: string, options: DeleteSnapshotOptions = {}): Promise<number> {
     this.#assertSnapshotId(snapshotId);
@@ -743,10 +813,11 @@ export class SnapshotStoreClient {
             if (failure || abortSignal?.aborted) return;
             const actions: TransactionAction[] = batch.rows.map((rowKey) => ["delete", { partitionKey: batch.pk, rowKey }]);
             try {
+              options.lease?.assertHeld();
               await this.#call(this.#snapshots, `deleting ${batch.rows.length} users of snapshot ${snapshotId} (partition ${batch.pk})`, () =>
                 this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {}),
               );
-              deleted += batch.rows.length;
+              deleted += batch.rows.filter((rowKey) => !isFenceRow({ rowKey })).length;
             } catch (error) {
               failure ??= { error };
             }
@@ -761,8 +832,11 @@ export class SnapshotStoreClient {
 
   /**
    * Applies retention: keeps the newest `keepCount` complete snapshots, those younger than
-   * `keepWithinInMs`, and always the latest; deletes the users of every other complete snapshot and
-   * the partial data of failed and abandoned runs. Run records stay (marked `snapshotDeletedAt`).
+   * `keepWithinInMs`, those superseded less than `keepSupersededWithinInMs` ago (readers may still be
+   * reading them), and always the latest; deletes the users of every other complete snapshot and
+   * the partial data of failed and abandoned runs. A snapshot's run record is marked
+   * (`snapshotDeletedAt`) before its users are deleted, so a reader that started before sees the
+   * mark when it checks at the end, and fails rather than print a partial snapshot. Run records stay.
    * Running and paused runs are never touched.
    */
   async deleteExpiredSnapshots(options: DeleteExpiredSnapshotsOptions): Promise<DeleteExpiredSnapshotsResult> {
@@ -770,17 +844,28 @@ export class SnapshotStoreClient {
       throw new UserSyncError("invalid_setting", `keepCount ${options.keepCount} is not valid: keep at least 1 snapshot.`);
     }
     const abortSignal = options.abortSignal;
+    const signal = abortSignal ? { abortSignal } : {};
     const now = (options.now ?? new Date()).getTime();
-    const latest = await this.getLatestSnapshot(abortSignal ? { abortSignal } : {});
+    const grace = options.keepSupersededWithinInMs ?? 0;
+    const latest = await this.getLatestSnapshot(signal);
     const doomed: SyncRunRecord[] = [];
     let complete = 0;
-    for await (const run of this.listRuns(abortSignal ? { abortSignal } : {})) {
+    // When the newest complete snapshot newer than the one looked at completed (runs come newest first).
+    let supersededAt: number | undefined;
+    for await (const run of this.listRuns(signal)) {
+      // Marked by a retention that stopped before it finished: finish it.
+      if (run.snapshotDeletedAt && !run.snapshotPurgedAt) {
+        doomed.push(run);
+        continue;
+      }
       if (run.status === "succeeded") {
         complete += 1;
         const keep =
           complete <= options.keepCount ||
           now - (run.endedAt ?? run.startedAt).getTime() < options.keepWithinInMs ||
+          (supersededAt !== undefined && now - supersededAt < grace) ||
           run.snapshotId === latest?.snapshotId;
+        supersededAt = Math.max(supersededAt ?? 0, (run.endedAt ?? run.startedAt).getTime());
         if (!keep && !run.snapshotDeletedAt) doomed.push(run);
       } else if ((run.status === "failed" || run.status === "abandoned") && !run.snapshotDeletedAt) {
         doomed.push(run);
@@ -788,11 +873,15 @@ export class SnapshotStoreClient {
     }
     const result: DeleteExpiredSnapshotsResult = { deletedSnapshotIds: [], deletedEntities: 0 };
     for (const run of doomed) {
-      result.deletedEntities += await this.deleteSnapshot(run.snapshotId, abortSignal ? { abortSignal } : {});
-      const marked: SyncRunRecord = { ...run, snapshotDeletedAt: new Date() };
-      await this.#call(this.#runs, `recording that snapshot ${run.snapshotId} was deleted`, () =>
-        this.#runs.updateEntity(this.#runEntity(marked), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: "*" }),
-      );
+      // Mark first: a reader that started before sees the mark at its end and fails.
+      let marked = run;
+      if (!run.snapshotDeletedAt) {
+        marked = { ...run, snapshotDeletedAt: new Date() };
+        await this.#writeRuns([["update", this.#runEntity(marked), "Replace", { etag: "*" }]], `recording that snapshot ${run.snapshotId} is being deleted`, options);
+      }
+      result.deletedEntities += await this.deleteSnapshot(run.snapshotId, options);
+      const purged: SyncRunRecord = { ...marked, snapshotPurgedAt: new Date() };
+      await this.#writeRuns([["update", this.#runEntity(purged), "Replace", { etag: "*" }]], `recording that snapshot ${run.snapshotId} was deleted`, options);
       result.deletedSnapshotIds.push(run.snapshotId);
     }
     return result;
@@ -824,6 +913,22 @@ export class SnapshotStoreClient {
         this.#partitionUsers(`${toId}-${suffix}`, abortSignal),
       );
     }
+    // All or nothing: retention marks a snapshot before deleting it, so a mark now means the
+    // comparison above may have missed users.
+    await this.#assertStillWhole(fromId, operationOptions);
+    await this.#assertStillWhole(toId, operationOptions);
+  }
+
+  /** Fails with `read_incomplete` when retention began deleting the snapshot (or its record changed) after it was checked. */
+  async #assertStillWhole(snapshotId: string, options: GetRunOptions): Promise<void> {
+    const run = await this.getRun(snapshotId, options);
+    if (run?.status === "succeeded" && !run.snapshotDeletedAt) return;
+    const why = run?.snapshotDeletedAt ? `retention began deleting it at ${run.snapshotDeletedAt.toISOString()}` : "its run record changed";
+    throw new UserSyncError(
+      "read_incomplete",
+      `Snapshot ${snapshotId} changed while it was being read (${why}), so what was printed may be incomplete: do not use it. Read a newer snapshot (export --latest), or keep snapshots longer with SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS or SNAPSHOT_RETENTION_GRACE_MINUTES.`,
+      { details: { snapshotId } },
+    );
   }
 
   async #completeRun(snapshotId: string, options: GetRunOptions): Promise<SyncRunRecord> {
@@ -850,7 +955,7 @@ export class SnapshotStoreClient {
       })
       .byPage({ maxPageSize: READ_PAGE_SIZE });
     for await (const page of this.#pages(this.#snapshots, `reading partition ${partitionKey}`, pages)) {
-      for (const entity of page) yield decodeUserEntity(entity);
+      for (const entity of page) if (!isFenceRow(entity)) yield decodeUserEntity(entity);
     }
   }
 
@@ -933,8 +1038,9 @@ export class SnapshotStoreClient {
       })
       .byPage({ maxPageSize: READ_PAGE_SIZE });
     for await (const page of this.#pages(this.#snapshots, `reading snapshot ${snapshotId}`, pages)) {
-      for (const entity of page) yield decodeUserEntity(entity);
+      for (const entity of page) if (!isFenceRow(entity)) yield decodeUserEntity(entity);
     }
+    if (!options.includeIncomplete) await this.#assertStillWhole(snapshotId, abortSignal ? { abortSignal } : {});
   }
 
   /** Iterates SDK pages, translating failures. */
@@ -999,6 +1105,7 @@ export class SnapshotStoreClient {
     }
     if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
     if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
+    if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
     return entity;
   }
 
@@ -1041,6 +1148,7 @@ export class SnapshotStoreClient {
       if (entity.nextLink) record.checkpoint.nextLink = entity.nextLink;
     }
     if (entity.snapshotDeletedAt) record.snapshotDeletedAt = new Date(entity.snapshotDeletedAt);
+    if (entity.snapshotPurgedAt) record.snapshotPurgedAt = new Date(entity.snapshotPurgedAt);
     return record;
   }
 }

@@ -2,6 +2,7 @@ import { isRestError } from "@azure/core-rest-pipeline";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
+import { STORAGE_REQUEST_TIMEOUT_CODE } from "../tables/requestTimeoutPolicy.js";
 
 /** Where the store writes, safe to show: the endpoint without any query (a SAS never appears). */
 export function describeEndpoint(storage: SnapshotStorageSettings): string {
@@ -40,6 +41,9 @@ function isAbort(error: unknown): boolean {
 
 function fixFor(storage: SnapshotStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string, serviceMessage: string): string {
   const setting = SETTING_OF(storage);
+  if (status === undefined && code === STORAGE_REQUEST_TIMEOUT_CODE) {
+    return `The table service at ${endpoint} gave no complete answer within STORAGE_REQUEST_TIMEOUT_SECONDS, on every attempt. Check the network path to it (proxy, firewall, private endpoint), or raise STORAGE_REQUEST_TIMEOUT_SECONDS.`;
+  }
   if (status === undefined) {
     const local = storage.allowInsecureConnection
       ? " For local development, check that Azurite is running (npx azurite-table) and listening there."

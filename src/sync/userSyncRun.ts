@@ -3,6 +3,7 @@ import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { SkippedUser, RunStats as StoredRunStats } from "../snapshots/snapshotStoreClient.js";
+import { keepLease } from "../snapshots/leaseKeeper.js";
 
 export type { SkippedUser };
 
@@ -42,30 +43,49 @@ export interface UserPageSource {
   listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string }): AsyncIterable<UserPage>;
 }
 
-/** The storage stage, as the sync sees it (SnapshotStoreClient in production). */
-export interface SnapshotSink<TRun extends SyncRunView, TLease> {
+/** The writer lease as the sync sees it (WriterLease in production). */
+export interface RunLeaseView {
+  /** Aborted when the lease is lost: the run stops reading and writing. */
+  readonly signal: AbortSignal;
+  /** Why it was lost, once it is. */
+  readonly lost?: Error | undefined;
+  readonly durationInMs: number;
+}
+
+/**
+ * The storage stage, as the sync sees it (SnapshotStoreClient in production). Every write takes the
+ * run's lease: the store sends it only while the lease is held, fenced in storage.
+ */
+export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseView> {
   readonly partitionCount: number;
   /** Takes the writer lease or throws `run_in_progress`. */
   acquireLease(options: { trigger: SyncTrigger; leaseDurationInMs?: number; abortSignal?: AbortSignal }): Promise<TLease>;
-  /** Throws `lease_lost` when another run took the lease over. */
+  /** Throws `lease_lost` (and marks the lease lost) when another run took the lease over. */
   renewLease(lease: TLease): Promise<void>;
   releaseLease(lease: TLease): Promise<void>;
   /** Runs that are running (their process died: we hold the lease) or paused, newest first. */
   listUnfinishedRuns(): AsyncIterable<TRun>;
-  startRun(options: { trigger: SyncTrigger; select: readonly string[]; abortSignal?: AbortSignal }): Promise<TRun>;
-  resumeRun(run: TRun): Promise<TRun>;
-  abandonRun(run: TRun, reason: string): Promise<TRun>;
+  startRun(options: { trigger: SyncTrigger; select: readonly string[]; abortSignal?: AbortSignal; lease: TLease }): Promise<TRun>;
+  /** Takes the run's snapshot over (its previous holder's late writes cannot land) and marks it running. */
+  resumeRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
+  abandonRun(run: TRun, reason: string, options: { lease: TLease }): Promise<TRun>;
   upsertUsers(
     snapshotId: string,
     users: readonly GraphUser[],
-    options?: { abortSignal?: AbortSignal },
+    options: { abortSignal?: AbortSignal; lease: TLease },
   ): Promise<{ entitiesWritten: number; transactions: number; skipped: SkippedUser[] }>;
   /** Saves progress and renews the lease in one transaction (throws `lease_lost` when it was taken over). */
   checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
-  pauseRun(run: TRun): Promise<TRun>;
-  completeRun(run: TRun, stats: RunStats): Promise<TRun>;
-  failRun(run: TRun, error: string, stats: RunStats): Promise<TRun>;
-  deleteExpiredSnapshots?(options: { keepCount: number; keepWithinInMs: number; abortSignal?: AbortSignal }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
+  pauseRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
+  completeRun(run: TRun, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  failRun(run: TRun, error: string, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  deleteExpiredSnapshots?(options: {
+    keepCount: number;
+    keepWithinInMs: number;
+    keepSupersededWithinInMs?: number;
+    abortSignal?: AbortSignal;
+    lease: TLease;
+  }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
 }
 
 export type SyncTrigger = "timer" | "cli";
@@ -79,14 +99,14 @@ export interface RunControl {
   leaseDurationInMs?: number;
 }
 
-export interface UserSyncDependencies<TRun extends SyncRunView, TLease> {
+export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends RunLeaseView> {
   source: UserPageSource;
   sink: SnapshotSink<TRun, TLease>;
   select: readonly string[];
   logger: Logger;
   runControl?: RunControl;
   /** Applied after a snapshot is promoted. Default: no retention. */
-  retention?: { keepCount: number; keepWithinInMs: number };
+  retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }
 
 export interface RunUserSyncOptions {
@@ -140,7 +160,7 @@ const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
  * At the maximum run duration (or on abort) it stops at the last checkpoint (paused). A run that
  * fails is recorded as failed and never becomes the latest snapshot; the error is rethrown.
  */
-export async function runUserSync<TRun extends SyncRunView, TLease>(
+export async function runUserSync<TRun extends SyncRunView, TLease extends RunLeaseView>(
   deps: UserSyncDependencies<TRun, TLease>,
   options: RunUserSyncUnderLeaseOptions<TLease>,
 ): Promise<UserSyncResult<TRun>> {
@@ -174,25 +194,17 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
   const deadline =
     control.maxRunDurationInMs !== undefined ? setTimeout(() => requestStop("max_run_duration"), Math.max(0, control.maxRunDurationInMs - (Date.now() - startedAt))) : undefined;
 
-  // Lease operations are serialized: the background renewal and the checkpoints share its ETag.
-  let leaseChain: Promise<unknown> = Promise.resolve();
-  const withLease = <T>(operation: () => Promise<T>): Promise<T> => {
-    const next = leaseChain.then(operation);
-    leaseChain = next.catch(() => undefined);
-    return next;
-  };
+  // The lease: renewed by a keeper (ours, unless the caller holds and keeps it); once it is lost,
+  // reading and writing stop at once and the run ends with lease_lost, recording nothing more.
+  const keeper = heldByCaller ? undefined : keepLease(sink, lease, logger);
   const onLeaseLost = (error: unknown) => {
-    leaseLost ??= error;
+    leaseLost ??= lease.lost ?? error;
     requestStop("lease_lost");
   };
-  const renewEvery = Math.max(500, Math.floor((control.leaseDurationInMs ?? 5 * 60_000) / 3));
-  const renewal = setInterval(() => {
-    withLease(() => sink.renewLease(lease)).catch((error: unknown) => {
-      if (isUserSyncError(error, "lease_lost")) onLeaseLost(error);
-      else logger.warn(`Could not renew the writer lease (will retry): ${describeError(error)}`);
-    });
-  }, renewEvery);
-  renewal.unref();
+  const onLeaseSignal = () => onLeaseLost(lease.signal.reason);
+  lease.signal.addEventListener("abort", onLeaseSignal);
+  if (lease.signal.aborted) onLeaseSignal();
+  const isLeaseLoss = (error: unknown) => isUserSyncError(error, "lease_lost") || lease.lost !== undefined;
 
   let skippedLogged = 0;
   const recordSkipped = (stats: RunStats, skipped: readonly SkippedUser[]) => {
@@ -217,16 +229,16 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
 
     const write = async (page: UserPage): Promise<void> => {
       try {
-        const written = await sink.upsertUsers(run.snapshotId, page.users, { abortSignal: hardStop.signal });
+        const written = await sink.upsertUsers(run.snapshotId, page.users, { abortSignal: hardStop.signal, lease });
         stats.pages += 1;
         stats.entitiesWritten += written.entitiesWritten;
         stats.transactions += written.transactions;
         committedRead += page.users.length;
         recordSkipped(stats, written.skipped);
-        run = await withLease(() => sink.checkpointRun(run, page.nextLink, { ...stats, usersRead: committedRead }, { lease }));
+        run = await sink.checkpointRun(run, page.nextLink, { ...stats, usersRead: committedRead }, { lease });
         options.onProgress?.({ ...stats, counters: { ...stats.counters }, skipped: [...stats.skipped] });
       } catch (error) {
-        if (isUserSyncError(error, "lease_lost")) onLeaseLost(error);
+        if (isLeaseLoss(error)) onLeaseLost(error);
         writeFailure ??= { error };
       }
     };
@@ -255,7 +267,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
         // Let an in-flight write settle before recording anything, so the record's counts are final.
         if (pendingWrite) await pendingWrite;
         // Another run holds the lease now and may be continuing this snapshot: touch nothing.
-        if (leaseLost) throw leaseLost;
+        if (leaseLost || isLeaseLoss(error)) throw leaseLost ?? lease.lost ?? error;
         const failure = writeFailure?.error ?? error;
         if (stopReason !== undefined && (isAbort(error) || isAbort(failure))) {
           stoppedEarly = true;
@@ -264,8 +276,9 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
         } else {
           const reason = redact(describeError(failure));
           try {
-            await sink.failRun(run, reason, { ...stats, usersRead: Math.max(stats.usersRead, committedRead) });
+            await sink.failRun(run, reason, { ...stats, usersRead: Math.max(stats.usersRead, committedRead) }, { lease });
           } catch (recordError) {
+            if (isLeaseLoss(recordError)) throw leaseLost ?? lease.lost ?? recordError;
             logger.error(`Could not record run ${run.runId} as failed: ${describeError(recordError)}`);
           }
           throw failure;
@@ -274,10 +287,10 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
     }
     if (leaseLost) throw leaseLost;
     if (stoppedEarly) {
-      run = await sink.pauseRun(run);
+      run = await sink.pauseRun(run, { lease });
       return { kind: "paused", run, stats: { ...stats, usersRead: committedRead } };
     }
-    const completed = await sink.completeRun(run, { ...stats, usersRead: committedRead });
+    const completed = await sink.completeRun(run, { ...stats, usersRead: committedRead }, { lease });
     return { kind: "completed", run: completed, stats: { ...stats, usersRead: committedRead } };
   };
 
@@ -296,14 +309,14 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
         continue;
       }
       logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
-      await sink.abandonRun(run, `Abandoned: ${why}.`);
+      await sink.abandonRun(run, `Abandoned: ${why}.`, { lease });
     }
 
     let result: PassResult | undefined;
     let resumed = false;
     if (resumable) {
       const checkpoint = resumable.checkpoint!;
-      const run = await sink.resumeRun(resumable);
+      const run = await sink.resumeRun(resumable, { lease });
       const stats: RunStats = {
         pages: run.stats.pages,
         usersRead: run.stats.usersRead,
@@ -319,14 +332,14 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
       result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined);
       if (result.kind === "restart") {
         logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
-        await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`);
+        await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`, { lease });
         resumed = false;
         result = undefined;
       }
     }
     if (result === undefined) {
       hardStop.signal.throwIfAborted();
-      const run = await sink.startRun({ trigger: options.trigger, select: deps.select, abortSignal: hardStop.signal });
+      const run = await sink.startRun({ trigger: options.trigger, select: deps.select, abortSignal: hardStop.signal, lease });
       result = await pass(run, freshStats(), undefined, false);
     }
     if (result.kind === "restart") throw new UserSyncError("graph_request_failed", result.reason);
@@ -341,11 +354,12 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
     }
     if (deps.retention && sink.deleteExpiredSnapshots) {
       try {
-        outcome.retention = await sink.deleteExpiredSnapshots({ ...deps.retention, abortSignal: readStop.signal });
+        outcome.retention = await sink.deleteExpiredSnapshots({ ...deps.retention, abortSignal: readStop.signal, lease });
         if (outcome.retention.deletedSnapshotIds.length > 0) {
           logger.info(`Retention deleted ${outcome.retention.deletedSnapshotIds.length} snapshots (${outcome.retention.deletedEntities} entities).`);
         }
       } catch (error) {
+        if (isLeaseLoss(error)) throw leaseLost ?? lease.lost ?? error;
         // The snapshot is promoted already; retention continues on the next run.
         logger.warn(`Retention did not finish (the next run continues it): ${describeError(error)}`);
       }
@@ -353,10 +367,10 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
     return outcome;
   } finally {
     if (deadline) clearTimeout(deadline);
-    clearInterval(renewal);
+    await keeper?.stop();
+    lease.signal.removeEventListener("abort", onLeaseSignal);
     external?.removeEventListener("abort", onExternalAbort);
-    await leaseChain;
-    if (!leaseLost && !heldByCaller) {
+    if (!leaseLost && !lease.lost && !heldByCaller) {
       try {
         await sink.releaseLease(lease);
       } catch (error) {

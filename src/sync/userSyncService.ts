@@ -10,7 +10,8 @@ import { runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.j
 import { UserMirrorClient, type MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, type Logger } from "../shared/logger.js";
-import { SnapshotStoreClient, type RunLease, type SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
+import { keepLease } from "../snapshots/leaseKeeper.js";
+import { SnapshotStoreClient, type SyncRunRecord, type WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
 import { runUserSync, type RunControl, type RunUserSyncOptions, type SyncTrigger, type UserSyncResult } from "./userSyncRun.js";
@@ -119,6 +120,8 @@ export class UserSyncService {
         ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
         ...signal,
       });
+      // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
+      const keeper = keepLease(this.store, lease, safeLogger);
       let leaseLost = false;
       try {
         const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
@@ -127,27 +130,38 @@ export class UserSyncService {
         if (due.snapshot !== undefined) {
           const startedAt = Date.now();
           try {
-            result.snapshot = await runUserSync(
+            result.snapshot = await runUserSync<SyncRunRecord, WriterLease>(
               { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
               { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
             );
           } catch (error) {
-            if (isUserSyncError(error, "lease_lost")) leaseLost = true;
-            if (leaseLost || abortSignal?.aborted) throw error;
+            if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
+            if (leaseLost) throw lease.lost ?? error;
+            if (abortSignal?.aborted) throw error;
             snapshotFailure = { error };
           }
           result.snapshotElapsedInMs = Date.now() - startedAt;
         }
         if (abortSignal?.aborted) return result;
+        // A run that lost its lease does not go on to the mirror.
+        try {
+          lease.assertHeld();
+        } catch (error) {
+          leaseLost = true;
+          throw error;
+        }
         let mirrorFull = due.mirrorFull;
         if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
           safeLogger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
           mirrorFull = undefined;
         }
         try {
-          result.mirror = await this.#runMirror(lease, runControl, safeLogger, mirrorFull, options);
+          result.mirror = await this.#runMirror(lease, safeLogger, mirrorFull, options);
         } catch (error) {
-          if (isUserSyncError(error, "lease_lost")) leaseLost = true;
+          if (isUserSyncError(error, "lease_lost") || lease.lost) {
+            leaseLost = true;
+            throw lease.lost ?? error;
+          }
           if (!snapshotFailure) throw error;
           safeLogger.error(`The mirror's round failed too: ${describeError(error)}`);
         }
@@ -157,7 +171,8 @@ export class UserSyncService {
         }
         return result;
       } finally {
-        if (!leaseLost) {
+        await keeper.stop();
+        if (!leaseLost && !lease.lost) {
           try {
             await this.store.releaseLease(lease);
           } catch (error) {
@@ -188,39 +203,17 @@ export class UserSyncService {
     });
   }
 
-  /** One mirror round under the held lease, renewed every third of its duration; a lost lease stops the round. */
-  async #runMirror(lease: RunLease, runControl: RunControl, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions): Promise<MirrorRunRecord> {
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(options.abortSignal?.reason);
-    options.abortSignal?.addEventListener("abort", onAbort);
-    let lost: unknown;
-    let renewing: Promise<void> = Promise.resolve();
-    const every = Math.max(500, Math.floor((runControl.leaseDurationInMs ?? lease.durationInMs) / 3));
-    const renewal = setInterval(() => {
-      renewing = renewing
-        .then(() => this.store.renewLease(lease))
-        .catch((error: unknown) => {
-          if (isUserSyncError(error, "lease_lost")) {
-            lost ??= error;
-            stop.abort(error);
-          } else {
-            logger.warn(`Could not renew the writer lease (will retry): ${describeError(error)}`);
-          }
-        });
-    }, every);
-    renewal.unref();
+  /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
+  async #runMirror(lease: WriterLease, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions): Promise<MirrorRunRecord> {
+    const signals = [lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])];
     try {
       return await runMirrorSync(
-        { delta: this.delta, mirror: this.mirror, logger },
-        { trigger: options.trigger, abortSignal: stop.signal, ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}) },
+        { delta: this.delta, mirror: this.mirror, logger, lease },
+        { trigger: options.trigger, abortSignal: AbortSignal.any(signals), ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}) },
       );
     } catch (error) {
-      if (lost) throw lost;
+      if (lease.lost) throw lease.lost;
       throw error;
-    } finally {
-      clearInterval(renewal);
-      await renewing;
-      options.abortSignal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -235,7 +228,7 @@ export class UserSyncService {
     try {
       await this.#ensureTables(options.abortSignal);
       const { runControl, ...runOptions } = options;
-      return await runUserSync(
+      return await runUserSync<SyncRunRecord, WriterLease>(
         {
           source: this.users,
           sink: this.store,

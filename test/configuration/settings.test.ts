@@ -133,7 +133,19 @@ describe("loadSettings", () => {
 
   it("reads identity-based storage from SNAPSHOT_STORAGE__tableServiceUri", () => {
     const settings = loadSettings({ ...valid, SNAPSHOT_STORAGE: undefined, SNAPSHOT_STORAGE__tableServiceUri: "https://acct.table.core.windows.net/" });
-    expect(settings.storage).toEqual({ kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false });
+    expect(settings.storage).toEqual({ kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false, requestTimeoutInMs: 30_000 });
+  });
+
+  it("bounds every table request (STORAGE_REQUEST_TIMEOUT_SECONDS, 1 to 600) and keeps superseded snapshots for readers (SNAPSHOT_RETENTION_GRACE_MINUTES)", () => {
+    const settings = loadSettings({ ...valid, STORAGE_REQUEST_TIMEOUT_SECONDS: "5", SNAPSHOT_RETENTION_GRACE_MINUTES: "0" });
+    expect(settings.storage.requestTimeoutInMs).toBe(5_000);
+    expect(settings.retention.keepSupersededWithinInMs).toBe(0);
+    expect(loadSettings(valid).retention.keepSupersededWithinInMs).toBe(60 * 60_000);
+    for (const bad of ["0", "601", "2.5", "soon"]) {
+      const error = failure({ ...valid, STORAGE_REQUEST_TIMEOUT_SECONDS: bad });
+      expect(error.message).toMatch(/STORAGE_REQUEST_TIMEOUT_SECONDS must .*from 1 to 600 \(default 30\)/);
+    }
+    expect(failure({ ...valid, SNAPSHOT_RETENTION_GRACE_MINUTES: "-1" }).message).toContain("SNAPSHOT_RETENTION_GRACE_MINUTES");
   });
 
   it("refuses plain http for identity-based storage, even on loopback, since tokens never travel over http", () => {

@@ -26,6 +26,9 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
   GRAPH_REQUEST_TIMEOUT_SECONDS: "60 s per Graph request",
   GRAPH_AZURE_REGION: "off: the global token endpoint (regional ESTS is opt-in)",
+  // Storage and retention: the documented defaults suit Azure.
+  STORAGE_REQUEST_TIMEOUT_SECONDS: "30 s per table request, retried by the SDK",
+  SNAPSHOT_RETENTION_GRACE_MINUTES: "60 minutes for readers of a superseded snapshot",
   // Snapshot store: Flex Consumption has no run time limit, so no maximum run duration by default.
   USER_SYNC_MAX_RUN_MINUTES: "no limit (set 8 on the Consumption plan)",
   USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",

@@ -231,4 +231,30 @@ describe("the live mirror", () => {
     const runs = await Array.fromAsync(mirror.listRuns());
     expectNoSecrets([...log.lines, JSON.stringify(runs)].join("\n"), [world.azurite.connectionString]);
   });
+
+  it("skips a user it cannot store, records it on the run, and keeps taking every other change", async () => {
+    // About 2 MB of phone numbers: more than a table entity (1 MiB) can hold.
+    const huge = Array.from({ length: 9_000 }, (_, i) => `+1 555 ${String(i).padStart(6, "0")} ${"x".repeat(100)}`);
+    world.tenant.changes.changeUser(600, { businessPhones: huge });
+    world.tenant.changes.changeUser(601, { jobTitle: "Still synced" });
+    const run = await runMirrorSync({ delta: deltaClient(SELECT), mirror, logger: log.logger });
+    expect(run.status).toBe("succeeded");
+    expect(run.counters.skippedUsers).toBe(1);
+    expect(run.skipped?.[0]?.id).toBe(id(600));
+    expect(run.skipped?.[0]?.reason).toMatch(/1 MiB|too large|size/i);
+    expect((await mirrorById()).get(id(601))!.user.jobTitle).toBe("Still synced");
+    const recorded = (await Array.fromAsync(mirror.listRuns({ maxResults: 1 })))[0]!;
+    expect(recorded.skipped?.map((u) => u.id)).toEqual([id(600)]);
+    expect((await mirror.skippedSinceFullRound()).count).toBe(1);
+
+    // The mirror keeps taking changes; once the user fits again, it is stored.
+    world.tenant.changes.changeUser(600, { businessPhones: ["+1 555 0100"] });
+    world.tenant.changes.changeUser(602, { jobTitle: "Next change" });
+    const next = await runMirrorSync({ delta: deltaClient(SELECT), mirror, logger: log.logger });
+    expect(next.status).toBe("succeeded");
+    expect(next.counters.skippedUsers ?? 0).toBe(0);
+    const after = await mirrorById();
+    expect(after.get(id(600))!.user.businessPhones).toEqual(["+1 555 0100"]);
+    expect(after.get(id(602))!.user.jobTitle).toBe("Next change");
+  });
 });

@@ -22,7 +22,22 @@ function page(pageNumber: number, size = 3, last = false): UserPage {
 
 type FakeRun = SyncRunView & { status: string; error?: string };
 
-class RecordingSink implements SnapshotSink<FakeRun, { owner: string }> {
+/** A lease the test can lose: like WriterLease, aborting its signal marks it lost. */
+class FakeLease {
+  readonly owner = "me";
+  readonly durationInMs = 300_000;
+  readonly #controller = new AbortController();
+  lost: Error | undefined;
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+  lose(error: Error): void {
+    this.lost = error;
+    this.#controller.abort(error);
+  }
+}
+
+class RecordingSink implements SnapshotSink<FakeRun, FakeLease> {
   readonly partitionCount = 16;
   events: string[] = [];
   written: GraphUser[] = [];
@@ -36,13 +51,21 @@ class RecordingSink implements SnapshotSink<FakeRun, { owner: string }> {
   leaseHeld = false;
   loseLeaseAtCheckpoint: number | undefined;
   checkpoints = 0;
+  /** Writes that came without the run's lease (the store would not fence them): must stay empty. */
+  unfencedWrites: string[] = [];
+  lease: FakeLease | undefined;
   #next = 0;
+
+  #fenced(what: string, options: { lease?: FakeLease } | undefined): void {
+    if (!options?.lease || options.lease !== this.lease) this.unfencedWrites.push(what);
+  }
 
   async acquireLease() {
     if (this.leaseHeld) throw new UserSyncError("run_in_progress", "Another sync is writing.");
     this.leaseHeld = true;
     this.events.push("lease");
-    return { owner: "me" };
+    this.lease = new FakeLease();
+    return this.lease;
   }
   async renewLease() {}
   async releaseLease() {
@@ -57,7 +80,8 @@ class RecordingSink implements SnapshotSink<FakeRun, { owner: string }> {
     this.runs[at] = { ...run };
     return run;
   }
-  async startRun(options: { select: readonly string[] }): Promise<FakeRun> {
+  async startRun(options: { select: readonly string[]; lease: FakeLease }): Promise<FakeRun> {
+    this.#fenced("start", options);
     this.events.push("start");
     const id = `run-${++this.#next}`;
     const run: FakeRun = {
@@ -72,15 +96,18 @@ class RecordingSink implements SnapshotSink<FakeRun, { owner: string }> {
     this.runs.push(run);
     return { ...run };
   }
-  async resumeRun(run: FakeRun) {
+  async resumeRun(run: FakeRun, options: { lease: FakeLease }) {
+    this.#fenced("resume", options);
     this.events.push(`resume ${run.runId}`);
     return this.#save({ ...run, status: "running" });
   }
-  async abandonRun(run: FakeRun, reason: string) {
+  async abandonRun(run: FakeRun, reason: string, options: { lease: FakeLease }) {
+    this.#fenced("abandon", options);
     this.events.push(`abandon ${run.runId}`);
     return this.#save({ ...run, status: "abandoned", error: reason });
   }
-  async upsertUsers(_snapshotId: string, users: readonly GraphUser[]) {
+  async upsertUsers(_snapshotId: string, users: readonly GraphUser[], options: { lease: FakeLease }) {
+    this.#fenced("upsert", options);
     this.inFlightWrites += 1;
     this.maxInFlightWrites = Math.max(this.maxInFlightWrites, this.inFlightWrites);
     this.events.push(`write-start ${users[0]?.id}`);
@@ -98,22 +125,26 @@ class RecordingSink implements SnapshotSink<FakeRun, { owner: string }> {
       this.inFlightWrites -= 1;
     }
   }
-  async checkpointRun(run: FakeRun, nextLink: string | undefined, stats: RunStats) {
+  async checkpointRun(run: FakeRun, nextLink: string | undefined, stats: RunStats, options: { lease: FakeLease }) {
+    this.#fenced("checkpoint", options);
     this.checkpoints += 1;
     if (this.loseLeaseAtCheckpoint === this.checkpoints) throw new UserSyncError("lease_lost", "lost the lease");
     this.events.push(`checkpoint ${nextLink ?? "end"}`);
     return this.#save({ ...run, stats: { ...stats, counters: { ...stats.counters }, skipped: [...stats.skipped] }, checkpoint: { at: new Date(), ...(nextLink ? { nextLink } : {}) } });
   }
-  async pauseRun(run: FakeRun) {
+  async pauseRun(run: FakeRun, options: { lease: FakeLease }) {
+    this.#fenced("pause", options);
     this.events.push("pause");
     return this.#save({ ...this.runs.find((r) => r.runId === run.runId)!, status: "paused" });
   }
-  async completeRun(run: FakeRun, stats: RunStats) {
+  async completeRun(run: FakeRun, stats: RunStats, options: { lease: FakeLease }) {
+    this.#fenced("complete", options);
     this.events.push("complete");
     this.completed = { ...stats, counters: { ...stats.counters } };
     return this.#save({ ...run, status: "succeeded" });
   }
-  async failRun(run: FakeRun, error: string, stats: RunStats) {
+  async failRun(run: FakeRun, error: string, stats: RunStats, options: { lease: FakeLease }) {
+    this.#fenced("fail", options);
     this.events.push("fail");
     this.failed = { error, stats: { ...stats } };
     return this.#save({ ...run, status: "failed" });
@@ -268,8 +299,10 @@ describe("runUserSync", () => {
   it("starts over cleanly when Graph refuses the saved link", async () => {
     const sink = new RecordingSink();
     const pages = [page(1), page(2, 3, true)];
-    await sink.startRun({ select: ["id"] });
-    await sink.checkpointRun(sink.runs[0]!, "link-2", { pages: 1, usersRead: 3, entitiesWritten: 3, transactions: 1, counters: {}, skipped: [] });
+    const earlier = new FakeLease();
+    sink.lease = earlier;
+    await sink.startRun({ select: ["id"], lease: earlier });
+    await sink.checkpointRun(sink.runs[0]!, "link-2", { pages: 1, usersRead: 3, entitiesWritten: 3, transactions: 1, counters: {}, skipped: [] }, { lease: earlier });
     sink.runs[0]!.status = "running"; // its process died
     const rejected = new UserSyncError("graph_request_failed", "Graph answered 400", { details: { status: 400 } });
     const links: string[] = [];
@@ -298,6 +331,34 @@ describe("runUserSync", () => {
     expect(sink.events).not.toContain("fail");
     expect(sink.events).not.toContain("complete");
     expect(sink.events).not.toContain("release");
+  });
+
+  it("sends every write with the run's lease, so the store fences each of them", async () => {
+    const sink = new RecordingSink();
+    const result = await runUserSync({ source: sourceOf([page(1), page(2), page(3, 2, true)]), sink, select: ["id"], logger: silentLogger, retention: { keepCount: 1, keepWithinInMs: 0 } }, { trigger: "cli" });
+    expect(result.outcome).toBe("completed");
+    expect(sink.events.filter((e) => e.startsWith("checkpoint"))).toHaveLength(3);
+    expect(sink.unfencedWrites).toEqual([]);
+  });
+
+  it("stops reading and records nothing more once its lease is lost while a page is read", async () => {
+    const sink = new RecordingSink();
+    const lost = new UserSyncError("lease_lost", "the lease expired while this process was frozen");
+    const source: UserPageSource = {
+      async *listUserPages(options) {
+        yield page(1);
+        // The process was frozen here, past its lease; the keeper (or a write's check) finds out.
+        sink.lease!.lose(lost);
+        options?.abortSignal?.throwIfAborted();
+        yield page(2, 3, true);
+      },
+    };
+    await expect(runUserSync({ source, sink, select: ["id"], logger: silentLogger }, { trigger: "timer" })).rejects.toBe(lost);
+    expect(sink.events).not.toContain("fail");
+    expect(sink.events).not.toContain("complete");
+    expect(sink.events).not.toContain("pause");
+    expect(sink.events).not.toContain("release");
+    expect(sink.written.map((u) => u.id)).not.toContain("user-2-0");
   });
 
   it("counts users that cannot be stored, lists the first ones, and completes the run", async () => {

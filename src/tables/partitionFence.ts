@@ -1,0 +1,133 @@
+/**
+ * Storage-side fencing of one table's partitions: each partition holds a fence row (RowKey "", which
+ * no user can have: an empty object id is never stored), and every transaction a run sends to the
+ * partition carries an If-Match update of that row. A run that takes partitions over first rewrites
+ * their fence rows unconditionally (a claim), so a write that an earlier holder sends late (it was
+ * frozen between its lease check and the wire) fails with 412 and changes nothing. Transactions of
+ * one partition are sent one after another, each with the ETag the previous one returned.
+ * The argument is in docs/storage.md ("Fencing").
+ */
+import { isRestError } from "@azure/core-rest-pipeline";
+import type { TableClient, TableTransactionResponse, TransactionAction } from "@azure/data-tables";
+import { UserSyncError } from "../shared/errors.js";
+import type { LosableLeaseGuard } from "./leaseGuard.js";
+
+/** RowKey of a partition's fence row: sorts before every user, and is never a user's id. */
+export const FENCE_ROW_KEY = "";
+
+/** True for a fence row, which readers skip. */
+export function isFenceRow(entity: { rowKey?: unknown }): boolean {
+  return entity.rowKey === FENCE_ROW_KEY;
+}
+
+/** Operations per transaction left for data when the fence row takes one. */
+export const FENCED_MAX_OPERATIONS = 99;
+
+export interface PartitionFenceOptions {
+  table: TableClient;
+  guard: LosableLeaseGuard;
+  /** Bounds the requests in flight (shared with the store's other writes). */
+  limit: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Turns a storage failure into the product's error (named operation, endpoint, fix). */
+  translate: (error: unknown, operation: string) => Error;
+  /** Counts a request sent (for the store's statistics). */
+  onRequest?: () => void;
+}
+
+interface PartitionState {
+  etag?: string;
+  tail: Promise<unknown>;
+}
+
+/** The index of the operation a failed transaction names ("1:The update condition…"). */
+export function failedOperationIndex(error: unknown): number | undefined {
+  const message = isRestError(error) ? error.message : (error as { message?: unknown } | null)?.message;
+  const match = typeof message === "string" ? /^(\d+):/.exec(message.trim()) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+export class PartitionFence {
+  readonly #options: PartitionFenceOptions;
+  readonly #partitions = new Map<string, PartitionState>();
+
+  constructor(options: PartitionFenceOptions) {
+    this.#options = options;
+  }
+
+  /** Takes these partitions over: any earlier holder's next write to them fails. */
+  async claim(partitionKeys: Iterable<string>, abortSignal?: AbortSignal): Promise<void> {
+    const { table, guard } = this.#options;
+    await Promise.all(
+      [...new Set(partitionKeys)].map((partitionKey) =>
+        this.#enqueue(partitionKey, async (state) => {
+          guard.assertHeld();
+          this.#options.onRequest?.();
+          try {
+            const response = await table.upsertEntity(this.#row(partitionKey), "Replace", abortSignal ? { abortSignal } : {});
+            state.etag = response.etag ?? (await this.#readEtag(partitionKey, abortSignal));
+          } catch (error) {
+            throw this.#options.translate(error, `taking partition ${partitionKey} of ${table.tableName} over`);
+          }
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Sends one transaction of `partitionKey`'s entities with the fence row checked and moved on.
+   * The first transaction of a partition nobody claimed creates the row (a brand-new partition).
+   */
+  submit(partitionKey: string, actions: readonly TransactionAction[], operation: string, abortSignal?: AbortSignal): Promise<TableTransactionResponse> {
+    return this.#enqueue(partitionKey, (state) =>
+      this.#options.limit(async () => {
+        const { table, guard } = this.#options;
+        guard.assertHeld();
+        const fence: TransactionAction = state.etag === undefined ? ["create", this.#row(partitionKey)] : ["update", this.#row(partitionKey), "Replace", { etag: state.etag }];
+        const all = [...actions, fence];
+        this.#options.onRequest?.();
+        let response: TableTransactionResponse;
+        try {
+          response = await table.submitTransaction(all, abortSignal ? { abortSignal } : {});
+        } catch (error) {
+          const status = (error as { statusCode?: number } | null)?.statusCode;
+          const index = failedOperationIndex(error);
+          if ((status === 409 || status === 412) && (index === all.length - 1 || index === undefined)) throw this.#lost(partitionKey);
+          throw this.#options.translate(error, operation);
+        }
+        state.etag = response.subResponses[all.length - 1]?.etag ?? (await this.#readEtag(partitionKey, abortSignal));
+        return response;
+      }),
+    );
+  }
+
+  #enqueue<T>(partitionKey: string, step: (state: PartitionState) => Promise<T>): Promise<T> {
+    let state = this.#partitions.get(partitionKey);
+    if (!state) this.#partitions.set(partitionKey, (state = { tail: Promise.resolve() }));
+    const current = state;
+    const result = current.tail.then(() => step(current));
+    current.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The fence row's ETag when the service did not return it, after checking the row is still ours. */
+  async #readEtag(partitionKey: string, abortSignal: AbortSignal | undefined): Promise<string> {
+    const { table, guard } = this.#options;
+    this.#options.onRequest?.();
+    const row = await table.getEntity<{ owner?: string }>(partitionKey, FENCE_ROW_KEY, abortSignal ? { abortSignal } : {});
+    if (row.owner !== guard.owner) throw this.#lost(partitionKey);
+    return row.etag;
+  }
+
+  #row(partitionKey: string) {
+    return { partitionKey, rowKey: FENCE_ROW_KEY, kind: "fence", owner: this.#options.guard.owner, at: new Date() };
+  }
+
+  #lost(partitionKey: string): UserSyncError {
+    const error = new UserSyncError(
+      "lease_lost",
+      `Another run took over partition ${partitionKey} of table ${this.#options.table.tableName} after this run's writer lease expired (this process was paused or too slow to renew it). This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
+    );
+    this.#options.guard.markLost(error);
+    return error;
+  }
+}
