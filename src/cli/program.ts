@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { Command, InvalidArgumentError, Option } from "commander";
 import ora from "ora";
-import { loadStorageSettings } from "../configuration/settings.js";
+import { DURATION_SETTINGS, loadStorageSettings } from "../configuration/settings.js";
 import { DefaultAzureCredential } from "@azure/identity";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -216,7 +216,9 @@ async function exportCommand(options: ExportOptions): Promise<void> {
     }
     snapshotId = latest.snapshotId;
   }
-  const writer = createUserLineWriter(options.format);
+  // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
+  const run = await store.getRun(snapshotId!);
+  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"] });
   let count = 0;
   for await (const user of store.listSnapshotUsers(snapshotId!)) {
     await write(writer.linesFor(user));
@@ -356,6 +358,14 @@ function positiveInteger(value: string): number {
   return parsed;
 }
 
+/** --max-minutes: whole minutes within USER_SYNC_MAX_RUN_MINUTES's range (so that no timer overflows), at least 1. */
+function maxMinutes(value: string): number {
+  const { max } = DURATION_SETTINGS.USER_SYNC_MAX_RUN_MINUTES;
+  const parsed = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= 1 && parsed <= max)) throw new InvalidArgumentError(`--max-minutes takes a whole number of minutes from 1 to ${max} (7 days), as USER_SYNC_MAX_RUN_MINUTES does.`);
+  return parsed;
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name("entra-user-sync")
@@ -369,7 +379,7 @@ export function buildProgram(): Command {
     )
     .option("--full", "a full round now, whatever the schedule: a new snapshot and a full round of the mirror (mark and sweep)", false)
     .option("--no-progress", "do not show progress, even on a terminal")
-    .addOption(new Option("--max-minutes <n>", "stop the snapshot at a checkpoint after this many minutes; run again to continue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(positiveInteger))
+    .addOption(new Option("--max-minutes <n>", "stop the snapshot at a checkpoint after this many minutes; run again to continue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(maxMinutes))
     .action(async (options: { progress: boolean; maxMinutes?: number; full: boolean }) =>
       runCommand({ progress: options.progress && process.stderr.isTTY === true, full: options.full, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}) }),
     );

@@ -190,17 +190,57 @@ const optional = () =>
     .optional()
     .transform((v) => (v === "" ? undefined : v));
 
-/** An optional whole number within [min, max], with a default. */
+/**
+ * The longest delay a Node.js timer can wait (2^31 - 1 ms, about 24.8 days): a longer one fires at
+ * once. Every duration the product waits on is capped below it.
+ */
+export const MAX_TIMER_DELAY_IN_MS = 2 ** 31 - 1;
+
+/** A duration setting: whole `unit`s from `min` to `max`; `timer` when the product waits on it with a timer. */
+export interface DurationRange {
+  min: number;
+  max: number;
+  fallback: number;
+  unit: "seconds" | "minutes" | "days";
+  unitInMs: number;
+  timer: boolean;
+}
+
+/** Every duration setting and its allowed range (README's settings table states the same ranges). */
+export const DURATION_SETTINGS = {
+  GRAPH_MAX_RETRY_WAIT_SECONDS: { min: 0, max: 3600, fallback: GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds, unit: "seconds", unitInMs: 1000, timer: true },
+  GRAPH_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
+  USER_SYNC_MAX_RUN_MINUTES: { min: 0, max: 10080, fallback: 0, unit: "minutes", unitInMs: 60_000, timer: true },
+  USER_SYNC_RESUME_WITHIN_MINUTES: { min: 0, max: 1440, fallback: RUN_CONTROL_DEFAULTS.resumeWithinMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
+  USER_SYNC_LEASE_SECONDS: { min: 5, max: 3600, fallback: RUN_CONTROL_DEFAULTS.leaseSeconds, unit: "seconds", unitInMs: 1000, timer: true },
+  SNAPSHOT_RETENTION_DAYS: { min: 0, max: 3650, fallback: RETENTION_DEFAULTS.days, unit: "days", unitInMs: 86_400_000, timer: false },
+  SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
+  STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
+} as const satisfies Record<string, DurationRange>;
+
+/** An optional whole number within [min, max], with a default. Every message states the allowed range. */
 function wholeNumber(min: number, max: number, fallback: number, what: string) {
+  const range = `a whole number of ${what}, from ${min} to ${max} (default ${fallback})`;
   return optional().pipe(
     z
       .string()
-      .regex(/^\d+$/, { error: `must be a whole number of ${what}, from ${min} to ${max} (default ${fallback}).` })
+      .regex(/^\d+$/, { error: (issue) => `must be ${range}; got "${String(issue.input)}".` })
       .transform(Number)
-      .pipe(z.number().min(min, { error: `must be at least ${min} (${what}; default ${fallback}).` }).max(max, { error: `must be at most ${max} (${what}; default ${fallback}).` }))
+      .pipe(
+        z
+          .number()
+          .min(min, { error: (issue) => `must be at least ${min}, got ${String(issue.input)}: ${range}.` })
+          .max(max, { error: (issue) => `must be at most ${max}, got ${String(issue.input)}: ${range}.` }),
+      )
       .optional()
       .transform((v) => v ?? fallback),
   );
+}
+
+/** A duration setting of DURATION_SETTINGS, read as a whole number within its range. */
+function duration(name: keyof typeof DURATION_SETTINGS, what: string) {
+  const { min, max, fallback, unit } = DURATION_SETTINGS[name];
+  return wholeNumber(min, max, fallback, `${unit} ${what}`);
 }
 
 const TENANT_FIX =
@@ -305,14 +345,14 @@ const schema = z
         .optional(),
     ),
     GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
-    GRAPH_MAX_RETRY_WAIT_SECONDS: wholeNumber(0, 3600, GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds, "seconds one Graph request may wait in total between retries"),
-    GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(1, 600, GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds, "seconds before an unanswered Graph request is abandoned and retried"),
-    USER_SYNC_MAX_RUN_MINUTES: wholeNumber(0, 10080, 0, "minutes a run may take before it stops at a checkpoint for the next run to continue; 0 for no limit, 8 on the Consumption plan (10-minute limit)"),
-    USER_SYNC_RESUME_WITHIN_MINUTES: wholeNumber(0, 1440, RUN_CONTROL_DEFAULTS.resumeWithinMinutes, "minutes after its last checkpoint that a stopped run may still be resumed; 0 never resumes"),
-    USER_SYNC_LEASE_SECONDS: wholeNumber(5, 3600, RUN_CONTROL_DEFAULTS.leaseSeconds, "seconds the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
+    GRAPH_MAX_RETRY_WAIT_SECONDS: duration("GRAPH_MAX_RETRY_WAIT_SECONDS", "one Graph request may wait in total between retries"),
+    GRAPH_REQUEST_TIMEOUT_SECONDS: duration("GRAPH_REQUEST_TIMEOUT_SECONDS", "before an unanswered Graph request is abandoned and retried"),
+    USER_SYNC_MAX_RUN_MINUTES: duration("USER_SYNC_MAX_RUN_MINUTES", "a run may take before it stops at a checkpoint for the next run to continue; 0 for no limit, 8 on the Consumption plan (10-minute limit)"),
+    USER_SYNC_RESUME_WITHIN_MINUTES: duration("USER_SYNC_RESUME_WITHIN_MINUTES", "after its last checkpoint that a stopped run may still be resumed; 0 never resumes"),
+    USER_SYNC_LEASE_SECONDS: duration("USER_SYNC_LEASE_SECONDS", "the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
     SNAPSHOT_RETENTION_COUNT: wholeNumber(1, 100000, RETENTION_DEFAULTS.count, "newest complete snapshots to keep (the latest is always kept)"),
-    SNAPSHOT_RETENTION_DAYS: wholeNumber(0, 3650, RETENTION_DEFAULTS.days, "days a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
-    SNAPSHOT_RETENTION_GRACE_MINUTES: wholeNumber(0, 10080, RETENTION_DEFAULTS.graceMinutes, "minutes a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
+    SNAPSHOT_RETENTION_DAYS: duration("SNAPSHOT_RETENTION_DAYS", "a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
+    SNAPSHOT_RETENTION_GRACE_MINUTES: duration("SNAPSHOT_RETENTION_GRACE_MINUTES", "a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value
@@ -486,15 +526,13 @@ function readStorage(env: Record<string, string | undefined>): { storage?: Snaps
       }
     }
   }
-  const timeout = env.STORAGE_REQUEST_TIMEOUT_SECONDS?.trim();
-  if (timeout !== undefined && timeout !== "") {
-    const seconds = /^\d+$/.test(timeout) ? Number(timeout) : Number.NaN;
-    if (!(seconds >= 1 && seconds <= 600)) {
-      names.push("STORAGE_REQUEST_TIMEOUT_SECONDS");
-      lines.push(`STORAGE_REQUEST_TIMEOUT_SECONDS must be a whole number from 1 to 600 (seconds before an unanswered table request is abandoned and retried; default ${STORAGE_DEFAULTS.requestTimeoutSeconds}).`);
-    } else if (storage) {
-      storage.requestTimeoutInMs = seconds * 1000;
-    }
+  // Read here, not in the schema: the read-only commands need it with the storage settings alone.
+  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
+  if (!timeout.success) {
+    names.push("STORAGE_REQUEST_TIMEOUT_SECONDS");
+    lines.push(`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`);
+  } else if (storage) {
+    storage.requestTimeoutInMs = timeout.data * 1000;
   }
   if (storage && storage.requestTimeoutInMs === undefined) storage.requestTimeoutInMs = STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
   return storage ? { storage, lines, names } : { lines, names };

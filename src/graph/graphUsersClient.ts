@@ -2,8 +2,10 @@ import type { HttpClient, PipelineResponse } from "@azure/core-rest-pipeline";
 import { UserSyncError } from "../shared/errors.js";
 import { addCount, GRAPH_COUNTERS, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
 
+export { linkDigest } from "./pagingLinks.js";
 export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 
 export interface GraphUsersClientOptions {
@@ -31,6 +33,13 @@ export interface ListUserPagesOptions {
    * checked like every nextLink: https, and the configured Graph origin only.
    */
   startLink?: string;
+  /**
+   * Digests (`linkDigest`) of the links this pass read before it paused, from the checkpoint: a link
+   * among them fails the pass as a loop, as a link read earlier in this run does. Save the
+   * `linkDigest` of each page the run committed, not the links the reader has requested: the reader
+   * may be one page ahead of the last checkpoint. Not modified.
+   */
+  seenLinks?: Iterable<string>;
   /** The run's bag of named counts; the reader adds graphRequests, graphThrottled, graphRetries, graphWaitedInMs... */
   counters?: Record<string, number>;
 }
@@ -71,24 +80,21 @@ export class GraphUsersClient {
    * graphDuplicateUsers): Graph's paging can repeat users across a page boundary. Only the ids of two
    * pages are kept, so memory stays bounded; a repeat further apart is written again under the same
    * key (an idempotent replace), so the snapshot still holds each user once.
+   *
+   * A link read before in the pass (or listed in `seenLinks`) fails the pass with UserSyncError
+   * `graph_bad_response` (details.reason `repeated_link`) before it is requested: Graph's paging
+   * would otherwise loop forever.
    */
   async *listUserPages(options: ListUserPagesOptions = {}): AsyncIterableIterator<UserPage> {
     const counters = options.counters ?? {};
     let link: string | undefined = options.startLink ?? this.firstPageUrl;
     let pageNumber = 0;
     let previousIds = new Set<string>();
-    const seenLinks = new Set<string>();
+    const links = new PagingLinkGuard({ page: "Graph page", consequence: "; the run stopped instead of looping, and no snapshot from it will be promoted." }, options.seenLinks);
     while (link !== undefined) {
-      this.#requests.assertGraphLink(link, options.startLink === link ? "saved @odata.nextLink" : "@odata.nextLink");
-      if (seenLinks.has(link)) {
-        throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} points @odata.nextLink back at a page already read in this run; the run stopped instead of looping.`, {
-          details: { pageNumber },
-        });
-      }
-      // Only the last two links: enough to catch a page pointing at itself or at its predecessor.
-      if (seenLinks.size >= 2) seenLinks.delete(seenLinks.values().next().value!);
-      seenLinks.add(link);
+      this.#requests.assertGraphLink(link, pageNumber === 0 && options.startLink !== undefined ? "saved @odata.nextLink" : "@odata.nextLink");
       pageNumber += 1;
+      const linkDigest = links.visit(link, pageNumber);
       const response = await this.#requests.get(link, { counters, abortSignal: options.abortSignal, action: "list users", adminConsentUrl: this.#adminConsentUrl });
       const page = this.#parsePage(response, pageNumber);
       const ids = new Set<string>();
@@ -103,7 +109,7 @@ export class GraphUsersClient {
       }
       previousIds = ids;
       link = page.nextLink;
-      yield { ...page, users };
+      yield { ...page, users, linkDigest };
     }
   }
 

@@ -12,4 +12,6 @@ export interface UserPage {
   users: GraphUser[];
   /** The `@odata.nextLink` that follows this page, when there is one. */
   nextLink?: string;
+  /** `linkDigest` of the link that fetched this page: a checkpoint saves those of committed pages (see ListUserPagesOptions.seenLinks). */
+  linkDigest?: string;
 }

@@ -8,7 +8,10 @@ import type { HttpClient } from "@azure/core-rest-pipeline";
 import { UserSyncError } from "../shared/errors.js";
 import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser } from "./types.js";
+
+export { linkDigest } from "./pagingLinks.js";
 
 export interface UserDeltaClientOptions {
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */
@@ -39,6 +42,8 @@ export interface DeltaPage {
   nextLink?: string;
   /** On the last page: the link that starts the next round (save it). */
   deltaLink?: string;
+  /** `linkDigest` of the link that fetched this page: a checkpoint of an unfinished round saves those of applied pages (see ListDeltaPagesOptions.seenLinks). */
+  linkDigest?: string;
 }
 
 export interface ListDeltaPagesOptions {
@@ -48,6 +53,13 @@ export interface ListDeltaPagesOptions {
    * round starts. It is checked like every link: https, and the configured Graph origin only.
    */
   startLink?: string;
+  /**
+   * Resuming an unfinished round from one of its nextLinks: the digests (`linkDigest`) of the links
+   * the round read before it paused. A link among them fails the round as a loop, as a link read
+   * earlier in this call does. Save the `linkDigest` of each page applied, not of each page requested.
+   * Not modified.
+   */
+  seenLinks?: Iterable<string>;
   /** The run's bag of named counts: graphRequests, graphRetries, ... and deltaPages, deltaItems. */
   counters?: Record<string, number>;
 }
@@ -84,15 +96,18 @@ export class UserDeltaClient {
    * Yields one round page by page (only the page handed out is held). The last page carries the
    * deltaLink. A saved token that Graph no longer accepts (400 syncStateNotFound, 410 Gone) throws
    * UserSyncError `graph_delta_token_invalid` with details.reason "expired" or "gone": start a first
-   * round instead.
+   * round instead. A nextLink read before in the round (or listed in `seenLinks`) fails the round
+   * with UserSyncError `graph_bad_response` (details.reason `repeated_link`) before it is requested.
    */
   async *listDeltaPages(options: ListDeltaPagesOptions = {}): AsyncIterableIterator<DeltaPage> {
     const counters = options.counters ?? {};
     let link: string | undefined = options.startLink ?? this.firstRoundUrl;
     let pageNumber = 0;
+    const links = new PagingLinkGuard({ page: "Graph delta page", consequence: "; the run stopped instead of looping, and its delta link was not saved." }, options.seenLinks);
     while (link !== undefined) {
       this.#requests.assertGraphLink(link, pageNumber === 0 && options.startLink !== undefined ? "saved delta link" : "@odata.nextLink");
       pageNumber += 1;
+      const linkDigest = links.visit(link, pageNumber);
       const response = await this.#requests.get(link, {
         counters,
         abortSignal: options.abortSignal,
@@ -105,7 +120,7 @@ export class UserDeltaClient {
       addCount(counters, "deltaItems", page.items.length);
       link = page.nextLink;
       if (page.nextLink === undefined && page.deltaLink !== undefined) this.#requests.assertGraphLink(page.deltaLink, "@odata.deltaLink");
-      yield page;
+      yield { ...page, linkDigest };
     }
   }
 }

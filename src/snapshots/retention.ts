@@ -8,7 +8,7 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import type { LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
-import { isFenceRow } from "../tables/partitionFence.js";
+import { entitiesOf, isFenceRow } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { queryPages, submitAll } from "../tables/tableStore.js";
 import { encodeRun, type SyncRunRecord } from "./runRecords.js";
@@ -136,7 +136,7 @@ export class SnapshotRetention {
             try {
               await this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {});
             } catch (error) {
-              throw storageError(this.#storage, this.#snapshots.tableName, `deleting ${batch.length} users of snapshot ${snapshotId} (partition ${pk})`, error);
+              throw storageError(this.#storage, this.#snapshots.tableName, `deleting ${batch.length} users of snapshot ${snapshotId} (partition ${pk})`, error, { batch: entitiesOf(actions) });
             }
             deleted += batch.filter((rowKey) => !isFenceRow({ rowKey })).length;
           });

@@ -36,6 +36,11 @@ export interface RunStats {
 export interface RunCheckpoint {
   /** The `@odata.nextLink` after the last committed page; absent when every page is committed. */
   nextLink?: string;
+  /**
+   * Digests of the links of the pages committed so far (Graph's linkDigest), so that a resumed pass
+   * also stops at a link it read before the pause. The newest MAX_LINK_DIGESTS are kept.
+   */
+  linkDigests?: string[];
   /** When the checkpoint was written. */
   at: Date;
 }
@@ -82,6 +87,8 @@ export interface LeaseInfo {
 }
 
 export const MAX_ERROR_LENGTH = 2000;
+/** Link digests kept with a checkpoint: 16 characters each, well inside one 64 KiB string column. */
+export const MAX_LINK_DIGESTS = 3000;
 /** Skipped users listed in a run record (the total is in `counters.skippedUsers`). */
 export const MAX_SKIPPED_RECORDED = 40;
 const MAX_SKIPPED_REASON_LENGTH = 400;
@@ -113,6 +120,8 @@ export type RunEntity = {
   counters: string;
   error?: string;
   nextLink?: string;
+  /** Link digests, comma-separated. */
+  linkDigests?: string;
   checkpointAt?: Date;
   skipped?: string;
   snapshotDeletedAt?: Date;
@@ -192,6 +201,7 @@ export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
   if (run.checkpoint) {
     entity.checkpointAt = run.checkpoint.at;
     if (run.checkpoint.nextLink !== undefined) entity.nextLink = run.checkpoint.nextLink;
+    if (run.checkpoint.linkDigests && run.checkpoint.linkDigests.length > 0) entity.linkDigests = run.checkpoint.linkDigests.slice(-MAX_LINK_DIGESTS).join(",");
   }
   if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
   if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
@@ -231,6 +241,7 @@ export function decodeRun(entity: RunEntity): SyncRunRecord {
   if (entity.checkpointAt) {
     record.checkpoint = { at: new Date(entity.checkpointAt) };
     if (entity.nextLink) record.checkpoint.nextLink = entity.nextLink;
+    if (entity.linkDigests) record.checkpoint.linkDigests = entity.linkDigests.split(",");
   }
   if (entity.snapshotDeletedAt) record.snapshotDeletedAt = new Date(entity.snapshotDeletedAt);
   if (entity.snapshotPurgedAt) record.snapshotPurgedAt = new Date(entity.snapshotPurgedAt);

@@ -7,7 +7,7 @@
 import { odata, type TableClient, type TableEntityResult, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { runRowKey } from "../tables/keys.js";
-import { failedOperationIndex } from "../tables/partitionFence.js";
+import { entitiesOf, failedOperationIndex } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode, queryEntities, READ_PAGE_SIZE } from "../tables/tableStore.js";
 import type { LeaseStore } from "./leaseStore.js";
@@ -133,7 +133,7 @@ export class RunsTable {
         return await this.#table.submitTransaction(actions, operationOptions);
       } catch (error) {
         if (mode.raw) throw error;
-        throw storageError(this.#storage, this.#table.tableName, operation, error);
+        throw storageError(this.#storage, this.#table.tableName, operation, error, { batch: entitiesOf(actions) });
       }
     }
     return lease.exclusive(async () => {
@@ -150,7 +150,7 @@ export class RunsTable {
           throw this.#leases.lost(lease);
         }
         if (mode.raw) throw error;
-        throw storageError(this.#storage, this.#table.tableName, operation, error);
+        throw storageError(this.#storage, this.#table.tableName, operation, error, { batch: entitiesOf(all) });
       }
       await this.#leases.afterWrite(lease, response.subResponses[all.length - 1]?.etag, expiresAt, sentAt, abortSignal);
       return response;

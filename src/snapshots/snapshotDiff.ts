@@ -5,6 +5,7 @@
  */
 import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
+import { setOwnProperty } from "../tables/userEntity.js";
 
 export type SnapshotChange =
   | { change: "added"; id: string; user: GraphUser }
@@ -45,7 +46,7 @@ export function changedProperties(from: GraphUser, to: GraphUser): Record<string
     const change: PropertyChange = {};
     if (inFrom) change.from = from[key];
     if (inTo) change.to = to[key];
-    changes[key] = change;
+    setOwnProperty(changes, key, change);
     any = true;
   }
   return any ? changes : undefined;

@@ -19,7 +19,7 @@ import type { LatestSnapshot, LeaseInfo, RunStats, SyncRunRecord } from "./runRe
 import { RunsTable, type ListRunsOptions, type RunsReadOptions, type WriteOptions } from "./runsTable.js";
 import type { SnapshotChange } from "./snapshotDiff.js";
 import { SnapshotReader, type DiffSnapshotsOptions, type ListSnapshotUsersOptions } from "./snapshotReader.js";
-import { SnapshotWriter, type StartRunOptions, type UpsertUsersResult } from "./snapshotWriter.js";
+import { SnapshotWriter, type CheckpointRunOptions, type StartRunOptions, type UpsertUsersResult } from "./snapshotWriter.js";
 import type { WriterLease } from "./writerLease.js";
 
 export { WriterLease } from "./writerLease.js";
@@ -30,7 +30,7 @@ export type { LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, S
 export type { ListRunsOptions, WriteOptions } from "./runsTable.js";
 export type { SnapshotChange } from "./snapshotDiff.js";
 export type { DiffSnapshotsOptions, ListSnapshotUsersOptions } from "./snapshotReader.js";
-export type { StartRunOptions, UpsertUsersResult } from "./snapshotWriter.js";
+export type { CheckpointRunOptions, StartRunOptions, UpsertUsersResult } from "./snapshotWriter.js";
 
 /** A held lease (see WriterLease): whoever holds it is the only writer. */
 export type RunLease = WriterLease;
@@ -125,7 +125,7 @@ export class SnapshotStoreClient {
   claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptionsBase = {}): Promise<void> {
     return this.#writer.claimSnapshot(snapshotId, lease, options);
   }
-  checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: WriteOptions = {}): Promise<SyncRunRecord> {
+  checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: CheckpointRunOptions = {}): Promise<SyncRunRecord> {
     return this.#writer.checkpointRun(run, nextLink, stats, options);
   }
   completeRun(run: SyncRunRecord, stats: RunStats, options: WriteOptions = {}): Promise<SyncRunRecord> {

@@ -9,7 +9,7 @@ import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { isRunId, newRunId, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
-import { failedOperationIndex, FENCED_MAX_OPERATIONS, PartitionFence } from "../tables/partitionFence.js";
+import { entitiesOf, failedOperationIndex, FENCED_MAX_OPERATIONS, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode, submitAll } from "../tables/tableStore.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "../tables/transactions.js";
@@ -34,6 +34,11 @@ import type { WriterLease } from "./writerLease.js";
 export interface StartRunOptions extends WriteOptions {
   trigger: SyncTrigger;
   select: readonly string[];
+}
+
+export interface CheckpointRunOptions extends WriteOptions {
+  /** Digests of the links of every page committed so far (see RunCheckpoint.linkDigests). */
+  linkDigests?: readonly string[];
 }
 
 export interface UpsertUsersResult {
@@ -126,7 +131,7 @@ export class SnapshotWriter {
       try {
         await this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {});
       } catch (error) {
-        throw storageError(this.#storage, this.#snapshots.tableName, operation, error);
+        throw storageError(this.#storage, this.#snapshots.tableName, operation, error, { batch: entitiesOf(actions) });
       }
     });
     // Fenced transactions take their slot in the fence (one partition's are sent one after another).
@@ -181,7 +186,7 @@ export class SnapshotWriter {
         // Another run moved `latest` between our read and our write: read it again and decide again.
         if (attempt < PROMOTION_ATTEMPTS && isStatusCode(error, 409, 412) && (failedOperationIndex(error) ?? 1) === 1) continue;
         if (isUserSyncError(error)) throw error;
-        throw storageError(this.#storage, this.#runs.tableName, operation, error);
+        throw storageError(this.#storage, this.#runs.tableName, operation, error, { batch: entitiesOf(actions) });
       }
     }
   }
@@ -196,9 +201,10 @@ export class SnapshotWriter {
    * committed). Under a lease, the lease is renewed in the same transaction, so a run whose lease
    * was taken over cannot checkpoint (`lease_lost`).
    */
-  async checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: WriteOptions = {}): Promise<SyncRunRecord> {
+  async checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: CheckpointRunOptions = {}): Promise<SyncRunRecord> {
     const checkpoint: RunCheckpoint = { at: new Date() };
     if (nextLink !== undefined) checkpoint.nextLink = nextLink;
+    if (options.linkDigests && options.linkDigests.length > 0) checkpoint.linkDigests = [...options.linkDigests];
     if (options.lease) options.lease.runId = run.runId;
     return this.#update({ ...run, status: "running", stats: normalizeStats(stats), checkpoint }, `saving a checkpoint of run ${run.runId}`, options);
   }
@@ -242,7 +248,7 @@ export class SnapshotWriter {
         table: this.#snapshots,
         guard: lease,
         limit: this.#limit,
-        translate: (error, operation) => storageError(this.#storage, this.#snapshots.tableName, operation, error) as Error,
+        translate: (error, operation, batch) => storageError(this.#storage, this.#snapshots.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
       });
       byId.set(snapshotId, fence);
     }

@@ -17,7 +17,7 @@ export function formatSnapshotSummary(result: SnapshotSummaryInput, elapsedInMs:
   const { run, stats } = result;
   const counts = `${number.format(stats.usersRead)} users in ${number.format(stats.pages)} pages, ${number.format(stats.entitiesWritten)} entities in ${number.format(stats.transactions)} transactions`;
   if (result.outcome === "paused") {
-    const why = result.pausedBecause === "max_run_duration" ? "it reached its maximum run duration (USER_SYNC_MAX_RUN_MINUTES)" : "it was asked to stop";
+    const why = result.pausedBecause === "max_run_duration" ? "it reached its maximum run duration (--max-minutes or USER_SYNC_MAX_RUN_MINUTES)" : "it was asked to stop";
     return (
       `User sync paused at a checkpoint because ${why}: ${counts} so far, ${seconds(elapsedInMs)}; ` +
       `snapshot ${run.snapshotId} is not complete yet and the next run continues it (run ${run.runId}). The previous complete snapshot stays the latest.`

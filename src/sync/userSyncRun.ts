@@ -32,14 +32,14 @@ export interface SyncRunView extends RunHandle {
   select: readonly string[];
   partitionCount: number;
   /** Progress after the last committed page; `nextLink` absent when every page is committed. */
-  checkpoint?: { nextLink?: string; at: Date };
+  checkpoint?: { nextLink?: string; at: Date; linkDigests?: readonly string[] };
   stats: Omit<RunStats, "skipped"> & { skipped?: readonly SkippedUser[] };
 }
 
 /** The reading stage, as the sync sees it. */
 export interface UserPageSource {
   /** `counters` is this run's bag of named counts: the source adds to it as it reads. `startLink` continues from a checkpoint. */
-  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string }): AsyncIterable<UserPage>;
+  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string; seenLinks?: Iterable<string> }): AsyncIterable<UserPage>;
 }
 
 /** The writer lease as the sync sees it (WriterLease in production). */
@@ -74,7 +74,7 @@ export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseV
     options: { abortSignal?: AbortSignal; lease: TLease },
   ): Promise<{ entitiesWritten: number; transactions: number; skipped: SkippedUser[] }>;
   /** Saves progress and renews the lease in one transaction (throws `lease_lost` when it was taken over). */
-  checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease; linkDigests?: readonly string[] }): Promise<TRun>;
   pauseRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
   completeRun(run: TRun, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
   failRun(run: TRun, error: string, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
@@ -218,7 +218,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
 
   type PassResult = { kind: "completed" | "paused"; run: TRun; stats: RunStats } | { kind: "restart"; run: TRun; reason: string };
 
-  const pass = async (initial: TRun, stats: RunStats, startLink: string | undefined, readComplete: boolean): Promise<PassResult> => {
+  const pass = async (initial: TRun, stats: RunStats, startLink: string | undefined, readComplete: boolean, committedLinks: string[] = []): Promise<PassResult> => {
     let run = initial;
     let committedRead = stats.usersRead;
     let pagesThisPass = 0;
@@ -234,7 +234,8 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
         stats.transactions += written.transactions;
         committedRead += page.users.length;
         recordSkipped(stats, written.skipped);
-        run = await sink.checkpointRun(run, page.nextLink, { ...stats, usersRead: committedRead }, { lease });
+        if (page.linkDigest !== undefined) committedLinks.push(page.linkDigest);
+        run = await sink.checkpointRun(run, page.nextLink, { ...stats, usersRead: committedRead }, { lease, linkDigests: committedLinks });
         options.onProgress?.({ ...stats, counters: { ...stats.counters }, skipped: [...stats.skipped] });
       } catch (error) {
         if (isLeaseLoss(error)) onLeaseLost(error);
@@ -244,7 +245,12 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
 
     if (!readComplete) {
       try {
-        const pages = source.listUserPages({ counters: stats.counters, abortSignal: readStop.signal, ...(startLink !== undefined ? { startLink } : {}) });
+        // A resumed pass also stops at a link its earlier part read (a cycle across the pause).
+        const pages = source.listUserPages({
+          counters: stats.counters,
+          abortSignal: readStop.signal,
+          ...(startLink !== undefined ? { startLink, seenLinks: committedLinks } : {}),
+        });
         for await (const page of pages) {
           pagesThisPass += 1;
           stats.usersRead += page.users.length;
@@ -328,7 +334,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
       logger.info(
         `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${stats.pages} pages, ${stats.entitiesWritten} users written so far).`,
       );
-      result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined);
+      result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined, [...(checkpoint.linkDigests ?? [])]);
       if (result.kind === "restart") {
         logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
         await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`, { lease });

@@ -28,8 +28,8 @@ export interface PartitionFenceOptions {
   guard: LosableLeaseGuard;
   /** Bounds the requests in flight (shared with the store's other writes). */
   limit: <T>(task: () => Promise<T>) => Promise<T>;
-  /** Turns a storage failure into the product's error (named operation, endpoint, fix). */
-  translate: (error: unknown, operation: string) => Error;
+  /** Turns a storage failure into the product's error (named operation, endpoint, fix; `batch`: the transaction's entities, in order). */
+  translate: (error: unknown, operation: string, batch?: ReadonlyArray<{ partitionKey?: string; rowKey?: string }>) => Error;
   /** Counts a request sent (for the store's statistics). */
   onRequest?: () => void;
 }
@@ -44,6 +44,11 @@ export function failedOperationIndex(error: unknown): number | undefined {
   const message = isRestError(error) ? error.message : (error as { message?: unknown } | null)?.message;
   const match = typeof message === "string" ? /^(\d+):/.exec(message.trim()) : null;
   return match ? Number(match[1]) : undefined;
+}
+
+/** The entities of a transaction's actions, in order (for naming the one the service refused). */
+export function entitiesOf(actions: readonly TransactionAction[]): Array<{ partitionKey?: string; rowKey?: string }> {
+  return actions.map((action) => action[1] as { partitionKey?: string; rowKey?: string });
 }
 
 export class PartitionFence {
@@ -92,7 +97,7 @@ export class PartitionFence {
           const status = (error as { statusCode?: number } | null)?.statusCode;
           const index = failedOperationIndex(error);
           if ((status === 409 || status === 412) && (index === all.length - 1 || index === undefined)) throw this.#lost(partitionKey);
-          throw this.#options.translate(error, operation);
+          throw this.#options.translate(error, operation, entitiesOf(all));
         }
         state.etag = response.subResponses[all.length - 1]?.etag ?? (await this.#readEtag(partitionKey, abortSignal));
         return response;

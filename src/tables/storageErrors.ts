@@ -39,7 +39,7 @@ function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === "AbortError";
 }
 
-function fixFor(storage: SnapshotStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string): string {
+function fixFor(storage: SnapshotStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string, serviceMessage: string): string {
   const setting = SETTING_OF(storage);
   if (status === undefined && code === STORAGE_REQUEST_TIMEOUT_CODE) {
     return `The table service at ${endpoint} gave no complete answer within STORAGE_REQUEST_TIMEOUT_SECONDS, on every attempt. Check the network path to it (proxy, firewall, private endpoint), or raise STORAGE_REQUEST_TIMEOUT_SECONDS.`;
@@ -77,10 +77,77 @@ function fixFor(storage: SnapshotStorageSettings, status: number | undefined, co
   if (status === 409 && code === "TableBeingDeleted") {
     return `The table "${table}" is being deleted. Wait a minute, then run the sync again.`;
   }
-  if (status === 503 || status === 500 || code === "ServerBusy" || code === "OperationTimedOut") {
-    return "The storage account is busy (about 2,000 entities/s per partition, 20,000 per account); requests were retried and still failed. Run again later, or lower the store's write concurrency.";
+  if (status === 412 || code === "UpdateConditionNotSatisfied") {
+    return "The record changed since it was read (its ETag no longer matches): another run wrote it meanwhile. Nothing was overwritten; run again.";
+  }
+  if (status === 429 || (code === "ServerBusy" && /over the account limit/i.test(serviceMessage))) {
+    return "The storage account throttled the request: it is over its scalability targets (about 2,000 entities/s per partition, 20,000 per account, shared with everything else that uses the account). The SDK retried and still failed. Run again later, or give the sync a storage account of its own.";
+  }
+  if (code === "ServerBusy" || code === "OperationTimedOut" || status === 503) {
+    return "The storage service is busy (it answered ServerBusy or timed out while it rebalances or recovers). The SDK retried and still failed. Run again later.";
+  }
+  if (status !== undefined && status >= 500) {
+    return "The storage service failed to process the request. The SDK retried and still failed. Run again later; if it persists, report it with the request id.";
   }
   return "This is unexpected: report it with the request id.";
+}
+
+/**
+ * Error codes with which the Table service rejects an entity it was sent (not the request as a
+ * whole), and what they mean. `shape`: the entity's size or shape, which USER_SYNC_SELECT decides.
+ */
+const ENTITY_REJECTIONS: Readonly<Record<string, { why: string; shape: boolean }>> = {
+  PropertyValueTooLarge: { why: "a property value is over 64 KiB", shape: true },
+  EntityTooLarge: { why: "the entity is over 1 MiB", shape: true },
+  RequestBodyTooLarge: { why: "the request is over the 4 MiB a batch may carry", shape: true },
+  TooManyProperties: { why: "the entity has over 255 properties", shape: true },
+  PropertyNameTooLong: { why: "a property name is over 255 characters", shape: true },
+  PropertyNameInvalid: { why: "a property name is not a valid identifier", shape: true },
+  KeyValueTooLarge: { why: "a PartitionKey or RowKey is over 1 KiB", shape: true },
+  InvalidValueType: { why: "a property value has a type the service does not accept", shape: true },
+  OutOfRangeInput: { why: "a value is out of the range the service accepts", shape: true },
+  InvalidInput: { why: "the service found the entity invalid", shape: false },
+  InvalidDuplicateRow: { why: "the same entity appears twice in one batch", shape: false },
+  EntityAlreadyExists: { why: "the entity already exists", shape: false },
+  ResourceNotFound: { why: "the entity does not exist", shape: false },
+};
+/** Codes about a table or the account, never about one entity, even inside a batch. */
+const NOT_ABOUT_AN_ENTITY = new Set(["TableNotFound", "TableBeingDeleted", "TableAlreadyExists", "UpdateConditionNotSatisfied"]);
+
+/** The entity of a batch the service names: it prefixes its message with the operation's 0-based index (`3:The property value…`). */
+function rejectedOperation(message: string): number | undefined {
+  const match = /^(\d{1,3}):/.exec(message);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * When the service rejected one entity of what it was sent (a 400-class answer with an entity's
+ * error code, or any 400-class answer to one operation of a batch): what happened, and what to do.
+ */
+function describeRejection(status: number | undefined, code: string | undefined, serviceMessage: string, batch: StorageErrorOptions["batch"]): string | undefined {
+  if (status === undefined || status < 400 || status >= 500 || status === 401 || status === 403 || status === 412) return undefined;
+  if (code !== undefined && NOT_ABOUT_AN_ENTITY.has(code)) return undefined;
+  const index = rejectedOperation(serviceMessage);
+  // Outside a batch, "not found" may be the account or the path (fixFor explains it).
+  if (code === "ResourceNotFound" && index === undefined) return undefined;
+  const known = code !== undefined ? ENTITY_REJECTIONS[code] : status === 413 ? ENTITY_REJECTIONS.RequestBodyTooLarge : undefined;
+  if (known === undefined && index === undefined) return undefined;
+  const entity = index !== undefined ? batch?.[index] : undefined;
+  const which =
+    index === undefined
+      ? ""
+      : ` (operation ${index + 1}${batch ? ` of ${batch.length}` : ""} of the batch${entity?.rowKey !== undefined ? `: entity ${entity.partitionKey ?? "?"}/${entity.rowKey}` : ""})`;
+  const what = `The storage service rejected an entity${which} with ${code ?? status}: ${known?.why ?? "the service refused it"}.`;
+  const batchNote = index !== undefined ? " Nothing of that batch was written (a batch is all or nothing)." : "";
+  const fix = known?.shape
+    ? " The sync checks every user against the service's limits before writing, so this is a defect: report it with the error code and request id. Until then, removing the property from USER_SYNC_SELECT avoids it."
+    : " This is a defect: report it with the error code and request id.";
+  return what + batchNote + fix;
+}
+
+export interface StorageErrorOptions {
+  /** The entities of a failed transaction, in order: names the one the service rejected. */
+  batch?: ReadonlyArray<{ partitionKey?: string; rowKey?: string }>;
 }
 
 /**
@@ -92,16 +159,19 @@ export function storageError(
   table: string,
   operation: string,
   error: unknown,
+  options: StorageErrorOptions = {},
 ): unknown {
   if (isAbort(error) || error instanceof UserSyncError) return error;
   const endpoint = describeEndpoint(storage);
   const rest = isRestError(error) ? error : undefined;
   const status = rest?.statusCode;
   const code = storageErrorCode(error);
-  const requestId = rest?.response?.headers.get("x-ms-request-id") ?? undefined;
   let serviceMessage = "";
   if (rest?.message) serviceMessage = extractServiceMessage(rest.message);
   else if (error instanceof Error) serviceMessage = error.message;
+  // A batch's sub-response carries its own request id in its message; the batch's is in the header.
+  const requestId = rest?.response?.headers.get("x-ms-request-id") ?? /RequestId:([0-9a-f-]{36})/i.exec(rest?.message ?? "")?.[1];
+  const operationIndex = rest ? rejectedOperation(serviceMessage) : undefined;
   // Credential failures (DefaultAzureCredential could not get a token) carry no status code.
   const name = (error as { name?: string } | null)?.name;
   let fix: string;
@@ -110,13 +180,22 @@ export function storageError(
   } else if (!rest) {
     fix = "This is unexpected: report it with the message below.";
   } else {
-    fix = fixFor(storage, status, code, endpoint, table);
+    fix = describeRejection(status, code, serviceMessage, options.batch) ?? fixFor(storage, status, code, endpoint, table, serviceMessage);
   }
   const what = status === undefined ? (code ?? name ?? "error") : `${status}${code ? ` ${code}` : ""}`;
-  const detail = serviceMessage ? ` The service said: ${redact(serviceMessage).slice(0, 300)}` : "";
+  const said = operationIndex !== undefined ? serviceMessage.replace(/^\d{1,3}:/, "") : serviceMessage;
+  const detail = said ? ` The service said: ${redact(said).slice(0, 300)}` : "";
   return new UserSyncError("storage_request_failed", `Table storage failed while ${operation} (${what}). ${fix}${detail}`, {
     cause: error,
-    details: { table, endpoint, statusCode: status, errorCode: code, requestId },
+    details: {
+      table,
+      endpoint,
+      statusCode: status,
+      errorCode: code,
+      requestId,
+      ...(operationIndex !== undefined ? { operationIndex } : {}),
+      ...(operationIndex !== undefined && options.batch?.[operationIndex]?.rowKey !== undefined ? { rowKey: options.batch[operationIndex].rowKey } : {}),
+    },
   });
 }
 

@@ -45,8 +45,21 @@ const INVALID_KEY_CHARACTERS = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 
 /** Table property names follow C# identifier rules; the service also caps them at 255 characters. */
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
-/** Names the SDK or the service treat specially (compared case-insensitively). */
-const RESERVED_NAMES = new Set(["partitionkey", "rowkey", "timestamp", "etag", "odata"]);
+/**
+ * Names the SDK or the service treat specially, and names every ordinary object inherits
+ * (`constructor`, `toString`, `valueOf`, `hasOwnProperty`, `__proto__`…), which stores and
+ * serializers written in JavaScript can lose as column names (Azurite drops them, or answers 500).
+ * Compared case-insensitively; such a Graph name is stored under a generated column.
+ */
+const RESERVED_NAMES = new Set(["partitionkey", "rowkey", "timestamp", "etag", "odata", ...Object.getOwnPropertyNames(Object.prototype).map((name) => name.toLowerCase())]);
+
+/**
+ * Sets an own, enumerable property, whatever its name: a plain assignment of `__proto__` would set
+ * the object's prototype instead (and lose the value).
+ */
+export function setOwnProperty(target: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+}
 
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
@@ -144,8 +157,9 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
   const entity: UserEntity = { partitionKey, rowKey: userId };
   const order: string[] = [];
   const json: string[] = [];
-  const chunks: Record<string, string[]> = {};
-  const names: Record<string, string> = {};
+  // Maps, not objects: a Graph name such as `__proto__` must stay a key.
+  const chunks = new Map<string, string[]>();
+  const names = new Map<string, string>();
   let hasChunks = false;
   let hasNames = false;
   /** Column names in use, lowercased: two names that differ only in case never share an entity. */
@@ -166,7 +180,7 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
     const pieces = chunkText(text);
     const columns = [column, ...pieces.slice(1).map(() => newColumn("c"))];
     pieces.forEach((piece, i) => (entity[columns[i]!] = piece));
-    chunks[property] = columns;
+    chunks.set(property, columns);
     hasChunks = true;
   };
   for (const [property, value] of Object.entries(user)) {
@@ -178,7 +192,7 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
       used.add(property.toLowerCase());
     } else {
       column = newColumn("n");
-      names[property] = column;
+      names.set(property, column);
       hasNames = true;
     }
     if (value === null) continue;
@@ -215,8 +229,9 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
   }
   const metadata: UserEntityMetadata = { v: hasChunks || hasNames ? ENCODING_VERSION : 1, o: order };
   if (json.length > 0) metadata.j = json;
-  if (hasChunks) metadata.c = chunks;
-  if (hasNames) metadata.n = names;
+  // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
+  if (hasChunks) metadata.c = Object.fromEntries(chunks);
+  if (hasNames) metadata.n = Object.fromEntries(names);
   const metaText = JSON.stringify(metadata);
   if (metaText.length > MAX_STRING_LENGTH) {
     throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
@@ -272,7 +287,10 @@ export function decodeUserEntity(entity: Record<string, unknown>): GraphUser {
   const names = new Map(Object.entries(metadata.n ?? {}));
   const chunks = new Map(Object.entries(metadata.c ?? {}));
   const user: Record<string, unknown> = {};
+  /** A column's value, when the entity has that column (never a method every object inherits). */
+  const column = (name: string): unknown => (Object.hasOwn(entity, name) ? entity[name] : undefined);
   for (const property of metadata.o) {
+    if (typeof property !== "string") continue;
     if (property === "id") {
       user.id = entity.rowKey;
       continue;
@@ -280,7 +298,7 @@ export function decodeUserEntity(entity: Record<string, unknown>): GraphUser {
     const columns = chunks.get(property);
     let value: unknown;
     if (columns !== undefined) {
-      const pieces = columns.map((column) => entity[column]);
+      const pieces = columns.map((name) => column(name));
       if (pieces.some((piece) => typeof piece !== "string")) {
         throw new UserSyncError(
           "storage_request_failed",
@@ -289,11 +307,11 @@ export function decodeUserEntity(entity: Record<string, unknown>): GraphUser {
       }
       value = pieces.join("");
     } else {
-      value = entity[names.get(property) ?? property];
+      value = column(names.get(property) ?? property);
     }
-    if (value === undefined || value === null) user[property] = null;
-    else if (json.has(property)) user[property] = JSON.parse(value as string);
-    else user[property] = value;
+    if (value === undefined || value === null) setOwnProperty(user, property, null);
+    else if (json.has(property)) setOwnProperty(user, property, JSON.parse(value as string));
+    else setOwnProperty(user, property, value);
   }
   if (!("id" in user)) user.id = entity.rowKey;
   return user as GraphUser;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
-import { DEFAULT_SELECT, loadSettings, loadStorageSettings, SETTING_NAMES } from "../../src/configuration/settings.js";
+import { DEFAULT_SELECT, DURATION_SETTINGS, loadSettings, loadStorageSettings, MAX_TIMER_DELAY_IN_MS, SETTING_NAMES } from "../../src/configuration/settings.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 
 const valid = {
@@ -143,7 +143,7 @@ describe("loadSettings", () => {
     expect(loadSettings(valid).retention.keepSupersededWithinInMs).toBe(60 * 60_000);
     for (const bad of ["0", "601", "2.5", "soon"]) {
       const error = failure({ ...valid, STORAGE_REQUEST_TIMEOUT_SECONDS: bad });
-      expect(error.message).toContain("STORAGE_REQUEST_TIMEOUT_SECONDS must be a whole number from 1 to 600");
+      expect(error.message).toMatch(/STORAGE_REQUEST_TIMEOUT_SECONDS must .*from 1 to 600 \(default 30\)/);
     }
     expect(failure({ ...valid, SNAPSHOT_RETENTION_GRACE_MINUTES: "-1" }).message).toContain("SNAPSHOT_RETENTION_GRACE_MINUTES");
   });
@@ -174,6 +174,53 @@ describe("loadSettings", () => {
   it("only reads the names in SETTING_NAMES", () => {
     expect(SETTING_NAMES).toContain("GRAPH_TENANT_ID");
     expect(SETTING_NAMES).not.toContain("AZURE_CLIENT_ID");
+  });
+});
+
+describe("duration settings", () => {
+  const durations = Object.entries(DURATION_SETTINGS);
+
+  it("cover every setting whose name says it is a duration", () => {
+    const named = SETTING_NAMES.filter((name) => /_(SECONDS|MINUTES|HOURS|DAYS)(_|$)/.test(name));
+    expect(Object.keys(DURATION_SETTINGS).sort()).toEqual([...named].sort());
+  });
+
+  it.each(durations)("%s accepts its whole range and refuses what lies outside it, naming the setting and the range", (name, range) => {
+    expect(() => loadSettings({ ...valid, [name]: String(range.min) })).not.toThrow();
+    expect(() => loadSettings({ ...valid, [name]: String(range.max) })).not.toThrow();
+    const allowed = `from ${range.min} to ${range.max} (default ${range.fallback})`;
+    const over = failure({ ...valid, [name]: String(range.max + 1) });
+    expect(over.code).toBe("invalid_setting");
+    expect(over.message).toContain(`${name} must be at most ${range.max}, got ${range.max + 1}: a whole number of ${range.unit}`);
+    expect(over.message).toContain(allowed);
+    expect(failure({ ...valid, [name]: "99999999999999999999" }).message).toContain(`${name} must be at most ${range.max}`);
+    expect(failure({ ...valid, [name]: "1.5" }).message).toContain(`${name} must be a whole number of ${range.unit}`);
+    expect(failure({ ...valid, [name]: "-1" }).message).toContain(allowed);
+    if (range.min > 0) expect(failure({ ...valid, [name]: String(range.min - 1) }).message).toContain(`${name} must be at least ${range.min}, got ${range.min - 1}`);
+  });
+
+  it.each(durations.filter(([, range]) => range.timer))("%s never asks a timer for more than Node.js can wait", (_name, range) => {
+    expect(range.max * range.unitInMs).toBeLessThanOrEqual(MAX_TIMER_DELAY_IN_MS);
+  });
+
+  it("the longest timer allowed does not fire at once, where one a minute longer would", async () => {
+    const longest = Math.max(...durations.filter(([, r]) => r.timer).map(([, r]) => r.max * r.unitInMs));
+    const fired: string[] = [];
+    const ok = setTimeout(() => fired.push("longest"), longest);
+    const overflow = setTimeout(() => fired.push("overflow"), MAX_TIMER_DELAY_IN_MS + 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clearTimeout(ok);
+    clearTimeout(overflow);
+    expect(fired).toEqual(["overflow"]);
+  });
+
+  it("are stated with the same range in README's settings table", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const [name, range] of durations) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${name}\``));
+      expect(row, name).toBeDefined();
+      expect(row, name).toContain(`${range.min}–${range.max}`);
+    }
   });
 });
 

@@ -34,7 +34,7 @@ describe("Graph request settings", () => {
   });
 
   it.each([
-    [{ GRAPH_MAX_RETRIES: "many" }, "GRAPH_MAX_RETRIES must be a whole number of retries per Graph request, from 0 to 20 (default 6)."],
+    [{ GRAPH_MAX_RETRIES: "many" }, 'GRAPH_MAX_RETRIES must be a whole number of retries per Graph request, from 0 to 20 (default 6); got "many".'],
     [{ GRAPH_MAX_RETRIES: "21" }, "GRAPH_MAX_RETRIES must be at most 20"],
     [{ GRAPH_MAX_RETRY_WAIT_SECONDS: "1.5" }, "GRAPH_MAX_RETRY_WAIT_SECONDS must be a whole number"],
     [{ GRAPH_MAX_RETRY_WAIT_SECONDS: "7200" }, "GRAPH_MAX_RETRY_WAIT_SECONDS must be at most 3600"],

@@ -2,7 +2,7 @@ import { createHttpHeaders, type HttpClient, type PipelineRequest, type Pipeline
 import { describe, expect, it } from "vitest";
 import { CLOUDS, type CloudName } from "../../src/configuration/clouds.js";
 import { adminConsentUrl } from "../../src/credentials/consent.js";
-import { GraphUsersClient } from "../../src/graph/graphUsersClient.js";
+import { GraphUsersClient, linkDigest, type ListUserPagesOptions } from "../../src/graph/graphUsersClient.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 
 const GRAPH = "https://graph.example.test";
@@ -35,15 +35,15 @@ function tokens() {
   };
 }
 
-async function collect(client: GraphUsersClient) {
+async function collect(client: GraphUsersClient, options: ListUserPagesOptions = {}) {
   const ids: string[] = [];
-  for await (const page of client.listUserPages()) ids.push(...page.users.map((u) => u.id));
+  for await (const page of client.listUserPages(options)) ids.push(...page.users.map((u) => u.id));
   return ids;
 }
 
-async function failureOf(client: GraphUsersClient): Promise<UserSyncError> {
+async function failureOf(client: GraphUsersClient, options: ListUserPagesOptions = {}): Promise<UserSyncError> {
   try {
-    await collect(client);
+    await collect(client, options);
   } catch (error) {
     if (isUserSyncError(error)) return error;
     throw error;
@@ -156,5 +156,70 @@ describe("GraphUsersClient", () => {
     const error = await failureOf(client);
     expect(error.message).toContain("favouriteColour");
     expect(error.message).toContain("USER_SYNC_SELECT");
+  });
+
+  describe("paging loops", () => {
+    const link = (n: number) => `${GRAPH}/v1.0/users?$skiptoken=P${n}`;
+    /** Pages 1..`pages`; page `from` links back to page `to` (1: the first page's URL). */
+    function cyclingGraph(pages: number, from: number, to: number) {
+      return scriptedHttp((request) => {
+        const token = new URL(request.url).searchParams.get("$skiptoken");
+        const n = token === null ? 1 : Number(token.slice(1));
+        const next = n === from ? (to === 1 ? undefined : link(to)) : n < pages ? link(n + 1) : undefined;
+        return { status: 200, body: { value: [{ id: `u${n}` }], ...(next ? { "@odata.nextLink": next } : {}) } };
+      });
+    }
+
+    it.each([
+      [1, 3, 3, "Graph page 3's @odata.nextLink points back at itself (page 3)"],
+      [2, 4, 3, "Graph page 4's @odata.nextLink points back at page 3, already read in this pass (a cycle of 2 pages)"],
+      [3, 5, 3, "Graph page 5's @odata.nextLink points back at page 3, already read in this pass (a cycle of 3 pages)"],
+      [10, 12, 3, "Graph page 12's @odata.nextLink points back at page 3, already read in this pass (a cycle of 10 pages)"],
+    ])("stops at a cycle of %i page(s) before requesting a page twice", async (length, from, to, message) => {
+      const http = cyclingGraph(20, from, to);
+      const client = new GraphUsersClient({ graphEndpoint: GRAPH, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client });
+      const error = await failureOf(client);
+      expect(error.code).toBe("graph_bad_response");
+      expect(error.message).toBe(`${message}; the run stopped instead of looping, and no snapshot from it will be promoted.`);
+      expect(error.details).toEqual({ reason: "repeated_link", pageNumber: from, repeatedPage: to, cycleLength: length });
+      expect(http.sent).toHaveLength(from);
+      expect(new Set(http.sent.map((s) => s.url)).size).toBe(from);
+    });
+
+    it("yields the digest of the link that fetched each page", async () => {
+      const http = cyclingGraph(3, 0, 0);
+      const client = new GraphUsersClient({ graphEndpoint: GRAPH, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client });
+      const digests = (await Array.fromAsync(client.listUserPages())).map((p) => p.linkDigest);
+      expect(digests).toEqual([linkDigest(client.firstPageUrl), linkDigest(link(2)), linkDigest(link(3))]);
+    });
+
+    it("stops a resumed pass at a link read before the pause (seenLinks from the checkpoint)", async () => {
+      // Before the pause the pass read pages 1 and 2; page 3 then points back at page 1.
+      const http = cyclingGraph(5, 3, 2);
+      const client = new GraphUsersClient({ graphEndpoint: GRAPH, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client });
+      const seenLinks = new Set([linkDigest(client.firstPageUrl), linkDigest(link(2))]);
+      const error = await failureOf(client, { startLink: link(3), seenLinks });
+      expect(error.code).toBe("graph_bad_response");
+      expect(error.message).toBe(
+        "Graph page 1's @odata.nextLink points back at a page already read before this run paused (the link is in its checkpoint); the run stopped instead of looping, and no snapshot from it will be promoted.",
+      );
+      expect(error.details).toEqual({ reason: "repeated_link", pageNumber: 1, repeatedBeforeResume: true });
+      expect(http.sent.map((s) => s.url)).toEqual([link(3)]);
+      expect(seenLinks.size).toBe(2);
+    });
+
+    it("refuses a saved link to continue from that the checkpoint lists as read", async () => {
+      const http = cyclingGraph(5, 0, 0);
+      const client = new GraphUsersClient({ graphEndpoint: GRAPH, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client });
+      const error = await failureOf(client, { startLink: link(2), seenLinks: [linkDigest(link(2))] });
+      expect(error.message).toMatch(/^The saved link to continue from points back at a page already read before this run paused/);
+      expect(http.sent).toHaveLength(0);
+    });
+
+    it("resumes a pass whose earlier links are all different", async () => {
+      const http = cyclingGraph(4, 0, 0);
+      const client = new GraphUsersClient({ graphEndpoint: GRAPH, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client });
+      expect(await collect(client, { startLink: link(3), seenLinks: [linkDigest(client.firstPageUrl), linkDigest(link(2))] })).toEqual(["u3", "u4"]);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDeltaPage, UserDeltaClient, type DeltaPage } from "../../src/graph/userDeltaClient.js";
+import { linkDigest, parseDeltaPage, UserDeltaClient, type DeltaPage } from "../../src/graph/userDeltaClient.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { graphTokenFor, startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
 
@@ -82,6 +82,29 @@ describe("UserDeltaClient against the simulated tenant", () => {
       remove();
     }
     expect(refreshes.slice(0, 2)).toEqual([false, true]);
+  });
+
+  it("gives each page the digest of its link, and stops a resumed round at a link read before the pause", async () => {
+    const c = client();
+    const pages = await readAll(c.listDeltaPages());
+    expect(pages.map((p) => p.linkDigest)).toEqual([linkDigest(c.firstRoundUrl), linkDigest(pages[0]!.nextLink!), linkDigest(pages[1]!.nextLink!)]);
+
+    // Resuming at page 3 after pages 1 and 2 were applied: fine.
+    const applied = pages.slice(0, 2).map((p) => p.linkDigest!);
+    const rest = await readAll(c.listDeltaPages({ startLink: pages[1]!.nextLink!, seenLinks: applied }));
+    expect(rest.map((p) => p.items.length)).toEqual([pages[2]!.items.length]);
+    expect(rest[0]!.deltaLink).toContain("$deltatoken=");
+
+    // Page 3 points back at page 2, read before the pause: stopped before requesting it again.
+    tenant.requests.reset();
+    const script = tenant.faults.graph.script([{ nextLink: pages[0]!.nextLink! }]);
+    await expect(readAll(c.listDeltaPages({ startLink: pages[1]!.nextLink!, seenLinks: applied }))).rejects.toMatchObject({
+      code: "graph_bad_response",
+      message: expect.stringMatching(/^Graph delta page 1's @odata.nextLink points back at a page already read before this run paused/),
+      details: { reason: "repeated_link", repeatedBeforeResume: true },
+    });
+    expect(tenant.requests.count("graph")).toBe(1);
+    script.cancel();
   });
 
   it("explains an unknown $select property", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
+import { changedProperties } from "../../src/snapshots/snapshotDiff.js";
 import { chunkText, decodeUserEntity, encodeUserEntity, entitySizeInBytes, META_COLUMN, MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
 
 const PK = "20261121T023300123Z-a1b2c3-0f";
@@ -176,5 +177,61 @@ describe("encodeUserEntity / decodeUserEntity", () => {
     expect(() => decodeUserEntity({ partitionKey: PK, rowKey: "u1", [META_COLUMN]: '{"v":99,"o":[]}' })).toThrowError(
       expect.objectContaining({ code: "storage_request_failed" }),
     );
+  });
+});
+
+describe("property names every JavaScript object inherits", () => {
+  // JSON.parse makes own properties of every name, `__proto__` included, as Graph's JSON would.
+  const text =
+    '{"id":"u1","constructor":"Constructor Co","__proto__":{"polluted":true,"__proto__":{"deeper":1}},"toString":"ts","valueOf":7,"hasOwnProperty":false,"isPrototypeOf":null,"__defineGetter__":["g"],"toLocaleString":"tl","displayName":"Ada"}';
+  const inherited = JSON.parse(text) as GraphUser;
+
+  it("round-trip exactly: same own keys, same order, same values, and the same JSON", () => {
+    const decoded = roundTrip(inherited);
+    expect(JSON.stringify(decoded)).toBe(text);
+    expect(Object.keys(decoded)).toEqual(Object.keys(inherited));
+    for (const key of Object.keys(inherited)) expect(Object.hasOwn(decoded, key), key).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value).toEqual({ polluted: true, ["__proto__"]: { deeper: 1 } });
+    expect(decoded.constructor).toBe("Constructor Co");
+    expect(decoded.hasOwnProperty).toBe(false);
+    expect(decoded.isPrototypeOf).toBeNull();
+  });
+
+  it("leave the decoded object an ordinary object, and pollute no prototype", () => {
+    const decoded = roundTrip(inherited);
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(Object.getOwnPropertyDescriptor(decoded, "__proto__")?.value)).toBe(Object.prototype);
+  });
+
+  it("are stored under generated columns, named in the metadata", () => {
+    const entity = encodeUserEntity(inherited, PK);
+    for (const name of ["constructor", "toString", "valueOf", "hasOwnProperty", "isPrototypeOf", "toLocaleString", "__proto__", "__defineGetter__"]) {
+      expect(Object.hasOwn(entity, name), name).toBe(false);
+    }
+    expect(entity.displayName).toBe("Ada");
+    const meta = JSON.parse(entity[META_COLUMN] as string) as { v: number; n: Record<string, string> };
+    expect(meta.v).toBe(2);
+    expect(Object.keys(meta.n)).toEqual(["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "isPrototypeOf", "__defineGetter__", "toLocaleString"]);
+    expect(new Set(Object.values(meta.n)).size).toBe(8);
+  });
+
+  it("keep a __proto__ with a plain value, and one chunked over several columns", () => {
+    const user = JSON.parse(`{"id":"u2","__proto__":"${"p".repeat(MAX_STRING_LENGTH + 10)}","constructor":null}`) as GraphUser;
+    const decoded = roundTrip(user);
+    expect(JSON.stringify(decoded)).toBe(JSON.stringify(user));
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+  });
+
+  it("read as null, not as an inherited method, when a column is missing from the entity", () => {
+    const entity = { partitionKey: PK, rowKey: "u3", [META_COLUMN]: JSON.stringify({ v: 1, o: ["id", "toString", "valueOf"] }) };
+    expect(JSON.stringify(decodeUserEntity(entity))).toBe('{"id":"u3","toString":null,"valueOf":null}');
+  });
+
+  it("appear in a diff of two versions of the user", () => {
+    const after = JSON.parse(text.replace('"Constructor Co"', '"Rebuilt"').replace('"polluted":true', '"polluted":false')) as GraphUser;
+    const changes = changedProperties(inherited, after)!;
+    expect(Object.keys(changes)).toEqual(["constructor", "__proto__"]);
+    expect(JSON.stringify(changes)).toBe('{"constructor":{"from":"Constructor Co","to":"Rebuilt"},"__proto__":{"from":{"polluted":true,"__proto__":{"deeper":1}},"to":{"polluted":false,"__proto__":{"deeper":1}}}}');
   });
 });

@@ -2,8 +2,8 @@
  * Per-request fault scripts for the simulated Graph, built on the listeners' `intercept` hook: a test
  * queues steps, and each of the next Graph requests takes one step, in order. A step either answers
  * in place of Graph (an error status, a reset, a body that is not JSON) or lets Graph answer and
- * alters its page (no `value`, a user without `id`, a foreign nextLink, repeated users, throttle
- * headers, latency). An empty step `{}` lets one request through untouched.
+ * alters its page (no `value`, a user without `id`, a foreign nextLink, a nextLink back to an earlier
+ * request, repeated users, properties left out or added, throttle headers, latency). An empty step `{}` lets one request through untouched.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -31,6 +31,22 @@ export interface GraphFaultStep {
   userWithoutId?: boolean;
   /** Graph's page with this `@odata.nextLink`. */
   nextLink?: string;
+  /**
+   * Graph's page (of `/users` or `/users/delta`) with its `@odata.nextLink` pointing back at the URL of
+   * the Graph request this many requests before this one (0: this request itself), as a paging loop
+   * would. The simulator remembers the last 16 Graph requests.
+   */
+  nextLinkBack?: number;
+  /**
+   * Graph's page with these properties left out of every user on it, as Graph leaves out a
+   * directory extension a user has no value for.
+   */
+  omitProperties?: string[];
+  /**
+   * Graph's page with these properties added to its first user (replacing any of the same name).
+   * Build it with JSON.parse to carry names such as `__proto__` as own properties.
+   */
+  addProperties?: Record<string, unknown>;
   /** Graph's page, preceded by the last N users of the page before it (as a shifting page boundary repeats them). */
   repeatUsers?: number;
   /** Adds `x-ms-throttle-limit-percentage` (Graph sends 0.8–1.8 once past 80 % of a limit) to the answer. */
@@ -79,6 +95,8 @@ export interface TenantFaultsOptions {
   tls: { key: string; cert: string };
 }
 
+const RECENT_URLS = 16;
+
 interface QueuedStep {
   step: GraphFaultStep;
   script: { applied: number; cancelled: boolean };
@@ -88,6 +106,8 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
   const queue: QueuedStep[] = [];
   const foreignHosts: ForeignHost[] = [];
   let removeInterceptor: (() => void) | undefined;
+  /** The URLs of the latest Graph requests, newest last (for `nextLinkBack`). */
+  const recentUrls: string[] = [];
 
   const serveGraph = (request: SimulatedRequest): SimulatedResponse | Promise<SimulatedResponse> => {
     const route = options.graphRoutes.find((r) => r.method === request.method && r.path.test(request.url.pathname));
@@ -95,6 +115,8 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
   };
 
   const interceptor: RequestInterceptor = async (request) => {
+    recentUrls.push(`${options.state.graphEndpoint}${request.url.pathname}${request.url.search}`);
+    if (recentUrls.length > RECENT_URLS) recentUrls.shift();
     let next = queue.shift();
     while (next?.script.cancelled) next = queue.shift();
     if (next === undefined) return undefined;
@@ -127,11 +149,28 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
     const body = { ...(real.body as Record<string, unknown>) };
     let value = Array.isArray(body.value) ? [...(body.value as Array<Record<string, unknown>>)] : [];
     if (step.repeatUsers !== undefined && step.repeatUsers > 0) value = [...usersBefore(request, step.repeatUsers), ...value];
+    if (step.omitProperties !== undefined) {
+      const omit = new Set(step.omitProperties);
+      value = value.map((user) => Object.fromEntries(Object.entries(user).filter(([key]) => !omit.has(key))));
+    }
+    if (step.addProperties !== undefined && value.length > 0) {
+      // Own properties, whatever their names: a spread or Object.assign would set a prototype for `__proto__`.
+      const first: Record<string, unknown> = {};
+      for (const [key, property] of [...Object.entries(value[0]!), ...Object.entries(step.addProperties)]) {
+        Object.defineProperty(first, key, { value: property, enumerable: true, writable: true, configurable: true });
+      }
+      value[0] = first;
+    }
     if (step.userWithoutId && value.length > 0) {
       const { id: _id, ...rest } = value[0]!;
       value[0] = rest;
     }
     if (step.nextLink !== undefined) body["@odata.nextLink"] = step.nextLink;
+    if (step.nextLinkBack !== undefined) {
+      const earlier = recentUrls.at(-1 - step.nextLinkBack);
+      if (earlier === undefined) throw new Error(`nextLinkBack ${step.nextLinkBack}: the simulator saw fewer Graph requests`);
+      body["@odata.nextLink"] = earlier;
+    }
     if (step.withoutValue) delete body.value;
     else body.value = value;
     answer.body = body;

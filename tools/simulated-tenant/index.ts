@@ -238,7 +238,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
         if (at >= 0) current.splice(at, 1);
       };
     };
-    const faults = createTenantFaults({ state, intercept, graphRoutes: graphRoutes(state), graphNotFound, tls: tlsOptions });
+    const faults = createTenantFaults({ state, intercept, graphRoutes: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)], graphNotFound, tls: tlsOptions });
 
     caDirectory = mkdtempSync(join(tmpdir(), "simulated-tenant-"));
     const caCertificatePath = join(caDirectory, "ca.pem");

@@ -78,6 +78,37 @@ describe("simulated Graph fault scripts", () => {
     expect(page2.body.value[0]).toEqual(page1.body.value[7]);
   });
 
+  it("points nextLink back at an earlier request, on /users and on /users/delta", async () => {
+    const page1 = await get();
+    tenant.faults.graph.script([{}, { nextLinkBack: 0 }, { nextLinkBack: 2 }]);
+    const page2Url = page1.body["@odata.nextLink"];
+    const page2 = await get(page2Url);
+    const self = await get(page2.body["@odata.nextLink"]);
+    expect(self.body["@odata.nextLink"]).toBe(page2.body["@odata.nextLink"]);
+    expect(self.body.value).toHaveLength(10);
+    const delta = await get(`${tenant.graphEndpoint}/v1.0/users/delta?$select=id,displayName`);
+    expect(delta.status).toBe(200);
+    expect(delta.body.value.length).toBeGreaterThan(0);
+    expect(delta.body["@odata.nextLink"]).toBe(page2Url);
+  });
+
+  it("leaves properties out of every user of a page", async () => {
+    tenant.faults.graph.script([{ omitProperties: ["displayName"] }]);
+    const page = await get();
+    expect(page.body.value.map((u: Record<string, unknown>) => Object.keys(u))).toEqual(Array.from({ length: 10 }, () => ["id"]));
+    expect(Object.keys((await get()).body.value[0])).toEqual(["id", "displayName"]);
+  });
+
+  it("adds properties to the first user of a page, __proto__ included, as own properties", async () => {
+    tenant.faults.graph.script([{ addProperties: JSON.parse('{"__proto__":{"x":1},"constructor":"c","displayName":"Replaced"}') as Record<string, unknown> }]);
+    const page = await get();
+    const first = page.body.value[0] as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual(["id", "displayName", "__proto__", "constructor"]);
+    expect(first.displayName).toBe("Replaced");
+    expect(Object.getOwnPropertyDescriptor(first, "__proto__")?.value).toEqual({ x: 1 });
+    expect(Object.keys(page.body.value[1] as object)).toEqual(["id", "displayName"]);
+  });
+
   it("delays an answer", async () => {
     tenant.requests.reset();
     tenant.faults.graph.script([{ delayInMs: 50 }]);
