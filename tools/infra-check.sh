@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Compiles and lints the Bicep in infra/ with the real Bicep CLI; any error or warning fails.
+# Warnings that are accepted are turned off, each with its reason, in infra/bicepconfig.json.
+#
+#   bash tools/infra-check.sh            use `bicep` (or `az bicep`) from the PATH   (npm run infra:check)
+#   bash tools/infra-check.sh --restore  fetch the pinned Bicep CLI from NuGet first (.ci/run, the pipeline)
+#   bash tools/infra-check.sh --all      also the Entra deployment (infra/entra), which needs the
+#                                        Microsoft Graph extension from its container registry (network)
+#   bash tools/infra-check.sh --restore --print-path   only restore, and print the binary's path
+#
+# The pinned version lives in tools/bicep/bicep.csproj. --restore runs `dotnet restore` on it into
+# BICEP_CACHE_DIR (default ~/.cache/entra-user-sync/bicep): a few seconds once, nothing when cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+restore=false all=false print_path=false
+for arg in "$@"; do
+  case "$arg" in
+    --restore) restore=true ;;
+    --all) all=true ;;
+    --print-path) print_path=true ;;
+    *) echo "infra-check: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+cache="${BICEP_CACHE_DIR:-$HOME/.cache/entra-user-sync/bicep}"
+bicep=()
+if $restore; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) ;;
+    *) echo "infra-check: --restore fetches the linux-x64 Bicep CLI; on $(uname -s)-$(uname -m) install Bicep and run without --restore" >&2; exit 1 ;;
+  esac
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "infra-check: --restore needs the .NET SDK (dotnet) to fetch Bicep from NuGet" >&2
+    exit 1
+  fi
+  version=$(sed -n 's:.*<BicepVersion>\(.*\)</BicepVersion>.*:\1:p' tools/bicep/bicep.csproj)
+  binary="$cache/packages/azure.bicep.commandline.linux-x64/$version/tools/bicep"
+  if [ ! -x "$binary" ]; then
+    echo "infra-check: restoring Bicep CLI $version from NuGet" >&2
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet restore tools/bicep/bicep.csproj \
+      --packages "$cache/packages" -p:MSBuildProjectExtensionsPath="$cache/obj/" --verbosity quiet >&2
+    chmod +x "$binary"
+  fi
+  bicep=("$binary")
+elif command -v bicep >/dev/null 2>&1; then
+  bicep=(bicep)
+elif command -v az >/dev/null 2>&1 && az bicep version >/dev/null 2>&1; then
+  bicep=(az bicep)
+else
+  cat >&2 <<'HELP'
+infra-check: no Bicep CLI found on the PATH.
+Install one of:
+  - the Azure CLI's Bicep:    az bicep install        (then `az bicep version`)
+  - the standalone Bicep CLI: https://learn.microsoft.com/azure/azure-resource-manager/bicep/install
+  - on Linux x64 with the .NET SDK, the pinned version CI uses:  bash tools/infra-check.sh --restore
+HELP
+  exit 1
+fi
+
+if $print_path; then
+  printf '%s\n' "${bicep[@]}"
+  exit 0
+fi
+
+echo "infra-check: $("${bicep[@]}" --version 2>/dev/null || "${bicep[@]}" version)"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failed=0
+
+# Runs one Bicep command; fails on a non-zero exit or on any Warning/Error diagnostic.
+run() {
+  local label=$1; shift
+  local log="$out/log"
+  if "${bicep[@]}" "$@" >"$log" 2>&1 && ! grep -qE ' : (Warning|Error) ' "$log"; then
+    echo "  ok    $label"
+  else
+    echo "  FAIL  $label"
+    sed 's/^/        /' "$log"
+    failed=1
+  fi
+}
+
+# Runs one Bicep command that must fail with the given message (a refusal built into the templates).
+refuse() {
+  local label=$1 expected=$2; shift 2
+  local log="$out/log"
+  if ! env "${refusal_env[@]}" "${bicep[@]}" "$@" >"$log" 2>&1 && grep -q "$expected" "$log"; then
+    echo "  ok    $label"
+  else
+    echo "  FAIL  $label (expected a failure mentioning: $expected)"
+    sed 's/^/        /' "$log"
+    failed=1
+  fi
+}
+
+# Sample values for the environment variables the parameters files read without a default.
+export AZURE_ENV_NAME="${AZURE_ENV_NAME:-ci}"
+
+# One Bicep process per pattern: each start costs a second or two. The modules are also compiled on
+# their own, so a module no template uses yet is checked too.
+run "build infra/main.bicep (and the modules it uses)" build infra/main.bicep --outdir "$out"
+run "build infra/modules/*.bicep" build --pattern 'infra/modules/*.bicep' --outdir "$out/modules"
+run "lint  infra/*.bicep" lint --pattern 'infra/*.bicep'
+run "lint  infra/modules/*.bicep" lint --pattern 'infra/modules/*.bicep'
+if $all; then
+  run "build infra/entra/main.bicep" build infra/entra/main.bicep --outdir "$out/entra"
+  run "lint  infra/entra/main.bicep" lint infra/entra/main.bicep
+fi
+run "build-params infra/main.bicepparam" build-params infra/main.bicepparam --outfile "$out/main.parameters.json"
+refusal_env=(GRAPH_CLOUD=AzureUSGovernment MANAGE_APP_REGISTRATION=true)
+refuse "build-params refuses GRAPH_CLOUD=AzureUSGovernment with MANAGE_APP_REGISTRATION=true" \
+  "only creates app registrations in the Azure public cloud" \
+  build-params infra/main.bicepparam --outfile "$out/refused.parameters.json"
+if $all; then
+  GRAPH_GRANT_EXISTS=false run "build-params infra/entra/main.bicepparam" build-params infra/entra/main.bicepparam --outfile "$out/entra.parameters.json"
+else
+  echo "  skip  infra/entra (needs the Microsoft Graph extension from its registry; --all includes it)"
+fi
+
+if [ "$failed" -ne 0 ]; then
+  echo "infra-check: Bicep reported errors or warnings (see above)" >&2
+  exit 1
+fi
+echo "infra-check: all Bicep compiled and linted without warnings"
