@@ -5,7 +5,6 @@ import {
   arrayItems,
   bicepFilesUnder,
   call,
-  identifiersIn,
   literal,
   modules,
   objectEntries,
