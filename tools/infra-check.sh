@@ -68,55 +68,56 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 failed=0
 
-# Runs one Bicep command; fails on a non-zero exit or on any Warning/Error diagnostic.
-run() {
-  local label=$1; shift
-  local log="$out/log"
-  if "${bicep[@]}" "$@" >"$log" 2>&1 && ! grep -qE ' : (Warning|Error) ' "$log"; then
-    echo "  ok    $label"
-  else
-    echo "  FAIL  $label"
-    sed 's/^/        /' "$log"
-    failed=1
-  fi
-}
-
-# Runs one Bicep command that must fail with the given message (a refusal built into the templates).
-refuse() {
-  local label=$1 expected=$2; shift 2
-  local log="$out/log"
-  if ! env "${refusal_env[@]}" "${bicep[@]}" "$@" >"$log" 2>&1 && grep -q "$expected" "$log"; then
-    echo "  ok    $label"
-  else
-    echo "  FAIL  $label (expected a failure mentioning: $expected)"
-    sed 's/^/        /' "$log"
-    failed=1
-  fi
+# Each check runs as its own Bicep process (a second or two to start), two at a time; a check fails on
+# a non-zero exit or on any Warning/Error diagnostic. Results are printed in order.
+labels=() expects=()
+check() {
+  # check <label> <expected failure message, or empty> <environment assignments...> -- <bicep arguments...>
+  local i=${#labels[@]} label=$1 expected=$2
+  shift 2
+  labels+=("$label") expects+=("$expected")
+  local assignments=()
+  while [ "$1" != -- ]; do assignments+=("$1"); shift; done
+  shift
+  (
+    rc=0
+    env "${assignments[@]}" "${bicep[@]}" "$@" >"$out/$i.log" 2>&1 || rc=$?
+    echo "$rc" >"$out/$i.rc"
+  ) &
+  if (( ${#labels[@]} % 2 == 0 )); then wait; fi
 }
 
 # Sample values for the environment variables the parameters files read without a default.
 export AZURE_ENV_NAME="${AZURE_ENV_NAME:-ci}"
 
-# One Bicep process per pattern: each start costs a second or two. The modules are also compiled on
-# their own, so a module no template uses yet is checked too.
-run "build infra/main.bicep (and the modules it uses)" build infra/main.bicep --outdir "$out"
-run "build infra/modules/*.bicep" build --pattern 'infra/modules/*.bicep' --outdir "$out/modules"
-run "lint  infra/*.bicep" lint --pattern 'infra/*.bicep'
-run "lint  infra/modules/*.bicep" lint --pattern 'infra/modules/*.bicep'
-if $all; then
-  run "build infra/entra/main.bicep" build infra/entra/main.bicep --outdir "$out/entra"
-  run "lint  infra/entra/main.bicep" lint infra/entra/main.bicep
-fi
-run "build-params infra/main.bicepparam" build-params infra/main.bicepparam --outfile "$out/main.parameters.json"
-refusal_env=(GRAPH_CLOUD=AzureUSGovernment MANAGE_APP_REGISTRATION=true)
-refuse "build-params refuses GRAPH_CLOUD=AzureUSGovernment with MANAGE_APP_REGISTRATION=true" \
-  "only creates app registrations in the Azure public cloud" \
+# The modules compile on their own (so one no template uses yet is checked too); linting and the
+# parameters file compile main.bicep with every module it uses.
+check "build infra/modules/*.bicep" "" -- build --pattern 'infra/modules/*.bicep' --outdir "$out/modules"
+check "lint  infra/main.bicep (and the modules it uses)" "" -- lint infra/main.bicep
+check "build-params infra/main.bicepparam (builds infra/main.bicep)" "" -- build-params infra/main.bicepparam --outfile "$out/main.parameters.json"
+check "build-params refuses GRAPH_CLOUD=AzureUSGovernment with MANAGE_APP_REGISTRATION=true" \
+  "only creates app registrations in the Azure public cloud" GRAPH_CLOUD=AzureUSGovernment MANAGE_APP_REGISTRATION=true -- \
   build-params infra/main.bicepparam --outfile "$out/refused.parameters.json"
 if $all; then
-  GRAPH_GRANT_EXISTS=false run "build-params infra/entra/main.bicepparam" build-params infra/entra/main.bicepparam --outfile "$out/entra.parameters.json"
-else
-  echo "  skip  infra/entra (needs the Microsoft Graph extension from its registry; --all includes it)"
+  check "build infra/entra/main.bicep" "" -- build infra/entra/main.bicep --outdir "$out/entra"
+  check "lint  infra/entra/main.bicep" "" -- lint infra/entra/main.bicep
+  check "build-params infra/entra/main.bicepparam" "" GRAPH_GRANT_EXISTS=false -- build-params infra/entra/main.bicepparam --outfile "$out/entra.parameters.json"
 fi
+wait
+
+for i in "${!labels[@]}"; do
+  rc=$(cat "$out/$i.rc")
+  if [ -z "${expects[$i]}" ] && [ "$rc" -eq 0 ] && ! grep -qE ' : (Warning|Error) ' "$out/$i.log"; then
+    echo "  ok    ${labels[$i]}"
+  elif [ -n "${expects[$i]}" ] && [ "$rc" -ne 0 ] && grep -qF "${expects[$i]}" "$out/$i.log"; then
+    echo "  ok    ${labels[$i]}"
+  else
+    echo "  FAIL  ${labels[$i]}${expects[$i]:+ (expected a failure mentioning: ${expects[$i]})}"
+    sed 's/^/        /' "$out/$i.log"
+    failed=1
+  fi
+done
+$all || echo "  skip  infra/entra (needs the Microsoft Graph extension from its registry; --all includes it)"
 
 if [ "$failed" -ne 0 ]; then
   echo "infra-check: Bicep reported errors or warnings (see above)" >&2
