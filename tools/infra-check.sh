@@ -2,7 +2,7 @@
 # Compiles and lints the Bicep in infra/ with the real Bicep CLI; any error or warning fails.
 # Warnings that are accepted are turned off, each with its reason, in infra/bicepconfig.json.
 #
-#   bash tools/infra-check.sh            use `bicep` (or `az bicep`) from the PATH   (npm run infra:check)
+#   bash tools/infra-check.sh            use `bicep` from the PATH, or the Azure CLI's (npm run infra:check)
 #   bash tools/infra-check.sh --restore  fetch the pinned Bicep CLI from NuGet first (.ci/run, the pipeline)
 #   bash tools/infra-check.sh --all      also the Entra deployment (infra/entra), which needs the
 #                                        Microsoft Graph extension from its container registry (network)
@@ -45,13 +45,14 @@ if $restore; then
   bicep=("$binary")
 elif command -v bicep >/dev/null 2>&1; then
   bicep=(bicep)
-elif command -v az >/dev/null 2>&1 && az bicep version >/dev/null 2>&1; then
-  bicep=(az bicep)
+elif [ -x "$HOME/.azure/bin/bicep" ]; then
+  # Where `az bicep install` puts it (the Azure CLI's own wrapper takes different options).
+  bicep=("$HOME/.azure/bin/bicep")
 else
   cat >&2 <<'HELP'
 infra-check: no Bicep CLI found on the PATH.
 Install one of:
-  - the Azure CLI's Bicep:    az bicep install        (then `az bicep version`)
+  - the Azure CLI's Bicep:    az bicep install        (found in ~/.azure/bin)
   - the standalone Bicep CLI: https://learn.microsoft.com/azure/azure-resource-manager/bicep/install
   - on Linux x64 with the .NET SDK, the pinned version CI uses:  bash tools/infra-check.sh --restore
 HELP
@@ -63,7 +64,7 @@ if $print_path; then
   exit 0
 fi
 
-echo "infra-check: $("${bicep[@]}" --version 2>/dev/null || "${bicep[@]}" version)"
+echo "infra-check: $("${bicep[@]}" --version)"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 failed=0
