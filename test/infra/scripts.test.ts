@@ -1,6 +1,6 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { powershell, ROOT, run, sandbox, type Sandbox } from "./script-stubs.js";
 
@@ -46,9 +46,14 @@ describe("deploy-entra.sh (the Entra deployment, pipeline and azd posix hook)", 
 });
 
 describe("azd postprovision hook", () => {
+  let pwsh = "pwsh";
+  // PowerShell may have to be restored from NuGet first (once per machine): not inside a test's time.
+  beforeAll(() => {
+    pwsh = powershell();
+  }, 600_000);
   const variants = [
     { name: "posix (sh)", command: () => "sh", args: [join(SCRIPTS, "azd-postprovision.sh")] },
-    { name: "Windows (PowerShell)", command: powershell, args: ["-NoProfile", "-File", join(SCRIPTS, "azd-postprovision.ps1")] },
+    { name: "Windows (PowerShell)", command: () => pwsh, args: ["-NoProfile", "-File", join(SCRIPTS, "azd-postprovision.ps1")] },
   ];
 
   for (const variant of variants) {
