@@ -4,7 +4,7 @@
 #
 #   bash tools/infra-check.sh            use `bicep` from the PATH, or the Azure CLI's (npm run infra:check)
 #   bash tools/infra-check.sh --restore  fetch the pinned Bicep CLI from NuGet first (.ci/run, the pipeline)
-#   bash tools/infra-check.sh --all      also the Entra deployment (infra/entra), which needs the
+#   bash tools/infra-check.sh --all      also build and lint the Entra template (infra/entra), which needs the
 #                                        Microsoft Graph extension from its container registry (network)
 #   bash tools/infra-check.sh --restore --print-path   only restore, and print the binary's path
 #
@@ -99,6 +99,20 @@ check "build-params infra/main.bicepparam (builds infra/main.bicep)" "" -- build
 check "build-params refuses GRAPH_CLOUD=AzureUSGovernment with MANAGE_APP_REGISTRATION=true" \
   "only creates app registrations in the Azure public cloud" GRAPH_CLOUD=AzureUSGovernment MANAGE_APP_REGISTRATION=true -- \
   build-params infra/main.bicepparam --outfile "$out/refused.parameters.json"
+# Without the Graph extension, the Entra parameters file is compiled against a stand-in template
+# with infra/entra/main.bicep's parameter declarations: its expressions and refusals are checked.
+stub="$out/entra-parameters"
+mkdir -p "$stub"
+{
+  grep -E '^(@description\(.*\)|param .*)$' infra/entra/main.bicep
+  echo "output all array = [$(sed -n 's/^param \([A-Za-z0-9_]*\) .*/\1/p' infra/entra/main.bicep | paste -sd, -)]"
+} >"$stub/main.bicep"
+cp infra/entra/main.bicepparam "$stub/main.bicepparam"
+check "build-params infra/entra/main.bicepparam (against its parameter declarations)" "" GRAPH_GRANT_EXISTS=false -- \
+  build-params "$stub/main.bicepparam" --outfile "$out/entra-stub.parameters.json"
+check "build-params infra/entra/main.bicepparam refuses GRAPH_CLOUD=AzureChina" \
+  "only creates applications in the Azure public cloud" GRAPH_GRANT_EXISTS=false GRAPH_CLOUD=AzureChina -- \
+  build-params "$stub/main.bicepparam" --outfile "$out/entra-refused.parameters.json"
 if $all; then
   check "build infra/entra/main.bicep" "" -- build infra/entra/main.bicep --outdir "$out/entra"
   check "lint  infra/entra/main.bicep" "" -- lint infra/entra/main.bicep

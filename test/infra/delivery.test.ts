@@ -163,9 +163,9 @@ describe("azure-pipelines.yml", () => {
     const required = ["main.bicepparam", "entra/main.bicepparam"].flatMap((file) =>
       [...readFileSync(join(ROOT, "infra", file), "utf8").matchAll(/readEnvironmentVariable\('([A-Z_]+)'\)/g)].map((m) => m[1]!),
     );
-    expect(required).toEqual(expect.arrayContaining(["AZURE_ENV_NAME", "GRAPH_GRANT_EXISTS", "FUNCTION_IDENTITY_PRINCIPAL_ID"]));
-    // Set by the Entra stage's script (deploy-entra.sh and the outputs of the Azure deployment).
-    const SET_BY_SCRIPTS = ["GRAPH_GRANT_EXISTS", "FUNCTION_IDENTITY_PRINCIPAL_ID"];
+    expect(required).toEqual(expect.arrayContaining(["AZURE_ENV_NAME", "GRAPH_GRANT_EXISTS"]));
+    // Set by the Entra stage's script (deploy-entra.sh).
+    const SET_BY_SCRIPTS = ["GRAPH_GRANT_EXISTS"];
     for (const name of required.filter((n) => !SET_BY_SCRIPTS.includes(n))) expect(pipeline.variables, name).toHaveProperty([name]);
     expect(scriptsOf(job("Entra"))).toContain('export FUNCTION_IDENTITY_PRINCIPAL_ID="$principal_id"');
   });

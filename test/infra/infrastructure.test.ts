@@ -469,7 +469,8 @@ describe("Entra application (a deployment of its own, Microsoft Graph Bicep exte
     const set = Object.fromEntries(parameters(doc("entra/main.bicepparam")).map((p) => [p.name, p.defaultValue?.text]));
     expect(set.certificateCredentials).toBe("federated ? [] : json(readEnvironmentVariable('CERTIFICATE_CREDENTIALS', '[]'))");
     // The subject is the identity's principal (object) id, never its client id.
-    expect(set.federatedIdentityPrincipalId).toBe("federated ? readEnvironmentVariable('FUNCTION_IDENTITY_PRINCIPAL_ID') : ''");
+    expect(set.federatedIdentityPrincipalId).toMatch(/^!federated\s+\? ''\s+: \(empty\(principalId\) \? fail\('GRAPH_CREDENTIAL is managedIdentityFederation but FUNCTION_IDENTITY_PRINCIPAL_ID is empty/);
+    expect(variables(doc("entra/main.bicepparam")).get("principalId")?.text).toBe("readEnvironmentVariable('FUNCTION_IDENTITY_PRINCIPAL_ID', '')");
     const entraParams = parameters(entra()).map((p) => p.name).sort();
     expect(Object.keys(set).sort()).toEqual(entraParams);
   });
