@@ -142,7 +142,8 @@ describe("the pipeline's inline scripts", () => {
   });
 
   it("Azure stage: before the first Entra deployment, deploys with an empty GRAPH_CLIENT_ID", () => {
-    const box = sandbox({ ...variablesAsEnvironment(), STUB_SHOW_ERROR: "ERROR: (DeploymentNotFound) Deployment 'entra-user-sync-entra' could not be found." });
+    const notFound = "ERROR: (DeploymentNotFound) Deployment could not be found.";
+    const box = sandbox({ ...variablesAsEnvironment(), STUB_ENTRA_SHOW_ERROR: notFound, STUB_AZURE_SHOW_ERROR: notFound });
     const result = run("bash", ["-c", inlineScript("Azure", { "Agent.TempDirectory": box.dir })], { cwd: checkout(box), env: box.env });
     expect(result.code).toBe(0);
     expect(box.calls()).toContainEqual(expect.stringMatching(/^deploy GRAPH_GRANT_EXISTS= GRAPH_CLIENT_ID= /));
@@ -155,11 +156,27 @@ describe("the pipeline's inline scripts", () => {
     expect(ok.code).toBe(0);
     expect(box.calls()).toContainEqual(expect.stringContaining(`GRAPH_CLIENT_ID=${CLIENT_ID} `));
 
-    const denied = sandbox({ ...variablesAsEnvironment(), STUB_SHOW_ERROR: "ERROR: (AuthorizationFailed) The client does not have authorization." });
+    const denied = sandbox({ ...variablesAsEnvironment(), STUB_ENTRA_SHOW_ERROR: "ERROR: (AuthorizationFailed) The client does not have authorization." });
     const failed = run("bash", ["-c", inlineScript("Azure", { "Agent.TempDirectory": denied.dir })], { cwd: checkout(denied), env: denied.env });
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).toContain("AuthorizationFailed");
     expect(deployments(denied)).toEqual([]);
+  });
+});
+
+describe("entra-client-id.sh", () => {
+  it("never blanks a working app's client id when the last Entra deployment failed: it keeps the Azure deployment's", () => {
+    const box = sandbox({ STUB_ENTRA_STATE: "Failed", STUB_AZURE_CLIENT_ID: CLIENT_ID });
+    const result = run("bash", [join(SCRIPTS, "entra-client-id.sh"), "rg-test"], { env: box.env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${CLIENT_ID}\n`);
+    expect(result.stderr).toContain("The last Entra deployment entra-user-sync-entra is Failed");
+  });
+
+  it("prints the last successful Entra deployment's client id", () => {
+    const box = sandbox({ STUB_CLIENT_ID: CLIENT_ID, STUB_AZURE_CLIENT_ID: "00000000-0000-0000-0000-000000000000" });
+    const result = run("bash", [join(SCRIPTS, "entra-client-id.sh"), "rg-test"], { env: box.env });
+    expect(result.stdout).toBe(`${CLIENT_ID}\n`);
   });
 });
 
