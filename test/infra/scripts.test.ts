@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { powershell, ROOT, run, sandbox, type Sandbox } from "./script-stubs.js";
+import { graphStub, powershell, ROOT, run, runAsync, sandbox, type Sandbox } from "./script-stubs.js";
 
 const SCRIPTS = join(ROOT, "infra", "scripts");
 const CLIENT_ID = "11111111-2222-3333-4444-555555555555";
@@ -56,20 +56,31 @@ describe("azd postprovision hook", () => {
     { name: "Windows (PowerShell)", command: () => pwsh, args: ["-NoProfile", "-File", join(SCRIPTS, "azd-postprovision.ps1")] },
   ];
 
+  /** Runs the hook with a loopback Graph for the PowerShell grant check (the posix one uses `az rest`). */
+  async function hook(variant: (typeof variants)[number], env: Record<string, string>) {
+    const box = sandbox(env);
+    const graph = await graphStub(box.env);
+    try {
+      const result = await runAsync(variant.command(), variant.args, { env: { ...box.env, GRAPH_GRANT_CHECK_URL: graph.url }, timeoutInMs: 120_000 });
+      return { box, result, graph };
+    } finally {
+      await graph.close();
+    }
+  }
+
   for (const variant of variants) {
     describe(variant.name, () => {
-      it("fails when the grant check fails: nothing deployed, nothing set", () => {
-        const box = sandbox(grantCheckFailure);
-        const result = run(variant.command(), variant.args, { env: box.env, timeoutInMs: 120_000 });
+      it("fails when the grant check fails: nothing deployed, nothing set", async () => {
+        const { box, result } = await hook(variant, grantCheckFailure);
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("Authorization_RequestDenied");
+        expect(result.stderr).toContain("needs the Application.Read.All application permission");
         expect(deployments(box)).toEqual([]);
         expect(box.calls().filter((c) => c.startsWith("azd ") || c.includes("appsettings set"))).toEqual([]);
       });
 
-      it("deploys the Entra part and hands a new client id to azd and to the app", () => {
-        const box = sandbox({ ...BASE_ENV, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "0" });
-        const result = run(variant.command(), variant.args, { env: box.env, timeoutInMs: 120_000 });
+      it("deploys the Entra part and hands a new client id to azd and to the app", async () => {
+        const { box, result } = await hook(variant, { ...BASE_ENV, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "0" });
         expect(result.stderr).toContain("User.Read.All grant already present: false");
         expect(result.code).toBe(0);
         expect(result.stdout).toContain(`App registration ready: GRAPH_CLIENT_ID=${CLIENT_ID}`);
@@ -78,22 +89,42 @@ describe("azd postprovision hook", () => {
         expect(box.calls()).toContain(`az functionapp config appsettings set --resource-group rg-test --name func-usersync-x --settings GRAPH_CLIENT_ID=${CLIENT_ID} --output none`);
       });
 
-      it("leaves azd and the app alone when the client id is already set", () => {
-        const box = sandbox({ ...BASE_ENV, GRAPH_CLIENT_ID: CLIENT_ID });
-        const result = run(variant.command(), variant.args, { env: box.env, timeoutInMs: 120_000 });
+      it("sees an existing grant, and leaves azd and the app alone when the client id is already set", async () => {
+        const { box, result } = await hook(variant, { ...BASE_ENV, GRAPH_CLIENT_ID: CLIENT_ID, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "1" });
+        expect(result.stderr).toContain("User.Read.All grant already present: true");
         expect(result.code).toBe(0);
         expect(deployments(box)).toHaveLength(1);
+        expect(box.calls()).toContainEqual(expect.stringMatching(/^deploy GRAPH_GRANT_EXISTS=true /));
         expect(box.calls().filter((c) => c.startsWith("azd ") || c.includes("appsettings set"))).toEqual([]);
       });
 
-      it("does nothing with MANAGE_APP_REGISTRATION=false", () => {
-        const box = sandbox({ ...BASE_ENV, MANAGE_APP_REGISTRATION: "false" });
-        const result = run(variant.command(), variant.args, { env: box.env, timeoutInMs: 120_000 });
+      it("does nothing with MANAGE_APP_REGISTRATION=false", async () => {
+        const { box, result, graph } = await hook(variant, { ...BASE_ENV, MANAGE_APP_REGISTRATION: "false" });
         expect(result.code).toBe(0);
         expect(box.calls()).toEqual([]);
+        expect(graph.requests).toEqual([]);
       });
     });
   }
+
+  it("PowerShell: calls Graph itself with the Azure CLI's token (no az rest through az.cmd)", async () => {
+    const { box, graph } = await hook(variants[1]!, { ...BASE_ENV, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "1" });
+    expect(box.calls().filter((c) => c.startsWith("az rest"))).toEqual([]);
+    expect(box.calls()).toContain("az account get-access-token --resource-type ms-graph --query accessToken -o tsv");
+    expect(graph.requests).toEqual([
+      "Bearer stub-graph-token /v1.0/applications(uniqueName='entra-user-sync-test')?$select=appId",
+      "Bearer stub-graph-token /v1.0/servicePrincipals(appId='app-id')?$select=id",
+      "Bearer stub-graph-token /v1.0/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')?$select=id",
+      "Bearer stub-graph-token /v1.0/servicePrincipals/app-service-principal/appRoleAssignments",
+    ]);
+  });
+
+  it("PowerShell: fails with the fix when the Azure CLI has no token", async () => {
+    const { box, result } = await hook(variants[1]!, { ...BASE_ENV, STUB_NO_TOKEN: "1" });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("Could not get a Microsoft Graph token from the Azure CLI: run az login.");
+    expect(deployments(box)).toEqual([]);
+  });
 });
 
 describe("the pipeline's inline scripts", () => {
