@@ -2,9 +2,12 @@
 //   - a Flex Consumption function app (Node 22) running as one user-assigned managed identity;
 //   - two storage accounts without shared keys: one for the Functions host, one for the snapshots;
 //   - a Key Vault (RBAC, soft delete, purge protection) holding the app registration's certificate;
-//   - Log Analytics + Application Insights (Entra-only ingestion) and alerts on failed runs;
-//   - the Entra application, its service principal, its certificate credential and the admin
-//     consent for Microsoft Graph User.Read.All (Microsoft Graph Bicep extension, public cloud).
+//   - Log Analytics + Application Insights (Entra-only ingestion), alerts on failed runs, and
+//     diagnostic settings sending Key Vault audit events and storage logs to the workspace;
+//   - optionally (privateNetworking), a virtual network, VNet integration and private endpoints.
+// The Entra application, its credential and its Graph grant are a separate deployment
+// (entra/main.bicep) with its own identity; this one takes the application's client id
+// (graphClientId) and needs no Microsoft Graph extension, so it compiles offline.
 // Deploy with main.bicepparam (pipeline and azd alike); docs/deploy.md walks through it.
 targetScope = 'resourceGroup'
 
@@ -18,11 +21,11 @@ param location string = resourceGroup().location
 @description('Immutable uniqueName of the Entra application. Changing it creates a new application.')
 param appUniqueName string = 'entra-user-sync-${environmentName}'
 
-@description('False: the Entra application is managed outside this template (national clouds, or no Graph permissions for the deploying identity); give its client id in existingGraphClientId.')
+@description('True: the Entra deployment (entra/main.bicep) manages the app registration in the tenant and cloud of this deployment. False: it is managed by hand (another tenant, national clouds, or no Graph permissions for any pipeline identity).')
 param manageAppRegistration bool = true
 
-@description('Application (client) id of an app registration managed outside this template. Used only when manageAppRegistration is false.')
-param existingGraphClientId string = ''
+@description('Application (client) id of the app registration (GRAPH_CLIENT_ID): the Entra deployment\'s output, or the id of an app registration managed by hand. Empty only before the first Entra deployment.')
+param graphClientId string = ''
 
 @description('Tenant whose users are synchronised (GRAPH_TENANT_ID). Empty: the tenant of this subscription.')
 param graphTenantId string = ''
@@ -34,12 +37,6 @@ param graphCloud string = 'AzurePublic'
 @description('How the function proves its identity to Microsoft Entra (GRAPH_CREDENTIAL, docs/credentials.md). keyVaultCertificate: a Key Vault certificate registered on the app. managedIdentityFederation: no certificate or secret at all; the app trusts the function\'s managed identity through a federated identity credential.')
 @allowed(['keyVaultCertificate', 'managedIdentityFederation'])
 param graphCredential string = 'keyVaultCertificate'
-
-@description('True when the application already holds the User.Read.All grant; computed by infra/scripts/graph-grant-exists.sh before each deployment.')
-param graphGrantExists bool = false
-
-@description('False: an administrator grants admin consent by hand, and the deploying identity needs no AppRoleAssignment.ReadWrite.All.')
-param assignGraphAppRole bool = true
 
 @description('Key Vault certificate the function signs its Graph token requests with (KEY_VAULT_CERTIFICATE_NAME).')
 param certificateName string = 'entra-user-sync'
@@ -80,6 +77,17 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Minutes after which a run stops at a checkpoint for the next invocation to continue (USER_SYNC_MAX_RUN_MINUTES). Below host.json functionTimeout (30 minutes), leaving time to write the checkpoint.')
+@minValue(1)
+@maxValue(27)
+param userSyncMaxRunMinutes int = 25
+
+@description('Private networking: VNet integration for the function app, private endpoints for both storage accounts and Key Vault, storage reachable only through them. Off by default (docs/deploy.md, "Private networking").')
+param privateNetworking bool = false
+
+@description('Address space of the virtual network created when privateNetworking is true.')
+param virtualNetworkAddressPrefix string = '10.40.0.0/24'
+
 // The name the code registers the timer function under (src/functions).
 var functionName = 'userSync'
 var azdServiceName = 'user-sync'
@@ -91,54 +99,19 @@ var tags = {
 var deploymentContainerName = 'app-package'
 var alertEmails = filter(map(split(alertEmailAddresses, ','), address => trim(address)), address => !empty(address))
 var otherTrustedCertificates = filter(map(split(additionalTrustedCertificateNames, ','), name => trim(name)), name => !empty(name) && name != certificateName)
-var syncedTenantId = empty(graphTenantId) ? tenant().tenantId : graphTenantId
+// The app registration is created by the Entra deployment in this deployment's tenant, in the public
+// cloud. Another tenant or cloud with manageAppRegistration would put it in the wrong place: refused
+// (the cloud at compile time in main.bicepparam, the tenant here, before anything is created).
+var crossTenantRefused = manageAppRegistration && !empty(graphTenantId) && graphTenantId != tenant().tenantId
+var syncedTenantId = crossTenantRefused
+  ? fail('GRAPH_TENANT_ID is ${graphTenantId}, but this deployment runs in tenant ${tenant().tenantId} and MANAGE_APP_REGISTRATION is true: the app registration would be created in the wrong tenant. Set MANAGE_APP_REGISTRATION=false and create it in tenant ${graphTenantId} by hand (docs/deploy.md, "Another tenant or a national cloud").')
+  : (empty(graphTenantId) ? tenant().tenantId : graphTenantId)
 var usesFederatedCredential = graphCredential == 'managedIdentityFederation'
-// The audience a managed identity token must carry to be exchanged (src/configuration/clouds.ts).
-var tokenExchangeAudiences = {
-  AzurePublic: 'api://AzureADTokenExchange'
-  AzureChina: 'api://AzureADTokenExchangeChina'
-  AzureUSGovernment: 'api://AzureADTokenExchangeUSGov'
-  AzureUSGovernmentDoD: 'api://AzureADTokenExchangeUSGov'
-}
 
 resource functionIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-usersync-${token}'
   location: location
   tags: tags
-}
-
-// Two accounts, not one: the host's account (leases, keys, deployment packages) is disposable
-// plumbing, the snapshot account is the product's data. Separate accounts let each identity role
-// reach only its own data (blob owner never touches snapshots), and let the data account get its
-// own redundancy, network rules and lifecycle without touching the app.
-module hostStorage 'modules/storage.bicep' = {
-  name: 'host-storage'
-  params: {
-    name: 'sthost${token}'
-    location: location
-    tags: tags
-    containerNames: [deploymentContainerName]
-  }
-}
-
-module snapshotStorage 'modules/storage.bicep' = {
-  name: 'snapshot-storage'
-  params: {
-    name: 'stsnap${token}'
-    location: location
-    tags: tags
-    skuName: snapshotStorageSku
-  }
-}
-
-module keyVault 'modules/keyvault.bicep' = {
-  name: 'key-vault'
-  params: {
-    name: 'kv-usersync-${take(token, 10)}'
-    location: location
-    tags: tags
-    createMode: keyVaultCreateMode
-  }
 }
 
 module monitoring 'modules/monitoring.bicep' = {
@@ -154,6 +127,83 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// Two accounts, not one: the host's account (leases, keys, deployment packages) is disposable
+// plumbing, the snapshot account is the product's data. Separate accounts let each identity role
+// reach only its own data (blob owner never touches snapshots), and let the data account get its
+// own redundancy, network rules and lifecycle without touching the app.
+module hostStorage 'modules/storage.bicep' = {
+  name: 'host-storage'
+  params: {
+    name: 'sthost${token}'
+    location: location
+    tags: tags
+    containerNames: [deploymentContainerName]
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    publicNetworkAccess: !privateNetworking
+  }
+}
+
+module snapshotStorage 'modules/storage.bicep' = {
+  name: 'snapshot-storage'
+  params: {
+    name: 'stsnap${token}'
+    location: location
+    tags: tags
+    skuName: snapshotStorageSku
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    publicNetworkAccess: !privateNetworking
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'key-vault'
+  params: {
+    name: 'kv-usersync-${take(token, 10)}'
+    location: location
+    tags: tags
+    createMode: keyVaultCreateMode
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    // The certificate deployment script runs outside the virtual network: the vault stays reachable
+    // (RBAC still applies) unless there is no certificate to manage.
+    publicNetworkAccess: !privateNetworking || !usesFederatedCredential
+  }
+}
+
+// Optional private networking: the function app's outbound traffic goes through the VNet, and
+// storage and Key Vault are reached through private endpoints.
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  params: {
+    name: 'vnet-usersync-${token}'
+    location: location
+    tags: tags
+    addressPrefix: virtualNetworkAddressPrefix
+  }
+}
+
+var privateEndpoints = [
+  { name: 'pe-${hostStorage.name}-blob', target: 'host', groupId: 'blob' }
+  { name: 'pe-${hostStorage.name}-queue', target: 'host', groupId: 'queue' }
+  { name: 'pe-${hostStorage.name}-table', target: 'host', groupId: 'table' }
+  { name: 'pe-${snapshotStorage.name}-table', target: 'snapshot', groupId: 'table' }
+  { name: 'pe-${keyVault.name}-vault', target: 'vault', groupId: 'vault' }
+]
+
+module privateEndpoint 'modules/private-endpoint.bicep' = [
+  for endpoint in privateEndpoints: if (privateNetworking) {
+    name: endpoint.name
+    params: {
+      name: endpoint.name
+      location: location
+      tags: tags
+      subnetId: network.?outputs.privateEndpointSubnetId ?? ''
+      targetId: endpoint.target == 'host' ? hostStorage.outputs.id : (endpoint.target == 'snapshot' ? snapshotStorage.outputs.id : keyVault.outputs.id)
+      groupId: endpoint.groupId
+      privateDnsZoneId: network.?outputs.privateDnsZoneIds[endpoint.groupId] ?? ''
+    }
+  }
+]
+
 // No certificate at all when the managed identity is the app's credential.
 module certificate 'modules/certificate.bicep' = if (!usesFederatedCredential) {
   name: 'certificate'
@@ -166,19 +216,6 @@ module certificate 'modules/certificate.bicep' = if (!usesFederatedCredential) {
     certificateSubject: 'CN=${appUniqueName}'
     validityInMonths: certificateValidityInMonths
     forceUpdateTag: certificateRefreshTag
-  }
-}
-
-module entraApp 'modules/entra-app.bicep' = if (manageAppRegistration) {
-  name: 'entra-app'
-  params: {
-    appUniqueName: appUniqueName
-    displayName: 'Entra user sync (${environmentName})'
-    certificateCredentials: usesFederatedCredential ? [] : certificate.outputs.certificateCredentials
-    federatedIdentityPrincipalId: usesFederatedCredential ? functionIdentity.properties.principalId : ''
-    tokenExchangeAudience: tokenExchangeAudiences[graphCloud]
-    graphGrantExists: graphGrantExists
-    assignGraphAppRole: assignGraphAppRole
   }
 }
 
@@ -208,7 +245,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     graphTenantId: syncedTenantId
-    graphClientId: manageAppRegistration ? entraApp.outputs.appId : existingGraphClientId
+    graphClientId: graphClientId
     graphCloud: graphCloud
     keyVaultUri: keyVault.outputs.uri
     keyVaultCertificateName: certificateName
@@ -216,16 +253,22 @@ module functionApp 'modules/function-app.bicep' = {
     snapshotTableServiceUri: snapshotStorage.outputs.tableEndpoint
     userSyncSchedule: userSyncSchedule
     userSyncSelect: userSyncSelect
+    userSyncMaxRunMinutes: userSyncMaxRunMinutes
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    virtualNetworkSubnetId: network.?outputs.functionSubnetId ?? ''
   }
   dependsOn: [
     rbac
+    privateEndpoint
   ]
 }
 
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
-output GRAPH_CLIENT_ID string = manageAppRegistration ? entraApp.outputs.appId : existingGraphClientId
+output GRAPH_CLIENT_ID string = graphClientId
 output SNAPSHOT_TABLE_SERVICE_URI string = snapshotStorage.outputs.tableEndpoint
 output FUNCTION_IDENTITY_CLIENT_ID string = functionIdentity.properties.clientId
+// Inputs of the Entra deployment (infra/scripts/deploy-entra.sh): public data only.
+output FUNCTION_IDENTITY_PRINCIPAL_ID string = functionIdentity.properties.principalId
+output CERTIFICATE_CREDENTIALS array = certificate.?outputs.certificateCredentials ?? []

@@ -27,12 +27,17 @@ param graphCredential string
 param snapshotTableServiceUri string
 param userSyncSchedule string
 param userSyncSelect string
+@description('USER_SYNC_MAX_RUN_MINUTES: below host.json functionTimeout, so a run checkpoints before the host stops it.')
+param userSyncMaxRunMinutes int
 
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+
+@description('Subnet for VNet integration (delegated to Microsoft.App/environments). Empty: none.')
+param virtualNetworkSubnetId string = ''
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
@@ -70,6 +75,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -116,6 +122,7 @@ var productSettings = {
   GRAPH_CREDENTIAL: graphCredential
   SNAPSHOT_STORAGE__tableServiceUri: snapshotTableServiceUri
   USER_SYNC_SCHEDULE: userSyncSchedule
+  USER_SYNC_MAX_RUN_MINUTES: string(userSyncMaxRunMinutes)
 }
 
 // The certificate's vault and name, only in the mode that reads them (the code refuses settings of another mode).
@@ -135,10 +142,14 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings)
 }
 
-// Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords.
+// Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords. The
+// resource provider expects the site's location on these policies (it rejects them without one),
+// although the type definitions omit it: hence the one suppressed compiler warning (BCP187) each.
 resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: site
   name: 'scm'
+  #disable-next-line BCP187
+  location: location
   properties: {
     allow: false
   }
@@ -147,6 +158,8 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: site
   name: 'ftp'
+  #disable-next-line BCP187
+  location: location
   properties: {
     allow: false
   }

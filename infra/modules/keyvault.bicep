@@ -1,6 +1,7 @@
 // The vault that holds the app registration's certificate. RBAC authorization only (no access
 // policies), soft delete and purge protection on. It holds nothing else, so a role scoped to this
-// vault is as narrow as a role on the certificate itself.
+// vault is as narrow as a role on the certificate itself. Every access (the audit category group:
+// who read or changed what) goes to the Log Analytics workspace.
 
 @description('Key Vault name: 3-24 letters, digits and dashes, starting with a letter.')
 @minLength(3)
@@ -18,6 +19,12 @@ param softDeleteRetentionInDays int = 90
 @description('"recover" brings back a soft-deleted vault of the same name (after deleting an environment and deploying it again).')
 @allowed(['default', 'recover'])
 param createMode string = 'default'
+
+@description('Log Analytics workspace that receives the audit events.')
+param logAnalyticsWorkspaceId string
+
+@description('False: reachable only through its private endpoint (main.bicep, privateNetworking).')
+param publicNetworkAccess bool = true
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -37,11 +44,25 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
+  }
+}
+
+resource auditLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -142,3 +142,4 @@ resource noSuccessAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
 
 output applicationInsightsName string = appInsights.name
 output applicationInsightsId string = appInsights.id
+output workspaceId string = workspace.id

@@ -12,20 +12,25 @@ set -euo pipefail
 : "${VAULT_NAME:?}" "${CERTIFICATE_NAMES:?}" "${CERTIFICATE_SUBJECT:?}" "${VALIDITY_IN_MONTHS:?}"
 
 # Role assignments made in the same deployment take a few minutes to reach Key Vault: retry on 403.
+# Only the command's standard output is returned (it is parsed as JSON); its standard error (warnings,
+# errors) goes to the script's standard error and decides whether to retry.
+errors_file=$(mktemp)
+trap 'rm -f "$errors_file"' EXIT
 with_retry() {
   local attempt=1 output
   while true; do
-    if output=$("$@" 2>&1); then
+    if output=$("$@" 2>"$errors_file"); then
+      cat "$errors_file" >&2
       printf '%s' "$output"
       return 0
     fi
-    if [[ $attempt -ge 30 ]] || ! grep -qiE 'forbidden|not authorized|403' <<<"$output"; then
-      printf '%s\n' "$output" >&2
+    if [[ $attempt -ge 30 ]] || ! grep -qiE 'forbidden|not authorized|403' "$errors_file"; then
+      cat "$errors_file" >&2
       return 1
     fi
     echo "Waiting for the Key Vault role assignment to propagate (attempt $attempt)..." >&2
     attempt=$((attempt + 1))
-    sleep 20
+    sleep "${RETRY_DELAY_SECONDS:-20}"
   done
 }
 

@@ -36,107 +36,160 @@ function scriptsOf(job: Job): string {
     .join("\n");
 }
 
+type Task = Step & { condition?: string };
+
+function job(stageName: string): Job {
+  const [only] = stage(stageName).jobs;
+  if (!only) throw new Error(`no job in ${stageName}`);
+  return only;
+}
+
 describe("azure-pipelines.yml", () => {
-  it("has the Build, Provision and Deploy stages in order", () => {
-    expect(pipeline.stages.map((s) => s.stage)).toEqual(["Build", "Provision", "Deploy"]);
-    expect(stage("Provision").dependsOn).toBe("Build");
-    expect(stage("Deploy").dependsOn).toBe("Provision");
+  it("has the Validate, Azure, Entra and Deploy stages in order", () => {
+    expect(pipeline.stages.map((s) => s.stage)).toEqual(["Validate", "Azure", "Entra", "Deploy"]);
+    expect(stage("Azure").dependsOn).toBe("Validate");
+    expect(stage("Entra").dependsOn).toBe("Azure");
+    expect(stage("Deploy").dependsOn).toEqual(["Azure", "Entra"]);
   });
 
-  it("builds on Node 22: npm ci, lint, test, Bicep build and lint", () => {
-    const [build] = stage("Build").jobs;
-    const node = stepsOf(build!).find((s) => s.task === "UseNode@1");
-    expect(node?.inputs?.version).toBe("22.x");
-    const scripts = scriptsOf(build!);
-    expect(scripts).toMatch(/^npm ci$/m);
-    expect(scripts).toMatch(/npm run lint/);
+  it("validates pull requests without any service connection or environment", () => {
+    const validate = stage("Validate");
+    expect(validate.condition).toBeUndefined();
+    const text = JSON.stringify(validate);
+    expect(text).not.toMatch(/ServiceConnection|azureSubscription|connectedServiceNameARM|environment/);
+    expect(job("Validate").environment).toBeUndefined();
+  });
+
+  it("reaches the deploying identities only on main, never on a pull request, in deployment jobs behind environments", () => {
+    for (const name of ["Azure", "Entra", "Deploy"]) {
+      const s = stage(name);
+      expect(s.condition, name).toMatch(/eq\(variables\.isMain, true\)/);
+      expect(s.condition, name).toMatch(/ne\(variables\.isPullRequest, true\)/);
+      expect(job(name).deployment, name).toBeDefined();
+      expect(job(name).environment, name).toMatch(/^\$\((azureEnvironment|entraEnvironment)\)$/);
+    }
+    expect(pipeline.variables.isMain).toBe("$[eq(variables['Build.SourceBranch'], 'refs/heads/main')]");
+    expect(pipeline.variables.isPullRequest).toBe("$[eq(variables['Build.Reason'], 'PullRequest')]");
+  });
+
+  it("uses the Graph-privileged identity in the Entra stage only, with an approval environment of its own", () => {
+    const entraConnection = pipeline.variables.entraServiceConnection;
+    const azureConnection = pipeline.variables.azureServiceConnection;
+    expect(entraConnection).toBeTruthy();
+    expect(azureConnection).toBeTruthy();
+    expect(entraConnection).not.toBe(azureConnection);
+    expect(pipeline.variables.entraEnvironment).not.toBe(pipeline.variables.azureEnvironment);
+    expect(job("Entra").environment).toBe("$(entraEnvironment)");
+    const connectionsOf = (name: string) =>
+      stepsOf(job(name)).flatMap((s) => [s.inputs?.azureSubscription, s.inputs?.connectedServiceNameARM]).filter((c) => c !== undefined);
+    expect(connectionsOf("Entra")).toEqual(["$(entraServiceConnection)"]);
+    expect(new Set([...connectionsOf("Azure"), ...connectionsOf("Deploy")])).toEqual(new Set(["$(azureServiceConnection)"]));
+    expect(stage("Entra").condition).toMatch(/ne\(variables\.MANAGE_APP_REGISTRATION, 'false'\)/);
+  });
+
+  it("validates on Node 22 with an npm cache: npm ci, npm test (build, typecheck, lint, tests), JUnit results published", () => {
+    const steps = stepsOf(job("Validate"));
+    expect(steps.find((s) => s.task === "UseNode@1")?.inputs?.version).toBe("22.x");
+    const cache = steps.find((s) => s.task === "Cache@2" && s.inputs?.path === "$(npm_config_cache)");
+    expect(cache?.inputs?.key).toMatch(/package-lock\.json/);
+    expect(pipeline.variables.npm_config_cache).toBe("$(Pipeline.Workspace)/.npm");
+    const scripts = scriptsOf(job("Validate"));
+    expect(scripts).toMatch(/^npm ci\b/m);
     expect(scripts).toMatch(/^npm test$/m);
-    expect(scripts).toMatch(/az bicep build --file infra\/main\.bicep/);
-    expect(scripts).toMatch(/az bicep build-params --file infra\/main\.bicepparam/);
-    expect(scripts).toMatch(/az bicep lint --file infra\/main\.bicep/);
+    const results = steps.find((s) => s.task === "PublishTestResults@2") as Task | undefined;
+    expect(results?.condition).toBe("succeededOrFailed()");
+    expect(results?.inputs).toMatchObject({ testResultsFormat: "JUnit", testResultsFiles: "test-results/junit.xml" });
+    const vitestConfig = readFileSync(join(ROOT, "vitest.config.ts"), "utf8");
+    expect(vitestConfig).toContain('["junit", { outputFile: "test-results/junit.xml" }]');
+    expect(vitestConfig).toContain('["json", { outputFile: "test-results/vitest.json" }]');
   });
 
-  it("zips the compiled app with production dependencies only", () => {
-    const [build] = stage("Build").jobs;
-    const scripts = scriptsOf(build!);
-    expect(scripts).toMatch(/cp -R dist\/src/);
-    expect(scripts).toMatch(/npm ci --omit=dev/);
-    const zip = stepsOf(build!).find((s) => s.task === "ArchiveFiles@2");
-    expect(zip?.inputs).toMatchObject({ archiveType: "zip", includeRootFolder: false });
-    const artifacts = stepsOf(build!).filter((s) => s.task === "PublishPipelineArtifact@1").map((s) => s.inputs?.artifact);
-    expect(artifacts).toEqual(["app", "infra"]);
+  it("compiles and lints the Bicep with the pinned CLI, as .ci/run does", () => {
+    expect(scriptsOf(job("Validate"))).toMatch(/^bash tools\/infra-check\.sh --restore --all$/m);
+    expect(readFileSync(join(ROOT, ".ci", "run"), "utf8")).toMatch(/^bash tools\/infra-check\.sh --restore$/m);
+    expect(readFileSync(join(ROOT, "tools", "bicep", "bicep.csproj"), "utf8")).toMatch(
+      /<BicepVersion>\d+\.\d+\.\d+<\/BicepVersion>[\s\S]*<PackageDownload Include="Azure\.Bicep\.CommandLine\.linux-x64" Version="\[\$\(BicepVersion\)\]" \/>/,
+    );
+    // The deployments compile with the same pinned binary, not the Azure CLI's own download.
+    for (const name of ["Azure", "Entra"]) {
+      const script = scriptsOf(job(name));
+      expect(script, name).toContain("bash tools/infra-check.sh --restore --print-path");
+      expect(script, name).toContain("az config set bicep.use_binary_from_path=true");
+      expect(script, name).not.toMatch(/az bicep (upgrade|install)/);
+    }
   });
 
-  it("runs what-if with AzureCLI@2 on pull requests only", () => {
-    const whatIf = stage("Provision").jobs.find((j) => j.job === "whatIf")!;
-    expect(whatIf.condition).toMatch(/eq\(variables\.isPullRequest, true\)/);
-    const cli = stepsOf(whatIf).find((s) => s.task === "AzureCLI@2");
-    expect(cli?.inputs?.azureSubscription).toBe("$(azureServiceConnection)");
-    expect(String(cli?.inputs?.inlineScript)).toMatch(/az deployment group what-if[\s\S]*--parameters main\.bicepparam/);
-    expect(String(cli?.inputs?.inlineScript)).toMatch(/graph-grant-exists\.sh/);
+  it("uses stable major versions of its tasks", () => {
+    const tasks = pipeline.stages.flatMap((s) => s.jobs.flatMap((j) => stepsOf(j).map((step) => step.task))).filter((t): t is string => !!t);
+    const STABLE = ["UseNode@1", "Cache@2", "PublishTestResults@2", "ArchiveFiles@2", "PublishPipelineArtifact@1", "AzureCLI@2", "AzureFunctionApp@2"];
+    for (const t of tasks) expect(STABLE, t).toContain(t);
   });
 
-  it("deploys the infrastructure with AzureCLI@2 on main, in a deployment job on the environment", () => {
-    const provision = stage("Provision").jobs.find((j) => j.deployment === "provision")!;
-    expect(provision.environment).toBe("$(deploymentEnvironment)");
-    expect(provision.condition).toMatch(/eq\(variables\.isMain, true\)/);
-    expect(provision.condition).toMatch(/ne\(variables\.isPullRequest, true\)/);
-    const cli = stepsOf(provision).find((s) => s.task === "AzureCLI@2")!;
-    expect(cli.name).toBe("deploy");
-    const script = String(cli.inputs?.inlineScript);
-    expect(script.indexOf("graph-grant-exists.sh")).toBeGreaterThan(-1);
-    expect(script.indexOf("graph-grant-exists.sh")).toBeLessThan(script.indexOf("az deployment group create"));
-    expect(script).toMatch(/task\.setvariable variable=functionAppName;isOutput=true/);
-  });
-
-  it("deploys the code with AzureFunctionApp@2 (Flex Consumption) in a deployment job on the environment", () => {
-    const deploy = stage("Deploy");
-    expect(deploy.condition).toMatch(/eq\(variables\.isMain, true\)/);
-    const [job] = deploy.jobs;
-    expect(job?.deployment).toBeDefined();
-    expect(job?.environment).toBe("$(deploymentEnvironment)");
-    const task = stepsOf(job!).find((s) => s.task === "AzureFunctionApp@2");
-    expect(task?.inputs).toMatchObject({
+  it("zips the staged package (the folder azd deploys) and deploys it with AzureFunctionApp@2 (Flex Consumption)", () => {
+    expect(scriptsOf(job("Validate"))).toMatch(/^node infra\/scripts\/stage-app\.mjs --no-build$/m);
+    const zip = stepsOf(job("Validate")).find((s) => s.task === "ArchiveFiles@2");
+    expect(zip?.inputs).toMatchObject({ rootFolderOrFile: "dist/package", archiveType: "zip", includeRootFolder: false });
+    const deploy = stepsOf(job("Deploy")).find((s) => s.task === "AzureFunctionApp@2");
+    expect(deploy?.inputs).toMatchObject({
       connectedServiceNameARM: "$(azureServiceConnection)",
       appType: "functionAppLinux",
       isFlexConsumption: true,
       appName: "$(functionAppName)",
+      package: "$(Pipeline.Workspace)/app/entra-user-sync.zip",
     });
-    expect(deploy.variables?.functionAppName).toBe("$[ stageDependencies.Provision.provision.outputs['provision.deploy.functionAppName'] ]");
+    expect(stage("Deploy").variables?.functionAppName).toBe("$[ stageDependencies.Azure.azure.outputs['azure.deploy.functionAppName'] ]");
+    expect(stage("Deploy").variables?.graphClientId).toBe("$[ stageDependencies.Entra.entra.outputs['entra.deploy.graphClientId'] ]");
   });
 
-  it("uses one service connection and one environment everywhere", () => {
-    expect(pipeline.variables.azureServiceConnection).toBeTruthy();
-    expect(pipeline.variables.deploymentEnvironment).toBeTruthy();
-    const text = readFileSync(join(ROOT, "azure-pipelines.yml"), "utf8");
-    expect(text).not.toMatch(/azureSubscription: (?!\$\(azureServiceConnection\))/);
+  it("smoke-checks the app after deploying its code", () => {
+    const steps = stepsOf(job("Deploy"));
+    const deployAt = steps.findIndex((s) => s.task === "AzureFunctionApp@2");
+    const smokeAt = steps.findIndex((s) => String(s.inputs?.inlineScript ?? "").includes("infra/scripts/smoke-check.sh"));
+    expect(smokeAt).toBeGreaterThan(deployAt);
+    expect(String(steps[smokeAt]!.inputs!.inlineScript)).toBe('bash infra/scripts/smoke-check.sh "$(resourceGroupName)" "$(functionAppName)"');
   });
 
-  it("sets every environment variable main.bicepparam reads without a default", async () => {
-    const bicepparam = readFileSync(join(ROOT, "infra", "main.bicepparam"), "utf8");
-    const required = [...bicepparam.matchAll(/readEnvironmentVariable\('([A-Z_]+)'\)/g)].map((m) => m[1]!);
-    expect(required).toContain("AZURE_ENV_NAME");
-    for (const name of required) expect(pipeline.variables, name).toHaveProperty([name]);
+  it("checks the Graph grant in the Entra stage, as a statement whose failure stops the stage", () => {
+    const script = scriptsOf(job("Entra"));
+    expect(script).toMatch(/^set -euo pipefail$/m);
+    expect(script).toMatch(/^client_id=\$\(bash infra\/scripts\/deploy-entra\.sh\)$/m);
+    // No `export X=$(...)` or `cmd "$(...)"` that would hide a failure.
+    for (const name of ["Azure", "Entra", "Deploy"]) expect(scriptsOf(job(name)), name).not.toMatch(/export \w+=\$\(|"\$\(bash /);
+    const deployEntra = readFileSync(join(ROOT, "infra", "scripts", "deploy-entra.sh"), "utf8");
+    expect(deployEntra).toMatch(/^grant_exists=\$\(bash "\$here\/graph-grant-exists\.sh" "\$APP_UNIQUE_NAME"\)$/m);
+  });
+
+  it("sets every environment variable the parameters files read without a default", () => {
+    const required = ["main.bicepparam", "entra/main.bicepparam"].flatMap((file) =>
+      [...readFileSync(join(ROOT, "infra", file), "utf8").matchAll(/readEnvironmentVariable\('([A-Z_]+)'\)/g)].map((m) => m[1]!),
+    );
+    expect(required).toEqual(expect.arrayContaining(["AZURE_ENV_NAME", "GRAPH_GRANT_EXISTS"]));
+    // Set by the Entra stage's script (deploy-entra.sh).
+    const SET_BY_SCRIPTS = ["GRAPH_GRANT_EXISTS"];
+    for (const name of required.filter((n) => !SET_BY_SCRIPTS.includes(n))) expect(pipeline.variables, name).toHaveProperty([name]);
+    expect(scriptsOf(job("Entra"))).toContain('export FUNCTION_IDENTITY_PRINCIPAL_ID="$principal_id"');
   });
 });
 
 describe("azure.yaml", () => {
+  type Hook = { shell: string; run: string; continueOnError: boolean };
   const azd = parse(readFileSync(join(ROOT, "azure.yaml"), "utf8")) as {
     name: string;
     infra: { provider: string; path: string; module: string };
-    services: Record<string, { project: string; language: string; host: string }>;
-    hooks: { preprovision: { posix: { run: string } } };
+    services: Record<string, { project: string; language: string; host: string; dist: string; remoteBuild: boolean; hooks: Record<string, { posix: Hook; windows: Hook }> }>;
+    hooks: Record<string, { posix: Hook; windows: Hook }>;
   };
 
-  it("provisions infra/main.bicep with Bicep", () => {
+  it("provisions infra/main.bicep (the Azure deployment) with Bicep", () => {
     expect(azd.infra).toEqual({ provider: "bicep", path: "infra", module: "main" });
   });
 
-  it("deploys this TypeScript project as a function app, to the app Bicep tags for it", async () => {
+  it("deploys the staged package without a remote build, to the app Bicep tags for it", async () => {
     const services = Object.entries(azd.services);
     expect(services).toHaveLength(1);
     const [name, service] = services[0]!;
-    expect(service).toEqual({ project: ".", language: "ts", host: "function" });
+    expect(service).toMatchObject({ project: ".", language: "ts", host: "function", dist: "dist/package", remoteBuild: false });
+    for (const shell of ["posix", "windows"] as const) expect(service.hooks.prepackage![shell].run).toBe("node infra/scripts/stage-app.mjs");
     const main = await parseBicepFile(join(ROOT, "infra", "main.bicep"));
     const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
     expect(property(fn.body, "params.azdServiceName")?.text).toBe("azdServiceName");
@@ -147,7 +200,19 @@ describe("azure.yaml", () => {
     expect(property(site.body, "tags")?.text).toContain("'azd-service-name': azdServiceName");
   });
 
-  it("checks the Graph grant before provisioning", () => {
-    expect(azd.hooks.preprovision.posix.run).toMatch(/azd env set GRAPH_GRANT_EXISTS "\$\(bash infra\/scripts\/graph-grant-exists\.sh/);
+  it("has a posix and a Windows variant of every hook, none of which may fail silently", () => {
+    const hooks = [...Object.values(azd.hooks), ...Object.values(azd.services).flatMap((s) => Object.values(s.hooks))];
+    expect(hooks.length).toBeGreaterThanOrEqual(3);
+    for (const hook of hooks) {
+      expect(hook.posix).toMatchObject({ shell: "sh", continueOnError: false });
+      expect(hook.windows).toMatchObject({ shell: "pwsh", continueOnError: false });
+      expect(hook.posix.run).toBeTruthy();
+      expect(hook.windows.run).toBeTruthy();
+    }
+  });
+
+  it("deploys the Entra part after provisioning, checking the Graph grant first", () => {
+    expect(azd.hooks.postprovision!.posix.run).toBe("sh infra/scripts/azd-postprovision.sh");
+    expect(azd.hooks.postprovision!.windows.run).toBe("pwsh -NoProfile -File infra/scripts/azd-postprovision.ps1");
   });
 });

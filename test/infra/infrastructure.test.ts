@@ -5,7 +5,6 @@ import {
   arrayItems,
   bicepFilesUnder,
   call,
-  identifiersIn,
   literal,
   modules,
   objectEntries,
@@ -49,6 +48,14 @@ const API_VERSIONS: Record<string, string> = {
   "Microsoft.Storage/storageAccounts": "2023-05-01",
   "Microsoft.Storage/storageAccounts/blobServices": "2023-05-01",
   "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+  "Microsoft.Storage/storageAccounts/queueServices": "2023-05-01",
+  "Microsoft.Storage/storageAccounts/tableServices": "2023-05-01",
+  "Microsoft.Insights/diagnosticSettings": "2021-05-01-preview",
+  "Microsoft.Network/virtualNetworks": "2024-05-01",
+  "Microsoft.Network/privateDnsZones": "2024-06-01",
+  "Microsoft.Network/privateDnsZones/virtualNetworkLinks": "2024-06-01",
+  "Microsoft.Network/privateEndpoints": "2024-05-01",
+  "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": "2024-05-01",
   "Microsoft.KeyVault/vaults": "2023-07-01",
   "Microsoft.OperationalInsights/workspaces": "2023-09-01",
   "Microsoft.Insights/components": "2020-02-02",
@@ -95,10 +102,11 @@ describe("resources and API versions", () => {
     const paths = modules(doc("main.bicep")).map((m) => m.path).sort();
     expect(paths).toEqual([
       "modules/certificate.bicep",
-      "modules/entra-app.bicep",
       "modules/function-app.bicep",
       "modules/keyvault.bicep",
       "modules/monitoring.bicep",
+      "modules/network.bicep",
+      "modules/private-endpoint.bicep",
       "modules/rbac.bicep",
       "modules/storage.bicep",
       "modules/storage.bicep",
@@ -132,7 +140,11 @@ describe("function app on Flex Consumption", () => {
   it("turns off publishing credentials (scm and ftp)", () => {
     const policies = resources(doc("modules/function-app.bicep")).filter((r) => r.type === "Microsoft.Web/sites/basicPublishingCredentialsPolicies");
     expect(policies.map((p) => literal(property(p.body, "name"))).sort()).toEqual(["ftp", "scm"]);
-    for (const p of policies) expect(literal(property(p.body, "properties.allow"))).toBe(false);
+    for (const p of policies) {
+      expect(literal(property(p.body, "properties.allow"))).toBe(false);
+      // The resource provider rejects these policies without the site's location.
+      expect(property(p.body, "location")?.text).toBe("location");
+    }
   });
 
   it("gives main's user-assigned identity to the app", () => {
@@ -213,6 +225,62 @@ describe("monitoring", () => {
     const hostSettings = variables(doc("modules/function-app.bicep")).get("hostSettings");
     const value = objectEntries(hostSettings).find((e) => e.key === "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")!.value;
     expect(value.text).toBe("'ClientId=${identityClientId};Authorization=AAD'");
+  });
+});
+
+describe("diagnostic settings", () => {
+  const settings = () => allResources().filter((r) => r.type === "Microsoft.Insights/diagnosticSettings");
+
+  it("sends Key Vault audit events to the Log Analytics workspace", () => {
+    const [audit] = settings().filter((r) => r.file === "modules/keyvault.bicep");
+    expect(property(audit!.body, "scope")?.text).toBe("vault");
+    expect(property(audit!.body, "properties.workspaceId")?.text).toBe("logAnalyticsWorkspaceId");
+    const [log] = arrayItems(property(audit!.body, "properties.logs"));
+    expect(literal(property(log, "categoryGroup"))).toBe("audit");
+    expect(literal(property(log, "enabled"))).toBe(true);
+  });
+
+  it("sends the blob, queue and table logs of both storage accounts to the workspace", () => {
+    const storage = settings().filter((r) => r.file === "modules/storage.bicep");
+    expect(storage.map((r) => property(r.body, "scope")?.text).sort()).toEqual(["blobService", "queueService", "tableService"]);
+    for (const r of storage) {
+      expect(property(r.body, "properties.workspaceId")?.text).toBe("logAnalyticsWorkspaceId");
+      expect(property(r.body, "properties.logs")?.text).toBe("storageLogs");
+    }
+    const categories = arrayItems(variables(doc("modules/storage.bicep")).get("storageLogs")).map((n) => literal(property(n, "category")));
+    expect(categories).toEqual(["StorageRead", "StorageWrite", "StorageDelete"]);
+    for (const m of modules(doc("main.bicep")).filter((m) => ["modules/storage.bicep", "modules/keyvault.bicep"].includes(m.path))) {
+      expect(property(m.body, "params.logAnalyticsWorkspaceId")?.text, m.symbol).toBe("monitoring.outputs.workspaceId");
+    }
+    expect(settings()).toHaveLength(4);
+  });
+});
+
+describe("private networking (optional)", () => {
+  it("is off by default", () => {
+    expect(parameters(doc("main.bicep")).find((p) => p.name === "privateNetworking")?.defaultValue?.text).toBe("false");
+    expect(parameters(doc("main.bicepparam")).find((p) => p.name === "privateNetworking")?.defaultValue?.text).toBe("bool(readEnvironmentVariable('PRIVATE_NETWORKING', 'false'))");
+  });
+
+  it("when on: a network, private endpoints for storage and Key Vault, VNet integration, storage closed to the internet", () => {
+    const main = doc("main.bicep");
+    const network = modules(main).find((m) => m.path === "modules/network.bicep")!;
+    expect(network.condition?.text).toBe("(privateNetworking)");
+    const endpoints = variables(main).get("privateEndpoints");
+    const groups = arrayItems(endpoints).map((n) => `${literal(property(n, "target"))}:${literal(property(n, "groupId"))}`);
+    expect(groups).toEqual(["host:blob", "host:queue", "host:table", "snapshot:table", "vault:vault"]);
+    const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(property(fn.body, "params.virtualNetworkSubnetId")?.text).toBe("network.?outputs.functionSubnetId ?? ''");
+    for (const m of modules(main).filter((m) => m.path === "modules/storage.bicep")) {
+      expect(property(m.body, "params.publicNetworkAccess")?.text).toBe("!privateNetworking");
+    }
+    // The certificate deployment script runs outside the network: the vault stays reachable (RBAC)
+    // while there is a certificate to manage.
+    const vault = modules(main).find((m) => m.path === "modules/keyvault.bicep")!;
+    expect(property(vault.body, "params.publicNetworkAccess")?.text).toBe("!privateNetworking || !usesFederatedCredential");
+    const subnet = arrayItems(property(only("modules/network.bicep", "Microsoft.Network/virtualNetworks").body, "properties.subnets"))[0];
+    const [delegation] = arrayItems(property(subnet, "properties.delegations"));
+    expect(literal(property(delegation, "properties.serviceName"))).toBe("Microsoft.App/environments");
   });
 });
 
@@ -338,18 +406,22 @@ describe("no secrets in parameters or outputs", () => {
   });
 });
 
-describe("Entra application (Microsoft Graph Bicep extension)", () => {
-  const entra = () => doc("modules/entra-app.bicep");
+describe("Entra application (a deployment of its own, Microsoft Graph Bicep extension)", () => {
+  const entra = () => doc("entra/main.bicep");
   const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
   const USER_READ_ALL = "df021288-bdef-4463-88db-98f22de89214";
+  const readConfig = (file: string) => JSON.parse(readFileSync(join(INFRA, file), "utf8").replace(/^\s*\/\/.*$/gm, "")) as { extensions?: Record<string, string> };
 
-  it("configures the extension in bicepconfig.json", () => {
-    const config = JSON.parse(readFileSync(join(INFRA, "bicepconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")) as { extensions: Record<string, string> };
-    expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+  it("configures the extension for the Entra deployment only, so the Azure deployment compiles offline", () => {
+    expect(readConfig("entra/bicepconfig.json").extensions?.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+    expect(readConfig("bicepconfig.json").extensions).toBeUndefined();
+    const graphFiles = [...docs.entries()].filter(([, d]) => d.extensions.length > 0 || resources(d).some((r) => r.type.startsWith("Microsoft.Graph/"))).map(([file]) => file);
+    expect(graphFiles).toEqual(["entra/main.bicep"]);
+    expect(modules(doc("main.bicep")).map((m) => m.path)).not.toContain("entra/main.bicep");
   });
 
   it("declares the application by uniqueName, with certificate key credentials and the User.Read.All requirement", () => {
-    const app = only("modules/entra-app.bicep", "Microsoft.Graph/applications");
+    const app = only("entra/main.bicep", "Microsoft.Graph/applications");
     expect(property(app.body, "uniqueName")?.text).toBe("appUniqueName");
     expect(property(app.body, "passwordCredentials")).toBeUndefined();
     // No certificate when the managed identity is the credential (graphCredential = 'managedIdentityFederation').
@@ -378,45 +450,47 @@ describe("Entra application (Microsoft Graph Bicep extension)", () => {
     expect(resolveString(entra(), property(graph.body, "appId"))).toBe(GRAPH_APP_ID);
   });
 
-  it("grants User.Read.All (admin consent) only when the grant does not exist yet", () => {
-    const grant = only("modules/entra-app.bicep", "Microsoft.Graph/appRoleAssignedTo");
+  it("grants User.Read.All (admin consent) only when the grant does not exist yet, and needs the check's answer", () => {
+    const grant = only("entra/main.bicep", "Microsoft.Graph/appRoleAssignedTo");
     expect(property(grant.body, "principalId")?.text).toBe("servicePrincipal.id");
     expect(property(grant.body, "resourceId")?.text).toBe("microsoftGraph.id");
     expect(resolveString(entra(), property(grant.body, "appRoleId"))).toBe(USER_READ_ALL);
     expect(grant.condition?.text).toBe("(assignGraphAppRole && !graphGrantExists)");
-    const main = modules(doc("main.bicep")).find((m) => m.path === "modules/entra-app.bicep")!;
-    expect(property(main.body, "params.graphGrantExists")?.text).toBe("graphGrantExists");
-    expect(property(main.body, "params.certificateCredentials")?.text).toBe("usesFederatedCredential ? [] : certificate.outputs.certificateCredentials");
-    const bicepparam = parameters(doc("main.bicepparam")).find((p) => p.name === "graphGrantExists");
-    expect(bicepparam?.defaultValue?.text).toBe("bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS', 'false'))");
+    // No default: a deployment without the grant check's answer does not compile.
+    expect(parameters(entra()).find((p) => p.name === "graphGrantExists")?.defaultValue).toBeUndefined();
+    const bicepparam = parameters(doc("entra/main.bicepparam")).find((p) => p.name === "graphGrantExists");
+    expect(bicepparam?.defaultValue?.text).toBe("bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS'))");
+  });
+
+  it("takes the certificate credentials and the function identity from the Azure deployment's outputs", () => {
+    const outputsOfMain = Object.fromEntries(outputs(doc("main.bicep")).map((o) => [o.name, o.value.text]));
+    expect(outputsOfMain.CERTIFICATE_CREDENTIALS).toBe("certificate.?outputs.certificateCredentials ?? []");
+    expect(outputsOfMain.FUNCTION_IDENTITY_PRINCIPAL_ID).toBe("functionIdentity.properties.principalId");
+    const set = Object.fromEntries(parameters(doc("entra/main.bicepparam")).map((p) => [p.name, p.defaultValue?.text]));
+    expect(set.certificateCredentials).toBe("federated ? [] : json(readEnvironmentVariable('CERTIFICATE_CREDENTIALS', '[]'))");
+    // The subject is the identity's principal (object) id, never its client id.
+    expect(set.federatedIdentityPrincipalId).toMatch(/^!federated\s+\? ''\s+: \(empty\(principalId\) \? fail\('GRAPH_CREDENTIAL is managedIdentityFederation but FUNCTION_IDENTITY_PRINCIPAL_ID is empty/);
+    expect(variables(doc("entra/main.bicepparam")).get("principalId")?.text).toBe("readEnvironmentVariable('FUNCTION_IDENTITY_PRINCIPAL_ID', '')");
+    const entraParams = parameters(entra()).map((p) => p.name).sort();
+    expect(Object.keys(set).sort()).toEqual(entraParams);
   });
 
   it("with graphCredential = 'managedIdentityFederation', trusts the function's identity instead of a certificate", () => {
-    const fic = only("modules/entra-app.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials");
+    const fic = only("entra/main.bicep", "Microsoft.Graph/applications/federatedIdentityCredentials");
     expect(fic.condition?.text).toBe("(useFederatedCredential)");
     expect(property(fic.body, "name")?.text).toBe("'${app.uniqueName}/function-managed-identity'");
     expect(property(fic.body, "subject")?.text).toBe("federatedIdentityPrincipalId");
     expect(property(fic.body, "issuer")?.text).toBe("federatedIdentityIssuer");
     expect(arrayItems(property(fic.body, "audiences")).map((n) => n.text)).toEqual(["tokenExchangeAudience"]);
-    const issuer = parameters(entra()).find((p) => p.name === "federatedIdentityIssuer");
-    expect(issuer?.defaultValue?.text).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+    expect(variables(entra()).get("federatedIdentityIssuer")?.text).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+    // Public cloud only (the placement check below), so the public audience (src/configuration/clouds.ts).
+    expect(literal(variables(entra()).get("tokenExchangeAudience"))).toBe("api://AzureADTokenExchange");
     expect(variables(entra()).get("useFederatedCredential")?.text).toBe("!empty(federatedIdentityPrincipalId)");
 
     const mainDoc = doc("main.bicep");
     const param = parameters(mainDoc).find((p) => p.name === "graphCredential");
     expect(param?.defaultValue?.text).toBe("'keyVaultCertificate'");
     expect(variables(mainDoc).get("usesFederatedCredential")?.text).toBe("graphCredential == 'managedIdentityFederation'");
-    const main = modules(mainDoc).find((m) => m.path === "modules/entra-app.bicep")!;
-    // The subject is the identity's principal (object) id, never its client id.
-    expect(property(main.body, "params.federatedIdentityPrincipalId")?.text).toBe("usesFederatedCredential ? functionIdentity.properties.principalId : ''");
-    expect(property(main.body, "params.tokenExchangeAudience")?.text).toBe("tokenExchangeAudiences[graphCloud]");
-    const audiences = Object.fromEntries(objectEntries(variables(mainDoc).get("tokenExchangeAudiences")).map((e) => [e.key, literal(e.value)]));
-    expect(audiences).toEqual({
-      AzurePublic: "api://AzureADTokenExchange",
-      AzureChina: "api://AzureADTokenExchangeChina",
-      AzureUSGovernment: "api://AzureADTokenExchangeUSGov",
-      AzureUSGovernmentDoD: "api://AzureADTokenExchangeUSGov",
-    });
     // No certificate is made when there is nothing to register.
     const certificate = modules(mainDoc).find((m) => m.path === "modules/certificate.bicep")!;
     expect(certificate.condition?.text).toBe("(!usesFederatedCredential)");
@@ -426,16 +500,43 @@ describe("Entra application (Microsoft Graph Bicep extension)", () => {
     expect(bicepparam?.defaultValue?.text).toBe("readEnvironmentVariable('GRAPH_CREDENTIAL', 'keyVaultCertificate')");
   });
 
-  it("checks for the existing grant with the same app role and resource", () => {
+  it("refuses to create the application in another tenant or cloud, before anything is created", () => {
+    // Entra deployment: the application's displayName fails the deployment on a wrong placement.
+    const app = only("entra/main.bicep", "Microsoft.Graph/applications");
+    expect(property(app.body, "displayName")?.text).toBe("checkedDisplayName");
+    const check = variables(entra()).get("checkedDisplayName");
+    expect(check?.childForFieldName("condition")?.text).toBe("wrongTenant || wrongCloud");
+    expect(call(check?.childForFieldName("consequence") ?? undefined)?.name).toBe("fail");
+    expect(variables(entra()).get("wrongTenant")?.text).toBe("!empty(graphTenantId) && graphTenantId != tenant().tenantId");
+    expect(variables(entra()).get("wrongCloud")?.text).toBe("graphCloud != 'AzurePublic' || environment().name != 'AzureCloud'");
+    expect(parameters(doc("entra/main.bicepparam")).find((p) => p.name === "graphCloud")?.defaultValue?.text).toMatch(/^cloud == 'AzurePublic' \? cloud : fail\('GRAPH_CLOUD is/);
+    // Azure deployment: the cloud when main.bicepparam compiles (tools/infra-check.sh checks that it
+    // fails), the tenant before the first resource.
+    expect(parameters(doc("main.bicepparam")).find((p) => p.name === "graphCloud")?.defaultValue?.text).toMatch(/^managed && cloud != 'AzurePublic'\s+\? fail\('GRAPH_CLOUD is \$\{cloud\} and MANAGE_APP_REGISTRATION is true/);
+    const tenant = variables(doc("main.bicep")).get("syncedTenantId");
+    expect(tenant?.childForFieldName("condition")?.text).toBe("crossTenantRefused");
+    expect(call(tenant?.childForFieldName("consequence") ?? undefined)?.name).toBe("fail");
+    expect(variables(doc("main.bicep")).get("crossTenantRefused")?.text).toBe("manageAppRegistration && !empty(graphTenantId) && graphTenantId != tenant().tenantId");
+  });
+
+  it("checks for the existing grant with the same app role and resource, in bash and PowerShell", () => {
     const script = readFileSync(join(INFRA, "scripts", "graph-grant-exists.sh"), "utf8");
     expect(script).toContain(`user_read_all=${USER_READ_ALL}`);
     expect(script).toContain(`graph_app_id=${GRAPH_APP_ID}`);
     expect(script).toContain("applications(uniqueName='$unique_name')");
+    const ps = readFileSync(join(INFRA, "scripts", "graph-grant-exists.ps1"), "utf8");
+    expect(ps).toContain(`$userReadAll = '${USER_READ_ALL}'`);
+    expect(ps).toContain(`$graphAppId = '${GRAPH_APP_ID}'`);
+    expect(ps).toContain("applications(uniqueName='$UniqueName')");
   });
 
-  it("feeds GRAPH_CLIENT_ID from the application it manages", () => {
+  it("feeds GRAPH_CLIENT_ID from the Entra deployment's output", () => {
     const fn = modules(doc("main.bicep")).find((m) => m.path === "modules/function-app.bicep")!;
-    expect(identifiersIn(property(fn.body, "params.graphClientId")!)).toEqual(expect.arrayContaining(["manageAppRegistration", "entraApp", "existingGraphClientId"]));
+    expect(property(fn.body, "params.graphClientId")?.text).toBe("graphClientId");
+    expect(parameters(doc("main.bicepparam")).find((p) => p.name === "graphClientId")?.defaultValue?.text).toBe("readEnvironmentVariable('GRAPH_CLIENT_ID', '')");
+    expect(outputs(entra()).find((o) => o.name === "GRAPH_CLIENT_ID")?.value.text).toBe("app.appId");
+    const deployEntra = readFileSync(join(INFRA, "scripts", "deploy-entra.sh"), "utf8");
+    expect(deployEntra).toContain("--query properties.outputs.GRAPH_CLIENT_ID.value");
   });
 });
 

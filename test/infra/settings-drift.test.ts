@@ -1,7 +1,8 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTING_NAMES } from "../../src/configuration/settings.js";
-import { call, literal, objectEntries, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "./bicep-syntax.js";
+import { call, literal, modules, objectEntries, parameters, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "./bicep-syntax.js";
 
 const FUNCTION_APP = join(import.meta.dirname, "..", "..", "infra", "modules", "function-app.bicep");
 
@@ -29,8 +30,6 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   // Storage and retention: the documented defaults suit Azure.
   STORAGE_REQUEST_TIMEOUT_SECONDS: "30 s per table request, retried by the SDK",
   SNAPSHOT_RETENTION_GRACE_MINUTES: "60 minutes for readers of a superseded snapshot",
-  // Snapshot store: Flex Consumption has no run time limit, so no maximum run duration by default.
-  USER_SYNC_MAX_RUN_MINUTES: "no limit (set 8 on the Consumption plan)",
   USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",
   USER_SYNC_LEASE_SECONDS: "a dead writer's lease expires after 300 s",
   SNAPSHOT_RETENTION_COUNT: "keep the newest 10 complete snapshots",
@@ -128,6 +127,7 @@ describe("app settings in Bicep match the settings the code reads", () => {
       SNAPSHOT_STORAGE__tableServiceUri: "snapshotTableServiceUri",
       USER_SYNC_SCHEDULE: "userSyncSchedule",
       USER_SYNC_SELECT: "userSyncSelect",
+      USER_SYNC_MAX_RUN_MINUTES: "string(userSyncMaxRunMinutes)",
     });
   });
 
@@ -144,5 +144,34 @@ describe("app settings in Bicep match the settings the code reads", () => {
     expect(optional?.type).toBe("ternary_expression");
     expect(optional?.childForFieldName("condition")?.text).toBe("empty(userSyncSelect)");
     expect(objectEntries(optional?.childForFieldName("consequence")).map((e) => e.key)).toEqual([]);
+  });
+});
+
+describe("run duration: host.json functionTimeout and USER_SYNC_MAX_RUN_MINUTES", () => {
+  const ROOT = join(import.meta.dirname, "..", "..");
+
+  function timeoutMinutes(): number {
+    const host = JSON.parse(readFileSync(join(ROOT, "host.json"), "utf8")) as { functionTimeout?: string };
+    const match = /^(\d{2}):(\d{2}):(\d{2})$/.exec(host.functionTimeout ?? "");
+    expect(match, "host.json sets functionTimeout as hh:mm:ss").not.toBeNull();
+    return Number(match![1]) * 60 + Number(match![2]) + Number(match![3]) / 60;
+  }
+
+  it("sets a functionTimeout the Flex Consumption and Consumption plans accept: 30 minutes", () => {
+    // Flex Consumption: 30 minutes by default, no maximum (but an instance can be recycled); a
+    // deliberate value keeps the limit visible. docs/deploy.md lists the plans' limits.
+    expect(timeoutMinutes()).toBe(30);
+  });
+
+  it("stops a run at a checkpoint before the host's timeout, with at least 3 minutes to spare", async () => {
+    const main = await parseBicepFile(join(ROOT, "infra", "main.bicep"));
+    const param = parameters(main).find((p) => p.name === "userSyncMaxRunMinutes");
+    const defaultMinutes = literal(param?.defaultValue);
+    const maxValue = /@maxValue\((\d+)\)\s*param userSyncMaxRunMinutes /.exec(main.source)?.[1];
+    expect(defaultMinutes).toBe(25);
+    expect(Number(maxValue)).toBeLessThanOrEqual(timeoutMinutes() - 3);
+    expect(Number(defaultMinutes)).toBeLessThanOrEqual(Number(maxValue));
+    const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(property(fn.body, "params.userSyncMaxRunMinutes")?.text).toBe("userSyncMaxRunMinutes");
   });
 });

@@ -1,44 +1,64 @@
-// The Microsoft Entra side: the application (keyed by its immutable uniqueName), its service
+// The Microsoft Entra deployment: the application (keyed by its immutable uniqueName), its service
 // principal, its credential (the certificate credentials, or a federated identity credential that
 // trusts the function's managed identity), and the admin-consented Microsoft Graph application
-// permission User.Read.All. Public cloud only (the Graph Bicep extension does not run in national
-// clouds: see docs/deploy.md).
+// permission User.Read.All.
+//
+// It is a deployment of its own, beside the Azure one (../main.bicep), so that:
+//  - the identity holding Microsoft Graph permissions is used here and nowhere else (docs/deploy.md);
+//  - every Azure resource compiles and deploys without the Microsoft Graph extension.
+// It runs after the Azure deployment, whose outputs it takes (certificate public parts, the
+// function identity's principal id), and returns the application's client id to it
+// (infra/scripts/deploy-entra.sh). Public cloud only: the Graph extension does not run elsewhere.
+targetScope = 'resourceGroup'
+
 extension microsoftGraphV1
+
+@description('Environment name (azd environment), e.g. prod.')
+param environmentName string
 
 @description('Immutable unique name of the application in the tenant.')
 param appUniqueName string
 
-param displayName string
-
-@description('Public certificate data from the certificate module: [{ displayName, key, startDateTime, endDateTime }]. Empty with a federated identity credential.')
-param certificateCredentials array
+@description('Public certificate data from the Azure deployment (output CERTIFICATE_CREDENTIALS): [{ displayName, key, startDateTime, endDateTime }]. Empty with a federated identity credential.')
+param certificateCredentials array = []
 
 @description('Principal (object) id of the managed identity to trust through a federated identity credential (GRAPH_CREDENTIAL=managedIdentityFederation). Empty: the certificate credentials are used instead.')
 param federatedIdentityPrincipalId string = ''
 
-@description('Issuer of the managed identity\'s tokens: https://<login host>/<tenant id>/v2.0.')
-param federatedIdentityIssuer string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+@description('Tenant whose users are synchronised (GRAPH_TENANT_ID). It must be empty or the tenant this deployment runs in: the application is created in the deployment\'s tenant.')
+param graphTenantId string = ''
 
-@description('Audience of the token exchange (api://AzureADTokenExchange in the public cloud).')
-param tokenExchangeAudience string = 'api://AzureADTokenExchange'
+@description('Cloud of the tenant whose users are synchronised (GRAPH_CLOUD). Only AzurePublic: the Graph extension cannot create the application elsewhere.')
+param graphCloud string = 'AzurePublic'
 
 @description('True when the service principal already holds the grant (infra/scripts/graph-grant-exists.sh): a second creation of the same grant fails, so it is declared only when missing.')
 param graphGrantExists bool
 
 @description('False leaves the admin consent to a person (Entra admin center, "Grant admin consent"); the deploying identity then needs no AppRoleAssignment.ReadWrite.All.')
-param assignGraphAppRole bool
+param assignGraphAppRole bool = true
+
+// Refuse to create the application in the wrong place. The check sits in a variable that the
+// application uses, so the deployment stops before anything is created.
+var wrongTenant = !empty(graphTenantId) && graphTenantId != tenant().tenantId
+var wrongCloud = graphCloud != 'AzurePublic' || environment().name != 'AzureCloud'
+var placementError = wrongTenant
+  ? 'GRAPH_TENANT_ID is ${graphTenantId}, but this deployment runs in tenant ${tenant().tenantId}: the application would be created in the wrong tenant. Deploy the Entra part with an identity of tenant ${graphTenantId}, or set MANAGE_APP_REGISTRATION=false and create the app registration by hand (docs/deploy.md, "Another tenant or a national cloud").'
+  : 'GRAPH_CLOUD is ${graphCloud} (deployment cloud ${environment().name}): the Microsoft Graph Bicep extension only creates applications in the Azure public cloud. Set MANAGE_APP_REGISTRATION=false and create the app registration by hand (docs/deploy.md, "Another tenant or a national cloud").'
+var checkedDisplayName = wrongTenant || wrongCloud ? fail(placementError) : 'Entra user sync (${environmentName})'
 
 // The two credentials are exclusive, as GRAPH_CREDENTIAL is: no certificate is registered when the
 // managed identity is trusted.
 var useFederatedCredential = !empty(federatedIdentityPrincipalId)
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var userReadAllAppRoleId = 'df021288-bdef-4463-88db-98f22de89214'
+var federatedIdentityIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+var tokenExchangeAudience = 'api://AzureADTokenExchange'
 
 resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: appUniqueName
-  displayName: displayName
+  displayName: checkedDisplayName
   signInAudience: 'AzureADMyOrg'
-  notes: 'Managed by the entra-user-sync deployment (infra/main.bicep). Manual changes are overwritten.'
+  notes: 'Managed by the entra-user-sync deployment (infra/entra/main.bicep). Manual changes are overwritten.'
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId
@@ -86,5 +106,5 @@ resource userReadAllGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (assignG
   appRoleId: userReadAllAppRoleId
 }
 
-output appId string = app.appId
+output GRAPH_CLIENT_ID string = app.appId
 output servicePrincipalId string = servicePrincipal.id

@@ -1,0 +1,22 @@
+// Parameters of the Entra deployment (main.bicep beside this file), read from the environment like
+// ../main.bicepparam. infra/scripts/deploy-entra.sh sets CERTIFICATE_CREDENTIALS and
+// FUNCTION_IDENTITY_PRINCIPAL_ID from the Azure deployment's outputs, and GRAPH_GRANT_EXISTS from
+// infra/scripts/graph-grant-exists.sh.
+using './main.bicep'
+
+var cloud = readEnvironmentVariable('GRAPH_CLOUD', 'AzurePublic')
+var federated = readEnvironmentVariable('GRAPH_CREDENTIAL', 'keyVaultCertificate') == 'managedIdentityFederation'
+// Every readEnvironmentVariable is evaluated whichever branch is taken, hence the defaults.
+var principalId = readEnvironmentVariable('FUNCTION_IDENTITY_PRINCIPAL_ID', '')
+
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME')
+param appUniqueName = readEnvironmentVariable('APP_UNIQUE_NAME', 'entra-user-sync-${readEnvironmentVariable('AZURE_ENV_NAME')}')
+param certificateCredentials = federated ? [] : json(readEnvironmentVariable('CERTIFICATE_CREDENTIALS', '[]'))
+param federatedIdentityPrincipalId = !federated
+  ? ''
+  : (empty(principalId) ? fail('GRAPH_CREDENTIAL is managedIdentityFederation but FUNCTION_IDENTITY_PRINCIPAL_ID is empty: set it from the Azure deployment\'s output of that name (infra/scripts/deploy-entra.sh).') : principalId)
+param graphTenantId = readEnvironmentVariable('GRAPH_TENANT_ID', '')
+// Refused here, before anything is deployed: the application can only be created in the public cloud.
+param graphCloud = cloud == 'AzurePublic' ? cloud : fail('GRAPH_CLOUD is ${cloud}: the Microsoft Graph Bicep extension only creates applications in the Azure public cloud. Set MANAGE_APP_REGISTRATION=false and create the app registration by hand (docs/deploy.md, "Another tenant or a national cloud").')
+param graphGrantExists = bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS'))
+param assignGraphAppRole = bool(readEnvironmentVariable('ASSIGN_GRAPH_APP_ROLE', 'true'))

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Compiles and lints the Bicep in infra/ with the real Bicep CLI; any error or warning fails.
+# Warnings that are accepted are turned off, each with its reason, in infra/bicepconfig.json.
+#
+#   bash tools/infra-check.sh            use `bicep` from the PATH, or the Azure CLI's (npm run infra:check)
+#   bash tools/infra-check.sh --restore  fetch the pinned Bicep CLI from NuGet first (.ci/run, the pipeline)
+#   bash tools/infra-check.sh --all      also build and lint the Entra template (infra/entra), which needs the
+#                                        Microsoft Graph extension from its container registry (network)
+#   bash tools/infra-check.sh --restore --print-path   only restore, and print the binary's path
+#
+# The pinned version lives in tools/bicep/bicep.csproj. --restore runs `dotnet restore` on it into
+# BICEP_CACHE_DIR (default ~/.cache/entra-user-sync/bicep): a few seconds once, nothing when cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+restore=false all=false print_path=false
+for arg in "$@"; do
+  case "$arg" in
+    --restore) restore=true ;;
+    --all) all=true ;;
+    --print-path) print_path=true ;;
+    *) echo "infra-check: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+cache="${BICEP_CACHE_DIR:-$HOME/.cache/entra-user-sync/bicep}"
+bicep=()
+if $restore; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) ;;
+    *) echo "infra-check: --restore fetches the linux-x64 Bicep CLI; on $(uname -s)-$(uname -m) install Bicep and run without --restore" >&2; exit 1 ;;
+  esac
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "infra-check: --restore needs the .NET SDK (dotnet) to fetch Bicep from NuGet" >&2
+    exit 1
+  fi
+  version=$(sed -n 's:.*<BicepVersion>\(.*\)</BicepVersion>.*:\1:p' tools/bicep/bicep.csproj)
+  binary="$cache/packages/azure.bicep.commandline.linux-x64/$version/tools/bicep"
+  if [ ! -x "$binary" ]; then
+    echo "infra-check: restoring Bicep CLI $version from NuGet" >&2
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet restore tools/bicep/bicep.csproj \
+      --packages "$cache/packages" -p:MSBuildProjectExtensionsPath="$cache/obj/" --verbosity quiet >&2
+    chmod +x "$binary"
+  fi
+  bicep=("$binary")
+elif command -v bicep >/dev/null 2>&1; then
+  bicep=(bicep)
+elif [ -x "$HOME/.azure/bin/bicep" ]; then
+  # Where `az bicep install` puts it (the Azure CLI's own wrapper takes different options).
+  bicep=("$HOME/.azure/bin/bicep")
+else
+  cat >&2 <<'HELP'
+infra-check: no Bicep CLI found on the PATH.
+Install one of:
+  - the Azure CLI's Bicep:    az bicep install        (found in ~/.azure/bin)
+  - the standalone Bicep CLI: https://learn.microsoft.com/azure/azure-resource-manager/bicep/install
+  - on Linux x64 with the .NET SDK, the pinned version CI uses:  bash tools/infra-check.sh --restore
+HELP
+  exit 1
+fi
+
+if $print_path; then
+  printf '%s\n' "${bicep[@]}"
+  exit 0
+fi
+
+echo "infra-check: $("${bicep[@]}" --version)"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failed=0
+
+# Each check runs as its own Bicep process (a second or two to start), two at a time; a check fails on
+# a non-zero exit or on any Warning/Error diagnostic. Results are printed in order.
+labels=() expects=()
+check() {
+  # check <label> <expected failure message, or empty> <environment assignments...> -- <bicep arguments...>
+  local i=${#labels[@]} label=$1 expected=$2
+  shift 2
+  labels+=("$label") expects+=("$expected")
+  local assignments=()
+  while [ "$1" != -- ]; do assignments+=("$1"); shift; done
+  shift
+  (
+    rc=0
+    env "${assignments[@]}" "${bicep[@]}" "$@" >"$out/$i.log" 2>&1 || rc=$?
+    echo "$rc" >"$out/$i.rc"
+  ) &
+  if (( ${#labels[@]} % 2 == 0 )); then wait; fi
+}
+
+# Sample values for the environment variables the parameters files read without a default.
+export AZURE_ENV_NAME="${AZURE_ENV_NAME:-ci}"
+
+# The modules compile on their own (so one no template uses yet is checked too); linting and the
+# parameters file compile main.bicep with every module it uses.
+check "build infra/modules/*.bicep" "" -- build --pattern 'infra/modules/*.bicep' --outdir "$out/modules"
+check "lint  infra/main.bicep (and the modules it uses)" "" -- lint infra/main.bicep
+check "build-params infra/main.bicepparam (builds infra/main.bicep)" "" -- build-params infra/main.bicepparam --outfile "$out/main.parameters.json"
+check "build-params refuses GRAPH_CLOUD=AzureUSGovernment with MANAGE_APP_REGISTRATION=true" \
+  "only creates app registrations in the Azure public cloud" GRAPH_CLOUD=AzureUSGovernment MANAGE_APP_REGISTRATION=true -- \
+  build-params infra/main.bicepparam --outfile "$out/refused.parameters.json"
+# Without the Graph extension, the Entra parameters file is compiled against a stand-in template
+# with infra/entra/main.bicep's parameter declarations: its expressions and refusals are checked.
+stub="$out/entra-parameters"
+mkdir -p "$stub"
+{
+  grep -E '^(@description\(.*\)|param .*)$' infra/entra/main.bicep
+  echo "output all array = [$(sed -n 's/^param \([A-Za-z0-9_]*\) .*/\1/p' infra/entra/main.bicep | paste -sd, -)]"
+} >"$stub/main.bicep"
+cp infra/entra/main.bicepparam "$stub/main.bicepparam"
+check "build-params infra/entra/main.bicepparam (against its parameter declarations)" "" GRAPH_GRANT_EXISTS=false -- \
+  build-params "$stub/main.bicepparam" --outfile "$out/entra-stub.parameters.json"
+check "build-params infra/entra/main.bicepparam refuses GRAPH_CLOUD=AzureChina" \
+  "only creates applications in the Azure public cloud" GRAPH_GRANT_EXISTS=false GRAPH_CLOUD=AzureChina -- \
+  build-params "$stub/main.bicepparam" --outfile "$out/entra-refused.parameters.json"
+if $all; then
+  check "build infra/entra/main.bicep" "" -- build infra/entra/main.bicep --outdir "$out/entra"
+  check "lint  infra/entra/main.bicep" "" -- lint infra/entra/main.bicep
+  check "build-params infra/entra/main.bicepparam" "" GRAPH_GRANT_EXISTS=false -- build-params infra/entra/main.bicepparam --outfile "$out/entra.parameters.json"
+fi
+wait
+
+for i in "${!labels[@]}"; do
+  rc=$(cat "$out/$i.rc")
+  if [ -z "${expects[$i]}" ] && [ "$rc" -eq 0 ] && ! grep -qE ' : (Warning|Error) ' "$out/$i.log"; then
+    echo "  ok    ${labels[$i]}"
+  elif [ -n "${expects[$i]}" ] && [ "$rc" -ne 0 ] && grep -qF "${expects[$i]}" "$out/$i.log"; then
+    echo "  ok    ${labels[$i]}"
+  else
+    echo "  FAIL  ${labels[$i]}${expects[$i]:+ (expected a failure mentioning: ${expects[$i]})}"
+    sed 's/^/        /' "$out/$i.log"
+    failed=1
+  fi
+done
+$all || echo "  skip  infra/entra (needs the Microsoft Graph extension from its registry; --all includes it)"
+
+if [ "$failed" -ne 0 ]; then
+  echo "infra-check: Bicep reported errors or warnings (see above)" >&2
+  exit 1
+fi
+echo "infra-check: all Bicep compiled and linted without warnings"
