@@ -3,6 +3,7 @@ import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { SkippedUser, RunStats as StoredRunStats } from "../snapshots/snapshotStoreClient.js";
+import { formatCount } from "../shared/counts.js";
 
 export type { SkippedUser };
 
@@ -314,7 +315,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
       };
       resumed = true;
       logger.info(
-        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${stats.pages} pages, ${stats.entitiesWritten} users written so far).`,
+        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "user")} written so far).`,
       );
       result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined);
       if (result.kind === "restart") {
@@ -335,7 +336,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
     if (result.kind === "paused") {
       outcome.pausedBecause = stopReason === "max_run_duration" ? "max_run_duration" : "aborted";
       logger.info(
-        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${result.stats.pages} pages; the next run continues it.`,
+        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${formatCount(result.stats.pages, "page")}; the next run continues it.`,
       );
       return outcome;
     }
@@ -343,7 +344,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease>(
       try {
         outcome.retention = await sink.deleteExpiredSnapshots({ ...deps.retention, abortSignal: readStop.signal });
         if (outcome.retention.deletedSnapshotIds.length > 0) {
-          logger.info(`Retention deleted ${outcome.retention.deletedSnapshotIds.length} snapshots (${outcome.retention.deletedEntities} entities).`);
+          logger.info(`Retention deleted ${formatCount(outcome.retention.deletedSnapshotIds.length, "snapshot")} (${formatCount(outcome.retention.deletedEntities, "entity", "entities")}).`);
         }
       } catch (error) {
         // The snapshot is promoted already; retention continues on the next run.
