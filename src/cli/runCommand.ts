@@ -75,7 +75,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
 }
 
 function whatWasKept(seen: { phase: "starting" | "snapshot" | "mirror"; pages: number; users: number; mirrorItems: number }, leaseSeconds: number): string {
-  const lease = `This run's writer lease was not released: the next run can start once it expires (USER_SYNC_LEASE_SECONDS, ${formatNumber(leaseSeconds)} s).`;
+  const lease = `If this run still held the writer lease, the next run can start once it expires (USER_SYNC_LEASE_SECONDS, ${formatNumber(leaseSeconds)} s).`;
   if (seen.phase === "starting") return `Stopped at once, before any page was committed: nothing new was kept. ${lease}`;
   if (seen.phase === "snapshot") {
     return (
