@@ -50,10 +50,12 @@ function options(): { users: number; envFile: string } {
   return { users, envFile: resolve(values["env-file"] ?? join(root, ".sandbox", "env.sh")) };
 }
 
-/** The settings as shell lines; single quotes keep every value literal. */
+/** Single quotes keep a value literal in sh, bash and zsh. */
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** The settings as shell lines. */
 function shellExports(env: Record<string, string>): string {
-  const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-  return Object.entries(env).map(([name, value]) => `export ${name}=${quote(value)}`).join("\n");
+  return Object.entries(env).map(([name, value]) => `export ${name}=${shellQuote(value)}`).join("\n");
 }
 
 const HELP = `Directory changes (n defaults to 1):
@@ -102,7 +104,13 @@ const env = {
 mkdirSync(dirname(envFile), { recursive: true });
 writeFileSync(
   envFile,
-  `# entra-user-sync sandbox settings (valid while npm run sandbox runs; removed when it stops)\n${shellExports(env)}\n`,
+  [
+    "# entra-user-sync sandbox settings (valid while npm run sandbox runs; removed when it stops)",
+    shellExports(env),
+    "# The built command line on the project's Node 22, as `entra-user-sync` (same as `npx entra-user-sync`).",
+    `entra-user-sync() { ${shellQuote(process.execPath)} ${shellQuote(join(root, "dist", "src", "cli", "main.js"))} "$@"; }`,
+    "",
+  ].join("\n"),
   { mode: 0o600 },
 );
 chmodSync(envFile, 0o600);
@@ -118,19 +126,20 @@ process.stdout.write(
     `  Managed identity      ${world.tenant.identityEndpoint}`,
     `  Table Storage         ${world.azurite.tableEndpoint} (Azurite, in memory)`,
     "",
-    `Settings: ${shown} (${Object.keys(env).join(", ")}). In another terminal:`,
+    `Settings: ${shown} (${Object.keys(env).join(", ")}),`,
+    "and a shell function entra-user-sync (the built command line). In another terminal:",
     "",
     `  source ${shown}`,
-    "  npx entra-user-sync run                 # first run: a snapshot and the mirror's first round",
-    "  npx entra-user-sync runs",
-    "  npx entra-user-sync export --current | head -3",
+    "  entra-user-sync run                 # first run: a snapshot and the mirror's first round",
+    "  entra-user-sync runs",
+    "  entra-user-sync export --current | head -3",
     "",
     "Then change the directory here (type changes), and:",
     "",
-    "  npx entra-user-sync run                 # an incremental round: one Graph request",
-    "  npx entra-user-sync export --changes <RUN of the incremental round, from runs>",
-    "  npx entra-user-sync run --full          # a second snapshot",
-    "  npx entra-user-sync diff                # what changed between the two snapshots",
+    "  entra-user-sync run                 # an incremental round: one Graph request",
+    "  entra-user-sync export --changes <RUN of the incremental round, from runs>",
+    "  entra-user-sync run --full          # a second snapshot",
+    "  entra-user-sync diff                # what changed between the two snapshots",
     "",
     HELP,
     "",
