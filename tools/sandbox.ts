@@ -6,7 +6,7 @@
  * stops both; nothing is left running.
  *
  *   npm run sandbox                       # 1,000 simulated users, settings in .sandbox/env.sh
- *   npm run sandbox -- --users 50000 --env-file /tmp/sandbox.env
+ *   npm run sandbox -- --users 50000 --settings-file /tmp/sandbox.env
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -18,14 +18,14 @@ import { CHANGE_KINDS, DirectoryEditor, type ChangeKind } from "./sandboxChanges
 import { startSimulatedTenant, type SimulatedTenant } from "./simulated-tenant/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const USAGE = `Usage: npm run sandbox -- [--users <n>] [--env-file <path>]
+const USAGE = `Usage: npm run sandbox -- [--users <n>] [--settings-file <path>]
 
 Starts the simulated tenant (Entra, Graph, Key Vault, managed identity) and Azurite, keeps them
 running, and writes the settings for the command line to a file to source in another terminal.
 
 Options:
   --users <n>        simulated users, 1 to 1,000,000 (default 1,000)
-  --env-file <path>  where to write the settings (default .sandbox/env.sh)
+  --settings-file <path>  where to write the settings (default .sandbox/env.sh)
   -h, --help         show this help
 `;
 
@@ -35,9 +35,9 @@ function fail(message: string): never {
 }
 
 function options(): { users: number; envFile: string } {
-  let values: { users?: string; "env-file"?: string; help?: boolean };
+  let values: { users?: string; "settings-file"?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ options: { users: { type: "string" }, "env-file": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+    ({ values } = parseArgs({ options: { users: { type: "string" }, "settings-file": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
   } catch (error) {
     fail((error as Error).message);
   }
@@ -47,7 +47,7 @@ function options(): { users: number; envFile: string } {
   }
   const users = values.users === undefined ? 1_000 : Number(values.users);
   if (!/^\d+$/.test(values.users ?? "1000") || !Number.isSafeInteger(users) || users < 1 || users > 1_000_000) fail(`--users must be a whole number from 1 to 1,000,000, not "${values.users}".`);
-  return { users, envFile: resolve(values["env-file"] ?? join(root, ".sandbox", "env.sh")) };
+  return { users, envFile: resolve(values["settings-file"] ?? join(root, ".sandbox", "env.sh")) };
 }
 
 /** Single quotes keep a value literal in sh, bash and zsh. */
