@@ -53,7 +53,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     if (snapshot) {
       await write(`${formatSnapshotSummary(snapshot, result.snapshotElapsedInMs ?? 0)}\n`);
       const skipped = snapshot.stats.counters.skippedUsers ?? 0;
-      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored and were skipped; see: entra-user-sync runs --json\n`);
+      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
     }
     if (result.mirror) await write(`${formatMirrorSummary(result.mirror)}\n`);
     if (stopped) {
