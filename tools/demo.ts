@@ -87,8 +87,13 @@ heading(`Starting Azurite (in memory) and a simulated tenant of ${count(userCoun
 const azurite = await startAzurite();
 const tenant = await startSimulatedTenant({ userCount, certificateContentType: contentType });
 let exitCode = 0;
-// Ctrl+C: stop the child (it pauses at its checkpoint), then close both services here.
-process.on("SIGINT", () => (exitCode = 130));
+// Ctrl+C reaches the running command line too (it pauses at its checkpoint); the demo then stops
+// before its next step and closes both services.
+let interrupted = false;
+process.on("SIGINT", () => {
+  interrupted = true;
+  exitCode = 130;
+});
 try {
   console.log(`  token endpoint  ${tenant.authorityHost}/${tenant.tenantId}`);
   console.log(`  Microsoft Graph ${tenant.graphEndpoint}`);
@@ -104,7 +109,9 @@ try {
     NODE_EXTRA_CA_CERTS: tenant.caCertificatePath,
   };
   const must = async (args: string[], options: { captureStdout?: boolean } = {}) => {
+    if (interrupted) throw new Error("stopped by Ctrl+C");
     const result = await cliRun(args, env, options);
+    if (interrupted) throw new Error(`stopped by Ctrl+C (entra-user-sync ${args[0]} exited with code ${result.code})`);
     if (result.code !== 0) throw new Error(`entra-user-sync ${args.join(" ")} exited with code ${result.code}`);
     return result;
   };
