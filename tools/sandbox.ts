@@ -6,7 +6,7 @@
  * stops both; nothing is left running.
  *
  *   npm run sandbox                       # 1,000 simulated users, settings in .sandbox/env.sh
- *   npm run sandbox -- --users 50000 --settings-file /tmp/sandbox.env
+ *   npm run sandbox -- --users 50000 --graph-latency 300 --settings-file /tmp/sandbox.env
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -18,15 +18,16 @@ import { CHANGE_KINDS, DirectoryEditor, type ChangeKind } from "./sandboxChanges
 import { startSimulatedTenant, type SimulatedTenant } from "./simulated-tenant/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const USAGE = `Usage: npm run sandbox -- [--users <n>] [--settings-file <path>]
+const USAGE = `Usage: npm run sandbox -- [--users <n>] [--graph-latency <ms>] [--settings-file <path>]
 
 Starts the simulated tenant (Entra, Graph, Key Vault, managed identity) and Azurite, keeps them
 running, and writes the settings for the command line to a file to source in another terminal.
 
 Options:
-  --users <n>        simulated users, 1 to 1,000,000 (default 1,000)
+  --users <n>             simulated users, 1 to 1,000,000 (default 1,000)
+  --graph-latency <ms>    delay added to every Graph page, 0 to 10,000 (default 0): slower runs, to try Ctrl+C
   --settings-file <path>  where to write the settings (default .sandbox/env.sh)
-  -h, --help         show this help
+  -h, --help              show this help
 `;
 
 function fail(message: string): never {
@@ -34,10 +35,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function options(): { users: number; envFile: string } {
-  let values: { users?: string; "settings-file"?: string; help?: boolean };
+function options(): { users: number; latency: number; envFile: string } {
+  let values: { users?: string; "graph-latency"?: string; "settings-file"?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ options: { users: { type: "string" }, "settings-file": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+    ({ values } = parseArgs({ options: { users: { type: "string" }, "graph-latency": { type: "string" }, "settings-file": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
   } catch (error) {
     fail((error as Error).message);
   }
@@ -47,7 +48,10 @@ function options(): { users: number; envFile: string } {
   }
   const users = values.users === undefined ? 1_000 : Number(values.users);
   if (!/^\d+$/.test(values.users ?? "1000") || !Number.isSafeInteger(users) || users < 1 || users > 1_000_000) fail(`--users must be a whole number from 1 to 1,000,000, not "${values.users}".`);
-  return { users, envFile: resolve(values["settings-file"] ?? join(root, ".sandbox", "env.sh")) };
+  const latencyText = values["graph-latency"] ?? "0";
+  const latency = Number(latencyText);
+  if (!/^\d+$/.test(latencyText) || latency > 10_000) fail(`--graph-latency must be a whole number of milliseconds from 0 to 10,000, not "${latencyText}".`);
+  return { users, latency, envFile: resolve(values["settings-file"] ?? join(root, ".sandbox", "env.sh")) };
 }
 
 /** Single quotes keep a value literal in sh, bash and zsh. */
@@ -65,7 +69,7 @@ const HELP = `Directory changes (n defaults to 1):
   hard-delete [n]  delete permanently        restore [n]      bring soft-deleted users back
   status           users now, and requests served      help   this list      quit   stop (or Ctrl+C)`;
 
-const { users, envFile } = options();
+const { users, latency, envFile } = options();
 const count = (n: number) => n.toLocaleString("en-US");
 let azurite: AzuriteInstance | undefined;
 let tenant: SimulatedTenant | undefined;
@@ -89,7 +93,7 @@ process.on("SIGHUP", () => void stop(0));
 
 process.stdout.write(`Starting Azurite (in memory) and a simulated tenant of ${count(users)} users…\n`);
 try {
-  [azurite, tenant] = await Promise.all([startAzurite(), startSimulatedTenant({ userCount: users })]);
+  [azurite, tenant] = await Promise.all([startAzurite(), startSimulatedTenant({ userCount: users, graphLatencyInMs: latency })]);
 } catch (error) {
   process.stderr.write(`sandbox: could not start: ${(error as Error).message}\n`);
   await stop(1);
@@ -119,7 +123,7 @@ const shown = relative(process.cwd(), envFile).startsWith("..") ? envFile : rela
 process.stdout.write(
   [
     "",
-    `Sandbox running: ${count(users)} users.`,
+    `Sandbox running: ${count(users)} users${latency > 0 ? `, ${count(latency)} ms per Graph page` : ""}.`,
     `  Entra token endpoint  ${world.tenant.authorityHost}/${world.tenant.tenantId}`,
     `  Microsoft Graph       ${world.tenant.graphEndpoint}`,
     `  Key Vault             ${world.tenant.keyVaultUrl} (certificate "${world.tenant.certificateName}")`,
