@@ -1,5 +1,6 @@
 import type { MirrorRunReason, MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError } from "../shared/errors.js";
+import { formatCount } from "../shared/counts.js";
 import { redact } from "../shared/redact.js";
 import type { RunHandle, RunStats, UserSyncResult } from "./userSyncRun.js";
 
@@ -15,7 +16,7 @@ export type SnapshotSummaryInput = Pick<UserSyncResult<RunHandle>, "run" | "stat
  */
 export function formatSnapshotSummary(result: SnapshotSummaryInput, elapsedInMs: number): string {
   const { run, stats } = result;
-  const counts = `${number.format(stats.usersRead)} users in ${number.format(stats.pages)} pages, ${number.format(stats.entitiesWritten)} entities in ${number.format(stats.transactions)} transactions`;
+  const counts = `${formatCount(stats.usersRead, "user")} in ${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "entity", "entities")} in ${formatCount(stats.transactions, "transaction")}`;
   if (result.outcome === "paused") {
     const why = result.pausedBecause === "max_run_duration" ? "it reached its maximum run duration (--max-minutes or USER_SYNC_MAX_RUN_MINUTES)" : "it was asked to stop";
     return (
@@ -52,11 +53,12 @@ export function formatMirrorSummary(run: MirrorRunRecord): string {
   const c = run.changes;
   const changes = `${number.format(c.added)} added, ${number.format(c.updated)} updated, ${number.format(c.restored)} restored, ${number.format(c.removed)} removed`;
   if (run.mode === "incremental") {
-    return `Mirror updated incrementally: ${changes} (${number.format(c.unchanged)} unchanged) from ${number.format(run.itemsRead)} changes in ${number.format(run.pages)} pages${took} (run ${run.runId}).`;
+    return `Mirror updated incrementally: ${changes} (${number.format(c.unchanged)} unchanged) from ${formatCount(run.itemsRead, "change")} in ${formatCount(run.pages, "page")}${took} (run ${run.runId}).`;
   }
   return (
-    `Mirror full round (${describeMirrorReason(run.reason)}): ${number.format(run.usersWritten)} users written from ${number.format(run.pages)} pages, ` +
-    `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).`
+    `Mirror full round (${describeMirrorReason(run.reason)}): ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")}, ` +
+    `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).` +
+    (run.pages > 1 ? " Graph's delta query may return a user on two pages: repeats are counted in the users written, and the mirror holds every user once." : "")
   );
 }
 

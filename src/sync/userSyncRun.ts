@@ -4,6 +4,7 @@ import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { MAX_SKIPPED_RECORDED, type SkippedUser, type RunStats as StoredRunStats } from "../snapshots/runRecords.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
+import { formatCount } from "../shared/counts.js";
 
 export type { SkippedUser };
 
@@ -332,7 +333,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
       };
       resumed = true;
       logger.info(
-        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${stats.pages} pages, ${stats.entitiesWritten} users written so far).`,
+        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "user")} written so far).`,
       );
       result = await pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined, [...(checkpoint.linkDigests ?? [])]);
       if (result.kind === "restart") {
@@ -353,7 +354,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
     if (result.kind === "paused") {
       outcome.pausedBecause = stopReason === "max_run_duration" ? "max_run_duration" : "aborted";
       logger.info(
-        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${result.stats.pages} pages; the next run continues it.`,
+        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${formatCount(result.stats.pages, "page")}; the next run continues it.`,
       );
       return outcome;
     }
@@ -361,7 +362,7 @@ export async function runUserSync<TRun extends SyncRunView, TLease extends RunLe
       try {
         outcome.retention = await sink.deleteExpiredSnapshots({ ...deps.retention, abortSignal: readStop.signal, lease });
         if (outcome.retention.deletedSnapshotIds.length > 0) {
-          logger.info(`Retention deleted ${outcome.retention.deletedSnapshotIds.length} snapshots (${outcome.retention.deletedEntities} entities).`);
+          logger.info(`Retention deleted ${formatCount(outcome.retention.deletedSnapshotIds.length, "snapshot")} (${formatCount(outcome.retention.deletedEntities, "entity", "entities")}).`);
         }
       } catch (error) {
         if (isLeaseLoss(error)) throw leaseLost ?? lease.lost ?? error;

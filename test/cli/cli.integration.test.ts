@@ -33,6 +33,8 @@ describe("entra-user-sync command line", () => {
     expect(result.stdout).toMatch(/^User sync succeeded: 1,500 users in 2 pages, 1,500 entities in \d+ transactions/);
     // The first run also seeds the live mirror with a full round.
     expect(result.stdout).toMatch(/\nMirror full round \(first round\): 1,50\d users written from 8 pages, 0 not seen/);
+    // The repeats Graph's delta query returns are counted, and the summary says so.
+    expect(result.stdout).toContain("repeats are counted in the users written, and the mirror holds every user once.");
     expectNoSecrets(result.stdout + result.stderr, [world.azurite.connectionString]);
   });
 
@@ -40,10 +42,17 @@ describe("entra-user-sync command line", () => {
     const table = await cli(["runs"], envFor());
     expect(table.code).toBe(0);
     const [header, mirrorRow, snapshotRow] = table.stdout.trim().split("\n");
-    expect(header).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS\s+TRIGGER/);
+    expect(header).toMatch(/^RUN\s+MODE\s+STATUS\s+TOOK\s+USERS\s+NOTE$/);
     // Newest first: the mirror's round runs after the snapshot.
-    expect(mirrorRow).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+8\s+1,50\d\s+1,50\d\s+none/);
-    expect(snapshotRow).toMatch(/\ssnapshot\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
+    expect(mirrorRow).toMatch(/^\S+\s+full\s+succeeded\s+[\d.]+ s\s+1,50\d\s+first round$/);
+    expect(snapshotRow).toMatch(/^\S+\s+snapshot\s+succeeded\s+[\d.]+ s\s+1,500$/);
+    for (const line of table.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
+
+    const wide = await cli(["runs", "--wide"], envFor());
+    const [wideHeader, wideMirror, wideSnapshot] = wide.stdout.trim().split("\n");
+    expect(wideHeader).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS\s+TRIGGER\s+STARTED\s+TOOK\s+PAGES\s+USERS\s+WRITTEN\s+CHANGES\s+ERROR$/);
+    expect(wideMirror).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+8\s+1,50\d\s+1,50\d\s+none/);
+    expect(wideSnapshot).toMatch(/\ssnapshot\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
 
     const json = await cli(["runs", "--json", "--limit", "2"], envFor());
     const runs = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { kind: string; status: string; mode?: string; stats?: { usersRead: number } });
@@ -122,7 +131,7 @@ describe("entra-user-sync command line", () => {
     try {
       const result = await cli(["run"], envFor());
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain("User sync failed");
+      expect(result.stderr).toMatch(/^User sync failed: /m);
       expect(result.stderr).toContain("Key Vault Certificate User");
       expectNoSecrets(result.stderr, [world.azurite.connectionString]);
     } finally {

@@ -75,8 +75,9 @@ describe("entra-user-sync diff", () => {
     const first = await cli(["diff", "--to", runs[0]!.snapshotId]);
     expect(first.code).toBe(1);
     expect(first.stderr).toContain(`no complete snapshot before ${runs[0]!.snapshotId}`);
+    expect(first.stderr).toMatch(/^entra-user-sync diff failed: /);
     const bad = await cli(["diff", "--from", "nope", "--to", runs[0]!.snapshotId]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("is not a snapshot id");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("argument 'nope' is invalid. expected a run or snapshot id");
   });
 });

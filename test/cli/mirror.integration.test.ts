@@ -65,7 +65,7 @@ describe("the live mirror on the command line", () => {
   it("run seeds the mirror with a full round and writes the first snapshot", async () => {
     const result = await cli(["run"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 pages/);
+    expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 page,/);
     expect(result.stdout).toMatch(/\nMirror full round \(first round\): 60\d users written from 4 pages/);
     const current = await cli(["export", "--current"]);
     expect(current.code).toBe(0);
@@ -85,7 +85,7 @@ describe("the live mirror on the command line", () => {
     expect(result.code, result.stderr).toBe(0);
     // No snapshot is due: only the mirror's incremental round ran, with one delta request.
     expect(result.stdout).not.toContain("User sync succeeded");
-    expect(result.stdout).toMatch(/^Mirror updated incrementally: 1 added, 2 updated, 0 restored, 2 removed \(0 unchanged\) from 5 changes in 1 pages/);
+    expect(result.stdout).toMatch(/^Mirror updated incrementally: 1 added, 2 updated, 0 restored, 2 removed \(0 unchanged\) from 5 changes in 1 page,/);
     expect(world.tenant.requests.count("graph")).toBe(1);
 
     const current = lines((await cli(["export", "--current"])).stdout);
@@ -128,11 +128,15 @@ describe("the live mirror on the command line", () => {
 
     const table = await cli(["runs"]);
     const rows = table.stdout.trim().split("\n");
-    expect(rows[0]).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS/);
-    expect(rows[1]).toMatch(/\sincremental\s+deltaLink\s+succeeded\s+cli\s.*\s1 restored$/);
-    expect(rows[2]).toMatch(/\sincremental\s+deltaLink\s+succeeded\s+cli\s.*\s1 added, 2 updated, 2 removed$/);
-    expect(rows[3]).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s/);
-    expect(rows[4]).toMatch(/\ssnapshot\s+succeeded\s+cli\s/);
+    expect(rows[0]).toMatch(/^RUN\s+MODE\s+STATUS\s+TOOK\s+USERS\s+NOTE$/);
+    expect(rows[1]).toMatch(/\sincremental\s+succeeded\s+[\d.]+ s\s+1\s+1 restored$/);
+    expect(rows[2]).toMatch(/\sincremental\s+succeeded\s+[\d.]+ s\s+5\s+1 added, 2 updated, 2 removed$/);
+    expect(rows[3]).toMatch(/\sfull\s+succeeded\s.*\sfirst round$/);
+    expect(rows[4]).toMatch(/\ssnapshot\s+succeeded\s/);
+    const wide = (await cli(["runs", "--wide"])).stdout.trim().split("\n");
+    expect(wide[0]).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS\s+TRIGGER/);
+    expect(wide[1]).toMatch(/\sincremental\s+deltaLink\s+succeeded\s+cli\s.*\s1 restored$/);
+    expect(wide[3]).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s/);
   });
 
   it("export --changes prints one incremental run's change set", async () => {
@@ -157,19 +161,22 @@ describe("the live mirror on the command line", () => {
 
     const unknown = await cli(["export", "--changes", "20200101T000000000Z-abcdef"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("There is no mirror run 20200101T000000000Z-abcdef");
+    expect(unknown.stderr).toMatch(/^entra-user-sync export failed: There is no mirror run 20200101T000000000Z-abcdef/);
     const conflicting = await cli(["export", "--latest", "--current"]);
     expect(conflicting.code).toBe(2);
     const stray = await cli(["export", "--latest", "--include-deleted"]);
     expect(stray.code).toBe(2);
     expect(stray.stderr).toContain("--include-deleted goes with --current");
+    const notAnId = await cli(["export", "--changes", "latest"]);
+    expect(notAnId.code).toBe(2);
+    expect(notAnId.stderr).toContain("expected a run or snapshot id");
   });
 
   it("run --full forces a snapshot and a full round; the snapshot (/users) and the mirror (/users/delta) agree", async () => {
     world.tenant.changes.changeUser(5, { displayName: "Changed Before Full" });
     const result = await cli(["run", "--full"]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 pages/);
+    expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 page,/);
     expect(result.stdout).toMatch(/\nMirror full round \(forced with --full\): 60\d users written from 4 pages, 0 not seen and marked missing/);
     const [newest] = await mirrorRuns();
     expect(newest).toMatchObject({ kind: "mirror", mode: "full", reason: "forced", status: "succeeded" });

@@ -1,0 +1,109 @@
+/** `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set (--changes). */
+import type { GraphUser } from "../graph/types.js";
+import { toGraphObject } from "../mirror/mirrorEntity.js";
+import { formatCount, formatNumber } from "../shared/counts.js";
+import { UserSyncError } from "../shared/errors.js";
+import { isRunId } from "../tables/keys.js";
+import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
+import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
+import { write } from "./output.js";
+
+export interface ExportOptions {
+  latest?: boolean;
+  snapshot?: string;
+  current?: boolean;
+  includeDeleted?: boolean;
+  changes?: string;
+  format: ExportFormat;
+}
+
+export async function exportCommand(options: ExportOptions): Promise<void> {
+  if (options.current) return exportCurrent(options);
+  if (options.changes !== undefined) return exportChanges(options.changes, options.format);
+  const store = storeFromEnvironment();
+  let snapshotId = options.snapshot;
+  if (options.latest) {
+    const latest = await store.getLatestSnapshot();
+    if (!latest) {
+      throw new UserSyncError("snapshot_not_found", "There is no complete snapshot yet. Run a sync first (entra-user-sync run), then export.");
+    }
+    snapshotId = latest.snapshotId;
+  }
+  // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
+  const run = isRunId(snapshotId!) ? await store.getRun(snapshotId!) : undefined;
+  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"] });
+  let count = 0;
+  for await (const user of store.listSnapshotUsers(snapshotId!)) {
+    await write(writer.linesFor(user));
+    count += 1;
+  }
+  process.stderr.write(`Exported ${formatCount(count, "user")} from snapshot ${snapshotId}.\n`);
+}
+
+/** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
+async function exportCurrent(options: ExportOptions): Promise<void> {
+  const mirror = mirrorFromEnvironment();
+  const state = await mirror.getDeltaState();
+  if (!state?.state.deltaLink) {
+    throw new UserSyncError("snapshot_not_found", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
+  }
+  const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
+  const writer = createUserLineWriter(options.format, { columns });
+  const counts = { present: 0, removed: 0 };
+  // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
+  // and after; a round that wrote meanwhile makes the output a mix of two states.
+  const before = await mirror.getVersion();
+  for await (const mirrorUser of mirror.listUsers({ includeRemoved: options.includeDeleted === true })) {
+    await write(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
+    counts[mirrorUser.state === "present" ? "present" : "removed"] += 1;
+  }
+  if ((await mirror.getVersion()) !== before) {
+    throw new UserSyncError(
+      "read_incomplete",
+      "The live mirror changed while it was read (a sync round wrote to it), so what was printed may mix two states: do not use it. Run export --current again (entra-user-sync runs shows when rounds run).",
+    );
+  }
+  const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, "removed user")}` : "";
+  process.stderr.write(`Exported ${formatCount(counts.present, "current user")}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+  const skipped = await mirror.skippedSinceFullRound();
+  if (skipped.count > 0) {
+    process.stderr.write(
+      `warning: ${formatCount(skipped.count, "user")} skipped by the mirror since its last full round: they could not be stored (first: ${skipped.first.map((u) => u.id).join(", ")}); see: entra-user-sync runs --json\n`,
+    );
+  }
+}
+
+/** One mirror run's change set: what it added, updated, restored and removed. */
+async function exportChanges(runId: string, format: ExportFormat): Promise<void> {
+  const mirror = mirrorFromEnvironment();
+  const run = await mirror.getRun(runId);
+  if (!run) {
+    throw new UserSyncError(
+      "snapshot_not_found",
+      `There is no mirror run ${runId}. List runs with: entra-user-sync runs (change sets belong to runs whose MODE is incremental or full; a snapshot run is exported with --snapshot <id>).`,
+    );
+  }
+  if (run.status !== "succeeded") {
+    throw new UserSyncError(
+      "read_incomplete",
+      `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
+    );
+  }
+  const writer = createUserLineWriter(format, { columns: ["change", "reason", "at", "id", "user"] });
+  const counts: Record<string, number> = {};
+  for await (const change of mirror.listChanges(runId)) {
+    const line: Record<string, unknown> = { change: change.change };
+    if (change.reason !== undefined) line.reason = change.reason;
+    line.at = change.at.toISOString();
+    line.id = change.id;
+    line.user = change.user;
+    await write(writer.linesFor(line as GraphUser));
+    counts[change.change] = (counts[change.change] ?? 0) + 1;
+  }
+  const summary =
+    (["added", "updated", "restored", "removed"] as const)
+      .filter((k) => counts[k] !== undefined)
+      .map((k) => `${formatNumber(counts[k]!)} ${k}`)
+      .join(", ") || "no changes";
+  process.stderr.write(`Exported the change set of mirror run ${runId} (${run.mode} round, ${run.status}): ${summary}.\n`);
+}

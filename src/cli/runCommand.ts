@@ -1,0 +1,95 @@
+/** `entra-user-sync run`: does what is due, with a progress display and Ctrl+C at checkpoints. */
+import { formatCount, formatNumber } from "../shared/counts.js";
+import { isUserSyncError } from "../shared/errors.js";
+import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
+import { UserSyncService } from "../sync/userSyncService.js";
+import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
+import { handleInterrupts } from "./interrupt.js";
+import { write } from "./output.js";
+import { createProgressDisplay, progressModeFor } from "./progress.js";
+
+export interface RunCommandOptions {
+  /** --no-progress turns it off; it is also off when stderr is not a terminal. */
+  progress: boolean;
+  maxMinutes?: number;
+  full: boolean;
+}
+
+export async function runCommand(options: RunCommandOptions): Promise<void> {
+  const service = new UserSyncService(process.env);
+  const leaseSeconds = Math.round(service.settings.runControl.leaseDurationInMs / 1000);
+  const display = createProgressDisplay(progressModeFor(process.stderr, process.env, options.progress), "Starting user sync…");
+  /** What the run has committed so far, for the message of a second Ctrl+C. */
+  const seen: { phase: "starting" | "snapshot" | "mirror"; pages: number; users: number; mirrorItems: number } = { phase: "starting", pages: 0, users: 0, mirrorItems: 0 };
+  const interrupts = handleInterrupts({
+    onFirst(signal) {
+      const key = signal === "SIGINT" ? "Ctrl+C" : signal;
+      display.logger.info(`${key}: stopping at the next checkpoint (press Ctrl+C again to stop at once)…`);
+    },
+    onSecond() {
+      display.stop();
+      process.stderr.write(`\n${whatWasKept(seen, leaseSeconds)}\n`);
+    },
+  });
+  try {
+    const result = await service.runDue(display.logger, {
+      trigger: "cli",
+      full: options.full,
+      abortSignal: interrupts.signal,
+      ...(options.maxMinutes !== undefined ? { runControl: { maxRunDurationInMs: options.maxMinutes * 60_000 } } : {}),
+      onProgress: (s) => {
+        Object.assign(seen, { phase: "snapshot", pages: s.pages, users: s.entitiesWritten });
+        display.update(`Snapshot: ${formatCount(s.entitiesWritten, "user")} written (${formatCount(s.pages, "page")}, ${formatNumber(s.usersRead)} read)`);
+      },
+      onMirrorPage: (p) => {
+        Object.assign(seen, { phase: "mirror", mirrorItems: p.itemsRead });
+        display.update(`Mirror (${p.mode} round): ${formatCount(p.itemsRead, "item")} in ${formatCount(p.pages, "page")}`);
+      },
+    });
+    const snapshot = result.snapshot;
+    const stopped = snapshot?.outcome === "paused" || interrupts.signal.aborted;
+    if (stopped) display.info("User sync stopped at a checkpoint");
+    else display.succeed(snapshot?.resumed ? "User sync complete (resumed)" : "User sync complete");
+    if (snapshot) {
+      await write(`${formatSnapshotSummary(snapshot, result.snapshotElapsedInMs ?? 0)}\n`);
+      const skipped = snapshot.stats.counters.skippedUsers ?? 0;
+      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
+    }
+    if (result.mirror) {
+      await write(`${formatMirrorSummary(result.mirror)}\n`);
+      const skipped = result.mirror.counters.skippedUsers ?? 0;
+      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored in the mirror and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
+    }
+    if (stopped) {
+      if (!result.mirror) await write("The mirror was not updated this time; run again to continue.\n");
+      throw new ExitCode(EXIT_PAUSED);
+    }
+  } catch (error) {
+    if (error instanceof ExitCode) throw error;
+    if (interrupts.signal.aborted && (error as { name?: string } | null)?.name === "AbortError") {
+      display.info("User sync stopped");
+      await write("User sync stopped before the mirror's round completed; its delta link was not moved, so the next run reads those changes again.\n");
+      throw new ExitCode(EXIT_PAUSED);
+    }
+    display.fail(isUserSyncError(error, "run_in_progress") ? "Another sync is running" : isUserSyncError(error, "lease_lost") ? "User sync stopped: another run took over" : "User sync failed");
+    throw error;
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+function whatWasKept(seen: { phase: "starting" | "snapshot" | "mirror"; pages: number; users: number; mirrorItems: number }, leaseSeconds: number): string {
+  const lease = `If this run still held the writer lease, the next run can start once it expires (USER_SYNC_LEASE_SECONDS, ${formatNumber(leaseSeconds)} s).`;
+  if (seen.phase === "starting") return `Stopped at once, before any page was committed: nothing new was kept. ${lease}`;
+  if (seen.phase === "snapshot") {
+    return (
+      `Stopped at once. Kept: the snapshot's checkpoint after ${formatCount(seen.pages, "page")} (${formatCount(seen.users, "user")} written); ` +
+      `the next run continues it, and the previous complete snapshot stays the latest. ${lease}`
+    );
+  }
+  const snapshot = seen.pages > 0 ? "the snapshot this run wrote before the mirror's round (see: entra-user-sync runs), and " : "";
+  return (
+    `Stopped at once. Kept: ${snapshot}the mirror's changes applied so far (${formatCount(seen.mirrorItems, "item")} read); ` +
+    `its delta link was not moved, so the next run reads those changes again. ${lease}`
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * `npm run demo` (the compiled tools/demo.ts): the story it tells, end to end, and its options.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecrets } from "../support/syncEnvironment.js";
+
+const DEMO = join(import.meta.dirname, "..", "..", "dist", "tools", "demo.js");
+const run = promisify(execFile);
+
+async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [DEMO, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  if (!existsSync(DEMO)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
+});
+
+describe("npm run demo", () => {
+  it("tells the story: first full run, directory changes, an incremental run with one Graph request, a diff, the tables", async () => {
+    const { code, stdout, stderr } = await demo("--users", "300", "--show", "1");
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/1\. A first full run[\s\S]*User sync succeeded: 300 users in 1 page,[\s\S]*Mirror full round \(first round\)/);
+    expect(stdout).toMatch(/2\. The directory changes[\s\S]*added {4}Sandbox User 1[\s\S]*renamed [\s\S]*\(permanently\)/);
+    expect(stdout).toMatch(/3\. An incremental run[\s\S]*Mirror updated incrementally: 2 added, 3 updated, 0 restored, 2 removed/);
+    expect(stdout).toContain("Graph requests: 1 (the first run needed");
+    expect(stdout).toMatch(/removed \(hard delete\) +\S+/);
+    expect(stdout).toMatch(/Compared snapshot \S+ with \S+: 2 added, 2 removed, 3 changed\./);
+    expect(stdout).toMatch(/entraUserSnapshots +600 entities/);
+    expect(stdout).toMatch(/entraUserMirrorChanges +\d+ entities/);
+    expect(stdout).toContain("The first snapshot holds all 300 users exactly as Graph returned them.");
+    expectNoSecrets(stdout + stderr);
+  });
+
+  it("--help prints its usage; a bad option value is a usage error (exit 2), never a stack trace", async () => {
+    const help = await demo("--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: npm run demo --");
+    for (const args of [["--certificate-format", "der"], ["--users", "0"], ["--users", "ten"], ["--show", "-1"], ["--bogus"]]) {
+      const bad = await demo(...args);
+      expect(bad.code, args.join(" ")).toBe(2);
+      expect(bad.stderr).toMatch(/^demo: /);
+      expect(bad.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
