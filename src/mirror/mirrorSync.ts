@@ -7,10 +7,35 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { newRunId } from "../tables/keys.js";
-import type { MirrorUser } from "./mirrorEntity.js";
-import { lastPerId, planDeltaPage, type MirrorWrite } from "./planChanges.js";
+import { lastPerId, planDeltaPage } from "./planChanges.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
-import { MAX_MIRROR_SKIPPED_RECORDED, type MirrorChangeCounts, type MirrorRunReason, type MirrorRunRecord, type MirrorSkippedUser, type UserMirrorClient, type VersionedDeltaState } from "./userMirrorClient.js";
+import type { MirrorUser } from "./mirrorEntity.js";
+import {
+  MAX_MIRROR_SKIPPED_RECORDED,
+  type MirrorChangeCounts,
+  type MirrorChangeRecord,
+  type MirrorDeltaState,
+  type MirrorRunReason,
+  type MirrorRunRecord,
+  type MirrorSkippedUser,
+  type VersionedDeltaState,
+} from "./mirrorRecords.js";
+import type { MirrorTableStats, MirrorWriteOptions } from "./mirrorTables.js";
+import type { MirrorChange, MirrorWrite } from "./planChanges.js";
+
+/** The mirror's store, as a round sees it (UserMirrorClient in production; a fake in unit tests). */
+export interface MirrorStore {
+  readonly stats: MirrorTableStats;
+  beginRound(lease: LosableLeaseGuard, options?: { abortSignal?: AbortSignal }): Promise<string[]>;
+  getDeltaState(options?: { abortSignal?: AbortSignal }): Promise<VersionedDeltaState | undefined>;
+  saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options?: MirrorWriteOptions): Promise<string>;
+  recordRun(run: MirrorRunRecord, options?: MirrorWriteOptions): Promise<void>;
+  getUsers(ids: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<Map<string, MirrorUser>>;
+  applyWrites(writes: readonly MirrorWrite[], options?: MirrorWriteOptions): Promise<{ skipped: MirrorSkippedUser[] }>;
+  writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options?: MirrorWriteOptions): Promise<void>;
+  listChanges(runId: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<MirrorChangeRecord>;
+  sweep(round: string, runId: string, now: Date, options?: MirrorWriteOptions): Promise<number>;
+}
 
 /** The delta reader, as the mirror sees it (UserDeltaClient). */
 export interface DeltaPageSource {
@@ -21,7 +46,7 @@ export interface DeltaPageSource {
 
 export interface MirrorSyncDependencies {
   delta: DeltaPageSource;
-  mirror: UserMirrorClient;
+  mirror: MirrorStore;
   logger: Logger;
   /**
    * The writer lease the round runs under: every write is checked against it and fenced, and the
@@ -199,6 +224,6 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
 }
 
 /** Counts the run's change set from the change log (one row per user: repeats are not counted twice). */
-async function countChanges(mirror: UserMirrorClient, runId: string, counts: MirrorChangeCounts, abortSignal: AbortSignal | undefined): Promise<void> {
+async function countChanges(mirror: MirrorStore, runId: string, counts: MirrorChangeCounts, abortSignal: AbortSignal | undefined): Promise<void> {
   for await (const change of mirror.listChanges(runId, abortSignal ? { abortSignal } : {})) counts[change.change] += 1;
 }
