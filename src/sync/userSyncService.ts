@@ -14,7 +14,8 @@ import { keepLease } from "../snapshots/leaseKeeper.js";
 import { SnapshotStoreClient, type SyncRunRecord, type WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
-import { runUserSync, type RunControl, type RunUserSyncOptions, type SyncTrigger, type UserSyncResult } from "./userSyncRun.js";
+import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from "./snapshotPorts.js";
+import { runSnapshot } from "./snapshotRun.js";
 
 export interface RunSyncOptions extends RunUserSyncOptions {
   runControl?: RunControl;
@@ -130,7 +131,7 @@ export class UserSyncService {
         if (due.snapshot !== undefined) {
           const startedAt = Date.now();
           try {
-            result.snapshot = await runUserSync<SyncRunRecord, WriterLease>(
+            result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
               { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
               { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
             );
@@ -228,7 +229,7 @@ export class UserSyncService {
     try {
       await this.#ensureTables(options.abortSignal);
       const { runControl, ...runOptions } = options;
-      return await runUserSync<SyncRunRecord, WriterLease>(
+      return await runSnapshot<SyncRunRecord, WriterLease>(
         {
           source: this.users,
           sink: this.store,

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { GraphUser, UserPage } from "../../src/graph/types.js";
 import { UserSyncError } from "../../src/shared/errors.js";
 import { silentLogger } from "../../src/shared/logger.js";
-import { runUserSync, whyNotResumable, type RunStats, type SnapshotSink, type SyncRunView, type UserPageSource } from "../../src/sync/userSyncRun.js";
+import type { RunStats, SnapshotSink, SyncRunView, UserPageSource } from "../../src/sync/snapshotPorts.js";
+import { runSnapshot, whyNotResumable } from "../../src/sync/snapshotRun.js";
 
 /** A controllable boundary: each page read and each write waits until the test releases it. */
 function deferred<T = void>() {
@@ -167,12 +168,12 @@ function sourceOf(pages: UserPage[], events?: string[], failAfter?: { pages: num
   };
 }
 
-describe("runUserSync", () => {
+describe("runSnapshot", () => {
   it("writes every page into the run's snapshot and completes the run with its counts", async () => {
     const sink = new RecordingSink();
     const pages = [page(1), page(2), page(3, 2, true)];
     const progress: RunStats[] = [];
-    const result = await runUserSync(
+    const result = await runSnapshot(
       { source: sourceOf(pages), sink, select: ["id", "displayName"], logger: silentLogger },
       { trigger: "cli", onProgress: (s) => progress.push({ ...s }) },
     );
@@ -194,7 +195,7 @@ describe("runUserSync", () => {
     const turns = async (n: number) => {
       for (let i = 0; i < n; i += 1) await new Promise((r) => setImmediate(r));
     };
-    const run = runUserSync({ source: sourceOf([page(1), page(2), page(3)], sink.events), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" });
+    const run = runSnapshot({ source: sourceOf([page(1), page(2), page(3)], sink.events), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" });
     // Page 2 is requested before page 1's write starts (its encoding must not delay the request).
     await turns(3);
     expect(sink.events).toEqual(["lease", "start", "read 1", "read 2", "write-start user-1-0"]);
@@ -212,7 +213,7 @@ describe("runUserSync", () => {
     const sink = new RecordingSink();
     const boom = new UserSyncError("graph_bad_response", "Graph page 3 is not JSON");
     await expect(
-      runUserSync({ source: sourceOf([page(1), page(2), page(3)], undefined, { pages: 2, error: boom }), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" }),
+      runSnapshot({ source: sourceOf([page(1), page(2), page(3)], undefined, { pages: 2, error: boom }), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" }),
     ).rejects.toBe(boom);
     expect(sink.completed).toBeUndefined();
     expect(sink.failed?.error).toBe("Graph page 3 is not JSON [graph_bad_response]");
@@ -226,7 +227,7 @@ describe("runUserSync", () => {
       if (users[0]?.id === "user-2-0") throw new UserSyncError("storage_request_failed", "Table Storage answered 403");
     };
     await expect(
-      runUserSync({ source: sourceOf([page(1), page(2), page(3), page(4)], sink.events), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" }),
+      runSnapshot({ source: sourceOf([page(1), page(2), page(3), page(4)], sink.events), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" }),
     ).rejects.toThrow("Table Storage answered 403");
     expect(sink.completed).toBeUndefined();
     expect(sink.failed?.error).toContain("storage_request_failed");
@@ -236,7 +237,7 @@ describe("runUserSync", () => {
   it("redacts secrets from the error it records", async () => {
     const sink = new RecordingSink();
     const leaky = new Error("failed with AccountKey=c2VjcmV0 and Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl");
-    await expect(runUserSync({ source: sourceOf([page(1)], undefined, { pages: 0, error: leaky }), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" })).rejects.toBe(leaky);
+    await expect(runSnapshot({ source: sourceOf([page(1)], undefined, { pages: 0, error: leaky }), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" })).rejects.toBe(leaky);
     expect(sink.failed?.error).not.toContain("c2VjcmV0");
     expect(sink.failed?.error).not.toContain("eyJ");
   });
@@ -244,7 +245,7 @@ describe("runUserSync", () => {
     const sink = new RecordingSink();
     sink.leaseHeld = true;
     const links: string[] = [];
-    await expect(runUserSync({ source: sourceOf([page(1, 3, true)], undefined, undefined, links), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" })).rejects.toMatchObject({
+    await expect(runSnapshot({ source: sourceOf([page(1, 3, true)], undefined, undefined, links), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" })).rejects.toMatchObject({
       code: "run_in_progress",
     });
     expect(links).toEqual([]);
@@ -258,7 +259,7 @@ describe("runUserSync", () => {
     sink.writeGate = async (users) => {
       if (users[0]?.id === "user-2-0") await new Promise((r) => setTimeout(r, 600));
     };
-    const first = await runUserSync(
+    const first = await runSnapshot(
       { source: sourceOf(pages), sink, select: ["id"], logger: silentLogger, runControl: { maxRunDurationInMs: 250 } },
       { trigger: "timer" },
     );
@@ -270,7 +271,7 @@ describe("runUserSync", () => {
 
     sink.writeGate = undefined;
     const links: string[] = [];
-    const second = await runUserSync({ source: sourceOf(pages, undefined, undefined, links), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" });
+    const second = await runSnapshot({ source: sourceOf(pages, undefined, undefined, links), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" });
     expect(links).toEqual(["link-3"]);
     expect(second).toMatchObject({ outcome: "completed", resumed: true });
     expect(second.run.runId).toBe(first.run.runId);
@@ -313,7 +314,7 @@ describe("runUserSync", () => {
         yield* pages;
       },
     };
-    const result = await runUserSync({ source, sink, select: ["id"], logger: silentLogger }, { trigger: "timer" });
+    const result = await runSnapshot({ source, sink, select: ["id"], logger: silentLogger }, { trigger: "timer" });
     expect(links).toEqual(["link-2", "first"]);
     expect(sink.runs[0]).toMatchObject({ status: "abandoned" });
     expect(sink.runs[0]!.error).toContain("refused its saved page link");
@@ -325,7 +326,7 @@ describe("runUserSync", () => {
   it("stops without recording anything when its lease was taken over", async () => {
     const sink = new RecordingSink();
     sink.loseLeaseAtCheckpoint = 2;
-    await expect(runUserSync({ source: sourceOf([page(1), page(2), page(3, 3, true)]), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" })).rejects.toMatchObject({
+    await expect(runSnapshot({ source: sourceOf([page(1), page(2), page(3, 3, true)]), sink, select: ["id"], logger: silentLogger }, { trigger: "timer" })).rejects.toMatchObject({
       code: "lease_lost",
     });
     expect(sink.events).not.toContain("fail");
@@ -335,7 +336,7 @@ describe("runUserSync", () => {
 
   it("sends every write with the run's lease, so the store fences each of them", async () => {
     const sink = new RecordingSink();
-    const result = await runUserSync({ source: sourceOf([page(1), page(2), page(3, 2, true)]), sink, select: ["id"], logger: silentLogger, retention: { keepCount: 1, keepWithinInMs: 0 } }, { trigger: "cli" });
+    const result = await runSnapshot({ source: sourceOf([page(1), page(2), page(3, 2, true)]), sink, select: ["id"], logger: silentLogger, retention: { keepCount: 1, keepWithinInMs: 0 } }, { trigger: "cli" });
     expect(result.outcome).toBe("completed");
     expect(sink.events.filter((e) => e.startsWith("checkpoint"))).toHaveLength(3);
     expect(sink.unfencedWrites).toEqual([]);
@@ -353,7 +354,7 @@ describe("runUserSync", () => {
         yield page(2, 3, true);
       },
     };
-    await expect(runUserSync({ source, sink, select: ["id"], logger: silentLogger }, { trigger: "timer" })).rejects.toBe(lost);
+    await expect(runSnapshot({ source, sink, select: ["id"], logger: silentLogger }, { trigger: "timer" })).rejects.toBe(lost);
     expect(sink.events).not.toContain("fail");
     expect(sink.events).not.toContain("complete");
     expect(sink.events).not.toContain("pause");
@@ -364,7 +365,7 @@ describe("runUserSync", () => {
   it("counts users that cannot be stored, lists the first ones, and completes the run", async () => {
     const sink = new RecordingSink();
     sink.skip = (u) => (u.id.endsWith("-1") ? `User ${u.id}: too large` : undefined);
-    const result = await runUserSync({ source: sourceOf([page(1), page(2, 3, true)]), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" });
+    const result = await runSnapshot({ source: sourceOf([page(1), page(2, 3, true)]), sink, select: ["id"], logger: silentLogger }, { trigger: "cli" });
     expect(result.outcome).toBe("completed");
     expect(result.stats.counters.skippedUsers).toBe(2);
     expect(result.stats.skipped).toEqual([

@@ -1,0 +1,140 @@
+/**
+ * What a snapshot run needs from the other stages, as ports: the reader of Graph `/users`
+ * (UserPageSource), the snapshot store (SnapshotSink) and the writer lease (RunLeaseView), with the
+ * run's options and result. GraphUsersClient, SnapshotStoreClient and WriterLease implement them in
+ * production; the unit tests use fakes.
+ */
+import type { GraphUser, UserPage } from "../graph/types.js";
+import type { Logger } from "../shared/logger.js";
+import { MAX_SKIPPED_RECORDED, type SkippedUser, type RunStats as StoredRunStats } from "../snapshots/runRecords.js";
+
+export type { SkippedUser };
+
+/** What a run counts, stored with the run record: the store's RunStats, with both bags always present. */
+export type RunStats = StoredRunStats & {
+  /** Named counts from the stages (e.g. Graph throttles, retries, waitedInMs, skippedUsers, resumes). */
+  counters: Record<string, number>;
+  /** The first skipped users (at most MAX_SKIPPED_RECORDED); `counters.skippedUsers` has the total. */
+  skipped: SkippedUser[];
+};
+
+export { MAX_SKIPPED_RECORDED };
+
+/** The parts of the run record the sync needs. */
+export interface RunHandle {
+  runId: string;
+  snapshotId: string;
+}
+
+/** A run record as the sync reads it, to decide whether a stopped run can be resumed. */
+export interface SyncRunView extends RunHandle {
+  status: string;
+  startedAt: Date;
+  select: readonly string[];
+  partitionCount: number;
+  /** Progress after the last committed page; `nextLink` absent when every page is committed. */
+  checkpoint?: { nextLink?: string; at: Date; linkDigests?: readonly string[] };
+  stats: Omit<RunStats, "skipped"> & { skipped?: readonly SkippedUser[] };
+}
+
+/** The reading stage, as the sync sees it. */
+export interface UserPageSource {
+  /** `counters` is this run's bag of named counts: the source adds to it as it reads. `startLink` continues from a checkpoint. */
+  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string; seenLinks?: Iterable<string> }): AsyncIterable<UserPage>;
+}
+
+/** The writer lease as the sync sees it (WriterLease in production). */
+export interface RunLeaseView {
+  /** Aborted when the lease is lost: the run stops reading and writing. */
+  readonly signal: AbortSignal;
+  /** Why it was lost, once it is. */
+  readonly lost?: Error | undefined;
+  readonly durationInMs: number;
+}
+
+/**
+ * The storage stage, as the sync sees it (SnapshotStoreClient in production). Every write takes the
+ * run's lease: the store sends it only while the lease is held, fenced in storage.
+ */
+export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseView> {
+  readonly partitionCount: number;
+  /** Takes the writer lease or throws `run_in_progress`. */
+  acquireLease(options: { trigger: SyncTrigger; leaseDurationInMs?: number; abortSignal?: AbortSignal }): Promise<TLease>;
+  /** Throws `lease_lost` (and marks the lease lost) when another run took the lease over. */
+  renewLease(lease: TLease): Promise<void>;
+  releaseLease(lease: TLease): Promise<void>;
+  /** Runs that are running (their process died: we hold the lease) or paused, newest first. */
+  listUnfinishedRuns(): AsyncIterable<TRun>;
+  startRun(options: { trigger: SyncTrigger; select: readonly string[]; abortSignal?: AbortSignal; lease: TLease }): Promise<TRun>;
+  /** Takes the run's snapshot over (its previous holder's late writes cannot land) and marks it running. */
+  resumeRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
+  abandonRun(run: TRun, reason: string, options: { lease: TLease }): Promise<TRun>;
+  upsertUsers(
+    snapshotId: string,
+    users: readonly GraphUser[],
+    options: { abortSignal?: AbortSignal; lease: TLease },
+  ): Promise<{ entitiesWritten: number; transactions: number; skipped: SkippedUser[] }>;
+  /** Saves progress and renews the lease in one transaction (throws `lease_lost` when it was taken over). */
+  checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease; linkDigests?: readonly string[] }): Promise<TRun>;
+  pauseRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
+  completeRun(run: TRun, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  failRun(run: TRun, error: string, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
+  deleteExpiredSnapshots?(options: {
+    keepCount: number;
+    keepWithinInMs: number;
+    keepSupersededWithinInMs?: number;
+    abortSignal?: AbortSignal;
+    lease: TLease;
+  }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
+}
+
+export type SyncTrigger = "timer" | "cli";
+
+export interface RunControl {
+  /** Stop cleanly at a checkpoint after this long (the next run continues). Default: no limit. */
+  maxRunDurationInMs?: number;
+  /** Resume a stopped run only while its last checkpoint is younger than this. Default 60 minutes. */
+  resumeWithinInMs?: number;
+  /** Writer lease duration; renewed four times within its duration minus the safety margin. Default: the store's (5 minutes). */
+  leaseDurationInMs?: number;
+}
+
+export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends RunLeaseView> {
+  source: UserPageSource;
+  sink: SnapshotSink<TRun, TLease>;
+  select: readonly string[];
+  logger: Logger;
+  runControl?: RunControl;
+  /** Applied after a snapshot is promoted. Default: no retention. */
+  retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
+}
+
+export interface RunUserSyncOptions {
+  trigger: SyncTrigger;
+  /** Aborting stops the run at its last checkpoint (paused); the next run continues. */
+  abortSignal?: AbortSignal;
+  /** Called after every committed page. */
+  onProgress?: (stats: Readonly<RunStats>) => void;
+}
+
+/** Options of a run under a writer lease its caller already holds (and releases). */
+export interface RunUserSyncUnderLeaseOptions<TLease> extends RunUserSyncOptions {
+  /** The caller's lease: the run renews it while it runs, but neither acquires nor releases it. */
+  lease?: TLease;
+}
+
+export interface UserSyncResult<TRun extends RunHandle> {
+  run: TRun;
+  stats: RunStats;
+  /** `completed`: the snapshot is promoted. `paused`: stopped at a checkpoint; the next run continues it. */
+  outcome: "completed" | "paused";
+  /** Why a paused run stopped. */
+  pausedBecause?: "max_run_duration" | "aborted";
+  /** True when this run continued a stopped run's snapshot. */
+  resumed: boolean;
+  /** What retention deleted after promotion (absent when it did not run or failed: see the log). */
+  retention?: { deletedSnapshotIds: string[]; deletedEntities: number };
+}
+
+/** A stopped run is resumed only while its last checkpoint is younger than this (default). */
+export const DEFAULT_RESUME_WITHIN_IN_MS = 60 * 60_000;

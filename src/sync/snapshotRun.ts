@@ -1,0 +1,325 @@
+/**
+ * One snapshot run, the only writer at a time (a lease): resumes a stopped run's snapshot from its
+ * checkpoint when it can (else abandons it and starts a new snapshot), reads every remaining page
+ * and writes it, checkpointing after each committed page, then promotes the snapshot to latest and
+ * applies retention. Writing page N overlaps reading page N+1; at most two pages are in memory.
+ * At the maximum run duration (or on abort) it stops at the last checkpoint (paused). A run that
+ * fails is recorded as failed and never becomes the latest snapshot; the error is rethrown. A run
+ * whose lease is lost stops at once and records nothing more (`lease_lost`).
+ */
+import type { UserPage } from "../graph/types.js";
+import { formatCount } from "../shared/counts.js";
+import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { redact } from "../shared/redact.js";
+import { keepLease, type LeaseKeeper } from "../snapshots/leaseKeeper.js";
+import {
+  DEFAULT_RESUME_WITHIN_IN_MS,
+  MAX_SKIPPED_RECORDED,
+  type RunLeaseView,
+  type RunStats,
+  type RunUserSyncUnderLeaseOptions,
+  type SkippedUser,
+  type SyncRunView,
+  type UserSyncDependencies,
+  type UserSyncResult,
+} from "./snapshotPorts.js";
+
+/** Skipped users logged one by one per run; the rest are only counted. */
+const MAX_SKIPPED_LOGGED = 10;
+
+type StopReason = "max_run_duration" | "aborted" | "lease_lost";
+type PassResult<TRun> = { kind: "completed" | "paused"; run: TRun; stats: RunStats } | { kind: "restart"; run: TRun; reason: string };
+
+/** Runs one snapshot run to its end (completed, paused, or thrown). */
+export function runSnapshot<TRun extends SyncRunView, TLease extends RunLeaseView>(
+  deps: UserSyncDependencies<TRun, TLease>,
+  options: RunUserSyncUnderLeaseOptions<TLease>,
+): Promise<UserSyncResult<TRun>> {
+  return new SnapshotRun(deps, options).run();
+}
+
+export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> {
+  readonly #deps: UserSyncDependencies<TRun, TLease>;
+  readonly #options: RunUserSyncUnderLeaseOptions<TLease>;
+  /** Reads stop on any stop reason; writes only on abort or a lost lease (a page being written at the deadline is finished and checkpointed). */
+  readonly #readStop = new AbortController();
+  readonly #hardStop = new AbortController();
+  #stopReason: StopReason | undefined;
+  #leaseLost: unknown;
+  #lease!: TLease;
+  #skippedLogged = 0;
+
+  constructor(deps: UserSyncDependencies<TRun, TLease>, options: RunUserSyncUnderLeaseOptions<TLease>) {
+    this.#deps = deps;
+    this.#options = options;
+  }
+
+  async run(): Promise<UserSyncResult<TRun>> {
+    const { sink, logger } = this.#deps;
+    const control = this.#deps.runControl ?? {};
+    const startedAt = Date.now();
+    const external = this.#options.abortSignal;
+    external?.throwIfAborted();
+    const heldByCaller = this.#options.lease !== undefined;
+    this.#lease =
+      this.#options.lease ??
+      (await sink.acquireLease({
+        trigger: this.#options.trigger,
+        ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
+        ...(external ? { abortSignal: external } : {}),
+      }));
+    const lease = this.#lease;
+    const onExternalAbort = () => this.#requestStop("aborted");
+    external?.addEventListener("abort", onExternalAbort);
+    const deadline =
+      control.maxRunDurationInMs !== undefined ? setTimeout(() => this.#requestStop("max_run_duration"), Math.max(0, control.maxRunDurationInMs - (Date.now() - startedAt))) : undefined;
+    // The lease: renewed by a keeper (ours, unless the caller holds and keeps it).
+    const keeper: LeaseKeeper | undefined = heldByCaller ? undefined : keepLease(sink, lease, logger);
+    const onLeaseSignal = () => this.#onLeaseLost(lease.signal.reason);
+    lease.signal.addEventListener("abort", onLeaseSignal);
+    if (lease.signal.aborted) onLeaseSignal();
+    try {
+      return await this.#runUnderLease();
+    } finally {
+      if (deadline) clearTimeout(deadline);
+      await keeper?.stop();
+      lease.signal.removeEventListener("abort", onLeaseSignal);
+      external?.removeEventListener("abort", onExternalAbort);
+      if (!this.#leaseLost && !lease.lost && !heldByCaller) {
+        try {
+          await sink.releaseLease(lease);
+        } catch (error) {
+          logger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
+        }
+      }
+    }
+  }
+
+  async #runUnderLease(): Promise<UserSyncResult<TRun>> {
+    const { sink, logger } = this.#deps;
+    const lease = this.#lease;
+    const resumable = await this.#settleStoppedRuns();
+    let result: PassResult<TRun> | undefined;
+    let resumed = false;
+    if (resumable) {
+      const checkpoint = resumable.checkpoint!;
+      const run = await sink.resumeRun(resumable, { lease });
+      const stats: RunStats = {
+        pages: run.stats.pages,
+        usersRead: run.stats.usersRead,
+        entitiesWritten: run.stats.entitiesWritten,
+        transactions: run.stats.transactions,
+        counters: { ...run.stats.counters, resumes: (run.stats.counters.resumes ?? 0) + 1 },
+        skipped: [...(run.stats.skipped ?? [])],
+      };
+      resumed = true;
+      logger.info(
+        `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "user")} written so far).`,
+      );
+      result = await this.#pass(run, stats, checkpoint.nextLink, checkpoint.nextLink === undefined, [...(checkpoint.linkDigests ?? [])]);
+      if (result.kind === "restart") {
+        logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
+        await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`, { lease });
+        resumed = false;
+        result = undefined;
+      }
+    }
+    if (result === undefined) {
+      this.#hardStop.signal.throwIfAborted();
+      const run = await sink.startRun({ trigger: this.#options.trigger, select: this.#deps.select, abortSignal: this.#hardStop.signal, lease });
+      result = await this.#pass(run, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] }, undefined, false);
+    }
+    if (result.kind === "restart") throw new UserSyncError("graph_request_failed", result.reason);
+
+    const outcome: UserSyncResult<TRun> = { run: result.run, stats: result.stats, outcome: result.kind, resumed };
+    if (result.kind === "paused") {
+      outcome.pausedBecause = this.#stopReason === "max_run_duration" ? "max_run_duration" : "aborted";
+      logger.info(
+        `Run ${result.run.runId} stopped at a checkpoint (${outcome.pausedBecause === "max_run_duration" ? "maximum run duration reached" : "asked to stop"}) after ${formatCount(result.stats.pages, "page")}; the next run continues it.`,
+      );
+      return outcome;
+    }
+    const retention = await this.#applyRetention();
+    if (retention) outcome.retention = retention;
+    return outcome;
+  }
+
+  /** Decides what to do with runs that stopped: the newest one that can be resumed is returned, the rest are abandoned. */
+  async #settleStoppedRuns(): Promise<TRun | undefined> {
+    const { sink, logger } = this.#deps;
+    const resumeWithinInMs = this.#deps.runControl?.resumeWithinInMs ?? DEFAULT_RESUME_WITHIN_IN_MS;
+    const unfinished: TRun[] = [];
+    for await (const run of sink.listUnfinishedRuns()) unfinished.push(run);
+    let resumable: TRun | undefined;
+    for (const run of unfinished) {
+      const why = resumable ? "a newer stopped run was resumed instead" : whyNotResumable(run, this.#deps.select, sink.partitionCount, resumeWithinInMs);
+      if (why === undefined) {
+        resumable = run;
+        continue;
+      }
+      logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
+      await sink.abandonRun(run, `Abandoned: ${why}.`, { lease: this.#lease });
+    }
+    return resumable;
+  }
+
+  /** Reads the pages from `startLink` (or the first) and writes each, one page ahead; then pauses, completes, or asks for a restart. */
+  async #pass(initial: TRun, stats: RunStats, startLink: string | undefined, readComplete: boolean, committedLinks: string[] = []): Promise<PassResult<TRun>> {
+    const { source, sink } = this.#deps;
+    const lease = this.#lease;
+    const progress = { run: initial, committedRead: stats.usersRead, failure: undefined as { error: unknown } | undefined };
+    let pagesThisPass = 0;
+    let stoppedEarly = false;
+    let pendingWrite: Promise<void> | undefined;
+    if (!readComplete) {
+      try {
+        // A resumed pass also stops at a link its earlier part read (a cycle across the pause).
+        const pages = source.listUserPages({
+          counters: stats.counters,
+          abortSignal: this.#readStop.signal,
+          ...(startLink !== undefined ? { startLink, seenLinks: committedLinks } : {}),
+        });
+        for await (const page of pages) {
+          pagesThisPass += 1;
+          stats.usersRead += page.users.length;
+          // Wait for the previous page's writes before starting this one: bounded memory, and the
+          // reader fetches the next page while this one is written.
+          if (pendingWrite) await pendingWrite;
+          if (progress.failure) throw progress.failure.error;
+          if (this.#readStop.signal.aborted) {
+            stoppedEarly = true;
+            break;
+          }
+          // Start the write on the next turn of the event loop: the loop first asks for the next
+          // page, so its request is on the wire before this page's (synchronous) encoding runs.
+          pendingWrite = nextTurn().then(() => this.#writePage(page, stats, progress, committedLinks));
+        }
+        if (pendingWrite) await pendingWrite;
+        if (progress.failure) throw progress.failure.error;
+      } catch (error) {
+        // Let an in-flight write settle before recording anything, so the record's counts are final.
+        if (pendingWrite) await pendingWrite;
+        // Another run holds the lease now and may be continuing this snapshot: touch nothing.
+        if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
+        const failure = progress.failure?.error ?? error;
+        if (this.#stopReason !== undefined && (isAbort(error) || isAbort(failure))) {
+          stoppedEarly = true;
+        } else if (startLink !== undefined && pagesThisPass === 0 && isRejectedLink(error)) {
+          return { kind: "restart", run: progress.run, reason: `Graph refused its saved page link (${describeError(error)})` };
+        } else {
+          await this.#recordFailure(progress.run, failure, { ...stats, usersRead: Math.max(stats.usersRead, progress.committedRead) });
+          throw failure;
+        }
+      }
+    }
+    if (this.#leaseLost) throw this.#leaseLost;
+    const final = { ...stats, usersRead: progress.committedRead };
+    if (stoppedEarly) return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };
+    return { kind: "completed", run: await sink.completeRun(progress.run, final, { lease }), stats: final };
+  }
+
+  /** Writes one page and checkpoints it; a failure is kept for the reading loop to throw. */
+  async #writePage(page: UserPage, stats: RunStats, progress: { run: TRun; committedRead: number; failure: { error: unknown } | undefined }, committedLinks: string[]): Promise<void> {
+    const { sink } = this.#deps;
+    const lease = this.#lease;
+    try {
+      const written = await sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease });
+      stats.pages += 1;
+      stats.entitiesWritten += written.entitiesWritten;
+      stats.transactions += written.transactions;
+      progress.committedRead += page.users.length;
+      this.#recordSkipped(stats, written.skipped);
+      if (page.linkDigest !== undefined) committedLinks.push(page.linkDigest);
+      progress.run = await sink.checkpointRun(progress.run, page.nextLink, { ...stats, usersRead: progress.committedRead }, { lease, linkDigests: committedLinks });
+      this.#options.onProgress?.({ ...stats, counters: { ...stats.counters }, skipped: [...stats.skipped] });
+    } catch (error) {
+      if (this.#isLeaseLoss(error)) this.#onLeaseLost(error);
+      progress.failure ??= { error };
+    }
+  }
+
+  async #recordFailure(run: TRun, failure: unknown, stats: RunStats): Promise<void> {
+    try {
+      await this.#deps.sink.failRun(run, redact(describeError(failure)), stats, { lease: this.#lease });
+    } catch (recordError) {
+      if (this.#isLeaseLoss(recordError)) throw this.#lostError(recordError);
+      this.#deps.logger.error(`Could not record run ${run.runId} as failed: ${describeError(recordError)}`);
+    }
+  }
+
+  /** After promotion: retention. Its failure does not fail the run (the next run continues it), a lost lease does. */
+  async #applyRetention(): Promise<UserSyncResult<TRun>["retention"]> {
+    const { sink, logger, retention } = this.#deps;
+    if (!retention || !sink.deleteExpiredSnapshots) return undefined;
+    try {
+      const result = await sink.deleteExpiredSnapshots({ ...retention, abortSignal: this.#readStop.signal, lease: this.#lease });
+      if (result.deletedSnapshotIds.length > 0) {
+        logger.info(`Retention deleted ${formatCount(result.deletedSnapshotIds.length, "snapshot")} (${formatCount(result.deletedEntities, "entity", "entities")}).`);
+      }
+      return result;
+    } catch (error) {
+      if (this.#isLeaseLoss(error)) throw this.#lostError(error);
+      logger.warn(`Retention did not finish (the next run continues it): ${describeError(error)}`);
+      return undefined;
+    }
+  }
+
+  #recordSkipped(stats: RunStats, skipped: readonly SkippedUser[]): void {
+    if (skipped.length === 0) return;
+    const { logger } = this.#deps;
+    stats.counters.skippedUsers = (stats.counters.skippedUsers ?? 0) + skipped.length;
+    for (const user of skipped) {
+      if (stats.skipped.length < MAX_SKIPPED_RECORDED) stats.skipped.push(user);
+      if (this.#skippedLogged++ < MAX_SKIPPED_LOGGED) logger.warn(`Skipped a user that cannot be stored: ${redact(user.reason)}`);
+      else if (this.#skippedLogged === MAX_SKIPPED_LOGGED + 1) logger.warn("More users were skipped; the run record lists the first ones and counts them all (counters.skippedUsers).");
+    }
+  }
+
+  #requestStop(reason: StopReason): void {
+    this.#stopReason ??= reason;
+    this.#readStop.abort();
+    if (reason !== "max_run_duration") this.#hardStop.abort();
+  }
+
+  #onLeaseLost(error: unknown): void {
+    this.#leaseLost ??= this.#lease.lost ?? error;
+    this.#requestStop("lease_lost");
+  }
+
+  #isLeaseLoss(error: unknown): boolean {
+    return isUserSyncError(error, "lease_lost") || this.#lease.lost !== undefined;
+  }
+
+  #lostError(error: unknown): unknown {
+    return this.#leaseLost ?? this.#lease.lost ?? error;
+  }
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === "AbortError";
+}
+
+/** Graph refused a saved link (expired or foreign skiptoken): start over cleanly. */
+function isRejectedLink(error: unknown): boolean {
+  if (!isUserSyncError(error)) return false;
+  if (error.code === "graph_untrusted_next_link") return true;
+  const status = Number(error.details.status);
+  return error.code === "graph_request_failed" && (status === 400 || status === 404 || status === 410);
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
+/** Why a stopped run cannot be resumed, or undefined when it can. */
+export function whyNotResumable(run: SyncRunView, select: readonly string[], partitionCount: number, resumeWithinInMs: number, now: number = Date.now()): string | undefined {
+  const checkpoint = run.checkpoint;
+  if (!checkpoint) return "it stopped before committing its first page";
+  const age = now - checkpoint.at.getTime();
+  if (age > resumeWithinInMs) return `its last checkpoint is ${minutes(age)} old, over the ${minutes(resumeWithinInMs)} of USER_SYNC_RESUME_WITHIN_MINUTES (Graph page links do not last forever)`;
+  if (run.select.join(",") !== select.join(",")) return "it read other properties (USER_SYNC_SELECT changed)";
+  if (run.partitionCount !== partitionCount) return "it spread users over another partition count";
+  return undefined;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
