@@ -16,10 +16,6 @@ export interface Settings {
   authorityHost: string;
   /** e.g. https://graph.microsoft.com — no trailing slash. */
   graphEndpoint: string;
-  /** The vault of the credential, in the modes that read Key Vault. */
-  keyVaultUrl?: string;
-  /** The certificate, in keyVaultCertificate and keyVaultSignedAssertion modes. */
-  keyVaultCertificateName?: string;
   /** How the app proves its identity to Microsoft Entra (GRAPH_CREDENTIAL and its settings). */
   credential: GraphCredentialSettings;
   storage: SnapshotStorageSettings;
@@ -474,9 +470,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     },
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
-  const credential = credentialResult.credential;
-  if ("keyVaultUrl" in credential) settings.keyVaultUrl = credential.keyVaultUrl;
-  if ("certificateName" in credential) settings.keyVaultCertificateName = credential.certificateName;
   return settings;
 }
 

@@ -27,10 +27,6 @@ export function formatSnapshotSummary(result: SnapshotSummaryInput, elapsedInMs:
   return `User sync succeeded: ${counts}, ${seconds(elapsedInMs)}; snapshot ${run.snapshotId} is now the latest (run ${run.runId}).`;
 }
 
-/** The one-line summary of a completed snapshot run. */
-export function formatSuccessSummary(run: RunHandle, stats: RunStats, elapsedInMs: number): string {
-  return formatSnapshotSummary({ run, stats, outcome: "completed" }, elapsedInMs);
-}
 
 const REASONS: Record<MirrorRunReason, string> = {
   firstRound: "first round",

@@ -31,8 +31,7 @@ describe("loadSettings", () => {
       cloud: "AzurePublic",
       authorityHost: "https://login.microsoftonline.com",
       graphEndpoint: "https://graph.microsoft.com",
-      keyVaultUrl: "https://contoso-sync.vault.azure.net",
-      keyVaultCertificateName: "graph-client",
+      credential: { mode: "keyVaultCertificate", keyVaultUrl: "https://contoso-sync.vault.azure.net", certificateName: "graph-client" },
       storage: { kind: "connectionString", tableEndpoint: "http://127.0.0.1:10002/devstoreaccount1", allowInsecureConnection: true },
     });
     expect(settings.select).toEqual(DEFAULT_SELECT);

@@ -11,7 +11,7 @@ import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js"
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import type { GraphFaultStep } from "../../tools/simulated-tenant/faults.js";
 import { capturingLogger, expectSnapshotEqualsDirectory, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { expectLatestSnapshot, failingRun, lastRun } from "../sync/graphFaultRuns.js";
+import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // /users: three pages (999, 999, 102); /users/delta: eleven pages of about 200
 const LAPS = 20; // how many times the cycle is offered again: a reader that followed it would make about 20 × its length requests

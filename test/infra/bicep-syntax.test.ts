@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bicepFilesUnder, parameters, parseBicep, parseBicepFile, property, resolveString, resources, stringLiteral } from "./bicep-syntax.js";
+import { bicepFilesUnder, parameters, parseBicep, parseBicepFile, property, resolveString, resources, stringLiteral } from "../support/bicepSyntax.js";
 
 const INFRA = join(import.meta.dirname, "..", "..", "infra");
 

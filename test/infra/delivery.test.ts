@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parseBicepFile, property, stringLiteral, resources, modules } from "./bicep-syntax.js";
+import { parseBicepFile, property, stringLiteral, resources, modules } from "../support/bicepSyntax.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 

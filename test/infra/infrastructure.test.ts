@@ -18,7 +18,7 @@ import {
   variables,
   type BicepDocument,
   type ResourceDeclaration,
-} from "./bicep-syntax.js";
+} from "../support/bicepSyntax.js";
 
 const INFRA = join(import.meta.dirname, "..", "..", "infra");
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ROOT, run } from "./script-stubs.js";
+import { ROOT, run } from "../support/scriptStubs.js";
 
 /** Every file under a folder, relative, sorted: what a zip of the folder holds. */
 function filesUnder(dir: string): string[] {

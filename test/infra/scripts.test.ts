@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { graphStub, powershell, ROOT, run, runAsync, sandbox, type Sandbox } from "./script-stubs.js";
+import { graphStub, powershell, ROOT, run, runAsync, sandbox, type Sandbox } from "../support/scriptStubs.js";
 
 const SCRIPTS = join(ROOT, "infra", "scripts");
 const CLIENT_ID = "11111111-2222-3333-4444-555555555555";

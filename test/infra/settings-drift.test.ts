@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTING_NAMES } from "../../src/configuration/settings.js";
-import { call, literal, modules, objectEntries, parameters, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "./bicep-syntax.js";
+import { call, literal, modules, objectEntries, parameters, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "../support/bicepSyntax.js";
 
 const FUNCTION_APP = join(import.meta.dirname, "..", "..", "infra", "modules", "function-app.bicep");
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { countPaths, envForMode, expectNoMsalWarnings, keyVaultPaths } from "./credentialModesSupport.js";
+import { countPaths, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
 const USERS = 1_100;
 const SECRET = "Qx8~simulated.client-secret_value-0123456789";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings } from "./credentialModesSupport.js";
+import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings } from "../support/credentialModes.js";
 
 const USERS = 1_200;
 let world: SyncEnvironment;

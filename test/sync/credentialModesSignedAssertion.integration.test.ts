@@ -11,7 +11,7 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings, keyVaultPaths } from "./credentialModesSupport.js";
+import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
 const USERS = 1_500;
 let world: SyncEnvironment;

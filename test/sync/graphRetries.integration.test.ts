@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { expectLatestSnapshot, failingRun, lastRun } from "./graphFaultRuns.js";
+import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;

@@ -22,7 +22,7 @@ import { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENC
 import { startAzurite, type AzuriteInstance } from "../azurite.js";
 import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
-import { measureIncrementalSync, type DeltaBenchResult } from "../delta-bench.js";
+import { measureIncrementalSync, type DeltaBenchResult } from "./deltaBench.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioMeasurement, type ScenarioSpec, type TenantRequestCounts } from "./types.js";
 

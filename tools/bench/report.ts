@@ -2,7 +2,7 @@
  * Renders benchmark results: the console table, the markdown report and a hand-built SVG bar chart
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
-import type { DeltaBenchResult, DeltaRunCost } from "../delta-bench.js";
+import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
 import type { BenchResults, Comparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 

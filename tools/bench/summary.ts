@@ -3,7 +3,7 @@
  * comparisons between scenarios (overlap efficiency, speed-up over the naive baseline, share of the
  * write ceiling) and the targets, each met or not. Pure functions: no I/O, no clock.
  */
-import type { DeltaBenchResult } from "../delta-bench.js";
+import type { DeltaBenchResult } from "./deltaBench.js";
 import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind, TenantRequestCounts } from "./types.js";
 
 export interface Spread {
@@ -60,7 +60,7 @@ export interface BenchResults {
   scenarios: ScenarioSummary[];
   comparisons: Comparison[];
   targets: TargetResult[];
-  /** The live mirror's cost: a full round, then an incremental round after a few changes (tools/delta-bench.ts). */
+  /** The live mirror's cost: a full round, then an incremental round after a few changes (tools/bench/deltaBench.ts). */
   incremental?: DeltaBenchResult;
   notes: string[];
 }

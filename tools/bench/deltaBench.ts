@@ -2,19 +2,19 @@
  * The mirror's incremental cost: a full round of a simulated tenant, then N changes, then one
  * incremental run; prints the Graph requests and table requests/transactions of each.
  *
- *   npm run build && node dist/tools/delta-bench.js                        # 100 changes, 100,000 users
- *   node dist/tools/delta-bench.js --users 1000000 --changes 1000
+ *   npm run build && node dist/tools/bench/deltaBench.js                        # 100 changes, 100,000 users
+ *   node dist/tools/bench/deltaBench.js --users 1000000 --changes 1000
  *
  * `measureIncrementalSync` is the function a benchmark harness calls; the script prints its result.
  */
 import { parseArgs } from "node:util";
 import { ConfidentialClientApplication } from "@azure/msal-node";
-import { DEFAULT_SELECT, loadStorageSettings } from "../src/configuration/settings.js";
-import { UserDeltaClient } from "../src/graph/userDeltaClient.js";
-import { runMirrorSync } from "../src/mirror/mirrorSync.js";
-import { UserMirrorClient, type MirrorRunRecord } from "../src/mirror/userMirrorClient.js";
-import { startAzurite } from "./azurite.js";
-import { startSimulatedTenant, trustSimulatedTenantCa } from "./simulated-tenant/index.js";
+import { DEFAULT_SELECT, loadStorageSettings } from "../../src/configuration/settings.js";
+import { UserDeltaClient } from "../../src/graph/userDeltaClient.js";
+import { runMirrorSync } from "../../src/mirror/mirrorSync.js";
+import { UserMirrorClient, type MirrorRunRecord } from "../../src/mirror/userMirrorClient.js";
+import { startAzurite } from "../azurite.js";
+import { startSimulatedTenant, trustSimulatedTenantCa } from "../simulated-tenant/index.js";
 
 export interface DeltaBenchOptions {
   userCount: number;
@@ -98,7 +98,7 @@ export async function measureIncrementalSync(options: DeltaBenchOptions): Promis
 }
 
 /** Spreads `count` changes over the directory: updates, renames, adds, soft deletes, hard deletes, restores. */
-function makeChanges(changes: import("./simulated-tenant/index.js").DirectoryChanges, userCount: number, count: number, domain: string): void {
+function makeChanges(changes: import("../simulated-tenant/index.js").DirectoryChanges, userCount: number, count: number, domain: string): void {
   const stride = Math.max(1, Math.floor(userCount / (count + 1)));
   const softDeleted: number[] = [];
   for (let i = 0; i < count; i++) {
