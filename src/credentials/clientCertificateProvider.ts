@@ -1,19 +1,15 @@
 import type { TokenCredential } from "@azure/identity";
-import { isRestError } from "@azure/core-rest-pipeline";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { isLoopbackHost } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-import { redact } from "../shared/redact.js";
 import { parseKeyVaultCertificateSecret, type ClientCertificate } from "./clientCertificate.js";
-import { abortable } from "../shared/abort.js";
+import { KeyVaultCache, type GetCachedValueOptions } from "./keyVaultCache.js";
+import { keyVaultClientOptions } from "./keyVaultClientOptions.js";
+import { translateKeyVaultError } from "./keyVaultErrors.js";
 
-export interface GetClientCertificateOptions {
-  abortSignal?: AbortSignal;
-  /** Read Key Vault again even if the cached certificate is still fresh. */
-  forceRefresh?: boolean;
-}
+/** `abortSignal` stops this caller's wait only; `forceRefresh` reads Key Vault again even if the cached certificate is still fresh. */
+export type GetClientCertificateOptions = GetCachedValueOptions;
 
 export interface ClientCertificateProviderOptions {
   vaultUrl: string;
@@ -26,13 +22,20 @@ export interface ClientCertificateProviderOptions {
   now?: () => Date;
 }
 
-const DEFAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** What keyVaultCertificate needs on the vault; error messages and docs/credentials.md say the same. */
+export const CLIENT_CERTIFICATE_ROLE_FIX =
+  'Grant the identity the "Key Vault Certificate User" role (or "Key Vault Secrets User") on this vault; ' +
+  "if the vault uses access policies instead of Azure RBAC, give it Get permission on certificates and secrets.";
+
+const NOT_EXPORTABLE_FIX =
+  "Exportability cannot be changed on an existing key: create a new certificate (or version) whose policy has Exportable private key: Yes (keyProperties.exportable = true), " +
+  "register it on the app registration, and point KEY_VAULT_CERTIFICATE_NAME at it.";
 
 interface CachedCertificate {
   certificate: ClientCertificate;
   version: string | undefined;
-  fetchedAt: number;
 }
 
 /**
@@ -57,54 +60,32 @@ export class ClientCertificateProvider {
   readonly #vaultUrl: string;
   readonly #certificateName: string;
   readonly #logger: Logger;
-  readonly #maxAgeInMs: number;
   readonly #now: () => Date;
-  #cached: CachedCertificate | undefined;
-  #inFlight: Promise<CachedCertificate> | undefined;
+  readonly #cache: KeyVaultCache<CachedCertificate>;
 
   constructor(options: ClientCertificateProviderOptions) {
     this.#vaultUrl = options.vaultUrl;
     this.#certificateName = options.certificateName;
     this.#logger = options.logger;
-    this.#maxAgeInMs = options.maxAgeInMs ?? DEFAULT_MAX_AGE_IN_MS;
     this.#now = options.now ?? (() => new Date());
-    // Emulators (like the simulated tenant) live on loopback and cannot answer the 401 challenge with
-    // a resource on the vault's own domain; real vaults always can, so verification stays on for them.
-    const clientOptions = isLoopbackHost(new URL(options.vaultUrl).hostname) ? { disableChallengeResourceVerification: true } : {};
+    const clientOptions = keyVaultClientOptions(options.vaultUrl);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
     this.#secretClient = new SecretClient(options.vaultUrl, options.credential, clientOptions);
+    this.#cache = new KeyVaultCache({
+      read: () => this.#fetch(),
+      now: this.#now,
+      maxAgeInMs: options.maxAgeInMs,
+      isUsable: ({ certificate }, nowMs) => nowMs >= certificate.notBefore.getTime() && nowMs <= certificate.notAfter.getTime(),
+      onKeptCached: ({ certificate }, reason) =>
+        this.#logger.warn(
+          `Could not refresh the client certificate from Key Vault (${reason}); ` +
+            `keeping the cached one (SHA-256 thumbprint ${certificate.thumbprintSha256}, valid until ${certificate.notAfter.toISOString()}).`,
+        ),
+    });
   }
 
   async getClientCertificate(options: GetClientCertificateOptions = {}): Promise<ClientCertificate> {
-    const nowMs = this.#now().getTime();
-    const cached = this.#cached;
-    const fresh = cached !== undefined && nowMs - cached.fetchedAt < this.#maxAgeInMs && nowMs <= cached.certificate.notAfter.getTime();
-    if (cached && fresh && !options.forceRefresh) return cached.certificate;
-
-    let fetch = this.#inFlight;
-    if (fetch === undefined) {
-      fetch = this.#fetch();
-      this.#inFlight = fetch;
-      const settle = (): void => {
-        if (this.#inFlight === fetch) this.#inFlight = undefined;
-      };
-      fetch.then(settle, settle);
-    }
-
-    try {
-      const result = await abortable(fetch, options.abortSignal);
-      return result.certificate;
-    } catch (error) {
-      const stillValid = cached !== undefined && nowMs <= cached.certificate.notAfter.getTime() && nowMs >= cached.certificate.notBefore.getTime();
-      if (!options.forceRefresh && stillValid && isTransient(error)) {
-        this.#logger.warn(
-          `Could not refresh the client certificate from Key Vault (${error instanceof UserSyncError ? error.code : "error"}); ` +
-            `keeping the cached one (SHA-256 thumbprint ${cached.certificate.thumbprintSha256}, valid until ${cached.certificate.notAfter.toISOString()}).`,
-        );
-        return cached.certificate;
-      }
-      throw error;
-    }
+    return (await this.#cache.get(options)).certificate;
   }
 
   async #fetch(): Promise<CachedCertificate> {
@@ -121,7 +102,14 @@ export class ClientCertificateProvider {
       value = secret.value;
       contentType = secret.properties.contentType ?? certificate.policy?.contentType;
     } catch (error) {
-      throw this.#translate(error);
+      throw translateKeyVaultError(error, {
+        vaultUrl: this.#vaultUrl,
+        operation: `reading certificate "${name}"`,
+        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
+        roleFix: CLIENT_CERTIFICATE_ROLE_FIX,
+        notFoundFix: `Key Vault has no certificate named "${name}" (or no secret backing it): it must be under Certificates (not Secrets) and not deleted.`,
+        notExportableFix: NOT_EXPORTABLE_FIX,
+      });
     }
     if (value === undefined || value === "") {
       throw new UserSyncError(
@@ -151,99 +139,6 @@ export class ClientCertificateProvider {
     }
     this.#logger.info(`Read client certificate "${name}" version ${version ?? "latest"} from Key Vault (SHA-256 thumbprint ${parsed.thumbprintSha256}, valid until ${parsed.notAfter.toISOString()}).`);
 
-    const entry: CachedCertificate = { certificate: parsed, version, fetchedAt: this.#now().getTime() };
-    this.#cached = entry;
-    return entry;
-  }
-
-  #translate(error: unknown): unknown {
-    if (error instanceof UserSyncError) return error;
-    if (isAbortError(error)) return error;
-    const vault = this.#vaultUrl;
-    const name = this.#certificateName;
-    const errorName = error instanceof Error ? error.name : "";
-
-    if (errorName === "CredentialUnavailableError" || errorName === "AggregateAuthenticationError" || errorName === "AuthenticationError") {
-      return new UserSyncError(
-        "no_azure_credential",
-        `No Azure credential could get a token for Key Vault ${vault}. ` +
-          "In Azure, assign a managed identity to the Function App (and set AZURE_CLIENT_ID to its client ID when it is user-assigned); " +
-          "locally, sign in with `az login` (or `azd auth login`, `Connect-AzAccount`, or the Azure extension in VS Code). " +
-          `Details: ${summarize(error)}`,
-        { cause: error, details: { identityClientId: process.env.AZURE_CLIENT_ID } },
-      );
-    }
-
-    if (isRestError(error)) {
-      // The RestError is not kept as `cause`: it carries the request, Authorization header included,
-      // and anything that serializes the error (a test runner, a log sink) would print the token.
-      const status = error.statusCode;
-      const serviceMessage = summarize(error);
-      const identity = process.env.AZURE_CLIENT_ID
-        ? `the managed identity with client ID ${process.env.AZURE_CLIENT_ID}`
-        : "the identity this function runs as (its system-assigned managed identity, or your signed-in account locally)";
-      if (status === 403 && /exportable/i.test(error.message)) {
-        return new UserSyncError(
-          "certificate_no_private_key",
-          `Key Vault ${vault} will not release the private key of certificate "${name}": its policy does not make the key exportable. ` +
-            "Exportability cannot be changed on an existing key: create a new certificate (or version) whose policy has Exportable private key: Yes (keyProperties.exportable = true), register it on the app registration, and point KEY_VAULT_CERTIFICATE_NAME at it.",
-          { details: { statusCode: status } },
-        );
-      }
-      if (status === 401) {
-        return new UserSyncError(
-          "key_vault_access_denied",
-          `Key Vault ${vault} did not accept the token of ${identity} (HTTP 401). The vault is probably in another tenant than the identity, ` +
-            `or KEY_VAULT_URL names another vault than intended. Use a vault in the identity's tenant, and grant the identity the "Key Vault Certificate User" role (or "Key Vault Secrets User") on it. Key Vault said: ${serviceMessage}`,
-          { details: { statusCode: status, errorCode: error.code, identityClientId: process.env.AZURE_CLIENT_ID } },
-        );
-      }
-      if (status === 403) {
-        const disabled = /disabled/i.test(error.message);
-        return new UserSyncError(
-          "key_vault_access_denied",
-          disabled
-            ? `Key Vault ${vault} refused to read certificate "${name}" because it (or its current version) is disabled. Enable it in Key Vault > Certificates > ${name}, or make an enabled version current. Key Vault said: ${serviceMessage}`
-            : `Key Vault ${vault} denied access to certificate "${name}" (HTTP 403). Grant ${identity} the "Key Vault Certificate User" role (or "Key Vault Secrets User") on this vault; ` +
-                "if the vault uses access policies instead of Azure RBAC, give it Get permission on certificates and secrets. Role assignments can take a few minutes to apply. " +
-                `Key Vault said: ${serviceMessage}`,
-          { details: { statusCode: status, errorCode: error.code, identityClientId: process.env.AZURE_CLIENT_ID } },
-        );
-      }
-      if (status === 404) {
-        return new UserSyncError(
-          "key_vault_not_found",
-          `Key Vault ${vault} has no certificate named "${name}" (or no secret backing it). Check KEY_VAULT_CERTIFICATE_NAME and KEY_VAULT_URL, and that the certificate exists under Certificates (not Secrets) and is not deleted.`,
-          { details: { statusCode: status } },
-        );
-      }
-      return new UserSyncError(
-        "key_vault_unavailable",
-        status === undefined
-          ? `Could not reach Key Vault ${vault} (${error.code ?? "network error"}). Check KEY_VAULT_URL, DNS, and that the vault's firewall or private endpoint admits this function's network. Details: ${serviceMessage}`
-          : `Key Vault ${vault} answered HTTP ${status} reading certificate "${name}". Try again later; if it persists, check the vault's health in the Azure portal. Details: ${serviceMessage}`,
-        { details: { statusCode: status, errorCode: error.code } },
-      );
-    }
-
-    return new UserSyncError(
-      "key_vault_unavailable",
-      `Reading certificate "${name}" from Key Vault ${vault} failed: ${summarize(error)}. Check KEY_VAULT_URL and the network path to the vault.`,
-    );
+    return { certificate: parsed, version };
   }
 }
-
-function summarize(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const oneLine = message.replace(/\s+/g, " ").trim();
-  return redact(oneLine.length > 500 ? `${oneLine.slice(0, 500)}…` : oneLine);
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === "AbortError";
-}
-
-function isTransient(error: unknown): boolean {
-  return error instanceof UserSyncError && (error.code === "key_vault_unavailable" || error.code === "no_azure_credential");
-}
-

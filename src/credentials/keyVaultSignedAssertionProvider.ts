@@ -18,11 +18,12 @@ import { constants as cryptoConstants, createHash, randomUUID, verify, X509Certi
 import type { TokenCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient } from "@azure/keyvault-keys";
-import { isLoopbackHost } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
-import { isTransientKeyVaultError, translateKeyVaultError } from "./keyVaultErrors.js";
+import { KeyVaultCache } from "./keyVaultCache.js";
+import { keyVaultClientOptions, type KeyVaultClientOptions } from "./keyVaultClientOptions.js";
+import { translateKeyVaultError } from "./keyVaultErrors.js";
 
 export interface KeyVaultSignedAssertionProviderOptions {
   vaultUrl: string;
@@ -47,7 +48,6 @@ export const SIGNED_ASSERTION_ROLE_FIX =
   'Assign a custom role with those two, or the built-in "Key Vault Reader" (certificates/read, no secret values) plus "Key Vault Crypto User" (keys/sign). ' +
   '"Key Vault Certificate User" alone cannot sign. See docs/credentials.md.';
 
-const DEFAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
 const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -60,32 +60,38 @@ interface SigningCertificate {
   subject: string;
   notBefore: Date;
   notAfter: Date;
-  fetchedAt: number;
 }
 
 export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider {
   readonly mode = "keyVaultSignedAssertion" as const;
   readonly #options: KeyVaultSignedAssertionProviderOptions;
   readonly #certificateClient: CertificateClient;
-  readonly #clientOptions: { disableChallengeResourceVerification?: boolean };
+  readonly #clientOptions: KeyVaultClientOptions;
   readonly #audience: string;
-  readonly #maxAgeInMs: number;
   readonly #lifetimeInSeconds: number;
   readonly #now: () => Date;
   readonly #cryptographyClients = new Map<string, CryptographyClient>();
-  #cached: SigningCertificate | undefined;
-  #inFlight: Promise<SigningCertificate> | undefined;
+  readonly #cache: KeyVaultCache<SigningCertificate>;
   #signatures = 0;
 
   constructor(options: KeyVaultSignedAssertionProviderOptions) {
     this.#options = options;
-    this.#maxAgeInMs = options.maxAgeInMs ?? DEFAULT_MAX_AGE_IN_MS;
     this.#lifetimeInSeconds = Math.max(60, Math.floor((options.assertionLifetimeInMs ?? DEFAULT_ASSERTION_LIFETIME_IN_MS) / 1000));
     this.#now = options.now ?? (() => new Date());
     this.#audience = `${options.authorityHost.replace(/\/+$/, "")}/${options.tenantId}/oauth2/v2.0/token`;
-    // Emulators on loopback cannot answer Key Vault's challenge with a resource on the vault's domain.
-    this.#clientOptions = isLoopbackHost(new URL(options.vaultUrl).hostname) ? { disableChallengeResourceVerification: true } : {};
+    this.#clientOptions = keyVaultClientOptions(options.vaultUrl);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, this.#clientOptions);
+    this.#cache = new KeyVaultCache({
+      read: () => this.#fetch(),
+      now: this.#now,
+      maxAgeInMs: options.maxAgeInMs,
+      isUsable: (certificate, nowMs) => nowMs >= certificate.notBefore.getTime() && nowMs <= certificate.notAfter.getTime(),
+      onKeptCached: (certificate, reason) =>
+        options.logger.warn(
+          `Could not refresh certificate "${options.certificateName}" from Key Vault (${reason}); ` +
+            `keeping the cached one (SHA-256 thumbprint ${certificate.thumbprintSha256}, valid until ${certificate.notAfter.toISOString()}).`,
+        ),
+    });
   }
 
   /** How many assertions Key Vault has signed for this provider (each is one sign request). */
@@ -94,11 +100,12 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
   }
 
   facts(): ClientAssertionFacts {
-    return this.#cached ? { thumbprintSha256: this.#cached.thumbprintSha256 } : {};
+    const cached = this.#cache.current;
+    return cached ? { thumbprintSha256: cached.thumbprintSha256 } : {};
   }
 
   async getClientAssertion(options: GetClientAssertionOptions = {}): Promise<string> {
-    const certificate = await this.#getCertificate(false, options.abortSignal);
+    const certificate = await this.#cache.get(options);
     const nowInSeconds = Math.floor(this.#now().getTime() / 1000);
     const header = { alg: "PS256", typ: "JWT", "x5t#S256": certificate.x5tS256 };
     const claims = {
@@ -114,7 +121,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     const digest = createHash("sha256").update(signingInput).digest();
     let signature: Uint8Array;
     try {
-      const result = await this.#cryptographyClient(certificate.keyId).sign("PS256", digest, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      const result = await this.#cryptographyClient(certificate.keyId).sign("PS256", digest, { abortSignal: options.abortSignal });
       signature = result.result;
     } catch (error) {
       throw translateKeyVaultError(error, {
@@ -144,8 +151,8 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
   }
 
   async refresh(options: RefreshClientAssertionOptions = {}): Promise<boolean> {
-    const before = this.#cached?.thumbprintSha256;
-    const after = await this.#getCertificate(true, options.abortSignal);
+    const before = this.#cache.current?.thumbprintSha256;
+    const after = await this.#cache.get({ ...options, forceRefresh: true });
     return after.thumbprintSha256 !== before;
   }
 
@@ -161,40 +168,12 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     return client;
   }
 
-  async #getCertificate(forceRefresh: boolean, abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
-    const nowMs = this.#now().getTime();
-    const cached = this.#cached;
-    if (cached && !forceRefresh && nowMs - cached.fetchedAt < this.#maxAgeInMs && nowMs <= cached.notAfter.getTime()) return cached;
-    let fetch = this.#inFlight;
-    if (fetch === undefined) {
-      fetch = this.#fetch(abortSignal);
-      this.#inFlight = fetch;
-      const settle = (): void => {
-        if (this.#inFlight === fetch) this.#inFlight = undefined;
-      };
-      fetch.then(settle, settle);
-    }
-    try {
-      return await fetch;
-    } catch (error) {
-      const stillValid = cached !== undefined && nowMs <= cached.notAfter.getTime() && nowMs >= cached.notBefore.getTime();
-      if (!forceRefresh && stillValid && isTransientKeyVaultError(error)) {
-        this.#options.logger.warn(
-          `Could not refresh certificate "${this.#options.certificateName}" from Key Vault (${error instanceof UserSyncError ? error.code : "error"}); ` +
-            `keeping the cached one (SHA-256 thumbprint ${cached.thumbprintSha256}, valid until ${cached.notAfter.toISOString()}).`,
-        );
-        return cached;
-      }
-      throw error;
-    }
-  }
-
-  async #fetch(abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
+  async #fetch(): Promise<SigningCertificate> {
     const name = this.#options.certificateName;
     const vault = this.#options.vaultUrl;
     let certificate;
     try {
-      certificate = await this.#certificateClient.getCertificate(name, abortSignal ? { abortSignal } : {});
+      certificate = await this.#certificateClient.getCertificate(name);
     } catch (error) {
       throw translateKeyVaultError(error, {
         vaultUrl: vault,
@@ -256,7 +235,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       `Signing client assertions in Key Vault with the key of certificate "${name}" version ${version ?? "latest"} (SHA-256 thumbprint ${thumbprintSha256}, ` +
         `valid until ${notAfter.toISOString()}, private key exportable: ${exportable === undefined ? "unknown" : exportable ? "yes" : "no"}).`,
     );
-    const entry: SigningCertificate = {
+    return {
       keyId: certificate.keyId,
       version,
       x5tS256: createHash("sha256").update(der).digest("base64url"),
@@ -265,10 +244,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       subject,
       notBefore,
       notAfter,
-      fetchedAt: now.getTime(),
     };
-    this.#cached = entry;
-    return entry;
   }
 }
 
