@@ -3,6 +3,7 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import { parseKeyVaultCertificateSecret, type ClientCertificate } from "./clientCertificate.js";
 import { KeyVaultCache, type GetCachedValueOptions } from "./keyVaultCache.js";
 import { keyVaultClientOptions } from "./keyVaultClientOptions.js";
@@ -22,8 +23,6 @@ export interface ClientCertificateProviderOptions {
   now?: () => Date;
 }
 
-const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
-
 /** What keyVaultCertificate needs on the vault; error messages and docs/credentials.md say the same. */
 export const CLIENT_CERTIFICATE_ROLE_FIX =
   'Grant the identity the "Key Vault Certificate User" role (or "Key Vault Secrets User") on this vault; ' +
@@ -32,11 +31,6 @@ export const CLIENT_CERTIFICATE_ROLE_FIX =
 const NOT_EXPORTABLE_FIX =
   "Exportability cannot be changed on an existing key: create a new certificate (or version) whose policy has Exportable private key: Yes (keyProperties.exportable = true), " +
   "register it on the app registration, and point KEY_VAULT_CERTIFICATE_NAME at it.";
-
-interface CachedCertificate {
-  certificate: ClientCertificate;
-  version: string | undefined;
-}
 
 /**
  * Reads the app's client certificate from Key Vault: the public part from the certificate, the private
@@ -61,7 +55,7 @@ export class ClientCertificateProvider {
   readonly #certificateName: string;
   readonly #logger: Logger;
   readonly #now: () => Date;
-  readonly #cache: KeyVaultCache<CachedCertificate>;
+  readonly #cache: KeyVaultCache<ClientCertificate>;
 
   constructor(options: ClientCertificateProviderOptions) {
     this.#vaultUrl = options.vaultUrl;
@@ -75,20 +69,15 @@ export class ClientCertificateProvider {
       read: () => this.#fetch(),
       now: this.#now,
       maxAgeInMs: options.maxAgeInMs,
-      isUsable: ({ certificate }, nowMs) => nowMs >= certificate.notBefore.getTime() && nowMs <= certificate.notAfter.getTime(),
-      onKeptCached: ({ certificate }, reason) =>
-        this.#logger.warn(
-          `Could not refresh the client certificate from Key Vault (${reason}); ` +
-            `keeping the cached one (SHA-256 thumbprint ${certificate.thumbprintSha256}, valid until ${certificate.notAfter.toISOString()}).`,
-        ),
+      ...certificateCacheRules(options.certificateName, options.logger),
     });
   }
 
   async getClientCertificate(options: GetClientCertificateOptions = {}): Promise<ClientCertificate> {
-    return (await this.#cache.get(options)).certificate;
+    return this.#cache.get(options);
   }
 
-  async #fetch(): Promise<CachedCertificate> {
+  async #fetch(): Promise<ClientCertificate> {
     const name = this.#certificateName;
     let cer: Uint8Array | undefined;
     let version: string | undefined;
@@ -129,16 +118,9 @@ export class ClientCertificateProvider {
       );
     }
 
-    const remainingMs = parsed.notAfter.getTime() - this.#now().getTime();
-    if (remainingMs <= EXPIRY_WARNING_IN_MS) {
-      const days = Math.max(0, Math.floor(remainingMs / (24 * 60 * 60 * 1000)));
-      this.#logger.warn(
-        `The client certificate "${name}" (${parsed.subject}, SHA-256 thumbprint ${parsed.thumbprintSha256}) expires on ${parsed.notAfter.toISOString()}, in ${days} day(s). ` +
-          "Create a new version in Key Vault (or let its lifetime action renew it) and add the new certificate to the app registration's Certificates & secrets.",
-      );
-    }
+    warnIfExpiringSoon(name, parsed, this.#now(), this.#logger);
     this.#logger.info(`Read client certificate "${name}" version ${version ?? "latest"} from Key Vault (SHA-256 thumbprint ${parsed.thumbprintSha256}, valid until ${parsed.notAfter.toISOString()}).`);
 
-    return { certificate: parsed, version };
+    return parsed;
   }
 }

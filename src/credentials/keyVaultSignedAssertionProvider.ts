@@ -20,7 +20,9 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient } from "@azure/keyvault-keys";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { assertCertificateValid, certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
+import { oneLineName } from "./clientCertificate.js";
 import { KeyVaultCache } from "./keyVaultCache.js";
 import { keyVaultClientOptions, type KeyVaultClientOptions } from "./keyVaultClientOptions.js";
 import { translateKeyVaultError } from "./keyVaultErrors.js";
@@ -49,7 +51,6 @@ export const SIGNED_ASSERTION_ROLE_FIX =
   '"Key Vault Certificate User" alone cannot sign. See docs/credentials.md.';
 
 const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
-const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
 
 interface SigningCertificate {
   keyId: string;
@@ -85,12 +86,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       read: () => this.#fetch(),
       now: this.#now,
       maxAgeInMs: options.maxAgeInMs,
-      isUsable: (certificate, nowMs) => nowMs >= certificate.notBefore.getTime() && nowMs <= certificate.notAfter.getTime(),
-      onKeptCached: (certificate, reason) =>
-        options.logger.warn(
-          `Could not refresh certificate "${options.certificateName}" from Key Vault (${reason}); ` +
-            `keeping the cached one (SHA-256 thumbprint ${certificate.thumbprintSha256}, valid until ${certificate.notAfter.toISOString()}).`,
-        ),
+      ...certificateCacheRules(options.certificateName, options.logger),
     });
   }
 
@@ -196,7 +192,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     } catch {
       throw new UserSyncError("certificate_unreadable", `The public certificate (cer) of Key Vault certificate "${name}" in ${vault} is not valid X.509.`);
     }
-    const subject = x509.subject.split("\n").filter(Boolean).join(", ");
+    const subject = oneLineName(x509.subject);
     if (x509.publicKey.asymmetricKeyType !== "rsa") {
       throw new UserSyncError(
         "certificate_unreadable",
@@ -208,28 +204,9 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     const notBefore = new Date(x509.validFrom);
     const notAfter = new Date(x509.validTo);
     const now = this.#now();
-    if (now.getTime() > notAfter.getTime()) {
-      throw new UserSyncError(
-        "certificate_expired",
-        `The client certificate "${subject}" (Key Vault certificate "${name}", SHA-256 thumbprint ${thumbprintSha256}) expired on ${notAfter.toISOString()}. ` +
-          "Create a new version of the certificate in Key Vault and register its public part (.cer) on the app registration.",
-        { details: { thumbprintSha256, notAfter: notAfter.toISOString() } },
-      );
-    }
-    if (now.getTime() < notBefore.getTime()) {
-      throw new UserSyncError(
-        "certificate_not_yet_valid",
-        `The client certificate "${subject}" (SHA-256 thumbprint ${thumbprintSha256}) is not valid until ${notBefore.toISOString()}. Check this machine's clock, or make the previous version current in Key Vault.`,
-        { details: { thumbprintSha256, notBefore: notBefore.toISOString() } },
-      );
-    }
-    const remainingMs = notAfter.getTime() - now.getTime();
-    if (remainingMs <= EXPIRY_WARNING_IN_MS) {
-      this.#options.logger.warn(
-        `The client certificate "${name}" (${subject}, SHA-256 thumbprint ${thumbprintSha256}) expires on ${notAfter.toISOString()}. ` +
-          "Create a new version in Key Vault (or let its lifetime action renew it) and register the new certificate on the app registration.",
-      );
-    }
+    const validity = { subject, thumbprintSha256, notBefore, notAfter };
+    assertCertificateValid(validity, now);
+    warnIfExpiringSoon(name, validity, now, this.#options.logger);
     const exportable = certificate.policy?.exportable;
     this.#options.logger.info(
       `Signing client assertions in Key Vault with the key of certificate "${name}" version ${version ?? "latest"} (SHA-256 thumbprint ${thumbprintSha256}, ` +
@@ -239,11 +216,8 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       keyId: certificate.keyId,
       version,
       x5tS256: createHash("sha256").update(der).digest("base64url"),
-      thumbprintSha256,
       publicKey: x509.publicKey,
-      subject,
-      notBefore,
-      notAfter,
+      ...validity,
     };
   }
 }
