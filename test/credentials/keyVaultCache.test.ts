@@ -8,30 +8,14 @@ import { describe, expect, it } from "vitest";
 import { KeyVaultCache } from "../../src/credentials/keyVaultCache.js";
 import { UserSyncError } from "../../src/shared/errors.js";
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** A cache over a read the test answers by hand, on a clock the test moves. */
 function harness(options: { maxAgeInMs?: number; isUsable?: (value: string, nowMs: number) => boolean } = {}) {
-  const reads: Array<Deferred<string> & { args: unknown[] }> = [];
+  const reads: Array<PromiseWithResolvers<string> & { args: unknown[] }> = [];
   const kept: string[] = [];
   let nowMs = Date.UTC(2026, 0, 1);
   const cache = new KeyVaultCache<string>({
     read: (...args: unknown[]) => {
-      const read = { ...deferred<string>(), args };
+      const read = { ...Promise.withResolvers<string>(), args };
       reads.push(read);
       return read.promise;
     },

@@ -18,16 +18,14 @@ const simulated = useSimulatedTenant({ userCount: 1, clientSecrets: [SECRET], ke
 
 /** Holds every Key Vault request until released; counts the successful ones by path. */
 function holdKeyVault(tenant: SimulatedTenant) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let arrived!: () => void;
-  const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const released = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
   const remove = tenant.intercept("keyVault", async () => {
-    arrived();
-    await released;
+    arrived.resolve();
+    await released.promise;
     return undefined;
   });
-  return { firstArrived, release, remove };
+  return { firstArrived: arrived.promise, release: () => released.resolve(), remove };
 }
 
 /** Key Vault requests answered with success whose path starts with `prefix`. */
