@@ -14,6 +14,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import forge from "node-forge";
 import { UserSyncError } from "../shared/errors.js";
+import { createCertificateError } from "./certificateErrors.js";
 
 export const PKCS12_CONTENT_TYPE = "application/x-pkcs12";
 export const PEM_CONTENT_TYPE = "application/x-pem-file";
@@ -32,7 +33,6 @@ export function unwrapCertificateSecret(value: string, contentType: string | und
 }
 
 function readUnknown(value: string, contentType: string | undefined): UnwrappedCertificateSecret {
-  const described = contentType ? `content type "${contentType}"` : "no content type";
   const expected = `Expected ${PKCS12_CONTENT_TYPE} (base64 PKCS#12) or ${PEM_CONTENT_TYPE} (PEM key and certificates), the two content types a Key Vault certificate's secret can have.`;
   const attempts: Array<() => UnwrappedCertificateSecret> = value.includes("-----BEGIN") ? [() => readPem(value), () => readPkcs12(value)] : [() => readPkcs12(value), () => readPem(value)];
   for (const attempt of attempts) {
@@ -42,23 +42,14 @@ function readUnknown(value: string, contentType: string | undefined): UnwrappedC
       if (error instanceof UserSyncError && error.code !== "certificate_unreadable") throw error;
     }
   }
-  throw new UserSyncError(
-    "certificate_unreadable",
-    `The Key Vault secret has ${described} and is neither PKCS#12 nor PEM. ${expected} Point KEY_VAULT_CERTIFICATE_NAME at a Key Vault certificate (not a plain secret), or re-import the certificate as a .pfx or .pem file.`,
-    { details: { contentType: contentType ?? "" } },
-  );
+  throw createCertificateError("unknownFormat", { contentType, expected });
 }
 
 // ---------------------------------------------------------------------------------------------
 // PKCS#12
 
 function unreadablePkcs12(reason: string): UserSyncError {
-  return new UserSyncError(
-    "certificate_unreadable",
-    `The Key Vault secret (${PKCS12_CONTENT_TYPE}) could not be read as PKCS#12: ${reason}. ` +
-      "Key Vault stores certificates without a password; if the certificate was imported, re-import the .pfx into Key Vault (Certificates > Generate/Import) rather than storing it as a plain secret.",
-    { details: { contentType: PKCS12_CONTENT_TYPE } },
-  );
+  return createCertificateError("notPkcs12", { contentType: PKCS12_CONTENT_TYPE, reason });
 }
 
 function readPkcs12(value: string): UnwrappedCertificateSecret {
@@ -117,7 +108,7 @@ function keyFromDer(der: Buffer, source: string): KeyObject {
   try {
     return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
   } catch {
-    throw new UserSyncError("certificate_unreadable", `The private key in the Key Vault secret (${source}) could not be read.`);
+    throw createCertificateError("keyUnreadable", { source });
   }
 }
 
@@ -125,7 +116,7 @@ function certificateFromDer(der: Buffer): X509Certificate {
   try {
     return new X509Certificate(der);
   } catch {
-    throw new UserSyncError("certificate_unreadable", "A certificate in the Key Vault secret could not be read as X.509.");
+    throw createCertificateError("certificateNotX509", {});
   }
 }
 
@@ -135,12 +126,7 @@ function certificateFromDer(der: Buffer): X509Certificate {
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 function unreadablePem(reason: string): UserSyncError {
-  return new UserSyncError(
-    "certificate_unreadable",
-    `The Key Vault secret (${PEM_CONTENT_TYPE}) could not be read as PEM: ${reason}. ` +
-      "Re-import the certificate into Key Vault as a .pem file holding the unencrypted private key and the certificate chain.",
-    { details: { contentType: PEM_CONTENT_TYPE } },
-  );
+  return createCertificateError("notPem", { contentType: PEM_CONTENT_TYPE, reason });
 }
 
 function readPem(value: string): UnwrappedCertificateSecret {

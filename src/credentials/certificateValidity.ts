@@ -4,8 +4,8 @@
  * warn when it expires within 30 days, and keep a cached one through a Key Vault outage only while it
  * is valid.
  */
-import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { createCertificateError } from "./certificateErrors.js";
 import type { KeyVaultCacheOptions } from "./keyVaultCache.js";
 
 /** What the rules need to know about a certificate (none of it secret). */
@@ -21,26 +21,11 @@ export interface CertificateValidity {
 const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
 const DAY_IN_MS = 24 * 60 * 60 * 1000;
 
-const RENEW_FIX =
-  "Create a new version of the certificate in Key Vault (Certificates > the certificate > New Version, or give its policy a lifetime action that renews it automatically), " +
-  "then add the new certificate's public part (.cer) to the app registration under Certificates & secrets. The function picks up the new version on its next certificate refresh or restart.";
-
 /** Throws certificate_expired or certificate_not_yet_valid, naming the dates and the fix. */
 export function assertCertificateValid(certificate: CertificateValidity, now: Date): void {
   const { subject, thumbprintSha256, notBefore, notAfter } = certificate;
-  if (now.getTime() > notAfter.getTime()) {
-    throw new UserSyncError("certificate_expired", `The client certificate "${subject}" (SHA-256 thumbprint ${thumbprintSha256}) expired on ${notAfter.toISOString()}. ${RENEW_FIX}`, {
-      details: { thumbprintSha256, notAfter: notAfter.toISOString() },
-    });
-  }
-  if (now.getTime() < notBefore.getTime()) {
-    throw new UserSyncError(
-      "certificate_not_yet_valid",
-      `The client certificate "${subject}" (SHA-256 thumbprint ${thumbprintSha256}) is not valid until ${notBefore.toISOString()}. ` +
-        "Wait until then, check this machine's clock, or switch back to the previous certificate version in Key Vault (disable the new version).",
-      { details: { thumbprintSha256, notBefore: notBefore.toISOString() } },
-    );
-  }
+  if (now.getTime() > notAfter.getTime()) throw createCertificateError("expired", { subject, thumbprintSha256, notAfter });
+  if (now.getTime() < notBefore.getTime()) throw createCertificateError("notYetValid", { subject, thumbprintSha256, notBefore });
 }
 
 /** Logs a warning when the certificate `name` (in Key Vault) expires within 30 days. */

@@ -4,7 +4,7 @@
  * leaf first, and checks that the certificate is RSA and valid now.
  */
 import { createPublicKey, type KeyObject, type X509Certificate } from "node:crypto";
-import { UserSyncError } from "../shared/errors.js";
+import { createCertificateError } from "./certificateErrors.js";
 import { assertCertificateValid } from "./certificateValidity.js";
 import { unwrapCertificateSecret, type UnwrappedCertificateSecret } from "./certificateSecretFormats.js";
 
@@ -47,17 +47,11 @@ function spki(key: KeyObject): Buffer {
 function selectClientCertificate(unwrapped: UnwrappedCertificateSecret, now: Date): ClientCertificate {
   const { keys, certificates } = unwrapped;
   if (certificates.length === 0) {
-    throw new UserSyncError("certificate_unreadable", "The Key Vault secret holds no certificate. Point KEY_VAULT_CERTIFICATE_NAME at a Key Vault certificate, not a plain secret.");
+    throw createCertificateError("noCertificate", {});
   }
   if (keys.length === 0) {
     const leaf = certificates[0]!;
-    throw new UserSyncError(
-      "certificate_no_private_key",
-      `The Key Vault secret holds the certificate "${oneLineName(leaf.subject)}" but no private key. ` +
-        "The certificate's policy must make the key exportable (Key Vault > Certificates > the certificate > Issuance Policy > Advanced Policy Configuration > Exportable private key: Yes, or `exportable: true` in keyProperties); " +
-        "a policy's exportability cannot be changed on an existing key, so create a new certificate (or import a .pfx that includes the key).",
-      { details: { thumbprintSha256: leaf.fingerprint256.replaceAll(":", "").toLowerCase() } },
-    );
+    throw createCertificateError("noPrivateKey", { subject: oneLineName(leaf.subject), thumbprintSha256: thumbprintOf(leaf) });
   }
 
   let leaf: X509Certificate | undefined;
@@ -72,21 +66,12 @@ function selectClientCertificate(unwrapped: UnwrappedCertificateSecret, now: Dat
     }
   }
   if (!leaf || !leafKey) {
-    throw new UserSyncError(
-      "certificate_key_mismatch",
-      `The private key in the Key Vault secret matches none of its ${certificates.length} certificate(s) (${certificates.map((c) => `"${oneLineName(c.subject)}"`).join(", ")}). ` +
-        "The secret was probably edited by hand or imported from a mismatched key and certificate; re-import a .pfx or .pem whose key belongs to the certificate.",
-    );
+    throw createCertificateError("keyMatchesNoCertificate", { subjects: certificates.map((c) => oneLineName(c.subject)) });
   }
 
-  if (leafKey.asymmetricKeyType !== "rsa") {
-    throw new UserSyncError(
-      "certificate_unreadable",
-      `The certificate "${oneLineName(leaf.subject)}" has a ${leafKey.asymmetricKeyType?.toUpperCase() ?? "non-RSA"} key, but Microsoft Entra certificate credentials (and MSAL) need RSA. Create the Key Vault certificate with key type RSA (2048 bits or more).`,
-    );
-  }
+  if (leafKey.asymmetricKeyType !== "rsa") throw createCertificateError("notRsa", { subject: oneLineName(leaf.subject), keyType: leafKey.asymmetricKeyType });
 
-  const thumbprintSha256 = leaf.fingerprint256.replaceAll(":", "").toLowerCase();
+  const thumbprintSha256 = thumbprintOf(leaf);
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
   const subject = oneLineName(leaf.subject);
@@ -127,6 +112,11 @@ function safeVerify(certificate: X509Certificate, issuer: X509Certificate): bool
   } catch {
     return false;
   }
+}
+
+/** Lowercase hex SHA-256 over the certificate's DER. */
+function thumbprintOf(certificate: X509Certificate): string {
+  return certificate.fingerprint256.replaceAll(":", "").toLowerCase();
 }
 
 /** A distinguished name as node:crypto gives it (one attribute a line) on one line: `CN=a, O=b`. */

@@ -1,7 +1,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { UserSyncError } from "../shared/errors.js";
+import { createCertificateError } from "./certificateErrors.js";
 import type { Logger } from "../shared/logger.js";
 import { certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import { parseKeyVaultCertificateSecret, type ClientCertificate } from "./clientCertificate.js";
@@ -101,21 +101,12 @@ export class ClientCertificateProvider {
       });
     }
     if (value === undefined || value === "") {
-      throw new UserSyncError(
-        "certificate_no_private_key",
-        `The backing secret of Key Vault certificate "${name}" (version ${version ?? "latest"}) in ${this.#vaultUrl} has no value. ` +
-          "The certificate may still be pending issuance (check its Certificate Operation in Key Vault), or its key is not exportable: the certificate policy must make the key exportable.",
-      );
+      throw createCertificateError("backingSecretEmpty", { name, version, vaultUrl: this.#vaultUrl });
     }
 
     const parsed = parseKeyVaultCertificateSecret(contentType === undefined ? { value } : { value, contentType }, { now: this.#now() });
     if (cer !== undefined && Buffer.from(cer).toString("base64") !== parsed.x5c[0]) {
-      throw new UserSyncError(
-        "certificate_key_mismatch",
-        `Key Vault certificate "${name}" (version ${version ?? "latest"}) and its backing secret hold different certificates ` +
-          `(secret's leaf SHA-256 thumbprint ${parsed.thumbprintSha256}). The secret was probably overwritten directly; re-import the certificate through Key Vault > Certificates so both parts match.`,
-        { details: { thumbprintSha256: parsed.thumbprintSha256, version } },
-      );
+      throw createCertificateError("partsDiffer", { name, version, vaultUrl: this.#vaultUrl, thumbprintSha256: parsed.thumbprintSha256 });
     }
 
     warnIfExpiringSoon(name, parsed, this.#now(), this.#logger);

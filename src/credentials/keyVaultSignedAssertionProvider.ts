@@ -18,7 +18,7 @@ import { constants as cryptoConstants, createHash, randomUUID, verify, X509Certi
 import type { TokenCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient } from "@azure/keyvault-keys";
-import { UserSyncError } from "../shared/errors.js";
+import { createCertificateError } from "./certificateErrors.js";
 import type { Logger } from "../shared/logger.js";
 import { assertCertificateValid, certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
@@ -135,12 +135,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       signature,
     );
     if (!signed) {
-      throw new UserSyncError(
-        "certificate_key_mismatch",
-        `Key Vault signed the client assertion with key ${certificate.keyId}, but the signature does not verify with the public key of certificate "${this.#options.certificateName}" ` +
-          `(SHA-256 thumbprint ${certificate.thumbprintSha256}). The certificate and its key no longer belong together; create a new version of the certificate in Key Vault.`,
-        { details: { thumbprintSha256: certificate.thumbprintSha256 } },
-      );
+      throw createCertificateError("signatureDoesNotVerify", { name: this.#options.certificateName, keyId: certificate.keyId, thumbprintSha256: certificate.thumbprintSha256 });
     }
     this.#signatures++;
     return `${signingInput}.${Buffer.from(signature).toString("base64url")}`;
@@ -181,24 +176,16 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     }
     const version = certificate.properties.version;
     if (!certificate.cer || certificate.cer.length === 0 || !certificate.keyId) {
-      throw new UserSyncError(
-        "certificate_unreadable",
-        `Key Vault certificate "${name}" (version ${version ?? "latest"}) in ${vault} has no issued certificate or key yet. It may still be pending issuance: check its Certificate Operation in Key Vault.`,
-      );
+      throw createCertificateError("pendingIssuance", { name, version, vaultUrl: vault });
     }
     let x509: X509Certificate;
     try {
       x509 = new X509Certificate(Buffer.from(certificate.cer));
     } catch {
-      throw new UserSyncError("certificate_unreadable", `The public certificate (cer) of Key Vault certificate "${name}" in ${vault} is not valid X.509.`);
+      throw createCertificateError("cerNotX509", { name, version, vaultUrl: vault });
     }
     const subject = oneLineName(x509.subject);
-    if (x509.publicKey.asymmetricKeyType !== "rsa") {
-      throw new UserSyncError(
-        "certificate_unreadable",
-        `Key Vault certificate "${name}" has a ${x509.publicKey.asymmetricKeyType?.toUpperCase() ?? "non-RSA"} key, but Entra client assertions (PS256) need RSA. Create the certificate with key type RSA (2048 bits or more).`,
-      );
-    }
+    if (x509.publicKey.asymmetricKeyType !== "rsa") throw createCertificateError("notRsa", { subject, keyType: x509.publicKey.asymmetricKeyType });
     const der = x509.raw;
     const thumbprintSha256 = createHash("sha256").update(der).digest("hex");
     const notBefore = new Date(x509.validFrom);
