@@ -11,8 +11,9 @@
  * checked against the certificate's public key before it is used.
  *
  * Key Vault is read only for the public certificate (certificates/read) and asked to sign
- * (keys/sign/action); the certificate's backing secret is never requested. The certificate is cached
- * like ClientCertificateProvider caches it (12 hours, re-read on rotation or when Entra rejects it).
+ * (keys/sign/action); the certificate's backing secret is never requested. The certificate is kept
+ * in a KeyVaultCache, as in the other Key Vault modes (12 hours, re-read on rotation or when Entra
+ * rejects it, kept through a Key Vault outage while it is valid).
  */
 import { constants as cryptoConstants, createHash, randomUUID, verify, X509Certificate, type KeyObject } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
