@@ -5,22 +5,18 @@ import { createCertificateError } from "./certificateErrors.js";
 import type { Logger } from "../shared/logger.js";
 import { certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import { parseKeyVaultCertificateSecret, type ClientCertificate } from "./clientCertificate.js";
-import { KeyVaultCache, type GetCachedValueOptions } from "./keyVaultCache.js";
+import { KeyVaultCache, keyVaultCacheTimings, type GetCachedValueOptions, type KeyVaultCacheTimings } from "./keyVaultCache.js";
 import { keyVaultClientOptions } from "./keyVaultClientOptions.js";
-import { translateKeyVaultError } from "./keyVaultErrors.js";
+import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
 /** `abortSignal` stops this caller's wait only; `forceRefresh` reads Key Vault again even if the cached certificate is still fresh. */
 export type GetClientCertificateOptions = GetCachedValueOptions;
 
-export interface ClientCertificateProviderOptions {
+export interface ClientCertificateProviderOptions extends KeyVaultCacheTimings {
   vaultUrl: string;
   certificateName: string;
   credential: TokenCredential;
   logger: Logger;
-  /** How long a certificate read from Key Vault is used before it is read again. Default 12 hours. */
-  maxAgeInMs?: number;
-  /** Clock, for tests. */
-  now?: () => Date;
 }
 
 /** What keyVaultCertificate needs on the vault; error messages and docs/credentials.md say the same. */
@@ -56,6 +52,7 @@ export class ClientCertificateProvider {
   readonly #logger: Logger;
   readonly #now: () => Date;
   readonly #cache: KeyVaultCache<ClientCertificate>;
+  readonly #errorContext: KeyVaultErrorContext;
 
   constructor(options: ClientCertificateProviderOptions) {
     this.#vaultUrl = options.vaultUrl;
@@ -65,11 +62,19 @@ export class ClientCertificateProvider {
     const clientOptions = keyVaultClientOptions(options.vaultUrl);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
     this.#secretClient = new SecretClient(options.vaultUrl, options.credential, clientOptions);
+    const name = options.certificateName;
+    this.#errorContext = keyVaultReadContext("certificate", name, {
+      vaultUrl: options.vaultUrl,
+      roleFix: CLIENT_CERTIFICATE_ROLE_FIX,
+      notFoundFix: `Key Vault has no certificate named "${name}" (or no secret backing it): it must be under Certificates (not Secrets) and not deleted.`,
+      notExportableFix: NOT_EXPORTABLE_FIX,
+    });
     this.#cache = new KeyVaultCache({
-      read: () => this.#fetch(),
+      ...keyVaultCacheTimings(options),
       now: this.#now,
-      maxAgeInMs: options.maxAgeInMs,
-      ...certificateCacheRules(options.certificateName, options.logger),
+      read: (abortSignal) => this.#fetch(abortSignal),
+      errorContext: this.#errorContext,
+      ...certificateCacheRules(name, options.logger),
     });
   }
 
@@ -77,28 +82,21 @@ export class ClientCertificateProvider {
     return this.#cache.get(options);
   }
 
-  async #fetch(): Promise<ClientCertificate> {
+  async #fetch(abortSignal: AbortSignal): Promise<ClientCertificate> {
     const name = this.#certificateName;
     let cer: Uint8Array | undefined;
     let version: string | undefined;
     let value: string | undefined;
     let contentType: string | undefined;
     try {
-      const certificate = await this.#certificateClient.getCertificate(name);
+      const certificate = await this.#certificateClient.getCertificate(name, { abortSignal });
       cer = certificate.cer;
       version = certificate.properties.version;
-      const secret = await this.#secretClient.getSecret(name, version ? { version } : {});
+      const secret = await this.#secretClient.getSecret(name, version ? { version, abortSignal } : { abortSignal });
       value = secret.value;
       contentType = secret.properties.contentType ?? certificate.policy?.contentType;
     } catch (error) {
-      throw translateKeyVaultError(error, {
-        vaultUrl: this.#vaultUrl,
-        operation: `reading certificate "${name}"`,
-        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
-        roleFix: CLIENT_CERTIFICATE_ROLE_FIX,
-        notFoundFix: `Key Vault has no certificate named "${name}" (or no secret backing it): it must be under Certificates (not Secrets) and not deleted.`,
-        notExportableFix: NOT_EXPORTABLE_FIX,
-      });
+      throw translateKeyVaultError(error, this.#errorContext);
     }
     if (value === undefined || value === "") {
       throw createCertificateError("backingSecretEmpty", { name, version, vaultUrl: this.#vaultUrl });

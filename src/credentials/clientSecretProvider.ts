@@ -11,9 +11,9 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { SecretText } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-import { KeyVaultCache, type GetCachedValueOptions } from "./keyVaultCache.js";
+import { KeyVaultCache, keyVaultCacheTimings, type GetCachedValueOptions, type KeyVaultCacheTimings } from "./keyVaultCache.js";
 import { keyVaultClientOptions } from "./keyVaultClientOptions.js";
-import { translateKeyVaultError } from "./keyVaultErrors.js";
+import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
 export interface ClientSecret {
   /** Never log it. */
@@ -28,7 +28,7 @@ export interface ClientSecret {
 export type GetClientSecretOptions = GetCachedValueOptions;
 
 export type ClientSecretProviderOptions =
-  | { source: "keyVault"; vaultUrl: string; secretName: string; credential: TokenCredential; logger: Logger; maxAgeInMs?: number; now?: () => Date }
+  | ({ source: "keyVault"; vaultUrl: string; secretName: string; credential: TokenCredential; logger: Logger } & KeyVaultCacheTimings)
   | { source: "environment"; clientSecret: SecretText; logger: Logger };
 
 export const CLIENT_SECRET_ROLE_FIX =
@@ -43,10 +43,15 @@ export class ClientSecretProvider {
     this.#options = options;
     if (options.source === "keyVault") {
       const secretClient = new SecretClient(options.vaultUrl, options.credential, keyVaultClientOptions(options.vaultUrl));
+      const errorContext = keyVaultReadContext("secret", options.secretName, {
+        vaultUrl: options.vaultUrl,
+        roleFix: CLIENT_SECRET_ROLE_FIX,
+        notFoundFix: `Key Vault has no secret named "${options.secretName}" (it must be under Secrets, enabled, and not deleted).`,
+      });
       this.#cache = new KeyVaultCache({
-        read: () => readClientSecret(secretClient, options),
-        now: options.now,
-        maxAgeInMs: options.maxAgeInMs,
+        ...keyVaultCacheTimings(options),
+        read: (abortSignal) => readClientSecret(secretClient, options, errorContext, abortSignal),
+        errorContext,
         onKeptCached: (cached, reason) => options.logger.warn(`Could not refresh the client secret from Key Vault (${reason}); keeping the cached ${cached.description}.`),
       });
     }
@@ -71,19 +76,18 @@ export class ClientSecretProvider {
   }
 }
 
-async function readClientSecret(secretClient: SecretClient, options: Extract<ClientSecretProviderOptions, { source: "keyVault" }>): Promise<ClientSecret> {
+async function readClientSecret(
+  secretClient: SecretClient,
+  options: Extract<ClientSecretProviderOptions, { source: "keyVault" }>,
+  errorContext: KeyVaultErrorContext,
+  abortSignal: AbortSignal,
+): Promise<ClientSecret> {
   const { vaultUrl, secretName } = options;
   let secret;
   try {
-    secret = await secretClient.getSecret(secretName);
+    secret = await secretClient.getSecret(secretName, { abortSignal });
   } catch (error) {
-    throw translateKeyVaultError(error, {
-      vaultUrl,
-      operation: `reading secret "${secretName}"`,
-      nameSetting: "KEY_VAULT_SECRET_NAME",
-      roleFix: CLIENT_SECRET_ROLE_FIX,
-      notFoundFix: `Key Vault has no secret named "${secretName}" (it must be under Secrets, enabled, and not deleted).`,
-    });
+    throw translateKeyVaultError(error, errorContext);
   }
   const version = secret.properties.version ?? "latest";
   if (secret.properties.managed || secret.properties.certificateKeyId) {

@@ -25,16 +25,23 @@ export interface KeyVaultErrorContext {
   notExportableFix?: string;
 }
 
+/** The context of reading the certificate or secret `name`: the operation and its setting follow from the kind. */
+export function keyVaultReadContext(kind: "certificate" | "secret", name: string, fixes: Pick<KeyVaultErrorContext, "vaultUrl" | "roleFix" | "notFoundFix" | "notExportableFix">): KeyVaultErrorContext {
+  return { ...fixes, operation: `reading ${kind} "${name}"`, nameSetting: kind === "certificate" ? "KEY_VAULT_CERTIFICATE_NAME" : "KEY_VAULT_SECRET_NAME" };
+}
+
 /** What went wrong talking to Key Vault. */
-export type KeyVaultFailure = "noAzureCredential" | "unauthorized" | "forbidden" | "disabled" | "notExportable" | "notFound" | "unreachable" | "serviceError" | "failed";
+export type KeyVaultFailure = "noAzureCredential" | "unauthorized" | "forbidden" | "disabled" | "notExportable" | "notFound" | "unreachable" | "serviceError" | "timedOut" | "failed";
 
 /** The facts a message may name. None of them is secret (the service message is redacted). */
 export interface KeyVaultFailureFacts {
   /** The service's (or the credential's) message, one line, redacted. */
-  said: string;
+  said?: string;
   statusCode?: number;
   /** The SDK's error code (e.g. ENOTFOUND, Forbidden). */
   errorCode?: string;
+  /** timedOut: how long Key Vault was given. */
+  timeoutInMs?: number;
 }
 
 const identityClientId = (): string | undefined => process.env.AZURE_CLIENT_ID;
@@ -47,7 +54,7 @@ function identity(): string {
 }
 
 /** Each failure's code and message. */
-export const KeyVaultFailures: Record<KeyVaultFailure, { code: UserSyncErrorCode; message: (context: KeyVaultErrorContext, facts: KeyVaultFailureFacts) => string }> = {
+export const KeyVaultFailures: Record<KeyVaultFailure, { code: UserSyncErrorCode; message: (context: KeyVaultErrorContext, facts: KeyVaultFailureFacts & { said: string }) => string }> = {
   noAzureCredential: {
     code: "no_azure_credential",
     message: (c, f) =>
@@ -90,6 +97,12 @@ export const KeyVaultFailures: Record<KeyVaultFailure, { code: UserSyncErrorCode
     message: (c, f) =>
       `Key Vault ${c.vaultUrl} answered HTTP ${f.statusCode ?? "error"} while ${c.operation}. Try again later; if it persists, check the vault's health in the Azure portal. Details: ${f.said}`,
   },
+  timedOut: {
+    code: "key_vault_unavailable",
+    message: (c, f) =>
+      `Key Vault ${c.vaultUrl} did not answer within ${Math.round((f.timeoutInMs ?? 0) / 1000)} s while ${c.operation}. ` +
+      "Check the vault's health in the Azure portal and the network path to it (DNS, firewall, private endpoint); the next request reads it again.",
+  },
   failed: {
     code: "key_vault_unavailable",
     message: (c, f) => `Key Vault ${c.vaultUrl} failed while ${c.operation}: ${f.said}. Check KEY_VAULT_URL and the network path to the vault.`,
@@ -100,9 +113,10 @@ export function createKeyVaultError(failure: KeyVaultFailure, context: KeyVaultE
   const { code, message } = KeyVaultFailures[failure];
   const details: UserSyncError["details"] = {};
   if (facts.statusCode !== undefined) details.statusCode = facts.statusCode;
+  if (facts.timeoutInMs !== undefined) details.timeoutInMs = facts.timeoutInMs;
   if (facts.errorCode !== undefined && failure !== "notFound" && failure !== "notExportable") details.errorCode = facts.errorCode;
   if (failure === "noAzureCredential" || failure === "unauthorized" || failure === "forbidden" || failure === "disabled") details.identityClientId = identityClientId();
-  return new UserSyncError(code, message(context, facts), { details });
+  return new UserSyncError(code, message(context, { ...facts, said: facts.said ?? "" }), { details });
 }
 
 /** A Key Vault SDK failure as a UserSyncError; UserSyncErrors and aborts pass through unchanged. */

@@ -24,11 +24,11 @@ import type { Logger } from "../shared/logger.js";
 import { assertCertificateValid, certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
 import { oneLineName } from "./clientCertificate.js";
-import { KeyVaultCache } from "./keyVaultCache.js";
+import { KeyVaultCache, keyVaultCacheTimings, type KeyVaultCacheTimings } from "./keyVaultCache.js";
 import { keyVaultClientOptions, type KeyVaultClientOptions } from "./keyVaultClientOptions.js";
-import { translateKeyVaultError } from "./keyVaultErrors.js";
+import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
-export interface KeyVaultSignedAssertionProviderOptions {
+export interface KeyVaultSignedAssertionProviderOptions extends KeyVaultCacheTimings {
   vaultUrl: string;
   certificateName: string;
   credential: TokenCredential;
@@ -37,8 +37,6 @@ export interface KeyVaultSignedAssertionProviderOptions {
   /** e.g. https://login.microsoftonline.com, no trailing slash. */
   authorityHost: string;
   logger: Logger;
-  /** How long the certificate read from Key Vault is used before it is read again. Default 12 hours. */
-  maxAgeInMs?: number;
   /** Lifetime of each assertion. Default 10 minutes. */
   assertionLifetimeInMs?: number;
   /** Clock, for tests. */
@@ -74,6 +72,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
   readonly #now: () => Date;
   readonly #cryptographyClients = new Map<string, CryptographyClient>();
   readonly #cache: KeyVaultCache<SigningCertificate>;
+  readonly #readErrorContext: KeyVaultErrorContext;
   #signatures = 0;
 
   constructor(options: KeyVaultSignedAssertionProviderOptions) {
@@ -83,11 +82,18 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     this.#audience = `${options.authorityHost.replace(/\/+$/, "")}/${options.tenantId}/oauth2/v2.0/token`;
     this.#clientOptions = keyVaultClientOptions(options.vaultUrl);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, this.#clientOptions);
+    const name = options.certificateName;
+    this.#readErrorContext = keyVaultReadContext("certificate", name, {
+      vaultUrl: options.vaultUrl,
+      roleFix: SIGNED_ASSERTION_ROLE_FIX,
+      notFoundFix: `Key Vault has no certificate named "${name}" (it must be under Certificates, not Secrets or Keys, and not deleted).`,
+    });
     this.#cache = new KeyVaultCache({
-      read: () => this.#fetch(),
+      ...keyVaultCacheTimings(options),
       now: this.#now,
-      maxAgeInMs: options.maxAgeInMs,
-      ...certificateCacheRules(options.certificateName, options.logger),
+      read: (abortSignal) => this.#fetch(abortSignal),
+      errorContext: this.#readErrorContext,
+      ...certificateCacheRules(name, options.logger),
     });
   }
 
@@ -160,20 +166,14 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     return client;
   }
 
-  async #fetch(): Promise<SigningCertificate> {
+  async #fetch(abortSignal: AbortSignal): Promise<SigningCertificate> {
     const name = this.#options.certificateName;
     const vault = this.#options.vaultUrl;
     let certificate;
     try {
-      certificate = await this.#certificateClient.getCertificate(name);
+      certificate = await this.#certificateClient.getCertificate(name, { abortSignal });
     } catch (error) {
-      throw translateKeyVaultError(error, {
-        vaultUrl: vault,
-        operation: `reading certificate "${name}"`,
-        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
-        roleFix: SIGNED_ASSERTION_ROLE_FIX,
-        notFoundFix: `Key Vault has no certificate named "${name}" (it must be under Certificates, not Secrets or Keys, and not deleted).`,
-      });
+      throw translateKeyVaultError(error, this.#readErrorContext);
     }
     const version = certificate.properties.version;
     if (!certificate.cer || certificate.cer.length === 0 || !certificate.keyId) {

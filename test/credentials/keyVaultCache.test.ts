@@ -9,17 +9,25 @@ import { KeyVaultCache } from "../../src/credentials/keyVaultCache.js";
 import { UserSyncError } from "../../src/shared/errors.js";
 
 /** A cache over a read the test answers by hand, on a clock the test moves. */
-function harness(options: { maxAgeInMs?: number; isUsable?: (value: string, nowMs: number) => boolean } = {}) {
-  const reads: Array<PromiseWithResolvers<string> & { args: unknown[] }> = [];
+function harness(options: { maxAgeInMs?: number; readTimeoutInMs?: number; isUsable?: (value: string, nowMs: number) => boolean } = {}) {
+  const reads: Array<PromiseWithResolvers<string> & { abortSignal: AbortSignal }> = [];
   const kept: string[] = [];
   let nowMs = Date.UTC(2026, 0, 1);
   const cache = new KeyVaultCache<string>({
-    read: (...args: unknown[]) => {
-      const read = { ...Promise.withResolvers<string>(), args };
+    read: (abortSignal) => {
+      const read = { ...Promise.withResolvers<string>(), abortSignal };
       reads.push(read);
       return read.promise;
     },
+    errorContext: {
+      vaultUrl: "https://contoso-sync.vault.azure.net",
+      operation: 'reading secret "graph-secret"',
+      nameSetting: "KEY_VAULT_SECRET_NAME",
+      roleFix: "Grant the identity Key Vault Secrets User.",
+      notFoundFix: "Create the secret.",
+    },
     maxAgeInMs: options.maxAgeInMs ?? 60_000,
+    readTimeoutInMs: options.readTimeoutInMs,
     now: () => new Date(nowMs),
     ...(options.isUsable ? { isUsable: options.isUsable } : {}),
     onKeptCached: (value, reason) => kept.push(`${value} (${reason})`),
@@ -78,13 +86,50 @@ describe("KeyVaultCache", () => {
     expect(await unusable).toBe("renewed");
   });
 
-  it("starts the read without any caller's abort signal", async () => {
+  it("gives the read its own signal, which no caller's abort reaches", async () => {
     const { cache, reads } = harness();
     const controller = new AbortController();
-    const waiting = cache.get({ abortSignal: controller.signal });
-    expect(reads[0]!.args).toEqual([]);
+    const impatient = cache.get({ abortSignal: controller.signal });
+    const patient = cache.get();
+    expect(reads[0]!.abortSignal).not.toBe(controller.signal);
+    controller.abort();
+    await expect(impatient).rejects.toMatchObject({ name: "AbortError" });
+    expect(reads[0]!.abortSignal.aborted).toBe(false);
     reads[0]!.resolve("v1");
-    expect(await waiting).toBe("v1");
+    expect(await patient).toBe("v1");
+  });
+
+  it("bounds a read Key Vault never answers: key_vault_unavailable naming the vault, and the next caller reads again", async () => {
+    const { cache, reads } = harness({ readTimeoutInMs: 20 });
+    const stalled = cache.get();
+    // The read stops when its signal fires, as the Key Vault clients do.
+    reads[0]!.abortSignal.addEventListener("abort", () => reads[0]!.reject(Object.assign(new Error("The operation was aborted."), { name: "AbortError" })));
+    const error = await stalled.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(UserSyncError);
+    expect(error).toMatchObject({ code: "key_vault_unavailable", details: { timeoutInMs: 20 } });
+    expect((error as Error).message).toContain("https://contoso-sync.vault.azure.net");
+    expect((error as Error).message).toContain('reading secret "graph-secret"');
+
+    const next = cache.get();
+    expect(reads).toHaveLength(2);
+    reads[1]!.resolve("v1");
+    expect(await next).toBe("v1");
+  });
+
+  it("keeps the last good value when a routine refresh times out", async () => {
+    const { cache, reads, kept, advance } = harness({ maxAgeInMs: 60_000, readTimeoutInMs: 20 });
+    const first = cache.get();
+    reads[0]!.resolve("v1");
+    await first;
+
+    advance(61_000);
+    const routine = cache.get();
+    reads[1]!.abortSignal.addEventListener("abort", () => reads[1]!.reject(Object.assign(new Error("The operation was aborted."), { name: "AbortError" })));
+    expect(await routine).toBe("v1");
+    expect(kept).toEqual(["v1 (key_vault_unavailable)"]);
   });
 
   it("lets one caller stop waiting without failing another caller waiting on the same read", async () => {

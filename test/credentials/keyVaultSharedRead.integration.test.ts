@@ -2,15 +2,17 @@
  * One Key Vault read shared by two callers of each Key Vault-backed provider, through the real Key
  * Vault clients, DefaultAzureCredential and the simulated tenant: the first caller gives up (its
  * abort signal fires while Key Vault has not answered yet), and the second still gets the credential
- * from that same read.
+ * from that same read. And the shared read has its own bound: a Key Vault that never answers fails
+ * it as key_vault_unavailable, and the next caller reads again.
  */
 import { DefaultAzureCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
 import { ClientCertificateProvider } from "../../src/credentials/clientCertificateProvider.js";
 import { ClientSecretProvider } from "../../src/credentials/clientSecretProvider.js";
+import type { KeyVaultCacheTimings } from "../../src/credentials/keyVaultCache.js";
 import { KeyVaultSignedAssertionProvider } from "../../src/credentials/keyVaultSignedAssertionProvider.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
-import { RecordingLogger, useSimulatedTenant } from "./simulatedChain.js";
+import { expectUserSyncError, RecordingLogger, useSimulatedTenant } from "./simulatedChain.js";
 
 const SECRET_NAME = "graph-client-secret";
 const SECRET = "Qx8~shared-read.client-secret_value-0123456789";
@@ -26,6 +28,18 @@ function holdKeyVault(tenant: SimulatedTenant) {
     return undefined;
   });
   return { firstArrived: arrived.promise, release: () => released.resolve(), remove };
+}
+
+/** The clientSecret provider reading SECRET_NAME from the tenant's vault through the managed identity. */
+function keyVaultSecretProvider(tenant: SimulatedTenant, timings: KeyVaultCacheTimings = {}): ClientSecretProvider {
+  return new ClientSecretProvider({
+    source: "keyVault",
+    vaultUrl: tenant.keyVaultUrl,
+    secretName: SECRET_NAME,
+    credential: new DefaultAzureCredential(),
+    logger: new RecordingLogger(),
+    ...timings,
+  });
 }
 
 /** Key Vault requests answered with success whose path starts with `prefix`. */
@@ -71,13 +85,7 @@ describe("a Key Vault read shared by two callers, one of which gives up", () => 
 
   it("clientSecret from Key Vault: the other caller gets the secret from the one read", async () => {
     const { tenant } = simulated;
-    const provider = new ClientSecretProvider({
-      source: "keyVault",
-      vaultUrl: tenant.keyVaultUrl,
-      secretName: SECRET_NAME,
-      credential: new DefaultAzureCredential(),
-      logger: new RecordingLogger(),
-    });
+    const provider = keyVaultSecretProvider(tenant);
     const before = vaultReads(tenant, `/secrets/${SECRET_NAME}`);
     const secret = await abortOneOfTwo(tenant, (abortSignal) => provider.getClientSecret({ abortSignal }));
     expect(secret.value.reveal()).toBe(SECRET);
@@ -101,5 +109,24 @@ describe("a Key Vault read shared by two callers, one of which gives up", () => 
     expect(provider.facts().thumbprintSha256).toBe(tenant.appCertificate.thumbprintSha256Hex);
     expect(provider.signatureCount).toBe(1);
     expect(vaultReads(tenant, "/certificates/") - before).toBe(1);
+  });
+});
+
+describe("a Key Vault read that never gets an answer", () => {
+  it("fails as key_vault_unavailable after the read timeout, naming the vault, and the next read succeeds", async () => {
+    const { tenant } = simulated;
+    const provider = keyVaultSecretProvider(tenant, { readTimeoutInMs: 1_000 });
+    const hold = holdKeyVault(tenant);
+    try {
+      const error = await expectUserSyncError(provider.getClientSecret());
+      expect(error.code).toBe("key_vault_unavailable");
+      expect(error.message).toContain(tenant.keyVaultUrl);
+      expect(error.message).toContain(`reading secret "${SECRET_NAME}"`);
+    } finally {
+      hold.release();
+      hold.remove();
+    }
+    const secret = await provider.getClientSecret();
+    expect(secret.value.reveal()).toBe(SECRET);
   });
 });
