@@ -173,10 +173,9 @@ export class GraphTokenClient {
 
   /** Re-reads the credential's source; true when it changed (then one retry is worthwhile). */
   async #refresh(credential: ResolvedCredential, abortSignal: AbortSignal | undefined): Promise<boolean> {
-    const { certificateProvider, assertionProvider, secretProvider } = this.#options;
+    const { assertionProvider, secretProvider } = this.#options;
     if (assertionProvider) return assertionProvider.refresh ? assertionProvider.refresh({ abortSignal }) : false;
     if (secretProvider && secretProvider.source !== "keyVault") return false;
-    if (!certificateProvider && !secretProvider) return false;
     const latest = await this.#resolve(true, abortSignal);
     return latest.key !== credential.key;
   }
