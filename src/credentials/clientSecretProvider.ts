@@ -8,10 +8,12 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
-import { isLoopbackHost, SecretText } from "../configuration/settings.js";
+import { SecretText } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
-import { isTransientKeyVaultError, translateKeyVaultError } from "./keyVaultErrors.js";
+import { KeyVaultCache, keyVaultCacheTimings, type GetCachedValueOptions, type KeyVaultCacheTimings } from "./keyVaultCache.js";
+import { keyVaultClientOptions } from "./keyVaultClientOptions.js";
+import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
 export interface ClientSecret {
   /** Never log it. */
@@ -22,35 +24,36 @@ export interface ClientSecret {
   description: string;
 }
 
-export interface GetClientSecretOptions {
-  abortSignal?: AbortSignal;
-  /** Read Key Vault again even if the cached secret is still fresh. */
-  forceRefresh?: boolean;
-}
+/** `abortSignal` stops this caller's wait only; `forceRefresh` reads Key Vault again even if the cached secret is still fresh. */
+export type GetClientSecretOptions = GetCachedValueOptions;
 
 export type ClientSecretProviderOptions =
-  | { source: "keyVault"; vaultUrl: string; secretName: string; credential: TokenCredential; logger: Logger; maxAgeInMs?: number; now?: () => Date }
+  | ({ source: "keyVault"; vaultUrl: string; secretName: string; credential: TokenCredential; logger: Logger } & KeyVaultCacheTimings)
   | { source: "environment"; clientSecret: SecretText; logger: Logger };
-
-const DEFAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 
 export const CLIENT_SECRET_ROLE_FIX =
   'clientSecret reads one secret: grant the identity "Key Vault Secrets User" (Microsoft.KeyVault/vaults/secrets/getSecret/action), ideally scoped to that secret rather than the whole vault. See docs/credentials.md.';
 
 export class ClientSecretProvider {
   readonly #options: ClientSecretProviderOptions;
-  readonly #secretClient: SecretClient | undefined;
-  readonly #now: () => Date;
-  #cached: (ClientSecret & { fetchedAt: number }) | undefined;
-  #inFlight: Promise<ClientSecret & { fetchedAt: number }> | undefined;
+  readonly #cache: KeyVaultCache<ClientSecret> | undefined;
   #warned = false;
 
   constructor(options: ClientSecretProviderOptions) {
     this.#options = options;
-    this.#now = (options.source === "keyVault" ? options.now : undefined) ?? (() => new Date());
     if (options.source === "keyVault") {
-      const clientOptions = isLoopbackHost(new URL(options.vaultUrl).hostname) ? { disableChallengeResourceVerification: true } : {};
-      this.#secretClient = new SecretClient(options.vaultUrl, options.credential, clientOptions);
+      const secretClient = new SecretClient(options.vaultUrl, options.credential, keyVaultClientOptions(options.vaultUrl));
+      const errorContext = keyVaultReadContext("secret", options.secretName, {
+        vaultUrl: options.vaultUrl,
+        roleFix: CLIENT_SECRET_ROLE_FIX,
+        notFoundFix: `Key Vault has no secret named "${options.secretName}" (it must be under Secrets, enabled, and not deleted).`,
+      });
+      this.#cache = new KeyVaultCache({
+        ...keyVaultCacheTimings(options),
+        read: (abortSignal) => readClientSecret(secretClient, options, errorContext, abortSignal),
+        errorContext,
+        onKeptCached: (cached, reason) => options.logger.warn(`Could not refresh the client secret from Key Vault (${reason}); keeping the cached ${cached.description}.`),
+      });
     }
   }
 
@@ -61,71 +64,46 @@ export class ClientSecretProvider {
 
   async getClientSecret(options: GetClientSecretOptions = {}): Promise<ClientSecret> {
     const source = this.#options;
-    if (source.source === "environment") {
-      if (!this.#warned) {
-        this.#warned = true;
-        source.logger.warn(
-          "GRAPH_CLIENT_SECRET holds the client secret: this is for local development only. In Azure, keep the secret in Key Vault (KEY_VAULT_SECRET_NAME), " +
-            "or better, use a mode without a shared secret (docs/credentials.md).",
-        );
-      }
-      return { value: source.clientSecret, version: "environment", description: "GRAPH_CLIENT_SECRET" };
-    }
-    const maxAgeInMs = source.maxAgeInMs ?? DEFAULT_MAX_AGE_IN_MS;
-    const nowMs = this.#now().getTime();
-    const cached = this.#cached;
-    if (cached && !options.forceRefresh && nowMs - cached.fetchedAt < maxAgeInMs) return cached;
-    let fetch = this.#inFlight;
-    if (fetch === undefined) {
-      fetch = this.#fetch(source.vaultUrl, source.secretName, options.abortSignal);
-      this.#inFlight = fetch;
-      const settle = (): void => {
-        if (this.#inFlight === fetch) this.#inFlight = undefined;
-      };
-      fetch.then(settle, settle);
-    }
-    try {
-      return await fetch;
-    } catch (error) {
-      if (cached && !options.forceRefresh && isTransientKeyVaultError(error)) {
-        source.logger.warn(`Could not refresh the client secret from Key Vault (${error instanceof UserSyncError ? error.code : "error"}); keeping the cached ${cached.description}.`);
-        return cached;
-      }
-      throw error;
-    }
-  }
-
-  async #fetch(vaultUrl: string, secretName: string, abortSignal: AbortSignal | undefined): Promise<ClientSecret & { fetchedAt: number }> {
-    let secret;
-    try {
-      secret = await this.#secretClient!.getSecret(secretName, abortSignal ? { abortSignal } : {});
-    } catch (error) {
-      throw translateKeyVaultError(error, {
-        vaultUrl,
-        operation: `reading secret "${secretName}"`,
-        nameSetting: "KEY_VAULT_SECRET_NAME",
-        roleFix: CLIENT_SECRET_ROLE_FIX,
-        notFoundFix: `Key Vault has no secret named "${secretName}" (it must be under Secrets, enabled, and not deleted).`,
-      });
-    }
-    const version = secret.properties.version ?? "latest";
-    if (secret.properties.managed || secret.properties.certificateKeyId) {
-      throw new UserSyncError(
-        "invalid_setting",
-        `KEY_VAULT_SECRET_NAME names "${secretName}", the backing secret of a Key Vault certificate, not a client secret. ` +
-          "To sign in with that certificate set GRAPH_CREDENTIAL=keyVaultCertificate and KEY_VAULT_CERTIFICATE_NAME instead; otherwise store the app's client secret as a plain Key Vault secret.",
-        { details: { settings: "KEY_VAULT_SECRET_NAME" } },
+    if (source.source === "keyVault") return this.#cache!.get(options);
+    if (!this.#warned) {
+      this.#warned = true;
+      source.logger.warn(
+        "GRAPH_CLIENT_SECRET holds the client secret: this is for local development only. In Azure, keep the secret in Key Vault (KEY_VAULT_SECRET_NAME), " +
+          "or better, use a mode without a shared secret (docs/credentials.md).",
       );
     }
-    if (secret.value === undefined || secret.value.trim() === "") {
-      throw new UserSyncError("missing_setting", `Key Vault secret "${secretName}" (version ${version}) in ${vaultUrl} is empty. Store the app registration's client secret value (not its secret ID) in it.`, {
-        details: { settings: "KEY_VAULT_SECRET_NAME" },
-      });
-    }
-    const description = `Key Vault secret "${secretName}" version ${version}`;
-    this.#options.logger.info(`Read the client secret from ${description}${secret.properties.expiresOn ? ` (expires ${secret.properties.expiresOn.toISOString()})` : ""}.`);
-    const entry = { value: new SecretText(secret.value.trim()), version, description, fetchedAt: this.#now().getTime() };
-    this.#cached = entry;
-    return entry;
+    return { value: source.clientSecret, version: "environment", description: "GRAPH_CLIENT_SECRET" };
   }
+}
+
+async function readClientSecret(
+  secretClient: SecretClient,
+  options: Extract<ClientSecretProviderOptions, { source: "keyVault" }>,
+  errorContext: KeyVaultErrorContext,
+  abortSignal: AbortSignal,
+): Promise<ClientSecret> {
+  const { vaultUrl, secretName } = options;
+  let secret;
+  try {
+    secret = await secretClient.getSecret(secretName, { abortSignal });
+  } catch (error) {
+    throw translateKeyVaultError(error, errorContext);
+  }
+  const version = secret.properties.version ?? "latest";
+  if (secret.properties.managed || secret.properties.certificateKeyId) {
+    throw new UserSyncError(
+      "invalid_setting",
+      `KEY_VAULT_SECRET_NAME names "${secretName}", the backing secret of a Key Vault certificate, not a client secret. ` +
+        "To sign in with that certificate set GRAPH_CREDENTIAL=keyVaultCertificate and KEY_VAULT_CERTIFICATE_NAME instead; otherwise store the app's client secret as a plain Key Vault secret.",
+      { details: { settings: "KEY_VAULT_SECRET_NAME" } },
+    );
+  }
+  if (secret.value === undefined || secret.value.trim() === "") {
+    throw new UserSyncError("missing_setting", `Key Vault secret "${secretName}" (version ${version}) in ${vaultUrl} is empty. Store the app registration's client secret value (not its secret ID) in it.`, {
+      details: { settings: "KEY_VAULT_SECRET_NAME" },
+    });
+  }
+  const description = `Key Vault secret "${secretName}" version ${version}`;
+  options.logger.info(`Read the client secret from ${description}${secret.properties.expiresOn ? ` (expires ${secret.properties.expiresOn.toISOString()})` : ""}.`);
+  return { value: new SecretText(secret.value.trim()), version, description };
 }

@@ -11,17 +11,13 @@ import { GraphTokenClient } from "./graphTokenClient.js";
 import { KeyVaultSignedAssertionProvider } from "./keyVaultSignedAssertionProvider.js";
 import { ManagedIdentityAssertionProvider } from "./managedIdentityAssertionProvider.js";
 
-export interface GraphCredential {
-  tokens: GraphTokenClient;
-  /** keyVaultCertificate */
-  certificates?: ClientCertificateProvider;
-  /** keyVaultSignedAssertion */
-  signedAssertions?: KeyVaultSignedAssertionProvider;
-  /** managedIdentityFederation */
-  federatedAssertions?: ManagedIdentityAssertionProvider;
-  /** clientSecret */
-  secrets?: ClientSecretProvider;
-}
+/** The token client and the provider of the configured mode; `mode` tells which provider is set. */
+export type GraphCredential = { tokens: GraphTokenClient } & (
+  | { mode: "keyVaultCertificate"; certificates: ClientCertificateProvider; signedAssertions?: never; federatedAssertions?: never; secrets?: never }
+  | { mode: "keyVaultSignedAssertion"; signedAssertions: KeyVaultSignedAssertionProvider; certificates?: never; federatedAssertions?: never; secrets?: never }
+  | { mode: "managedIdentityFederation"; federatedAssertions: ManagedIdentityAssertionProvider; certificates?: never; signedAssertions?: never; secrets?: never }
+  | { mode: "clientSecret"; secrets: ClientSecretProvider; certificates?: never; signedAssertions?: never; federatedAssertions?: never }
+);
 
 export interface CreateGraphCredentialOptions {
   settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion">;
@@ -38,13 +34,13 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
     authorityHost: settings.authorityHost,
     graphEndpoint: settings.graphEndpoint,
     logger,
-    ...(settings.azureRegion ? { azureRegion: settings.azureRegion } : {}),
+    azureRegion: settings.azureRegion,
   };
   const mode = settings.credential;
   switch (mode.mode) {
     case "keyVaultCertificate": {
       const certificates = new ClientCertificateProvider({ vaultUrl: mode.keyVaultUrl, certificateName: mode.certificateName, credential, logger });
-      return { tokens: new GraphTokenClient({ ...common, certificateProvider: certificates }), certificates };
+      return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, certificateProvider: certificates }), certificates };
     }
     case "keyVaultSignedAssertion": {
       const signedAssertions = new KeyVaultSignedAssertionProvider({
@@ -56,18 +52,18 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
         authorityHost: settings.authorityHost,
         logger,
       });
-      return { tokens: new GraphTokenClient({ ...common, assertionProvider: signedAssertions }), signedAssertions };
+      return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, assertionProvider: signedAssertions }), signedAssertions };
     }
     case "managedIdentityFederation": {
       const federatedAssertions = new ManagedIdentityAssertionProvider({ credential, tokenExchangeAudience: mode.tokenExchangeAudience, logger });
-      return { tokens: new GraphTokenClient({ ...common, assertionProvider: federatedAssertions }), federatedAssertions };
+      return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, assertionProvider: federatedAssertions }), federatedAssertions };
     }
     case "clientSecret": {
       const secrets =
         mode.source === "keyVault"
           ? new ClientSecretProvider({ source: "keyVault", vaultUrl: mode.keyVaultUrl, secretName: mode.secretName, credential, logger })
           : new ClientSecretProvider({ source: "environment", clientSecret: mode.clientSecret, logger });
-      return { tokens: new GraphTokenClient({ ...common, secretProvider: secrets }), secrets };
+      return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, secretProvider: secrets }), secrets };
     }
   }
 }

@@ -1,14 +1,13 @@
-import { AuthError, ConfidentialClientApplication, LogLevel, type Configuration } from "@azure/msal-node";
+import { ConfidentialClientApplication, LogLevel, type Configuration } from "@azure/msal-node";
+import { abortable } from "../shared/abort.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
-import type { GraphCredentialMode } from "../configuration/settings.js";
-import type { ClientAssertionFacts, ClientAssertionProvider } from "./clientAssertion.js";
+import type { ClientAssertionProvider } from "./clientAssertion.js";
 import type { ClientCertificate } from "./clientCertificate.js";
 import type { GetClientCertificateOptions } from "./clientCertificateProvider.js";
 import type { ClientSecret, GetClientSecretOptions } from "./clientSecretProvider.js";
-import { adminConsentUrl } from "./consent.js";
-import { abortable } from "../shared/abort.js";
+import { createTokenError, REJECTED_CREDENTIAL_AADSTS, translateTokenError, type TokenErrorContext } from "./tokenErrors.js";
 
 export interface GraphAccessToken {
   /** The bearer token. Never log it. */
@@ -24,40 +23,38 @@ export interface GetTokenOptions {
   abortSignal?: AbortSignal;
 }
 
-export interface GraphTokenClientOptions {
+/** Where the app's certificate comes from (keyVaultCertificate). */
+export interface ClientCertificateSource {
+  getClientCertificate(options?: GetClientCertificateOptions): Promise<ClientCertificate>;
+}
+
+/** Where the app's client secret comes from (clientSecret). */
+export interface ClientSecretSource {
+  readonly source: "keyVault" | "environment";
+  getClientSecret(options?: GetClientSecretOptions): Promise<ClientSecret>;
+}
+
+/**
+ * The app's credential: exactly one source (GRAPH_CREDENTIAL). keyVaultCertificate gives the
+ * certificate (private key included) to MSAL; keyVaultSignedAssertion and managedIdentityFederation
+ * hand MSAL a `clientAssertion` callback; clientSecret gives it the secret.
+ */
+export type GraphTokenCredentialOptions =
+  | { certificateProvider: ClientCertificateSource; assertionProvider?: never; secretProvider?: never }
+  | { assertionProvider: ClientAssertionProvider; certificateProvider?: never; secretProvider?: never }
+  | { secretProvider: ClientSecretSource; certificateProvider?: never; assertionProvider?: never };
+
+export type GraphTokenClientOptions = GraphTokenCredentialOptions & {
   tenantId: string;
   clientId: string;
   /** e.g. https://login.microsoftonline.com, no trailing slash. */
   authorityHost: string;
   /** e.g. https://graph.microsoft.com, no trailing slash; the token's resource. */
   graphEndpoint: string;
-  /**
-   * The app's credential: exactly one of these (GRAPH_CREDENTIAL). keyVaultCertificate gives the
-   * certificate (private key included) to MSAL; keyVaultSignedAssertion and managedIdentityFederation
-   * hand MSAL a `clientAssertion` callback; clientSecret gives it the secret.
-   */
-  certificateProvider?: { getClientCertificate(options?: GetClientCertificateOptions): Promise<ClientCertificate> };
-  assertionProvider?: ClientAssertionProvider;
-  secretProvider?: { readonly source: "keyVault" | "environment"; getClientSecret(options?: GetClientSecretOptions): Promise<ClientSecret> };
   /** Regional token service (e.g. "westeurope"), passed to MSAL as-is. */
   azureRegion?: string;
   logger: Logger;
-}
-
-/** What the token error translation needs to know to tell an operator what to fix. */
-export interface TokenErrorContext {
-  tenantId: string;
-  clientId: string;
-  authorityHost: string;
-  graphEndpoint: string;
-  /** Defaults to keyVaultCertificate. */
-  mode?: GraphCredentialMode;
-  thumbprintSha256?: string;
-  /** clientSecret: where the secret came from, e.g. `Key Vault secret "x" version y`. */
-  secretDescription?: string;
-  /** managedIdentityFederation: what the managed identity token said. */
-  federated?: Pick<ClientAssertionFacts, "federatedIssuer" | "federatedSubject" | "federatedAudience">;
-}
+};
 
 interface MsalApp {
   /** The certificate thumbprint, the secret version, or "assertion": a new one means a new MSAL client. */
@@ -122,7 +119,7 @@ export class GraphTokenClient {
       // Entra rejected the credential. If its source now holds a different one (a certificate or
       // secret rotated since it was cached), use that once before reporting the failure.
       const aadsts = error instanceof UserSyncError ? error.details.aadsts : undefined;
-      const rejected = aadsts === 700027 || aadsts === 7000215 || aadsts === 7000222;
+      const rejected = typeof aadsts === "number" && REJECTED_CREDENTIAL_AADSTS.has(aadsts);
       if (rejected && (await this.#refresh(credential, options.abortSignal))) {
         const latest = await this.#resolve(true, options.abortSignal);
         this.#options.logger.warn(`Entra rejected the client credential (AADSTS${String(aadsts)}); Key Vault now holds a different one, retrying with it.`);
@@ -134,12 +131,10 @@ export class GraphTokenClient {
 
   /** The credential for the next request; `fresh` re-reads its source. */
   async #resolve(fresh: boolean, abortSignal: AbortSignal | undefined): Promise<ResolvedCredential> {
-    const { certificateProvider, assertionProvider, secretProvider } = this.#options;
-    const given = [certificateProvider, assertionProvider, secretProvider].filter((p) => p !== undefined).length;
-    if (given !== 1) throw new Error("GraphTokenClient needs exactly one of certificateProvider, assertionProvider or secretProvider.");
-    const readOptions = { ...abortOnly(abortSignal), ...(fresh ? { forceRefresh: true } : {}) };
-    if (certificateProvider) {
-      const certificate = await certificateProvider.getClientCertificate(readOptions);
+    const source = this.#options;
+    const readOptions = { abortSignal, forceRefresh: fresh };
+    if (source.certificateProvider) {
+      const certificate = await source.certificateProvider.getClientCertificate(readOptions);
       return {
         key: `certificate:${certificate.thumbprintSha256}`,
         auth: {
@@ -152,8 +147,8 @@ export class GraphTokenClient {
         context: { mode: "keyVaultCertificate", thumbprintSha256: certificate.thumbprintSha256 },
       };
     }
-    if (secretProvider) {
-      const secret = await secretProvider.getClientSecret(readOptions);
+    if (source.secretProvider) {
+      const secret = await source.secretProvider.getClientSecret(readOptions);
       return {
         key: `secret:${secret.version}`,
         auth: { clientSecret: secret.value.reveal() },
@@ -161,7 +156,7 @@ export class GraphTokenClient {
         context: { mode: "clientSecret", secretDescription: secret.description },
       };
     }
-    const provider = assertionProvider!;
+    const provider = source.assertionProvider;
     // MSAL calls this only when it sends a token request: a token served from its cache costs no
     // signature and no managed identity token.
     const callback = (): Promise<string> => provider.getClientAssertion();
@@ -178,16 +173,22 @@ export class GraphTokenClient {
 
   /** Re-reads the credential's source; true when it changed (then one retry is worthwhile). */
   async #refresh(credential: ResolvedCredential, abortSignal: AbortSignal | undefined): Promise<boolean> {
-    const { certificateProvider, assertionProvider, secretProvider } = this.#options;
-    if (assertionProvider) return assertionProvider.refresh ? assertionProvider.refresh(abortOnly(abortSignal)) : false;
+    const { assertionProvider, secretProvider } = this.#options;
+    if (assertionProvider) return assertionProvider.refresh ? assertionProvider.refresh({ abortSignal }) : false;
     if (secretProvider && secretProvider.source !== "keyVault") return false;
-    if (!certificateProvider && !secretProvider) return false;
     const latest = await this.#resolve(true, abortSignal);
     return latest.key !== credential.key;
   }
 
   async #acquire(credential: ResolvedCredential, options: GetTokenOptions): Promise<GraphAccessToken> {
     const app = this.#appFor(credential);
+    const context: TokenErrorContext = {
+      tenantId: this.#options.tenantId,
+      clientId: this.#options.clientId,
+      authorityHost: this.#authorityHost,
+      graphEndpoint: this.#graphEndpoint,
+      ...credential.context,
+    };
     let result;
     try {
       const request = this.#options.azureRegion
@@ -196,22 +197,13 @@ export class GraphTokenClient {
       result = await abortable(app.acquireTokenByClientCredential(request), options.abortSignal);
     } catch (error) {
       if (error instanceof Error && error.name === "AbortError") throw error;
-      const context: TokenErrorContext = {
-        tenantId: this.#options.tenantId,
-        clientId: this.#options.clientId,
-        authorityHost: this.#authorityHost,
-        graphEndpoint: this.#graphEndpoint,
-        ...credential.context,
-      };
       const facts = this.#options.assertionProvider?.facts();
       if (facts?.thumbprintSha256) context.thumbprintSha256 = facts.thumbprintSha256;
       if (facts?.federatedSubject || facts?.federatedIssuer) context.federated = facts;
       throw translateTokenError(error, context);
     }
     if (!result?.accessToken || !result.expiresOn) {
-      throw new UserSyncError("token_request_failed", `The token endpoint at ${this.#authorityHost} returned no access token for ${this.#scope}.`, {
-        details: { thumbprintSha256: credential.context.thumbprintSha256 },
-      });
+      throw createTokenError("noAccessToken", context);
     }
     this.#lastToken = { token: result.accessToken, expiresOn: result.expiresOn, credentialKey: credential.key };
     return { token: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
@@ -266,145 +258,4 @@ const TOKEN_REUSE_MARGIN_IN_MS = 4 * 60 * 1000;
 function derBase64ToPem(derBase64: string): string {
   const lines = derBase64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
-}
-
-function abortOnly(abortSignal: AbortSignal | undefined): GetClientCertificateOptions {
-  return abortSignal ? { abortSignal } : {};
-}
-
-const NETWORK_ERROR_CODES = new Set(["network_error", "endpoints_resolution_error", "openid_config_error", "untrusted_authority"]);
-const CLOUD_SETTINGS = "GRAPH_CLOUD (AzurePublic, AzureChina, AzureUSGovernment, AzureUSGovernmentDoD) or GRAPH_AUTHORITY_HOST";
-
-/** Turns an msal-node failure into a UserSyncError that says what to fix. Never includes the token or key. */
-export function translateTokenError(error: unknown, context: TokenErrorContext): UserSyncError {
-  if (error instanceof UserSyncError) return error;
-  const host = safeHost(context.authorityHost);
-  const scope = `${context.graphEndpoint}/.default`;
-
-  if (!(error instanceof AuthError)) {
-    return new UserSyncError("token_request_failed", `Requesting a Graph token from ${host} failed: ${describe(error)}.`, {
-      cause: error,
-      details: { thumbprintSha256: context.thumbprintSha256 },
-    });
-  }
-
-  if (NETWORK_ERROR_CODES.has(error.errorCode)) {
-    return new UserSyncError(
-      "token_endpoint_unreachable",
-      `Could not reach the Microsoft Entra token endpoint at ${host} (${error.errorCode}). ` +
-        `Check ${CLOUD_SETTINGS}, DNS, and that outbound HTTPS to ${host} is allowed from this function's network. Details: ${describe(error)}`,
-      { cause: error, details: { msalErrorCode: error.errorCode, authorityHost: context.authorityHost, correlationId: error.correlationId || undefined } },
-    );
-  }
-
-  const aadsts = aadstsCode(error);
-  const correlationId = serverCorrelationId(error);
-  const details = {
-    aadsts,
-    msalErrorCode: error.errorCode,
-    correlationId,
-    thumbprintSha256: context.thumbprintSha256,
-  };
-  const reference = `${aadsts ? `AADSTS${aadsts}` : error.errorCode}${correlationId ? `, correlation ID ${correlationId}` : ""}`;
-  const fix = fixFor(aadsts, context, scope, host);
-  const message = fix
-    ? `Microsoft Entra refused the Graph token request (${reference}): ${fix}`
-    : `Microsoft Entra refused the Graph token request (${reference}): ${describe(error)}. Look the code up at https://login.microsoftonline.com/error?code=${aadsts ?? ""} and quote the correlation ID to Microsoft support.`;
-  return new UserSyncError("token_request_failed", message, { cause: error, details });
-}
-
-function fixFor(aadsts: number | undefined, context: TokenErrorContext, scope: string, host: string): string | undefined {
-  const app = `app registration ${context.clientId}`;
-  switch (aadsts) {
-    case 70021:
-    case 700211:
-    case 700212:
-    case 700213:
-      return federatedFix(context);
-    case 700027:
-    case 700023:
-      if (context.mode === "managedIdentityFederation") return federatedFix(context);
-      return (
-        `the client certificate (SHA-256 thumbprint ${context.thumbprintSha256 ?? "unknown"}) is not registered on ${app}, or its signature did not verify. ` +
-        "Upload the certificate's public part (.cer) from Key Vault to the app registration under Certificates & secrets (or its keyCredentials), " +
-        "check that KEY_VAULT_CERTIFICATE_NAME names the certificate that is registered, and after a rotation register the new version too."
-      );
-    case 700016:
-      return (
-        `application ${context.clientId} was not found in tenant ${context.tenantId}. Check GRAPH_CLIENT_ID (the application (client) ID, not the object ID) and GRAPH_TENANT_ID, ` +
-        `and that ${CLOUD_SETTINGS} is the cloud where the app is registered. A multi-tenant app must first be consented in this tenant: ${adminConsentUrl(context.authorityHost, context.tenantId, context.clientId)}`
-      );
-    case 90002:
-      return `tenant ${context.tenantId} was not found at ${host}. Check GRAPH_TENANT_ID, and that ${CLOUD_SETTINGS} matches the tenant's cloud (a US Government or China tenant is not visible from the public cloud).`;
-    case 70011:
-    case 1002012:
-      return `the scope "${scope}" is not valid. GRAPH_ENDPOINT must be the Microsoft Graph host of the tenant's cloud without a path (e.g. https://graph.microsoft.com); leave it unset to use GRAPH_CLOUD's default.`;
-    case 500011:
-      return `the resource ${context.graphEndpoint} does not exist in tenant ${context.tenantId}. GRAPH_ENDPOINT must be the Microsoft Graph host of the tenant's cloud; leave it unset to use GRAPH_CLOUD's default.`;
-    case 50013:
-      return `the client assertion was rejected as invalid (signature, audience or lifetime). Check this machine's clock, and that ${CLOUD_SETTINGS} points at the real token service of the tenant's cloud.`;
-    case 700024:
-      return "the client assertion is outside its valid time range. Check this machine's clock (it must be within a few minutes of UTC).";
-    case 7000215:
-      if (context.mode === "clientSecret") {
-        return (
-          `the client secret from ${context.secretDescription ?? "the configuration"} is not a valid secret of ${app}. ` +
-          "Store the secret's Value (not its Secret ID) shown when it was created under Certificates & secrets; if it was deleted or replaced, create a new client secret and save it as a new version of the Key Vault secret (KEY_VAULT_SECRET_NAME)."
-        );
-      }
-      return `Entra expected a client secret for ${app}, but this function authenticates with ${context.mode === "managedIdentityFederation" ? "a federated credential" : "a certificate"}. Check that GRAPH_CLIENT_ID is the app whose credential is configured (GRAPH_CREDENTIAL).`;
-    case 7000222:
-      return `the client secret from ${context.secretDescription ?? "the configuration"} has expired on ${app}. Create a new client secret under Certificates & secrets and save it as a new version of the Key Vault secret (KEY_VAULT_SECRET_NAME).`;
-    case 7000112:
-      return `${app} is disabled in tenant ${context.tenantId}. An administrator must enable its enterprise application (Enabled for users to sign in: Yes).`;
-    default:
-      return undefined;
-  }
-}
-
-function federatedFix(context: TokenErrorContext): string {
-  const federated = context.federated ?? {};
-  const issuer = federated.federatedIssuer ?? `${context.authorityHost.replace(/\/+$/, "")}/${context.tenantId}/v2.0`;
-  const subject = federated.federatedSubject ?? "<the managed identity's principal (object) ID>";
-  const audience = federated.federatedAudience ?? "api://AzureADTokenExchange";
-  return (
-    `app registration ${context.clientId} has no federated identity credential that matches the managed identity's token. ` +
-    `Add one under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
-    `issuer ${issuer}, subject ${subject} (the identity's principal/object ID, not its client ID) and audience ${audience}. ` +
-    "Check that AZURE_CLIENT_ID names that same identity, and allow a few minutes for a new credential to apply."
-  );
-}
-
-function aadstsCode(error: AuthError): number | undefined {
-  const errorNo = (error as AuthError & { errorNo?: string | number }).errorNo;
-  if (errorNo !== undefined && errorNo !== "" && Number.isFinite(Number(errorNo))) return Number(errorNo);
-  const match = /AADSTS(\d+)/.exec(error.errorMessage || error.message);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** The correlation ID Entra reported (in MSAL's errorMessage), else the one MSAL sent with the request. */
-function serverCorrelationId(error: AuthError): string | undefined {
-  const reported = /Correlation ID: ([0-9a-fA-F-]{8,})/.exec(error.errorMessage || "");
-  return reported?.[1] ?? (error.correlationId || undefined);
-}
-
-function describe(error: unknown): string {
-  let message: string;
-  if (error instanceof AuthError) {
-    // errorMessage looks like "Error(s): 700027 - Timestamp: ... - Description: AADSTS700027: ... - Correlation ID: ... - Trace ID: ..."
-    const description = /Description: ([\s\S]*?)(?: - Correlation ID:|$)/.exec(error.errorMessage);
-    message = description?.[1] ?? (error.errorMessage || error.message);
-  } else {
-    message = error instanceof Error ? error.message : String(error);
-  }
-  const oneLine = message.replace(/\s+/g, " ").trim();
-  return redact(oneLine.length > 400 ? `${oneLine.slice(0, 400)}…` : oneLine);
-}
-
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }

@@ -11,20 +11,24 @@
  * checked against the certificate's public key before it is used.
  *
  * Key Vault is read only for the public certificate (certificates/read) and asked to sign
- * (keys/sign/action); the certificate's backing secret is never requested. The certificate is cached
- * like ClientCertificateProvider caches it (12 hours, re-read on rotation or when Entra rejects it).
+ * (keys/sign/action); the certificate's backing secret is never requested. The certificate is kept
+ * in a KeyVaultCache, as in the other Key Vault modes (12 hours, re-read on rotation or when Entra
+ * rejects it, kept through a Key Vault outage while it is valid).
  */
 import { constants as cryptoConstants, createHash, randomUUID, verify, X509Certificate, type KeyObject } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient } from "@azure/keyvault-keys";
-import { isLoopbackHost } from "../configuration/settings.js";
-import { UserSyncError } from "../shared/errors.js";
+import { createCertificateError } from "./certificateErrors.js";
 import type { Logger } from "../shared/logger.js";
+import { assertCertificateValid, certificateCacheRules, warnIfExpiringSoon } from "./certificateValidity.js";
 import type { ClientAssertionFacts, ClientAssertionProvider, GetClientAssertionOptions, RefreshClientAssertionOptions } from "./clientAssertion.js";
-import { isTransientKeyVaultError, translateKeyVaultError } from "./keyVaultErrors.js";
+import { oneLineName } from "./clientCertificate.js";
+import { KeyVaultCache, keyVaultCacheTimings, type KeyVaultCacheTimings } from "./keyVaultCache.js";
+import { keyVaultClientOptions, type KeyVaultClientOptions } from "./keyVaultClientOptions.js";
+import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
-export interface KeyVaultSignedAssertionProviderOptions {
+export interface KeyVaultSignedAssertionProviderOptions extends KeyVaultCacheTimings {
   vaultUrl: string;
   certificateName: string;
   credential: TokenCredential;
@@ -33,8 +37,6 @@ export interface KeyVaultSignedAssertionProviderOptions {
   /** e.g. https://login.microsoftonline.com, no trailing slash. */
   authorityHost: string;
   logger: Logger;
-  /** How long the certificate read from Key Vault is used before it is read again. Default 12 hours. */
-  maxAgeInMs?: number;
   /** Lifetime of each assertion. Default 10 minutes. */
   assertionLifetimeInMs?: number;
   /** Clock, for tests. */
@@ -47,9 +49,7 @@ export const SIGNED_ASSERTION_ROLE_FIX =
   'Assign a custom role with those two, or the built-in "Key Vault Reader" (certificates/read, no secret values) plus "Key Vault Crypto User" (keys/sign). ' +
   '"Key Vault Certificate User" alone cannot sign. See docs/credentials.md.';
 
-const DEFAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
-const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
 
 interface SigningCertificate {
   keyId: string;
@@ -60,32 +60,41 @@ interface SigningCertificate {
   subject: string;
   notBefore: Date;
   notAfter: Date;
-  fetchedAt: number;
 }
 
 export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider {
   readonly mode = "keyVaultSignedAssertion" as const;
   readonly #options: KeyVaultSignedAssertionProviderOptions;
   readonly #certificateClient: CertificateClient;
-  readonly #clientOptions: { disableChallengeResourceVerification?: boolean };
+  readonly #clientOptions: KeyVaultClientOptions;
   readonly #audience: string;
-  readonly #maxAgeInMs: number;
   readonly #lifetimeInSeconds: number;
   readonly #now: () => Date;
   readonly #cryptographyClients = new Map<string, CryptographyClient>();
-  #cached: SigningCertificate | undefined;
-  #inFlight: Promise<SigningCertificate> | undefined;
+  readonly #cache: KeyVaultCache<SigningCertificate>;
+  readonly #readErrorContext: KeyVaultErrorContext;
   #signatures = 0;
 
   constructor(options: KeyVaultSignedAssertionProviderOptions) {
     this.#options = options;
-    this.#maxAgeInMs = options.maxAgeInMs ?? DEFAULT_MAX_AGE_IN_MS;
     this.#lifetimeInSeconds = Math.max(60, Math.floor((options.assertionLifetimeInMs ?? DEFAULT_ASSERTION_LIFETIME_IN_MS) / 1000));
     this.#now = options.now ?? (() => new Date());
     this.#audience = `${options.authorityHost.replace(/\/+$/, "")}/${options.tenantId}/oauth2/v2.0/token`;
-    // Emulators on loopback cannot answer Key Vault's challenge with a resource on the vault's domain.
-    this.#clientOptions = isLoopbackHost(new URL(options.vaultUrl).hostname) ? { disableChallengeResourceVerification: true } : {};
+    this.#clientOptions = keyVaultClientOptions(options.vaultUrl);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, this.#clientOptions);
+    const name = options.certificateName;
+    this.#readErrorContext = keyVaultReadContext("certificate", name, {
+      vaultUrl: options.vaultUrl,
+      roleFix: SIGNED_ASSERTION_ROLE_FIX,
+      notFoundFix: `Key Vault has no certificate named "${name}" (it must be under Certificates, not Secrets or Keys, and not deleted).`,
+    });
+    this.#cache = new KeyVaultCache({
+      ...keyVaultCacheTimings(options),
+      now: this.#now,
+      read: (abortSignal) => this.#fetch(abortSignal),
+      errorContext: this.#readErrorContext,
+      ...certificateCacheRules(name, options.logger),
+    });
   }
 
   /** How many assertions Key Vault has signed for this provider (each is one sign request). */
@@ -94,11 +103,12 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
   }
 
   facts(): ClientAssertionFacts {
-    return this.#cached ? { thumbprintSha256: this.#cached.thumbprintSha256 } : {};
+    const cached = this.#cache.current;
+    return cached ? { thumbprintSha256: cached.thumbprintSha256 } : {};
   }
 
   async getClientAssertion(options: GetClientAssertionOptions = {}): Promise<string> {
-    const certificate = await this.#getCertificate(false, options.abortSignal);
+    const certificate = await this.#cache.get(options);
     const nowInSeconds = Math.floor(this.#now().getTime() / 1000);
     const header = { alg: "PS256", typ: "JWT", "x5t#S256": certificate.x5tS256 };
     const claims = {
@@ -114,7 +124,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     const digest = createHash("sha256").update(signingInput).digest();
     let signature: Uint8Array;
     try {
-      const result = await this.#cryptographyClient(certificate.keyId).sign("PS256", digest, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      const result = await this.#cryptographyClient(certificate.keyId).sign("PS256", digest, { abortSignal: options.abortSignal });
       signature = result.result;
     } catch (error) {
       throw translateKeyVaultError(error, {
@@ -132,20 +142,15 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
       signature,
     );
     if (!signed) {
-      throw new UserSyncError(
-        "certificate_key_mismatch",
-        `Key Vault signed the client assertion with key ${certificate.keyId}, but the signature does not verify with the public key of certificate "${this.#options.certificateName}" ` +
-          `(SHA-256 thumbprint ${certificate.thumbprintSha256}). The certificate and its key no longer belong together; create a new version of the certificate in Key Vault.`,
-        { details: { thumbprintSha256: certificate.thumbprintSha256 } },
-      );
+      throw createCertificateError("signatureDoesNotVerify", { name: this.#options.certificateName, keyId: certificate.keyId, thumbprintSha256: certificate.thumbprintSha256 });
     }
     this.#signatures++;
     return `${signingInput}.${Buffer.from(signature).toString("base64url")}`;
   }
 
   async refresh(options: RefreshClientAssertionOptions = {}): Promise<boolean> {
-    const before = this.#cached?.thumbprintSha256;
-    const after = await this.#getCertificate(true, options.abortSignal);
+    const before = this.#cache.current?.thumbprintSha256;
+    const after = await this.#cache.get({ ...options, forceRefresh: true });
     return after.thumbprintSha256 !== before;
   }
 
@@ -161,114 +166,47 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     return client;
   }
 
-  async #getCertificate(forceRefresh: boolean, abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
-    const nowMs = this.#now().getTime();
-    const cached = this.#cached;
-    if (cached && !forceRefresh && nowMs - cached.fetchedAt < this.#maxAgeInMs && nowMs <= cached.notAfter.getTime()) return cached;
-    let fetch = this.#inFlight;
-    if (fetch === undefined) {
-      fetch = this.#fetch(abortSignal);
-      this.#inFlight = fetch;
-      const settle = (): void => {
-        if (this.#inFlight === fetch) this.#inFlight = undefined;
-      };
-      fetch.then(settle, settle);
-    }
-    try {
-      return await fetch;
-    } catch (error) {
-      const stillValid = cached !== undefined && nowMs <= cached.notAfter.getTime() && nowMs >= cached.notBefore.getTime();
-      if (!forceRefresh && stillValid && isTransientKeyVaultError(error)) {
-        this.#options.logger.warn(
-          `Could not refresh certificate "${this.#options.certificateName}" from Key Vault (${error instanceof UserSyncError ? error.code : "error"}); ` +
-            `keeping the cached one (SHA-256 thumbprint ${cached.thumbprintSha256}, valid until ${cached.notAfter.toISOString()}).`,
-        );
-        return cached;
-      }
-      throw error;
-    }
-  }
-
-  async #fetch(abortSignal: AbortSignal | undefined): Promise<SigningCertificate> {
+  async #fetch(abortSignal: AbortSignal): Promise<SigningCertificate> {
     const name = this.#options.certificateName;
     const vault = this.#options.vaultUrl;
     let certificate;
     try {
-      certificate = await this.#certificateClient.getCertificate(name, abortSignal ? { abortSignal } : {});
+      certificate = await this.#certificateClient.getCertificate(name, { abortSignal });
     } catch (error) {
-      throw translateKeyVaultError(error, {
-        vaultUrl: vault,
-        operation: `reading certificate "${name}"`,
-        nameSetting: "KEY_VAULT_CERTIFICATE_NAME",
-        roleFix: SIGNED_ASSERTION_ROLE_FIX,
-        notFoundFix: `Key Vault has no certificate named "${name}" (it must be under Certificates, not Secrets or Keys, and not deleted).`,
-      });
+      throw translateKeyVaultError(error, this.#readErrorContext);
     }
     const version = certificate.properties.version;
     if (!certificate.cer || certificate.cer.length === 0 || !certificate.keyId) {
-      throw new UserSyncError(
-        "certificate_unreadable",
-        `Key Vault certificate "${name}" (version ${version ?? "latest"}) in ${vault} has no issued certificate or key yet. It may still be pending issuance: check its Certificate Operation in Key Vault.`,
-      );
+      throw createCertificateError("pendingIssuance", { name, version, vaultUrl: vault });
     }
     let x509: X509Certificate;
     try {
       x509 = new X509Certificate(Buffer.from(certificate.cer));
     } catch {
-      throw new UserSyncError("certificate_unreadable", `The public certificate (cer) of Key Vault certificate "${name}" in ${vault} is not valid X.509.`);
+      throw createCertificateError("cerNotX509", { name, version, vaultUrl: vault });
     }
-    const subject = x509.subject.split("\n").filter(Boolean).join(", ");
-    if (x509.publicKey.asymmetricKeyType !== "rsa") {
-      throw new UserSyncError(
-        "certificate_unreadable",
-        `Key Vault certificate "${name}" has a ${x509.publicKey.asymmetricKeyType?.toUpperCase() ?? "non-RSA"} key, but Entra client assertions (PS256) need RSA. Create the certificate with key type RSA (2048 bits or more).`,
-      );
-    }
+    const subject = oneLineName(x509.subject);
+    if (x509.publicKey.asymmetricKeyType !== "rsa") throw createCertificateError("notRsa", { subject, keyType: x509.publicKey.asymmetricKeyType });
     const der = x509.raw;
     const thumbprintSha256 = createHash("sha256").update(der).digest("hex");
     const notBefore = new Date(x509.validFrom);
     const notAfter = new Date(x509.validTo);
     const now = this.#now();
-    if (now.getTime() > notAfter.getTime()) {
-      throw new UserSyncError(
-        "certificate_expired",
-        `The client certificate "${subject}" (Key Vault certificate "${name}", SHA-256 thumbprint ${thumbprintSha256}) expired on ${notAfter.toISOString()}. ` +
-          "Create a new version of the certificate in Key Vault and register its public part (.cer) on the app registration.",
-        { details: { thumbprintSha256, notAfter: notAfter.toISOString() } },
-      );
-    }
-    if (now.getTime() < notBefore.getTime()) {
-      throw new UserSyncError(
-        "certificate_not_yet_valid",
-        `The client certificate "${subject}" (SHA-256 thumbprint ${thumbprintSha256}) is not valid until ${notBefore.toISOString()}. Check this machine's clock, or make the previous version current in Key Vault.`,
-        { details: { thumbprintSha256, notBefore: notBefore.toISOString() } },
-      );
-    }
-    const remainingMs = notAfter.getTime() - now.getTime();
-    if (remainingMs <= EXPIRY_WARNING_IN_MS) {
-      this.#options.logger.warn(
-        `The client certificate "${name}" (${subject}, SHA-256 thumbprint ${thumbprintSha256}) expires on ${notAfter.toISOString()}. ` +
-          "Create a new version in Key Vault (or let its lifetime action renew it) and register the new certificate on the app registration.",
-      );
-    }
+    const validity = { subject, thumbprintSha256, notBefore, notAfter };
+    assertCertificateValid(validity, now);
+    warnIfExpiringSoon(name, validity, now, this.#options.logger);
     const exportable = certificate.policy?.exportable;
     this.#options.logger.info(
       `Signing client assertions in Key Vault with the key of certificate "${name}" version ${version ?? "latest"} (SHA-256 thumbprint ${thumbprintSha256}, ` +
         `valid until ${notAfter.toISOString()}, private key exportable: ${exportable === undefined ? "unknown" : exportable ? "yes" : "no"}).`,
     );
-    const entry: SigningCertificate = {
+    return {
       keyId: certificate.keyId,
       version,
       x5tS256: createHash("sha256").update(der).digest("base64url"),
-      thumbprintSha256,
       publicKey: x509.publicKey,
-      subject,
-      notBefore,
-      notAfter,
-      fetchedAt: now.getTime(),
+      ...validity,
     };
-    this.#cached = entry;
-    return entry;
   }
 }
 

@@ -41,7 +41,7 @@ export class ManagedIdentityAssertionProvider implements ClientAssertionProvider
   async getClientAssertion(options: GetClientAssertionOptions = {}): Promise<string> {
     let token;
     try {
-      token = await this.#options.credential.getToken(this.#scope, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      token = await this.#options.credential.getToken(this.#scope, { abortSignal: options.abortSignal });
     } catch (error) {
       throw this.#translate(error);
     }

@@ -1,6 +1,6 @@
 import { ClientAuthError, ConfidentialClientApplication, ServerError, type INetworkModule } from "@azure/msal-node";
 import { describe, expect, it } from "vitest";
-import { translateTokenError, type TokenErrorContext } from "../../src/credentials/graphTokenClient.js";
+import { translateTokenError, type TokenErrorContext } from "../../src/credentials/tokenErrors.js";
 import { adminConsentUrl } from "../../src/credentials/consent.js";
 import { UserSyncError } from "../../src/shared/errors.js";
 import { issueCertificate } from "../../tools/simulated-tenant/pki.js";
