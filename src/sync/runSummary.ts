@@ -2,7 +2,7 @@ import type { MirrorRunReason, MirrorRunRecord } from "../mirror/userMirrorClien
 import { describeError } from "../shared/errors.js";
 import { formatCount } from "../shared/counts.js";
 import { redact } from "../shared/redact.js";
-import type { RunHandle, RunStats, UserSyncResult } from "./snapshotPorts.js";
+import type { RunHandle, UserSyncResult } from "./snapshotPorts.js";
 
 const number = new Intl.NumberFormat("en-US");
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
