@@ -9,6 +9,8 @@ export { linkDigest } from "./pagingLinks.js";
 export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 
 export interface GraphUsersClientOptions {
+  /** A request stage to share with the other reader (one pipeline, one throttling pacing per process); built from these options when absent. */
+  requests?: GraphRequestClient;
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */
   graphEndpoint: string;
   tokenProvider: GraphTokenProvider;
@@ -59,7 +61,7 @@ export class GraphUsersClient {
 
   constructor(options: GraphUsersClientOptions) {
     if (!options.select.includes("id")) throw new Error("select must include id");
-    this.#requests = new GraphRequestClient(options);
+    this.#requests = options.requests ?? new GraphRequestClient(options);
     this.#select = options.select;
     const maxTop = options.select.some((p) => p.toLowerCase() === "signinactivity") ? 500 : 999;
     this.#pageSize = Math.min(options.pageSize ?? maxTop, maxTop);

@@ -14,6 +14,8 @@ import type { GraphUser } from "./types.js";
 export { linkDigest } from "./pagingLinks.js";
 
 export interface UserDeltaClientOptions {
+  /** A request stage to share with the other reader (one pipeline, one throttling pacing per process); built from these options when absent. */
+  requests?: GraphRequestClient;
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */
   graphEndpoint: string;
   tokenProvider: GraphTokenProvider;
@@ -75,7 +77,7 @@ export class UserDeltaClient {
   constructor(options: UserDeltaClientOptions) {
     if (!options.select.includes("id")) throw new Error("select must include id");
     // A 410's Location is not followed either: the pipeline follows no redirect.
-    this.#requests = new GraphRequestClient(options);
+    this.#requests = options.requests ?? new GraphRequestClient(options);
     this.#select = options.select;
     this.#adminConsentUrl = options.adminConsentUrl;
   }

@@ -1,17 +1,17 @@
-import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { loadSettings, type Settings } from "../configuration/settings.js";
+import type { TokenCredential } from "@azure/identity";
+import { composeApp } from "../app/compose.js";
+import type { Settings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
-import { adminConsentUrl } from "../credentials/consent.js";
-import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
+import type { GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
-import { GraphUsersClient } from "../graph/graphUsersClient.js";
-import { UserDeltaClient } from "../graph/userDeltaClient.js";
+import type { GraphUsersClient } from "../graph/graphUsersClient.js";
+import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
-import { UserMirrorClient, type MirrorRunRecord } from "../mirror/userMirrorClient.js";
+import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, type Logger } from "../shared/logger.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
-import { SnapshotStoreClient, type SyncRunRecord, type WriterLease } from "../snapshots/snapshotStoreClient.js";
+import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
 import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from "./snapshotPorts.js";
@@ -49,9 +49,10 @@ export interface DueRunResult {
 }
 
 /**
- * Everything one process needs to run syncs, built once: the credential, the certificate cache,
- * MSAL's confidential client (and its token cache), the Graph pipeline and the table clients.
- * The Functions host and the command line share it, so both take one code path.
+ * Orchestrates runs over the clients the composition root built once per process
+ * (src/app/compose.ts: the credential, the certificate cache, MSAL's confidential client and its
+ * token cache, the Graph request stage and the stores). The Functions host and the command line
+ * share it, so both take one code path.
  */
 export class UserSyncService {
   readonly settings: Settings;
@@ -70,28 +71,19 @@ export class UserSyncService {
   readonly #logger: DelegatingLogger;
   #tablesReady: Promise<void> | undefined;
 
-  /** Validates the settings (throwing before any network request) and builds the clients. */
+  /** Validates the settings (throwing before any network request) and builds the clients (src/app/compose.ts). */
   constructor(env: Record<string, string | undefined> = process.env) {
-    this.settings = loadSettings(env);
     this.#logger = new DelegatingLogger();
-    const settings = this.settings;
-    this.credential = new DefaultAzureCredential();
-    // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
-    this.graphCredential = createGraphCredential({ settings, credential: this.credential, logger: this.#logger });
-    this.certificates = this.graphCredential.certificates;
-    this.tokens = this.graphCredential.tokens;
-    const graphOptions = {
-      graphEndpoint: settings.graphEndpoint,
-      tokenProvider: this.tokens,
-      select: settings.select,
-      retryOptions: { maxRetries: settings.graphRequests.maxRetries, maxRetryWaitInMs: settings.graphRequests.maxRetryWaitInMs },
-      requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
-      adminConsentUrl: adminConsentUrl(settings.authorityHost, settings.tenantId, settings.clientId),
-    };
-    this.users = new GraphUsersClient(graphOptions);
-    this.delta = new UserDeltaClient(graphOptions);
-    this.store = new SnapshotStoreClient({ storage: settings.storage, credential: this.credential });
-    this.mirror = new UserMirrorClient({ storage: settings.storage, credential: this.credential });
+    const app = composeApp(env, this.#logger);
+    this.settings = app.settings;
+    this.credential = app.credential;
+    this.graphCredential = app.graphCredential;
+    this.certificates = app.certificates;
+    this.tokens = app.tokens;
+    this.users = app.users;
+    this.delta = app.delta;
+    this.store = app.store;
+    this.mirror = app.mirror;
   }
 
   /**

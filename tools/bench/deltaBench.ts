@@ -12,7 +12,8 @@ import { ConfidentialClientApplication } from "@azure/msal-node";
 import { DEFAULT_SELECT, loadStorageSettings } from "../../src/configuration/settings.js";
 import { UserDeltaClient } from "../../src/graph/userDeltaClient.js";
 import { runMirrorSync } from "../../src/mirror/mirrorSync.js";
-import { UserMirrorClient, type MirrorRunRecord } from "../../src/mirror/userMirrorClient.js";
+import type { MirrorRunRecord } from "../../src/mirror/userMirrorClient.js";
+import { composeStorage } from "../../src/app/compose.js";
 import { startAzurite } from "../azurite.js";
 import { startSimulatedTenant, trustSimulatedTenantCa } from "../simulated-tenant/index.js";
 
@@ -67,7 +68,7 @@ export async function measureIncrementalSync(options: DeltaBenchOptions): Promis
         },
       },
     });
-    const mirror = new UserMirrorClient({ storage: loadStorageSettings({ SNAPSHOT_STORAGE: azurite.connectionString }) });
+    const { mirror } = composeStorage(loadStorageSettings({ SNAPSHOT_STORAGE: azurite.connectionString }));
     await mirror.createTablesIfNotExist();
     const logger = { info: () => undefined, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) };
 

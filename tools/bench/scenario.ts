@@ -11,7 +11,7 @@ import { TableClient } from "@azure/data-tables";
 import { loadSettings } from "../../src/configuration/settings.js";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { Logger } from "../../src/shared/logger.js";
-import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
+import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
@@ -76,7 +76,7 @@ async function readCeiling(): Promise<Work> {
  */
 async function writeCeiling(spec: ScenarioSpec): Promise<Work> {
   const settings = loadSettings(process.env);
-  const store = new SnapshotStoreClient({ storage: settings.storage });
+  const { store } = composeStorage(settings.storage);
   const directory = createSimulatedDirectory({ userCount: spec.userCount, seed: spec.seed, domain: spec.tenantDomain });
   const stats = { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 };
   const syncTimes: number[] = [];
