@@ -168,8 +168,16 @@ try {
   for await (const table of service.listTables()) {
     const client = TableClient.fromConnectionString(azurite.connectionString, table.name!, { allowInsecureConnection: true });
     let entities = 0;
-    for await (const page of client.listEntities({ queryOptions: { select: ["RowKey"] } }).byPage({ maxPageSize: 1000 })) entities += page.length;
-    console.log(`  ${table.name!.padEnd(24)} ${count(entities).padStart(9)} entities  ${purposes[table.name!] ?? ""}`);
+    let fences = 0;
+    for await (const page of client.listEntities({ queryOptions: { select: ["RowKey"] } }).byPage({ maxPageSize: 1000 })) {
+      for (const entity of page) {
+        if (entity.rowKey === "") fences += 1;
+        else entities += 1;
+      }
+    }
+    // Fence rows (RowKey "") guard each partition against a writer that lost its lease (docs/storage.md).
+    const fenceNote = fences > 0 ? ` (+${count(fences)} fence rows)` : "";
+    console.log(`  ${table.name!.padEnd(24)} ${count(entities).padStart(9)} entities  ${purposes[table.name!] ?? ""}${fenceNote}`);
   }
   note("  The layout and what a reader can rely on: docs/storage.md; the mirror: docs/mirror.md.");
 

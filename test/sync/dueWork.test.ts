@@ -64,7 +64,7 @@ describe("snapshot summaries", () => {
   it("never says a paused snapshot is the latest: it says the next run continues it", () => {
     const text = formatSnapshotSummary({ run, stats, outcome: "paused", pausedBecause: "max_run_duration" }, 480_000);
     expect(text).not.toContain("is now the latest");
-    expect(text).toMatch(/^User sync paused at a checkpoint because it reached its maximum run duration \(USER_SYNC_MAX_RUN_MINUTES\): 3,996 users in 4 pages/);
+    expect(text).toMatch(/^User sync paused at a checkpoint because it reached its maximum run duration \(--max-minutes or USER_SYNC_MAX_RUN_MINUTES\): 3,996 users in 4 pages/);
     expect(text).toContain("snapshot 20250310T020000000Z-abcdef is not complete yet and the next run continues it");
     expect(formatSnapshotSummary({ run, stats, outcome: "paused", pausedBecause: "aborted" }, 1)).toContain("because it was asked to stop");
   });

@@ -332,7 +332,8 @@ describe("bounded waits", () => {
     const snapshotsTable = service.store.snapshotsTableName;
     proxy.decide = (request) => (request.path.includes("$batch") && request.body.includes(`/${snapshotsTable}(`) ? "stall" : "pass");
     try {
-      const a = startThroughProxy(["run", "--full", "--no-progress"], { STORAGE_REQUEST_TIMEOUT_SECONDS: "1" });
+      // A lease far longer than the bounded wait: the run must fail by the timeout, not by losing its lease.
+      const a = startThroughProxy(["run", "--full", "--no-progress"], { STORAGE_REQUEST_TIMEOUT_SECONDS: "1", USER_SYNC_LEASE_SECONDS: "120" });
       const exit = await a.exited;
       expect(exit.code, exit.stderr).toBe(1);
       expect(exit.stderr).toContain(new URL(proxy.tableEndpoint).host);
@@ -364,6 +365,7 @@ describe("readers print all or fail", () => {
       return "pass";
     };
     try {
+      await leaseExpired();
       const reader = startThroughProxy(["export", "--latest"]);
       await held.promise;
       // Meanwhile a run completes a new snapshot, and retention (keep 1) would delete the one being read.
