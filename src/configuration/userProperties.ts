@@ -16,8 +16,8 @@
  * - `signInActivity`: `/users` returns it at most 500 a page (user-list.md, `$top`), with
  *   AuditLog.Read.All and a Microsoft Entra ID P1/P2 licence (user.md); `/users/delta` answers
  *   400 "$expand/$select is not supported for the following properties: signInActivity"
- *   (microsoftgraph/microsoft-graph-explorer-v4#3189). Graph limits sign-in activity reads
- *   separately (throttling-limits.md, identity and access reports).
+ *   (microsoftgraph/microsoft-graph-explorer-v4#3189). Graph throttles sign-in activity reads
+ *   separately from other user reads, at a much lower rate (Microsoft Graph throttling limits).
  * - `licenseAssignmentStates`: accepted by `/users/delta`, but its changes are not tracked
  *   (microsoftgraph/microsoft-graph-docs#16690).
  * - `manager`: a relationship, not a property. Delta returns it as a `manager@delta` annotation

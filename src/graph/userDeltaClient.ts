@@ -155,11 +155,11 @@ const TOKEN_CODES: ReadonlyMap<string, DeltaTokenProblem> = new Map([
 const BAD_TOKEN_MESSAGE = /\b(badly formed|malformed|invalid|not valid|cannot be parsed|could not be parsed)\b[^.]*\b(delta ?token|skip ?token|token)\b|\b(delta ?token|skip ?token|token)\b[^.]*\b(badly formed|malformed|invalid|not valid)\b/i;
 
 const WHY: Record<DeltaTokenProblem, string> = {
-  expired: "no longer knows the saved delta token (tokens for users expire after 7 days)",
-  invalid: "says the saved delta token's sync state is invalid",
+  expired: "no longer knows the delta token (tokens for users expire after 7 days)",
+  invalid: "says the delta token's sync state is invalid",
   resyncRequired: "asks for a full resynchronization",
-  malformed: "cannot read the saved delta token",
-  gone: "can no longer serve the saved delta token and asks for a full synchronization",
+  malformed: "cannot read the delta token",
+  gone: "can no longer serve the delta token and asks for a full synchronization",
 };
 
 /**
