@@ -8,6 +8,14 @@ import { formatNumber } from "../shared/counts.js";
 import { describeMirrorReason } from "../sync/runSummary.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { formatTable, truncate, write } from "./output.js";
+import { snapshotOnlyProperties } from "../configuration/userProperties.js";
+
+const describeReason = (reason: MirrorRunRecord["reason"]) => describeMirrorReason(reason);
+/** For a snapshot run that selected properties delta cannot track: "signInActivity: snapshots only". */
+function snapshotOnlyNote(select: readonly string[]): string {
+  const names = snapshotOnlyProperties(select).map((p) => p.name);
+  return names.length === 0 ? "" : `${names.join(", ")}: snapshots only (delta cannot track)`;
+}
 
 export interface RunsCommandOptions {
   limit: number;
@@ -52,12 +60,12 @@ const took = (startedAt: Date, endedAt: Date | undefined) => (endedAt ? `${((end
 function narrowRow(listed: ListedRun): string[] {
   if (listed.kind === "snapshot") {
     const run = listed.run;
-    const note = run.error ?? (run.snapshotDeletedAt ? "users deleted by retention" : run.status === "paused" ? "stopped at a checkpoint; run continues it" : "");
+    const note = run.error ?? (run.snapshotDeletedAt ? "users deleted by retention" : run.status === "paused" ? "stopped at a checkpoint; run continues it" : snapshotOnlyNote(run.select));
     return [run.runId, "snapshot", run.status, took(run.startedAt, run.endedAt), formatNumber(run.stats.usersRead), note];
   }
   const run = listed.run;
   const users = run.mode === "full" ? run.usersWritten : changeTotal(run);
-  const note = run.error ?? (run.mode === "full" ? describeMirrorReason(run.reason) : changeCounts(run));
+  const note = run.error ?? (run.mode === "full" ? describeReason(run.reason) : changeCounts(run));
   return [run.runId, run.mode, run.status, took(run.startedAt, run.endedAt), formatNumber(users), note];
 }
 

@@ -2,6 +2,7 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { UserSyncError } from "../shared/errors.js";
 import { CLOUD_NAMES, CLOUDS, type CloudName } from "./clouds.js";
+import { selectProblems } from "./userProperties.js";
 
 /**
  * The product's settings, read once from the environment. The Functions host fills the environment
@@ -361,6 +362,8 @@ const schema = z
           message: `${bad.map((b) => `"${b}"`).join(", ")} ${bad.length === 1 ? "is not a" : "are not"} Graph property name${bad.length === 1 ? "" : "s"}. List user properties separated by commas, e.g. id,userPrincipalName,displayName.`,
         });
       }
+      // Properties /users cannot list (501) or that are not properties at all (userProperties.ts).
+      for (const problem of selectProblems(value.split(","))) ctx.addIssue({ code: "custom", message: problem });
     }),
   });
 

@@ -1,7 +1,9 @@
 import type { HttpClient, PipelineResponse } from "@azure/core-rest-pipeline";
+import { extraPermissionsOf, maxUsersPageSize } from "../configuration/userProperties.js";
 import { UserSyncError } from "../shared/errors.js";
+import { canonicalUser } from "./canonicalUser.js";
 import { addCount, GRAPH_COUNTERS, type GraphPacingSettings } from "./graphPolicies.js";
-import { GraphRequestClient, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+import { describeGraphFailure, GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
 
@@ -63,7 +65,7 @@ export class GraphUsersClient {
     if (!options.select.includes("id")) throw new Error("select must include id");
     this.#requests = options.requests ?? new GraphRequestClient(options);
     this.#select = options.select;
-    const maxTop = options.select.some((p) => p.toLowerCase() === "signinactivity") ? 500 : 999;
+    const maxTop = maxUsersPageSize(options.select);
     this.#pageSize = Math.min(options.pageSize ?? maxTop, maxTop);
     this.#adminConsentUrl = options.adminConsentUrl;
   }
@@ -77,7 +79,8 @@ export class GraphUsersClient {
   }
 
   /**
-   * Yields the directory one page at a time; only the page being handed out is held. A user whose id
+   * Yields the directory one page at a time; only the page being handed out is held. Users are in
+   * the canonical form (canonicalUser.ts: the selected properties in USER_SYNC_SELECT order). A user whose id
    * was already read in the same or the previous page is dropped (and counted as
    * graphDuplicateUsers): Graph's paging can repeat users across a page boundary. Only the ids of two
    * pages are kept, so memory stays bounded; a repeat further apart is written again under the same
@@ -97,7 +100,13 @@ export class GraphUsersClient {
       this.#requests.assertGraphLink(link, pageNumber === 0 && options.startLink !== undefined ? "saved @odata.nextLink" : "@odata.nextLink");
       pageNumber += 1;
       const linkDigest = links.visit(link, pageNumber);
-      const response = await this.#requests.get(link, { counters, abortSignal: options.abortSignal, action: "list users", adminConsentUrl: this.#adminConsentUrl });
+      const response = await this.#requests.get(link, {
+        counters,
+        abortSignal: options.abortSignal,
+        action: "list users",
+        adminConsentUrl: this.#adminConsentUrl,
+        describe: (failure) => describeSelectFailure(failure, this.#select, this.#adminConsentUrl),
+      });
       const page = this.#parsePage(response, pageNumber);
       const ids = new Set<string>();
       const users: GraphUser[] = [];
@@ -107,7 +116,7 @@ export class GraphUsersClient {
           continue;
         }
         ids.add(user.id);
-        users.push(user);
+        users.push(canonicalUser(user, this.#select));
       }
       previousIds = ids;
       link = page.nextLink;
@@ -144,4 +153,38 @@ export class GraphUsersClient {
     }
     return { pageNumber, users: value as GraphUser[], ...(nextLink ? { nextLink } : {}) };
   }
+}
+
+/**
+ * Failures that depend on the selection: a 403 while a property needing another permission is
+ * selected (signInActivity: AuditLog.Read.All), a 429 with such a property (Graph limits it
+ * separately), and a 501 (a property Graph cannot list). Otherwise undefined (the usual wording).
+ */
+function describeSelectFailure(failure: GraphFailure, select: readonly string[], adminConsentUrl: string | undefined): UserSyncError | undefined {
+  const extra = extraPermissionsOf(select);
+  const names = extra.map((e) => e.property).join(", ");
+  if (failure.status === 403 && extra.length > 0) {
+    const permissions = [...new Set(["User.Read.All", ...extra.map((e) => e.permission)])].join(" and ");
+    return new UserSyncError(
+      "graph_forbidden",
+      `Microsoft Graph refused to list users (${failure.said}). With ${names} in USER_SYNC_SELECT the app registration needs the Microsoft Graph application permissions ${permissions} with admin consent (signInActivity also needs a Microsoft Entra ID P1 or P2 licence); or remove ${names} from USER_SYNC_SELECT.${adminConsentUrl ? ` An administrator can grant them at ${adminConsentUrl}` : ""}`,
+      { details: failure.details },
+    );
+  }
+  if (failure.status === 429 && extra.length > 0) {
+    const base = describeGraphFailure(failure, "list users", adminConsentUrl);
+    return new UserSyncError(
+      base.code,
+      `${base.message} Reading ${names} counts against a separate, much lower Graph limit for sign-in activity (shared by every tenant the app reads): take snapshots less often, or remove ${names} from USER_SYNC_SELECT.`,
+      { details: failure.details },
+    );
+  }
+  if (failure.status === 501) {
+    return new UserSyncError(
+      "graph_request_failed",
+      `Microsoft Graph cannot list users with one of the properties in USER_SYNC_SELECT (${failure.said}): some properties are returned only for a single user. Remove it from USER_SYNC_SELECT (docs/mirror.md lists the properties the sync can read).`,
+      { details: failure.details },
+    );
+  }
+  return undefined;
 }

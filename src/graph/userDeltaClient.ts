@@ -5,7 +5,9 @@
  * Graph origin only (over https), with one forced refresh after a 401.
  */
 import type { HttpClient } from "@azure/core-rest-pipeline";
+import { deltaSelectOf, snapshotOnlyProperties, type UserPropertyRule } from "../configuration/userProperties.js";
 import { UserSyncError } from "../shared/errors.js";
+import { canonicalUser } from "./canonicalUser.js";
 import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
@@ -19,7 +21,10 @@ export interface UserDeltaClientOptions {
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */
   graphEndpoint: string;
   tokenProvider: GraphTokenProvider;
-  /** Properties to `$select` on a first round; `id` must be among them. Later rounds carry it in the token. */
+  /**
+   * USER_SYNC_SELECT; `id` must be among them. A first round selects these minus the properties
+   * delta cannot track (userProperties.ts: snapshots only). Later rounds carry it in the token.
+   */
   select: readonly string[];
   retryOptions?: GraphRetryOptions;
   /** Per-attempt timeout. Default 60 s. */
@@ -66,25 +71,39 @@ export interface ListDeltaPagesOptions {
   counters?: Record<string, number>;
 }
 
-/** Why a saved token cannot be used, from UserSyncError `graph_delta_token_invalid`'s details.reason. */
-export type DeltaTokenProblem = "expired" | "gone";
+/**
+ * Why a saved token cannot be used, from UserSyncError `graph_delta_token_invalid`'s details.reason:
+ * - `expired`: 400 `syncStateNotFound` (tokens for users last 7 days);
+ * - `invalid`: 400 `SyncStateInvalid`;
+ * - `resyncRequired`: 400 `resyncRequired`;
+ * - `malformed`: 400 saying the token is badly formed or invalid;
+ * - `gone`: 410 Gone (Graph asks for a full synchronization).
+ */
+export type DeltaTokenProblem = "expired" | "invalid" | "resyncRequired" | "malformed" | "gone";
 
 export class UserDeltaClient {
   readonly #requests: GraphRequestClient;
   readonly #select: readonly string[];
+  readonly #snapshotOnly: readonly UserPropertyRule[];
   readonly #adminConsentUrl: string | undefined;
 
   constructor(options: UserDeltaClientOptions) {
     if (!options.select.includes("id")) throw new Error("select must include id");
     // A 410's Location is not followed either: the pipeline follows no redirect.
     this.#requests = options.requests ?? new GraphRequestClient(options);
-    this.#select = options.select;
+    this.#select = deltaSelectOf(options.select);
+    this.#snapshotOnly = snapshotOnlyProperties(options.select);
     this.#adminConsentUrl = options.adminConsentUrl;
   }
 
-  /** The properties a first round selects. */
+  /** The properties a first round selects: USER_SYNC_SELECT without the snapshot-only ones. */
   get select(): readonly string[] {
     return this.#select;
+  }
+
+  /** The selected properties delta cannot track, left to snapshots (with the reason of each). */
+  get snapshotOnly(): readonly UserPropertyRule[] {
+    return this.#snapshotOnly;
   }
 
   /** The first request of a first round: `/v1.0/users/delta?$select=…` (no `$top`: Graph ignores it). */
@@ -96,9 +115,10 @@ export class UserDeltaClient {
 
   /**
    * Yields one round page by page (only the page handed out is held). The last page carries the
-   * deltaLink. A saved token that Graph no longer accepts (400 syncStateNotFound, 410 Gone) throws
-   * UserSyncError `graph_delta_token_invalid` with details.reason "expired" or "gone": start a first
-   * round instead. A nextLink read before in the round (or listed in `seenLinks`) fails the round
+   * deltaLink. Users are in the canonical form (canonicalUser.ts): every selected property, `null`
+   * when Graph left it out. A page may be empty and still have a nextLink. A saved token that Graph
+   * no longer accepts (see DeltaTokenProblem) throws UserSyncError `graph_delta_token_invalid` with
+   * details.reason saying which: start a first round instead. A nextLink read before in the round (or listed in `seenLinks`) fails the round
    * with UserSyncError `graph_bad_response` (details.reason `repeated_link`) before it is requested.
    */
   async *listDeltaPages(options: ListDeltaPagesOptions = {}): AsyncIterableIterator<DeltaPage> {
@@ -117,7 +137,7 @@ export class UserDeltaClient {
         adminConsentUrl: this.#adminConsentUrl,
         describe: describeDeltaTokenFailure,
       });
-      const page = parseDeltaPage(response.bodyAsText ?? undefined, pageNumber);
+      const page = parseDeltaPage(response.bodyAsText ?? undefined, pageNumber, this.#select);
       addCount(counters, "deltaPages");
       addCount(counters, "deltaItems", page.items.length);
       link = page.nextLink;
@@ -127,23 +147,49 @@ export class UserDeltaClient {
   }
 }
 
-/** A saved token Graph no longer accepts: 400 syncStateNotFound (expired) or 410 Gone. */
-function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undefined {
-  if (failure.status === 400 && failure.graphCode.toLowerCase() === "syncstatenotfound") {
-    return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph no longer knows the saved delta token (${failure.said}); tokens for users expire after 7 days. A full round is needed.`, {
-      details: { ...failure.details, reason: "expired" satisfies DeltaTokenProblem },
-    });
-  }
-  if (failure.status === 410) {
-    return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph can no longer serve the saved delta token (${failure.said}) and asks for a full synchronization.`, {
-      details: { ...failure.details, reason: "gone" satisfies DeltaTokenProblem, hasLocation: failure.response.headers.has("location") },
-    });
-  }
+/** Graph error codes that say a saved token is no longer valid (compared case-insensitively). */
+const TOKEN_CODES: ReadonlyMap<string, DeltaTokenProblem> = new Map([
+  ["syncstatenotfound", "expired"],
+  ["syncstateinvalid", "invalid"],
+  ["resyncrequired", "resyncRequired"],
+]);
+/** A 400 whose message says the token itself is bad ("Badly formed token", "Invalid delta token", …). */
+const BAD_TOKEN_MESSAGE = /\b(badly formed|malformed|invalid|not valid|cannot be parsed|could not be parsed)\b[^.]*\b(delta ?token|skip ?token|token)\b|\b(delta ?token|skip ?token|token)\b[^.]*\b(badly formed|malformed|invalid|not valid)\b/i;
+
+const WHY: Record<DeltaTokenProblem, string> = {
+  expired: "no longer knows the delta token (tokens for users expire after 7 days)",
+  invalid: "says the delta token's sync state is invalid",
+  resyncRequired: "asks for a full resynchronization",
+  malformed: "cannot read the delta token",
+  gone: "can no longer serve the delta token and asks for a full synchronization",
+};
+
+/**
+ * Whether a Graph failure says the saved token cannot be used (Graph documents "a 40X-series error
+ * with error codes such as syncStateNotFound"): one of TOKEN_CODES on any 4xx but 401, 403 and 429;
+ * a 400 that says the token is badly formed; or 410 Gone. Anything else is not about the token.
+ * Exported for unit tests.
+ */
+export function deltaTokenProblemOf(status: number, graphCode: string, message: string): DeltaTokenProblem | undefined {
+  if (status === 410) return "gone";
+  if (status < 400 || status >= 500 || status === 401 || status === 403 || status === 429) return undefined;
+  const known = TOKEN_CODES.get(graphCode.toLowerCase());
+  if (known) return known;
+  if (status === 400 && BAD_TOKEN_MESSAGE.test(message)) return "malformed";
   return undefined;
 }
 
-/** Parses and checks one delta page. Exported for unit tests. */
-export function parseDeltaPage(text: string | undefined, pageNumber: number): DeltaPage {
+/** A saved token Graph no longer accepts: graph_delta_token_invalid, with details.reason (DeltaTokenProblem). */
+function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undefined {
+  const problem = deltaTokenProblemOf(failure.status, failure.graphCode, failure.said);
+  if (problem === undefined) return undefined;
+  return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph ${WHY[problem]} (${failure.said}). A full round is needed.`, {
+    details: { ...failure.details, reason: problem, ...(problem === "gone" ? { hasLocation: failure.response.headers.has("location") } : {}) },
+  });
+}
+
+/** Parses and checks one delta page; with `select`, users are put in the canonical form. Exported for unit tests. */
+export function parseDeltaPage(text: string | undefined, pageNumber: number, select?: readonly string[]): DeltaPage {
   const bad = (what: string, details: Record<string, string | number | undefined> = {}) =>
     new UserSyncError("graph_bad_response", `Graph delta page ${pageNumber} ${what}; the run stopped and its delta link was not saved.`, { details: { pageNumber, ...details } });
   let body: unknown;
@@ -166,7 +212,7 @@ export function parseDeltaPage(text: string | undefined, pageNumber: number): De
       if (reason !== "changed" && reason !== "deleted") throw bad(`holds a removed entry with an unknown reason (item ${index})`, { index, reason: String(reason) });
       items.push({ kind: "removed", id, reason });
     } else {
-      items.push({ kind: "user", user: entry as GraphUser });
+      items.push({ kind: "user", user: select ? canonicalUser(entry as GraphUser, select) : (entry as GraphUser) });
     }
   }
   const nextLink = record["@odata.nextLink"];

@@ -31,10 +31,21 @@ export interface VersionedDeltaState {
 export type MirrorRunMode = "full" | "incremental";
 /**
  * Why a run was full: the first round, a forced run (`run --full`), the full-round schedule, a
- * `$select` change, an expired token (400 syncStateNotFound), a token Graph can no longer serve
- * (410 Gone). Incremental runs say `deltaLink`.
+ * `$select` change, or a token Graph refused: expired (400 syncStateNotFound), invalid (400
+ * SyncStateInvalid), to be resynchronized (400 resyncRequired), badly formed (400), or one it can
+ * no longer serve (410 Gone). Incremental runs say `deltaLink`.
  */
-export type MirrorRunReason = "firstRound" | "forced" | "scheduled" | "selectChanged" | "tokenExpired" | "tokenGone" | "deltaLink";
+export type MirrorRunReason =
+  | "firstRound"
+  | "forced"
+  | "scheduled"
+  | "selectChanged"
+  | "tokenExpired"
+  | "tokenInvalid"
+  | "tokenResyncRequired"
+  | "tokenMalformed"
+  | "tokenGone"
+  | "deltaLink";
 
 export interface MirrorChangeCounts {
   added: number;

@@ -2,7 +2,7 @@
  * One mirror run: an incremental round from the saved deltaLink when there is one and it is still
  * good, otherwise a full round (mark and sweep). See docs/mirror.md.
  */
-import type { DeltaPage, ListDeltaPagesOptions } from "../graph/userDeltaClient.js";
+import type { DeltaPage, DeltaTokenProblem, ListDeltaPagesOptions } from "../graph/userDeltaClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
@@ -41,6 +41,8 @@ export interface MirrorStore {
 export interface DeltaPageSource {
   /** The `$select` of a first round; the saved token must be bound to the same. */
   readonly select: readonly string[];
+  /** Selected properties delta cannot track (read by snapshots only), with the reason. */
+  readonly snapshotOnly?: ReadonlyArray<{ name: string; reason: string }>;
   listDeltaPages(options?: ListDeltaPagesOptions): AsyncIterable<DeltaPage>;
 }
 
@@ -65,6 +67,15 @@ export interface RunMirrorSyncOptions {
   trigger?: "timer" | "cli";
   /** Called after every applied page. */
   onPage?: (progress: { mode: "full" | "incremental"; pages: number; itemsRead: number }) => void;
+}
+
+/**
+ * The run reason for each way Graph says the saved token is no good (DeltaTokenProblem). The union
+ * MirrorRunReason (userMirrorClient.ts) predates the last three; they are stored as written.
+ */
+const TOKEN_RUN_REASONS: Record<DeltaTokenProblem, MirrorRunReason> = { expired: "tokenExpired", gone: "tokenGone", invalid: "tokenInvalid", resyncRequired: "tokenResyncRequired", malformed: "tokenMalformed" };
+export function tokenRunReason(problem: unknown): MirrorRunReason {
+  return TOKEN_RUN_REASONS[problem as DeltaTokenProblem] ?? "tokenExpired";
 }
 
 /** The `$select` lists are the same property list, case aside (order matters: it is the key order of stored users). */
@@ -185,7 +196,7 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
         if (!isUserSyncError(error, "graph_delta_token_invalid")) throw error;
         // The token is no good: start over with a full round, and say why in the run record.
         mode = "full";
-        reason = error.details.reason === "gone" ? "tokenGone" : "tokenExpired";
+        reason = tokenRunReason(error.details.reason);
         run.mode = mode;
         run.reason = reason;
         counters.deltaRestarts = (counters.deltaRestarts ?? 0) + 1;
@@ -195,6 +206,7 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
     if (mode === "full") {
       if (reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
       round = runId;
+      for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
       deltaLink = await readRound(undefined, applyFull);
       run.swept = await mirror.sweep(round, runId, now(), { ...signal, ...write });
       fullRoundAt = now();

@@ -3,6 +3,7 @@
  * of the page's users: pure, so replaying a page against the mirror it produced decides nothing.
  */
 import type { DeltaItem } from "../graph/userDeltaClient.js";
+import { sameUserValues } from "../graph/canonicalUser.js";
 import type { GraphUser } from "../graph/types.js";
 import type { MirrorChangeKind, MirrorRemovedReason, MirrorUser, MirrorUserState } from "./mirrorEntity.js";
 
@@ -50,7 +51,13 @@ function combine(previous: MirrorChangeKind | undefined, next: MirrorChangeKind)
   return next;
 }
 
-const sameUser = (a: GraphUser, b: GraphUser) => JSON.stringify(a) === JSON.stringify(b);
+/**
+ * Whether a user from Graph says what the mirror already holds, by value (canonicalUser.ts): `null`
+ * and absent are the same and key order does not matter, so a user stored from `/users` (every key,
+ * nulls included) and the same user from `/users/delta` (unset properties left out) compare equal,
+ * and only users whose selected values changed are counted and logged as updated.
+ */
+export const sameUser = (a: GraphUser, b: GraphUser): boolean => sameUserValues(a, b);
 
 /**
  * Plans an incremental page. `existing` holds the mirror's entity of each id in `items` that has one.

@@ -34,6 +34,9 @@ const REASONS: Record<MirrorRunReason, string> = {
   scheduled: "USER_SYNC_FULL_SCHEDULE",
   selectChanged: "USER_SYNC_SELECT changed",
   tokenExpired: "the delta token expired",
+  tokenInvalid: "Graph: sync state invalid",
+  tokenResyncRequired: "Graph: resync required",
+  tokenMalformed: "Graph: badly formed token",
   tokenGone: "Graph asked for a full resync (410 Gone)",
   deltaLink: "saved delta link",
 };

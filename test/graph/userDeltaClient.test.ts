@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { linkDigest, parseDeltaPage, UserDeltaClient, type DeltaPage } from "../../src/graph/userDeltaClient.js";
+import { deltaTokenProblemOf, linkDigest, parseDeltaPage, UserDeltaClient, type DeltaPage } from "../../src/graph/userDeltaClient.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { graphTokenFor, startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
 
@@ -123,5 +123,32 @@ describe("parseDeltaPage", () => {
   it("keeps Graph's order and tells users from removals", () => {
     const page = parseDeltaPage(JSON.stringify({ "@odata.nextLink": "https://g/n", value: [{ id: "a", x: 1 }, { id: "b", "@removed": { reason: "deleted" } }] }), 2);
     expect(page).toEqual({ pageNumber: 2, nextLink: "https://g/n", items: [{ kind: "user", user: { id: "a", x: 1 } }, { kind: "removed", id: "b", reason: "deleted" }] });
+  });
+});
+
+describe("deltaTokenProblemOf: every documented sign of an unusable token, and nothing else", () => {
+  it.each([
+    [400, "syncStateNotFound", "The sync state generation is not found.", "expired"],
+    [400, "SyncStateNotFound", "", "expired"],
+    [400, "SyncStateInvalid", "Invalid synchronization state.", "invalid"],
+    [400, "resyncRequired", "Resync required.", "resyncRequired"],
+    [409, "resyncRequired", "", "resyncRequired"],
+    [400, "Request_BadRequest", "Badly formed token.", "malformed"],
+    [400, "BadRequest", "The delta token is invalid.", "malformed"],
+    [410, "", "", "gone"],
+    [410, "resyncRequired", "", "gone"],
+  ] as const)("%i %s %s → %s", (status, code, message, expected) => {
+    expect(deltaTokenProblemOf(status, code, `${status} ${code}: ${message}`)).toBe(expected);
+  });
+
+  it.each([
+    [400, "Request_BadRequest", "Could not find a property named 'noSuch' on type 'microsoft.graph.user'."],
+    [400, "BadRequest", "Invalid request for delta query: for this entity set, $expand/$select is not supported for the following properties: signInActivity"],
+    [401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."],
+    [403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."],
+    [429, "TooManyRequests", "syncStateNotFound"],
+    [503, "syncStateNotFound", ""],
+  ] as const)("%i %s is not about the token", (status, code, message) => {
+    expect(deltaTokenProblemOf(status, code, `${status} ${code}: ${message}`)).toBeUndefined();
   });
 });

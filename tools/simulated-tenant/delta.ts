@@ -15,8 +15,16 @@
  * - removed users come back as `{ id, "@removed": { reason: "changed" | "deleted" } }`;
  * - every page after the first repeats the last user of the page before (Graph may return a user
  *   more than once; clients must be idempotent);
- * - an expired token answers 400 `syncStateNotFound`; a token the service can no longer serve
- *   answers 410 Gone with a `Location` to start over (test controls make either happen).
+ * - users leave out properties that were never set (`/users` shows them as null); a property
+ *   cleared since the token was issued comes back as null;
+ * - `$select=manager` adds a `manager@delta` annotation with the manager's id (generated user i
+ *   reports to user ⌊(i−1)/8⌋); `signInActivity` is refused (400), and properties Graph returns only
+ *   for a single user answer 501, as on `/users`;
+ * - a token that can no longer be used answers as Graph does: 400 `syncStateNotFound`,
+ *   `SyncStateInvalid`, `resyncRequired` or a badly formed token, or 410 Gone with a `Location` to
+ *   start over (test controls make each happen);
+ * - scenario switches (`scenario`): first rounds that also list users soft-deleted in the last 30
+ *   days as `@removed` (Graph does), and empty pages with a nextLink before every page.
  */
 import { createHash, createHmac } from "node:crypto";
 import type { GraphUser } from "../../src/graph/types.js";
@@ -24,7 +32,7 @@ import { authorizeGraphRequest, graphError } from "./graph.js";
 import type { Route, SimulatedRequest, SimulatedResponse } from "./http.js";
 import { openToken, sealToken } from "./sealedToken.js";
 import type { TenantState } from "./state.js";
-import { canonicalUserProperty, resolveSelect, SIMULATED_USER_PROPERTIES, type SimulatedDirectory } from "./users.js";
+import { canonicalUserProperty, resolveSelect, selectsSignInActivity, SIMULATED_USER_PROPERTIES, singleUserOnlyProperty, type SimulatedDirectory } from "./users.js";
 
 /** Users per delta page (Graph: about 200, whatever `$top`). */
 export const DELTA_PAGE_SIZE = 200;
@@ -51,8 +59,23 @@ interface ChangedUser {
   propertySeq: Map<string, number>;
 }
 
+/** How a refused delta token is answered (all 400s; `invalidateDeltaTokens` gives the 410). */
+export type DeltaTokenRefusal = "syncStateNotFound" | "SyncStateInvalid" | "resyncRequired" | "badlyFormed";
+
+/** Graph behaviours a test turns on or off (the defaults are what the comments say). */
+export interface DeltaScenario {
+  /** Users leave out properties that were never set. Default true (Graph does). */
+  omitUnset: boolean;
+  /** First rounds end with `@removed` (reason `changed`) for every soft-deleted user. Default false. */
+  firstRoundRemovals: boolean;
+  /** Every page is preceded by an empty page with a nextLink. Default false. */
+  emptyPages: boolean;
+}
+
 /** Test controls: change the directory between runs, and invalidate delta tokens. */
 export interface DirectoryChanges {
+  /** Switches of the delta endpoint's behaviour; change them between runs. */
+  readonly scenario: DeltaScenario;
   /** Changes made so far (the sequence number of the latest one). */
   readonly sequence: number;
   /** The object id of the generated user at `index`. */
@@ -71,8 +94,11 @@ export interface DirectoryChanges {
   hardDeleteUser(ref: SimulatedUserRef): void;
   /** Restores a soft-deleted user: delta returns the user again. */
   restoreUser(ref: SimulatedUserRef): void;
-  /** Every delta token issued so far now answers 400 syncStateNotFound (as after 7 days). */
-  expireDeltaTokens(): void;
+  /**
+   * Every delta token issued so far is refused with a 400: `syncStateNotFound` (the default, as after
+   * 7 days), `SyncStateInvalid`, `resyncRequired`, or Request_BadRequest "Badly formed token".
+   */
+  expireDeltaTokens(answer?: DeltaTokenRefusal): void;
   /** Every delta token issued so far now answers 410 Gone with a Location to start over. */
   invalidateDeltaTokens(): void;
   /** Users currently present (generated minus deleted, plus added). */
@@ -94,6 +120,8 @@ interface TokenState {
   c?: number;
   /** For "page": the sequence number the round started at (its deltaLink's watermark). */
   u?: number;
+  /** For "page" with scenario.emptyPages: the empty page before this one was served. */
+  e?: 1;
 }
 
 export class SimulatedDirectoryChanges implements DirectoryChanges {
@@ -109,8 +137,9 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
   #removedCount = 0;
   /** Token generations: a token is valid when its generation is above both floors. */
   #generation = 1;
-  #expiredUpTo = 0;
-  #goneUpTo = 0;
+  /** Refusals, oldest first: tokens of a generation up to `upTo` get `answer`. */
+  readonly #refusals: Array<{ upTo: number; answer: DeltaTokenRefusal | "gone" }> = [];
+  readonly scenario: DeltaScenario = { omitUnset: true, firstRoundRemovals: false, emptyPages: false };
 
   constructor(directory: SimulatedDirectory, seed: number) {
     this.#directory = directory;
@@ -245,12 +274,12 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
     this.#removedCount -= 1;
   }
 
-  expireDeltaTokens(): void {
-    this.#expiredUpTo = this.#generation++;
+  expireDeltaTokens(answer: DeltaTokenRefusal = "syncStateNotFound"): void {
+    this.#refusals.push({ upTo: this.#generation++, answer });
   }
 
   invalidateDeltaTokens(): void {
-    this.#goneUpTo = this.#generation++;
+    this.#refusals.push({ upTo: this.#generation++, answer: "gone" });
   }
 
   presentUserCount(): number {
@@ -263,10 +292,20 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
   get generation(): number {
     return this.#generation;
   }
-  tokenStatus(generation: number): "valid" | "expired" | "gone" {
-    if (generation <= this.#goneUpTo) return "gone";
-    if (generation <= this.#expiredUpTo) return "expired";
+  /** The answer to a token of `generation`: the latest refusal that covers it. */
+  tokenStatus(generation: number): "valid" | DeltaTokenRefusal | "gone" {
+    for (let i = this.#refusals.length - 1; i >= 0; i--) if (generation <= this.#refusals[i]!.upTo) return this.#refusals[i]!.answer;
     return "valid";
+  }
+
+  /** Object ids of the users in the deleted items (soft-deleted), for first rounds' `@removed` entries. */
+  softDeletedIds(): string[] {
+    return [...this.#changed.values()].filter((e) => e.lifecycle === "softDeleted").map((e) => e.id);
+  }
+
+  /** The generated index of a user the overlay knows (undefined for added users). */
+  indexOf(id: string): number | undefined {
+    return this.#changed.get(id)?.index;
   }
 
   /** Slots of a first round: generated users, then added users. */
@@ -291,16 +330,39 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
    * Users whose tracked state changed after `watermark`, in sequence order, starting at sequence
    * number `from` (inclusive) and up to `upTo`: each with the sequence number to resume at.
    */
-  *changesSince(watermark: number, from: number, upTo: number, properties: readonly string[]): Iterable<{ seq: number; item: Record<string, unknown> }> {
+  *changesSince(watermark: number, from: number, upTo: number, properties: readonly string[]): Iterable<{ seq: number; index: number | undefined; item: Record<string, unknown> }> {
     for (const entry of this.#changed.values()) {
       if (entry.seq < from || entry.seq <= watermark) continue;
       if (entry.seq > upTo) break;
       const relevant = entry.lifecycleSeq > watermark || properties.some((p) => (entry.propertySeq.get(p) ?? 0) > watermark);
       if (!relevant) continue;
-      if (entry.lifecycle === "present") yield { seq: entry.seq, item: pick(this.#full(entry), properties) };
-      else yield { seq: entry.seq, item: { id: entry.id, "@removed": { reason: entry.lifecycle === "softDeleted" ? "changed" : "deleted" } } };
+      if (entry.lifecycle === "present") {
+        const user = pick(this.#full(entry), properties);
+        // Unset properties are left out, but one cleared since the token was issued comes back as null.
+        if (this.scenario.omitUnset) omitUnset(user, (p) => (entry.propertySeq.get(p) ?? 0) > watermark);
+        yield { seq: entry.seq, index: entry.index, item: user };
+      } else yield { seq: entry.seq, index: entry.index, item: { id: entry.id, "@removed": { reason: entry.lifecycle === "softDeleted" ? "changed" : "deleted" } } };
     }
   }
+}
+
+/** Deletes the null-valued properties of `user` (not `id`), except those `keep` names. */
+function omitUnset(user: Record<string, unknown>, keep: (property: string) => boolean = () => false): void {
+  for (const [key, value] of Object.entries(user)) if (value === null && key !== "id" && !keep(key)) delete user[key];
+}
+
+/** The manager of a generated user: user ⌊(i−1)/8⌋ for i ≥ 1 (user 0 has none). */
+function managerIndexOf(index: number): number | undefined {
+  return index >= 1 ? Math.floor((index - 1) / 8) : undefined;
+}
+
+/** A `$select` of the delta endpoint: the properties, and whether the `manager` relationship is tracked. */
+function deltaSelect(select: readonly string[] | undefined): { properties: string[]; withManager: boolean } {
+  const withManager = select?.some((p) => p.trim().toLowerCase() === "manager") ?? false;
+  const rest = select?.filter((p) => p.trim().toLowerCase() !== "manager");
+  const properties = [...resolveSelect(rest === undefined || rest.length > 0 ? rest : ["id"])];
+  if (!properties.includes("id")) properties.unshift("id");
+  return { properties, withManager };
 }
 
 function pick(full: Record<string, unknown>, properties: readonly string[]): GraphUser {
@@ -354,13 +416,17 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
   if (skipText !== undefined && deltaText !== undefined) return bad("Only one of $skiptoken and $deltatoken can be given.");
   const key = tokenKey(state);
   const requestedSelect = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");
+  if (selectsSignInActivity(requestedSelect)) {
+    return graphError(request, 400, "BadRequest", "Invalid request for delta query: for this entity set, $expand/$select is not supported for the following properties: signInActivity");
+  }
+  if (singleUserOnlyProperty(requestedSelect) !== undefined) return graphError(request, 501, "NotImplemented", "This operation target is not yet supported.");
 
   let token: TokenState;
   if (deltaText === "latest") {
     // No users: only a deltaLink from now.
     token = { kind: "delta", g: changes.generation, s: requestedSelect, w: changes.sequence };
     try {
-      resolveSelect(token.s);
+      deltaSelect(token.s);
     } catch (error) {
       return bad((error as Error).message);
     }
@@ -377,9 +443,12 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
       return bad("The specified delta or skip token is invalid: it was altered or was not issued by this service.");
     }
     const status = changes.tokenStatus(decoded.g);
-    if (status === "expired") {
+    if (status === "syncStateNotFound") {
       return graphError(request, 400, "syncStateNotFound", "The sync state generation is not found. The delta token has expired; start a new round without a token.");
     }
+    if (status === "SyncStateInvalid") return graphError(request, 400, "SyncStateInvalid", "Invalid synchronization state. Start a new round without a token.");
+    if (status === "resyncRequired") return graphError(request, 400, "resyncRequired", "Resync required. Replace any local items with the server's version and start a new round without a token.");
+    if (status === "badlyFormed") return graphError(request, 400, "Request_BadRequest", "Badly formed token.");
     if (status === "gone") {
       const restart = new URLSearchParams();
       if (decoded.s !== undefined) restart.set("$select", decoded.s.join(","));
@@ -392,12 +461,22 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
     token = decoded.kind === "delta" ? { kind: "page", g: decoded.g, s: decoded.s, w: decoded.w, f: false, c: decoded.w + 1, u: changes.sequence } : decoded;
   }
   let properties: readonly string[];
+  let withManager: boolean;
   try {
-    properties = resolveSelect(token.s);
+    ({ properties, withManager } = deltaSelect(token.s));
   } catch (error) {
     return bad((error as Error).message);
   }
-  if (!properties.includes("id")) properties = ["id", ...properties];
+  if (changes.scenario.emptyPages && !token.e) {
+    // An empty page whose nextLink serves the real one (Graph documents empty pages mid-round).
+    const link = `${state.graphEndpoint}/v1.0/users/delta?$skiptoken=${encodeDeltaToken(key, { ...token, kind: "page", e: 1 })}`;
+    return deltaResponse(state, request, token.s, [], { nextLink: link });
+  }
+  const withManagerOf = (user: Record<string, unknown>, index: number | undefined) => {
+    const manager = index === undefined || !withManager ? undefined : managerIndexOf(index);
+    if (manager !== undefined) user["manager@delta"] = [{ "@odata.type": "#microsoft.graph.user", id: changes.userIdAt(manager) }];
+    return user;
+  };
 
   const value: Array<Record<string, unknown>> = [];
   let next: number | undefined;
@@ -408,19 +487,22 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
     for (; slot < changes.slotCount && value.length < DELTA_PAGE_SIZE; slot++) {
       const user = changes.userInSlot(slot, properties);
       if (user === undefined) continue;
-      value.push(user);
+      if (changes.scenario.omitUnset) omitUnset(user);
+      value.push(withManagerOf(user, slot < state.directory.userCount ? slot : undefined));
       lastSlot = slot;
     }
     if (slot < changes.slotCount) next = lastSlot;
+    // Graph's first rounds also list users deleted in the last 30 days (still restorable).
+    else if (changes.scenario.firstRoundRemovals) for (const id of changes.softDeletedIds()) value.push({ id, "@removed": { reason: "changed" } });
   } else {
     let lastSeq = -1;
     let more = false;
-    for (const { seq, item } of changes.changesSince(token.w, token.c!, token.u!, properties)) {
+    for (const { seq, index, item } of changes.changesSince(token.w, token.c!, token.u!, properties)) {
       if (value.length >= DELTA_PAGE_SIZE) {
         more = true;
         break;
       }
-      value.push(item);
+      value.push(item["@removed"] === undefined ? withManagerOf(item, index) : item);
       lastSeq = seq;
     }
     if (more) next = lastSeq;
@@ -428,7 +510,8 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
   // Never stall on a page that only repeated the previous page's last user.
   if (next !== undefined && next <= token.c!) next = token.c! + 1;
   if (next !== undefined) {
-    const pageToken: TokenState = { ...token, c: next };
+    const { e: _served, ...rest } = token;
+    const pageToken: TokenState = { ...rest, c: next };
     const link = `${state.graphEndpoint}/v1.0/users/delta?$skiptoken=${encodeDeltaToken(key, pageToken)}`;
     return deltaResponse(state, request, token.s, value, { nextLink: link });
   }
@@ -448,7 +531,7 @@ function deltaResponse(
   value: Array<Record<string, unknown>>,
   links: { nextLink?: string; deltaLink?: string },
 ): SimulatedResponse {
-  const contextSuffix = select === undefined ? "" : `(${resolveSelect(select).join(",")})`;
+  const contextSuffix = select === undefined ? "" : `(${select.join(",")})`;
   const body: Record<string, unknown> = { "@odata.context": `${state.graphEndpoint}/v1.0/$metadata#users${contextSuffix}` };
   if (links.nextLink) body["@odata.nextLink"] = links.nextLink;
   if (links.deltaLink) body["@odata.deltaLink"] = links.deltaLink;

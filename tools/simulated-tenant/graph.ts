@@ -8,10 +8,12 @@
 import { jsonResponse, type Route, type SimulatedRequest, type SimulatedResponse } from "./http.js";
 import { openToken, sealToken } from "./sealedToken.js";
 import type { TenantState } from "./state.js";
-import { resolveSelect } from "./users.js";
+import { resolveSelect, selectsSignInActivity, singleUserOnlyProperty } from "./users.js";
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 999;
+/** `$top` limit when signInActivity is selected. */
+export const MAX_SIGN_IN_ACTIVITY_PAGE_SIZE = 500;
 const ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken"]);
 
@@ -134,6 +136,13 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
     if (selectText !== undefined && !sameSelect(select, decoded.select)) return bad("$select differs from the one the page token was issued for.");
     if (topText !== undefined && top !== decoded.top) return bad("$top differs from the one the page token was issued for.");
     ({ offset, select, top } = decoded);
+  }
+  // As Graph: properties stored outside the directory are not returned in a collection.
+  if (singleUserOnlyProperty(select) !== undefined) return graphError(request, 501, "NotImplemented", "This operation target is not yet supported.");
+  if (selectsSignInActivity(select)) {
+    if (top > MAX_SIGN_IN_ACTIVITY_PAGE_SIZE) return bad(`Invalid page size specified: '${top}'. Must be between 1 and ${MAX_SIGN_IN_ACTIVITY_PAGE_SIZE} inclusive when signInActivity is selected.`);
+    const denied = await authorizeGraphRequest(state, request, "AuditLog.Read.All");
+    if (denied) return denied;
   }
   let properties: readonly string[];
   try {

@@ -25,9 +25,9 @@ import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
 export type { GeneratedCertificate } from "./pki.js";
 export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
-export type { DirectoryChanges, SimulatedUserRef } from "./delta.js";
+export type { DeltaScenario, DeltaTokenRefusal, DirectoryChanges, SimulatedUserRef } from "./delta.js";
 export type { RequestInterceptor, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
-export { GRAPH_DEFAULT_USER_PROPERTIES, SIMULATED_USER_PROPERTIES } from "./users.js";
+export { GRAPH_DEFAULT_USER_PROPERTIES, SIMULATED_USER_PROPERTIES, SINGLE_USER_ONLY_PROPERTIES } from "./users.js";
 
 export const DEFAULT_TENANT_ID = "5f1c2e6a-7b3d-4c8e-9a0f-1d2e3f4a5b6c";
 export const DEFAULT_CLIENT_ID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
@@ -48,6 +48,8 @@ export interface SimulatedTenantOptions {
   graphLatencyInMs?: number;
   /** Default true; false => Graph answers 403 Authorization_RequestDenied. */
   grantUserReadAll?: boolean;
+  /** Default false; without it `/users?$select=signInActivity` answers 403, as Graph does without AuditLog.Read.All. */
+  grantAuditLogReadAll?: boolean;
   /** Default "allowed"; "forbidden" => Key Vault answers 403 ForbiddenByRbac. */
   keyVaultAccess?: "allowed" | "forbidden";
   /** Key Vault data actions answered 403 ForbiddenByRbac, e.g. "Microsoft.KeyVault/vaults/keys/sign/action". */
@@ -183,7 +185,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       servicePrincipalObjectId: randomUUID(),
       displayName: "entra-user-sync",
       certificates: [appCertificate],
-      graphRoles: options.grantUserReadAll === false ? [] : ["User.Read.All"],
+      graphRoles: [...(options.grantUserReadAll === false ? [] : ["User.Read.All"]), ...(options.grantAuditLogReadAll ? ["AuditLog.Read.All"] : [])],
       clientSecrets: options.clientSecrets ?? [],
       federatedIdentityCredentials: [],
     },

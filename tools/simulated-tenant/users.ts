@@ -77,7 +77,38 @@ export const SIMULATED_USER_PROPERTIES: readonly string[] = [
   "onPremisesDomainName",
   "onPremisesDistinguishedName",
   "onPremisesLastSyncDateTime",
+  "signInActivity",
 ];
+
+/**
+ * Properties Graph returns only for a single user: `/users?$select=` with one of them answers
+ * 501 NotImplemented (Graph's List users reference, "Optional query parameters").
+ */
+export const SINGLE_USER_ONLY_PROPERTIES: readonly string[] = [
+  "aboutMe",
+  "birthday",
+  "hireDate",
+  "interests",
+  "mySite",
+  "pastProjects",
+  "preferredName",
+  "responsibilities",
+  "schools",
+  "skills",
+  "mailboxSettings",
+  "deviceEnrollmentLimit",
+];
+const SINGLE_USER_ONLY = new Set(SINGLE_USER_ONLY_PROPERTIES.map((p) => p.toLowerCase()));
+
+/** The first property of a `$select` that Graph cannot return in a collection, if any. */
+export function singleUserOnlyProperty(select: readonly string[] | undefined): string | undefined {
+  return select?.find((name) => SINGLE_USER_ONLY.has(name.trim().toLowerCase()));
+}
+
+/** Whether a `$select` names signInActivity (500 a page at most, AuditLog.Read.All, refused by delta). */
+export function selectsSignInActivity(select: readonly string[] | undefined): boolean {
+  return select?.some((name) => name.trim().toLowerCase() === "signinactivity") ?? false;
+}
 
 const CANONICAL = new Map(SIMULATED_USER_PROPERTIES.map((p) => [p.toLowerCase(), p]));
 
@@ -359,6 +390,20 @@ function generateUser(seed: number, index: number, domain: string): Record<strin
     onPremisesDomainName: synced ? "corp.simulated.example" : null,
     onPremisesDistinguishedName: synced ? `CN=${person.displayName.replace(/,/g, "\\,")},OU=Users,DC=corp,DC=simulated,DC=example` : null,
     onPremisesLastSyncDateTime: synced ? isoSeconds(createdMs + 86_400_000) : null,
+    signInActivity: signInActivityOf(seed, index, createdMs),
+  };
+}
+
+/** Sign-in activity from a stream of its own, so the other properties stay what they were; null for about a fifth (never signed in). */
+function signInActivityOf(seed: number, index: number, createdMs: number): Record<string, string | null> | null {
+  const r = new Random(hash32(seed, index, 0x519e));
+  if (r.chance(0.2)) return null;
+  const last = isoSeconds(createdMs + r.int(2_000) * 86_400_000);
+  return {
+    lastSignInDateTime: last,
+    lastSignInRequestId: guidFrom(createHash("sha256").update(`simulated-sign-in:${seed}:${index}`).digest()),
+    lastNonInteractiveSignInDateTime: r.chance(0.5) ? last : null,
+    lastNonInteractiveSignInRequestId: null,
   };
 }
 

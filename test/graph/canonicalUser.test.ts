@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { canonicalUser, sameValue } from "../../src/graph/canonicalUser.js";
+
+const SELECT = ["id", "displayName", "mail", "businessPhones", "signInActivity"];
+
+describe("canonicalUser", () => {
+  it("gives id first, then every selected property in selection order, null for what Graph left out", () => {
+    const fromDelta = { businessPhones: ["1"], id: "a", displayName: "A" };
+    const user = canonicalUser(fromDelta, SELECT);
+    expect(Object.keys(user)).toEqual(SELECT);
+    expect(user).toEqual({ id: "a", displayName: "A", mail: null, businessPhones: ["1"], signInActivity: null });
+  });
+
+  it("gives the same form for the same user from /users (nulls, Graph's order) and from delta (unset left out)", () => {
+    const fromUsers = { id: "a", mail: null, signInActivity: null, displayName: "A", businessPhones: [] };
+    const fromDelta = { id: "a", displayName: "A", businessPhones: [] };
+    expect(JSON.stringify(canonicalUser(fromUsers, SELECT))).toBe(JSON.stringify(canonicalUser(fromDelta, SELECT)));
+  });
+
+  it("files a property Graph spells in another case under the selected spelling, keeps unselected keys, drops @odata annotations", () => {
+    const user = canonicalUser({ id: "a", DisplayName: "A", "@odata.type": "#microsoft.graph.user", "manager@delta": [{ id: "m" }] }, ["id", "displayName"]);
+    expect(user).toEqual({ id: "a", displayName: "A", "manager@delta": [{ id: "m" }] });
+  });
+
+  it("keeps a property named __proto__ as a key", () => {
+    const raw = JSON.parse('{"id":"a","__proto__":"x"}') as { id: string };
+    const user = canonicalUser(raw, ["id", "__proto__"]);
+    expect(Object.keys(user)).toEqual(["id", "__proto__"]);
+    expect(JSON.stringify(user)).toBe('{"id":"a","__proto__":"x"}');
+  });
+});
+
+describe("sameValue", () => {
+  it("treats null and absent alike in objects, not in arrays", () => {
+    expect(sameValue({ a: null }, {})).toBe(true);
+    expect(sameValue([null], [])).toBe(false);
+    expect(sameValue({ a: 1, b: [1, { c: null }] }, { b: [1, {}], a: 1 })).toBe(true);
+    expect(sameValue({ a: 1 }, { a: "1" })).toBe(false);
+    expect(sameValue({ a: {} }, { a: null })).toBe(false);
+  });
+});
