@@ -4,9 +4,7 @@
  * written), 4 the run stopped at a checkpoint (maximum run duration, or Ctrl+C): run again to
  * continue it; 130 a second Ctrl+C stopped the run at once (see interrupt.ts).
  */
-export const EXIT_FAILURE = 1;
-export const EXIT_CONFIGURATION = 2;
-export const EXIT_RUN_IN_PROGRESS = 3;
+export { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_RUN_IN_PROGRESS } from "../shared/errorOutcomes.js";
 export const EXIT_PAUSED = 4;
 
 /** Thrown by a command to end with a given exit code after it has printed its message. */

@@ -45,7 +45,7 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   const mirror = mirrorFromEnvironment();
   const state = await mirror.getDeltaState();
   if (!state?.state.deltaLink) {
-    throw new UserSyncError("snapshot_not_found", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
+    throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
   }
   const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
   const writer = createUserLineWriter(options.format, { columns });
@@ -79,7 +79,7 @@ async function exportChanges(runId: string, format: ExportFormat): Promise<void>
   const run = await mirror.getRun(runId);
   if (!run) {
     throw new UserSyncError(
-      "snapshot_not_found",
+      "run_not_found",
       `There is no mirror run ${runId}. List runs with: entra-user-sync runs (change sets belong to runs whose MODE is incremental or full; a snapshot run is exported with --snapshot <id>).`,
     );
   }

@@ -10,7 +10,8 @@ import { DURATION_SETTINGS } from "../configuration/settings.js";
 import { isRunId } from "../tables/keys.js";
 import { formatFailureSummary } from "../sync/runSummary.js";
 import { diffCommand, type DiffOptions } from "./diffCommand.js";
-import { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_RUN_IN_PROGRESS, ExitCode } from "./exitCodes.js";
+import { EXIT_CONFIGURATION, ExitCode } from "./exitCodes.js";
+import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
 import { endQuietlyOnClosedPipe } from "./output.js";
 import { runCommand } from "./runCommand.js";
@@ -128,17 +129,15 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CONFIGURATION;
     }
     if (typeof commanderCode === "string" && commanderCode.startsWith("commander.")) return EXIT_CONFIGURATION;
-    if (isUserSyncError(error) && (error.code === "missing_setting" || error.code === "invalid_setting" || error.code === "conflicting_settings")) {
-      process.stderr.write(`${redact(error.message)}\n`);
-      return EXIT_CONFIGURATION;
-    }
-    // Another run holds the lease (nothing was done), or took it over (this run wrote nothing more): exit 3.
-    if (isUserSyncError(error, "run_in_progress") || isUserSyncError(error, "lease_lost")) {
-      process.stderr.write(`${redact(`${error.message} [${error.code}]`)}\n`);
-      return EXIT_RUN_IN_PROGRESS;
+    // Bad settings (exit 2), another run holding the lease or taking it over (exit 3): the message says it all.
+    const outcome = errorOutcome(error);
+    if (outcome.bare && isUserSyncError(error)) {
+      const isSetting = outcome.exitCode === EXIT_CONFIGURATION;
+      process.stderr.write(`${redact(isSetting ? error.message : `${error.message} [${error.code}]`)}\n`);
+      return outcome.exitCode;
     }
     // `run` is the user sync; the other commands say which one failed.
     process.stderr.write(`${command === "run" ? formatFailureSummary(error) : redact(`entra-user-sync ${command} failed: ${describeError(error)}`)}\n`);
-    return EXIT_FAILURE;
+    return outcome.exitCode;
   }
 }

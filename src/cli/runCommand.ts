@@ -7,6 +7,7 @@ import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
+import { isAbortError } from "../shared/abort.js";
 
 export interface RunCommandOptions {
   /** --no-progress turns it off; it is also off when stderr is not a terminal. */
@@ -66,7 +67,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     }
   } catch (error) {
     if (error instanceof ExitCode) throw error;
-    if (interrupts.signal.aborted && (error as { name?: string } | null)?.name === "AbortError") {
+    if (interrupts.signal.aborted && isAbortError(error)) {
       display.info("User sync stopped");
       await write("User sync stopped before the mirror's round completed; its delta link was not moved, so the next run reads those changes again.\n");
       throw new ExitCode(EXIT_PAUSED);

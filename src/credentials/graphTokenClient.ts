@@ -8,6 +8,7 @@ import type { ClientCertificate } from "./clientCertificate.js";
 import type { GetClientCertificateOptions } from "./clientCertificateProvider.js";
 import type { ClientSecret, GetClientSecretOptions } from "./clientSecretProvider.js";
 import { createTokenError, REJECTED_CREDENTIAL_AADSTS, translateTokenError, type TokenErrorContext } from "./tokenErrors.js";
+import { isAbortError } from "../shared/abort.js";
 
 export interface GraphAccessToken {
   /** The bearer token. Never log it. */
@@ -196,7 +197,7 @@ export class GraphTokenClient {
         : { scopes: [this.#scope], skipCache: options.forceRefresh === true };
       result = await abortable(app.acquireTokenByClientCredential(request), options.abortSignal);
     } catch (error) {
-      if (error instanceof Error && error.name === "AbortError") throw error;
+      if (isAbortError(error)) throw error;
       const facts = this.#options.assertionProvider?.facts();
       if (facts?.thumbprintSha256) context.thumbprintSha256 = facts.thumbprintSha256;
       if (facts?.federatedSubject || facts?.federatedIssuer) context.federated = facts;

@@ -10,6 +10,7 @@
 import { isRestError } from "@azure/core-rest-pipeline";
 import { UserSyncError, type UserSyncErrorCode } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
+import { isAbortError } from "../shared/abort.js";
 
 export interface KeyVaultErrorContext {
   vaultUrl: string;
@@ -122,7 +123,7 @@ export function createKeyVaultError(failure: KeyVaultFailure, context: KeyVaultE
 /** A Key Vault SDK failure as a UserSyncError; UserSyncErrors and aborts pass through unchanged. */
 export function translateKeyVaultError(error: unknown, context: KeyVaultErrorContext): unknown {
   if (error instanceof UserSyncError) return error;
-  if (error instanceof Error && error.name === "AbortError") return error;
+  if (isAbortError(error)) return error as Error;
   const said = summarize(error);
   const errorName = error instanceof Error ? error.name : "";
   if (errorName === "CredentialUnavailableError" || errorName === "AggregateAuthenticationError" || errorName === "AuthenticationError") {

@@ -14,6 +14,7 @@ import { UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { unverifiedJwtClaims, type ClientAssertionFacts, type ClientAssertionProvider, type GetClientAssertionOptions } from "./clientAssertion.js";
+import { isAbortError } from "../shared/abort.js";
 
 export interface ManagedIdentityAssertionProviderOptions {
   credential: TokenCredential;
@@ -67,7 +68,7 @@ export class ManagedIdentityAssertionProvider implements ClientAssertionProvider
 
   #translate(error: unknown): unknown {
     if (error instanceof UserSyncError) return error;
-    if (error instanceof Error && error.name === "AbortError") return error;
+    if (isAbortError(error)) return error as Error;
     const name = error instanceof Error ? error.name : "";
     const full = redact((error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim());
     const entraError = /AADSTS\d+:[^.]*\./.exec(full)?.[0];

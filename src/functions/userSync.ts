@@ -1,4 +1,5 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
@@ -23,7 +24,7 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
     if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {
-    if (isUserSyncError(error, "run_in_progress")) {
+    if (isUserSyncError(error) && errorOutcome(error).severity === "warning") {
       context.warn(redact(`User sync skipped this time: ${error.message} The next tick runs what is due then.`));
       return;
     }

@@ -24,6 +24,7 @@ import {
   type GraphRequestContexts,
   type GraphRetrySettings,
 } from "./graphPolicies.js";
+import { isAbortError } from "../shared/abort.js";
 
 /** Anything that hands out Graph access tokens (the GraphTokenClient in production). */
 export interface GraphTokenProvider {
@@ -142,7 +143,7 @@ export class GraphRequestClient {
     try {
       response = await this.#pipeline.sendRequest(this.#httpClient, request);
     } catch (error) {
-      if (error instanceof UserSyncError || (error as { name?: string }).name === "AbortError") throw error;
+      if (error instanceof UserSyncError || isAbortError(error)) throw error;
       const timedOut = isRestError(error) && error.code === REQUEST_TIMEOUT_CODE;
       const what = timedOut
         ? `Microsoft Graph at ${this.graphOrigin} gave no complete answer within ${formatSeconds(this.#timeoutInMs)} (GRAPH_REQUEST_TIMEOUT_SECONDS)`

@@ -4,7 +4,6 @@
  * ETag of our last write, so a run marked failed by a later one cannot overwrite that).
  */
 import { odata } from "@azure/data-tables";
-import { UserSyncError } from "../shared/errors.js";
 import { runRowKey } from "../tables/keys.js";
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode } from "../tables/tableStore.js";
@@ -22,6 +21,7 @@ import {
   type VersionedDeltaState,
 } from "./mirrorRecords.js";
 import type { MirrorTables, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
+import { createLeaseLostError } from "../tables/leaseErrors.js";
 
 export interface ListMirrorRunsOptions extends OperationOptionsBase {
   maxResults?: number;
@@ -64,11 +64,7 @@ export class MirrorRuns {
       return response.etag ?? "";
     } catch (error) {
       if (isStatusCode(error, 409, 412)) {
-        const lost = new UserSyncError(
-          "lease_lost",
-          `Another run saved the mirror's delta state while run ${state.runId} was running (this run's writer lease had expired and was taken over); this run's delta link was not saved and it wrote nothing more. The other run keeps the mirror up to date.`,
-          { details: { runId: state.runId } },
-        );
+        const lost = createLeaseLostError("deltaStateSaved", { runId: state.runId });
         options.lease?.markLost(lost);
         throw lost;
       }
@@ -91,7 +87,7 @@ export class MirrorRuns {
       run.etag = response.etag;
     } catch (error) {
       if (isStatusCode(error, 409, 412)) {
-        const lost = new UserSyncError("lease_lost", `Mirror run ${run.runId} was marked failed by a later run (this run's writer lease had expired); it wrote nothing more.`, { details: { runId: run.runId } });
+        const lost = createLeaseLostError("runMarkedFailed", { runId: run.runId });
         options.lease?.markLost(lost);
         throw lost;
       }

@@ -29,3 +29,8 @@ export function abortReason(signal: AbortSignal): Error {
   error.name = "AbortError";
   return error;
 }
+
+/** True for an abort (the caller's signal, or a cancelled request), whatever threw it. */
+export function isAbortError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError";
+}

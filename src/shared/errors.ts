@@ -31,6 +31,10 @@ export type UserSyncErrorCode =
   // storage
   | "storage_request_failed"
   | "snapshot_not_found"
+  /** The live mirror has not completed its first round (export --current before any run). */
+  | "mirror_not_ready"
+  /** No run with that id (export --changes). */
+  | "run_not_found"
   /** A reader's source changed while it was read (retention, a concurrent writer): the output is not whole. */
   | "read_incomplete"
   | "user_not_storable"

@@ -11,6 +11,7 @@ import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode } from "../tables/tableStore.js";
 import { decodeLease, LEASE_ROW, RUNS_PARTITION, type LeaseEntity, type LeaseInfo, type SyncTrigger } from "./runRecords.js";
 import { WriterLease } from "./writerLease.js";
+import { createLeaseLostError } from "../tables/leaseErrors.js";
 
 export const DEFAULT_LEASE_DURATION_IN_MS = 5 * 60_000;
 
@@ -156,13 +157,7 @@ export class LeaseStore {
 
   /** Marks `lease` lost (another run took it over) and returns the error to throw. */
   lost(lease: WriterLease): UserSyncError {
-    lease.markLost(
-      new UserSyncError(
-        "lease_lost",
-        `Run ${lease.runId ?? "(starting)"} lost its writer lease: it was not renewed in time and another run took it over. This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
-        lease.runId ? { details: { runId: lease.runId } } : {},
-      ),
-    );
+    lease.markLost(createLeaseLostError("takenOver", { runId: lease.runId }));
     return lease.lost as UserSyncError;
   }
 

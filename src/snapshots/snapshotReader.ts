@@ -7,7 +7,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
-import { UserSyncError } from "../shared/errors.js";
+import { createSnapshotError } from "./snapshotErrors.js";
 import { isRunId } from "../tables/keys.js";
 import { isFenceRow } from "../tables/partitionFence.js";
 import { queryEntities } from "../tables/tableStore.js";
@@ -25,8 +25,6 @@ export interface ListSnapshotUsersOptions {
 export interface DiffSnapshotsOptions {
   abortSignal?: AbortSignal;
 }
-
-const RETENTION_FIX = "Raise SNAPSHOT_RETENTION_COUNT or SNAPSHOT_RETENTION_DAYS to keep more.";
 
 export class SnapshotReader {
   readonly #snapshots: TableClient;
@@ -67,10 +65,7 @@ export class SnapshotReader {
     const from = await this.getCompleteRun(fromId, signal);
     const to = await this.getCompleteRun(toId, signal);
     if (from.partitionCount !== to.partitionCount) {
-      throw new UserSyncError(
-        "snapshot_not_found",
-        `Snapshots ${fromId} and ${toId} are spread over different partition counts (${from.partitionCount} and ${to.partitionCount}), so they cannot be compared partition by partition. Compare snapshots written with the same partition count, or export both and compare the files.`,
-      );
+      throw createSnapshotError({ kind: "partitionCountsDiffer", fromId, toId, from: from.partitionCount, to: to.partitionCount });
     }
     for (let shard = 0; shard < from.partitionCount; shard++) {
       const suffix = shard.toString(16).padStart(2, "0");
@@ -84,13 +79,9 @@ export class SnapshotReader {
   async getCompleteRun(snapshotId: string, options: { abortSignal?: AbortSignal } = {}): Promise<SyncRunRecord> {
     assertIsSnapshotId(snapshotId);
     const run = await this.#runs.getRun(snapshotId, options);
-    if (!run) throw new UserSyncError("snapshot_not_found", `There is no snapshot ${snapshotId}. List runs and their snapshots with: entra-user-sync runs.`);
-    if (run.status !== "succeeded") {
-      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} is incomplete: its run is ${run.status}. Use a complete snapshot (for example the latest).`);
-    }
-    if (run.snapshotDeletedAt) {
-      throw new UserSyncError("snapshot_not_found", `Snapshot ${snapshotId} was deleted by retention on ${run.snapshotDeletedAt.toISOString()}. ${RETENTION_FIX}`);
-    }
+    if (!run) throw createSnapshotError({ kind: "noSuchSnapshot", snapshotId });
+    if (run.status !== "succeeded") throw createSnapshotError({ kind: "incomplete", snapshotId, status: run.status });
+    if (run.snapshotDeletedAt) throw createSnapshotError({ kind: "deleted", snapshotId, deletedAt: run.snapshotDeletedAt });
     return run;
   }
 
@@ -98,12 +89,7 @@ export class SnapshotReader {
   async #assertStillWhole(snapshotId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
     const run = await this.#runs.getRun(snapshotId, options);
     if (run?.status === "succeeded" && !run.snapshotDeletedAt) return;
-    const why = run?.snapshotDeletedAt ? `retention began deleting it at ${run.snapshotDeletedAt.toISOString()}` : "its run record changed";
-    throw new UserSyncError(
-      "read_incomplete",
-      `Snapshot ${snapshotId} changed while it was being read (${why}), so what was printed may be incomplete: do not use it. Read a newer snapshot (export --latest), or keep snapshots longer with SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS or SNAPSHOT_RETENTION_GRACE_MINUTES.`,
-      { details: { snapshotId } },
-    );
+    throw createSnapshotError({ kind: "changedWhileRead", snapshotId, deletedAt: run?.snapshotDeletedAt });
   }
 
   /** One partition's users in RowKey order. */
@@ -117,6 +103,6 @@ export class SnapshotReader {
 
 function assertIsSnapshotId(snapshotId: string): void {
   if (!isRunId(snapshotId)) {
-    throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id (they look like 20261121T023300123Z-a1b2c3). List them with: entra-user-sync runs.`);
+    throw createSnapshotError({ kind: "notAnId", snapshotId });
   }
 }

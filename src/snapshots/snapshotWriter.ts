@@ -7,7 +7,8 @@ import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
-import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { isUserSyncError } from "../shared/errors.js";
+import { createSnapshotError } from "./snapshotErrors.js";
 import { isRunId, newRunId, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
 import { entitiesOf, failedOperationIndex, FENCED_MAX_OPERATIONS, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -258,6 +259,6 @@ export class SnapshotWriter {
 
 export function assertSnapshotId(snapshotId: string): void {
   if (!isRunId(snapshotId)) {
-    throw new UserSyncError("snapshot_not_found", `"${snapshotId.slice(0, 80)}" is not a snapshot id from startRun.`);
+    throw createSnapshotError({ kind: "notAnId", snapshotId });
   }
 }

@@ -7,8 +7,8 @@
  * as lost as soon as it wakes, before it sends anything. Writes that were already past the check
  * are stopped by the storage-side fences (docs/storage.md, "Fencing").
  */
-import { UserSyncError } from "../shared/errors.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { createLeaseLostError } from "../tables/leaseErrors.js";
 
 export type LeaseTrigger = "timer" | "cli";
 
@@ -76,13 +76,7 @@ export class WriterLease implements LosableLeaseGuard {
     const now = performance.now();
     if (now > this.#validUntil || Date.now() > this.expiresAt.getTime() - this.safetyMarginInMs) {
       const since = Math.round((now - this.#renewedAt) / 1000);
-      this.markLost(
-        new UserSyncError(
-          "lease_lost",
-          `Run ${this.runId ?? "(starting)"} stopped: its writer lease was last renewed ${since} s ago, too long for a ${Math.round(this.durationInMs / 1000)} s lease (this process was paused, suspended or too slow to renew it), so another run may have taken over. It wrote nothing more. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
-          this.runId ? { details: { runId: this.runId } } : {},
-        ),
-      );
+      this.markLost(createLeaseLostError("lapsed", { runId: this.runId, sinceRenewalInSeconds: since, leaseSeconds: Math.round(this.durationInMs / 1000) }));
       throw this.#lost!;
     }
   }

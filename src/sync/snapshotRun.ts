@@ -23,6 +23,7 @@ import {
   type UserSyncDependencies,
   type UserSyncResult,
 } from "./snapshotPorts.js";
+import { isAbortError } from "../shared/abort.js";
 
 /** Skipped users logged one by one per run; the rest are only counted. */
 const MAX_SKIPPED_LOGGED = 10;
@@ -202,7 +203,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         // Another run holds the lease now and may be continuing this snapshot: touch nothing.
         if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
         const failure = progress.failure?.error ?? error;
-        if (this.#stopReason !== undefined && (isAbort(error) || isAbort(failure))) {
+        if (this.#stopReason !== undefined && (isAbortError(error) || isAbortError(failure))) {
           stoppedEarly = true;
         } else if (startLink !== undefined && pagesThisPass === 0 && isRejectedLink(error)) {
           return { kind: "restart", run: progress.run, reason: `Graph refused its saved page link (${describeError(error)})` };
@@ -295,9 +296,6 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   }
 }
 
-function isAbort(error: unknown): boolean {
-  return (error as { name?: string } | null)?.name === "AbortError";
-}
 
 /** Graph refused a saved link (expired or foreign skiptoken): start over cleanly. */
 function isRejectedLink(error: unknown): boolean {

@@ -9,8 +9,9 @@
  */
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { TableClient, TableTransactionResponse, TransactionAction } from "@azure/data-tables";
-import { UserSyncError } from "../shared/errors.js";
+import type { UserSyncError } from "../shared/errors.js";
 import type { LosableLeaseGuard } from "./leaseGuard.js";
+import { createLeaseLostError } from "./leaseErrors.js";
 
 /** RowKey of a partition's fence row: sorts before every user, and is never a user's id. */
 export const FENCE_ROW_KEY = "";
@@ -128,10 +129,7 @@ export class PartitionFence {
   }
 
   #lost(partitionKey: string): UserSyncError {
-    const error = new UserSyncError(
-      "lease_lost",
-      `Another run took over partition ${partitionKey} of table ${this.#options.table.tableName} after this run's writer lease expired (this process was paused or too slow to renew it). This run stopped writing; the other run continues the work. If this happens often, raise USER_SYNC_LEASE_SECONDS.`,
-    );
+    const error = createLeaseLostError("partitionTakenOver", { partitionKey, table: this.#options.table.tableName });
     this.#options.guard.markLost(error);
     return error;
   }

@@ -3,6 +3,7 @@ import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { STORAGE_REQUEST_TIMEOUT_CODE } from "./requestTimeoutPolicy.js";
+import { isAbortError } from "../shared/abort.js";
 
 /** Where the store writes, safe to show: the endpoint without any query (a SAS never appears). */
 export function describeEndpoint(storage: SnapshotStorageSettings): string {
@@ -35,9 +36,6 @@ export function storageErrorCode(error: unknown): string | undefined {
   }
 }
 
-function isAbort(error: unknown): boolean {
-  return (error as { name?: string } | null)?.name === "AbortError";
-}
 
 function fixFor(storage: SnapshotStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string, serviceMessage: string): string {
   const setting = SETTING_OF(storage);
@@ -161,7 +159,7 @@ export function storageError(
   error: unknown,
   options: StorageErrorOptions = {},
 ): unknown {
-  if (isAbort(error) || error instanceof UserSyncError) return error;
+  if (isAbortError(error) || error instanceof UserSyncError) return error;
   const endpoint = describeEndpoint(storage);
   const rest = isRestError(error) ? error : undefined;
   const status = rest?.statusCode;

@@ -1,0 +1,36 @@
+/**
+ * What each error means for whoever ran the product, in one table: the command line's exit code,
+ * and whether the timer treats it as a warning (the invocation succeeds) or a failure. Codes not
+ * listed are failures with exit code 1.
+ */
+import { isUserSyncError, type UserSyncErrorCode } from "./errors.js";
+
+export const EXIT_FAILURE = 1;
+export const EXIT_CONFIGURATION = 2;
+export const EXIT_RUN_IN_PROGRESS = 3;
+
+export interface ErrorOutcome {
+  /** The command line's exit code. */
+  exitCode: number;
+  /** `warning`: nothing went wrong that needs a person (the timer logs it and succeeds). */
+  severity: "warning" | "failure";
+  /** Print only the message (it names the setting and the fix), without a failure prefix. */
+  bare: boolean;
+}
+
+const OUTCOMES: Partial<Record<UserSyncErrorCode, ErrorOutcome>> = {
+  // Bad settings: nothing was sent anywhere; the message names each setting and the fix.
+  missing_setting: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  invalid_setting: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  conflicting_settings: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  // Another run holds the lease: nothing was read or written; the next tick does what is due.
+  run_in_progress: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "warning", bare: true },
+  // Another run took the lease over: this one wrote nothing more (a frozen or starved host).
+  lease_lost: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "failure", bare: true },
+};
+
+const FAILURE: ErrorOutcome = { exitCode: EXIT_FAILURE, severity: "failure", bare: false };
+
+export function errorOutcome(error: unknown): ErrorOutcome {
+  return (isUserSyncError(error) ? OUTCOMES[error.code] : undefined) ?? FAILURE;
+}
