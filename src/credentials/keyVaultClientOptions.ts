@@ -2,7 +2,7 @@
  * Options shared by the Key Vault SDK clients of every mode (CertificateClient, SecretClient,
  * CryptographyClient).
  */
-import { isLoopbackHost } from "../configuration/settings.js";
+import { isLoopbackHost } from "../shared/loopback.js";
 
 export interface KeyVaultClientOptions {
   disableChallengeResourceVerification?: boolean;

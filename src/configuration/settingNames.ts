@@ -1,0 +1,33 @@
+/** The names of every setting the code reads. infra/ and the docs are checked against this list. */
+export const SETTING_NAMES = [
+  "GRAPH_TENANT_ID",
+  "GRAPH_CLIENT_ID",
+  "GRAPH_CLOUD",
+  "GRAPH_AUTHORITY_HOST",
+  "GRAPH_ENDPOINT",
+  "KEY_VAULT_URL",
+  "KEY_VAULT_CERTIFICATE_NAME",
+  // Graph credential modes (docs/credentials.md)
+  "GRAPH_CREDENTIAL",
+  "KEY_VAULT_SECRET_NAME",
+  "GRAPH_CLIENT_SECRET",
+  "SNAPSHOT_STORAGE",
+  "SNAPSHOT_STORAGE__tableServiceUri",
+  "STORAGE_REQUEST_TIMEOUT_SECONDS",
+  "USER_SYNC_SCHEDULE",
+  "USER_SYNC_FULL_SCHEDULE",
+  "USER_SYNC_SELECT",
+  // Graph resilience
+  "GRAPH_MAX_RETRIES",
+  "GRAPH_MAX_RETRY_WAIT_SECONDS",
+  "GRAPH_REQUEST_TIMEOUT_SECONDS",
+  "GRAPH_AZURE_REGION",
+  // Snapshot store: resumable runs, writer lease, retention
+  "USER_SYNC_MAX_RUN_MINUTES",
+  "USER_SYNC_RESUME_WITHIN_MINUTES",
+  "USER_SYNC_LEASE_SECONDS",
+  "SNAPSHOT_RETENTION_COUNT",
+  "SNAPSHOT_RETENTION_DAYS",
+  "SNAPSHOT_RETENTION_GRACE_MINUTES",
+] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
