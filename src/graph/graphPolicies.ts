@@ -13,6 +13,7 @@
  * So the Graph strategy below keeps the library's retry loop and replaces only the decision.
  */
 import { RestError, retryPolicy, type PipelinePolicy, type PipelineRequest, type PipelineResponse, type RetryStrategy } from "@azure/core-rest-pipeline";
+import { sendWithAttemptTimeout } from "../shared/attemptTimeout.js";
 
 /** Responses Graph documents as transient: throttled (429), unavailable (503), gateway timeout (504), and 500/502. */
 export const RETRYABLE_STATUS_CODES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
@@ -244,30 +245,17 @@ export function graphTimeoutPolicy(timeoutInMs: number, contexts: GraphRequestCo
   return {
     name: "graphTimeoutPolicy",
     async sendRequest(request, next) {
-      const callerSignal = request.abortSignal as AbortSignal | undefined;
-      const timer = new AbortController();
-      let timedOut = false;
-      const handle = setTimeout(() => {
-        timedOut = true;
-        timer.abort();
-      }, timeoutInMs);
-      request.abortSignal = callerSignal ? AbortSignal.any([callerSignal, timer.signal]) : timer.signal;
-      addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.requests);
+      const counters = contexts.get(request)?.counters ?? {};
+      addCount(counters, GRAPH_COUNTERS.requests);
       try {
-        return await next(request);
+        return await sendWithAttemptTimeout(request, timeoutInMs, () => next(request), () => {
+          addCount(counters, GRAPH_COUNTERS.timeouts);
+          return new RestError(`no complete answer within ${formatSeconds(timeoutInMs)}`, { code: REQUEST_TIMEOUT_CODE, request });
+        });
       } catch (error) {
-        if (timedOut && !callerSignal?.aborted) {
-          addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.timeouts);
-          throw new RestError(`no complete answer within ${formatSeconds(timeoutInMs)}`, { code: REQUEST_TIMEOUT_CODE, request });
-        }
-        if (error instanceof RestError && error.response === undefined && error.code !== undefined && RETRYABLE_ERROR_CODES.has(error.code)) {
-          addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.connectionErrors);
-        }
+        const isConnectionError = error instanceof RestError && error.response === undefined && error.code !== undefined && error.code !== REQUEST_TIMEOUT_CODE && RETRYABLE_ERROR_CODES.has(error.code);
+        if (isConnectionError) addCount(counters, GRAPH_COUNTERS.connectionErrors);
         throw error;
-      } finally {
-        clearTimeout(handle);
-        if (callerSignal) request.abortSignal = callerSignal;
-        else delete request.abortSignal;
       }
     },
   };

@@ -5,33 +5,14 @@
  * AbortError. Without it, a table request that never answers waits forever.
  */
 import { RestError, type PipelinePolicy } from "@azure/core-rest-pipeline";
+import { sendWithAttemptTimeout } from "../shared/attemptTimeout.js";
 
 export const STORAGE_REQUEST_TIMEOUT_CODE = "ETIMEDOUT";
 
 export function storageRequestTimeoutPolicy(timeoutInMs: number): PipelinePolicy {
   return {
     name: "storageRequestTimeoutPolicy",
-    async sendRequest(request, next) {
-      const callerSignal = request.abortSignal as AbortSignal | undefined;
-      const timer = new AbortController();
-      let timedOut = false;
-      const handle = setTimeout(() => {
-        timedOut = true;
-        timer.abort();
-      }, timeoutInMs);
-      request.abortSignal = callerSignal ? AbortSignal.any([callerSignal, timer.signal]) : timer.signal;
-      try {
-        return await next(request);
-      } catch (error) {
-        if (timedOut && !callerSignal?.aborted) {
-          throw new RestError(`no complete answer within ${Math.round(timeoutInMs / 100) / 10} s`, { code: STORAGE_REQUEST_TIMEOUT_CODE, request });
-        }
-        throw error;
-      } finally {
-        clearTimeout(handle);
-        if (callerSignal) request.abortSignal = callerSignal;
-        else delete request.abortSignal;
-      }
-    },
+    sendRequest: (request, next) =>
+      sendWithAttemptTimeout(request, timeoutInMs, () => next(request), () => new RestError(`no complete answer within ${Math.round(timeoutInMs / 100) / 10} s`, { code: STORAGE_REQUEST_TIMEOUT_CODE, request })),
   };
 }
