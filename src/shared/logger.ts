@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { redact } from "./redact.js";
 
 /** The product's logging boundary: the Functions InvocationContext, the terminal, or a test. */
@@ -17,3 +18,27 @@ export function redactingLogger(inner: Logger): Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+const runLoggers = new AsyncLocalStorage<Logger>();
+
+/**
+ * Runs `work` with `logger` as the logger of everything it calls, however deep and however long
+ * lived the client (the certificate cache, MSAL's client): they log through `currentRunLogger`. Each
+ * run has its own async context, so runs that overlap in one process never share a logger.
+ */
+export function withRunLogger<T>(logger: Logger, work: () => Promise<T>): Promise<T> {
+  return runLoggers.run(logger, work);
+}
+
+/** The logger of long-lived clients: the logger of the run they are working for, else the console. */
+export const currentRunLogger: Logger = {
+  info: (message) => (runLoggers.getStore() ?? consoleLogger).info(message),
+  warn: (message) => (runLoggers.getStore() ?? consoleLogger).warn(message),
+  error: (message) => (runLoggers.getStore() ?? consoleLogger).error(message),
+};
+
+const consoleLogger: Logger = {
+  info: (m) => console.info(m),
+  warn: (m) => console.warn(m),
+  error: (m) => console.error(m),
+};

@@ -9,7 +9,7 @@ import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
-import { redactingLogger, type Logger } from "../shared/logger.js";
+import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
@@ -68,13 +68,11 @@ export class UserSyncService {
   readonly store: SnapshotStoreClient;
   /** The live mirror (same storage and credential as `store`). */
   readonly mirror: UserMirrorClient;
-  readonly #logger: DelegatingLogger;
   #tablesReady: Promise<void> | undefined;
 
   /** Validates the settings (throwing before any network request) and builds the clients (src/app/compose.ts). */
   constructor(env: Record<string, string | undefined> = process.env) {
-    this.#logger = new DelegatingLogger();
-    const app = composeApp(env, this.#logger);
+    const app = composeApp(env, currentRunLogger);
     this.settings = app.settings;
     this.credential = app.credential;
     this.graphCredential = app.graphCredential;
@@ -102,79 +100,79 @@ export class UserSyncService {
    */
   async runDue(logger: Logger, options: RunDueOptions): Promise<DueRunResult> {
     const safeLogger = redactingLogger(logger);
-    this.#logger.target = safeLogger;
+    // Long-lived clients (the certificate cache, MSAL) log to this run's logger, in this run's async context only.
+    return withRunLogger(safeLogger, () => this.#runDue(safeLogger, options));
+  }
+
+  async #runDue(safeLogger: Logger, options: RunDueOptions): Promise<DueRunResult> {
     const abortSignal = options.abortSignal;
     const signal = abortSignal ? { abortSignal } : {};
+    await this.#ensureTables(abortSignal);
+    const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
+    const lease = await this.store.acquireLease({
+      trigger: options.trigger,
+      ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
+      ...signal,
+    });
+    // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
+    const keeper = keepLease(this.store, lease, safeLogger);
+    let leaseLost = false;
     try {
-      await this.#ensureTables(abortSignal);
-      const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
-      const lease = await this.store.acquireLease({
-        trigger: options.trigger,
-        ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
-        ...signal,
-      });
-      // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
-      const keeper = keepLease(this.store, lease, safeLogger);
-      let leaseLost = false;
+      const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
+      const result: DueRunResult = { due };
+      let snapshotFailure: { error: unknown } | undefined;
+      if (due.snapshot !== undefined) {
+        const startedAt = Date.now();
+        try {
+          result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
+            { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
+            { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+          );
+        } catch (error) {
+          if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
+          if (leaseLost) throw lease.lost ?? error;
+          if (abortSignal?.aborted) throw error;
+          snapshotFailure = { error };
+        }
+        result.snapshotElapsedInMs = Date.now() - startedAt;
+      }
+      if (abortSignal?.aborted) return result;
+      // A run that lost its lease does not go on to the mirror.
       try {
-        const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
-        const result: DueRunResult = { due };
-        let snapshotFailure: { error: unknown } | undefined;
-        if (due.snapshot !== undefined) {
-          const startedAt = Date.now();
-          try {
-            result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
-              { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
-              { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
-            );
-          } catch (error) {
-            if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
-            if (leaseLost) throw lease.lost ?? error;
-            if (abortSignal?.aborted) throw error;
-            snapshotFailure = { error };
-          }
-          result.snapshotElapsedInMs = Date.now() - startedAt;
-        }
-        if (abortSignal?.aborted) return result;
-        // A run that lost its lease does not go on to the mirror.
-        try {
-          lease.assertHeld();
-        } catch (error) {
+        lease.assertHeld();
+      } catch (error) {
+        leaseLost = true;
+        throw error;
+      }
+      let mirrorFull = due.mirrorFull;
+      if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
+        safeLogger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
+        mirrorFull = undefined;
+      }
+      try {
+        result.mirror = await this.#runMirror(lease, safeLogger, mirrorFull, options);
+      } catch (error) {
+        if (isUserSyncError(error, "lease_lost") || lease.lost) {
           leaseLost = true;
-          throw error;
+          throw lease.lost ?? error;
         }
-        let mirrorFull = due.mirrorFull;
-        if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
-          safeLogger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
-          mirrorFull = undefined;
-        }
+        if (!snapshotFailure) throw error;
+        safeLogger.error(`The mirror's round failed too: ${describeError(error)}`);
+      }
+      if (snapshotFailure) {
+        if (result.mirror) safeLogger.info(formatMirrorSummary(result.mirror));
+        throw snapshotFailure.error;
+      }
+      return result;
+    } finally {
+      await keeper.stop();
+      if (!leaseLost && !lease.lost) {
         try {
-          result.mirror = await this.#runMirror(lease, safeLogger, mirrorFull, options);
+          await this.store.releaseLease(lease);
         } catch (error) {
-          if (isUserSyncError(error, "lease_lost") || lease.lost) {
-            leaseLost = true;
-            throw lease.lost ?? error;
-          }
-          if (!snapshotFailure) throw error;
-          safeLogger.error(`The mirror's round failed too: ${describeError(error)}`);
-        }
-        if (snapshotFailure) {
-          if (result.mirror) safeLogger.info(formatMirrorSummary(result.mirror));
-          throw snapshotFailure.error;
-        }
-        return result;
-      } finally {
-        await keeper.stop();
-        if (!leaseLost && !lease.lost) {
-          try {
-            await this.store.releaseLease(lease);
-          } catch (error) {
-            safeLogger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
-          }
+          safeLogger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
         }
       }
-    } finally {
-      this.#logger.target = undefined;
     }
   }
 
@@ -217,8 +215,7 @@ export class UserSyncService {
    */
   async runSync(logger: Logger, options: RunSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
     const safeLogger = redactingLogger(logger);
-    this.#logger.target = safeLogger;
-    try {
+    return withRunLogger(safeLogger, async () => {
       await this.#ensureTables(options.abortSignal);
       const { runControl, ...runOptions } = options;
       return await runSnapshot<SyncRunRecord, WriterLease>(
@@ -232,9 +229,7 @@ export class UserSyncService {
         },
         runOptions,
       );
-    } finally {
-      this.#logger.target = undefined;
-    }
+    });
   }
 
   #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {
@@ -260,23 +255,3 @@ export function getUserSyncService(): UserSyncService {
   processService ??= new UserSyncService();
   return processService;
 }
-
-/** Long-lived clients log through this; each run points it at its own logger. */
-class DelegatingLogger implements Logger {
-  target: Logger | undefined;
-  info(message: string): void {
-    (this.target ?? consoleLogger).info(message);
-  }
-  warn(message: string): void {
-    (this.target ?? consoleLogger).warn(message);
-  }
-  error(message: string): void {
-    (this.target ?? consoleLogger).error(message);
-  }
-}
-
-const consoleLogger: Logger = {
-  info: (m) => console.info(m),
-  warn: (m) => console.warn(m),
-  error: (m) => console.error(m),
-};
