@@ -2,6 +2,7 @@
  * The writer lease in storage: one entity (`runs`/`lease`), created or taken over when expired,
  * and only ever replaced or deleted with If-Match of the holder's last ETag. See docs/storage.md.
  */
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
@@ -85,11 +86,18 @@ export class LeaseStore {
       lease.assertHeld();
       const sentAt = performance.now();
       const expiresAt = new Date(Date.now() + lease.durationInMs);
+      const writeId = randomUUID();
       try {
-        const response = await this.#table.updateEntity(this.entityFor(lease, expiresAt), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+        const response = await this.#table.updateEntity(this.entityFor(lease, expiresAt, writeId), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
         await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
       } catch (error) {
-        if (isStatusCode(error, 404, 412)) throw this.lost(lease);
+        if (isStatusCode(error, 404, 412)) {
+          // A retried renewal whose first attempt was applied finds its own write, not a takeover.
+          const etag = await this.etagIfWrittenBy(writeId, abortSignal);
+          if (etag === undefined) throw this.lost(lease);
+          lease.renewed(etag, expiresAt, sentAt);
+          return;
+        }
         if (isUserSyncError(error)) throw error;
         throw storageError(this.#storage, this.#table.tableName, "renewing the writer lease", error);
       }
@@ -124,8 +132,9 @@ export class LeaseStore {
   }
 
   /** The lease entity as `lease` writes it, expiring at `expiresAt`. */
-  entityFor(lease: WriterLease, expiresAt: Date): LeaseEntity & { partitionKey: string; rowKey: string } {
+  entityFor(lease: WriterLease, expiresAt: Date, writeId: string = randomUUID()): LeaseEntity & { partitionKey: string; rowKey: string } {
     return {
+      writeId,
       partitionKey: RUNS_PARTITION,
       rowKey: LEASE_ROW,
       kind: "lease",
@@ -153,6 +162,12 @@ export class LeaseStore {
   async holds(lease: WriterLease, abortSignal: AbortSignal | undefined): Promise<boolean> {
     const entity = await this.#read(abortSignal);
     return entity !== undefined && entity.owner === lease.owner && entity.etag === lease.etag;
+  }
+
+  /** The lease entity's ETag when its last write carried `writeId` (a write of ours that was applied), else undefined. */
+  async etagIfWrittenBy(writeId: string, abortSignal: AbortSignal | undefined): Promise<string | undefined> {
+    const entity = await this.#read(abortSignal);
+    return entity?.writeId === writeId ? entity.etag : undefined;
   }
 
   /** Marks `lease` lost (another run took it over) and returns the error to throw. */

@@ -130,6 +130,8 @@ export type RunEntity = {
 
 export type LeaseEntity = {
   kind: "lease";
+  /** Random id of the write that last set the entity (tells a retried write of ours from a takeover). */
+  writeId?: string;
   owner: string;
   runId?: string;
   trigger: SyncTrigger;

@@ -4,6 +4,7 @@
  * If-Match, so only the lease's holder ever changes a run record or the pointer (docs/storage.md,
  * "Fencing").
  */
+import { randomUUID } from "node:crypto";
 import { odata, type TableClient, type TableEntityResult, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { runRowKey } from "../tables/keys.js";
@@ -140,14 +141,20 @@ export class RunsTable {
       lease.assertHeld();
       const sentAt = performance.now();
       const expiresAt = new Date(Date.now() + lease.durationInMs);
-      const all: TransactionAction[] = [...actions, ["update", this.#leases.entityFor(lease, expiresAt), "Replace", { etag: lease.etag }]];
+      const writeId = randomUUID();
+      const all: TransactionAction[] = [...actions, ["update", this.#leases.entityFor(lease, expiresAt, writeId), "Replace", { etag: lease.etag }]];
       let response: TableTransactionResponse;
       try {
         response = await this.#table.submitTransaction(all, operationOptions);
       } catch (error) {
         const index = failedOperationIndex(error);
         if (isStatusCode(error, 404, 409, 412) && (index === all.length - 1 || (index === undefined && !(await this.#leases.holds(lease, abortSignal))))) {
-          throw this.#leases.lost(lease);
+          // The SDK may retry a transaction whose first attempt was applied but not answered: then the
+          // lease entity carries this write's id, and the transaction (all or nothing) is done.
+          const etag = await this.#leases.etagIfWrittenBy(writeId, abortSignal);
+          if (etag === undefined) throw this.#leases.lost(lease);
+          lease.renewed(etag, expiresAt, sentAt);
+          return undefined;
         }
         if (mode.raw) throw error;
         throw storageError(this.#storage, this.#table.tableName, operation, error, { batch: entitiesOf(all) });

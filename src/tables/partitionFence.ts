@@ -7,6 +7,7 @@
  * one partition are sent one after another, each with the ETag the previous one returned.
  * The argument is in docs/storage.md ("Fencing").
  */
+import { randomUUID } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { TableClient, TableTransactionResponse, TransactionAction } from "@azure/data-tables";
 import type { UserSyncError } from "../shared/errors.js";
@@ -83,12 +84,16 @@ export class PartitionFence {
    * Sends one transaction of `partitionKey`'s entities with the fence row checked and moved on.
    * The first transaction of a partition nobody claimed creates the row (a brand-new partition).
    */
-  submit(partitionKey: string, actions: readonly TransactionAction[], operation: string, abortSignal?: AbortSignal): Promise<TableTransactionResponse> {
+  submit(partitionKey: string, actions: readonly TransactionAction[], operation: string, abortSignal?: AbortSignal): Promise<void> {
     return this.#enqueue(partitionKey, (state) =>
       this.#options.limit(async () => {
         const { table, guard } = this.#options;
         guard.assertHeld();
-        const fence: TransactionAction = state.etag === undefined ? ["create", this.#row(partitionKey)] : ["update", this.#row(partitionKey), "Replace", { etag: state.etag }];
+        // Each transaction writes its own id into the fence row: if the SDK retries a transaction whose
+        // first attempt was applied but not answered (a timeout), the retry's conflict is ours, not a takeover.
+        const writeId = randomUUID();
+        const row = this.#row(partitionKey, writeId);
+        const fence: TransactionAction = state.etag === undefined ? ["create", row] : ["update", row, "Replace", { etag: state.etag }];
         const all = [...actions, fence];
         this.#options.onRequest?.();
         let response: TableTransactionResponse;
@@ -97,11 +102,16 @@ export class PartitionFence {
         } catch (error) {
           const status = (error as { statusCode?: number } | null)?.statusCode;
           const index = failedOperationIndex(error);
-          if ((status === 409 || status === 412) && (index === all.length - 1 || index === undefined)) throw this.#lost(partitionKey);
+          if ((status === 409 || status === 412) && (index === all.length - 1 || index === undefined)) {
+            const current = await this.#readRow(partitionKey, abortSignal);
+            if (current?.writeId !== writeId) throw this.#lost(partitionKey);
+            // An earlier attempt of this very transaction was applied (a transaction is all or nothing).
+            state.etag = current.etag;
+            return;
+          }
           throw this.#options.translate(error, operation, entitiesOf(all));
         }
         state.etag = response.subResponses[all.length - 1]?.etag ?? (await this.#readEtag(partitionKey, abortSignal));
-        return response;
       }),
     );
   }
@@ -117,15 +127,24 @@ export class PartitionFence {
 
   /** The fence row's ETag when the service did not return it, after checking the row is still ours. */
   async #readEtag(partitionKey: string, abortSignal: AbortSignal | undefined): Promise<string> {
-    const { table, guard } = this.#options;
-    this.#options.onRequest?.();
-    const row = await table.getEntity<{ owner?: string }>(partitionKey, FENCE_ROW_KEY, abortSignal ? { abortSignal } : {});
-    if (row.owner !== guard.owner) throw this.#lost(partitionKey);
+    const row = await this.#readRow(partitionKey, abortSignal);
+    if (row?.owner !== this.#options.guard.owner) throw this.#lost(partitionKey);
     return row.etag;
   }
 
-  #row(partitionKey: string) {
-    return { partitionKey, rowKey: FENCE_ROW_KEY, kind: "fence", owner: this.#options.guard.owner, at: new Date() };
+  async #readRow(partitionKey: string, abortSignal: AbortSignal | undefined): Promise<{ owner?: string; writeId?: string; etag: string } | undefined> {
+    const { table } = this.#options;
+    this.#options.onRequest?.();
+    try {
+      return await table.getEntity<{ owner?: string; writeId?: string }>(partitionKey, FENCE_ROW_KEY, abortSignal ? { abortSignal } : {});
+    } catch (error) {
+      if ((error as { statusCode?: number } | null)?.statusCode === 404) return undefined;
+      throw this.#options.translate(error, `reading the fence row of partition ${partitionKey} of ${table.tableName}`);
+    }
+  }
+
+  #row(partitionKey: string, writeId: string = randomUUID()) {
+    return { partitionKey, rowKey: FENCE_ROW_KEY, kind: "fence", owner: this.#options.guard.owner, writeId, at: new Date() };
   }
 
   #lost(partitionKey: string): UserSyncError {

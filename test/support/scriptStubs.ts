@@ -13,7 +13,7 @@ import { delimiter, join } from "node:path";
 export const ROOT = join(import.meta.dirname, "..", "..");
 
 /** Stub `az` and `azd` (bash scripts beside this file). */
-const STUBS = join(import.meta.dirname, "stubs");
+const STUBS = join(import.meta.dirname, "..", "infra", "stubs");
 
 export interface Sandbox {
   dir: string;

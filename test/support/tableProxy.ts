@@ -17,8 +17,11 @@ export interface ProxiedRequest {
   sequence: number;
 }
 
-/** `pass`: send on now. `stall`: never answer. A promise: send on once it settles. */
-export type ProxyDecision = "pass" | "stall" | Promise<unknown>;
+/**
+ * `pass`: send on now. `stall`: never answer. `loseAnswer`: send on (the service applies it) but
+ * never answer, as a connection dropped after the request arrived. A promise: send on once it settles.
+ */
+export type ProxyDecision = "pass" | "stall" | "loseAnswer" | Promise<unknown>;
 
 export interface TableProxy {
   /** The proxy's table endpoint, e.g. http://127.0.0.1:5555/devstoreaccount1 */
@@ -68,6 +71,10 @@ export async function startTableProxy(target: { tableEndpoint: string; connectio
               const answerBody = Buffer.concat(parts);
               proxy.answered.set(seen.sequence, { status: answer.statusCode ?? 0, body: answerBody.toString("utf8") });
               if (res.destroyed) return;
+              if (decision === "loseAnswer") {
+                stalled.add(res);
+                return;
+              }
               res.writeHead(answer.statusCode ?? 502, answer.headers);
               res.end(answerBody);
             });
@@ -76,7 +83,7 @@ export async function startTableProxy(target: { tableEndpoint: string; connectio
         out.on("error", () => res.destroy());
         out.end(body);
       };
-      if (decision === "pass") forward();
+      if (decision === "pass" || decision === "loseAnswer") forward();
       else void decision.then(forward, forward);
     });
   });
