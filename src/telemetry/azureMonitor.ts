@@ -25,9 +25,14 @@ class AzureSdkTracing extends AzureSdkInstrumentation {
   }
 }
 
+/** Azure SDK clients (Key Vault, Tables, pipelines) make spans through the global tracer provider from now on. */
+export function instrumentAzureSdk(): void {
+  new AzureSdkTracing().applyTo(coreTracing);
+}
+
 export function start(options: AzureMonitorOpenTelemetryOptions, functions: typeof AzureFunctions | undefined): void {
   useAzureMonitor(options);
-  new AzureSdkTracing().applyTo(coreTracing);
+  instrumentAzureSdk();
   // In the host: the invocation's trace context around the handler, and the worker's OpenTelemetry capability.
   if (functions) new functionsInstrumentation.AzureFunctionsInstrumentationESM().registerAzFunc(functions);
 }
