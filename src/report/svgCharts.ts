@@ -30,7 +30,7 @@ export function niceScale(max: number): { max: number; ticks: number[] } {
   if (!(max > 0)) return { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] };
   const raw = max / 4;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  const step = [1, 2, 2.5, 3, 4, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
   return { max: step * 4, ticks: [0, 1, 2, 3, 4].map((i) => i * step) };
 }
 
@@ -48,7 +48,7 @@ function frame(id: string, title: string, unit: string, scale: { max: number; ti
     .map((s) => {
       const w = s.name.length * 7 + 18;
       lx -= w;
-      return `<rect x="${lx}" y="8" width="10" height="10" fill="${s.color}"/><text class="legend" x="${lx + 14}" y="17">${escapeXml(s.name)}</text>`;
+      return `<rect class="key" x="${lx}" y="8" width="10" height="10" fill="${s.color}"/><text class="legend" x="${lx + 14}" y="17">${escapeXml(s.name)}</text>`;
     })
     .join("");
   return (
