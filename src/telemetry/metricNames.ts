@@ -19,8 +19,10 @@ export const DIMENSIONS = {
   changeKind: "change_kind",
 } as const;
 
-export type RunMode = "snapshot" | "full" | "incremental" | "none";
-export type RunOutcome = "succeeded" | "paused" | "failed";
+export const RUN_MODES = ["snapshot", "full", "incremental", "none"] as const;
+export const RUN_OUTCOMES = ["succeeded", "paused", "failed"] as const;
+export type RunMode = (typeof RUN_MODES)[number];
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 export type ChangeKind = "added" | "updated" | "removed" | "restored";
 export const CHANGE_KINDS: readonly ChangeKind[] = ["added", "updated", "removed", "restored"];
 
