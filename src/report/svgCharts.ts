@@ -34,7 +34,7 @@ export function niceScale(max: number): { max: number; ticks: number[] } {
   return { max: step * 4, ticks: [0, 1, 2, 3, 4].map((i) => i * step) };
 }
 
-const fmt = (n: number) => (Math.abs(n) >= 10_000 ? `${Math.round(n / 1000)}k` : Number.isInteger(n) ? String(n) : n.toFixed(1));
+const fmt = (n: number) => (Math.abs(n) >= 10_000 ? `${Math.round(n / 1000)}k` : Number.isInteger(n) ? String(n) : String(Number(n.toFixed(2))));
 const r = (n: number) => Math.round(n * 10) / 10;
 
 function frame(id: string, title: string, unit: string, scale: { max: number; ticks: number[] }, legend: Array<{ name: string; color: string }>, body: string, xLabels: string): string {
@@ -104,11 +104,14 @@ export function timeChart(options: { id: string; title: string; unit: string; fr
       .map((p) => `<circle class="point" cx="${r(x(p.at))}" cy="${r(y(p.value))}" r="3" fill="${s.color}"><title>${escapeXml(`${new Date(p.at).toISOString().slice(0, 16).replace("T", " ")} ${s.name}: ${fmt(p.value)}`)}</title></circle>`)
       .join("");
   }
-  const labels = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => {
-      const t = options.from + f * span;
-      return `<text class="tick" x="${r(x(t))}" y="${HEIGHT - 14}" text-anchor="${f === 0 ? "start" : f === 1 ? "end" : "middle"}">${new Date(t).toISOString().slice(5, 10)}</text>`;
-    })
+  // A label at each UTC midnight in the range (at most about 10 of them).
+  const DAY = 86_400_000;
+  const midnights: number[] = [];
+  for (let t = Math.ceil(options.from / DAY) * DAY; t <= options.to; t += DAY) midnights.push(t);
+  const every = Math.max(1, Math.ceil(midnights.length / 10));
+  const labels = midnights
+    .filter((_, i) => i % every === 0)
+    .map((t) => `<line class="grid" x1="${r(x(t))}" x2="${r(x(t))}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_H}"/><text class="tick" x="${r(x(t))}" y="${HEIGHT - 14}" text-anchor="start">${new Date(t).toISOString().slice(5, 10)}</text>`)
     .join("");
   return frame(options.id, options.title, options.unit, scale, options.series, body, labels);
 }
