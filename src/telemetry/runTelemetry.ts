@@ -7,7 +7,7 @@
  * Only numbers and fixed words are recorded (src/telemetry/runFacts.ts); errors are recorded by
  * their code, never by message (a message can name a user).
  */
-import { SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { metrics, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -95,8 +95,23 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
         undefined,
       );
       span.end();
+      // The host may freeze or recycle an idle instance before the next periodic export: send now.
+      await flushTelemetry(FLUSH_TIMEOUT_IN_MS);
     }
   });
+}
+
+const FLUSH_TIMEOUT_IN_MS = 5_000;
+
+/** Asks the registered SDK providers (if any) to export what they hold, waiting at most `timeoutInMs`. */
+export async function flushTelemetry(timeoutInMs: number): Promise<void> {
+  type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => unknown };
+  const tracerProvider = trace.getTracerProvider() as Flushable;
+  const providers = [metrics.getMeterProvider() as Flushable, (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable];
+  const flushes = providers.flatMap((p) => (typeof p.forceFlush === "function" ? [p.forceFlush().catch(() => undefined)] : []));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(flushes), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutInMs)))]);
+  clearTimeout(timer);
 }
 
 async function unfinishedSnapshot(service: RunTelemetrySource): Promise<SnapshotBaseline | undefined> {
