@@ -73,7 +73,8 @@ function errorCode(error: unknown): string {
 export async function withRunTelemetry(service: RunTelemetrySource, options: RunTelemetryOptions, run: () => Promise<DueRunResult>): Promise<DueRunResult> {
   const now = options.now ?? (() => new Date());
   traceGraphTokens(service.tokens);
-  const baseline = await quietly(options.logger, () => unfinishedSnapshot(service), undefined);
+  // Before the first run the tables do not exist yet: no baseline then, and nothing to say about it.
+  const baseline = await unfinishedSnapshot(service).catch(() => undefined);
   const startedAt = now();
   return tracer().startActiveSpan(SPAN_NAMES.run, { attributes: { "usersync.trigger": options.trigger } }, async (span) => {
     let result: DueRunResult | undefined;

@@ -103,6 +103,16 @@ describe("run telemetry", () => {
     expect(spans.some((s) => s.name.startsWith("CertificateClient.") || s.name.startsWith("SecretClient."))).toBe(true);
   });
 
+  it("a run that throws still counts: the failed snapshot from its run record, the mirror's round that followed", async () => {
+    world.tenant.faults.graph.script([{ status: 403 }]);
+    const run = withRunTelemetry(service, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer", full: true }));
+    await expect(run).rejects.toThrow();
+    const ps = points(await exported());
+    expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", trigger: "timer" })).toBe(1);
+    expect(sum(ps, METRICS.runs.name, { mode: "full", outcome: "succeeded" })).toBe(1);
+    expect(sum(ps, METRICS.graphRequests.name, { mode: "snapshot" })).toBeGreaterThanOrEqual(1);
+  });
+
   it("no user data and no secret in what is exported", async () => {
     spanExporter.reset();
     await withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli", full: true }));
@@ -122,5 +132,6 @@ describe("run telemetry", () => {
     }
     expect(text.includes(world.tenant.tenantDomain)).toBe(false);
     expectNoSecrets(text, [world.tenant.identityHeader]);
+    expect(log.lines.filter((l) => l.includes("telemetry"))).toEqual([]);
   });
 });
