@@ -85,7 +85,7 @@ var workbookContent = {
       }
       name: 'parameters'
     }
-    chart('Runs, failures and certificate days in the time range', queries.tiles, 'tiles', applicationInsightsId)
+    chart('Runs, failures and certificate days in the time range', queries.tiles, 'table', applicationInsightsId)
     chart('Run outcomes', queries.outcomes, 'barchart', applicationInsightsId)
     chart('Run duration (seconds)', queries.duration, 'timechart', applicationInsightsId)
     chart('Users over time', queries.users, 'timechart', applicationInsightsId)
