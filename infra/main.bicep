@@ -63,6 +63,9 @@ param alertEmailAddresses string = ''
 @description('ISO 8601 duration without a successful run before the "no successful run" alert fires; longer than the schedule interval.')
 param expectedSuccessWithin string = 'PT3H'
 
+@description('ISO 8601 duration (at most P2D) without a successful round of the live mirror before the "stale mirror" alert fires; longer than the schedule interval.')
+param expectedMirrorRoundWithin string = 'PT3H'
+
 @description('Redundancy of the snapshot account. Standard_ZRS where the region has availability zones.')
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
 param snapshotStorageSku string = 'Standard_LRS'
@@ -124,6 +127,7 @@ module monitoring 'modules/monitoring.bicep' = {
     functionName: functionName
     alertEmailAddresses: alertEmails
     expectedSuccessWithin: expectedSuccessWithin
+    expectedMirrorRoundWithin: expectedMirrorRoundWithin
   }
 }
 
@@ -264,7 +268,19 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
+// The run charts, listed under the function app's Workbooks (docs/operations.md).
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: tags
+    functionAppId: resourceId('Microsoft.Web/sites', functionApp.outputs.name)
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+  }
+}
+
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
+output WORKBOOK_ID string = workbook.outputs.workbookId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output GRAPH_CLIENT_ID string = graphClientId
 output SNAPSHOT_TABLE_SERVICE_URI string = snapshotStorage.outputs.tableEndpoint

@@ -10,8 +10,9 @@
  *   npm run demo -- --users 500  # any size
  */
 import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { TableClient, TableServiceClient } from "@azure/data-tables";
 import { DEFAULT_SELECT } from "../src/configuration/settings.js";
@@ -22,7 +23,7 @@ import { startSimulatedTenant } from "./simulated-tenant/index.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, "..", "src", "cli", "main.js");
 
-const USAGE = `Usage: npm run demo -- [--users <n>] [--certificate-format pkcs12|pem] [--show <n>]
+const USAGE = `Usage: npm run demo -- [--users <n>] [--certificate-format pkcs12|pem] [--show <n>] [--report <file>]
 
 Syncs a simulated tenant into an in-memory Azurite with the real command line, and shows a first
 full run, directory changes, an incremental run, a diff between two snapshots, and the tables.
@@ -31,6 +32,7 @@ Options:
   --users <n>                     simulated users, 1 to 1,000,000 (default 10,000)
   --certificate-format <format>   how Key Vault stores the app's certificate: pkcs12 (default) or pem
   --show <n>                      exported users to print, 0 to 100 (default 3)
+  --report <file>                 where to write the run report (default: demo-report.html in the temp directory)
   -h, --help                      show this help
 `;
 
@@ -45,13 +47,14 @@ function wholeNumber(name: string, value: string, min: number, max: number): num
   return n;
 }
 
-let values: { users: string; "certificate-format": string; show: string; help?: boolean };
+let values: { users: string; "certificate-format": string; show: string; report?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
     options: {
       users: { type: "string", default: "10000" },
       "certificate-format": { type: "string", default: "pkcs12" },
       show: { type: "string", default: "3" },
+      report: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -65,6 +68,7 @@ if (values.help) {
 }
 const userCount = wholeNumber("users", values.users, 1, 1_000_000);
 const show = wholeNumber("show", values.show, 0, 100);
+const reportFile = resolve(values.report ?? join(tmpdir(), "demo-report.html"));
 const format = values["certificate-format"];
 if (format !== "pkcs12" && format !== "pem") usageError(`--certificate-format must be pkcs12 or pem, not "${format}".`);
 const contentType = format === "pem" ? "application/x-pem-file" : "application/x-pkcs12";
@@ -156,7 +160,11 @@ try {
   await must(["run", "--full"]);
   await must(["diff"]);
 
-  heading("5. Where the data lives");
+  heading(`5. The run history as one HTML page: entra-user-sync report --out ${reportFile}`);
+  note("Outcomes, durations, users, joiners/movers/leavers and throttling from the run records (no user data); the same charts as the Application Insights workbook.");
+  await must(["report", "--out", reportFile, "--days", "7"]);
+
+  heading("6. Where the data lives");
   const service = TableServiceClient.fromConnectionString(azurite.connectionString, { allowInsecureConnection: true });
   const purposes: Record<string, string> = {
     entraUserSnapshots: "snapshot users: one entity per user per snapshot, spread over partitions",

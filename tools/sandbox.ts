@@ -144,6 +144,7 @@ process.stdout.write(
     "  entra-user-sync export --changes <RUN of the incremental round, from runs>",
     "  entra-user-sync run --full          # a second snapshot",
     "  entra-user-sync diff                # what changed between the two snapshots",
+    "  entra-user-sync report --out .sandbox/report.html   # the run history as one HTML page",
     "",
     HELP,
     "",

@@ -13,6 +13,7 @@ import { diffCommand, type DiffOptions } from "./diffCommand.js";
 import { EXIT_CONFIGURATION, ExitCode } from "./exitCodes.js";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
+import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./reportCommand.js";
 import { endQuietlyOnClosedPipe } from "./output.js";
 import { runCommand } from "./runCommand.js";
 import { runsCommand, type RunsCommandOptions } from "./runsCommand.js";
@@ -107,6 +108,12 @@ export function buildProgram(): Command {
     .addOption(new Option("--to <id>", "the newer snapshot (default: the latest)").argParser(runId))
     .addOption(new Option("--format <format>", "a summary table, or one JSON object per change").choices(["table", "jsonl"]).default("table"))
     .action(async (options: DiffOptions) => diffCommand(options));
+  program
+    .command("report")
+    .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). No user data.")
+    .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
+    .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
+    .action(async (options: ReportOptions) => reportCommand(options));
   return program;
 }
 

@@ -3,6 +3,8 @@ import { formatCount, formatNumber } from "../shared/counts.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { UserSyncService } from "../sync/userSyncService.js";
+import { withRunTelemetry } from "../telemetry/runTelemetry.js";
+import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write } from "./output.js";
@@ -18,6 +20,7 @@ export interface RunCommandOptions {
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
   const service = new UserSyncService(process.env);
+  await startTelemetry(process.env);
   const leaseSeconds = Math.round(service.settings.runControl.leaseDurationInMs / 1000);
   const display = createProgressDisplay(progressModeFor(process.stderr, process.env, options.progress), "Starting user sync…");
   /** What the run has committed so far, for the message of a second Ctrl+C. */
@@ -33,7 +36,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     },
   });
   try {
-    const result = await service.runDue(display.logger, {
+    const result = await withRunTelemetry(service, { trigger: "cli", logger: display.logger }, () => service.runDue(display.logger, {
       trigger: "cli",
       full: options.full,
       abortSignal: interrupts.signal,
@@ -46,7 +49,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
         Object.assign(seen, { phase: "mirror", mirrorItems: p.itemsRead });
         display.update(`Mirror (${p.mode} round): ${formatCount(p.itemsRead, "item")} in ${formatCount(p.pages, "page")}`);
       },
-    });
+    }));
     const snapshot = result.snapshot;
     const stopped = snapshot?.outcome === "paused" || interrupts.signal.aborted;
     if (stopped) display.info("User sync stopped at a checkpoint");
@@ -76,6 +79,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     throw error;
   } finally {
     interrupts.dispose();
+    await stopTelemetry();
   }
 }
 

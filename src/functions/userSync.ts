@@ -1,9 +1,15 @@
+import * as functions from "@azure/functions";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { getUserSyncService } from "../sync/userSyncService.js";
+import { withRunTelemetry } from "../telemetry/runTelemetry.js";
+import { startTelemetry } from "../telemetry/telemetrySetup.js";
+
+// OpenTelemetry to Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
+await startTelemetry(process.env, { functions });
 
 /**
  * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; each tick does
@@ -20,7 +26,7 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
   if (timer.isPastDue) context.warn("The user sync timer is past due; running now.");
   try {
     const service = getUserSyncService();
-    const result = await service.runDue(context, { trigger: "timer" });
+    const result = await withRunTelemetry(service, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer" }));
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
     if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {

@@ -61,6 +61,7 @@ const API_VERSIONS: Record<string, string> = {
   "Microsoft.Insights/components": "2020-02-02",
   "Microsoft.Insights/actionGroups": "2023-01-01",
   "Microsoft.Insights/scheduledQueryRules": "2023-12-01",
+  "Microsoft.Insights/workbooks": "2023-06-01",
   "Microsoft.ManagedIdentity/userAssignedIdentities": "2023-01-31",
   "Microsoft.Authorization/roleAssignments": "2022-04-01",
   "Microsoft.Resources/deploymentScripts": "2023-08-01",
@@ -110,6 +111,7 @@ describe("resources and API versions", () => {
       "modules/rbac.bicep",
       "modules/storage.bicep",
       "modules/storage.bicep",
+      "modules/workbook.bicep",
     ]);
   });
 });

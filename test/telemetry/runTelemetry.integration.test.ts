@@ -1,0 +1,137 @@
+/**
+ * What a run exports, through the real clients (simulated tenant, Azurite) and OpenTelemetry's SDK
+ * with in-memory exporters: the metric set, names, units and dimensions, the run's trace with the
+ * Azure SDK's spans under it, and that no user data and no secret is in any of it.
+ */
+import { context, metrics, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { instrumentAzureSdk } from "../../src/telemetry/azureMonitor.js";
+import { DIMENSIONS, METRIC_NAMES, METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
+import { SPAN_NAMES, withRunTelemetry } from "../../src/telemetry/runTelemetry.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+
+const USERS = 450;
+let world: SyncEnvironment;
+let service: UserSyncService;
+const metricExporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
+const spanExporter = new InMemorySpanExporter();
+const log = capturingLogger();
+
+beforeAll(async () => {
+  // As useAzureMonitor does: spans started inside the run's span are its children.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spanExporter)] }));
+  instrumentAzureSdk();
+  world = await startSyncEnvironment({ userCount: USERS, seed: 17 });
+  world.useInProcess();
+  service = new UserSyncService({ ...world.env });
+});
+afterAll(async () => world?.close());
+
+/** What was exported since the last call (each run flushes at its end). */
+async function exported(): Promise<ResourceMetrics[]> {
+  await reader.forceFlush();
+  const batches = metricExporter.getMetrics();
+  metricExporter.reset();
+  return batches;
+}
+
+const points = (batches: ResourceMetrics[]) =>
+  batches.flatMap((b) => b.scopeMetrics.flatMap((s) => s.metrics.flatMap((m) => m.dataPoints.map((p) => ({ name: m.descriptor.name, unit: m.descriptor.unit, attributes: p.attributes, value: p.value })))));
+
+const sum = (ps: ReturnType<typeof points>, name: string, where: Record<string, string> = {}) =>
+  ps.filter((p) => p.name === name && Object.entries(where).every(([k, v]) => p.attributes[k] === v)).reduce((total, p) => total + (typeof p.value === "number" ? p.value : (p.value as { sum: number }).sum), 0);
+
+describe("run telemetry", () => {
+  let first: ReturnType<typeof points>;
+
+  it("a first run: every metric, with mode, trigger and outcome, and the end-of-run state", async () => {
+    spanExporter.reset();
+    const result = await withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }));
+    // The run flushed at its end (the reader's own interval is an hour): an idle host may freeze right after.
+    expect(metricExporter.getMetrics().length).toBeGreaterThan(0);
+    first = points(await exported());
+    const names = new Set(first.map((p) => p.name));
+    expect([...names].sort()).toEqual([...METRIC_NAMES].sort());
+    for (const p of first) expect(METRIC_NAMES.has(p.name)).toBe(true);
+    const runPoints = first.filter((p) => Object.values(METRICS).some((m) => m.name === p.name));
+    for (const p of runPoints) {
+      expect(Object.keys(p.attributes).sort()).toEqual(p.name === METRICS.changes.name ? [DIMENSIONS.changeKind, DIMENSIONS.mode, DIMENSIONS.outcome, DIMENSIONS.trigger].sort() : [DIMENSIONS.mode, DIMENSIONS.outcome, DIMENSIONS.trigger].sort());
+    }
+    expect(sum(first, METRICS.runs.name, { mode: "snapshot", outcome: "succeeded", trigger: "cli" })).toBe(1);
+    expect(sum(first, METRICS.runs.name, { mode: "full", outcome: "succeeded" })).toBe(1);
+    expect(sum(first, METRICS.usersRead.name, { mode: "snapshot" })).toBe(USERS);
+    expect(sum(first, METRICS.usersWritten.name, { mode: "full" })).toBe(result.mirror!.usersWritten);
+    expect(result.mirror!.usersWritten).toBeGreaterThanOrEqual(USERS);
+    expect(sum(first, METRICS.graphRequests.name, { mode: "snapshot" })).toBeGreaterThanOrEqual(1);
+    expect(sum(first, METRICS.tableTransactions.name, { mode: "snapshot" })).toBeGreaterThanOrEqual(Math.ceil(USERS / 100));
+    expect(first.find((p) => p.name === METRICS.runDuration.name)?.unit).toBe("s");
+    const days = first.find((p) => p.name === STATE_METRICS.certificateDaysToExpiry.name);
+    expect(days?.value).toBeGreaterThan(1);
+    expect(first.find((p) => p.name === STATE_METRICS.snapshotAge.name)?.value).toBeLessThan(0.1);
+    expect(first.find((p) => p.name === STATE_METRICS.mirrorAge.name)?.value).toBeLessThan(0.1);
+  });
+
+  it("an incremental round counts changes by kind", async () => {
+    world.tenant.changes.changeUser(3, { displayName: "Telemetry Moved" });
+    await withRunTelemetry(service, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer" }));
+    const ps = points(await exported());
+    expect(sum(ps, METRICS.runs.name, { mode: "incremental", trigger: "timer", outcome: "succeeded" })).toBe(1);
+    expect(sum(ps, METRICS.changes.name, { change_kind: "updated" })).toBe(1);
+    expect(sum(ps, METRICS.changes.name, { change_kind: "added" })).toBe(0);
+  });
+
+  it("a trace per run: the run's span, with the token, Key Vault, Graph and table spans under it", () => {
+    const spans = spanExporter.getFinishedSpans();
+    const runs = spans.filter((s) => s.name === SPAN_NAMES.run);
+    expect(runs).toHaveLength(2); // the first run and the incremental one
+    const traceId = runs[1]!.spanContext().traceId;
+    const inRun = spans.filter((s) => s.spanContext().traceId === traceId);
+    const names = inRun.map((s) => s.name);
+    expect(names).toContain(SPAN_NAMES.graphToken);
+    expect(names).toContain("HTTP GET"); // the Graph delta page, through the Azure pipeline
+    expect(names).toContain("TableTransaction.submitTransaction"); // the mirror's table batch
+    const parents = new Set(inRun.map((s) => s.parentSpanContext?.spanId));
+    expect(parents.has(runs[1]!.spanContext().spanId)).toBe(true);
+    // The first run read the certificate from Key Vault (later runs use the cached one).
+    expect(spans.some((s) => s.name.startsWith("CertificateClient.") || s.name.startsWith("SecretClient."))).toBe(true);
+  });
+
+  it("a run that throws still counts: the failed snapshot from its run record, the mirror's round that followed", async () => {
+    world.tenant.faults.graph.script([{ status: 403 }]);
+    const run = withRunTelemetry(service, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer", full: true }));
+    await expect(run).rejects.toThrow();
+    const ps = points(await exported());
+    expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", trigger: "timer" })).toBe(1);
+    expect(sum(ps, METRICS.runs.name, { mode: "full", outcome: "succeeded" })).toBe(1);
+    expect(sum(ps, METRICS.graphRequests.name, { mode: "snapshot" })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("no user data and no secret in what is exported", async () => {
+    spanExporter.reset();
+    await withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli", full: true }));
+    const spans = spanExporter.getFinishedSpans();
+    expect(spans.some((s) => s.name === SPAN_NAMES.graphToken) || spans.some((s) => /CertificateClient|SecretClient/.test(s.name))).toBe(true);
+    const text = JSON.stringify({
+      metrics: [...first, ...points(await exported())],
+      spans: spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })),
+    });
+    const directory = world.tenant.directory;
+    for (let i = 0; i < USERS; i += 7) {
+      const user = directory.userAt(i) as Record<string, unknown>;
+      for (const key of ["userPrincipalName", "mail", "displayName", "givenName", "surname"]) {
+        const value = user[key];
+        if (typeof value === "string" && value.length >= 4) expect(text.includes(value), `${key} of user ${i}`).toBe(false);
+      }
+    }
+    expect(text.includes(world.tenant.tenantDomain)).toBe(false);
+    expectNoSecrets(text, [world.tenant.identityHeader]);
+    expect(log.lines.filter((l) => l.includes("telemetry"))).toEqual([]);
+  });
+});
