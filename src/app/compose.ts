@@ -17,6 +17,14 @@ import { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 
+/**
+ * The product's Azure credential (DefaultAzureCredential: the managed identity in Azure, a
+ * developer sign-in locally): built here and nowhere else.
+ */
+export function createAzureCredential(): TokenCredential {
+  return new DefaultAzureCredential();
+}
+
 /** The stores, and the credential they use for an identity-based connection. */
 export interface StorageClients {
   storage: SnapshotStorageSettings;
@@ -42,7 +50,7 @@ export interface AppClients extends StorageClients {
 
 /** Builds the stores from the storage settings alone (what `runs`, `export` and `diff` need). */
 export function composeStorage(storage: SnapshotStorageSettings, credential?: TokenCredential): StorageClients {
-  const withCredential = storage.kind === "identity" ? { storage, credential: credential ?? new DefaultAzureCredential() } : { storage };
+  const withCredential = storage.kind === "identity" ? { storage, credential: credential ?? createAzureCredential() } : { storage };
   return { storage, store: new SnapshotStoreClient(withCredential), mirror: new UserMirrorClient(withCredential) };
 }
 
@@ -57,7 +65,7 @@ export function composeStorageFromEnvironment(env: Record<string, string | undef
  */
 export function composeApp(env: Record<string, string | undefined>, logger: Logger): AppClients {
   const settings = loadSettings(env);
-  const credential = new DefaultAzureCredential();
+  const credential = createAzureCredential();
   // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
   const graphCredential = createGraphCredential({ settings, credential, logger });
   const graphOptions = {

@@ -9,13 +9,13 @@ import { resolve } from "node:path";
 import { describeError } from "../shared/errors.js";
 import { renderReport } from "../report/htmlReport.js";
 import { readRunHistory } from "../report/runHistory.js";
-import { DefaultAzureCredential } from "@azure/identity";
 import { loadSettings, type GraphCredentialSettings } from "../configuration/settings.js";
 import { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { write } from "./output.js";
+import { createAzureCredential } from "../app/compose.js";
 
 export interface ReportOptions {
   /** A file path, or "-" for standard output. */
@@ -36,7 +36,7 @@ async function certificateNotAfter(): Promise<Date | undefined> {
   if (credential.mode !== "keyVaultCertificate") return undefined;
   // Its own quiet logger: the page may go to standard output.
   const logger: Logger = { info: () => undefined, warn: (m) => process.stderr.write(`warning: ${redact(m)}\n`), error: (m) => process.stderr.write(`${redact(m)}\n`) };
-  const certificates = new ClientCertificateProvider({ vaultUrl: credential.keyVaultUrl, certificateName: credential.certificateName, credential: new DefaultAzureCredential(), logger });
+  const certificates = new ClientCertificateProvider({ vaultUrl: credential.keyVaultUrl, certificateName: credential.certificateName, credential: createAzureCredential(), logger });
   try {
     const certificate = await certificates.getClientCertificate({ abortSignal: AbortSignal.timeout(CERTIFICATE_TIMEOUT_IN_MS) });
     return certificate.notAfter;

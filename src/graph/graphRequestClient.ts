@@ -135,7 +135,7 @@ export class GraphRequestClient {
     url: string,
     options: { counters: Record<string, number>; abortSignal?: AbortSignal | undefined; action: string; adminConsentUrl?: string | undefined; describe?: (failure: GraphFailure) => UserSyncError | undefined },
   ): Promise<PipelineResponse> {
-    const request = createPipelineRequest({ url, method: "GET", ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    const request = createPipelineRequest({ url, method: "GET", abortSignal: options.abortSignal });
     request.headers.set("Accept", "application/json");
     const context = newContext(options.counters);
     this.#contexts.set(request, context);
@@ -231,12 +231,12 @@ function graphBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider,
         throw new UserSyncError("graph_untrusted_next_link", `Refusing to send the Graph token to ${url.host}.`);
       }
       const abortSignal = request.abortSignal as AbortSignal | undefined;
-      const { token } = await tokens.getToken(abortSignal ? { abortSignal } : {});
+      const { token } = await tokens.getToken({ abortSignal });
       request.headers.set("Authorization", `Bearer ${token}`);
       const response = await next(request);
       if (response.status !== 401) return response;
       addCount(contexts.get(request)?.counters ?? {}, GRAPH_COUNTERS.tokenRefreshes);
-      const refreshed = await tokens.getToken({ forceRefresh: true, ...(abortSignal ? { abortSignal } : {}) });
+      const refreshed = await tokens.getToken({ forceRefresh: true, abortSignal });
       request.headers.set("Authorization", `Bearer ${refreshed.token}`);
       return next(request);
     },

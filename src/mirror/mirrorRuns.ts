@@ -41,7 +41,7 @@ export class MirrorRuns {
     const table = this.#tables.table("users");
     this.#tables.stats.requests += 1;
     try {
-      const entity = await table.getEntity<Record<string, unknown>>(STATE_PARTITION, STATE_ROW, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      const entity = await table.getEntity<Record<string, unknown>>(STATE_PARTITION, STATE_ROW, { abortSignal: options.abortSignal });
       return { state: decodeDeltaState(entity), etag: entity.etag };
     } catch (error) {
       if (isStatusCode(error, 404)) return undefined;
@@ -56,7 +56,7 @@ export class MirrorRuns {
   async saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: MirrorWriteOptions = {}): Promise<string> {
     const table = this.#tables.table("users");
     const entity = encodeDeltaState(state);
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     options.lease?.assertHeld();
     this.#tables.stats.requests += 1;
     try {
@@ -79,7 +79,7 @@ export class MirrorRuns {
   async recordRun(run: MirrorRunRecord, options: MirrorWriteOptions = {}): Promise<void> {
     const table = this.#tables.table("users");
     const entity = encodeMirrorRun(run);
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     options.lease?.assertHeld();
     this.#tables.stats.requests += 1;
     try {
@@ -114,7 +114,7 @@ export class MirrorRuns {
     const table = this.#tables.table("users");
     this.#tables.stats.requests += 1;
     try {
-      const entity = await table.getEntity<Record<string, unknown>>(RUNS_PARTITION, rowKey, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      const entity = await table.getEntity<Record<string, unknown>>(RUNS_PARTITION, rowKey, { abortSignal: options.abortSignal });
       return entity.runId === runId ? decodeMirrorRun(entity) : undefined;
     } catch (error) {
       if (isStatusCode(error, 404)) return undefined;

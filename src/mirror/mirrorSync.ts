@@ -102,7 +102,7 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
   const write = lease ? { lease } : {};
   const now = deps.now ?? (() => new Date());
   const abortSignal = options.abortSignal;
-  const signal = abortSignal ? { abortSignal } : {};
+  const signal = { abortSignal };
   const startedAt = now();
   const runId = newRunId(startedAt);
   const select = [...delta.select];
@@ -237,5 +237,5 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
 
 /** Counts the run's change set from the change log (one row per user: repeats are not counted twice). */
 async function countChanges(mirror: MirrorStore, runId: string, counts: MirrorChangeCounts, abortSignal: AbortSignal | undefined): Promise<void> {
-  for await (const change of mirror.listChanges(runId, abortSignal ? { abortSignal } : {})) counts[change.change] += 1;
+  for await (const change of mirror.listChanges(runId, { abortSignal })) counts[change.change] += 1;
 }

@@ -107,7 +107,7 @@ export class MirrorTables {
       } else {
         this.stats.requests += 1;
         try {
-          await table.submitTransaction(actions, abortSignal ? { abortSignal } : {});
+          await table.submitTransaction(actions, { abortSignal });
         } catch (error) {
           throw storageError(this.storage, table.tableName, description, error, { batch: entitiesOf(actions) });
         }

@@ -73,7 +73,7 @@ export class UserMirrorClient {
   }
 
   async createTablesIfNotExist(options: OperationOptionsBase = {}): Promise<void> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     await Promise.all((["users", "changes"] as const).map((name) => this.#tables.call(name, `creating table ${this.#tables.table(name).tableName}`, (table) => table.createTable(signal))));
   }
 

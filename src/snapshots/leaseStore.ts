@@ -47,7 +47,7 @@ export class LeaseStore {
       throw new UserSyncError("invalid_setting", `The lease duration ${durationInMs} ms is too short: use at least 1 second.`);
     }
     const abortSignal = options.abortSignal;
-    const operationOptions = abortSignal ? { abortSignal } : {};
+    const operationOptions = { abortSignal };
     const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
     const current = await this.#read(abortSignal);
     const now = Date.now();
@@ -88,7 +88,7 @@ export class LeaseStore {
       const expiresAt = new Date(Date.now() + lease.durationInMs);
       const writeId = randomUUID();
       try {
-        const response = await this.#table.updateEntity(this.entityFor(lease, expiresAt, writeId), "Replace", { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+        const response = await this.#table.updateEntity(this.entityFor(lease, expiresAt, writeId), "Replace", { abortSignal, etag: lease.etag });
         await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
       } catch (error) {
         if (isStatusCode(error, 404, 412)) {
@@ -109,7 +109,7 @@ export class LeaseStore {
     const abortSignal = options.abortSignal;
     await lease.exclusive(async () => {
       try {
-        await this.#table.deleteEntity(RUNS_PARTITION, LEASE_ROW, { ...(abortSignal ? { abortSignal } : {}), etag: lease.etag });
+        await this.#table.deleteEntity(RUNS_PARTITION, LEASE_ROW, { abortSignal, etag: lease.etag });
       } catch (error) {
         if (isStatusCode(error, 404, 412)) return; // expired and taken over, or gone: not ours anymore
         throw storageError(this.#storage, this.#table.tableName, "releasing the writer lease", error);
@@ -190,7 +190,7 @@ export class LeaseStore {
 
   async #read(abortSignal: AbortSignal | undefined): Promise<TableEntityResult<LeaseEntity> | undefined> {
     try {
-      return await this.#table.getEntity<LeaseEntity>(RUNS_PARTITION, LEASE_ROW, abortSignal ? { abortSignal } : {});
+      return await this.#table.getEntity<LeaseEntity>(RUNS_PARTITION, LEASE_ROW, { abortSignal });
     } catch (error) {
       if (isStatusCode(error, 404)) return undefined;
       throw storageError(this.#storage, this.#table.tableName, "reading the writer lease", error);

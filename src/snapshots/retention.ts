@@ -59,7 +59,7 @@ export class SnapshotRetention {
     if (!Number.isInteger(options.keepCount) || options.keepCount < 1) {
       throw new UserSyncError("invalid_setting", `keepCount ${options.keepCount} is not valid: keep at least 1 snapshot.`);
     }
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     const now = (options.now ?? new Date()).getTime();
     const grace = options.keepSupersededWithinInMs ?? 0;
     const latest = await this.#runs.getLatestSnapshot(signal);
@@ -134,7 +134,7 @@ export class SnapshotRetention {
             const actions: TransactionAction[] = batch.map((rowKey) => ["delete", { partitionKey: pk, rowKey }]);
             options.lease?.assertHeld();
             try {
-              await this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {});
+              await this.#snapshots.submitTransaction(actions, { abortSignal });
             } catch (error) {
               throw storageError(this.#storage, this.#snapshots.tableName, `deleting ${batch.length} users of snapshot ${snapshotId} (partition ${pk})`, error, { batch: entitiesOf(actions) });
             }

@@ -56,7 +56,7 @@ export class RunsTable {
     if (rowKey === undefined) return undefined;
     const abortSignal = options.abortSignal;
     try {
-      const entity = await this.#table.getEntity<RunEntity>(RUNS_PARTITION, rowKey, abortSignal ? { abortSignal } : {});
+      const entity = await this.#table.getEntity<RunEntity>(RUNS_PARTITION, rowKey, { abortSignal });
       return entity.runId === runId ? decodeRun(entity) : undefined;
     } catch (error) {
       if (isStatusCode(error, 404)) return undefined;
@@ -105,7 +105,7 @@ export class RunsTable {
   /** The pointer entity with its ETag, or undefined (no pointer, or no runs table yet). */
   async getLatestEntity(abortSignal: AbortSignal | undefined): Promise<TableEntityResult<LatestEntity> | undefined> {
     try {
-      return await this.#table.getEntity<LatestEntity>(RUNS_PARTITION, LATEST_ROW, abortSignal ? { abortSignal } : {});
+      return await this.#table.getEntity<LatestEntity>(RUNS_PARTITION, LATEST_ROW, { abortSignal });
     } catch (error) {
       if (isStatusCode(error, 404)) return undefined;
       throw storageError(this.#storage, this.#table.tableName, "reading the latest snapshot", error);
@@ -120,7 +120,7 @@ export class RunsTable {
    */
   async write(actions: TransactionAction[], operation: string, options: WriteOptions, mode: { raw?: boolean } = {}): Promise<TableTransactionResponse | undefined> {
     const abortSignal = options.abortSignal;
-    const operationOptions = abortSignal ? { abortSignal } : {};
+    const operationOptions = { abortSignal };
     const lease = options.lease;
     if (!lease) {
       try {

@@ -43,7 +43,7 @@ export class SnapshotReader {
    * (partition, then object id), not Graph's order.
    */
   async *listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     if (options.includeIncomplete) assertIsSnapshotId(snapshotId);
     else await this.getCompleteRun(snapshotId, signal);
     // One range over the snapshot's partitions: `<id>-00` … `<id>-ff` sort between `<id>-` and `<id>.`.
@@ -61,7 +61,7 @@ export class SnapshotReader {
    * spread over the same number of partitions.
    */
   async *diffSnapshots(fromId: string, toId: string, options: DiffSnapshotsOptions = {}): AsyncIterableIterator<SnapshotChange> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     const from = await this.getCompleteRun(fromId, signal);
     const to = await this.getCompleteRun(toId, signal);
     if (from.partitionCount !== to.partitionCount) {

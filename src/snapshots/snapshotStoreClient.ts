@@ -103,7 +103,7 @@ export class SnapshotStoreClient {
 
   /** Creates both tables when they do not exist. */
   async createTablesIfNotExist(options: OperationOptionsBase = {}): Promise<void> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     await Promise.all(
       [this.#snapshots, this.#runsClient].map(async (table) => {
         try {

@@ -130,7 +130,7 @@ export class SnapshotWriter {
         return;
       }
       try {
-        await this.#snapshots.submitTransaction(actions, abortSignal ? { abortSignal } : {});
+        await this.#snapshots.submitTransaction(actions, { abortSignal });
       } catch (error) {
         throw storageError(this.#storage, this.#snapshots.tableName, operation, error, { batch: entitiesOf(actions) });
       }

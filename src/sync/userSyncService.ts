@@ -106,7 +106,7 @@ export class UserSyncService {
 
   async #runDue(safeLogger: Logger, options: RunDueOptions): Promise<DueRunResult> {
     const abortSignal = options.abortSignal;
-    const signal = abortSignal ? { abortSignal } : {};
+    const signal = { abortSignal };
     await this.#ensureTables(abortSignal);
     const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
     const lease = await this.store.acquireLease({
@@ -178,7 +178,7 @@ export class UserSyncService {
 
   /** What a run would do now (reads the store's latest snapshot and unfinished runs, and the mirror's state). */
   async whatIsDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal } = {}): Promise<DueWork> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const signal = { abortSignal: options.abortSignal };
     const latest = await this.store.getLatestSnapshot(signal);
     const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
     let hasUnfinishedSnapshot = false;
@@ -235,7 +235,7 @@ export class UserSyncService {
   #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {
     let ready = this.#tablesReady;
     if (ready === undefined) {
-      const signal = abortSignal ? { abortSignal } : {};
+      const signal = { abortSignal };
       ready = Promise.all([this.store.createTablesIfNotExist(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => undefined);
       this.#tablesReady = ready;
       // A failed attempt is not cached: the next run tries again.

@@ -70,7 +70,7 @@ export class PartitionFence {
           guard.assertHeld();
           this.#options.onRequest?.();
           try {
-            const response = await table.upsertEntity(this.#row(partitionKey), "Replace", abortSignal ? { abortSignal } : {});
+            const response = await table.upsertEntity(this.#row(partitionKey), "Replace", { abortSignal });
             state.etag = response.etag ?? (await this.#readEtag(partitionKey, abortSignal));
           } catch (error) {
             throw this.#options.translate(error, `taking partition ${partitionKey} of ${table.tableName} over`);
@@ -98,7 +98,7 @@ export class PartitionFence {
         this.#options.onRequest?.();
         let response: TableTransactionResponse;
         try {
-          response = await table.submitTransaction(all, abortSignal ? { abortSignal } : {});
+          response = await table.submitTransaction(all, { abortSignal });
         } catch (error) {
           const status = (error as { statusCode?: number } | null)?.statusCode;
           const index = failedOperationIndex(error);
@@ -136,7 +136,7 @@ export class PartitionFence {
     const { table } = this.#options;
     this.#options.onRequest?.();
     try {
-      return await table.getEntity<{ owner?: string; writeId?: string }>(partitionKey, FENCE_ROW_KEY, abortSignal ? { abortSignal } : {});
+      return await table.getEntity<{ owner?: string; writeId?: string }>(partitionKey, FENCE_ROW_KEY, { abortSignal });
     } catch (error) {
       if ((error as { statusCode?: number } | null)?.statusCode === 404) return undefined;
       throw this.#options.translate(error, `reading the fence row of partition ${partitionKey} of ${table.tableName}`);

@@ -37,7 +37,7 @@ export async function* queryPages<T extends object = Record<string, unknown>>(
   const pages = table
     .listEntities<T>({
       queryOptions: { filter: options.filter, ...(options.select ? { select: options.select } : {}) },
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      abortSignal: options.abortSignal,
     })
     .byPage({ maxPageSize: options.pageSize ?? READ_PAGE_SIZE });
   for (;;) {

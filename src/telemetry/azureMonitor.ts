@@ -5,12 +5,13 @@
 import * as coreTracing from "@azure/core-tracing";
 import type * as AzureFunctions from "@azure/functions";
 import functionsInstrumentation from "@azure/functions-opentelemetry-instrumentation";
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { shutdownAzureMonitor, useAzureMonitor, type AzureMonitorOpenTelemetryOptions } from "@azure/monitor-opentelemetry";
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
+import { createAzureCredential } from "../app/compose.js";
 
 export function credentialFor(identity: { kind: "managedIdentity"; clientId?: string } | { kind: "default" }): TokenCredential {
-  if (identity.kind === "default") return new DefaultAzureCredential();
+  if (identity.kind === "default") return createAzureCredential();
   return identity.clientId ? new ManagedIdentityCredential({ clientId: identity.clientId }) : new ManagedIdentityCredential();
 }
 
