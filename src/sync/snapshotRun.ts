@@ -51,6 +51,8 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   #skippedLogged = 0;
   /** Whether the companion (the mirror's full round) rides on the current run. */
   #attached = false;
+  /** Why a stopped run that carried the mirror's round was abandoned (the new run's round says it restarted). */
+  #abandonedRound: string | undefined;
 
   constructor(deps: UserSyncDependencies<TRun, TLease>, options: RunUserSyncUnderLeaseOptions<TLease>) {
     this.#deps = deps;
@@ -104,7 +106,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     const resumable = await this.#settleStoppedRuns();
     let result: PassResult<TRun> | undefined;
     let resumed = false;
-    let restartedBecause: string | undefined;
+    let restartedBecause: string | undefined = this.#abandonedRound;
     if (resumable) {
       const checkpoint = resumable.checkpoint!;
       const run = await sink.resumeRun(resumable, { lease });
@@ -167,6 +169,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         continue;
       }
       logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
+      if (run.mirrorRound && !resumable) this.#abandonedRound ??= `run ${run.runId} was abandoned: ${why}`;
       await sink.abandonRun(run, `Abandoned: ${why}.`, { lease: this.#lease });
     }
     return resumable;
