@@ -76,11 +76,11 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     return this.#record;
   }
 
-  async prepare(options: { abortSignal?: AbortSignal } = {}): Promise<SnapshotMirrorRound> {
+  async prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound } = {}): Promise<SnapshotMirrorRound> {
     const { delta } = this.#deps;
     const round = newRunId(this.#now());
     const deltaLink = await delta.latestDeltaLink({ counters: this.#counters, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-    return { round, deltaLink, select: [...delta.select], reason: this.#options.reason ?? "forced" };
+    return { round, deltaLink, select: [...delta.select], reason: this.#options.reason ?? options.restarts?.reason ?? "forced" };
   }
 
   async attach(run: SyncRunView, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean> {

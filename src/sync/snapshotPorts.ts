@@ -102,8 +102,11 @@ export type SyncTrigger = "timer" | "cli";
 export interface SnapshotCompanion<TRun> {
   /** Whether a new run should carry it (false: the snapshot runs alone). */
   readonly wanted: boolean;
-  /** Called before a new run starts (only when wanted): what to keep with the run record. */
-  prepare(options: { abortSignal?: AbortSignal }): Promise<SnapshotMirrorRound>;
+  /**
+   * Called before a new run starts, when wanted or when the run replaces one that carried a round
+   * (`restarts`: that round, started again): what to keep with the run record.
+   */
+  prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound }): Promise<SnapshotMirrorRound>;
   /** The run starts or continues: false when the run carries no round (the companion stays out of it). */
   attach(run: TRun, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean>;
   /** One page the snapshot committed to storage (before its checkpoint). */

@@ -19,6 +19,7 @@ import {
   type RunStats,
   type RunUserSyncUnderLeaseOptions,
   type SkippedUser,
+  type SnapshotMirrorRound,
   type SyncRunView,
   type UserSyncDependencies,
   type UserSyncResult,
@@ -53,6 +54,8 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   #attached = false;
   /** Why a stopped run that carried the mirror's round was abandoned (the new run's round says it restarted). */
   #abandonedRound: string | undefined;
+  /** The mirror round an abandoned run carried: the new run starts the round again. */
+  #carriedRound: SnapshotMirrorRound | undefined;
 
   constructor(deps: UserSyncDependencies<TRun, TLease>, options: RunUserSyncUnderLeaseOptions<TLease>) {
     this.#deps = deps;
@@ -128,6 +131,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
         await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`, { lease });
         restartedBecause = result.reason;
+        if (result.run.mirrorRound) this.#carriedRound = result.run.mirrorRound;
         resumed = false;
         result = undefined;
       }
@@ -135,7 +139,10 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     if (result === undefined) {
       this.#hardStop.signal.throwIfAborted();
       const companion = this.#deps.companion;
-      const mirrorRound = companion?.wanted ? await companion.prepare({ abortSignal: this.#hardStop.signal }) : undefined;
+      // A round that an abandoned run carried starts again with the new run, whatever else is due.
+      const restarts = this.#carriedRound;
+      const mirrorRound =
+        companion && (companion.wanted || restarts) ? await companion.prepare({ abortSignal: this.#hardStop.signal, ...(restarts ? { restarts } : {}) }) : undefined;
       const run = await sink.startRun({ trigger: this.#options.trigger, select: this.#deps.select, ...(mirrorRound ? { mirrorRound } : {}), abortSignal: this.#hardStop.signal, lease });
       this.#attached = (await companion?.attach(run, { resumed: false, ...(restartedBecause !== undefined ? { restartedBecause } : {}) })) ?? false;
       result = await this.#pass(run, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] }, undefined, false);
@@ -169,7 +176,10 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         continue;
       }
       logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
-      if (run.mirrorRound && !resumable) this.#abandonedRound ??= `run ${run.runId} was abandoned: ${why}`;
+      if (run.mirrorRound && !resumable && this.#abandonedRound === undefined) {
+        this.#abandonedRound = `run ${run.runId} was abandoned: ${why}`;
+        this.#carriedRound = run.mirrorRound;
+      }
       await sink.abandonRun(run, `Abandoned: ${why}.`, { lease: this.#lease });
     }
     return resumable;

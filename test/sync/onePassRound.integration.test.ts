@@ -6,7 +6,8 @@
  * reach the mirror with the next incremental round; a user deleted before the round is swept; a
  * round paused at a checkpoint continues on the next run; a round whose process is killed with
  * SIGKILL mid-pass is continued by the next run and ends with snapshot and mirror equal to the
- * directory, re-reading only the pages not checkpointed.
+ * directory, re-reading only the pages not checkpointed; a saved page link Graph refuses on resume
+ * restarts the round.
  */
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -211,6 +212,41 @@ describe("a full round in one pass over /users", () => {
     }
   });
 
+  it("a saved page link Graph refuses on resume (Directory_ExpiredPageToken) restarts the round, and the records say so", async () => {
+    const stop = new AbortController();
+    const paused = await service.runDue(log.logger, { trigger: "cli", full: true, abortSignal: stop.signal, onProgress: (stats) => stats.pages >= 1 && stop.abort() });
+    expect(paused.mirror).toMatchObject({ status: "paused" });
+    const [stopped] = await Array.fromAsync(service.store.listUnfinishedRuns());
+    const graph = graphRequests();
+    let refused = 0;
+    const removeRefusal = world.tenant.intercept("graph", (request) => {
+      if (refused > 0 || !request.url.searchParams.has("$skiptoken") || /\/delta$/.test(request.url.pathname)) return undefined;
+      refused += 1;
+      return { status: 400, body: { error: { code: "Directory_ExpiredPageToken", message: "The specified page token value has expired and can no longer be included in your request." } } };
+    });
+    try {
+      const restarted = await service.runDue(log.logger, { trigger: "cli" });
+      expect(refused).toBe(1);
+      expect(restarted.snapshot).toMatchObject({ outcome: "completed", resumed: false });
+      expect(restarted.snapshot!.run.runId).not.toBe(stopped!.runId);
+      expect(restarted.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "forced" });
+      expect(restarted.mirror!.round).not.toBe(paused.mirror!.round);
+      expect(restarted.mirror!.counters.roundRestarts).toBe(1);
+      expect(restarted.mirror!.note).toMatch(/restarted: Graph refused its saved page link/);
+      // A new sync-from-now link for the new round, and the whole directory read again.
+      expect(graph.seen.latest).toBe(1);
+      expect(graph.seen.users).toBeGreaterThanOrEqual(PAGES);
+      expect(graph.seen.users).toBeLessThanOrEqual(PAGES + 1);
+      expect((await service.store.getRun(stopped!.runId))).toMatchObject({ status: "abandoned" });
+      expect((await service.store.getRun(stopped!.runId))?.error).toMatch(/Graph refused its saved page link/);
+      await service.runDue(log.logger, { trigger: "cli" });
+      await expectMirrorEqualsDirectory();
+    } finally {
+      removeRefusal();
+      graph.remove();
+    }
+  });
+
   it("a round killed with SIGKILL mid-pass is continued by the next run: snapshot and mirror equal the directory", async () => {
     const graph = graphRequests();
     let hold: Promise<void> | undefined;
@@ -252,6 +288,27 @@ describe("a full round in one pass over /users", () => {
       expectNoSecrets(log.lines.join("\n"));
     } finally {
       release?.();
+      graph.remove();
+    }
+  });
+  it("USER_SYNC_SELECT changed while a round is paused: the round starts again for the new properties, and its record says why", async () => {
+    const stop = new AbortController();
+    const paused = await service.runDue(log.logger, { trigger: "cli", full: true, abortSignal: stop.signal, onProgress: (stats) => stats.pages >= 1 && stop.abort() });
+    expect(paused.mirror).toMatchObject({ status: "paused" });
+    // The operator narrows the properties before the next run (the last test: the service stays narrowed).
+    service = new UserSyncService({ ...env, USER_SYNC_SELECT: "id,userPrincipalName,displayName,jobTitle" });
+    const graph = graphRequests();
+    try {
+      const next = await service.runDue(log.logger, { trigger: "cli" });
+      expect(next.snapshot).toMatchObject({ outcome: "completed", resumed: false });
+      expect(next.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "selectChanged", select: ["id", "userPrincipalName", "displayName", "jobTitle"], counters: { roundRestarts: 1 } });
+      expect(next.mirror!.note).toMatch(/USER_SYNC_SELECT changed/);
+      expect(next.mirror!.round).not.toBe(paused.mirror!.round);
+      expect(graph.seen).toEqual({ users: PAGES, delta: 1, latest: 1 });
+      await expectSnapshotEqualsDirectory(next.snapshot!.run.snapshotId);
+      await expectMirrorEqualsDirectory();
+      expect((await service.mirror.getDeltaState())?.state.select).toEqual(["id", "userPrincipalName", "displayName", "jobTitle"]);
+    } finally {
       graph.remove();
     }
   });
