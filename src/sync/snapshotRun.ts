@@ -263,8 +263,15 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     const { sink } = this.#deps;
     const lease = this.#lease;
     try {
-      const written = await sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease });
-      if (this.#attached) await this.#deps.companion!.page(page.users);
+      // The snapshot and the companion (the mirror's full round) write the page side by side; the
+      // checkpoint waits for both. allSettled: a failure of one is thrown after the other settled.
+      const [snapshotWrite, companionWrite] = await Promise.allSettled([
+        sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease }),
+        this.#attached ? this.#deps.companion!.page(page.users) : Promise.resolve(),
+      ]);
+      if (snapshotWrite.status === "rejected") throw snapshotWrite.reason;
+      if (companionWrite.status === "rejected") throw companionWrite.reason;
+      const written = snapshotWrite.value;
       stats.pages += 1;
       stats.entitiesWritten += written.entitiesWritten;
       stats.transactions += written.transactions;
