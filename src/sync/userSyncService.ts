@@ -133,8 +133,8 @@ export class UserSyncService {
           {
             reason: plan.mode === "full" ? plan.reason : undefined,
             trigger: options.trigger,
-            // No onMirrorPage: the snapshot's progress (onProgress) already reports the one pass.
             abortSignal: AbortSignal.any([lease.signal, ...(abortSignal ? [abortSignal] : [])]),
+            ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}),
           },
         );
         try {
