@@ -13,7 +13,7 @@ import { storageError } from "../tables/storageErrors.js";
 import { queryPages, submitAll } from "../tables/tableStore.js";
 import { encodeRun, type SyncRunRecord } from "./runRecords.js";
 import type { RunsTable, WriteOptions } from "./runsTable.js";
-import { assertSnapshotId } from "./snapshotWriter.js";
+import { assertSnapshotId } from "./snapshotErrors.js";
 
 export interface DeleteExpiredSnapshotsOptions extends WriteOptions {
   /** Keep the newest this many complete snapshots (at least 1: the latest is always kept). */

@@ -4,6 +4,7 @@
  * being one while it was read.
  */
 import { UserSyncError } from "../shared/errors.js";
+import { isRunId } from "../tables/keys.js";
 
 const LIST_RUNS = "List runs and their snapshots with: entra-user-sync runs.";
 const RETENTION_FIX = "Raise SNAPSHOT_RETENTION_COUNT or SNAPSHOT_RETENTION_DAYS to keep more.";
@@ -39,4 +40,9 @@ export function createSnapshotError(problem: SnapshotProblem): UserSyncError {
   const code = problem.kind === "changedWhileRead" ? "read_incomplete" : "snapshot_not_found";
   const snapshotId = "snapshotId" in problem ? problem.snapshotId.slice(0, 80) : undefined;
   return new UserSyncError(code, message(problem), { details: { problem: problem.kind, ...(snapshotId ? { snapshotId } : {}) } });
+}
+
+/** Throws `snapshot_not_found` (notAnId) unless `snapshotId` has the shape of a snapshot id. */
+export function assertSnapshotId(snapshotId: string): void {
+  if (!isRunId(snapshotId)) throw createSnapshotError({ kind: "notAnId", snapshotId });
 }

@@ -7,8 +7,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
-import { createSnapshotError } from "./snapshotErrors.js";
-import { isRunId } from "../tables/keys.js";
+import { assertSnapshotId, createSnapshotError } from "./snapshotErrors.js";
 import { isFenceRow } from "../tables/partitionFence.js";
 import { queryEntities } from "../tables/tableStore.js";
 import { decodeUserEntity } from "../tables/userEntity.js";
@@ -44,7 +43,7 @@ export class SnapshotReader {
    */
   async *listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
     const signal = { abortSignal: options.abortSignal };
-    if (options.includeIncomplete) assertIsSnapshotId(snapshotId);
+    if (options.includeIncomplete) assertSnapshotId(snapshotId);
     else await this.getCompleteRun(snapshotId, signal);
     // One range over the snapshot's partitions: `<id>-00` … `<id>-ff` sort between `<id>-` and `<id>.`.
     const filter = odata`PartitionKey gt ${`${snapshotId}-`} and PartitionKey lt ${`${snapshotId}.`}`;
@@ -77,7 +76,7 @@ export class SnapshotReader {
 
   /** The run of a complete snapshot, or `snapshot_not_found` saying why it is not one (no such run, incomplete, deleted). */
   async getCompleteRun(snapshotId: string, options: { abortSignal?: AbortSignal } = {}): Promise<SyncRunRecord> {
-    assertIsSnapshotId(snapshotId);
+    assertSnapshotId(snapshotId);
     const run = await this.#runs.getRun(snapshotId, options);
     if (!run) throw createSnapshotError({ kind: "noSuchSnapshot", snapshotId });
     if (run.status !== "succeeded") throw createSnapshotError({ kind: "incomplete", snapshotId, status: run.status });
@@ -101,8 +100,3 @@ export class SnapshotReader {
   }
 }
 
-function assertIsSnapshotId(snapshotId: string): void {
-  if (!isRunId(snapshotId)) {
-    throw createSnapshotError({ kind: "notAnId", snapshotId });
-  }
-}

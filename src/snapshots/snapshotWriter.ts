@@ -8,8 +8,8 @@ import type { LimitFunction } from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { isUserSyncError } from "../shared/errors.js";
-import { createSnapshotError } from "./snapshotErrors.js";
-import { isRunId, newRunId, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
+import { assertSnapshotId } from "./snapshotErrors.js";
+import { newRunId, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
 import { entitiesOf, failedOperationIndex, FENCED_MAX_OPERATIONS, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode, submitAll } from "../tables/tableStore.js";
@@ -257,8 +257,3 @@ export class SnapshotWriter {
   }
 }
 
-export function assertSnapshotId(snapshotId: string): void {
-  if (!isRunId(snapshotId)) {
-    throw createSnapshotError({ kind: "notAnId", snapshotId });
-  }
-}
