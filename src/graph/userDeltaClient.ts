@@ -113,6 +113,25 @@ export class UserDeltaClient {
     return url.toString();
   }
 
+  /** `/v1.0/users/delta?$select=…&$deltatoken=latest`: Graph answers with a delta link from now and no users. */
+  get latestUrl(): string {
+    const url = new URL(this.firstRoundUrl);
+    url.searchParams.set("$deltatoken", "latest");
+    return url.toString();
+  }
+
+  /**
+   * "Sync from now": one request for a delta link that returns what changes from this moment on,
+   * without reading the directory (the mirror's full round reads it through `/users`). Checked like
+   * every delta link (https, the configured Graph origin).
+   */
+  async latestDeltaLink(options: { abortSignal?: AbortSignal; counters?: Record<string, number> } = {}): Promise<string> {
+    let deltaLink: string | undefined;
+    for await (const page of this.listDeltaPages({ ...options, startLink: this.latestUrl })) deltaLink = page.deltaLink ?? deltaLink;
+    // listDeltaPages ends only after a page that carries a deltaLink.
+    return deltaLink!;
+  }
+
   /**
    * Yields one round page by page (only the page handed out is held). The last page carries the
    * deltaLink. Users are in the canonical form (canonicalUser.ts): every selected property, `null`

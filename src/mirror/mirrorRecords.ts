@@ -68,7 +68,8 @@ const MAX_ERROR_LENGTH = 2000;
 
 export interface MirrorRunRecord {
   runId: string;
-  status: "running" | "succeeded" | "failed";
+  /** `paused`: a full round riding on a snapshot run that paused at a checkpoint (the next run continues the round). */
+  status: "running" | "paused" | "succeeded" | "failed";
   mode: MirrorRunMode;
   reason: MirrorRunReason;
   /** What started the run, when known (absent in records written before it was recorded). */
@@ -87,6 +88,10 @@ export interface MirrorRunRecord {
   /** The first users the mirror could not store (the count is `counters.skippedUsers`). */
   skipped?: MirrorSkippedUser[];
   error?: string;
+  /** The round's mark, for a full round that rides on a snapshot run (its round outlives one invocation). */
+  round?: string;
+  /** Something the operator should know about the run (e.g. a full round restarted because Graph refused a saved page link). */
+  note?: string;
   /** The record's ETag after our last write of it: later writes are conditional on it. */
   etag?: string;
 }
@@ -155,6 +160,8 @@ export function encodeMirrorRun(run: MirrorRunRecord): Keyed {
   };
   if (run.skipped && run.skipped.length > 0) entity.skipped = JSON.stringify(run.skipped.slice(0, MAX_MIRROR_SKIPPED_RECORDED));
   if (run.endedAt) entity.endedAt = run.endedAt;
+  if (run.round !== undefined) entity.round = run.round;
+  if (run.note !== undefined) entity.note = redact(run.note).slice(0, MAX_ERROR_LENGTH);
   if (run.error !== undefined) {
     const safe = redact(run.error);
     entity.error = safe.length <= MAX_ERROR_LENGTH ? safe : `${safe.slice(0, MAX_ERROR_LENGTH - 1)}…`;
@@ -189,6 +196,8 @@ export function decodeMirrorRun(e: Record<string, unknown>): MirrorRunRecord {
   if (e.trigger === "timer" || e.trigger === "cli") record.trigger = e.trigger;
   if (e.endedAt) record.endedAt = new Date(e.endedAt as string);
   if (typeof e.error === "string") record.error = e.error;
+  if (typeof e.round === "string") record.round = e.round;
+  if (typeof e.note === "string") record.note = e.note;
   if (typeof e.etag === "string") record.etag = e.etag;
   if (typeof e.skipped === "string") {
     const skipped = parseJson<MirrorSkippedUser[] | undefined>(e.skipped, undefined, Array.isArray);

@@ -62,10 +62,27 @@ export interface SyncRunRecord {
   error?: string;
   /** The last checkpoint: absent until the first page is committed. */
   checkpoint?: RunCheckpoint;
+  /** The mirror's full round that rides on this run's pass over `/users` (docs/mirror.md, "One pass"). */
+  mirrorRound?: SnapshotMirrorRound;
   /** When retention began deleting the snapshot's users (readers refuse it from then on). */
   snapshotDeletedAt?: Date;
   /** When retention finished deleting them. */
   snapshotPurgedAt?: Date;
+}
+
+/**
+ * The mirror's full round carried by a snapshot run: written when the run starts, so a run
+ * continued from its checkpoint continues the same round (same mark, same delta link).
+ */
+export interface SnapshotMirrorRound {
+  /** The round's mark (`_round` of every mirror user it wrote). */
+  round: string;
+  /** The delta link Graph gave for "now" (`$deltatoken=latest`) before the pass started. */
+  deltaLink: string;
+  /** The mirror's `$select` the delta link is bound to. */
+  select: string[];
+  /** Why the round runs (the mirror run record's reason). */
+  reason: string;
 }
 
 export interface LatestSnapshot {
@@ -124,6 +141,8 @@ export type RunEntity = {
   linkDigests?: string;
   checkpointAt?: Date;
   skipped?: string;
+  /** SnapshotMirrorRound as JSON. */
+  mirrorRound?: string;
   snapshotDeletedAt?: Date;
   snapshotPurgedAt?: Date;
 };
@@ -206,6 +225,7 @@ export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
     if (run.checkpoint.linkDigests && run.checkpoint.linkDigests.length > 0) entity.linkDigests = run.checkpoint.linkDigests.slice(-MAX_LINK_DIGESTS).join(",");
   }
   if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
+  if (run.mirrorRound) entity.mirrorRound = JSON.stringify(run.mirrorRound);
   if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
   if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
   return entity;
@@ -247,6 +267,8 @@ export function decodeRun(entity: RunEntity): SyncRunRecord {
   }
   if (entity.snapshotDeletedAt) record.snapshotDeletedAt = new Date(entity.snapshotDeletedAt);
   if (entity.snapshotPurgedAt) record.snapshotPurgedAt = new Date(entity.snapshotPurgedAt);
+  const mirrorRound = parseJson<SnapshotMirrorRound | undefined>(entity.mirrorRound, undefined, isMirrorRound);
+  if (mirrorRound) record.mirrorRound = mirrorRound;
   return record;
 }
 
@@ -259,4 +281,9 @@ export function decodeLease(entity: LeaseEntity): LeaseInfo {
     acquiredAt: new Date(entity.acquiredAt),
     expiresAt: new Date(entity.expiresAt),
   };
+}
+
+function isMirrorRound(value: unknown): boolean {
+  const v = value as Partial<SnapshotMirrorRound> | null;
+  return typeof v === "object" && v !== null && typeof v.round === "string" && typeof v.deltaLink === "string" && Array.isArray(v.select) && typeof v.reason === "string";
 }

@@ -26,6 +26,7 @@ import {
   type RunCheckpoint,
   type RunStats,
   type SkippedUser,
+  type SnapshotMirrorRound,
   type SyncRunRecord,
   type SyncTrigger,
 } from "./runRecords.js";
@@ -35,6 +36,8 @@ import type { WriterLease } from "./writerLease.js";
 export interface StartRunOptions extends WriteOptions {
   trigger: SyncTrigger;
   select: readonly string[];
+  /** The mirror's full round that rides on the run's pass (kept with the run so a resumed run continues it). */
+  mirrorRound?: SnapshotMirrorRound;
 }
 
 export interface CheckpointRunOptions extends WriteOptions {
@@ -89,6 +92,7 @@ export class SnapshotWriter {
       partitionCount: this.#partitionCount,
       stats: normalizeStats({ pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0 }),
     };
+    if (options.mirrorRound) run.mirrorRound = { ...options.mirrorRound, select: [...options.mirrorRound.select] };
     if (options.lease) options.lease.runId = runId;
     await this.#runs.write([["create", encodeRun(run)]], `recording run ${runId}`, options);
     return run;

@@ -54,6 +54,17 @@ export function formatMirrorSummary(run: MirrorRunRecord): string {
   if (run.mode === "incremental") {
     return `Mirror updated incrementally: ${changes} (${number.format(c.unchanged)} unchanged) from ${formatCount(run.itemsRead, "change")} in ${formatCount(run.pages, "page")}${took} (run ${run.runId}).`;
   }
+  if (run.round !== undefined) {
+    // A full round in the snapshot's pass over /users (src/sync/onePassRound.ts).
+    if (run.status === "paused") {
+      return `Mirror full round (${describeMirrorReason(run.reason)}) paused with the snapshot: ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")} in this run; the next run continues round ${run.round} (run ${run.runId}).`;
+    }
+    return (
+      `Mirror full round (${describeMirrorReason(run.reason)}) in the snapshot's pass: ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")}, ` +
+      `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).` +
+      (run.note ? ` ${run.note}` : "")
+    );
+  }
   return (
     `Mirror full round (${describeMirrorReason(run.reason)}): ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")}, ` +
     `${number.format(run.swept)} not seen and marked missing; ${changes}${took} (run ${run.runId}).` +

@@ -6,9 +6,9 @@
  */
 import type { GraphUser, UserPage } from "../graph/types.js";
 import type { Logger } from "../shared/logger.js";
-import { MAX_SKIPPED_RECORDED, type SkippedUser, type RunStats as StoredRunStats } from "../snapshots/runRecords.js";
+import { MAX_SKIPPED_RECORDED, type SkippedUser, type SnapshotMirrorRound, type RunStats as StoredRunStats } from "../snapshots/runRecords.js";
 
-export type { SkippedUser };
+export type { SkippedUser, SnapshotMirrorRound };
 
 /** What a run counts, stored with the run record: the store's RunStats, with both bags always present. */
 export type RunStats = StoredRunStats & {
@@ -34,6 +34,8 @@ export interface SyncRunView extends RunHandle {
   partitionCount: number;
   /** Progress after the last committed page; `nextLink` absent when every page is committed. */
   checkpoint?: { nextLink?: string; at: Date; linkDigests?: readonly string[] };
+  /** The mirror's full round riding on this run's pass, when there is one. */
+  mirrorRound?: SnapshotMirrorRound;
   stats: Omit<RunStats, "skipped"> & { skipped?: readonly SkippedUser[] };
 }
 
@@ -65,7 +67,7 @@ export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseV
   releaseLease(lease: TLease): Promise<void>;
   /** Runs that are running (their process died: we hold the lease) or paused, newest first. */
   listUnfinishedRuns(): AsyncIterable<TRun>;
-  startRun(options: { trigger: SyncTrigger; select: readonly string[]; abortSignal?: AbortSignal; lease: TLease }): Promise<TRun>;
+  startRun(options: { trigger: SyncTrigger; select: readonly string[]; mirrorRound?: SnapshotMirrorRound; abortSignal?: AbortSignal; lease: TLease }): Promise<TRun>;
   /** Takes the run's snapshot over (its previous holder's late writes cannot land) and marks it running. */
   resumeRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
   abandonRun(run: TRun, reason: string, options: { lease: TLease }): Promise<TRun>;
@@ -90,6 +92,31 @@ export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseV
 
 export type SyncTrigger = "timer" | "cli";
 
+/**
+ * A writer that rides on a snapshot run's pass over `/users` (the mirror's full round). The run
+ * calls it in this order: `prepare` before a new run is started (what it returns is kept with the
+ * run record), `attach` with the run it continues or started, `page` for every page after the
+ * snapshot wrote it and before the checkpoint, then `complete` before the snapshot is promoted, or
+ * `stop` when the run pauses or fails.
+ */
+export interface SnapshotCompanion<TRun> {
+  /** Whether a new run should carry it (false: the snapshot runs alone). */
+  readonly wanted: boolean;
+  /**
+   * Called before a new run starts, when wanted or when the run replaces one that carried a round
+   * (`restarts`: that round, started again): what to keep with the run record.
+   */
+  prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound }): Promise<SnapshotMirrorRound>;
+  /** The run starts or continues: false when the run carries no round (the companion stays out of it). */
+  attach(run: TRun, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean>;
+  /** One page the snapshot committed to storage (before its checkpoint). */
+  page(users: readonly GraphUser[]): Promise<void>;
+  /** Every page is read and written: finish (sweep, save state). Called again after a crash in it. */
+  complete(): Promise<void>;
+  /** The run stops without completing. */
+  stop(how: { paused: boolean; error?: unknown }): Promise<void>;
+}
+
 export interface RunControl {
   /** Stop cleanly at a checkpoint after this long (the next run continues). Default: no limit. */
   maxRunDurationInMs?: number;
@@ -105,6 +132,11 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
   select: readonly string[];
   logger: Logger;
   runControl?: RunControl;
+  /**
+   * A second writer fed from the same pass (the mirror's full round, src/sync/onePassRound.ts):
+   * each page goes to it before the checkpoint, and it finishes before the snapshot is promoted.
+   */
+  companion?: SnapshotCompanion<TRun>;
   /** Applied after a snapshot is promoted. Default: no retention. */
   retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }

@@ -19,6 +19,7 @@ import {
   type RunStats,
   type RunUserSyncUnderLeaseOptions,
   type SkippedUser,
+  type SnapshotMirrorRound,
   type SyncRunView,
   type UserSyncDependencies,
   type UserSyncResult,
@@ -49,6 +50,12 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   #leaseLost: unknown;
   #lease!: TLease;
   #skippedLogged = 0;
+  /** Whether the companion (the mirror's full round) rides on the current run. */
+  #attached = false;
+  /** Why a stopped run that carried the mirror's round was abandoned (the new run's round says it restarted). */
+  #abandonedRound: string | undefined;
+  /** The mirror round an abandoned run carried: the new run starts the round again. */
+  #carriedRound: SnapshotMirrorRound | undefined;
 
   constructor(deps: UserSyncDependencies<TRun, TLease>, options: RunUserSyncUnderLeaseOptions<TLease>) {
     this.#deps = deps;
@@ -102,6 +109,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     const resumable = await this.#settleStoppedRuns();
     let result: PassResult<TRun> | undefined;
     let resumed = false;
+    let restartedBecause: string | undefined = this.#abandonedRound;
     if (resumable) {
       const checkpoint = resumable.checkpoint!;
       const run = await sink.resumeRun(resumable, { lease });
@@ -114,6 +122,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         skipped: [...(run.stats.skipped ?? [])],
       };
       resumed = true;
+      this.#attached = (await this.#deps.companion?.attach(run, { resumed: true })) ?? false;
       logger.info(
         `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "user")} written so far).`,
       );
@@ -121,13 +130,21 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
       if (result.kind === "restart") {
         logger.warn(`Run ${result.run.runId} is abandoned and a new snapshot started: ${result.reason}.`);
         await sink.abandonRun(result.run, `Abandoned: ${result.reason}.`, { lease });
+        restartedBecause = result.reason;
+        if (result.run.mirrorRound) this.#carriedRound = result.run.mirrorRound;
         resumed = false;
         result = undefined;
       }
     }
     if (result === undefined) {
       this.#hardStop.signal.throwIfAborted();
-      const run = await sink.startRun({ trigger: this.#options.trigger, select: this.#deps.select, abortSignal: this.#hardStop.signal, lease });
+      const companion = this.#deps.companion;
+      // A round that an abandoned run carried starts again with the new run, whatever else is due.
+      const restarts = this.#carriedRound;
+      const mirrorRound =
+        companion && (companion.wanted || restarts) ? await companion.prepare({ abortSignal: this.#hardStop.signal, ...(restarts ? { restarts } : {}) }) : undefined;
+      const run = await sink.startRun({ trigger: this.#options.trigger, select: this.#deps.select, ...(mirrorRound ? { mirrorRound } : {}), abortSignal: this.#hardStop.signal, lease });
+      this.#attached = (await companion?.attach(run, { resumed: false, ...(restartedBecause !== undefined ? { restartedBecause } : {}) })) ?? false;
       result = await this.#pass(run, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] }, undefined, false);
     }
     if (result.kind === "restart") throw new UserSyncError("graph_request_failed", result.reason);
@@ -159,6 +176,10 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         continue;
       }
       logger.warn(`Run ${run.runId} (${run.status}) is abandoned: ${why}. Its partial data is deleted by retention.`);
+      if (run.mirrorRound && !resumable && this.#abandonedRound === undefined) {
+        this.#abandonedRound = `run ${run.runId} was abandoned: ${why}`;
+        this.#carriedRound = run.mirrorRound;
+      }
       await sink.abandonRun(run, `Abandoned: ${why}.`, { lease: this.#lease });
     }
     return resumable;
@@ -215,7 +236,25 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     }
     if (this.#leaseLost) throw this.#leaseLost;
     const final = { ...stats, usersRead: progress.committedRead };
-    if (stoppedEarly) return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };
+    if (!stoppedEarly && this.#attached) {
+      // The companion (the mirror's sweep and delta link) finishes before the snapshot is promoted:
+      // a run stopped in it is continued with every page read, and finishes it again (idempotent).
+      try {
+        await this.#deps.companion!.complete();
+      } catch (error) {
+        if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
+        if (this.#stopReason !== undefined && isAbortError(error)) {
+          stoppedEarly = true;
+        } else {
+          await this.#recordFailure(progress.run, error, final);
+          throw error;
+        }
+      }
+    }
+    if (stoppedEarly) {
+      if (this.#attached) await this.#deps.companion!.stop({ paused: true });
+      return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };
+    }
     return { kind: "completed", run: await sink.completeRun(progress.run, final, { lease }), stats: final };
   }
 
@@ -224,7 +263,15 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     const { sink } = this.#deps;
     const lease = this.#lease;
     try {
-      const written = await sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease });
+      // The snapshot and the companion (the mirror's full round) write the page side by side; the
+      // checkpoint waits for both. allSettled: a failure of one is thrown after the other settled.
+      const [snapshotWrite, companionWrite] = await Promise.allSettled([
+        sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease }),
+        this.#attached ? this.#deps.companion!.page(page.users) : Promise.resolve(),
+      ]);
+      if (snapshotWrite.status === "rejected") throw snapshotWrite.reason;
+      if (companionWrite.status === "rejected") throw companionWrite.reason;
+      const written = snapshotWrite.value;
       stats.pages += 1;
       stats.entitiesWritten += written.entitiesWritten;
       stats.transactions += written.transactions;
@@ -240,6 +287,14 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   }
 
   async #recordFailure(run: TRun, failure: unknown, stats: RunStats): Promise<void> {
+    if (this.#attached) {
+      try {
+        await this.#deps.companion!.stop({ paused: false, error: failure });
+      } catch (stopError) {
+        if (this.#isLeaseLoss(stopError)) throw this.#lostError(stopError);
+        this.#deps.logger.error(`Could not record the mirror's round as failed: ${describeError(stopError)}`);
+      }
+    }
     try {
       await this.#deps.sink.failRun(run, redact(describeError(failure)), stats, { lease: this.#lease });
     } catch (recordError) {

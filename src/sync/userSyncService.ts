@@ -6,7 +6,7 @@ import type { GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
-import { runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
+import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
@@ -15,6 +15,7 @@ import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapsho
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
 import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from "./snapshotPorts.js";
+import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 
 export interface RunSyncOptions extends RunUserSyncOptions {
@@ -121,11 +122,24 @@ export class UserSyncService {
       const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
       const result: DueRunResult = { due };
       let snapshotFailure: { error: unknown } | undefined;
+      let onePass: OnePassMirrorRound | undefined;
       if (due.snapshot !== undefined) {
         const startedAt = Date.now();
+        // The mirror's full round rides on the snapshot's pass over /users (one read of the
+        // directory): a new one when the mirror needs a full round, or the round a stopped run carries.
+        const plan = decideMode(await this.mirror.getDeltaState(signal), this.delta.select, due.mirrorFull);
+        onePass = new OnePassMirrorRound(
+          { delta: this.delta, mirror: this.mirror, logger: safeLogger, lease },
+          {
+            reason: plan.mode === "full" ? plan.reason : undefined,
+            trigger: options.trigger,
+            // No onMirrorPage: the snapshot's progress (onProgress) already reports the one pass.
+            abortSignal: AbortSignal.any([lease.signal, ...(abortSignal ? [abortSignal] : [])]),
+          },
+        );
         try {
           result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
-            { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention },
+            { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention, companion: onePass },
             { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
           );
         } catch (error) {
@@ -136,6 +150,7 @@ export class UserSyncService {
         }
         result.snapshotElapsedInMs = Date.now() - startedAt;
       }
+      if (onePass?.record) result.mirror = onePass.record;
       if (abortSignal?.aborted) return result;
       // A run that lost its lease does not go on to the mirror.
       try {
@@ -143,6 +158,16 @@ export class UserSyncService {
       } catch (error) {
         leaseLost = true;
         throw error;
+      }
+      const carried = onePass?.record;
+      if (carried && (carried.status === "succeeded" || carried.status === "paused")) {
+        // The round was done in the snapshot's pass, or waits with it at its checkpoint: no other
+        // round now (an incremental one would write users without the round's mark, and its sweep
+        // would then take them for users the pass did not see).
+        result.mirror = carried;
+        if (carried.status === "paused") safeLogger.info("The mirror's full round paused with the snapshot; the next run continues both.");
+        if (snapshotFailure) throw snapshotFailure.error;
+        return result;
       }
       let mirrorFull = due.mirrorFull;
       if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
@@ -215,21 +240,23 @@ export class UserSyncService {
    */
   async runSync(logger: Logger, options: RunSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
     const safeLogger = redactingLogger(logger);
-    return withRunLogger(safeLogger, async () => {
-      await this.#ensureTables(options.abortSignal);
-      const { runControl, ...runOptions } = options;
-      return await runSnapshot<SyncRunRecord, WriterLease>(
-        {
-          source: this.users,
-          sink: this.store,
-          select: this.settings.select,
-          logger: safeLogger,
-          runControl: { ...this.settings.runControl, ...runControl },
-          retention: this.settings.retention,
-        },
-        runOptions,
-      );
-    });
+    return withRunLogger(safeLogger, () => this.#runSync(safeLogger, options));
+  }
+
+  async #runSync(safeLogger: Logger, options: RunSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
+    await this.#ensureTables(options.abortSignal);
+    const { runControl, ...runOptions } = options;
+    return await runSnapshot<SyncRunRecord, WriterLease>(
+      {
+        source: this.users,
+        sink: this.store,
+        select: this.settings.select,
+        logger: safeLogger,
+        runControl: { ...this.settings.runControl, ...runControl },
+        retention: this.settings.retention,
+      },
+      runOptions,
+    );
   }
 
   #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {

@@ -31,10 +31,8 @@ describe("entra-user-sync command line", () => {
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^User sync succeeded: 1,500 users in 2 pages, 1,500 entities in \d+ transactions/);
-    // The first run also seeds the live mirror with a full round.
-    expect(result.stdout).toMatch(/\nMirror full round \(first round\): 1,50\d users written from 8 pages, 0 not seen/);
-    // The repeats Graph's delta query returns are counted, and the summary says so.
-    expect(result.stdout).toContain("repeats are counted in the users written, and the mirror holds every user once.");
+    // The first run also seeds the live mirror with a full round, from the snapshot's own pages (one pass over /users).
+    expect(result.stdout).toMatch(/\nMirror full round \(first round\) in the snapshot's pass: 1,500 users written from 2 pages, 0 not seen/);
     expectNoSecrets(result.stdout + result.stderr, [world.azurite.connectionString]);
   });
 
@@ -51,7 +49,7 @@ describe("entra-user-sync command line", () => {
     const wide = await cli(["runs", "--wide"], envFor());
     const [wideHeader, wideMirror, wideSnapshot] = wide.stdout.trim().split("\n");
     expect(wideHeader).toMatch(/^RUN\s+MODE\s+REASON\s+STATUS\s+TRIGGER\s+STARTED\s+TOOK\s+PAGES\s+USERS\s+WRITTEN\s+CHANGES\s+ERROR$/);
-    expect(wideMirror).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+8\s+1,50\d\s+1,50\d\s+none/);
+    expect(wideMirror).toMatch(/\sfull\s+firstRound\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500\s+none/);
     expect(wideSnapshot).toMatch(/\ssnapshot\s+succeeded\s+cli\s+\S+\s+[\d.]+ s\s+2\s+1,500\s+1,500/);
 
     const json = await cli(["runs", "--json", "--limit", "2"], envFor());

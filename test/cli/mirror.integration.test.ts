@@ -66,7 +66,8 @@ describe("the live mirror on the command line", () => {
     const result = await cli(["run"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 page,/);
-    expect(result.stdout).toMatch(/\nMirror full round \(first round\): 60\d users written from 4 pages/);
+    // One pass over /users: the mirror's full round is written from the snapshot's page.
+    expect(result.stdout).toMatch(/\nMirror full round \(first round\) in the snapshot's pass: 600 users written from 1 page, 0 not seen/);
     const current = await cli(["export", "--current"]);
     expect(current.code).toBe(0);
     expectSameUsers(lines(current.stdout), currentDirectory());
@@ -172,12 +173,12 @@ describe("the live mirror on the command line", () => {
     expect(notAnId.stderr).toContain("expected a run or snapshot id");
   });
 
-  it("run --full forces a snapshot and a full round; the snapshot (/users) and the mirror (/users/delta) agree", async () => {
+  it("run --full forces a snapshot and a full round in one /users pass; the snapshot and the mirror agree", async () => {
     world.tenant.changes.changeUser(5, { displayName: "Changed Before Full" });
     const result = await cli(["run", "--full"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^User sync succeeded: 600 users in 1 page,/);
-    expect(result.stdout).toMatch(/\nMirror full round \(forced with --full\): 60\d users written from 4 pages, 0 not seen and marked missing/);
+    expect(result.stdout).toMatch(/\nMirror full round \(forced with --full\) in the snapshot's pass: 600 users written from 1 page, 0 not seen and marked missing/);
     const [newest] = await mirrorRuns();
     expect(newest).toMatchObject({ kind: "mirror", mode: "full", reason: "forced", status: "succeeded" });
 

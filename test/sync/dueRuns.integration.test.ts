@@ -87,25 +87,33 @@ describe("runDue", () => {
     expect(await service.store.getLease()).toBeUndefined();
   });
 
-  it("a snapshot paused at its maximum run duration is followed by an incremental mirror round; the next run continues the snapshot and does the full round", async () => {
+  it("a snapshot paused at its maximum run duration pauses the mirror's full round with it; the next run finishes both", async () => {
     // Slow /users pages: the run's maximum duration passes before the snapshot's first page arrives.
     const remove = world.tenant.intercept("graph", async (request) => {
       if (isUsersList(request.url.pathname)) await sleep(400);
       return undefined;
     });
     const later = new Date(Date.now() + 5 * DAY);
+    let round: string | undefined;
     try {
       const paused = await service.runDue(log.logger, { trigger: "timer", now: later, runControl: { maxRunDurationInMs: 50 } });
       expect(paused.due).toEqual({ snapshot: "scheduled", mirrorFull: "scheduled" });
       expect(paused.snapshot).toMatchObject({ outcome: "paused", pausedBecause: "max_run_duration" });
-      expect(paused.mirror).toMatchObject({ status: "succeeded", mode: "incremental", reason: "deltaLink" });
+      // The full round rides on the snapshot's pass: it pauses with it, and no incremental round runs in between.
+      expect(paused.mirror).toMatchObject({ status: "paused", mode: "full", reason: "scheduled" });
+      round = paused.mirror?.round;
     } finally {
       remove();
     }
     const continued = await service.runDue(log.logger, { trigger: "timer", now: later });
     expect(continued.due).toEqual({ snapshot: "continuing", mirrorFull: "scheduled" });
     expect(continued.snapshot?.outcome).toBe("completed");
-    expect(continued.mirror).toMatchObject({ mode: "full", reason: "scheduled" });
+    // The paused run had committed no page (its maximum duration passed before the first one):
+    // nothing to continue, so the snapshot and the round start again, and the mirror's record says so.
+    expect(continued.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "scheduled", counters: { roundRestarts: 1 } });
+    expect(continued.mirror?.note).toMatch(/was abandoned: it stopped before committing its first page/);
+    expect(round).toBeDefined();
+    expect(continued.mirror?.round).not.toBe(round);
   });
 
   it("another run holding the writer lease: run_in_progress, having read and written nothing", async () => {

@@ -83,8 +83,9 @@ describe("a run killed between pages", () => {
     service = new UserSyncService(env);
     const gate = graphGate();
     try {
-      // The child reads pages 1 and 2; page 3 is held, so it dies between pages.
-      gate.holdFrom(3);
+      // The child asks for the mirror's "sync from now" link, then reads pages 1 and 2; page 3 is
+      // held, so it dies between pages.
+      gate.holdFrom(4);
       const cli = startRun(["run", "--no-progress"]);
       children.push(cli.child);
       const checkpointed = await waitFor("the child's second checkpoint", async () => {

@@ -28,7 +28,7 @@ const quietLogger: Logger = {
 };
 
 /** Counts requests to the table service as they leave Node's HTTP client. */
-function countTableRequests(tableHost: string): TableRequestCounts {
+export function countTableRequests(tableHost: string): TableRequestCounts {
   const counts: TableRequestCounts = { requests: 0, batches: 0, throttled: 0 };
   const isTable = (request: ClientRequest) => request.getHeader("host") === tableHost;
   diagnosticsChannel.subscribe("http.client.request.start", (message) => {

@@ -1,0 +1,203 @@
+/**
+ * The mirror's full round in one pass over the directory (docs/mirror.md, "One pass"): it rides on
+ * a snapshot run's pass over `/users`. Before the pass, one request to
+ * `/users/delta?$deltatoken=latest` gives the round's delta link ("sync from now"); each page the
+ * snapshot commits is written to the mirror whole (Replace), marked with the round; after the last
+ * page the sweep marks the mirror users the round did not see `missing`, and the round's delta link
+ * becomes the mirror's. The next incremental round replays what changed during the pass.
+ *
+ * The round (its mark, its delta link, its `$select`) is kept with the snapshot run record, so a run
+ * continued from its checkpoint continues the same round; the sweep is one query for the users not
+ * carrying the mark, so a sweep stopped half-way simply runs again.
+ */
+import { canonicalUser } from "../graph/canonicalUser.js";
+import type { GraphUser } from "../graph/types.js";
+import type { MirrorUser } from "../mirror/mirrorEntity.js";
+import type { MirrorRunReason, MirrorRunRecord, MirrorSkippedUser, VersionedDeltaState } from "../mirror/mirrorRecords.js";
+import { sameSelect, type MirrorStore, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
+import type { MirrorWrite } from "../mirror/planChanges.js";
+import { describeError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import { redact } from "../shared/redact.js";
+import { newRunId } from "../tables/keys.js";
+import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { MAX_MIRROR_SKIPPED_RECORDED } from "../mirror/mirrorRecords.js";
+import type { SnapshotCompanion, SnapshotMirrorRound, SyncRunView } from "./snapshotPorts.js";
+
+/** The delta reader, as the one-pass round sees it (UserDeltaClient). */
+export interface LatestDeltaSource {
+  /** The mirror's `$select`: USER_SYNC_SELECT without the snapshot-only properties. */
+  readonly select: readonly string[];
+  readonly snapshotOnly?: ReadonlyArray<{ name: string; reason: string }>;
+  /** `GET /users/delta?$select=…&$deltatoken=latest`: a delta link from now, no users. */
+  latestDeltaLink(options?: { abortSignal?: AbortSignal; counters?: Record<string, number> }): Promise<string>;
+}
+
+export interface OnePassRoundDependencies {
+  delta: LatestDeltaSource;
+  mirror: MirrorStore;
+  logger: Logger;
+  /** The writer lease the snapshot runs under: every mirror write is sent under it and fenced. */
+  lease: LosableLeaseGuard;
+  now?: () => Date;
+}
+
+export interface OnePassRoundOptions {
+  /** Why a new round starts with a new snapshot run; undefined: only a stopped run's round is continued. */
+  reason: MirrorRunReason | undefined;
+  trigger?: "timer" | "cli";
+  abortSignal?: AbortSignal;
+  onPage?: RunMirrorSyncOptions["onPage"];
+}
+
+export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
+  readonly #deps: OnePassRoundDependencies;
+  readonly #options: OnePassRoundOptions;
+  readonly #now: () => Date;
+  readonly #counters: Record<string, number> = {};
+  #round: SnapshotMirrorRound | undefined;
+  #record: MirrorRunRecord | undefined;
+  #saved: VersionedDeltaState | undefined;
+  #statsBefore: { requests: number; transactions: number; entitiesWritten: number; entitiesRead: number } | undefined;
+  #skippedLogged = 0;
+
+  constructor(deps: OnePassRoundDependencies, options: OnePassRoundOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  get wanted(): boolean {
+    return this.#options.reason !== undefined;
+  }
+
+  /** The mirror's run record of this invocation, once the round is attached. */
+  get record(): MirrorRunRecord | undefined {
+    return this.#record;
+  }
+
+  async prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound } = {}): Promise<SnapshotMirrorRound> {
+    const { delta } = this.#deps;
+    const round = newRunId(this.#now());
+    const deltaLink = await delta.latestDeltaLink({ counters: this.#counters, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    return { round, deltaLink, select: [...delta.select], reason: this.#options.reason ?? options.restarts?.reason ?? "forced" };
+  }
+
+  async attach(run: SyncRunView, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean> {
+    const { mirror, logger, lease, delta } = this.#deps;
+    const round = run.mirrorRound;
+    if (!round) return false;
+    if (!sameSelect(round.select, delta.select)) {
+      logger.warn(`Run ${run.runId} carries a mirror round for other properties; the mirror is not continued with it.`);
+      return false;
+    }
+    const signal = this.#signal();
+    if (!this.#record) {
+      // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
+      const marked = await mirror.beginRound(lease, signal);
+      if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed.`);
+      this.#saved = await mirror.getDeltaState(signal);
+      this.#statsBefore = { ...mirror.stats };
+      this.#record = {
+        runId: newRunId(this.#now()),
+        status: "running",
+        mode: "full",
+        reason: round.reason as MirrorRunReason,
+        ...(this.#options.trigger ? { trigger: this.#options.trigger } : {}),
+        startedAt: this.#now(),
+        select: [...round.select],
+        pages: 0,
+        itemsRead: 0,
+        usersWritten: 0,
+        changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
+        swept: 0,
+        counters: this.#counters,
+      };
+      for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
+    }
+    if (how.resumed) this.#counters.roundResumes = (this.#counters.roundResumes ?? 0) + 1;
+    if (how.restartedBecause !== undefined) {
+      this.#counters.roundRestarts = (this.#counters.roundRestarts ?? 0) + 1;
+      this.#record.note = `The round restarted: ${redact(how.restartedBecause)}.`;
+      logger.warn(`The mirror's full round restarts with the new snapshot (round ${round.round}): ${redact(how.restartedBecause)}.`);
+    }
+    this.#round = round;
+    this.#record.round = round.round;
+    await mirror.recordRun(this.#record, { ...signal, lease });
+    logger.info(`${how.resumed ? "Continuing" : "Starting"} the mirror's full round ${round.round} in the same pass as snapshot run ${run.runId}.`);
+    return true;
+  }
+
+  async page(users: readonly GraphUser[]): Promise<void> {
+    const { mirror, lease } = this.#deps;
+    const round = this.#round!;
+    const record = this.#record!;
+    const select = round.select;
+    const writes: MirrorWrite[] = users.map((user) => ({
+      mode: "Replace",
+      mirrorUser: { user: canonicalUser(pick(user, select), select), state: "present", round: round.round, runId: record.runId } satisfies MirrorUser,
+    }));
+    const { skipped } = await mirror.applyWrites(writes, { ...this.#signal(), lease });
+    this.#recordSkipped(skipped);
+    record.pages += 1;
+    record.itemsRead += users.length;
+    record.usersWritten += writes.length - skipped.length;
+    this.#options.onPage?.({ mode: "full", pages: record.pages, itemsRead: record.itemsRead });
+  }
+
+  async complete(): Promise<void> {
+    const { mirror, lease } = this.#deps;
+    const round = this.#round!;
+    const record = this.#record!;
+    const write = { ...this.#signal(), lease };
+    record.swept += await mirror.sweep(round.round, record.runId, this.#now(), write);
+    for await (const change of mirror.listChanges(record.runId, this.#signal())) record.changes[change.change] += 1;
+    const at = this.#now();
+    await mirror.saveDeltaState({ deltaLink: round.deltaLink, select: [...round.select], round: round.round, savedAt: at, runId: record.runId, fullRoundAt: at }, this.#saved?.etag, write);
+    record.status = "succeeded";
+    record.endedAt = this.#now();
+    this.#tableCounters();
+    await mirror.recordRun(record, write);
+  }
+
+  async stop(how: { paused: boolean; error?: unknown }): Promise<void> {
+    const record = this.#record;
+    if (!record) return;
+    record.status = how.paused ? "paused" : "failed";
+    record.endedAt = this.#now();
+    if (how.error !== undefined) record.error = redact(describeError(how.error));
+    this.#tableCounters();
+    await this.#deps.mirror.recordRun(record, { lease: this.#deps.lease });
+  }
+
+  #signal(): { abortSignal?: AbortSignal } {
+    return this.#options.abortSignal ? { abortSignal: this.#options.abortSignal } : {};
+  }
+
+  #tableCounters(): void {
+    const { stats } = this.#deps.mirror;
+    const before = this.#statsBefore ?? { requests: 0, transactions: 0, entitiesWritten: 0, entitiesRead: 0 };
+    this.#counters.tableRequests = stats.requests - before.requests;
+    this.#counters.tableTransactions = stats.transactions - before.transactions;
+    this.#counters.tableEntitiesWritten = stats.entitiesWritten - before.entitiesWritten;
+    this.#counters.tableEntitiesRead = stats.entitiesRead - before.entitiesRead;
+  }
+
+  #recordSkipped(skipped: readonly MirrorSkippedUser[]): void {
+    if (skipped.length === 0) return;
+    const record = this.#record!;
+    this.#counters.skippedUsers = (this.#counters.skippedUsers ?? 0) + skipped.length;
+    record.skipped ??= [];
+    for (const user of skipped) {
+      if (record.skipped.length < MAX_MIRROR_SKIPPED_RECORDED) record.skipped.push({ id: user.id.slice(0, 200), reason: redact(user.reason).slice(0, 400) });
+      if (this.#skippedLogged++ < 10) this.#deps.logger.warn(`The mirror skipped a user that cannot be stored: ${redact(user.reason)}`);
+    }
+  }
+}
+
+/** The user's mirror properties: a `/users` page holds the snapshot's `$select`, which may have more (snapshot-only ones). */
+function pick(user: GraphUser, select: readonly string[]): GraphUser {
+  const picked: Record<string, unknown> = { id: user.id };
+  for (const name of select) picked[name] = user[name] ?? null;
+  return picked as GraphUser;
+}
