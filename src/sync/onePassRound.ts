@@ -71,6 +71,10 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     return this.#options.reason !== undefined;
   }
 
+  get counters(): Readonly<Record<string, number>> {
+    return this.#counters;
+  }
+
   /** The mirror's run record of this invocation, once the round is attached. */
   get record(): MirrorRunRecord | undefined {
     return this.#record;

@@ -102,6 +102,8 @@ export type SyncTrigger = "timer" | "cli";
 export interface SnapshotCompanion<TRun> {
   /** Whether a new run should carry it (false: the snapshot runs alone). */
   readonly wanted: boolean;
+  /** What the companion's own requests counted so far (a failed `prepare` is counted on the failed run). */
+  readonly counters?: Readonly<Record<string, number>>;
   /**
    * Called before a new run starts, when wanted or when the run replaces one that carried a round
    * (`restarts`: that round, started again): what to keep with the run record.

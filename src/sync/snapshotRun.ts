@@ -141,9 +141,21 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
       const companion = this.#deps.companion;
       // A round that an abandoned run carried starts again with the new run, whatever else is due.
       const restarts = this.#carriedRound;
-      const mirrorRound =
-        companion && (companion.wanted || restarts) ? await companion.prepare({ abortSignal: this.#hardStop.signal, ...(restarts ? { restarts } : {}) }) : undefined;
+      let mirrorRound: SnapshotMirrorRound | undefined;
+      let prepareFailure: { error: unknown } | undefined;
+      try {
+        mirrorRound = companion && (companion.wanted || restarts) ? await companion.prepare({ abortSignal: this.#hardStop.signal, ...(restarts ? { restarts } : {}) }) : undefined;
+      } catch (error) {
+        if (this.#stopReason !== undefined || this.#isLeaseLoss(error)) throw this.#isLeaseLoss(error) ? this.#lostError(error) : error;
+        prepareFailure = { error };
+      }
       const run = await sink.startRun({ trigger: this.#options.trigger, select: this.#deps.select, ...(mirrorRound ? { mirrorRound } : {}), abortSignal: this.#hardStop.signal, lease });
+      if (prepareFailure) {
+        // The round's first request (sync from now) failed: the snapshot run is recorded as failed
+        // with that error, so `runs` and the telemetry show what went wrong.
+        await this.#recordFailure(run, prepareFailure.error, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: { ...companion?.counters }, skipped: [] });
+        throw prepareFailure.error;
+      }
       this.#attached = (await companion?.attach(run, { resumed: false, ...(restartedBecause !== undefined ? { restartedBecause } : {}) })) ?? false;
       result = await this.#pass(run, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] }, undefined, false);
     }

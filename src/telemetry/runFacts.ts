@@ -113,7 +113,7 @@ export function partsOfResult(result: DueRunResult, baseline?: SnapshotBaseline)
 
 /**
  * The parts of a run that threw: the records it left, found by start time (a snapshot run it
- * continued is found by its id).
+ * continued is found by its id). Mirror runs are listed newest first; parts go in the order they ran.
  */
 export function partsOfFailedRun(options: { startedAt: Date; endedAt: Date; snapshotRuns: readonly SyncRunRecord[]; mirrorRuns: readonly MirrorRunRecord[]; baseline?: SnapshotBaseline }): RunPartFacts[] {
   const since = options.startedAt.getTime() - 1000;
@@ -124,7 +124,11 @@ export function partsOfFailedRun(options: { startedAt: Date; endedAt: Date; snap
     const from = Math.max(snapshot.startedAt.getTime(), options.startedAt.getTime());
     parts.push(snapshotPartFacts(snapshot, outcome, (snapshot.endedAt ?? options.endedAt).getTime() - from, options.baseline));
   }
-  const mirror = options.mirrorRuns.find((run) => run.startedAt.getTime() >= since);
-  if (mirror) parts.push(mirrorPartFacts(mirror.status === "running" ? { ...mirror, status: "failed", endedAt: mirror.endedAt ?? options.endedAt } : mirror));
+  // Every round the run started: a full round carried by a snapshot that failed, and the round that followed it.
+  // The newest is found with the same slack as the snapshot; older ones must have started within the run.
+  const started = options.mirrorRuns.filter((run, index) => run.startedAt.getTime() >= (index === 0 ? since : options.startedAt.getTime()));
+  for (const mirror of started.reverse()) {
+    parts.push(mirrorPartFacts(mirror.status === "running" ? { ...mirror, status: "failed", endedAt: mirror.endedAt ?? options.endedAt } : mirror));
+  }
   return parts;
 }
