@@ -27,6 +27,11 @@ const OUTCOMES: Partial<Record<UserSyncErrorCode, ErrorOutcome>> = {
   run_in_progress: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "warning", bare: true },
   // Another run took the lease over: this one wrote nothing more (a frozen or starved host).
   lease_lost: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "failure", bare: true },
+  // A tenant id or the tenant mode is wrong on the command line: nothing was sent anywhere.
+  invalid_tenant_id: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  tenant_mode_mismatch: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  tenant_not_registered: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  tenant_already_registered: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
 };
 
 const FAILURE: ErrorOutcome = { exitCode: EXIT_FAILURE, severity: "failure", bare: false };

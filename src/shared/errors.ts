@@ -41,7 +41,15 @@ export type UserSyncErrorCode =
   // run
   | "run_in_progress"
   | "run_aborted"
-  | "lease_lost";
+  | "lease_lost"
+  // tenants (src/tenants/tenantErrors.ts)
+  | "invalid_tenant_id"
+  | "tenant_not_registered"
+  | "tenant_already_registered"
+  | "tenant_domain_unresolved"
+  | "tenant_mode_mismatch"
+  /** The app has no service principal (no admin consent) in the tenant. */
+  | "tenant_not_consented";
 
 export interface UserSyncErrorOptions {
   cause?: unknown;
