@@ -16,6 +16,9 @@ import { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import { createTenantError } from "../tenants/tenantErrors.js";
+import { assertTenantGuid, tenantTablePrefix } from "../tenants/tenantId.js";
+import { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
 /**
  * The product's Azure credential (DefaultAzureCredential: the managed identity in Azure, a
@@ -32,7 +35,18 @@ export interface StorageClients {
   mirror: UserMirrorClient;
 }
 
-/** Every client of a sync process. */
+/**
+ * What a process builds once, whatever the number of tenants: the settings, the Azure credential,
+ * and the Graph credential (its Key Vault certificate cache, and ONE MSAL confidential client whose
+ * token cache keeps each tenant's token apart).
+ */
+export interface ProcessClients {
+  settings: Settings;
+  credential: TokenCredential;
+  graphCredential: GraphCredential;
+}
+
+/** Every client of a sync process (of one tenant's sync, in multi-tenant mode). */
 export interface AppClients extends StorageClients {
   settings: Settings;
   /** DefaultAzureCredential: Key Vault, the managed identity, identity-based storage. */
@@ -48,10 +62,24 @@ export interface AppClients extends StorageClients {
   delta: UserDeltaClient;
 }
 
-/** Builds the stores from the storage settings alone (what `runs`, `export` and `diff` need). */
-export function composeStorage(storage: SnapshotStorageSettings, credential?: TokenCredential): StorageClients {
+/**
+ * Builds the stores from the storage settings alone (what `runs`, `export` and `diff` need).
+ * `tablePrefix`: a registered tenant's (tenantTablePrefix); default "entraUser", single-tenant mode's.
+ */
+export function composeStorage(storage: SnapshotStorageSettings, credential?: TokenCredential, tablePrefix?: string): StorageClients {
   const withCredential = storage.kind === "identity" ? { storage, credential: credential ?? createAzureCredential() } : { storage };
-  return { storage, store: new SnapshotStoreClient(withCredential), mirror: new UserMirrorClient(withCredential) };
+  const prefixed = tablePrefix === undefined ? withCredential : { ...withCredential, tablePrefix };
+  return { storage, store: new SnapshotStoreClient(prefixed), mirror: new UserMirrorClient(prefixed) };
+}
+
+/** The stores of one registered tenant: its own tables (docs/tenants.md), and no other tenant's. */
+export function composeTenantStorage(storage: SnapshotStorageSettings, tenantId: string, credential?: TokenCredential): StorageClients {
+  return composeStorage(storage, credential, tenantTablePrefix(tenantId));
+}
+
+/** The tenant registry, in the snapshot storage account. */
+export function composeRegistry(storage: SnapshotStorageSettings, credential?: TokenCredential): TenantRegistryClient {
+  return new TenantRegistryClient(storage.kind === "identity" ? { storage, credential: credential ?? createAzureCredential() } : { storage });
 }
 
 /** The stores of the read-only commands, from the environment (validated first, naming the setting). */
@@ -60,21 +88,38 @@ export function composeStorageFromEnvironment(env: Record<string, string | undef
 }
 
 /**
- * Validates every setting (throwing before any network request) and builds the clients. `logger`
- * receives what long-lived clients (the credential's certificate cache) report between runs.
+ * Validates every setting (throwing before any network request) and builds the process-wide
+ * clients. `logger` receives what long-lived clients (the credential's certificate cache) report
+ * between runs.
  */
-export function composeApp(env: Record<string, string | undefined>, logger: Logger): AppClients {
+export function composeProcess(env: Record<string, string | undefined>, logger: Logger): ProcessClients {
   const settings = loadSettings(env);
   const credential = createAzureCredential();
   // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
+  // In multi-tenant mode its tenant is set per tenant (GraphTokenClient.forTenant).
   const graphCredential = createGraphCredential({ settings, credential, logger });
+  return { settings, credential, graphCredential };
+}
+
+/**
+ * One tenant's clients over the process-wide ones: its Graph request stage (its own throttling
+ * pacing: Graph's budget is per app per tenant), its tokens (the shared MSAL client, this
+ * tenant's authority) and, in multi-tenant mode, its own tables.
+ */
+export function composeTenant(processClients: ProcessClients, tenantId?: string): AppClients {
+  const { credential } = processClients;
+  const multi = tenantId !== undefined;
+  const id = multi ? assertTenantGuid(tenantId) : processClients.settings.tenantId;
+  const settings: Settings = multi ? { ...processClients.settings, tenantId: id } : processClients.settings;
+  const tokens = multi ? processClients.graphCredential.tokens.forTenant(id) : processClients.graphCredential.tokens;
+  const graphCredential = (multi ? { ...processClients.graphCredential, tokens } : processClients.graphCredential) as GraphCredential;
   const graphOptions = {
     graphEndpoint: settings.graphEndpoint,
-    tokenProvider: graphCredential.tokens,
+    tokenProvider: tokens,
     select: settings.select,
     retryOptions: { maxRetries: settings.graphRequests.maxRetries, maxRetryWaitInMs: settings.graphRequests.maxRetryWaitInMs },
     requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
-    adminConsentUrl: adminConsentUrl(settings.authorityHost, settings.tenantId, settings.clientId),
+    adminConsentUrl: adminConsentUrl(settings.authorityHost, id, settings.clientId),
   };
   const requests = new GraphRequestClient(graphOptions);
   return {
@@ -82,9 +127,25 @@ export function composeApp(env: Record<string, string | undefined>, logger: Logg
     credential,
     graphCredential,
     certificates: graphCredential.certificates,
-    tokens: graphCredential.tokens,
+    tokens,
     users: new GraphUsersClient({ ...graphOptions, requests }),
     delta: new UserDeltaClient({ ...graphOptions, requests }),
-    ...composeStorage(settings.storage, credential),
+    ...(multi ? composeTenantStorage(settings.storage, id, credential) : composeStorage(settings.storage, credential)),
   };
+}
+
+/**
+ * Single-tenant mode: validates every setting (throwing before any network request) and builds the
+ * clients. In multi-tenant mode there is no one tenant to build them for: it throws
+ * `tenant_mode_mismatch` (use TenantServices, src/app/tenantServices.ts).
+ */
+export function composeApp(env: Record<string, string | undefined>, logger: Logger): AppClients {
+  const processClients = composeProcess(env, logger);
+  if (processClients.settings.tenantMode === "multi") {
+    throw createTenantError(
+      "tenantModeMismatch",
+      "USER_SYNC_TENANT_MODE is multi: this deployment syncs the tenants of the tenant registry, one at a time by name (on the command line: --tenant <tenantId>).",
+    );
+  }
+  return composeTenant(processClients);
 }

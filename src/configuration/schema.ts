@@ -74,7 +74,11 @@ export function duration(name: keyof typeof DURATION_SETTINGS, what: string) {
   return wholeNumber(min, max, fallback, `${unit} ${what}`);
 }
 
-const TENANT_FIX =
+/** USER_SYNC_TENANT_MODE: one tenant (GRAPH_TENANT_ID) or the tenant registry's tenants (docs/tenants.md). */
+export const TENANT_MODES = ["single", "multi"] as const;
+export type TenantMode = (typeof TENANT_MODES)[number];
+
+export const TENANT_FIX =
   "Set it to the directory (tenant) ID, a GUID shown on the app registration's Overview page, or a verified domain such as contoso.onmicrosoft.com.";
 const CLIENT_FIX = "Set it to the application (client) ID, the GUID shown on the app registration's Overview page.";
 export const VAULT_FIX = "Set it to the vault URI shown on the Key Vault's Overview page, for example https://my-vault.vault.azure.net.";
@@ -86,7 +90,9 @@ export const SECRET_NAME_FIX = "Set it to the name of the Key Vault secret that 
 
 export const schema = z
   .object({
-    GRAPH_TENANT_ID: required(TENANT_FIX).superRefine((value, ctx) => {
+    // Required in single-tenant mode only (checked by loadSettings, which knows the mode).
+    GRAPH_TENANT_ID: optional().superRefine((value, ctx) => {
+      if (value === undefined) return;
       if (MULTI_TENANT_AUTHORITIES.has(value.toLowerCase())) {
         ctx.addIssue({
           code: "custom",
@@ -96,6 +102,13 @@ export const schema = z
         ctx.addIssue({ code: "custom", message: `"${value}" is neither a GUID nor a domain name. ${TENANT_FIX}` });
       }
     }),
+    USER_SYNC_TENANT_MODE: optional().pipe(
+      z
+        .enum(TENANT_MODES, {
+          error: `must be single (one tenant: GRAPH_TENANT_ID, the default) or multi (the tenants of the tenant registry; see docs/tenants.md).`,
+        })
+        .default("single"),
+    ),
     GRAPH_CLIENT_ID: required(CLIENT_FIX).regex(GUID, { error: `is not a GUID. ${CLIENT_FIX}` }),
     GRAPH_CLOUD: optional().pipe(
       z.enum(CLOUD_NAMES, { error: `must be one of ${CLOUD_NAMES.join(", ")} (default AzurePublic).` }).default("AzurePublic"),

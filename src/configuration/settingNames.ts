@@ -1,6 +1,8 @@
 /** The names of every setting the code reads. infra/ and the docs are checked against this list. */
 export const SETTING_NAMES = [
   "GRAPH_TENANT_ID",
+  // Many tenants (docs/tenants.md)
+  "USER_SYNC_TENANT_MODE",
   "GRAPH_CLIENT_ID",
   "GRAPH_CLOUD",
   "GRAPH_AUTHORITY_HOST",

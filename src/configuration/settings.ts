@@ -7,14 +7,14 @@
 import { CLOUDS, type CloudName } from "./clouds.js";
 import { readCredential, type GraphCredentialSettings } from "./credentialSettings.js";
 import { DEFAULT_FULL_SCHEDULE, DEFAULT_SELECT } from "./defaults.js";
-import { schema } from "./schema.js";
+import { schema, TENANT_FIX, type TenantMode } from "./schema.js";
 import { SETTING_NAMES } from "./settingNames.js";
 import { settingsError } from "./settingsError.js";
 import { readStorage, type SnapshotStorageSettings } from "./storageSettings.js";
 
 export * from "./defaults.js";
 export { SETTING_NAMES, type SettingName } from "./settingNames.js";
-export { GRAPH_CREDENTIAL_MODES, type GraphCredentialMode } from "./schema.js";
+export { GRAPH_CREDENTIAL_MODES, TENANT_MODES, type GraphCredentialMode, type TenantMode } from "./schema.js";
 export { loadStorageSettings, type SnapshotStorageSettings } from "./storageSettings.js";
 export { SecretText, type GraphCredentialSettings } from "./credentialSettings.js";
 
@@ -24,7 +24,14 @@ export { SecretText, type GraphCredentialSettings } from "./credentialSettings.j
  * Every name here is a public contract: README, local.settings.example.json and infra/ use the same.
  */
 export interface Settings {
+  /**
+   * The tenant whose users are synced. In multi-tenant mode, the process-wide settings hold
+   * GRAPH_TENANT_ID if set (the app's home tenant, not synced unless registered) or ""; each
+   * registered tenant's services get a copy with its own id (src/app/tenantServices.ts).
+   */
   tenantId: string;
+  /** USER_SYNC_TENANT_MODE: single (GRAPH_TENANT_ID, the default) or multi (the tenant registry). */
+  tenantMode: TenantMode;
   clientId: string;
   cloud: CloudName;
   /** e.g. https://login.microsoftonline.com — no trailing slash. */
@@ -89,6 +96,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const parsed = schema.safeParse(input);
   const lines: string[] = [];
   const names: string[] = [];
+  // GRAPH_TENANT_ID is required in single-tenant mode (the default); its format is the schema's.
+  const rawMode = env.USER_SYNC_TENANT_MODE?.trim();
+  if ((rawMode === undefined || rawMode === "" || rawMode === "single") && (env.GRAPH_TENANT_ID?.trim() ?? "") === "") {
+    names.push("GRAPH_TENANT_ID");
+    lines.push(`GRAPH_TENANT_ID ${env.GRAPH_TENANT_ID === undefined ? "is missing" : "is empty"}. ${TENANT_FIX}`);
+  }
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? "configuration");
@@ -116,7 +129,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     if (name !== "" && !select.some((s) => s.toLowerCase() === name.toLowerCase())) select.push(name);
   }
   const settings: Settings = {
-    tenantId: env2.GRAPH_TENANT_ID,
+    tenantId: env2.GRAPH_TENANT_ID ?? "",
+    tenantMode: env2.USER_SYNC_TENANT_MODE,
     clientId: env2.GRAPH_CLIENT_ID.toLowerCase(),
     cloud: env2.GRAPH_CLOUD,
     authorityHost: (env2.GRAPH_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, ""),

@@ -5,6 +5,11 @@
  */
 export interface GetClientAssertionOptions {
   abortSignal?: AbortSignal;
+  /**
+   * The token endpoint the assertion is for (its `aud`), as MSAL passes it for the request's
+   * tenant. Default: the provider's own tenant's token endpoint.
+   */
+  audience?: string;
 }
 
 export interface RefreshClientAssertionOptions {

@@ -95,7 +95,8 @@ export class GraphTokenClient {
   readonly #authorityHost: string;
   readonly #graphEndpoint: string;
   readonly #scope: string;
-  #msal: MsalApp | undefined;
+  /** The MSAL client, shared with every tenant's view of this client (forTenant). */
+  #shared: { msal: MsalApp | undefined };
   #lastToken: { token: string; expiresOn: Date; credentialKey: string } | undefined;
 
   constructor(options: GraphTokenClientOptions) {
@@ -103,13 +104,31 @@ export class GraphTokenClient {
     this.#authorityHost = options.authorityHost.replace(/\/+$/, "");
     this.#graphEndpoint = options.graphEndpoint.replace(/\/+$/, "");
     this.#scope = `${this.#graphEndpoint}/.default`;
+    this.#shared = { msal: undefined };
+  }
+
+  /** The tenant whose tokens this client requests. */
+  get tenantId(): string {
+    return this.#options.tenantId;
+  }
+
+  /**
+   * The same app's tokens for another tenant (multi-tenant mode, docs/tenants.md): one MSAL
+   * confidential client and one credential source for every tenant, the authority set per request
+   * (`{authority host}/{tenant}`), so MSAL's token cache keeps each tenant's token apart (its key
+   * holds the tenant). Only the last token handed out is kept per tenant.
+   */
+  forTenant(tenantId: string): GraphTokenClient {
+    const sibling = new GraphTokenClient({ ...this.#options, tenantId });
+    sibling.#shared = this.#shared;
+    return sibling;
   }
 
   async getToken(options: GetTokenOptions = {}): Promise<GraphAccessToken> {
     const last = this.#lastToken;
-    if (!options.forceRefresh && last && last.credentialKey === this.#msal?.credentialKey && last.expiresOn.getTime() - Date.now() > TOKEN_REUSE_MARGIN_IN_MS) {
+    if (!options.forceRefresh && last && last.credentialKey === this.#shared.msal?.credentialKey && last.expiresOn.getTime() - Date.now() > TOKEN_REUSE_MARGIN_IN_MS) {
       // Only while the credential behind it is unchanged: a certificate rotation (keyVaultCertificate) is seen on the next read.
-      if (this.#options.assertionProvider || this.#msal === undefined || (await this.#resolve(false, options.abortSignal)).key === last.credentialKey) {
+      if (this.#options.assertionProvider || this.#shared.msal === undefined || (await this.#resolve(false, options.abortSignal)).key === last.credentialKey) {
         return { token: last.token, expiresOn: last.expiresOn, fromCache: true };
       }
     }
@@ -160,7 +179,9 @@ export class GraphTokenClient {
     const provider = source.assertionProvider;
     // MSAL calls this only when it sends a token request: a token served from its cache costs no
     // signature and no managed identity token.
-    const callback = (): Promise<string> => provider.getClientAssertion();
+    // MSAL passes the token endpoint of the request's tenant: the assertion's audience.
+    const callback = (config: { tokenEndpoint?: string }): Promise<string> =>
+      provider.getClientAssertion(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {});
     const facts = provider.facts();
     return {
       key: "assertion",
@@ -192,9 +213,9 @@ export class GraphTokenClient {
     };
     let result;
     try {
-      const request = this.#options.azureRegion
-        ? { scopes: [this.#scope], skipCache: options.forceRefresh === true, azureRegion: this.#options.azureRegion }
-        : { scopes: [this.#scope], skipCache: options.forceRefresh === true };
+      // The authority is set per request: one MSAL client serves every tenant (forTenant).
+      const common = { scopes: [this.#scope], skipCache: options.forceRefresh === true, authority: this.#authority() };
+      const request = this.#options.azureRegion ? { ...common, azureRegion: this.#options.azureRegion } : common;
       result = await abortable(app.acquireTokenByClientCredential(request), options.abortSignal);
     } catch (error) {
       if (isAbortError(error)) throw error;
@@ -210,9 +231,13 @@ export class GraphTokenClient {
     return { token: result.accessToken, expiresOn: result.expiresOn, fromCache: result.fromCache };
   }
 
+  #authority(): string {
+    return `${this.#authorityHost}/${this.#options.tenantId}`;
+  }
+
   #appFor(credential: ResolvedCredential): ConfidentialClientApplication {
-    if (this.#msal && this.#msal.credentialKey === credential.key) return this.#msal.app;
-    if (this.#msal) {
+    if (this.#shared.msal && this.#shared.msal.credentialKey === credential.key) return this.#shared.msal.app;
+    if (this.#shared.msal) {
       const what = credential.context.thumbprintSha256
         ? `Client certificate changed (SHA-256 thumbprint ${credential.context.thumbprintSha256})`
         : `Client secret changed (${credential.context.secretDescription ?? "new version"})`;
@@ -223,7 +248,8 @@ export class GraphTokenClient {
     const configuration: Configuration = {
       auth: {
         clientId: this.#options.clientId,
-        authority: `${this.#authorityHost}/${this.#options.tenantId}`,
+        // The first tenant's; every request names its own (see #acquire).
+        authority: this.#authority(),
         knownAuthorities: [new URL(this.#authorityHost).host],
         ...credential.auth,
       },
@@ -241,7 +267,7 @@ export class GraphTokenClient {
       },
     };
     const app = new ConfidentialClientApplication(configuration);
-    this.#msal = { credentialKey: credential.key, app };
+    this.#shared.msal = { credentialKey: credential.key, app };
     return app;
   }
 }

@@ -112,7 +112,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     const nowInSeconds = Math.floor(this.#now().getTime() / 1000);
     const header = { alg: "PS256", typ: "JWT", "x5t#S256": certificate.x5tS256 };
     const claims = {
-      aud: this.#audience,
+      aud: options.audience ?? this.#audience,
       iss: this.#options.clientId,
       sub: this.#options.clientId,
       jti: randomUUID(),

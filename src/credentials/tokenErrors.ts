@@ -114,6 +114,9 @@ export const AadstsFixes: Readonly<Record<number, (context: TokenErrorContext) =
   700016: (c) =>
     `application ${c.clientId} was not found in tenant ${c.tenantId}. Check GRAPH_CLIENT_ID (the application (client) ID, not the object ID) and GRAPH_TENANT_ID, ` +
     `and that ${CLOUD_SETTINGS} is the cloud where the app is registered. A multi-tenant app must first be consented in this tenant: ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId)}`,
+  7000229: (c) =>
+    `${app(c)} has no service principal in tenant ${c.tenantId}: no administrator of that tenant has consented to it yet. ` +
+    `An administrator of tenant ${c.tenantId} must open ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId)} and accept (this creates the service principal and grants User.Read.All).`,
   90002: (c) =>
     `tenant ${c.tenantId} was not found at ${host(c)}. Check GRAPH_TENANT_ID, and that ${CLOUD_SETTINGS} matches the tenant's cloud (a US Government or China tenant is not visible from the public cloud).`,
   70011: invalidScope,

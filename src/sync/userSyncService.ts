@@ -1,5 +1,5 @@
 import type { TokenCredential } from "@azure/identity";
-import { composeApp } from "../app/compose.js";
+import { composeApp, type AppClients } from "../app/compose.js";
 import type { Settings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import type { GraphCredential } from "../credentials/graphCredential.js";
@@ -71,9 +71,12 @@ export class UserSyncService {
   readonly mirror: UserMirrorClient;
   #tablesReady: Promise<void> | undefined;
 
-  /** Validates the settings (throwing before any network request) and builds the clients (src/app/compose.ts). */
-  constructor(env: Record<string, string | undefined> = process.env) {
-    const app = composeApp(env, currentRunLogger);
+  /**
+   * Validates the settings (throwing before any network request) and builds the clients
+   * (src/app/compose.ts). `clients`: one tenant's clients, already built (src/app/tenantServices.ts).
+   */
+  constructor(env: Record<string, string | undefined> = process.env, clients?: AppClients) {
+    const app = clients ?? composeApp(env, currentRunLogger);
     this.settings = app.settings;
     this.credential = app.credential;
     this.graphCredential = app.graphCredential;

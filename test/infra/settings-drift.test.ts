@@ -36,6 +36,8 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   SNAPSHOT_RETENTION_DAYS: "no age-based keeping",
   // Full rounds (snapshot and mirror mark-and-sweep): daily at 02:00 UTC suits most tenants.
   USER_SYNC_FULL_SCHEDULE: "full rounds daily at 02:00 UTC (0 0 2 * * *)",
+  // One tenant per deployment unless the ISV turns the tenant registry on (docs/tenants.md).
+  USER_SYNC_TENANT_MODE: "single: GRAPH_TENANT_ID only; multi is set by hand with the tenant registry",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
