@@ -1,12 +1,52 @@
-/** The storage clients of the read-only commands (runs, export, diff), from the environment's settings. */
-import { composeStorageFromEnvironment } from "../app/compose.js";
+/**
+ * The storage clients of the read-only commands (runs, export, diff), from the environment's
+ * settings, for the tenant the command names (`--tenant`, multi-tenant mode) or the one tenant.
+ */
+import { composeRegistry, composeStorage, composeTenantStorage, type StorageClients } from "../app/compose.js";
+import { loadStorageSettings } from "../configuration/settings.js";
+import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import type { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import { createTenantError } from "../tenants/tenantErrors.js";
+import { assertTenantGuid } from "../tenants/tenantId.js";
+
+/** The tenant this invocation reads (set by selectTenant); undefined in single-tenant mode. */
+let selectedTenant: string | undefined;
+
+/**
+ * Checks `--tenant` against USER_SYNC_TENANT_MODE, before anything is read: required in multi
+ * mode (and the tenant must be registered), refused in single mode (there is one tenant; a
+ * --tenant that named another would read nothing of it). Returns the tenant's GUID, if any.
+ */
+export async function selectTenant(tenant: string | undefined, env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
+  const mode = loadTenantMode(env);
+  if (mode === "single") {
+    if (tenant !== undefined) {
+      throw createTenantError("tenantModeMismatch", "--tenant is for USER_SYNC_TENANT_MODE=multi; this deployment has one tenant (GRAPH_TENANT_ID). Leave --tenant out.");
+    }
+    selectedTenant = undefined;
+    return undefined;
+  }
+  if (tenant === undefined) {
+    throw createTenantError("tenantModeMismatch", "USER_SYNC_TENANT_MODE is multi: name the tenant with --tenant <tenantId> (see: entra-user-sync tenants list).");
+  }
+  const id = assertTenantGuid(tenant);
+  const storage = loadStorageSettings(env);
+  const registry = composeRegistry(storage);
+  if ((await registry.getTenant(id)) === undefined) throw createTenantError("tenantNotRegistered", id, id);
+  selectedTenant = id;
+  return id;
+}
+
+function storageFromEnvironment(): StorageClients {
+  const storage = loadStorageSettings(process.env);
+  return selectedTenant === undefined ? composeStorage(storage) : composeTenantStorage(storage, selectedTenant);
+}
 
 export function storeFromEnvironment(): SnapshotStoreClient {
-  return composeStorageFromEnvironment(process.env).store;
+  return storageFromEnvironment().store;
 }
 
 export function mirrorFromEnvironment(): UserMirrorClient {
-  return composeStorageFromEnvironment(process.env).mirror;
+  return storageFromEnvironment().mirror;
 }

@@ -17,6 +17,13 @@ import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./report
 import { endQuietlyOnClosedPipe } from "./output.js";
 import { runCommand } from "./runCommand.js";
 import { runsCommand, type RunsCommandOptions } from "./runsCommand.js";
+import { selectTenant } from "./clients.js";
+import { tenantsAddCommand } from "./tenantsAddCommand.js";
+import { tenantsConsentUrlCommand } from "./tenantsConsentUrlCommand.js";
+import { tenantsListCommand } from "./tenantsListCommand.js";
+import { tenantsRemoveCommand } from "./tenantsRemoveCommand.js";
+import { tenantsShowCommand } from "./tenantsShowCommand.js";
+import { parseTenantId } from "../tenants/tenantId.js";
 
 export { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_PAUSED, EXIT_RUN_IN_PROGRESS } from "./exitCodes.js";
 export { EXIT_INTERRUPTED } from "./interrupt.js";
@@ -56,6 +63,18 @@ function runId(value: string): string {
   return value;
 }
 
+/** A tenant id as given (GUID or domain): checked before anything runs. */
+function tenantArgument(value: string): string {
+  try {
+    parseTenantId(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+  return value;
+}
+
+const TENANT_HELP = "the registered tenant (GUID) to work on; required when USER_SYNC_TENANT_MODE=multi, refused otherwise";
+
 export function buildProgram(): Command {
   const program = new Command()
     .name("entra-user-sync")
@@ -75,16 +94,22 @@ export function buildProgram(): Command {
         maxMinutes,
       ),
     )
-    .action(async (options: { progress: boolean; maxMinutes?: number; full: boolean }) =>
-      runCommand({ progress: options.progress, full: options.full, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}) }),
-    );
+    .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
+    .action(async (options: { progress: boolean; maxMinutes?: number; full: boolean; tenant?: string }) => {
+      const tenant = await selectTenant(options.tenant);
+      await runCommand({ progress: options.progress, full: options.full, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}), ...(tenant ? { tenant } : {}) });
+    });
   program
     .command("runs")
     .description("List recent runs, newest first: snapshot runs and the live mirror's rounds (MODE full or incremental), with their status and counts.")
     .option("--limit <n>", "how many runs", positiveInteger(10_000), 20)
     .addOption(new Option("--json", "one JSON object per run, every field").default(false).conflicts("wide"))
     .option("--wide", "every column (reason, trigger, start time, pages, errors in full)", false)
-    .action(async (options: RunsCommandOptions) => runsCommand(options));
+    .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
+    .action(async (options: RunsCommandOptions & { tenant?: string }) => {
+      await selectTenant(options.tenant);
+      await runsCommand(options);
+    });
   program
     .command("export")
     .description("Print users, one per line: of a complete snapshot, of the live mirror (--current), or one mirror run's change set (--changes).")
@@ -94,11 +119,13 @@ export function buildProgram(): Command {
     .addOption(new Option("--include-deleted", 'with --current: also soft-deleted, deleted and missing users, marked "@removed": { reason, removedAt }'))
     .addOption(new Option("--changes <runId>", "what one mirror run added, updated, restored and removed (see: entra-user-sync runs)").argParser(runId))
     .addOption(new Option("--format <format>", "output format").choices(["jsonl", "csv"]).default("jsonl"))
-    .action(async (options: ExportOptions) => {
+    .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
+    .action(async (options: ExportOptions & { tenant?: string }) => {
       if (!options.latest && !options.snapshot && !options.current && options.changes === undefined) {
         throw new InvalidArgumentError("export: choose --latest, --snapshot <id>, --current or --changes <runId>.");
       }
       if (options.includeDeleted && !options.current) throw new InvalidArgumentError("export: --include-deleted goes with --current.");
+      await selectTenant(options.tenant);
       await exportCommand(options);
     });
   program
@@ -107,13 +134,47 @@ export function buildProgram(): Command {
     .addOption(new Option("--from <id>", "the older snapshot (default: the complete snapshot before --to)").argParser(runId))
     .addOption(new Option("--to <id>", "the newer snapshot (default: the latest)").argParser(runId))
     .addOption(new Option("--format <format>", "a summary table, or one JSON object per change").choices(["table", "jsonl"]).default("table"))
-    .action(async (options: DiffOptions) => diffCommand(options));
+    .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
+    .action(async (options: DiffOptions & { tenant?: string }) => {
+      await selectTenant(options.tenant);
+      await diffCommand(options);
+    });
   program
     .command("report")
     .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). No user data.")
     .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
     .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
     .action(async (options: ReportOptions) => reportCommand(options));
+  const tenants = program
+    .command("tenants")
+    .description("The tenant registry of multi-tenant mode (USER_SYNC_TENANT_MODE=multi): onboarding and offboarding customer tenants (docs/tenants.md).");
+  tenants
+    .command("add")
+    .description("Register a customer tenant (after its administrator consented: see tenants consent-url). A domain is resolved to the tenant's GUID.")
+    .argument("<tenantId>", "the tenant's GUID or one of its verified domains", tenantArgument)
+    .option("--name <text>", "a label for the tenant (e.g. the customer's name)")
+    .action(async (tenant: string, options: { name?: string }) => tenantsAddCommand(tenant, options));
+  tenants
+    .command("list")
+    .description("List the registered tenants: name, whether queued or running, and the latest outcome.")
+    .option("--json", "one JSON object per tenant, every field", false)
+    .action(async (options: { json: boolean }) => tenantsListCommand(options));
+  tenants
+    .command("show")
+    .description("Show one registered tenant: its tables, state, latest outcome and error.")
+    .argument("<tenantId>", "the tenant's GUID", tenantArgument)
+    .action(async (tenant: string) => tenantsShowCommand(tenant));
+  tenants
+    .command("remove")
+    .description("Remove a tenant from the registry (no more runs for it). --delete-data also deletes its tables, and says which.")
+    .argument("<tenantId>", "the tenant's GUID", tenantArgument)
+    .option("--delete-data", "also delete the tenant's snapshots, run records, mirror and change log", false)
+    .action(async (tenant: string, options: { deleteData: boolean }) => tenantsRemoveCommand(tenant, options));
+  tenants
+    .command("consent-url")
+    .description("Print the URL where the tenant's administrator grants the app its permissions (admin consent), in the configured cloud.")
+    .argument("<tenantId>", "the tenant's GUID or one of its verified domains", tenantArgument)
+    .action(async (tenant: string) => tenantsConsentUrlCommand(tenant));
   return program;
 }
 
@@ -122,7 +183,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   let command = "entra-user-sync";
   program.hook("preAction", (_program, action) => {
-    command = action.name();
+    const parent = action.parent;
+    command = parent && parent !== program ? `${parent.name()} ${action.name()}` : action.name();
   });
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -3,6 +3,7 @@ import { formatCount, formatNumber } from "../shared/counts.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { UserSyncService } from "../sync/userSyncService.js";
+import { TenantServices } from "../app/tenantServices.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
@@ -16,10 +17,12 @@ export interface RunCommandOptions {
   progress: boolean;
   maxMinutes?: number;
   full: boolean;
+  /** Multi-tenant mode: the registered tenant to sync (checked by selectTenant). */
+  tenant?: string;
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
-  const service = new UserSyncService(process.env);
+  const service = options.tenant === undefined ? new UserSyncService(process.env) : new TenantServices(process.env).getTenantSyncService(options.tenant);
   await startTelemetry(process.env);
   const leaseSeconds = Math.round(service.settings.runControl.leaseDurationInMs / 1000);
   const display = createProgressDisplay(progressModeFor(process.stderr, process.env, options.progress), "Starting user sync…");

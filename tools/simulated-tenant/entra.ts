@@ -247,6 +247,15 @@ async function token(state: TenantState, request: SimulatedRequest): Promise<Sim
     });
   }
 
+  if (state.appServicePrincipal === false) {
+    return fail({
+      status: 400,
+      error: "invalid_client",
+      code: 7000229,
+      description: `The client application ${clientId} is missing service principal in the tenant ${state.tenantId}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119`,
+    });
+  }
+
   // Client authentication: a client secret, a certificate-signed assertion, or a federated assertion.
   const assertion = form.get("client_assertion");
   const secret = form.get("client_secret");

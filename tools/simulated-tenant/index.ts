@@ -21,6 +21,9 @@ import { createCertificateAuthority, issueCertificate, toPemBundle, toPkcs12Base
 import { GRAPH_APP_ID, type TenantState, type VaultCertificate } from "./state.js";
 import { createTokenAuthority } from "./tokens.js";
 import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
+import { CustomerTenants, type CustomerTenantOptions, type SimulatedCustomerTenant } from "./customers.js";
+
+export type { CustomerConsent, CustomerTenantOptions, SimulatedCustomerTenant } from "./customers.js";
 
 export type { GeneratedCertificate } from "./pki.js";
 export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, TenantFaults } from "./faults.js";
@@ -62,6 +65,11 @@ export interface SimulatedTenantOptions {
   keyVaultSecrets?: Record<string, string>;
   /** True: the app trusts the managed identity through a federated identity credential (this tenant's issuer, the identity's object id, the cloud's exchange audience). */
   federatedManagedIdentity?: boolean;
+  /**
+   * Other tenants of the simulated cloud, where the same app is used (multi-tenant mode): each
+   * with its own directory, consent state and throttling. Default none.
+   */
+  customerTenants?: CustomerTenantOptions[];
 }
 
 export interface SimulatedTenantRequests {
@@ -111,6 +119,8 @@ export interface SimulatedTenant {
   intercept(service: ServiceName, interceptor: RequestInterceptor): () => void;
   /** Declarative per-request fault scripts on top of `intercept`, and a foreign host for nextLink tests. */
   faults: TenantFaults;
+  /** The customer tenants (customerTenants), by tenant id. */
+  customers: Map<string, SimulatedCustomerTenant>;
   /** The product's settings pointing at this tenant, plus IDENTITY_ENDPOINT / IDENTITY_HEADER. */
   settingsEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -210,14 +220,16 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
     state.app.federatedIdentityCredentials = [{ name: "function-managed-identity", subject: state.managedIdentity.objectId, audiences: [cloud.tokenExchangeAudience] }];
   }
 
+  const customers = new CustomerTenants(state, options.customerTenants ?? []);
+
   const tlsOptions = { key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem };
   const common = { tls: tlsOptions, log, interceptors };
   const listeners: Listener[] = [];
   let caDirectory: string | undefined;
   try {
-    const authority = await startListener({ ...common, defaultService: "token", routes: entraRoutes(state), notFound: entraNotFound(state) });
+    const authority = await startListener({ ...common, defaultService: "token", routes: customers.entraRoutes(entraRoutes(state)), notFound: entraNotFound(state) });
     listeners.push(authority);
-    const graph = await startListener({ ...common, defaultService: "graph", routes: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)], notFound: graphNotFound });
+    const graph = await startListener({ ...common, defaultService: "graph", routes: customers.graphRoutes([...graphRoutes(state, changes), ...deltaRoutes(state, changes)]), notFound: graphNotFound });
     listeners.push(graph);
     const vault = await startListener({ ...common, defaultService: "keyVault", routes: keyVaultRoutes(state), notFound: keyVaultNotFound(state) });
     listeners.push(vault);
@@ -274,6 +286,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       },
       intercept,
       faults: { graph: faults.graph, startForeignHost: () => faults.startForeignHost() },
+      customers: customers.handles(),
       settingsEnv: () => ({
         GRAPH_TENANT_ID: tenantId,
         GRAPH_CLIENT_ID: clientId,

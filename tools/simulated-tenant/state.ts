@@ -81,6 +81,11 @@ export interface TenantState {
   /** Key for the HMAC that makes `$skiptoken`s tamper-evident. */
   skipTokenKey: Buffer;
   vault: SimulatedVault;
+  /**
+   * False: the app has no service principal here (no administrator consented): the token endpoint
+   * answers AADSTS7000229. Default true. Customer tenants of the simulated cloud set it.
+   */
+  appServicePrincipal?: boolean;
 }
 
 export interface VaultCertificate {

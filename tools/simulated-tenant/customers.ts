@@ -1,0 +1,173 @@
+/**
+ * The simulated cloud's customer tenants: besides the home tenant (where the app is registered,
+ * with its Key Vault and managed identity), any number of other tenants, each with its own
+ * directory, its own consent state and its own throttling, served by the same authority and Graph
+ * listeners. The token endpoint picks the tenant from the authority path (`/{tenant}/oauth2/...`);
+ * Graph picks it from the access token's `tid`, then verifies the token with that tenant's key.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from "./delta.js";
+import { entraRoutes } from "./entra.js";
+import { graphRoutes } from "./graph.js";
+import type { RequestInterceptor, Route, SimulatedRequest, SimulatedResponse } from "./http.js";
+import { isThisTenant, type TenantState } from "./state.js";
+import { createTokenAuthority } from "./tokens.js";
+import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
+
+/**
+ * What the customer's administrator has done: nothing (no service principal: the token request
+ * fails with AADSTS7000229), consented to the app without User.Read.All (Graph answers 403
+ * Authorization_RequestDenied), or consented with it.
+ */
+export type CustomerConsent = "none" | "withoutUserReadAll" | "consented";
+
+export interface CustomerTenantOptions {
+  tenantId: string;
+  userCount: number;
+  /** Same seed, same directory. Default: one per tenant (no two customers share user ids). */
+  seed?: number;
+  /** Default "consented". */
+  consent?: CustomerConsent;
+  /** Added to each of this tenant's Graph answers. */
+  graphLatencyInMs?: number;
+}
+
+export interface SimulatedCustomerTenant {
+  tenantId: string;
+  tenantDomain: string;
+  directory: SimulatedDirectory;
+  changes: DirectoryChanges;
+  /** Changes the consent state (e.g. an administrator consents, or revokes). */
+  setConsent(consent: CustomerConsent): void;
+  /** Graph requests this tenant received (any answer). */
+  graphRequestCount(): number;
+  /** Answers this tenant's Graph requests in place of the simulator (e.g. throttling); returns a remover. */
+  interceptGraph(interceptor: RequestInterceptor): () => void;
+}
+
+interface Customer {
+  state: TenantState;
+  changes: SimulatedDirectoryChanges;
+  routes: { entra: Route[]; graph: Route[] };
+  interceptors: RequestInterceptor[];
+  graphRequests: number;
+}
+
+export class CustomerTenants {
+  readonly #home: TenantState;
+  readonly #customers = new Map<string, Customer>();
+
+  constructor(home: TenantState, options: readonly CustomerTenantOptions[]) {
+    this.#home = home;
+    options.forEach((option, index) => {
+      const tenantId = option.tenantId.toLowerCase();
+      if (tenantId === home.tenantId || this.#customers.has(tenantId)) throw new Error(`Customer tenant ${tenantId} is given twice.`);
+      const seed = option.seed ?? 1000 + index;
+      const tenantDomain = `customer${tenantId.slice(0, 8)}.onmicrosoft.com`;
+      const directory = createSimulatedDirectory({ userCount: option.userCount, seed, domain: tenantDomain });
+      const state: TenantState = {
+        ...home,
+        tenantId,
+        tenantDomain,
+        // The same app registration (its certificates and secrets are the home tenant's objects),
+        // with a service principal and grants of its own in this tenant.
+        app: { ...home.app, servicePrincipalObjectId: randomUUID(), graphRoles: [] },
+        graphLatencyInMs: option.graphLatencyInMs ?? 0,
+        tokens: createTokenAuthority({ issuer: () => `${home.authorityHost}/${tenantId}/v2.0` }),
+        directory,
+        skipTokenKey: randomBytes(32),
+      };
+      // The listeners' origins are known once they listen: read them from the home tenant.
+      for (const key of ["authorityHost", "graphEndpoint", "keyVaultUrl", "identityEndpoint", "graphResources"] as const) {
+        Object.defineProperty(state, key, { get: () => home[key], enumerable: true });
+      }
+      const changes = new SimulatedDirectoryChanges(directory, seed);
+      const customer: Customer = {
+        state,
+        changes,
+        routes: { entra: entraRoutes(state), graph: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)] },
+        interceptors: [],
+        graphRequests: 0,
+      };
+      applyConsent(state, option.consent ?? "consented");
+      this.#customers.set(tenantId, customer);
+    });
+  }
+
+  /** The test's handles on each customer tenant, by tenant id. */
+  handles(): Map<string, SimulatedCustomerTenant> {
+    const handles = new Map<string, SimulatedCustomerTenant>();
+    for (const [tenantId, customer] of this.#customers) {
+      handles.set(tenantId, {
+        tenantId,
+        tenantDomain: customer.state.tenantDomain,
+        directory: customer.state.directory,
+        changes: customer.changes,
+        setConsent: (consent) => applyConsent(customer.state, consent),
+        graphRequestCount: () => customer.graphRequests,
+        interceptGraph: (interceptor) => {
+          customer.interceptors.push(interceptor);
+          return () => {
+            const at = customer.interceptors.indexOf(interceptor);
+            if (at >= 0) customer.interceptors.splice(at, 1);
+          };
+        },
+      });
+    }
+    return handles;
+  }
+
+  /** The authority's routes, each sent to the tenant its path names (the home tenant's otherwise). */
+  entraRoutes(homeRoutes: Route[]): Route[] {
+    return homeRoutes.map((route, index) => ({
+      ...route,
+      handler: (request: SimulatedRequest) => {
+        const segment = request.params[0] ?? "";
+        for (const customer of this.#customers.values()) {
+          if (isThisTenant(customer.state, segment)) return customer.routes.entra[index]!.handler(request);
+        }
+        return route.handler(request);
+      },
+    }));
+  }
+
+  /** Graph's routes, each sent to the tenant of the bearer token's `tid` (the home tenant's otherwise). */
+  graphRoutes(homeRoutes: Route[]): Route[] {
+    return homeRoutes.map((route, index) => ({
+      ...route,
+      handler: async (request: SimulatedRequest): Promise<SimulatedResponse> => {
+        const customer = this.#customers.get(tokenTenant(request) ?? "");
+        if (customer === undefined) return route.handler(request);
+        customer.graphRequests += 1;
+        for (const interceptor of customer.interceptors) {
+          const answer = await interceptor(request);
+          if (answer !== undefined) return answer;
+        }
+        return customer.routes.graph[index]!.handler(request);
+      },
+    }));
+  }
+
+  get home(): TenantState {
+    return this.#home;
+  }
+}
+
+function applyConsent(state: TenantState, consent: CustomerConsent): void {
+  state.appServicePrincipal = consent !== "none";
+  state.app.graphRoles = consent === "consented" ? ["User.Read.All"] : [];
+}
+
+/** The `tid` of the request's bearer token, unverified (only to choose whose key verifies it). */
+function tokenTenant(request: SimulatedRequest): string | undefined {
+  const header = request.headers.authorization;
+  const value = Array.isArray(header) ? header[0] : header;
+  const token = /^Bearer\s+(\S+)$/i.exec(value?.trim() ?? "")?.[1];
+  if (token === undefined) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { tid?: unknown };
+    return typeof claims.tid === "string" ? claims.tid.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
