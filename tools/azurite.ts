@@ -19,6 +19,8 @@ export interface AzuriteInstance {
    * account key is public, but the value is secret-shaped: never print it.
    */
   connectionString: string;
+  /** e.g. http://127.0.0.1:54322/devstoreaccount1, when started with `queue: true`. */
+  queueEndpoint?: string;
   close(): Promise<void>;
 }
 
@@ -27,13 +29,15 @@ export interface StartAzuriteOptions {
   location?: string;
   /** How long to wait for Azurite to accept requests. Default 30 s. */
   startTimeoutInMs?: number;
+  /** Also start Azurite's queue service (its endpoint goes into the connection string). Default false. */
+  queue?: boolean;
 }
 
 /** The development storage account every Azurite accepts (documented publicly by Microsoft). */
 const ACCOUNT_NAME = "devstoreaccount1";
 const ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const HOST = "127.0.0.1";
-const STARTED = "successfully started";
+const STARTED = /successfully (started|listens)/;
 const MAX_ATTEMPTS = 4;
 
 /**
@@ -51,12 +55,12 @@ const CHILD_BOOTSTRAP = [
   "require(main);",
 ].join("\n");
 
-function azuriteTableMain(): string {
+function azuriteMain(service: AzuriteService): string {
   const require = createRequire(import.meta.url);
   const packageJsonPath = require.resolve("azurite/package.json");
   const packageJson = JSON.parse(readFileSync(packageJsonPath, "utf8")) as { bin?: Record<string, string> };
-  const bin = packageJson.bin?.["azurite-table"];
-  if (!bin) throw new Error("The installed azurite package has no azurite-table entry point.");
+  const bin = packageJson.bin?.[`azurite-${service}`];
+  if (!bin) throw new Error(`The installed azurite package has no azurite-${service} entry point.`);
   return resolve(dirname(packageJsonPath), bin);
 }
 
@@ -73,8 +77,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function connectionStringFor(tableEndpoint: string): string {
-  return `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};TableEndpoint=${tableEndpoint};`;
+function connectionStringFor(tableEndpoint: string, queueEndpoint?: string): string {
+  const queue = queueEndpoint === undefined ? "" : `QueueEndpoint=${queueEndpoint};`;
+  return `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};TableEndpoint=${tableEndpoint};${queue}`;
 }
 
 /** Children still running; killed synchronously if this process exits without closing them. */
@@ -96,14 +101,16 @@ class StartFailure extends Error {
   }
 }
 
-async function spawnOnce(port: number, location: string | undefined, timeoutInMs: number): Promise<ChildProcess> {
+type AzuriteService = "table" | "queue";
+
+async function spawnOnce(port: number, location: string | undefined, timeoutInMs: number, service: AzuriteService = "table"): Promise<ChildProcess> {
   const args = [
     "-e",
     CHILD_BOOTSTRAP,
-    azuriteTableMain(),
-    "--tableHost",
+    azuriteMain(service),
+    `--${service}Host`,
     HOST,
-    "--tablePort",
+    `--${service}Port`,
     String(port),
     "--disableTelemetry",
     "--skipApiVersionCheck",
@@ -170,7 +177,7 @@ async function spawnOnce(port: number, location: string | undefined, timeoutInMs
     child.stdout?.on("data", (chunk: string) => {
       if (settled) return;
       stdout = (stdout + chunk).slice(-8000);
-      if (stdout.includes(STARTED)) finish();
+      if (STARTED.test(stdout)) finish();
     });
     child.stderr?.on("data", (chunk: string) => {
       if (!settled) stderr = (stderr + chunk).slice(-8000);
@@ -178,12 +185,12 @@ async function spawnOnce(port: number, location: string | undefined, timeoutInMs
   });
 }
 
-async function waitForRequests(tableEndpoint: string, timeoutInMs: number): Promise<void> {
+async function waitForRequests(tableEndpoint: string, timeoutInMs: number, path = "/Tables"): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
     try {
       // Any HTTP answer (even 403 for an unsigned request) proves the listener serves requests.
-      const response = await fetch(`${tableEndpoint}/Tables`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(`${tableEndpoint}${path}`, { signal: AbortSignal.timeout(2000) });
       await response.arrayBuffer();
       return;
     } catch (error) {
@@ -194,6 +201,27 @@ async function waitForRequests(tableEndpoint: string, timeoutInMs: number): Prom
 }
 
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
+  const tables = await startService(options, "table");
+  if (!options.queue) return { tableEndpoint: tables.endpoint, connectionString: connectionStringFor(tables.endpoint), close: tables.close };
+  let queues: { endpoint: string; close(): Promise<void> };
+  try {
+    // Its own folder: the two services would otherwise share one workspace's lock files.
+    queues = await startService({ ...options, ...(options.location ? { location: join(options.location, "queue") } : {}) }, "queue");
+  } catch (error) {
+    await tables.close();
+    throw error;
+  }
+  return {
+    tableEndpoint: tables.endpoint,
+    queueEndpoint: queues.endpoint,
+    connectionString: connectionStringFor(tables.endpoint, queues.endpoint),
+    close: async () => {
+      await Promise.all([tables.close(), queues.close()]);
+    },
+  };
+}
+
+async function startService(options: StartAzuriteOptions, service: AzuriteService): Promise<{ endpoint: string; close(): Promise<void> }> {
   const timeoutInMs = options.startTimeoutInMs ?? 30_000;
   const location = options.location === undefined ? undefined : resolve(options.location);
   if (location !== undefined) await mkdir(location, { recursive: true });
@@ -203,7 +231,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
     const port = await freePort();
     let child: ChildProcess;
     try {
-      child = await spawnOnce(port, location, timeoutInMs);
+      child = await spawnOnce(port, location, timeoutInMs, service);
     } catch (error) {
       lastError = error as Error;
       // Another process took the port between our probe and Azurite's listen: try another one.
@@ -221,12 +249,12 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       clearTimeout(timer);
     };
     try {
-      await waitForRequests(tableEndpoint, timeoutInMs);
+      await waitForRequests(tableEndpoint, timeoutInMs, service === "table" ? "/Tables" : "?comp=list");
     } catch (error) {
       await close();
       throw error;
     }
-    return { tableEndpoint, connectionString: connectionStringFor(tableEndpoint), close };
+    return { endpoint: tableEndpoint, close };
   }
   throw lastError ?? new Error("Could not start Azurite.");
 }

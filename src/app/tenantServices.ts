@@ -10,20 +10,34 @@ import { UserSyncService } from "../sync/userSyncService.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
+import { loadQueueSettings } from "../configuration/queueSettings.js";
+import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 
 export class TenantServices {
   readonly process: ProcessClients;
   readonly registry: TenantRegistryClient;
   readonly #services = new Map<string, UserSyncService>();
+  readonly #env: Record<string, string | undefined>;
+  #queue: TenantQueueClient | undefined;
 
   /** Validates every setting (before any network request); throws `tenant_mode_mismatch` in single-tenant mode. */
   constructor(env: Record<string, string | undefined> = process.env, logger: Logger = currentRunLogger) {
+    this.#env = env;
     this.process = composeProcess(env, logger);
     if (this.process.settings.tenantMode !== "multi") {
       throw createTenantError("tenantModeMismatch", "USER_SYNC_TENANT_MODE is single (the default): this deployment syncs GRAPH_TENANT_ID only and has no tenant registry. Set USER_SYNC_TENANT_MODE=multi to sync the registry's tenants.");
     }
     this.registry = composeRegistry(this.process.settings.storage, this.process.credential);
+  }
+
+  /**
+   * The tenant queue (USER_SYNC_QUEUE), built on first use: `run --tenant` needs no queue, the
+   * scheduler and the worker read it before anything else (so its settings fail first).
+   */
+  get queue(): TenantQueueClient {
+    this.#queue ??= new TenantQueueClient({ queue: loadQueueSettings(this.#env), credential: this.process.credential });
+    return this.#queue;
   }
 
   /** The tenant's sync service (built once per process). It does not check the registry: see getRegisteredTenantSyncService. */

@@ -24,6 +24,7 @@ import { tenantsListCommand } from "./tenantsListCommand.js";
 import { tenantsRemoveCommand } from "./tenantsRemoveCommand.js";
 import { tenantsShowCommand } from "./tenantsShowCommand.js";
 import { parseTenantId } from "../tenants/tenantId.js";
+import { workerCommand, type WorkerCommandOptions } from "./workerCommand.js";
 
 export { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_PAUSED, EXIT_RUN_IN_PROGRESS } from "./exitCodes.js";
 export { EXIT_INTERRUPTED } from "./interrupt.js";
@@ -145,6 +146,18 @@ export function buildProgram(): Command {
     .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
     .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
     .action(async (options: ReportOptions) => reportCommand(options));
+  program
+    .command("worker")
+    .description(
+      "Multi-tenant mode: queue every registered tenant (unless already queued or running), then process the tenant queue with the queue-triggered function's handler, several tenants at once. The way to fan out without the Functions host (locally, on a VM). Exit 1 when a tenant failed.",
+    )
+    .option("--concurrency <n>", "tenants synced at once", positiveInteger(64), 4)
+    .option("--once", "drain the queue (continuations of paused runs included) and exit", false)
+    .option("--no-schedule", "do not queue the registered tenants first; only process what is queued")
+    .addOption(new Option("--continuation-delay <seconds>", "how long the continuation of a paused run waits in the queue").argParser(positiveInteger(3600)))
+    .addOption(new Option("--retry-delay <seconds>", "how long a failed message waits before its next attempt (host.json visibilityTimeout)").argParser(positiveInteger(3600)))
+    .addOption(new Option("--max-minutes <n>", "each run stops at a checkpoint after this many minutes and is continued through the queue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(maxMinutes))
+    .action(async (options: WorkerCommandOptions) => workerCommand(options));
   const tenants = program
     .command("tenants")
     .description("The tenant registry of multi-tenant mode (USER_SYNC_TENANT_MODE=multi): onboarding and offboarding customer tenants (docs/tenants.md).");

@@ -3,6 +3,8 @@ export const SETTING_NAMES = [
   "GRAPH_TENANT_ID",
   // Many tenants (docs/tenants.md)
   "USER_SYNC_TENANT_MODE",
+  "USER_SYNC_QUEUE",
+  "USER_SYNC_QUEUE__queueServiceUri",
   "GRAPH_CLIENT_ID",
   "GRAPH_CLOUD",
   "GRAPH_AUTHORITY_HOST",

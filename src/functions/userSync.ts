@@ -7,6 +7,8 @@ import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from
 import { getUserSyncService } from "../sync/userSyncService.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry } from "../telemetry/telemetrySetup.js";
+import { loadTenantMode } from "../configuration/tenantModeSetting.js";
+import { scheduleTenantsTimer } from "../fanout/functionHandlers.js";
 
 // OpenTelemetry to Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
 await startTelemetry(process.env, { functions });
@@ -25,6 +27,8 @@ await startTelemetry(process.env, { functions });
 export async function userSyncTimer(timer: Timer, context: InvocationContext): Promise<void> {
   if (timer.isPastDue) context.warn("The user sync timer is past due; running now.");
   try {
+    // Multi-tenant mode: the timer is the scheduler; the queue-triggered tenantSync does the work.
+    if (loadTenantMode(process.env) === "multi") return await scheduleTenantsTimer(context);
     const service = getUserSyncService();
     const result = await withRunTelemetry(service, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer" }));
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));

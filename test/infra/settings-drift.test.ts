@@ -38,6 +38,9 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   USER_SYNC_FULL_SCHEDULE: "full rounds daily at 02:00 UTC (0 0 2 * * *)",
   // One tenant per deployment unless the ISV turns the tenant registry on (docs/tenants.md).
   USER_SYNC_TENANT_MODE: "single: GRAPH_TENANT_ID only; multi is set by hand with the tenant registry",
+  // The tenant queue exists only in multi-tenant mode, set up with it (docs/tenants.md).
+  USER_SYNC_QUEUE: "multi-tenant mode only; Azure uses the identity-based USER_SYNC_QUEUE__queueServiceUri",
+  USER_SYNC_QUEUE__queueServiceUri: "multi-tenant mode only, set with USER_SYNC_TENANT_MODE=multi (docs/tenants.md)",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */

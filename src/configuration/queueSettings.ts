@@ -1,0 +1,41 @@
+/**
+ * The tenant queue's connection (multi-tenant mode): USER_SYNC_QUEUE, a storage connection string,
+ * or USER_SYNC_QUEUE__queueServiceUri, an identity-based connection (the Functions convention, so
+ * that the queue trigger's `connection: "USER_SYNC_QUEUE"` and this code read the same settings).
+ */
+import { settingsError } from "./settingsError.js";
+
+export type TenantQueueSettings =
+  | { kind: "connectionString"; connectionString: string }
+  | { kind: "identity"; queueServiceUri: string };
+
+export const QUEUE_FIX =
+  "Set USER_SYNC_QUEUE to a storage connection string (UseDevelopmentStorage=true for Azurite), or USER_SYNC_QUEUE__queueServiceUri to https://<account>.queue.core.windows.net for an identity-based connection (docs/tenants.md).";
+
+export function loadQueueSettings(env: Record<string, string | undefined> = process.env): TenantQueueSettings {
+  const connectionString = env.USER_SYNC_QUEUE?.trim() || undefined;
+  const serviceUri = env.USER_SYNC_QUEUE__queueServiceUri?.trim() || undefined;
+  if (connectionString && serviceUri) {
+    throw settingsError(["USER_SYNC_QUEUE and USER_SYNC_QUEUE__queueServiceUri are both set; keep one (a connection string, or the identity-based URI)."], ["USER_SYNC_QUEUE", "USER_SYNC_QUEUE__queueServiceUri"], true);
+  }
+  if (connectionString) {
+    // Checked loosely here (the SDK parses it); its text never reaches a message.
+    if (!/usedevelopmentstorage=true/i.test(connectionString) && !/(AccountKey|SharedAccessSignature)=/i.test(connectionString)) {
+      throw settingsError([`USER_SYNC_QUEUE has neither AccountKey nor SharedAccessSignature. ${QUEUE_FIX}`], ["USER_SYNC_QUEUE"]);
+    }
+    return { kind: "connectionString", connectionString };
+  }
+  if (serviceUri) {
+    let url: URL | undefined;
+    try {
+      url = new URL(serviceUri);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || url.protocol !== "https:" || url.search) {
+      throw settingsError([`USER_SYNC_QUEUE__queueServiceUri must be a plain https URL such as https://<account>.queue.core.windows.net (identity-based connections never send a token over http). ${QUEUE_FIX}`], ["USER_SYNC_QUEUE__queueServiceUri"]);
+    }
+    return { kind: "identity", queueServiceUri: serviceUri.replace(/\/+$/, "") };
+  }
+  throw settingsError([`USER_SYNC_QUEUE is missing. USER_SYNC_TENANT_MODE=multi fans the tenants out through a storage queue. ${QUEUE_FIX}`], ["USER_SYNC_QUEUE"]);
+}

@@ -1,0 +1,89 @@
+/**
+ * The scheduler (the timer in multi-tenant mode, a singleton): one message per registered tenant
+ * that has work due. Every tick has work for every tenant (the live mirror's incremental round;
+ * runDue decides whether a snapshot is due too), so a tenant gets a message unless it is already
+ * queued or running: its registry row's `queuedAt` / `runningSince` marker, set with the row's ETag
+ * before the message is sent, so that two schedulers never both enqueue one tenant.
+ */
+import { describeError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
+import type { TenantQueueClient } from "./tenantQueue.js";
+import { changeTenantRecord } from "./tenantRecords.js";
+
+/** A `queuedAt` older than this is taken for a lost message (e.g. deleted by hand): the tenant is queued again. */
+export const STALE_QUEUED_IN_MS = 60 * 60_000;
+/** A `runningSince` older than this is taken for a dead worker (its lease expired long ago). */
+export const STALE_RUNNING_IN_MS = 2 * 60 * 60_000;
+
+export interface ScheduleTenantsOptions {
+  registry: TenantRegistryClient;
+  queue: TenantQueueClient;
+  logger: Logger;
+  now?: Date;
+  abortSignal?: AbortSignal;
+}
+
+export interface ScheduleResult {
+  enqueued: string[];
+  skipped: Array<{ tenantId: string; reason: string }>;
+  /** Tenants whose message could not be sent (they are tried again next tick). */
+  failed: Array<{ tenantId: string; error: string }>;
+}
+
+export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promise<ScheduleResult> {
+  const { registry, queue, logger } = options;
+  const now = options.now ?? new Date();
+  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const result: ScheduleResult = { enqueued: [], skipped: [], failed: [] };
+  for await (const tenant of registry.listTenants(signal)) {
+    const busy = busyReason(tenant, now);
+    if (busy) {
+      result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
+      continue;
+    }
+    try {
+      // The marker first (fenced): of two schedulers, one wins; the other sees it and skips.
+      let lost: string | undefined;
+      const marked = await changeTenantRecord(
+        registry,
+        tenant.tenantId,
+        (current) => {
+          lost = busyReason(current, now);
+          return lost ? undefined : { ...current, queuedAt: now };
+        },
+        signal,
+      );
+      if (marked === undefined) {
+        result.skipped.push({ tenantId: tenant.tenantId, reason: lost ?? "removed meanwhile" });
+        continue;
+      }
+      try {
+        await queue.sendTenantMessage({ tenantId: tenant.tenantId, kind: "due", enqueuedAt: now.toISOString() }, signal);
+      } catch (error) {
+        // Not queued after all: clear the marker so that the next tick tries again.
+        await changeTenantRecord(registry, tenant.tenantId, (current) => {
+          const { queuedAt: _queued, ...rest } = current;
+          return rest;
+        }).catch(() => undefined);
+        throw error;
+      }
+      result.enqueued.push(tenant.tenantId);
+    } catch (error) {
+      logger.error(`Could not queue tenant ${tenant.tenantId}: ${describeError(error)}`);
+      result.failed.push({ tenantId: tenant.tenantId, error: describeError(error) });
+    }
+  }
+  logger.info(
+    `Queued ${result.enqueued.length} tenant${result.enqueued.length === 1 ? "" : "s"}; ${result.skipped.length} already queued or running` +
+      (result.failed.length > 0 ? `; ${result.failed.length} could not be queued` : "") +
+      ".",
+  );
+  return result;
+}
+
+function busyReason(tenant: { queuedAt?: Date; runningSince?: Date }, now: Date): string | undefined {
+  if (tenant.runningSince && now.getTime() - tenant.runningSince.getTime() < STALE_RUNNING_IN_MS) return `running since ${tenant.runningSince.toISOString()}`;
+  if (tenant.queuedAt && now.getTime() - tenant.queuedAt.getTime() < STALE_QUEUED_IN_MS) return `queued at ${tenant.queuedAt.toISOString()}`;
+  return undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * The tenant queue: one message per tenant with work due (and one per continuation of a paused
+ * run), and its poison queue `<queue>-poison`, in the style of the Functions host's queue trigger:
+ * messages are base64-encoded JSON (host.json `extensions.queues.messageEncoding` "base64").
+ */
+import type { TokenCredential } from "@azure/identity";
+import { QueueClient, type DequeuedMessageItem } from "@azure/storage-queue";
+import type { TenantQueueSettings } from "../configuration/queueSettings.js";
+import { UserSyncError } from "../shared/errors.js";
+import { isAbortError } from "../shared/abort.js";
+import { assertTenantGuid } from "../tenants/tenantId.js";
+
+/** The queue the scheduler fills and `tenantSync` / `worker` drain. */
+export const TENANT_QUEUE_NAME = "entra-user-sync-tenants";
+/** Where a message goes after MAX_DEQUEUE_COUNT failed attempts (the Functions host's naming). */
+export const POISON_QUEUE_NAME = `${TENANT_QUEUE_NAME}-poison`;
+/** host.json `extensions.queues.maxDequeueCount`; the worker applies the same (a test compares them). */
+export const MAX_DEQUEUE_COUNT = 5;
+
+export interface TenantSyncMessage {
+  tenantId: string;
+  /** "due": the scheduler's tick; "continuation": a run paused at USER_SYNC_MAX_RUN_MINUTES. */
+  kind: "due" | "continuation";
+  enqueuedAt: string;
+}
+
+export interface TenantQueueClientOptions {
+  queue: TenantQueueSettings;
+  /** Required for an identity-based connection. */
+  credential?: TokenCredential;
+}
+
+export interface OperationOptions {
+  abortSignal?: AbortSignal;
+}
+
+export interface SendTenantMessageOptions extends OperationOptions {
+  /** The message stays invisible this long (a continuation's delay). Default 0. */
+  visibilityTimeoutInSeconds?: number;
+}
+
+export interface ReceivedTenantMessage {
+  messageId: string;
+  popReceipt: string;
+  dequeueCount: number;
+  /** The message's text as stored (base64), for moving it to the poison queue unchanged. */
+  messageText: string;
+  /** Undefined when the text is not a tenant message (it is poisoned at once). */
+  message: TenantSyncMessage | undefined;
+}
+
+export class TenantQueueClient {
+  readonly queue: QueueClient;
+  readonly poison: QueueClient;
+
+  constructor(options: TenantQueueClientOptions) {
+    const make = (name: string): QueueClient => {
+      if (options.queue.kind === "connectionString") return new QueueClient(options.queue.connectionString, name);
+      if (!options.credential) throw new UserSyncError("no_azure_credential", "An identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri) needs a credential.");
+      return new QueueClient(`${options.queue.queueServiceUri}/${name}`, options.credential);
+    };
+    this.queue = make(TENANT_QUEUE_NAME);
+    this.poison = make(POISON_QUEUE_NAME);
+  }
+
+  async createQueuesIfNotExist(options: OperationOptions = {}): Promise<void> {
+    await this.#call("creating the tenant queues", () =>
+      Promise.all([this.queue.createIfNotExists({ abortSignal: options.abortSignal }), this.poison.createIfNotExists({ abortSignal: options.abortSignal })]),
+    );
+  }
+
+  async sendTenantMessage(message: TenantSyncMessage, options: SendTenantMessageOptions = {}): Promise<string> {
+    const text = encodeTenantMessage(message);
+    const response = await this.#call(`enqueuing tenant ${message.tenantId}`, () =>
+      this.queue.sendMessage(text, { abortSignal: options.abortSignal, ...(options.visibilityTimeoutInSeconds ? { visibilityTimeout: options.visibilityTimeoutInSeconds } : {}) }),
+    );
+    return response.messageId;
+  }
+
+  /** Up to `count` (1–32) messages, each invisible to others for `visibilityTimeoutInSeconds`. */
+  async receiveTenantMessages(count: number, visibilityTimeoutInSeconds: number, options: OperationOptions = {}): Promise<ReceivedTenantMessage[]> {
+    const response = await this.#call("receiving tenant messages", () =>
+      this.queue.receiveMessages({ numberOfMessages: Math.min(32, Math.max(1, count)), visibilityTimeout: visibilityTimeoutInSeconds, abortSignal: options.abortSignal }),
+    );
+    return response.receivedMessageItems.map(toReceived);
+  }
+
+  /** Keeps a message invisible for another `visibilityTimeoutInSeconds` (a long run); returns the new pop receipt. */
+  async extendVisibility(received: Pick<ReceivedTenantMessage, "messageId" | "popReceipt">, visibilityTimeoutInSeconds: number, options: OperationOptions = {}): Promise<string> {
+    const response = await this.#call("extending a tenant message's visibility timeout", () =>
+      this.queue.updateMessage(received.messageId, received.popReceipt, undefined, visibilityTimeoutInSeconds, { abortSignal: options.abortSignal }),
+    );
+    return response.popReceipt ?? received.popReceipt;
+  }
+
+  async deleteTenantMessage(received: Pick<ReceivedTenantMessage, "messageId" | "popReceipt">, options: OperationOptions = {}): Promise<void> {
+    await this.#call("deleting a tenant message", () => this.queue.deleteMessage(received.messageId, received.popReceipt, { abortSignal: options.abortSignal }));
+  }
+
+  /** Moves the message, unchanged, to `<queue>-poison` (as the Functions host does), then deletes it. */
+  async moveToPoison(received: ReceivedTenantMessage, options: OperationOptions = {}): Promise<void> {
+    await this.#call("moving a tenant message to the poison queue", () => this.poison.sendMessage(received.messageText, { abortSignal: options.abortSignal }));
+    await this.deleteTenantMessage(received, options);
+  }
+
+  /** Messages in the queue, visible or not (approximate, as the service counts them). */
+  async approximateMessageCount(options: OperationOptions = {}): Promise<number> {
+    const properties = await this.#call("reading the tenant queue's properties", () => this.queue.getProperties({ abortSignal: options.abortSignal }));
+    return properties.approximateMessagesCount ?? 0;
+  }
+
+  async #call<T>(operation: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      if (isAbortError(error)) throw error;
+      const status = (error as { statusCode?: number }).statusCode;
+      const code = (error as { code?: string }).code;
+      throw new UserSyncError(
+        "storage_request_failed",
+        `Queue storage failed while ${operation} (${status ?? code ?? "error"}). Check USER_SYNC_QUEUE (or USER_SYNC_QUEUE__queueServiceUri and the identity's Storage Queue Data Contributor role).`,
+        { cause: error, details: { queue: this.queue.name, statusCode: status, errorCode: code } },
+      );
+    }
+  }
+}
+
+export function encodeTenantMessage(message: TenantSyncMessage): string {
+  return Buffer.from(JSON.stringify(message), "utf8").toString("base64");
+}
+
+/** A tenant message from what the host or the queue hands over (base64 text, JSON text, or an object); undefined if it is none. */
+export function parseTenantMessage(value: unknown): TenantSyncMessage | undefined {
+  let candidate: unknown = value;
+  if (typeof value === "string") {
+    const text = value.trim().startsWith("{") ? value : Buffer.from(value, "base64").toString("utf8");
+    try {
+      candidate = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof candidate !== "object" || candidate === null) return undefined;
+  const { tenantId, kind, enqueuedAt } = candidate as Record<string, unknown>;
+  if (typeof tenantId !== "string" || (kind !== "due" && kind !== "continuation")) return undefined;
+  try {
+    return { tenantId: assertTenantGuid(tenantId), kind, enqueuedAt: typeof enqueuedAt === "string" ? enqueuedAt : "" };
+  } catch {
+    return undefined;
+  }
+}
+
+function toReceived(item: DequeuedMessageItem): ReceivedTenantMessage {
+  return { messageId: item.messageId, popReceipt: item.popReceipt, dequeueCount: item.dequeueCount, messageText: item.messageText, message: parseTenantMessage(item.messageText) };
+}

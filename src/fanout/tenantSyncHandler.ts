@@ -1,0 +1,125 @@
+/**
+ * One tenant's message, handled the same way by the queue-triggered function (`tenantSync`) and by
+ * `worker`: run that tenant's due work (UserSyncService.runDue, under that tenant's writer lease),
+ * keep its registry row up to date, and re-enqueue a continuation when the run paused at its
+ * maximum duration. A failure stays with its tenant: nothing here touches another tenant.
+ */
+import type { TenantServices } from "../app/tenantServices.js";
+import { describeError, isUserSyncError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
+import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
+import { changeTenantRecord, withoutMarkers } from "./tenantRecords.js";
+import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
+
+export type TenantSyncOutcome =
+  /** The run did what was due. */
+  | "succeeded"
+  /** The run paused at its maximum duration; a continuation message is queued. */
+  | "paused"
+  /** The run failed for a reason retrying will not fix (consent, permission, tenant): recorded, message completed. */
+  | "failed"
+  /** Another run holds the tenant's writer lease: nothing done, message completed. */
+  | "skipped"
+  /** The tenant is no longer registered: message completed. */
+  | "dropped";
+
+export interface TenantSyncContext {
+  services: TenantServices;
+  queue: TenantQueueClient;
+  logger: Logger;
+  trigger: SyncTrigger;
+  /** This delivery's attempt number (1 for the first). */
+  dequeueCount: number;
+  /** After this many attempts the message goes to the poison queue. */
+  maxDequeueCount: number;
+  /** How long a continuation message stays invisible. */
+  continuationDelayInSeconds: number;
+  abortSignal?: AbortSignal;
+  /** Overrides the settings' run control (tests, the command line). */
+  runControl?: RunControl;
+}
+
+/** Errors retrying will not fix: the tenant's administrator (or the operator) must act. */
+const PERMANENT_AADSTS = new Set([7000229, 700016, 90002, 7000112]);
+
+export function isPermanentTenantFailure(error: unknown): boolean {
+  if (!isUserSyncError(error)) return false;
+  if (["graph_forbidden", "invalid_tenant_id", "tenant_not_registered", "missing_setting", "invalid_setting", "conflicting_settings"].includes(error.code)) return true;
+  const aadsts = error.details.aadsts;
+  return error.code === "token_request_failed" && typeof aadsts === "number" && PERMANENT_AADSTS.has(aadsts);
+}
+
+/** A logger whose lines name the tenant (runs of several tenants share one log). */
+export function tenantLogger(logger: Logger, tenantId: string): Logger {
+  const prefix = `[tenant ${tenantId}] `;
+  return { info: (m) => logger.info(prefix + m), warn: (m) => logger.warn(prefix + m), error: (m) => logger.error(prefix + m) };
+}
+
+/**
+ * Handles one message. Resolves with the outcome when the message is done with (the caller
+ * deletes it); throws when it should be retried (the caller leaves it to reappear, and poisons it
+ * after maxDequeueCount attempts; the tenant's row already says why).
+ */
+export async function handleTenantSyncMessage(message: TenantSyncMessage, context: TenantSyncContext): Promise<TenantSyncOutcome> {
+  const { services, logger: baseLogger, abortSignal } = context;
+  const signal = abortSignal ? { abortSignal } : {};
+  const registry = services.registry;
+  const tenantId = message.tenantId;
+  const logger = tenantLogger(baseLogger, tenantId);
+  const started = await changeTenantRecord(registry, tenantId, (current) => ({ ...withoutMarkers(current), runningSince: new Date() }), signal);
+  if (started === undefined) {
+    logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
+    return "dropped";
+  }
+  const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
+    await changeTenantRecord(
+      registry,
+      tenantId,
+      (current) => ({
+        ...withoutMarkers(current),
+        ...(queued ? { queuedAt: new Date() } : {}),
+        lastOutcome: outcome,
+        lastOutcomeAt: new Date(),
+        ...(error ? { lastError: error } : { lastError: undefined }),
+      }),
+      signal,
+    );
+  };
+  let result;
+  try {
+    const service = services.getTenantSyncService(tenantId);
+    result = await service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) });
+  } catch (error) {
+    if (isUserSyncError(error, "run_in_progress")) {
+      // Another worker runs this tenant under its lease: leave its marker to it.
+      logger.info(`Another run holds this tenant's writer lease; nothing to do here. ${error.message}`);
+      return "skipped";
+    }
+    const reason = describeError(error);
+    if (isPermanentTenantFailure(error)) {
+      logger.error(`Sync failed (not retried: it needs the tenant's administrator or the operator): ${reason}`);
+      await finish("failed", reason);
+      return "failed";
+    }
+    const last = context.dequeueCount >= context.maxDequeueCount;
+    logger.error(`Sync failed (attempt ${context.dequeueCount} of ${context.maxDequeueCount}): ${reason}`);
+    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason).catch((recordError: unknown) =>
+      logger.warn(`Could not record the failure in the tenant registry: ${describeError(recordError)}`),
+    );
+    throw error;
+  }
+  if (result.snapshot) logger.info(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
+  if (result.mirror) logger.info(formatMirrorSummary(result.mirror));
+  if (result.snapshot?.outcome === "paused") {
+    await context.queue.sendTenantMessage(
+      { tenantId, kind: "continuation", enqueuedAt: new Date().toISOString() },
+      { visibilityTimeoutInSeconds: context.continuationDelayInSeconds, ...signal },
+    );
+    logger.info(`The snapshot paused at its maximum run duration; its continuation is queued (in ${context.continuationDelayInSeconds} s).`);
+    await finish("paused", undefined, true);
+    return "paused";
+  }
+  await finish("succeeded");
+  return "succeeded";
+}

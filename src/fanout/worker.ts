@@ -1,0 +1,135 @@
+/**
+ * `worker`: the tenant queue processed outside the Functions host (locally, in tests, on a VM),
+ * with the same handler as the queue-triggered function and the host's queue semantics: up to
+ * `concurrency` messages at once, each kept invisible while its run lasts, deleted when handled,
+ * left to reappear after a failure, and moved to `<queue>-poison` after MAX_DEQUEUE_COUNT attempts.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TenantServices } from "../app/tenantServices.js";
+import { describeError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import type { RunControl } from "../sync/snapshotPorts.js";
+import { scheduleDueTenants } from "./scheduler.js";
+import { MAX_DEQUEUE_COUNT, type ReceivedTenantMessage } from "./tenantQueue.js";
+import { handleTenantSyncMessage, type TenantSyncOutcome } from "./tenantSyncHandler.js";
+
+/** host.json `extensions.queues.visibilityTimeout` (the wait before a failed message reappears). */
+export const RETRY_DELAY_IN_SECONDS = 30;
+/** How long a received message stays invisible before its keeper extends it. */
+export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
+/** The continuation of a paused run is queued with this delay. */
+export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
+
+export interface RunWorkerOptions {
+  services: TenantServices;
+  logger: Logger;
+  /** Messages handled at once (1–64). */
+  concurrency: number;
+  /** Drain the queue (invisible messages too, such as continuations) and return. */
+  once: boolean;
+  /** Queue the registered tenants first (the scheduler's pass); default true. */
+  schedule?: boolean;
+  continuationDelayInSeconds?: number;
+  /** How long a failed message stays invisible before its next attempt. Default RETRY_DELAY_IN_SECONDS. */
+  retryDelayInSeconds?: number;
+  /** When stopping, messages under way finish (or pause at their next checkpoint with this signal). */
+  abortSignal?: AbortSignal;
+  runControl?: RunControl;
+  /** Longest wait between polls of an empty queue. Default 10 s (1 s with `once`). */
+  maxPollingIntervalInMs?: number;
+  /** Called with each handled message's outcome. */
+  onOutcome?: (tenantId: string, outcome: TenantSyncOutcome | "poisoned" | "retry") => void;
+}
+
+export interface WorkerSummary {
+  outcomes: Array<{ tenantId: string; outcome: TenantSyncOutcome | "poisoned" | "retry" }>;
+}
+
+export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummary> {
+  const { services, logger } = options;
+  const queue = services.queue;
+  const signal = options.abortSignal;
+  const summary: WorkerSummary = { outcomes: [] };
+  const record = (tenantId: string, outcome: TenantSyncOutcome | "poisoned" | "retry") => {
+    summary.outcomes.push({ tenantId, outcome });
+    options.onOutcome?.(tenantId, outcome);
+  };
+  await services.registry.createTableIfNotExists(signal ? { abortSignal: signal } : {});
+  await queue.createQueuesIfNotExist(signal ? { abortSignal: signal } : {});
+  if (options.schedule !== false) await scheduleDueTenants({ registry: services.registry, queue, logger, ...(signal ? { abortSignal: signal } : {}) });
+
+  const active = new Set<Promise<void>>();
+  const maxWait = options.maxPollingIntervalInMs ?? (options.once ? 1000 : 10_000);
+  let wait = 100;
+  while (!signal?.aborted) {
+    const room = options.concurrency - active.size;
+    let received: ReceivedTenantMessage[] = [];
+    if (room > 0) received = await queue.receiveTenantMessages(room, MESSAGE_VISIBILITY_IN_SECONDS, signal ? { abortSignal: signal } : {});
+    for (const message of received) {
+      const task = handle(message).finally(() => active.delete(task));
+      active.add(task);
+    }
+    if (received.length > 0) {
+      wait = 100;
+      continue;
+    }
+    if (room <= 0 || active.size > 0) {
+      // Full, or waiting for runs under way: wake when one ends (or after a poll interval).
+      await Promise.race([...active, sleep(Math.min(wait, maxWait))]);
+      wait = Math.min(wait * 2, maxWait);
+      continue;
+    }
+    if (options.once && (await queue.approximateMessageCount(signal ? { abortSignal: signal } : {})) === 0) break;
+    await sleep(Math.min(wait, maxWait), undefined, signal ? { signal } : {}).catch(() => undefined);
+    wait = Math.min(wait * 2, maxWait);
+  }
+  await Promise.all(active);
+  return summary;
+
+  async function handle(received: ReceivedTenantMessage): Promise<void> {
+    const current = { messageId: received.messageId, popReceipt: received.popReceipt };
+    if (received.message === undefined) {
+      logger.error(`Message ${received.messageId} is not a tenant message: moved to the poison queue.`);
+      await queue.moveToPoison(received).catch((error: unknown) => logger.error(`Could not move it: ${describeError(error)}`));
+      record("", "poisoned");
+      return;
+    }
+    const tenantId = received.message.tenantId;
+    // Keep the message invisible while the run lasts (the host does the same for its functions).
+    const keeper = setInterval(() => {
+      void queue.extendVisibility(current, MESSAGE_VISIBILITY_IN_SECONDS).then(
+        (popReceipt) => (current.popReceipt = popReceipt),
+        (error: unknown) => logger.warn(`Could not extend the visibility of tenant ${tenantId}'s message: ${describeError(error)}`),
+      );
+    }, (MESSAGE_VISIBILITY_IN_SECONDS * 1000) / 3);
+    keeper.unref();
+    try {
+      const outcome = await handleTenantSyncMessage(received.message, {
+        services,
+        queue,
+        logger,
+        trigger: "cli",
+        dequeueCount: received.dequeueCount,
+        maxDequeueCount: MAX_DEQUEUE_COUNT,
+        continuationDelayInSeconds: options.continuationDelayInSeconds ?? DEFAULT_CONTINUATION_DELAY_IN_SECONDS,
+        ...(signal ? { abortSignal: signal } : {}),
+        ...(options.runControl ? { runControl: options.runControl } : {}),
+      });
+      clearInterval(keeper);
+      await queue.deleteTenantMessage(current);
+      record(tenantId, outcome);
+    } catch {
+      // The handler logged the failure and recorded it on the tenant's registry row.
+      clearInterval(keeper);
+      if (received.dequeueCount >= MAX_DEQUEUE_COUNT) {
+        await queue.moveToPoison({ ...received, ...current }).catch((moveError: unknown) => logger.error(`Could not move tenant ${tenantId}'s message to the poison queue: ${describeError(moveError)}`));
+        logger.error(`Tenant ${tenantId}'s message failed ${received.dequeueCount} times: moved to the poison queue (see: entra-user-sync tenants show ${tenantId}).`);
+        record(tenantId, "poisoned");
+      } else {
+        // Reappears after the retry delay (host.json visibilityTimeout), as with the host.
+        await queue.extendVisibility(current, options.retryDelayInSeconds ?? RETRY_DELAY_IN_SECONDS).catch(() => undefined);
+        record(tenantId, "retry");
+      }
+    }
+  }
+}
