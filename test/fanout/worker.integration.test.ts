@@ -1,0 +1,155 @@
+/**
+ * The worker in-process against Azurite's queues and tables and the simulated cloud: a paused
+ * tenant continued through its continuation message, two workers never running one tenant at once,
+ * a tenant removed while queued, and a message that keeps failing going to the poison queue with
+ * its tenant's row saying why, while the other tenants succeed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TenantServices } from "../../src/app/tenantServices.js";
+import { runWorker } from "../../src/fanout/worker.js";
+import { MAX_DEQUEUE_COUNT } from "../../src/fanout/tenantQueue.js";
+import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
+import { loadStorageSettings } from "../../src/configuration/settings.js";
+import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
+import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
+import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
+import { capturingLogger, expectNoSecrets } from "../support/syncEnvironment.js";
+
+const PAUSING = "c1c1c1c1-0000-4000-8000-000000000001";
+const SHARED = "c2c2c2c2-0000-4000-8000-000000000002";
+const REMOVED = "c3c3c3c3-0000-4000-8000-000000000003";
+const BROKEN = "c4c4c4c4-0000-4000-8000-000000000004";
+const HEALTHY = "c5c5c5c5-0000-4000-8000-000000000005";
+
+let azurite: AzuriteInstance;
+let cloud: SimulatedTenant;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  [azurite, cloud] = await Promise.all([
+    startAzurite({ queue: true }),
+    startTrustedSimulatedTenant({
+      userCount: 3,
+      customerTenants: [
+        { tenantId: PAUSING, userCount: 6000, graphLatencyInMs: 700 },
+        { tenantId: SHARED, userCount: 1500, graphLatencyInMs: 300 },
+        { tenantId: REMOVED, userCount: 10 },
+        { tenantId: BROKEN, userCount: 10 },
+        { tenantId: HEALTHY, userCount: 40 },
+      ],
+    }),
+  ]);
+  env = { ...cloud.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString, USER_SYNC_QUEUE: azurite.connectionString, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
+  delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
+  Object.assign(process.env, env);
+  delete process.env.GRAPH_TENANT_ID;
+}, 120_000);
+afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+
+function storeOf(tenantId: string): SnapshotStoreClient {
+  return new SnapshotStoreClient({ storage: loadStorageSettings(env), tablePrefix: tenantTablePrefix(tenantId) });
+}
+
+async function register(services: TenantServices, ...tenantIds: string[]): Promise<void> {
+  await services.registry.createTableIfNotExists();
+  await services.queue.createQueuesIfNotExist();
+  for (const tenantId of tenantIds) await services.registry.addTenant(tenantId);
+}
+
+async function countUsers(store: SnapshotStoreClient): Promise<number> {
+  const latest = await store.getLatestSnapshot();
+  if (!latest) return 0;
+  let count = 0;
+  for await (const _user of store.listSnapshotUsers(latest.snapshotId)) count += 1;
+  return count;
+}
+
+describe("worker", () => {
+  it("continues a paused tenant through its continuation message until its snapshot completes", async () => {
+    const services = new TenantServices(env);
+    await register(services, PAUSING);
+    const log = capturingLogger();
+    const summary = await runWorker({ services, logger: log.logger, concurrency: 2, once: true, continuationDelayInSeconds: 1, runControl: { maxRunDurationInMs: 3000 } });
+    const outcomes = summary.outcomes.filter((o) => o.tenantId === PAUSING).map((o) => o.outcome);
+    expect(outcomes.length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.slice(0, -1).every((o) => o === "paused")).toBe(true);
+    expect(outcomes.at(-1)).toBe("succeeded");
+    expect(log.lines.join("\n")).toContain("its continuation is queued (in 1 s)");
+    const store = storeOf(PAUSING);
+    expect(await countUsers(store)).toBe(6000);
+    // One snapshot run, continued: not one per invocation.
+    const runs = await Array.fromAsync(store.listRuns());
+    // One snapshot run, continued by the continuations (a run stopped before its first page, on a
+    // slow machine, is abandoned by design: docs/storage.md).
+    const succeeded = runs.filter((r) => r.status === "succeeded");
+    expect(succeeded).toHaveLength(1);
+    expect(succeeded[0]!.stats.counters.resumes ?? 0).toBeGreaterThanOrEqual(1);
+    expect(runs.filter((r) => r.status !== "succeeded" && !/before committing its first page/.test(r.error ?? ""))).toEqual([]);
+    expect(await services.registry.getTenant(PAUSING)).toMatchObject({ lastOutcome: "succeeded" });
+    expect(await services.queue.approximateMessageCount()).toBe(0);
+    expectNoSecrets(log.lines.join("\n"));
+  }, 240_000);
+
+  it("never runs one tenant in two workers at once: the second finds the lease held and skips", async () => {
+    const a = new TenantServices(env);
+    const b = new TenantServices(env);
+    await register(a, SHARED);
+    // Two messages for one tenant (a continuation racing a tick), taken by two workers at once.
+    for (let i = 0; i < 2; i++) await a.queue.sendTenantMessage({ tenantId: SHARED, kind: "due", enqueuedAt: new Date().toISOString() });
+    const log = capturingLogger();
+    const [first, second] = await Promise.all([
+      runWorker({ services: a, logger: log.logger, concurrency: 1, once: true, schedule: false }),
+      runWorker({ services: b, logger: log.logger, concurrency: 1, once: true, schedule: false }),
+    ]);
+    const outcomes = [...first.outcomes, ...second.outcomes].filter((o) => o.tenantId === SHARED).map((o) => o.outcome).sort();
+    expect(outcomes).toEqual(["skipped", "succeeded"]);
+    expect(await Array.fromAsync(storeOf(SHARED).listRuns())).toHaveLength(1);
+    expect(await countUsers(storeOf(SHARED))).toBe(1500);
+  });
+
+  it("drops the message of a tenant removed while it was queued, touching nothing of it", async () => {
+    const services = new TenantServices(env);
+    await register(services, REMOVED);
+    await services.queue.sendTenantMessage({ tenantId: REMOVED, kind: "due", enqueuedAt: new Date().toISOString() });
+    await services.registry.deleteTenant(REMOVED);
+    const requestsBefore = cloud.customers.get(REMOVED)!.graphRequestCount();
+    const log = capturingLogger();
+    const summary = await runWorker({ services, logger: log.logger, concurrency: 1, once: true, schedule: false });
+    expect(summary.outcomes).toEqual([{ tenantId: REMOVED, outcome: "dropped" }]);
+    expect(log.lines.join("\n")).toContain("no longer registered");
+    expect(cloud.customers.get(REMOVED)!.graphRequestCount()).toBe(requestsBefore);
+    expect(await storeOf(REMOVED).getLatestSnapshot()).toBeUndefined();
+    expect(await services.queue.approximateMessageCount()).toBe(0);
+  });
+
+  it("moves a message that keeps failing to the poison queue after maxDequeueCount attempts; its row says why; others succeed", async () => {
+    const services = new TenantServices(env);
+    await register(services, BROKEN, HEALTHY);
+    await services.registry.deleteTenant(PAUSING);
+    await services.registry.deleteTenant(SHARED);
+    const remove = cloud.customers.get(BROKEN)!.interceptGraph((request) => ({
+      status: 500,
+      headers: {},
+      body: { error: { code: "InternalServerError", message: "simulated outage", innerError: { "request-id": request.requestId } } },
+    }));
+    try {
+      const log = capturingLogger();
+      const summary = await runWorker({ services, logger: log.logger, concurrency: 2, once: true, retryDelayInSeconds: 1 });
+      const broken = summary.outcomes.filter((o) => o.tenantId === BROKEN).map((o) => o.outcome);
+      expect(broken).toEqual([...Array<string>(MAX_DEQUEUE_COUNT - 1).fill("retry"), "poisoned"]);
+      expect(summary.outcomes.filter((o) => o.tenantId === HEALTHY).map((o) => o.outcome)).toEqual(["succeeded"]);
+      const poisoned = await services.queue.poison.receiveMessages({ numberOfMessages: 32 });
+      expect(poisoned.receivedMessageItems).toHaveLength(1);
+      expect(Buffer.from(poisoned.receivedMessageItems[0]!.messageText, "base64").toString("utf8")).toContain(BROKEN);
+      const row = await services.registry.getTenant(BROKEN);
+      expect(row?.lastOutcome).toBe("poisoned");
+      expect(row?.lastError).toContain(`Moved to the poison queue after ${MAX_DEQUEUE_COUNT} attempts`);
+      expect(row?.lastError).toMatch(/500|InternalServerError|outage/);
+      expect(row?.runningSince).toBeUndefined();
+      expect(await countUsers(storeOf(HEALTHY))).toBe(40);
+    } finally {
+      remove();
+    }
+  });
+});
