@@ -85,6 +85,9 @@ param instanceMemoryMB int = 2048
 @maxValue(27)
 param userSyncMaxRunMinutes int = 25
 
+@description('Multi-tenant mode (docs/tenants.md): the function identity gets Storage Queue Data Contributor on the snapshot account for the tenant queue. Set USER_SYNC_TENANT_MODE=multi, USER_SYNC_QUEUE__queueServiceUri, USER_SYNC_QUEUE__credential=managedidentity and USER_SYNC_QUEUE__clientId on the app, and deploy infra/entra with signInAudience AzureADMultipleOrgs. Not with privateNetworking (no queue private endpoint is deployed).')
+param multiTenant bool = false
+
 @description('Private networking: VNet integration for the function app, private endpoints for both storage accounts and Key Vault, storage reachable only through them. Off by default (docs/deploy.md, "Private networking").')
 param privateNetworking bool = false
 
@@ -232,6 +235,7 @@ module rbac 'modules/rbac.bicep' = {
     keyVaultName: keyVault.outputs.name
     readsKeyVaultCertificate: !usesFederatedCredential
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    usesTenantQueue: multiTenant
   }
 }
 

@@ -25,3 +25,5 @@ param userSyncSelect = readEnvironmentVariable('USER_SYNC_SELECT', '')
 param alertEmailAddresses = readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', '')
 param snapshotStorageSku = readEnvironmentVariable('SNAPSHOT_STORAGE_SKU', 'Standard_LRS')
 param privateNetworking = bool(readEnvironmentVariable('PRIVATE_NETWORKING', 'false'))
+// Multi-tenant mode (docs/tenants.md): the function identity may use the tenant queue.
+param multiTenant = readEnvironmentVariable('USER_SYNC_TENANT_MODE', 'single') == 'multi'

@@ -34,6 +34,13 @@ param graphCloud string = 'AzurePublic'
 @description('True when the service principal already holds the grant (infra/scripts/graph-grant-exists.sh): a second creation of the same grant fails, so it is declared only when missing.')
 param graphGrantExists bool
 
+@description('Who can use the application: AzureADMyOrg (this tenant only, the default) or AzureADMultipleOrgs (multi-tenant mode, USER_SYNC_TENANT_MODE=multi: each customer tenant\'s administrator consents through its admin-consent URL; docs/tenants.md).')
+@allowed([
+  'AzureADMyOrg'
+  'AzureADMultipleOrgs'
+])
+param signInAudience string = 'AzureADMyOrg'
+
 @description('False leaves the admin consent to a person (Entra admin center, "Grant admin consent"); the deploying identity then needs no AppRoleAssignment.ReadWrite.All.')
 param assignGraphAppRole bool = true
 
@@ -57,7 +64,7 @@ var tokenExchangeAudience = 'api://AzureADTokenExchange'
 resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: appUniqueName
   displayName: checkedDisplayName
-  signInAudience: 'AzureADMyOrg'
+  signInAudience: signInAudience
   notes: 'Managed by the entra-user-sync deployment (infra/entra/main.bicep). Manual changes are overwritten.'
   requiredResourceAccess: [
     {

@@ -20,3 +20,5 @@ param graphTenantId = readEnvironmentVariable('GRAPH_TENANT_ID', '')
 param graphCloud = cloud == 'AzurePublic' ? cloud : fail('GRAPH_CLOUD is ${cloud}: the Microsoft Graph Bicep extension only creates applications in the Azure public cloud. Set MANAGE_APP_REGISTRATION=false and create the app registration by hand (docs/deploy.md, "Another tenant or a national cloud").')
 param graphGrantExists = bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS'))
 param assignGraphAppRole = bool(readEnvironmentVariable('ASSIGN_GRAPH_APP_ROLE', 'true'))
+// Multi-tenant mode (docs/tenants.md): the application is usable by every tenant whose administrator consents.
+param signInAudience = readEnvironmentVariable('USER_SYNC_TENANT_MODE', 'single') == 'multi' ? 'AzureADMultipleOrgs' : 'AzureADMyOrg'

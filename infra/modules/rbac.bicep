@@ -13,12 +13,18 @@ param keyVaultName string
 param readsKeyVaultCertificate bool = true
 param applicationInsightsName string
 
+@description('Multi-tenant mode (USER_SYNC_TENANT_MODE=multi): the identity also sends, receives and deletes the tenant queue\'s messages, on the snapshot account (docs/tenants.md).')
+param usesTenantQueue bool = false
+
 var roles = {
   // Host storage: timer singleton leases, host keys and the Flex Consumption deployment package.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // Snapshot storage: the code creates its tables, so the role sits on the snapshot account,
   // which holds nothing but the snapshots.
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  // Multi-tenant mode: the scheduler enqueues, tenantSync and the worker receive, update and delete
+  // messages on the snapshot account's tenant queue (and its poison queue).
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Reads the certificate and its backing secret (the private key), nothing else.
   keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
   // Entra-authenticated telemetry ingestion (local auth is disabled).
@@ -56,6 +62,16 @@ resource snapshotTableContributor 'Microsoft.Authorization/roleAssignments@2022-
   scope: snapshotStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource snapshotQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (usesTenantQueue) {
+  name: guid(snapshotStorage.id, principalId, roles.storageQueueDataContributor)
+  scope: snapshotStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

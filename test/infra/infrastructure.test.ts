@@ -81,6 +81,7 @@ const ROLE = {
   keyVaultCertificateUser: "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
   keyVaultCertificatesOfficer: "a4417e6f-fecd-4de8-b567-7b0420556985",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+  storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
 };
 const FORBIDDEN_ROLES = {
   Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
@@ -315,12 +316,13 @@ describe("role assignments", () => {
       expect.arrayContaining([
         { file: "modules/rbac.bicep", role: ROLE.storageBlobDataOwner, scopeSymbol: "hostStorage", scopeType: "Microsoft.Storage/storageAccounts" },
         { file: "modules/rbac.bicep", role: ROLE.storageTableDataContributor, scopeSymbol: "snapshotStorage", scopeType: "Microsoft.Storage/storageAccounts" },
+        { file: "modules/rbac.bicep", role: ROLE.storageQueueDataContributor, scopeSymbol: "snapshotStorage", scopeType: "Microsoft.Storage/storageAccounts" },
         { file: "modules/rbac.bicep", role: ROLE.keyVaultCertificateUser, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
         { file: "modules/rbac.bicep", role: ROLE.monitoringMetricsPublisher, scopeSymbol: "appInsights", scopeType: "Microsoft.Insights/components" },
         { file: "modules/certificate.bicep", role: ROLE.keyVaultCertificatesOfficer, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
       ]),
     );
-    expect(found).toHaveLength(5);
+    expect(found).toHaveLength(6);
   });
 
   it("uses built-in role ids through subscriptionResourceId, never a broad role", () => {
@@ -355,7 +357,10 @@ describe("role assignments", () => {
     expect(vaultRole.condition?.text).toContain("readsKeyVaultCertificate");
     const rbac = modules(doc("main.bicep")).find((m) => m.path === "modules/rbac.bicep")!;
     expect(property(rbac.body, "params.readsKeyVaultCertificate")?.text).toBe("!usesFederatedCredential");
-    for (const other of resources(doc("modules/rbac.bicep")).filter((r) => !r.existing && r.symbol !== "vaultCertificateUser")) {
+    const queueRole = resources(doc("modules/rbac.bicep")).find((r) => r.symbol === "snapshotQueueContributor")!;
+    expect(queueRole.condition?.text).toContain("usesTenantQueue");
+    expect(property(rbac.body, "params.usesTenantQueue")?.text).toBe("multiTenant");
+    for (const other of resources(doc("modules/rbac.bicep")).filter((r) => !r.existing && r.symbol !== "vaultCertificateUser" && r.symbol !== "snapshotQueueContributor")) {
       expect(other.condition).toBeUndefined();
     }
   });
