@@ -8,6 +8,7 @@
  *
  *   npm run demo                 # 10,000 simulated users
  *   npm run demo -- --users 500  # any size
+ *   npm run demo -- --tenants 5  # multi-tenant mode: five tenants synced in parallel by `worker` (tools/demoTenants.ts)
  */
 import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
@@ -19,11 +20,13 @@ import { DEFAULT_SELECT } from "../src/configuration/settings.js";
 import { startAzurite } from "./azurite.js";
 import { DirectoryEditor } from "./sandboxChanges.js";
 import { startSimulatedTenant } from "./simulated-tenant/index.js";
+import { runTenantsDemo } from "./demoTenants.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, "..", "src", "cli", "main.js");
 
 const USAGE = `Usage: npm run demo -- [--users <n>] [--certificate-format pkcs12|pem] [--show <n>] [--report <file>]
+       npm run demo -- --tenants <n> [--users <n>]
 
 Syncs a simulated tenant into an in-memory Azurite with the real command line, and shows a first
 full run, directory changes, an incremental run, a diff between two snapshots, and the tables.
@@ -33,6 +36,8 @@ Options:
   --certificate-format <format>   how Key Vault stores the app's certificate: pkcs12 (default) or pem
   --show <n>                      exported users to print, 0 to 100 (default 3)
   --report <file>                 where to write the run report (default: demo-report.html in the temp directory)
+  --tenants <n>                   multi-tenant mode instead: n customer tenants (1 to 50) of --users users each
+                                  (default 2,000), onboarded and synced in parallel by worker (docs/tenants.md)
   -h, --help                      show this help
 `;
 
@@ -47,11 +52,12 @@ function wholeNumber(name: string, value: string, min: number, max: number): num
   return n;
 }
 
-let values: { users: string; "certificate-format": string; show: string; report?: string; help?: boolean };
+let values: { users?: string; "certificate-format": string; show: string; report?: string; tenants?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
     options: {
-      users: { type: "string", default: "10000" },
+      users: { type: "string" },
+      tenants: { type: "string" },
       "certificate-format": { type: "string", default: "pkcs12" },
       show: { type: "string", default: "3" },
       report: { type: "string" },
@@ -66,7 +72,12 @@ if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const userCount = wholeNumber("users", values.users, 1, 1_000_000);
+if (values.tenants !== undefined) {
+  const tenants = wholeNumber("tenants", values.tenants, 1, 50);
+  const usersPerTenant = wholeNumber("users", values.users ?? "2000", 1, 100_000);
+  process.exit(await runTenantsDemo({ tenants, usersPerTenant }));
+}
+const userCount = wholeNumber("users", values.users ?? "10000", 1, 1_000_000);
 const show = wholeNumber("show", values.show, 0, 100);
 const reportFile = resolve(values.report ?? join(tmpdir(), "demo-report.html"));
 const format = values["certificate-format"];

@@ -41,6 +41,18 @@ describe("npm run demo", () => {
     expectNoSecrets(stdout + stderr);
   });
 
+  it("--tenants: onboards the tenants and syncs them in parallel with worker, each export equal to its own directory", async () => {
+    const { code, stdout, stderr } = await demo("--tenants", "3", "--users", "40");
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/\/adminconsent\?client_id=/);
+    expect(stdout).toContain("Worker handled 3 messages: 3 succeeded.");
+    expect(stdout.match(/ {6}40 users {2}= its own directory/g)).toHaveLength(3);
+    expect(stderr).toMatch(/\[tenant [0-9a-f-]{36}\] User sync succeeded: 40 users/);
+    expectNoSecrets(stdout + stderr);
+    const bad = await demo("--tenants", "0");
+    expect(bad.code).toBe(2);
+  });
+
   it("--help prints its usage; a bad option value is a usage error (exit 2), never a stack trace", async () => {
     const help = await demo("--help");
     expect(help.code).toBe(0);
