@@ -21,6 +21,8 @@ const SHARED = "c2c2c2c2-0000-4000-8000-000000000002";
 const REMOVED = "c3c3c3c3-0000-4000-8000-000000000003";
 const BROKEN = "c4c4c4c4-0000-4000-8000-000000000004";
 const HEALTHY = "c5c5c5c5-0000-4000-8000-000000000005";
+const THROTTLED = "c6c6c6c6-0000-4000-8000-000000000006";
+const QUIET = "c7c7c7c7-0000-4000-8000-000000000007";
 
 let azurite: AzuriteInstance;
 let cloud: SimulatedTenant;
@@ -37,6 +39,8 @@ beforeAll(async () => {
         { tenantId: REMOVED, userCount: 10 },
         { tenantId: BROKEN, userCount: 10 },
         { tenantId: HEALTHY, userCount: 40 },
+        { tenantId: THROTTLED, userCount: 50 },
+        { tenantId: QUIET, userCount: 50 },
       ],
     }),
   ]);
@@ -148,6 +152,29 @@ describe("worker", () => {
       expect(row?.lastError).toMatch(/500|InternalServerError|outage/);
       expect(row?.runningSince).toBeUndefined();
       expect(await countUsers(storeOf(HEALTHY))).toBe(40);
+    } finally {
+      remove();
+    }
+  });
+
+  it("a throttled tenant waits alone: another tenant's run is not held up by it", async () => {
+    // Retries on: the throttled tenant honours Retry-After and finishes.
+    const services = new TenantServices({ ...env, GRAPH_MAX_RETRIES: "3" });
+    for (const other of [BROKEN, HEALTHY]) await services.registry.deleteTenant(other);
+    await register(services, THROTTLED, QUIET);
+    let throttled = 0;
+    const remove = cloud.customers.get(THROTTLED)!.interceptGraph(() =>
+      throttled++ < 3 ? { status: 429, headers: { "retry-after": "2" }, body: { error: { code: "TooManyRequests", message: "Too many requests" } } } : undefined,
+    );
+    try {
+      const order: string[] = [];
+      const summary = await runWorker({ services, logger: capturingLogger().logger, concurrency: 2, once: true, onOutcome: (tenantId) => order.push(tenantId) });
+      expect(summary.outcomes.map((o) => o.outcome)).toEqual(["succeeded", "succeeded"]);
+      // The quiet tenant finished first, although both started together.
+      expect(order).toEqual([QUIET, THROTTLED]);
+      expect(throttled).toBeGreaterThanOrEqual(3);
+      expect(await countUsers(storeOf(THROTTLED))).toBe(50);
+      expect(await countUsers(storeOf(QUIET))).toBe(50);
     } finally {
       remove();
     }
