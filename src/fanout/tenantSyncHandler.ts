@@ -72,6 +72,8 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
     return "dropped";
   }
+  // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
+  // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
   const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
     await changeTenantRecord(
       registry,
@@ -83,7 +85,6 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
         lastOutcomeAt: new Date(),
         ...(error ? { lastError: error } : { lastError: undefined }),
       }),
-      signal,
     );
   };
   let result;
@@ -114,7 +115,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   if (result.snapshot?.outcome === "paused") {
     await context.queue.sendTenantMessage(
       { tenantId, kind: "continuation", enqueuedAt: new Date().toISOString() },
-      { visibilityTimeoutInSeconds: context.continuationDelayInSeconds, ...signal },
+      { visibilityTimeoutInSeconds: context.continuationDelayInSeconds },
     );
     logger.info(`The snapshot paused at its maximum run duration; its continuation is queued (in ${context.continuationDelayInSeconds} s).`);
     await finish("paused", undefined, true);

@@ -64,7 +64,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   while (!signal?.aborted) {
     const room = options.concurrency - active.size;
     let received: ReceivedTenantMessage[] = [];
-    if (room > 0) received = await queue.receiveTenantMessages(room, MESSAGE_VISIBILITY_IN_SECONDS, signal ? { abortSignal: signal } : {});
+    if (room > 0) {
+      try {
+        received = await queue.receiveTenantMessages(room, MESSAGE_VISIBILITY_IN_SECONDS, signal ? { abortSignal: signal } : {});
+      } catch (error) {
+        // Stopping: no new messages; the runs under way finish below.
+        if (signal?.aborted) break;
+        throw error;
+      }
+    }
     for (const message of received) {
       const task = handle(message).finally(() => active.delete(task));
       active.add(task);
@@ -79,7 +87,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       wait = Math.min(wait * 2, maxWait);
       continue;
     }
-    if (options.once && (await queue.approximateMessageCount(signal ? { abortSignal: signal } : {})) === 0) break;
+    if (options.once && (await queue.approximateMessageCount(signal ? { abortSignal: signal } : {}).catch((error: unknown) => (signal?.aborted ? 0 : Promise.reject(error)))) === 0) break;
     await sleep(Math.min(wait, maxWait), undefined, signal ? { signal } : {}).catch(() => undefined);
     wait = Math.min(wait * 2, maxWait);
   }

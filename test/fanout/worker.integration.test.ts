@@ -23,6 +23,7 @@ const BROKEN = "c4c4c4c4-0000-4000-8000-000000000004";
 const HEALTHY = "c5c5c5c5-0000-4000-8000-000000000005";
 const THROTTLED = "c6c6c6c6-0000-4000-8000-000000000006";
 const QUIET = "c7c7c7c7-0000-4000-8000-000000000007";
+const STOPPED = "c8c8c8c8-0000-4000-8000-000000000008";
 
 let azurite: AzuriteInstance;
 let cloud: SimulatedTenant;
@@ -41,6 +42,7 @@ beforeAll(async () => {
         { tenantId: HEALTHY, userCount: 40 },
         { tenantId: THROTTLED, userCount: 50 },
         { tenantId: QUIET, userCount: 50 },
+        { tenantId: STOPPED, userCount: 6000, graphLatencyInMs: 700 },
       ],
     }),
   ]);
@@ -179,4 +181,28 @@ describe("worker", () => {
       remove();
     }
   });
+
+  it("stopping the worker (Ctrl+C) pauses the run at its checkpoint, records it and queues its continuation", async () => {
+    const services = new TenantServices(env);
+    for (const other of [THROTTLED, QUIET]) await services.registry.deleteTenant(other);
+    await register(services, STOPPED);
+    const stop = new AbortController();
+    const log = capturingLogger();
+    const worker = runWorker({ services, logger: log.logger, concurrency: 1, once: true, continuationDelayInSeconds: 60, abortSignal: stop.signal });
+    // Stop once the first page is committed.
+    const store = storeOf(STOPPED);
+    for (let i = 0; i < 600; i++) {
+      const [run] = await Array.fromAsync(store.listRuns({ maxResults: 1 })).catch(() => []);
+      if ((run?.stats.pages ?? 0) >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    stop.abort();
+    const summary = await worker;
+    expect(summary.outcomes).toEqual([{ tenantId: STOPPED, outcome: "paused" }]);
+    expect(await services.registry.getTenant(STOPPED)).toMatchObject({ lastOutcome: "paused" });
+    expect((await services.registry.getTenant(STOPPED))?.queuedAt).toBeInstanceOf(Date);
+    // The continuation waits in the queue (invisible for 60 s).
+    expect(await services.queue.approximateMessageCount()).toBe(1);
+    expect((await Array.fromAsync(store.listRuns()))[0]?.status).toBe("paused");
+  }, 120_000);
 });
