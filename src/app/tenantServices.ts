@@ -14,6 +14,14 @@ import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 
+/**
+ * Tenants whose services are kept at once (least recently used first out): a long-lived worker or
+ * host instance serving thousands of tenants keeps bounded memory. An evicted tenant's service is
+ * rebuilt on its next message (its tables are then checked again; tokens come from the shared
+ * MSAL cache).
+ */
+export const MAX_CACHED_TENANT_SERVICES = 64;
+
 export class TenantServices {
   readonly process: ProcessClients;
   readonly registry: TenantRegistryClient;
@@ -46,7 +54,13 @@ export class TenantServices {
     let service = this.#services.get(id);
     if (service === undefined) {
       service = new UserSyncService(process.env, composeTenant(this.process, id));
-      this.#services.set(id, service);
+    }
+    // Most recently used last; the oldest goes once there are too many.
+    this.#services.delete(id);
+    this.#services.set(id, service);
+    if (this.#services.size > MAX_CACHED_TENANT_SERVICES) {
+      const oldest = this.#services.keys().next().value;
+      if (oldest !== undefined) this.#services.delete(oldest);
     }
     return service;
   }

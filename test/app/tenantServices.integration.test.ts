@@ -5,7 +5,7 @@
  * assertion signed in Key Vault, client secret).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TenantServices } from "../../src/app/tenantServices.js";
+import { MAX_CACHED_TENANT_SERVICES, TenantServices } from "../../src/app/tenantServices.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
@@ -55,6 +55,20 @@ describe("TenantServices", () => {
     expect(services.getTenantSyncService(T1)).not.toBe(services.getTenantSyncService(T2));
     expect(services.getTenantSyncService(T2).settings.tenantId).toBe(T2);
     expect(services.getTenantSyncService(T1).store.runsTableName).not.toBe(services.getTenantSyncService(T2).store.runsTableName);
+  });
+
+  it("keeps a bounded number of tenants' services, least recently used out first", () => {
+    const services = new TenantServices(base);
+    const id = (i: number) => `${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
+    const first = services.getTenantSyncService(id(0));
+    const second = services.getTenantSyncService(id(1));
+    for (let i = 2; i <= MAX_CACHED_TENANT_SERVICES; i++) {
+      services.getTenantSyncService(id(i));
+      // Tenant 1 is used all along: it stays.
+      expect(services.getTenantSyncService(id(1))).toBe(second);
+    }
+    // Tenant 0 was the least recently used: its service was dropped and is built anew.
+    expect(services.getTenantSyncService(id(0))).not.toBe(first);
   });
 
   it("certificate from Key Vault: one Key Vault read for every tenant, each token issued by its own tenant", async () => {
