@@ -145,7 +145,11 @@ export function buildProgram(): Command {
     .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). No user data.")
     .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
     .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
-    .action(async (options: ReportOptions) => reportCommand(options));
+    .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
+    .action(async (options: ReportOptions & { tenant?: string }) => {
+      await selectTenant(options.tenant);
+      await reportCommand(options);
+    });
   program
     .command("worker")
     .description(

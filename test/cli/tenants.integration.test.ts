@@ -106,6 +106,10 @@ describe("entra-user-sync tenants and --tenant", () => {
     const runs = await cli(["runs", "--json", "--tenant", T2]);
     expect(runs.code).toBe(0);
     expect(runs.stdout).toContain('"status":"succeeded"');
+    const report = await cli(["report", "--tenant", T3, "--out", "-"]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain("<html");
+    expect((await cli(["report", "--out", "-"])).code).toBe(2);
     const diff = await cli(["diff", "--tenant", T1]);
     // One complete snapshot only: diff says so, about this tenant's snapshots.
     expect(diff.code).toBe(1);
