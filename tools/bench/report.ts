@@ -3,13 +3,14 @@
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
 import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
-import type { BenchResults, Comparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
+import type { BenchResults, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
 const number = new Intl.NumberFormat("en-US");
 
 export const KIND_LABELS: Record<ScenarioKind, string> = {
   "full-sync": "full sync",
+  "full-round": "full round",
   "read-ceiling": "read ceiling",
   "write-ceiling": "write ceiling",
   naive: "naive baseline",
@@ -17,6 +18,7 @@ export const KIND_LABELS: Record<ScenarioKind, string> = {
 
 const KIND_COLORS: Record<ScenarioKind, string> = {
   "full-sync": "#2563eb",
+  "full-round": "#7c3aed",
   "read-ceiling": "#16a34a",
   "write-ceiling": "#d97706",
   naive: "#6b7280",
@@ -102,6 +104,44 @@ function comparisonRow(c: Comparison): string[] {
   ];
 }
 
+const FULL_ROUND_COLUMNS: Column[] = [
+  { header: "Users", align: "right" },
+  { header: "Graph latency", align: "right" },
+  { header: "Full round s", align: "right" },
+  { header: "Read ceiling s", align: "right" },
+  { header: "× read ceiling", align: "right" },
+  { header: "Graph req (bound)", align: "right" },
+  { header: "Table req", align: "right" },
+  { header: "$batch", align: "right" },
+  { header: "Snapshot alone $batch", align: "right" },
+  { header: "× snapshot", align: "right" },
+];
+
+function fullRoundRow(r: FullRoundComparison): string[] {
+  return [
+    formatUsers(r.userCount),
+    formatLatency(r.latencyInMs),
+    formatSeconds(r.fullRoundInMs),
+    r.readCeilingInMs === undefined ? "–" : formatSeconds(r.readCeilingInMs),
+    ratio(r.ratioToReadCeiling),
+    `${number.format(r.graphRequests)} (${number.format(r.graphRequestsTarget)})`,
+    number.format(r.tableRequests),
+    number.format(r.batches),
+    `${number.format(r.snapshotAloneBatches)}${r.snapshotAloneFrom === "full sync" ? "" : "*"}`,
+    r.snapshotAloneBatches > 0 ? ratio(r.batches / r.snapshotAloneBatches) : "–",
+  ];
+}
+
+const FULL_ROUND_TITLE = "Scheduled full round (snapshot + mirror in one /users pass, into a mirror that already holds every user)";
+const FULL_ROUND_FOOTNOTE = "* the round's own snapshot transactions: the full sync (the snapshot alone) was not measured at this size and latency.";
+
+function fullRoundSection(rounds: readonly FullRoundComparison[] | undefined, table: (columns: readonly Column[], rows: readonly string[][]) => string): string[] {
+  if (!rounds || rounds.length === 0) return [];
+  const lines = [table(FULL_ROUND_COLUMNS, rounds.map(fullRoundRow))];
+  if (rounds.some((r) => r.snapshotAloneFrom !== "full sync")) lines.push("", FULL_ROUND_FOOTNOTE);
+  return lines;
+}
+
 const TARGET_COLUMNS: Column[] = [
   { header: "Target", align: "left" },
   { header: "Status", align: "left" },
@@ -136,9 +176,10 @@ export function formatConsoleReport(results: BenchResults): string {
     textTable(SCENARIO_COLUMNS, results.scenarios.map(scenarioRow)),
     "",
     textTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
-    "",
-    textTable(TARGET_COLUMNS, results.targets.map(targetRow)),
   ];
+  const rounds = fullRoundSection(results.fullRounds, textTable);
+  if (rounds.length > 0) parts.push("", FULL_ROUND_TITLE, ...rounds);
+  parts.push("", textTable(TARGET_COLUMNS, results.targets.map(targetRow)));
   if (results.incremental) parts.push("", incrementalTitle(results.incremental), textTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
   return parts.join("\n");
 }
@@ -203,6 +244,17 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     "",
     markdownTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
   ];
+  const rounds = fullRoundSection(results.fullRounds, markdownTable);
+  if (rounds.length > 0) {
+    lines.push(
+      "",
+      "## Scheduled full round",
+      "",
+      `${FULL_ROUND_TITLE}: a first run seeds the snapshot and the mirror (not measured), then the run of the full schedule's next occurrence is measured. Graph requests are bounded by ⌈N / 999⌉ + 2; the time is compared with the read ceiling (paging \`/users\`, writing nothing) at the same latency, and the \`$batch\` count with the snapshot alone (the full sync).`,
+      "",
+      ...rounds,
+    );
+  }
   const writers = results.scenarios.filter((s) => s.writerSyncInMsPerPage !== undefined);
   if (writers.length > 0) {
     lines.push(
