@@ -170,13 +170,39 @@ function repeatsOf(kind: ScenarioKind, userCount: number): number {
   return kind === "full-round" ? options.fullRoundRepeat : options.repeat;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (user + system, every thread) a process has used, from /proc; undefined where there is none. */
+function cpuTimeInMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Runs one scenario in a fresh process; resolves with its measurement. A full-round child asks for
- * the tenant's request counts to be reset after its seed run, so that they cover the measured round.
+ * Runs one scenario in a fresh process; resolves with its measurement and Azurite's CPU time
+ * meanwhile. A full-round child asks for the tenant's request counts to be reset after its seed
+ * run, so that they (and Azurite's CPU time) cover the measured round.
  */
-function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv, tenant: SimulatedTenant): Promise<{ measurement: ScenarioMeasurement; processWallTimeInMs: number }> {
+function runChild(
+  spec: ScenarioSpec,
+  env: NodeJS.ProcessEnv,
+  tenant: SimulatedTenant,
+  azuritePid: number | undefined,
+): Promise<{ measurement: ScenarioMeasurement; processWallTimeInMs: number; cpu: Pick<RunRecord, "azuriteCpuInMs" | "seedAzuriteCpuInMs" | "tenantCpuInMs"> }> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
+    const azuriteCpuAtSpawn = cpuTimeInMs(azuritePid);
+    let azuriteCpuAtStart = azuriteCpuAtSpawn;
+    let seedAzuriteCpuInMs: number | undefined;
+    let ownCpuAtStart = process.cpuUsage();
     const child = fork(scenarioScript, [], {
       env: { ...env, BENCH_SCENARIO: JSON.stringify(spec) },
       execArgv: [],
@@ -192,6 +218,9 @@ function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv, tenant: SimulatedT
       const message = raw as ScenarioMessage;
       if (message.kind === "reset-tenant-counts") {
         tenant.requests.reset();
+        azuriteCpuAtStart = cpuTimeInMs(azuritePid);
+        if (azuriteCpuAtStart !== undefined && azuriteCpuAtSpawn !== undefined) seedAzuriteCpuInMs = azuriteCpuAtStart - azuriteCpuAtSpawn;
+        ownCpuAtStart = process.cpuUsage();
         child.send({ kind: "tenant-counts-reset" } satisfies ParentMessage);
       } else if (message.kind === "result") {
         answer = message;
@@ -200,8 +229,13 @@ function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv, tenant: SimulatedT
     child.once("error", reject);
     child.once("exit", (code, signal) => {
       const processWallTimeInMs = performance.now() - started;
+      const azuriteCpuAtEnd = cpuTimeInMs(azuritePid);
+      const own = process.cpuUsage(ownCpuAtStart);
+      const cpu: Pick<RunRecord, "azuriteCpuInMs" | "seedAzuriteCpuInMs" | "tenantCpuInMs"> = { tenantCpuInMs: (own.user + own.system) / 1000 };
+      if (azuriteCpuAtStart !== undefined && azuriteCpuAtEnd !== undefined) cpu.azuriteCpuInMs = azuriteCpuAtEnd - azuriteCpuAtStart;
+      if (seedAzuriteCpuInMs !== undefined) cpu.seedAzuriteCpuInMs = seedAzuriteCpuInMs;
       const output = stderr.trim() === "" ? "" : `\n${stderr.trim()}`;
-      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs });
+      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs, cpu });
       else if (answer) reject(new Error(`${answer.error}${output}`));
       else reject(new Error(`the scenario process exited (code ${code ?? "none"}, signal ${signal ?? "none"}) without a result${output}`));
     });
@@ -273,12 +307,13 @@ for (const userCount of sizes) {
         const label = `${formatUsers(userCount)} users · ${KIND_LABELS[spec.kind]} · ${formatLatency(spec.latencyInMs)} · run ${repeat}/${repeatsOf(spec.kind, userCount)}`;
         done += 1;
         try {
-          const { measurement, processWallTimeInMs } = await runChild(spec, env, tenant);
-          const record: RunRecord = { ...measurement, repeat, processWallTimeInMs, tenant: tenantCounts(tenant) };
+          const { measurement, processWallTimeInMs, cpu } = await runChild(spec, env, tenant, azurite.pid);
+          const record: RunRecord = { ...measurement, repeat, processWallTimeInMs, tenant: tenantCounts(tenant), ...cpu };
           runs.push(record);
           const seeded = record.round ? ` (after a ${formatSeconds(record.round.seedWallTimeInMs)} s seed run)` : "";
+          const azuriteCpu = record.azuriteCpuInMs !== undefined ? `, Azurite CPU ${formatSeconds(record.azuriteCpuInMs)} s` : "";
           console.log(
-            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB`,
+            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}`,
           );
         } catch (error) {
           failures += 1;

@@ -54,6 +54,7 @@ interface Work {
   entitiesWritten: number;
   wallTimeInMs: number;
   writerSyncInMsPerPage?: number;
+  processCpuInMs?: number;
   /** Table requests of the measured part, when the process sent others before it. */
   table?: TableRequestCounts;
   round?: FullRoundDetails;
@@ -110,9 +111,11 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
   await resetTenantCounts();
   const before = { ...table };
   const mirrorBefore = { ...service.mirror.stats };
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const result = await service.runDue(quietLogger, { trigger: "timer", now: new Date(Date.now() + TWO_DAYS_IN_MS) });
   const wallTimeInMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   const snapshot = result.snapshot;
   const mirror = result.mirror;
   if (result.due.snapshot !== "scheduled" || snapshot?.outcome !== "completed" || mirror?.status !== "succeeded" || mirror.mode !== "full") {
@@ -125,6 +128,7 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
     users: snapshot.stats.usersRead,
     entitiesWritten: snapshot.stats.entitiesWritten + mirror.usersWritten,
     wallTimeInMs,
+    processCpuInMs: (cpu.user + cpu.system) / 1000,
     table: { requests: table.requests - before.requests, batches: table.batches - before.batches, throttled: table.throttled - before.throttled },
     round: {
       snapshotTransactions: snapshot.stats.transactions,

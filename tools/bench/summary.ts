@@ -29,6 +29,10 @@ export interface ScenarioSummary {
   writerSyncInMsPerPage?: number;
   /** Full round: medians over the runs of the round's details. */
   round?: { snapshotTransactions: number; mirrorTransactions: number; seedWallTimeInMs: number };
+  /** Median CPU times during the runs, where measured: Azurite's, the measuring process's, the simulated tenant's. */
+  azuriteCpuInMs?: number;
+  processCpuInMs?: number;
+  tenantCpuInMs?: number;
 }
 
 /** The scheduled full round at one size and latency, against the read ceiling and the snapshot alone (issue 13's targets). */
@@ -45,6 +49,11 @@ export interface FullRoundComparison {
   snapshotAloneBatches: number;
   snapshotAloneFrom: "full sync" | "the round's snapshot";
   fullRoundInMs: number;
+  /** Azurite's CPU time during the round, where measured: near the round's time, Azurite is the bound. */
+  azuriteCpuInMs?: number;
+  /** CPU time of the syncing process during the round, and of the benchmark's (the simulated tenant building pages). */
+  processCpuInMs?: number;
+  tenantCpuInMs?: number;
   /** The read ceiling at the same size and latency, when measured. */
   readCeilingInMs?: number;
   /** Full round ÷ read ceiling. */
@@ -141,7 +150,14 @@ export function summarizeScenarios(runs: readonly RunRecord[]): ScenarioSummary[
     const med = (pick: (run: RunRecord) => number) => median(group.map(pick));
     const syncTimes = group.flatMap((r) => (r.writerSyncInMsPerPage === undefined ? [] : [r.writerSyncInMsPerPage]));
     const rounds = group.flatMap((r) => (r.round === undefined ? [] : [r.round]));
+    const optionalMedian = (name: "azuriteCpuInMs" | "processCpuInMs" | "tenantCpuInMs") => {
+      const values = group.flatMap((r) => (r[name] === undefined ? [] : [r[name]]));
+      return values.length > 0 ? { [name]: median(values) } : {};
+    };
     summaries.push({
+      ...optionalMedian("azuriteCpuInMs"),
+      ...optionalMedian("processCpuInMs"),
+      ...optionalMedian("tenantCpuInMs"),
       ...(syncTimes.length > 0 ? { writerSyncInMsPerPage: median(syncTimes) } : {}),
       ...(rounds.length > 0
         ? {
@@ -224,6 +240,9 @@ export function compareFullRounds(summaries: readonly ScenarioSummary[]): FullRo
       snapshotAloneBatches: snapshot ? snapshot.requests.tableBatches : (round.round?.snapshotTransactions ?? 0),
       snapshotAloneFrom: snapshot ? "full sync" : "the round's snapshot",
       fullRoundInMs: round.wallTimeInMs.median,
+      ...(round.azuriteCpuInMs !== undefined ? { azuriteCpuInMs: round.azuriteCpuInMs } : {}),
+      ...(round.processCpuInMs !== undefined ? { processCpuInMs: round.processCpuInMs } : {}),
+      ...(round.tenantCpuInMs !== undefined ? { tenantCpuInMs: round.tenantCpuInMs } : {}),
     };
     if (read) {
       comparison.readCeilingInMs = read.wallTimeInMs.median;

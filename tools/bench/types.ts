@@ -58,6 +58,8 @@ export interface ScenarioMeasurement {
   wallTimeInMs: number;
   /** process.resourceUsage().maxRSS, in bytes. */
   peakRssBytes: number;
+  /** CPU time (user + system) of the measuring process during the measured work. */
+  processCpuInMs?: number;
   table: TableRequestCounts;
   /**
    * Write ceiling only: median milliseconds per page that upsertUsers spends synchronously (encoding
@@ -99,6 +101,15 @@ export interface RunRecord extends ScenarioMeasurement {
   processWallTimeInMs: number;
   /** For a full round: the measured round only (its process's seed run took the token and certificate). */
   tenant: TenantRequestCounts;
+  /**
+   * CPU time Azurite spent while the scenario ran (its measured round, for a full round), from
+   * /proc on Linux; absent elsewhere. Azurite is one single-threaded process: near the wall time, it is the bound.
+   */
+  azuriteCpuInMs?: number;
+  /** Full round: Azurite's CPU time during the unmeasured seed run (a first round: inserts into empty tables). */
+  seedAzuriteCpuInMs?: number;
+  /** CPU time of the benchmark's own process during the run: mostly the simulated tenant building Graph pages. */
+  tenantCpuInMs?: number;
 }
 
 /** Messages between the benchmark and a full-round child: the child asks for the tenant's counts to be reset before the measured round. */

@@ -195,7 +195,7 @@ function roundRuns(overrides: { graph?: number; batches?: number; wallTimeInMs?:
   const details = { snapshotTransactions: 20, mirrorTransactions: 21, mirrorUsersWritten: 2000, swept: 0, seedWallTimeInMs: 1500 };
   const table = { requests: 50, batches: overrides.batches ?? 44, throttled: 0 };
   return [
-    run("full-round", 2000, 300, overrides.wallTimeInMs ?? 1100, { tenant: warm, table, round: details, entitiesWritten: 4000 }),
+    run("full-round", 2000, 300, overrides.wallTimeInMs ?? 1100, { tenant: warm, table, round: details, entitiesWritten: 4000, azuriteCpuInMs: 800, processCpuInMs: 400, tenantCpuInMs: 100 }),
     run("full-round", 2000, 0, 900, { tenant: warm, table, round: details, entitiesWritten: 4000 }),
     run("read-ceiling", 2000, 300, 1000),
     run("read-ceiling", 2000, 0, 200),
@@ -246,13 +246,14 @@ describe("the scheduled full round", () => {
     const value = buildResults({ startedAt: new Date(0), finishedAt: new Date(1), options, environment, runs: roundRuns() });
     const text = formatConsoleReport(value);
     expect(text).toContain("Scheduled full round (snapshot + mirror in one /users pass");
-    expect(text).toMatch(/2,000\s+300 ms\s+1\.10\s+1\.00\s+1\.10\s+4 \(5\)\s+50\s+44\s+24\s+1\.83/);
-    expect(text).toMatch(/2,000\s+0 ms\s+0\.90\s+0\.20\s+4\.50\s+4 \(5\)\s+50\s+44\s+20\*\s+2\.20/);
+    expect(text).toMatch(/2,000\s+300 ms\s+1\.10\s+0\.80\s+0\.40\s+0\.10\s+1\.00\s+1\.10\s+4 \(5\)\s+50\s+44\s+24\s+1\.83/);
+    expect(text).toMatch(/2,000\s+0 ms\s+0\.90\s+–\s+–\s+–\s+0\.20\s+4\.50\s+4 \(5\)\s+50\s+44\s+20\*\s+2\.20/);
     expect(text).toContain("* the round's own snapshot transactions");
     expect(text).toMatch(/2,000\s+full round\s+300 ms\s+1\s+1\.10/);
     const markdown = renderMarkdownReport(value, "chart.svg");
     expect(markdown).toContain("## Scheduled full round");
-    expect(markdown).toContain("| 2,000 | 300 ms | 1.10 | 1.00 | 1.10 | 4 (5) | 50 | 44 | 24 | 1.83 |");
+    expect(markdown).toContain("| 2,000 | 300 ms | 1.10 | 0.80 | 0.40 | 0.10 | 1.00 | 1.10 | 4 (5) | 50 | 44 | 24 | 1.83 |");
+    expect(markdown).toMatch(/\| 2,000 \| full round \| 300 ms \| 1 \| 1\.10 \|.*\| 0\.80 \|\n/);
     expect(markdown).toContain("| Graph requests per scheduled full round ≤ ⌈N / 999⌉ + 2 | ✅ met |");
     expect(formatConsoleReport(results())).not.toContain("Scheduled full round");
     expect(JSON.parse(JSON.stringify(value))).toEqual(value);
