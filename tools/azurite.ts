@@ -19,6 +19,8 @@ export interface AzuriteInstance {
    * account key is public, but the value is secret-shaped: never print it.
    */
   connectionString: string;
+  /** The Azurite process's id (the benchmark reads its CPU time). */
+  pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -226,7 +228,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       await close();
       throw error;
     }
-    return { tableEndpoint, connectionString: connectionStringFor(tableEndpoint), close };
+    return { tableEndpoint, connectionString: connectionStringFor(tableEndpoint), pid: child.pid, close };
   }
   throw lastError ?? new Error("Could not start Azurite.");
 }
