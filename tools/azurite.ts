@@ -21,6 +21,8 @@ export interface AzuriteInstance {
   connectionString: string;
   /** e.g. http://127.0.0.1:54322/devstoreaccount1, when started with `queue: true`. */
   queueEndpoint?: string;
+  /** The Azurite process's id (the benchmark reads its CPU time). */
+  pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -202,7 +204,7 @@ async function waitForRequests(tableEndpoint: string, timeoutInMs: number, path 
 
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
   const tables = await startService(options, "table");
-  if (!options.queue) return { tableEndpoint: tables.endpoint, connectionString: connectionStringFor(tables.endpoint), close: tables.close };
+  if (!options.queue) return { tableEndpoint: tables.endpoint, connectionString: connectionStringFor(tables.endpoint), pid: tables.pid, close: tables.close };
   let queues: { endpoint: string; close(): Promise<void> };
   try {
     // Its own folder: the two services would otherwise share one workspace's lock files.
@@ -215,13 +217,15 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
     tableEndpoint: tables.endpoint,
     queueEndpoint: queues.endpoint,
     connectionString: connectionStringFor(tables.endpoint, queues.endpoint),
+    // The table service's (the benchmark reads its CPU time).
+    pid: tables.pid,
     close: async () => {
       await Promise.all([tables.close(), queues.close()]);
     },
   };
 }
 
-async function startService(options: StartAzuriteOptions, service: AzuriteService): Promise<{ endpoint: string; close(): Promise<void> }> {
+async function startService(options: StartAzuriteOptions, service: AzuriteService): Promise<{ endpoint: string; pid: number | undefined; close(): Promise<void> }> {
   const timeoutInMs = options.startTimeoutInMs ?? 30_000;
   const location = options.location === undefined ? undefined : resolve(options.location);
   if (location !== undefined) await mkdir(location, { recursive: true });
@@ -254,7 +258,7 @@ async function startService(options: StartAzuriteOptions, service: AzuriteServic
       await close();
       throw error;
     }
-    return { endpoint: tableEndpoint, close };
+    return { endpoint: tableEndpoint, pid: child.pid, close };
   }
   throw lastError ?? new Error("Could not start Azurite.");
 }

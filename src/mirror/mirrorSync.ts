@@ -67,6 +67,14 @@ export interface RunMirrorSyncOptions {
   trigger?: "timer" | "cli";
   /** Called after every applied page. */
   onPage?: (progress: { mode: "full" | "incremental"; pages: number; itemsRead: number }) => void;
+  /**
+   * A full round is done elsewhere (in one pass with a snapshot run: src/sync/onePassRound.ts):
+   * when the round turns out to need one (Graph refused the delta token), it is not read here. The
+   * run record is returned with `status: "running"`, `mode: "full"` and the refusal's reason, for
+   * the one-pass round to continue (what an incremental page applied before the refusal stays: the
+   * full round replaces every user it reads, and sweeps the rest).
+   */
+  handOffFullRound?: boolean;
 }
 
 /**
@@ -92,7 +100,8 @@ export function decideMode(saved: VersionedDeltaState | undefined, select: reado
 }
 
 /**
- * Runs one round against the mirror and records it. Returns the run record (status succeeded);
+ * Runs one round against the mirror and records it. Returns the run record (status succeeded, or
+ * running when a full round is handed off: `handOffFullRound`);
  * a failed run is recorded as failed and the error is rethrown. The saved deltaLink changes only
  * when a round completes, so a failed run is simply read again by the next one (applying changes
  * is idempotent).
@@ -202,6 +211,11 @@ export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMi
         counters.deltaRestarts = (counters.deltaRestarts ?? 0) + 1;
         logger.warn(`${error.message} Starting a full round of the mirror.`);
       }
+    }
+    if (mode === "full" && options.handOffFullRound) {
+      tableCounters();
+      await mirror.recordRun(run, { ...signal, ...write });
+      return run;
     }
     if (mode === "full") {
       if (reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);

@@ -1,6 +1,7 @@
 /**
  * What a run does: the live mirror's round on every run (incremental, or full when due), and the
- * point-in-time snapshot only on the full schedule (USER_SYNC_FULL_SCHEDULE). Pure: the inputs are
+ * point-in-time snapshot on the full schedule (USER_SYNC_FULL_SCHEDULE) or whenever the mirror needs
+ * a full round (which is made in the snapshot's pass). Pure: the inputs are
  * read from the store and the mirror by UserSyncService. See docs/mirror.md, "What a run does".
  */
 import { CronExpressionParser } from "cron-parser";
@@ -14,7 +15,13 @@ export type SnapshotReason =
   /** There is no complete snapshot yet. */
   | "firstSnapshot"
   /** The full schedule had an occurrence since the latest complete snapshot started. */
-  | "scheduled";
+  | "scheduled"
+  /**
+   * The mirror needs a full round (it has no delta link yet, USER_SYNC_SELECT changed, its full
+   * round is scheduled, or Graph refused its delta token): a full round is one pass over `/users`,
+   * made and checkpointed by a snapshot run (docs/mirror.md, "One pass").
+   */
+  | "mirrorFullRound";
 
 export interface DueWorkInput {
   /** `run --full`. */
@@ -28,6 +35,8 @@ export interface DueWorkInput {
   hasUnfinishedSnapshot: boolean;
   /** When the mirror's last full round completed; undefined before the first (the mirror starts with one anyway). */
   mirrorFullRoundAt: Date | undefined;
+  /** The mirror's saved state cannot give an incremental round (no delta link, or it was issued for another $select). */
+  mirrorNeedsFullRound?: boolean;
 }
 
 export interface DueWork {
@@ -66,5 +75,7 @@ export function decideDueWork(input: DueWorkInput): DueWork {
   let mirrorFull: DueWork["mirrorFull"];
   if (input.full) mirrorFull = "forced";
   else if (input.mirrorFullRoundAt !== undefined && hadOccurrenceSince(input.fullSchedule, input.mirrorFullRoundAt, input.now)) mirrorFull = "scheduled";
+  // Every full round of the mirror rides on a snapshot run's pass, so that it reads the directory once and resumes.
+  if (snapshot === undefined && (mirrorFull !== undefined || input.mirrorNeedsFullRound === true)) snapshot = "mirrorFullRound";
   return { snapshot, mirrorFull };
 }

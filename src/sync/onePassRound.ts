@@ -48,6 +48,11 @@ export interface OnePassRoundOptions {
   trigger?: "timer" | "cli";
   abortSignal?: AbortSignal;
   onPage?: RunMirrorSyncOptions["onPage"];
+  /**
+   * The run record of an incremental round that handed its full round over (Graph refused its delta
+   * token: `handOffFullRound`): the one-pass round continues that record rather than starting one.
+   */
+  continues?: MirrorRunRecord;
 }
 
 export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
@@ -97,12 +102,26 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     }
     const signal = this.#signal();
     if (!this.#record) {
+      const continued = this.#options.continues;
       // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
-      const marked = await mirror.beginRound(lease, signal);
-      if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed.`);
+      // (A continued round's incremental part took it over already, under this same lease.)
+      if (!continued) {
+        const marked = await mirror.beginRound(lease, signal);
+        if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed.`);
+      }
       this.#saved = await mirror.getDeltaState(signal);
       this.#statsBefore = { ...mirror.stats };
-      this.#record = {
+      if (continued) {
+        Object.assign(this.#counters, continued.counters);
+        const before = this.#statsBefore;
+        this.#statsBefore = {
+          requests: before.requests - (continued.counters.tableRequests ?? 0),
+          transactions: before.transactions - (continued.counters.tableTransactions ?? 0),
+          entitiesWritten: before.entitiesWritten - (continued.counters.tableEntitiesWritten ?? 0),
+          entitiesRead: before.entitiesRead - (continued.counters.tableEntitiesRead ?? 0),
+        };
+      }
+      this.#record = continued ? { ...continued, status: "running", mode: "full", counters: this.#counters } : {
         runId: newRunId(this.#now()),
         status: "running",
         mode: "full",

@@ -97,10 +97,12 @@ export class UserSyncService {
    * 2. the live mirror's round: full when `full` is set or the full schedule is due for it (mark and
    *    sweep), else incremental from the saved delta link (the mirror itself falls back to a full
    *    round when its token is missing, expired, gone, or bound to another $select).
-   * The mirror's round runs even when the snapshot failed (so a failing snapshot does not leave the
-   * mirror stale); the snapshot's error is thrown afterwards. A snapshot that paused at its maximum
-   * run duration is followed by an incremental round only: a scheduled full round waits for the
-   * snapshot to complete.
+   * A full round of the mirror is made in one pass with the snapshot run (docs/mirror.md, "One
+   * pass"): when the mirror needs one and no snapshot is due, a snapshot run is started for it, and
+   * an incremental round whose delta token Graph refuses hands its full round to one.
+   * When the snapshot fails, the mirror still gets a round of its own (so a failing snapshot does not
+   * leave the mirror stale); the snapshot's error is thrown afterwards. A snapshot that paused at its
+   * maximum run duration carries its mirror round to the next run.
    */
   async runDue(logger: Logger, options: RunDueOptions): Promise<DueRunResult> {
     const safeLogger = redactingLogger(logger);
@@ -122,15 +124,32 @@ export class UserSyncService {
     const keeper = keepLease(this.store, lease, safeLogger);
     let leaseLost = false;
     try {
-      const due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
+      let due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
       const result: DueRunResult = { due };
       let snapshotFailure: { error: unknown } | undefined;
       let onePass: OnePassMirrorRound | undefined;
+      let handedOff: MirrorRunRecord | undefined;
+      if (due.snapshot === undefined) {
+        // An incremental round. When Graph refuses its delta token, the full round that follows is
+        // not read from /users/delta here: it is made in one pass with a snapshot run, below.
+        let round: MirrorRunRecord;
+        try {
+          round = await this.#runMirror(lease, safeLogger, undefined, options, { handOffFullRound: true });
+        } catch (error) {
+          if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
+          throw leaseLost ? (lease.lost ?? error) : error;
+        }
+        result.mirror = round;
+        if (round.status !== "running") return result;
+        handedOff = round;
+        due = { ...due, snapshot: "mirrorFullRound" };
+        result.due = due;
+      }
       if (due.snapshot !== undefined) {
         const startedAt = Date.now();
         // The mirror's full round rides on the snapshot's pass over /users (one read of the
         // directory): a new one when the mirror needs a full round, or the round a stopped run carries.
-        const plan = decideMode(await this.mirror.getDeltaState(signal), this.delta.select, due.mirrorFull);
+        const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decideMode(await this.mirror.getDeltaState(signal), this.delta.select, due.mirrorFull);
         onePass = new OnePassMirrorRound(
           { delta: this.delta, mirror: this.mirror, logger: safeLogger, lease },
           {
@@ -138,6 +157,7 @@ export class UserSyncService {
             trigger: options.trigger,
             // No onMirrorPage: the snapshot's progress (onProgress) already reports the one pass.
             abortSignal: AbortSignal.any([lease.signal, ...(abortSignal ? [abortSignal] : [])]),
+            ...(handedOff ? { continues: handedOff } : {}),
           },
         );
         try {
@@ -213,6 +233,7 @@ export class UserSyncService {
     for await (const _run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) hasUnfinishedSnapshot = true;
     const state = await this.mirror.getDeltaState(signal);
     return decideDueWork({
+      mirrorNeedsFullRound: decideMode(state, this.delta.select, undefined).mode === "full",
       full: options.full === true,
       fullSchedule: this.settings.fullSchedule,
       now: options.now ?? new Date(),
@@ -223,12 +244,12 @@ export class UserSyncService {
   }
 
   /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
-  async #runMirror(lease: WriterLease, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions): Promise<MirrorRunRecord> {
+  async #runMirror(lease: WriterLease, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions, round: { handOffFullRound?: boolean } = {}): Promise<MirrorRunRecord> {
     const signals = [lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])];
     try {
       return await runMirrorSync(
         { delta: this.delta, mirror: this.mirror, logger, lease },
-        { trigger: options.trigger, abortSignal: AbortSignal.any(signals), ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}) },
+        { trigger: options.trigger, abortSignal: AbortSignal.any(signals), ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}), ...round },
       );
     } catch (error) {
       if (lease.lost) throw lease.lost;

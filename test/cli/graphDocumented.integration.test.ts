@@ -62,15 +62,19 @@ describe("USER_SYNC_SELECT and Graph's own rules, on the command line", () => {
     expect(runs.stdout).toMatch(/snapshot\s+succeeded.*signInActivity: snapshots only/);
   });
 
-  it("runs a full round when Graph answers the saved token with 400 SyncStateInvalid, and runs shows why", async () => {
+  it("runs a full round when Graph answers the saved token with 400 SyncStateInvalid, in one pass with a snapshot, and runs shows why", async () => {
     world.tenant.changes.changeUser(5, { jobTitle: "After SyncStateInvalid" });
     world.tenant.changes.expireDeltaTokens("SyncStateInvalid");
     const run = await cli(["run"]);
     expect(run.code, run.stderr).toBe(0);
-    const runs = await cli(["runs", "--limit", "1"]);
+    expect(run.stdout).toMatch(/Mirror full round .*in the snapshot's pass/);
+    // The snapshot run started for the round, and the mirror's round (which started as the incremental one).
+    const runs = await cli(["runs", "--limit", "2"]);
+    expect(runs.stdout).toMatch(/snapshot\s+succeeded/);
     expect(runs.stdout).toMatch(/full\s+succeeded.*Graph: sync state invalid/);
-    const json = await cli(["runs", "--json", "--limit", "1"]);
-    expect(JSON.parse(json.stdout.trim())).toMatchObject({ kind: "mirror", mode: "full", reason: "tokenInvalid", status: "succeeded" });
+    const json = await cli(["runs", "--json", "--limit", "2"]);
+    const listed = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(listed.find((r) => r.kind === "mirror")).toMatchObject({ kind: "mirror", mode: "full", reason: "tokenInvalid", status: "succeeded" });
     const current = await cli(["export", "--current"]);
     const five = current.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).find((u) => u.id === world.tenant.changes.userIdAt(5));
     expect(five?.jobTitle).toBe("After SyncStateInvalid");

@@ -11,7 +11,8 @@ import { SPINNER_FRAME, startInTerminal, type TerminalSession } from "../support
 
 /** Seven /users pages, each delayed, so that a run is still reading when Ctrl+C arrives. */
 const USERS = 6_000;
-const LEASE_SECONDS = 5;
+/** Short, so that a run stopped at once can be followed within the test; long enough for a loaded 2-core machine to renew it. */
+const LEASE_SECONDS = 10;
 /** Never due during a test: 29 February at midnight UTC. */
 const RARE_SCHEDULE = "0 0 0 29 2 *";
 let world: SyncEnvironment;

@@ -49,6 +49,17 @@ describe("decideDueWork", () => {
     // A mirror without a full round yet is left to the mirror (its first round is full anyway).
     expect(decideDueWork({ ...base, mirrorFullRoundAt: undefined }).mirrorFull).toBeUndefined();
   });
+
+  it("starts a snapshot run for a full round of the mirror, which is made in the snapshot's pass", () => {
+    // No delta link yet, or one issued for another USER_SYNC_SELECT.
+    expect(decideDueWork({ ...base, mirrorNeedsFullRound: true })).toEqual({ snapshot: "mirrorFullRound", mirrorFull: undefined });
+    // The mirror's full round is scheduled while the latest snapshot is newer than the occurrence.
+    const nextDay = { ...base, now: at("2025-03-11T02:00:30Z"), latestSnapshotStartedAt: at("2025-03-11T02:00:10Z") };
+    expect(decideDueWork(nextDay)).toEqual({ snapshot: "mirrorFullRound", mirrorFull: "scheduled" });
+    // Any other reason for a snapshot is kept: the round rides on it anyway.
+    expect(decideDueWork({ ...base, hasUnfinishedSnapshot: true, mirrorNeedsFullRound: true }).snapshot).toBe("continuing");
+    expect(decideDueWork({ ...base, mirrorNeedsFullRound: false }).snapshot).toBeUndefined();
+  });
 });
 
 describe("snapshot summaries", () => {

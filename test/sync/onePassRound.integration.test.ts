@@ -182,6 +182,34 @@ describe("a full round in one pass over /users", () => {
     }
   });
 
+  it("a delta token Graph refuses when no snapshot is due: the full round is one pass with a snapshot run, on the incremental round's record", async () => {
+    world.tenant.changes.changeUser(5, { jobTitle: "Changed Before The Refusal" });
+    world.tenant.changes.expireDeltaTokens();
+    const snapshotsBefore = (await service.store.getLatestSnapshot())?.runId;
+    const graph = graphRequests();
+    try {
+      const result = await service.runDue(log.logger, { trigger: "cli" });
+      expect(result.due.snapshot).toBe("mirrorFullRound");
+      expect(result.snapshot?.outcome).toBe("completed");
+      expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "tokenExpired", pages: PAGES, itemsRead: currentDirectory().size });
+      expect(result.mirror!.counters.deltaRestarts).toBe(1);
+      // The refused incremental request, then "sync from now" and one pass over /users: no /users/delta full round.
+      expect(graph.seen).toEqual({ users: PAGES, delta: 2, latest: 1 });
+      // One mirror run record: the incremental round's, continued as the full round.
+      const [recorded, previous] = await Array.fromAsync(service.mirror.listRuns({ maxResults: 2 }));
+      expect(recorded).toMatchObject({ runId: result.mirror!.runId, status: "succeeded", mode: "full", reason: "tokenExpired" });
+      expect(previous?.status).toBe("succeeded");
+      expect((await service.store.getLatestSnapshot())?.runId).not.toBe(snapshotsBefore);
+      await expectSnapshotEqualsDirectory(result.snapshot!.run.snapshotId);
+      await expectMirrorEqualsDirectory();
+      const next = await service.runDue(log.logger, { trigger: "cli" });
+      expect(next.snapshot).toBeUndefined();
+      expect(next.mirror).toMatchObject({ status: "succeeded", mode: "incremental", reason: "deltaLink", itemsRead: 0 });
+    } finally {
+      graph.remove();
+    }
+  });
+
   it("a round paused at a checkpoint continues on the next run, with the same mark and delta link", async () => {
     const graph = graphRequests();
     const stop = new AbortController();

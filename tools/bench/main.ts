@@ -5,9 +5,10 @@
  * bench/results/<timestamp>.json, latest.json, report.md and chart.svg. How to read them:
  * docs/performance.md.
  *
- *   npm run bench                      # 10k and 100k users, 300 ms and 0 ms pages, 3 runs each
+ *   npm run bench                      # 10k and 100k users, 300 ms and 0 ms pages, 3 runs each (the full round once)
  *   npm run bench -- --million         # also 1,000,000 users (one run per scenario by default)
  *   npm run bench -- --sizes 2000 --repeat 1 --latency 100
+ *   npm run bench -- --scenarios full-round,read-ceiling,full-sync --sizes 100k --repeat 1   # the full round (npm run bench:full-round)
  */
 import { execFileSync, fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,12 +20,26 @@ import { fileURLToPath } from "node:url";
 import { TableClient } from "@azure/data-tables";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENCY } from "../../src/snapshots/snapshotStoreClient.js";
+import { DEFAULT_TABLE_PREFIX as MIRROR_TABLE_PREFIX } from "../../src/mirror/userMirrorClient.js";
 import { startAzurite, type AzuriteInstance } from "../azurite.js";
 import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
 import { measureIncrementalSync, type DeltaBenchResult } from "./deltaBench.js";
 import { buildResults, usersPerSecond } from "./summary.js";
-import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioMeasurement, type ScenarioSpec, type TenantRequestCounts } from "./types.js";
+import {
+  GRAPH_PAGE_SIZE,
+  NAIVE_TABLE,
+  SCENARIO_KINDS,
+  type BenchEnvironment,
+  type BenchOptions,
+  type ParentMessage,
+  type RunRecord,
+  type ScenarioKind,
+  type ScenarioMeasurement,
+  type ScenarioMessage,
+  type ScenarioSpec,
+  type TenantRequestCounts,
+} from "./types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const scenarioScript = join(here, "scenario.js");
@@ -57,7 +72,21 @@ function sizeList(value: string): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
+function scenarioList(value: string): ScenarioKind[] {
+  const kinds = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const kind of kinds) {
+    if (!(SCENARIO_KINDS as readonly string[]).includes(kind)) throw new InvalidArgumentError(`"${kind}" is not a scenario (${SCENARIO_KINDS.join(", ")})`);
+  }
+  if (kinds.length === 0) throw new InvalidArgumentError("name at least one scenario");
+  return [...new Set(kinds as ScenarioKind[])];
+}
+
 interface CliOptions {
+  scenarios: ScenarioKind[];
+  fullRoundRepeat: number;
   sizes: number[];
   million: boolean;
   latency: number;
@@ -73,12 +102,14 @@ interface CliOptions {
 
 const program = new Command()
   .name("npm run bench --")
-  .description("Measure full syncs against the read and write ceilings and a naive baseline, on Azurite and the simulated tenant.")
+  .description("Measure full syncs and the scheduled full round against the read and write ceilings and a naive baseline, on Azurite and the simulated tenant.")
+  .addOption(new Option("--scenarios <list>", `scenarios to run, comma-separated (${SCENARIO_KINDS.join(", ")})`).argParser(scenarioList).default([...SCENARIO_KINDS], "all"))
   .addOption(new Option("--sizes <list>", "tenant sizes in users, comma-separated (10000, 100k, 1m)").argParser(sizeList).default([10_000, 100_000], "10000,100000"))
   .option("--million", "also measure a tenant of 1,000,000 users", false)
   .addOption(new Option("--latency <ms>", "Graph latency added to every page (zero latency is always measured too)").argParser(nonNegativeInteger).default(300))
   .addOption(new Option("--repeat <n>", "runs per scenario (medians and min–max over them)").argParser(positiveInteger).default(3))
   .addOption(new Option("--million-repeat <n>", "runs per scenario at 1,000,000 users").argParser(positiveInteger).default(1))
+  .addOption(new Option("--full-round-repeat <n>", "runs per full-round scenario (each first seeds the snapshot and the mirror with an unmeasured run)").argParser(positiveInteger).default(1))
   .addOption(new Option("--naive-sizes <list>", "sizes at which the naive baseline runs (one request per user is slow)").argParser(sizeList).default([10_000], "10000"))
   .addOption(
     new Option("--million-storage <kind>", "where Azurite keeps 1,000,000 users: in memory, or in a temporary folder on disk").choices(["memory", "disk"]).default("memory"),
@@ -97,8 +128,11 @@ const options: BenchOptions = {
   repeat: cli.repeat,
   millionRepeat: cli.millionRepeat,
   naiveSizes: cli.naiveSizes.filter((s) => sizes.includes(s)),
+  fullRoundRepeat: cli.fullRoundRepeat,
+  scenarios: cli.scenarios,
   seed: cli.seed,
 };
+const wanted = (kind: ScenarioKind) => options.scenarios.includes(kind);
 const latencies = [...new Set([options.latencyInMs, 0])];
 
 function azuriteVersion(): string {
@@ -121,19 +155,54 @@ function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: strin
   const base = { userCount, seed: options.seed, tenantDomain, tableHost };
   const specs: ScenarioSpec[] = [];
   for (const latencyInMs of latencies) {
-    specs.push({ ...base, kind: "full-sync", latencyInMs }, { ...base, kind: "read-ceiling", latencyInMs });
+    specs.push({ ...base, kind: "full-sync", latencyInMs }, { ...base, kind: "full-round", latencyInMs }, { ...base, kind: "read-ceiling", latencyInMs });
   }
   specs.push({ ...base, kind: "write-ceiling", latencyInMs: null });
   if (options.naiveSizes.includes(userCount)) {
     for (const latencyInMs of latencies) specs.push({ ...base, kind: "naive", latencyInMs });
   }
-  return specs;
+  return specs.filter((spec) => wanted(spec.kind));
 }
 
-/** Runs one scenario in a fresh process; resolves with its measurement. */
-function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<{ measurement: ScenarioMeasurement; processWallTimeInMs: number }> {
+/** Runs of a scenario at a size: the full round has its own count (each run seeds its stores first). */
+function repeatsOf(kind: ScenarioKind, userCount: number): number {
+  if (userCount >= MILLION) return options.millionRepeat;
+  return kind === "full-round" ? options.fullRoundRepeat : options.repeat;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (user + system, every thread) a process has used, from /proc; undefined where there is none. */
+function cpuTimeInMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs one scenario in a fresh process; resolves with its measurement and Azurite's CPU time
+ * meanwhile. A full-round child asks for the tenant's request counts to be reset after its seed
+ * run, so that they (and Azurite's CPU time) cover the measured round.
+ */
+function runChild(
+  spec: ScenarioSpec,
+  env: NodeJS.ProcessEnv,
+  tenant: SimulatedTenant,
+  azuritePid: number | undefined,
+): Promise<{ measurement: ScenarioMeasurement; processWallTimeInMs: number; cpu: Pick<RunRecord, "azuriteCpuInMs" | "seedAzuriteCpuInMs" | "tenantCpuInMs"> }> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
+    const azuriteCpuAtSpawn = cpuTimeInMs(azuritePid);
+    let azuriteCpuAtStart = azuriteCpuAtSpawn;
+    let seedAzuriteCpuInMs: number | undefined;
+    let ownCpuAtStart = process.cpuUsage();
     const child = fork(scenarioScript, [], {
       env: { ...env, BENCH_SCENARIO: JSON.stringify(spec) },
       execArgv: [],
@@ -144,16 +213,29 @@ function runChild(spec: ScenarioSpec, env: NodeJS.ProcessEnv): Promise<{ measure
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       stderr = (stderr + chunk).slice(-4000);
     });
-    let answer: { ok: true; measurement: ScenarioMeasurement } | { ok: false; error: string } | undefined;
-    child.on("message", (message) => {
-      answer = message as typeof answer;
+    let answer: Extract<ScenarioMessage, { kind: "result" }> | undefined;
+    child.on("message", (raw) => {
+      const message = raw as ScenarioMessage;
+      if (message.kind === "reset-tenant-counts") {
+        tenant.requests.reset();
+        azuriteCpuAtStart = cpuTimeInMs(azuritePid);
+        if (azuriteCpuAtStart !== undefined && azuriteCpuAtSpawn !== undefined) seedAzuriteCpuInMs = azuriteCpuAtStart - azuriteCpuAtSpawn;
+        ownCpuAtStart = process.cpuUsage();
+        child.send({ kind: "tenant-counts-reset" } satisfies ParentMessage);
+      } else if (message.kind === "result") {
+        answer = message;
+      }
     });
     child.once("error", reject);
     child.once("exit", (code, signal) => {
       const processWallTimeInMs = performance.now() - started;
-      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs });
+      const azuriteCpuAtEnd = cpuTimeInMs(azuritePid);
+      const own = process.cpuUsage(ownCpuAtStart);
+      const cpu: Pick<RunRecord, "azuriteCpuInMs" | "seedAzuriteCpuInMs" | "tenantCpuInMs"> = { tenantCpuInMs: (own.user + own.system) / 1000 };
+      if (azuriteCpuAtStart !== undefined && azuriteCpuAtEnd !== undefined) cpu.azuriteCpuInMs = azuriteCpuAtEnd - azuriteCpuAtStart;
+      if (seedAzuriteCpuInMs !== undefined) cpu.seedAzuriteCpuInMs = seedAzuriteCpuInMs;
       const output = stderr.trim() === "" ? "" : `\n${stderr.trim()}`;
-      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs });
+      if (answer?.ok) resolvePromise({ measurement: answer.measurement, processWallTimeInMs, cpu });
       else if (answer) reject(new Error(`${answer.error}${output}`));
       else reject(new Error(`the scenario process exited (code ${code ?? "none"}, signal ${signal ?? "none"}) without a result${output}`));
     });
@@ -175,7 +257,8 @@ function tenantCounts(tenant: SimulatedTenant): TenantRequestCounts {
 
 /** Empties Azurite between runs so that every run writes into empty tables and Azurite's memory stays flat. */
 async function dropTables(azurite: AzuriteInstance): Promise<void> {
-  for (const name of [`${DEFAULT_TABLE_PREFIX}Snapshots`, `${DEFAULT_TABLE_PREFIX}Runs`, NAIVE_TABLE]) {
+  const tables = [`${DEFAULT_TABLE_PREFIX}Snapshots`, `${DEFAULT_TABLE_PREFIX}Runs`, `${MIRROR_TABLE_PREFIX}Mirror`, `${MIRROR_TABLE_PREFIX}MirrorChanges`, NAIVE_TABLE];
+  for (const name of tables) {
     await TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }).deleteTable();
   }
 }
@@ -190,10 +273,7 @@ const notes: string[] = [];
 const azuriteStorage: Record<string, "memory" | "disk"> = {};
 let failures = 0;
 
-const planned = sizes.reduce(
-  (total, size) => total + scenarioSpecs(size, "", "").length * (size >= MILLION ? options.millionRepeat : options.repeat),
-  0,
-);
+const planned = sizes.reduce((total, size) => total + scenarioSpecs(size, "", "").reduce((n, spec) => n + repeatsOf(spec.kind, size), 0), 0);
 console.log(
   `Benchmark: ${sizes.map(formatUsers).join(", ")} users; Graph latency ${latencies.map((l) => `${l} ms`).join(" and ")}; ${planned} runs, each in its own process.`,
 );
@@ -212,9 +292,10 @@ for (const userCount of sizes) {
     const anyTenant = tenants.get(options.latencyInMs)!;
     const tableHost = new URL(azurite.tableEndpoint).host;
     const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost);
-    const repeats = userCount >= MILLION ? options.millionRepeat : options.repeat;
+    const repeats = Math.max(...specs.map((spec) => repeatsOf(spec.kind, userCount)));
     for (let repeat = 1; repeat <= repeats; repeat++) {
       for (const spec of specs) {
+        if (repeat > repeatsOf(spec.kind, userCount)) continue;
         const tenant = tenants.get(spec.latencyInMs ?? options.latencyInMs)!;
         const env: NodeJS.ProcessEnv = {
           ...process.env,
@@ -223,14 +304,16 @@ for (const userCount of sizes) {
           NODE_EXTRA_CA_CERTS: tenant.caCertificatePath,
         };
         tenant.requests.reset();
-        const label = `${formatUsers(userCount)} users · ${KIND_LABELS[spec.kind]} · ${formatLatency(spec.latencyInMs)} · run ${repeat}/${repeats}`;
+        const label = `${formatUsers(userCount)} users · ${KIND_LABELS[spec.kind]} · ${formatLatency(spec.latencyInMs)} · run ${repeat}/${repeatsOf(spec.kind, userCount)}`;
         done += 1;
         try {
-          const { measurement, processWallTimeInMs } = await runChild(spec, env);
-          const record: RunRecord = { ...measurement, repeat, processWallTimeInMs, tenant: tenantCounts(tenant) };
+          const { measurement, processWallTimeInMs, cpu } = await runChild(spec, env, tenant, azurite.pid);
+          const record: RunRecord = { ...measurement, repeat, processWallTimeInMs, tenant: tenantCounts(tenant), ...cpu };
           runs.push(record);
+          const seeded = record.round ? ` (after a ${formatSeconds(record.round.seedWallTimeInMs)} s seed run)` : "";
+          const azuriteCpu = record.azuriteCpuInMs !== undefined ? `, Azurite CPU ${formatSeconds(record.azuriteCpuInMs)} s` : "";
           console.log(
-            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB`,
+            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}`,
           );
         } catch (error) {
           failures += 1;
@@ -249,7 +332,7 @@ for (const userCount of sizes) {
 }
 
 const skippedNaive = sizes.filter((s) => !options.naiveSizes.includes(s));
-if (skippedNaive.length > 0) {
+if (wanted("naive") && skippedNaive.length > 0) {
   notes.push(
     `The naive baseline ran at ${options.naiveSizes.map(formatUsers).join(", ") || "no size"} users only: one request per user makes it too slow to repeat at ${skippedNaive.map(formatUsers).join(", ")} within the time box (pass --naive-sizes to include them).`,
   );
@@ -258,6 +341,11 @@ notes.push(
   "Azurite, the simulated tenant (which generates every Graph page) and the measured process share this machine's cores; the read and write ceilings were measured under the same sharing.",
   "The write ceiling times only the store's calls; generating its pages from the simulated directory is off the clock.",
 );
+if (wanted("full-round")) {
+  notes.push(
+    "Each full-round run is one process: an unmeasured first run seeds the snapshot and the mirror (its wall time is in the JSON as round.seedWallTimeInMs), then the scheduled full round is measured; its Graph, token and Key Vault counts cover the measured round only, which reuses the seed run's token and certificate.",
+  );
+}
 
 let incremental: DeltaBenchResult | undefined;
 if (cli.incrementalUsers > 0) {

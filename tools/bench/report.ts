@@ -3,13 +3,14 @@
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
 import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
-import type { BenchResults, Comparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
+import type { BenchResults, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
 const number = new Intl.NumberFormat("en-US");
 
 export const KIND_LABELS: Record<ScenarioKind, string> = {
   "full-sync": "full sync",
+  "full-round": "full round",
   "read-ceiling": "read ceiling",
   "write-ceiling": "write ceiling",
   naive: "naive baseline",
@@ -17,6 +18,7 @@ export const KIND_LABELS: Record<ScenarioKind, string> = {
 
 const KIND_COLORS: Record<ScenarioKind, string> = {
   "full-sync": "#2563eb",
+  "full-round": "#7c3aed",
   "read-ceiling": "#16a34a",
   "write-ceiling": "#d97706",
   naive: "#6b7280",
@@ -63,6 +65,7 @@ const SCENARIO_COLUMNS: Column[] = [
   { header: "Token req", align: "right" },
   { header: "Key Vault req", align: "right" },
   { header: "Table req ($batch)", align: "right" },
+  { header: "Azurite CPU s", align: "right" },
 ];
 
 function scenarioRow(s: ScenarioSummary): string[] {
@@ -79,6 +82,7 @@ function scenarioRow(s: ScenarioSummary): string[] {
     number.format(r.token),
     number.format(r.keyVault),
     `${number.format(r.tableRequests)} (${number.format(r.tableBatches)})`,
+    s.azuriteCpuInMs === undefined ? "–" : formatSeconds(s.azuriteCpuInMs),
   ];
 }
 
@@ -100,6 +104,50 @@ function comparisonRow(c: Comparison): string[] {
     c.speedUpOverNaive === undefined ? "–" : `${c.speedUpOverNaive.toFixed(1)}×`,
     ratio(c.shareOfWriteCeiling),
   ];
+}
+
+const FULL_ROUND_COLUMNS: Column[] = [
+  { header: "Users", align: "right" },
+  { header: "Graph latency", align: "right" },
+  { header: "Full round s", align: "right" },
+  { header: "Azurite CPU s", align: "right" },
+  { header: "Sync CPU s", align: "right" },
+  { header: "Tenant CPU s", align: "right" },
+  { header: "Read ceiling s", align: "right" },
+  { header: "× read ceiling", align: "right" },
+  { header: "Graph req (bound)", align: "right" },
+  { header: "Table req", align: "right" },
+  { header: "$batch", align: "right" },
+  { header: "Snapshot alone $batch", align: "right" },
+  { header: "× snapshot", align: "right" },
+];
+
+function fullRoundRow(r: FullRoundComparison): string[] {
+  return [
+    formatUsers(r.userCount),
+    formatLatency(r.latencyInMs),
+    formatSeconds(r.fullRoundInMs),
+    r.azuriteCpuInMs === undefined ? "–" : formatSeconds(r.azuriteCpuInMs),
+    r.processCpuInMs === undefined ? "–" : formatSeconds(r.processCpuInMs),
+    r.tenantCpuInMs === undefined ? "–" : formatSeconds(r.tenantCpuInMs),
+    r.readCeilingInMs === undefined ? "–" : formatSeconds(r.readCeilingInMs),
+    ratio(r.ratioToReadCeiling),
+    `${number.format(r.graphRequests)} (${number.format(r.graphRequestsTarget)})`,
+    number.format(r.tableRequests),
+    number.format(r.batches),
+    `${number.format(r.snapshotAloneBatches)}${r.snapshotAloneFrom === "full sync" ? "" : "*"}`,
+    r.snapshotAloneBatches > 0 ? ratio(r.batches / r.snapshotAloneBatches) : "–",
+  ];
+}
+
+const FULL_ROUND_TITLE = "Scheduled full round (snapshot + mirror in one /users pass, into a mirror that already holds every user)";
+const FULL_ROUND_FOOTNOTE = "* the round's own snapshot transactions: the full sync (the snapshot alone) was not measured at this size and latency.";
+
+function fullRoundSection(rounds: readonly FullRoundComparison[] | undefined, table: (columns: readonly Column[], rows: readonly string[][]) => string): string[] {
+  if (!rounds || rounds.length === 0) return [];
+  const lines = [table(FULL_ROUND_COLUMNS, rounds.map(fullRoundRow))];
+  if (rounds.some((r) => r.snapshotAloneFrom !== "full sync")) lines.push("", FULL_ROUND_FOOTNOTE);
+  return lines;
 }
 
 const TARGET_COLUMNS: Column[] = [
@@ -136,9 +184,10 @@ export function formatConsoleReport(results: BenchResults): string {
     textTable(SCENARIO_COLUMNS, results.scenarios.map(scenarioRow)),
     "",
     textTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
-    "",
-    textTable(TARGET_COLUMNS, results.targets.map(targetRow)),
   ];
+  const rounds = fullRoundSection(results.fullRounds, textTable);
+  if (rounds.length > 0) parts.push("", FULL_ROUND_TITLE, ...rounds);
+  parts.push("", textTable(TARGET_COLUMNS, results.targets.map(targetRow)));
   if (results.incremental) parts.push("", incrementalTitle(results.incremental), textTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
   return parts.join("\n");
 }
@@ -183,7 +232,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     "",
     `Sizes ${opts.sizes.map(formatUsers).join(", ")} users; Graph latency ${opts.latencyInMs} ms and 0 ms per page; ${opts.repeat} runs per scenario${opts.sizes.includes(1_000_000) ? ` (${opts.millionRepeat} at 1,000,000)` : ""}; naive baseline at ${opts.naiveSizes.map(formatUsers).join(", ") || "no size"}. Product defaults: ${env.partitionCount} partitions per snapshot, ${env.writeConcurrency} transactions in flight, ${env.graphPageSize} users per Graph page.`,
     "",
-    "Figures are medians, with min–max over the runs in parentheses. Each run is a fresh process: wall time covers the measured work (a cold token and certificate included), peak RSS is that process's `maxRSS`.",
+    "Figures are medians, with min–max over the runs in parentheses. Each run is a fresh process: wall time covers the measured work (a cold token and certificate included), peak RSS is that process's `maxRSS`. Azurite CPU is the CPU time the (single-threaded) Azurite process used meanwhile: when it is close to the wall time, Azurite is what bounds the run.",
     "",
     "## Targets",
     "",
@@ -203,6 +252,17 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     "",
     markdownTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
   ];
+  const rounds = fullRoundSection(results.fullRounds, markdownTable);
+  if (rounds.length > 0) {
+    lines.push(
+      "",
+      "## Scheduled full round",
+      "",
+      `${FULL_ROUND_TITLE}: a first run seeds the snapshot and the mirror (not measured), then the run of the full schedule's next occurrence is measured. Graph requests are bounded by ⌈N / 999⌉ + 2; the time is compared with the read ceiling (paging \`/users\`, writing nothing) at the same latency, and the \`$batch\` count with the snapshot alone (the full sync). Where the time goes: the CPU time of Azurite (one single-threaded process), of the syncing process, and of the simulated tenant (building Graph pages) during the round; their sum against twice the wall time says how busy this machine's two cores were.`,
+      "",
+      ...rounds,
+    );
+  }
   const writers = results.scenarios.filter((s) => s.writerSyncInMsPerPage !== undefined);
   if (writers.length > 0) {
     lines.push(

@@ -15,7 +15,12 @@ import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
-import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type ScenarioMeasurement, type ScenarioSpec, type TableRequestCounts } from "./types.js";
+import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
+
+/** How far ahead of now the measured full round runs: past the default full schedule's next occurrence (daily). */
+const TWO_DAYS_IN_MS = 2 * 24 * 60 * 60_000;
+/** Bound on the parent's answer to a request over IPC. */
+const PARENT_ANSWER_TIMEOUT_IN_MS = 30_000;
 
 /** Partition key of every naive entity: samples commonly use one constant partition. */
 const NAIVE_PARTITION = "users";
@@ -49,6 +54,33 @@ interface Work {
   entitiesWritten: number;
   wallTimeInMs: number;
   writerSyncInMsPerPage?: number;
+  processCpuInMs?: number;
+  /** Table requests of the measured part, when the process sent others before it. */
+  table?: TableRequestCounts;
+  round?: FullRoundDetails;
+}
+
+function send(message: ScenarioMessage): Promise<void> {
+  return new Promise((resolve, reject) => process.send!(message, (error: Error | null) => (error ? reject(error) : resolve())));
+}
+
+/** Asks the benchmark to reset the simulated tenant's request counts, and waits until it has. */
+async function resetTenantCounts(): Promise<void> {
+  const answered = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off("message", onMessage);
+      reject(new Error(`the benchmark did not answer within ${PARENT_ANSWER_TIMEOUT_IN_MS / 1000} s when asked to reset the tenant's request counts`));
+    }, PARENT_ANSWER_TIMEOUT_IN_MS);
+    const onMessage = (message: unknown) => {
+      if ((message as ParentMessage | null)?.kind !== "tenant-counts-reset") return;
+      clearTimeout(timer);
+      process.off("message", onMessage);
+      resolve();
+    };
+    process.on("message", onMessage);
+  });
+  await send({ kind: "reset-tenant-counts" });
+  await answered;
 }
 
 async function fullSync(spec: ScenarioSpec): Promise<Work> {
@@ -60,6 +92,52 @@ async function fullSync(spec: ScenarioSpec): Promise<Work> {
     throw new Error(`the sync wrote ${stats.entitiesWritten} entities for ${spec.userCount} users`);
   }
   return { users: stats.usersRead, entitiesWritten: stats.entitiesWritten, wallTimeInMs };
+}
+
+/**
+ * The scheduled full round: a first run seeds the snapshot and the mirror (not measured), then the
+ * run of the full schedule's next occurrence is measured, as the timer trigger would run it two days
+ * later: a new snapshot and the mirror's full round in one pass over `/users`, into a mirror that
+ * already holds every user (Replace of existing entities, then the sweep).
+ */
+async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise<Work> {
+  const service = new UserSyncService(process.env);
+  const seedStarted = performance.now();
+  const seed = await service.runDue(quietLogger, { trigger: "cli" });
+  const seedWallTimeInMs = performance.now() - seedStarted;
+  if (seed.snapshot?.outcome !== "completed" || seed.mirror?.status !== "succeeded") {
+    throw new Error(`the seed run did not complete: snapshot ${seed.snapshot?.outcome ?? "not run"}, mirror ${seed.mirror?.status ?? "not run"}`);
+  }
+  await resetTenantCounts();
+  const before = { ...table };
+  const mirrorBefore = { ...service.mirror.stats };
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await service.runDue(quietLogger, { trigger: "timer", now: new Date(Date.now() + TWO_DAYS_IN_MS) });
+  const wallTimeInMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const snapshot = result.snapshot;
+  const mirror = result.mirror;
+  if (result.due.snapshot !== "scheduled" || snapshot?.outcome !== "completed" || mirror?.status !== "succeeded" || mirror.mode !== "full") {
+    throw new Error(`the measured run was not a completed scheduled full round: due ${JSON.stringify(result.due)}, snapshot ${snapshot?.outcome ?? "not run"}, mirror ${mirror?.mode ?? "-"} ${mirror?.status ?? "not run"}`);
+  }
+  if (snapshot.stats.entitiesWritten !== spec.userCount || mirror.usersWritten !== spec.userCount) {
+    throw new Error(`the round wrote ${snapshot.stats.entitiesWritten} snapshot entities and ${mirror.usersWritten} mirror users for ${spec.userCount} users`);
+  }
+  return {
+    users: snapshot.stats.usersRead,
+    entitiesWritten: snapshot.stats.entitiesWritten + mirror.usersWritten,
+    wallTimeInMs,
+    processCpuInMs: (cpu.user + cpu.system) / 1000,
+    table: { requests: table.requests - before.requests, batches: table.batches - before.batches, throttled: table.throttled - before.throttled },
+    round: {
+      snapshotTransactions: snapshot.stats.transactions,
+      mirrorTransactions: service.mirror.stats.transactions - mirrorBefore.transactions,
+      mirrorUsersWritten: mirror.usersWritten,
+      swept: mirror.swept,
+      seedWallTimeInMs,
+    },
+  };
 }
 
 async function readCeiling(): Promise<Work> {
@@ -132,6 +210,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioMeasureme
     case "full-sync":
       work = await fullSync(spec);
       break;
+    case "full-round":
+      work = await fullRound(spec, table);
+      break;
     case "read-ceiling":
       work = await readCeiling();
       break;
@@ -150,7 +231,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioMeasureme
     ...work,
     // Linux reports kilobytes.
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    table: { ...table },
+    table: work.table ?? { ...table },
   };
 }
 
@@ -164,10 +245,10 @@ async function main(): Promise<void> {
   let exitCode = 0;
   try {
     const measurement = await runScenario(spec);
-    await new Promise<void>((resolve, reject) => process.send!({ ok: true, measurement }, (error: Error | null) => (error ? reject(error) : resolve())));
+    await send({ kind: "result", ok: true, measurement });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    await new Promise<void>((resolve) => process.send!({ ok: false, error: message }, () => resolve()));
+    await send({ kind: "result", ok: false, error: message }).catch(() => undefined);
     exitCode = 1;
   }
   // Keep-alive sockets and SDK timers must not keep a finished scenario alive.

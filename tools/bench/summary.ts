@@ -1,10 +1,11 @@
 /**
  * Turns raw runs into what the report shows: medians with their spread per scenario, the
  * comparisons between scenarios (overlap efficiency, speed-up over the naive baseline, share of the
- * write ceiling) and the targets, each met or not. Pure functions: no I/O, no clock.
+ * write ceiling; the scheduled full round against the read ceiling and the snapshot alone) and the
+ * targets, each met or not. Pure functions: no I/O, no clock.
  */
 import type { DeltaBenchResult } from "./deltaBench.js";
-import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind, TenantRequestCounts } from "./types.js";
+import { GRAPH_PAGE_SIZE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioKind, type TenantRequestCounts } from "./types.js";
 
 export interface Spread {
   median: number;
@@ -26,6 +27,37 @@ export interface ScenarioSummary {
   requests: TenantRequestCounts & { tableRequests: number; tableBatches: number; tableThrottled: number };
   /** Write ceiling: median over runs of the writer's synchronous milliseconds per page. */
   writerSyncInMsPerPage?: number;
+  /** Full round: medians over the runs of the round's details. */
+  round?: { snapshotTransactions: number; mirrorTransactions: number; seedWallTimeInMs: number };
+  /** Median CPU times during the runs, where measured: Azurite's, the measuring process's, the simulated tenant's. */
+  azuriteCpuInMs?: number;
+  processCpuInMs?: number;
+  tenantCpuInMs?: number;
+}
+
+/** The scheduled full round at one size and latency, against the read ceiling and the snapshot alone (issue 13's targets). */
+export interface FullRoundComparison {
+  userCount: number;
+  latencyInMs: number;
+  /** Medians over the runs. */
+  graphRequests: number;
+  /** ⌈N / 999⌉ + 2: one `$deltatoken=latest`, the `/users` pages, and one spare. */
+  graphRequestsTarget: number;
+  tableRequests: number;
+  batches: number;
+  /** `$batch` of the snapshot alone: the full-sync scenario's at the same size and latency, else the round's own snapshot transactions. */
+  snapshotAloneBatches: number;
+  snapshotAloneFrom: "full sync" | "the round's snapshot";
+  fullRoundInMs: number;
+  /** Azurite's CPU time during the round, where measured: near the round's time, Azurite is the bound. */
+  azuriteCpuInMs?: number;
+  /** CPU time of the syncing process during the round, and of the benchmark's (the simulated tenant building pages). */
+  processCpuInMs?: number;
+  tenantCpuInMs?: number;
+  /** The read ceiling at the same size and latency, when measured. */
+  readCeilingInMs?: number;
+  /** Full round ÷ read ceiling. */
+  ratioToReadCeiling?: number;
 }
 
 export interface Comparison {
@@ -43,7 +75,14 @@ export interface Comparison {
 export type TargetStatus = "met" | "not met" | "not measured";
 
 export interface TargetResult {
-  id: "overlap" | "zero-latency-vs-write-ceiling" | "memory-1m-vs-100k" | "cold-process-credentials";
+  id:
+    | "overlap"
+    | "zero-latency-vs-write-ceiling"
+    | "memory-1m-vs-100k"
+    | "cold-process-credentials"
+    | "full-round-graph-requests"
+    | "full-round-time"
+    | "full-round-batches";
   target: string;
   status: TargetStatus;
   /** What was measured, in words and numbers. */
@@ -59,13 +98,23 @@ export interface BenchResults {
   runs: RunRecord[];
   scenarios: ScenarioSummary[];
   comparisons: Comparison[];
+  /** The scheduled full round per size and latency (absent in results of benchmarks that did not run it). */
+  fullRounds?: FullRoundComparison[];
   targets: TargetResult[];
   /** The live mirror's cost: a full round, then an incremental round after a few changes (tools/bench/deltaBench.ts). */
   incremental?: DeltaBenchResult;
   notes: string[];
 }
 
-const KIND_ORDER: Record<ScenarioKind, number> = { "full-sync": 0, "read-ceiling": 1, "write-ceiling": 2, naive: 3 };
+const KIND_ORDER: Record<ScenarioKind, number> = { "full-sync": 0, "full-round": 1, "read-ceiling": 2, "write-ceiling": 3, naive: 4 };
+
+/** Graph requests a full round of `userCount` users may make: ⌈N / 999⌉ pages of `/users`, one `$deltatoken=latest`, one spare. */
+export function fullRoundGraphTarget(userCount: number): number {
+  return Math.ceil(userCount / GRAPH_PAGE_SIZE) + 2;
+}
+/** Issue 13's bounds: full round time ≤ 1.15 × the read ceiling; `$batch` ≤ 2.2 × the snapshot alone. */
+export const FULL_ROUND_TIME_FACTOR = 1.15;
+export const FULL_ROUND_BATCH_FACTOR = 2.2;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError("median of no values");
@@ -100,8 +149,25 @@ export function summarizeScenarios(runs: readonly RunRecord[]): ScenarioSummary[
     const first = group[0]!;
     const med = (pick: (run: RunRecord) => number) => median(group.map(pick));
     const syncTimes = group.flatMap((r) => (r.writerSyncInMsPerPage === undefined ? [] : [r.writerSyncInMsPerPage]));
+    const rounds = group.flatMap((r) => (r.round === undefined ? [] : [r.round]));
+    const optionalMedian = (name: "azuriteCpuInMs" | "processCpuInMs" | "tenantCpuInMs") => {
+      const values = group.flatMap((r) => (r[name] === undefined ? [] : [r[name]]));
+      return values.length > 0 ? { [name]: median(values) } : {};
+    };
     summaries.push({
+      ...optionalMedian("azuriteCpuInMs"),
+      ...optionalMedian("processCpuInMs"),
+      ...optionalMedian("tenantCpuInMs"),
       ...(syncTimes.length > 0 ? { writerSyncInMsPerPage: median(syncTimes) } : {}),
+      ...(rounds.length > 0
+        ? {
+            round: {
+              snapshotTransactions: median(rounds.map((r) => r.snapshotTransactions)),
+              mirrorTransactions: median(rounds.map((r) => r.mirrorTransactions)),
+              seedWallTimeInMs: median(rounds.map((r) => r.seedWallTimeInMs)),
+            },
+          }
+        : {}),
       key,
       kind: first.kind,
       userCount: first.userCount,
@@ -157,6 +223,36 @@ export function compareScenarios(summaries: readonly ScenarioSummary[]): Compari
   return comparisons;
 }
 
+/** One comparison per full-round scenario (size × latency). */
+export function compareFullRounds(summaries: readonly ScenarioSummary[]): FullRoundComparison[] {
+  const rounds: FullRoundComparison[] = [];
+  for (const round of summaries) {
+    if (round.kind !== "full-round" || round.latencyInMs === null) continue;
+    const read = find(summaries, "read-ceiling", round.userCount, round.latencyInMs);
+    const snapshot = find(summaries, "full-sync", round.userCount, round.latencyInMs);
+    const comparison: FullRoundComparison = {
+      userCount: round.userCount,
+      latencyInMs: round.latencyInMs,
+      graphRequests: round.requests.graph,
+      graphRequestsTarget: fullRoundGraphTarget(round.userCount),
+      tableRequests: round.requests.tableRequests,
+      batches: round.requests.tableBatches,
+      snapshotAloneBatches: snapshot ? snapshot.requests.tableBatches : (round.round?.snapshotTransactions ?? 0),
+      snapshotAloneFrom: snapshot ? "full sync" : "the round's snapshot",
+      fullRoundInMs: round.wallTimeInMs.median,
+      ...(round.azuriteCpuInMs !== undefined ? { azuriteCpuInMs: round.azuriteCpuInMs } : {}),
+      ...(round.processCpuInMs !== undefined ? { processCpuInMs: round.processCpuInMs } : {}),
+      ...(round.tenantCpuInMs !== undefined ? { tenantCpuInMs: round.tenantCpuInMs } : {}),
+    };
+    if (read) {
+      comparison.readCeilingInMs = read.wallTimeInMs.median;
+      comparison.ratioToReadCeiling = round.wallTimeInMs.median / read.wallTimeInMs.median;
+    }
+    rounds.push(comparison);
+  }
+  return rounds;
+}
+
 const fmt = (value: number, digits = 2) => value.toFixed(digits);
 const users = (count: number) => (count >= 1_000_000 && count % 1_000_000 === 0 ? `${count / 1_000_000}M` : count >= 1000 && count % 1000 === 0 ? `${count / 1000}k` : String(count));
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
@@ -166,8 +262,45 @@ function verdict(parts: Array<{ ok: boolean; text: string }>): { status: TargetS
   return { status: parts.every((p) => p.ok) ? "met" : "not met", measured: parts.map((p) => p.text).join("; ") };
 }
 
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const count = (n: number) => new Intl.NumberFormat("en-US").format(Math.round(n));
+
+/** The scheduled full round's targets (issue 13), each judged on the medians. */
+function fullRoundTargets(rounds: readonly FullRoundComparison[], latencyInMs: number): TargetResult[] {
+  const graph = verdict(
+    rounds.map((r) => ({ ok: r.graphRequests <= r.graphRequestsTarget, text: `${users(r.userCount)} at ${r.latencyInMs} ms: ${count(r.graphRequests)} (bound ${count(r.graphRequestsTarget)})` })),
+  );
+  const time = verdict(
+    rounds
+      .filter((r) => r.latencyInMs === latencyInMs && r.ratioToReadCeiling !== undefined)
+      .map((r) => ({
+        ok: r.ratioToReadCeiling! <= FULL_ROUND_TIME_FACTOR,
+        text: `${users(r.userCount)}: ${seconds(r.fullRoundInMs)} vs ${seconds(r.readCeilingInMs!)} (${fmt(r.ratioToReadCeiling!)} ×)`,
+      })),
+  );
+  const batches = verdict(
+    rounds
+      .filter((r) => r.snapshotAloneBatches > 0)
+      .map((r) => ({
+        ok: r.batches <= FULL_ROUND_BATCH_FACTOR * r.snapshotAloneBatches,
+        text: `${users(r.userCount)} at ${r.latencyInMs} ms: ${count(r.batches)} vs ${count(r.snapshotAloneBatches)} of ${r.snapshotAloneFrom} (${fmt(r.batches / r.snapshotAloneBatches)} ×)`,
+      })),
+  );
+  return [
+    { id: "full-round-graph-requests", target: "Graph requests per scheduled full round ≤ ⌈N / 999⌉ + 2", ...graph },
+    { id: "full-round-time", target: `scheduled full round ≤ ${FULL_ROUND_TIME_FACTOR} × the read ceiling with ${latencyInMs} ms pages`, ...time },
+    { id: "full-round-batches", target: `$batch per scheduled full round ≤ ${FULL_ROUND_BATCH_FACTOR} × the snapshot alone`, ...batches },
+  ];
+}
+
 /** The issue's targets, each judged on the medians (reported, never asserted). */
-export function evaluateTargets(summaries: readonly ScenarioSummary[], comparisons: readonly Comparison[], runs: readonly RunRecord[], latencyInMs: number): TargetResult[] {
+export function evaluateTargets(
+  summaries: readonly ScenarioSummary[],
+  comparisons: readonly Comparison[],
+  runs: readonly RunRecord[],
+  latencyInMs: number,
+  rounds: readonly FullRoundComparison[] = compareFullRounds(summaries),
+): TargetResult[] {
   const overlap = verdict(
     comparisons
       .filter((c) => c.latencyInMs === latencyInMs && c.overlapEfficiency !== undefined)
@@ -189,7 +322,8 @@ export function evaluateTargets(summaries: readonly ScenarioSummary[], compariso
     });
   }
   const memory = verdict(memoryParts);
-  const cold = runs.filter((r) => r.kind !== "write-ceiling");
+  // The write ceiling uses no Graph; a full-round process is warm by design (its seed run took the token).
+  const cold = runs.filter((r) => r.kind !== "write-ceiling" && r.kind !== "full-round");
   const tokenCounts = [...new Set(cold.map((r) => r.tenant.token))].sort((a, b) => a - b);
   const certificateCounts = [...new Set(cold.map((r) => r.tenant.certificateFetches))].sort((a, b) => a - b);
   const credentials = verdict(
@@ -207,6 +341,7 @@ export function evaluateTargets(summaries: readonly ScenarioSummary[], compariso
     { id: "zero-latency-vs-write-ceiling", target: "users/s at zero latency ≥ 0.8 × the write ceiling", ...zero },
     { id: "memory-1m-vs-100k", target: "peak RSS at 1,000,000 users within 10 % of 100,000", ...memory },
     { id: "cold-process-credentials", target: "one token request and one certificate fetch per cold process", ...credentials },
+    ...fullRoundTargets(rounds, latencyInMs),
   ];
 }
 
@@ -221,6 +356,7 @@ export function buildResults(input: {
 }): BenchResults {
   const scenarios = summarizeScenarios(input.runs);
   const comparisons = compareScenarios(scenarios);
+  const fullRounds = compareFullRounds(scenarios);
   return {
     schemaVersion: 1,
     startedAt: input.startedAt.toISOString(),
@@ -230,7 +366,8 @@ export function buildResults(input: {
     runs: input.runs,
     scenarios,
     comparisons,
-    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs),
+    ...(fullRounds.length > 0 ? { fullRounds } : {}),
+    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs, fullRounds),
     ...(input.incremental ? { incremental: input.incremental } : {}),
     notes: input.notes ?? [],
   };

@@ -5,19 +5,22 @@
  */
 
 /**
- * - `full-sync`: the product's whole sync (UserSyncService.runSync), reads overlapping writes.
+ * - `full-sync`: the product's snapshot sync alone (UserSyncService.runSync), reads overlapping writes.
+ * - `full-round`: the scheduled full round as users run it (UserSyncService.runDue when the full
+ *   schedule is due): the snapshot and the mirror's full round in one pass over `/users`. A first,
+ *   unmeasured run seeds the snapshot and the mirror; the next scheduled run is measured.
  * - `read-ceiling`: the product's GraphUsersClient paging alone, nothing written.
  * - `write-ceiling`: the product's SnapshotStoreClient.upsertUsers page after page, nothing read.
  * - `naive`: every page read into memory, then one upsertEntity per user with a plain TableClient.
  */
-export type ScenarioKind = "full-sync" | "read-ceiling" | "write-ceiling" | "naive";
+export type ScenarioKind = "full-sync" | "full-round" | "read-ceiling" | "write-ceiling" | "naive";
 
 /** Graph's largest `$top` for the product's default select (what GraphUsersClient asks for). */
 export const GRAPH_PAGE_SIZE = 999;
 /** Table the naive baseline writes to. */
 export const NAIVE_TABLE = "naiveUsers";
 
-export const SCENARIO_KINDS: readonly ScenarioKind[] = ["full-sync", "read-ceiling", "write-ceiling", "naive"];
+export const SCENARIO_KINDS: readonly ScenarioKind[] = ["full-sync", "full-round", "read-ceiling", "write-ceiling", "naive"];
 
 /** What the parent asks one child process to run. Holds nothing secret (the connection string travels in SNAPSHOT_STORAGE). */
 export interface ScenarioSpec {
@@ -55,12 +58,29 @@ export interface ScenarioMeasurement {
   wallTimeInMs: number;
   /** process.resourceUsage().maxRSS, in bytes. */
   peakRssBytes: number;
+  /** CPU time (user + system) of the measuring process during the measured work. */
+  processCpuInMs?: number;
   table: TableRequestCounts;
   /**
    * Write ceiling only: median milliseconds per page that upsertUsers spends synchronously (encoding
    * and planning, before its first request), during which nothing else in the process can run.
    */
   writerSyncInMsPerPage?: number;
+  /** Full round only: what the measured round did (the seed run before it is not counted anywhere). */
+  round?: FullRoundDetails;
+}
+
+/** The measured scheduled full round, beyond the common counts. */
+export interface FullRoundDetails {
+  /** The snapshot's own entity group transactions in the round (its users; checkpoints and the mirror's excluded). */
+  snapshotTransactions: number;
+  /** The mirror's transactions in the round (users written and the sweep). */
+  mirrorTransactions: number;
+  /** Mirror users written by the round, and marked `missing` by its sweep. */
+  mirrorUsersWritten: number;
+  swept: number;
+  /** The unmeasured first run that seeded the snapshot and the mirror. */
+  seedWallTimeInMs: number;
 }
 
 /** Requests the simulated tenant saw during one run (one cold process). */
@@ -79,8 +99,25 @@ export interface RunRecord extends ScenarioMeasurement {
   repeat: number;
   /** Spawn to exit of the child, including Node's start and module loading. */
   processWallTimeInMs: number;
+  /** For a full round: the measured round only (its process's seed run took the token and certificate). */
   tenant: TenantRequestCounts;
+  /**
+   * CPU time Azurite spent while the scenario ran (its measured round, for a full round), from
+   * /proc on Linux; absent elsewhere. Azurite is one single-threaded process: near the wall time, it is the bound.
+   */
+  azuriteCpuInMs?: number;
+  /** Full round: Azurite's CPU time during the unmeasured seed run (a first round: inserts into empty tables). */
+  seedAzuriteCpuInMs?: number;
+  /** CPU time of the benchmark's own process during the run: mostly the simulated tenant building Graph pages. */
+  tenantCpuInMs?: number;
 }
+
+/** Messages between the benchmark and a full-round child: the child asks for the tenant's counts to be reset before the measured round. */
+export type ScenarioMessage =
+  | { kind: "result"; ok: true; measurement: ScenarioMeasurement }
+  | { kind: "result"; ok: false; error: string }
+  | { kind: "reset-tenant-counts" };
+export type ParentMessage = { kind: "tenant-counts-reset" };
 
 export interface BenchOptions {
   sizes: number[];
@@ -90,6 +127,10 @@ export interface BenchOptions {
   millionRepeat: number;
   /** Sizes at which the naive baseline runs. */
   naiveSizes: number[];
+  /** Runs per full-round scenario (each seeds its stores first, so it takes twice a round). */
+  fullRoundRepeat: number;
+  /** The scenario kinds measured. */
+  scenarios: ScenarioKind[];
   seed: number;
 }
 

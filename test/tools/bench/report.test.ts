@@ -11,7 +11,7 @@ import {
   renderMarkdownReport,
   renderUsersPerSecondChart,
 } from "../../../tools/bench/report.js";
-import { buildResults, compareScenarios, evaluateTargets, median, spreadOf, summarizeScenarios, type BenchResults } from "../../../tools/bench/summary.js";
+import { buildResults, compareFullRounds, compareScenarios, evaluateTargets, fullRoundGraphTarget, median, spreadOf, summarizeScenarios, type BenchResults } from "../../../tools/bench/summary.js";
 import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind } from "../../../tools/bench/types.js";
 
 const MiB = 2 ** 20;
@@ -34,7 +34,16 @@ function run(kind: ScenarioKind, userCount: number, latencyInMs: number | null, 
   };
 }
 
-const options: BenchOptions = { sizes: [1000], latencyInMs: 300, repeat: 3, millionRepeat: 1, naiveSizes: [1000], seed: 1 };
+const options: BenchOptions = {
+  sizes: [1000],
+  latencyInMs: 300,
+  repeat: 3,
+  millionRepeat: 1,
+  naiveSizes: [1000],
+  fullRoundRepeat: 1,
+  scenarios: ["full-sync", "full-round", "read-ceiling", "write-ceiling", "naive"],
+  seed: 1,
+};
 const environment: BenchEnvironment = {
   node: "v22.0.0",
   platform: "linux",
@@ -144,6 +153,9 @@ describe("targets", () => {
       ["zero-latency-vs-write-ceiling", "met"],
       ["memory-1m-vs-100k", "not measured"],
       ["cold-process-credentials", "met"],
+      ["full-round-graph-requests", "not measured"],
+      ["full-round-time", "not measured"],
+      ["full-round-batches", "not measured"],
     ]);
     expect(targets[0]!.target).toContain("300 ms");
     expect(targets[0]!.measured).toContain("0.95");
@@ -170,6 +182,81 @@ describe("targets", () => {
     expect(memory.status).toBe("not met");
     expect(memory.measured).toContain("320 MiB at 1M vs 300 MiB at 100k (+6.7 %)");
     expect(memory.measured).toContain("(+33.3 %)");
+  });
+});
+
+/**
+ * 2,000 users: the full round measured after its seed run (warm: no token, no Key Vault request),
+ * 1.1 s at 300 ms against a 1.0 s read ceiling, 0.9 s at 0 ms against 0.2 s; the full sync (the
+ * snapshot alone) sends 24 $batch.
+ */
+function roundRuns(overrides: { graph?: number; batches?: number; wallTimeInMs?: number } = {}): RunRecord[] {
+  const warm = { graph: overrides.graph ?? 3 + 1, token: 0, keyVault: 0, certificateFetches: 0, managedIdentity: 0 };
+  const details = { snapshotTransactions: 20, mirrorTransactions: 21, mirrorUsersWritten: 2000, swept: 0, seedWallTimeInMs: 1500 };
+  const table = { requests: 50, batches: overrides.batches ?? 44, throttled: 0 };
+  return [
+    run("full-round", 2000, 300, overrides.wallTimeInMs ?? 1100, { tenant: warm, table, round: details, entitiesWritten: 4000, azuriteCpuInMs: 800, processCpuInMs: 400, tenantCpuInMs: 100 }),
+    run("full-round", 2000, 0, 900, { tenant: warm, table, round: details, entitiesWritten: 4000 }),
+    run("read-ceiling", 2000, 300, 1000),
+    run("read-ceiling", 2000, 0, 200),
+    run("full-sync", 2000, 300, 1050, { table: { requests: 26, batches: 24, throttled: 0 } }),
+  ];
+}
+
+describe("the scheduled full round", () => {
+  it("bounds Graph requests by ⌈N / 999⌉ + 2", () => {
+    expect(fullRoundGraphTarget(100_000)).toBe(103);
+    expect(fullRoundGraphTarget(999)).toBe(3);
+    expect(fullRoundGraphTarget(1_000_000)).toBe(1_004);
+  });
+
+  it("compares each round with the read ceiling and the snapshot alone at its size and latency", () => {
+    const rounds = compareFullRounds(summarizeScenarios(roundRuns()));
+    expect(rounds).toHaveLength(2);
+    expect(rounds[0]).toMatchObject({ userCount: 2000, latencyInMs: 300, graphRequests: 4, graphRequestsTarget: 5, tableRequests: 50, batches: 44, snapshotAloneBatches: 24, snapshotAloneFrom: "full sync", fullRoundInMs: 1100, readCeilingInMs: 1000 });
+    expect(rounds[0]!.ratioToReadCeiling).toBeCloseTo(1.1, 10);
+    // No full sync at 0 ms: the round's own snapshot transactions stand in for the snapshot alone.
+    expect(rounds[1]).toMatchObject({ latencyInMs: 0, snapshotAloneBatches: 20, snapshotAloneFrom: "the round's snapshot" });
+    expect(rounds[1]!.ratioToReadCeiling).toBeCloseTo(4.5, 10);
+  });
+
+  it("reports the three targets as met, the time judged at the benchmark's latency only", () => {
+    const targets = buildResults({ startedAt: new Date(0), finishedAt: new Date(1), options, environment, runs: roundRuns() }).targets;
+    const round = targets.filter((t) => t.id.startsWith("full-round-"));
+    expect(round.map((t) => [t.id, t.status])).toEqual([
+      ["full-round-graph-requests", "met"],
+      ["full-round-time", "met"],
+      ["full-round-batches", "met"],
+    ]);
+    expect(round[0]!.measured).toBe("2k at 300 ms: 4 (bound 5); 2k at 0 ms: 4 (bound 5)");
+    expect(round[1]!.measured).toBe("2k: 1.1 s vs 1.0 s (1.10 ×)");
+    expect(round[1]!.target).toBe("scheduled full round ≤ 1.15 × the read ceiling with 300 ms pages");
+    expect(round[2]!.measured).toContain("2k at 300 ms: 44 vs 24 of full sync (1.83 ×)");
+    // The warm full-round processes do not count against one token per cold process.
+    expect(targets.find((t) => t.id === "cold-process-credentials")).toMatchObject({ status: "met", measured: expect.stringContaining("3 cold processes") });
+  });
+
+  it("reports each target not met when its bound is exceeded", () => {
+    const targets = buildResults({ startedAt: new Date(0), finishedAt: new Date(1), options, environment, runs: roundRuns({ graph: 6, batches: 60, wallTimeInMs: 1200 }) }).targets;
+    expect(targets.filter((t) => t.id.startsWith("full-round-")).map((t) => t.status)).toEqual(["not met", "not met", "not met"]);
+    expect(targets.find((t) => t.id === "full-round-time")!.measured).toBe("2k: 1.2 s vs 1.0 s (1.20 ×)");
+  });
+
+  it("adds the full round's table to the console and markdown reports", () => {
+    const value = buildResults({ startedAt: new Date(0), finishedAt: new Date(1), options, environment, runs: roundRuns() });
+    const text = formatConsoleReport(value);
+    expect(text).toContain("Scheduled full round (snapshot + mirror in one /users pass");
+    expect(text).toMatch(/2,000\s+300 ms\s+1\.10\s+0\.80\s+0\.40\s+0\.10\s+1\.00\s+1\.10\s+4 \(5\)\s+50\s+44\s+24\s+1\.83/);
+    expect(text).toMatch(/2,000\s+0 ms\s+0\.90\s+–\s+–\s+–\s+0\.20\s+4\.50\s+4 \(5\)\s+50\s+44\s+20\*\s+2\.20/);
+    expect(text).toContain("* the round's own snapshot transactions");
+    expect(text).toMatch(/2,000\s+full round\s+300 ms\s+1\s+1\.10/);
+    const markdown = renderMarkdownReport(value, "chart.svg");
+    expect(markdown).toContain("## Scheduled full round");
+    expect(markdown).toContain("| 2,000 | 300 ms | 1.10 | 0.80 | 0.40 | 0.10 | 1.00 | 1.10 | 4 (5) | 50 | 44 | 24 | 1.83 |");
+    expect(markdown).toMatch(/\| 2,000 \| full round \| 300 ms \| 1 \| 1\.10 \|.*\| 0\.80 \|\n/);
+    expect(markdown).toContain("| Graph requests per scheduled full round ≤ ⌈N / 999⌉ + 2 | ✅ met |");
+    expect(formatConsoleReport(results())).not.toContain("Scheduled full round");
+    expect(JSON.parse(JSON.stringify(value))).toEqual(value);
   });
 });
 
