@@ -85,7 +85,7 @@ param instanceMemoryMB int = 2048
 @maxValue(27)
 param userSyncMaxRunMinutes int = 25
 
-@description('Multi-tenant mode (docs/tenants.md): the function identity gets Storage Queue Data Contributor on the snapshot account for the tenant queue. Set USER_SYNC_TENANT_MODE=multi, USER_SYNC_QUEUE__queueServiceUri, USER_SYNC_QUEUE__credential=managedidentity and USER_SYNC_QUEUE__clientId on the app, and deploy infra/entra with signInAudience AzureADMultipleOrgs. Not with privateNetworking (no queue private endpoint is deployed).')
+@description('Multi-tenant mode (docs/tenants.md): sets USER_SYNC_TENANT_MODE=multi and the identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri, __credential, __clientId) on the app, and gives the function identity Storage Queue Data Contributor on the snapshot account. Deploy infra/entra with signInAudience AzureADMultipleOrgs too. Not with privateNetworking (no queue private endpoint is deployed).')
 param multiTenant bool = false
 
 @description('Private networking: VNet integration for the function app, private endpoints for both storage accounts and Key Vault, storage reachable only through them. Off by default (docs/deploy.md, "Private networking").')
@@ -259,6 +259,8 @@ module functionApp 'modules/function-app.bicep' = {
     keyVaultCertificateName: certificateName
     graphCredential: graphCredential
     snapshotTableServiceUri: snapshotStorage.outputs.tableEndpoint
+    multiTenant: multiTenant
+    tenantQueueServiceUri: multiTenant ? snapshotStorage.outputs.queueEndpoint : ''
     userSyncSchedule: userSyncSchedule
     userSyncSelect: userSyncSelect
     userSyncMaxRunMinutes: userSyncMaxRunMinutes

@@ -25,6 +25,10 @@ param keyVaultCertificateName string
 @description('GRAPH_CREDENTIAL: keyVaultCertificate, or managedIdentityFederation (then no Key Vault setting is set: the modes are exclusive).')
 param graphCredential string
 param snapshotTableServiceUri string
+@description('Multi-tenant mode (docs/tenants.md): the tenant registry, the scheduler and the queue-triggered tenantSync on the tenant queue.')
+param multiTenant bool = false
+@description('The tenant queue\'s service (the snapshot account\'s queue endpoint); used in multi-tenant mode only.')
+param tenantQueueServiceUri string = ''
 param userSyncSchedule string
 param userSyncSelect string
 @description('USER_SYNC_MAX_RUN_MINUTES: below host.json functionTimeout, so a run checkpoints before the host stops it.')
@@ -136,10 +140,19 @@ var optionalProductSettings = empty(userSyncSelect) ? {} : {
   USER_SYNC_SELECT: userSyncSelect
 }
 
+// Multi-tenant mode: the registry's tenants, fanned out on the tenant queue through the identity
+// (USER_SYNC_QUEUE is the queue trigger's connection: the host reads __credential and __clientId).
+var tenantSettings = multiTenant ? {
+  USER_SYNC_TENANT_MODE: 'multi'
+  USER_SYNC_QUEUE__queueServiceUri: tenantQueueServiceUri
+  USER_SYNC_QUEUE__credential: 'managedidentity'
+  USER_SYNC_QUEUE__clientId: identityClientId
+} : {}
+
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings)
+  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings, tenantSettings)
 }
 
 // Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords. The

@@ -36,11 +36,8 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   SNAPSHOT_RETENTION_DAYS: "no age-based keeping",
   // Full rounds (snapshot and mirror mark-and-sweep): daily at 02:00 UTC suits most tenants.
   USER_SYNC_FULL_SCHEDULE: "full rounds daily at 02:00 UTC (0 0 2 * * *)",
-  // One tenant per deployment unless the ISV turns the tenant registry on (docs/tenants.md).
-  USER_SYNC_TENANT_MODE: "single: GRAPH_TENANT_ID only; multi is set by hand with the tenant registry",
-  // The tenant queue exists only in multi-tenant mode, set up with it (docs/tenants.md).
-  USER_SYNC_QUEUE: "multi-tenant mode only; Azure uses the identity-based USER_SYNC_QUEUE__queueServiceUri",
-  USER_SYNC_QUEUE__queueServiceUri: "multi-tenant mode only, set with USER_SYNC_TENANT_MODE=multi (docs/tenants.md)",
+  // The tenant queue's connection string is for Azurite; Azure uses the identity-based USER_SYNC_QUEUE__queueServiceUri (multiTenant).
+  USER_SYNC_QUEUE: "identity-based USER_SYNC_QUEUE__queueServiceUri instead (multi-tenant mode)",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
@@ -51,6 +48,9 @@ const HOST_AND_PLATFORM_SETTINGS = [
   "APPLICATIONINSIGHTS_CONNECTION_STRING",
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
   "AZURE_CLIENT_ID",
+  // The queue trigger's identity-based connection (multi-tenant mode).
+  "USER_SYNC_QUEUE__credential",
+  "USER_SYNC_QUEUE__clientId",
 ];
 
 let doc: BicepDocument;
@@ -133,7 +133,19 @@ describe("app settings in Bicep match the settings the code reads", () => {
       USER_SYNC_SCHEDULE: "userSyncSchedule",
       USER_SYNC_SELECT: "userSyncSelect",
       USER_SYNC_MAX_RUN_MINUTES: "string(userSyncMaxRunMinutes)",
+      USER_SYNC_TENANT_MODE: "'multi'",
+      USER_SYNC_QUEUE__queueServiceUri: "tenantQueueServiceUri",
     });
+  });
+
+  it("sets multi-tenant mode and the tenant queue (through the identity) only when multiTenant is set", () => {
+    const tenant = variables(doc).get("tenantSettings");
+    expect(tenant?.type).toBe("ternary_expression");
+    expect(tenant?.childForFieldName("condition")?.text).toBe("multiTenant");
+    expect(objectEntries(tenant?.childForFieldName("consequence")).map((e) => e.key)).toEqual(["USER_SYNC_TENANT_MODE", "USER_SYNC_QUEUE__queueServiceUri", "USER_SYNC_QUEUE__credential", "USER_SYNC_QUEUE__clientId"]);
+    expect(objectEntries(tenant?.childForFieldName("alternative")).map((e) => e.key)).toEqual([]);
+    expect(literal(settings.get("USER_SYNC_QUEUE__credential"))).toBe("managedidentity");
+    expect(settings.get("USER_SYNC_QUEUE__clientId")?.text).toBe("identityClientId");
   });
 
   it("sets the Key Vault settings only in the certificate mode: the credential modes are exclusive", () => {
