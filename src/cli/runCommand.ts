@@ -39,7 +39,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     },
   });
   try {
-    const result = await withRunTelemetry(service, { trigger: "cli", logger: display.logger }, () => service.runDue(display.logger, {
+    const result = await withRunTelemetry(service, { trigger: "cli", logger: display.logger, ...(options.tenant !== undefined ? { tenantId: service.settings.tenantId } : {}) }, () => service.runDue(display.logger, {
       trigger: "cli",
       full: options.full,
       abortSignal: interrupts.signal,

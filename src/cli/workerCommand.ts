@@ -9,6 +9,7 @@
 import { TenantServices } from "../app/tenantServices.js";
 import { redactingLogger } from "../shared/logger.js";
 import { runWorker } from "../fanout/worker.js";
+import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { EXIT_FAILURE, ExitCode } from "./exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write } from "./output.js";
@@ -26,6 +27,8 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
   const services = new TenantServices(process.env);
   // The queue's settings are checked now, before any request.
   void services.queue;
+  // Each tenant's run is reported with its tenant_id, when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
+  await startTelemetry(process.env);
   const logger = redactingLogger({
     info: (m) => process.stderr.write(`${m}\n`),
     warn: (m) => process.stderr.write(`warning: ${m}\n`),
@@ -55,5 +58,6 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
     if (summary.outcomes.some((o) => o.outcome === "failed" || o.outcome === "poisoned")) throw new ExitCode(EXIT_FAILURE);
   } finally {
     interrupts.dispose();
+    await stopTelemetry();
   }
 }

@@ -9,6 +9,7 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
+import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { changeTenantRecord, withoutMarkers } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
@@ -90,7 +91,10 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   let result;
   try {
     const service = services.getTenantSyncService(tenantId);
-    result = await service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) });
+    // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
+    result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
+      service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
+    );
   } catch (error) {
     if (isUserSyncError(error, "run_in_progress")) {
       // Another worker runs this tenant under its lease: leave its marker to it.

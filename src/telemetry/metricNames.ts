@@ -17,6 +17,8 @@ export const DIMENSIONS = {
   outcome: "outcome",
   /** added | updated | removed | restored (the changes metric only). */
   changeKind: "change_kind",
+  /** The customer tenant's id, in multi-tenant mode only (docs/tenants.md): one series per tenant. */
+  tenantId: "tenant_id",
 } as const;
 
 export const RUN_MODES = ["snapshot", "full", "incremental", "none"] as const;

@@ -27,6 +27,8 @@ export interface RunPartFacts {
 
 export interface RunFacts {
   trigger: "timer" | "cli";
+  /** Multi-tenant mode: the tenant the run synced. */
+  tenantId?: string;
   parts: RunPartFacts[];
   /** Hours since the latest complete snapshot completed (absent: none yet). */
   snapshotAgeInHours?: number;

@@ -36,8 +36,9 @@ export function runMeter(): Meter {
 /** One data point per part (snapshot, mirror round) and metric, and the state gauges. */
 export function recordRunMetrics(facts: RunFacts, meter: Meter = runMeter()): void {
   const make = instruments(meter);
+  const tenant: Attributes = facts.tenantId !== undefined ? { [DIMENSIONS.tenantId]: facts.tenantId } : {};
   for (const part of facts.parts) {
-    const dims: Attributes = { [DIMENSIONS.mode]: part.mode, [DIMENSIONS.trigger]: facts.trigger, [DIMENSIONS.outcome]: part.outcome };
+    const dims: Attributes = { [DIMENSIONS.mode]: part.mode, [DIMENSIONS.trigger]: facts.trigger, [DIMENSIONS.outcome]: part.outcome, ...tenant };
     make.counter(METRICS.runs).add(1, dims);
     make.histogram(METRICS.runDuration).record(part.durationInSeconds, dims);
     make.counter(METRICS.usersRead).add(part.usersRead, dims);
@@ -51,7 +52,7 @@ export function recordRunMetrics(facts: RunFacts, meter: Meter = runMeter()): vo
     make.counter(METRICS.graphWaited).add(part.graphWaitedInSeconds, dims);
     make.counter(METRICS.tableTransactions).add(part.tableTransactions, dims);
   }
-  const state: Attributes = { [DIMENSIONS.trigger]: facts.trigger };
+  const state: Attributes = { [DIMENSIONS.trigger]: facts.trigger, ...tenant };
   if (facts.snapshotAgeInHours !== undefined) make.gauge(STATE_METRICS.snapshotAge).record(facts.snapshotAgeInHours, state);
   if (facts.mirrorAgeInHours !== undefined) make.gauge(STATE_METRICS.mirrorAge).record(facts.mirrorAgeInHours, state);
   if (facts.certificateDaysToExpiry !== undefined) make.gauge(STATE_METRICS.certificateDaysToExpiry).record(facts.certificateDaysToExpiry, state);

@@ -26,6 +26,8 @@ export type RunTelemetrySource = Pick<UserSyncService, "store" | "mirror" | "cer
 export interface RunTelemetryOptions {
   trigger: "timer" | "cli";
   logger: Logger;
+  /** Multi-tenant mode: the tenant the run syncs (a `tenant_id` dimension on every metric, an attribute on the run's span). */
+  tenantId?: string;
   /** "Now" at the end of the run (tests). */
   now?: () => Date;
 }
@@ -76,7 +78,8 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
   // Before the first run the tables do not exist yet: no baseline then, and nothing to say about it.
   const baseline = await unfinishedSnapshot(service).catch(() => undefined);
   const startedAt = now();
-  return tracer().startActiveSpan(SPAN_NAMES.run, { attributes: { "usersync.trigger": options.trigger } }, async (span) => {
+  const attributes = { "usersync.trigger": options.trigger, ...(options.tenantId !== undefined ? { "usersync.tenant_id": options.tenantId } : {}) };
+  return tracer().startActiveSpan(SPAN_NAMES.run, { attributes }, async (span) => {
     let result: DueRunResult | undefined;
     let failure: { error: unknown } | undefined;
     try {
@@ -90,6 +93,7 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
         options.logger,
         async () => {
           const facts = await runFacts(service, { trigger: options.trigger, startedAt, endedAt: now(), result, failure, baseline });
+          if (options.tenantId !== undefined) facts.tenantId = options.tenantId;
           recordRunMetrics(facts);
           describeSpan(span, facts, failure);
         },

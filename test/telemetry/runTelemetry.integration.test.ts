@@ -134,4 +134,16 @@ describe("run telemetry", () => {
     expectNoSecrets(text, [world.tenant.identityHeader]);
     expect(log.lines.filter((l) => l.includes("telemetry"))).toEqual([]);
   });
+
+  it("a tenant's run (multi-tenant mode: worker, tenantSync) carries its tenant_id on every metric and on the run's span", async () => {
+    const tenantId = "8f0c2a4e-1b3d-4c5e-9f60-718293a4b5c6";
+    spanExporter.reset();
+    await withRunTelemetry(service, { trigger: "timer", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "timer" }));
+    const ps = points(await exported());
+    expect(ps.length).toBeGreaterThan(0);
+    for (const p of ps) expect(p.attributes[DIMENSIONS.tenantId], p.name).toBe(tenantId);
+    expect(sum(ps, METRICS.runs.name, { mode: "incremental", outcome: "succeeded", [DIMENSIONS.tenantId]: tenantId })).toBe(1);
+    const [run] = spanExporter.getFinishedSpans().filter((s) => s.name === SPAN_NAMES.run);
+    expect(run?.attributes["usersync.tenant_id"]).toBe(tenantId);
+  });
 });
