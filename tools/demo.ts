@@ -10,9 +10,7 @@
  *   npm run demo -- --users 500  # any size
  *   npm run demo -- --tenants 5  # multi-tenant mode: five tenants synced in parallel by `worker` (tools/demoTenants.ts)
  */
-import { spawn } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { TableClient, TableServiceClient } from "@azure/data-tables";
@@ -20,10 +18,9 @@ import { DEFAULT_SELECT } from "../src/configuration/settings.js";
 import { startAzurite } from "./azurite.js";
 import { DirectoryEditor } from "./sandboxChanges.js";
 import { startSimulatedTenant } from "./simulated-tenant/index.js";
+import { cliRun, count, heading, note } from "./demoConsole.js";
 import { runTenantsDemo } from "./demoTenants.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "..", "src", "cli", "main.js");
 
 const USAGE = `Usage: npm run demo -- [--users <n>] [--certificate-format pkcs12|pem] [--show <n>] [--report <file>]
        npm run demo -- --tenants <n> [--users <n>]
@@ -83,20 +80,7 @@ const reportFile = resolve(values.report ?? join(tmpdir(), "demo-report.html"));
 const format = values["certificate-format"];
 if (format !== "pkcs12" && format !== "pem") usageError(`--certificate-format must be pkcs12 or pem, not "${format}".`);
 const contentType = format === "pem" ? "application/x-pem-file" : "application/x-pkcs12";
-const count = (n: number) => n.toLocaleString("en-US");
 
-function cliRun(args: string[], env: NodeJS.ProcessEnv, options: { captureStdout?: boolean } = {}): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", options.captureStdout ? "pipe" : "inherit", "inherit"] });
-    let stdout = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout }));
-  });
-}
-
-const heading = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
-const note = (text: string) => console.log(`\x1b[2m${text}\x1b[0m`);
 
 heading(`Starting Azurite (in memory) and a simulated tenant of ${count(userCount)} users`);
 const azurite = await startAzurite();
@@ -133,7 +117,7 @@ try {
   const graphRequests = () => tenant.requests.count("graph");
 
   heading("1. A first full run: entra-user-sync run");
-  note("The first run writes a point-in-time snapshot (Graph /users) and seeds the live mirror with a full round (Graph /users/delta).");
+  note("The first run writes a point-in-time snapshot (Graph /users) and seeds the live mirror's full round from the same pages: the directory is read once.");
   await must(["run"]);
   console.log(`  Graph requests: ${count(graphRequests())}`);
 

@@ -4,16 +4,12 @@
  * (`tenants consent-url`, `tenants add`), `worker --once` syncs them in parallel through the tenant
  * queue, and each tenant's export is checked against its own directory.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DEFAULT_SELECT } from "../src/configuration/settings.js";
 import { startAzurite } from "./azurite.js";
+import { cliRun, count, heading, note } from "./demoConsole.js";
 import { startSimulatedTenant } from "./simulated-tenant/index.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "..", "src", "cli", "main.js");
 const NAMES = ["Contoso", "Fabrikam", "Northwind", "Tailspin", "Woodgrove", "Litware", "Adatum", "Proseware", "Wingtip", "Coho"];
 
 export interface TenantsDemoOptions {
@@ -21,19 +17,6 @@ export interface TenantsDemoOptions {
   usersPerTenant: number;
 }
 
-function cliRun(args: string[], env: NodeJS.ProcessEnv, capture = false): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"] });
-    let stdout = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout }));
-  });
-}
-
-const heading = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
-const note = (text: string) => console.log(`\x1b[2m${text}\x1b[0m`);
-const count = (n: number) => n.toLocaleString("en-US");
 
 /** Runs the story; resolves with the process's exit code. */
 export async function runTenantsDemo(options: TenantsDemoOptions): Promise<number> {
@@ -55,7 +38,7 @@ export async function runTenantsDemo(options: TenantsDemoOptions): Promise<numbe
     };
     delete env.GRAPH_TENANT_ID;
     const must = async (args: string[], capture = false) => {
-      const result = await cliRun(args, env, capture);
+      const result = await cliRun(args, env, { captureStdout: capture });
       if (result.code !== 0) throw new Error(`entra-user-sync ${args.join(" ")} exited with code ${result.code}`);
       return result;
     };

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
 import { DEFAULT_SELECT, DURATION_SETTINGS, loadSettings, loadStorageSettings, MAX_TIMER_DELAY_IN_MS, SETTING_NAMES } from "../../src/configuration/settings.js";
-import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
+import { settingsFailure } from "../support/settingsFailure.js";
 
 const valid = {
   GRAPH_TENANT_ID: "11111111-2222-3333-4444-555555555555",
@@ -12,15 +12,7 @@ const valid = {
   SNAPSHOT_STORAGE: "UseDevelopmentStorage=true",
 };
 
-function failure(env: Record<string, string | undefined>): UserSyncError {
-  try {
-    loadSettings(env);
-  } catch (error) {
-    if (isUserSyncError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected loadSettings to fail");
-}
+const failure = settingsFailure;
 
 describe("loadSettings", () => {
   it("reads a minimal valid configuration with public-cloud defaults", () => {

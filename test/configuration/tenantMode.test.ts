@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/configuration/settings.js";
-import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
+import { settingsFailure } from "../support/settingsFailure.js";
 
 const base = {
   GRAPH_CLIENT_ID: "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
@@ -9,15 +9,7 @@ const base = {
   SNAPSHOT_STORAGE: "UseDevelopmentStorage=true",
 };
 
-function failure(env: Record<string, string | undefined>): UserSyncError {
-  try {
-    loadSettings(env);
-  } catch (error) {
-    if (isUserSyncError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected loadSettings to fail");
-}
+const failure = settingsFailure;
 
 describe("USER_SYNC_TENANT_MODE", () => {
   it("is single by default, and single mode still needs GRAPH_TENANT_ID, with the same message as before", () => {
