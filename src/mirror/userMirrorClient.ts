@@ -10,8 +10,8 @@ import type { TokenCredential } from "@azure/identity";
 import type { TableServiceClientOptions } from "@azure/data-tables";
 import pLimit from "p-limit";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import { UserSyncError } from "../shared/errors.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import type { MirrorUser } from "./mirrorEntity.js";
 import { MirrorChangeLog } from "./mirrorChangeLog.js";
@@ -37,8 +37,7 @@ export interface UserMirrorClientOptions {
   clientOptions?: TableServiceClientOptions;
 }
 
-export const DEFAULT_TABLE_PREFIX = "entraUser";
-const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,50}$/;
+export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
 
 export class UserMirrorClient {
   readonly mirrorTableName: string;
@@ -49,10 +48,7 @@ export class UserMirrorClient {
   readonly #runs: MirrorRuns;
 
   constructor(options: UserMirrorClientOptions) {
-    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
-    if (!TABLE_PREFIX.test(prefix)) {
-      throw new UserSyncError("invalid_setting", `The table prefix "${prefix}" is not valid: use 1 to 51 letters and digits, starting with a letter.`);
-    }
+    const prefix = checkedTablePrefix(options.tablePrefix);
     this.mirrorTableName = `${prefix}Mirror`;
     this.changesTableName = `${prefix}MirrorChanges`;
     const common = { storage: options.storage, credential: options.credential, clientOptions: options.clientOptions, owner: "UserMirrorClient" };

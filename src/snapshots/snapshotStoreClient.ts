@@ -12,6 +12,7 @@ import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
+import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { LeaseStore, type AcquireLeaseOptions, type LeaseOperationOptions } from "./leaseStore.js";
 import { SnapshotRetention, type DeleteExpiredSnapshotsOptions, type DeleteExpiredSnapshotsResult } from "./retention.js";
@@ -53,10 +54,9 @@ export interface OperationOptionsBase {
   abortSignal?: AbortSignal;
 }
 
-export const DEFAULT_TABLE_PREFIX = "entraUser";
+export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
 export const DEFAULT_PARTITION_COUNT = 16;
 export const DEFAULT_WRITE_CONCURRENCY = 16;
-const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,50}$/;
 
 export class SnapshotStoreClient {
   readonly snapshotsTableName: string;
@@ -72,10 +72,7 @@ export class SnapshotStoreClient {
   readonly #retention: SnapshotRetention;
 
   constructor(options: SnapshotStoreClientOptions) {
-    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
-    if (!TABLE_PREFIX.test(prefix)) {
-      throw new UserSyncError("invalid_setting", `The table prefix "${prefix}" is not valid: use 1 to 51 letters and digits, starting with a letter.`);
-    }
+    const prefix = checkedTablePrefix(options.tablePrefix);
     const partitionCount = options.partitionCount ?? DEFAULT_PARTITION_COUNT;
     if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 256) {
       throw new UserSyncError("invalid_setting", `The partition count ${partitionCount} is not valid: use a whole number from 1 to 256.`);

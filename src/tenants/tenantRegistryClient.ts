@@ -7,9 +7,9 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableClient, TableEntityResult, TableServiceClientOptions } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
+import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { isStatusCode, queryEntities } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "./tenantId.js";
@@ -66,7 +66,6 @@ export interface DeleteTenantOptions extends OperationOptions {
 }
 
 const PARTITION = "tenant";
-const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,50}$/;
 const MAX_ERROR_LENGTH = 2000;
 
 interface TenantEntity {
@@ -89,10 +88,7 @@ export class TenantRegistryClient {
   readonly #storage: SnapshotStorageSettings;
 
   constructor(options: TenantRegistryClientOptions) {
-    const prefix = options.tablePrefix ?? "entraUser";
-    if (!TABLE_PREFIX.test(prefix)) {
-      throw new UserSyncError("invalid_setting", `The table prefix "${prefix}" is not valid: use 1 to 51 letters and digits, starting with a letter.`);
-    }
+    const prefix = checkedTablePrefix(options.tablePrefix);
     this.tableName = `${prefix}Tenants`;
     this.#storage = options.storage;
     this.#table = createTableClient({
