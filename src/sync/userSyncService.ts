@@ -124,7 +124,9 @@ export class UserSyncService {
     const keeper = keepLease(this.store, lease, safeLogger);
     let leaseLost = false;
     try {
-      let due = await this.whatIsDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
+      // Read once under the lease: what is due, and the round the mirror's saved state gives.
+      const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
+      let due = decided.due;
       const result: DueRunResult = { due };
       let snapshotFailure: { error: unknown } | undefined;
       let onePass: OnePassMirrorRound | undefined;
@@ -149,7 +151,7 @@ export class UserSyncService {
         const startedAt = Date.now();
         // The mirror's full round rides on the snapshot's pass over /users (one read of the
         // directory): a new one when the mirror needs a full round, or the round a stopped run carries.
-        const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decideMode(await this.mirror.getDeltaState(signal), this.delta.select, due.mirrorFull);
+        const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decided.mirrorRound;
         onePass = new OnePassMirrorRound(
           { delta: this.delta, mirror: this.mirror, logger: safeLogger, lease },
           {
@@ -226,13 +228,18 @@ export class UserSyncService {
 
   /** What a run would do now (reads the store's latest snapshot and unfinished runs, and the mirror's state). */
   async whatIsDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal } = {}): Promise<DueWork> {
+    return (await this.#decideDue(options)).due;
+  }
+
+  /** What is due, and the mirror round its saved state gives with it (one read of each). */
+  async #decideDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal }): Promise<{ due: DueWork; mirrorRound: ReturnType<typeof decideMode> }> {
     const signal = { abortSignal: options.abortSignal };
     const latest = await this.store.getLatestSnapshot(signal);
     const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
     let hasUnfinishedSnapshot = false;
     for await (const _run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) hasUnfinishedSnapshot = true;
     const state = await this.mirror.getDeltaState(signal);
-    return decideDueWork({
+    const due = decideDueWork({
       mirrorNeedsFullRound: decideMode(state, this.delta.select, undefined).mode === "full",
       full: options.full === true,
       fullSchedule: this.settings.fullSchedule,
@@ -241,6 +248,7 @@ export class UserSyncService {
       hasUnfinishedSnapshot,
       mirrorFullRoundAt: state?.state.fullRoundAt,
     });
+    return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull) };
   }
 
   /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
