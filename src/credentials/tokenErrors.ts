@@ -85,7 +85,8 @@ function federatedFix(c: TokenErrorContext): string {
   const audience = federated.federatedAudience ?? "api://AzureADTokenExchange";
   return (
     `${app(c)} has no federated identity credential that matches the managed identity's token. ` +
-    `Add one under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
+    "Add one to the app registration in its home tenant (the managed identity's tenant; for a multi-tenant app that one credential serves every tenant that consented) " +
+    `under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
     `issuer ${issuer}, subject ${subject} (the identity's principal/object ID, not its client ID) and audience ${audience}. ` +
     "Check that AZURE_CLIENT_ID names that same identity, and allow a few minutes for a new credential to apply."
   );
