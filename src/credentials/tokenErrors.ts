@@ -110,6 +110,10 @@ export const AadstsFixes: Readonly<Record<number, (context: TokenErrorContext) =
   700211: federatedFix,
   700212: federatedFix,
   700213: federatedFix,
+  700236: (c) =>
+    `Entra does not accept the managed identity's token${c.federated?.federatedIssuer ? ` (issuer ${c.federated.federatedIssuer})` : ""} for ${app(c)}: a federated credential may only trust a managed identity of the app's own tenant. ` +
+    "Use an app registered in the managed identity's tenant (for many tenants: one multi-tenant app there, with the federated credential on it, consented by each customer's administrator) and set GRAPH_CLIENT_ID to it; " +
+    "do not add federated credentials to apps in the customers' tenants.",
   700027: certificateNotRegistered,
   700023: certificateNotRegistered,
   700016: (c) =>
