@@ -85,7 +85,8 @@ function federatedFix(c: TokenErrorContext): string {
   const audience = federated.federatedAudience ?? "api://AzureADTokenExchange";
   return (
     `${app(c)} has no federated identity credential that matches the managed identity's token. ` +
-    `Add one under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
+    "Add one to the app registration in its home tenant (the managed identity's tenant; for a multi-tenant app that one credential serves every tenant that consented) " +
+    `under Certificates & secrets > Federated credentials (scenario "Managed identity", or the Bicep parameter graphCredential = 'managedIdentityFederation') with ` +
     `issuer ${issuer}, subject ${subject} (the identity's principal/object ID, not its client ID) and audience ${audience}. ` +
     "Check that AZURE_CLIENT_ID names that same identity, and allow a few minutes for a new credential to apply."
   );
@@ -109,6 +110,10 @@ export const AadstsFixes: Readonly<Record<number, (context: TokenErrorContext) =
   700211: federatedFix,
   700212: federatedFix,
   700213: federatedFix,
+  700236: (c) =>
+    `Entra does not accept the managed identity's token${c.federated?.federatedIssuer ? ` (issuer ${c.federated.federatedIssuer})` : ""} for ${app(c)}: a federated credential may only trust a managed identity of the app's own tenant. ` +
+    "Use an app registered in the managed identity's tenant (for many tenants: one multi-tenant app there, with the federated credential on it, consented by each customer's administrator) and set GRAPH_CLIENT_ID to it; " +
+    "do not add federated credentials to apps in the customers' tenants.",
   700027: certificateNotRegistered,
   700023: certificateNotRegistered,
   700016: (c) =>

@@ -41,8 +41,12 @@ export interface TenantSyncContext {
   runControl?: RunControl;
 }
 
-/** Errors retrying will not fix: the tenant's administrator (or the operator) must act. */
-const PERMANENT_AADSTS = new Set([7000229, 700016, 90002, 7000112]);
+/**
+ * Errors retrying will not fix: the tenant's administrator (or the operator) must act. The
+ * federated-credential mismatches (70021, 700211-700213, 700236) are the operator's to fix on the app
+ * registration, and fail every tenant alike: retrying each tenant would only poison them all.
+ */
+const PERMANENT_AADSTS = new Set([7000229, 700016, 90002, 7000112, 70021, 700211, 700212, 700213, 700236]);
 
 export function isPermanentTenantFailure(error: unknown): boolean {
   if (!isUserSyncError(error)) return false;

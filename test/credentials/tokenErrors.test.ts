@@ -100,6 +100,18 @@ describe("translateTokenError (AADSTS table)", () => {
     expect(error.message).toContain(adminConsentUrl(AUTHORITY_HOST, TENANT, CLIENT));
   });
 
+  it("700236: a managed identity of another tenant: one multi-tenant app in the identity's tenant, GRAPH_CLIENT_ID", async () => {
+    const issuer = "https://login.example.test/99999999-0000-0000-0000-000000000000/v2.0";
+    const msalError = await msalErrorFor(
+      entraError(700236, "invalid_client", `Entra ID tokens issued by issuer '${issuer}' may not be used for federated identity credential flows for applications or managed identities registered in this tenant.`),
+    );
+    const error = translateTokenError(msalError, { ...context, mode: "managedIdentityFederation", federated: { federatedIssuer: issuer } });
+    expect(error.details.aadsts).toBe(700236);
+    expect(error.message).toContain(`issuer ${issuer}`);
+    expect(error.message).toContain("managed identity's tenant");
+    expect(error.message).toContain("GRAPH_CLIENT_ID");
+  });
+
   it("90002: tenant not found: GRAPH_TENANT_ID and GRAPH_CLOUD", async () => {
     const error = await translated(90002, "invalid_request", `Tenant '${TENANT}' not found.`);
     expect(error.message).toContain("GRAPH_TENANT_ID");

@@ -4,13 +4,16 @@
  * directory, its own consent state and its own throttling, served by the same authority and Graph
  * listeners. The token endpoint picks the tenant from the authority path (`/{tenant}/oauth2/...`);
  * Graph picks it from the access token's `tid`, then verifies the token with that tenant's key.
+ * The app's federated assertions (its home tenant's managed identity tokens) are accepted in every
+ * tenant where it has a service principal, verified with the home tenant's key and matched against
+ * the app's federated identity credentials, as Entra does for a multi-tenant app.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from "./delta.js";
 import { entraRoutes } from "./entra.js";
 import { graphRoutes } from "./graph.js";
 import type { RequestInterceptor, Route, SimulatedRequest, SimulatedResponse } from "./http.js";
-import { isThisTenant, type TenantState } from "./state.js";
+import { isThisTenant, type AppRegistration, type TenantState } from "./state.js";
 import { createTokenAuthority } from "./tokens.js";
 import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
 
@@ -69,11 +72,13 @@ export class CustomerTenants {
         ...home,
         tenantId,
         tenantDomain,
-        // The same app registration (its certificates and secrets are the home tenant's objects),
-        // with a service principal and grants of its own in this tenant.
-        app: { ...home.app, servicePrincipalObjectId: randomUUID(), graphRoles: [] },
+        // The same app registration (its certificates, secrets and federated identity credentials
+        // are the home tenant's objects), with a service principal and grants of its own here.
+        app: customerApp(home),
         graphLatencyInMs: option.graphLatencyInMs ?? 0,
         tokens: createTokenAuthority({ issuer: () => `${home.authorityHost}/${tenantId}/v2.0` }),
+        // Federated assertions (the managed identity's tokens) come from the home tenant's token service.
+        homeTokens: home.tokens,
         directory,
         skipTokenKey: randomBytes(32),
       };
@@ -151,6 +156,19 @@ export class CustomerTenants {
   get home(): TenantState {
     return this.#home;
   }
+}
+
+/**
+ * The app as a customer tenant sees it: its credentials are read from the registration in the home
+ * tenant at every request (a test that changes them changes them everywhere, as in Entra); its
+ * service principal and grants are this tenant's own.
+ */
+function customerApp(home: TenantState): AppRegistration {
+  const app: AppRegistration = { ...home.app, servicePrincipalObjectId: randomUUID(), graphRoles: [] };
+  for (const key of ["clientId", "displayName", "certificates", "clientSecrets", "federatedIdentityCredentials"] as const) {
+    Object.defineProperty(app, key, { get: () => home.app[key], enumerable: true });
+  }
+  return app;
 }
 
 function applyConsent(state: TenantState, consent: CustomerConsent): void {

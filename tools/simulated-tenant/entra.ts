@@ -164,15 +164,26 @@ export async function verifyClientAssertion(
 }
 
 /**
- * Verifies a federated client assertion (workload identity federation) as Entra does: a token this
- * tenant's token service issued (here: a managed identity token), matched against the app's federated
- * identity credentials by issuer, subject and audience.
+ * The token service whose tokens the app's federated identity credentials trust by default: the
+ * app's home tenant's (where its managed identity lives), in the home tenant and in every customer
+ * tenant alike.
+ */
+function federationTokens(state: TenantState) {
+  return state.homeTokens ?? state.tokens;
+}
+
+/**
+ * Verifies a federated client assertion (workload identity federation) as Entra does: a token the
+ * app's home tenant's token service issued (here: a managed identity token), matched against the
+ * app's federated identity credentials by issuer, subject and audience. A customer tenant where the
+ * app has a service principal accepts it exactly as the home tenant does.
  */
 export async function verifyFederatedAssertion(state: TenantState, assertion: string): Promise<EntraFailure | undefined> {
   const credentials = state.app.federatedIdentityCredentials ?? [];
   const invalidClient = (code: number, description: string): EntraFailure => ({ status: 400, error: "invalid_client", code, description });
   const audiences = credentials.flatMap((c) => c.audiences);
-  const verification = await state.tokens.verify(assertion, audiences.length > 0 ? audiences : ["(no federated identity credential)"]);
+  const tokens = federationTokens(state);
+  const verification = await tokens.verify(assertion, audiences.length > 0 ? audiences : ["(no federated identity credential)"]);
   let claims: Record<string, unknown>;
   if (verification.ok) {
     claims = verification.claims;
@@ -190,7 +201,7 @@ export async function verifyFederatedAssertion(state: TenantState, assertion: st
   const issuer = String(claims.iss ?? "");
   const subject = String(claims.sub ?? "");
   const audience = Array.isArray(claims.aud) ? String(claims.aud[0] ?? "") : String(claims.aud ?? "");
-  const issuerOf = (c: { issuer?: string }): string => c.issuer ?? state.tokens.issuer;
+  const issuerOf = (c: { issuer?: string }): string => c.issuer ?? tokens.issuer;
   const byIssuer = credentials.filter((c) => issuerOf(c) === issuer);
   if (byIssuer.length === 0) {
     return invalidClient(700211, `No matching federated identity record found for presented assertion issuer '${issuer}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.`);
@@ -286,8 +297,8 @@ async function token(state: TenantState, request: SimulatedRequest): Promise<Sim
     } catch {
       header = undefined;
     }
-    // A token signed by this tenant's own token service (kid, no certificate thumbprint) is a federated assertion.
-    const federated = header !== undefined && header.kid === state.tokens.keyId && header.x5t === undefined && header["x5t#S256"] === undefined;
+    // A token signed by the home tenant's token service (kid, no certificate thumbprint) is a federated assertion.
+    const federated = header !== undefined && header.kid === federationTokens(state).keyId && header.x5t === undefined && header["x5t#S256"] === undefined;
     if (federated) {
       const federatedFailure = await verifyFederatedAssertion(state, assertion);
       if (federatedFailure) return fail(federatedFailure);

@@ -18,7 +18,7 @@ import { RequestLog, startListener, type Listener, type RequestInterceptor, type
 import { keyVaultNotFound, keyVaultRoutes, newVersion } from "./keyVault.js";
 import { MANAGED_IDENTITY_PATH, managedIdentityNotFound, managedIdentityRoutes } from "./managedIdentity.js";
 import { createCertificateAuthority, issueCertificate, toPemBundle, toPkcs12Base64, type GeneratedCertificate } from "./pki.js";
-import { GRAPH_APP_ID, type TenantState, type VaultCertificate } from "./state.js";
+import { GRAPH_APP_ID, type FederatedIdentityCredential, type TenantState, type VaultCertificate } from "./state.js";
 import { createTokenAuthority } from "./tokens.js";
 import { createSimulatedDirectory, type SimulatedDirectory } from "./users.js";
 import { CustomerTenants, type CustomerTenantOptions, type SimulatedCustomerTenant } from "./customers.js";
@@ -26,6 +26,7 @@ import { CustomerTenants, type CustomerTenantOptions, type SimulatedCustomerTena
 export type { CustomerConsent, CustomerTenantOptions, SimulatedCustomerTenant } from "./customers.js";
 
 export type { GeneratedCertificate } from "./pki.js";
+export type { FederatedIdentityCredential } from "./state.js";
 export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
 export type { DeltaScenario, DeltaTokenRefusal, DirectoryChanges, SimulatedUserRef } from "./delta.js";
@@ -121,6 +122,11 @@ export interface SimulatedTenant {
   faults: TenantFaults;
   /** The customer tenants (customerTenants), by tenant id. */
   customers: Map<string, SimulatedCustomerTenant>;
+  /**
+   * Replaces the app registration's federated identity credentials (an administrator edits them):
+   * the home tenant and every customer tenant match assertions against the new ones.
+   */
+  setFederatedIdentityCredentials(credentials: FederatedIdentityCredential[]): void;
   /** The product's settings pointing at this tenant, plus IDENTITY_ENDPOINT / IDENTITY_HEADER. */
   settingsEnv(): Record<string, string>;
   close(): Promise<void>;
@@ -287,6 +293,9 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       intercept,
       faults: { graph: faults.graph, startForeignHost: () => faults.startForeignHost() },
       customers: customers.handles(),
+      setFederatedIdentityCredentials: (credentials) => {
+        state.app.federatedIdentityCredentials = credentials.map((c) => ({ ...c, audiences: [...c.audiences] }));
+      },
       settingsEnv: () => ({
         GRAPH_TENANT_ID: tenantId,
         GRAPH_CLIENT_ID: clientId,

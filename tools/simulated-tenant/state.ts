@@ -32,7 +32,10 @@ export interface AppRegistration {
 /** A federated identity credential on the app registration, as Entra matches it. */
 export interface FederatedIdentityCredential {
   name: string;
-  /** Undefined: this tenant's own issuer (`<authority host>/<tenant id>/v2.0`), as for a managed identity. */
+  /**
+   * Undefined: the issuer of the app's home tenant (`<authority host>/<home tenant id>/v2.0`), as
+   * for a managed identity of that tenant.
+   */
   issuer?: string;
   /** For a managed identity: its principal (object) id. */
   subject: string;
@@ -77,6 +80,12 @@ export interface TenantState {
   keyVaultDeniedActions?: string[];
   graphLatencyInMs: number;
   tokens: TokenAuthority;
+  /**
+   * The token service of the app's home tenant, which issues its managed identity's tokens: a
+   * customer tenant verifies the app's federated assertions with it (the federated identity
+   * credential lives on the app registration, in its home tenant). Undefined: this is the home tenant.
+   */
+  homeTokens?: TokenAuthority;
   directory: SimulatedDirectory;
   /** Key for the HMAC that makes `$skiptoken`s tamper-evident. */
   skipTokenKey: Buffer;
