@@ -85,10 +85,10 @@ param instanceMemoryMB int = 2048
 @maxValue(27)
 param userSyncMaxRunMinutes int = 25
 
-@description('Multi-tenant mode (docs/tenants.md): sets USER_SYNC_TENANT_MODE=multi and the identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri, __credential, __clientId) on the app, and gives the function identity Storage Queue Data Contributor on the snapshot account. Deploy infra/entra with signInAudience AzureADMultipleOrgs too. Not with privateNetworking (no queue private endpoint is deployed).')
+@description('Multi-tenant mode (docs/tenants.md): sets USER_SYNC_TENANT_MODE=multi and the identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri, __credential, __clientId) on the app, and gives the function identity Storage Queue Data Contributor on the snapshot account. Deploy infra/entra with signInAudience AzureADMultipleOrgs too. With privateNetworking, the snapshot account also gets a queue private endpoint.')
 param multiTenant bool = false
 
-@description('Private networking: VNet integration for the function app, private endpoints for both storage accounts and Key Vault, storage reachable only through them. Off by default (docs/deploy.md, "Private networking").')
+@description('Private networking: VNet integration for the function app, private endpoints for both storage accounts (the snapshot account\'s queue too when multiTenant) and Key Vault, storage reachable only through them. Off by default (docs/deploy.md, "Private networking").')
 param privateNetworking bool = false
 
 @description('Address space of the virtual network created when privateNetworking is true.')
@@ -188,13 +188,18 @@ module network 'modules/network.bicep' = if (privateNetworking) {
   }
 }
 
-var privateEndpoints = [
-  { name: 'pe-${hostStorage.name}-blob', target: 'host', groupId: 'blob' }
-  { name: 'pe-${hostStorage.name}-queue', target: 'host', groupId: 'queue' }
-  { name: 'pe-${hostStorage.name}-table', target: 'host', groupId: 'table' }
-  { name: 'pe-${snapshotStorage.name}-table', target: 'snapshot', groupId: 'table' }
-  { name: 'pe-${keyVault.name}-vault', target: 'vault', groupId: 'vault' }
-]
+var privateEndpoints = concat(
+  [
+    { name: 'pe-${hostStorage.name}-blob', target: 'host', groupId: 'blob' }
+    { name: 'pe-${hostStorage.name}-queue', target: 'host', groupId: 'queue' }
+    { name: 'pe-${hostStorage.name}-table', target: 'host', groupId: 'table' }
+    { name: 'pe-${snapshotStorage.name}-table', target: 'snapshot', groupId: 'table' }
+    { name: 'pe-${keyVault.name}-vault', target: 'vault', groupId: 'vault' }
+  ],
+  // Multi-tenant mode: the tenant queue lives in the snapshot account (its queue service is used
+  // only then; docs/decisions.md). Registered in the same privatelink.queue zone as the host's.
+  multiTenant ? [{ name: 'pe-${snapshotStorage.name}-queue', target: 'snapshot', groupId: 'queue' }] : []
+)
 
 module privateEndpoint 'modules/private-endpoint.bicep' = [
   for endpoint in privateEndpoints: if (privateNetworking) {

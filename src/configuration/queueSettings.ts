@@ -3,16 +3,31 @@
  * or USER_SYNC_QUEUE__queueServiceUri, an identity-based connection (the Functions convention, so
  * that the queue trigger's `connection: "USER_SYNC_QUEUE"` and this code read the same settings).
  */
+import { STORAGE_DEFAULTS } from "./defaults.js";
+import { duration } from "./schema.js";
 import { settingsError } from "./settingsError.js";
 
-export type TenantQueueSettings =
+/** `requestTimeoutInMs` bounds each attempt of a queue request (STORAGE_REQUEST_TIMEOUT_SECONDS, as for tables). */
+export type TenantQueueSettings = (
   | { kind: "connectionString"; connectionString: string }
-  | { kind: "identity"; queueServiceUri: string };
+  | { kind: "identity"; queueServiceUri: string }
+) & { requestTimeoutInMs?: number };
 
 export const QUEUE_FIX =
   "Set USER_SYNC_QUEUE to a storage connection string (UseDevelopmentStorage=true for Azurite), or USER_SYNC_QUEUE__queueServiceUri to https://<account>.queue.core.windows.net for an identity-based connection (docs/tenants.md).";
 
 export function loadQueueSettings(env: Record<string, string | undefined> = process.env): TenantQueueSettings {
+  return { ...readConnection(env), requestTimeoutInMs: readRequestTimeoutInMs(env) };
+}
+
+/** The same setting and bound as the table requests' (storageSettings.ts). */
+function readRequestTimeoutInMs(env: Record<string, string | undefined>): number {
+  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table or queue request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
+  if (!timeout.success) throw settingsError([`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`], ["STORAGE_REQUEST_TIMEOUT_SECONDS"]);
+  return (timeout.data ?? STORAGE_DEFAULTS.requestTimeoutSeconds) * 1000;
+}
+
+function readConnection(env: Record<string, string | undefined>): TenantQueueSettings {
   const connectionString = env.USER_SYNC_QUEUE?.trim() || undefined;
   const serviceUri = env.USER_SYNC_QUEUE__queueServiceUri?.trim() || undefined;
   if (connectionString && serviceUri) {

@@ -95,7 +95,7 @@ export function readStorage(env: Record<string, string | undefined>): { storage?
     }
   }
   // Read here, not in the schema: the read-only commands need it with the storage settings alone.
-  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
+  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table or queue request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
   if (!timeout.success) {
     names.push("STORAGE_REQUEST_TIMEOUT_SECONDS");
     lines.push(`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`);

@@ -4,10 +4,12 @@
  * messages are base64-encoded JSON (host.json `extensions.queues.messageEncoding` "base64").
  */
 import type { TokenCredential } from "@azure/identity";
-import { QueueClient, type DequeuedMessageItem } from "@azure/storage-queue";
+import { QueueClient, type DequeuedMessageItem, type StoragePipelineOptions } from "@azure/storage-queue";
+import { STORAGE_DEFAULTS } from "../configuration/defaults.js";
 import type { TenantQueueSettings } from "../configuration/queueSettings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { isAbortError } from "../shared/abort.js";
+import { STORAGE_REQUEST_TIMEOUT_CODE, storageRequestTimeoutPolicy } from "../tables/requestTimeoutPolicy.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
 
 /** The queue the scheduler fills and `tenantSync` / `worker` drain. */
@@ -28,6 +30,8 @@ export interface TenantQueueClientOptions {
   queue: TenantQueueSettings;
   /** Required for an identity-based connection. */
   credential?: TokenCredential;
+  /** Passed to the SDK (retry options...). */
+  clientOptions?: StoragePipelineOptions;
 }
 
 export interface OperationOptions {
@@ -49,15 +53,34 @@ export interface ReceivedTenantMessage {
   message: TenantSyncMessage | undefined;
 }
 
+/**
+ * A QueueClient whose every attempt is bounded. The storage SDK's own `tryTimeoutInMs` is only the
+ * server-side `timeout` parameter: a connection that never answers is never abandoned by the client.
+ * So the per-attempt bound the table clients use (`storageRequestTimeoutPolicy`) goes after the
+ * SDK's retry policy, in the client's pipeline (its options take no extra policies; the pipeline is
+ * reached through the `protected` storageClientContext, hence the subclass), and a timed-out
+ * attempt (RestError ETIMEDOUT) is retried by that policy. test/fanout/tenantQueue.test.ts holds it.
+ */
+class AttemptBoundQueueClient extends QueueClient {
+  boundEachAttempt(timeoutInMs: number): this {
+    this.storageClientContext.queuesClient.pipeline.addPolicy(storageRequestTimeoutPolicy(timeoutInMs), { afterPhase: "Retry" });
+    return this;
+  }
+}
+
 export class TenantQueueClient {
   readonly queue: QueueClient;
   readonly poison: QueueClient;
+  readonly #timeoutInMs: number;
 
   constructor(options: TenantQueueClientOptions) {
+    this.#timeoutInMs = options.queue.requestTimeoutInMs ?? STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
     const make = (name: string): QueueClient => {
-      if (options.queue.kind === "connectionString") return new QueueClient(options.queue.connectionString, name);
+      // A fresh options object per client: the SDK writes its defaults into the one it is given.
+      const clientOptions: StoragePipelineOptions = { ...options.clientOptions, ...(options.clientOptions?.retryOptions ? { retryOptions: { ...options.clientOptions.retryOptions } } : {}) };
+      if (options.queue.kind === "connectionString") return new AttemptBoundQueueClient(options.queue.connectionString, name, clientOptions).boundEachAttempt(this.#timeoutInMs);
       if (!options.credential) throw new UserSyncError("no_azure_credential", "An identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri) needs a credential.");
-      return new QueueClient(`${options.queue.queueServiceUri}/${name}`, options.credential);
+      return new AttemptBoundQueueClient(`${options.queue.queueServiceUri}/${name}`, options.credential, clientOptions).boundEachAttempt(this.#timeoutInMs);
     };
     this.queue = make(TENANT_QUEUE_NAME);
     this.poison = make(POISON_QUEUE_NAME);
@@ -116,13 +139,19 @@ export class TenantQueueClient {
       if (isAbortError(error)) throw error;
       const status = (error as { statusCode?: number }).statusCode;
       const code = (error as { code?: string }).code;
-      throw new UserSyncError(
-        "storage_request_failed",
-        `Queue storage failed while ${operation} (${status ?? code ?? "error"}). Check USER_SYNC_QUEUE (or USER_SYNC_QUEUE__queueServiceUri and the identity's Storage Queue Data Contributor role).`,
-        { cause: error, details: { queue: this.queue.name, statusCode: status, errorCode: code } },
-      );
+      const message =
+        status === undefined && code === STORAGE_REQUEST_TIMEOUT_CODE
+          ? `The queue at ${endpointOf(this.queue.url)} gave no complete answer within STORAGE_REQUEST_TIMEOUT_SECONDS (${this.#timeoutInMs / 1000} s), while ${operation}, on every attempt. Check the network path to it (proxy, firewall, the privatelink.queue private DNS zone and the account's queue private endpoint), or raise STORAGE_REQUEST_TIMEOUT_SECONDS.`
+          : `Queue storage failed while ${operation} (${status ?? code ?? "error"}). Check USER_SYNC_QUEUE (or USER_SYNC_QUEUE__queueServiceUri and the identity's Storage Queue Data Contributor role).`;
+      throw new UserSyncError("storage_request_failed", message, { cause: error, details: { queue: this.queue.name, statusCode: status, errorCode: code } });
     }
   }
+}
+
+/** The queue's URL without a query (a SAS connection string's signature never reaches a message). */
+function endpointOf(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
 }
 
 export function encodeTenantMessage(message: TenantSyncMessage): string {

@@ -2,13 +2,16 @@
  * The fan-out's writes to a tenant's registry row: read, change, write with the row's ETag, again
  * on a lost race (a few times: the row is written by one scheduler and one worker at a time).
  */
+import { createTenantError } from "../tenants/tenantErrors.js";
 import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
-const ATTEMPTS = 5;
+/** Reads and fenced writes of one change before it gives up (`tenant_record_contended`). */
+export const TENANT_RECORD_ATTEMPTS = 5;
 
 /**
  * Applies `change` to the tenant's current row. Returns the row written, or undefined when the
- * tenant is not (or no longer) registered, or `change` returned undefined (nothing to do).
+ * tenant is not (or no longer) registered, or `change` returned undefined (nothing to do). Throws
+ * `tenant_record_contended` when the row changed between the read and the write on every attempt.
  */
 export async function changeTenantRecord(
   registry: TenantRegistryClient,
@@ -16,7 +19,7 @@ export async function changeTenantRecord(
   change: (current: TenantRecord) => TenantRecord | undefined,
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<TenantRecord | undefined> {
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  for (let attempt = 1; attempt <= TENANT_RECORD_ATTEMPTS; attempt++) {
     const current = await registry.getTenant(tenantId, options);
     if (current === undefined) return undefined;
     const next = change(current);
@@ -24,7 +27,7 @@ export async function changeTenantRecord(
     const written = await registry.updateTenant(next, { ...options, ...(current.etag ? { etag: current.etag } : {}) });
     if (written !== undefined) return written;
   }
-  throw new Error(`The registry row of tenant ${tenantId} kept changing under ${ATTEMPTS} attempts to update it.`);
+  throw createTenantError("tenantRecordContended", String(TENANT_RECORD_ATTEMPTS), tenantId);
 }
 
 /** The record without the fan-out's markers. */

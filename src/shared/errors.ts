@@ -48,6 +48,8 @@ export type UserSyncErrorCode =
   | "tenant_already_registered"
   | "tenant_domain_unresolved"
   | "tenant_mode_mismatch"
+  /** A tenant's registry row kept changing under its ETag-fenced updates (other schedulers or workers). */
+  | "tenant_record_contended"
   /** The app has no service principal (no admin consent) in the tenant. */
   | "tenant_not_consented";
 

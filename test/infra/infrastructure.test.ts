@@ -17,6 +17,7 @@ import {
   stringLiteral,
   variables,
   type BicepDocument,
+  type Node,
   type ResourceDeclaration,
 } from "../support/bicepSyntax.js";
 
@@ -269,9 +270,8 @@ describe("private networking (optional)", () => {
     const main = doc("main.bicep");
     const network = modules(main).find((m) => m.path === "modules/network.bicep")!;
     expect(network.condition?.text).toBe("(privateNetworking)");
-    const endpoints = variables(main).get("privateEndpoints");
-    const groups = arrayItems(endpoints).map((n) => `${literal(property(n, "target"))}:${literal(property(n, "groupId"))}`);
-    expect(groups).toEqual(["host:blob", "host:queue", "host:table", "snapshot:table", "vault:vault"]);
+    const { always } = privateEndpointGroups();
+    expect(always).toEqual(["host:blob", "host:queue", "host:table", "snapshot:table", "vault:vault"]);
     const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
     expect(property(fn.body, "params.virtualNetworkSubnetId")?.text).toBe("network.?outputs.functionSubnetId ?? ''");
     for (const m of modules(main).filter((m) => m.path === "modules/storage.bicep")) {
@@ -285,7 +285,54 @@ describe("private networking (optional)", () => {
     const [delegation] = arrayItems(property(subnet, "properties.delegations"));
     expect(literal(property(delegation, "properties.serviceName"))).toBe("Microsoft.App/environments");
   });
+
+  it("with multiTenant: a queue private endpoint on the snapshot account, where the app's tenant queue is", () => {
+    const main = doc("main.bicep");
+    const { multiTenantOnly, condition } = privateEndpointGroups();
+    expect(condition).toBe("multiTenant");
+    expect(multiTenantOnly).toEqual(["snapshot:queue"]);
+    // The queue the app is pointed at is that account's queue endpoint, under the same condition.
+    const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
+    expect(property(fn.body, "params.tenantQueueServiceUri")?.text).toBe("multiTenant ? snapshotStorage.outputs.queueEndpoint : ''");
+    expect(property(fn.body, "params.multiTenant")?.text).toBe("multiTenant");
+    // Every endpoint is deployed with private networking, and registered in its group's zone.
+    const loop = modules(main).find((m) => m.path === "modules/private-endpoint.bicep")!.body.text;
+    expect(loop).toMatch(/^\[\s*for endpoint in privateEndpoints: if \(privateNetworking\) \{/);
+    expect(loop).toContain("targetId: endpoint.target == 'host' ? hostStorage.outputs.id : (endpoint.target == 'snapshot' ? snapshotStorage.outputs.id : keyVault.outputs.id)");
+    expect(loop).toContain("groupId: endpoint.groupId");
+    expect(loop).toContain("privateDnsZoneId: network.?outputs.privateDnsZoneIds[endpoint.groupId] ?? ''");
+  });
+
+  it("has a private DNS zone, named for the cloud, for every endpoint group (the queue's included)", () => {
+    const zones = variables(doc("modules/network.bicep")).get("privateDnsZones");
+    const byGroup = new Map(objectEntries(zones).map((e) => [e.key, e.value.text]));
+    expect(byGroup.get("queue")).toBe("'privatelink.queue.${storageSuffix}'");
+    expect(byGroup.get("table")).toBe("'privatelink.table.${storageSuffix}'");
+    expect(byGroup.get("blob")).toBe("'privatelink.blob.${storageSuffix}'");
+    expect(variables(doc("modules/network.bicep")).get("storageSuffix")?.text).toBe("environment().suffixes.storage");
+    const { always, multiTenantOnly } = privateEndpointGroups();
+    for (const group of [...always, ...multiTenantOnly].map((g) => g.split(":")[1]!)) expect([...byGroup.keys()], group).toContain(group);
+    const groupParam = parameters(doc("modules/private-endpoint.bicep")).find((p) => p.name === "groupId")!;
+    expect(groupParam.node.previousNamedSibling?.text).toContain("@allowed(['blob', 'queue', 'table', 'vault'])");
+  });
 });
+
+/**
+ * main.bicep's private endpoints as `target:groupId`: those of every private deployment, and those
+ * added in multi-tenant mode (`concat([...], multiTenant ? [...] : [])`).
+ */
+function privateEndpointGroups(): { always: string[]; multiTenantOnly: string[]; condition: string | undefined } {
+  const value = variables(doc("main.bicep")).get("privateEndpoints");
+  const concatenated = call(value);
+  expect(concatenated?.name, "privateEndpoints is concat(always, multiTenant ? [...] : [])").toBe("concat");
+  const [first, second, ...rest] = concatenated!.args.filter((a) => a.type !== "comment");
+  expect(rest).toEqual([]);
+  const groups = (items: Node[]) => items.map((n) => `${literal(property(n, "target"))}:${literal(property(n, "groupId"))}`);
+  expect(second?.type).toBe("ternary_expression");
+  const [condition, whenOn, whenOff] = second!.namedChildren;
+  expect(whenOff?.text).toBe("[]");
+  return { always: groups(arrayItems(first)), multiTenantOnly: groups(arrayItems(whenOn)), condition: condition?.text };
+}
 
 describe("role assignments", () => {
   const assignments = () =>
