@@ -116,7 +116,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
         services,
         queue,
         logger,
-        trigger: "cli",
+        trigger: "queue",
         dequeueCount: received.dequeueCount,
         maxDequeueCount: MAX_DEQUEUE_COUNT,
         continuationDelayInSeconds: options.continuationDelayInSeconds ?? DEFAULT_CONTINUATION_DELAY_IN_SECONDS,

@@ -80,6 +80,14 @@ describe("entra-user-sync worker", () => {
     expect(list.stdout.match(/succeeded at/g)).toHaveLength(5);
     expectNoSecrets(worker.stdout + worker.stderr, [azurite.connectionString]);
 
+    // Runs started by a tenant message record the trigger `queue`.
+    const queued = await cli(["runs", "--json", "--tenant", TENANTS[1]!]);
+    const triggers = queued.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { trigger?: string }).trigger);
+    expect(triggers.length).toBeGreaterThanOrEqual(2);
+    expect(triggers).toEqual(triggers.map(() => "queue"));
+    const wide = await cli(["runs", "--wide", "--tenant", TENANTS[1]!]);
+    expect(wide.stdout).toMatch(/\bqueue\b/);
+
     // Nothing left in the queue: a second worker --once finds every tenant idle and queues them again.
     const again = await cli(["worker", "--once", "--concurrency", "4"]);
     expect(again.stdout).toContain("Worker handled 6 messages");

@@ -1,8 +1,10 @@
 /**
  * The worker in-process against Azurite's queues and tables and the simulated cloud: a paused
  * tenant continued through its continuation message, two workers never running one tenant at once,
- * a tenant removed while queued, and a message that keeps failing going to the poison queue with
- * its tenant's row saying why, while the other tenants succeed.
+ * a tenant removed while queued, a message that keeps failing going to the poison queue with
+ * its tenant's row saying why, while the other tenants succeed, and workers that keep running
+ * queueing every tenant at each occurrence of the schedule, once however many workers there are.
+ * Runs started by a message record the trigger `queue`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantServices } from "../../src/app/tenantServices.js";
@@ -92,6 +94,8 @@ describe("worker", () => {
     expect(succeeded).toHaveLength(1);
     expect(succeeded[0]!.stats.counters.resumes ?? 0).toBeGreaterThanOrEqual(1);
     expect(runs.filter((r) => r.status !== "succeeded" && !/before committing its first page/.test(r.error ?? ""))).toEqual([]);
+    // Started by a tenant message: trigger `queue` (not `timer` or `cli`).
+    expect(runs.map((r) => r.trigger)).toEqual(runs.map(() => "queue"));
     expect(await services.registry.getTenant(PAUSING)).toMatchObject({ lastOutcome: "succeeded" });
     expect(await services.queue.approximateMessageCount()).toBe(0);
     expectNoSecrets(log.lines.join("\n"));
