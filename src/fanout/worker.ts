@@ -124,7 +124,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
         ...(options.runControl ? { runControl: options.runControl } : {}),
       });
       clearInterval(keeper);
-      await queue.deleteTenantMessage(current);
+      if (outcome === "stopped") {
+        // Left for the next worker, visible again at once; not a failed attempt.
+        await queue.extendVisibility(current, 0).catch((error: unknown) => logger.warn(`Could not release tenant ${tenantId}'s message (it reappears within ${MESSAGE_VISIBILITY_IN_SECONDS} s): ${describeError(error)}`));
+      } else {
+        await queue.deleteTenantMessage(current);
+      }
       record(tenantId, outcome);
     } catch {
       // The handler logged the failure and recorded it on the tenant's registry row.

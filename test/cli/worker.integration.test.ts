@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
+import { loadStorageSettings } from "../../src/configuration/settings.js";
+import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
@@ -92,6 +94,47 @@ describe("entra-user-sync worker", () => {
     const again = await cli(["worker", "--once", "--concurrency", "4"]);
     expect(again.stdout).toContain("Worker handled 6 messages");
   }, 300_000);
+
+  it("run --tenant records its outcome on the tenant's registry row (last outcome, when, why), leaving a queued message's marker to the worker", async () => {
+    const registry = new TenantRegistryClient({ storage: loadStorageSettings({ SNAPSHOT_STORAGE: azurite.connectionString }) });
+    const [tenantId] = TENANTS;
+    // A message is queued for the tenant meanwhile (the scheduler's marker).
+    const queuedAt = new Date(Date.now() - 60_000);
+    const before = (await registry.getTenant(tenantId!))!;
+    await registry.updateTenant({ ...before, queuedAt });
+    const run = await cli(["run", "--tenant", tenantId!, "--no-progress"]);
+    expect(run.code, run.stderr).toBe(0);
+    const after = (await registry.getTenant(tenantId!))!;
+    expect(after.lastOutcome).toBe("succeeded");
+    expect(after.lastOutcomeAt!.getTime()).toBeGreaterThan(before.lastOutcomeAt!.getTime());
+    expect(after.runningSince).toBeUndefined();
+    expect(after.queuedAt?.toISOString()).toBe(queuedAt.toISOString());
+    const [newest] = (await cli(["runs", "--json", "--limit", "1", "--tenant", tenantId!])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { trigger?: string });
+    expect(newest?.trigger).toBe("cli");
+
+    // A failed run says why on the row, as the worker's does: the tenant's consent URL.
+    const failedBefore = (await registry.getTenant(NO_CONSENT))!;
+    const failed = await cli(["run", "--tenant", NO_CONSENT, "--no-progress"]);
+    expect(failed.code).toBe(1);
+    const failedAfter = (await registry.getTenant(NO_CONSENT))!;
+    expect(failedAfter.lastOutcome).toBe("failed");
+    expect(failedAfter.lastOutcomeAt!.getTime()).toBeGreaterThan(failedBefore.lastOutcomeAt!.getTime());
+    expect(failedAfter.lastError).toContain(`${cloud.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${cloud.clientId}`);
+    expect(failedAfter.runningSince).toBeUndefined();
+    expectNoSecrets(run.stdout + run.stderr + failed.stdout + failed.stderr, [azurite.connectionString]);
+  }, 120_000);
+
+  it("worker without --once needs the timer's schedule, as a real expression, and says so before anything is sent", async () => {
+    const missing = await cli(["worker"], { USER_SYNC_SCHEDULE: undefined });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("USER_SYNC_SCHEDULE is missing: worker (without --once) queues every tenant at each of its occurrences");
+    const reference = await cli(["worker"], { USER_SYNC_SCHEDULE: "%USER_SYNC_SCHEDULE%" });
+    expect(reference.code).toBe(2);
+    expect(reference.stderr).toContain("an app-setting reference only the Functions host resolves");
+    const invalid = await cli(["worker"], { USER_SYNC_SCHEDULE: "every hour" });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("USER_SYNC_SCHEDULE");
+  });
 
   it("fails on bad queue settings before anything is sent, naming the setting", async () => {
     const missing = await cli(["worker", "--once"], { USER_SYNC_QUEUE: undefined });

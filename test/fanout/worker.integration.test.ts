@@ -2,9 +2,9 @@
  * The worker in-process against Azurite's queues and tables and the simulated cloud: a paused
  * tenant continued through its continuation message, two workers never running one tenant at once,
  * a tenant removed while queued, a message that keeps failing going to the poison queue with
- * its tenant's row saying why, while the other tenants succeed, and workers that keep running
- * queueing every tenant at each occurrence of the schedule, once however many workers there are.
- * Runs started by a message record the trigger `queue`.
+ * its tenant's row saying why, while the other tenants succeed, and a worker stopped during a
+ * run's mirror round leaving its message for the next. Runs started by a message record the
+ * trigger `queue`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantServices } from "../../src/app/tenantServices.js";
@@ -26,6 +26,7 @@ const HEALTHY = "c5c5c5c5-0000-4000-8000-000000000005";
 const THROTTLED = "c6c6c6c6-0000-4000-8000-000000000006";
 const QUIET = "c7c7c7c7-0000-4000-8000-000000000007";
 const STOPPED = "c8c8c8c8-0000-4000-8000-000000000008";
+const STOPPED_IN_MIRROR = "cbcbcbcb-0000-4000-8000-00000000000b";
 
 let azurite: AzuriteInstance;
 let cloud: SimulatedTenant;
@@ -45,6 +46,7 @@ beforeAll(async () => {
         { tenantId: THROTTLED, userCount: 50 },
         { tenantId: QUIET, userCount: 50 },
         { tenantId: STOPPED, userCount: 6000, graphLatencyInMs: 700 },
+        { tenantId: STOPPED_IN_MIRROR, userCount: 40 },
       ],
     }),
   ]);
@@ -209,4 +211,48 @@ describe("worker", () => {
     expect(await services.queue.approximateMessageCount()).toBe(1);
     expect((await Array.fromAsync(store.listRuns()))[0]?.status).toBe("paused");
   }, 120_000);
+
+  it("stopping the worker during a run's mirror round (before any checkpoint) leaves its message for the next worker at once, not counted as a failure", async () => {
+    const services = new TenantServices(env);
+    await services.registry.deleteTenant(STOPPED);
+    await register(services, STOPPED_IN_MIRROR);
+    // A first run: the snapshot and the mirror's first round; the next run is the mirror's incremental round only.
+    const first = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true });
+    expect(first.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR).map((o) => o.outcome)).toEqual(["succeeded"]);
+    let deltaStarted!: () => void;
+    const inDelta = new Promise<void>((resolve) => (deltaStarted = resolve));
+    const remove = cloud.customers.get(STOPPED_IN_MIRROR)!.interceptGraph(async (request) => {
+      if (!request.url.pathname.includes("delta")) return undefined;
+      deltaStarted();
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      return undefined;
+    });
+    try {
+      const stop = new AbortController();
+      const log = capturingLogger();
+      const worker = runWorker({ services, logger: log.logger, concurrency: 1, once: true, abortSignal: stop.signal });
+      await inDelta;
+      stop.abort();
+      const summary = await worker;
+      expect(summary.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR)).toEqual([{ tenantId: STOPPED_IN_MIRROR, outcome: "stopped" }]);
+      expect(log.lines.join("\n")).toContain("its message is left in the queue for the next worker");
+      const row = await services.registry.getTenant(STOPPED_IN_MIRROR);
+      expect(row).toMatchObject({ lastOutcome: "stopped" });
+      expect(row?.lastError).toBeUndefined();
+      expect(row?.queuedAt).toBeInstanceOf(Date);
+      expect(row?.runningSince).toBeUndefined();
+      // Visible again at once (not after the retry delay), and not poisoned.
+      const [again] = await services.queue.receiveTenantMessages(32, 60);
+      expect(again?.message?.tenantId).toBe(STOPPED_IN_MIRROR);
+      expect(again?.dequeueCount).toBe(2);
+      await services.queue.extendVisibility(again!, 0);
+      expect((await services.queue.poison.getProperties()).approximateMessagesCount ?? 0).toBe(0);
+    } finally {
+      remove();
+    }
+    // The next worker does the round.
+    const next = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
+    expect(next.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR)).toEqual([{ tenantId: STOPPED_IN_MIRROR, outcome: "succeeded" }]);
+    expect(await services.registry.getTenant(STOPPED_IN_MIRROR)).toMatchObject({ lastOutcome: "succeeded" });
+  }, 180_000);
 });
