@@ -2,7 +2,9 @@
  * `entra-user-sync worker --once` as shipped, in multi-tenant mode, against Azurite's tables and
  * queues and a simulated cloud of several tenants: five tenants synced in parallel, each export
  * equal to its own directory; a tenant without consent fails alone, its admin-consent URL in its
- * registry row and run record; bad queue settings fail before anything is sent.
+ * registry row and run record; runs started by a message record the trigger `queue`; `run --tenant`
+ * records its outcome on the tenant's registry row as a message's run does; bad queue or schedule
+ * settings fail before anything is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
