@@ -153,11 +153,11 @@ export function buildProgram(): Command {
   program
     .command("worker")
     .description(
-      "Multi-tenant mode: queue every registered tenant (unless already queued or running), then process the tenant queue with the queue-triggered function's handler, several tenants at once. The way to fan out without the Functions host (locally, on a VM). Exit 1 when a tenant failed.",
+      "Multi-tenant mode: queue every registered tenant (unless already queued or running), then process the tenant queue with the queue-triggered function's handler, several tenants at once; without --once, queue them again at every occurrence of USER_SYNC_SCHEDULE, as the timer does, until Ctrl+C. The way to fan out without the Functions host (locally, on a VM). Ctrl+C stops the schedule and pauses the runs under way at their checkpoints, leaving their messages for the next worker. Exit 1 when a tenant failed; 4 when Ctrl+C stopped --once before the queue was drained.",
     )
     .option("--concurrency <n>", "tenants synced at once", positiveInteger(64), 4)
     .option("--once", "drain the queue (continuations of paused runs included) and exit", false)
-    .option("--no-schedule", "do not queue the registered tenants first; only process what is queued")
+    .option("--no-schedule", "do not queue the registered tenants (neither first nor on USER_SYNC_SCHEDULE); only process what is queued")
     .addOption(new Option("--continuation-delay <seconds>", "how long the continuation of a paused run waits in the queue").argParser(positiveInteger(3600)))
     .addOption(new Option("--retry-delay <seconds>", "how long a failed message waits before its next attempt (host.json visibilityTimeout)").argParser(positiveInteger(3600)))
     .addOption(new Option("--max-minutes <n>", "each run stops at a checkpoint after this many minutes and is continued through the queue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(maxMinutes))

@@ -11,6 +11,8 @@ import { handleInterrupts } from "./interrupt.js";
 import { write } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
 import { isAbortError } from "../shared/abort.js";
+import { describeError } from "../shared/errors.js";
+import { recordTenantRunOutcome, type TenantRunOutcome } from "../fanout/tenantRecords.js";
 
 export interface RunCommandOptions {
   /** --no-progress turns it off; it is also off when stderr is not a terminal. */
@@ -22,7 +24,22 @@ export interface RunCommandOptions {
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
-  const service = options.tenant === undefined ? new UserSyncService(process.env) : new TenantServices(process.env).getTenantSyncService(options.tenant);
+  const tenants = options.tenant === undefined ? undefined : new TenantServices(process.env);
+  const service = tenants === undefined || options.tenant === undefined ? new UserSyncService(process.env) : tenants.getTenantSyncService(options.tenant);
+  /**
+   * Multi-tenant mode: the tenant's registry row says how the run ended, as a tenant message's run
+   * does (the same fenced write: src/fanout/tenantRecords.ts). A message queued for the tenant keeps
+   * its marker: the worker that takes it consumes it. The row is not marked running first: a run
+   * stopped at once (a second Ctrl+C) could not clear the mark, and the scheduler would pass the
+   * tenant by until the mark went stale.
+   */
+  const tenantRow = tenants && {
+    ended: async (outcome: TenantRunOutcome) =>
+      recordTenantRunOutcome(tenants.registry, service.settings.tenantId, outcome, { consumesQueued: false }).then(
+        () => undefined,
+        (error: unknown) => process.stderr.write(`warning: could not record the run's outcome on the tenant's registry row: ${describeError(error)}\n`),
+      ),
+  };
   await startTelemetry(process.env);
   const leaseSeconds = Math.round(service.settings.runControl.leaseDurationInMs / 1000);
   const display = createProgressDisplay(progressModeFor(process.stderr, process.env, options.progress), "Starting user sync…");
@@ -55,6 +72,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     }));
     const snapshot = result.snapshot;
     const stopped = snapshot?.outcome === "paused" || interrupts.signal.aborted;
+    await tenantRow?.ended({ outcome: stopped ? "paused" : "succeeded" });
     if (stopped) display.info("User sync stopped at a checkpoint");
     else display.succeed(snapshot?.resumed ? "User sync complete (resumed)" : "User sync complete");
     if (snapshot) {
@@ -73,6 +91,10 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     }
   } catch (error) {
     if (error instanceof ExitCode) throw error;
+    // Another run holding the lease records its own outcome: the row is left to it.
+    if (!isUserSyncError(error, "run_in_progress")) {
+      await tenantRow?.ended(interrupts.signal.aborted && isAbortError(error) ? { outcome: "stopped" } : { outcome: "failed", error: describeError(error) });
+    }
     if (interrupts.signal.aborted && isAbortError(error)) {
       display.info("User sync stopped");
       await write("User sync stopped before the mirror's round completed; its delta link was not moved, so the next run reads those changes again.\n");

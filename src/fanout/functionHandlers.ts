@@ -35,7 +35,7 @@ export async function tenantSyncQueueHandler(queueItem: unknown, context: Invoca
       services: getTenantServices(),
       queue: getTenantServices().queue,
       logger: context,
-      trigger: "timer",
+      trigger: "queue",
       dequeueCount,
       maxDequeueCount: MAX_DEQUEUE_COUNT,
       continuationDelayInSeconds: DEFAULT_CONTINUATION_DELAY_IN_SECONDS,

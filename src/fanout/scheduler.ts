@@ -3,7 +3,10 @@
  * that has work due. Every tick has work for every tenant (the live mirror's incremental round;
  * runDue decides whether a snapshot is due too), so a tenant gets a message unless it is already
  * queued or running: its registry row's `queuedAt` / `runningSince` marker, set with the row's ETag
- * before the message is sent, so that two schedulers never both enqueue one tenant.
+ * before the message is sent, so that two schedulers never both enqueue one tenant. `worker`'s
+ * passes on USER_SYNC_SCHEDULE also name their occurrence: a tenant's row keeps the occurrence it
+ * was queued for (`scheduledFor`, written with the same fenced write), so that several workers'
+ * passes at one occurrence queue it once, even when its run ends between one pass and the next.
  */
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -21,6 +24,8 @@ export interface ScheduleTenantsOptions {
   queue: TenantQueueClient;
   logger: Logger;
   now?: Date;
+  /** The schedule's occurrence this pass is for (`worker`'s schedule): a tenant is queued at most once per occurrence. */
+  occurrence?: Date;
   abortSignal?: AbortSignal;
 }
 
@@ -34,10 +39,11 @@ export interface ScheduleResult {
 export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promise<ScheduleResult> {
   const { registry, queue, logger } = options;
   const now = options.now ?? new Date();
+  const occurrence = options.occurrence;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const result: ScheduleResult = { enqueued: [], skipped: [], failed: [] };
   for await (const tenant of registry.listTenants(signal)) {
-    const busy = busyReason(tenant, now);
+    const busy = busyReason(tenant, now, occurrence);
     if (busy) {
       result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
       continue;
@@ -45,12 +51,14 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
     try {
       // The marker first (fenced): of two schedulers, one wins; the other sees it and skips.
       let lost: string | undefined;
+      let previousOccurrence: Date | undefined;
       const marked = await changeTenantRecord(
         registry,
         tenant.tenantId,
         (current) => {
-          lost = busyReason(current, now);
-          return lost ? undefined : { ...current, queuedAt: now };
+          lost = busyReason(current, now, occurrence);
+          previousOccurrence = current.scheduledFor;
+          return lost ? undefined : { ...current, queuedAt: now, ...(occurrence ? { scheduledFor: occurrence } : {}) };
         },
         signal,
       );
@@ -63,8 +71,8 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
       } catch (error) {
         // Not queued after all: clear the marker so that the next tick tries again.
         await changeTenantRecord(registry, tenant.tenantId, (current) => {
-          const { queuedAt: _queued, ...rest } = current;
-          return rest;
+          const { queuedAt: _queued, scheduledFor: _scheduled, ...rest } = current;
+          return { ...rest, ...(previousOccurrence ? { scheduledFor: previousOccurrence } : {}) };
         }).catch(() => undefined);
         throw error;
       }
@@ -75,14 +83,15 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
     }
   }
   logger.info(
-    `Queued ${result.enqueued.length} tenant${result.enqueued.length === 1 ? "" : "s"}; ${result.skipped.length} already queued or running` +
+    `Queued ${result.enqueued.length} tenant${result.enqueued.length === 1 ? "" : "s"}${occurrence ? ` for the schedule's occurrence at ${occurrence.toISOString()}` : ""}; ${result.skipped.length} already queued or running` +
       (result.failed.length > 0 ? `; ${result.failed.length} could not be queued` : "") +
       ".",
   );
   return result;
 }
 
-function busyReason(tenant: { queuedAt?: Date; runningSince?: Date }, now: Date): string | undefined {
+function busyReason(tenant: { queuedAt?: Date; runningSince?: Date; scheduledFor?: Date }, now: Date, occurrence?: Date): string | undefined {
+  if (occurrence && tenant.scheduledFor && tenant.scheduledFor.getTime() >= occurrence.getTime()) return `queued for the occurrence at ${tenant.scheduledFor.toISOString()}`;
   if (tenant.runningSince && now.getTime() - tenant.runningSince.getTime() < STALE_RUNNING_IN_MS) return `running since ${tenant.runningSince.toISOString()}`;
   if (tenant.queuedAt && now.getTime() - tenant.queuedAt.getTime() < STALE_QUEUED_IN_MS) return `queued at ${tenant.queuedAt.toISOString()}`;
   return undefined;

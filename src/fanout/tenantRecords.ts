@@ -1,6 +1,8 @@
 /**
  * The fan-out's writes to a tenant's registry row: read, change, write with the row's ETag, again
  * on a lost race (a few times: the row is written by one scheduler and one worker at a time).
+ * The start and the outcome of a tenant's run are written here, the same way for a tenant message
+ * (the queue-triggered `tenantSync`, `worker`) and for `run --tenant`.
  */
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
@@ -34,4 +36,51 @@ export async function changeTenantRecord(
 export function withoutMarkers(record: TenantRecord): TenantRecord {
   const { queuedAt: _queued, runningSince: _running, ...rest } = record;
   return rest;
+}
+
+export interface TenantRunRecordOptions {
+  /**
+   * Whether this run consumes the tenant's `queuedAt` marker: true for a tenant message (the
+   * message was what was queued); false for `run --tenant`, which leaves a queued message's marker
+   * to the worker that takes it.
+   */
+  consumesQueued: boolean;
+  abortSignal?: AbortSignal;
+}
+
+/** Marks the tenant as running (`runningSince`). Undefined when it is not (or no longer) registered. */
+export async function recordTenantRunStarted(registry: TenantRegistryClient, tenantId: string, options: TenantRunRecordOptions): Promise<TenantRecord | undefined> {
+  return changeTenantRecord(
+    registry,
+    tenantId,
+    (current) => ({ ...(options.consumesQueued ? withoutMarkers(current) : current), runningSince: new Date() }),
+    options.abortSignal ? { abortSignal: options.abortSignal } : {},
+  );
+}
+
+export interface TenantRunOutcome {
+  /** succeeded, paused, failed, poisoned or stopped (see TenantSyncOutcome). */
+  outcome: string;
+  /** Why it failed (one line, no secrets); cleared otherwise. */
+  error?: string;
+  /** A message for the tenant is (again) in the queue: a continuation, or the message of a stopped run. */
+  queued?: boolean;
+}
+
+/**
+ * Records the run's outcome and clears `runningSince` (and `queuedAt`, for a run that consumed it,
+ * unless a message was queued again). Not aborted with the run: a run stopped by Ctrl+C still
+ * records how it ended (each request is bounded by the SDK's own timeouts).
+ */
+export async function recordTenantRunOutcome(registry: TenantRegistryClient, tenantId: string, result: TenantRunOutcome, options: Omit<TenantRunRecordOptions, "abortSignal">): Promise<TenantRecord | undefined> {
+  return changeTenantRecord(registry, tenantId, (current) => {
+    const { runningSince: _running, ...rest } = options.consumesQueued ? withoutMarkers(current) : current;
+    return {
+      ...rest,
+      ...(result.queued ? { queuedAt: new Date() } : {}),
+      lastOutcome: result.outcome,
+      lastOutcomeAt: new Date(),
+      ...(result.error ? { lastError: result.error } : { lastError: undefined }),
+    };
+  });
 }

@@ -10,7 +10,8 @@ import type { Logger } from "../shared/logger.js";
 import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
-import { changeTenantRecord, withoutMarkers } from "./tenantRecords.js";
+import { isAbortError } from "../shared/abort.js";
+import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
 export type TenantSyncOutcome =
@@ -23,7 +24,12 @@ export type TenantSyncOutcome =
   /** Another run holds the tenant's writer lease: nothing done, message completed. */
   | "skipped"
   /** The tenant is no longer registered: message completed. */
-  | "dropped";
+  | "dropped"
+  /**
+   * Asked to stop (worker's Ctrl+C) before the run could pause at a checkpoint (e.g. during the
+   * mirror's round): the caller leaves the message for the next worker, without counting a failure.
+   */
+  | "stopped";
 
 export interface TenantSyncContext {
   services: TenantServices;
@@ -72,7 +78,8 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   const registry = services.registry;
   const tenantId = message.tenantId;
   const logger = tenantLogger(baseLogger, tenantId);
-  const started = await changeTenantRecord(registry, tenantId, (current) => ({ ...withoutMarkers(current), runningSince: new Date() }), signal);
+  // This message was the tenant's queued one: its run takes over the `queuedAt` marker.
+  const started = await recordTenantRunStarted(registry, tenantId, { consumesQueued: true, ...signal });
   if (started === undefined) {
     logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
     return "dropped";
@@ -80,17 +87,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
   // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
   const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
-    await changeTenantRecord(
-      registry,
-      tenantId,
-      (current) => ({
-        ...withoutMarkers(current),
-        ...(queued ? { queuedAt: new Date() } : {}),
-        lastOutcome: outcome,
-        lastOutcomeAt: new Date(),
-        ...(error ? { lastError: error } : { lastError: undefined }),
-      }),
-    );
+    await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true });
   };
   let result;
   try {
@@ -104,6 +101,12 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
       // Another worker runs this tenant under its lease: leave its marker to it.
       logger.info(`Another run holds this tenant's writer lease; nothing to do here. ${error.message}`);
       return "skipped";
+    }
+    if (abortSignal?.aborted && isAbortError(error)) {
+      // Stopped before a checkpoint could pause it: not a failure; the message stays queued.
+      logger.info("Stopped before the run reached a checkpoint; its message is left in the queue for the next worker.");
+      await finish("stopped", undefined, true);
+      return "stopped";
     }
     const reason = describeError(error);
     if (isPermanentTenantFailure(error)) {
@@ -125,7 +128,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
       { tenantId, kind: "continuation", enqueuedAt: new Date().toISOString() },
       { visibilityTimeoutInSeconds: context.continuationDelayInSeconds },
     );
-    logger.info(`The snapshot paused at its maximum run duration; its continuation is queued (in ${context.continuationDelayInSeconds} s).`);
+    logger.info(`The snapshot paused at a checkpoint (its maximum run duration, or the worker is stopping); its continuation is queued (in ${context.continuationDelayInSeconds} s).`);
     await finish("paused", undefined, true);
     return "paused";
   }

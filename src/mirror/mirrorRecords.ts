@@ -4,6 +4,7 @@
  * Layout: docs/mirror.md.
  */
 import { redact } from "../shared/redact.js";
+import { isSyncTrigger, type SyncTrigger } from "../shared/syncTrigger.js";
 import { runRowKey } from "../tables/keys.js";
 import type { MirrorChange } from "./planChanges.js";
 
@@ -73,7 +74,7 @@ export interface MirrorRunRecord {
   mode: MirrorRunMode;
   reason: MirrorRunReason;
   /** What started the run, when known (absent in records written before it was recorded). */
-  trigger?: "timer" | "cli";
+  trigger?: SyncTrigger;
   startedAt: Date;
   endedAt?: Date;
   select: string[];
@@ -193,7 +194,7 @@ export function decodeMirrorRun(e: Record<string, unknown>): MirrorRunRecord {
     swept: numberOf(e.swept),
     counters: parseJson<Record<string, number>>(e.counters ?? "{}", {}, (v) => typeof v === "object" && v !== null),
   };
-  if (e.trigger === "timer" || e.trigger === "cli") record.trigger = e.trigger;
+  if (isSyncTrigger(e.trigger)) record.trigger = e.trigger;
   if (e.endedAt) record.endedAt = new Date(e.endedAt as string);
   if (typeof e.error === "string") record.error = e.error;
   if (typeof e.round === "string") record.round = e.round;

@@ -6,6 +6,7 @@ import type { DeltaPage, DeltaTokenProblem, ListDeltaPagesOptions } from "../gra
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
 import { newRunId } from "../tables/keys.js";
 import { lastPerId, planDeltaPage } from "./planChanges.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
@@ -64,7 +65,7 @@ export interface RunMirrorSyncOptions {
   full?: "forced" | "scheduled";
   abortSignal?: AbortSignal;
   /** What started the run; recorded with it. */
-  trigger?: "timer" | "cli";
+  trigger?: SyncTrigger;
   /** Called after every applied page. */
   onPage?: (progress: { mode: "full" | "incremental"; pages: number; itemsRead: number }) => void;
   /**

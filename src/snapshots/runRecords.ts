@@ -6,7 +6,9 @@
 import { redact } from "../shared/redact.js";
 import { runRowKey } from "../tables/keys.js";
 
-export type SyncTrigger = "timer" | "cli";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
+
+export type { SyncTrigger };
 /**
  * `running`: writing (or its process died; the next run resumes or abandons it). `paused`: stopped
  * cleanly at a checkpoint (maximum run duration, or asked to stop); the next run resumes it.

@@ -7,10 +7,11 @@
  * as lost as soon as it wakes, before it sends anything. Writes that were already past the check
  * are stopped by the storage-side fences (docs/storage.md, "Fencing").
  */
+import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 
-export type LeaseTrigger = "timer" | "cli";
+export type LeaseTrigger = SyncTrigger;
 
 export interface TookOverFrom {
   owner: string;

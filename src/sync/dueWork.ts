@@ -57,6 +57,13 @@ export function lastOccurrence(schedule: string, now: Date): Date | undefined {
   return expression.prev().toDate();
 }
 
+/** The first occurrence of a 6-field NCRONTAB schedule strictly after `after`, in UTC (as lastOccurrence); undefined when it has none. */
+export function nextOccurrence(schedule: string, after: Date): Date | undefined {
+  const expression = CronExpressionParser.parse(schedule, { currentDate: after, tz: "UTC", strict: false });
+  if (!expression.hasNext()) return undefined;
+  return expression.next().toDate();
+}
+
 /** Whether the schedule had an occurrence after `since` (at or before `now`). No `since`: true. */
 export function hadOccurrenceSince(schedule: string, since: Date | undefined, now: Date): boolean {
   if (since === undefined) return true;

@@ -19,6 +19,7 @@ import type { MirrorWrite } from "../mirror/planChanges.js";
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
 import { newRunId } from "../tables/keys.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { MAX_MIRROR_SKIPPED_RECORDED } from "../mirror/mirrorRecords.js";
@@ -45,7 +46,7 @@ export interface OnePassRoundDependencies {
 export interface OnePassRoundOptions {
   /** Why a new round starts with a new snapshot run; undefined: only a stopped run's round is continued. */
   reason: MirrorRunReason | undefined;
-  trigger?: "timer" | "cli";
+  trigger?: SyncTrigger;
   abortSignal?: AbortSignal;
   onPage?: RunMirrorSyncOptions["onPage"];
   /**

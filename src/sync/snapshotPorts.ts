@@ -90,7 +90,9 @@ export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseV
   }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
 }
 
-export type SyncTrigger = "timer" | "cli";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
+
+export type { SyncTrigger };
 
 /**
  * A writer that rides on a snapshot run's pass over `/users` (the mirror's full round). The run

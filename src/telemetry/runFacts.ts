@@ -4,6 +4,7 @@
  * is a count, a duration or a fixed word.
  */
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { RunStats } from "../snapshots/runRecords.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import type { DueRunResult } from "../sync/userSyncService.js";
@@ -26,7 +27,7 @@ export interface RunPartFacts {
 }
 
 export interface RunFacts {
-  trigger: "timer" | "cli";
+  trigger: SyncTrigger;
   /** Multi-tenant mode: the tenant the run synced. */
   tenantId?: string;
   parts: RunPartFacts[];

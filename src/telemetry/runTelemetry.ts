@@ -11,6 +11,7 @@ import { metrics, SpanStatusCode, trace, type Span, type Tracer } from "@opentel
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import type { DueRunResult, UserSyncService } from "../sync/userSyncService.js";
 import { INSTRUMENTATION_SCOPE } from "./metricNames.js";
@@ -24,7 +25,7 @@ export const SPAN_NAMES = { run: "usersync.run", graphToken: "usersync.graph_tok
 export type RunTelemetrySource = Pick<UserSyncService, "store" | "mirror" | "certificates" | "tokens">;
 
 export interface RunTelemetryOptions {
-  trigger: "timer" | "cli";
+  trigger: SyncTrigger;
   logger: Logger;
   /** Multi-tenant mode: the tenant the run syncs (a `tenant_id` dimension on every metric, an attribute on the run's span). */
   tenantId?: string;
@@ -126,7 +127,7 @@ async function unfinishedSnapshot(service: RunTelemetrySource): Promise<Snapshot
 
 async function runFacts(
   service: RunTelemetrySource,
-  run: { trigger: "timer" | "cli"; startedAt: Date; endedAt: Date; result?: DueRunResult; failure?: { error: unknown }; baseline?: SnapshotBaseline },
+  run: { trigger: SyncTrigger; startedAt: Date; endedAt: Date; result?: DueRunResult; failure?: { error: unknown }; baseline?: SnapshotBaseline },
 ): Promise<RunFacts> {
   const abortSignal = AbortSignal.timeout(READ_TIMEOUT_IN_MS);
   let parts: RunPartFacts[] = [];

@@ -42,6 +42,8 @@ export interface TenantRecord {
   queuedAt?: Date;
   /** Set by the worker that runs the tenant; cleared when it finishes. */
   runningSince?: Date;
+  /** The occurrence of USER_SYNC_SCHEDULE the tenant was last queued for by `worker`'s schedule (kept: one message per occurrence, however many workers). */
+  scheduledFor?: Date;
   /** The latest run's outcome as the worker saw it: succeeded, paused, failed or poisoned. */
   lastOutcome?: string;
   lastOutcomeAt?: Date;
@@ -77,6 +79,7 @@ interface TenantEntity {
   addedAt: Date;
   queuedAt?: Date;
   runningSince?: Date;
+  scheduledFor?: Date;
   lastOutcome?: string;
   lastOutcomeAt?: Date;
   lastError?: string;
@@ -195,6 +198,7 @@ function fromEntity(entity: TenantEntity | TableEntityResult<TenantEntity>): Ten
     ...(entity.domain ? { domain: entity.domain } : {}),
     ...(entity.queuedAt ? { queuedAt: asDate(entity.queuedAt)! } : {}),
     ...(entity.runningSince ? { runningSince: asDate(entity.runningSince)! } : {}),
+    ...(entity.scheduledFor ? { scheduledFor: asDate(entity.scheduledFor)! } : {}),
     ...(entity.lastOutcome ? { lastOutcome: entity.lastOutcome } : {}),
     ...(entity.lastOutcomeAt ? { lastOutcomeAt: asDate(entity.lastOutcomeAt)! } : {}),
     ...(entity.lastError ? { lastError: entity.lastError } : {}),
@@ -212,6 +216,7 @@ function toEntity(record: TenantRecord): TenantEntity {
     ...(record.domain ? { domain: record.domain } : {}),
     ...(record.queuedAt ? { queuedAt: record.queuedAt } : {}),
     ...(record.runningSince ? { runningSince: record.runningSince } : {}),
+    ...(record.scheduledFor ? { scheduledFor: record.scheduledFor } : {}),
     ...(record.lastOutcome ? { lastOutcome: record.lastOutcome } : {}),
     ...(record.lastOutcomeAt ? { lastOutcomeAt: record.lastOutcomeAt } : {}),
     ...(record.lastError ? { lastError: record.lastError.slice(0, MAX_ERROR_LENGTH) } : {}),

@@ -2,10 +2,14 @@
  * `entra-user-sync worker --once` as shipped, in multi-tenant mode, against Azurite's tables and
  * queues and a simulated cloud of several tenants: five tenants synced in parallel, each export
  * equal to its own directory; a tenant without consent fails alone, its admin-consent URL in its
- * registry row and run record; bad queue settings fail before anything is sent.
+ * registry row and run record; runs started by a message record the trigger `queue`; `run --tenant`
+ * records its outcome on the tenant's registry row as a message's run does; bad queue or schedule
+ * settings fail before anything is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
+import { loadStorageSettings } from "../../src/configuration/settings.js";
+import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
@@ -80,10 +84,59 @@ describe("entra-user-sync worker", () => {
     expect(list.stdout.match(/succeeded at/g)).toHaveLength(5);
     expectNoSecrets(worker.stdout + worker.stderr, [azurite.connectionString]);
 
+    // Runs started by a tenant message record the trigger `queue`.
+    const queued = await cli(["runs", "--json", "--tenant", TENANTS[1]!]);
+    const triggers = queued.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { trigger?: string }).trigger);
+    expect(triggers.length).toBeGreaterThanOrEqual(2);
+    expect(triggers).toEqual(triggers.map(() => "queue"));
+    const wide = await cli(["runs", "--wide", "--tenant", TENANTS[1]!]);
+    expect(wide.stdout).toMatch(/\bqueue\b/);
+
     // Nothing left in the queue: a second worker --once finds every tenant idle and queues them again.
     const again = await cli(["worker", "--once", "--concurrency", "4"]);
     expect(again.stdout).toContain("Worker handled 6 messages");
   }, 300_000);
+
+  it("run --tenant records its outcome on the tenant's registry row (last outcome, when, why), leaving a queued message's marker to the worker", async () => {
+    const registry = new TenantRegistryClient({ storage: loadStorageSettings({ SNAPSHOT_STORAGE: azurite.connectionString }) });
+    const [tenantId] = TENANTS;
+    // A message is queued for the tenant meanwhile (the scheduler's marker).
+    const queuedAt = new Date(Date.now() - 60_000);
+    const before = (await registry.getTenant(tenantId!))!;
+    await registry.updateTenant({ ...before, queuedAt });
+    const run = await cli(["run", "--tenant", tenantId!, "--no-progress"]);
+    expect(run.code, run.stderr).toBe(0);
+    const after = (await registry.getTenant(tenantId!))!;
+    expect(after.lastOutcome).toBe("succeeded");
+    expect(after.lastOutcomeAt!.getTime()).toBeGreaterThan(before.lastOutcomeAt!.getTime());
+    expect(after.runningSince).toBeUndefined();
+    expect(after.queuedAt?.toISOString()).toBe(queuedAt.toISOString());
+    const [newest] = (await cli(["runs", "--json", "--limit", "1", "--tenant", tenantId!])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { trigger?: string });
+    expect(newest?.trigger).toBe("cli");
+
+    // A failed run says why on the row, as the worker's does: the tenant's consent URL.
+    const failedBefore = (await registry.getTenant(NO_CONSENT))!;
+    const failed = await cli(["run", "--tenant", NO_CONSENT, "--no-progress"]);
+    expect(failed.code).toBe(1);
+    const failedAfter = (await registry.getTenant(NO_CONSENT))!;
+    expect(failedAfter.lastOutcome).toBe("failed");
+    expect(failedAfter.lastOutcomeAt!.getTime()).toBeGreaterThan(failedBefore.lastOutcomeAt!.getTime());
+    expect(failedAfter.lastError).toContain(`${cloud.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${cloud.clientId}`);
+    expect(failedAfter.runningSince).toBeUndefined();
+    expectNoSecrets(run.stdout + run.stderr + failed.stdout + failed.stderr, [azurite.connectionString]);
+  }, 120_000);
+
+  it("worker without --once needs the timer's schedule, as a real expression, and says so before anything is sent", async () => {
+    const missing = await cli(["worker"], { USER_SYNC_SCHEDULE: undefined });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("USER_SYNC_SCHEDULE is missing: worker (without --once) queues every tenant at each of its occurrences");
+    const reference = await cli(["worker"], { USER_SYNC_SCHEDULE: "%USER_SYNC_SCHEDULE%" });
+    expect(reference.code).toBe(2);
+    expect(reference.stderr).toContain("an app-setting reference only the Functions host resolves");
+    const invalid = await cli(["worker"], { USER_SYNC_SCHEDULE: "every hour" });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("USER_SYNC_SCHEDULE");
+  });
 
   it("fails on bad queue settings before anything is sent, naming the setting", async () => {
     const missing = await cli(["worker", "--once"], { USER_SYNC_QUEUE: undefined });

@@ -1,12 +1,14 @@
 /**
  * The scheduler against Azurite's tables and queues: one message per idle tenant, none for a tenant
- * queued or running, a stale marker taken for a lost message or a dead worker, and two schedulers
- * racing on one registry queueing each tenant once.
+ * queued or running, a stale marker taken for a lost message or a dead worker, two schedulers
+ * racing on one registry queueing each tenant once, and passes for one occurrence of the schedule
+ * (several workers) queueing each tenant once even when its run ended between them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
 import { scheduleDueTenants, STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
+import { recordTenantRunOutcome, recordTenantRunStarted } from "../../src/fanout/tenantRecords.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
@@ -69,5 +71,67 @@ describe("scheduleDueTenants", () => {
     const [a, b] = await Promise.all([scheduleDueTenants({ registry, queue, logger: log.logger }), scheduleDueTenants({ registry, queue, logger: log.logger })]);
     expect([...a.enqueued, ...b.enqueued].sort()).toEqual([10, 11, 12, 13, 14, 15].map(id));
     expect(await drain(queue)).toEqual([10, 11, 12, 13, 14, 15].map(id));
+  });
+
+  it("passes for one occurrence of the schedule (several workers) queue each tenant once, even when its run ended in between; the next occurrence queues it again", async () => {
+    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched3" });
+    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    await registry.createTableIfNotExists();
+    await queue.createQueuesIfNotExist();
+    await drain(queue);
+    const tenants = [20, 21, 22, 23, 24].map(id);
+    for (const tenantId of tenants) await registry.addTenant(tenantId);
+    const log = capturingLogger();
+    const occurrence = new Date("2026-03-01T12:15:00Z");
+    // Two workers wake at the same occurrence.
+    const [a, b] = await Promise.all([
+      scheduleDueTenants({ registry, queue, logger: log.logger, occurrence }),
+      scheduleDueTenants({ registry, queue, logger: log.logger, occurrence }),
+    ]);
+    expect([...a.enqueued, ...b.enqueued].sort()).toEqual(tenants);
+    expect(await drain(queue)).toEqual(tenants);
+    expect((await registry.getTenant(tenants[0]!))?.scheduledFor?.toISOString()).toBe(occurrence.toISOString());
+    // Every run ends (its markers cleared) before a third, slower worker's pass for the same occurrence.
+    for (const tenantId of tenants) {
+      await recordTenantRunStarted(registry, tenantId, { consumesQueued: true });
+      await recordTenantRunOutcome(registry, tenantId, { outcome: "succeeded" }, { consumesQueued: true });
+      expect((await registry.getTenant(tenantId))?.queuedAt).toBeUndefined();
+    }
+    const late = await scheduleDueTenants({ registry, queue, logger: log.logger, occurrence });
+    expect(late.enqueued).toEqual([]);
+    expect(late.skipped.map((s) => s.reason)).toEqual(tenants.map(() => `queued for the occurrence at ${occurrence.toISOString()}`));
+    expect(await drain(queue)).toEqual([]);
+    expect(log.lines).toContain(`info Queued 0 tenants for the schedule's occurrence at ${occurrence.toISOString()}; 5 already queued or running.`);
+    // The next occurrence: each tenant once again, however many workers.
+    const next = new Date("2026-03-01T12:30:00Z");
+    const [c, d, e] = await Promise.all([1, 2, 3].map(() => scheduleDueTenants({ registry, queue, logger: log.logger, occurrence: next })));
+    expect([...c!.enqueued, ...d!.enqueued, ...e!.enqueued].sort()).toEqual(tenants);
+    expect(await drain(queue)).toEqual(tenants);
+  });
+
+  it("a message that cannot be sent leaves the tenant to the occurrence's other passes and the next one", async () => {
+    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched4" });
+    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    await registry.createTableIfNotExists();
+    await queue.createQueuesIfNotExist();
+    await drain(queue);
+    await registry.addTenant(id(30));
+    const before = new Date("2026-03-01T12:00:00Z");
+    await scheduleDueTenants({ registry, queue, logger: capturingLogger().logger, occurrence: before });
+    await drain(queue);
+    await recordTenantRunOutcome(registry, id(30), { outcome: "succeeded" }, { consumesQueued: true });
+    const occurrence = new Date("2026-03-01T12:15:00Z");
+    const broken = Object.assign(Object.create(queue) as TenantQueueClient, {
+      sendTenantMessage: () => Promise.reject(new Error("queue unavailable")),
+    });
+    const failed = await scheduleDueTenants({ registry, queue: broken, logger: capturingLogger().logger, occurrence });
+    expect(failed.failed.map((f) => f.tenantId)).toEqual([id(30)]);
+    // Neither marker is left behind: the occurrence's marker is back to the previous one.
+    const row = await registry.getTenant(id(30));
+    expect(row?.queuedAt).toBeUndefined();
+    expect(row?.scheduledFor?.toISOString()).toBe(before.toISOString());
+    const retried = await scheduleDueTenants({ registry, queue, logger: capturingLogger().logger, occurrence });
+    expect(retried.enqueued).toEqual([id(30)]);
+    expect(await drain(queue)).toEqual([id(30)]);
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The worker in-process against Azurite's queues and tables and the simulated cloud: a paused
  * tenant continued through its continuation message, two workers never running one tenant at once,
- * a tenant removed while queued, and a message that keeps failing going to the poison queue with
- * its tenant's row saying why, while the other tenants succeed.
+ * a tenant removed while queued, a message that keeps failing going to the poison queue with
+ * its tenant's row saying why, while the other tenants succeed, and workers that keep running
+ * queueing every tenant at each occurrence of the schedule, once however many workers there are.
+ * Runs started by a message record the trigger `queue`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantServices } from "../../src/app/tenantServices.js";
@@ -24,6 +26,9 @@ const HEALTHY = "c5c5c5c5-0000-4000-8000-000000000005";
 const THROTTLED = "c6c6c6c6-0000-4000-8000-000000000006";
 const QUIET = "c7c7c7c7-0000-4000-8000-000000000007";
 const STOPPED = "c8c8c8c8-0000-4000-8000-000000000008";
+const SCHEDULED_A = "c9c9c9c9-0000-4000-8000-000000000009";
+const SCHEDULED_B = "cacacaca-0000-4000-8000-00000000000a";
+const STOPPED_IN_MIRROR = "cbcbcbcb-0000-4000-8000-00000000000b";
 
 let azurite: AzuriteInstance;
 let cloud: SimulatedTenant;
@@ -43,6 +48,9 @@ beforeAll(async () => {
         { tenantId: THROTTLED, userCount: 50 },
         { tenantId: QUIET, userCount: 50 },
         { tenantId: STOPPED, userCount: 6000, graphLatencyInMs: 700 },
+        { tenantId: SCHEDULED_A, userCount: 30 },
+        { tenantId: SCHEDULED_B, userCount: 20 },
+        { tenantId: STOPPED_IN_MIRROR, userCount: 40 },
       ],
     }),
   ]);
@@ -92,6 +100,8 @@ describe("worker", () => {
     expect(succeeded).toHaveLength(1);
     expect(succeeded[0]!.stats.counters.resumes ?? 0).toBeGreaterThanOrEqual(1);
     expect(runs.filter((r) => r.status !== "succeeded" && !/before committing its first page/.test(r.error ?? ""))).toEqual([]);
+    // Started by a tenant message: trigger `queue` (not `timer` or `cli`).
+    expect(runs.map((r) => r.trigger)).toEqual(runs.map(() => "queue"));
     expect(await services.registry.getTenant(PAUSING)).toMatchObject({ lastOutcome: "succeeded" });
     expect(await services.queue.approximateMessageCount()).toBe(0);
     expectNoSecrets(log.lines.join("\n"));
@@ -205,4 +215,103 @@ describe("worker", () => {
     expect(await services.queue.approximateMessageCount()).toBe(1);
     expect((await Array.fromAsync(store.listRuns()))[0]?.status).toBe("paused");
   }, 120_000);
+
+  it("without --once, queues every tenant again at each occurrence of the schedule; two workers queue a tenant once per occurrence; stopping ends the schedule", async () => {
+    const a = new TenantServices(env);
+    const b = new TenantServices(env);
+    await a.registry.deleteTenant(STOPPED);
+    await register(a, SCHEDULED_A, SCHEDULED_B);
+    const stop = new AbortController();
+    const passes: Array<{ worker: string; occurrence: string; enqueued: string[] }> = [];
+    const succeeded = new Map<string, number>();
+    const outcomes: string[] = [];
+    const start = (services: TenantServices, worker: string) =>
+      runWorker({
+        services,
+        logger: capturingLogger().logger,
+        concurrency: 2,
+        once: false,
+        // Every 3 seconds, so that a test sees several occurrences.
+        scheduleExpression: "*/3 * * * * *",
+        maxPollingIntervalInMs: 300,
+        abortSignal: stop.signal,
+        onScheduled: (occurrence, result) => passes.push({ worker, occurrence: occurrence.toISOString(), enqueued: result.enqueued }),
+        onOutcome: (tenantId, outcome) => {
+          if (tenantId !== SCHEDULED_A && tenantId !== SCHEDULED_B) return;
+          outcomes.push(outcome);
+          if (outcome === "succeeded") succeeded.set(tenantId, (succeeded.get(tenantId) ?? 0) + 1);
+        },
+      });
+    const workers = Promise.all([start(a, "a"), start(b, "b")]);
+    const bothPassed = () => new Set(passes.map((p) => p.occurrence).filter((o) => passes.some((p) => p.occurrence === o && p.worker === "a") && passes.some((p) => p.occurrence === o && p.worker === "b"))).size;
+    for (let i = 0; i < 900 && (bothPassed() < 3 || Math.min(succeeded.get(SCHEDULED_A) ?? 0, succeeded.get(SCHEDULED_B) ?? 0) < 3); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    stop.abort();
+    const [first, second] = await workers;
+    // Synced again and again on the schedule, not only at start.
+    expect(succeeded.get(SCHEDULED_A)).toBeGreaterThanOrEqual(3);
+    expect(succeeded.get(SCHEDULED_B)).toBeGreaterThanOrEqual(3);
+    expect(bothPassed()).toBeGreaterThanOrEqual(3);
+    // Both workers passed at the same occurrences, and no occurrence queued a tenant twice.
+    for (const occurrence of new Set(passes.map((p) => p.occurrence))) {
+      const queued = passes.filter((p) => p.occurrence === occurrence).flatMap((p) => p.enqueued);
+      expect(queued.length, `occurrence ${occurrence}: ${queued.join(", ")}`).toBe(new Set(queued).size);
+    }
+    // No second message ever met a run of its tenant under way (skipped), nothing failed; a run under way at the stop is stopped.
+    expect(outcomes.filter((o) => o !== "succeeded" && o !== "stopped")).toEqual([]);
+    expect(first.scheduledOccurrences.length + second.scheduledOccurrences.length).toBe(passes.length);
+    // Stopped: no pass after the stop, however long one waits.
+    const seen = passes.length;
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(passes.length).toBe(seen);
+    const runs = await Array.fromAsync(storeOf(SCHEDULED_A).listRuns());
+    expect(runs.map((r) => r.trigger)).toEqual(runs.map(() => "queue"));
+    expect(await countUsers(storeOf(SCHEDULED_A))).toBe(30);
+  }, 180_000);
+
+  it("stopping the worker during a run's mirror round (before any checkpoint) leaves its message for the next worker at once, not counted as a failure", async () => {
+    const services = new TenantServices(env);
+    for (const other of [SCHEDULED_A, SCHEDULED_B]) await services.registry.deleteTenant(other);
+    await register(services, STOPPED_IN_MIRROR);
+    // A first run: the snapshot and the mirror's first round; the next run is the mirror's incremental round only.
+    const first = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true });
+    expect(first.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR).map((o) => o.outcome)).toEqual(["succeeded"]);
+    let deltaStarted!: () => void;
+    const inDelta = new Promise<void>((resolve) => (deltaStarted = resolve));
+    const remove = cloud.customers.get(STOPPED_IN_MIRROR)!.interceptGraph(async (request) => {
+      if (!request.url.pathname.includes("delta")) return undefined;
+      deltaStarted();
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      return undefined;
+    });
+    const poisonedBefore = (await services.queue.poison.getProperties()).approximateMessagesCount ?? 0;
+    try {
+      const stop = new AbortController();
+      const log = capturingLogger();
+      const worker = runWorker({ services, logger: log.logger, concurrency: 1, once: true, abortSignal: stop.signal });
+      await inDelta;
+      stop.abort();
+      const summary = await worker;
+      expect(summary.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR)).toEqual([{ tenantId: STOPPED_IN_MIRROR, outcome: "stopped" }]);
+      expect(log.lines.join("\n")).toContain("its message is left in the queue for the next worker");
+      const row = await services.registry.getTenant(STOPPED_IN_MIRROR);
+      expect(row).toMatchObject({ lastOutcome: "stopped" });
+      expect(row?.lastError).toBeUndefined();
+      expect(row?.queuedAt).toBeInstanceOf(Date);
+      expect(row?.runningSince).toBeUndefined();
+      // Visible again at once (not after the retry delay), and not poisoned.
+      const [again] = await services.queue.receiveTenantMessages(32, 60);
+      expect(again?.message?.tenantId).toBe(STOPPED_IN_MIRROR);
+      expect(again?.dequeueCount).toBe(2);
+      await services.queue.extendVisibility(again!, 0);
+      expect((await services.queue.poison.getProperties()).approximateMessagesCount ?? 0).toBe(poisonedBefore);
+    } finally {
+      remove();
+    }
+    // The next worker does the round.
+    const next = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
+    expect(next.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR)).toEqual([{ tenantId: STOPPED_IN_MIRROR, outcome: "succeeded" }]);
+    expect(await services.registry.getTenant(STOPPED_IN_MIRROR)).toMatchObject({ lastOutcome: "succeeded" });
+  }, 180_000);
 });

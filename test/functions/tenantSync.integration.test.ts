@@ -3,7 +3,7 @@
  * `tenantSync` (captured through a stand-in for `@azure/functions-core`), host.json's queue settings
  * matching what the worker applies, the timer as the scheduler (one message per tenant, none for a
  * tenant already queued), and the queue handler invoked with a real InvocationContext against
- * Azurite's queues and the simulated cloud.
+ * Azurite's queues and the simulated cloud (its runs record the trigger `queue`).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -108,6 +108,8 @@ describe("the tenantSync queue function", () => {
       let users = 0;
       for await (const _user of store.listSnapshotUsers(latest!.snapshotId)) users += 1;
       expect(users).toBe(count);
+      // Started by a tenant message: the run records the trigger `queue`.
+      expect((await Array.fromAsync(store.listRuns())).map((r) => r.trigger)).toEqual(["queue"]);
       expect(await registry.getTenant(tenantId)).toMatchObject({ lastOutcome: "succeeded" });
       expect((await registry.getTenant(tenantId))?.queuedAt).toBeUndefined();
     }

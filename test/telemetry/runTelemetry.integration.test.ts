@@ -138,12 +138,15 @@ describe("run telemetry", () => {
   it("a tenant's run (multi-tenant mode: worker, tenantSync) carries its tenant_id on every metric and on the run's span", async () => {
     const tenantId = "8f0c2a4e-1b3d-4c5e-9f60-718293a4b5c6";
     spanExporter.reset();
-    await withRunTelemetry(service, { trigger: "timer", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "timer" }));
+    // A tenant message's run (tenantSync, worker) has the trigger `queue`.
+    await withRunTelemetry(service, { trigger: "queue", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "queue" }));
     const ps = points(await exported());
     expect(ps.length).toBeGreaterThan(0);
     for (const p of ps) expect(p.attributes[DIMENSIONS.tenantId], p.name).toBe(tenantId);
-    expect(sum(ps, METRICS.runs.name, { mode: "incremental", outcome: "succeeded", [DIMENSIONS.tenantId]: tenantId })).toBe(1);
+    for (const p of ps.filter((q) => DIMENSIONS.trigger in q.attributes)) expect(p.attributes[DIMENSIONS.trigger], p.name).toBe("queue");
+    expect(sum(ps, METRICS.runs.name, { mode: "incremental", trigger: "queue", outcome: "succeeded", [DIMENSIONS.tenantId]: tenantId })).toBe(1);
     const [run] = spanExporter.getFinishedSpans().filter((s) => s.name === SPAN_NAMES.run);
     expect(run?.attributes["usersync.tenant_id"]).toBe(tenantId);
+    expect(run?.attributes["usersync.trigger"]).toBe("queue");
   });
 });
