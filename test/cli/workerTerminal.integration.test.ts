@@ -55,7 +55,7 @@ beforeAll(async () => {
   assertCliBuilt();
   [azurite, cloud] = await Promise.all([
     startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({ userCount: 3, customerTenants: [{ tenantId: TENANT, userCount: USERS, graphLatencyInMs: 700 }] }),
+    startTrustedSimulatedTenant({ userCount: 3, customerTenants: [{ tenantId: TENANT, userCount: USERS, graphLatencyInMs: 1_500 }] }),
   ]);
 }, 120_000);
 afterEach(() => {
@@ -75,7 +75,7 @@ describe("worker at a terminal", () => {
     const terminal = startInTerminal([process.execPath, CLI, "worker", "--concurrency", "2", "--continuation-delay", "1"], { env: env() });
     sessions.push(terminal);
     await terminal.waitFor(/Queued 1 tenant; 0 already queued or running\./);
-    // Press Ctrl+C once the run has committed its first page (it is then mid-run: 7 pages of 700 ms).
+    // Press Ctrl+C once the run has committed its first page (it is then mid-run: 7 pages of 1.5 s, so a loaded machine still has seconds to spare).
     let committed = 0;
     for (let i = 0; i < 1200 && committed < 1; i++) {
       const [run] = await Array.fromAsync(store.listRuns({ maxResults: 1 })).catch(() => []);
