@@ -15,7 +15,10 @@ import type { GraphUser } from "./types.js";
 
 function setOwn(target: Record<string, unknown>, name: string, value: unknown): void {
   // A plain assignment of `__proto__` would set the prototype instead of a key.
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  // Every other inherited name of a plain object is a writable data property: assigning it makes
+  // an own property, and keeps the object's fast (shared) shape, which defineProperty does not.
+  if (name === "__proto__") Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 const isAnnotation = (key: string) => key.startsWith("@odata.");
