@@ -30,6 +30,8 @@ export interface CustomerTenantOptions {
   consent?: CustomerConsent;
   /** Added to each of this tenant's Graph answers. */
   graphLatencyInMs?: number;
+  /** The most users one of this tenant's `/users` pages holds, whatever `$top` asks (Graph may return fewer). Default: `$top`. */
+  graphPageSize?: number;
 }
 
 export interface SimulatedCustomerTenant {
@@ -73,6 +75,7 @@ export class CustomerTenants {
         // with a service principal and grants of its own in this tenant.
         app: { ...home.app, servicePrincipalObjectId: randomUUID(), graphRoles: [] },
         graphLatencyInMs: option.graphLatencyInMs ?? 0,
+        ...(option.graphPageSize !== undefined ? { graphPageSize: option.graphPageSize } : {}),
         tokens: createTokenAuthority({ issuer: () => `${home.authorityHost}/${tenantId}/v2.0` }),
         directory,
         skipTokenKey: randomBytes(32),
