@@ -39,7 +39,7 @@ describe("formatFanOut", () => {
     expect(isIssueConfiguration({ ...ISSUE_CONFIGURATION, pageSize: 100 })).toBe(false);
     const text = formatFanOut([result(1, 100, 100), result(8, 760, 100)], GRAPH_BOUND_CONFIGURATION);
     expect(text).toContain("NOT the issue's configuration");
-    expect(text).toContain("Graph pages of at most 25 users, 300 ms each");
+    expect(text).toContain("Graph pages of at most 100 users, 2000 ms each");
     expect(text).not.toMatch(/^Target:/m);
     expect(text).toContain("not the issue's target");
   });
