@@ -4,6 +4,7 @@
  * benchmark all start here, so they share one way of building the credential, the Graph request
  * stage (one pipeline and one throttling pacing for both readers) and the stores.
  */
+import { createDefaultHttpClient, type HttpClient } from "@azure/core-rest-pipeline";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { loadSettings, loadStorageSettings, type Settings, type SnapshotStorageSettings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
@@ -37,13 +38,20 @@ export interface StorageClients {
 
 /**
  * What a process builds once, whatever the number of tenants: the settings, the Azure credential,
- * and the Graph credential (its Key Vault certificate cache, and ONE MSAL confidential client whose
- * token cache keeps each tenant's token apart).
+ * the Graph credential (its Key Vault certificate cache, and ONE MSAL confidential client whose
+ * token cache keeps each tenant's token apart), and the HTTP client of every tenant's Graph
+ * requests.
  */
 export interface ProcessClients {
   settings: Settings;
   credential: TokenCredential;
   graphCredential: GraphCredential;
+  /**
+   * Graph is one origin for every tenant: one connection pool (keep-alive sockets, TLS sessions)
+   * for all of them, so the connections a worker holds follow the requests under way, not the
+   * tenants it has served. Each tenant keeps its own pipeline (retries, pacing, token).
+   */
+  graphHttpClient: HttpClient;
 }
 
 /** Every client of a sync process (of one tenant's sync, in multi-tenant mode). */
@@ -98,7 +106,7 @@ export function composeProcess(env: Record<string, string | undefined>, logger: 
   // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
   // In multi-tenant mode its tenant is set per tenant (GraphTokenClient.forTenant).
   const graphCredential = createGraphCredential({ settings, credential, logger });
-  return { settings, credential, graphCredential };
+  return { settings, credential, graphCredential, graphHttpClient: createDefaultHttpClient() };
 }
 
 /**
@@ -121,7 +129,7 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
     adminConsentUrl: adminConsentUrl(settings.authorityHost, id, settings.clientId),
   };
-  const requests = new GraphRequestClient(graphOptions);
+  const requests = new GraphRequestClient({ ...graphOptions, httpClient: processClients.graphHttpClient });
   return {
     settings,
     credential,

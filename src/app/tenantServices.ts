@@ -1,9 +1,14 @@
 /**
  * Multi-tenant mode's composition (docs/tenants.md): the process-wide clients built once (the Azure
- * credential, the Key Vault certificate cache, one MSAL confidential client), and each tenant's
- * sync service built on first use and kept for the life of the process (its Graph request stage,
- * its tokens, its tables). Runs of different tenants may go on at once in one process: each run's
- * logger lives in its own async context (withRunLogger).
+ * credential, the Key Vault certificate cache, one MSAL confidential client, one Graph connection
+ * pool), and each tenant's sync service built for its run and let go after it. Runs of different
+ * tenants may go on at once in one process: each run's logger lives in its own async context
+ * (withRunLogger).
+ *
+ * Memory follows the tenants running, not the tenants served: a tenant's service (its pipelines,
+ * stores and readers) lives while a run of that tenant is under way; between runs the process
+ * keeps only the tenant's id, in a bounded set of tenants whose tables are known to exist (so a
+ * later run does not check them again). Tokens stay in the shared MSAL cache.
  */
 import { currentRunLogger, type Logger } from "../shared/logger.js";
 import { UserSyncService } from "../sync/userSyncService.js";
@@ -15,23 +20,37 @@ import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 
 /**
- * Tenants whose services are kept at once (least recently used first out): a long-lived worker or
- * host instance serving thousands of tenants keeps bounded memory. An evicted tenant's service is
- * rebuilt on its next message (its tables are then checked again; tokens come from the shared
- * MSAL cache).
+ * Tenants whose tables a process remembers as created (least recently used first out): about a
+ * hundred bytes each, so at most about a megabyte however many tenants a long-lived worker or host
+ * instance serves. A forgotten tenant's next run checks its tables again (two requests).
  */
-export const MAX_CACHED_TENANT_SERVICES = 64;
+export const MAX_REMEMBERED_TENANTS = 10_000;
+
+export interface TenantServicesOptions {
+  /** Default MAX_REMEMBERED_TENANTS. */
+  maxRememberedTenants?: number;
+}
+
+interface ActiveService {
+  service: UserSyncService;
+  /** Runs of this tenant under way in this process (normally one: the tenant's lease admits one writer). */
+  runs: number;
+}
 
 export class TenantServices {
   readonly process: ProcessClients;
   readonly registry: TenantRegistryClient;
-  readonly #services = new Map<string, UserSyncService>();
+  readonly #active = new Map<string, ActiveService>();
+  /** Tenant ids whose tables exist, most recently used last. */
+  readonly #tablesExist = new Set<string>();
+  readonly #maxRemembered: number;
   readonly #env: Record<string, string | undefined>;
   #queue: TenantQueueClient | undefined;
 
   /** Validates every setting (before any network request); throws `tenant_mode_mismatch` in single-tenant mode. */
-  constructor(env: Record<string, string | undefined> = process.env, logger: Logger = currentRunLogger) {
+  constructor(env: Record<string, string | undefined> = process.env, logger: Logger = currentRunLogger, options: TenantServicesOptions = {}) {
     this.#env = env;
+    this.#maxRemembered = options.maxRememberedTenants ?? MAX_REMEMBERED_TENANTS;
     this.process = composeProcess(env, logger);
     if (this.process.settings.tenantMode !== "multi") {
       throw createTenantError("tenantModeMismatch", "USER_SYNC_TENANT_MODE is single (the default): this deployment syncs GRAPH_TENANT_ID only and has no tenant registry. Set USER_SYNC_TENANT_MODE=multi to sync the registry's tenants.");
@@ -48,21 +67,14 @@ export class TenantServices {
     return this.#queue;
   }
 
-  /** The tenant's sync service (built once per process). It does not check the registry: see getRegisteredTenantSyncService. */
+  /**
+   * A sync service for the tenant, built now over the process-wide clients and not kept here (a
+   * one-off command: `run --tenant`). It does not check the registry: see
+   * getRegisteredTenantSyncService. The fan-out's runs use withTenantSyncService.
+   */
   getTenantSyncService(tenantId: string): UserSyncService {
     const id = assertTenantGuid(tenantId);
-    let service = this.#services.get(id);
-    if (service === undefined) {
-      service = new UserSyncService(process.env, composeTenant(this.process, id));
-    }
-    // Most recently used last; the oldest goes once there are too many.
-    this.#services.delete(id);
-    this.#services.set(id, service);
-    if (this.#services.size > MAX_CACHED_TENANT_SERVICES) {
-      const oldest = this.#services.keys().next().value;
-      if (oldest !== undefined) this.#services.delete(oldest);
-    }
-    return service;
+    return this.#active.get(id)?.service ?? this.#build(id);
   }
 
   /** The tenant's sync service, once the registry says the tenant is registered (`tenant_not_registered` otherwise). */
@@ -73,9 +85,64 @@ export class TenantServices {
     return this.getTenantSyncService(id);
   }
 
-  /** Forgets a tenant's service (after `tenants remove`). */
+  /**
+   * Runs `work` with the tenant's sync service, which lives as long as runs of the tenant are under
+   * way in this process (concurrent calls for one tenant share it), then is let go. Afterwards the
+   * process remembers only that the tenant's tables exist; when `work` fails, it forgets that too
+   * (its tables may be gone: `tenants remove --delete-data`), and the next run checks them.
+   */
+  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService) => Promise<T>): Promise<T> {
+    const id = assertTenantGuid(tenantId);
+    let active = this.#active.get(id);
+    if (active === undefined) {
+      active = { service: this.#build(id), runs: 0 };
+      this.#active.set(id, active);
+    }
+    active.runs += 1;
+    let failed = true;
+    try {
+      const result = await work(active.service);
+      failed = false;
+      return result;
+    } finally {
+      active.runs -= 1;
+      if (active.runs === 0) this.#active.delete(id);
+      this.#tablesExist.delete(id);
+      if (!failed && active.service.tablesExist) this.#remember(id);
+    }
+  }
+
+  /** Tenants whose services are alive now (their runs are under way). */
+  get activeTenantCount(): number {
+    return this.#active.size;
+  }
+
+  /** Tenants this process remembers as having their tables (bounded by maxRememberedTenants). */
+  get rememberedTenantCount(): number {
+    return this.#tablesExist.size;
+  }
+
+  /** Whether a run of the tenant would skip the table check. */
+  knowsTablesOf(tenantId: string): boolean {
+    return this.#tablesExist.has(assertTenantGuid(tenantId));
+  }
+
+  /** Forgets what the process knows of a tenant (after `tenants remove`): its next run checks its tables. */
   forget(tenantId: string): void {
-    this.#services.delete(assertTenantGuid(tenantId));
+    this.#tablesExist.delete(assertTenantGuid(tenantId));
+  }
+
+  #build(id: string): UserSyncService {
+    return new UserSyncService(process.env, composeTenant(this.process, id), { tablesExist: this.#tablesExist.has(id) });
+  }
+
+  #remember(id: string): void {
+    // Most recently used last; the oldest goes once there are too many.
+    this.#tablesExist.add(id);
+    if (this.#tablesExist.size > this.#maxRemembered) {
+      const oldest = this.#tablesExist.values().next().value;
+      if (oldest !== undefined) this.#tablesExist.delete(oldest);
+    }
   }
 }
 

@@ -91,10 +91,12 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   };
   let result;
   try {
-    const service = services.getTenantSyncService(tenantId);
-    // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
-    result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
-      service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
+    // The tenant's service lives for this run only (memory follows the tenants running).
+    result = await services.withTenantSyncService(tenantId, (service) =>
+      // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
+      withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
+        service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
+      ),
     );
   } catch (error) {
     if (isUserSyncError(error, "run_in_progress")) {

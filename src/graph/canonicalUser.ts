@@ -15,28 +15,61 @@ import type { GraphUser } from "./types.js";
 
 function setOwn(target: Record<string, unknown>, name: string, value: unknown): void {
   // A plain assignment of `__proto__` would set the prototype instead of a key.
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  // Every other inherited name of a plain object is a writable data property: assigning it makes
+  // an own property, and keeps the object's fast (shared) shape, which defineProperty does not.
+  if (name === "__proto__") Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 const isAnnotation = (key: string) => key.startsWith("@odata.");
+const hasOwn = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+interface Selection {
+  /** The selected names but `id`, in order. */
+  names: string[];
+  /** The same, to look up. */
+  nameSet: Set<string>;
+}
+
+/** What a selection gives every user of a pass: worked out once per selection array, not per user. */
+const selections = new WeakMap<readonly string[], Selection>();
+
+function selectionOf(select: readonly string[]): Selection {
+  let selection = selections.get(select);
+  if (selection === undefined) {
+    const names = select.filter((name) => name.toLowerCase() !== "id");
+    selection = { names, nameSet: new Set(names) };
+    selections.set(select, selection);
+  }
+  return selection;
+}
 
 /** The canonical form of `user` for the selection `select` (which starts with `id`). */
 export function canonicalUser(user: GraphUser, select: readonly string[]): GraphUser {
-  const byLowerName = new Map<string, string>();
-  for (const key of Object.keys(user)) if (!byLowerName.has(key.toLowerCase())) byLowerName.set(key.toLowerCase(), key);
+  const { names, nameSet } = selectionOf(select);
   const result: Record<string, unknown> = {};
-  const used = new Set<string>();
   setOwn(result, "id", user.id);
-  used.add("id");
-  for (const name of select) {
-    if (name.toLowerCase() === "id") continue;
-    const key = Object.prototype.hasOwnProperty.call(user, name) ? name : byLowerName.get(name.toLowerCase());
-    const value = key === undefined ? undefined : user[key];
-    if (key !== undefined) used.add(key);
+  // Built only when Graph spells a selected property another way.
+  let byLowerName: Map<string, string> | undefined;
+  let takenUnderOtherSpelling: Set<string> | undefined;
+  for (const name of names) {
+    let value: unknown;
+    if (hasOwn(user, name)) value = user[name];
+    else {
+      if (byLowerName === undefined) {
+        byLowerName = new Map();
+        for (const key of Object.keys(user)) if (!byLowerName.has(key.toLowerCase())) byLowerName.set(key.toLowerCase(), key);
+      }
+      const key = byLowerName.get(name.toLowerCase());
+      if (key !== undefined) {
+        value = user[key];
+        (takenUnderOtherSpelling ??= new Set()).add(key);
+      }
+    }
     setOwn(result, name, value === undefined ? null : value);
   }
   for (const key of Object.keys(user)) {
-    if (used.has(key) || isAnnotation(key)) continue;
+    if (key === "id" || nameSet.has(key) || takenUnderOtherSpelling?.has(key) || isAnnotation(key)) continue;
     setOwn(result, key, user[key]);
   }
   return result as GraphUser;

@@ -18,6 +18,15 @@ import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from
 import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 
+export interface UserSyncServiceOptions {
+  /**
+   * The tenant's tables are known to exist (this process created them for an earlier run): runs
+   * do not check again. A run that fails for any reason leaves the next one to check
+   * (src/app/tenantServices.ts).
+   */
+  tablesExist?: boolean;
+}
+
 export interface RunSyncOptions extends RunUserSyncOptions {
   runControl?: RunControl;
 }
@@ -70,13 +79,18 @@ export class UserSyncService {
   /** The live mirror (same storage and credential as `store`). */
   readonly mirror: UserMirrorClient;
   #tablesReady: Promise<void> | undefined;
+  #tablesCreated = false;
 
   /**
    * Validates the settings (throwing before any network request) and builds the clients
    * (src/app/compose.ts). `clients`: one tenant's clients, already built (src/app/tenantServices.ts).
    */
-  constructor(env: Record<string, string | undefined> = process.env, clients?: AppClients) {
+  constructor(env: Record<string, string | undefined> = process.env, clients?: AppClients, options: UserSyncServiceOptions = {}) {
     const app = clients ?? composeApp(env, currentRunLogger);
+    if (options.tablesExist) {
+      this.#tablesReady = Promise.resolve();
+      this.#tablesCreated = true;
+    }
     this.settings = app.settings;
     this.credential = app.credential;
     this.graphCredential = app.graphCredential;
@@ -291,11 +305,18 @@ export class UserSyncService {
     );
   }
 
+  /** True once this service has created (or found) its tables, or was built knowing they exist. */
+  get tablesExist(): boolean {
+    return this.#tablesCreated;
+  }
+
   #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {
     let ready = this.#tablesReady;
     if (ready === undefined) {
       const signal = { abortSignal };
-      ready = Promise.all([this.store.createTablesIfNotExist(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => undefined);
+      ready = Promise.all([this.store.createTablesIfNotExist(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => {
+        this.#tablesCreated = true;
+      });
       this.#tablesReady = ready;
       // A failed attempt is not cached: the next run tries again.
       const attempt = ready;

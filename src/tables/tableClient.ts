@@ -7,6 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
+import { encodedBodyPolicy } from "./encodedBodyPolicy.js";
 import { storageRequestTimeoutPolicy } from "./requestTimeoutPolicy.js";
 
 export const DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS = 30_000;
@@ -30,6 +31,8 @@ export function createTableClient(options: CreateTableClientOptions): TableClien
     allowInsecureConnection: storage.allowInsecureConnection,
     additionalPolicies: [
       ...(options.clientOptions?.additionalPolicies ?? []),
+      // perCall: before the shared-key policy signs the request (and measures its body).
+      { policy: encodedBodyPolicy(), position: "perCall" },
       { policy: storageRequestTimeoutPolicy(timeoutInMs), position: "perRetry" },
     ],
   };

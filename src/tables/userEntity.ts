@@ -58,7 +58,10 @@ const RESERVED_NAMES = new Set(["partitionkey", "rowkey", "timestamp", "etag", "
  * the object's prototype instead (and lose the value).
  */
 export function setOwnProperty(target: Record<string, unknown>, name: string, value: unknown): void {
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  // Every other inherited name of a plain object is a writable data property: assigning it makes
+  // an own property, and keeps the object's fast (shared) shape, which defineProperty does not.
+  if (name === "__proto__") Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 const INT32_MIN = -2_147_483_648;

@@ -1,21 +1,26 @@
 /**
  * The multi-tenant composition against the simulated cloud through the real SDK clients: one
  * confidential client and one Key Vault read for every tenant, each tenant's token from its own
- * authority (tid), and which credential modes work across tenants (certificate from Key Vault,
- * assertion signed in Key Vault, client secret).
+ * authority (tid), which credential modes work across tenants (certificate from Key Vault,
+ * assertion signed in Key Vault, client secret), and memory that follows the tenants running, not
+ * the tenants served (a worker keeps no tenant's service after its run, and a bounded set of ids).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_CACHED_TENANT_SERVICES, TenantServices } from "../../src/app/tenantServices.js";
+import { MAX_REMEMBERED_TENANTS, TenantServices } from "../../src/app/tenantServices.js";
+import { runWorker } from "../../src/fanout/worker.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { decodeJwtParts, envForMode, countPaths } from "../support/credentialModes.js";
 import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
+import { capturingLogger } from "../support/syncEnvironment.js";
 
 const T1 = "e1e1e1e1-0000-4000-8000-000000000001";
 const T2 = "e2e2e2e2-0000-4000-8000-000000000002";
 const NONE = "e3e3e3e3-0000-4000-8000-000000000003";
 const SECRET = "simulated-client-secret-value-0123456789";
+/** Tenants served by the worker in the memory tests. */
+const SERVED = Array.from({ length: 6 }, (_, i) => `f${i}f${i}f${i}f${i}-0000-4000-8000-00000000000${i}`);
 
 let azurite: AzuriteInstance;
 let cloud: SimulatedTenant;
@@ -23,7 +28,7 @@ let base: Record<string, string>;
 
 beforeAll(async () => {
   [azurite, cloud] = await Promise.all([
-    startAzurite(),
+    startAzurite({ queue: true }),
     startTrustedSimulatedTenant({
       userCount: 3,
       clientSecrets: [SECRET],
@@ -31,10 +36,11 @@ beforeAll(async () => {
         { tenantId: T1, userCount: 5 },
         { tenantId: T2, userCount: 5 },
         { tenantId: NONE, userCount: 5, consent: "none" },
+        ...SERVED.map((tenantId) => ({ tenantId, userCount: 30 })),
       ],
     }),
   ]);
-  base = { ...cloud.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString, USER_SYNC_TENANT_MODE: "multi" };
+  base = { ...cloud.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString, USER_SYNC_QUEUE: azurite.connectionString, USER_SYNC_TENANT_MODE: "multi" };
   delete base.GRAPH_TENANT_ID;
   process.env.IDENTITY_ENDPOINT = base.IDENTITY_ENDPOINT;
   process.env.IDENTITY_HEADER = base.IDENTITY_HEADER;
@@ -48,27 +54,107 @@ async function tokensFor(services: TenantServices, ...tenantIds: string[]): Prom
 }
 
 describe("TenantServices", () => {
-  it("refuses single-tenant mode, and keeps one service per tenant", () => {
+  it("refuses single-tenant mode, and builds each tenant's service over the process's clients", () => {
     expect(() => new TenantServices({ ...base, USER_SYNC_TENANT_MODE: "single", GRAPH_TENANT_ID: T1 })).toThrow(/USER_SYNC_TENANT_MODE is single/);
     const services = new TenantServices(base);
-    expect(services.getTenantSyncService(T1)).toBe(services.getTenantSyncService(T1.toUpperCase()));
-    expect(services.getTenantSyncService(T1)).not.toBe(services.getTenantSyncService(T2));
+    const t1 = services.getTenantSyncService(T1);
+    expect(t1.settings.tenantId).toBe(T1);
+    expect(services.getTenantSyncService(T1.toUpperCase()).settings.tenantId).toBe(T1);
     expect(services.getTenantSyncService(T2).settings.tenantId).toBe(T2);
-    expect(services.getTenantSyncService(T1).store.runsTableName).not.toBe(services.getTenantSyncService(T2).store.runsTableName);
+    expect(t1.store.runsTableName).not.toBe(services.getTenantSyncService(T2).store.runsTableName);
+    // A one-off service is not kept: nothing grows with the tenants asked for.
+    expect(services.activeTenantCount).toBe(0);
+    expect(services.rememberedTenantCount).toBe(0);
   });
 
-  it("keeps a bounded number of tenants' services, least recently used out first", () => {
+  it("keeps a tenant's service only while its runs are under way, shared by concurrent runs of that tenant", async () => {
     const services = new TenantServices(base);
-    const id = (i: number) => `${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
-    const first = services.getTenantSyncService(id(0));
-    const second = services.getTenantSyncService(id(1));
-    for (let i = 2; i <= MAX_CACHED_TENANT_SERVICES; i++) {
-      services.getTenantSyncService(id(i));
-      // Tenant 1 is used all along: it stays.
-      expect(services.getTenantSyncService(id(1))).toBe(second);
-    }
-    // Tenant 0 was the least recently used: its service was dropped and is built anew.
-    expect(services.getTenantSyncService(id(0))).not.toBe(first);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const seen: unknown[] = [];
+    const first = services.withTenantSyncService(T1, async (service) => {
+      seen.push(service);
+      await held;
+    });
+    const second = services.withTenantSyncService(T1.toUpperCase(), async (service) => {
+      seen.push(service);
+      await held;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(services.activeTenantCount).toBe(1);
+    expect(seen[0]).toBe(seen[1]);
+    release();
+    await Promise.all([first, second]);
+    expect(services.activeTenantCount).toBe(0);
+    // The work never ran a sync, so nothing is known of the tenant's tables.
+    expect(services.knowsTablesOf(T1)).toBe(false);
+  });
+
+  it("a worker serving many tenants keeps no tenant's service after its run, and remembers a bounded set of tenants whose tables exist", async () => {
+    const remembered = 4;
+    const services = new TenantServices(base, undefined, { maxRememberedTenants: remembered });
+    expect(MAX_REMEMBERED_TENANTS).toBeGreaterThanOrEqual(1000);
+    await services.registry.createTableIfNotExists();
+    await services.queue.createQueuesIfNotExist();
+    for (const tenantId of SERVED) await services.registry.addTenant(tenantId);
+    // Watch every run: how many tenants' services are alive while it works, and whether its service
+    // started knowing its tables exist (no check) or had to check them.
+    const alive: number[] = [];
+    const startedKnowing = new Map<string, boolean[]>();
+    const withService = services.withTenantSyncService.bind(services);
+    services.withTenantSyncService = (tenantId, work) =>
+      withService(tenantId, (service) => {
+        alive.push(services.activeTenantCount);
+        startedKnowing.set(tenantId, [...(startedKnowing.get(tenantId) ?? []), service.tablesExist]);
+        return work(service);
+      });
+    const outcomesAfterEachRun: number[] = [];
+    const pass = async (concurrency: number) =>
+      runWorker({ services, logger: capturingLogger().logger, concurrency, once: true, onOutcome: () => outcomesAfterEachRun.push(services.activeTenantCount) });
+
+    const first = await pass(1);
+    expect(first.outcomes.filter((o) => SERVED.includes(o.tenantId)).map((o) => o.outcome)).toEqual(SERVED.map(() => "succeeded"));
+    // One run at a time: one service alive during it, none once it is done.
+    expect(Math.max(...alive)).toBe(1);
+    expect(outcomesAfterEachRun.every((n) => n === 0)).toBe(true);
+    expect(services.activeTenantCount).toBe(0);
+    // Every first run checked its tables; the process remembers only the most recent `remembered` tenants.
+    expect([...startedKnowing.values()].map((runs) => runs[0])).toEqual(SERVED.map(() => false));
+    expect(services.rememberedTenantCount).toBe(remembered);
+    const order = first.outcomes.map((o) => o.tenantId).filter((id) => SERVED.includes(id));
+    const recent = order.slice(-remembered);
+    for (const tenantId of SERVED) expect(services.knowsTablesOf(tenantId)).toBe(recent.includes(tenantId));
+
+    // The remembered tenants' next runs skip the table check; a forgotten tenant's checks again.
+    const forgotten = order[0]!;
+    for (const tenantId of [...recent, forgotten]) await services.queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: new Date().toISOString() });
+    const second = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
+    expect(second.outcomes.map((o) => o.outcome)).toEqual([...recent, forgotten].map(() => "succeeded"));
+    for (const tenantId of recent) expect(startedKnowing.get(tenantId)).toEqual([false, true]);
+    expect(startedKnowing.get(forgotten)).toEqual([false, false]);
+
+    // Three at a time: never more services alive than runs under way, none after; still a bounded set.
+    alive.length = 0;
+    const third = await pass(3);
+    expect(third.outcomes.filter((o) => SERVED.includes(o.tenantId)).every((o) => o.outcome === "succeeded")).toBe(true);
+    expect(Math.max(...alive)).toBeLessThanOrEqual(3);
+    expect(services.activeTenantCount).toBe(0);
+    expect(services.rememberedTenantCount).toBe(remembered);
+  });
+
+  it("a failed run leaves nothing remembered of its tenant: the next run checks its tables", async () => {
+    const services = new TenantServices(base);
+    await expect(
+      services.withTenantSyncService(T2, async (service) => {
+        await service.runDue(capturingLogger().logger, { trigger: "cli" });
+        expect(services.knowsTablesOf(T2)).toBe(false);
+        throw new Error("the run failed after its tables were created");
+      }),
+    ).rejects.toThrow(/run failed/);
+    expect(services.knowsTablesOf(T2)).toBe(false);
+    await services.withTenantSyncService(T2, (service) => service.runDue(capturingLogger().logger, { trigger: "cli" }));
+    expect(services.knowsTablesOf(T2)).toBe(true);
+    expect(services.activeTenantCount).toBe(0);
   });
 
   it("certificate from Key Vault: one Key Vault read for every tenant, each token issued by its own tenant", async () => {

@@ -22,6 +22,15 @@ describe("canonicalUser", () => {
     expect(user).toEqual({ id: "a", displayName: "A", "manager@delta": [{ id: "m" }] });
   });
 
+  it("gives each user of one selection its own form, whatever the spelling of the users before it", () => {
+    const select = ["id", "mail", "displayName"];
+    expect(canonicalUser({ id: "a", MAIL: "x@contoso.com", displayName: "A" }, select)).toEqual({ id: "a", mail: "x@contoso.com", displayName: "A" });
+    // An exact spelling wins; a second spelling of it stays, as sent, after the selection.
+    const both = canonicalUser({ id: "b", Mail: "UPPER@contoso.com", mail: "lower@contoso.com" }, select);
+    expect(Object.entries(both)).toEqual([["id", "b"], ["mail", "lower@contoso.com"], ["displayName", null], ["Mail", "UPPER@contoso.com"]]);
+    expect(canonicalUser({ id: "c", mail: "c@contoso.com", displayName: "C" }, select)).toEqual({ id: "c", mail: "c@contoso.com", displayName: "C" });
+  });
+
   it("keeps a property named __proto__ as a key", () => {
     const raw = JSON.parse('{"id":"a","__proto__":"x"}') as { id: string };
     const user = canonicalUser(raw, ["id", "__proto__"]);

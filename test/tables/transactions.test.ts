@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeUserEntity, type UserEntity } from "../../src/tables/userEntity.js";
-import { estimateOperationBytes, planTransactions, SERVICE_TRANSACTION_LIMITS } from "../../src/tables/transactions.js";
+import { estimateOperationBytes, operationBytesBound, planTransactions, SERVICE_TRANSACTION_LIMITS } from "../../src/tables/transactions.js";
 import { snapshotPartitionKey } from "../../src/tables/keys.js";
 
 const SNAPSHOT = "20261121T023300123Z-a1b2c3";
@@ -71,5 +71,20 @@ describe("planTransactions", () => {
   it("estimates an operation above its JSON body size", () => {
     const [entity] = entities(1, 1, () => ({ aboutMe: "日本語".repeat(1000) }));
     expect(estimateOperationBytes(entity!)).toBeGreaterThan(Buffer.byteLength(JSON.stringify(entity)));
+  });
+
+  it("bounds an operation without serialising it: never under the measured estimate, whatever the characters", () => {
+    const samples = [
+      ...entities(1, 1, () => ({ aboutMe: "日本語".repeat(1000) })),
+      ...entities(1, 1, () => ({ note: "\u0001\u001f\"\\".repeat(500), ratio: { value: 0.5, type: "Double" }, flag: true, n: 7 })),
+      ...entities(1, 1, () => ({ emoji: "😀".repeat(300), plain: "x".repeat(2000) })),
+      ...entities(3, 4),
+    ];
+    for (const entity of samples) expect(operationBytesBound(entity)).toBeGreaterThanOrEqual(estimateOperationBytes(entity));
+  });
+
+  it("packs ordinary users 100 to a transaction without measuring each", () => {
+    const input = entities(300, 1, (i) => ({ givenName: "秀英", surname: "刘", mail: `xiuying.${i}@contoso.com`, jobTitle: "Director", businessPhones: ["+1 425 555 0100"] }));
+    expect(planTransactions(input).map((t) => t.length)).toEqual([100, 100, 100]);
   });
 });

@@ -33,6 +33,8 @@ export interface CustomerTenantOptions {
   consent?: CustomerConsent;
   /** Added to each of this tenant's Graph answers. */
   graphLatencyInMs?: number;
+  /** The most users one of this tenant's `/users` pages holds, whatever `$top` asks (Graph may return fewer). Default: `$top`. */
+  graphPageSize?: number;
 }
 
 export interface SimulatedCustomerTenant {
@@ -76,6 +78,7 @@ export class CustomerTenants {
         // are the home tenant's objects), with a service principal and grants of its own here.
         app: customerApp(home),
         graphLatencyInMs: option.graphLatencyInMs ?? 0,
+        ...(option.graphPageSize !== undefined ? { graphPageSize: option.graphPageSize } : {}),
         tokens: createTokenAuthority({ issuer: () => `${home.authorityHost}/${tenantId}/v2.0` }),
         // Federated assertions (the managed identity's tokens) come from the home tenant's token service.
         homeTokens: home.tokens,

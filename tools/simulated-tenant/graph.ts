@@ -152,18 +152,20 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
   }
 
   const directory = state.directory;
+  // Graph may return fewer users than $top: a tenant can be set to return pages of at most graphPageSize.
+  const pageSize = Math.min(top, state.graphPageSize ?? top);
   const value: Array<Record<string, unknown>> = [];
   let end: number;
   let slots: number;
   if (current === undefined) {
     slots = directory.userCount;
-    end = Math.min(offset + top, slots);
+    end = Math.min(offset + pageSize, slots);
     for (let index = offset; index < end; index++) value.push(directory.userAt(index, properties));
   } else {
     // Skiptoken offsets are slots: deleted users leave theirs empty, so pages stay stable.
     slots = current.slotCount;
     end = offset;
-    for (; end < slots && value.length < top; end++) {
+    for (; end < slots && value.length < pageSize; end++) {
       const user = current.userInSlot(end, properties);
       if (user !== undefined) value.push(user);
     }

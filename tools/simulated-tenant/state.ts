@@ -79,6 +79,8 @@ export interface TenantState {
   /** Key Vault data actions answered with 403 ForbiddenByRbac, e.g. "Microsoft.KeyVault/vaults/keys/sign/action". */
   keyVaultDeniedActions?: string[];
   graphLatencyInMs: number;
+  /** The most users a `/users` page holds, whatever `$top` asks (Graph may return fewer). Default: `$top`. */
+  graphPageSize?: number;
   tokens: TokenAuthority;
   /**
    * The token service of the app's home tenant, which issues its managed identity's tokens: a

@@ -13,6 +13,7 @@ const A = "f1f1f1f1-0000-4000-8000-000000000001";
 const B = "f2f2f2f2-0000-4000-8000-000000000002";
 const NONE = "f3f3f3f3-0000-4000-8000-000000000003";
 const NO_GRANT = "f4f4f4f4-0000-4000-8000-000000000004";
+const SMALL_PAGES = "f5f5f5f5-0000-4000-8000-000000000005";
 
 let cloud: SimulatedTenant;
 
@@ -24,6 +25,7 @@ beforeAll(async () => {
       { tenantId: B, userCount: 4 },
       { tenantId: NONE, userCount: 1, consent: "none" },
       { tenantId: NO_GRANT, userCount: 1, consent: "withoutUserReadAll" },
+      { tenantId: SMALL_PAGES, userCount: 7, graphPageSize: 3 },
     ],
   });
 });
@@ -41,6 +43,22 @@ async function usersWith(token: string): Promise<{ status: number; ids: string[]
 }
 
 describe("customer tenants", () => {
+  it("return pages of at most graphPageSize users, whatever $top asks, and every user once", async () => {
+    const token = await tokenFor(SMALL_PAGES);
+    const sizes: number[] = [];
+    const ids: string[] = [];
+    let link: string | undefined = `${cloud.graphEndpoint}/v1.0/users?$select=id&$top=999`;
+    while (link) {
+      const response = await rawRequest("GET", link, { headers: { authorization: `Bearer ${token}` } });
+      const body = response.body as { value: Array<{ id: string }>; "@odata.nextLink"?: string };
+      sizes.push(body.value.length);
+      ids.push(...body.value.map((u) => u.id));
+      link = body["@odata.nextLink"];
+    }
+    expect(sizes).toEqual([3, 3, 1]);
+    expect(new Set(ids).size).toBe(7);
+  });
+
   it("issue each tenant's own tokens, and Graph serves only that tenant's directory", async () => {
     for (const [tenantId, size] of [[A, 3], [B, 4]] as const) {
       const token = await tokenFor(tenantId);
