@@ -8,6 +8,7 @@ import { SnapshotStoreClient, type SyncRunRecord } from "../../src/snapshots/sna
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { expectNoSecrets } from "../support/syncEnvironment.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
+import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let store: SnapshotStoreClient;
@@ -31,7 +32,7 @@ async function snapshot(users: GraphUser[]): Promise<SyncRunRecord> {
 beforeAll(async () => {
   assertCliBuilt();
   azurite = await startAzurite();
-  store = new SnapshotStoreClient({ storage: { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true } });
+  store = new SnapshotStoreClient({ storage: azuriteTableStorage(azurite) });
   await store.createTablesIfNotExist();
   const base = Array.from({ length: 40 }, (_, i) => user(i));
   await snapshot(base); // oldest: only reachable with --from

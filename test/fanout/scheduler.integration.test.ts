@@ -12,13 +12,14 @@ import { recordTenantRunOutcome, recordTenantRunStarted } from "../../src/fanout
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
+import { azuriteTableStorage, azuriteQueueStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let storage: SnapshotStorageSettings;
 
 beforeAll(async () => {
   azurite = await startAzurite({ queue: true });
-  storage = { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
+  storage = azuriteTableStorage(azurite);
 });
 afterAll(async () => azurite?.close());
 
@@ -39,7 +40,7 @@ async function drain(queue: TenantQueueClient): Promise<string[]> {
 describe("scheduleDueTenants", () => {
   it("queues idle tenants, skips queued and running ones, and takes stale markers for lost messages or dead workers", async () => {
     const registry = new TenantRegistryClient({ storage, tablePrefix: "sched1" });
-    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     const now = new Date("2026-03-01T12:00:00Z");
@@ -62,7 +63,7 @@ describe("scheduleDueTenants", () => {
 
   it("two schedulers at once queue each tenant once", async () => {
     const registry = new TenantRegistryClient({ storage, tablePrefix: "sched2" });
-    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);
@@ -75,7 +76,7 @@ describe("scheduleDueTenants", () => {
 
   it("passes for one occurrence of the schedule (several workers) queue each tenant once, even when its run ended in between; the next occurrence queues it again", async () => {
     const registry = new TenantRegistryClient({ storage, tablePrefix: "sched3" });
-    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);
@@ -111,7 +112,7 @@ describe("scheduleDueTenants", () => {
 
   it("a message that cannot be sent leaves the tenant to the occurrence's other passes and the next one", async () => {
     const registry = new TenantRegistryClient({ storage, tablePrefix: "sched4" });
-    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);

@@ -16,13 +16,14 @@ import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js"
 import { TenantRegistryClient, type OperationOptions, type TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
+import { azuriteTableStorage, azuriteQueueStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let storage: SnapshotStorageSettings;
 
 beforeAll(async () => {
   azurite = await startAzurite({ queue: true });
-  storage = { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
+  storage = azuriteTableStorage(azurite);
 });
 afterAll(async () => azurite?.close());
 
@@ -119,7 +120,7 @@ describe("changeTenantRecord", () => {
 
   it("in the scheduler: a tenant whose row stays contended is not queued, and is reported with the coded error", async () => {
     const registry = await registryWithTenant("race4", Number.MAX_SAFE_INTEGER);
-    const queue = new TenantQueueClient({ queue: { kind: "connectionString", connectionString: azurite.connectionString } });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
     await queue.createQueuesIfNotExist();
     const before = await queue.approximateMessageCount();
     const log = capturingLogger();

@@ -6,6 +6,7 @@ import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotStoreClientOptions } from "../../src/snapshots/snapshotStoreClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let storage: SnapshotStorageSettings;
@@ -13,7 +14,7 @@ let prefixCounter = 0;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  storage = { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
+  storage = azuriteTableStorage(azurite);
 });
 afterAll(async () => {
   await azurite?.close();

@@ -12,6 +12,7 @@ import { isUserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotChange, type SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let storage: SnapshotStorageSettings;
@@ -19,7 +20,7 @@ let prefixCounter = 0;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  storage = { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
+  storage = azuriteTableStorage(azurite);
 });
 afterAll(async () => azurite?.close());
 

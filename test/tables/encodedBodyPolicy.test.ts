@@ -9,6 +9,7 @@ import type { GraphUser } from "../../src/graph/types.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { ENCODED_BODY_MIN_LENGTH, encodedBodyPolicy } from "../../src/tables/encodedBodyPolicy.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 async function sent(body: string | undefined): Promise<PipelineRequest["body"]> {
   const request = createPipelineRequest({ url: "https://account.table.core.windows.net/$batch", method: "POST", ...(body === undefined ? {} : { body }) });
@@ -43,7 +44,7 @@ describe("a transaction of users written in several scripts", () => {
 
   it("reads back exactly what was written", async () => {
     const store = new SnapshotStoreClient({
-      storage: { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true },
+      storage: azuriteTableStorage(azurite),
       tablePrefix: `enc${process.pid}`,
       partitionCount: 1,
     });

@@ -11,13 +11,14 @@ import { deleteTenantData } from "../../src/tenants/tenantData.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
+import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
 let storage: SnapshotStorageSettings;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  storage = { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
+  storage = azuriteTableStorage(azurite);
 });
 afterAll(async () => azurite?.close());
 
