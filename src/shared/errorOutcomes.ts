@@ -32,6 +32,8 @@ const OUTCOMES: Partial<Record<UserSyncErrorCode, ErrorOutcome>> = {
   tenant_mode_mismatch: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
   tenant_not_registered: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
   tenant_already_registered: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
+  // A run of the tenant holds its lease: its data was not deleted (exit 3, as for run_in_progress).
+  tenant_busy: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "failure", bare: true },
 };
 
 const FAILURE: ErrorOutcome = { exitCode: EXIT_FAILURE, severity: "failure", bare: false };

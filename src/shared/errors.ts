@@ -50,6 +50,7 @@ export type UserSyncErrorCode =
   | "tenant_mode_mismatch"
   /** A tenant's registry row kept changing under its ETag-fenced updates (other schedulers or workers). */
   | "tenant_record_contended"
+  | "tenant_busy"
   /** The app has no service principal (no admin consent) in the tenant. */
   | "tenant_not_consented";
 

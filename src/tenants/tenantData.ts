@@ -1,12 +1,16 @@
 /**
  * A tenant's own tables (per-tenant tables: docs/tenants.md), and deleting them when the tenant is
- * offboarded (`tenants remove --delete-data`).
+ * offboarded (`tenants remove --delete-data`): under the tenant's writer lease, so never while one
+ * of its runs writes, and its run-records table (which holds the lease) last.
  */
 import type { TokenCredential } from "@azure/identity";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import { isUserSyncError } from "../shared/errors.js";
+import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { isStatusCode } from "../tables/tableStore.js";
+import { createTenantError } from "./tenantErrors.js";
 import { tenantTablePrefix } from "./tenantId.js";
 
 /** The tables of the snapshot store and the live mirror, for a table prefix. */
@@ -26,19 +30,32 @@ export interface DeletedTable {
   existed: boolean;
 }
 
-/** Deletes every table of the tenant; says which existed. */
+/**
+ * Deletes every table of the tenant; says which existed. Takes the tenant's writer lease first
+ * (`tenant_busy` while a run of the tenant holds it: nothing is deleted) and deletes the run
+ * records, where the lease lives, last.
+ */
 export async function deleteTenantData(tenantId: string, options: DeleteTenantDataOptions): Promise<DeletedTable[]> {
-  const deleted: DeletedTable[] = [];
-  for (const tableName of tenantTableNames(tenantTablePrefix(tenantId))) {
-    const table = createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
-    let existed = true;
+  const prefix = tenantTablePrefix(tenantId);
+  const [snapshots, runs, ...mirror] = tenantTableNames(prefix) as [string, string, ...string[]];
+  const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
+  if (await tableExists(runsTable, runs, options)) {
+    const store = new SnapshotStoreClient({ storage: options.storage, tablePrefix: prefix, ...(options.credential ? { credential: options.credential } : {}) });
     try {
-      // One entity at most: only to tell whether the table exists (deleteTable hides a 404).
-      await table.listEntities({ abortSignal: options.abortSignal }).byPage({ maxPageSize: 1 }).next();
+      // Held until its table is deleted: a run that starts meanwhile finds it held and skips.
+      await store.acquireLease({ trigger: "cli", ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
     } catch (error) {
-      if (!isStatusCode(error, 404)) throw storageError(options.storage, tableName, `reading table ${tableName}`, error);
-      existed = false;
+      if (isUserSyncError(error, "run_in_progress")) {
+        const { runId, expiresAt } = error.details;
+        throw createTenantError("tenantBusy", `${runId ? `run ${String(runId)}` : "a run"} holds its writer lease${expiresAt ? ` until ${String(expiresAt)}` : ""}`, tenantId);
+      }
+      throw error;
     }
+  }
+  const deleted: DeletedTable[] = [];
+  for (const tableName of [snapshots, ...mirror, runs]) {
+    const table = tableName === runs ? runsTable : createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
+    const existed = await tableExists(table, tableName, options);
     if (existed) {
       try {
         await table.deleteTable({ abortSignal: options.abortSignal });
@@ -49,4 +66,15 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
     deleted.push({ tableName, existed });
   }
   return deleted;
+}
+
+/** One entity at most: only to tell whether the table exists (deleteTable hides a 404). */
+async function tableExists(table: ReturnType<typeof createTableClient>, tableName: string, options: DeleteTenantDataOptions): Promise<boolean> {
+  try {
+    await table.listEntities({ abortSignal: options.abortSignal }).byPage({ maxPageSize: 1 }).next();
+    return true;
+  } catch (error) {
+    if (!isStatusCode(error, 404)) throw storageError(options.storage, tableName, `reading table ${tableName}`, error);
+    return false;
+  }
 }

@@ -11,6 +11,7 @@ export const TENANT_ERROR_CODES = {
   tenantDomainUnresolved: "tenant_domain_unresolved",
   tenantModeMismatch: "tenant_mode_mismatch",
   tenantRecordContended: "tenant_record_contended",
+  tenantBusy: "tenant_busy",
 } as const;
 
 export type TenantErrorCode = keyof typeof TENANT_ERROR_CODES;
@@ -19,6 +20,9 @@ const TENANT_ID_FIX =
   "Give the customer's directory (tenant) ID, a GUID shown on the tenant's Overview page in the Entra admin center, or one of its verified domains such as contoso.onmicrosoft.com.";
 
 const MESSAGES: Record<TenantErrorCode, (detail: string, tenantId?: string) => string> = {
+  tenantBusy: (detail, tenantId) =>
+    `A run of tenant ${tenantId} is under way (${detail}), so none of its data was deleted. ` +
+    `The tenant is no longer in the registry, so no new run of it starts. Delete its data once the run has ended (entra-user-sync tenants show ${tenantId}, or runs --tenant ${tenantId}): entra-user-sync tenants remove ${tenantId} --delete-data`,
   invalidTenantId: (detail) => `${detail} ${TENANT_ID_FIX}`,
   tenantNotRegistered: (tenantId) => `Tenant ${tenantId} is not in the tenant registry. Add it with: entra-user-sync tenants add ${tenantId} (see docs/tenants.md).`,
   tenantAlreadyRegistered: (tenantId) => `Tenant ${tenantId} is already in the tenant registry (see: entra-user-sync tenants show ${tenantId}).`,

@@ -9,6 +9,8 @@ import type { GraphUser } from "../../src/graph/types.js";
 import { startSyncEnvironment, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
+import { loadStorageSettings } from "../../src/configuration/settings.js";
+import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 
 const T1 = "a1a1a1a1-0000-4000-8000-000000000001";
 const T2 = "a2a2a2a2-0000-4000-8000-000000000002";
@@ -163,11 +165,25 @@ describe("entra-user-sync tenants and --tenant", () => {
     expect(show.stdout).toContain(`${tenantTablePrefix(T2)}Snapshots`);
   });
 
-  it("offboards a tenant with --delete-data, saying what it deleted, and leaves the others whole", async () => {
+  it("offboards a tenant with --delete-data, saying what it deleted, and leaves the others whole; never while a run of it holds its lease", async () => {
+    // A run of T2 under way (its writer lease held): the row goes, the data stays, and the command says why.
+    const store = new SnapshotStoreClient({ storage: loadStorageSettings(world.env), tablePrefix: tenantTablePrefix(T2) });
+    const lease = await store.acquireLease({ trigger: "queue", leaseDurationInMs: 60_000 });
+    const busy = await cli(["tenants", "remove", T2, "--delete-data"]);
+    expect(busy.code).toBe(3);
+    expect(busy.stdout).toContain(`Removed tenant ${T2} from the registry.`);
+    expect(busy.stdout).not.toContain("Deleted table");
+    expect(busy.stderr).toContain(`A run of tenant ${T2} is under way`);
+    expect(busy.stderr).toContain("none of its data was deleted");
+    expect(busy.stderr).toContain(`entra-user-sync tenants remove ${T2} --delete-data`);
+    expect(await store.getLatestSnapshot()).toBeDefined();
+    await store.releaseLease(lease);
+
     const removed = await cli(["tenants", "remove", T2, "--delete-data"]);
     expect(removed.stderr).toBe("");
     expect(removed.code).toBe(0);
     for (const suffix of ["Snapshots", "Runs", "Mirror", "MirrorChanges"]) expect(removed.stdout).toContain(`Deleted table ${tenantTablePrefix(T2)}${suffix}`);
+    expect(removed.stdout).toContain(`Tenant ${T2} was not in the registry.`);
     expect(removed.stdout).toContain(`Deleted 4 tables of tenant ${T2}`);
     expect((await cli(["tenants", "show", T2])).code).toBe(2);
     expect((await cli(["export", "--latest", "--tenant", T2])).code).toBe(2);
