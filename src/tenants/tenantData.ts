@@ -52,7 +52,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
       throw error;
     }
   }
-  const deleted: DeletedTable[] = [];
+  const deleted = new Map<string, DeletedTable>();
   for (const tableName of [snapshots, ...mirror, runs]) {
     const table = tableName === runs ? runsTable : createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
     const existed = await tableExists(table, tableName, options);
@@ -63,9 +63,10 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
         throw storageError(options.storage, tableName, `deleting table ${tableName}`, error);
       }
     }
-    deleted.push({ tableName, existed });
+    deleted.set(tableName, { tableName, existed });
   }
-  return deleted;
+  // Said in the tables' usual order (snapshots, run records, mirror, change log).
+  return tenantTableNames(prefix).map((tableName) => deleted.get(tableName)!);
 }
 
 /** One entity at most: only to tell whether the table exists (deleteTable hides a 404). */
