@@ -225,10 +225,11 @@ describe("worker", () => {
     const passes: Array<{ worker: string; occurrence: string; enqueued: string[] }> = [];
     const succeeded = new Map<string, number>();
     const outcomes: string[] = [];
+    const logs = capturingLogger();
     const start = (services: TenantServices, worker: string) =>
       runWorker({
         services,
-        logger: capturingLogger().logger,
+        logger: logs.logger,
         concurrency: 2,
         once: false,
         // Every 3 seconds, so that a test sees several occurrences.
@@ -259,7 +260,7 @@ describe("worker", () => {
       expect(queued.length, `occurrence ${occurrence}: ${queued.join(", ")}`).toBe(new Set(queued).size);
     }
     // No second message ever met a run of its tenant under way (skipped), nothing failed; a run under way at the stop is stopped.
-    expect(outcomes.filter((o) => o !== "succeeded" && o !== "stopped")).toEqual([]);
+    expect(outcomes.filter((o) => o !== "succeeded" && o !== "stopped"), logs.lines.filter((l) => !l.startsWith("info")).join("\n")).toEqual([]);
     expect(first.scheduledOccurrences.length + second.scheduledOccurrences.length).toBe(passes.length);
     // Stopped: no pass after the stop, however long one waits.
     const seen = passes.length;
