@@ -83,23 +83,14 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
     await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true });
   };
-  let started;
-  try {
-    // This message was the tenant's queued one: its run takes over the `queuedAt` marker.
-    started = await recordTenantRunStarted(registry, tenantId, { consumesQueued: true, ...signal });
-  } catch (error) {
-    if (!(abortSignal?.aborted && isAbortError(error))) throw error;
-    // Stopped before the run began: the message stays queued for the next worker, no attempt spent.
-    logger.info("Stopped before the run began; its message is left in the queue for the next worker.");
-    await finish("stopped", undefined, true).catch((recordError: unknown) => logger.warn(`Could not record the stop in the tenant registry: ${describeError(recordError)}`));
-    return "stopped";
-  }
-  if (started === undefined) {
-    logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
-    return "dropped";
-  }
   let result;
   try {
+    // This message was the tenant's queued one: its run takes over the `queuedAt` marker.
+    const started = await recordTenantRunStarted(registry, tenantId, { consumesQueued: true, ...signal });
+    if (started === undefined) {
+      logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
+      return "dropped";
+    }
     // The tenant's service lives for this run only (memory follows the tenants running).
     result = await services.withTenantSyncService(tenantId, (service) =>
       // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
