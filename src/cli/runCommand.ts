@@ -24,8 +24,7 @@ export interface RunCommandOptions {
 }
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
-  const tenants = options.tenant === undefined ? undefined : new TenantServices(process.env);
-  const service = tenants === undefined || options.tenant === undefined ? new UserSyncService(process.env) : tenants.getTenantSyncService(options.tenant);
+  const { tenants, service } = servicesFor(options.tenant);
   /**
    * Multi-tenant mode: the tenant's registry row says how the run ended, as a tenant message's run
    * does (the same fenced write: src/fanout/tenantRecords.ts). A message queued for the tenant keeps
@@ -106,6 +105,13 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     interrupts.dispose();
     await stopTelemetry();
   }
+}
+
+/** Single-tenant mode's service, or (with --tenant) the registered tenant's and the registry's. */
+function servicesFor(tenantId: string | undefined): { tenants?: TenantServices; service: UserSyncService } {
+  if (tenantId === undefined) return { service: new UserSyncService(process.env) };
+  const tenants = new TenantServices(process.env);
+  return { tenants, service: tenants.getTenantSyncService(tenantId) };
 }
 
 function whatWasKept(seen: { phase: "starting" | "snapshot" | "mirror"; pages: number; users: number; mirrorItems: number }, leaseSeconds: number): string {

@@ -34,3 +34,29 @@ export function abortReason(signal: AbortSignal): Error {
 export function isAbortError(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === "AbortError";
 }
+
+/** A controller that also aborts with a parent signal; `dispose` unhooks it from the parent. */
+export interface LinkedAbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: unknown): void;
+  /** Removes the listener on the parent; call it when the work the controller stops has ended. */
+  dispose(): void;
+}
+
+/**
+ * A child of `parent` for one piece of work: aborted with the parent (with its reason, at once if it
+ * already is) or on its own. Signals composed from the child (`AbortSignal.any`, one per request)
+ * then hang off the child and are freed with it. Composed straight from a long-lived signal (a
+ * worker's Ctrl+C), each would leave a reference on it for the life of the process.
+ */
+export function linkedAbortController(parent: AbortSignal | undefined): LinkedAbortController {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason?: unknown) => controller.abort(reason),
+    dispose: () => parent?.removeEventListener("abort", onAbort),
+  };
+}
