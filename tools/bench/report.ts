@@ -3,7 +3,7 @@
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
 import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
-import type { BenchResults, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult } from "./summary.js";
+import type { BenchResults, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult, TargetStatus } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
 const number = new Intl.NumberFormat("en-US");
@@ -53,111 +53,116 @@ interface Column {
   align: "left" | "right";
 }
 
-const SCENARIO_COLUMNS: Column[] = [
-  { header: "Users", align: "right" },
-  { header: "Scenario", align: "left" },
-  { header: "Graph latency", align: "right" },
-  { header: "Runs", align: "right" },
-  { header: "Wall time s", align: "right" },
-  { header: "Users/s", align: "right" },
-  { header: "Peak RSS MiB", align: "right" },
-  { header: "Graph req", align: "right" },
-  { header: "Token req", align: "right" },
-  { header: "Key Vault req", align: "right" },
-  { header: "Table req ($batch)", align: "right" },
-  { header: "Azurite CPU s", align: "right" },
-];
-
-function scenarioRow(s: ScenarioSummary): string[] {
-  const r = s.requests;
-  return [
-    formatUsers(s.userCount),
-    KIND_LABELS[s.kind],
-    formatLatency(s.latencyInMs),
-    String(s.samples),
-    spreadText(s.wallTimeInMs, formatSeconds, s.samples),
-    spreadText(s.usersPerSecond, rate, s.samples),
-    spreadText(s.peakRssBytes, formatMiB, s.samples),
-    number.format(r.graph),
-    number.format(r.token),
-    number.format(r.keyVault),
-    `${number.format(r.tableRequests)} (${number.format(r.tableBatches)})`,
-    s.azuriteCpuInMs === undefined ? "–" : formatSeconds(s.azuriteCpuInMs),
-  ];
+/** A column of a declared table: its header, its alignment, and how to read its cell from one row. */
+interface TableColumn<Row> extends Column {
+  cell(row: Row): string;
 }
 
-const COMPARISON_COLUMNS: Column[] = [
-  { header: "Users", align: "right" },
-  { header: "Graph latency", align: "right" },
-  { header: "Full sync users/s", align: "right" },
-  { header: "Overlap efficiency", align: "right" },
-  { header: "Speed-up over naive", align: "right" },
-  { header: "Share of write ceiling", align: "right" },
-];
+/** How cells are laid out: `textTable` for the console, `markdownTable` for the report. */
+type Layout = (columns: readonly Column[], rows: readonly string[][]) => string;
 
-function comparisonRow(c: Comparison): string[] {
-  return [
-    formatUsers(c.userCount),
-    formatLatency(c.latencyInMs),
-    rate(c.fullSyncUsersPerSecond),
-    ratio(c.overlapEfficiency),
-    c.speedUpOverNaive === undefined ? "–" : `${c.speedUpOverNaive.toFixed(1)}×`,
-    ratio(c.shareOfWriteCeiling),
-  ];
+/** A declared table over its rows, in one layout. */
+function renderTable<Row>(layout: Layout, columns: readonly TableColumn<Row>[], rows: readonly Row[]): string {
+  return layout(columns, rows.map((row) => columns.map((column) => column.cell(row))));
 }
 
-const FULL_ROUND_COLUMNS: Column[] = [
-  { header: "Users", align: "right" },
-  { header: "Graph latency", align: "right" },
-  { header: "Full round s", align: "right" },
-  { header: "Azurite CPU s", align: "right" },
-  { header: "Sync CPU s", align: "right" },
-  { header: "Tenant CPU s", align: "right" },
-  { header: "Read ceiling s", align: "right" },
-  { header: "× read ceiling", align: "right" },
-  { header: "Graph req (bound)", align: "right" },
-  { header: "Table req", align: "right" },
-  { header: "$batch", align: "right" },
-  { header: "Snapshot alone $batch", align: "right" },
-  { header: "× snapshot", align: "right" },
+const count = (value: number) => number.format(value);
+const secondsOrDash = (ms: number | undefined) => (ms === undefined ? "–" : formatSeconds(ms));
+
+/** The columns that say which measurement a row is, in every table of results. */
+const USERS_COLUMN: TableColumn<{ userCount: number }> = { header: "Users", align: "right", cell: (r) => formatUsers(r.userCount) };
+const LATENCY_COLUMN: TableColumn<{ latencyInMs: number | null }> = { header: "Graph latency", align: "right", cell: (r) => formatLatency(r.latencyInMs) };
+
+const SCENARIO_COLUMNS: TableColumn<ScenarioSummary>[] = [
+  USERS_COLUMN,
+  { header: "Scenario", align: "left", cell: (s) => KIND_LABELS[s.kind] },
+  LATENCY_COLUMN,
+  { header: "Runs", align: "right", cell: (s) => String(s.samples) },
+  { header: "Wall time s", align: "right", cell: (s) => spreadText(s.wallTimeInMs, formatSeconds, s.samples) },
+  { header: "Users/s", align: "right", cell: (s) => spreadText(s.usersPerSecond, rate, s.samples) },
+  { header: "Peak RSS MiB", align: "right", cell: (s) => spreadText(s.peakRssBytes, formatMiB, s.samples) },
+  { header: "Graph req", align: "right", cell: (s) => count(s.requests.graph) },
+  { header: "Token req", align: "right", cell: (s) => count(s.requests.token) },
+  { header: "Key Vault req", align: "right", cell: (s) => count(s.requests.keyVault) },
+  { header: "Table req ($batch)", align: "right", cell: (s) => `${count(s.requests.tableRequests)} (${count(s.requests.tableBatches)})` },
+  { header: "Azurite CPU s", align: "right", cell: (s) => secondsOrDash(s.azuriteCpuInMs) },
 ];
 
-function fullRoundRow(r: FullRoundComparison): string[] {
-  return [
-    formatUsers(r.userCount),
-    formatLatency(r.latencyInMs),
-    formatSeconds(r.fullRoundInMs),
-    r.azuriteCpuInMs === undefined ? "–" : formatSeconds(r.azuriteCpuInMs),
-    r.processCpuInMs === undefined ? "–" : formatSeconds(r.processCpuInMs),
-    r.tenantCpuInMs === undefined ? "–" : formatSeconds(r.tenantCpuInMs),
-    r.readCeilingInMs === undefined ? "–" : formatSeconds(r.readCeilingInMs),
-    ratio(r.ratioToReadCeiling),
-    `${number.format(r.graphRequests)} (${number.format(r.graphRequestsTarget)})`,
-    number.format(r.tableRequests),
-    number.format(r.batches),
-    `${number.format(r.snapshotAloneBatches)}${r.snapshotAloneFrom === "full sync" ? "" : "*"}`,
-    r.snapshotAloneBatches > 0 ? ratio(r.batches / r.snapshotAloneBatches) : "–",
-  ];
-}
+const COMPARISON_COLUMNS: TableColumn<Comparison>[] = [
+  USERS_COLUMN,
+  LATENCY_COLUMN,
+  { header: "Full sync users/s", align: "right", cell: (c) => rate(c.fullSyncUsersPerSecond) },
+  { header: "Overlap efficiency", align: "right", cell: (c) => ratio(c.overlapEfficiency) },
+  { header: "Speed-up over naive", align: "right", cell: (c) => (c.speedUpOverNaive === undefined ? "–" : `${c.speedUpOverNaive.toFixed(1)}×`) },
+  { header: "Share of write ceiling", align: "right", cell: (c) => ratio(c.shareOfWriteCeiling) },
+];
+
+const FULL_ROUND_COLUMNS: TableColumn<FullRoundComparison>[] = [
+  USERS_COLUMN,
+  LATENCY_COLUMN,
+  { header: "Full round s", align: "right", cell: (r) => formatSeconds(r.fullRoundInMs) },
+  { header: "Azurite CPU s", align: "right", cell: (r) => secondsOrDash(r.azuriteCpuInMs) },
+  { header: "Sync CPU s", align: "right", cell: (r) => secondsOrDash(r.processCpuInMs) },
+  { header: "Tenant CPU s", align: "right", cell: (r) => secondsOrDash(r.tenantCpuInMs) },
+  { header: "Read ceiling s", align: "right", cell: (r) => secondsOrDash(r.readCeilingInMs) },
+  { header: "× read ceiling", align: "right", cell: (r) => ratio(r.ratioToReadCeiling) },
+  { header: "Graph req (bound)", align: "right", cell: (r) => `${count(r.graphRequests)} (${count(r.graphRequestsTarget)})` },
+  { header: "Table req", align: "right", cell: (r) => count(r.tableRequests) },
+  { header: "$batch", align: "right", cell: (r) => count(r.batches) },
+  { header: "Snapshot alone $batch", align: "right", cell: (r) => `${count(r.snapshotAloneBatches)}${r.snapshotAloneFrom === "full sync" ? "" : "*"}` },
+  { header: "× snapshot", align: "right", cell: (r) => (r.snapshotAloneBatches > 0 ? ratio(r.batches / r.snapshotAloneBatches) : "–") },
+];
 
 const FULL_ROUND_TITLE = "Scheduled full round (snapshot + mirror in one /users pass, into a mirror that already holds every user)";
 const FULL_ROUND_FOOTNOTE = "* the round's own snapshot transactions: the full sync (the snapshot alone) was not measured at this size and latency.";
 
-function fullRoundSection(rounds: readonly FullRoundComparison[] | undefined, table: (columns: readonly Column[], rows: readonly string[][]) => string): string[] {
+function fullRoundSection(rounds: readonly FullRoundComparison[] | undefined, layout: Layout): string[] {
   if (!rounds || rounds.length === 0) return [];
-  const lines = [table(FULL_ROUND_COLUMNS, rounds.map(fullRoundRow))];
+  const lines = [renderTable(layout, FULL_ROUND_COLUMNS, rounds)];
   if (rounds.some((r) => r.snapshotAloneFrom !== "full sync")) lines.push("", FULL_ROUND_FOOTNOTE);
   return lines;
 }
 
-const TARGET_COLUMNS: Column[] = [
-  { header: "Target", align: "left" },
-  { header: "Status", align: "left" },
-  { header: "Measured", align: "left" },
+/** The targets' table, its status in words (console) or with a mark (markdown). */
+function targetColumns(status: (value: TargetStatus) => string): TableColumn<TargetResult>[] {
+  return [
+    { header: "Target", align: "left", cell: (t) => t.target },
+    { header: "Status", align: "left", cell: (t) => status(t.status) },
+    { header: "Measured", align: "left", cell: (t) => t.measured },
+  ];
+}
+
+const STATUS_MARKS: Record<TargetStatus, string> = { met: "✅ met", "not met": "❌ not met", "not measured": "– not measured" };
+const TARGET_COLUMNS = targetColumns((status) => status);
+const MARKED_TARGET_COLUMNS = targetColumns((status) => STATUS_MARKS[status]);
+
+/** One round of the live mirror benchmark: its name and what it cost. */
+interface IncrementalRow {
+  round: string;
+  cost: DeltaRunCost;
+}
+
+const INCREMENTAL_COLUMNS: TableColumn<IncrementalRow>[] = [
+  { header: "Mirror round", align: "left", cell: (r) => r.round },
+  { header: "Graph req", align: "right", cell: (r) => count(r.cost.graphRequests) },
+  { header: "Items read", align: "right", cell: (r) => count(r.cost.itemsRead) },
+  { header: "Table req", align: "right", cell: (r) => count(r.cost.tableRequests) },
+  { header: "$batch", align: "right", cell: (r) => count(r.cost.tableTransactions) },
+  { header: "Entities written", align: "right", cell: (r) => count(r.cost.tableEntitiesWritten) },
+  { header: "Entities read", align: "right", cell: (r) => count(r.cost.tableEntitiesRead) },
+  { header: "Wall time s", align: "right", cell: (r) => (r.cost.elapsedInMs / 1000).toFixed(2) },
 ];
 
-function targetRow(t: TargetResult): string[] {
-  return [t.target, t.status, t.measured];
+function incrementalTitle(result: DeltaBenchResult): string {
+  return `Live mirror: ${formatUsers(result.userCount)} users, ${formatUsers(result.changeCount)} changes between a full round and an incremental round`;
+}
+
+function incrementalTable(result: DeltaBenchResult, layout: Layout): string {
+  const rows: IncrementalRow[] = [
+    { round: "full", cost: result.full },
+    { round: "incremental", cost: result.incremental },
+  ];
+  return renderTable(layout, INCREMENTAL_COLUMNS, rows);
 }
 
 /** A fixed-width text table. */
@@ -180,45 +185,12 @@ export function markdownTable(columns: readonly Column[], rows: readonly string[
 
 /** What `npm run bench` prints at the end. */
 export function formatConsoleReport(results: BenchResults): string {
-  const parts = [
-    textTable(SCENARIO_COLUMNS, results.scenarios.map(scenarioRow)),
-    "",
-    textTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
-  ];
+  const parts = [renderTable(textTable, SCENARIO_COLUMNS, results.scenarios), "", renderTable(textTable, COMPARISON_COLUMNS, results.comparisons)];
   const rounds = fullRoundSection(results.fullRounds, textTable);
   if (rounds.length > 0) parts.push("", FULL_ROUND_TITLE, ...rounds);
-  parts.push("", textTable(TARGET_COLUMNS, results.targets.map(targetRow)));
-  if (results.incremental) parts.push("", incrementalTitle(results.incremental), textTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
+  parts.push("", renderTable(textTable, TARGET_COLUMNS, results.targets));
+  if (results.incremental) parts.push("", incrementalTitle(results.incremental), incrementalTable(results.incremental, textTable));
   return parts.join("\n");
-}
-
-const INCREMENTAL_COLUMNS: Column[] = [
-  { header: "Mirror round", align: "left" },
-  { header: "Graph req", align: "right" },
-  { header: "Items read", align: "right" },
-  { header: "Table req", align: "right" },
-  { header: "$batch", align: "right" },
-  { header: "Entities written", align: "right" },
-  { header: "Entities read", align: "right" },
-  { header: "Wall time s", align: "right" },
-];
-
-function incrementalTitle(result: DeltaBenchResult): string {
-  return `Live mirror: ${formatUsers(result.userCount)} users, ${formatUsers(result.changeCount)} changes between a full round and an incremental round`;
-}
-
-function incrementalRows(result: DeltaBenchResult): string[][] {
-  const row = (name: string, c: DeltaRunCost): string[] => [
-    name,
-    formatUsers(c.graphRequests),
-    formatUsers(c.itemsRead),
-    formatUsers(c.tableRequests),
-    formatUsers(c.tableTransactions),
-    formatUsers(c.tableEntitiesWritten),
-    formatUsers(c.tableEntitiesRead),
-    (c.elapsedInMs / 1000).toFixed(2),
-  ];
-  return [row("full", result.full), row("incremental", result.incremental)];
 }
 
 /** bench/results/report.md; `chartFileName` is the SVG written next to it. */
@@ -236,7 +208,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     "",
     "## Targets",
     "",
-    markdownTable(TARGET_COLUMNS, results.targets.map((t) => [t.target, t.status === "met" ? "✅ met" : t.status === "not met" ? "❌ not met" : "– not measured", t.measured])),
+    renderTable(markdownTable, MARKED_TARGET_COLUMNS, results.targets),
     "",
     "## Users per second",
     "",
@@ -244,13 +216,13 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     "",
     "## Scenarios",
     "",
-    markdownTable(SCENARIO_COLUMNS, results.scenarios.map(scenarioRow)),
+    renderTable(markdownTable, SCENARIO_COLUMNS, results.scenarios),
     "",
     "## Comparisons",
     "",
     "Overlap efficiency = max(read ceiling, write ceiling) ÷ full-sync wall time, at the same size and latency (1.0: the sync takes no longer than its slower stage).",
     "",
-    markdownTable(COMPARISON_COLUMNS, results.comparisons.map(comparisonRow)),
+    renderTable(markdownTable, COMPARISON_COLUMNS, results.comparisons),
   ];
   const rounds = fullRoundSection(results.fullRounds, markdownTable);
   if (rounds.length > 0) {
@@ -276,7 +248,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
     );
   }
   if (results.incremental) {
-    lines.push("", "## Live mirror (incremental cost)", "", `${incrementalTitle(results.incremental)}.`, "", markdownTable(INCREMENTAL_COLUMNS, incrementalRows(results.incremental)));
+    lines.push("", "## Live mirror (incremental cost)", "", `${incrementalTitle(results.incremental)}.`, "", incrementalTable(results.incremental, markdownTable));
   }
   if (results.notes.length > 0) lines.push("", "## Notes", "", ...results.notes.map((n) => `- ${n}`));
   return `${lines.join("\n")}\n`;

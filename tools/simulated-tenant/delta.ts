@@ -28,7 +28,7 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import type { GraphUser } from "../../src/graph/types.js";
-import { authorizeGraphRequest, graphError } from "./graph.js";
+import { authorizeGraphRequest, graphError, readQueryOptions, sameSelect } from "./graph.js";
 import type { Route, SimulatedRequest, SimulatedResponse } from "./http.js";
 import { openToken, sealToken } from "./sealedToken.js";
 import type { TenantState } from "./state.js";
@@ -388,31 +388,17 @@ export function decodeDeltaToken(key: Buffer, text: string): TokenState | undefi
   return { ...parsed, s: parsed.s ?? undefined };
 }
 
-function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
-  const norm = (s: string[] | undefined) => (s === undefined ? "" : s.map((x) => x.trim().toLowerCase()).join(","));
-  return norm(a) === norm(b);
-}
-
 async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges, request: SimulatedRequest): Promise<SimulatedResponse> {
   const denied = await authorizeGraphRequest(state, request, "User.Read.All");
   if (denied) return denied;
   const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
-  const query = request.url.searchParams;
-  for (const name of new Set(query.keys())) {
-    if (name.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(name.toLowerCase())) {
-      return bad(`The query option '${name}' is not supported by the simulated tenant on /users/delta.`);
-    }
-    if (query.getAll(name).length > 1) return bad(`Query option '${name}' was specified more than once, but it can be specified at most once.`);
-  }
-  const get = (name: string) => {
-    for (const [key, value] of query) if (key.toLowerCase() === name) return value;
-    return undefined;
-  };
-  const selectText = get("$select");
-  const topText = get("$top");
+  const options = readQueryOptions(request, SUPPORTED_QUERY_OPTIONS, "/users/delta");
+  if (!(options instanceof Map)) return options;
+  const selectText = options.get("$select");
+  const topText = options.get("$top");
   if (topText !== undefined && !/^\d+$/.test(topText.trim())) return bad(`Invalid page size specified: '${topText}'.`);
-  const skipText = get("$skiptoken");
-  const deltaText = get("$deltatoken");
+  const skipText = options.get("$skiptoken");
+  const deltaText = options.get("$deltatoken");
   if (skipText !== undefined && deltaText !== undefined) return bad("Only one of $skiptoken and $deltatoken can be given.");
   const key = tokenKey(state);
   const requestedSelect = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");

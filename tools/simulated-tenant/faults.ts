@@ -6,9 +6,8 @@
  * request, repeated users, properties left out or added, throttle headers, latency). An empty step `{}` lets one request through untouched.
  */
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { decodeSkipToken, graphError } from "./graph.js";
-import type { RequestInterceptor, Route, RouteHandler, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
+import { listenOnLoopback, type RequestInterceptor, type Route, type RouteHandler, type ServiceName, type SimulatedRequest, type SimulatedResponse } from "./http.js";
 import type { TenantState } from "./state.js";
 import { resolveSelect } from "./users.js";
 
@@ -252,25 +251,6 @@ async function startForeignHost(tls: { key: string; cert: string }): Promise<For
     response.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) });
     response.end(body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  let closed = false;
-  return {
-    origin: `https://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      closed
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            closed = true;
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-  };
+  const { origin, close } = await listenOnLoopback(server);
+  return { origin, requests, close };
 }

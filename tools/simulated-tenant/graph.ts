@@ -92,9 +92,29 @@ export async function authorizeGraphRequest(state: TenantState, request: Simulat
   return undefined;
 }
 
-function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
+/** Whether two `$select` lists name the same properties in the same order (names are case-insensitive). */
+export function sameSelect(a: string[] | undefined, b: string[] | undefined): boolean {
   const norm = (s: string[] | undefined) => (s === undefined ? "" : s.map((x) => x.trim().toLowerCase()).join(","));
   return norm(a) === norm(b);
+}
+
+/**
+ * A collection request's query options as Graph reads them, by lower-case name (the first when a
+ * name is given in two spellings), or Graph's 400 for a `$` option `supported` does not hold or one
+ * given twice. `path` names the collection in the message.
+ */
+export function readQueryOptions(request: SimulatedRequest, supported: ReadonlySet<string>, path: string): Map<string, string> | SimulatedResponse {
+  const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
+  const query = request.url.searchParams;
+  for (const name of new Set(query.keys())) {
+    if (name.startsWith("$") && !supported.has(name.toLowerCase())) {
+      return bad(`The query option '${name}' is not supported by the simulated tenant on ${path}.`);
+    }
+    if (query.getAll(name).length > 1) return bad(`Query option '${name}' was specified more than once, but it can be specified at most once.`);
+  }
+  const options = new Map<string, string>();
+  for (const [key, value] of query) if (!options.has(key.toLowerCase())) options.set(key.toLowerCase(), value);
+  return options;
 }
 
 /** The directory as changed by a test (SimulatedDirectoryChanges): users by slot, deleted ones undefined. */
@@ -107,20 +127,11 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
   const denied = await authorizeGraphRequest(state, request, "User.Read.All");
   if (denied) return denied;
   const bad = (message: string) => graphError(request, 400, "Request_BadRequest", message);
-  const query = request.url.searchParams;
-  for (const name of new Set(query.keys())) {
-    if (name.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(name.toLowerCase())) {
-      return bad(`The query option '${name}' is not supported by the simulated tenant on /users.`);
-    }
-    if (query.getAll(name).length > 1) return bad(`Query option '${name}' was specified more than once, but it can be specified at most once.`);
-  }
-  const get = (name: string) => {
-    for (const [key, value] of query) if (key.toLowerCase() === name) return value;
-    return undefined;
-  };
-  const selectText = get("$select");
-  const topText = get("$top");
-  const skipTokenText = get("$skiptoken");
+  const options = readQueryOptions(request, SUPPORTED_QUERY_OPTIONS, "/users");
+  if (!(options instanceof Map)) return options;
+  const selectText = options.get("$select");
+  const topText = options.get("$top");
+  const skipTokenText = options.get("$skiptoken");
 
   let select: string[] | undefined = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");
   let top = DEFAULT_PAGE_SIZE;

@@ -182,6 +182,14 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     else if (!response.destroyed) send(response, answer);
   }
 
+  return { server, ...(await listenOnLoopback(server)) };
+}
+
+/**
+ * Starts an HTTPS server on a free loopback port. `close` stops it and drops its open connections
+ * (a second call does nothing).
+ */
+export async function listenOnLoopback(server: Server): Promise<{ origin: string; close(): Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -190,13 +198,16 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     });
   });
   const { port } = server.address() as AddressInfo;
+  let closed = false;
   return {
-    server,
     origin: `https://127.0.0.1:${port}`,
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+      closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            closed = true;
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
   };
 }

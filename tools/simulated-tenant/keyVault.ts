@@ -71,6 +71,17 @@ function checkApiVersion(request: SimulatedRequest): SimulatedResponse | undefin
   return undefined;
 }
 
+/** Key Vault's checks before an operation on an item, in its order: the bearer token and the caller's right to `action`, then the api-version. */
+async function refuseOperation(state: TenantState, request: SimulatedRequest, action: string): Promise<SimulatedResponse | undefined> {
+  return (await authorize(state, request, action)) ?? checkApiVersion(request);
+}
+
+/** Key Vault's 404 for a certificate, secret or key that is not there (at that version, when one is given). */
+function itemNotFound(request: SimulatedRequest, item: "Certificate" | "Secret" | "Key", name: string, version: string): SimulatedResponse {
+  const id = version === "" ? name : `${name}/${version}`;
+  return keyVaultError(request, 404, `${item}NotFound`, `A ${item.toLowerCase()} with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
+}
+
 function find(state: TenantState, name: string, version: string): VaultCertificate | undefined {
   const entry = state.vault.certificates.get(name.toLowerCase());
   if (entry === undefined) return undefined;
@@ -124,26 +135,18 @@ export function certificateBundle(state: TenantState, entry: VaultCertificate, w
 }
 
 async function getCertificate(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
-  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/certificates/read");
-  if (denied) return denied;
-  const badVersion = checkApiVersion(request);
-  if (badVersion) return badVersion;
+  const refused = await refuseOperation(state, request, "Microsoft.KeyVault/vaults/certificates/read");
+  if (refused) return refused;
   const [name = "", version = ""] = request.params;
   const entry = find(state, name, version);
-  if (entry === undefined) {
-    const id = version === "" ? name : `${name}/${version}`;
-    return keyVaultError(request, 404, "CertificateNotFound", `A certificate with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
-  }
+  if (entry === undefined) return itemNotFound(request, "Certificate", name, version);
   return { status: 200, headers: headers(request), body: certificateBundle(state, entry, version === "") };
 }
 
 async function getSecret(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
-  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/secrets/getSecret/action");
-  if (denied) return denied;
-  const badVersion = checkApiVersion(request);
-  if (badVersion) return badVersion;
+  const refused = await refuseOperation(state, request, "Microsoft.KeyVault/vaults/secrets/getSecret/action");
+  if (refused) return refused;
   const [name = "", version = ""] = request.params;
-  const id = version === "" ? name : `${name}/${version}`;
   const vault = state.keyVaultUrl;
   const plain = state.vault.secrets?.get(name.toLowerCase());
   if (plain !== undefined && (version === "" || version.toLowerCase() === plain.version)) {
@@ -158,9 +161,7 @@ async function getSecret(state: TenantState, request: SimulatedRequest): Promise
     return { status: 200, headers: headers(request), body };
   }
   const entry = find(state, name, version);
-  if (entry === undefined) {
-    return keyVaultError(request, 404, "SecretNotFound", `A secret with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
-  }
+  if (entry === undefined) return itemNotFound(request, "Secret", name, version);
   return {
     status: 200,
     headers: headers(request),
@@ -185,20 +186,13 @@ export function publicOnlySecretValue(entry: VaultCertificate): string {
   return forge.util.encode64(forge.asn1.toDer(pfx).getBytes());
 }
 
-function keyNotFound(request: SimulatedRequest, name: string, version: string): SimulatedResponse {
-  const id = version === "" ? name : `${name}/${version}`;
-  return keyVaultError(request, 404, "KeyNotFound", `A key with (name/id) ${id} was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).`);
-}
-
 /** GET /keys/{name}/{version}: the public part of a certificate's key (what keys/read exposes). */
 async function getKey(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
-  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/keys/read");
-  if (denied) return denied;
-  const badVersion = checkApiVersion(request);
-  if (badVersion) return badVersion;
+  const refused = await refuseOperation(state, request, "Microsoft.KeyVault/vaults/keys/read");
+  if (refused) return refused;
   const [name = "", version = ""] = request.params;
   const entry = find(state, name, version);
-  if (entry === undefined) return keyNotFound(request, name, version);
+  if (entry === undefined) return itemNotFound(request, "Key", name, version);
   const jwk = createPublicKey(entry.certificate.certificatePem).export({ format: "jwk" });
   const created = entry.createdOnInSeconds;
   return {
@@ -227,13 +221,11 @@ const DIGEST_OIDS: Record<string, { md: string; length: number }> = { RS256: { m
  * RSASSA-PKCS1-v1_5) and answers `{ kid, value: base64url signature }`. Exportability does not matter.
  */
 async function signDigest(state: TenantState, request: SimulatedRequest): Promise<SimulatedResponse> {
-  const denied = await authorize(state, request, "Microsoft.KeyVault/vaults/keys/sign/action");
-  if (denied) return denied;
-  const badVersion = checkApiVersion(request);
-  if (badVersion) return badVersion;
+  const refused = await refuseOperation(state, request, "Microsoft.KeyVault/vaults/keys/sign/action");
+  if (refused) return refused;
   const [name = "", version = ""] = request.params;
   const entry = find(state, name, version);
-  if (entry === undefined || version === "") return keyNotFound(request, name, version);
+  if (entry === undefined || version === "") return itemNotFound(request, "Key", name, version);
   let body: { alg?: unknown; value?: unknown };
   try {
     body = JSON.parse(request.body) as { alg?: unknown; value?: unknown };

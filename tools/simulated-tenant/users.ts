@@ -31,7 +31,10 @@ export const GRAPH_DEFAULT_USER_PROPERTIES: readonly string[] = [
   "id",
 ];
 
-/** Every property the simulator knows, in Graph's spelling. `$select` of anything else is a 400. */
+/**
+ * Every property the simulator knows, in Graph's spelling. `$select` of anything else is a 400.
+ * Not the product's DEFAULT_SELECT: a superset any configured $select may name, kept apart so that a bad name in the product's default fails here.
+ */
 export const SIMULATED_USER_PROPERTIES: readonly string[] = [
   "id",
   "userPrincipalName",

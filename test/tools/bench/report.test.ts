@@ -306,6 +306,32 @@ describe("outputs", () => {
     expect(formatConsoleReport(results())).not.toContain("Live mirror");
   });
 
+  it("lays each table out to the character: padded columns, numbers to the right, the same cells in markdown", () => {
+    const text = formatConsoleReport(results());
+    expect(text).toContain(
+      [
+        "Users  Graph latency  Full sync users/s  Overlap efficiency  Speed-up over naive  Share of write ceiling",
+        "-----  -------------  -----------------  ------------------  -------------------  ----------------------",
+        "1,000         300 ms              1,000                0.95                 4.0×                    0.50",
+        "1,000           0 ms              1,667                0.83                 5.0×                    0.83",
+      ].join("\n"),
+    );
+    expect(text).toContain("Target                                                            Status        Measured\n");
+    expect(text).toContain("\npeak RSS at 1,000,000 users within 10 % of 100,000                not measured  no run measured it\n");
+    const markdown = renderMarkdownReport(results(), "chart.svg");
+    expect(markdown).toContain(
+      [
+        "| Users | Graph latency | Full sync users/s | Overlap efficiency | Speed-up over naive | Share of write ceiling |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 1,000 | 300 ms | 1,000 | 0.95 | 4.0× | 0.50 |",
+        "| 1,000 | 0 ms | 1,667 | 0.83 | 5.0× | 0.83 |",
+        "",
+      ].join("\n"),
+    );
+    expect(markdown).toContain("| Users | Scenario | Graph latency | Runs | Wall time s | Users/s | Peak RSS MiB | Graph req | Token req | Key Vault req | Table req ($batch) | Azurite CPU s |\n| ---: | :--- | ---: |");
+    expect(markdown).toContain("| Target | Status | Measured |\n| :--- | :--- | :--- |\n| overlap efficiency ≥ 0.9 with 300 ms pages | ✅ met | 1k: 0.95 |\n");
+  });
+
   it("escapes pipes in markdown cells", () => {
     expect(markdownTable([{ header: "a|b", align: "left" }], [["x|y"]])).toBe("| a\\|b |\n| :--- |\n| x\\|y |");
   });

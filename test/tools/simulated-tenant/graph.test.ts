@@ -90,6 +90,18 @@ describe("simulated Graph /users", () => {
     expect((await rawRequest("GET", `${tenant.graphEndpoint}/v1.0/users?$top=999`, { headers: auth() })).status).toBe(200);
   });
 
+  it("reads query option names in any case, and refuses an unsupported or repeated option with 400", async () => {
+    const page = await rawRequest("GET", `${tenant.graphEndpoint}/v1.0/users?$TOP=3&$Select=id`, { headers: auth() });
+    expect(page.status).toBe(200);
+    expect(page.body.value).toEqual([0, 1, 2].map((i) => tenant.directory.userAt(i, ["id"])));
+    const unsupported = await rawRequest("GET", `${tenant.graphEndpoint}/v1.0/users?$filter=accountEnabled eq true`, { headers: auth() });
+    expectGraphError(unsupported, 400, "Request_BadRequest");
+    expect(unsupported.body.error.message).toBe("The query option '$filter' is not supported by the simulated tenant on /users.");
+    const repeated = await rawRequest("GET", `${tenant.graphEndpoint}/v1.0/users?$top=3&$top=4`, { headers: auth() });
+    expectGraphError(repeated, 400, "Request_BadRequest");
+    expect(repeated.body.error.message).toBe("Query option '$top' was specified more than once, but it can be specified at most once.");
+  });
+
   it("refuses a tampered or foreign $skiptoken with 400, and a $top that disagrees with it", async () => {
     const first = await rawRequest("GET", `${tenant.graphEndpoint}/v1.0/users?$top=5`, { headers: auth() });
     const next = new URL(first.body["@odata.nextLink"]);

@@ -91,6 +91,23 @@ describe("simulated Key Vault and managed identity, through DefaultAzureCredenti
     await expect(secrets.getSecret(tenant.certificateName, { version: "0123456789abcdef0123456789abcdef" })).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it("checks the token before the api-version, and names the missing item and version in its 404", async () => {
+    const { token } = await new DefaultAzureCredential().getToken("https://vault.azure.net/.default");
+    const headers = { authorization: `Bearer ${token}` };
+    const notFound = "was not found in this key vault. Check the name, or whether it was deleted (it may be recoverable).";
+    const key = await rawRequest("GET", `${tenant.keyVaultUrl}/keys/no-such-key/0123456789abcdef0123456789abcdef?api-version=7.5`, { headers });
+    expect(key.status).toBe(404);
+    expect(key.body.error).toEqual({ code: "KeyNotFound", message: `A key with (name/id) no-such-key/0123456789abcdef0123456789abcdef ${notFound}` });
+    const certificate = await rawRequest("GET", `${tenant.keyVaultUrl}/certificates/no-such-certificate?api-version=7.5`, { headers });
+    expect(certificate.body.error).toEqual({ code: "CertificateNotFound", message: `A certificate with (name/id) no-such-certificate ${notFound}` });
+    const secret = await rawRequest("GET", `${tenant.keyVaultUrl}/secrets/no-such-secret?api-version=7.5`, { headers });
+    expect(secret.body.error).toEqual({ code: "SecretNotFound", message: `A secret with (name/id) no-such-secret ${notFound}` });
+    const noVersion = await rawRequest("GET", `${tenant.keyVaultUrl}/secrets/${tenant.certificateName}`, { headers });
+    expect(noVersion.status).toBe(400);
+    expect(noVersion.body.error).toEqual({ code: "BadParameter", message: "The request URI has a missing or invalid api-version ('')." });
+    expect((await rawRequest("GET", `${tenant.keyVaultUrl}/secrets/${tenant.certificateName}`)).status).toBe(401);
+  });
+
   it("challenges an unauthenticated request with the tenant's authority and the cloud's vault resource", async () => {
     const response = await rawRequest("GET", `${tenant.keyVaultUrl}/certificates/${tenant.certificateName}?api-version=7.5`);
     expect(response.status).toBe(401);
