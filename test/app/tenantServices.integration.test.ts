@@ -9,11 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REMEMBERED_TENANTS, TenantServices } from "../../src/app/tenantServices.js";
 import { runWorker } from "../../src/fanout/worker.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { decodeJwtParts, envForMode, countPaths } from "../support/credentialModes.js";
-import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
-import { capturingLogger } from "../support/syncEnvironment.js";
+import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const T1 = "e1e1e1e1-0000-4000-8000-000000000001";
 const T2 = "e2e2e2e2-0000-4000-8000-000000000002";
@@ -22,14 +19,12 @@ const SECRET = "simulated-client-secret-value-0123456789";
 /** Tenants served by the worker in the memory tests. */
 const SERVED = Array.from({ length: 6 }, (_, i) => `f${i}f${i}f${i}f${i}-0000-4000-8000-00000000000${i}`);
 
-let azurite: AzuriteInstance;
-let cloud: SimulatedTenant;
+let world: SyncEnvironment;
 let base: Record<string, string>;
 
 beforeAll(async () => {
-  [azurite, cloud] = await Promise.all([
-    startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({
+  world = await startSyncEnvironment(
+    {
       userCount: 3,
       clientSecrets: [SECRET],
       customerTenants: [
@@ -38,14 +33,15 @@ beforeAll(async () => {
         { tenantId: NONE, userCount: 5, consent: "none" },
         ...SERVED.map((tenantId) => ({ tenantId, userCount: 30 })),
       ],
-    }),
-  ]);
-  base = { ...cloud.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString, USER_SYNC_QUEUE: azurite.connectionString, USER_SYNC_TENANT_MODE: "multi" };
+    },
+    { queue: true },
+  );
+  base = { ...world.env, USER_SYNC_TENANT_MODE: "multi" };
   delete base.GRAPH_TENANT_ID;
   process.env.IDENTITY_ENDPOINT = base.IDENTITY_ENDPOINT;
   process.env.IDENTITY_HEADER = base.IDENTITY_HEADER;
 }, 120_000);
-afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+afterAll(async () => world?.close());
 
 async function tokensFor(services: TenantServices, ...tenantIds: string[]): Promise<Array<Record<string, unknown>>> {
   const claims: Array<Record<string, unknown>> = [];
@@ -158,19 +154,19 @@ describe("TenantServices", () => {
   });
 
   it("certificate from Key Vault: one Key Vault read for every tenant, each token issued by its own tenant", async () => {
-    cloud.requests.reset();
+    world.tenant.requests.reset();
     const services = new TenantServices(base);
     const claims = await tokensFor(services, T1, T2, T1);
     expect(claims.map((c) => c.tid)).toEqual([T1, T2, T1]);
-    expect(claims[0]!.iss).toBe(`${cloud.authorityHost}/${T1}/v2.0`);
+    expect(claims[0]!.iss).toBe(`${world.tenant.authorityHost}/${T1}/v2.0`);
     // Read once: the certificate cache is the process's, not the tenant's.
-    expect(countPaths(cloud, "keyVault", /^\/secrets\//)).toBe(1);
+    expect(countPaths(world.tenant, "keyVault", /^\/secrets\//)).toBe(1);
     // The third token came from the cache (no third token request).
-    expect(countPaths(cloud, "token", /oauth2\/v2\.0\/token/)).toBe(2);
+    expect(countPaths(world.tenant, "token", /oauth2\/v2\.0\/token/)).toBe(2);
   });
 
   it("assertion signed in Key Vault: each tenant's assertion is addressed to its own token endpoint", async () => {
-    const env = envForMode(base, { GRAPH_CREDENTIAL: "keyVaultSignedAssertion", KEY_VAULT_URL: cloud.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: cloud.certificateName });
+    const env = envForMode(base, { GRAPH_CREDENTIAL: "keyVaultSignedAssertion", KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: world.tenant.certificateName });
     const claims = await tokensFor(new TenantServices(env), T1, T2);
     expect(claims.map((c) => c.tid)).toEqual([T1, T2]);
   });
@@ -186,7 +182,7 @@ describe("TenantServices", () => {
     const error = await services.getTenantSyncService(NONE).tokens.getToken().catch((e: unknown) => e);
     expect(isUserSyncError(error, "token_request_failed")).toBe(true);
     expect((error as Error).message).toContain("AADSTS7000229");
-    expect((error as Error).message).toContain(`${cloud.authorityHost}/${NONE}/adminconsent?client_id=${cloud.clientId}`);
+    expect((error as Error).message).toContain(`${world.tenant.authorityHost}/${NONE}/adminconsent?client_id=${world.tenant.clientId}`);
     expect((await tokensFor(services, T1))[0]!.tid).toBe(T1);
   });
 });

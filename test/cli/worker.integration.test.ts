@@ -10,28 +10,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { loadStorageSettings } from "../../src/configuration/settings.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
-import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
-import { expectNoSecrets } from "../support/syncEnvironment.js";
+import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const TENANTS = [1, 2, 3, 4, 5].map((i) => `d${i}d${i}d${i}d${i}-0000-4000-8000-00000000000${i}`);
 const NO_CONSENT = "d6d6d6d6-0000-4000-8000-000000000006";
 const SELECT = ["id", "displayName", "userPrincipalName", "accountEnabled"];
 
-let azurite: AzuriteInstance;
-let cloud: SimulatedTenant;
+let world: SyncEnvironment;
 
 function cli(args: string[], extra: Record<string, string | undefined> = {}) {
   const all: Record<string, string | undefined> = {
-    ...cloud.settingsEnv(),
+    ...world.env,
     GRAPH_TENANT_ID: undefined,
-    SNAPSHOT_STORAGE: azurite.connectionString,
-    USER_SYNC_QUEUE: azurite.connectionString,
     USER_SYNC_TENANT_MODE: "multi",
     USER_SYNC_SELECT: SELECT.join(","),
-    NODE_EXTRA_CA_CERTS: cloud.caCertificatePath,
+    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
     ...extra,
   };
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
@@ -41,18 +35,18 @@ function cli(args: string[], extra: Record<string, string | undefined> = {}) {
 
 beforeAll(async () => {
   assertCliBuilt();
-  [azurite, cloud] = await Promise.all([
-    startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({
+  world = await startSyncEnvironment(
+    {
       userCount: 3,
       customerTenants: [
         ...TENANTS.map((tenantId, i) => ({ tenantId, userCount: 100 + 150 * i, graphLatencyInMs: 100 })),
         { tenantId: NO_CONSENT, userCount: 10, consent: "none" as const },
       ],
-    }),
-  ]);
+    },
+    { queue: true },
+  );
 }, 120_000);
-afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+afterAll(async () => world?.close());
 
 describe("entra-user-sync worker", () => {
   it("syncs every registered tenant in parallel, each into its own tables; a tenant without consent fails alone with its consent URL", async () => {
@@ -63,7 +57,7 @@ describe("entra-user-sync worker", () => {
     expect(worker.stdout).toContain(`${NO_CONSENT}  failed`);
     // A failed tenant makes the exit code 1, the others' work is kept.
     expect(worker.code).toBe(1);
-    const consentUrl = `${cloud.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${cloud.clientId}`;
+    const consentUrl = `${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}`;
     expect(worker.stderr).toContain(`[tenant ${NO_CONSENT}]`);
     expect(worker.stderr).toContain(consentUrl);
 
@@ -71,7 +65,7 @@ describe("entra-user-sync worker", () => {
       const exported = await cli(["export", "--latest", "--tenant", tenantId]);
       expect(exported.code).toBe(0);
       const users = exported.stdout.trim().split("\n").map((line) => JSON.parse(line) as GraphUser);
-      const expected = new Map([...cloud.customers.get(tenantId)!.directory.users(SELECT)].map((u) => [u.id, u]));
+      const expected = new Map([...world.tenant.customers.get(tenantId)!.directory.users(SELECT)].map((u) => [u.id, u]));
       expect(users).toHaveLength(100 + 150 * i);
       for (const user of users) expect(JSON.stringify(user)).toBe(JSON.stringify(expected.get(user.id)));
     }
@@ -82,7 +76,7 @@ describe("entra-user-sync worker", () => {
     expect(runs.stdout).toContain(consentUrl);
     const list = await cli(["tenants", "list"]);
     expect(list.stdout.match(/succeeded at/g)).toHaveLength(5);
-    expectNoSecrets(worker.stdout + worker.stderr, [azurite.connectionString]);
+    expectNoSecrets(worker.stdout + worker.stderr, [world.azurite.connectionString]);
 
     // Runs started by a tenant message record the trigger `queue`.
     const queued = await cli(["runs", "--json", "--tenant", TENANTS[1]!]);
@@ -98,7 +92,7 @@ describe("entra-user-sync worker", () => {
   }, 300_000);
 
   it("run --tenant records its outcome on the tenant's registry row (last outcome, when, why), leaving a queued message's marker to the worker", async () => {
-    const registry = new TenantRegistryClient({ storage: loadStorageSettings({ SNAPSHOT_STORAGE: azurite.connectionString }) });
+    const registry = new TenantRegistryClient({ storage: loadStorageSettings({ SNAPSHOT_STORAGE: world.azurite.connectionString }) });
     const [tenantId] = TENANTS;
     // A message is queued for the tenant meanwhile (the scheduler's marker).
     const queuedAt = new Date(Date.now() - 60_000);
@@ -121,9 +115,9 @@ describe("entra-user-sync worker", () => {
     const failedAfter = (await registry.getTenant(NO_CONSENT))!;
     expect(failedAfter.lastOutcome).toBe("failed");
     expect(failedAfter.lastOutcomeAt!.getTime()).toBeGreaterThan(failedBefore.lastOutcomeAt!.getTime());
-    expect(failedAfter.lastError).toContain(`${cloud.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${cloud.clientId}`);
+    expect(failedAfter.lastError).toContain(`${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}`);
     expect(failedAfter.runningSince).toBeUndefined();
-    expectNoSecrets(run.stdout + run.stderr + failed.stdout + failed.stderr, [azurite.connectionString]);
+    expectNoSecrets(run.stdout + run.stderr + failed.stdout + failed.stderr, [world.azurite.connectionString]);
   }, 120_000);
 
   it("worker without --once needs the timer's schedule, as a real expression, and says so before anything is sent", async () => {
@@ -145,7 +139,7 @@ describe("entra-user-sync worker", () => {
     const http = await cli(["worker", "--once"], { USER_SYNC_QUEUE: undefined, USER_SYNC_QUEUE__queueServiceUri: "http://127.0.0.1:1/devstoreaccount1" });
     expect(http.code).toBe(2);
     expect(http.stderr).toContain("USER_SYNC_QUEUE__queueServiceUri must be a plain https URL");
-    const single = await cli(["worker", "--once"], { USER_SYNC_TENANT_MODE: undefined, GRAPH_TENANT_ID: cloud.tenantId });
+    const single = await cli(["worker", "--once"], { USER_SYNC_TENANT_MODE: undefined, GRAPH_TENANT_ID: world.tenant.tenantId });
     expect(single.code).toBe(2);
     expect(single.stderr).toContain("USER_SYNC_TENANT_MODE is single");
   });

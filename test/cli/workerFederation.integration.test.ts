@@ -11,12 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import type { FederatedIdentityCredential, SimulatedTenant } from "../../tools/simulated-tenant/index.js";
+import type { FederatedIdentityCredential } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
 import { countPaths, decodeJwtParts } from "../support/credentialModes.js";
-import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
-import { expectNoSecrets } from "../support/syncEnvironment.js";
+import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const T1 = "b1b1b1b1-0000-4000-8000-000000000001";
 const T2 = "b2b2b2b2-0000-4000-8000-000000000002";
@@ -28,23 +26,20 @@ const SIZES = new Map([
 const SELECT = ["id", "displayName", "userPrincipalName", "accountEnabled"];
 const EXCHANGE = "api://AzureADTokenExchange";
 
-let azurite: AzuriteInstance;
-let cloud: SimulatedTenant;
+let world: SyncEnvironment;
 
 function cli(args: string[]) {
   const all: Record<string, string | undefined> = {
-    ...cloud.settingsEnv(),
+    ...world.env,
     // The app's home tenant is not synced (nor needed): the tenants come from the registry.
     GRAPH_TENANT_ID: undefined,
     // The federated credential reads nothing from Key Vault (loadSettings refuses these with it).
     KEY_VAULT_URL: undefined,
     KEY_VAULT_CERTIFICATE_NAME: undefined,
     GRAPH_CREDENTIAL: "managedIdentityFederation",
-    SNAPSHOT_STORAGE: azurite.connectionString,
-    USER_SYNC_QUEUE: azurite.connectionString,
     USER_SYNC_TENANT_MODE: "multi",
     USER_SYNC_SELECT: SELECT.join(","),
-    NODE_EXTRA_CA_CERTS: cloud.caCertificatePath,
+    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
   };
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
   for (const [k, v] of Object.entries(all)) if (v !== undefined) env[k] = v;
@@ -54,7 +49,7 @@ function cli(args: string[]) {
 /** The client assertion of each token request, by the tenant segment of its path. */
 function recordAssertions(): { byTenant: Map<string, string[]>; stop: () => void } {
   const byTenant = new Map<string, string[]>();
-  const stop = cloud.intercept("token", (request) => {
+  const stop = world.tenant.intercept("token", (request) => {
     const tenant = /^\/([^/]+)\/oauth2\/v2\.0\/token/.exec(request.url.pathname)?.[1];
     const assertion = new URLSearchParams(request.body).get("client_assertion");
     if (tenant !== undefined && assertion) byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), assertion]);
@@ -65,9 +60,8 @@ function recordAssertions(): { byTenant: Map<string, string[]>; stop: () => void
 
 beforeAll(async () => {
   assertCliBuilt();
-  [azurite, cloud] = await Promise.all([
-    startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({
+  world = await startSyncEnvironment(
+    {
       userCount: 3,
       federatedManagedIdentity: true,
       customerTenants: [
@@ -75,15 +69,16 @@ beforeAll(async () => {
         { tenantId: T2, userCount: SIZES.get(T2)! },
         { tenantId: NO_CONSENT, userCount: 10, consent: "none" },
       ],
-    }),
-  ]);
+    },
+    { queue: true },
+  );
   for (const tenantId of [T1, T2, NO_CONSENT]) expect((await cli(["tenants", "add", tenantId])).code).toBe(0);
 }, 120_000);
-afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+afterAll(async () => world?.close());
 
 describe("worker with GRAPH_CREDENTIAL=managedIdentityFederation in multi-tenant mode", () => {
   it("syncs each consented tenant with the one managed identity token as its assertion; a tenant without consent fails alone with its consent URL", async () => {
-    cloud.requests.reset();
+    world.tenant.requests.reset();
     const assertions = recordAssertions();
     let worker;
     try {
@@ -97,63 +92,63 @@ describe("worker with GRAPH_CREDENTIAL=managedIdentityFederation in multi-tenant
     expect(worker.stdout).toContain(`${T2}  succeeded`);
     expect(worker.stdout).toContain(`${NO_CONSENT}  failed`);
     expect(worker.code).toBe(1);
-    const consentUrl = `${cloud.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${cloud.clientId}`;
+    const consentUrl = `${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}`;
     expect(worker.stderr).toContain(`[tenant ${NO_CONSENT}]`);
     expect(worker.stderr).toContain("AADSTS7000229");
     expect(worker.stderr).toContain(consentUrl);
-    expect(worker.stdout + worker.stderr).toContain(`managed identity as a federated credential (issuer ${cloud.authorityHost}/${cloud.tenantId}/v2.0`);
+    expect(worker.stdout + worker.stderr).toContain(`managed identity as a federated credential (issuer ${world.tenant.authorityHost}/${world.tenant.tenantId}/v2.0`);
 
     // Every tenant's token endpoint got the same assertion: the home tenant's managed identity token.
     expect([...assertions.byTenant.keys()].sort()).toEqual([T1, T2, NO_CONSENT].sort());
     const sent = [...assertions.byTenant.values()].flat();
     expect(new Set(sent).size).toBe(1);
     expect(decodeJwtParts(sent[0]!).claims).toMatchObject({
-      iss: `${cloud.authorityHost}/${cloud.tenantId}/v2.0`,
-      sub: cloud.managedIdentityObjectId,
+      iss: `${world.tenant.authorityHost}/${world.tenant.tenantId}/v2.0`,
+      sub: world.tenant.managedIdentityObjectId,
       aud: EXCHANGE,
     });
     // Asked of the managed identity once for three tenants; Key Vault never contacted.
-    expect(countPaths(cloud, "managedIdentity", /resource=api%3A%2F%2FAzureADTokenExchange/)).toBe(1);
-    expect(cloud.requests.count("keyVault")).toBe(0);
+    expect(countPaths(world.tenant, "managedIdentity", /resource=api%3A%2F%2FAzureADTokenExchange/)).toBe(1);
+    expect(world.tenant.requests.count("keyVault")).toBe(0);
 
     for (const [tenantId, size] of SIZES) {
       const exported = await cli(["export", "--latest", "--tenant", tenantId]);
       expect(exported.code).toBe(0);
       const users = exported.stdout.trim().split("\n").map((line) => JSON.parse(line) as GraphUser);
-      const expected = new Map([...cloud.customers.get(tenantId)!.directory.users(SELECT)].map((u) => [u.id, u]));
+      const expected = new Map([...world.tenant.customers.get(tenantId)!.directory.users(SELECT)].map((u) => [u.id, u]));
       expect(users).toHaveLength(size);
       for (const user of users) expect(JSON.stringify(user)).toBe(JSON.stringify(expected.get(user.id)));
     }
     const show = await cli(["tenants", "show", NO_CONSENT]);
     expect(show.stdout).toContain("Last outcome:  failed");
     expect(show.stdout).toContain(consentUrl);
-    expectNoSecrets(worker.stdout + worker.stderr, [azurite.connectionString]);
+    expectNoSecrets(worker.stdout + worker.stderr, [world.azurite.connectionString]);
     expect(worker.stdout + worker.stderr).not.toContain(sent[0]!);
   }, 300_000);
 
   it("fails every tenant, once and without a retry, naming the federated credential to register when its subject is wrong", async () => {
-    const right: FederatedIdentityCredential = { name: "function-managed-identity", subject: cloud.managedIdentityObjectId, audiences: [EXCHANGE] };
+    const right: FederatedIdentityCredential = { name: "function-managed-identity", subject: world.tenant.managedIdentityObjectId, audiences: [EXCHANGE] };
     // The usual mistake: the identity's client id in place of its principal (object) id.
-    cloud.setFederatedIdentityCredentials([{ ...right, subject: cloud.managedIdentityClientId }]);
+    world.tenant.setFederatedIdentityCredentials([{ ...right, subject: world.tenant.managedIdentityClientId }]);
     let worker;
     try {
       worker = await cli(["worker", "--once", "--concurrency", "3"]);
     } finally {
-      cloud.setFederatedIdentityCredentials([right]);
+      world.tenant.setFederatedIdentityCredentials([right]);
     }
     expect(worker.code).toBe(1);
     expect(worker.stdout).toContain("Worker handled 3 messages");
     for (const tenantId of [T1, T2]) expect(worker.stdout).toContain(`${tenantId}  failed`);
     expect(worker.stderr).toContain("AADSTS700213");
     expect(worker.stderr).toContain("not retried");
-    expect(worker.stderr).toContain(`issuer ${cloud.authorityHost}/${cloud.tenantId}/v2.0`);
-    expect(worker.stderr).toContain(`subject ${cloud.managedIdentityObjectId}`);
+    expect(worker.stderr).toContain(`issuer ${world.tenant.authorityHost}/${world.tenant.tenantId}/v2.0`);
+    expect(worker.stderr).toContain(`subject ${world.tenant.managedIdentityObjectId}`);
     expect(worker.stderr).toContain(`audience ${EXCHANGE}`);
     expect(worker.stderr).toContain("home tenant");
     for (const tenantId of [T1, T2]) {
       const show = await cli(["tenants", "show", tenantId]);
       expect(show.stdout).toContain("Last outcome:  failed");
-      expect(show.stdout).toContain(`subject ${cloud.managedIdentityObjectId}`);
+      expect(show.stdout).toContain(`subject ${world.tenant.managedIdentityObjectId}`);
     }
     // The tenant without consent still fails for its own reason, first: no service principal.
     expect((await cli(["tenants", "show", NO_CONSENT])).stdout).toContain("AADSTS7000229");

@@ -2,17 +2,13 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
 import { DEFAULT_SELECT, DURATION_SETTINGS, loadSettings, loadStorageSettings, MAX_TIMER_DELAY_IN_MS, SETTING_NAMES } from "../../src/configuration/settings.js";
-import { settingsFailure } from "../support/settingsFailure.js";
+import { APP_SETTINGS } from "../support/appSettings.js";
+import { settingsFailure as failure } from "../support/settingsFailure.js";
 
 const valid = {
   GRAPH_TENANT_ID: "11111111-2222-3333-4444-555555555555",
-  GRAPH_CLIENT_ID: "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
-  KEY_VAULT_URL: "https://contoso-sync.vault.azure.net/",
-  KEY_VAULT_CERTIFICATE_NAME: "graph-client",
-  SNAPSHOT_STORAGE: "UseDevelopmentStorage=true",
+  ...APP_SETTINGS,
 };
-
-const failure = settingsFailure;
 
 describe("loadSettings", () => {
   it("reads a minimal valid configuration with public-cloud defaults", () => {

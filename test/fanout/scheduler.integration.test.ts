@@ -4,24 +4,15 @@
  * racing on one registry queueing each tenant once, and passes for one occurrence of the schedule
  * (several workers) queueing each tenant once even when its run ended between them.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import { describe, expect, it } from "vitest";
 import { scheduleDueTenants, STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "../../src/fanout/tenantRecords.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
-import { azuriteTableStorage, azuriteQueueStorage } from "../support/azuriteStorage.js";
+import { azuriteForTestFile, azuriteQueueStorage } from "../support/azuriteStorage.js";
 
-let azurite: AzuriteInstance;
-let storage: SnapshotStorageSettings;
-
-beforeAll(async () => {
-  azurite = await startAzurite({ queue: true });
-  storage = azuriteTableStorage(azurite);
-});
-afterAll(async () => azurite?.close());
+const azurite = azuriteForTestFile({ queue: true });
 
 const id = (i: number) => `${String(i).padStart(8, "0")}-0000-4000-8000-000000000000`;
 
@@ -39,8 +30,8 @@ async function drain(queue: TenantQueueClient): Promise<string[]> {
 
 describe("scheduleDueTenants", () => {
   it("queues idle tenants, skips queued and running ones, and takes stale markers for lost messages or dead workers", async () => {
-    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched1" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched1" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     const now = new Date("2026-03-01T12:00:00Z");
@@ -62,8 +53,8 @@ describe("scheduleDueTenants", () => {
   });
 
   it("two schedulers at once queue each tenant once", async () => {
-    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched2" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched2" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);
@@ -75,8 +66,8 @@ describe("scheduleDueTenants", () => {
   });
 
   it("passes for one occurrence of the schedule (several workers) queue each tenant once, even when its run ended in between; the next occurrence queues it again", async () => {
-    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched3" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched3" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);
@@ -111,8 +102,8 @@ describe("scheduleDueTenants", () => {
   });
 
   it("a message that cannot be sent leaves the tenant to the occurrence's other passes and the next one", async () => {
-    const registry = new TenantRegistryClient({ storage, tablePrefix: "sched4" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched4" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
     await registry.createTableIfNotExists();
     await queue.createQueuesIfNotExist();
     await drain(queue);

@@ -7,25 +7,16 @@
  * worker) writes the row in the window between this writer's read and its fenced write, a real
  * write that really changes the ETag Azurite checks (412 on the stale one).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import { describe, expect, it } from "vitest";
 import { scheduleDueTenants } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
 import { changeTenantRecord, TENANT_RECORD_ATTEMPTS } from "../../src/fanout/tenantRecords.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 import { TenantRegistryClient, type OperationOptions, type TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
-import { azuriteTableStorage, azuriteQueueStorage } from "../support/azuriteStorage.js";
+import { azuriteForTestFile, azuriteQueueStorage } from "../support/azuriteStorage.js";
 
-let azurite: AzuriteInstance;
-let storage: SnapshotStorageSettings;
-
-beforeAll(async () => {
-  azurite = await startAzurite({ queue: true });
-  storage = azuriteTableStorage(azurite);
-});
-afterAll(async () => azurite?.close());
+const azurite = azuriteForTestFile({ queue: true });
 
 const TENANT = "33333333-3333-4333-8333-333333333333";
 
@@ -40,8 +31,8 @@ class RacedRegistry extends TenantRegistryClient {
   readonly #races: number;
 
   constructor(tablePrefix: string, races: number) {
-    super({ storage, tablePrefix });
-    this.#rival = new TenantRegistryClient({ storage, tablePrefix });
+    super({ storage: azurite.tableStorage, tablePrefix });
+    this.#rival = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix });
     this.#races = races;
   }
 
@@ -102,11 +93,11 @@ describe("changeTenantRecord", () => {
   });
 
   it("loses no update among writers racing on one row: each change lands once or fails coded", async () => {
-    const registry = new TenantRegistryClient({ storage, tablePrefix: "race3" });
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "race3" });
     await registry.createTableIfNotExists();
     await registry.addTenant(TENANT);
     // Each writer has its own client (its own connections), as separate workers would.
-    const writers = Array.from({ length: 12 }, (_, i) => ({ mark: String.fromCharCode(97 + i), client: new TenantRegistryClient({ storage, tablePrefix: "race3" }) }));
+    const writers = Array.from({ length: 12 }, (_, i) => ({ mark: String.fromCharCode(97 + i), client: new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "race3" }) }));
     const outcomes = await Promise.allSettled(writers.map((w) => changeTenantRecord(w.client, TENANT, (current) => ({ ...current, lastError: `${current.lastError ?? ""}${w.mark}` }))));
     const landed = writers.filter((_, i) => outcomes[i]!.status === "fulfilled").map((w) => w.mark);
     for (const outcome of outcomes) {
@@ -120,7 +111,7 @@ describe("changeTenantRecord", () => {
 
   it("in the scheduler: a tenant whose row stays contended is not queued, and is reported with the coded error", async () => {
     const registry = await registryWithTenant("race4", Number.MAX_SAFE_INTEGER);
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite) });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
     await queue.createQueuesIfNotExist();
     const before = await queue.approximateMessageCount();
     const log = capturingLogger();
@@ -130,6 +121,6 @@ describe("changeTenantRecord", () => {
     expect(result.failed[0]!.tenantId).toBe(TENANT);
     expect(result.failed[0]!.error).toContain("[tenant_record_contended]");
     expect(await queue.approximateMessageCount()).toBe(before);
-    expect((await new TenantRegistryClient({ storage, tablePrefix: "race4" }).getTenant(TENANT))?.queuedAt).toBeUndefined();
+    expect((await new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "race4" }).getTenant(TENANT))?.queuedAt).toBeUndefined();
   });
 });

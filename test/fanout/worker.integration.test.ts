@@ -13,10 +13,7 @@ import { MAX_DEQUEUE_COUNT } from "../../src/fanout/tenantQueue.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { loadStorageSettings } from "../../src/configuration/settings.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
-import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
-import { capturingLogger, expectNoSecrets } from "../support/syncEnvironment.js";
+import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const PAUSING = "c1c1c1c1-0000-4000-8000-000000000001";
 const SHARED = "c2c2c2c2-0000-4000-8000-000000000002";
@@ -30,14 +27,12 @@ const SCHEDULED_A = "c9c9c9c9-0000-4000-8000-000000000009";
 const SCHEDULED_B = "cacacaca-0000-4000-8000-00000000000a";
 const STOPPED_IN_MIRROR = "cbcbcbcb-0000-4000-8000-00000000000b";
 
-let azurite: AzuriteInstance;
-let cloud: SimulatedTenant;
+let world: SyncEnvironment;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [azurite, cloud] = await Promise.all([
-    startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({
+  world = await startSyncEnvironment(
+    {
       userCount: 3,
       customerTenants: [
         { tenantId: PAUSING, userCount: 6000, graphLatencyInMs: 700 },
@@ -52,14 +47,15 @@ beforeAll(async () => {
         { tenantId: SCHEDULED_B, userCount: 20 },
         { tenantId: STOPPED_IN_MIRROR, userCount: 40 },
       ],
-    }),
-  ]);
-  env = { ...cloud.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString, USER_SYNC_QUEUE: azurite.connectionString, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
+    },
+    { queue: true },
+  );
+  env = { ...world.env, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
   delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
   Object.assign(process.env, env);
   delete process.env.GRAPH_TENANT_ID;
 }, 120_000);
-afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+afterAll(async () => world?.close());
 
 function storeOf(tenantId: string): SnapshotStoreClient {
   return new SnapshotStoreClient({ storage: loadStorageSettings(env), tablePrefix: tenantTablePrefix(tenantId) });
@@ -129,12 +125,12 @@ describe("worker", () => {
     await register(services, REMOVED);
     await services.queue.sendTenantMessage({ tenantId: REMOVED, kind: "due", enqueuedAt: new Date().toISOString() });
     await services.registry.deleteTenant(REMOVED);
-    const requestsBefore = cloud.customers.get(REMOVED)!.graphRequestCount();
+    const requestsBefore = world.tenant.customers.get(REMOVED)!.graphRequestCount();
     const log = capturingLogger();
     const summary = await runWorker({ services, logger: log.logger, concurrency: 1, once: true, schedule: false });
     expect(summary.outcomes).toEqual([{ tenantId: REMOVED, outcome: "dropped" }]);
     expect(log.lines.join("\n")).toContain("no longer registered");
-    expect(cloud.customers.get(REMOVED)!.graphRequestCount()).toBe(requestsBefore);
+    expect(world.tenant.customers.get(REMOVED)!.graphRequestCount()).toBe(requestsBefore);
     expect(await storeOf(REMOVED).getLatestSnapshot()).toBeUndefined();
     expect(await services.queue.approximateMessageCount()).toBe(0);
   });
@@ -144,7 +140,7 @@ describe("worker", () => {
     await register(services, BROKEN, HEALTHY);
     await services.registry.deleteTenant(PAUSING);
     await services.registry.deleteTenant(SHARED);
-    const remove = cloud.customers.get(BROKEN)!.interceptGraph((request) => ({
+    const remove = world.tenant.customers.get(BROKEN)!.interceptGraph((request) => ({
       status: 500,
       headers: {},
       body: { error: { code: "InternalServerError", message: "simulated outage", innerError: { "request-id": request.requestId } } },
@@ -175,7 +171,7 @@ describe("worker", () => {
     for (const other of [BROKEN, HEALTHY]) await services.registry.deleteTenant(other);
     await register(services, THROTTLED, QUIET);
     let throttled = 0;
-    const remove = cloud.customers.get(THROTTLED)!.interceptGraph(() =>
+    const remove = world.tenant.customers.get(THROTTLED)!.interceptGraph(() =>
       throttled++ < 3 ? { status: 429, headers: { "retry-after": "2" }, body: { error: { code: "TooManyRequests", message: "Too many requests" } } } : undefined,
     );
     try {
@@ -280,7 +276,7 @@ describe("worker", () => {
     expect(first.outcomes.filter((o) => o.tenantId === STOPPED_IN_MIRROR).map((o) => o.outcome)).toEqual(["succeeded"]);
     let deltaStarted!: () => void;
     const inDelta = new Promise<void>((resolve) => (deltaStarted = resolve));
-    const remove = cloud.customers.get(STOPPED_IN_MIRROR)!.interceptGraph(async (request) => {
+    const remove = world.tenant.customers.get(STOPPED_IN_MIRROR)!.interceptGraph(async (request) => {
       if (!request.url.pathname.includes("delta")) return undefined;
       deltaStarted();
       await new Promise((resolve) => setTimeout(resolve, 5000));

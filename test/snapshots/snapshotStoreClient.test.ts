@@ -1,24 +1,13 @@
 import { createServer } from "node:net";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotStoreClientOptions } from "../../src/snapshots/snapshotStoreClient.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import { azuriteTableStorage } from "../support/azuriteStorage.js";
+import { azuriteForTestFile } from "../support/azuriteStorage.js";
 
-let azurite: AzuriteInstance;
-let storage: SnapshotStorageSettings;
+const azurite = azuriteForTestFile();
 let prefixCounter = 0;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  storage = azuriteTableStorage(azurite);
-});
-afterAll(async () => {
-  await azurite?.close();
-});
 
 /** Records the operations of every entity group transaction that goes over the wire. */
 function batchRecorder() {
@@ -37,7 +26,7 @@ function batchRecorder() {
 }
 
 async function newStore(options: Partial<SnapshotStoreClientOptions> = {}): Promise<SnapshotStoreClient> {
-  const store = new SnapshotStoreClient({ storage, tablePrefix: `t${++prefixCounter}x${process.pid}`, ...options });
+  const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `t${++prefixCounter}x${process.pid}`, ...options });
   await store.createTablesIfNotExist();
   return store;
 }
@@ -269,7 +258,7 @@ describe("SnapshotStoreClient against Azurite", () => {
   });
 
   it("reads as empty before any sync has created the tables", async () => {
-    const store = new SnapshotStoreClient({ storage, tablePrefix: `never${process.pid}` });
+    const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `never${process.pid}` });
     expect(await collect(store.listRuns())).toEqual([]);
     expect(await store.getLatestSnapshot()).toBeUndefined();
     expect(await store.getRun("20200101T000000000Z-abcdef")).toBeUndefined();
@@ -290,9 +279,9 @@ describe("SnapshotStoreClient against Azurite", () => {
 
   it("explains a wrong account key without revealing the connection string", async () => {
     const badKey = Buffer.from("definitely-not-the-azurite-key-000000000000").toString("base64");
-    const connectionString = azurite.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${badKey}`);
+    const connectionString = azurite.instance.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${badKey}`);
     const store = new SnapshotStoreClient({
-      storage: { kind: "connectionString", connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true },
+      storage: { kind: "connectionString", connectionString, tableEndpoint: azurite.instance.tableEndpoint, allowInsecureConnection: true },
       tablePrefix: "badKey",
     });
     const error = await expectUserSyncError(store.createTablesIfNotExist(), "storage_request_failed");
@@ -311,7 +300,7 @@ describe("SnapshotStoreClient against Azurite", () => {
       });
     });
     const tableEndpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
-    const connectionString = azurite.connectionString.replace(/TableEndpoint=[^;]+/, `TableEndpoint=${tableEndpoint}`);
+    const connectionString = azurite.instance.connectionString.replace(/TableEndpoint=[^;]+/, `TableEndpoint=${tableEndpoint}`);
     const store = new SnapshotStoreClient({
       storage: { kind: "connectionString", connectionString, tableEndpoint, allowInsecureConnection: true },
       clientOptions: { retryOptions: { maxRetries: 0 } },
@@ -319,7 +308,7 @@ describe("SnapshotStoreClient against Azurite", () => {
     const error = await expectUserSyncError(collect(store.listRuns()), "storage_request_failed");
     expect(error.message).toContain(`Cannot reach the table service at ${tableEndpoint}`);
     expect(error.message).toContain("Azurite");
-    expect(error.message.includes(azurite.connectionString)).toBe(false);
+    expect(error.message.includes(azurite.instance.connectionString)).toBe(false);
   });
 
   it("stops writing when aborted", async () => {

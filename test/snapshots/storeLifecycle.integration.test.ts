@@ -5,27 +5,18 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { odata, TableClient } from "@azure/data-tables";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotChange, type SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import { azuriteTableStorage } from "../support/azuriteStorage.js";
+import { azuriteForTestFile } from "../support/azuriteStorage.js";
 
-let azurite: AzuriteInstance;
-let storage: SnapshotStorageSettings;
+const azurite = azuriteForTestFile();
 let prefixCounter = 0;
 
-beforeAll(async () => {
-  azurite = await startAzurite();
-  storage = azuriteTableStorage(azurite);
-});
-afterAll(async () => azurite?.close());
-
 async function newStore(options: { partitionCount?: number } = {}): Promise<SnapshotStoreClient> {
-  const store = new SnapshotStoreClient({ storage, tablePrefix: `life${++prefixCounter}x${process.pid}`, ...options });
+  const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `life${++prefixCounter}x${process.pid}`, ...options });
   await store.createTablesIfNotExist();
   return store;
 }
@@ -58,7 +49,7 @@ async function completeSnapshot(store: SnapshotStoreClient, users: GraphUser[]):
 const userId = (i: number) => `${i.toString(16).padStart(8, "0")}-aaaa-4000-8000-000000000000`;
 
 async function countEntities(store: SnapshotStoreClient, snapshotId: string): Promise<number> {
-  const table = TableClient.fromConnectionString(azurite.connectionString, store.snapshotsTableName, { allowInsecureConnection: true });
+  const table = TableClient.fromConnectionString(azurite.instance.connectionString, store.snapshotsTableName, { allowInsecureConnection: true });
   let count = 0;
   for await (const _ of table.listEntities({ queryOptions: { filter: odata`PartitionKey gt ${`${snapshotId}-`} and PartitionKey lt ${`${snapshotId}.`}`, select: ["RowKey"] } })) count += 1;
   return count;
@@ -247,7 +238,7 @@ describe("diffSnapshots", () => {
     const a = await completeSnapshot(store, [{ id: userId(1) }]);
     const running = await store.startRun({ trigger: "cli", select: ["id"] });
     await expectCode(collect(store.diffSnapshots(a.snapshotId, running.snapshotId)), "snapshot_not_found");
-    const other = new SnapshotStoreClient({ storage, tablePrefix: `life${prefixCounter}x${process.pid}`, partitionCount: 8 });
+    const other = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `life${prefixCounter}x${process.pid}`, partitionCount: 8 });
     const b = await completeSnapshot(other, [{ id: userId(1) }]);
     const error = await expectCode(collect(store.diffSnapshots(a.snapshotId, b.snapshotId)), "snapshot_not_found");
     expect(error.message).toContain("partition counts");

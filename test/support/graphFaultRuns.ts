@@ -1,12 +1,39 @@
 /**
- * Helpers for the Graph resilience integration tests: run a sync through the real clients, read the
- * run record it left, and check that the latest snapshot is the one expected and complete.
+ * Helpers for the Graph resilience integration tests: start a world with a first complete snapshot,
+ * run a sync through the real clients, read the run record it left, and check that the latest
+ * snapshot is the one expected and complete.
  */
 import { expect } from "vitest";
-import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { UserSyncService } from "../../src/sync/userSyncService.js";
 import type { SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 import type { Logger } from "../../src/shared/logger.js";
+import { startSyncEnvironment, type SyncEnvironment } from "./syncEnvironment.js";
+
+export interface WorldWithSnapshot {
+  world: SyncEnvironment;
+  /** A service over the world's settings (and the overrides), in process. */
+  service: UserSyncService;
+  /** The first run's snapshot, complete: the one a failing run must leave the latest. */
+  snapshotId: string;
+}
+
+/**
+ * Starts a world of `userCount` users, exports its settings into process.env, and takes a first
+ * snapshot through a service over its settings and `overrides` (the world is closed if that fails).
+ */
+export async function startWithFirstSnapshot(userCount: number, logger: Logger, overrides: Record<string, string> = {}): Promise<WorldWithSnapshot> {
+  const world = await startSyncEnvironment({ userCount });
+  try {
+    world.useInProcess();
+    const service = new UserSyncService({ ...world.env, ...overrides });
+    const { run } = await service.runSync(logger, { trigger: "cli" });
+    return { world, service, snapshotId: run.snapshotId };
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
+}
 
 /** The most recent run record. */
 export async function lastRun(service: UserSyncService): Promise<SyncRunRecord> {

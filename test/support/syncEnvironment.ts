@@ -1,7 +1,8 @@
 /**
- * A whole world for integration tests: Azurite (in memory) and a simulated tenant whose CA this
- * process trusts. `env` holds the product's settings for both; `useInProcess()` also exports the
- * managed-identity variables that DefaultAzureCredential reads from process.env.
+ * A whole world for integration tests: Azurite (in memory; its tables, and its queues when asked)
+ * and a simulated tenant whose CA this process trusts. `env` holds the product's settings for both;
+ * `useInProcess()` also exports the managed-identity variables that DefaultAzureCredential reads
+ * from process.env.
  *
  * msal-node keeps the managed-identity source for the life of a process, so a test file (one
  * process under vitest's forks pool) uses one simulated tenant.
@@ -22,9 +23,16 @@ export interface SyncEnvironment {
   close(): Promise<void>;
 }
 
-export async function startSyncEnvironment(options: SimulatedTenantOptions): Promise<SyncEnvironment> {
-  const [azurite, tenant] = await Promise.all([startAzurite(), startTrustedSimulatedTenant(options)]);
-  const env = { ...tenant.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString };
+export interface SyncEnvironmentOptions {
+  /** Also start Azurite's queue service, named in `env` as USER_SYNC_QUEUE (the tenant queue of multi-tenant mode). Default false. */
+  queue?: boolean;
+}
+
+export async function startSyncEnvironment(tenantOptions: SimulatedTenantOptions, options: SyncEnvironmentOptions = {}): Promise<SyncEnvironment> {
+  const queue = options.queue ?? false;
+  const [azurite, tenant] = await Promise.all([startAzurite({ queue }), startTrustedSimulatedTenant(tenantOptions)]);
+  const env: Record<string, string> = { ...tenant.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString };
+  if (queue) env.USER_SYNC_QUEUE = azurite.connectionString;
   return {
     tenant,
     azurite,

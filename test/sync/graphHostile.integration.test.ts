@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
-import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { capturingLogger, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { expectLatestSnapshot, failingRun, lastRun, startWithFirstSnapshot } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;
@@ -16,11 +16,7 @@ const log = capturingLogger();
 let latestSnapshotId: string;
 
 beforeAll(async () => {
-  world = await startSyncEnvironment({ userCount: USERS });
-  world.useInProcess();
-  service = new UserSyncService(world.env);
-  const { run } = await service.runSync(log.logger, { trigger: "cli" });
-  latestSnapshotId = run.snapshotId;
+  ({ world, service, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger));
 });
 afterAll(async () => world?.close());
 

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
-import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
-import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
+import { capturingLogger, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { expectLatestSnapshot, failingRun, lastRun, startWithFirstSnapshot } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;
@@ -16,16 +16,11 @@ const log = capturingLogger();
 let latestSnapshotId: string;
 
 beforeAll(async () => {
-  world = await startSyncEnvironment({ userCount: USERS });
-  world.useInProcess();
-  service = new UserSyncService({
-    ...world.env,
+  ({ world, service, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger, {
     GRAPH_MAX_RETRIES: "3",
     GRAPH_MAX_RETRY_WAIT_SECONDS: "10",
     GRAPH_REQUEST_TIMEOUT_SECONDS: "3",
-  });
-  const { run } = await service.runSync(log.logger, { trigger: "cli" });
-  latestSnapshotId = run.snapshotId;
+  }));
 });
 afterAll(async () => world?.close());
 
