@@ -18,7 +18,7 @@ const COLUMNS = ["id", "displayName", "jobTitle", "mail", "department"];
 let world: SyncEnvironment;
 
 function cli(args: string[]) {
-  return runCli(args, { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, USER_SYNC_SELECT: SELECTED });
+  return runCli(args, world.cliEnv({ USER_SYNC_SELECT: SELECTED }));
 }
 
 /** The CSV row a user should have: every column, in order; a property the user lacks is empty. */

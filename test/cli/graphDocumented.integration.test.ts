@@ -15,15 +15,7 @@ const SELECT = "id,displayName,jobTitle,signInActivity";
 let world: SyncEnvironment;
 
 function cli(args: string[], extra: Record<string, string> = {}) {
-  return runCli(args, {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...world.env,
-    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
-    USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE,
-    USER_SYNC_SELECT: SELECT,
-    ...extra,
-  });
+  return runCli(args, world.cliEnv({ USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, USER_SYNC_SELECT: SELECT, ...extra }));
 }
 
 beforeAll(async () => {

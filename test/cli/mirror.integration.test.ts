@@ -17,7 +17,7 @@ const RARE_SCHEDULE = "0 0 0 29 2 *";
 let world: SyncEnvironment;
 
 function cli(args: string[], extra: Record<string, string> = {}) {
-  return runCli(args, { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, ...extra });
+  return runCli(args, world.cliEnv({ USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, ...extra }));
 }
 
 beforeAll(async () => {

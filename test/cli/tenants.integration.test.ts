@@ -21,11 +21,7 @@ const NO_GRANT = "a5a5a5a5-0000-4000-8000-000000000005";
 let world: SyncEnvironment;
 
 function cli(args: string[], extra: Record<string, string | undefined> = {}) {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  const all: Record<string, string | undefined> = { ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, USER_SYNC_TENANT_MODE: "multi", ...extra };
-  delete all.GRAPH_TENANT_ID;
-  for (const [k, v] of Object.entries(all)) if (v !== undefined) env[k] = v;
-  return runCli(args, env);
+  return runCli(args, world.cliEnv({ GRAPH_TENANT_ID: undefined, USER_SYNC_TENANT_MODE: "multi", ...extra }));
 }
 
 function expectedUsers(tenantId: string): Map<string, GraphUser> {

@@ -19,16 +19,7 @@ let world: SyncEnvironment;
 const sessions: TerminalSession[] = [];
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TERM: "xterm-256color",
-    ...world.env,
-    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
-    USER_SYNC_LEASE_SECONDS: String(LEASE_SECONDS),
-    USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE,
-    ...extra,
-  };
+  return world.cliEnv({ TERM: "xterm-256color", USER_SYNC_LEASE_SECONDS: String(LEASE_SECONDS), USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, ...extra });
 }
 
 function inTerminal(args: string[], options: { columns?: number; env?: Record<string, string> } = {}): TerminalSession {

@@ -20,17 +20,7 @@ const SELECT = ["id", "displayName", "userPrincipalName", "accountEnabled"];
 let world: SyncEnvironment;
 
 function cli(args: string[], extra: Record<string, string | undefined> = {}) {
-  const all: Record<string, string | undefined> = {
-    ...world.env,
-    GRAPH_TENANT_ID: undefined,
-    USER_SYNC_TENANT_MODE: "multi",
-    USER_SYNC_SELECT: SELECT.join(","),
-    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
-    ...extra,
-  };
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  for (const [k, v] of Object.entries(all)) if (v !== undefined) env[k] = v;
-  return runCli(args, env);
+  return runCli(args, world.cliEnv({ GRAPH_TENANT_ID: undefined, USER_SYNC_TENANT_MODE: "multi", USER_SYNC_SELECT: SELECT.join(","), ...extra }));
 }
 
 beforeAll(async () => {

@@ -29,21 +29,19 @@ const EXCHANGE = "api://AzureADTokenExchange";
 let world: SyncEnvironment;
 
 function cli(args: string[]) {
-  const all: Record<string, string | undefined> = {
-    ...world.env,
-    // The app's home tenant is not synced (nor needed): the tenants come from the registry.
-    GRAPH_TENANT_ID: undefined,
-    // The federated credential reads nothing from Key Vault (loadSettings refuses these with it).
-    KEY_VAULT_URL: undefined,
-    KEY_VAULT_CERTIFICATE_NAME: undefined,
-    GRAPH_CREDENTIAL: "managedIdentityFederation",
-    USER_SYNC_TENANT_MODE: "multi",
-    USER_SYNC_SELECT: SELECT.join(","),
-    NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath,
-  };
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  for (const [k, v] of Object.entries(all)) if (v !== undefined) env[k] = v;
-  return runCli(args, env);
+  return runCli(
+    args,
+    world.cliEnv({
+      // The app's home tenant is not synced (nor needed): the tenants come from the registry.
+      GRAPH_TENANT_ID: undefined,
+      // The federated credential reads nothing from Key Vault (loadSettings refuses these with it).
+      KEY_VAULT_URL: undefined,
+      KEY_VAULT_CERTIFICATE_NAME: undefined,
+      GRAPH_CREDENTIAL: "managedIdentityFederation",
+      USER_SYNC_TENANT_MODE: "multi",
+      USER_SYNC_SELECT: SELECT.join(","),
+    }),
+  );
 }
 
 /** The client assertion of each token request, by the tenant segment of its path. */

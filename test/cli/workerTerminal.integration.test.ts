@@ -12,11 +12,8 @@ import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
-import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
-import type { SimulatedTenant } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, CLI, runCli } from "../support/cli.js";
-import { startTrustedSimulatedTenant } from "../support/simulatedTenant.js";
-import { expectNoSecrets } from "../support/syncEnvironment.js";
+import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { startInTerminal, type TerminalSession } from "../support/terminal.js";
 
 /** Seven slow /users pages: the run is still reading when Ctrl+C arrives. */
@@ -27,41 +24,28 @@ const LEASE_SECONDS = 15;
 /** Never due during a test (29 February at midnight UTC): the worker keeps a schedule, but its start pass is what queues. */
 const RARE_SCHEDULE = "0 0 0 29 2 *";
 
-let azurite: AzuriteInstance;
-let cloud: SimulatedTenant;
+let world: SyncEnvironment;
 const sessions: TerminalSession[] = [];
 
 function env(): NodeJS.ProcessEnv {
-  const all: Record<string, string | undefined> = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+  return world.cliEnv({
     TERM: "xterm-256color",
-    ...cloud.settingsEnv(),
     GRAPH_TENANT_ID: undefined,
-    SNAPSHOT_STORAGE: azurite.connectionString,
-    USER_SYNC_QUEUE: azurite.connectionString,
     USER_SYNC_TENANT_MODE: "multi",
     USER_SYNC_SCHEDULE: RARE_SCHEDULE,
     USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE,
     USER_SYNC_LEASE_SECONDS: String(LEASE_SECONDS),
-    NODE_EXTRA_CA_CERTS: cloud.caCertificatePath,
-  };
-  const result: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(all)) if (v !== undefined) result[k] = v;
-  return result;
+  });
 }
 
 beforeAll(async () => {
   assertCliBuilt();
-  [azurite, cloud] = await Promise.all([
-    startAzurite({ queue: true }),
-    startTrustedSimulatedTenant({ userCount: 3, customerTenants: [{ tenantId: TENANT, userCount: USERS, graphLatencyInMs: 1_500 }] }),
-  ]);
+  world = await startSyncEnvironment({ userCount: 3, customerTenants: [{ tenantId: TENANT, userCount: USERS, graphLatencyInMs: 1_500 }] }, { queue: true });
 }, 120_000);
 afterEach(() => {
   for (const session of sessions.splice(0)) session.close();
 });
-afterAll(async () => Promise.all([cloud?.close(), azurite?.close()]));
+afterAll(async () => world?.close());
 
 describe("worker at a terminal", () => {
   it("Ctrl+C during a tenant's run: says it is stopping, pauses the run at its checkpoint, leaves the work queued (not poisoned), exits 0; the next worker continues the run", async () => {
@@ -112,7 +96,7 @@ describe("worker at a terminal", () => {
     expect(row?.runningSince).toBeUndefined();
     // Not poisoned.
     expect((await queue.poison.getProperties()).approximateMessagesCount ?? 0).toBe(0);
-    expectNoSecrets(output, [azurite.connectionString]);
+    expectNoSecrets(output, [world.azurite.connectionString]);
 
     // The next worker takes the message and continues the same run from its checkpoint.
     const next = await runCli(["worker", "--once", "--no-schedule"], env());

@@ -23,8 +23,7 @@ let dir: string;
 let browser: Browser | undefined;
 
 function cli(args: string[]) {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath };
-  return runCli(args, env);
+  return runCli(args, world.cliEnv());
 }
 
 beforeAll(async () => {

@@ -16,7 +16,7 @@ import { assertCliBuilt, runCli } from "../support/cli.js";
 const USERS = 40;
 let world: SyncEnvironment;
 
-const cli = (args: string[]) => runCli(args, { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath });
+const cli = (args: string[]) => runCli(args, world.cliEnv());
 
 /** Parsed, so that `__proto__` is an own property (a literal would set the prototype). */
 const added = (constructorValue: string) =>

@@ -18,6 +18,11 @@ export interface SyncEnvironment {
   azurite: AzuriteInstance;
   /** The product's settings (and IDENTITY_* for the managed identity), for a child process or UserSyncService. */
   env: Record<string, string>;
+  /**
+   * The environment of a CLI child process: PATH and HOME, `env`, trust in the simulated tenant's
+   * CA, then `extra` (a setting given as undefined is left out, as an unset variable).
+   */
+  cliEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv;
   /** Exports `env` into process.env for in-process SDK clients. */
   useInProcess(): void;
   close(): Promise<void>;
@@ -37,6 +42,10 @@ export async function startSyncEnvironment(tenantOptions: SimulatedTenantOptions
     tenant,
     azurite,
     env,
+    cliEnv(extra = {}) {
+      const all: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, ...env, NODE_EXTRA_CA_CERTS: tenant.caCertificatePath, ...extra };
+      return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined));
+    },
     useInProcess() {
       Object.assign(process.env, env);
     },

@@ -13,8 +13,7 @@ let world: SyncEnvironment;
 let ingestion: ForeignHost;
 
 function cli(args: string[], extra: Record<string, string> = {}) {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true", ...extra };
-  return runCli(args, env);
+  return runCli(args, world.cliEnv({ APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true", ...extra }));
 }
 
 beforeAll(async () => {
