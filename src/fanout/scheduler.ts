@@ -18,6 +18,12 @@ import { changeTenantRecord } from "./tenantRecords.js";
 export const STALE_QUEUED_IN_MS = 60 * 60_000;
 /** A `runningSince` older than this is taken for a dead worker (its lease expired long ago). */
 export const STALE_RUNNING_IN_MS = 2 * 60 * 60_000;
+/**
+ * Tenants a pass queues at once. Queueing one takes two storage round trips (the fenced marker,
+ * then the message), so a pass one at a time over 10,000 tenants would take minutes on Azure,
+ * longer than a 5-minute schedule; 16 at once keeps it well inside a tick.
+ */
+export const SCHEDULE_CONCURRENCY = 16;
 
 export interface ScheduleTenantsOptions {
   registry: TenantRegistryClient;
@@ -42,52 +48,77 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   const occurrence = options.occurrence;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const result: ScheduleResult = { enqueued: [], skipped: [], failed: [] };
-  for await (const tenant of registry.listTenants(signal)) {
-    const busy = busyReason(tenant, now, occurrence);
-    if (busy) {
-      result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
-      continue;
-    }
+
+  // A tenant's queueing, once started, is not aborted (each request is bounded by its timeout):
+  // stopped between its marker and its message, it would leave the tenant marked queued with no
+  // message, passed by for STALE_QUEUED_IN_MS.
+  const queueTenant = async (tenantId: string): Promise<void> => {
     try {
       // The marker first (fenced): of two schedulers, one wins; the other sees it and skips.
       let lost: string | undefined;
       let previousOccurrence: Date | undefined;
       const marked = await changeTenantRecord(
         registry,
-        tenant.tenantId,
+        tenantId,
         (current) => {
           lost = busyReason(current, now, occurrence);
           previousOccurrence = current.scheduledFor;
           return lost ? undefined : { ...current, queuedAt: now, ...(occurrence ? { scheduledFor: occurrence } : {}) };
         },
-        signal,
       );
       if (marked === undefined) {
-        result.skipped.push({ tenantId: tenant.tenantId, reason: lost ?? "removed meanwhile" });
-        continue;
+        result.skipped.push({ tenantId, reason: lost ?? "removed meanwhile" });
+        return;
       }
       try {
-        await queue.sendTenantMessage({ tenantId: tenant.tenantId, kind: "due", enqueuedAt: now.toISOString() }, signal);
+        await queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: now.toISOString() });
       } catch (error) {
         // Not queued after all: clear the marker so that the next tick tries again.
-        await changeTenantRecord(registry, tenant.tenantId, (current) => {
+        await changeTenantRecord(registry, tenantId, (current) => {
           const { queuedAt: _queued, scheduledFor: _scheduled, ...rest } = current;
           return { ...rest, ...(previousOccurrence ? { scheduledFor: previousOccurrence } : {}) };
         }).catch(() => undefined);
         throw error;
       }
-      result.enqueued.push(tenant.tenantId);
+      result.enqueued.push(tenantId);
     } catch (error) {
-      logger.error(`Could not queue tenant ${tenant.tenantId}: ${describeError(error)}`);
-      result.failed.push({ tenantId: tenant.tenantId, error: describeError(error) });
+      logger.error(`Could not queue tenant ${tenantId}: ${describeError(error)}`);
+      result.failed.push({ tenantId, error: describeError(error) });
     }
+  };
+
+  // Up to SCHEDULE_CONCURRENCY tenants are queued at once while the registry is read on.
+  const queueing = new Set<Promise<void>>();
+  try {
+    for await (const tenant of registry.listTenants(signal)) {
+      if (options.abortSignal?.aborted) break; // stopped: no further tenant is started
+      const busy = busyReason(tenant, now, occurrence);
+      if (busy) {
+        result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
+        continue;
+      }
+      const queued: Promise<void> = queueTenant(tenant.tenantId).finally(() => queueing.delete(queued));
+      queueing.add(queued);
+      if (queueing.size >= SCHEDULE_CONCURRENCY) await Promise.race(queueing);
+    }
+  } finally {
+    // Nothing is left running behind the pass (queueTenant settles every outcome itself).
+    await Promise.all(queueing);
   }
+  // In registry order, whichever tenant's queueing finished first.
+  result.enqueued.sort();
+  result.skipped.sort(byTenantId);
+  result.failed.sort(byTenantId);
   logger.info(
     `Queued ${result.enqueued.length} tenant${result.enqueued.length === 1 ? "" : "s"}${occurrence ? ` for the schedule's occurrence at ${occurrence.toISOString()}` : ""}; ${result.skipped.length} already queued or running` +
       (result.failed.length > 0 ? `; ${result.failed.length} could not be queued` : "") +
       ".",
   );
   return result;
+}
+
+function byTenantId(a: { tenantId: string }, b: { tenantId: string }): number {
+  return a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0;
 }
 
 function busyReason(tenant: { queuedAt?: Date; runningSince?: Date; scheduledFor?: Date }, now: Date, occurrence?: Date): string | undefined {

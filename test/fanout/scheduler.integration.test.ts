@@ -2,10 +2,12 @@
  * The scheduler against Azurite's tables and queues: one message per idle tenant, none for a tenant
  * queued or running, a stale marker taken for a lost message or a dead worker, two schedulers
  * racing on one registry queueing each tenant once, and passes for one occurrence of the schedule
- * (several workers) queueing each tenant once even when its run ended between them.
+ * (several workers) queueing each tenant once even when its run ended between them, and a pass
+ * over many tenants queueing up to SCHEDULE_CONCURRENCY of them at once.
  */
 import { describe, expect, it } from "vitest";
-import { scheduleDueTenants, STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "../../src/fanout/scheduler.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SCHEDULE_CONCURRENCY, scheduleDueTenants, STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "../../src/fanout/tenantRecords.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
@@ -37,14 +39,10 @@ describe("scheduleDueTenants", () => {
     const now = new Date("2026-03-01T12:00:00Z");
     const ago = (ms: number) => new Date(now.getTime() - ms);
     for (let i = 1; i <= 5; i++) await registry.addTenant(id(i));
-    const set = async (i: number, change: object) => {
-      const current = (await registry.getTenant(id(i)))!;
-      await registry.updateTenant({ ...current, ...change });
-    };
-    await set(2, { queuedAt: ago(60_000) });
-    await set(3, { runningSince: ago(60_000) });
-    await set(4, { queuedAt: ago(STALE_QUEUED_IN_MS + 1000) });
-    await set(5, { runningSince: ago(STALE_RUNNING_IN_MS + 1000) });
+    await set(registry, id(2), { queuedAt: ago(60_000) });
+    await set(registry, id(3), { runningSince: ago(60_000) });
+    await set(registry, id(4), { queuedAt: ago(STALE_QUEUED_IN_MS + 1000) });
+    await set(registry, id(5), { runningSince: ago(STALE_RUNNING_IN_MS + 1000) });
     const result = await scheduleDueTenants({ registry, queue, logger: capturingLogger().logger, now });
     expect(result.enqueued.sort()).toEqual([id(1), id(4), id(5)]);
     expect(result.skipped.map((s) => s.tenantId).sort()).toEqual([id(2), id(3)]);
@@ -126,4 +124,74 @@ describe("scheduleDueTenants", () => {
     expect(retried.enqueued).toEqual([id(30)]);
     expect(await drain(queue)).toEqual([id(30)]);
   });
+
+  it("queues many tenants up to SCHEDULE_CONCURRENCY at once, each once, and reports them in registry order", async () => {
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched5" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
+    await registry.createTableIfNotExists();
+    await queue.createQueuesIfNotExist();
+    await drain(queue);
+    const tenants = Array.from({ length: 2 * SCHEDULE_CONCURRENCY + 5 }, (_, i) => id(100 + i));
+    for (const tenantId of tenants) await registry.addTenant(tenantId);
+    await set(registry, tenants[3]!, { runningSince: new Date() });
+    // A queue that is slow to answer (as Azure is, next to Azurite), counting the sends under way.
+    let sending = 0;
+    let mostAtOnce = 0;
+    const slow = Object.assign(Object.create(queue) as TenantQueueClient, {
+      sendTenantMessage: async (...args: Parameters<TenantQueueClient["sendTenantMessage"]>) => {
+        sending += 1;
+        mostAtOnce = Math.max(mostAtOnce, sending);
+        try {
+          await sleep(150);
+          return await queue.sendTenantMessage(...args);
+        } finally {
+          sending -= 1;
+        }
+      },
+    });
+    const result = await scheduleDueTenants({ registry, queue: slow, logger: capturingLogger().logger });
+    expect(mostAtOnce).toBe(SCHEDULE_CONCURRENCY);
+    const idle = tenants.filter((tenantId) => tenantId !== tenants[3]);
+    expect(result.enqueued).toEqual(idle);
+    expect(result.skipped.map((s) => s.tenantId)).toEqual([tenants[3]]);
+    expect(result.failed).toEqual([]);
+    expect(await drain(queue)).toEqual(idle);
+    for (const tenantId of idle) expect((await registry.getTenant(tenantId))?.queuedAt).toBeInstanceOf(Date);
+  });
+
+  it("stopped mid-pass (Ctrl+C): starts no further tenant, and leaves every tenant it started both marked and queued, none marked without its message", async () => {
+    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched6" });
+    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
+    await registry.createTableIfNotExists();
+    await queue.createQueuesIfNotExist();
+    await drain(queue);
+    const tenants = Array.from({ length: 2 * SCHEDULE_CONCURRENCY + 5 }, (_, i) => id(200 + i));
+    for (const tenantId of tenants) await registry.addTenant(tenantId);
+    const stop = new AbortController();
+    // The stop comes as the first message is being sent, while other tenants' markers are being written.
+    const stopping = Object.assign(Object.create(queue) as TenantQueueClient, {
+      sendTenantMessage: async (...args: Parameters<TenantQueueClient["sendTenantMessage"]>) => {
+        stop.abort();
+        await sleep(100);
+        return queue.sendTenantMessage(...args);
+      },
+    });
+    const log = capturingLogger();
+    const result = await scheduleDueTenants({ registry, queue: stopping, logger: log.logger, abortSignal: stop.signal });
+    expect(result.failed).toEqual([]);
+    expect(result.enqueued.length).toBeGreaterThan(0);
+    expect(result.enqueued.length).toBeLessThanOrEqual(SCHEDULE_CONCURRENCY);
+    const queued = await drain(queue);
+    expect(queued).toEqual(result.enqueued);
+    for (const tenantId of tenants) {
+      const row = await registry.getTenant(tenantId);
+      expect(row?.queuedAt !== undefined, tenantId).toBe(queued.includes(tenantId));
+    }
+  });
 });
+
+/** Changes a tenant's registry row as a worker or an earlier pass would have. */
+async function set(registry: TenantRegistryClient, tenantId: string, change: object): Promise<void> {
+  const current = (await registry.getTenant(tenantId))!;
+  await registry.updateTenant({ ...current, ...change });
+}
