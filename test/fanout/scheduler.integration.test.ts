@@ -32,10 +32,7 @@ async function drain(queue: TenantQueueClient): Promise<string[]> {
 
 describe("scheduleDueTenants", () => {
   it("queues idle tenants, skips queued and running ones, and takes stale markers for lost messages or dead workers", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched1" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
+    const { registry, queue } = await emptyStores("sched1");
     const now = new Date("2026-03-01T12:00:00Z");
     const ago = (ms: number) => new Date(now.getTime() - ms);
     for (let i = 1; i <= 5; i++) await registry.addTenant(id(i));
@@ -51,11 +48,7 @@ describe("scheduleDueTenants", () => {
   });
 
   it("two schedulers at once queue each tenant once", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched2" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
-    await drain(queue);
+    const { registry, queue } = await emptyStores("sched2");
     for (let i = 10; i < 16; i++) await registry.addTenant(id(i));
     const log = capturingLogger();
     const [a, b] = await Promise.all([scheduleDueTenants({ registry, queue, logger: log.logger }), scheduleDueTenants({ registry, queue, logger: log.logger })]);
@@ -64,11 +57,7 @@ describe("scheduleDueTenants", () => {
   });
 
   it("passes for one occurrence of the schedule (several workers) queue each tenant once, even when its run ended in between; the next occurrence queues it again", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched3" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
-    await drain(queue);
+    const { registry, queue } = await emptyStores("sched3");
     const tenants = [20, 21, 22, 23, 24].map(id);
     for (const tenantId of tenants) await registry.addTenant(tenantId);
     const log = capturingLogger();
@@ -100,20 +89,14 @@ describe("scheduleDueTenants", () => {
   });
 
   it("a message that cannot be sent leaves the tenant to the occurrence's other passes and the next one", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched4" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
-    await drain(queue);
+    const { registry, queue } = await emptyStores("sched4");
     await registry.addTenant(id(30));
     const before = new Date("2026-03-01T12:00:00Z");
     await scheduleDueTenants({ registry, queue, logger: capturingLogger().logger, occurrence: before });
     await drain(queue);
     await recordTenantRunOutcome(registry, id(30), { outcome: "succeeded" }, { consumesQueued: true });
     const occurrence = new Date("2026-03-01T12:15:00Z");
-    const broken = Object.assign(Object.create(queue) as TenantQueueClient, {
-      sendTenantMessage: () => Promise.reject(new Error("queue unavailable")),
-    });
+    const broken = withSend(queue, () => Promise.reject(new Error("queue unavailable")));
     const failed = await scheduleDueTenants({ registry, queue: broken, logger: capturingLogger().logger, occurrence });
     expect(failed.failed.map((f) => f.tenantId)).toEqual([id(30)]);
     // Neither marker is left behind: the occurrence's marker is back to the previous one.
@@ -126,28 +109,22 @@ describe("scheduleDueTenants", () => {
   });
 
   it("queues many tenants up to SCHEDULE_CONCURRENCY at once, each once, and reports them in registry order", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched5" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
-    await drain(queue);
+    const { registry, queue } = await emptyStores("sched5");
     const tenants = Array.from({ length: 2 * SCHEDULE_CONCURRENCY + 5 }, (_, i) => id(100 + i));
     for (const tenantId of tenants) await registry.addTenant(tenantId);
     await set(registry, tenants[3]!, { runningSince: new Date() });
     // A queue that is slow to answer (as Azure is, next to Azurite), counting the sends under way.
     let sending = 0;
     let mostAtOnce = 0;
-    const slow = Object.assign(Object.create(queue) as TenantQueueClient, {
-      sendTenantMessage: async (...args: Parameters<TenantQueueClient["sendTenantMessage"]>) => {
-        sending += 1;
-        mostAtOnce = Math.max(mostAtOnce, sending);
-        try {
-          await sleep(150);
-          return await queue.sendTenantMessage(...args);
-        } finally {
-          sending -= 1;
-        }
-      },
+    const slow = withSend(queue, async (send) => {
+      sending += 1;
+      mostAtOnce = Math.max(mostAtOnce, sending);
+      try {
+        await sleep(150);
+        return await send();
+      } finally {
+        sending -= 1;
+      }
     });
     const result = await scheduleDueTenants({ registry, queue: slow, logger: capturingLogger().logger });
     expect(mostAtOnce).toBe(SCHEDULE_CONCURRENCY);
@@ -160,21 +137,15 @@ describe("scheduleDueTenants", () => {
   });
 
   it("stopped mid-pass (Ctrl+C): starts no further tenant, and leaves every tenant it started both marked and queued, none marked without its message", async () => {
-    const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "sched6" });
-    const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
-    await registry.createTableIfNotExists();
-    await queue.createQueuesIfNotExist();
-    await drain(queue);
+    const { registry, queue } = await emptyStores("sched6");
     const tenants = Array.from({ length: 2 * SCHEDULE_CONCURRENCY + 5 }, (_, i) => id(200 + i));
     for (const tenantId of tenants) await registry.addTenant(tenantId);
     const stop = new AbortController();
     // The stop comes as the first message is being sent, while other tenants' markers are being written.
-    const stopping = Object.assign(Object.create(queue) as TenantQueueClient, {
-      sendTenantMessage: async (...args: Parameters<TenantQueueClient["sendTenantMessage"]>) => {
-        stop.abort();
-        await sleep(100);
-        return queue.sendTenantMessage(...args);
-      },
+    const stopping = withSend(queue, async (send) => {
+      stop.abort();
+      await sleep(100);
+      return send();
     });
     const log = capturingLogger();
     const result = await scheduleDueTenants({ registry, queue: stopping, logger: log.logger, abortSignal: stop.signal });
@@ -189,6 +160,23 @@ describe("scheduleDueTenants", () => {
     }
   });
 });
+
+/** A registry of its own (by table prefix) and the shared tenant queue, emptied. */
+async function emptyStores(tablePrefix: string): Promise<{ registry: TenantRegistryClient; queue: TenantQueueClient }> {
+  const registry = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix });
+  const queue = new TenantQueueClient({ queue: azuriteQueueStorage(azurite.instance) });
+  await registry.createTableIfNotExists();
+  await queue.createQueuesIfNotExist();
+  await drain(queue);
+  return { registry, queue };
+}
+
+/** The same queue, with each message's send going through `around` (which may call the real send). */
+function withSend(queue: TenantQueueClient, around: (send: () => Promise<string>) => Promise<string>): TenantQueueClient {
+  return Object.assign(Object.create(queue) as TenantQueueClient, {
+    sendTenantMessage: (...args: Parameters<TenantQueueClient["sendTenantMessage"]>) => around(() => queue.sendTenantMessage(...args)),
+  });
+}
 
 /** Changes a tenant's registry row as a worker or an earlier pass would have. */
 async function set(registry: TenantRegistryClient, tenantId: string, change: object): Promise<void> {
