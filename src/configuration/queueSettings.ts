@@ -3,9 +3,8 @@
  * or USER_SYNC_QUEUE__queueServiceUri, an identity-based connection (the Functions convention, so
  * that the queue trigger's `connection: "USER_SYNC_QUEUE"` and this code read the same settings).
  */
-import { STORAGE_DEFAULTS } from "./defaults.js";
-import { duration } from "./schema.js";
 import { settingsError } from "./settingsError.js";
+import { readStorageRequestTimeout } from "./storageSettings.js";
 
 /** `requestTimeoutInMs` bounds each attempt of a queue request (STORAGE_REQUEST_TIMEOUT_SECONDS, as for tables). */
 export type TenantQueueSettings = (
@@ -22,9 +21,9 @@ export function loadQueueSettings(env: Record<string, string | undefined> = proc
 
 /** The same setting and bound as the table requests' (storageSettings.ts). */
 function readRequestTimeoutInMs(env: Record<string, string | undefined>): number {
-  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table or queue request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
-  if (!timeout.success) throw settingsError([`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`], ["STORAGE_REQUEST_TIMEOUT_SECONDS"]);
-  return (timeout.data ?? STORAGE_DEFAULTS.requestTimeoutSeconds) * 1000;
+  const timeout = readStorageRequestTimeout(env);
+  if ("error" in timeout) throw settingsError([timeout.error], ["STORAGE_REQUEST_TIMEOUT_SECONDS"]);
+  return timeout.timeoutInMs;
 }
 
 function readConnection(env: Record<string, string | undefined>): TenantQueueSettings {

@@ -95,15 +95,24 @@ export function readStorage(env: Record<string, string | undefined>): { storage?
     }
   }
   // Read here, not in the schema: the read-only commands need it with the storage settings alone.
-  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table or queue request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
-  if (!timeout.success) {
+  const timeout = readStorageRequestTimeout(env);
+  if ("error" in timeout) {
     names.push("STORAGE_REQUEST_TIMEOUT_SECONDS");
-    lines.push(`STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}`);
+    lines.push(timeout.error);
   } else if (storage) {
-    storage.requestTimeoutInMs = timeout.data * 1000;
+    storage.requestTimeoutInMs = timeout.timeoutInMs;
   }
   if (storage && storage.requestTimeoutInMs === undefined) storage.requestTimeoutInMs = STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
   return storage ? { storage, lines, names } : { lines, names };
+}
+
+/**
+ * STORAGE_REQUEST_TIMEOUT_SECONDS, the bound of each table and queue request's attempt: in
+ * milliseconds (its default when unset), or the line that says what is wrong with it.
+ */
+export function readStorageRequestTimeout(env: Record<string, string | undefined>): { timeoutInMs: number } | { error: string } {
+  const timeout = duration("STORAGE_REQUEST_TIMEOUT_SECONDS", "before an unanswered table or queue request is abandoned and retried").safeParse(env.STORAGE_REQUEST_TIMEOUT_SECONDS);
+  return timeout.success ? { timeoutInMs: timeout.data * 1000 } : { error: `STORAGE_REQUEST_TIMEOUT_SECONDS ${timeout.error.issues[0]?.message ?? "is not valid."}` };
 }
 
 /**
