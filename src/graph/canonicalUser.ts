@@ -11,15 +11,8 @@
  * `sameUserValues` compares two users by value: `null` and absent are the same, key order does not
  * matter (at any depth); array order does.
  */
+import { setOwnProperty } from "../shared/ownProperty.js";
 import type { GraphUser } from "./types.js";
-
-function setOwn(target: Record<string, unknown>, name: string, value: unknown): void {
-  // A plain assignment of `__proto__` would set the prototype instead of a key.
-  // Every other inherited name of a plain object is a writable data property: assigning it makes
-  // an own property, and keeps the object's fast (shared) shape, which defineProperty does not.
-  if (name === "__proto__") Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
-  else target[name] = value;
-}
 
 const isAnnotation = (key: string) => key.startsWith("@odata.");
 const hasOwn = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
@@ -48,7 +41,7 @@ function selectionOf(select: readonly string[]): Selection {
 export function canonicalUser(user: GraphUser, select: readonly string[]): GraphUser {
   const { names, nameSet } = selectionOf(select);
   const result: Record<string, unknown> = {};
-  setOwn(result, "id", user.id);
+  setOwnProperty(result, "id", user.id);
   // Built only when Graph spells a selected property another way.
   let byLowerName: Map<string, string> | undefined;
   let takenUnderOtherSpelling: Set<string> | undefined;
@@ -66,11 +59,11 @@ export function canonicalUser(user: GraphUser, select: readonly string[]): Graph
         (takenUnderOtherSpelling ??= new Set()).add(key);
       }
     }
-    setOwn(result, name, value === undefined ? null : value);
+    setOwnProperty(result, name, value === undefined ? null : value);
   }
   for (const key of Object.keys(user)) {
     if (key === "id" || nameSet.has(key) || takenUnderOtherSpelling?.has(key) || isAnnotation(key)) continue;
-    setOwn(result, key, user[key]);
+    setOwnProperty(result, key, user[key]);
   }
   return result as GraphUser;
 }

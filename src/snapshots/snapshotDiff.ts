@@ -5,7 +5,7 @@
  */
 import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
-import { setOwnProperty } from "../tables/userEntity.js";
+import { setOwnProperty } from "../shared/ownProperty.js";
 
 export type SnapshotChange =
   | { change: "added"; id: string; user: GraphUser }

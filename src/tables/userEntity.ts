@@ -21,6 +21,7 @@
 import type { TableEntity } from "@azure/data-tables";
 import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
+import { setOwnProperty } from "../shared/ownProperty.js";
 
 /** The reserved column with the encoding metadata. */
 export const META_COLUMN = "_meta";
@@ -52,17 +53,6 @@ const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
  * Compared case-insensitively; such a Graph name is stored under a generated column.
  */
 const RESERVED_NAMES = new Set(["partitionkey", "rowkey", "timestamp", "etag", "odata", ...Object.getOwnPropertyNames(Object.prototype).map((name) => name.toLowerCase())]);
-
-/**
- * Sets an own, enumerable property, whatever its name: a plain assignment of `__proto__` would set
- * the object's prototype instead (and lose the value).
- */
-export function setOwnProperty(target: Record<string, unknown>, name: string, value: unknown): void {
-  // Every other inherited name of a plain object is a writable data property: assigning it makes
-  // an own property, and keeps the object's fast (shared) shape, which defineProperty does not.
-  if (name === "__proto__") Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
-  else target[name] = value;
-}
 
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
