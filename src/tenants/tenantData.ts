@@ -39,7 +39,9 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
   const prefix = tenantTablePrefix(tenantId);
   const [snapshots, runs, ...mirror] = tenantTableNames(prefix) as [string, string, ...string[]];
   const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
-  if (await tableExists(runsTable, runs, options)) {
+  // Looked at once: without it there is no lease to take, and it is not deleted below either.
+  const runsExisted = await tableExists(runsTable, runs, options);
+  if (runsExisted) {
     const store = new SnapshotStoreClient({ storage: options.storage, tablePrefix: prefix, ...(options.credential ? { credential: options.credential } : {}) });
     try {
       // Held until its table is deleted: a run that starts meanwhile finds it held and skips.
@@ -55,7 +57,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
   const deleted = new Map<string, DeletedTable>();
   for (const tableName of [snapshots, ...mirror, runs]) {
     const table = tableName === runs ? runsTable : createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
-    const existed = await tableExists(table, tableName, options);
+    const existed = tableName === runs ? runsExisted : await tableExists(table, tableName, options);
     if (existed) {
       try {
         await table.deleteTable({ abortSignal: options.abortSignal });
