@@ -25,6 +25,7 @@ import { startAzurite, type AzuriteInstance } from "../azurite.js";
 import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
 import { measureIncrementalSync, type DeltaBenchResult } from "./deltaBench.js";
+import { cpuTimeInMs } from "./processCpu.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import {
   GRAPH_PAGE_SIZE,
@@ -168,22 +169,6 @@ function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: strin
 function repeatsOf(kind: ScenarioKind, userCount: number): number {
   if (userCount >= MILLION) return options.millionRepeat;
   return kind === "full-round" ? options.fullRoundRepeat : options.repeat;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
-
-/** CPU time (user + system, every thread) a process has used, from /proc; undefined where there is none. */
-function cpuTimeInMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

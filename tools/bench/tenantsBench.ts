@@ -27,6 +27,7 @@ import { parseArgs } from "node:util";
 import { startAzurite } from "../azurite.js";
 import { startSimulatedTenant } from "../simulated-tenant/index.js";
 import type { HeapReport } from "./heapSampler.js";
+import { cpuTimeInMs } from "./processCpu.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, "..", "..", "src", "cli", "main.js");
@@ -75,16 +76,9 @@ export interface FanOutResult {
   loadAverageAfter: number;
 }
 
-/** CPU time (user + system) a process has used, from /proc/<pid>/stat (USER_HZ = 100); 0 where there is none. */
+/** CPU seconds a process has used (processCpu.ts); 0 where there is none. */
 function cpuSecondsOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+  return (cpuTimeInMs(pid) ?? 0) / 1000;
 }
 
 interface ChildRun {
