@@ -1,0 +1,88 @@
+/**
+ * Every KQL query the Bicep ships (the workbook's charts, the log alerts) parses and binds with
+ * Microsoft's Kusto language service against the Application Insights tables it reads
+ * (test/support/applicationInsightsSchema.ts). The queries are read from the templates' syntax
+ * trees (test/support/bicepKql.ts), as Azure receives them: a module's `${param}` takes the value
+ * infra/main.bicep passes it. Any diagnostic of severity Error fails, naming the query.
+ */
+import { join, normalize, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+import { APPLICATION_INSIGHTS_TABLES } from "../support/applicationInsightsSchema.js";
+import { kqlLookingStrings, kqlQueries, type BicepKqlQuery } from "../support/bicepKql.js";
+import { bicepFilesUnder, modules, objectEntries, parseBicepFile, resolveString, type BicepDocument } from "../support/bicepSyntax.js";
+import { analyzeKql, kustoGlobals, type KqlDiagnostic } from "../support/kusto.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const INFRA = join(ROOT, "infra");
+const TABLES = Object.keys(APPLICATION_INSIGHTS_TABLES);
+
+const main = await parseBicepFile(join(INFRA, "main.bicep"));
+
+/** The literal string values infra/main.bicep passes to the module at `file` (relative to infra/). */
+function moduleArguments(file: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const m of modules(main).filter((m) => normalize(m.path) === normalize(file))) {
+    for (const { key, value } of objectEntries(objectEntries(m.body).find((e) => e.key === "params")?.value)) {
+      const resolved = resolveString(main, value);
+      if (resolved !== undefined) values[key] = resolved;
+    }
+  }
+  return values;
+}
+
+const documents: BicepDocument[] = [];
+for (const file of bicepFilesUnder(INFRA).filter((f) => f.endsWith(".bicep"))) {
+  const doc = await parseBicepFile(join(INFRA, file));
+  documents.push({ ...doc, path: relative(ROOT, doc.path) });
+}
+const samplesFor = (doc: BicepDocument) => moduleArguments(relative(INFRA, join(ROOT, doc.path)));
+const queries: BicepKqlQuery[] = documents.flatMap((doc) => kqlQueries(doc, samplesFor(doc)));
+const globals = kustoGlobals(APPLICATION_INSIGHTS_TABLES);
+
+/** `KS228 The name 'kind' needs to be bracketed… at «kind = case(…»` */
+function describeDiagnostic(query: string, d: KqlDiagnostic): string {
+  return `${d.code} ${d.message} at «${query.slice(d.start, d.start + Math.max(d.length, 20))}»`;
+}
+const errors = (query: string) =>
+  analyzeKql(query, globals)
+    .filter((d) => d.severity === "Error")
+    .map((d) => describeDiagnostic(query, d));
+
+describe("the KQL in infra/", () => {
+  it("is found: the workbook's eight charts and the four alerts", () => {
+    const byFile = (file: string) => queries.filter((q) => q.name.startsWith(`infra/modules/${file}:`)).length;
+    expect({ workbook: byFile("workbook.bicep"), monitoring: byFile("monitoring.bicep"), total: queries.length }).toEqual({ workbook: 8, monitoring: 4, total: 12 });
+  });
+
+  it("is all checked: every string in infra/ that reads like a query over these tables is one of them", () => {
+    const checked = new Set(queries.map((q) => q.node.id));
+    for (const doc of documents) {
+      for (const node of kqlLookingStrings(doc, TABLES)) expect(checked.has(node.id), `${doc.path}:${node.startPosition.row + 1} ${node.text.slice(0, 60)}`).toBe(true);
+    }
+  });
+
+  it("takes a module's parameters from infra/main.bicep: the alerts filter on the registered function", () => {
+    const failedRuns = queries.find((q) => q.name.endsWith(" failedRunAlert"));
+    expect(failedRuns?.text).toBe('requests | where operation_Name == "userSync" and success == false');
+  });
+
+  it.each(queries.map((q) => [q.name, q.text]))("%s parses and binds", (_name, text) => {
+    expect(errors(text)).toEqual([]);
+  });
+});
+
+describe("the KQL check can fail", () => {
+  it.each([
+    ["a keyword used as a name", 'customMetrics | extend kind = "x" | summarize sum(valueSum) by kind', "KS228"],
+    ["an unknown column", 'customMetrics | where metricName == "usersync.runs"', "KS142"],
+    ["a table the component does not have", "AppMetrics | where Name == 'usersync.runs'", "KS204"],
+    ["an unknown function", "customMetrics | summarize total = summ(valueSum)", "KS211"],
+    ["a syntax error", "requests | where success ==", "KS006"],
+  ])("%s", (_what, query, code) => {
+    expect(errors(query).join("\n")).toContain(code);
+  });
+
+  it("reads a bracketed keyword as a name", () => {
+    expect(errors('customMetrics | extend ["kind"] = "x" | summarize sum(valueSum) by ["kind"]')).toEqual([]);
+  });
+});
