@@ -85,6 +85,36 @@ param instanceMemoryMB int = 2048
 @maxValue(27)
 param userSyncMaxRunMinutes int = 25
 
+// The optional settings of the product (README, "Settings") that a deployment sets when given a value.
+// Every deployment replaces all of the app's settings, so a value changed in the portal reverts at the
+// next deployment: these are the place to change them (main.bicepparam reads each from the
+// environment variable of the same name: `azd env set`, or the pipeline's variables).
+type OptionalSettings = {
+  // Full rounds (snapshot and mirror mark-and-sweep).
+  USER_SYNC_FULL_SCHEDULE: string?
+  // Retention.
+  SNAPSHOT_RETENTION_COUNT: string?
+  SNAPSHOT_RETENTION_DAYS: string?
+  SNAPSHOT_RETENTION_GRACE_MINUTES: string?
+  // Resumable runs and the writer lease.
+  USER_SYNC_RESUME_WITHIN_MINUTES: string?
+  USER_SYNC_LEASE_SECONDS: string?
+  // Limits of Graph and storage requests.
+  GRAPH_MAX_RETRIES: string?
+  GRAPH_MAX_RETRY_WAIT_SECONDS: string?
+  GRAPH_REQUEST_TIMEOUT_SECONDS: string?
+  STORAGE_REQUEST_TIMEOUT_SECONDS: string?
+  // Endpoints: the regional token service, and overrides of the cloud's hosts.
+  GRAPH_AZURE_REGION: string?
+  GRAPH_AUTHORITY_HOST: string?
+  GRAPH_ENDPOINT: string?
+  // Telemetry: the share of runs whose traces are kept.
+  USER_SYNC_TRACE_SAMPLING_RATIO: string?
+}
+
+@description('Optional app settings by name (README, "Settings"). A setting with a value is set; an empty or missing one is left unset, so that the code\'s documented default applies. The code checks the values when the function starts.')
+param optionalSettings OptionalSettings = {}
+
 @description('Multi-tenant mode (docs/tenants.md): sets USER_SYNC_TENANT_MODE=multi and the identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri, __credential, __clientId) on the app, and gives the function identity Storage Queue Data Contributor on the snapshot account. Deploy infra/entra with signInAudience AzureADMultipleOrgs too. With privateNetworking, the snapshot account also gets a queue private endpoint.')
 param multiTenant bool = false
 
@@ -269,6 +299,7 @@ module functionApp 'modules/function-app.bicep' = {
     userSyncSchedule: userSyncSchedule
     userSyncSelect: userSyncSelect
     userSyncMaxRunMinutes: userSyncMaxRunMinutes
+    optionalSettings: optionalSettings
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     virtualNetworkSubnetId: network.?outputs.functionSubnetId ?? ''

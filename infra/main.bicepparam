@@ -27,3 +27,22 @@ param snapshotStorageSku = readEnvironmentVariable('SNAPSHOT_STORAGE_SKU', 'Stan
 param privateNetworking = bool(readEnvironmentVariable('PRIVATE_NETWORKING', 'false'))
 // Multi-tenant mode (docs/tenants.md): the function identity may use the tenant queue.
 param multiTenant = readEnvironmentVariable('USER_SYNC_TENANT_MODE', 'single') == 'multi'
+param userSyncMaxRunMinutes = int(readEnvironmentVariable('USER_SYNC_MAX_RUN_MINUTES', '25'))
+// Optional app settings, each from the variable of its name; empty: unset, the code's default
+// (README, "Settings"). Set them here rather than in the portal: a deployment replaces all settings.
+param optionalSettings = {
+  USER_SYNC_FULL_SCHEDULE: readEnvironmentVariable('USER_SYNC_FULL_SCHEDULE', '')
+  SNAPSHOT_RETENTION_COUNT: readEnvironmentVariable('SNAPSHOT_RETENTION_COUNT', '')
+  SNAPSHOT_RETENTION_DAYS: readEnvironmentVariable('SNAPSHOT_RETENTION_DAYS', '')
+  SNAPSHOT_RETENTION_GRACE_MINUTES: readEnvironmentVariable('SNAPSHOT_RETENTION_GRACE_MINUTES', '')
+  USER_SYNC_RESUME_WITHIN_MINUTES: readEnvironmentVariable('USER_SYNC_RESUME_WITHIN_MINUTES', '')
+  USER_SYNC_LEASE_SECONDS: readEnvironmentVariable('USER_SYNC_LEASE_SECONDS', '')
+  GRAPH_MAX_RETRIES: readEnvironmentVariable('GRAPH_MAX_RETRIES', '')
+  GRAPH_MAX_RETRY_WAIT_SECONDS: readEnvironmentVariable('GRAPH_MAX_RETRY_WAIT_SECONDS', '')
+  GRAPH_REQUEST_TIMEOUT_SECONDS: readEnvironmentVariable('GRAPH_REQUEST_TIMEOUT_SECONDS', '')
+  STORAGE_REQUEST_TIMEOUT_SECONDS: readEnvironmentVariable('STORAGE_REQUEST_TIMEOUT_SECONDS', '')
+  GRAPH_AZURE_REGION: readEnvironmentVariable('GRAPH_AZURE_REGION', '')
+  GRAPH_AUTHORITY_HOST: readEnvironmentVariable('GRAPH_AUTHORITY_HOST', '')
+  GRAPH_ENDPOINT: readEnvironmentVariable('GRAPH_ENDPOINT', '')
+  USER_SYNC_TRACE_SAMPLING_RATIO: readEnvironmentVariable('USER_SYNC_TRACE_SAMPLING_RATIO', '')
+}

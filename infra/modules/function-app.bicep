@@ -33,6 +33,8 @@ param userSyncSchedule string
 param userSyncSelect string
 @description('USER_SYNC_MAX_RUN_MINUTES: below host.json functionTimeout, so a run checkpoints before the host stops it.')
 param userSyncMaxRunMinutes int
+@description('Optional settings by name (main.bicep, OptionalSettings): those with a value are set; empty ones are left unset, so that the code\'s default applies.')
+param optionalSettings object = {}
 
 @minValue(1)
 @maxValue(1000)
@@ -140,6 +142,9 @@ var optionalProductSettings = empty(userSyncSelect) ? {} : {
   USER_SYNC_SELECT: userSyncSelect
 }
 
+// The optional settings given a value (main.bicep, OptionalSettings; README, "Settings").
+var givenOptionalSettings = toObject(filter(items(optionalSettings), setting => !empty(setting.value)), setting => setting.key, setting => setting.value)
+
 // Multi-tenant mode: the registry's tenants, fanned out on the tenant queue through the identity
 // (USER_SYNC_QUEUE is the queue trigger's connection: the host reads __credential and __clientId).
 var tenantSettings = multiTenant ? {
@@ -152,7 +157,7 @@ var tenantSettings = multiTenant ? {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings, tenantSettings)
+  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings, givenOptionalSettings, tenantSettings)
 }
 
 // Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords. The

@@ -8,7 +8,8 @@
 // The folder holds exactly: dist/src (the compiled functions and their code), host.json,
 // package.json, package-lock.json, and node_modules with the production dependencies only
 // (npm ci --omit=dev --ignore-scripts), so nothing is built on the platform (remoteBuild: false).
-// .funcignore at the repository root names the same selection for tools that deploy the root.
+// .funcignore at the repository root names the same selection (node_modules as installed) for tools
+// that deploy the root; it must not exclude node_modules, or azd refuses remoteBuild: false.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -42,10 +43,9 @@ for (const file of FILES) cpSync(join(root, file), join(target, file));
 npm(target, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline");
 // npm writes this bookkeeping file during ci; it is not part of the app.
 rmSync(join(target, "node_modules", ".package-lock.json"), { force: true });
-// azd leaves node_modules out of a package folder that has no ignore file of its own (.zipignore in
-// current versions, .funcignore in earlier ones). These ignore nothing: the folder is already exactly
-// the package, and the pipeline zips the same folder, ignore files included.
+// azd zips this folder through its .funcignore, and leaves node_modules out of a folder without one
+// (azure-dev, cli/azd/pkg/project/project_utils.go, createDeployableZip). This one ignores nothing:
+// the folder is already exactly the package, and the pipeline zips the same folder, this file included.
 const ignoreNothing = "# Written by infra/scripts/stage-app.mjs: this folder is already exactly the package.\n";
 writeFileSync(join(target, ".funcignore"), ignoreNothing);
-writeFileSync(join(target, ".zipignore"), ignoreNothing);
 console.log(`stage-app: staged the function app in ${target}`);

@@ -39,9 +39,7 @@ beforeAll(() => {
   };
   const azdFolder = staged([hook[1]!, "--no-build"]);
   // azd's copy: everything, unless the folder's ignore file says otherwise (ours ignores nothing).
-  for (const ignore of [".zipignore", ".funcignore"]) {
-    expect(readFileSync(join(azdFolder, ignore), "utf8").split("\n").filter((line) => line && !line.startsWith("#"))).toEqual([]);
-  }
+  expect(readFileSync(join(azdFolder, ".funcignore"), "utf8").split("\n").filter((line) => line && !line.startsWith("#"))).toEqual([]);
   azdFiles = filesUnder(azdFolder);
   const step = /^\s+- script: (node infra\/scripts\/stage-app\.mjs --no-build)$/m.exec(pipeline)![1]!.split(" ");
   pipelineFiles = filesUnder(staged(step.slice(1)));
@@ -63,7 +61,7 @@ describe("one package, whichever way it ships", () => {
 
   it("holds the compiled app, host.json, the manifests and production dependencies, nothing else", () => {
     const top = new Set(azdFiles.map((f) => (f.startsWith("dist/src/") ? "dist/src/" : f.startsWith("node_modules/") ? "node_modules/" : f)));
-    expect([...top].sort()).toEqual([".funcignore", ".zipignore", "dist/src/", "host.json", "node_modules/", "package-lock.json", "package.json"]);
+    expect([...top].sort()).toEqual([".funcignore", "dist/src/", "host.json", "node_modules/", "package-lock.json", "package.json"]);
     expect(azdFiles).toContain("dist/src/functions/userSync.js");
     expect(azdFiles.filter((f) => f.startsWith("dist/src/") && !/\.js(\.map)?$/.test(f))).toEqual([]);
     const packages = new Set(azdFiles.filter((f) => f.startsWith("node_modules/")).map((f) => f.split("/").slice(1, f.split("/")[1]!.startsWith("@") ? 3 : 2).join("/")));
@@ -79,6 +77,6 @@ describe("one package, whichever way it ships", () => {
 
   it("the root .funcignore keeps the same selection for tools that deploy the repository root", () => {
     const lines = readFileSync(join(ROOT, ".funcignore"), "utf8").split("\n").filter((line) => line && !line.startsWith("#"));
-    expect(lines).toEqual(["*", "!dist/", "dist/*", "!dist/src/", "!host.json", "!package.json", "!package-lock.json"]);
+    expect(lines).toEqual(["*", "!dist/", "dist/*", "!dist/src/", "!host.json", "!package.json", "!package-lock.json", "!node_modules/"]);
   });
 });

@@ -242,16 +242,87 @@ describe("smoke-check.sh", () => {
 });
 
 describe("certificate-credentials.sh (deployment script)", () => {
-  it("parses only the Azure CLI's standard output, so warnings on standard error do not corrupt the JSON", () => {
-    const box = sandbox({ VAULT_NAME: "kv", CERTIFICATE_NAMES: "entra-user-sync", CERTIFICATE_SUBJECT: "CN=x", VALIDITY_IN_MONTHS: "12", RETRY_DELAY_SECONDS: "0", STUB_FORBIDDEN_ONCE: "1" });
+  type Version = { version: string; enabled: boolean; expires: string; notBefore: string };
+  const current = (version: string): Version => ({ version, enabled: true, expires: "2099-01-01T00:00:00+00:00", notBefore: "2026-01-01T00:00:00+00:00" });
+  /** Runs the script against the stub vault (`vault`: certificate name → versions, oldest first). */
+  const deploy = (names: string, vault: Record<string, Version[]>, env: Record<string, string> = {}) => {
+    const box = sandbox({ VAULT_NAME: "kv", CERTIFICATE_NAMES: names, CERTIFICATE_SUBJECT: "CN=x", VALIDITY_IN_MONTHS: "12", RETRY_DELAY_SECONDS: "0", STUB_VAULT: JSON.stringify(vault), ...env });
     const output = join(box.dir, "outputs.json");
     const result = run("bash", [join(SCRIPTS, "certificate-credentials.sh")], { env: { ...box.env, AZ_SCRIPTS_OUTPUT_PATH: output } });
-    expect(result.code).toBe(0);
+    const written = () => (JSON.parse(readFileSync(output, "utf8")) as { certificateCredentials: Array<Record<string, string>> }).certificateCredentials;
+    const creates = box.calls().filter((c) => c.startsWith("az keyvault certificate create"));
+    return { result, written, creates, vault: () => JSON.parse(readFileSync(`${box.log}.vault.json`, "utf8")) as Record<string, Version[]> };
+  };
+
+  it("parses only the Azure CLI's standard output, so warnings on standard error do not corrupt the JSON", () => {
+    const { result, written } = deploy("entra-user-sync", { "entra-user-sync": [current("v1")] }, { STUB_FORBIDDEN_ONCE: "1" });
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain("Waiting for the Key Vault role assignment to propagate");
     expect(result.stderr).toContain("WARNING: a warning on standard error");
-    const written = JSON.parse(readFileSync(output, "utf8")) as { certificateCredentials: Array<Record<string, string>> };
-    expect(written.certificateCredentials).toEqual([
-      { displayName: "entra-user-sync ABCDEF0123456789", key: "TUlJQ2VydA==", startDateTime: "2026-01-01T00:00:00+00:00", endDateTime: "2099-01-01T00:00:00+00:00" },
-    ]);
+    expect(written()).toEqual([{ displayName: "entra-user-sync V100112233445566", key: Buffer.from("MIICv1").toString("base64"), startDateTime: "2026-01-01T00:00:00+00:00", endDateTime: "2099-01-01T00:00:00+00:00" }]);
+  });
+
+  it("first deployment: creates the missing certificate and returns its version", () => {
+    const { result, written, creates, vault } = deploy("entra-user-sync", {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(creates).toHaveLength(1);
+    expect(creates[0]).toContain("--vault-name kv --name entra-user-sync --policy");
+    expect(result.stderr).toContain("Certificate entra-user-sync does not exist in kv: creating it");
+    const [created] = vault()["entra-user-sync"]!;
+    expect(written()).toEqual([expect.objectContaining({ key: Buffer.from(`MIIC${created!.version}`).toString("base64"), endDateTime: created!.expires })]);
+    // Twelve months from now, as VALIDITY_IN_MONTHS says.
+    expect(new Date(created!.expires).getTime() - Date.now()).toBeGreaterThan(360 * 86_400_000);
+  });
+
+  it("redeployment: reuses the existing certificate, creates nothing", () => {
+    const { result, written, creates } = deploy("entra-user-sync", { "entra-user-sync": [current("v1")] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(creates).toEqual([]);
+    expect(result.stderr).not.toContain("creating");
+    expect(written().map((c) => c.key)).toEqual([Buffer.from("MIICv1").toString("base64")]);
+  });
+
+  it("rotation to a new name: creates the new certificate and keeps trusting the old one", () => {
+    const { result, written, creates, vault } = deploy("entra-user-sync-2027 entra-user-sync", { "entra-user-sync": [current("v1")] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(creates).toHaveLength(1);
+    expect(creates[0]).toContain("--name entra-user-sync-2027 ");
+    const [created] = vault()["entra-user-sync-2027"]!;
+    expect(written().map((c) => c.key)).toEqual([Buffer.from(`MIIC${created!.version}`).toString("base64"), Buffer.from("MIICv1").toString("base64")]);
+  });
+
+  it("a certificate whose versions are all disabled or expired gets a new version, and says so", () => {
+    const expired = { ...current("v1"), expires: "2025-01-01T00:00:00+00:00" };
+    const disabled = { ...current("v2"), enabled: false };
+    const { result, written, creates, vault } = deploy("entra-user-sync", { "entra-user-sync": [expired, disabled] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(creates).toHaveLength(1);
+    expect(result.stderr).toContain("Certificate entra-user-sync in kv has no enabled, unexpired version: creating a new version");
+    const versions = vault()["entra-user-sync"]!;
+    expect(versions).toHaveLength(3);
+    expect(written().map((c) => c.key)).toEqual([Buffer.from(`MIIC${versions[2]!.version}`).toString("base64")]);
+  });
+
+  it("trusts only the enabled, unexpired versions when there are some", () => {
+    const { result, written, creates } = deploy("entra-user-sync", { "entra-user-sync": [{ ...current("v1"), expires: "2025-01-01T00:00:00+00:00" }, current("v2"), { ...current("v3"), enabled: false }] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(creates).toEqual([]);
+    expect(written().map((c) => c.key)).toEqual([Buffer.from("MIICv2").toString("base64")]);
+  });
+
+  it("stops without creating anything when the vault cannot be read for another reason", () => {
+    const error = "ERROR: HTTPSConnectionPool(host='kv.vault.azure.net', port=443): Max retries exceeded with url: /certificates/entra-user-sync/?api-version=7.5";
+    const { result, creates } = deploy("entra-user-sync", {}, { STUB_KEYVAULT_ERROR: error });
+    expect(result.code).not.toBe(0);
+    expect(creates).toEqual([]);
+    expect(result.stderr).toContain(error);
+    expect(result.stderr).toContain("could not tell whether certificate entra-user-sync exists in kv");
+  });
+
+  it("fails when Key Vault could not create the certificate, although the Azure CLI exits with 0", () => {
+    const { result, creates } = deploy("entra-user-sync", {}, { STUB_CREATE_FAILS: "1" });
+    expect(creates).toHaveLength(1);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("creating certificate entra-user-sync in kv ended with status 'failed': The policy was rejected.");
   });
 });

@@ -2,19 +2,23 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTING_NAMES } from "../../src/configuration/settings.js";
+import { SAMPLING_RATIO_SETTING } from "../../src/telemetry/telemetrySetup.js";
 import { call, literal, modules, objectEntries, parameters, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "../support/bicepSyntax.js";
+import { optionalSettingNames } from "../support/optionalSettings.js";
 
 const FUNCTION_APP = join(import.meta.dirname, "..", "..", "infra", "modules", "function-app.bicep");
+const MAIN = join(import.meta.dirname, "..", "..", "infra", "main.bicep");
+
+/** Settings the telemetry reads (not in SETTING_NAMES: telemetry never stops the sync). */
+const TELEMETRY_SETTINGS = [SAMPLING_RATIO_SETTING];
 
 /**
- * Settings the code reads that Azure deliberately leaves unset, so that the code's default applies.
- * Every entry needs a reason. A new setting in SETTING_NAMES must either be set by
- * infra/modules/function-app.bicep or be added here.
+ * Settings the code reads that a deployment never sets: they are not for Azure. Every entry needs a
+ * reason. A new setting in SETTING_NAMES must either be set by infra/modules/function-app.bicep
+ * (an optional one through main.bicep's OptionalSettings: test/infra/optional-settings.test.ts) or be
+ * added here.
  */
 const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
-  // Derived from GRAPH_CLOUD; only overridden for a sovereign or test endpoint.
-  GRAPH_AUTHORITY_HOST: "the cloud's login host from GRAPH_CLOUD",
-  GRAPH_ENDPOINT: "the cloud's Graph host from GRAPH_CLOUD",
   // Connection strings (with keys) are for local development and Azurite; Azure uses the
   // identity-based SNAPSHOT_STORAGE__tableServiceUri, and the two are exclusive.
   SNAPSHOT_STORAGE: "identity-based SNAPSHOT_STORAGE__tableServiceUri instead",
@@ -22,20 +26,6 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   // secrets, and a managed identity or certificate is preferred: docs/credentials.md).
   KEY_VAULT_SECRET_NAME: "clientSecret mode is set up by hand (docs/credentials.md)",
   GRAPH_CLIENT_SECRET: "local development only; never an app setting in Azure",
-  // Graph resilience: the documented defaults (6 retries, 300 s total retry wait, 60 s per request) suit Azure.
-  GRAPH_MAX_RETRIES: "6 retries per Graph request",
-  GRAPH_MAX_RETRY_WAIT_SECONDS: "300 s of retry wait per Graph request",
-  GRAPH_REQUEST_TIMEOUT_SECONDS: "60 s per Graph request",
-  GRAPH_AZURE_REGION: "off: the global token endpoint (regional ESTS is opt-in)",
-  // Storage and retention: the documented defaults suit Azure.
-  STORAGE_REQUEST_TIMEOUT_SECONDS: "30 s per table or queue request, retried by the SDK",
-  SNAPSHOT_RETENTION_GRACE_MINUTES: "60 minutes for readers of a superseded snapshot",
-  USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",
-  USER_SYNC_LEASE_SECONDS: "a dead writer's lease expires after 300 s",
-  SNAPSHOT_RETENTION_COUNT: "keep the newest 10 complete snapshots",
-  SNAPSHOT_RETENTION_DAYS: "no age-based keeping",
-  // Full rounds (snapshot and mirror mark-and-sweep): daily at 02:00 UTC suits most tenants.
-  USER_SYNC_FULL_SCHEDULE: "full rounds daily at 02:00 UTC (0 0 2 * * *)",
   // The tenant queue's connection string is for Azurite; Azure uses the identity-based USER_SYNC_QUEUE__queueServiceUri (multiTenant).
   USER_SYNC_QUEUE: "identity-based USER_SYNC_QUEUE__queueServiceUri instead (multi-tenant mode)",
 };
@@ -55,9 +45,14 @@ const HOST_AND_PLATFORM_SETTINGS = [
 
 let doc: BicepDocument;
 let settings: Map<string, Node>;
+/** The optional settings a deployment sets when given a value (main.bicep, OptionalSettings). */
+let optional: string[];
 
-/** The keys of every object literal that flows into the `appsettings` config resource. */
-function appSettingsOf(d: BicepDocument): Map<string, Node> {
+/**
+ * The keys of every object literal that flows into the `appsettings` config resource, and those of
+ * the optional settings (the `optionalSettings` parameter, whose keys are OptionalSettings').
+ */
+function appSettingsOf(d: BicepDocument, optionalNames: string[]): Map<string, Node> {
   const config = resources(d).filter((r) => r.type === "Microsoft.Web/sites/config" && literal(property(r.body, "name")) === "appsettings");
   expect(config, "one appsettings config resource").toHaveLength(1);
   const merged = call(property(config[0]!.body, "properties"));
@@ -70,6 +65,13 @@ function appSettingsOf(d: BicepDocument): Map<string, Node> {
     if (node.type === "ternary_expression") {
       collect(node.childForFieldName("consequence") ?? undefined);
       collect(node.childForFieldName("alternative") ?? undefined);
+      return;
+    }
+    if (node.type === "call_expression" && /^toObject\(filter\(items\(optionalSettings\),/.test(node.text)) {
+      for (const name of optionalNames) {
+        expect(found.has(name), `${name} is set once`).toBe(false);
+        found.set(name, node);
+      }
       return;
     }
     if (node.type === "object") {
@@ -87,7 +89,8 @@ function appSettingsOf(d: BicepDocument): Map<string, Node> {
 
 beforeAll(async () => {
   doc = await parseBicepFile(FUNCTION_APP);
-  settings = appSettingsOf(doc);
+  optional = optionalSettingNames(await parseBicepFile(MAIN));
+  settings = appSettingsOf(doc, optional);
 });
 
 describe("app settings in Bicep match the settings the code reads", () => {
@@ -97,7 +100,7 @@ describe("app settings in Bicep match the settings the code reads", () => {
   });
 
   it("sets nothing the code does not read, apart from the host and platform settings", () => {
-    const known = new Set<string>([...SETTING_NAMES, ...HOST_AND_PLATFORM_SETTINGS]);
+    const known = new Set<string>([...SETTING_NAMES, ...HOST_AND_PLATFORM_SETTINGS, ...TELEMETRY_SETTINGS]);
     const unknown = [...settings.keys()].filter((name) => !known.has(name));
     expect(unknown, "app settings in Bicep that the code does not read (a typo, or a removed setting)").toEqual([]);
   });
@@ -121,7 +124,7 @@ describe("app settings in Bicep match the settings the code reads", () => {
   });
 
   it("wires each product setting to its parameter", () => {
-    const wiring = Object.fromEntries([...settings].filter(([name]) => (SETTING_NAMES as readonly string[]).includes(name)).map(([name, value]) => [name, value.text]));
+    const wiring = Object.fromEntries([...settings].filter(([name]) => (SETTING_NAMES as readonly string[]).includes(name) && !optional.includes(name)).map(([name, value]) => [name, value.text]));
     expect(wiring).toEqual({
       GRAPH_TENANT_ID: "graphTenantId",
       GRAPH_CLIENT_ID: "graphClientId",
