@@ -39,18 +39,9 @@ function registeredRedirectUris(): string[] {
   });
 }
 
-/** Settings for a command that reads them but makes no network call (consent-url). */
+/** consent-url needs the app's client id and nothing else (GRAPH_CLOUD and GRAPH_AUTHORITY_HOST are optional); it makes no network call. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    USER_SYNC_TENANT_MODE: "multi",
-    GRAPH_CLIENT_ID: CLIENT,
-    KEY_VAULT_URL: "https://consent-test.vault.azure.net",
-    KEY_VAULT_CERTIFICATE_NAME: "graph",
-    SNAPSHOT_STORAGE: "UseDevelopmentStorage=true",
-    USER_SYNC_QUEUE: "UseDevelopmentStorage=true",
-    ...extra,
-  };
+  return { PATH: process.env.PATH, GRAPH_CLIENT_ID: CLIENT, ...extra };
 }
 
 describe("the admin-consent redirect URI", () => {
@@ -85,5 +76,8 @@ describe("the admin-consent redirect URI", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain("GRAPH_CLOUD");
+    const noClient = await runCli(["tenants", "consent-url", TENANT], { PATH: process.env.PATH });
+    expect(noClient.code).toBe(2);
+    expect(noClient.stderr).toContain("GRAPH_CLIENT_ID is missing");
   });
 });
