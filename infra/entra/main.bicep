@@ -66,6 +66,14 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   displayName: checkedDisplayName
   signInAudience: signInAudience
   notes: 'Managed by the entra-user-sync deployment (infra/entra/main.bicep). Manual changes are overwritten.'
+  // Where Entra sends an administrator after admin consent (the consent URL's redirect_uri): the
+  // cloud's portal, a Microsoft page with nothing to run (docs/decisions.md). The command line's
+  // `tenants consent-url` sends exactly this URI (src/configuration/clouds.ts, consentRedirectUri).
+  web: {
+    redirectUris: [
+      '${environment().portal}/'
+    ]
+  }
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId

@@ -8,7 +8,7 @@ import { createDefaultHttpClient, type HttpClient } from "@azure/core-rest-pipel
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { loadSettings, loadStorageSettings, type Settings, type SnapshotStorageSettings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
-import { adminConsentUrl } from "../credentials/consent.js";
+import { adminConsentUrlFor } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import { GraphRequestClient } from "../graph/graphRequestClient.js";
@@ -127,7 +127,7 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     select: settings.select,
     retryOptions: { maxRetries: settings.graphRequests.maxRetries, maxRetryWaitInMs: settings.graphRequests.maxRetryWaitInMs },
     requestTimeoutInMs: settings.graphRequests.requestTimeoutInMs,
-    adminConsentUrl: adminConsentUrl(settings.authorityHost, id, settings.clientId),
+    adminConsentUrl: adminConsentUrlFor(settings, id),
   };
   const requests = new GraphRequestClient({ ...graphOptions, httpClient: processClients.graphHttpClient });
   return {

@@ -189,7 +189,7 @@ export function buildProgram(): Command {
     .action(async (tenant: string, options: { deleteData: boolean }) => tenantsRemoveCommand(tenant, options));
   tenants
     .command("consent-url")
-    .description("Print the URL where the tenant's administrator grants the app its permissions (admin consent), in the configured cloud.")
+    .description("Print the URL where the tenant's administrator grants the app its permissions (admin consent), in the configured cloud, with the redirect URI the app registers (docs/tenants.md). Reads only GRAPH_CLIENT_ID, GRAPH_CLOUD and GRAPH_AUTHORITY_HOST.")
     .argument("<tenantId>", "the tenant's GUID or one of its verified domains", tenantArgument)
     .action(async (tenant: string) => tenantsConsentUrlCommand(tenant));
   return program;

@@ -1,6 +1,6 @@
 /** `entra-user-sync tenants add <tenantId> [--name <text>]`: registers a customer tenant. */
 import { loadSettings } from "../configuration/settings.js";
-import { adminConsentUrl } from "../credentials/consent.js";
+import { adminConsentUrlFor } from "../credentials/consent.js";
 import { resolveTenant } from "../tenants/resolveTenant.js";
 import { parseTenantId } from "../tenants/tenantId.js";
 import { write } from "./output.js";
@@ -24,7 +24,7 @@ export async function tenantsAddCommand(tenant: string, options: TenantsAddOptio
   const via = record.domain ? ` (${record.domain})` : "";
   await write(`Added tenant ${record.tenantId}${via}${record.name ? `, "${record.name}"` : ""}. Its data goes to the tables ${record.tablePrefix}*.\n`);
   if (settings) {
-    await write(`If its administrator has not consented yet: ${adminConsentUrl(settings.authorityHost, record.tenantId, settings.clientId)}\n`);
+    await write(`If its administrator has not consented yet: ${adminConsentUrlFor(settings, record.tenantId)}\n`);
   } else {
     await write(`If its administrator has not consented yet, see: entra-user-sync tenants consent-url ${record.tenantId}\n`);
   }

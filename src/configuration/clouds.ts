@@ -13,6 +13,13 @@ export interface CloudEndpoints {
   tokenExchangeAudience: string;
   /** Where an administrator grants consent and manages app registrations. */
   portal: string;
+  /**
+   * Where Entra sends a customer's administrator after admin consent (the `redirect_uri` of the
+   * consent URL, registered on the app): the cloud's portal, a Microsoft page that needs nothing to
+   * run and receives only the consent's outcome (docs/decisions.md). The Entra template registers
+   * `${environment().portal}/`, the same URI.
+   */
+  consentRedirectUri: string;
 }
 
 export const CLOUDS: Record<CloudName, CloudEndpoints> = {
@@ -22,6 +29,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     keyVaultSuffix: "vault.azure.net",
     tokenExchangeAudience: "api://AzureADTokenExchange",
     portal: "https://portal.azure.com",
+    consentRedirectUri: "https://portal.azure.com/",
   },
   AzureChina: {
     authorityHost: "https://login.partner.microsoftonline.cn",
@@ -29,6 +37,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     keyVaultSuffix: "vault.azure.cn",
     tokenExchangeAudience: "api://AzureADTokenExchangeChina",
     portal: "https://portal.azure.cn",
+    consentRedirectUri: "https://portal.azure.cn/",
   },
   AzureUSGovernment: {
     authorityHost: "https://login.microsoftonline.us",
@@ -36,6 +45,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     keyVaultSuffix: "vault.usgovcloudapi.net",
     tokenExchangeAudience: "api://AzureADTokenExchangeUSGov",
     portal: "https://portal.azure.us",
+    consentRedirectUri: "https://portal.azure.us/",
   },
   AzureUSGovernmentDoD: {
     authorityHost: "https://login.microsoftonline.us",
@@ -43,5 +53,6 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     keyVaultSuffix: "vault.usgovcloudapi.net",
     tokenExchangeAudience: "api://AzureADTokenExchangeUSGov",
     portal: "https://portal.azure.us",
+    consentRedirectUri: "https://portal.azure.us/",
   },
 };

@@ -7,6 +7,7 @@ import type { Settings } from "../configuration/settings.js";
 import type { Logger } from "../shared/logger.js";
 import { ClientCertificateProvider } from "./clientCertificateProvider.js";
 import { ClientSecretProvider } from "./clientSecretProvider.js";
+import { consentRedirectUri } from "./consent.js";
 import { GraphTokenClient } from "./graphTokenClient.js";
 import { KeyVaultSignedAssertionProvider } from "./keyVaultSignedAssertionProvider.js";
 import { ManagedIdentityAssertionProvider } from "./managedIdentityAssertionProvider.js";
@@ -20,7 +21,7 @@ export type GraphCredential = { tokens: GraphTokenClient } & (
 );
 
 export interface CreateGraphCredentialOptions {
-  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion">;
+  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion" | "cloud">;
   /** The Azure credential (DefaultAzureCredential) that reads Key Vault or is the managed identity. */
   credential: TokenCredential;
   logger: Logger;
@@ -33,6 +34,7 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
     clientId: settings.clientId,
     authorityHost: settings.authorityHost,
     graphEndpoint: settings.graphEndpoint,
+    consentRedirectUri: consentRedirectUri(settings.cloud),
     logger,
     azureRegion: settings.azureRegion,
   };

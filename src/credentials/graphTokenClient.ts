@@ -52,6 +52,8 @@ export type GraphTokenClientOptions = GraphTokenCredentialOptions & {
   authorityHost: string;
   /** e.g. https://graph.microsoft.com, no trailing slash; the token's resource. */
   graphEndpoint: string;
+  /** The redirect URI of the admin-consent URL that token errors name (src/credentials/consent.ts). */
+  consentRedirectUri?: string;
   /** Regional token service (e.g. "westeurope"), passed to MSAL as-is. */
   azureRegion?: string;
   logger: Logger;
@@ -209,6 +211,7 @@ export class GraphTokenClient {
       clientId: this.#options.clientId,
       authorityHost: this.#authorityHost,
       graphEndpoint: this.#graphEndpoint,
+      ...(this.#options.consentRedirectUri ? { consentRedirectUri: this.#options.consentRedirectUri } : {}),
       ...credential.context,
     };
     let result;

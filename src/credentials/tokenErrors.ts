@@ -17,6 +17,8 @@ export interface TokenErrorContext {
   clientId: string;
   authorityHost: string;
   graphEndpoint: string;
+  /** The redirect URI of the admin-consent URL (the configured cloud's, src/credentials/consent.ts); the product always sets it. */
+  consentRedirectUri?: string;
   /** Defaults to keyVaultCertificate. */
   mode?: GraphCredentialMode;
   thumbprintSha256?: string;
@@ -118,10 +120,10 @@ export const AadstsFixes: Readonly<Record<number, (context: TokenErrorContext) =
   700023: certificateNotRegistered,
   700016: (c) =>
     `application ${c.clientId} was not found in tenant ${c.tenantId}. Check GRAPH_CLIENT_ID (the application (client) ID, not the object ID) and GRAPH_TENANT_ID, ` +
-    `and that ${CLOUD_SETTINGS} is the cloud where the app is registered. A multi-tenant app must first be consented in this tenant: ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId)}`,
+    `and that ${CLOUD_SETTINGS} is the cloud where the app is registered. A multi-tenant app must first be consented in this tenant: ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId, c.consentRedirectUri)}`,
   7000229: (c) =>
     `${app(c)} has no service principal in tenant ${c.tenantId}: no administrator of that tenant has consented to it yet. ` +
-    `An administrator of tenant ${c.tenantId} must open ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId)} and accept (this creates the service principal and grants User.Read.All).`,
+    `An administrator of tenant ${c.tenantId} must open ${adminConsentUrl(c.authorityHost, c.tenantId, c.clientId, c.consentRedirectUri)} and accept (this creates the service principal and grants User.Read.All).`,
   90002: (c) =>
     `tenant ${c.tenantId} was not found at ${host(c)}. Check GRAPH_TENANT_ID, and that ${CLOUD_SETTINGS} matches the tenant's cloud (a US Government or China tenant is not visible from the public cloud).`,
   70011: invalidScope,

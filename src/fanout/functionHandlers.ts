@@ -24,6 +24,8 @@ export async function scheduleTenantsTimer(context: InvocationContext): Promise<
 
 /** The queue trigger: one tenant's due work. Throwing makes the host retry the message (and poison it in the end). */
 export async function tenantSyncQueueHandler(queueItem: unknown, context: InvocationContext): Promise<void> {
+  // USER_SYNC_MAX_RUN_MINUTES counts from here, as functionTimeout does (docs/operations.md).
+  const invokedAt = new Date();
   const message = parseTenantMessage(queueItem);
   if (message === undefined) {
     // Retrying cannot help: fail every attempt at once, so the host poisons it quickly.
@@ -36,6 +38,7 @@ export async function tenantSyncQueueHandler(queueItem: unknown, context: Invoca
       queue: getTenantServices().queue,
       logger: context,
       trigger: "queue",
+      invokedAt,
       dequeueCount,
       maxDequeueCount: MAX_DEQUEUE_COUNT,
       continuationDelayInSeconds: DEFAULT_CONTINUATION_DELAY_IN_SECONDS,

@@ -45,6 +45,12 @@ export interface TenantSyncContext {
   abortSignal?: AbortSignal;
   /** Overrides the settings' run control (tests, the command line). */
   runControl?: RunControl;
+  /**
+   * When the invocation started (the queue trigger's handler was called): the run's maximum
+   * duration counts from it, registry bookkeeping and everything before the snapshot included
+   * (RunDueOptions.invokedAt). Default: when this handler is called.
+   */
+  invokedAt?: Date;
 }
 
 /**
@@ -73,6 +79,7 @@ export function tenantLogger(logger: Logger, tenantId: string): Logger {
  * after maxDequeueCount attempts; the tenant's row already says why).
  */
 export async function handleTenantSyncMessage(message: TenantSyncMessage, context: TenantSyncContext): Promise<TenantSyncOutcome> {
+  const invokedAt = context.invokedAt ?? new Date();
   const { services, logger: baseLogger, abortSignal } = context;
   const signal = abortSignal ? { abortSignal } : {};
   const registry = services.registry;
@@ -95,7 +102,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     result = await services.withTenantSyncService(tenantId, (service) =>
       // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
       withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
-        service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
+        service.runDue(logger, { trigger: context.trigger, invokedAt, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
       ),
     );
   } catch (error) {

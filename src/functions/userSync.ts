@@ -25,12 +25,14 @@ await startTelemetry(process.env, { functions });
  * is due then; failing the invocation would only raise false alarms (and could trigger retries).
  */
 export async function userSyncTimer(timer: Timer, context: InvocationContext): Promise<void> {
+  // USER_SYNC_MAX_RUN_MINUTES counts from here, as functionTimeout does (docs/operations.md).
+  const invokedAt = new Date();
   if (timer.isPastDue) context.warn("The user sync timer is past due; running now.");
   try {
     // Multi-tenant mode: the timer is the scheduler; the queue-triggered tenantSync does the work.
     if (loadTenantMode(process.env) === "multi") return await scheduleTenantsTimer(context);
     const service = getUserSyncService();
-    const result = await withRunTelemetry(service, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer" }));
+    const result = await withRunTelemetry(service, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer", invokedAt }));
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
     if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {

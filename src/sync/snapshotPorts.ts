@@ -157,6 +157,12 @@ export interface RunUserSyncOptions {
 export interface RunUserSyncUnderLeaseOptions<TLease> extends RunUserSyncOptions {
   /** The caller's lease: the run renews it while it runs, but neither acquires nor releases it. */
   lease?: TLease;
+  /**
+   * When the invocation that runs the snapshot started (a timer tick, a queue message, a command):
+   * the maximum run duration counts from it, so that what came before the snapshot (tables, the
+   * lease, what is due, a mirror round, tokens, Key Vault) is inside the limit. Default: the run's start.
+   */
+  invokedAt?: Date;
 }
 
 export interface UserSyncResult<TRun extends RunHandle> {

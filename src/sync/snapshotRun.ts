@@ -65,7 +65,8 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
   async run(): Promise<UserSyncResult<TRun>> {
     const { sink, logger } = this.#deps;
     const control = this.#deps.runControl ?? {};
-    const startedAt = Date.now();
+    // The deadline counts from the invocation's start when the caller knows it (RunUserSyncUnderLeaseOptions.invokedAt).
+    const startedAt = this.#options.invokedAt?.getTime() ?? Date.now();
     const external = this.#options.abortSignal;
     external?.throwIfAborted();
     const heldByCaller = this.#options.lease !== undefined;

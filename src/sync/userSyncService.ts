@@ -45,6 +45,14 @@ export interface RunDueOptions {
   onMirrorPage?: RunMirrorSyncOptions["onPage"];
   /** "Now" for deciding what is due (tests). Default: the current time. */
   now?: Date;
+  /**
+   * When the invocation started (the timer's or queue trigger's handler was called, a message was
+   * received, the command started). The maximum run duration (USER_SYNC_MAX_RUN_MINUTES) counts
+   * from it, so that the time before the snapshot (tables, the lease, what is due, a mirror round,
+   * Key Vault and the token) is inside the limit and the run pauses before functionTimeout with the
+   * documented margin (docs/operations.md). Default: when runDue is called.
+   */
+  invokedAt?: Date;
 }
 
 export interface DueRunResult {
@@ -125,6 +133,7 @@ export class UserSyncService {
   }
 
   async #runDue(safeLogger: Logger, options: RunDueOptions): Promise<DueRunResult> {
+    const invokedAt = options.invokedAt ?? new Date();
     const abortSignal = options.abortSignal;
     const signal = { abortSignal };
     await this.#ensureTables(abortSignal);
@@ -179,7 +188,7 @@ export class UserSyncService {
         try {
           result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
             { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention, companion: onePass },
-            { trigger: options.trigger, lease, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+            { trigger: options.trigger, lease, invokedAt, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
           );
         } catch (error) {
           if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;

@@ -154,7 +154,8 @@ describe("entra-user-sync tenants and --tenant", () => {
 
   it("prints a tenant's consent URL in the configured cloud, and shows a tenant", async () => {
     const url = await cli(["tenants", "consent-url", NO_CONSENT]);
-    expect(url.stdout.trim()).toBe(`${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}`);
+    // With the redirect URI the app registers (infra/entra/main.bicep; test/infra/consent-redirect.test.ts).
+    expect(url.stdout.trim()).toBe(`${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}&redirect_uri=${encodeURIComponent("https://portal.azure.com/")}`);
     const show = await cli(["tenants", "show", T2]);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain("Name:          Fabrikam");

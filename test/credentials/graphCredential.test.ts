@@ -26,6 +26,7 @@ function build(credential: GraphCredentialSettings): GraphCredential {
       clientId: "66666666-7777-8888-9999-000000000000",
       authorityHost: "https://login.microsoftonline.com",
       graphEndpoint: "https://graph.microsoft.com",
+      cloud: "AzurePublic",
       credential,
       azureRegion: undefined,
     },

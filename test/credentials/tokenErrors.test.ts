@@ -8,6 +8,7 @@ import { issueCertificate } from "../../tools/simulated-tenant/pki.js";
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const CLIENT = "66666666-7777-8888-9999-000000000000";
 const AUTHORITY_HOST = "https://login.example.test";
+const REDIRECT = "https://portal.azure.us/";
 const certificate = issueCertificate({ commonName: "entra-user-sync" });
 
 const context: TokenErrorContext = {
@@ -15,6 +16,7 @@ const context: TokenErrorContext = {
   clientId: CLIENT,
   authorityHost: AUTHORITY_HOST,
   graphEndpoint: "https://graph.microsoft.us",
+  consentRedirectUri: REDIRECT,
   thumbprintSha256: certificate.thumbprintSha256Hex,
 };
 
@@ -97,7 +99,8 @@ describe("translateTokenError (AADSTS table)", () => {
     const error = await translated(700016, "unauthorized_client", `Application with identifier '${CLIENT}' was not found in the directory.`);
     expect(error.message).toContain("GRAPH_CLIENT_ID");
     expect(error.message).toContain("GRAPH_CLOUD");
-    expect(error.message).toContain(adminConsentUrl(AUTHORITY_HOST, TENANT, CLIENT));
+    expect(error.message).toContain(adminConsentUrl(AUTHORITY_HOST, TENANT, CLIENT, REDIRECT));
+    expect(error.message).toContain(`&redirect_uri=${encodeURIComponent(REDIRECT)}`);
   });
 
   it("700236: a managed identity of another tenant: one multi-tenant app in the identity's tenant, GRAPH_CLIENT_ID", async () => {
@@ -168,8 +171,8 @@ describe("translateTokenError (AADSTS table)", () => {
 
 describe("adminConsentUrl", () => {
   it("builds the tenant's admin consent URL", () => {
-    expect(adminConsentUrl("https://login.microsoftonline.us/", "contoso.onmicrosoft.us", CLIENT)).toBe(
-      `https://login.microsoftonline.us/contoso.onmicrosoft.us/adminconsent?client_id=${CLIENT}`,
+    expect(adminConsentUrl("https://login.microsoftonline.us/", "contoso.onmicrosoft.us", CLIENT, "https://portal.azure.us/")).toBe(
+      `https://login.microsoftonline.us/contoso.onmicrosoft.us/adminconsent?client_id=${CLIENT}&redirect_uri=https%3A%2F%2Fportal.azure.us%2F`,
     );
   });
 });

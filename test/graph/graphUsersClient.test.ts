@@ -120,8 +120,8 @@ describe("GraphUsersClient", () => {
   ] as Array<[CloudName, string]>)("points a 403 in %s at that cloud's admin-consent page", async (cloud, loginHost) => {
     const http = scriptedHttp(() => ({ status: 403, body: { error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation." } } }));
     const clientId = "00000000-0000-0000-0000-000000000001";
-    const consent = adminConsentUrl(CLOUDS[cloud].authorityHost, "contoso.onmicrosoft.com", clientId);
-    expect(consent).toBe(`${loginHost}/contoso.onmicrosoft.com/adminconsent?client_id=${clientId}`);
+    const consent = adminConsentUrl(CLOUDS[cloud].authorityHost, "contoso.onmicrosoft.com", clientId, CLOUDS[cloud].consentRedirectUri);
+    expect(consent).toBe(`${loginHost}/contoso.onmicrosoft.com/adminconsent?client_id=${clientId}&redirect_uri=${encodeURIComponent(CLOUDS[cloud].consentRedirectUri)}`);
     const client = new GraphUsersClient({ graphEndpoint: CLOUDS[cloud].graphEndpoint, tokenProvider: tokens().provider, select: ["id"], httpClient: http.client, adminConsentUrl: consent });
     const error = await failureOf(client);
     expect(error.message).toContain(`An administrator can grant it at ${consent}`);
