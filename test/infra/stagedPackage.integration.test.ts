@@ -2,7 +2,7 @@
  * The shipped package is the tested package. The package is staged as azd and the pipeline stage it
  * (infra/scripts/stage-app.mjs: the compiled app and production dependencies only), then run in a
  * process of its own on the project's Node 22 whose module resolution is the staged folder
- * (test/support/stagedFunctionsHost.ts), with the app settings infra/modules/function-app.bicep sets
+ * (test/support/functionsHostProcess.ts), with the app settings infra/modules/function-app.bicep sets
  * (evaluated from the template for the deployment's defaults), telemetry on (to a loopback ingestion
  * endpoint, with the managed identity's token), in single- and multi-tenant mode:
  *  - every entry point of package.json `main` loads through `@azure/functions` and registers;
@@ -14,8 +14,7 @@
  * storage connections become their connection-string form (forAzurite); and the Graph, Entra and
  * managed-identity endpoints are the simulated tenant's (its platform settings, as every test).
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, parse as parsePath } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,12 +28,10 @@ import type { ForeignHost } from "../../tools/simulated-tenant/index.js";
 import { functionAppSettings, type BicepValue } from "../support/bicepAppSettings.js";
 import { literal, modules, objectEntries, parameters, parseBicepFile, property } from "../support/bicepSyntax.js";
 import { ROOT, run } from "../support/scriptStubs.js";
-import type { StagedHostPlan, StagedHostResult } from "../support/stagedFunctionsHost.js";
+import type { HostProcessPlan, HostProcessResult } from "../support/functionsHostProcess.js";
+import { runFunctionsHost } from "../support/functionsHostRunner.js";
 import { expectNoSecrets, expectSnapshotEqualsDirectory, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
-/** The project's Node (the `node` dev dependency npm scripts run), the runtime the Bicep deploys. */
-const NODE = join(ROOT, "node_modules", "node", "bin", "node");
-const HOST = join(ROOT, "test", "support", "stagedFunctionsHost.ts");
 const T1 = "c1c1c1c1-0000-4000-8000-000000000001";
 const T2 = "c2c2c2c2-0000-4000-8000-000000000002";
 const HOME_USERS = 240;
@@ -125,21 +122,14 @@ function hostEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs the staged package in its own process, cwd the staged folder; bounded. */
-async function runStaged(settings: Record<string, string>, steps: StagedHostPlan["steps"]): Promise<{ result: StagedHostResult; output: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "staged-host-"));
-  const plan: StagedHostPlan = { folder, steps, resultFile: join(dir, "result.json"), mustNotResolve: DEV_ONLY };
-  writeFileSync(join(dir, "plan.json"), JSON.stringify(plan));
-  const child = spawn(NODE, [HOST, join(dir, "plan.json")], { cwd: folder, env: hostEnv(settings), stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 });
-  let output = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
+async function runStaged(settings: Record<string, string>, steps: HostProcessPlan["steps"]): Promise<{ result: HostProcessResult; output: string }> {
+  const { code, output, result } = await runFunctionsHost({ folder, env: hostEnv(settings), steps, mustNotResolve: DEV_ONLY });
   expect(code, output).toBe(0);
   expectNoSecrets(output, [world.azurite.connectionString]);
-  return { result: JSON.parse(readFileSync(plan.resultFile, "utf8")) as StagedHostResult, output };
+  return { result: result!, output };
 }
 
-function expectLoadedAsTheHostDoes(result: StagedHostResult): void {
+function expectLoadedAsTheHostDoes(result: HostProcessResult): void {
   expect(result.nodeVersion).toMatch(/^v22\./);
   expect(result.entryPoints).toEqual(["dist/src/functions/tenantSync.js", "dist/src/functions/userSync.js"]);
   expect(result.resolved, "dev dependencies reachable from the staged package").toEqual({});

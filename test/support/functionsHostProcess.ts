@@ -1,14 +1,15 @@
 /**
- * Plays the Functions host's Node worker against a staged package (infra/scripts/stage-app.mjs), in
- * a process of its own on the project's Node 22:
+ * Plays the Functions host's Node worker against a package folder (one that
+ * infra/scripts/stage-app.mjs staged, or the repository, whose layout is the same), in a process of
+ * its own on the project's Node 22:
  *
- *   node test/support/stagedFunctionsHost.ts <plan.json>      (cwd: the staged folder)
+ *   node test/support/functionsHostProcess.ts <plan.json>      (cwd: the package folder)
  *
  * Node runs this file as is (type stripping), so it imports nothing but Node's own modules and the
- * `@azure/functions-core` stand-in (./functionsHost.ts). Everything else is the staged folder's:
- * each entry point that package.json `main` names is imported by its file URL, and `@azure/functions`
- * and `@azure/storage-queue` are required from the staged package.json, so a module the package does
- * not ship fails here as it fails in Azure.
+ * `@azure/functions-core` stand-in (./functionsHost.ts). Everything else is the folder's: each entry
+ * point that package.json `main` names is imported by its file URL, and `@azure/functions` and
+ * `@azure/storage-queue` are required from the folder's package.json, so a module a staged package
+ * does not ship fails here as it fails in Azure.
  *
  * The plan's steps, in order: `timer` invokes every timer trigger once; `queue` drains every queue
  * trigger's queue as the host's listener does (through the binding's connection setting, host.json's
@@ -24,7 +25,7 @@ import type { InvocationContext as InvocationContextType, InvocationContextInit 
 import type { QueueServiceClient as QueueServiceClientType } from "@azure/storage-queue";
 import type * as FunctionsHost from "./functionsHost.js";
 
-export interface StagedHostPlan {
+export interface HostProcessPlan {
   /** The staged package folder. */
   folder: string;
   steps: Array<"timer" | "queue">;
@@ -34,7 +35,7 @@ export interface StagedHostPlan {
   mustNotResolve: string[];
 }
 
-export interface StagedHostInvocation {
+export interface HostProcessInvocation {
   functionName: string;
   trigger: "timer" | "queue";
   outcome: "succeeded" | "failed";
@@ -42,11 +43,11 @@ export interface StagedHostInvocation {
   lines: Array<{ level: string; text: string }>;
 }
 
-export interface StagedHostResult {
+export interface HostProcessResult {
   nodeVersion: string;
   entryPoints: string[];
   registrations: Array<{ name: string; bindings: Array<Record<string, unknown>> }>;
-  invocations: StagedHostInvocation[];
+  invocations: HostProcessInvocation[];
   /** Each of mustNotResolve that did resolve, with where from. */
   resolved: Record<string, string>;
 }
@@ -54,7 +55,7 @@ export interface StagedHostResult {
 const MAX_QUEUE_ROUNDS = 20;
 
 async function main(): Promise<void> {
-  const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as StagedHostPlan;
+  const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as HostProcessPlan;
   const functionsHostUrl = new URL("./functionsHost.ts", import.meta.url).href;
   const { installFunctionsHostStandIn } = (await import(functionsHostUrl)) as typeof FunctionsHost;
   const host = installFunctionsHostStandIn();
@@ -74,9 +75,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const invocations: StagedHostInvocation[] = [];
+  const invocations: HostProcessInvocation[] = [];
   const invoke = async (registration: FunctionsHost.CapturedRegistration, trigger: "timer" | "queue", input: unknown, triggerMetadata: Record<string, unknown> = {}): Promise<boolean> => {
-    const lines: StagedHostInvocation["lines"] = [];
+    const lines: HostProcessInvocation["lines"] = [];
     const context = new InvocationContext({
       invocationId: crypto.randomUUID(),
       functionName: registration.metadata.name,
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   const telemetry = (await import(pathToFileURL(join(plan.folder, "dist", "src", "telemetry", "telemetrySetup.js")).href)) as { stopTelemetry(timeoutInMs?: number): Promise<void> };
   await telemetry.stopTelemetry(15_000);
 
-  const result: StagedHostResult = {
+  const result: HostProcessResult = {
     nodeVersion: process.version,
     entryPoints,
     registrations: host.registrations.map((r) => ({ name: r.metadata.name, bindings: Object.values(r.metadata.bindings) as Array<Record<string, unknown>> })),
