@@ -161,20 +161,26 @@ export async function startTelemetry(env: Record<string, string | undefined>, op
     console.warn(`${problems.join(" ")} ${TELEMETRY_OFF}`);
     return false;
   }
-  let monitor: typeof import("./azureMonitor.js") | undefined;
+  let monitor: typeof import("./azureMonitor.js");
   try {
     monitor = await import("./azureMonitor.js");
+  } catch (error) {
+    // The deployed package lacks a telemetry package (test/infra/stagedPackage.integration.test.ts guards this).
+    console.warn(redact(`Telemetry did not start: its packages did not load (${describeError(error)}). The deployment package is incomplete: deploy it again from a clean \`npm ci\`. ${TELEMETRY_OFF}`));
+    return false;
+  }
+  try {
     const credential = options.credential ?? monitor.credentialFor(telemetryIdentity(env));
     monitor.start(azureMonitorOptions(env, credential), options.functions);
   } catch (error) {
-    // What the checks above let through and the exporter refused (or a package that did not load).
-    if (monitor) await bounded(monitor.stop(), STOP_TIMEOUT_IN_MS);
+    // What the checks above let through and the exporter refused: undo what started, say so once.
+    await bounded(monitor.stop(), STOP_TIMEOUT_IN_MS);
     let message = describeError(error);
     for (const setting of [CONNECTION_STRING_SETTING, AUTHENTICATION_STRING_SETTING]) {
       const value = env[setting]?.trim();
       if (value) message = message.split(value).join("[redacted]");
     }
-    console.warn(redact(`Telemetry did not start: ${message} Check ${CONNECTION_STRING_SETTING} and ${AUTHENTICATION_STRING_SETTING}. ${TELEMETRY_OFF}`));
+    console.warn(redact(`Telemetry did not start: ${message.replace(/\.?$/, ".")} Check ${CONNECTION_STRING_SETTING} and ${AUTHENTICATION_STRING_SETTING}. ${TELEMETRY_OFF}`));
     return false;
   }
   stop = monitor.stop;

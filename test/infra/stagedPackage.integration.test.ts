@@ -125,6 +125,8 @@ function hostEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
 async function runStaged(settings: Record<string, string>, steps: HostProcessPlan["steps"]): Promise<{ result: HostProcessResult; output: string }> {
   const { code, output, result } = await runFunctionsHost({ folder, env: hostEnv(settings), steps, mustNotResolve: DEV_ONLY });
   expect(code, output).toBe(0);
+  // Telemetry on: it started (a package that failed to load it would say so here, and send nothing).
+  expect(output).not.toMatch(/Telemetry (is off|did not start)/);
   expectNoSecrets(output, [world.azurite.connectionString]);
   return { result: result!, output };
 }

@@ -50,6 +50,15 @@ describe("startTelemetry", () => {
     }
   });
 
+  it("an exporter that fails to start: one warning, without the setting values", async () => {
+    // The Functions instrumentation refuses a module that is not @azure/functions, after the exporter started.
+    const notFunctions = {} as unknown as NonNullable<Parameters<typeof startTelemetry>[1]>["functions"];
+    const warnings = await warningsOf(() => expect(startTelemetry({ APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION, APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true" }, { credential, functions: notFunctions })).resolves.toBe(false));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Telemetry did not start: .* Check APPLICATIONINSIGHTS_CONNECTION_STRING and APPLICATIONINSIGHTS_AUTHENTICATION_STRING\. Telemetry is off until it is fixed; the sync runs as usual\.$/);
+    expect(warnings[0]).not.toContain("00000000-0000-0000-0000-000000000000");
+  });
+
   it("both strings invalid: still one warning, naming both", () => {
     const problems = telemetrySettingsProblems({ APPLICATIONINSIGHTS_CONNECTION_STRING: "x", APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "y" });
     expect(problems.map((p) => p.split(" ")[0])).toEqual(["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
