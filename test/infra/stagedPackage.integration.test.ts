@@ -14,7 +14,7 @@
  * storage connections become their connection-string form (forAzurite); and the Graph, Entra and
  * managed-identity endpoints are the simulated tenant's (its platform settings, as every test).
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, parse as parsePath } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,7 +68,11 @@ beforeAll(async () => {
   await registry.createTableIfNotExists();
   for (const { tenantId } of CUSTOMERS) await registry.addTenant(tenantId);
 }, 600_000);
-afterAll(async () => world?.close());
+afterAll(async () => {
+  await world?.close();
+  // The staged folder is a few hundred megabytes.
+  if (folder) rmSync(dirname(folder), { recursive: true, force: true });
+});
 
 /** Azurite takes no Entra token: an identity-based connection (`<name>__tableServiceUri`, `__queueServiceUri`, `__credential`, `__clientId`) becomes the connection string `<name>`. */
 function forAzurite(settings: Record<string, string>): Record<string, string> {

@@ -3,7 +3,7 @@
  * of its own) on the project's Node 22 against a package folder, and reads back what it saw.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostProcessPlan, HostProcessResult } from "./functionsHostProcess.js";
@@ -42,5 +42,6 @@ export async function runFunctionsHost(options: RunFunctionsHostOptions): Promis
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const code = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
   const result = existsSync(plan.resultFile) ? (JSON.parse(readFileSync(plan.resultFile, "utf8")) as HostProcessResult) : undefined;
+  rmSync(dir, { recursive: true, force: true });
   return { code, output, ...(result ? { result } : {}) };
 }
