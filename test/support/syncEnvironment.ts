@@ -89,7 +89,7 @@ export function expectNoSecrets(text: string, extraSecrets: readonly string[] = 
  * included: every user once, nothing else.
  */
 export async function expectSnapshotEqualsDirectory(
-  tenant: SimulatedTenant,
+  tenant: Pick<SimulatedTenant, "directory">,
   service: { settings: { select: readonly string[] }; store: { listSnapshotUsers(snapshotId: string): AsyncIterable<GraphUser> } },
   snapshotId: string,
   userCount: number,
