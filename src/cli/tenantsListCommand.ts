@@ -1,7 +1,8 @@
 /**
  * `entra-user-sync tenants list [--json]`: the registered tenants, in tenant id order, streamed:
  * a registry of a million tenants is listed one page in memory at a time. The table's columns are
- * sized by its first page (LIST_PAGE rows); a longer name further down is cut with "…".
+ * sized by its first page (LIST_PAGE rows), the name column at least NAME_WIDTH wide when more
+ * pages follow; a longer name further down is cut with "…".
  */
 import { columnWidths, formatRows, truncate, write } from "./output.js";
 import { registryFromEnvironment, tenantJson, tenantState } from "./tenantRegistry.js";
@@ -15,6 +16,8 @@ export interface TenantsListOptions {
 export const LIST_PAGE = 1000;
 /** The widest a tenant's state gets ("running since " and an ISO 8601 time). */
 const STATE_WIDTH = "running since 2000-01-01T00:00:00.000Z".length;
+/** The name column's width at least, when the table is longer than its first page. */
+export const NAME_WIDTH = 32;
 const HEADER = ["TENANT", "NAME", "STATE", "LAST OUTCOME"];
 
 export async function tenantsListCommand(options: TenantsListOptions): Promise<void> {
@@ -39,8 +42,9 @@ export async function tenantsListCommand(options: TenantsListOptions): Promise<v
     listed += 1;
     if (rows.length < LIST_PAGE) continue;
     if (widths === undefined) {
-      // More rows follow than the first page: the state column takes its widest form.
+      // More rows follow than the first page: the state column takes its widest form, names get room.
       widths = columnWidths(rows);
+      widths[1] = Math.max(widths[1]!, NAME_WIDTH);
       widths[2] = Math.max(widths[2]!, STATE_WIDTH);
     }
     await write(formatRows(fitName(rows, widths[1]!), widths));
