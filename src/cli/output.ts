@@ -29,8 +29,19 @@ export async function write(text: string): Promise<void> {
 
 /** Columns padded to their widest cell, two spaces apart. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n") + "\n";
+  return formatRows(rows, columnWidths(rows));
+}
+
+/** The widest cell of each column (a loop: no argument list as long as the table). */
+export function columnWidths(rows: readonly (readonly string[])[]): number[] {
+  const widths = rows[0]!.map(() => 0);
+  for (const row of rows) for (const [column, cell] of row.entries()) widths[column] = Math.max(widths[column] ?? 0, cell.length);
+  return widths;
+}
+
+/** Rows with their columns padded to `widths`, two spaces apart, one line each. */
+export function formatRows(rows: readonly (readonly string[])[], widths: readonly number[]): string {
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
 }
 
 /** `text` cut to `width` characters, ending in "…" when it was cut. */

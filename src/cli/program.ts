@@ -159,6 +159,11 @@ export function buildProgram(): Command {
     .option("--once", "drain the queue (continuations of paused runs included) and exit", false)
     .option("--no-schedule", "do not queue the registered tenants (neither first nor on USER_SYNC_SCHEDULE); only process what is queued")
     .addOption(new Option("--continuation-delay <seconds>", "how long the continuation of a paused run waits in the queue").argParser(positiveInteger(3600)))
+    .addOption(
+      new Option("--message-visibility <seconds>", "how long a taken message stays hidden from other workers before this worker extends it (and before another worker sees the message of a worker that died)").argParser(
+        positiveInteger(3600),
+      ),
+    )
     .addOption(new Option("--retry-delay <seconds>", "how long a failed message waits before its next attempt (host.json visibilityTimeout)").argParser(positiveInteger(3600)))
     .addOption(new Option("--max-minutes <n>", "each run stops at a checkpoint after this many minutes and is continued through the queue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(maxMinutes))
     .action(async (options: WorkerCommandOptions) => workerCommand(options));

@@ -13,6 +13,7 @@ import { createProgressDisplay, progressModeFor } from "./progress.js";
 import { isAbortError } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
 import { recordTenantRunOutcome, type TenantRunOutcome } from "../fanout/tenantRecords.js";
+import { createTenantError } from "../tenants/tenantErrors.js";
 
 export interface RunCommandOptions {
   /** --no-progress turns it off; it is also off when stderr is not a terminal. */
@@ -30,11 +31,19 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
    * does (the same fenced write: src/fanout/tenantRecords.ts). A message queued for the tenant keeps
    * its marker: the worker that takes it consumes it. The row is not marked running first: a run
    * stopped at once (a second Ctrl+C) could not clear the mark, and the scheduler would pass the
-   * tenant by until the mark went stale.
+   * tenant by until the mark went stale. The registry is read again once the run holds the
+   * tenant's writer lease (a tenant removed meanwhile: the run writes nothing, tenant_removed), and
+   * the outcome is fenced by that lease: a run that lost it to a newer run records nothing.
    */
+  let leaseAcquiredAt: Date | undefined;
   const tenantRow = tenants && {
+    underLease: async (lease: { acquiredAt: Date }, options: { abortSignal?: AbortSignal | undefined }) => {
+      leaseAcquiredAt = lease.acquiredAt;
+      const tenantId = service.settings.tenantId;
+      if ((await tenants.registry.getTenant(tenantId, options.abortSignal ? { abortSignal: options.abortSignal } : {})) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
+    },
     ended: async (outcome: TenantRunOutcome) =>
-      recordTenantRunOutcome(tenants.registry, service.settings.tenantId, outcome, { consumesQueued: false }).then(
+      recordTenantRunOutcome(tenants.registry, service.settings.tenantId, outcome, { consumesQueued: false, leaseAcquiredAt }).then(
         () => undefined,
         (error: unknown) => process.stderr.write(`warning: could not record the run's outcome on the tenant's registry row: ${describeError(error)}\n`),
       ),
@@ -59,6 +68,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
       trigger: "cli",
       full: options.full,
       abortSignal: interrupts.signal,
+      ...(tenantRow ? { underLease: tenantRow.underLease } : {}),
       ...(options.maxMinutes !== undefined ? { runControl: { maxRunDurationInMs: options.maxMinutes * 60_000 } } : {}),
       onProgress: (s) => {
         Object.assign(seen, { phase: "snapshot", pages: s.pages, users: s.entitiesWritten });
@@ -91,7 +101,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   } catch (error) {
     if (error instanceof ExitCode) throw error;
     // Another run holding the lease records its own outcome: the row is left to it.
-    if (!isUserSyncError(error, "run_in_progress")) {
+    if (!isUserSyncError(error, "run_in_progress") && !isUserSyncError(error, "tenant_removed")) {
       await tenantRow?.ended(interrupts.signal.aborted && isAbortError(error) ? { outcome: "stopped" } : { outcome: "failed", error: describeError(error) });
     }
     if (interrupts.signal.aborted && isAbortError(error)) {
@@ -99,7 +109,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
       await write("User sync stopped before the mirror's round completed; its delta link was not moved, so the next run reads those changes again.\n");
       throw new ExitCode(EXIT_PAUSED);
     }
-    display.fail(isUserSyncError(error, "run_in_progress") ? "Another sync is running" : isUserSyncError(error, "lease_lost") ? "User sync stopped: another run took over" : "User sync failed");
+    display.fail(isUserSyncError(error, "run_in_progress") ? "Another sync is running" : isUserSyncError(error, "tenant_removed") ? "The tenant was removed" : isUserSyncError(error, "lease_lost") ? "User sync stopped: another run took over" : "User sync failed");
     throw error;
   } finally {
     interrupts.dispose();

@@ -23,6 +23,7 @@ export interface WorkerCommandOptions {
   schedule: boolean;
   continuationDelay?: number;
   retryDelay?: number;
+  messageVisibility?: number;
   maxMinutes?: number;
 }
 
@@ -56,6 +57,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
       abortSignal: interrupts.signal,
       ...(options.continuationDelay !== undefined ? { continuationDelayInSeconds: options.continuationDelay } : {}),
       ...(options.retryDelay !== undefined ? { retryDelayInSeconds: options.retryDelay } : {}),
+      ...(options.messageVisibility !== undefined ? { messageVisibilityInSeconds: options.messageVisibility } : {}),
       ...(options.maxMinutes !== undefined ? { runControl: { maxRunDurationInMs: options.maxMinutes * 60_000 } } : {}),
     });
     const counts = new Map<string, number>();

@@ -19,7 +19,10 @@ export async function scheduleTenantsTimer(context: InvocationContext): Promise<
   await services.registry.createTableIfNotExists();
   await services.queue.createQueuesIfNotExist();
   const result = await scheduleDueTenants({ registry: services.registry, queue: services.queue, logger: context });
-  if (result.failed.length > 0) throw new Error(`Could not queue ${result.failed.length} tenant(s): ${result.failed.map((f) => f.tenantId).join(", ")}`);
+  if (result.failedCount > 0) {
+    const more = result.failedCount > result.failed.length ? ` and ${result.failedCount - result.failed.length} more` : "";
+    throw new Error(`Could not queue ${result.failedCount} tenant(s): ${result.failed.map((f) => f.tenantId).join(", ")}${more}`);
+  }
 }
 
 /** The queue trigger: one tenant's due work. Throwing makes the host retry the message (and poison it in the end). */

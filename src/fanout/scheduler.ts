@@ -35,11 +35,22 @@ export interface ScheduleTenantsOptions {
   abortSignal?: AbortSignal;
 }
 
+/**
+ * Tenants a pass's result names, per list (the counts have them all): a pass over a million
+ * tenants keeps a page of the registry and this many ids in memory, not the registry.
+ */
+export const MAX_LISTED_TENANTS = 1000;
+
 export interface ScheduleResult {
+  /** The first MAX_LISTED_TENANTS tenants queued (`enqueuedCount` counts them all). */
   enqueued: string[];
+  enqueuedCount: number;
+  /** The first MAX_LISTED_TENANTS tenants passed by (already queued or running), and why. */
   skipped: Array<{ tenantId: string; reason: string }>;
-  /** Tenants whose message could not be sent (they are tried again next tick). */
+  skippedCount: number;
+  /** Tenants whose message could not be sent (they are tried again next tick); the first MAX_LISTED_TENANTS. */
   failed: Array<{ tenantId: string; error: string }>;
+  failedCount: number;
 }
 
 export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promise<ScheduleResult> {
@@ -47,7 +58,10 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   const now = options.now ?? new Date();
   const occurrence = options.occurrence;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const result: ScheduleResult = { enqueued: [], skipped: [], failed: [] };
+  const result: ScheduleResult = { enqueued: [], enqueuedCount: 0, skipped: [], skippedCount: 0, failed: [], failedCount: 0 };
+  const listed = <T>(list: T[], item: T): void => {
+    if (list.length < MAX_LISTED_TENANTS) list.push(item);
+  };
 
   // A tenant's queueing, once started, is not aborted (each request is bounded by its timeout):
   // stopped between its marker and its message, it would leave the tenant marked queued with no
@@ -67,7 +81,8 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
         },
       );
       if (marked === undefined) {
-        result.skipped.push({ tenantId, reason: lost ?? "removed meanwhile" });
+        result.skippedCount += 1;
+        listed(result.skipped, { tenantId, reason: lost ?? "removed meanwhile" });
         return;
       }
       try {
@@ -80,21 +95,25 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
         }).catch(() => undefined);
         throw error;
       }
-      result.enqueued.push(tenantId);
+      result.enqueuedCount += 1;
+      listed(result.enqueued, tenantId);
     } catch (error) {
       logger.error(`Could not queue tenant ${tenantId}: ${describeError(error)}`);
-      result.failed.push({ tenantId, error: describeError(error) });
+      result.failedCount += 1;
+      listed(result.failed, { tenantId, error: describeError(error) });
     }
   };
 
-  // Up to SCHEDULE_CONCURRENCY tenants are queued at once while the registry is read on.
+  // Up to SCHEDULE_CONCURRENCY tenants are queued at once while the registry is read on, one page
+  // of it in memory at a time (a loop over the pages, no recursion: a million tenants are fine).
   const queueing = new Set<Promise<void>>();
   try {
     for await (const tenant of registry.listTenants(signal)) {
       if (options.abortSignal?.aborted) break; // stopped: no further tenant is started
       const busy = busyReason(tenant, now, occurrence);
       if (busy) {
-        result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
+        result.skippedCount += 1;
+        listed(result.skipped, { tenantId: tenant.tenantId, reason: busy });
         continue;
       }
       const queued: Promise<void> = queueTenant(tenant.tenantId).finally(() => queueing.delete(queued));
@@ -110,8 +129,8 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   result.skipped.sort(byTenantId);
   result.failed.sort(byTenantId);
   logger.info(
-    `Queued ${result.enqueued.length} tenant${result.enqueued.length === 1 ? "" : "s"}${occurrence ? ` for the schedule's occurrence at ${occurrence.toISOString()}` : ""}; ${result.skipped.length} already queued or running` +
-      (result.failed.length > 0 ? `; ${result.failed.length} could not be queued` : "") +
+    `Queued ${result.enqueuedCount} tenant${result.enqueuedCount === 1 ? "" : "s"}${occurrence ? ` for the schedule's occurrence at ${occurrence.toISOString()}` : ""}; ${result.skippedCount} already queued or running` +
+      (result.failedCount > 0 ? `; ${result.failedCount} could not be queued` : "") +
       ".",
   );
   return result;

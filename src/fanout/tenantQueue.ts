@@ -24,6 +24,11 @@ export interface TenantSyncMessage {
   /** "due": the scheduler's tick; "continuation": a run paused at USER_SYNC_MAX_RUN_MINUTES. */
   kind: "due" | "continuation";
   enqueuedAt: string;
+  /**
+   * Set on a message queued again to wait for another run's writer lease (src/fanout/heldLease.ts):
+   * that lease's expiry when the message was deferred. Such a message is never completed as skipped.
+   */
+  waitsForLeaseUntil?: string;
 }
 
 export interface TenantQueueClientOptions {
@@ -170,10 +175,15 @@ export function parseTenantMessage(value: unknown): TenantSyncMessage | undefine
     }
   }
   if (typeof candidate !== "object" || candidate === null) return undefined;
-  const { tenantId, kind, enqueuedAt } = candidate as Record<string, unknown>;
+  const { tenantId, kind, enqueuedAt, waitsForLeaseUntil } = candidate as Record<string, unknown>;
   if (typeof tenantId !== "string" || (kind !== "due" && kind !== "continuation")) return undefined;
   try {
-    return { tenantId: assertTenantGuid(tenantId), kind, enqueuedAt: typeof enqueuedAt === "string" ? enqueuedAt : "" };
+    return {
+      tenantId: assertTenantGuid(tenantId),
+      kind,
+      enqueuedAt: typeof enqueuedAt === "string" ? enqueuedAt : "",
+      ...(typeof waitsForLeaseUntil === "string" ? { waitsForLeaseUntil } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -48,14 +48,39 @@ export interface TenantRunRecordOptions {
   abortSignal?: AbortSignal;
 }
 
-/** Marks the tenant as running (`runningSince`). Undefined when it is not (or no longer) registered. */
-export async function recordTenantRunStarted(registry: TenantRegistryClient, tenantId: string, options: TenantRunRecordOptions): Promise<TenantRecord | undefined> {
-  return changeTenantRecord(
+/** What recording a run's start found. */
+export type TenantRunStart =
+  /** The row is marked running by this run (`runningSince`, fenced by its lease). */
+  | "started"
+  /** The tenant is not (or no longer) registered. */
+  | "removed"
+  /** A run with a newer writer lease has already marked the row: this run lost its lease. */
+  | "superseded";
+
+/**
+ * Marks the tenant as running (`runningSince`) under the run's writer lease, whose acquisition
+ * time becomes the row's fence (`leaseAcquiredAt`): the mark of an older run (one that died with
+ * its lease) is replaced; a newer run's is left alone. Called once the lease is held.
+ */
+export async function recordTenantRunStarted(
+  registry: TenantRegistryClient,
+  tenantId: string,
+  lease: { acquiredAt: Date },
+  options: TenantRunRecordOptions,
+): Promise<TenantRunStart> {
+  let superseded = false;
+  const written = await changeTenantRecord(
     registry,
     tenantId,
-    (current) => ({ ...(options.consumesQueued ? withoutMarkers(current) : current), runningSince: new Date() }),
+    (current) => {
+      superseded = isNewerFence(current, lease.acquiredAt);
+      if (superseded) return undefined;
+      return { ...(options.consumesQueued ? withoutMarkers(current) : current), runningSince: new Date(), leaseAcquiredAt: lease.acquiredAt };
+    },
     options.abortSignal ? { abortSignal: options.abortSignal } : {},
   );
+  if (written !== undefined) return "started";
+  return superseded ? "superseded" : "removed";
 }
 
 export interface TenantRunOutcome {
@@ -67,20 +92,50 @@ export interface TenantRunOutcome {
   queued?: boolean;
 }
 
+export interface TenantRunOutcomeOptions extends Omit<TenantRunRecordOptions, "abortSignal"> {
+  /**
+   * When the run's writer lease was taken; undefined when the run ended before it held one. A run
+   * that held a lease records nothing once a run with a newer lease has marked the row (it lost its
+   * lease to that run), and clears the running mark (its own, or an older run's that died); a run
+   * that never held a lease records its outcome but leaves the mark and the fence alone.
+   */
+  leaseAcquiredAt: Date | undefined;
+}
+
 /**
  * Records the run's outcome and clears `runningSince` (and `queuedAt`, for a run that consumed it,
  * unless a message was queued again). Not aborted with the run: a run stopped by Ctrl+C still
- * records how it ended (each request is bounded by the SDK's own timeouts).
+ * records how it ended (each request is bounded by the SDK's own timeouts). Returns undefined when
+ * nothing was recorded (the tenant is gone, or a newer run has marked its row).
  */
-export async function recordTenantRunOutcome(registry: TenantRegistryClient, tenantId: string, result: TenantRunOutcome, options: Omit<TenantRunRecordOptions, "abortSignal">): Promise<TenantRecord | undefined> {
+export async function recordTenantRunOutcome(
+  registry: TenantRegistryClient,
+  tenantId: string,
+  result: TenantRunOutcome,
+  options: TenantRunOutcomeOptions,
+): Promise<TenantRecord | undefined> {
+  const fence = options.leaseAcquiredAt;
   return changeTenantRecord(registry, tenantId, (current) => {
-    const { runningSince: _running, ...rest } = options.consumesQueued ? withoutMarkers(current) : current;
+    if (fence !== undefined && isNewerFence(current, fence)) return undefined;
+    const base = options.consumesQueued ? { ...current, queuedAt: undefined } : current;
+    const { runningSince, leaseAcquiredAt, ...rest } = base;
     return {
       ...rest,
+      // A run without a lease leaves the running mark and the fence to the run that set them.
+      ...(fence === undefined ? { ...(runningSince ? { runningSince } : {}), ...(leaseAcquiredAt ? { leaseAcquiredAt } : {}) } : { leaseAcquiredAt: fence }),
       ...(result.queued ? { queuedAt: new Date() } : {}),
       lastOutcome: result.outcome,
       lastOutcomeAt: new Date(),
       ...(result.error ? { lastError: result.error } : { lastError: undefined }),
     };
   });
+}
+
+/**
+ * True when the row's run state was written by a run whose writer lease is newer than one taken
+ * at `acquiredAt`. A lease is taken over only after it expired, by the taker's clock, so the
+ * taker's acquisition time is always later than the expired lease's.
+ */
+function isNewerFence(current: TenantRecord, acquiredAt: Date): boolean {
+  return current.leaseAcquiredAt !== undefined && current.leaseAcquiredAt.getTime() > acquiredAt.getTime();
 }

@@ -11,6 +11,11 @@ import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { isAbortError } from "../shared/abort.js";
+import { createLeaseLostError } from "../tables/leaseErrors.js";
+import { createTenantError } from "../tenants/tenantErrors.js";
+import type { LeaseInfo } from "../snapshots/runRecords.js";
+import type { DueRunResult } from "../sync/userSyncService.js";
+import { answerHeldLease } from "./heldLease.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
@@ -21,8 +26,17 @@ export type TenantSyncOutcome =
   | "paused"
   /** The run failed for a reason retrying will not fix (consent, permission, tenant): recorded, message completed. */
   | "failed"
-  /** Another run holds the tenant's writer lease: nothing done, message completed. */
+  /**
+   * Another run holds the tenant's writer lease, and it is a message's run that marked the tenant's
+   * row (its own message stays queued for it): nothing done, this message completed.
+   */
   | "skipped"
+  /**
+   * Another run holds the tenant's writer lease and this message may be the tenant's only one (it
+   * reappeared after its worker died, or the holder did not mark the row): a copy of it is queued,
+   * visible once that lease can expire, and this one completed (docs/tenants.md).
+   */
+  | "deferred"
   /** The tenant is no longer registered: message completed. */
   | "dropped"
   /**
@@ -85,31 +99,55 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   const registry = services.registry;
   const tenantId = message.tenantId;
   const logger = tenantLogger(baseLogger, tenantId);
+  /** When this run's writer lease was taken (the fence of its writes to the tenant's row); undefined until it holds one. */
+  let leaseAcquiredAt: Date | undefined;
   // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
   // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
   const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
-    await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true });
+    const recorded = await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true, leaseAcquiredAt });
+    if (recorded === undefined && leaseAcquiredAt !== undefined) logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);
   };
-  let result;
+  let ran: { result: DueRunResult } | { held: LeaseInfo | undefined };
   try {
-    // This message was the tenant's queued one: its run takes over the `queuedAt` marker.
-    const started = await recordTenantRunStarted(registry, tenantId, { consumesQueued: true, ...signal });
-    if (started === undefined) {
+    // A message of a tenant removed meanwhile is dropped before anything is created.
+    if ((await registry.getTenant(tenantId, signal)) === undefined) {
       logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
       return "dropped";
     }
     // The tenant's service lives for this run only (memory follows the tenants running).
-    result = await services.withTenantSyncService(tenantId, (service) =>
-      // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
-      withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
-        service.runDue(logger, { trigger: context.trigger, invokedAt, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
-      ),
-    );
+    ran = await services.withTenantSyncService(tenantId, async (service) => {
+      try {
+        // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
+        const result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
+          service.runDue(logger, {
+            trigger: context.trigger,
+            invokedAt,
+            ...signal,
+            ...(context.runControl ? { runControl: context.runControl } : {}),
+            // Under the lease, before anything else is created: the tenant must still be registered,
+            // and its row is marked running by this run (its lease the row's fence).
+            underLease: async (lease, options) => {
+              leaseAcquiredAt = lease.acquiredAt;
+              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+              if (started === "removed") throw createTenantError("tenantRemoved", "", tenantId);
+              if (started === "superseded") {
+                lease.markLost(createLeaseLostError("takenOver", {}));
+                throw lease.lost;
+              }
+            },
+          }),
+        );
+        return { result };
+      } catch (error) {
+        if (!isUserSyncError(error, "run_in_progress")) throw error;
+        // Another run holds the lease: who, and until when (undefined once it let go).
+        return { held: await service.store.getLease(signal) };
+      }
+    });
   } catch (error) {
-    if (isUserSyncError(error, "run_in_progress")) {
-      // Another worker runs this tenant under its lease: leave its marker to it.
-      logger.info(`Another run holds this tenant's writer lease; nothing to do here. ${error.message}`);
-      return "skipped";
+    if (isUserSyncError(error, "tenant_removed")) {
+      logger.warn(error.message);
+      return "dropped";
     }
     if (abortSignal?.aborted && isAbortError(error)) {
       // Stopped before a checkpoint could pause it: not a failure; the message stays queued.
@@ -130,6 +168,8 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     );
     throw error;
   }
+  if ("held" in ran) return answerHeldLease(message, ran.held, { registry, queue: context.queue, logger, dequeueCount: context.dequeueCount });
+  const result = ran.result;
   if (result.snapshot) logger.info(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
   if (result.mirror) logger.info(formatMirrorSummary(result.mirror));
   if (result.snapshot?.outcome === "paused") {

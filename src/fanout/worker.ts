@@ -19,7 +19,10 @@ import { handleTenantSyncMessage, type TenantSyncOutcome } from "./tenantSyncHan
 
 /** host.json `extensions.queues.visibilityTimeout` (the wait before a failed message reappears). */
 export const RETRY_DELAY_IN_SECONDS = 30;
-/** How long a received message stays invisible before its keeper extends it. */
+/**
+ * How long a received message stays invisible before its keeper extends it (every third of it):
+ * also how long the message of a worker that died waits before another worker sees it.
+ */
 export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
 /** The continuation of a paused run is queued with this delay. */
 export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
@@ -40,6 +43,8 @@ export interface RunWorkerOptions {
    */
   scheduleExpression?: string;
   continuationDelayInSeconds?: number;
+  /** How long a taken message stays invisible before the worker extends it. Default MESSAGE_VISIBILITY_IN_SECONDS. */
+  messageVisibilityInSeconds?: number;
   /** How long a failed message stays invisible before its next attempt. Default RETRY_DELAY_IN_SECONDS. */
   retryDelayInSeconds?: number;
   /** When stopping, messages under way finish (or pause at their next checkpoint with this signal). */
@@ -66,6 +71,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
   const { services, logger } = options;
   const queue = services.queue;
   const signal = options.abortSignal;
+  const visibilityInSeconds = options.messageVisibilityInSeconds ?? MESSAGE_VISIBILITY_IN_SECONDS;
   const summary: WorkerSummary = { outcomes: [], scheduledOccurrences: [] };
   const record = (tenantId: string, outcome: TenantSyncOutcome | "poisoned" | "retry") => {
     summary.outcomes.push({ tenantId, outcome });
@@ -123,7 +129,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       let received: ReceivedTenantMessage[] = [];
       if (room > 0) {
         try {
-          received = await queue.receiveTenantMessages(room, MESSAGE_VISIBILITY_IN_SECONDS, signal ? { abortSignal: signal } : {});
+          received = await queue.receiveTenantMessages(room, visibilityInSeconds, signal ? { abortSignal: signal } : {});
         } catch (error) {
           // Stopping: no new messages; the runs under way finish below.
           if (signal?.aborted) break;
@@ -162,11 +168,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
     const tenantId = received.message.tenantId;
     // Keep the message invisible while the run lasts (the host does the same for its functions).
     const keeper = setInterval(() => {
-      void queue.extendVisibility(current, MESSAGE_VISIBILITY_IN_SECONDS).then(
+      void queue.extendVisibility(current, visibilityInSeconds).then(
         (popReceipt) => (current.popReceipt = popReceipt),
         (error: unknown) => logger.warn(`Could not extend the visibility of tenant ${tenantId}'s message: ${describeError(error)}`),
       );
-    }, (MESSAGE_VISIBILITY_IN_SECONDS * 1000) / 3);
+    }, (visibilityInSeconds * 1000) / 3);
     keeper.unref();
     // The run's own signal, aborted with the worker's: the signals the run composes per request
     // go with the run (composed from the worker's signal, they stayed for the life of the process:
@@ -187,9 +193,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       clearInterval(keeper);
       if (outcome === "stopped") {
         // Left for the next worker, visible again at once; not a failed attempt.
-        await queue.extendVisibility(current, 0).catch((error: unknown) => logger.warn(`Could not release tenant ${tenantId}'s message (it reappears within ${MESSAGE_VISIBILITY_IN_SECONDS} s): ${describeError(error)}`));
+        await queue.extendVisibility(current, 0).catch((error: unknown) => logger.warn(`Could not release tenant ${tenantId}'s message (it reappears within ${visibilityInSeconds} s): ${describeError(error)}`));
       } else {
-        await queue.deleteTenantMessage(current);
+        // A message that reappeared while this run was frozen was taken by another worker (which
+        // deferred or ran it): it is no longer this worker's to delete.
+        await queue.deleteTenantMessage(current).catch((error: unknown) => logger.warn(`Could not delete tenant ${tenantId}'s message (another worker took it meanwhile, or it is gone): ${describeError(error)}`));
       }
       record(tenantId, outcome);
     } catch {

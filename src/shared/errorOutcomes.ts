@@ -34,6 +34,8 @@ const OUTCOMES: Partial<Record<UserSyncErrorCode, ErrorOutcome>> = {
   tenant_already_registered: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
   // A run of the tenant holds its lease: its data was not deleted (exit 3, as for run_in_progress).
   tenant_busy: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "failure", bare: true },
+  // The tenant was removed while its run was starting: the run wrote nothing (as for a tenant not registered).
+  tenant_removed: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
 };
 
 const FAILURE: ErrorOutcome = { exitCode: EXIT_FAILURE, severity: "failure", bare: false };

@@ -51,6 +51,8 @@ export type UserSyncErrorCode =
   /** A tenant's registry row kept changing under its ETag-fenced updates (other schedulers or workers). */
   | "tenant_record_contended"
   | "tenant_busy"
+  /** The tenant was removed from the registry while its run was starting: the run wrote nothing. */
+  | "tenant_removed"
   /** The app has no service principal (no admin consent) in the tenant. */
   | "tenant_not_consented";
 

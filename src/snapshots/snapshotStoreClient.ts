@@ -16,7 +16,7 @@ import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { LeaseStore, type AcquireLeaseOptions, type LeaseOperationOptions } from "./leaseStore.js";
 import { SnapshotRetention, type DeleteExpiredSnapshotsOptions, type DeleteExpiredSnapshotsResult } from "./retention.js";
-import type { LatestSnapshot, LeaseInfo, RunStats, SyncRunRecord } from "./runRecords.js";
+import { LEASE_ROW, RUNS_PARTITION, type LatestSnapshot, type LeaseInfo, type RunStats, type SyncRunRecord } from "./runRecords.js";
 import { RunsTable, type ListRunsOptions, type RunsReadOptions, type WriteOptions } from "./runsTable.js";
 import type { SnapshotChange } from "./snapshotDiff.js";
 import { SnapshotReader, type DiffSnapshotsOptions, type ListSnapshotUsersOptions } from "./snapshotReader.js";
@@ -100,16 +100,50 @@ export class SnapshotStoreClient {
 
   /** Creates both tables when they do not exist. */
   async createTablesIfNotExist(options: OperationOptionsBase = {}): Promise<void> {
-    const signal = { abortSignal: options.abortSignal };
-    await Promise.all(
-      [this.#snapshots, this.#runsClient].map(async (table) => {
-        try {
-          await table.createTable(signal);
-        } catch (error) {
-          throw storageError(this.#storage, table.tableName, `creating table ${table.tableName}`, error);
-        }
-      }),
-    );
+    await Promise.all([this.createRunsTableIfNotExists(options), this.createSnapshotsTableIfNotExists(options)]);
+  }
+
+  /** The run-records table alone: where the writer lease lives, so the one table a run creates before it holds the lease. */
+  async createRunsTableIfNotExists(options: OperationOptionsBase = {}): Promise<void> {
+    await this.#createTable(this.#runsClient, options);
+  }
+
+  /** The snapshots table alone (a run creates it once it holds the lease). */
+  async createSnapshotsTableIfNotExists(options: OperationOptionsBase = {}): Promise<void> {
+    await this.#createTable(this.#snapshots, options);
+  }
+
+  /**
+   * Deletes the run-records table when it holds nothing but `lease` (a run that was refused under
+   * its lease, e.g. its tenant was removed: the table it may have created for the lease is not left
+   * behind). Returns whether it was deleted. Anything else in the table (run records, a latest
+   * snapshot) keeps it. Deleting the table ends the lease.
+   */
+  async discardRunsTableHoldingOnly(lease: WriterLease, options: OperationOptionsBase = {}): Promise<boolean> {
+    const table = this.#runsClient;
+    let entities: Array<{ partitionKey?: string; rowKey?: string; owner?: unknown }>;
+    try {
+      const page = await table.listEntities<{ owner?: unknown }>({ abortSignal: options.abortSignal }).byPage({ maxPageSize: 2 }).next();
+      entities = page.done ? [] : page.value;
+    } catch (error) {
+      throw storageError(this.#storage, table.tableName, `reading table ${table.tableName}`, error);
+    }
+    const onlyOurLease = entities.length === 1 && entities[0]!.partitionKey === RUNS_PARTITION && entities[0]!.rowKey === LEASE_ROW && entities[0]!.owner === lease.owner;
+    if (!onlyOurLease) return false;
+    try {
+      await table.deleteTable({ abortSignal: options.abortSignal });
+    } catch (error) {
+      throw storageError(this.#storage, table.tableName, `deleting table ${table.tableName}`, error);
+    }
+    return true;
+  }
+
+  async #createTable(table: TableClient, options: OperationOptionsBase): Promise<void> {
+    try {
+      await table.createTable({ abortSignal: options.abortSignal });
+    } catch (error) {
+      throw storageError(this.#storage, table.tableName, `creating table ${table.tableName}`, error);
+    }
   }
 
   // Writing (snapshotWriter.ts)

@@ -53,6 +53,14 @@ export interface RunDueOptions {
    * documented margin (docs/operations.md). Default: when runDue is called.
    */
   invokedAt?: Date;
+  /**
+   * Called once the writer lease is held, before any table but the run-records table (where the
+   * lease lives) is created and before anything is read or written (multi-tenant mode: the
+   * registry is read again under the lease, and the run's start is recorded on the tenant's row).
+   * Throwing ends the run having written nothing; for `tenant_removed`, the run-records table goes
+   * too when it holds nothing but this run's lease (it was created for this run alone).
+   */
+  underLease?: (lease: WriterLease, options: { abortSignal?: AbortSignal | undefined }) => Promise<void>;
 }
 
 export interface DueRunResult {
@@ -86,7 +94,9 @@ export class UserSyncService {
   readonly store: SnapshotStoreClient;
   /** The live mirror (same storage and credential as `store`). */
   readonly mirror: UserMirrorClient;
-  #tablesReady: Promise<void> | undefined;
+  /** The run-records table (the lease's), then the data tables: created once per service, or known to exist. */
+  readonly #tablesReady: { runs?: Promise<void> | undefined; data?: Promise<void> | undefined } = {};
+  #tablesKnown = false;
   #tablesCreated = false;
 
   /**
@@ -96,7 +106,9 @@ export class UserSyncService {
   constructor(env: Record<string, string | undefined> = process.env, clients?: AppClients, options: UserSyncServiceOptions = {}) {
     const app = clients ?? composeApp(env, currentRunLogger);
     if (options.tablesExist) {
-      this.#tablesReady = Promise.resolve();
+      this.#tablesReady.runs = Promise.resolve();
+      this.#tablesReady.data = Promise.resolve();
+      this.#tablesKnown = true;
       this.#tablesCreated = true;
     }
     this.settings = app.settings;
@@ -136,17 +148,26 @@ export class UserSyncService {
     const invokedAt = options.invokedAt ?? new Date();
     const abortSignal = options.abortSignal;
     const signal = { abortSignal };
-    await this.#ensureTables(abortSignal);
     const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
-    const lease = await this.store.acquireLease({
-      trigger: options.trigger,
-      ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
-      ...signal,
-    });
+    // Only the lease's own table exists before the lease is held: nothing else is created or
+    // written by a run that does not hold it (docs/storage.md, "The writer lease").
+    const lease = await this.#acquireLease(options.trigger, runControl, abortSignal);
     // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
     const keeper = keepLease(this.store, lease, safeLogger);
     let leaseLost = false;
     try {
+      if (options.underLease) {
+        try {
+          await options.underLease(lease, signal);
+        } catch (error) {
+          if (isUserSyncError(error, "tenant_removed") && (await this.store.discardRunsTableHoldingOnly(lease, signal))) {
+            this.#forgetTables();
+            safeLogger.info(`Removed table ${this.store.runsTableName}: it held nothing but this run's writer lease.`);
+          }
+          throw error;
+        }
+      }
+      await this.#ensureTables("data", abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
       const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
       let due = decided.due;
@@ -299,7 +320,8 @@ export class UserSyncService {
   }
 
   async #runSync(safeLogger: Logger, options: RunSyncOptions): Promise<UserSyncResult<SyncRunRecord>> {
-    await this.#ensureTables(options.abortSignal);
+    await this.#ensureTables("runs", options.abortSignal);
+    await this.#ensureTables("data", options.abortSignal);
     const { runControl, ...runOptions } = options;
     return await runSnapshot<SyncRunRecord, WriterLease>(
       {
@@ -319,18 +341,48 @@ export class UserSyncService {
     return this.#tablesCreated;
   }
 
-  #ensureTables(abortSignal: AbortSignal | undefined): Promise<void> {
-    let ready = this.#tablesReady;
+  /**
+   * Takes the writer lease, creating the run-records table first when needed. Tables this service
+   * knew to exist may have been deleted since (tenants remove --delete-data): when the lease's
+   * table is gone, it is created again and the lease taken once more.
+   */
+  async #acquireLease(trigger: SyncTrigger, runControl: RunControl, abortSignal: AbortSignal | undefined): Promise<WriterLease> {
+    const acquire = () =>
+      this.store.acquireLease({ trigger, ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}), abortSignal });
+    await this.#ensureTables("runs", abortSignal);
+    try {
+      return await acquire();
+    } catch (error) {
+      if (!this.#tablesKnown || !isUserSyncError(error, "storage_request_failed") || error.details.statusCode !== 404) throw error;
+      this.#forgetTables();
+      await this.#ensureTables("runs", abortSignal);
+      return await acquire();
+    }
+  }
+
+  #forgetTables(): void {
+    this.#tablesReady.runs = undefined;
+    this.#tablesReady.data = undefined;
+    this.#tablesKnown = false;
+    this.#tablesCreated = false;
+  }
+
+  /** The run-records table (`runs`), or the snapshots and mirror tables (`data`), created once per service. */
+  #ensureTables(which: "runs" | "data", abortSignal: AbortSignal | undefined): Promise<void> {
+    let ready = this.#tablesReady[which];
     if (ready === undefined) {
       const signal = { abortSignal };
-      ready = Promise.all([this.store.createTablesIfNotExist(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => {
-        this.#tablesCreated = true;
-      });
-      this.#tablesReady = ready;
+      ready =
+        which === "runs"
+          ? this.store.createRunsTableIfNotExists(signal)
+          : Promise.all([this.store.createSnapshotsTableIfNotExists(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => {
+              this.#tablesCreated = true;
+            });
+      this.#tablesReady[which] = ready;
       // A failed attempt is not cached: the next run tries again.
       const attempt = ready;
       attempt.catch(() => {
-        if (this.#tablesReady === attempt) this.#tablesReady = undefined;
+        if (this.#tablesReady[which] === attempt) this.#tablesReady[which] = undefined;
       });
     }
     return ready;

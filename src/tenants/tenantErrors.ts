@@ -12,6 +12,7 @@ export const TENANT_ERROR_CODES = {
   tenantModeMismatch: "tenant_mode_mismatch",
   tenantRecordContended: "tenant_record_contended",
   tenantBusy: "tenant_busy",
+  tenantRemoved: "tenant_removed",
 } as const;
 
 export type TenantErrorCode = keyof typeof TENANT_ERROR_CODES;
@@ -23,6 +24,9 @@ const MESSAGES: Record<TenantErrorCode, (detail: string, tenantId?: string) => s
   tenantBusy: (detail, tenantId) =>
     `A run of tenant ${tenantId} is under way (${detail}), so none of its data was deleted. ` +
     `The tenant is no longer in the registry, so no new run of it starts. Delete its data once the run has ended (entra-user-sync tenants show ${tenantId}, or runs --tenant ${tenantId}): entra-user-sync tenants remove ${tenantId} --delete-data`,
+  tenantRemoved: (detail, tenantId) =>
+    `Tenant ${tenantId} was removed from the tenant registry (tenants remove) while this run was starting, so the run wrote nothing of it${detail ? ` (${detail})` : ""}. ` +
+    `Nothing needs to be done; to sync it again, add it back: entra-user-sync tenants add ${tenantId}`,
   invalidTenantId: (detail) => `${detail} ${TENANT_ID_FIX}`,
   tenantNotRegistered: (tenantId) => `Tenant ${tenantId} is not in the tenant registry. Add it with: entra-user-sync tenants add ${tenantId} (see docs/tenants.md).`,
   tenantAlreadyRegistered: (tenantId) => `Tenant ${tenantId} is already in the tenant registry (see: entra-user-sync tenants show ${tenantId}).`,

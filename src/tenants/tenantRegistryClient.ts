@@ -44,6 +44,12 @@ export interface TenantRecord {
   runningSince?: Date;
   /** The occurrence of USER_SYNC_SCHEDULE the tenant was last queued for by `worker`'s schedule (kept: one message per occurrence, however many workers). */
   scheduledFor?: Date;
+  /**
+   * When the writer lease of the newest run that recorded its start or outcome here was taken: the
+   * fence of the row's run state. A run whose lease is older (it lost it to a newer run) records
+   * nothing (src/fanout/tenantRecords.ts).
+   */
+  leaseAcquiredAt?: Date;
   /** The latest run's outcome as the worker saw it: succeeded, paused, failed or poisoned. */
   lastOutcome?: string;
   lastOutcomeAt?: Date;
@@ -80,6 +86,7 @@ interface TenantEntity {
   queuedAt?: Date;
   runningSince?: Date;
   scheduledFor?: Date;
+  leaseAcquiredAt?: Date;
   lastOutcome?: string;
   lastOutcomeAt?: Date;
   lastError?: string;
@@ -199,6 +206,7 @@ function fromEntity(entity: TenantEntity | TableEntityResult<TenantEntity>): Ten
     ...(entity.queuedAt ? { queuedAt: asDate(entity.queuedAt)! } : {}),
     ...(entity.runningSince ? { runningSince: asDate(entity.runningSince)! } : {}),
     ...(entity.scheduledFor ? { scheduledFor: asDate(entity.scheduledFor)! } : {}),
+    ...(entity.leaseAcquiredAt ? { leaseAcquiredAt: asDate(entity.leaseAcquiredAt)! } : {}),
     ...(entity.lastOutcome ? { lastOutcome: entity.lastOutcome } : {}),
     ...(entity.lastOutcomeAt ? { lastOutcomeAt: asDate(entity.lastOutcomeAt)! } : {}),
     ...(entity.lastError ? { lastError: entity.lastError } : {}),
@@ -217,6 +225,7 @@ function toEntity(record: TenantRecord): TenantEntity {
     ...(record.queuedAt ? { queuedAt: record.queuedAt } : {}),
     ...(record.runningSince ? { runningSince: record.runningSince } : {}),
     ...(record.scheduledFor ? { scheduledFor: record.scheduledFor } : {}),
+    ...(record.leaseAcquiredAt ? { leaseAcquiredAt: record.leaseAcquiredAt } : {}),
     ...(record.lastOutcome ? { lastOutcome: record.lastOutcome } : {}),
     ...(record.lastOutcomeAt ? { lastOutcomeAt: record.lastOutcomeAt } : {}),
     ...(record.lastError ? { lastError: record.lastError.slice(0, MAX_ERROR_LENGTH) } : {}),

@@ -72,8 +72,9 @@ describe("scheduleDueTenants", () => {
     expect((await registry.getTenant(tenants[0]!))?.scheduledFor?.toISOString()).toBe(occurrence.toISOString());
     // Every run ends (its markers cleared) before a third, slower worker's pass for the same occurrence.
     for (const tenantId of tenants) {
-      await recordTenantRunStarted(registry, tenantId, { consumesQueued: true });
-      await recordTenantRunOutcome(registry, tenantId, { outcome: "succeeded" }, { consumesQueued: true });
+      const lease = { acquiredAt: new Date() };
+      expect(await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true })).toBe("started");
+      await recordTenantRunOutcome(registry, tenantId, { outcome: "succeeded" }, { consumesQueued: true, leaseAcquiredAt: lease.acquiredAt });
       expect((await registry.getTenant(tenantId))?.queuedAt).toBeUndefined();
     }
     const late = await scheduleDueTenants({ registry, queue, logger: log.logger, occurrence });
@@ -94,7 +95,7 @@ describe("scheduleDueTenants", () => {
     const before = new Date("2026-03-01T12:00:00Z");
     await scheduleDueTenants({ registry, queue, logger: capturingLogger().logger, occurrence: before });
     await drain(queue);
-    await recordTenantRunOutcome(registry, id(30), { outcome: "succeeded" }, { consumesQueued: true });
+    await recordTenantRunOutcome(registry, id(30), { outcome: "succeeded" }, { consumesQueued: true, leaseAcquiredAt: new Date() });
     const occurrence = new Date("2026-03-01T12:15:00Z");
     const broken = withSend(queue, () => Promise.reject(new Error("queue unavailable")));
     const failed = await scheduleDueTenants({ registry, queue: broken, logger: capturingLogger().logger, occurrence });
