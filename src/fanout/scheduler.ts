@@ -10,6 +10,7 @@
  */
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { recordSchedulerPass } from "../telemetry/schedulerTelemetry.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
 import { changeTenantRecord } from "./tenantRecords.js";
@@ -36,6 +37,8 @@ export interface ScheduleTenantsOptions {
 }
 
 export interface ScheduleResult {
+  /** Tenants the pass found in the registry (all of them, unless it was stopped). */
+  registered: number;
   enqueued: string[];
   skipped: Array<{ tenantId: string; reason: string }>;
   /** Tenants whose message could not be sent (they are tried again next tick). */
@@ -47,7 +50,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   const now = options.now ?? new Date();
   const occurrence = options.occurrence;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const result: ScheduleResult = { enqueued: [], skipped: [], failed: [] };
+  const result: ScheduleResult = { registered: 0, enqueued: [], skipped: [], failed: [] };
 
   // A tenant's queueing, once started, is not aborted (each request is bounded by its timeout):
   // stopped between its marker and its message, it would leave the tenant marked queued with no
@@ -92,6 +95,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   try {
     for await (const tenant of registry.listTenants(signal)) {
       if (options.abortSignal?.aborted) break; // stopped: no further tenant is started
+      result.registered++;
       const busy = busyReason(tenant, now, occurrence);
       if (busy) {
         result.skipped.push({ tenantId: tenant.tenantId, reason: busy });
@@ -114,6 +118,8 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
       (result.failed.length > 0 ? `; ${result.failed.length} could not be queued` : "") +
       ".",
   );
+  // Telemetry (when it is on): queue and poison depth, tenants found, queued and skipped.
+  await recordSchedulerPass({ registered: result.registered, queued: result.enqueued.length, skipped: result.skipped.length }, queue, logger);
   return result;
 }
 
