@@ -49,9 +49,9 @@ const errors = (query: string) =>
     .map((d) => describeDiagnostic(query, d));
 
 describe("the KQL in infra/", () => {
-  it("is found: the workbook's eight charts and the four alerts", () => {
+  it("is found: the workbook's eight charts and the six alerts", () => {
     const byFile = (file: string) => queries.filter((q) => q.name.startsWith(`infra/modules/${file}:`)).length;
-    expect({ workbook: byFile("workbook.bicep"), monitoring: byFile("monitoring.bicep"), total: queries.length }).toEqual({ workbook: 8, monitoring: 4, total: 12 });
+    expect({ workbook: byFile("workbook.bicep"), monitoring: byFile("monitoring.bicep"), total: queries.length }).toEqual({ workbook: 8, monitoring: 6, total: 14 });
   });
 
   it("is all checked: every string in infra/ that reads like a query over these tables is one of them", () => {
@@ -61,9 +61,9 @@ describe("the KQL in infra/", () => {
     }
   });
 
-  it("takes a module's parameters from infra/main.bicep: the alerts filter on the registered function", () => {
-    const failedRuns = queries.find((q) => q.name.endsWith(" failedRunAlert"));
-    expect(failedRuns?.text).toBe('requests | where operation_Name == "userSync" and success == false');
+  it("takes a module's parameters into the query: the stale alert's limits, in hours", () => {
+    const stale = queries.find((q) => q.name.endsWith(" tenantStaleAlert"));
+    expect(stale?.text).toContain('where hours > iff(data == "mirror", 3, 30)');
   });
 
   it.each(queries.map((q) => [q.name, q.text]))("%s parses and binds", (_name, text) => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SYNC_TRIGGERS } from "../../src/shared/syncTrigger.js";
 import { ERROR_TYPE_PROBLEMS, OTHER_ERROR_TYPES } from "../../src/telemetry/errorTypes.js";
-import { CHANGE_KINDS, DIMENSIONS, METRIC_NAMES, METRICS, RUN_MODES, RUN_OUTCOMES, STATE_METRICS } from "../../src/telemetry/metricNames.js";
+import { CHANGE_KINDS, DIMENSIONS, METRIC_NAMES, METRICS, RUN_MODES, RUN_OUTCOMES, SCHEDULER_METRICS, SKIP_METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
 
 const INFRA = join(import.meta.dirname, "..", "..", "infra");
 const workbook = readFileSync(join(INFRA, "modules", "workbook.bicep"), "utf8");
@@ -70,8 +70,18 @@ describe("the workbook's charts and the alerts", () => {
     }
   });
 
-  it("alert on a stale mirror and a certificate close to expiry from the emitted metrics", () => {
-    expect(alertMetrics).toEqual(new Set([METRICS.runs.name, STATE_METRICS.certificateDaysToExpiry.name]));
+  it("alert on failed runs, stale mirrors and snapshots, the certificate, the poison queue, no run at all and skipped users, from the emitted metrics", () => {
+    expect(alertMetrics).toEqual(
+      new Set([
+        METRICS.runs.name,
+        SKIP_METRICS.leaseContention.name,
+        METRICS.usersSkipped.name,
+        STATE_METRICS.mirrorAge.name,
+        STATE_METRICS.snapshotAge.name,
+        STATE_METRICS.certificateDaysToExpiry.name,
+        SCHEDULER_METRICS.poisonDepth.name,
+      ]),
+    );
   });
 
   it("the drift check can fail: a dimension value the product does not give is caught", () => {
