@@ -318,6 +318,7 @@ module workbook 'modules/workbook.bicep' = {
     tags: tags
     functionAppId: resourceId('Microsoft.Web/sites', functionApp.outputs.name)
     applicationInsightsId: monitoring.outputs.applicationInsightsId
+    staleMirrorAfterHours: staleMirrorAfterHours
   }
 }
 

@@ -64,8 +64,20 @@ describe("the workbook's charts and the alerts", () => {
   const workbookMetrics = new Set(queries(workbook).flatMap(metricNames));
   const alertMetrics = new Set(queries(monitoring).flatMap(metricNames));
 
-  it("chart run outcomes and duration, users, joiners/movers/leavers, throttling and certificate days", () => {
-    for (const m of [METRICS.runs, METRICS.runDuration, METRICS.usersRead, METRICS.usersWritten, METRICS.changes, METRICS.graphThrottled, METRICS.graphWaited, STATE_METRICS.certificateDaysToExpiry, STATE_METRICS.mirrorAge]) {
+  it("chart run outcomes and duration, the tenants' health, users, joiners/movers/leavers, throttling, certificate days, queue and poison depth", () => {
+    for (const m of [
+      METRICS.runs,
+      METRICS.runDuration,
+      STATE_METRICS.snapshotUsers,
+      METRICS.changes,
+      METRICS.graphThrottled,
+      METRICS.graphWaited,
+      STATE_METRICS.certificateDaysToExpiry,
+      STATE_METRICS.mirrorAge,
+      SKIP_METRICS.leaseContention,
+      SCHEDULER_METRICS.queueDepth,
+      SCHEDULER_METRICS.poisonDepth,
+    ]) {
       expect(workbookMetrics.has(m.name), m.name).toBe(true);
     }
   });
