@@ -1,6 +1,7 @@
-/** `entra-user-sync tenants list [--json]`: the registered tenants, in tenant id order. */
+/** `entra-user-sync tenants list [--json]`: the registered tenants, in tenant id order, with their health. */
+import { consentState, tenantHealth } from "../fanout/tenantHealth.js";
 import { formatTable, write } from "./output.js";
-import { registryFromEnvironment, tenantJson, tenantState } from "./tenantRegistry.js";
+import { formatAge, registryFromEnvironment, tenantJson, tenantState } from "./tenantRegistry.js";
 
 export interface TenantsListOptions {
   json: boolean;
@@ -8,14 +9,16 @@ export interface TenantsListOptions {
 
 export async function tenantsListCommand(options: TenantsListOptions): Promise<void> {
   const { registry } = registryFromEnvironment();
-  const rows: string[][] = [["TENANT", "NAME", "STATE", "LAST OUTCOME"]];
+  const rows: string[][] = [["TENANT", "NAME", "STATE", "HEALTH", "LAST SUCCESS", "USERS", "MIRROR AGE", "CONSENT", "LAST OUTCOME"]];
+  const now = new Date();
   for await (const record of registry.listTenants()) {
     if (options.json) {
       await write(`${JSON.stringify(tenantJson(record))}\n`);
       continue;
     }
     const outcome = record.lastOutcome ? `${record.lastOutcome}${record.lastOutcomeAt ? ` at ${record.lastOutcomeAt.toISOString()}` : ""}` : "";
-    rows.push([record.tenantId, record.name ?? record.domain ?? "", tenantState(record), outcome]);
+    const health = [tenantHealth(record, now), record.lastSuccessAt ? formatAge(record.lastSuccessAt, now) : "never", record.userCount?.toString() ?? "", record.mirrorRoundAt ? formatAge(record.mirrorRoundAt, now) : "", consentState(record)];
+    rows.push([record.tenantId, record.name ?? record.domain ?? "", tenantState(record), ...health, outcome + (record.lastErrorCode ? ` (${record.lastErrorCode})` : "")]);
   }
   if (options.json) return;
   if (rows.length === 1) {

@@ -9,8 +9,10 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
+import { errorType } from "../telemetry/errorTypes.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { isAbortError } from "../shared/abort.js";
+import { readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
@@ -80,8 +82,10 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   const logger = tenantLogger(baseLogger, tenantId);
   // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
   // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
-  const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
-    await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true });
+  // The tenant's health after the run (users, the mirror's last round), read before its service is let go.
+  let health: TenantHealthFacts | undefined;
+  const finish = async (outcome: string, error?: string, queued = false, errorCode?: string): Promise<void> => {
+    await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued }, { consumesQueued: true });
   };
   let result;
   try {
@@ -92,12 +96,16 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
       return "dropped";
     }
     // The tenant's service lives for this run only (memory follows the tenants running).
-    result = await services.withTenantSyncService(tenantId, (service) =>
-      // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
-      withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
-        service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
-      ),
-    );
+    result = await services.withTenantSyncService(tenantId, async (service) => {
+      try {
+        // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
+        return await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
+          service.runDue(logger, { trigger: context.trigger, ...signal, ...(context.runControl ? { runControl: context.runControl } : {}) }),
+        );
+      } finally {
+        health = await readTenantHealthFacts(service);
+      }
+    });
   } catch (error) {
     if (isUserSyncError(error, "run_in_progress")) {
       // Another worker runs this tenant under its lease: leave its marker to it.
@@ -113,12 +121,12 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     const reason = describeError(error);
     if (isPermanentTenantFailure(error)) {
       logger.error(`Sync failed (not retried: it needs the tenant's administrator or the operator): ${reason}`);
-      await finish("failed", reason);
+      await finish("failed", reason, false, errorType(error));
       return "failed";
     }
     const last = context.dequeueCount >= context.maxDequeueCount;
     logger.error(`Sync failed (attempt ${context.dequeueCount} of ${context.maxDequeueCount}): ${reason}`);
-    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason).catch((recordError: unknown) =>
+    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason, false, errorType(error)).catch((recordError: unknown) =>
       logger.warn(`Could not record the failure in the tenant registry: ${describeError(recordError)}`),
     );
     throw error;
