@@ -1,4 +1,5 @@
-import * as functions from "@azure/functions";
+// First: telemetry is set up before anything else of this file runs (package.json `main` lists it first too).
+import "../telemetry/bootstrap.js";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
@@ -6,12 +7,8 @@ import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { getUserSyncService } from "../sync/userSyncService.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
-import { startTelemetry } from "../telemetry/telemetrySetup.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { scheduleTenantsTimer } from "../fanout/functionHandlers.js";
-
-// OpenTelemetry to Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
-await startTelemetry(process.env, { functions });
 
 /**
  * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; each tick does
