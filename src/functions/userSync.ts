@@ -6,7 +6,7 @@ import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { getUserSyncService } from "../sync/userSyncService.js";
-import { withRunTelemetry } from "../telemetry/runTelemetry.js";
+import { FLUSH_TIMEOUT_IN_MS, flushTelemetry, withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { scheduleTenantsTimer } from "../fanout/functionHandlers.js";
 
@@ -40,6 +40,9 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
     // The host logs what it is thrown; only the redacted summary goes there, not the original error.
     // eslint-disable-next-line preserve-caught-error
     throw new Error(summary);
+  } finally {
+    // The lines logged after the run (its summary, the failure) leave with it, before the host may freeze the instance.
+    await flushTelemetry(FLUSH_TIMEOUT_IN_MS);
   }
 }
 

@@ -8,6 +8,7 @@
  * their code, never by message (a message can name a user).
  */
 import { metrics, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { logs } from "@opentelemetry/api-logs";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -102,13 +103,18 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
   });
 }
 
-const FLUSH_TIMEOUT_IN_MS = 5_000;
+/** How long the end of a run waits for its telemetry to be sent. */
+export const FLUSH_TIMEOUT_IN_MS = 5_000;
 
-/** Asks the registered SDK providers (if any) to export what they hold, waiting at most `timeoutInMs`. */
+/**
+ * Asks the registered SDK providers (if any) to export what they hold, waiting at most `timeoutInMs`:
+ * metrics, spans, and log records (in the host, the Functions instrumentation turns each
+ * `context.log` line into a log record; they leave with the run's metrics and trace).
+ */
 export async function flushTelemetry(timeoutInMs: number): Promise<void> {
   type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => unknown };
   const tracerProvider = trace.getTracerProvider() as Flushable;
-  const providers = [metrics.getMeterProvider() as Flushable, (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable];
+  const providers = [metrics.getMeterProvider() as Flushable, (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable, logs.getLoggerProvider() as Flushable];
   const flushes = providers.flatMap((p) => (typeof p.forceFlush === "function" ? [p.forceFlush().catch(() => undefined)] : []));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(flushes), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutInMs)))]);
