@@ -177,9 +177,10 @@ export function buildProgram(): Command {
     .action(async (tenant: string, options: { name?: string }) => tenantsAddCommand(tenant, options));
   tenants
     .command("list")
-    .description("List the registered tenants: name, whether queued or running, and the latest outcome.")
+    .description("List the registered tenants: name, whether queued or running, health (last success, users, mirror age, consent) and the latest outcome.")
     .option("--json", "one JSON object per tenant, every field", false)
-    .action(async (options: { json: boolean }) => tenantsListCommand(options));
+    .option("--worst-first", "sorted by health, worst first (poisoned, failing, stale, pending, healthy), instead of by tenant id", false)
+    .action(async (options: { json: boolean; worstFirst: boolean }) => tenantsListCommand(options));
   tenants
     .command("show")
     .description("Show one registered tenant: its tables, state, latest outcome and error.")

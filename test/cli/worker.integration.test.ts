@@ -70,6 +70,8 @@ describe("entra-user-sync worker", () => {
     expect(list.stdout.split("\n")[0]).toMatch(/^TENANT\s+NAME\s+STATE\s+HEALTH\s+LAST SUCCESS\s+USERS\s+MIRROR AGE\s+CONSENT\s+LAST OUTCOME/);
     const noConsentLine = list.stdout.split("\n").find((line) => line.startsWith(NO_CONSENT))!;
     expect(noConsentLine).toMatch(/\bfailing\s+never\s+missing\s+failed at \S+ \(tenant_not_consented\)/);
+    const worst = (await cli(["tenants", "list", "--worst-first"])).stdout.split("\n");
+    expect(worst[1]).toMatch(new RegExp(`^${NO_CONSENT}\\s`));
     const health = (await cli(["tenants", "list", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(health.filter((row) => row.health !== "healthy").map((row) => row.tenantId)).toEqual([NO_CONSENT]);
     expect(health.find((row) => row.tenantId === NO_CONSENT)).toMatchObject({ health: "failing", consent: "missing", lastErrorCode: "tenant_not_consented", lastOutcome: "failed" });
