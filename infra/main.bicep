@@ -60,11 +60,11 @@ param userSyncSelect string = ''
 @description('Comma-separated e-mail addresses notified by the alerts. Empty: alerts without notification.')
 param alertEmailAddresses string = ''
 
-@description('ISO 8601 duration without a successful run before the "no successful run" alert fires; longer than the schedule interval.')
-param expectedSuccessWithin string = 'PT3H'
+@description('ISO 8601 duration (at most P2D) without any run before the heartbeat alert fires; longer than the schedule interval.')
+param expectedRunWithin string = 'PT3H'
 
-@description('ISO 8601 duration (at most P2D) without a successful round of the live mirror before the "stale mirror" alert fires; longer than the schedule interval.')
-param expectedMirrorRoundWithin string = 'PT3H'
+@description('Hours after which a tenant\'s live mirror is stale (its alert fires); longer than the schedule interval.')
+param staleMirrorAfterHours int = 3
 
 @description('Redundancy of the snapshot account. Standard_ZRS where the region has availability zones.')
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
@@ -159,8 +159,8 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: tags
     functionName: functionName
     alertEmailAddresses: alertEmails
-    expectedSuccessWithin: expectedSuccessWithin
-    expectedMirrorRoundWithin: expectedMirrorRoundWithin
+    expectedRunWithin: expectedRunWithin
+    staleMirrorAfterHours: staleMirrorAfterHours
   }
 }
 
@@ -318,6 +318,7 @@ module workbook 'modules/workbook.bicep' = {
     tags: tags
     functionAppId: resourceId('Microsoft.Web/sites', functionApp.outputs.name)
     applicationInsightsId: monitoring.outputs.applicationInsightsId
+    staleMirrorAfterHours: staleMirrorAfterHours
   }
 }
 

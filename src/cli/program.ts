@@ -14,6 +14,8 @@ import { EXIT_CONFIGURATION, ExitCode } from "./exitCodes.js";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
 import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./reportCommand.js";
+import { fleetReportCommand } from "./fleetReportCommand.js";
+import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { endQuietlyOnClosedPipe } from "./output.js";
 import { runCommand } from "./runCommand.js";
 import { runsCommand, type RunsCommandOptions } from "./runsCommand.js";
@@ -142,11 +144,13 @@ export function buildProgram(): Command {
     });
   program
     .command("report")
-    .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). No user data.")
+    .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). In multi-tenant mode without --tenant: the fleet page, every tenant's health worst first, with each tenant's page next to it. No user data.")
     .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
     .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: ReportOptions & { tenant?: string }) => {
+      // Multi-tenant mode without --tenant: the fleet page, every tenant's health worst first.
+      if (options.tenant === undefined && loadTenantMode(process.env) === "multi") return fleetReportCommand(options);
       await selectTenant(options.tenant);
       await reportCommand(options);
     });
@@ -178,9 +182,10 @@ export function buildProgram(): Command {
     .action(async (tenant: string, options: { name?: string }) => tenantsAddCommand(tenant, options));
   tenants
     .command("list")
-    .description("List the registered tenants: name, whether queued or running, and the latest outcome.")
+    .description("List the registered tenants: name, whether queued or running, health (last success, users, mirror age, consent) and the latest outcome.")
     .option("--json", "one JSON object per tenant, every field", false)
-    .action(async (options: { json: boolean }) => tenantsListCommand(options));
+    .option("--worst-first", "sorted by health, worst first (poisoned, failing, stale, pending, healthy), instead of by tenant id", false)
+    .action(async (options: { json: boolean; worstFirst: boolean }) => tenantsListCommand(options));
   tenants
     .command("show")
     .description("Show one registered tenant: its tables, state, latest outcome and error.")

@@ -12,8 +12,10 @@ import { write } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
 import { isAbortError } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
+import { readTenantHealthFacts } from "../fanout/tenantHealth.js";
 import { recordTenantRunOutcome, type TenantRunOutcome } from "../fanout/tenantRecords.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
+import { errorType } from "../telemetry/errorTypes.js";
 
 export interface RunCommandOptions {
   /** --no-progress turns it off; it is also off when stderr is not a terminal. */
@@ -43,7 +45,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
       if ((await tenants.registry.getTenant(tenantId, options.abortSignal ? { abortSignal: options.abortSignal } : {})) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
     },
     ended: async (outcome: TenantRunOutcome) =>
-      recordTenantRunOutcome(tenants.registry, service.settings.tenantId, outcome, { consumesQueued: false, leaseAcquiredAt }).then(
+      recordTenantRunOutcome(tenants.registry, service.settings.tenantId, { ...outcome, health: await readTenantHealthFacts(service) }, { consumesQueued: false, leaseAcquiredAt }).then(
         () => undefined,
         (error: unknown) => process.stderr.write(`warning: could not record the run's outcome on the tenant's registry row: ${describeError(error)}\n`),
       ),
@@ -102,7 +104,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     if (error instanceof ExitCode) throw error;
     // Another run holding the lease records its own outcome: the row is left to it.
     if (!isUserSyncError(error, "run_in_progress") && !isUserSyncError(error, "tenant_removed")) {
-      await tenantRow?.ended(interrupts.signal.aborted && isAbortError(error) ? { outcome: "stopped" } : { outcome: "failed", error: describeError(error) });
+      await tenantRow?.ended(interrupts.signal.aborted && isAbortError(error) ? { outcome: "stopped" } : { outcome: "failed", error: describeError(error), errorCode: errorType(error) });
     }
     if (interrupts.signal.aborted && isAbortError(error)) {
       display.info("User sync stopped");

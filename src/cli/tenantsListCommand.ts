@@ -1,15 +1,19 @@
 /**
- * `entra-user-sync tenants list [--json]`: the registered tenants, in tenant id order, streamed:
- * a registry of a million tenants is listed one page in memory at a time. The table's columns are
- * sized by its first page (LIST_PAGE rows), the name column at least NAME_WIDTH wide when more
- * pages follow; a longer name further down is cut with "…".
+ * `entra-user-sync tenants list [--json] [--worst-first]`: the registered tenants with their health,
+ * in tenant id order, streamed: a registry of a million tenants is listed one page in memory at a
+ * time. The table's columns are sized by its first page (LIST_PAGE rows), the name column at least
+ * NAME_WIDTH wide when more pages follow; a longer name further down is cut with "…".
+ * `--worst-first` sorts by health instead, and so reads the whole registry before printing.
  */
-import { columnWidths, formatRows, truncate, write } from "./output.js";
-import { registryFromEnvironment, tenantJson, tenantState } from "./tenantRegistry.js";
+import { consentState, tenantHealth, worstFirst } from "../fanout/tenantHealth.js";
 import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
+import { columnWidths, formatRows, truncate, write } from "./output.js";
+import { formatAge, registryFromEnvironment, tenantJson, tenantState } from "./tenantRegistry.js";
 
 export interface TenantsListOptions {
   json: boolean;
+  /** Sorted by health, worst first (reads the whole registry before printing), instead of tenant id order. */
+  worstFirst?: boolean;
 }
 
 /** Rows written at once, and the rows that size the table's columns. */
@@ -18,13 +22,21 @@ export const LIST_PAGE = 1000;
 const STATE_WIDTH = "running since 2000-01-01T00:00:00.000Z".length;
 /** The name column's width at least, when the table is longer than its first page. */
 export const NAME_WIDTH = 32;
-const HEADER = ["TENANT", "NAME", "STATE", "LAST OUTCOME"];
+const HEADER = ["TENANT", "NAME", "STATE", "HEALTH", "LAST SUCCESS", "USERS", "MIRROR AGE", "CONSENT", "LAST OUTCOME"];
+
+async function sortedWorstFirst(records: AsyncIterable<TenantRecord>, now: Date): Promise<TenantRecord[]> {
+  const all: TenantRecord[] = [];
+  for await (const record of records) all.push(record);
+  return all.sort((a, b) => worstFirst(a, b, now));
+}
 
 export async function tenantsListCommand(options: TenantsListOptions): Promise<void> {
   const { registry } = registryFromEnvironment();
+  const now = new Date();
+  const records = options.worstFirst ? await sortedWorstFirst(registry.listTenants(), now) : registry.listTenants();
   if (options.json) {
     let lines: string[] = [];
-    for await (const record of registry.listTenants()) {
+    for await (const record of records) {
       lines.push(JSON.stringify(tenantJson(record)));
       if (lines.length >= LIST_PAGE) {
         await write(`${lines.join("\n")}\n`);
@@ -37,8 +49,8 @@ export async function tenantsListCommand(options: TenantsListOptions): Promise<v
   let rows: string[][] = [HEADER];
   let widths: number[] | undefined;
   let listed = 0;
-  for await (const record of registry.listTenants()) {
-    rows.push(tableRow(record));
+  for await (const record of records) {
+    rows.push(tableRow(record, now));
     listed += 1;
     if (rows.length < LIST_PAGE) continue;
     if (widths === undefined) {
@@ -57,9 +69,16 @@ export async function tenantsListCommand(options: TenantsListOptions): Promise<v
   if (rows.length > 0) await write(formatRows(fitName(rows, (widths ??= columnWidths(rows))[1]!), widths));
 }
 
-function tableRow(record: TenantRecord): string[] {
+function tableRow(record: TenantRecord, now: Date): string[] {
   const outcome = record.lastOutcome ? `${record.lastOutcome}${record.lastOutcomeAt ? ` at ${record.lastOutcomeAt.toISOString()}` : ""}` : "";
-  return [record.tenantId, record.name ?? record.domain ?? "", tenantState(record), outcome];
+  const health = [
+    tenantHealth(record, now),
+    record.lastSuccessAt ? formatAge(record.lastSuccessAt, now) : "never",
+    record.userCount?.toString() ?? "",
+    record.mirrorRoundAt ? formatAge(record.mirrorRoundAt, now) : "",
+    consentState(record),
+  ];
+  return [record.tenantId, record.name ?? record.domain ?? "", tenantState(record), ...health, outcome + (record.lastErrorCode ? ` (${record.lastErrorCode})` : "")];
 }
 
 /** Names cut to the name column's width (rows after the first page may hold longer ones). */

@@ -68,3 +68,9 @@ export const DURATION_SETTINGS = {
   SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
 } as const satisfies Record<string, DurationRange>;
+
+/**
+ * `tenants list` (and the fleet report) call a tenant's mirror stale past this age: 3 hours, as the
+ * stale alert's default (infra/modules/monitoring.bicep, staleMirrorAfterHours) with the hourly schedule.
+ */
+export const STALE_MIRROR_AFTER_IN_MS = 3 * 60 * 60_000;

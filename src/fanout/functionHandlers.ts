@@ -8,6 +8,7 @@ import type { InvocationContext } from "@azure/functions";
 import { getTenantServices } from "../app/tenantServices.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary } from "../sync/runSummary.js";
+import { FLUSH_TIMEOUT_IN_MS, flushTelemetry } from "../telemetry/runTelemetry.js";
 import { scheduleDueTenants } from "./scheduler.js";
 import { MAX_DEQUEUE_COUNT, parseTenantMessage } from "./tenantQueue.js";
 import { handleTenantSyncMessage } from "./tenantSyncHandler.js";
@@ -52,5 +53,8 @@ export async function tenantSyncQueueHandler(queueItem: unknown, context: Invoca
     // The host logs what it is thrown: only the redacted summary.
     // eslint-disable-next-line preserve-caught-error
     throw new Error(redact(summary));
+  } finally {
+    // The lines logged after the run (its summary, the failure) leave with it, before the host may freeze the instance.
+    await flushTelemetry(FLUSH_TIMEOUT_IN_MS);
   }
 }

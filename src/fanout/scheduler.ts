@@ -10,6 +10,7 @@
  */
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import { recordSchedulerPass } from "../telemetry/schedulerTelemetry.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
 import { changeTenantRecord } from "./tenantRecords.js";
@@ -42,6 +43,8 @@ export interface ScheduleTenantsOptions {
 export const MAX_LISTED_TENANTS = 1000;
 
 export interface ScheduleResult {
+  /** Tenants the pass found in the registry (all of them, unless it was stopped). */
+  registered: number;
   /** The first MAX_LISTED_TENANTS tenants queued (`enqueuedCount` counts them all). */
   enqueued: string[];
   enqueuedCount: number;
@@ -58,7 +61,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   const now = options.now ?? new Date();
   const occurrence = options.occurrence;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const result: ScheduleResult = { enqueued: [], enqueuedCount: 0, skipped: [], skippedCount: 0, failed: [], failedCount: 0 };
+  const result: ScheduleResult = { registered: 0, enqueued: [], enqueuedCount: 0, skipped: [], skippedCount: 0, failed: [], failedCount: 0 };
   const listed = <T>(list: T[], item: T): void => {
     if (list.length < MAX_LISTED_TENANTS) list.push(item);
   };
@@ -110,6 +113,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   try {
     for await (const tenant of registry.listTenants(signal)) {
       if (options.abortSignal?.aborted) break; // stopped: no further tenant is started
+      result.registered++;
       const busy = busyReason(tenant, now, occurrence);
       if (busy) {
         result.skippedCount += 1;
@@ -133,6 +137,8 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
       (result.failedCount > 0 ? `; ${result.failedCount} could not be queued` : "") +
       ".",
   );
+  // Telemetry (when it is on): queue and poison depth, tenants found, queued and skipped.
+  await recordSchedulerPass({ registered: result.registered, queued: result.enqueuedCount, skipped: result.skippedCount }, queue, logger);
   return result;
 }
 

@@ -137,6 +137,12 @@ export class TenantQueueClient {
     return properties.approximateMessagesCount ?? 0;
   }
 
+  /** Messages in the poison queue (approximate, as the service counts them). */
+  async approximatePoisonMessageCount(options: OperationOptions = {}): Promise<number> {
+    const properties = await this.#call("reading the poison queue's properties", () => this.poison.getProperties({ abortSignal: options.abortSignal }));
+    return properties.approximateMessagesCount ?? 0;
+  }
+
   async #call<T>(operation: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();

@@ -5,6 +5,7 @@
  * (the queue-triggered `tenantSync`, `worker`) and for `run --tenant`.
  */
 import { createTenantError } from "../tenants/tenantErrors.js";
+import type { TenantHealthFacts } from "./tenantHealth.js";
 import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
 /** Reads and fenced writes of one change before it gives up (`tenant_record_contended`). */
@@ -90,6 +91,10 @@ export interface TenantRunOutcome {
   error?: string;
   /** A message for the tenant is (again) in the queue: a continuation, or the message of a stopped run. */
   queued?: boolean;
+  /** The failure's error code (src/telemetry/errorTypes.ts); cleared otherwise. */
+  errorCode?: string;
+  /** The tenant's stores after the run (src/fanout/tenantHealth.ts); what is absent keeps its previous value. */
+  health?: TenantHealthFacts;
 }
 
 export interface TenantRunOutcomeOptions extends Omit<TenantRunRecordOptions, "abortSignal"> {
@@ -127,6 +132,10 @@ export async function recordTenantRunOutcome(
       lastOutcome: result.outcome,
       lastOutcomeAt: new Date(),
       ...(result.error ? { lastError: result.error } : { lastError: undefined }),
+      ...(result.errorCode ? { lastErrorCode: result.errorCode } : { lastErrorCode: undefined }),
+      ...(result.outcome === "succeeded" ? { lastSuccessAt: new Date() } : {}),
+      ...(result.health?.userCount !== undefined ? { userCount: result.health.userCount } : {}),
+      ...(result.health?.mirrorRoundAt ? { mirrorRoundAt: result.health.mirrorRoundAt } : {}),
     };
   });
 }

@@ -9,6 +9,7 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
+import { errorType } from "../telemetry/errorTypes.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { isAbortError } from "../shared/abort.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
@@ -16,6 +17,7 @@ import { createTenantError } from "../tenants/tenantErrors.js";
 import type { LeaseInfo } from "../snapshots/runRecords.js";
 import type { DueRunResult } from "../sync/userSyncService.js";
 import { answerHeldLease } from "./heldLease.js";
+import { readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
@@ -103,8 +105,15 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   let leaseAcquiredAt: Date | undefined;
   // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
   // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
-  const finish = async (outcome: string, error?: string, queued = false): Promise<void> => {
-    const recorded = await recordTenantRunOutcome(registry, tenantId, { outcome, ...(error ? { error } : {}), queued }, { consumesQueued: true, leaseAcquiredAt });
+  // The tenant's health after its run (users, the mirror's last round), read before its service is let go.
+  let health: TenantHealthFacts | undefined;
+  const finish = async (outcome: string, error?: string, queued = false, errorCode?: string): Promise<void> => {
+    const recorded = await recordTenantRunOutcome(
+      registry,
+      tenantId,
+      { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued },
+      { consumesQueued: true, leaseAcquiredAt },
+    );
     if (recorded === undefined && leaseAcquiredAt !== undefined) logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);
   };
   let ran: { result: DueRunResult } | { held: LeaseInfo | undefined };
@@ -142,6 +151,9 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
         if (!isUserSyncError(error, "run_in_progress")) throw error;
         // Another run holds the lease: who, and until when (undefined once it let go).
         return { held: await service.store.getLease(signal) };
+      } finally {
+        // Only after a run of its own (it held the lease): another run's tenant is that run's to report.
+        if (leaseAcquiredAt !== undefined) health = await readTenantHealthFacts(service);
       }
     });
   } catch (error) {
@@ -158,12 +170,12 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     const reason = describeError(error);
     if (isPermanentTenantFailure(error)) {
       logger.error(`Sync failed (not retried: it needs the tenant's administrator or the operator): ${reason}`);
-      await finish("failed", reason);
+      await finish("failed", reason, false, errorType(error));
       return "failed";
     }
     const last = context.dequeueCount >= context.maxDequeueCount;
     logger.error(`Sync failed (attempt ${context.dequeueCount} of ${context.maxDequeueCount}): ${reason}`);
-    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason).catch((recordError: unknown) =>
+    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason, false, errorType(error)).catch((recordError: unknown) =>
       logger.warn(`Could not record the failure in the tenant registry: ${describeError(recordError)}`),
     );
     throw error;

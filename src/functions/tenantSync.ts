@@ -1,3 +1,5 @@
+// First: telemetry is set up before anything else of this file runs (package.json `main` lists it first too).
+import "../telemetry/bootstrap.js";
 import { app } from "@azure/functions";
 import { TENANT_QUEUE_NAME } from "../fanout/tenantQueue.js";
 import { tenantSyncQueueHandler } from "../fanout/functionHandlers.js";

@@ -1,17 +1,14 @@
-import * as functions from "@azure/functions";
+// First: telemetry is set up before anything else of this file runs (package.json `main` lists it first too).
+import "../telemetry/bootstrap.js";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { getUserSyncService } from "../sync/userSyncService.js";
-import { withRunTelemetry } from "../telemetry/runTelemetry.js";
-import { startTelemetry } from "../telemetry/telemetrySetup.js";
+import { FLUSH_TIMEOUT_IN_MS, flushTelemetry, withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { scheduleTenantsTimer } from "../fanout/functionHandlers.js";
-
-// OpenTelemetry to Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
-await startTelemetry(process.env, { functions });
 
 /**
  * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; each tick does
@@ -45,6 +42,9 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
     // The host logs what it is thrown; only the redacted summary goes there, not the original error.
     // eslint-disable-next-line preserve-caught-error
     throw new Error(summary);
+  } finally {
+    // The lines logged after the run (its summary, the failure) leave with it, before the host may freeze the instance.
+    await flushTelemetry(FLUSH_TIMEOUT_IN_MS);
   }
 }
 

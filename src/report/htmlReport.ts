@@ -61,7 +61,11 @@ export function renderReport(history: RunHistory): string {
   const certDays = history.certificateNotAfter ? (history.certificateNotAfter.getTime() - now.getTime()) / DAY : undefined;
   const lastIncremental = [...history.runs].reverse().find((r) => r.kind === "incremental" && r.outcome === "succeeded");
 
+  const lastSuccess = [...finished].reverse().find((r) => r.outcome === "succeeded");
+  const lastFailure = [...finished].reverse().find((r) => r.outcome === "failed");
   const tiles = [
+    tile("Last success", lastSuccess ? `${lastSuccess.kind}, ${age(lastSuccess.startedAt, now)} ago` : "none in the period", lastSuccess ? "ok" : "bad"),
+    tile("Last failure", lastFailure ? `${lastFailure.kind}, ${age(lastFailure.startedAt, now)} ago` : "none in the period", lastFailure ? (lastSuccess && lastSuccess.startedAt > lastFailure.startedAt ? "warn" : "bad") : "ok"),
     tile("Last run", last ? `${last.outcome} (${last.kind}), ${age(last.startedAt, now)} ago` : "none in the period", last ? (last.outcome === "failed" ? "bad" : last.outcome === "paused" ? "warn" : "ok") : "none"),
     tile(`Runs in ${history.days} days`, `${finished.length} (${failures} failed)`, failures > 0 ? "warn" : "ok"),
     tile("Users in the latest snapshot", history.latestSnapshot ? history.latestSnapshot.userCount.toLocaleString("en-US") : "none yet"),
@@ -77,26 +81,29 @@ export function renderReport(history: RunHistory): string {
     unit: "runs",
     categories: days.map((d) => d.slice(5)),
     stacked: true,
+    integer: true,
     series: (["succeeded", "paused", "failed"] as const).map((o) => ({ name: o, color: COLORS[o], values: perDay(history, days, () => 1, (r) => r.outcome === o) })),
   });
-  const durations = timeChart({
-    id: "duration",
-    title: "Run duration",
-    unit: "seconds",
-    from,
-    to,
-    series: (["snapshot", "full", "incremental"] as const).map((k) => ({
-      name: k,
-      color: COLORS[k],
-      points: finished.filter((r) => r.kind === k && r.durationInSeconds !== undefined).map((r) => ({ at: r.startedAt.getTime(), value: r.durationInSeconds! })),
-    })),
-  });
+  // One panel per kind: a snapshot takes minutes, an incremental round seconds; one axis would flatten the rounds.
+  const durationOf = (kind: "snapshot" | "full" | "incremental", title: string) =>
+    timeChart({
+      id: `duration-${kind}`,
+      title,
+      unit: "seconds",
+      from,
+      to,
+      series: [{ name: kind, color: COLORS[kind], points: finished.filter((r) => r.kind === kind && r.durationInSeconds !== undefined).map((r) => ({ at: r.startedAt.getTime(), value: r.durationInSeconds! })) }],
+    });
+  const durations = [durationOf("snapshot", "Snapshot run duration"), durationOf("full", "Full mirror round duration"), durationOf("incremental", "Incremental round duration")];
   const users = timeChart({
     id: "users",
     title: "Users over time (complete snapshots and full mirror rounds)",
     unit: "users",
     from,
     to,
+    integer: true,
+    // From near the smallest count: a change of a few users in thousands shows.
+    fromZero: false,
     series: [
       { name: "snapshot", color: COLORS.snapshot, points: finished.filter((r) => r.kind === "snapshot" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersRead })) },
       { name: "full round", color: COLORS.full, points: finished.filter((r) => r.kind === "full" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersWritten })) },
@@ -109,22 +116,30 @@ export function renderReport(history: RunHistory): string {
     unit: "users",
     categories: days.map((d) => d.slice(5)),
     stacked: false,
+    integer: true,
     series: (["added", "updated", "removed", "restored"] as const).map((k) => ({
       name: k === "added" ? "joiners (added)" : k === "updated" ? "movers (updated)" : k === "removed" ? "leavers (removed)" : "restored",
       color: COLORS[k],
       values: perDay(history, days, (r) => r.changes?.[k] ?? 0, incremental),
     })),
   });
-  const throttling = barChart({
-    id: "throttling",
-    title: "Throttling per day: Graph 429 answers and seconds waited",
-    unit: "count / s",
+  // A count and a duration: two charts, each with its own axis.
+  const throttled = barChart({
+    id: "throttled",
+    title: "Graph 429 answers per day",
+    unit: "answers",
     categories: days.map((d) => d.slice(5)),
     stacked: false,
-    series: [
-      { name: "429 answers", color: COLORS.throttled, values: perDay(history, days, (r) => r.graphThrottled) },
-      { name: "seconds waited", color: COLORS.waited, values: perDay(history, days, (r) => r.graphWaitedInSeconds) },
-    ],
+    integer: true,
+    series: [{ name: "429 answers", color: COLORS.throttled, values: perDay(history, days, (r) => r.graphThrottled) }],
+  });
+  const waited = barChart({
+    id: "waited",
+    title: "Seconds waited for Graph per day (Retry-After, backoff, pacing)",
+    unit: "seconds",
+    categories: days.map((d) => d.slice(5)),
+    stacked: false,
+    series: [{ name: "seconds waited", color: COLORS.waited, values: perDay(history, days, (r) => r.graphWaitedInSeconds) }],
   });
 
   return `<!doctype html>
@@ -142,7 +157,7 @@ h1 { font-size: 20px; margin: 0 0 4px; }
 .tile { border: 1px solid #d1d9e0; border-left: 5px solid #90a4ae; border-radius: 6px; padding: 8px 10px; }
 .tile.ok { border-left-color: #2e7d32; } .tile.warn { border-left-color: #f9a825; } .tile.bad { border-left-color: #c62828; }
 .label { color: #59636e; font-size: 12px; } .value { font-size: 16px; font-weight: 600; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 16px; }
 figure { margin: 0; border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px; }
 figcaption { font-weight: 600; margin-bottom: 4px; }
 svg.chart { width: 100%; height: auto; display: block; }
@@ -157,10 +172,13 @@ footer { margin-top: 18px; color: #59636e; font-size: 12px; }
 <section class="tiles">${tiles}</section>
 <section class="charts">
 <figure><figcaption>Run outcomes</figcaption>${outcomes}</figure>
-<figure><figcaption>Run duration</figcaption>${durations}</figure>
+<figure><figcaption>Snapshot run duration</figcaption>${durations[0]}</figure>
+<figure><figcaption>Full mirror round duration</figcaption>${durations[1]}</figure>
+<figure><figcaption>Incremental round duration</figcaption>${durations[2]}</figure>
 <figure><figcaption>Users over time</figcaption>${users}</figure>
 <figure><figcaption>Joiners, movers and leavers</figcaption>${changes}</figure>
-<figure><figcaption>Throttling</figcaption>${throttling}</figure>
+<figure><figcaption>Graph 429 answers</figcaption>${throttled}</figure>
+<figure><figcaption>Seconds waited for Graph</figcaption>${waited}</figure>
 </section>
 <footer>The same charts as the Application Insights workbook (docs/operations.md). No user data: counts and durations only.</footer>
 </body>

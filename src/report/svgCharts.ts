@@ -25,20 +25,39 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-/** A round maximum for the y axis and its 4 ticks. */
-export function niceScale(max: number): { max: number; ticks: number[] } {
-  if (!(max > 0)) return { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] };
-  const raw = max / 4;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 3, 4, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
-  return { max: step * 4, ticks: [0, 1, 2, 3, 4].map((i) => i * step) };
+/** The y axis: from `min` to `max`, with ticks at round steps. */
+export interface Scale {
+  min: number;
+  max: number;
+  ticks: number[];
 }
 
-const fmt = (n: number) => (Math.abs(n) >= 10_000 ? `${Math.round(n / 1000)}k` : Number.isInteger(n) ? String(n) : String(Number(n.toFixed(2))));
+/**
+ * A round range for the y axis, about four steps: from 0 (or from below `options.min`, for values
+ * whose change matters more than their size, e.g. users) up to `max`. Counts (`integer`) get whole
+ * steps only.
+ */
+export function niceScale(max: number, options: { integer?: boolean; min?: number } = {}): Scale {
+  const low = options.min ?? 0;
+  if (!(max > low)) {
+    // One value (or none): a band around it, or 0 to 1.
+    if (options.min !== undefined) return { min: Math.floor(low) - 1, max: Math.floor(low) + 1, ticks: [Math.floor(low) - 1, Math.floor(low), Math.floor(low) + 1] };
+    return { min: 0, max: 1, ticks: options.integer ? [0, 1] : [0, 0.25, 0.5, 0.75, 1] };
+  }
+  const raw = (max - low) / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  let step = [1, 2, 2.5, 3, 4, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  if (options.integer) step = Math.max(1, Math.ceil(step));
+  const start = Math.floor(low / step) * step;
+  const count = Math.max(1, Math.ceil((max - start) / step - 1e-9));
+  return { min: start, max: start + count * step, ticks: Array.from({ length: count + 1 }, (_, i) => start + i * step) };
+}
+
+const fmt = (n: number) => (Math.abs(n) >= 10_000 && n % 1000 === 0 ? `${n / 1000}k` : Number.isInteger(n) ? n.toLocaleString("en-US") : String(Number(n.toFixed(2))));
 const r = (n: number) => Math.round(n * 10) / 10;
 
-function frame(id: string, title: string, unit: string, scale: { max: number; ticks: number[] }, legend: Array<{ name: string; color: string }>, body: string, xLabels: string): string {
-  const y = (v: number) => MARGIN.top + PLOT_H - (v / scale.max) * PLOT_H;
+function frame(id: string, title: string, unit: string, scale: Scale, legend: Array<{ name: string; color: string }>, body: string, xLabels: string): string {
+  const y = (v: number) => MARGIN.top + PLOT_H - ((v - scale.min) / (scale.max - scale.min)) * PLOT_H;
   const grid = scale.ticks
     .map((t) => `<line class="grid" x1="${MARGIN.left}" x2="${MARGIN.left + PLOT_W}" y1="${r(y(t))}" y2="${r(y(t))}"/><text class="tick" x="${MARGIN.left - 6}" y="${r(y(t)) + 4}" text-anchor="end">${fmt(t)}</text>`)
     .join("");
@@ -60,10 +79,10 @@ function frame(id: string, title: string, unit: string, scale: { max: number; ti
 }
 
 /** Bars per category (a day), stacked or side by side. */
-export function barChart(options: { id: string; title: string; unit: string; categories: string[]; series: Series[]; stacked: boolean }): string {
+export function barChart(options: { id: string; title: string; unit: string; categories: string[]; series: Series[]; stacked: boolean; integer?: boolean }): string {
   const { categories, series } = options;
   const totals = categories.map((_, i) => (options.stacked ? series.reduce((s, x) => s + (x.values[i] ?? 0), 0) : Math.max(0, ...series.map((x) => x.values[i] ?? 0))));
-  const scale = niceScale(Math.max(0, ...totals));
+  const scale = niceScale(Math.max(0, ...totals), { integer: options.integer === true });
   const slot = PLOT_W / Math.max(1, categories.length);
   const barW = Math.max(1, slot * 0.7);
   const y = (v: number) => MARGIN.top + PLOT_H - (v / scale.max) * PLOT_H;
@@ -89,12 +108,16 @@ export function barChart(options: { id: string; title: string; unit: string; cat
   return frame(options.id, options.title, options.unit, scale, series, bars, labels);
 }
 
-/** Points (joined by a line per series) over a time range. */
-export function timeChart(options: { id: string; title: string; unit: string; from: number; to: number; series: TimeSeries[] }): string {
-  const scale = niceScale(Math.max(0, ...options.series.flatMap((s) => s.points.map((p) => p.value))));
+/**
+ * Points (joined by a line per series) over a time range. `fromZero: false` lets the axis start near
+ * the smallest value, so that a small change in a large number shows.
+ */
+export function timeChart(options: { id: string; title: string; unit: string; from: number; to: number; series: TimeSeries[]; integer?: boolean; fromZero?: boolean }): string {
+  const values = options.series.flatMap((s) => s.points.map((p) => p.value));
+  const scale = niceScale(Math.max(0, ...values), { integer: options.integer === true, ...(options.fromZero === false && values.length > 0 ? { min: Math.min(...values) } : {}) });
   const span = Math.max(1, options.to - options.from);
   const x = (t: number) => MARGIN.left + ((t - options.from) / span) * PLOT_W;
-  const y = (v: number) => MARGIN.top + PLOT_H - (v / scale.max) * PLOT_H;
+  const y = (v: number) => MARGIN.top + PLOT_H - ((v - scale.min) / (scale.max - scale.min)) * PLOT_H;
   let body = "";
   for (const s of options.series) {
     if (s.points.length === 0) continue;
@@ -111,7 +134,11 @@ export function timeChart(options: { id: string; title: string; unit: string; fr
   const every = Math.max(1, Math.ceil(midnights.length / 10));
   const labels = midnights
     .filter((_, i) => i % every === 0)
-    .map((t) => `<line class="grid" x1="${r(x(t))}" x2="${r(x(t))}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_H}"/><text class="tick" x="${r(x(t))}" y="${HEIGHT - 14}" text-anchor="start">${new Date(t).toISOString().slice(5, 10)}</text>`)
+    .map((t) => {
+      // Labels fit: centred on their day, or kept inside the chart at either end.
+      const anchor = x(t) > WIDTH - MARGIN.right - 20 ? "end" : x(t) < MARGIN.left + 20 ? "start" : "middle";
+      return `<line class="grid" x1="${r(x(t))}" x2="${r(x(t))}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_H}"/><text class="tick" x="${r(x(t))}" y="${HEIGHT - 14}" text-anchor="${anchor}">${new Date(t).toISOString().slice(5, 10)}</text>`;
+    })
     .join("");
   return frame(options.id, options.title, options.unit, scale, options.series, body, labels);
 }

@@ -11,7 +11,7 @@
 export const DIMENSIONS = {
   /** snapshot | full | incremental: a point-in-time snapshot, or a round of the live mirror; none: a run that failed before either started. */
   mode: "mode",
-  /** timer | cli */
+  /** timer | cli | queue (src/shared/syncTrigger.ts) */
   trigger: "trigger",
   /** succeeded | paused | failed */
   outcome: "outcome",
@@ -19,6 +19,11 @@ export const DIMENSIONS = {
   changeKind: "change_kind",
   /** The customer tenant's id, in multi-tenant mode only (docs/tenants.md): one series per tenant. */
   tenantId: "tenant_id",
+  /**
+   * Failed parts only (outcome failed): the product's error code (src/telemetry/errorTypes.ts), e.g.
+   * tenant_not_consented, graph_forbidden, storage_request_failed. In KQL: customDimensions["error.type"].
+   */
+  errorType: "error.type",
 } as const;
 
 export const RUN_MODES = ["snapshot", "full", "incremental", "none"] as const;
@@ -57,9 +62,28 @@ export const STATE_METRICS = {
   snapshotAge: metric("usersync.snapshot.age", "gauge", "h", "Hours since the latest complete snapshot completed, at the end of a run."),
   mirrorAge: metric("usersync.mirror.age", "gauge", "h", "Hours since the live mirror last completed a round (its delta link was saved), at the end of a run."),
   certificateDaysToExpiry: metric("usersync.certificate.days_to_expiry", "gauge", "d", "Days until the client certificate expires (GRAPH_CREDENTIAL keyVaultCertificate)."),
+  snapshotUsers: metric("usersync.snapshot.users", "gauge", "{user}", "Users in the latest complete snapshot (its whole run, however many parts it took), at the end of a run."),
+  deltaTokenAge: metric("usersync.delta_token.age", "gauge", "d", "Days since the mirror's saved delta link was issued (Graph stops accepting it after 7), at the end of a run."),
 } as const;
 
-export const ALL_METRICS: readonly MetricDefinition[] = [...Object.values(METRICS), ...Object.values(STATE_METRICS)];
+/** A run that did nothing because another run held the tenant's writer lease (dimension trigger, and tenant_id). */
+export const SKIP_METRICS = {
+  leaseContention: metric("usersync.runs.skipped", "counter", "{run}", "Runs that found another run holding the writer lease and did nothing."),
+} as const;
+
+/** Multi-tenant mode: the state of the fan-out after each scheduler pass (no dimension: one queue, one registry). */
+export const SCHEDULER_METRICS = {
+  queueDepth: metric("usersync.queue.depth", "gauge", "{message}", "Messages in the tenant queue (visible or not), after a scheduler pass."),
+  poisonDepth: metric("usersync.queue.poison", "gauge", "{message}", "Messages in the tenant queue's poison queue, after a scheduler pass."),
+  tenantsRegistered: metric("usersync.tenants.registered", "gauge", "{tenant}", "Tenants the scheduler pass found in the registry."),
+  tenantsQueued: metric("usersync.tenants.queued", "gauge", "{tenant}", "Tenants the scheduler pass queued."),
+  tenantsSkipped: metric("usersync.tenants.skipped", "gauge", "{tenant}", "Tenants the scheduler pass left alone because they were already queued or running."),
+} as const;
+
+/** What a run records (the run's parts and the state at its end). */
+export const RUN_METRIC_NAMES: ReadonlySet<string> = new Set([...Object.values(METRICS), ...Object.values(STATE_METRICS)].map((m) => m.name));
+
+export const ALL_METRICS: readonly MetricDefinition[] = [...Object.values(METRICS), ...Object.values(STATE_METRICS), ...Object.values(SKIP_METRICS), ...Object.values(SCHEDULER_METRICS)];
 export const METRIC_NAMES: ReadonlySet<string> = new Set(ALL_METRICS.map((m) => m.name));
 
 /** The meter and tracer name (the instrumentation scope). */

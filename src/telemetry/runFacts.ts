@@ -37,6 +37,14 @@ export interface RunFacts {
   mirrorAgeInHours?: number;
   /** Days until the client certificate expires (absent: not the keyVaultCertificate mode, or unknown). */
   certificateDaysToExpiry?: number;
+  /** Users in the latest complete snapshot (absent: none yet). */
+  snapshotUsers?: number;
+  /** Days since the saved delta link was issued (absent: no round completed yet). */
+  deltaTokenAgeInDays?: number;
+  /** A run that threw: its error type (src/telemetry/errorTypes.ts), on every failed part. */
+  errorType?: string;
+  /** The run found another run holding the writer lease and did nothing (no parts). */
+  leaseContended?: boolean;
 }
 
 /** Counts of a snapshot run that another run had already made before this one continued it. */

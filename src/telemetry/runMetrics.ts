@@ -3,7 +3,7 @@
  * telemetry is started (src/telemetry/telemetrySetup.ts), an in-memory reader in the tests.
  */
 import { metrics, type Attributes, type Meter } from "@opentelemetry/api";
-import { CHANGE_KINDS, DIMENSIONS, INSTRUMENTATION_SCOPE, METRICS, STATE_METRICS, type MetricDefinition } from "./metricNames.js";
+import { CHANGE_KINDS, DIMENSIONS, INSTRUMENTATION_SCOPE, METRICS, SKIP_METRICS, STATE_METRICS, type MetricDefinition } from "./metricNames.js";
 import type { RunFacts } from "./runFacts.js";
 
 interface Instruments {
@@ -38,7 +38,8 @@ export function recordRunMetrics(facts: RunFacts, meter: Meter = runMeter()): vo
   const make = instruments(meter);
   const tenant: Attributes = facts.tenantId !== undefined ? { [DIMENSIONS.tenantId]: facts.tenantId } : {};
   for (const part of facts.parts) {
-    const dims: Attributes = { [DIMENSIONS.mode]: part.mode, [DIMENSIONS.trigger]: facts.trigger, [DIMENSIONS.outcome]: part.outcome, ...tenant };
+    const failure: Attributes = part.outcome === "failed" && facts.errorType !== undefined ? { [DIMENSIONS.errorType]: facts.errorType } : {};
+    const dims: Attributes = { [DIMENSIONS.mode]: part.mode, [DIMENSIONS.trigger]: facts.trigger, [DIMENSIONS.outcome]: part.outcome, ...tenant, ...failure };
     make.counter(METRICS.runs).add(1, dims);
     make.histogram(METRICS.runDuration).record(part.durationInSeconds, dims);
     make.counter(METRICS.usersRead).add(part.usersRead, dims);
@@ -53,7 +54,10 @@ export function recordRunMetrics(facts: RunFacts, meter: Meter = runMeter()): vo
     make.counter(METRICS.tableTransactions).add(part.tableTransactions, dims);
   }
   const state: Attributes = { [DIMENSIONS.trigger]: facts.trigger, ...tenant };
+  if (facts.leaseContended) make.counter(SKIP_METRICS.leaseContention).add(1, state);
   if (facts.snapshotAgeInHours !== undefined) make.gauge(STATE_METRICS.snapshotAge).record(facts.snapshotAgeInHours, state);
   if (facts.mirrorAgeInHours !== undefined) make.gauge(STATE_METRICS.mirrorAge).record(facts.mirrorAgeInHours, state);
   if (facts.certificateDaysToExpiry !== undefined) make.gauge(STATE_METRICS.certificateDaysToExpiry).record(facts.certificateDaysToExpiry, state);
+  if (facts.snapshotUsers !== undefined) make.gauge(STATE_METRICS.snapshotUsers).record(facts.snapshotUsers, state);
+  if (facts.deltaTokenAgeInDays !== undefined) make.gauge(STATE_METRICS.deltaTokenAge).record(facts.deltaTokenAgeInDays, state);
 }

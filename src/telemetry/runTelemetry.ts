@@ -8,12 +8,14 @@
  * their code, never by message (a message can name a user).
  */
 import { metrics, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { logs } from "@opentelemetry/api-logs";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import type { DueRunResult, UserSyncService } from "../sync/userSyncService.js";
+import { errorType } from "./errorTypes.js";
 import { INSTRUMENTATION_SCOPE } from "./metricNames.js";
 import { baselineOf, partsOfFailedRun, partsOfResult, type RunFacts, type RunPartFacts, type SnapshotBaseline } from "./runFacts.js";
 import { recordRunMetrics } from "./runMetrics.js";
@@ -55,18 +57,12 @@ function traceGraphTokens(tokens: RunTelemetrySource["tokens"]): void {
         span.setAttribute("usersync.token.from_cache", token.fromCache === true);
         return token;
       } catch (error) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorType(error) });
         throw error;
       } finally {
         span.end();
       }
     });
-}
-
-function errorCode(error: unknown): string {
-  if (isUserSyncError(error)) return error.code;
-  if ((error as { name?: string } | null)?.name === "AbortError") return "aborted";
-  return "error";
 }
 
 /**
@@ -107,13 +103,18 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
   });
 }
 
-const FLUSH_TIMEOUT_IN_MS = 5_000;
+/** How long the end of a run waits for its telemetry to be sent. */
+export const FLUSH_TIMEOUT_IN_MS = 5_000;
 
-/** Asks the registered SDK providers (if any) to export what they hold, waiting at most `timeoutInMs`. */
+/**
+ * Asks the registered SDK providers (if any) to export what they hold, waiting at most `timeoutInMs`:
+ * metrics, spans, and log records (in the host, the Functions instrumentation turns each
+ * `context.log` line into a log record; they leave with the run's metrics and trace).
+ */
 export async function flushTelemetry(timeoutInMs: number): Promise<void> {
   type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => unknown };
   const tracerProvider = trace.getTracerProvider() as Flushable;
-  const providers = [metrics.getMeterProvider() as Flushable, (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable];
+  const providers = [metrics.getMeterProvider() as Flushable, (tracerProvider.getDelegate?.() ?? tracerProvider) as Flushable, logs.getLoggerProvider() as Flushable];
   const flushes = providers.flatMap((p) => (typeof p.forceFlush === "function" ? [p.forceFlush().catch(() => undefined)] : []));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(flushes), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutInMs)))]);
@@ -142,11 +143,22 @@ async function runFacts(
     if (parts.length === 0) parts = [emptyFailedPart(run.endedAt.getTime() - run.startedAt.getTime())];
   }
   const facts: RunFacts = { trigger: run.trigger, parts };
+  if (run.failure) {
+    if (isUserSyncError(run.failure.error, "run_in_progress")) facts.leaseContended = true;
+    else facts.errorType = errorType(run.failure.error);
+  }
   const end = run.endedAt.getTime();
   const latest = await service.store.getLatestSnapshot({ abortSignal });
-  if (latest) facts.snapshotAgeInHours = Math.max(0, end - latest.completedAt.getTime()) / HOUR;
+  if (latest) {
+    facts.snapshotAgeInHours = Math.max(0, end - latest.completedAt.getTime()) / HOUR;
+    facts.snapshotUsers = latest.userCount;
+  }
   const state = await service.mirror.getDeltaState({ abortSignal });
-  if (state?.state.deltaLink) facts.mirrorAgeInHours = Math.max(0, end - state.state.savedAt.getTime()) / HOUR;
+  if (state?.state.deltaLink) {
+    facts.mirrorAgeInHours = Math.max(0, end - state.state.savedAt.getTime()) / HOUR;
+    // Each round saves the delta link Graph returned at its end: the token is as old as that save.
+    facts.deltaTokenAgeInDays = Math.max(0, end - state.state.savedAt.getTime()) / DAY;
+  }
   const certificate = service.certificates ? await service.certificates.getClientCertificate({ abortSignal }).catch(() => undefined) : undefined;
   if (certificate) facts.certificateDaysToExpiry = (certificate.notAfter.getTime() - end) / DAY;
   return facts;
@@ -176,8 +188,9 @@ function describeSpan(span: Span, facts: RunFacts, failure: { error: unknown } |
     span.setAttribute(`usersync.${part.mode}.users_written`, part.usersWritten);
   }
   if (failure) {
-    const code = errorCode(failure.error);
+    const code = errorType(failure.error);
     span.setAttribute("usersync.error_code", code);
+    span.setAttribute("error.type", code);
     if (code !== "run_in_progress") span.setStatus({ code: SpanStatusCode.ERROR, message: code });
   }
 }

@@ -55,6 +55,14 @@ export interface TenantRecord {
   lastOutcomeAt?: Date;
   /** Why the latest run failed (one line, no secrets). */
   lastError?: string;
+  /** The latest failure's error code (src/telemetry/errorTypes.ts), e.g. tenant_not_consented; cleared by a success. */
+  lastErrorCode?: string;
+  /** When a run of the tenant last succeeded. */
+  lastSuccessAt?: Date;
+  /** Users in the tenant's latest complete snapshot, as of its latest run. */
+  userCount?: number;
+  /** When the tenant's mirror last completed a round, as of its latest run. */
+  mirrorRoundAt?: Date;
   /** The row's ETag (for fenced updates). */
   etag?: string;
 }
@@ -90,6 +98,10 @@ interface TenantEntity {
   lastOutcome?: string;
   lastOutcomeAt?: Date;
   lastError?: string;
+  lastErrorCode?: string;
+  lastSuccessAt?: Date;
+  userCount?: number;
+  mirrorRoundAt?: Date;
 }
 
 export class TenantRegistryClient {
@@ -210,6 +222,10 @@ function fromEntity(entity: TenantEntity | TableEntityResult<TenantEntity>): Ten
     ...(entity.lastOutcome ? { lastOutcome: entity.lastOutcome } : {}),
     ...(entity.lastOutcomeAt ? { lastOutcomeAt: asDate(entity.lastOutcomeAt)! } : {}),
     ...(entity.lastError ? { lastError: entity.lastError } : {}),
+    ...(entity.lastErrorCode ? { lastErrorCode: entity.lastErrorCode } : {}),
+    ...(entity.lastSuccessAt ? { lastSuccessAt: asDate(entity.lastSuccessAt)! } : {}),
+    ...(typeof entity.userCount === "number" ? { userCount: entity.userCount } : {}),
+    ...(entity.mirrorRoundAt ? { mirrorRoundAt: asDate(entity.mirrorRoundAt)! } : {}),
     ...(etag ? { etag } : {}),
   };
 }
@@ -229,6 +245,10 @@ function toEntity(record: TenantRecord): TenantEntity {
     ...(record.lastOutcome ? { lastOutcome: record.lastOutcome } : {}),
     ...(record.lastOutcomeAt ? { lastOutcomeAt: record.lastOutcomeAt } : {}),
     ...(record.lastError ? { lastError: record.lastError.slice(0, MAX_ERROR_LENGTH) } : {}),
+    ...(record.lastErrorCode ? { lastErrorCode: record.lastErrorCode } : {}),
+    ...(record.lastSuccessAt ? { lastSuccessAt: record.lastSuccessAt } : {}),
+    ...(record.userCount !== undefined ? { userCount: record.userCount } : {}),
+    ...(record.mirrorRoundAt ? { mirrorRoundAt: record.mirrorRoundAt } : {}),
   };
 }
 

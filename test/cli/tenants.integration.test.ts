@@ -107,7 +107,12 @@ describe("entra-user-sync tenants and --tenant", () => {
     const report = await cli(["report", "--tenant", T3, "--out", "-"]);
     expect(report.code).toBe(0);
     expect(report.stdout).toContain("<html");
-    expect((await cli(["report", "--out", "-"])).code).toBe(2);
+    // Without --tenant in multi-tenant mode: the fleet page, each tenant's health, naming the command for its own page.
+    const fleet = await cli(["report", "--out", "-"]);
+    expect(fleet.code, fleet.stderr).toBe(0);
+    expect(fleet.stdout).toContain("entra-user-sync: the fleet");
+    for (const tenantId of [T1, T2, T3]) expect(fleet.stdout).toMatch(new RegExp(`data-tenant="${tenantId}" data-health="healthy"[^]*?report --tenant ${tenantId}`));
+    for (const tenantId of [NO_CONSENT, NO_GRANT]) expect(fleet.stdout).toContain(`data-tenant="${tenantId}" data-health="pending"`);
     const diff = await cli(["diff", "--tenant", T1]);
     // One complete snapshot only: diff says so, about this tenant's snapshots.
     expect(diff.code).toBe(1);

@@ -66,6 +66,21 @@ describe("entra-user-sync worker", () => {
     expect(runs.stdout).toContain(consentUrl);
     const list = await cli(["tenants", "list"]);
     expect(list.stdout.match(/succeeded at/g)).toHaveLength(5);
+    // Health columns: the tenant without consent is the one failing, and says why.
+    expect(list.stdout.split("\n")[0]).toMatch(/^TENANT\s+NAME\s+STATE\s+HEALTH\s+LAST SUCCESS\s+USERS\s+MIRROR AGE\s+CONSENT\s+LAST OUTCOME/);
+    const noConsentLine = list.stdout.split("\n").find((line) => line.startsWith(NO_CONSENT))!;
+    expect(noConsentLine).toMatch(/\bfailing\s+never\s+missing\s+failed at \S+ \(tenant_not_consented\)/);
+    const worst = (await cli(["tenants", "list", "--worst-first"])).stdout.split("\n");
+    expect(worst[1]).toMatch(new RegExp(`^${NO_CONSENT}\\s`));
+    const health = (await cli(["tenants", "list", "--json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(health.filter((row) => row.health !== "healthy").map((row) => row.tenantId)).toEqual([NO_CONSENT]);
+    expect(health.find((row) => row.tenantId === NO_CONSENT)).toMatchObject({ health: "failing", consent: "missing", lastErrorCode: "tenant_not_consented", lastOutcome: "failed" });
+    for (const [i, tenantId] of TENANTS.entries()) {
+      const row = health.find((r) => r.tenantId === tenantId)!;
+      expect(row).toMatchObject({ health: "healthy", consent: "granted", userCount: 100 + 150 * i });
+      expect(row.lastSuccessAgeInHours).toBeLessThan(0.1);
+      expect(row.mirrorAgeInHours).toBeLessThan(0.1);
+    }
     expectNoSecrets(worker.stdout + worker.stderr, [world.azurite.connectionString]);
 
     // Runs started by a tenant message record the trigger `queue`.

@@ -203,25 +203,23 @@ describe("monitoring", () => {
     expect(literal(property(workspace.body, "properties.features.disableLocalAuth"))).toBe(true);
   });
 
-  it("alerts on failed userSync requests and on the absence of successful ones", () => {
+  it("alerts on the product's own metrics, never on the host's requests, split by tenant where a tenant has the problem", () => {
     const rules = resources(doc("modules/monitoring.bicep")).filter((r) => r.type === "Microsoft.Insights/scheduledQueryRules");
-    const queries = rules.map((r) => {
+    const found = rules.map((r) => {
       const [criterion] = arrayItems(property(r.body, "properties.criteria.allOf"));
       expect(property(r.body, "properties.scopes")?.text).toContain("appInsights.id");
-      return { query: property(criterion, "query")?.text ?? "", operator: literal(property(criterion, "operator")), threshold: literal(property(criterion, "threshold")) };
+      const dimensions = arrayItems(property(criterion, "dimensions")).map((d) => literal(property(d, "name")));
+      return { name: r.symbol, query: property(criterion, "query")?.text ?? "", dimensions, autoMitigate: literal(property(r.body, "properties.autoMitigate")) };
     });
-    expect(queries).toContainEqual({
-      query: expect.stringMatching(/^'requests \| where operation_Name == "\$\{functionName\}" and success == false'$/),
-      operator: "GreaterThan",
-      threshold: 0,
-    });
-    expect(queries).toContainEqual({
-      query: expect.stringMatching(/success == true/),
-      operator: "LessThan",
-      threshold: 1,
-    });
+    expect(found.map((f) => f.name).sort()).toEqual(["certificateExpiryAlert", "heartbeatAlert", "poisonQueueAlert", "skippedUsersAlert", "tenantRunFailedAlert", "tenantStaleAlert"]);
+    for (const f of found) expect(f.query, f.name).toMatch(/^'customMetrics \|/);
+    const by = (name: string) => found.find((f) => f.name === name)!;
+    expect(by("tenantRunFailedAlert").dimensions).toEqual(["tenant_id", "error_type", "problem"]);
+    expect(by("tenantStaleAlert").dimensions).toEqual(["tenant_id", "data"]);
+    expect(by("skippedUsersAlert").dimensions).toEqual(["tenant_id"]);
+    // Silence does not resolve the certificate alert.
+    expect(by("certificateExpiryAlert").autoMitigate).toBe(false);
     const monitoring = modules(doc("main.bicep")).find((m) => m.path === "modules/monitoring.bicep")!;
-    expect(property(monitoring.body, "params.functionName")?.text).toBe("functionName");
     expect(resolveString(doc("main.bicep"), property(monitoring.body, "params.functionName"))).toBe("userSync");
   });
 

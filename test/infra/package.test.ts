@@ -71,6 +71,7 @@ describe("one package, whichever way it ships", () => {
     const alsoProduction: Record<string, string> = {
       "@types/node": "@azure/monitor-opentelemetry (its instrumentations' @types packages, protobufjs)",
       yaml: "@azure/monitor-opentelemetry (@opentelemetry/sdk-node's configuration)",
+      "@opentelemetry/sdk-logs": "@azure/monitor-opentelemetry (its logger provider)",
     };
     for (const dev of Object.keys(manifest.devDependencies)) if (!(dev in alsoProduction)) expect(packages, dev).not.toContain(dev);
   });

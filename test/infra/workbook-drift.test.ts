@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CHANGE_KINDS, DIMENSIONS, METRIC_NAMES, METRICS, RUN_MODES, RUN_OUTCOMES, STATE_METRICS } from "../../src/telemetry/metricNames.js";
+import { SYNC_TRIGGERS } from "../../src/shared/syncTrigger.js";
+import { ERROR_TYPE_PROBLEMS, OTHER_ERROR_TYPES } from "../../src/telemetry/errorTypes.js";
+import { CHANGE_KINDS, DIMENSIONS, METRIC_NAMES, METRICS, RUN_MODES, RUN_OUTCOMES, SCHEDULER_METRICS, SKIP_METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
 
 const INFRA = join(import.meta.dirname, "..", "..", "infra");
 const workbook = readFileSync(join(INFRA, "modules", "workbook.bicep"), "utf8");
@@ -15,11 +17,14 @@ const monitoring = readFileSync(join(INFRA, "modules", "monitoring.bicep"), "utf
 /** The KQL strings of a Bicep file: its single-quoted strings that query customMetrics. */
 const queries = (bicep: string) => [...bicep.matchAll(/'(customMetrics[^']*)'/g)].map((m) => m[1]!);
 const metricNames = (kql: string) => [...kql.matchAll(/"(usersync\.[a-z_.]+)"/g)].map((m) => m[1]!);
-const dimensions = (kql: string) => [...kql.matchAll(/customDimensions\.([A-Za-z_]+)/g)].map((m) => m[1]!);
+/** `customDimensions.x` and `customDimensions["x.y"]` (a name with a dot). */
+const DIMENSION = String.raw`customDimensions(?:\.([A-Za-z_]+)|\["([A-Za-z_.]+)"\])`;
+const dimensions = (kql: string) => [...kql.matchAll(new RegExp(DIMENSION, "g"))].map((m) => (m[1] ?? m[2])!);
 /** `tostring(customDimensions.x) == "v"` and `tostring(customDimensions.x) in ("v", "w")`. */
 function dimensionValues(kql: string): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
-  for (const m of kql.matchAll(/customDimensions\.([A-Za-z_]+)\)\s*(==\s*"([^"]*)"|in\s*\(([^)]*)\))/g)) {
+  for (const found of kql.matchAll(new RegExp(String.raw`${DIMENSION}\)\s*(==\s*"([^"]*)"|in\s*\(([^)]*)\))`, "g"))) {
+    const m = [found[0], found[1] ?? found[2], found[3], found[4], found[5]];
     const values = m[3] !== undefined ? [m[3]] : [...m[4]!.matchAll(/"([^"]*)"/g)].map((v) => v[1]!);
     for (const v of values) pairs.push([m[1]!, v]);
   }
@@ -30,7 +35,8 @@ const ALLOWED_VALUES: Record<string, readonly string[]> = {
   [DIMENSIONS.mode]: RUN_MODES,
   [DIMENSIONS.outcome]: RUN_OUTCOMES,
   [DIMENSIONS.changeKind]: CHANGE_KINDS,
-  [DIMENSIONS.trigger]: ["timer", "cli"],
+  [DIMENSIONS.trigger]: SYNC_TRIGGERS,
+  [DIMENSIONS.errorType]: [...Object.values(ERROR_TYPE_PROBLEMS).flat(), ...OTHER_ERROR_TYPES],
 };
 
 describe.each([
@@ -58,14 +64,46 @@ describe("the workbook's charts and the alerts", () => {
   const workbookMetrics = new Set(queries(workbook).flatMap(metricNames));
   const alertMetrics = new Set(queries(monitoring).flatMap(metricNames));
 
-  it("chart run outcomes and duration, users, joiners/movers/leavers, throttling and certificate days", () => {
-    for (const m of [METRICS.runs, METRICS.runDuration, METRICS.usersRead, METRICS.usersWritten, METRICS.changes, METRICS.graphThrottled, METRICS.graphWaited, STATE_METRICS.certificateDaysToExpiry, STATE_METRICS.mirrorAge]) {
+  it("chart run outcomes and duration, the tenants' health, users, joiners/movers/leavers, throttling, certificate days, queue and poison depth", () => {
+    for (const m of [
+      METRICS.runs,
+      METRICS.runDuration,
+      STATE_METRICS.snapshotUsers,
+      METRICS.changes,
+      METRICS.graphThrottled,
+      METRICS.graphWaited,
+      STATE_METRICS.certificateDaysToExpiry,
+      STATE_METRICS.mirrorAge,
+      SKIP_METRICS.leaseContention,
+      SCHEDULER_METRICS.queueDepth,
+      SCHEDULER_METRICS.poisonDepth,
+    ]) {
       expect(workbookMetrics.has(m.name), m.name).toBe(true);
     }
   });
 
-  it("alert on a stale mirror and a certificate close to expiry from the emitted metrics", () => {
-    expect(alertMetrics).toEqual(new Set([METRICS.runs.name, STATE_METRICS.certificateDaysToExpiry.name]));
+  it("alert on failed runs, stale mirrors and snapshots, the certificate, the poison queue, no run at all and skipped users, from the emitted metrics", () => {
+    expect(alertMetrics).toEqual(
+      new Set([
+        METRICS.runs.name,
+        SKIP_METRICS.leaseContention.name,
+        METRICS.usersSkipped.name,
+        STATE_METRICS.mirrorAge.name,
+        STATE_METRICS.snapshotAge.name,
+        STATE_METRICS.certificateDaysToExpiry.name,
+        SCHEDULER_METRICS.poisonDepth.name,
+      ]),
+    );
+  });
+
+  it("the drift check can fail: a dimension value the product does not give is caught", () => {
+    expect(dimensionValues('customMetrics | where tostring(customDimensions.trigger) == "queue" and tostring(customDimensions["error.type"]) in ("tenant_not_consented", "x")')).toEqual([
+      ["trigger", "queue"],
+      ["error.type", "tenant_not_consented"],
+      ["error.type", "x"],
+    ]);
+    expect(ALLOWED_VALUES[DIMENSIONS.errorType]).not.toContain("x");
+    expect(ALLOWED_VALUES[DIMENSIONS.trigger]).toContain("queue");
   });
 
   it("the drift check can fail: a metric the product does not emit is caught", () => {

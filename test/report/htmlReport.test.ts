@@ -90,8 +90,8 @@ describe("renderReport", () => {
 
   it("draws the workbook's charts from the runs", async () => {
     const html = renderReport(await history());
-    const charts = [...html.matchAll(/<svg [^>]*data-chart="([a-z]+)"/g)].map((m) => m[1]);
-    expect(charts).toEqual(["outcomes", "duration", "users", "changes", "throttling"]);
+    const charts = [...html.matchAll(/<svg [^>]*data-chart="([a-z-]+)"/g)].map((m) => m[1]);
+    expect(charts).toEqual(["outcomes", "duration-snapshot", "duration-full", "duration-incremental", "users", "changes", "throttled", "waited"]);
     const chart = (id: string) => html.slice(html.indexOf(`data-chart="${id}"`), html.indexOf("</svg>", html.indexOf(`data-chart="${id}"`)));
     // Outcomes: 3 days with runs; one failed snapshot.
     expect(chart("outcomes").match(/<rect class="bar"/g)).toHaveLength(4); // 3 succeeded stacks + 1 failed segment
@@ -102,8 +102,17 @@ describe("renderReport", () => {
     expect(chart("changes")).toContain("leavers (removed): 1");
     expect(chart("changes")).not.toContain("99");
     expect(chart("users").match(/<circle class="point"/g)).toHaveLength(3); // two complete snapshots, one full round
-    expect(chart("duration").match(/<circle class="point"/g)).toHaveLength(6);
-    expect(chart("throttling")).toContain("429 answers: 1");
+    // Each kind's durations in its own panel (its own axis).
+    const durations = ["snapshot", "full", "incremental"].map((k) => chart(`duration-${k}`).match(/<circle class="point"/g)?.length ?? 0);
+    expect(durations.reduce((a, b) => a + b, 0)).toBe(6);
+    expect(durations.every((n) => n > 0)).toBe(true);
+    // Throttling: the count and the seconds on their own axes; counts tick in whole numbers.
+    expect(chart("throttled")).toContain("429 answers: 1");
+    expect(chart("throttled")).not.toContain("seconds waited");
+    expect(chart("waited")).toContain("seconds waited");
+    for (const id of ["outcomes", "changes", "throttled", "users"]) expect([...chart(id).matchAll(/<text class="tick" x="[^"]*" y="[^"]*" text-anchor="end">([^<]*)</g)].every((m) => /^[\d,k]+$/.test(m[1]!)), id).toBe(true);
+    expect(html).toContain("Last success");
+    expect(html).toContain("Last failure");
     expect(html).toContain("Certificate expires in");
     expect(html).toContain("20 days");
   });
@@ -116,7 +125,7 @@ describe("renderReport", () => {
 
   it("an empty store: every chart still drawn, tiles say none yet", () => {
     const html = renderReport({ generatedAt: NOW, days: 3, runs: [], truncated: false });
-    expect(html.match(/<svg /g)).toHaveLength(5);
+    expect(html.match(/<svg /g)).toHaveLength(8);
     expect(html).toContain("none yet");
     expect(html).not.toContain("NaN");
   });
@@ -128,8 +137,22 @@ describe("renderReport", () => {
 
 describe("niceScale", () => {
   it("rounds the maximum up to four even steps", () => {
-    expect(niceScale(0)).toEqual({ max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] });
-    expect(niceScale(7)).toEqual({ max: 8, ticks: [0, 2, 4, 6, 8] });
+    expect(niceScale(0)).toEqual({ min: 0, max: 1, ticks: [0, 0.25, 0.5, 0.75, 1] });
+    expect(niceScale(7)).toEqual({ min: 0, max: 8, ticks: [0, 2, 4, 6, 8] });
     expect(niceScale(1002).max).toBe(1200);
+  });
+
+  it("counts get whole steps: one run is 0 and 1, not quarters", () => {
+    expect(niceScale(1, { integer: true })).toEqual({ min: 0, max: 1, ticks: [0, 1] });
+    expect(niceScale(0, { integer: true })).toEqual({ min: 0, max: 1, ticks: [0, 1] });
+    expect(niceScale(3, { integer: true }).ticks).toEqual([0, 1, 2, 3]);
+  });
+
+  it("from near the smallest value: a change of 168 users in 48,000 spans the axis", () => {
+    const scale = niceScale(48_000, { integer: true, min: 47_832 });
+    expect(scale.min).toBeGreaterThan(47_000);
+    expect(scale.min).toBeLessThanOrEqual(47_832);
+    expect(scale.max).toBeGreaterThanOrEqual(48_000);
+    expect(scale.max - scale.min).toBeLessThan(500);
   });
 });

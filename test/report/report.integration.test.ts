@@ -99,7 +99,7 @@ describe("entra-user-sync report", () => {
     await writeFile(join("test-results", "report-screenshot.png"), shot);
     expect(inkedPixels(shot)).toBeGreaterThan(5_000);
     const charts = await page.locator("svg.chart").all();
-    expect(charts).toHaveLength(5);
+    expect(charts).toHaveLength(8);
     for (const chart of charts) {
       const id = await chart.getAttribute("data-chart");
       const box = await chart.boundingBox();

@@ -2,7 +2,7 @@
  * The KQL a Bicep file ships, read from its syntax tree (test/support/bicepSyntax.ts): the value of
  * every `query` property, as Azure receives it.
  *  - A string is taken as Bicep evaluates it: escapes decoded, and each `${…}` replaced by the
- *    parameter's literal default or by a sample value the caller gives for it.
+ *    parameter's literal default, a string variable's value, or a sample value the caller gives for it.
  *  - An identifier that is a parameter of a user-defined function (the workbook's `chart(title,
  *    query, …)`) is followed to every call of that function, and the argument there is read: a
  *    string, a variable, or a member of a variable holding an object (`queries.changes`).
@@ -54,6 +54,9 @@ function interpolate(doc: BicepDocument, expression: Node, samples: Interpolatio
   if (expression.type === "identifier") {
     const value = literal(parameters(doc).find((p) => p.name === expression.text)?.defaultValue);
     if (value !== undefined && value !== null) return String(value);
+    // A variable holding a string (a shared piece of query): evaluated in turn.
+    const variable = variables(doc).get(expression.text);
+    if (variable?.type === "string") return evaluateString(doc, variable, samples);
   }
   const sample = samples[expression.text];
   if (sample === undefined) throw new Error(`${at(doc, expression)}: a query interpolates \${${expression.text}}, which has no literal default: give the check a value for it`);

@@ -10,7 +10,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserSyncService } from "../../src/sync/userSyncService.js";
 import { instrumentAzureSdk } from "../../src/telemetry/azureMonitor.js";
-import { DIMENSIONS, METRIC_NAMES, METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
+import { DIMENSIONS, METRIC_NAMES, METRICS, RUN_METRIC_NAMES, SKIP_METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
 import { SPAN_NAMES, withRunTelemetry } from "../../src/telemetry/runTelemetry.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
@@ -58,7 +58,7 @@ describe("run telemetry", () => {
     expect(metricExporter.getMetrics().length).toBeGreaterThan(0);
     first = points(await exported());
     const names = new Set(first.map((p) => p.name));
-    expect([...names].sort()).toEqual([...METRIC_NAMES].sort());
+    expect([...names].sort()).toEqual([...RUN_METRIC_NAMES].sort());
     for (const p of first) expect(METRIC_NAMES.has(p.name)).toBe(true);
     const runPoints = first.filter((p) => Object.values(METRICS).some((m) => m.name === p.name));
     for (const p of runPoints) {
@@ -76,6 +76,11 @@ describe("run telemetry", () => {
     expect(days?.value).toBeGreaterThan(1);
     expect(first.find((p) => p.name === STATE_METRICS.snapshotAge.name)?.value).toBeLessThan(0.1);
     expect(first.find((p) => p.name === STATE_METRICS.mirrorAge.name)?.value).toBeLessThan(0.1);
+    expect(first.find((p) => p.name === STATE_METRICS.snapshotUsers.name)?.value).toBe(USERS);
+    expect(first.find((p) => p.name === STATE_METRICS.deltaTokenAge.name)?.value).toBeLessThan(0.01);
+    expect(first.find((p) => p.name === STATE_METRICS.deltaTokenAge.name)?.unit).toBe("d");
+    // Nothing failed: no error.type anywhere.
+    for (const p of first) expect(p.attributes[DIMENSIONS.errorType], p.name).toBeUndefined();
   });
 
   it("an incremental round counts changes by kind", async () => {
@@ -110,7 +115,23 @@ describe("run telemetry", () => {
     const ps = points(await exported());
     expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", trigger: "timer" })).toBe(1);
     expect(sum(ps, METRICS.runs.name, { mode: "full", outcome: "succeeded" })).toBe(1);
+    // The failed part names its error code (Graph's 403: a permission the tenant has not granted); the succeeded one none.
+    expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", [DIMENSIONS.errorType]: "graph_forbidden" })).toBe(1);
+    expect(ps.filter((p) => p.attributes[DIMENSIONS.outcome] === "succeeded" && DIMENSIONS.errorType in p.attributes)).toEqual([]);
     expect(sum(ps, METRICS.graphRequests.name, { mode: "snapshot" })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a run that finds the writer lease held does nothing and counts a lease-contention skip, not a run", async () => {
+    const lease = await service.store.acquireLease({ trigger: "timer" });
+    try {
+      await expect(withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }))).rejects.toThrow();
+    } finally {
+      await service.store.releaseLease(lease);
+    }
+    const ps = points(await exported());
+    expect(sum(ps, SKIP_METRICS.leaseContention.name, { trigger: "cli" })).toBe(1);
+    expect(sum(ps, METRICS.runs.name)).toBe(0);
+    expect(ps.filter((p) => DIMENSIONS.errorType in p.attributes)).toEqual([]);
   });
 
   it("no user data and no secret in what is exported", async () => {
