@@ -189,6 +189,7 @@ export const schema = z
     GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
     GRAPH_MAX_RETRY_WAIT_SECONDS: duration("GRAPH_MAX_RETRY_WAIT_SECONDS", "one Graph request may wait in total between retries"),
     GRAPH_REQUEST_TIMEOUT_SECONDS: duration("GRAPH_REQUEST_TIMEOUT_SECONDS", "before an unanswered Graph request is abandoned and retried"),
+    IDENTITY_REQUEST_TIMEOUT_SECONDS: duration("IDENTITY_REQUEST_TIMEOUT_SECONDS", "before an unanswered request to Microsoft Entra, the managed identity or Key Vault is abandoned and retried"),
     USER_SYNC_MAX_RUN_MINUTES: duration("USER_SYNC_MAX_RUN_MINUTES", "a run may take before it stops at a checkpoint for the next run to continue; 0 for no limit, 8 on the Consumption plan (10-minute limit)"),
     USER_SYNC_RESUME_WITHIN_MINUTES: duration("USER_SYNC_RESUME_WITHIN_MINUTES", "after its last checkpoint that a stopped run may still be resumed; 0 never resumes"),
     USER_SYNC_LEASE_SECONDS: duration("USER_SYNC_LEASE_SECONDS", "the writer lease of a run that stopped renewing it (its process died) blocks the next run"),

@@ -29,6 +29,7 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   GRAPH_AZURE_REGION: "off: the global token endpoint (regional ESTS is opt-in)",
   // Storage and retention: the documented defaults suit Azure.
   STORAGE_REQUEST_TIMEOUT_SECONDS: "30 s per table or queue request, retried by the SDK",
+  IDENTITY_REQUEST_TIMEOUT_SECONDS: "20 s per request to Entra, the managed identity or Key Vault, two retries",
   SNAPSHOT_RETENTION_GRACE_MINUTES: "60 minutes for readers of a superseded snapshot",
   USER_SYNC_RESUME_WITHIN_MINUTES: "resume a stopped run within 60 minutes of its last checkpoint",
   USER_SYNC_LEASE_SECONDS: "a dead writer's lease expires after 300 s",
