@@ -11,6 +11,7 @@ import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClie
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
+import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
@@ -134,6 +135,8 @@ export class UserSyncService {
       ...(runControl.leaseDurationInMs !== undefined ? { leaseDurationInMs: runControl.leaseDurationInMs } : {}),
       ...signal,
     });
+    const takeover = deadHolderTakeoverLine(lease);
+    if (takeover) safeLogger.warn(takeover);
     // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
     const keeper = keepLease(this.store, lease, safeLogger);
     let leaseLost = false;
