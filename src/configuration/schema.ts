@@ -8,7 +8,7 @@ import { z } from "zod";
 import { isLoopbackHost } from "../shared/loopback.js";
 import { CLOUD_NAMES, CLOUDS } from "./clouds.js";
 import { DEFAULT_FULL_SCHEDULE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
-import { selectProblems } from "./userProperties.js";
+import { selectProblems, unknownPropertyProblems } from "./userProperties.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
@@ -210,5 +210,7 @@ export const schema = z
       }
       // Properties /users cannot list (501) or that are not properties at all (userProperties.ts).
       for (const problem of selectProblems(value.split(","))) ctx.addIssue({ code: "custom", message: problem });
+      // Names Graph does not know: checked here, before any request, so that a typo costs nothing (no paused snapshot is given up for it).
+      for (const problem of unknownPropertyProblems(value.split(","))) ctx.addIssue({ code: "custom", message: problem });
     }),
   });
