@@ -6,9 +6,9 @@
  * ETIMEDOUT, which Azure Core's retry policy retries, at most IDENTITY_RETRY.maxRetries times with a
  * short backoff. So one call to a stalled endpoint fails within `identityCallBoundInMs(timeout)`.
  *
- * Every timeout is also recorded in the identity wait under way (`runIdentityWait`), if any, so that
- * the caller can name the endpoint that stalled even when a library in between (MSAL, the
- * credential chain) replaced the error with its own.
+ * Every timeout is also recorded in the identity wait under way (`runIdentityWait`), if any, until
+ * an attempt to the same host gets an answer, so that the caller can name the endpoint that stalled
+ * even when a library in between (MSAL, the credential chain) replaced the error with its own.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createDefaultHttpClient, RestError, retryPolicy, type HttpClient, type PipelinePolicy, type RetryStrategy } from "@azure/core-rest-pipeline";
@@ -72,12 +72,17 @@ export function identityHttpClient(timeoutInMs: number, inner: HttpClient = crea
       const runSignal = currentIdentityAbortSignal();
       const callerSignal = request.abortSignal as AbortSignal | undefined;
       if (runSignal && callerSignal !== runSignal) request.abortSignal = callerSignal ? AbortSignal.any([callerSignal, runSignal]) : runSignal;
+      const host = new URL(request.url).host;
       try {
-        return await sendWithAttemptTimeout(request, timeoutInMs, () => inner.sendRequest(request), () => {
-          const error = new IdentityRequestTimeoutError(new URL(request.url).host, timeoutInMs);
+        const response = await sendWithAttemptTimeout(request, timeoutInMs, () => inner.sendRequest(request), () => {
+          const error = new IdentityRequestTimeoutError(host, timeoutInMs);
           waits.getStore()?.timeouts.push(error);
           return error;
         });
+        // The host answered (a retry after a timeout, or a later request): it did not stall.
+        const timeouts = waits.getStore()?.timeouts;
+        if (timeouts) for (let i = timeouts.length - 1; i >= 0; i--) if (timeouts[i]!.host === host) timeouts.splice(i, 1);
+        return response;
       } finally {
         if (callerSignal) request.abortSignal = callerSignal;
         else delete request.abortSignal;

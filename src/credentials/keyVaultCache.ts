@@ -16,9 +16,9 @@
  *   vault's answer): a stalled connection fails it (a transient failure) instead of holding every
  *   later caller, who would otherwise all join the same endless read.
  */
-import { abortable, abortReason } from "../shared/abort.js";
-import { UserSyncError } from "../shared/errors.js";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs } from "./identityRequests.js";
+import { abortable, abortReason, isAbortError } from "../shared/abort.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import { createKeyVaultError, isTransientKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
 /** How long a value read from Key Vault is used before it is read again, unless told otherwise. */
@@ -113,7 +113,19 @@ export class KeyVaultCache<T> {
   #shared(): Promise<T> {
     if (this.#inFlight) return this.#inFlight;
     const timeout = AbortSignal.timeout(this.#readTimeoutInMs);
-    const read = this.#read(timeout).then(
+    // Its own identity wait, with no caller's abort signal: every waiting caller shares the read.
+    // A stalled endpoint under it (the vault, or the managed identity for the vault's token) is named.
+    const context = this.#errorContext;
+    const bounded = runIdentityWait(undefined, async (wait) => {
+      try {
+        return await this.#read(timeout);
+      } catch (error) {
+        const stalled = wait.timeouts[0];
+        if (stalled === undefined || isAbortError(error) || isUserSyncError(error, "identity_endpoint_timeout")) throw error;
+        throw identityTimeoutError(stalled, `${context.operation} in Key Vault ${context.vaultUrl}`, { vaultUrl: context.vaultUrl });
+      }
+    });
+    const read = bounded.then(
       (value) => {
         this.#cached = { value, fetchedAt: this.#now().getTime() };
         return value;

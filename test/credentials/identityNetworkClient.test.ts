@@ -54,6 +54,27 @@ describe("IdentityNetworkClient", () => {
     }
   });
 
+  it("retries an attempt that timed out, and forgets the timeout once the host answers", async () => {
+    let first = true;
+    const hold = tenant.faults.hold("metadata", () => {
+      const take = first;
+      first = false;
+      return take;
+    });
+    try {
+      const { status, timeouts } = await runIdentityWait(undefined, async (wait) => {
+        const response = await new IdentityNetworkClient(500).sendGetRequestAsync(metadataUrl());
+        return { status: response.status, timeouts: wait.timeouts.length };
+      });
+      expect(status).toBe(200);
+      expect(hold.held).toBe(1);
+      // A later failure of this wait (a refused token) is not blamed on a stalled endpoint.
+      expect(timeouts).toBe(0);
+    } finally {
+      hold.release();
+    }
+  });
+
   it("ends a held request at once when the wait's abort signal fires", async () => {
     const hold = tenant.faults.hold("metadata");
     try {
