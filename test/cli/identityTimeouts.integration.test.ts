@@ -1,6 +1,7 @@
 /**
  * Every wait on an identity endpoint is bounded (IDENTITY_REQUEST_TIMEOUT_SECONDS), through the
- * compiled command line: the token endpoint, the OpenID metadata, the managed-identity endpoint and
+ * compiled command line: the token endpoint, the OpenID metadata, the managed-identity endpoint (for
+ * Key Vault's token, and as managedIdentityFederation's assertion inside MSAL's request) and
  * Key Vault (its reads, and its signature in keyVaultSignedAssertion mode) each held open without an
  * answer by the simulated tenant. The run fails within the documented bound (three attempts of one
  * second and the backoff between them, plus the process's start), naming the endpoint's host and the
@@ -33,6 +34,7 @@ beforeAll(async () => {
   world = await startSyncEnvironment(
     {
       userCount: 20,
+      federatedManagedIdentity: true,
       customerTenants: [
         { tenantId: STALLED, userCount: 10 },
         { tenantId: HEALTHY, userCount: 12 },
@@ -80,6 +82,11 @@ describe("a stalled identity endpoint fails the run within IDENTITY_REQUEST_TIME
 
   it("the managed-identity endpoint (Key Vault's token)", async () => {
     await expectBoundedFailure("managedIdentity", host(world.tenant.identityEndpoint), /managed-identity endpoint/);
+  });
+
+  it("the managed-identity endpoint (managedIdentityFederation's assertion, inside MSAL's token request)", async () => {
+    const federation = { GRAPH_CREDENTIAL: "managedIdentityFederation", KEY_VAULT_URL: undefined, KEY_VAULT_CERTIFICATE_NAME: undefined };
+    await expectBoundedFailure("managedIdentity", host(world.tenant.identityEndpoint), /managed-identity endpoint/, federation);
   });
 
   it("Key Vault, reading the certificate", async () => {
