@@ -104,6 +104,7 @@ type OptionalSettings = {
   GRAPH_MAX_RETRY_WAIT_SECONDS: string?
   GRAPH_REQUEST_TIMEOUT_SECONDS: string?
   STORAGE_REQUEST_TIMEOUT_SECONDS: string?
+  IDENTITY_REQUEST_TIMEOUT_SECONDS: string?
   // Endpoints: the regional token service, and overrides of the cloud's hosts.
   GRAPH_AZURE_REGION: string?
   GRAPH_AUTHORITY_HOST: string?

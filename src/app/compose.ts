@@ -11,6 +11,7 @@ import type { ClientCertificateProvider } from "../credentials/clientCertificate
 import { adminConsentUrlFor } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityPipelineOptions } from "../credentials/identityRequests.js";
 import { GraphRequestClient } from "../graph/graphRequestClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { UserDeltaClient } from "../graph/userDeltaClient.js";
@@ -23,10 +24,13 @@ import { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
 /**
  * The product's Azure credential (DefaultAzureCredential: the managed identity in Azure, a
- * developer sign-in locally): built here and nowhere else.
+ * developer sign-in locally): built here and nowhere else. Each request to the managed-identity
+ * endpoint is bounded by `requestTimeoutInMs` (IDENTITY_REQUEST_TIMEOUT_SECONDS) and retried at
+ * most twice (identityRequests.ts): the library's own client sets no timeout, and the credential
+ * ignores a getToken abort signal.
  */
-export function createAzureCredential(): TokenCredential {
-  return new DefaultAzureCredential();
+export function createAzureCredential(requestTimeoutInMs: number = DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS): TokenCredential {
+  return new DefaultAzureCredential(identityPipelineOptions(requestTimeoutInMs));
 }
 
 /** The stores, and the credential they use for an identity-based connection. */
@@ -102,7 +106,7 @@ export function composeStorageFromEnvironment(env: Record<string, string | undef
  */
 export function composeProcess(env: Record<string, string | undefined>, logger: Logger): ProcessClients {
   const settings = loadSettings(env);
-  const credential = createAzureCredential();
+  const credential = createAzureCredential(settings.identityRequestTimeoutInMs);
   // One credential per GRAPH_CREDENTIAL mode; the modes are exclusive (checked by loadSettings).
   // In multi-tenant mode its tenant is set per tenant (GraphTokenClient.forTenant).
   const graphCredential = createGraphCredential({ settings, credential, logger });

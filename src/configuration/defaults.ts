@@ -10,6 +10,8 @@ export const RUN_CONTROL_DEFAULTS = { resumeWithinMinutes: 60, leaseSeconds: 300
 export const RETENTION_DEFAULTS = { count: 10, days: 0, graceMinutes: 60 } as const;
 export const GRAPH_REQUEST_DEFAULTS = { maxRetries: 6, maxRetryWaitSeconds: 300, requestTimeoutSeconds: 60 } as const;
 export const STORAGE_DEFAULTS = { requestTimeoutSeconds: 30 } as const;
+/** Each attempt of a request to an identity endpoint (Entra, the managed identity, Key Vault); see src/credentials/identityRequests.ts. */
+export const IDENTITY_REQUEST_DEFAULTS = { requestTimeoutSeconds: 20 } as const;
 
 /** The properties read when USER_SYNC_SELECT is not set. */
 export const DEFAULT_SELECT: readonly string[] = [
@@ -67,6 +69,7 @@ export const DURATION_SETTINGS = {
   SNAPSHOT_RETENTION_DAYS: { min: 0, max: 3650, fallback: RETENTION_DEFAULTS.days, unit: "days", unitInMs: 86_400_000, timer: false },
   SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
+  IDENTITY_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 300, fallback: IDENTITY_REQUEST_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
 } as const satisfies Record<string, DurationRange>;
 
 /**

@@ -4,6 +4,7 @@
  * that the queue trigger's `connection: "USER_SYNC_QUEUE"` and this code read the same settings).
  */
 import { settingsError } from "./settingsError.js";
+import { storageEndpointOf } from "./storageConnectionString.js";
 import { readStorageRequestTimeout } from "./storageSettings.js";
 
 /** `requestTimeoutInMs` bounds each attempt of a queue request (STORAGE_REQUEST_TIMEOUT_SECONDS, as for tables). */
@@ -33,10 +34,9 @@ function readConnection(env: Record<string, string | undefined>): TenantQueueSet
     throw settingsError(["USER_SYNC_QUEUE and USER_SYNC_QUEUE__queueServiceUri are both set; keep one (a connection string, or the identity-based URI)."], ["USER_SYNC_QUEUE", "USER_SYNC_QUEUE__queueServiceUri"], true);
   }
   if (connectionString) {
-    // Checked loosely here (the SDK parses it); its text never reaches a message.
-    if (!/usedevelopmentstorage=true/i.test(connectionString) && !/(AccountKey|SharedAccessSignature)=/i.test(connectionString)) {
-      throw settingsError([`USER_SYNC_QUEUE has neither AccountKey nor SharedAccessSignature. ${QUEUE_FIX}`], ["USER_SYNC_QUEUE"]);
-    }
+    // Checked as the queue SDK will read it (storageConnectionString.ts); its text never reaches a message.
+    const checked = storageEndpointOf(connectionString, "queue");
+    if ("problem" in checked) throw settingsError([`USER_SYNC_QUEUE ${checked.problem} ${QUEUE_FIX}`], ["USER_SYNC_QUEUE"]);
     return { kind: "connectionString", connectionString };
   }
   if (serviceUri) {

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { isLoopbackHost } from "../shared/loopback.js";
 import { CLOUD_NAMES, CLOUDS } from "./clouds.js";
 import { DEFAULT_FULL_SCHEDULE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
-import { selectProblems } from "./userProperties.js";
+import { selectProblems, unknownPropertyProblems } from "./userProperties.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
@@ -189,6 +189,7 @@ export const schema = z
     GRAPH_MAX_RETRIES: wholeNumber(0, 20, GRAPH_REQUEST_DEFAULTS.maxRetries, "retries per Graph request"),
     GRAPH_MAX_RETRY_WAIT_SECONDS: duration("GRAPH_MAX_RETRY_WAIT_SECONDS", "one Graph request may wait in total between retries"),
     GRAPH_REQUEST_TIMEOUT_SECONDS: duration("GRAPH_REQUEST_TIMEOUT_SECONDS", "before an unanswered Graph request is abandoned and retried"),
+    IDENTITY_REQUEST_TIMEOUT_SECONDS: duration("IDENTITY_REQUEST_TIMEOUT_SECONDS", "before an unanswered request to Microsoft Entra, the managed identity or Key Vault is abandoned and retried"),
     USER_SYNC_MAX_RUN_MINUTES: duration("USER_SYNC_MAX_RUN_MINUTES", "a run may take before it stops at a checkpoint for the next run to continue; 0 for no limit, 8 on the Consumption plan (10-minute limit)"),
     USER_SYNC_RESUME_WITHIN_MINUTES: duration("USER_SYNC_RESUME_WITHIN_MINUTES", "after its last checkpoint that a stopped run may still be resumed; 0 never resumes"),
     USER_SYNC_LEASE_SECONDS: duration("USER_SYNC_LEASE_SECONDS", "the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
@@ -209,5 +210,7 @@ export const schema = z
       }
       // Properties /users cannot list (501) or that are not properties at all (userProperties.ts).
       for (const problem of selectProblems(value.split(","))) ctx.addIssue({ code: "custom", message: problem });
+      // Names Graph does not know: checked here, before any request, so that a typo costs nothing (no paused snapshot is given up for it).
+      for (const problem of unknownPropertyProblems(value.split(","))) ctx.addIssue({ code: "custom", message: problem });
     }),
   });

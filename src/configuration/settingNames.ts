@@ -26,6 +26,8 @@ export const SETTING_NAMES = [
   "GRAPH_MAX_RETRY_WAIT_SECONDS",
   "GRAPH_REQUEST_TIMEOUT_SECONDS",
   "GRAPH_AZURE_REGION",
+  // Identity endpoints: Entra, the managed identity, Key Vault
+  "IDENTITY_REQUEST_TIMEOUT_SECONDS",
   // Snapshot store: resumable runs, writer lease, retention
   "USER_SYNC_MAX_RUN_MINUTES",
   "USER_SYNC_RESUME_WITHIN_MINUTES",

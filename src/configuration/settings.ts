@@ -49,6 +49,8 @@ export interface Settings {
   select: string[];
   /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
   graphRequests: GraphRequestSettings;
+  /** The bound on each request to an identity endpoint: Entra (tokens, metadata), the managed identity, Key Vault (IDENTITY_REQUEST_TIMEOUT_SECONDS). */
+  identityRequestTimeoutInMs: number;
   /** MSAL's regional token service (ESTS-R), e.g. "westeurope" or "TryAutoDetect"; unset = the global endpoint. */
   azureRegion?: string;
   /** Resumable runs and the writer lease (USER_SYNC_MAX_RUN_MINUTES, USER_SYNC_RESUME_WITHIN_MINUTES, USER_SYNC_LEASE_SECONDS). */
@@ -145,6 +147,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       maxRetryWaitInMs: env2.GRAPH_MAX_RETRY_WAIT_SECONDS * 1000,
       requestTimeoutInMs: env2.GRAPH_REQUEST_TIMEOUT_SECONDS * 1000,
     },
+    identityRequestTimeoutInMs: env2.IDENTITY_REQUEST_TIMEOUT_SECONDS * 1000,
     runControl: {
       ...(env2.USER_SYNC_MAX_RUN_MINUTES > 0 ? { maxRunDurationInMs: env2.USER_SYNC_MAX_RUN_MINUTES * 60_000 } : {}),
       resumeWithinInMs: env2.USER_SYNC_RESUME_WITHIN_MINUTES * 60_000,

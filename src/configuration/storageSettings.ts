@@ -6,6 +6,7 @@
 import { STORAGE_DEFAULTS } from "./defaults.js";
 import { duration } from "./schema.js";
 import { settingsError } from "./settingsError.js";
+import { storageEndpointOf } from "./storageConnectionString.js";
 
 /** Where the stores live; `requestTimeoutInMs` bounds each table request (STORAGE_REQUEST_TIMEOUT_SECONDS). */
 export type SnapshotStorageSettings = (
@@ -15,38 +16,6 @@ export type SnapshotStorageSettings = (
 
 export const STORAGE_FIX =
   "Set SNAPSHOT_STORAGE to a connection string (UseDevelopmentStorage=true for Azurite), or SNAPSHOT_STORAGE__tableServiceUri to https://<account>.table.core.windows.net for an identity-based connection.";
-
-function tableEndpointOfConnectionString(connectionString: string): { endpoint: string } | { problem: string } {
-  const parts = new Map<string, string>();
-  for (const segment of connectionString.split(";")) {
-    if (segment.trim() === "") continue;
-    const eq = segment.indexOf("=");
-    if (eq <= 0) return { problem: "is not a connection string (expected Name=value pairs separated by semicolons)." };
-    parts.set(segment.slice(0, eq).trim().toLowerCase(), segment.slice(eq + 1).trim());
-  }
-  if (parts.get("usedevelopmentstorage")?.toLowerCase() === "true") {
-    const proxy = parts.get("developmentstorageproxyuri");
-    return { endpoint: `${proxy ?? "http://127.0.0.1"}:10002/devstoreaccount1` };
-  }
-  const explicit = parts.get("tableendpoint");
-  const account = parts.get("accountname");
-  const hasKey = parts.has("accountkey") || parts.has("sharedaccesssignature");
-  if (!hasKey) {
-    return { problem: "has neither AccountKey nor SharedAccessSignature. Use the connection string from the storage account's Access keys page, or switch to SNAPSHOT_STORAGE__tableServiceUri for an identity-based connection." };
-  }
-  if (explicit) {
-    try {
-      new URL(explicit);
-    } catch {
-      return { problem: "has a TableEndpoint that is not a URL." };
-    }
-    return { endpoint: explicit.replace(/\/+$/, "") };
-  }
-  if (!account) return { problem: "has neither AccountName nor TableEndpoint." };
-  const protocol = parts.get("defaultendpointsprotocol") ?? "https";
-  const suffix = parts.get("endpointsuffix") ?? "core.windows.net";
-  return { endpoint: `${protocol}://${account}.table.${suffix}` };
-}
 
 export function readStorage(env: Record<string, string | undefined>): { storage?: SnapshotStorageSettings; lines: string[]; names: string[] } {
   const lines: string[] = [];
@@ -61,7 +30,7 @@ export function readStorage(env: Record<string, string | undefined>): { storage?
     names.push("SNAPSHOT_STORAGE");
     lines.push(`SNAPSHOT_STORAGE is missing. ${STORAGE_FIX}`);
   } else if (connectionString) {
-    const result = tableEndpointOfConnectionString(connectionString);
+    const result = storageEndpointOf(connectionString, "table");
     if ("problem" in result) {
       names.push("SNAPSHOT_STORAGE");
       lines.push(`SNAPSHOT_STORAGE ${result.problem}`);

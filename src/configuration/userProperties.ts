@@ -120,3 +120,69 @@ export function selectProblems(select: readonly string[]): string[] {
     return rule?.handling === "refused" ? [`"${name.trim()}" cannot be synchronized: ${rule.reason} Remove it from USER_SYNC_SELECT.`] : [];
   });
 }
+
+/**
+ * Every property of the Microsoft Graph v1.0 `user` resource (user.md, "Properties", read 2026-12),
+ * in Graph's spelling, and the relationship `manager` (refused above, with its reason). Names with an
+ * underscore are extension properties (`extension_<appId>_<name>` directory extensions, schema
+ * extensions) and are not checked against it.
+ */
+export const GRAPH_USER_PROPERTIES: readonly string[] = [
+  "aboutMe", "accountEnabled", "ageGroup", "assignedLicenses", "assignedPlans", "authorizationInfo", "birthday", "businessPhones",
+  "city", "companyName", "consentProvidedForMinor", "country", "createdDateTime", "creationType", "customSecurityAttributes",
+  "deletedDateTime", "department", "deviceEnrollmentLimit", "displayName", "employeeHireDate", "employeeId", "employeeLeaveDateTime",
+  "employeeOrgData", "employeeType", "externalUserState", "externalUserStateChangeDateTime", "faxNumber", "givenName", "hireDate",
+  "id", "identities", "imAddresses", "interests", "isManagementRestricted", "isResourceAccount", "jobTitle",
+  "lastPasswordChangeDateTime", "legalAgeGroupClassification", "licenseAssignmentStates", "mail", "mailboxSettings", "mailNickname",
+  "manager", "mobilePhone", "mySite", "officeLocation", "onPremisesDistinguishedName", "onPremisesDomainName",
+  "onPremisesExtensionAttributes", "onPremisesImmutableId", "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors",
+  "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "otherMails",
+  "passwordPolicies", "passwordProfile", "pastProjects", "postalCode", "preferredDataLocation", "preferredLanguage", "preferredName",
+  "provisionedPlans", "proxyAddresses", "responsibilities", "schools", "securityIdentifier", "serviceProvisioningErrors",
+  "showInAddressList", "signInActivity", "signInSessionsValidFromDateTime", "skills", "state", "streetAddress", "surname",
+  "usageLocation", "userPrincipalName", "userType",
+];
+
+const CATALOGUE = new Set(GRAPH_USER_PROPERTIES);
+
+/** Levenshtein distance, case-insensitive (a few lines: no dependency of the product computes it). */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[y.length]!;
+}
+
+/** The catalogue's property nearest to `name` (same letters in another case first), if one is near enough to be a typo. */
+export function nearestUserProperty(name: string): string | undefined {
+  const sameLetters = GRAPH_USER_PROPERTIES.find((p) => p.toLowerCase() === name.toLowerCase());
+  if (sameLetters) return sameLetters;
+  let best: { name: string; distance: number } | undefined;
+  for (const property of GRAPH_USER_PROPERTIES) {
+    const distance = editDistance(name, property);
+    if (best === undefined || distance < best.distance) best = { name: property, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
+}
+
+/**
+ * Names of a USER_SYNC_SELECT list that are not Graph user properties (in Graph's spelling: Graph
+ * returns the canonical spelling, so a name in another case would never match its column), one
+ * line each naming the nearest known property.
+ */
+export function unknownPropertyProblems(select: readonly string[]): string[] {
+  return select.flatMap((raw) => {
+    const name = raw.trim();
+    // `id` in any case is the key, always read once (loadSettings puts it first).
+    if (name === "" || name.toLowerCase() === "id" || name.includes("_") || !/^[A-Za-z][A-Za-z0-9]*$/.test(name) || CATALOGUE.has(name)) return [];
+    const nearest = nearestUserProperty(name);
+    return [
+      `"${name}" is not a Microsoft Graph user property${nearest ? `: did you mean "${nearest}"?` : "."} Property names are case-sensitive here, in Graph's spelling (https://learn.microsoft.com/graph/api/resources/user); extension properties (extension_<appId>_<name>) are passed as they are.`,
+    ];
+  });
+}

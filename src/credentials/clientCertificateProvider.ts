@@ -59,7 +59,7 @@ export class ClientCertificateProvider {
     this.#certificateName = options.certificateName;
     this.#logger = options.logger;
     this.#now = options.now ?? (() => new Date());
-    const clientOptions = keyVaultClientOptions(options.vaultUrl);
+    const clientOptions = keyVaultClientOptions(options.vaultUrl, options.requestTimeoutInMs);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, clientOptions);
     this.#secretClient = new SecretClient(options.vaultUrl, options.credential, clientOptions);
     const name = options.certificateName;

@@ -42,7 +42,7 @@ export class ClientSecretProvider {
   constructor(options: ClientSecretProviderOptions) {
     this.#options = options;
     if (options.source === "keyVault") {
-      const secretClient = new SecretClient(options.vaultUrl, options.credential, keyVaultClientOptions(options.vaultUrl));
+      const secretClient = new SecretClient(options.vaultUrl, options.credential, keyVaultClientOptions(options.vaultUrl, options.requestTimeoutInMs));
       const errorContext = keyVaultReadContext("secret", options.secretName, {
         vaultUrl: options.vaultUrl,
         roleFix: CLIENT_SECRET_ROLE_FIX,

@@ -21,7 +21,7 @@ export type GraphCredential = { tokens: GraphTokenClient } & (
 );
 
 export interface CreateGraphCredentialOptions {
-  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion" | "cloud">;
+  settings: Pick<Settings, "tenantId" | "clientId" | "authorityHost" | "graphEndpoint" | "credential" | "azureRegion" | "cloud"> & Partial<Pick<Settings, "identityRequestTimeoutInMs">>;
   /** The Azure credential (DefaultAzureCredential) that reads Key Vault or is the managed identity. */
   credential: TokenCredential;
   logger: Logger;
@@ -37,11 +37,14 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
     consentRedirectUri: consentRedirectUri(settings.cloud),
     logger,
     azureRegion: settings.azureRegion,
+    requestTimeoutInMs: settings.identityRequestTimeoutInMs,
+    ...("keyVaultUrl" in settings.credential && settings.credential.keyVaultUrl ? { vaultUrl: settings.credential.keyVaultUrl } : {}),
   };
+  const requestTimeoutInMs = settings.identityRequestTimeoutInMs;
   const mode = settings.credential;
   switch (mode.mode) {
     case "keyVaultCertificate": {
-      const certificates = new ClientCertificateProvider({ vaultUrl: mode.keyVaultUrl, certificateName: mode.certificateName, credential, logger });
+      const certificates = new ClientCertificateProvider({ vaultUrl: mode.keyVaultUrl, certificateName: mode.certificateName, credential, logger, requestTimeoutInMs });
       return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, certificateProvider: certificates }), certificates };
     }
     case "keyVaultSignedAssertion": {
@@ -53,6 +56,7 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
         clientId: settings.clientId,
         authorityHost: settings.authorityHost,
         logger,
+        requestTimeoutInMs,
       });
       return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, assertionProvider: signedAssertions }), signedAssertions };
     }
@@ -63,7 +67,7 @@ export function createGraphCredential(options: CreateGraphCredentialOptions): Gr
     case "clientSecret": {
       const secrets =
         mode.source === "keyVault"
-          ? new ClientSecretProvider({ source: "keyVault", vaultUrl: mode.keyVaultUrl, secretName: mode.secretName, credential, logger })
+          ? new ClientSecretProvider({ source: "keyVault", vaultUrl: mode.keyVaultUrl, secretName: mode.secretName, credential, logger, requestTimeoutInMs })
           : new ClientSecretProvider({ source: "environment", clientSecret: mode.clientSecret, logger });
       return { mode: mode.mode, tokens: new GraphTokenClient({ ...common, secretProvider: secrets }), secrets };
     }

@@ -1,6 +1,8 @@
 import { ConfidentialClientApplication, LogLevel, type Configuration } from "@azure/msal-node";
 import { abortable } from "../shared/abort.js";
-import { UserSyncError } from "../shared/errors.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { IdentityNetworkClient } from "./identityNetworkClient.js";
+import { currentIdentityAbortSignal, DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { ClientAssertionProvider } from "./clientAssertion.js";
@@ -56,6 +58,10 @@ export type GraphTokenClientOptions = GraphTokenCredentialOptions & {
   consentRedirectUri?: string;
   /** Regional token service (e.g. "westeurope"), passed to MSAL as-is. */
   azureRegion?: string;
+  /** The Key Vault of the credential, if any: named as such when it stalls. */
+  vaultUrl?: string;
+  /** Each attempt of a request MSAL sends (IDENTITY_REQUEST_TIMEOUT_SECONDS). Default 20 s. */
+  requestTimeoutInMs?: number;
   logger: Logger;
 };
 
@@ -126,7 +132,25 @@ export class GraphTokenClient {
     return sibling;
   }
 
+  /**
+   * A Graph token. Every request it needs (Key Vault, the managed identity, Entra's metadata and
+   * token endpoint) is bounded (IDENTITY_REQUEST_TIMEOUT_SECONDS, identityRequests.ts) and aborted
+   * with `abortSignal`; an endpoint that never answers fails it as identity_endpoint_timeout, naming
+   * the endpoint's host.
+   */
   async getToken(options: GetTokenOptions = {}): Promise<GraphAccessToken> {
+    return runIdentityWait(options.abortSignal, async (wait) => {
+      try {
+        return await this.#getToken(options);
+      } catch (error) {
+        const timeout = wait.timeouts[0];
+        if (timeout === undefined || isAbortError(error) || isUserSyncError(error, "identity_endpoint_timeout")) throw error;
+        throw identityTimeoutError(timeout, `getting a Graph token for tenant ${this.#options.tenantId}`, { authorityHost: this.#authorityHost, vaultUrl: this.#options.vaultUrl });
+      }
+    });
+  }
+
+  async #getToken(options: GetTokenOptions): Promise<GraphAccessToken> {
     const last = this.#lastToken;
     if (!options.forceRefresh && last && last.credentialKey === this.#shared.msal?.credentialKey && last.expiresOn.getTime() - Date.now() > TOKEN_REUSE_MARGIN_IN_MS) {
       // Only while the credential behind it is unchanged: a certificate rotation (keyVaultCertificate) is seen on the next read.
@@ -182,8 +206,11 @@ export class GraphTokenClient {
     // MSAL calls this only when it sends a token request: a token served from its cache costs no
     // signature and no managed identity token.
     // MSAL passes the token endpoint of the request's tenant: the assertion's audience.
-    const callback = (config: { tokenEndpoint?: string }): Promise<string> =>
-      provider.getClientAssertion(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {});
+    // It runs inside the token request's identity wait: the run's abort signal reaches Key Vault and the managed identity.
+    const callback = (config: { tokenEndpoint?: string }): Promise<string> => {
+      const abortSignal = currentIdentityAbortSignal();
+      return provider.getClientAssertion({ ...(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {}), ...(abortSignal ? { abortSignal } : {}) });
+    };
     const facts = provider.facts();
     return {
       key: "assertion",
@@ -257,6 +284,8 @@ export class GraphTokenClient {
         ...credential.auth,
       },
       system: {
+        // Every request MSAL sends: bounded per attempt, retried twice, aborted with the run.
+        networkClient: new IdentityNetworkClient(this.#options.requestTimeoutInMs ?? DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS),
         loggerOptions: {
           // Errors only: MSAL's warnings (e.g. "No client info in response" on every app-only
           // token) are noise here, and its failures reach the caller as errors anyway. PII stays off.

@@ -10,32 +10,39 @@
  *   logs a warning. First reads and forced refreshes fail loudly;
  * - a caller's `abortSignal` stops that caller's wait, never the shared read: the read is started
  *   without any caller's signal, so one caller giving up cannot fail another waiting on the same read;
- * - the shared read has its own bound (`readTimeoutInMs`, 60 seconds by default): a stalled
- *   connection fails it as key_vault_unavailable (a transient failure) instead of holding every
+ * - every request of the read is bounded (`requestTimeoutInMs`, IDENTITY_REQUEST_TIMEOUT_SECONDS:
+ *   each attempt, two retries; identityRequests.ts), and the shared read as a whole too
+ *   (`readTimeoutInMs`, by default two identity calls' bound: a managed identity token, then the
+ *   vault's answer): a stalled connection fails it (a transient failure) instead of holding every
  *   later caller, who would otherwise all join the same endless read.
  */
-import { abortable, abortReason } from "../shared/abort.js";
-import { UserSyncError } from "../shared/errors.js";
+import { abortable, abortReason, isAbortError } from "../shared/abort.js";
+import { isUserSyncError, UserSyncError } from "../shared/errors.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import { createKeyVaultError, isTransientKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
 
 /** How long a value read from Key Vault is used before it is read again, unless told otherwise. */
 export const DEFAULT_KEY_VAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 /** How long one Key Vault read (all its requests and retries) may take, unless told otherwise. */
-export const DEFAULT_KEY_VAULT_READ_TIMEOUT_IN_MS = 60 * 1000;
+export function defaultKeyVaultReadTimeoutInMs(requestTimeoutInMs: number = DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS): number {
+  return 2 * identityCallBoundInMs(requestTimeoutInMs);
+}
 
 /** How a provider's Key Vault cache keeps time; every Key Vault-backed provider takes these options. */
 export interface KeyVaultCacheTimings {
   /** How long a value read from Key Vault is used before it is read again. Default 12 hours. */
   maxAgeInMs?: number;
-  /** How long one read of Key Vault (all its requests and retries) may take. Default 60 seconds. */
+  /** How long one read of Key Vault (all its requests and retries) may take. Default: defaultKeyVaultReadTimeoutInMs. */
   readTimeoutInMs?: number;
+  /** Each attempt of a request to Key Vault or the managed identity (IDENTITY_REQUEST_TIMEOUT_SECONDS). */
+  requestTimeoutInMs?: number;
   /** Clock, for tests. */
   now?: () => Date;
 }
 
 /** The timings among a provider's options. */
 export function keyVaultCacheTimings(options: KeyVaultCacheTimings): KeyVaultCacheTimings {
-  return { maxAgeInMs: options.maxAgeInMs, readTimeoutInMs: options.readTimeoutInMs, now: options.now };
+  return { maxAgeInMs: options.maxAgeInMs, readTimeoutInMs: options.readTimeoutInMs, requestTimeoutInMs: options.requestTimeoutInMs, now: options.now };
 }
 
 export interface KeyVaultCacheOptions<T> extends KeyVaultCacheTimings {
@@ -74,7 +81,7 @@ export class KeyVaultCache<T> {
     this.#read = options.read;
     this.#errorContext = options.errorContext;
     this.#maxAgeInMs = options.maxAgeInMs ?? DEFAULT_KEY_VAULT_MAX_AGE_IN_MS;
-    this.#readTimeoutInMs = options.readTimeoutInMs ?? DEFAULT_KEY_VAULT_READ_TIMEOUT_IN_MS;
+    this.#readTimeoutInMs = options.readTimeoutInMs ?? defaultKeyVaultReadTimeoutInMs(options.requestTimeoutInMs);
     this.#now = options.now ?? (() => new Date());
     this.#isUsable = options.isUsable ?? (() => true);
     this.#onKeptCached = options.onKeptCached;
@@ -106,7 +113,19 @@ export class KeyVaultCache<T> {
   #shared(): Promise<T> {
     if (this.#inFlight) return this.#inFlight;
     const timeout = AbortSignal.timeout(this.#readTimeoutInMs);
-    const read = this.#read(timeout).then(
+    // Its own identity wait, with no caller's abort signal: every waiting caller shares the read.
+    // A stalled endpoint under it (the vault, or the managed identity for the vault's token) is named.
+    const context = this.#errorContext;
+    const bounded = runIdentityWait(undefined, async (wait) => {
+      try {
+        return await this.#read(timeout);
+      } catch (error) {
+        const stalled = wait.timeouts[0];
+        if (stalled === undefined || isAbortError(error) || isUserSyncError(error, "identity_endpoint_timeout")) throw error;
+        throw identityTimeoutError(stalled, `${context.operation} in Key Vault ${context.vaultUrl}`, { vaultUrl: context.vaultUrl });
+      }
+    });
+    const read = bounded.then(
       (value) => {
         this.#cached = { value, fetchedAt: this.#now().getTime() };
         return value;

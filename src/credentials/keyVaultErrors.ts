@@ -11,6 +11,7 @@ import { isRestError } from "@azure/core-rest-pipeline";
 import { UserSyncError, type UserSyncErrorCode } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { isAbortError } from "../shared/abort.js";
+import { findIdentityTimeout, identityTimeoutError } from "./identityRequests.js";
 
 export interface KeyVaultErrorContext {
   vaultUrl: string;
@@ -101,7 +102,7 @@ export const KeyVaultFailures: Record<KeyVaultFailure, { code: UserSyncErrorCode
   timedOut: {
     code: "key_vault_unavailable",
     message: (c, f) =>
-      `Key Vault ${c.vaultUrl} did not answer within ${Math.round((f.timeoutInMs ?? 0) / 1000)} s while ${c.operation}. ` +
+      `Key Vault ${c.vaultUrl} did not answer within ${Math.round((f.timeoutInMs ?? 0) / 1000)} s while ${c.operation} (the bound of one read, from IDENTITY_REQUEST_TIMEOUT_SECONDS). ` +
       "Check the vault's health in the Azure portal and the network path to it (DNS, firewall, private endpoint); the next request reads it again.",
   },
   failed: {
@@ -124,6 +125,8 @@ export function createKeyVaultError(failure: KeyVaultFailure, context: KeyVaultE
 export function translateKeyVaultError(error: unknown, context: KeyVaultErrorContext): unknown {
   if (error instanceof UserSyncError) return error;
   if (isAbortError(error)) return error as Error;
+  const timeout = findIdentityTimeout(error);
+  if (timeout) return identityTimeoutError(timeout, `${context.operation} in Key Vault ${context.vaultUrl}`, { vaultUrl: context.vaultUrl });
   const said = summarize(error);
   const errorName = error instanceof Error ? error.name : "";
   if (errorName === "CredentialUnavailableError" || errorName === "AggregateAuthenticationError" || errorName === "AuthenticationError") {
@@ -156,5 +159,5 @@ export function summarize(error: unknown): string {
 
 /** Worth keeping the last good value through: Key Vault or the Azure credential may come back. */
 export function isTransientKeyVaultError(error: unknown): boolean {
-  return error instanceof UserSyncError && (error.code === "key_vault_unavailable" || error.code === "no_azure_credential");
+  return error instanceof UserSyncError && (error.code === "key_vault_unavailable" || error.code === "no_azure_credential" || error.code === "identity_endpoint_timeout");
 }

@@ -80,7 +80,7 @@ export class KeyVaultSignedAssertionProvider implements ClientAssertionProvider 
     this.#lifetimeInSeconds = Math.max(60, Math.floor((options.assertionLifetimeInMs ?? DEFAULT_ASSERTION_LIFETIME_IN_MS) / 1000));
     this.#now = options.now ?? (() => new Date());
     this.#audience = `${options.authorityHost.replace(/\/+$/, "")}/${options.tenantId}/oauth2/v2.0/token`;
-    this.#clientOptions = keyVaultClientOptions(options.vaultUrl);
+    this.#clientOptions = keyVaultClientOptions(options.vaultUrl, options.requestTimeoutInMs);
     this.#certificateClient = new CertificateClient(options.vaultUrl, options.credential, this.#clientOptions);
     const name = options.certificateName;
     this.#readErrorContext = keyVaultReadContext("certificate", name, {

@@ -19,6 +19,8 @@ export type UserSyncErrorCode =
   | "certificate_not_yet_valid"
   | "token_request_failed"
   | "token_endpoint_unreachable"
+  /** An identity endpoint (Entra, the managed identity, Key Vault) did not answer within IDENTITY_REQUEST_TIMEOUT_SECONDS, retries included. */
+  | "identity_endpoint_timeout"
   // graph
   | "graph_request_failed"
   | "graph_throttled"

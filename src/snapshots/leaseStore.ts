@@ -3,7 +3,6 @@
  * and only ever replaced or deleted with If-Match of the holder's last ETag. See docs/storage.md.
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
@@ -11,6 +10,7 @@ import { newRunId } from "../tables/keys.js";
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode } from "../tables/tableStore.js";
 import { decodeLease, LEASE_ROW, RUNS_PARTITION, type LeaseEntity, type LeaseInfo, type SyncTrigger } from "./runRecords.js";
+import { deadLocalHolder, localHolder } from "./leaseHolder.js";
 import { WriterLease } from "./writerLease.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 
@@ -38,8 +38,9 @@ export class LeaseStore {
 
   /**
    * Takes the writer lease, or throws `run_in_progress` (reading and writing nothing else) when
-   * another holder's lease has not expired. An expired lease is taken over with its ETag, so of
-   * two contenders exactly one wins.
+   * another holder's lease has not expired. An expired lease, or one whose holder is a process of
+   * this machine that no longer exists (leaseHolder.ts), is taken over with its ETag, so of two
+   * contenders exactly one wins.
    */
   async acquire(options: AcquireLeaseOptions): Promise<WriterLease> {
     const durationInMs = options.leaseDurationInMs ?? DEFAULT_LEASE_DURATION_IN_MS;
@@ -51,7 +52,9 @@ export class LeaseStore {
     const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
     const current = await this.#read(abortSignal);
     const now = Date.now();
-    if (current && new Date(current.expiresAt).getTime() > now) throw this.#inProgress(current);
+    // A holder that is a process of this machine that no longer exists (killed, crashed) is not waited for.
+    const gone = current && new Date(current.expiresAt).getTime() > now ? deadLocalHolder(current) : undefined;
+    if (current && new Date(current.expiresAt).getTime() > now && gone === undefined) throw this.#inProgress(current);
     const sentAt = performance.now();
     const expiresAt = new Date(now + durationInMs);
     const lease = new WriterLease({
@@ -59,7 +62,9 @@ export class LeaseStore {
       trigger: options.trigger,
       durationInMs,
       acquiredAt: new Date(now),
-      ...(current ? { tookOverFrom: { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt) } } : {}),
+      ...(current
+        ? { tookOverFrom: { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt), reason: gone ? "holderGone" : "expired", host: current.host } }
+        : {}),
     });
     const entity = this.entityFor(lease, expiresAt);
     try {
@@ -141,7 +146,7 @@ export class LeaseStore {
       owner: lease.owner,
       ...(lease.runId ? { runId: lease.runId } : {}),
       trigger: lease.trigger,
-      host: `${hostname()} (pid ${process.pid})`,
+      ...localHolder(),
       acquiredAt: lease.acquiredAt,
       expiresAt,
     };

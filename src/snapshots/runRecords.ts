@@ -156,7 +156,11 @@ export type LeaseEntity = {
   owner: string;
   runId?: string;
   trigger: SyncTrigger;
+  /** `<host> (pid <pid>)`, for people; the three below tell whether the holder is a dead process of this machine (leaseHolder.ts). */
   host: string;
+  hostName?: string;
+  pid?: number;
+  processScope?: string;
   acquiredAt: Date;
   expiresAt: Date;
 };

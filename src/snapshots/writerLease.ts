@@ -16,7 +16,22 @@ export type LeaseTrigger = SyncTrigger;
 export interface TookOverFrom {
   owner: string;
   runId?: string;
+  /** When its lease expired (or would have: a dead local holder's is taken before). */
   expiredAt: Date;
+  /** `expired`: it stopped renewing and the lease ran out; `holderGone`: a process of this machine that no longer exists. */
+  reason: "expired" | "holderGone";
+  /** `<host> (pid <pid>)` of the holder. */
+  host: string;
+}
+
+/** The log line of a lease taken from a dead local holder before it expired, else undefined. */
+export function deadHolderTakeoverLine(lease: Pick<WriterLease, "tookOverFrom">): string | undefined {
+  const from = lease.tookOverFrom;
+  if (from?.reason !== "holderGone") return undefined;
+  return (
+    `Took the writer lease over at once from ${from.runId ? `run ${from.runId}` : "a run"} on ${from.host}: that process no longer exists on this machine, ` +
+    `so its lease (until ${from.expiredAt.toISOString()}) was not waited for.`
+  );
 }
 
 export interface WriterLeaseInit {

@@ -11,6 +11,7 @@ import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClie
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import { keepLease } from "../snapshots/leaseKeeper.js";
+import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
@@ -152,6 +153,8 @@ export class UserSyncService {
     // Only the lease's own table exists before the lease is held: nothing else is created or
     // written by a run that does not hold it (docs/storage.md, "The writer lease").
     const lease = await this.#acquireLease(options.trigger, runControl, abortSignal);
+    const takeover = deadHolderTakeoverLine(lease);
+    if (takeover) safeLogger.warn(takeover);
     // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
     const keeper = keepLease(this.store, lease, safeLogger);
     let leaseLost = false;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/configuration/settings.js";
-import { deltaSelectOf, extraPermissionsOf, maxUsersPageSize, selectProblems, snapshotOnlyProperties, USER_PROPERTY_RULES } from "../../src/configuration/userProperties.js";
+import { deltaSelectOf, extraPermissionsOf, GRAPH_USER_PROPERTIES, maxUsersPageSize, nearestUserProperty, selectProblems, snapshotOnlyProperties, unknownPropertyProblems, USER_PROPERTY_RULES } from "../../src/configuration/userProperties.js";
+import { DEFAULT_SELECT } from "../../src/configuration/defaults.js";
+import { SIMULATED_USER_PROPERTIES } from "../../tools/simulated-tenant/index.js";
 
 const valid = {
   GRAPH_TENANT_ID: "5f1c2e6a-7b3d-4c8e-9a0f-1d2e3f4a5b6c",
@@ -50,5 +52,24 @@ describe("USER_SYNC_SELECT at start-up", () => {
 
   it("accepts signInActivity (read by snapshots only)", () => {
     expect(loadSettings({ ...valid, USER_SYNC_SELECT: "id,displayName,signInActivity" }).select).toEqual(["id", "displayName", "signInActivity"]);
+  });
+});
+
+describe("the property catalogue (USER_SYNC_SELECT names Graph knows)", () => {
+  it("knows every default, every rule's property and every property the simulated tenant serves", () => {
+    const known = new Set(GRAPH_USER_PROPERTIES);
+    for (const name of [...DEFAULT_SELECT, ...USER_PROPERTY_RULES.map((r) => r.name), ...SIMULATED_USER_PROPERTIES]) expect(known.has(name), name).toBe(true);
+  });
+
+  it("names the nearest known property for a typo, a wrong case first", () => {
+    expect(nearestUserProperty("displayname")).toBe("displayName");
+    expect(nearestUserProperty("surnme")).toBe("surname");
+    expect(nearestUserProperty("userPrincipleName")).toBe("userPrincipalName");
+    expect(nearestUserProperty("foo")).toBeUndefined();
+  });
+
+  it("passes id in any case and extension properties through, and refuses other unknown names at start-up", () => {
+    expect(unknownPropertyProblems(["ID", "extension_0123456789abcdef0123456789abcdef_costCenter", "ext8kq2mz1a_course", "displayName"])).toEqual([]);
+    expect(() => loadSettings({ ...valid, USER_SYNC_SELECT: "id,displayname,foo" })).toThrowError(/USER_SYNC_SELECT "displayname" is not a Microsoft Graph user property: did you mean "displayName"\?[\s\S]*"foo" is not a Microsoft Graph user property\./);
   });
 });

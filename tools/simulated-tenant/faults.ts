@@ -79,8 +79,21 @@ export interface ForeignHost {
   close(): Promise<void>;
 }
 
+/** Requests of one service held open: accepted, read, and never answered until released. */
+export interface HeldRequests {
+  /** How many requests it has held so far. */
+  readonly held: number;
+  /** Stops holding: the requests it holds are dropped (connection reset), later ones are answered. */
+  release(): void;
+}
+
 export interface TenantFaults {
   graph: GraphFaults;
+  /**
+   * Holds every request of `service` (those `matches` accepts) open without an answer, as a stalled
+   * endpoint does, until released or the tenant closes.
+   */
+  hold(service: ServiceName, matches?: (request: SimulatedRequest) => boolean): HeldRequests;
   /** Starts a foreign host; it is closed with the tenant. */
   startForeignHost(): Promise<ForeignHost>;
 }
@@ -104,6 +117,7 @@ interface QueuedStep {
 export function createTenantFaults(options: TenantFaultsOptions): TenantFaults & { close(): Promise<void> } {
   const queue: QueuedStep[] = [];
   const foreignHosts: ForeignHost[] = [];
+  const holds: HeldRequests[] = [];
   let removeInterceptor: (() => void) | undefined;
   /** The URLs of the latest Graph requests, newest last (for `nextLinkBack`). */
   const recentUrls: string[] = [];
@@ -229,6 +243,29 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
         queue.length = 0;
       },
     },
+    hold(service, matches = () => true) {
+      const waiting: Array<() => void> = [];
+      let held = 0;
+      let released = false;
+      const remove = options.intercept(service, (request) => {
+        if (released || !matches(request)) return undefined;
+        held += 1;
+        return new Promise<SimulatedResponse>((resolve) => waiting.push(() => resolve({ status: 0, reset: true })));
+      });
+      const handle: HeldRequests = {
+        get held() {
+          return held;
+        },
+        release() {
+          if (released) return;
+          released = true;
+          remove();
+          for (const drop of waiting.splice(0)) drop();
+        },
+      };
+      holds.push(handle);
+      return handle;
+    },
     async startForeignHost() {
       const host = await startForeignHost(options.tls);
       foreignHosts.push(host);
@@ -236,6 +273,7 @@ export function createTenantFaults(options: TenantFaultsOptions): TenantFaults &
     },
     async close() {
       removeInterceptor?.();
+      for (const handle of holds) handle.release();
       await Promise.all(foreignHosts.map((h) => h.close()));
     },
   };

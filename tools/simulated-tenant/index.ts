@@ -27,7 +27,7 @@ export type { CustomerConsent, CustomerTenantOptions, SimulatedCustomerTenant } 
 
 export type { GeneratedCertificate } from "./pki.js";
 export type { FederatedIdentityCredential } from "./state.js";
-export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, TenantFaults } from "./faults.js";
+export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, HeldRequests, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
 export type { DeltaScenario, DeltaTokenRefusal, DirectoryChanges, SimulatedUserRef } from "./delta.js";
 export type { RequestInterceptor, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
@@ -291,7 +291,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
         entries: () => log.entries(),
       },
       intercept,
-      faults: { graph: faults.graph, startForeignHost: () => faults.startForeignHost() },
+      faults: { graph: faults.graph, hold: (service, matches) => faults.hold(service, matches), startForeignHost: () => faults.startForeignHost() },
       customers: customers.handles(),
       setFederatedIdentityCredentials: (credentials) => {
         state.app.federatedIdentityCredentials = credentials.map((c) => ({ ...c, audiences: [...c.audiences] }));
