@@ -10,6 +10,7 @@
  *   npm run demo -- --users 500  # any size
  *   npm run demo -- --tenants 5  # multi-tenant mode: five tenants synced in parallel by `worker` (tools/demoTenants.ts)
  */
+import "../src/shared/requireSupportedNode.js";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
