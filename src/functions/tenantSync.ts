@@ -1,4 +1,4 @@
-import "./requireSupportedNode.js";
+import "../shared/requireSupportedNodeToLoad.js";
 import { app } from "@azure/functions";
 import { TENANT_QUEUE_NAME } from "../fanout/tenantQueue.js";
 import { tenantSyncQueueHandler } from "../fanout/functionHandlers.js";

@@ -1,4 +1,4 @@
-import "./requireSupportedNode.js";
+import "../shared/requireSupportedNodeToLoad.js";
 import * as functions from "@azure/functions";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { errorOutcome } from "../shared/errorOutcomes.js";
