@@ -78,10 +78,10 @@ if (values.tenants !== undefined) {
 }
 const userCount = wholeNumber("users", values.users ?? "10000", 1, 1_000_000);
 const show = wholeNumber("show", values.show, 0, 100);
-// A new folder of this run's own (mode 700): no other user of the machine can put or replace a file in it.
-const reportFile = values.report !== undefined ? resolve(values.report) : join(mkdtempSync(join(tmpdir(), "entra-user-sync-demo-")), "report.html");
 const format = values["certificate-format"];
 if (format !== "pkcs12" && format !== "pem") usageError(`--certificate-format must be pkcs12 or pem, not "${format}".`);
+/** Where the report goes: --report, or a new folder of this run's own (mode 700), which no other user of the machine can put or replace a file in. */
+const newReportFile = () => (values.report !== undefined ? resolve(values.report) : join(mkdtempSync(join(tmpdir(), "entra-user-sync-demo-")), "report.html"));
 const contentType = format === "pem" ? "application/x-pem-file" : "application/x-pkcs12";
 
 
@@ -158,6 +158,7 @@ try {
   await must(["run", "--full"]);
   await must(["diff"]);
 
+  const reportFile = newReportFile();
   heading(`5. The run history as one HTML page: entra-user-sync report --out ${reportFile}`);
   note("Outcomes, durations, users, joiners/movers/leavers and throttling from the run records (no user data); the same charts as the Application Insights workbook.");
   await must(["report", "--out", reportFile, "--days", "7"]);
