@@ -131,6 +131,17 @@ describe("hostile directory values on the command line", () => {
   });
 });
 
+describe("an empty change set", () => {
+  it("export --changes --format csv still prints its header", async () => {
+    const quiet = await cli(["run"]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    const result = await cli(["export", "--changes", await latestMirrorRun(), "--format", "csv"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe("change,reason,at,id,user\n");
+    expect(result.stderr).toContain("no changes");
+  });
+});
+
 async function firstSnapshot(): Promise<string> {
   const result = await cli(["runs", "--json"]);
   const snapshots = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { kind: string; snapshotId?: string; status: string }).filter((r) => r.kind === "snapshot" && r.status === "succeeded");
