@@ -10,6 +10,8 @@
  *   npm run demo -- --users 500  # any size
  *   npm run demo -- --tenants 5  # multi-tenant mode: five tenants synced in parallel by `worker` (tools/demoTenants.ts)
  */
+import "../src/shared/requireSupportedNode.js";
+import { mkdtempSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
@@ -32,7 +34,7 @@ Options:
   --users <n>                     simulated users, 1 to 1,000,000 (default 10,000)
   --certificate-format <format>   how Key Vault stores the app's certificate: pkcs12 (default) or pem
   --show <n>                      exported users to print, 0 to 100 (default 3)
-  --report <file>                 where to write the run report (default: demo-report.html in the temp directory)
+  --report <file>                 where to write the run report (default: report.html in a new folder of its own in the temp directory)
   --tenants <n>                   multi-tenant mode instead: n customer tenants (1 to 50) of --users users each
                                   (default 2,000), onboarded and synced in parallel by worker (docs/tenants.md)
   -h, --help                      show this help
@@ -76,9 +78,10 @@ if (values.tenants !== undefined) {
 }
 const userCount = wholeNumber("users", values.users ?? "10000", 1, 1_000_000);
 const show = wholeNumber("show", values.show, 0, 100);
-const reportFile = resolve(values.report ?? join(tmpdir(), "demo-report.html"));
 const format = values["certificate-format"];
 if (format !== "pkcs12" && format !== "pem") usageError(`--certificate-format must be pkcs12 or pem, not "${format}".`);
+/** Where the report goes: --report, or a new folder of this run's own (mode 700), which no other user of the machine can put or replace a file in. */
+const newReportFile = () => (values.report !== undefined ? resolve(values.report) : join(mkdtempSync(join(tmpdir(), "entra-user-sync-demo-")), "report.html"));
 const contentType = format === "pem" ? "application/x-pem-file" : "application/x-pkcs12";
 
 
@@ -155,6 +158,7 @@ try {
   await must(["run", "--full"]);
   await must(["diff"]);
 
+  const reportFile = newReportFile();
   heading(`5. The run history as one HTML page: entra-user-sync report --out ${reportFile}`);
   note("Outcomes, durations, users, joiners/movers/leavers and throttling from the run records (no user data); the same charts as the Application Insights workbook.");
   await must(["report", "--out", reportFile, "--days", "7"]);
@@ -207,6 +211,7 @@ try {
   console.log(
     `  Requests in all: ${count(tenant.requests.count("token"))} token, ${count(tenant.requests.count("keyVault"))} Key Vault, ${count(tenant.requests.count("managedIdentity"))} managed identity, ${count(graphRequests())} Graph.`,
   );
+  console.log(`  The run report: ${reportFile}`);
   note("\nTo explore on your own: npm run sandbox (see the README's quick tour).");
 } catch (error) {
   console.error(`demo failed: ${(error as Error).message}`);

@@ -8,6 +8,7 @@
  *   npm run sandbox                       # 1,000 simulated users, settings in .sandbox/env.sh
  *   npm run sandbox -- --users 50000 --graph-latency 300 --settings-file /tmp/sandbox.env
  */
+import "../src/shared/requireSupportedNode.js";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";

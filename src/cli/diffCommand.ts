@@ -3,7 +3,8 @@ import { formatCount, formatNumber } from "../shared/counts.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storeFromEnvironment } from "./clients.js";
-import { formatTable, write } from "./output.js";
+import { jsonLine } from "../shared/safeText.js";
+import { formatTable, write, writeData, writeError } from "./output.js";
 
 export interface DiffOptions {
   from?: string;
@@ -21,11 +22,11 @@ export async function diffCommand(options: DiffOptions): Promise<void> {
     if (change.change === "changed") {
       for (const name of Object.keys(change.properties)) byProperty.set(name, (byProperty.get(name) ?? 0) + 1);
     }
-    if (options.format === "jsonl") await write(`${JSON.stringify(change)}\n`);
+    if (options.format === "jsonl") await writeData(jsonLine(change));
   }
   const summary = `Compared snapshot ${from} with ${to}: ${formatNumber(counts.added)} added, ${formatNumber(counts.removed)} removed, ${formatNumber(counts.changed)} changed.`;
   if (options.format === "jsonl") {
-    process.stderr.write(`${summary}\n`);
+    writeError(`${summary}\n`);
     return;
   }
   const rows = [

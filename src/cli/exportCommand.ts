@@ -6,7 +6,7 @@ import { UserSyncError } from "../shared/errors.js";
 import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
-import { write } from "./output.js";
+import { writeData, writeError } from "./output.js";
 
 export interface ExportOptions {
   latest?: boolean;
@@ -15,11 +15,13 @@ export interface ExportOptions {
   includeDeleted?: boolean;
   changes?: string;
   format: ExportFormat;
+  /** CSV: cells exactly as stored (see UserLineWriterOptions.raw). */
+  raw?: boolean;
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
   if (options.current) return exportCurrent(options);
-  if (options.changes !== undefined) return exportChanges(options.changes, options.format);
+  if (options.changes !== undefined) return exportChanges(options.changes, options);
   const store = storeFromEnvironment();
   let snapshotId = options.snapshot;
   if (options.latest) {
@@ -31,13 +33,14 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
   }
   // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
   const run = isRunId(snapshotId!) ? await store.getRun(snapshotId!) : undefined;
-  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"] });
+  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"], raw: options.raw === true });
   let count = 0;
   for await (const user of store.listSnapshotUsers(snapshotId!)) {
-    await write(writer.linesFor(user));
+    await writeData(writer.linesFor(user));
     count += 1;
   }
-  process.stderr.write(`Exported ${formatCount(count, "user")} from snapshot ${snapshotId}.\n`);
+  await writeData(writer.end());
+  writeError(`Exported ${formatCount(count, "user")} from snapshot ${snapshotId}.\n`);
 }
 
 /** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
@@ -48,15 +51,16 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
     throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
   }
   const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
-  const writer = createUserLineWriter(options.format, { columns });
+  const writer = createUserLineWriter(options.format, { columns, raw: options.raw === true });
   const counts = { present: 0, removed: 0 };
   // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
   // and after; a round that wrote meanwhile makes the output a mix of two states.
   const before = await mirror.getVersion();
   for await (const mirrorUser of mirror.listUsers({ includeRemoved: options.includeDeleted === true })) {
-    await write(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
+    await writeData(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
     counts[mirrorUser.state === "present" ? "present" : "removed"] += 1;
   }
+  await writeData(writer.end());
   if ((await mirror.getVersion()) !== before) {
     throw new UserSyncError(
       "read_incomplete",
@@ -64,17 +68,17 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
     );
   }
   const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, "removed user")}` : "";
-  process.stderr.write(`Exported ${formatCount(counts.present, "current user")}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+  writeError(`Exported ${formatCount(counts.present, "current user")}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
   const skipped = await mirror.skippedSinceFullRound();
   if (skipped.count > 0) {
-    process.stderr.write(
+    writeError(
       `warning: ${formatCount(skipped.count, "user")} skipped by the mirror since its last full round: they could not be stored (first: ${skipped.first.map((u) => u.id).join(", ")}); see: entra-user-sync runs --json\n`,
     );
   }
 }
 
 /** One mirror run's change set: what it added, updated, restored and removed. */
-async function exportChanges(runId: string, format: ExportFormat): Promise<void> {
+async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
   const mirror = mirrorFromEnvironment();
   const run = await mirror.getRun(runId);
   if (!run) {
@@ -89,7 +93,7 @@ async function exportChanges(runId: string, format: ExportFormat): Promise<void>
       `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
     );
   }
-  const writer = createUserLineWriter(format, { columns: ["change", "reason", "at", "id", "user"] });
+  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "at", "id", "user"], raw: options.raw === true });
   const counts: Record<string, number> = {};
   for await (const change of mirror.listChanges(runId)) {
     const line: Record<string, unknown> = { change: change.change };
@@ -97,13 +101,14 @@ async function exportChanges(runId: string, format: ExportFormat): Promise<void>
     line.at = change.at.toISOString();
     line.id = change.id;
     line.user = change.user;
-    await write(writer.linesFor(line as GraphUser));
+    await writeData(writer.linesFor(line as GraphUser));
     counts[change.change] = (counts[change.change] ?? 0) + 1;
   }
+  await writeData(writer.end());
   const summary =
     (["added", "updated", "restored", "removed"] as const)
       .filter((k) => counts[k] !== undefined)
       .map((k) => `${formatNumber(counts[k]!)} ${k}`)
       .join(", ") || "no changes";
-  process.stderr.write(`Exported the change set of mirror run ${runId} (${run.mode} round, ${run.status}): ${summary}.\n`);
+  writeError(`Exported the change set of mirror run ${runId} (${run.mode} round, ${run.status}): ${summary}.\n`);
 }

@@ -1,5 +1,6 @@
 import { stringify } from "csv-stringify/sync";
 import type { GraphUser } from "../graph/types.js";
+import { jsonLine, visibleText } from "../shared/safeText.js";
 
 export type ExportFormat = "jsonl" | "csv";
 
@@ -7,6 +8,8 @@ export type ExportFormat = "jsonl" | "csv";
 export interface UserLineWriter {
   /** Lines for one user (CSV also emits its header before the first user). */
   linesFor(user: GraphUser): string;
+  /** What is left to write after the last user: CSV's header when there was no user, so that a CSV always has one. */
+  end(): string;
 }
 
 export interface UserLineWriterOptions {
@@ -16,20 +19,36 @@ export interface UserLineWriterOptions {
    * removed users). A property a user lacks is an empty cell. JSON Lines writes each user whole.
    */
   columns: readonly string[];
+  /**
+   * CSV: write every cell exactly as stored. By default a cell that a spreadsheet would run as a
+   * formula (starting with = + - @, a tab or a carriage return; csv-stringify's `escape_formulas`)
+   * gets a leading `'`, and control and bidi characters other than the newline are written as
+   * visible `\uXXXX` escapes (src/shared/safeText.ts). JSON Lines is always exact.
+   */
+  raw?: boolean;
 }
 
 export function createUserLineWriter(format: ExportFormat, options: UserLineWriterOptions): UserLineWriter {
-  if (format === "jsonl") return { linesFor: (user) => `${JSON.stringify(user)}\n` };
+  if (format === "jsonl") return { linesFor: (user) => jsonLine(user), end: () => "" };
   const columns = [...options.columns];
   if (columns.length === 0) throw new Error("a CSV export needs its columns");
-  let header = stringify([columns]);
+  const raw = options.raw === true;
+  const line = (cells: readonly (string | number)[]) => stringify([cells], { escape_formulas: !raw });
+  const cell = (value: unknown) => {
+    const text = csvCell(value);
+    return raw || typeof text !== "string" ? text : visibleText(text);
+  };
+  // The header is the operator's own USER_SYNC_SELECT (and "@removed"): never a formula to escape.
+  const header = stringify([columns.map((column) => visibleText(column))]);
+  let headerWritten = false;
+  const withHeader = (text: string) => {
+    if (headerWritten) return text;
+    headerWritten = true;
+    return header + text;
+  };
   return {
-    linesFor(user) {
-      const row = columns.map((column) => csvCell(valueOf(user, column)));
-      const lines = header + stringify([row]);
-      header = "";
-      return lines;
-    },
+    linesFor: (user) => withHeader(line(columns.map((column) => cell(valueOf(user, column))))),
+    end: () => withHeader(""),
   };
 }
 
@@ -45,10 +64,11 @@ function valueOf(user: GraphUser, column: string): unknown {
   return undefined;
 }
 
-/** Text as text; null and missing as an empty cell; arrays and objects as their JSON. */
-function csvCell(value: unknown): string {
+/** Text as text; numbers as numbers (a negative number is not a formula); null and missing as an empty cell; arrays and objects as their JSON. */
+function csvCell(value: unknown): string | number {
   if (value === null || value === undefined) return "";
   if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "number") return value;
+  if (typeof value === "boolean") return String(value);
   return JSON.stringify(value);
 }

@@ -16,7 +16,7 @@ import { exportCommand, type ExportOptions } from "./exportCommand.js";
 import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./reportCommand.js";
 import { fleetReportCommand } from "./fleetReportCommand.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
-import { endQuietlyOnClosedPipe } from "./output.js";
+import { endQuietlyOnClosedPipe, writeError } from "./output.js";
 import { runCommand } from "./runCommand.js";
 import { runsCommand, type RunsCommandOptions } from "./runsCommand.js";
 import { selectTenant } from "./clients.js";
@@ -84,7 +84,9 @@ export function buildProgram(): Command {
     .description("Sync Microsoft Entra ID users into Azure Table Storage snapshots and a live mirror. Settings come from the environment (see README).")
     .version(`${packageVersion()} (Node.js ${process.versions.node})`, "-V, --version", "print the version")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Commander's own messages quote what was typed: shown like every other message.
+    .configureOutput({ writeErr: (text) => writeError(text) });
   program
     .command("run")
     .description(
@@ -122,12 +124,19 @@ export function buildProgram(): Command {
     .addOption(new Option("--include-deleted", 'with --current: also soft-deleted, deleted and missing users, marked "@removed": { reason, removedAt }'))
     .addOption(new Option("--changes <runId>", "what one mirror run added, updated, restored and removed (see: entra-user-sync runs)").argParser(runId))
     .addOption(new Option("--format <format>", "output format").choices(["jsonl", "csv"]).default("jsonl"))
+    .addOption(
+      new Option(
+        "--raw",
+        "with --format csv: write every cell exactly as stored. By default a cell starting with = + - @ (or a tab or carriage return) gets a leading ' so that a spreadsheet shows it rather than running it as a formula (directory values come from the directory's administrators), and control and bidi characters are written as visible \\uXXXX escapes so that neither a spreadsheet nor a terminal acts on them. JSON Lines is always exact.",
+      ),
+    )
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: ExportOptions & { tenant?: string }) => {
       if (!options.latest && !options.snapshot && !options.current && options.changes === undefined) {
         throw new InvalidArgumentError("export: choose --latest, --snapshot <id>, --current or --changes <runId>.");
       }
       if (options.includeDeleted && !options.current) throw new InvalidArgumentError("export: --include-deleted goes with --current.");
+      if (options.raw && options.format !== "csv") throw new InvalidArgumentError("export: --raw goes with --format csv (JSON Lines is always exact).");
       await selectTenant(options.tenant);
       await exportCommand(options);
     });
@@ -221,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ExitCode) return error.exitCode;
     if (commanderCode === "commander.helpDisplayed" || commanderCode === "commander.version" || commanderCode === "commander.help") return 0;
     if (error instanceof InvalidArgumentError) {
-      process.stderr.write(`error: ${error.message}\n`);
+      writeError(`error: ${error.message}\n`);
       return EXIT_CONFIGURATION;
     }
     if (typeof commanderCode === "string" && commanderCode.startsWith("commander.")) return EXIT_CONFIGURATION;
@@ -229,11 +238,11 @@ export async function main(argv: string[]): Promise<number> {
     const outcome = errorOutcome(error);
     if (outcome.bare && isUserSyncError(error)) {
       const isSetting = outcome.exitCode === EXIT_CONFIGURATION;
-      process.stderr.write(`${redact(isSetting ? error.message : `${error.message} [${error.code}]`)}\n`);
+      writeError(`${redact(isSetting ? error.message : `${error.message} [${error.code}]`)}\n`);
       return outcome.exitCode;
     }
     // `run` is the user sync; the other commands say which one failed.
-    process.stderr.write(`${command === "run" ? formatFailureSummary(error) : redact(`entra-user-sync ${command} failed: ${describeError(error)}`)}\n`);
+    writeError(`${command === "run" ? formatFailureSummary(error) : redact(`entra-user-sync ${command} failed: ${describeError(error)}`)}\n`);
     return outcome.exitCode;
   }
 }

@@ -8,7 +8,8 @@
  */
 import ora, { type Ora } from "ora";
 import type { Logger } from "../shared/logger.js";
-import { truncate } from "./output.js";
+import { visibleLine, visibleText } from "../shared/safeText.js";
+import { truncate, writeError } from "./output.js";
 
 export type ProgressMode = "spinner" | "lines" | "none";
 
@@ -35,15 +36,15 @@ export interface ProgressDisplay {
 }
 
 const plainLogger: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  error: (m) => process.stderr.write(`error: ${m}\n`),
+  info: (m) => writeError(`${m}\n`),
+  warn: (m) => writeError(`warning: ${m}\n`),
+  error: (m) => writeError(`error: ${m}\n`),
 };
 
 export function createProgressDisplay(mode: ProgressMode, firstText: string, stream: NodeJS.WriteStream = process.stderr): ProgressDisplay {
   if (mode === "spinner") return spinnerDisplay(firstText, stream);
   let lastLineAt = 0;
-  const line = (text: string) => stream.write(`${text}\n`);
+  const line = (text: string) => stream.write(`${visibleText(text)}\n`);
   return {
     logger: plainLogger,
     update(text) {
@@ -61,7 +62,7 @@ export function createProgressDisplay(mode: ProgressMode, firstText: string, str
 }
 
 function spinnerDisplay(firstText: string, stream: NodeJS.WriteStream): ProgressDisplay {
-  const fit = (text: string) => truncate(text, Math.max(1, (stream.columns ?? 80) - 3));
+  const fit = (text: string) => truncate(visibleLine(text), Math.max(1, (stream.columns ?? 80) - 3));
   let spinner: Ora | undefined = ora({ stream, text: fit(firstText), discardStdin: false, isEnabled: true }).start();
   let fallback: ProgressDisplay | undefined;
   // A terminal resized to a width a spinner cannot use: stop spinning, print plain lines instead.
@@ -76,9 +77,9 @@ function spinnerDisplay(firstText: string, stream: NodeJS.WriteStream): Progress
   const done = () => stream.off("resize", onResize);
   return {
     logger: {
-      info: (m) => (spinner ? spinner.info(m).start() : fallback!.logger.info(m)),
-      warn: (m) => (spinner ? spinner.warn(m).start() : fallback!.logger.warn(m)),
-      error: (m) => (spinner ? spinner.fail(m).start() : fallback!.logger.error(m)),
+      info: (m) => (spinner ? spinner.info(visibleText(m)).start() : fallback!.logger.info(m)),
+      warn: (m) => (spinner ? spinner.warn(visibleText(m)).start() : fallback!.logger.warn(m)),
+      error: (m) => (spinner ? spinner.fail(visibleText(m)).start() : fallback!.logger.error(m)),
     },
     update(text) {
       if (spinner) spinner.text = fit(text);
@@ -86,17 +87,17 @@ function spinnerDisplay(firstText: string, stream: NodeJS.WriteStream): Progress
     },
     succeed(text) {
       done();
-      if (spinner) spinner.succeed(text);
+      if (spinner) spinner.succeed(visibleText(text));
       else fallback!.succeed(text);
     },
     info(text) {
       done();
-      if (spinner) spinner.info(text);
+      if (spinner) spinner.info(visibleText(text));
       else fallback!.info(text);
     },
     fail(text) {
       done();
-      if (spinner) spinner.fail(text);
+      if (spinner) spinner.fail(visibleText(text));
       else fallback!.fail(text);
     },
     stop() {

@@ -14,7 +14,7 @@ import { ClientCertificateProvider } from "../credentials/clientCertificateProvi
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
-import { write } from "./output.js";
+import { write, writeError } from "./output.js";
 import { createAzureCredential } from "../app/compose.js";
 
 export interface ReportOptions {
@@ -35,13 +35,13 @@ async function certificateNotAfter(): Promise<Date | undefined> {
   }
   if (credential.mode !== "keyVaultCertificate") return undefined;
   // Its own quiet logger: the page may go to standard output.
-  const logger: Logger = { info: () => undefined, warn: (m) => process.stderr.write(`warning: ${redact(m)}\n`), error: (m) => process.stderr.write(`${redact(m)}\n`) };
+  const logger: Logger = { info: () => undefined, warn: (m) => writeError(`warning: ${redact(m)}\n`), error: (m) => writeError(`${redact(m)}\n`) };
   const certificates = new ClientCertificateProvider({ vaultUrl: credential.keyVaultUrl, certificateName: credential.certificateName, credential: createAzureCredential(), logger });
   try {
     const certificate = await certificates.getClientCertificate({ abortSignal: AbortSignal.timeout(CERTIFICATE_TIMEOUT_IN_MS) });
     return certificate.notAfter;
   } catch (error) {
-    process.stderr.write(`warning: could not read the client certificate's expiry; the report leaves it out: ${describeError(error)}\n`);
+    writeError(`warning: could not read the client certificate's expiry; the report leaves it out: ${describeError(error)}\n`);
     return undefined;
   }
 }
@@ -69,5 +69,5 @@ export async function reportCommand(options: ReportOptions): Promise<void> {
   }
   const path = resolve(options.out);
   await writeFile(path, html, "utf8");
-  process.stderr.write(`Wrote the report of ${history.runs.length} runs over ${options.days} days to ${path}\n`);
+  writeError(`Wrote the report of ${history.runs.length} runs over ${options.days} days to ${path}\n`);
 }

@@ -8,7 +8,7 @@ import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
-import { write } from "./output.js";
+import { write, writeError } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
 import { isAbortError } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
@@ -47,7 +47,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     ended: async (outcome: TenantRunOutcome) =>
       recordTenantRunOutcome(tenants.registry, service.settings.tenantId, { ...outcome, health: await readTenantHealthFacts(service) }, { consumesQueued: false, leaseAcquiredAt }).then(
         () => undefined,
-        (error: unknown) => process.stderr.write(`warning: could not record the run's outcome on the tenant's registry row: ${describeError(error)}\n`),
+        (error: unknown) => writeError(`warning: could not record the run's outcome on the tenant's registry row: ${describeError(error)}\n`),
       ),
   };
   await startTelemetry(process.env);
@@ -62,7 +62,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     },
     onSecond() {
       display.stop();
-      process.stderr.write(`\n${whatWasKept(seen, leaseSeconds)}\n`);
+      writeError(`\n${whatWasKept(seen, leaseSeconds)}\n`);
     },
   });
   try {
@@ -89,12 +89,12 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     if (snapshot) {
       await write(`${formatSnapshotSummary(snapshot, result.snapshotElapsedInMs ?? 0)}\n`);
       const skipped = snapshot.stats.counters.skippedUsers ?? 0;
-      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
+      if (skipped > 0) writeError(`warning: ${formatCount(skipped, "user")} could not be stored and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
     }
     if (result.mirror) {
       await write(`${formatMirrorSummary(result.mirror)}\n`);
       const skipped = result.mirror.counters.skippedUsers ?? 0;
-      if (skipped > 0) process.stderr.write(`warning: ${formatCount(skipped, "user")} could not be stored in the mirror and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
+      if (skipped > 0) writeError(`warning: ${formatCount(skipped, "user")} could not be stored in the mirror and ${skipped === 1 ? "was" : "were"} skipped; see: entra-user-sync runs --json\n`);
     }
     if (stopped) {
       if (!result.mirror) await write("The mirror was not updated this time; run again to continue.\n");

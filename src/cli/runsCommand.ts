@@ -1,13 +1,15 @@
 /**
  * `entra-user-sync runs`: snapshot runs and the live mirror's rounds, newest first. The default
- * table fits 100 columns; `--wide` shows every column, `--json` every field.
+ * table fits 100 columns, or the terminal when it is narrower; `--wide` shows every column,
+ * `--json` every field.
  */
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient, SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import { formatNumber } from "../shared/counts.js";
 import { describeMirrorReason } from "../sync/runSummary.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
-import { formatTable, truncate, write } from "./output.js";
+import { jsonLine } from "../shared/safeText.js";
+import { fitTable, formatTable, wrapWords, write, writeData, writeError } from "./output.js";
 import { snapshotOnlyProperties } from "../configuration/userProperties.js";
 
 const describeReason = (reason: MirrorRunRecord["reason"]) => describeMirrorReason(reason);
@@ -23,8 +25,14 @@ export interface RunsCommandOptions {
   wide: boolean;
 }
 
-/** The default table's width: it fits a 100-column terminal. */
+/** The default table's width: it fits a 100-column terminal (and a narrower terminal's width, when stdout is one). */
 export const RUNS_TABLE_WIDTH = 100;
+
+/** The width to fit: 100 columns, or a narrower terminal's. */
+function tableWidth(): number {
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+  return columns !== undefined && columns > 0 ? Math.min(RUNS_TABLE_WIDTH, columns) : RUNS_TABLE_WIDTH;
+}
 
 type ListedRun = { kind: "snapshot"; run: SyncRunRecord } | { kind: "mirror"; run: MirrorRunRecord };
 
@@ -82,15 +90,9 @@ function wideRow(listed: ListedRun): string[] {
 }
 
 const NARROW_HEADER = ["RUN", "MODE", "STATUS", "TOOK", "USERS", "NOTE"];
+/** On a narrow terminal, the columns left out first: TOOK, then USERS, then MODE (RUN, STATUS and NOTE stay longest). */
+const DROP_FIRST = [3, 4, 1];
 const WIDE_HEADER = ["RUN", "MODE", "REASON", "STATUS", "TRIGGER", "STARTED", "TOOK", "PAGES", "USERS", "WRITTEN", "CHANGES", "ERROR"];
-
-/** Cuts the last column (NOTE) so that every line fits `width`. */
-function fitLastColumn(rows: string[][], width: number): string[][] {
-  const last = rows[0]!.length - 1;
-  const before = rows[0]!.slice(0, last).map((_, column) => Math.max(...rows.map((row) => row[column]!.length)) + 2).reduce((a, b) => a + b, 0);
-  const room = Math.max(8, width - before);
-  return rows.map((row) => [...row.slice(0, last), truncate(row[last]!, room)]);
-}
 
 export async function runsCommand(options: RunsCommandOptions): Promise<void> {
   const store = storeFromEnvironment();
@@ -99,12 +101,12 @@ export async function runsCommand(options: RunsCommandOptions): Promise<void> {
   let count = 0;
   for await (const listed of listAllRuns(store, mirror)) {
     if (count++ >= options.limit) break;
-    if (options.json) await write(`${JSON.stringify({ kind: listed.kind, ...listed.run })}\n`);
+    if (options.json) await writeData(jsonLine({ kind: listed.kind, ...listed.run }));
     else rows.push(options.wide ? wideRow(listed) : narrowRow(listed));
   }
   if (options.json) return;
   if (rows.length === 0) {
-    process.stderr.write("No runs recorded yet. Start one with: entra-user-sync run\n");
+    writeError("No runs recorded yet. Start one with: entra-user-sync run\n");
     return;
   }
   if (options.wide) {
@@ -112,15 +114,15 @@ export async function runsCommand(options: RunsCommandOptions): Promise<void> {
     await write("\nMODE: snapshot = a point-in-time snapshot; full / incremental = a round of the live mirror (export --current, export --changes <run>).\n");
     return;
   }
-  await write(formatTable(fitLastColumn([NARROW_HEADER, ...rows], RUNS_TABLE_WIDTH)));
-  await write(
-    [
-      "",
-      "RUN: the run's start (UTC) and, for MODE snapshot, the snapshot id (export --snapshot, diff).",
-      "MODE full or incremental: a round of the live mirror (export --changes <RUN>).",
-      "USERS: users read (snapshot), written (full round) or changed (incremental).",
-      "Every column: runs --wide; every field: runs --json.",
-      "",
-    ].join("\n"),
-  );
+  const width = tableWidth();
+  const table = fitTable([NARROW_HEADER, ...rows], width, DROP_FIRST);
+  await write(table.text);
+  const shown = new Set(table.columns.map((column) => NARROW_HEADER[column]));
+  const legend = [
+    "RUN: the run's start (UTC) and, for MODE snapshot, the snapshot id (export --snapshot, diff).",
+    ...(shown.has("MODE") ? ["MODE full or incremental: a round of the live mirror (export --changes <RUN>)."] : []),
+    ...(shown.has("USERS") ? ["USERS: users read (snapshot), written (full round) or changed (incremental)."] : []),
+    table.columns.length < NARROW_HEADER.length ? "More columns: a wider terminal, or runs --wide; every field: runs --json." : "Every column: runs --wide; every field: runs --json.",
+  ];
+  await write(["", ...legend.flatMap((line) => wrapWords(line, width)), ""].join("\n"));
 }

@@ -9,13 +9,13 @@
  * failed, 4 when Ctrl+C stopped `--once` before the queue was drained.
  */
 import { TenantServices } from "../app/tenantServices.js";
-import { redactingLogger } from "../shared/logger.js";
+import { redactingLogger, runLoggerOr } from "../shared/logger.js";
 import { runWorker } from "../fanout/worker.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { settingsError } from "../configuration/settingsError.js";
 import { EXIT_FAILURE, EXIT_PAUSED, ExitCode } from "./exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
-import { write } from "./output.js";
+import { write, writeError } from "./output.js";
 
 export interface WorkerCommandOptions {
   concurrency: number;
@@ -28,17 +28,19 @@ export interface WorkerCommandOptions {
 }
 
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
-  const services = new TenantServices(process.env);
+  const logger = redactingLogger({
+    info: (m) => writeError(`${m}\n`),
+    warn: (m) => writeError(`warning: ${m}\n`),
+    error: (m) => writeError(`error: ${m}\n`),
+  });
+  // The process's clients log through the run they work for (its lines prefixed with the tenant),
+  // and outside any run to stderr, not to the console's stdout: stdout is the summary only.
+  const services = new TenantServices(process.env, runLoggerOr(logger));
   // The queue's settings are checked now, before any request.
   void services.queue;
   const scheduleExpression = options.once || !options.schedule ? undefined : workerSchedule(services.process.settings.schedule);
   // Each tenant's run is reported with its tenant_id, when APPLICATIONINSIGHTS_CONNECTION_STRING is set (docs/operations.md).
   await startTelemetry(process.env);
-  const logger = redactingLogger({
-    info: (m) => process.stderr.write(`${m}\n`),
-    warn: (m) => process.stderr.write(`warning: ${m}\n`),
-    error: (m) => process.stderr.write(`error: ${m}\n`),
-  });
   const interrupts = handleInterrupts({
     onFirst: () =>
       logger.info(

@@ -15,7 +15,7 @@ import type { RunControl } from "../sync/snapshotPorts.js";
 import { nextOccurrence } from "../sync/dueWork.js";
 import { scheduleDueTenants, type ScheduleResult } from "./scheduler.js";
 import { MAX_DEQUEUE_COUNT, type ReceivedTenantMessage } from "./tenantQueue.js";
-import { handleTenantSyncMessage, type TenantSyncOutcome } from "./tenantSyncHandler.js";
+import { handleTenantSyncMessage, tenantLogger, type TenantSyncOutcome } from "./tenantSyncHandler.js";
 
 /** host.json `extensions.queues.visibilityTimeout` (the wait before a failed message reappears). */
 export const RETRY_DELAY_IN_SECONDS = 30;
@@ -166,11 +166,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       return;
     }
     const tenantId = received.message.tenantId;
+    // Every line about this tenant's message names the tenant, as the run's own lines do.
+    const tenantLog = tenantLogger(logger, tenantId);
     // Keep the message invisible while the run lasts (the host does the same for its functions).
     const keeper = setInterval(() => {
       void queue.extendVisibility(current, visibilityInSeconds).then(
         (popReceipt) => (current.popReceipt = popReceipt),
-        (error: unknown) => logger.warn(`Could not extend the visibility of tenant ${tenantId}'s message: ${describeError(error)}`),
+        (error: unknown) => tenantLog.warn(`Could not extend the visibility of the tenant's message: ${describeError(error)}`),
       );
     }, (visibilityInSeconds * 1000) / 3);
     keeper.unref();
@@ -193,7 +195,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       clearInterval(keeper);
       if (outcome === "stopped") {
         // Left for the next worker, visible again at once; not a failed attempt.
-        await queue.extendVisibility(current, 0).catch((error: unknown) => logger.warn(`Could not release tenant ${tenantId}'s message (it reappears within ${visibilityInSeconds} s): ${describeError(error)}`));
+        await queue.extendVisibility(current, 0).catch((error: unknown) => tenantLog.warn(`Could not release the tenant's message (it reappears within ${visibilityInSeconds} s): ${describeError(error)}`));
       } else {
         // A message that reappeared while this run was frozen was taken by another worker (which
         // deferred or ran it): it is no longer this worker's to delete.
@@ -204,8 +206,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerSummar
       // The handler logged the failure and recorded it on the tenant's registry row.
       clearInterval(keeper);
       if (received.dequeueCount >= MAX_DEQUEUE_COUNT) {
-        await queue.moveToPoison({ ...received, ...current }).catch((moveError: unknown) => logger.error(`Could not move tenant ${tenantId}'s message to the poison queue: ${describeError(moveError)}`));
-        logger.error(`Tenant ${tenantId}'s message failed ${received.dequeueCount} times: moved to the poison queue (see: entra-user-sync tenants show ${tenantId}).`);
+        await queue.moveToPoison({ ...received, ...current }).catch((moveError: unknown) => tenantLog.error(`Could not move the tenant's message to the poison queue: ${describeError(moveError)}`));
+        tenantLog.error(`The tenant's message failed ${received.dequeueCount} times: moved to the poison queue (see: entra-user-sync tenants show ${tenantId}).`);
         record(tenantId, "poisoned");
       } else {
         // Reappears after the retry delay (host.json visibilityTimeout), as with the host.

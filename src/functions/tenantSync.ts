@@ -1,4 +1,6 @@
-// First: telemetry is set up before anything else of this file runs (package.json `main` lists it first too).
+// First: the Node version is checked, then telemetry is set up before anything else of this file
+// runs (package.json `main` lists the telemetry bootstrap first too).
+import "../shared/requireSupportedNodeToLoad.js";
 import "../telemetry/bootstrap.js";
 import { app } from "@azure/functions";
 import { TENANT_QUEUE_NAME } from "../fanout/tenantQueue.js";

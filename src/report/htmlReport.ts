@@ -153,7 +153,7 @@ export function renderReport(history: RunHistory): string {
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1f2328; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 4px; }
 .sub { color: #59636e; margin: 0 0 16px; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 10px; margin-bottom: 18px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(190px, 100%), 1fr)); gap: 10px; margin-bottom: 18px; }
 .tile { border: 1px solid #d1d9e0; border-left: 5px solid #90a4ae; border-radius: 6px; padding: 8px 10px; }
 .tile.ok { border-left-color: #2e7d32; } .tile.warn { border-left-color: #f9a825; } .tile.bad { border-left-color: #c62828; }
 .label { color: #59636e; font-size: 12px; } .value { font-size: 16px; font-weight: 600; }
@@ -164,6 +164,8 @@ svg.chart { width: 100%; height: auto; display: block; }
 .grid { stroke: #eaeef2; } .axis { stroke: #8c959f; } .tick, .legend, .unit { font-size: 11px; fill: #59636e; }
 .line { stroke-width: 1.5; }
 footer { margin-top: 18px; color: #59636e; font-size: 12px; }
+/* A phone: the charts take the screen's width (never wider: nothing clipped), their labels drawn larger to stay legible. */
+@media (max-width: 600px) { body { margin: 12px; } .tick, .unit { font-size: 16px; } .legend { font-size: 12px; } .point { r: 5px; } .line { stroke-width: 2.5; } }
 </style>
 </head>
 <body>

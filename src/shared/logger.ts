@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { redact } from "./redact.js";
+import { visibleText } from "./safeText.js";
 
 /** The product's logging boundary: the Functions InvocationContext, the terminal, or a test. */
 export interface Logger {
@@ -30,6 +31,15 @@ export function withRunLogger<T>(logger: Logger, work: () => Promise<T>): Promis
   return runLoggers.run(logger, work);
 }
 
+/** The logger of long-lived clients: the logger of the run they are working for, else `fallback`. */
+export function runLoggerOr(fallback: Logger): Logger {
+  return {
+    info: (message) => (runLoggers.getStore() ?? fallback).info(message),
+    warn: (message) => (runLoggers.getStore() ?? fallback).warn(message),
+    error: (message) => (runLoggers.getStore() ?? fallback).error(message),
+  };
+}
+
 /** The logger of long-lived clients: the logger of the run they are working for, else the console. */
 export const currentRunLogger: Logger = {
   info: (message) => (runLoggers.getStore() ?? consoleLogger).info(message),
@@ -37,8 +47,9 @@ export const currentRunLogger: Logger = {
   error: (message) => (runLoggers.getStore() ?? consoleLogger).error(message),
 };
 
+/** To the console (a terminal under `func start`): control and bidi characters as visible escapes. */
 const consoleLogger: Logger = {
-  info: (m) => console.info(m),
-  warn: (m) => console.warn(m),
-  error: (m) => console.error(m),
+  info: (m) => console.info(visibleText(m)),
+  warn: (m) => console.warn(visibleText(m)),
+  error: (m) => console.error(visibleText(m)),
 };

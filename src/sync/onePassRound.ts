@@ -143,12 +143,13 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     if (how.restartedBecause !== undefined) {
       this.#counters.roundRestarts = (this.#counters.roundRestarts ?? 0) + 1;
       this.#record.note = `The round restarted: ${redact(how.restartedBecause)}.`;
-      logger.warn(`The mirror's full round restarts with the new snapshot (round ${round.round}): ${redact(how.restartedBecause)}.`);
+      logger.warn(`The mirror's full round (mirror run ${this.#record.runId}) restarts with the new snapshot: ${redact(how.restartedBecause)}.`);
     }
     this.#round = round;
     this.#record.round = round.round;
     await mirror.recordRun(this.#record, { ...signal, lease });
-    logger.info(`${how.resumed ? "Continuing" : "Starting"} the mirror's full round ${round.round} in the same pass as snapshot run ${run.runId}.`);
+    // The ids `runs` shows: the mirror run's and the snapshot run's (a round's own id, which may span several runs, stays internal).
+    logger.info(`${how.resumed ? "Continuing" : "Starting"} the mirror's full round (mirror run ${this.#record.runId}) in the same pass as snapshot run ${run.runId}.`);
     return true;
   }
 

@@ -57,7 +57,7 @@ export function formatMirrorSummary(run: MirrorRunRecord): string {
   if (run.round !== undefined) {
     // A full round in the snapshot's pass over /users (src/sync/onePassRound.ts).
     if (run.status === "paused") {
-      return `Mirror full round (${describeMirrorReason(run.reason)}) paused with the snapshot: ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")} in this run; the next run continues round ${run.round} (run ${run.runId}).`;
+      return `Mirror full round (${describeMirrorReason(run.reason)}) paused with the snapshot: ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")} in this run (mirror run ${run.runId}); the next run continues the round.`;
     }
     return (
       `Mirror full round (${describeMirrorReason(run.reason)}) in the snapshot's pass: ${formatCount(run.usersWritten, "user")} written from ${formatCount(run.pages, "page")}, ` +

@@ -5,6 +5,7 @@
  * (src/telemetry/telemetrySetup.ts, docs/operations.md), with the Functions module, so that every
  * function's invocations (the timer and the queue trigger alike) carry the host's trace context.
  */
+import "../shared/requireSupportedNodeToLoad.js";
 import * as functions from "@azure/functions";
 import { startTelemetry } from "./telemetrySetup.js";
 

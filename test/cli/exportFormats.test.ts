@@ -45,4 +45,26 @@ describe("export formats", () => {
     const writer = createUserLineWriter("csv", { columns: ["id", "displayname", "JobTitle"] });
     expect(writer.linesFor({ id: "1", displayName: "One", jobTitle: "Engineer" })).toBe("id,displayname,JobTitle\n1,One,Engineer\n");
   });
+
+  it("csv always has its header, even with no user (an empty change set)", () => {
+    const writer = createUserLineWriter("csv", { columns: ["change", "id"] });
+    expect(writer.end()).toBe("change,id\n");
+    const used = createUserLineWriter("csv", { columns: ["id"] });
+    expect(used.linesFor({ id: "1" }) + used.end()).toBe("id\n1\n");
+    expect(createUserLineWriter("jsonl", { columns: ["id"] }).end()).toBe("");
+  });
+
+  it("csv escapes formulas and control and bidi characters by default, and writes them as stored with raw", () => {
+    const user = { id: "1", a: "=1+1", b: "+1", c: "-1", d: "@x", e: "\u001b[2Jx\u009b\u202e", f: -5, g: "ok" };
+    const columns = ["id", "a", "b", "c", "d", "e", "f", "g"];
+    expect(createUserLineWriter("csv", { columns }).linesFor(user).split("\n")[1]).toBe("1,'=1+1,'+1,'-1,'@x,\\u001B[2Jx\\u009B\\u202E,-5,ok");
+    expect(createUserLineWriter("csv", { columns, raw: true }).linesFor(user).split("\n")[1]).toBe("1,=1+1,+1,-1,@x,\u001b[2Jx\u009b\u202e,-5,ok");
+  });
+
+  it("jsonl writes C1 and bidi characters as \\u escapes: the same JSON value", () => {
+    const user = { id: "1", displayName: "\u009b31m\u202eexe\u001b\u2028" };
+    const line = createUserLineWriter("jsonl", { columns: ["id"] }).linesFor(user);
+    expect(line).toBe('{"id":"1","displayName":"\\u009B31m\\u202Eexe\\u001b\\u2028"}\n');
+    expect(JSON.parse(line)).toEqual(user);
+  });
 });

@@ -45,6 +45,12 @@ describe("entra-user-sync worker", () => {
     expect(worker.stdout).toContain("Worker handled 6 messages: ");
     for (const tenantId of TENANTS) expect(worker.stdout).toContain(`${tenantId}  succeeded`);
     expect(worker.stdout).toContain(`${NO_CONSENT}  failed`);
+    // stdout is the summary only; every log line about one tenant names it first, as "[tenant <id>]".
+    for (const line of worker.stdout.trimEnd().split("\n")) expect(line).toMatch(/^(Worker handled \d+ messages|[0-9a-f-]{36} {2}\w+$)/);
+    for (const line of worker.stderr.split("\n")) {
+      const named = [...TENANTS, NO_CONSENT].find((tenantId) => line.includes(tenantId));
+      if (named !== undefined && !line.startsWith("Queued ")) expect(line).toMatch(new RegExp(`^((warning|error): )?\\[tenant ${named}\\] `));
+    }
     // A failed tenant makes the exit code 1, the others' work is kept.
     expect(worker.code).toBe(1);
     const consentUrl = `${world.tenant.authorityHost}/${NO_CONSENT}/adminconsent?client_id=${world.tenant.clientId}`;

@@ -163,6 +163,10 @@ describe("worker", () => {
       expect(row?.lastError).toContain(`Moved to the poison queue after ${MAX_DEQUEUE_COUNT} attempts`);
       expect(row?.lastError).toMatch(/500|InternalServerError|outage/);
       expect(row?.runningSince).toBeUndefined();
+      // Every line about the broken tenant, the worker's poison-queue line included, starts with its name.
+      const aboutBroken = log.lines.filter((line) => line.includes(BROKEN));
+      expect(aboutBroken.some((line) => line.includes("moved to the poison queue"))).toBe(true);
+      for (const line of aboutBroken) expect(line).toMatch(new RegExp(`^(info|warn|error) \\[tenant ${BROKEN}\\] `));
       expect(await countUsers(storeOf(HEALTHY))).toBe(40);
     } finally {
       remove();

@@ -110,4 +110,29 @@ describe("entra-user-sync report", () => {
       expect(marks, `chart ${id} is empty`).toBeGreaterThan(20);
     }
   });
+
+  it("stays readable on a 420 px phone screen: nothing wider than the screen, every chart drawn, labels legible", async () => {
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+    const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
+    await page.goto(pathToFileURL(file).href);
+    await mkdir("test-results", { recursive: true });
+    await writeFile(join("test-results", "report-420px.png"), await page.screenshot({ fullPage: true }));
+    // Nothing scrolls sideways or is cut off.
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(420);
+    const charts = await page.locator("svg.chart").all();
+    expect(charts).toHaveLength(5);
+    for (const chart of charts) {
+      const id = (await chart.getAttribute("data-chart")) ?? "";
+      const box = (await chart.boundingBox())!;
+      expect(box.x, id).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, id).toBeLessThanOrEqual(420);
+      expect(box.width, id).toBeGreaterThan(300);
+      // The axis labels are at least 8 px tall on the screen.
+      const tick = await chart.locator("text.tick").first().boundingBox();
+      expect(tick?.height, id).toBeGreaterThanOrEqual(8);
+      await chart.evaluate((svg) => svg.querySelectorAll("text, line, rect.key").forEach((e: { setAttribute(name: string, value: string): void }) => e.setAttribute("visibility", "hidden")));
+      expect(inkedPixels(await chart.screenshot()), `chart ${id} is empty at 420 px`).toBeGreaterThan(20);
+    }
+    await page.close();
+  });
 });

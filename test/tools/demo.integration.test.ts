@@ -2,8 +2,9 @@
  * `npm run demo` (the compiled tools/demo.ts): the story it tells, end to end, and its options.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecrets } from "../support/syncEnvironment.js";
@@ -39,6 +40,15 @@ describe("npm run demo", () => {
     expect(stdout).toMatch(/entraUserMirrorChanges +\d+ entities/);
     expect(stdout).toContain("The first snapshot holds all 300 users exactly as Graph returned them.");
     expectNoSecrets(stdout + stderr);
+    // The report is in a new folder of this run's own (mode 700) in the temp directory, and the demo says where.
+    const report = /The run report: (\S+)/.exec(stdout)?.[1];
+    expect(report, stdout).toBeDefined();
+    const folder = dirname(report!);
+    expect(dirname(folder)).toBe(tmpdir());
+    expect(basename(folder)).toMatch(/^entra-user-sync-demo-\w{6}$/);
+    expect(statSync(folder).mode & 0o777).toBe(0o700);
+    expect(statSync(report!).isFile()).toBe(true);
+    rmSync(folder, { recursive: true });
   });
 
   it("--tenants: onboards the tenants and syncs them in parallel with worker, each export equal to its own directory", async () => {

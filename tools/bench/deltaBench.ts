@@ -7,6 +7,7 @@
  *
  * `measureIncrementalSync` is the function a benchmark harness calls; the script prints its result.
  */
+import "../../src/shared/requireSupportedNode.js";
 import { parseArgs } from "node:util";
 import { ConfidentialClientApplication } from "@azure/msal-node";
 import { DEFAULT_SELECT, loadStorageSettings } from "../../src/configuration/settings.js";

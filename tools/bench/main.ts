@@ -10,6 +10,7 @@
  *   npm run bench -- --sizes 2000 --repeat 1 --latency 100
  *   npm run bench -- --scenarios full-round,read-ceiling,full-sync --sizes 100k --repeat 1   # the full round (npm run bench:full-round)
  */
+import "../../src/shared/requireSupportedNode.js";
 import { execFileSync, fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

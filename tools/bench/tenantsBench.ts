@@ -16,6 +16,7 @@
  * the speed-up measured there is a floor, not the platform's (Azure Table Storage and Graph scale
  * with the tenants; the worker's own work is mostly waiting).
  */
+import "../../src/shared/requireSupportedNode.js";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
