@@ -1,6 +1,5 @@
-// First: the Node version is checked, then telemetry is set up before anything else of this file
-// runs (package.json `main` lists the telemetry bootstrap first too).
-import "../shared/requireSupportedNodeToLoad.js";
+// First: telemetry is set up before anything else of this file runs (package.json `main` lists it
+// first too); the bootstrap's own first import checks the Node version.
 import "../telemetry/bootstrap.js";
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { errorOutcome } from "../shared/errorOutcomes.js";

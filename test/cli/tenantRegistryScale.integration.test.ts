@@ -99,7 +99,7 @@ describe("a registry of 200,000 tenants", () => {
     expect(listed.stderr).toBe("");
     expect(listed.code).toBe(0);
     expect(listed.lines).toBe(TENANTS + 1);
-    expect(listed.first).toMatch(/^TENANT\s+NAME\s+STATE\s+LAST OUTCOME$/);
+    expect(listed.first).toMatch(/^TENANT\s+NAME\s+STATE\s+HEALTH\s+LAST SUCCESS\s+USERS\s+MIRROR AGE\s+CONSENT\s+LAST OUTCOME$/);
     expect(listed.last).toMatch(new RegExp(`^${id(TENANTS - 1)}\\s+Customer ${TENANTS - 1}\\s+queued at `));
   }, 300_000);
 

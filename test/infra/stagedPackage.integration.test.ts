@@ -137,7 +137,7 @@ async function runStaged(settings: Record<string, string>, steps: HostProcessPla
 
 function expectLoadedAsTheHostDoes(result: HostProcessResult): void {
   expect(result.nodeVersion).toMatch(/^v22\./);
-  expect(result.entryPoints).toEqual(["dist/src/functions/tenantSync.js", "dist/src/functions/userSync.js"]);
+  expect(result.entryPoints).toEqual(["dist/src/functions/tenantSync.js", "dist/src/functions/userSync.js", "dist/src/telemetry/bootstrap.js"]);
   expect(result.resolved, "dev dependencies reachable from the staged package").toEqual({});
 }
 

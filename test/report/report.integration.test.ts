@@ -120,7 +120,7 @@ describe("entra-user-sync report", () => {
     // Nothing scrolls sideways or is cut off.
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(420);
     const charts = await page.locator("svg.chart").all();
-    expect(charts).toHaveLength(5);
+    expect(charts).toHaveLength(8);
     for (const chart of charts) {
       const id = (await chart.getAttribute("data-chart")) ?? "";
       const box = (await chart.boundingBox())!;

@@ -2,12 +2,13 @@
  * The app settings infra/modules/function-app.bicep gives the function app, evaluated for given
  * parameter values, as Azure Resource Manager would: the `appsettings` config resource's union() of
  * object variables, each ternary decided, each value computed. Only the expressions the template
- * uses are understood (literals, parameters, interpolated strings, string(), empty(), ==, and the
- * properties of the template's resources, given by the caller); anything else fails, naming the
+ * uses are understood (literals, parameters, a parameter's default when it is not given, interpolated
+ * strings, string(), empty(), ==, the template's one toObject(filter(items(…))) that drops empty
+ * values, and the properties of the template's resources, given by the caller); anything else fails, naming the
  * expression, so that a template change is looked at rather than guessed.
  */
 import { join } from "node:path";
-import { call, literal, parseBicepFile, property, resources, variables, objectEntries, type BicepDocument, type Node } from "./bicepSyntax.js";
+import { call, literal, parameters, parseBicepFile, property, resources, variables, objectEntries, type BicepDocument, type Node } from "./bicepSyntax.js";
 
 export const FUNCTION_APP_TEMPLATE = join(import.meta.dirname, "..", "..", "infra", "modules", "function-app.bicep");
 
@@ -39,6 +40,9 @@ function evaluate(doc: BicepDocument, node: Node, inputs: AppSettingsInputs): Bi
       if (node.text in inputs.parameters) return inputs.parameters[node.text]!;
       const variable = variables(doc).get(node.text);
       if (variable) return evaluate(doc, variable, inputs);
+      // A parameter not given takes its default, as Azure Resource Manager does.
+      const declared = parameters(doc).find((p) => p.name === node.text);
+      if (declared?.defaultValue) return evaluate(doc, declared.defaultValue, inputs);
       break;
     }
     case "member_expression":
@@ -60,6 +64,16 @@ function evaluate(doc: BicepDocument, node: Node, inputs: AppSettingsInputs): Bi
       if (name === "string" && args.length === 1) return String(evaluate(doc, args[0]!, inputs));
       if (name === "empty" && args.length === 1) return evaluate(doc, args[0]!, inputs) === "";
       if (name === "union") return Object.assign({}, ...args.map((a) => evaluate(doc, a, inputs) as Record<string, BicepValue>));
+      if (name === "toObject" && args.length === 3) {
+        // toObject(filter(items(o), s => !empty(s.value)), s => s.key, s => s.value): o without its empty values.
+        const filtered = call(args[0]!);
+        const items = filtered?.name === "filter" && filtered.args.length === 2 ? call(filtered.args[0]!) : undefined;
+        const keepsNonEmpty = /^(\w+) => !empty\(\1\.value\)$/.test(filtered?.args[1]?.text ?? "");
+        if (items?.name === "items" && keepsNonEmpty && /^(\w+) => \1\.key$/.test(args[1]!.text) && /^(\w+) => \1\.value$/.test(args[2]!.text)) {
+          const object = evaluate(doc, items.args[0]!, inputs);
+          if (typeof object === "object") return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== ""));
+        }
+      }
       break;
     }
   }
