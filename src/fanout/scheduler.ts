@@ -13,12 +13,10 @@ import type { Logger } from "../shared/logger.js";
 import { recordSchedulerPass } from "../telemetry/schedulerTelemetry.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
-import { changeTenantRecord } from "./tenantRecords.js";
+import { busyReason, enqueueTenant } from "./enqueueTenant.js";
 
-/** A `queuedAt` older than this is taken for a lost message (e.g. deleted by hand): the tenant is queued again. */
-export const STALE_QUEUED_IN_MS = 60 * 60_000;
-/** A `runningSince` older than this is taken for a dead worker (its lease expired long ago). */
-export const STALE_RUNNING_IN_MS = 2 * 60 * 60_000;
+export { STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "./enqueueTenant.js";
+
 /**
  * Tenants a pass queues at once. Queueing one takes two storage round trips (the fenced marker,
  * then the message), so a pass one at a time over 10,000 tenants would take minutes on Azure,
@@ -66,37 +64,14 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
     if (list.length < MAX_LISTED_TENANTS) list.push(item);
   };
 
-  // A tenant's queueing, once started, is not aborted (each request is bounded by its timeout):
-  // stopped between its marker and its message, it would leave the tenant marked queued with no
-  // message, passed by for STALE_QUEUED_IN_MS.
+  // A tenant's queueing, once started, is not aborted (src/fanout/enqueueTenant.ts).
   const queueTenant = async (tenantId: string): Promise<void> => {
     try {
-      // The marker first (fenced): of two schedulers, one wins; the other sees it and skips.
-      let lost: string | undefined;
-      let previousOccurrence: Date | undefined;
-      const marked = await changeTenantRecord(
-        registry,
-        tenantId,
-        (current) => {
-          lost = busyReason(current, now, occurrence);
-          previousOccurrence = current.scheduledFor;
-          return lost ? undefined : { ...current, queuedAt: now, ...(occurrence ? { scheduledFor: occurrence } : {}) };
-        },
-      );
-      if (marked === undefined) {
+      const queued = await enqueueTenant(tenantId, { registry, queue, now, occurrence });
+      if (!queued.queued) {
         result.skippedCount += 1;
-        listed(result.skipped, { tenantId, reason: lost ?? "removed meanwhile" });
+        listed(result.skipped, { tenantId, reason: queued.reason });
         return;
-      }
-      try {
-        await queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: now.toISOString() });
-      } catch (error) {
-        // Not queued after all: clear the marker so that the next tick tries again.
-        await changeTenantRecord(registry, tenantId, (current) => {
-          const { queuedAt: _queued, scheduledFor: _scheduled, ...rest } = current;
-          return { ...rest, ...(previousOccurrence ? { scheduledFor: previousOccurrence } : {}) };
-        }).catch(() => undefined);
-        throw error;
       }
       result.enqueuedCount += 1;
       listed(result.enqueued, tenantId);
@@ -144,11 +119,4 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
 
 function byTenantId(a: { tenantId: string }, b: { tenantId: string }): number {
   return a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0;
-}
-
-function busyReason(tenant: { queuedAt?: Date; runningSince?: Date; scheduledFor?: Date }, now: Date, occurrence?: Date): string | undefined {
-  if (occurrence && tenant.scheduledFor && tenant.scheduledFor.getTime() >= occurrence.getTime()) return `queued for the occurrence at ${tenant.scheduledFor.toISOString()}`;
-  if (tenant.runningSince && now.getTime() - tenant.runningSince.getTime() < STALE_RUNNING_IN_MS) return `running since ${tenant.runningSince.toISOString()}`;
-  if (tenant.queuedAt && now.getTime() - tenant.queuedAt.getTime() < STALE_QUEUED_IN_MS) return `queued at ${tenant.queuedAt.toISOString()}`;
-  return undefined;
 }

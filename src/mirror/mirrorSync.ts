@@ -11,8 +11,8 @@ import { newRunId } from "../tables/keys.js";
 import { lastPerId, planDeltaPage } from "./planChanges.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import type { MirrorUser } from "./mirrorEntity.js";
+import { MirrorRunCounters } from "./mirrorRunCounters.js";
 import {
-  MAX_MIRROR_SKIPPED_RECORDED,
   type MirrorChangeCounts,
   type MirrorChangeRecord,
   type MirrorDeltaState,
@@ -107,146 +107,182 @@ export function decideMode(saved: VersionedDeltaState | undefined, select: reado
  * when a round completes, so a failed run is simply read again by the next one (applying changes
  * is idempotent).
  */
-export async function runMirrorSync(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}): Promise<MirrorRunRecord> {
-  const { delta, mirror, logger, lease } = deps;
-  const write = lease ? { lease } : {};
-  const now = deps.now ?? (() => new Date());
-  const abortSignal = options.abortSignal;
-  const signal = { abortSignal };
-  const startedAt = now();
-  const runId = newRunId(startedAt);
-  const select = [...delta.select];
-  // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
-  if (lease) {
-    const marked = await mirror.beginRound(lease, signal);
-    if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed (their changes are read again).`);
+export function runMirrorSync(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}): Promise<MirrorRunRecord> {
+  return new MirrorRound(deps, options).run();
+}
+
+/** One mirror run (runMirrorSync): taken over, read, applied, recorded. */
+export class MirrorRound {
+  readonly #deps: MirrorSyncDependencies;
+  readonly #options: RunMirrorSyncOptions;
+  readonly #now: () => Date;
+  readonly #signal: { abortSignal: AbortSignal | undefined };
+  /** The options of every write: the signal, and the lease when there is one. */
+  readonly #write: MirrorWriteOptions;
+  readonly #counters: MirrorRunCounters;
+  #run!: MirrorRunRecord;
+
+  constructor(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#now = deps.now ?? (() => new Date());
+    this.#signal = { abortSignal: options.abortSignal };
+    this.#write = { ...this.#signal, ...(deps.lease ? { lease: deps.lease } : {}) };
+    this.#counters = new MirrorRunCounters(deps.mirror, deps.logger);
   }
-  const saved = await mirror.getDeltaState(signal);
-  let { mode, reason } = decideMode(saved, select, options.full);
-  const statsBefore = { ...mirror.stats };
-  const counters: Record<string, number> = {};
-  const run: MirrorRunRecord = {
-    runId,
-    status: "running",
-    mode,
-    reason,
-    ...(options.trigger ? { trigger: options.trigger } : {}),
-    startedAt,
-    select,
-    pages: 0,
-    itemsRead: 0,
-    usersWritten: 0,
-    changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
-    swept: 0,
-    counters,
-  };
-  await mirror.recordRun(run, { ...signal, ...write });
-  let skippedLogged = 0;
-  const recordSkipped = (skipped: readonly MirrorSkippedUser[]) => {
-    if (skipped.length === 0) return;
-    counters.skippedUsers = (counters.skippedUsers ?? 0) + skipped.length;
-    run.skipped ??= [];
-    for (const user of skipped) {
-      if (run.skipped.length < MAX_MIRROR_SKIPPED_RECORDED) run.skipped.push({ id: user.id.slice(0, 200), reason: redact(user.reason).slice(0, 400) });
-      if (skippedLogged++ < 10) logger.warn(`The mirror skipped a user that cannot be stored: ${redact(user.reason)}`);
+
+  async run(): Promise<MirrorRunRecord> {
+    const saved = await this.#begin();
+    const run = this.#run;
+    try {
+      let deltaLink: string | undefined;
+      let round = saved?.state.round ?? run.runId;
+      let fullRoundAt = saved?.state.fullRoundAt;
+      if (run.mode === "incremental") deltaLink = await this.#incremental(saved!.state.deltaLink!, round);
+      if (run.mode === "full" && this.#options.handOffFullRound) {
+        this.#counters.countTables(run);
+        await this.#deps.mirror.recordRun(run, this.#write);
+        return run;
+      }
+      if (run.mode === "full") {
+        round = run.runId;
+        deltaLink = await this.#full();
+        fullRoundAt = this.#now();
+      }
+      await this.#succeed({ deltaLink: deltaLink!, select: run.select, round, savedAt: this.#now(), runId: run.runId, ...(fullRoundAt ? { fullRoundAt } : {}) }, saved?.etag);
+      return run;
+    } catch (error) {
+      await this.#fail(error);
+      throw error;
     }
-  };
-  const tableCounters = () => {
-    counters.tableRequests = mirror.stats.requests - statsBefore.requests;
-    counters.tableTransactions = mirror.stats.transactions - statsBefore.transactions;
-    counters.tableEntitiesWritten = mirror.stats.entitiesWritten - statsBefore.entitiesWritten;
-    counters.tableEntitiesRead = mirror.stats.entitiesRead - statsBefore.entitiesRead;
-  };
+  }
 
-  /** Incremental page: read the page's users from the mirror, plan, write, record the change set. */
-  const applyIncremental = async (page: DeltaPage, round: string): Promise<void> => {
-    const at = now();
-    const items = lastPerId(page.items);
-    const existing = await mirror.getUsers(items.map((i) => (i.kind === "user" ? i.user.id : i.id)), signal);
-    const plan = planDeltaPage(items, existing, { runId, round, now: at });
-    const { skipped } = await mirror.applyWrites(plan.writes, { ...signal, ...write });
-    recordSkipped(skipped);
-    await mirror.writeChanges(runId, plan.changes, at, { ...signal, ...write });
-    run.changes.unchanged += plan.unchanged;
-  };
+  /** Takes the mirror over, reads its saved state, decides the round and records its start. */
+  async #begin(): Promise<VersionedDeltaState | undefined> {
+    const { delta, mirror, logger, lease } = this.#deps;
+    const startedAt = this.#now();
+    const select = [...delta.select];
+    // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
+    if (lease) {
+      const marked = await mirror.beginRound(lease, this.#signal);
+      if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed (their changes are read again).`);
+    }
+    const saved = await mirror.getDeltaState(this.#signal);
+    const { mode, reason } = decideMode(saved, select, this.#options.full);
+    this.#counters.startTables();
+    this.#run = {
+      runId: newRunId(startedAt),
+      status: "running",
+      mode,
+      reason,
+      ...(this.#options.trigger ? { trigger: this.#options.trigger } : {}),
+      startedAt,
+      select,
+      pages: 0,
+      itemsRead: 0,
+      usersWritten: 0,
+      changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
+      swept: 0,
+      counters: {},
+    };
+    await mirror.recordRun(this.#run, this.#write);
+    return saved;
+  }
 
-  /** Full-round page: every user written whole (Replace) with the round's mark; removals as in an incremental page. */
-  const applyFull = async (page: DeltaPage): Promise<void> => {
-    const items = lastPerId(page.items);
-    const users = items.flatMap((i) => (i.kind === "user" ? [i.user] : []));
-    const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round: runId, runId } satisfies MirrorUser }));
-    const { skipped } = await mirror.applyWrites(writes, { ...signal, ...write });
-    recordSkipped(skipped);
-    run.usersWritten += writes.length - skipped.length;
-    const removals = items.filter((i) => i.kind === "removed");
-    if (removals.length > 0) await applyIncremental({ pageNumber: page.pageNumber, items: removals }, runId);
-  };
+  /** The incremental round from the saved link; when Graph refuses the token, the run turns full (and says why). */
+  async #incremental(deltaLink: string, round: string): Promise<string | undefined> {
+    const run = this.#run;
+    try {
+      return await this.#readRound(deltaLink, (page) => this.#applyIncremental(page, round));
+    } catch (error) {
+      if (!isUserSyncError(error, "graph_delta_token_invalid")) throw error;
+      // The token is no good: start over with a full round, and say why in the run record.
+      run.mode = "full";
+      run.reason = tokenRunReason(error.details.reason);
+      run.counters.deltaRestarts = (run.counters.deltaRestarts ?? 0) + 1;
+      this.#deps.logger.warn(`${error.message} Starting a full round of the mirror.`);
+      return undefined;
+    }
+  }
 
-  const readRound = async (startLink: string | undefined, apply: (page: DeltaPage) => Promise<void>): Promise<string> => {
+  /** The full round: every user read and written with the round's mark, then the sweep. */
+  async #full(): Promise<string> {
+    const { delta, mirror, logger } = this.#deps;
+    const run = this.#run;
+    if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
+    for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
+    const deltaLink = await this.#readRound(undefined, (page) => this.#applyFull(page));
+    run.swept = await mirror.sweep(run.runId, run.runId, this.#now(), this.#write);
+    return deltaLink;
+  }
+
+  async #readRound(startLink: string | undefined, apply: (page: DeltaPage) => Promise<void>): Promise<string> {
+    const run = this.#run;
     let deltaLink: string | undefined;
-    for await (const page of delta.listDeltaPages({ counters, ...signal, ...(startLink ? { startLink } : {}) })) {
+    for await (const page of this.#deps.delta.listDeltaPages({ counters: run.counters, ...this.#signal, ...(startLink ? { startLink } : {}) })) {
       run.pages += 1;
       run.itemsRead += page.items.length;
       await apply(page);
-      options.onPage?.({ mode, pages: run.pages, itemsRead: run.itemsRead });
+      this.#options.onPage?.({ mode: run.mode, pages: run.pages, itemsRead: run.itemsRead });
       if (page.deltaLink !== undefined) deltaLink = page.deltaLink;
     }
     // listDeltaPages ends only after a page with a deltaLink (parseDeltaPage requires one link).
     return deltaLink!;
-  };
+  }
 
-  try {
-    let deltaLink: string | undefined;
-    let round = saved?.state.round ?? runId;
-    let fullRoundAt = saved?.state.fullRoundAt;
-    if (mode === "incremental") {
-      try {
-        deltaLink = await readRound(saved!.state.deltaLink, (page) => applyIncremental(page, round));
-      } catch (error) {
-        if (!isUserSyncError(error, "graph_delta_token_invalid")) throw error;
-        // The token is no good: start over with a full round, and say why in the run record.
-        mode = "full";
-        reason = tokenRunReason(error.details.reason);
-        run.mode = mode;
-        run.reason = reason;
-        counters.deltaRestarts = (counters.deltaRestarts ?? 0) + 1;
-        logger.warn(`${error.message} Starting a full round of the mirror.`);
-      }
-    }
-    if (mode === "full" && options.handOffFullRound) {
-      tableCounters();
-      await mirror.recordRun(run, { ...signal, ...write });
-      return run;
-    }
-    if (mode === "full") {
-      if (reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
-      round = runId;
-      for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
-      deltaLink = await readRound(undefined, applyFull);
-      run.swept = await mirror.sweep(round, runId, now(), { ...signal, ...write });
-      fullRoundAt = now();
-    }
-    await countChanges(mirror, runId, run.changes, abortSignal);
-    const state = { deltaLink: deltaLink!, select, round, savedAt: now(), runId, ...(fullRoundAt ? { fullRoundAt } : {}) };
-    await mirror.saveDeltaState(state, saved?.etag, { ...signal, ...write });
+  /** Incremental page: read the page's users from the mirror, plan, write, record the change set. */
+  async #applyIncremental(page: DeltaPage, round: string): Promise<void> {
+    const { mirror } = this.#deps;
+    const run = this.#run;
+    const at = this.#now();
+    const items = lastPerId(page.items);
+    const existing = await mirror.getUsers(items.map((i) => (i.kind === "user" ? i.user.id : i.id)), this.#signal);
+    const plan = planDeltaPage(items, existing, { runId: run.runId, round, now: at });
+    const { skipped } = await mirror.applyWrites(plan.writes, this.#write);
+    this.#counters.recordSkipped(run, skipped);
+    await mirror.writeChanges(run.runId, plan.changes, at, this.#write);
+    run.changes.unchanged += plan.unchanged;
+  }
+
+  /** Full-round page: every user written whole (Replace) with the round's mark; removals as in an incremental page. */
+  async #applyFull(page: DeltaPage): Promise<void> {
+    const run = this.#run;
+    const items = lastPerId(page.items);
+    const users = items.flatMap((i) => (i.kind === "user" ? [i.user] : []));
+    const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round: run.runId, runId: run.runId } satisfies MirrorUser }));
+    const { skipped } = await this.#deps.mirror.applyWrites(writes, this.#write);
+    this.#counters.recordSkipped(run, skipped);
+    run.usersWritten += writes.length - skipped.length;
+    const removals = items.filter((i) => i.kind === "removed");
+    if (removals.length > 0) await this.#applyIncremental({ pageNumber: page.pageNumber, items: removals }, run.runId);
+  }
+
+  /** The round completed: its change counts, the new delta state, the run recorded as succeeded. */
+  async #succeed(state: MirrorDeltaState, etag: string | undefined): Promise<void> {
+    const { mirror } = this.#deps;
+    const run = this.#run;
+    await countChanges(mirror, run.runId, run.changes, this.#options.abortSignal);
+    await mirror.saveDeltaState(state, etag, this.#write);
     run.status = "succeeded";
-    run.endedAt = now();
-    tableCounters();
-    await mirror.recordRun(run, { ...signal, ...write });
-    return run;
-  } catch (error) {
-    // A round that lost its lease records nothing: the run that took over marks it failed.
-    if (lease && (isUserSyncError(error, "lease_lost") || (lease as { lost?: unknown }).lost !== undefined)) throw error;
+    run.endedAt = this.#now();
+    this.#counters.countTables(run);
+    await mirror.recordRun(run, this.#write);
+  }
+
+  /** Records the run as failed, unless it lost its lease (the run that took over marks it failed). */
+  async #fail(error: unknown): Promise<void> {
+    const { mirror, logger, lease } = this.#deps;
+    const run = this.#run;
+    if (lease && (isUserSyncError(error, "lease_lost") || (lease as { lost?: unknown }).lost !== undefined)) return;
     run.status = "failed";
-    run.endedAt = now();
+    run.endedAt = this.#now();
     run.error = redact(describeError(error));
-    tableCounters();
+    this.#counters.countTables(run);
     try {
-      await mirror.recordRun(run, write);
+      await mirror.recordRun(run, lease ? { lease } : {});
     } catch (recordError) {
-      logger.error(`Could not record mirror run ${runId} as failed: ${describeError(recordError)}`);
+      logger.error(`Could not record mirror run ${run.runId} as failed: ${describeError(recordError)}`);
     }
-    throw error;
   }
 }
 

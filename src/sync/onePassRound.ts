@@ -13,7 +13,7 @@
 import { canonicalUser } from "../graph/canonicalUser.js";
 import type { GraphUser } from "../graph/types.js";
 import type { MirrorUser } from "../mirror/mirrorEntity.js";
-import type { MirrorRunReason, MirrorRunRecord, MirrorSkippedUser, VersionedDeltaState } from "../mirror/mirrorRecords.js";
+import type { MirrorRunReason, MirrorRunRecord, VersionedDeltaState } from "../mirror/mirrorRecords.js";
 import { sameSelect, type MirrorStore, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
 import type { MirrorWrite } from "../mirror/planChanges.js";
 import { describeError } from "../shared/errors.js";
@@ -22,7 +22,7 @@ import { redact } from "../shared/redact.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
 import { newRunId } from "../tables/keys.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
-import { MAX_MIRROR_SKIPPED_RECORDED } from "../mirror/mirrorRecords.js";
+import { MirrorRunCounters } from "../mirror/mirrorRunCounters.js";
 import type { SnapshotCompanion, SnapshotMirrorRound, SyncRunView } from "./snapshotPorts.js";
 
 /** The delta reader, as the one-pass round sees it (UserDeltaClient). */
@@ -64,13 +64,13 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
   #round: SnapshotMirrorRound | undefined;
   #record: MirrorRunRecord | undefined;
   #saved: VersionedDeltaState | undefined;
-  #statsBefore: { requests: number; transactions: number; entitiesWritten: number; entitiesRead: number } | undefined;
-  #skippedLogged = 0;
+  readonly #recorder: MirrorRunCounters;
 
   constructor(deps: OnePassRoundDependencies, options: OnePassRoundOptions) {
     this.#deps = deps;
     this.#options = options;
     this.#now = deps.now ?? (() => new Date());
+    this.#recorder = new MirrorRunCounters(deps.mirror, deps.logger);
   }
 
   get wanted(): boolean {
@@ -111,17 +111,9 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
         if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed.`);
       }
       this.#saved = await mirror.getDeltaState(signal);
-      this.#statsBefore = { ...mirror.stats };
-      if (continued) {
-        Object.assign(this.#counters, continued.counters);
-        const before = this.#statsBefore;
-        this.#statsBefore = {
-          requests: before.requests - (continued.counters.tableRequests ?? 0),
-          transactions: before.transactions - (continued.counters.tableTransactions ?? 0),
-          entitiesWritten: before.entitiesWritten - (continued.counters.tableEntitiesWritten ?? 0),
-          entitiesRead: before.entitiesRead - (continued.counters.tableEntitiesRead ?? 0),
-        };
-      }
+      // A continued round's table work so far counts on.
+      this.#recorder.startTables(continued?.counters);
+      if (continued) Object.assign(this.#counters, continued.counters);
       this.#record = continued ? { ...continued, status: "running", mode: "full", counters: this.#counters } : {
         runId: newRunId(this.#now()),
         status: "running",
@@ -163,7 +155,7 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
       mirrorUser: { user: canonicalUser(pick(user, select), select), state: "present", round: round.round, runId: record.runId } satisfies MirrorUser,
     }));
     const { skipped } = await mirror.applyWrites(writes, { ...this.#signal(), lease });
-    this.#recordSkipped(skipped);
+    this.#recorder.recordSkipped(record, skipped);
     record.pages += 1;
     record.itemsRead += users.length;
     record.usersWritten += writes.length - skipped.length;
@@ -181,7 +173,7 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     await mirror.saveDeltaState({ deltaLink: round.deltaLink, select: [...round.select], round: round.round, savedAt: at, runId: record.runId, fullRoundAt: at }, this.#saved?.etag, write);
     record.status = "succeeded";
     record.endedAt = this.#now();
-    this.#tableCounters();
+    this.#recorder.countTables(record);
     await mirror.recordRun(record, write);
   }
 
@@ -191,32 +183,12 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     record.status = how.paused ? "paused" : "failed";
     record.endedAt = this.#now();
     if (how.error !== undefined) record.error = redact(describeError(how.error));
-    this.#tableCounters();
+    this.#recorder.countTables(record);
     await this.#deps.mirror.recordRun(record, { lease: this.#deps.lease });
   }
 
   #signal(): { abortSignal?: AbortSignal } {
     return this.#options.abortSignal ? { abortSignal: this.#options.abortSignal } : {};
-  }
-
-  #tableCounters(): void {
-    const { stats } = this.#deps.mirror;
-    const before = this.#statsBefore ?? { requests: 0, transactions: 0, entitiesWritten: 0, entitiesRead: 0 };
-    this.#counters.tableRequests = stats.requests - before.requests;
-    this.#counters.tableTransactions = stats.transactions - before.transactions;
-    this.#counters.tableEntitiesWritten = stats.entitiesWritten - before.entitiesWritten;
-    this.#counters.tableEntitiesRead = stats.entitiesRead - before.entitiesRead;
-  }
-
-  #recordSkipped(skipped: readonly MirrorSkippedUser[]): void {
-    if (skipped.length === 0) return;
-    const record = this.#record!;
-    this.#counters.skippedUsers = (this.#counters.skippedUsers ?? 0) + skipped.length;
-    record.skipped ??= [];
-    for (const user of skipped) {
-      if (record.skipped.length < MAX_MIRROR_SKIPPED_RECORDED) record.skipped.push({ id: user.id.slice(0, 200), reason: redact(user.reason).slice(0, 400) });
-      if (this.#skippedLogged++ < 10) this.#deps.logger.warn(`The mirror skipped a user that cannot be stored: ${redact(user.reason)}`);
-    }
   }
 }
 

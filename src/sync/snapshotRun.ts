@@ -11,7 +11,6 @@ import type { UserPage } from "../graph/types.js";
 import { formatCount } from "../shared/counts.js";
 import { describeError, isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
-import { keepLease, type LeaseKeeper } from "../snapshots/leaseKeeper.js";
 import {
   DEFAULT_RESUME_WITHIN_IN_MS,
   MAX_SKIPPED_RECORDED,
@@ -25,6 +24,7 @@ import {
   type UserSyncResult,
 } from "./snapshotPorts.js";
 import { isAbortError } from "../shared/abort.js";
+import { RunUnderLease } from "./runUnderLease.js";
 
 /** Skipped users logged one by one per run; the rest are only counted. */
 const MAX_SKIPPED_LOGGED = 10;
@@ -69,21 +69,25 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     const startedAt = this.#options.invokedAt?.getTime() ?? Date.now();
     const external = this.#options.abortSignal;
     external?.throwIfAborted();
-    const heldByCaller = this.#options.lease !== undefined;
-    this.#lease =
-      this.#options.lease ??
-      (await sink.acquireLease({
-        trigger: this.#options.trigger,
-        ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
-        ...(external ? { abortSignal: external } : {}),
-      }));
+    // The lease: the caller's (held and kept by its own lifecycle), or taken, kept and released here.
+    const held = this.#options.lease
+      ? undefined
+      : await RunUnderLease.begin<TLease>({
+          store: sink,
+          logger,
+          acquire: () =>
+            sink.acquireLease({
+              trigger: this.#options.trigger,
+              ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
+              ...(external ? { abortSignal: external } : {}),
+            }),
+        });
+    this.#lease = this.#options.lease ?? held!.lease;
     const lease = this.#lease;
     const onExternalAbort = () => this.#requestStop("aborted");
     external?.addEventListener("abort", onExternalAbort);
     const deadline =
       control.maxRunDurationInMs !== undefined ? setTimeout(() => this.#requestStop("max_run_duration"), Math.max(0, control.maxRunDurationInMs - (Date.now() - startedAt))) : undefined;
-    // The lease: renewed by a keeper (ours, unless the caller holds and keeps it).
-    const keeper: LeaseKeeper | undefined = heldByCaller ? undefined : keepLease(sink, lease, logger);
     const onLeaseSignal = () => this.#onLeaseLost(lease.signal.reason);
     lease.signal.addEventListener("abort", onLeaseSignal);
     if (lease.signal.aborted) onLeaseSignal();
@@ -91,16 +95,10 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
       return await this.#runUnderLease();
     } finally {
       if (deadline) clearTimeout(deadline);
-      await keeper?.stop();
+      if (this.#leaseLost) held?.markLost();
+      await held?.end();
       lease.signal.removeEventListener("abort", onLeaseSignal);
       external?.removeEventListener("abort", onExternalAbort);
-      if (!this.#leaseLost && !lease.lost && !heldByCaller) {
-        try {
-          await sink.releaseLease(lease);
-        } catch (error) {
-          logger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
-        }
-      }
     }
   }
 

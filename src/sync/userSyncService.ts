@@ -10,7 +10,6 @@ import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
-import { keepLease } from "../snapshots/leaseKeeper.js";
 import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
@@ -18,6 +17,7 @@ import { formatMirrorSummary } from "./runSummary.js";
 import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from "./snapshotPorts.js";
 import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
+import { RunUnderLease } from "./runUnderLease.js";
 
 export interface UserSyncServiceOptions {
   /**
@@ -63,6 +63,26 @@ export interface RunDueOptions {
    */
   underLease?: (lease: WriterLease, options: { abortSignal?: AbortSignal | undefined }) => Promise<void>;
 }
+
+/** runMirrorRound's options: runDue's, without `full` (a full round is never forced by a mirror round). */
+export type RunMirrorRoundOptions = Omit<RunDueOptions, "full">;
+
+/** A mirror round does a snapshot only for the mirror's sake: to continue a stopped run, or to carry the full round the mirror needs. */
+function mirrorRoundOnly(due: DueWork): DueWork {
+  return { snapshot: due.snapshot === "continuing" || due.snapshot === "mirrorFullRound" ? due.snapshot : undefined, mirrorFull: undefined };
+}
+
+/** One run's context under the held lease. */
+interface DueRunContext {
+  held: RunUnderLease<WriterLease>;
+  logger: Logger;
+  options: RunDueOptions;
+  runControl: RunControl;
+  invokedAt: Date;
+}
+
+type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode> };
+type SnapshotPass = { onePass: OnePassMirrorRound; failure: { error: unknown } | undefined };
 
 export interface DueRunResult {
   /** What was due. */
@@ -145,132 +165,146 @@ export class UserSyncService {
     return withRunLogger(safeLogger, () => this.#runDue(safeLogger, options));
   }
 
-  async #runDue(safeLogger: Logger, options: RunDueOptions): Promise<DueRunResult> {
+  /**
+   * A round of the live mirror now (a change notification, an operator's command), under the same
+   * writer lease lifecycle as runDue: an incremental round from the saved delta link. A snapshot is
+   * made only where the mirror's round needs one: a stopped snapshot run is continued (it may carry
+   * the mirror's full round), and a full round the mirror needs (no delta link yet, USER_SYNC_SELECT
+   * changed, Graph refused its delta token) is made in one pass with a snapshot run, as in runDue.
+   * A snapshot or full round that is only due by schedule is left to the next due run.
+   */
+  async runMirrorRound(logger: Logger, options: RunMirrorRoundOptions): Promise<DueRunResult> {
+    const safeLogger = redactingLogger(logger);
+    return withRunLogger(safeLogger, () => this.#runDue(safeLogger, { ...options, full: false }, mirrorRoundOnly));
+  }
+
+  /** One run over the lease lifecycle: the lease, the `underLease` hook, the data tables, then what is due (`focus` narrows it). */
+  async #runDue(safeLogger: Logger, options: RunDueOptions, focus: (due: DueWork) => DueWork = (due) => due): Promise<DueRunResult> {
     const invokedAt = options.invokedAt ?? new Date();
-    const abortSignal = options.abortSignal;
-    const signal = { abortSignal };
     const runControl: RunControl = { ...this.settings.runControl, ...options.runControl };
     // Only the lease's own table exists before the lease is held: nothing else is created or
     // written by a run that does not hold it (docs/storage.md, "The writer lease").
-    const lease = await this.#acquireLease(options.trigger, runControl, abortSignal);
-    const takeover = deadHolderTakeoverLine(lease);
-    if (takeover) safeLogger.warn(takeover);
-    // One keeper renews the lease for the snapshot and the mirror alike; once it is lost, nothing more is written.
-    const keeper = keepLease(this.store, lease, safeLogger);
-    let leaseLost = false;
-    try {
-      if (options.underLease) {
-        try {
-          await options.underLease(lease, signal);
-        } catch (error) {
-          if (isUserSyncError(error, "tenant_removed") && (await this.store.discardRunsTableHoldingOnly(lease, signal))) {
-            this.#forgetTables();
-            safeLogger.info(`Removed table ${this.store.runsTableName}: it held nothing but this run's writer lease.`);
-          }
-          throw error;
-        }
-      }
-      await this.#ensureTables("data", abortSignal);
+    const lifecycle = { store: this.store, logger: safeLogger, acquire: () => this.#acquireLease(options.trigger, runControl, options.abortSignal), heldLine: deadHolderTakeoverLine };
+    return RunUnderLease.run<WriterLease, DueRunResult>(lifecycle, async (held) => {
+      await this.#enterLease(held.lease, safeLogger, options);
+      await this.#ensureTables("data", options.abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
-      const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), ...signal });
-      let due = decided.due;
-      const result: DueRunResult = { due };
-      let snapshotFailure: { error: unknown } | undefined;
-      let onePass: OnePassMirrorRound | undefined;
-      let handedOff: MirrorRunRecord | undefined;
-      if (due.snapshot === undefined) {
-        // An incremental round. When Graph refuses its delta token, the full round that follows is
-        // not read from /users/delta here: it is made in one pass with a snapshot run, below.
-        let round: MirrorRunRecord;
-        try {
-          round = await this.#runMirror(lease, safeLogger, undefined, options, { handOffFullRound: true });
-        } catch (error) {
-          if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
-          throw leaseLost ? (lease.lost ?? error) : error;
-        }
-        result.mirror = round;
-        if (round.status !== "running") return result;
-        handedOff = round;
-        due = { ...due, snapshot: "mirrorFullRound" };
-        result.due = due;
+      const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal });
+      return this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt }, { ...decided, due: focus(decided.due) });
+    });
+  }
+
+  /** The `underLease` hook; for `tenant_removed`, the run-records table goes when it holds nothing but this run's lease. */
+  async #enterLease(lease: WriterLease, logger: Logger, options: RunDueOptions): Promise<void> {
+    if (!options.underLease) return;
+    const signal = { abortSignal: options.abortSignal };
+    try {
+      await options.underLease(lease, signal);
+    } catch (error) {
+      if (isUserSyncError(error, "tenant_removed") && (await this.store.discardRunsTableHoldingOnly(lease, signal))) {
+        this.#forgetTables();
+        logger.info(`Removed table ${this.store.runsTableName}: it held nothing but this run's writer lease.`);
       }
-      if (due.snapshot !== undefined) {
-        const startedAt = Date.now();
-        // The mirror's full round rides on the snapshot's pass over /users (one read of the
-        // directory): a new one when the mirror needs a full round, or the round a stopped run carries.
-        const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decided.mirrorRound;
-        onePass = new OnePassMirrorRound(
-          { delta: this.delta, mirror: this.mirror, logger: safeLogger, lease },
-          {
-            reason: plan.mode === "full" ? plan.reason : undefined,
-            trigger: options.trigger,
-            // No onMirrorPage: the snapshot's progress (onProgress) already reports the one pass.
-            abortSignal: AbortSignal.any([lease.signal, ...(abortSignal ? [abortSignal] : [])]),
-            ...(handedOff ? { continues: handedOff } : {}),
-          },
-        );
-        try {
-          result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
-            { source: this.users, sink: this.store, select: this.settings.select, logger: safeLogger, runControl, retention: this.settings.retention, companion: onePass },
-            { trigger: options.trigger, lease, invokedAt, ...signal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
-          );
-        } catch (error) {
-          if (isUserSyncError(error, "lease_lost") || lease.lost) leaseLost = true;
-          if (leaseLost) throw lease.lost ?? error;
-          if (abortSignal?.aborted) throw error;
-          snapshotFailure = { error };
-        }
-        result.snapshotElapsedInMs = Date.now() - startedAt;
-      }
-      if (onePass?.record) result.mirror = onePass.record;
-      if (abortSignal?.aborted) return result;
-      // A run that lost its lease does not go on to the mirror.
-      try {
-        lease.assertHeld();
-      } catch (error) {
-        leaseLost = true;
-        throw error;
-      }
-      const carried = onePass?.record;
-      if (carried && (carried.status === "succeeded" || carried.status === "paused")) {
-        // The round was done in the snapshot's pass, or waits with it at its checkpoint: no other
-        // round now (an incremental one would write users without the round's mark, and its sweep
-        // would then take them for users the pass did not see).
-        result.mirror = carried;
-        if (carried.status === "paused") safeLogger.info("The mirror's full round paused with the snapshot; the next run continues both.");
-        if (snapshotFailure) throw snapshotFailure.error;
-        return result;
-      }
-      let mirrorFull = due.mirrorFull;
-      if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
-        safeLogger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
-        mirrorFull = undefined;
-      }
-      try {
-        result.mirror = await this.#runMirror(lease, safeLogger, mirrorFull, options);
-      } catch (error) {
-        if (isUserSyncError(error, "lease_lost") || lease.lost) {
-          leaseLost = true;
-          throw lease.lost ?? error;
-        }
-        if (!snapshotFailure) throw error;
-        safeLogger.error(`The mirror's round failed too: ${describeError(error)}`);
-      }
-      if (snapshotFailure) {
-        if (result.mirror) safeLogger.info(formatMirrorSummary(result.mirror));
-        throw snapshotFailure.error;
-      }
-      return result;
-    } finally {
-      await keeper.stop();
-      if (!leaseLost && !lease.lost) {
-        try {
-          await this.store.releaseLease(lease);
-        } catch (error) {
-          safeLogger.warn(`Could not release the writer lease (it expires by itself): ${describeError(error)}`);
-        }
-      }
+      throw error;
     }
+  }
+
+  /** What is due, under the held lease: an incremental round (which may hand its full round over), or a snapshot run carrying the mirror's full round, then the mirror's own round. */
+  async #doDue(run: DueRunContext, decided: DecidedDue): Promise<DueRunResult> {
+    const result: DueRunResult = { due: decided.due };
+    let handedOff: MirrorRunRecord | undefined;
+    if (result.due.snapshot === undefined) {
+      // An incremental round. When Graph refuses its delta token, the full round that follows is
+      // not read from /users/delta here: it is made in one pass with a snapshot run, below.
+      let round: MirrorRunRecord;
+      try {
+        round = await this.#runMirror(run, undefined, { handOffFullRound: true });
+      } catch (error) {
+        throw run.held.translate(error);
+      }
+      result.mirror = round;
+      if (round.status !== "running") return result;
+      handedOff = round;
+      result.due = { ...result.due, snapshot: "mirrorFullRound" };
+    }
+    const pass = await this.#snapshotPass(run, decided, handedOff, result);
+    return this.#afterSnapshot(run, result, pass);
+  }
+
+  /**
+   * The snapshot run, with the mirror's full round riding on its pass over /users (one read of the
+   * directory): a new one when the mirror needs a full round, or the round a stopped run carries.
+   * A failed snapshot is returned (the mirror still gets its round); a lost lease or an abort is thrown.
+   */
+  async #snapshotPass(run: DueRunContext, decided: DecidedDue, handedOff: MirrorRunRecord | undefined, result: DueRunResult): Promise<SnapshotPass> {
+    const { held, logger, options } = run;
+    const lease = held.lease;
+    const abortSignal = options.abortSignal;
+    const startedAt = Date.now();
+    const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decided.mirrorRound;
+    const onePass = new OnePassMirrorRound(
+      { delta: this.delta, mirror: this.mirror, logger, lease },
+      {
+        reason: plan.mode === "full" ? plan.reason : undefined,
+        trigger: options.trigger,
+        // No onMirrorPage: the snapshot's progress (onProgress) already reports the one pass.
+        abortSignal: AbortSignal.any([lease.signal, ...(abortSignal ? [abortSignal] : [])]),
+        ...(handedOff ? { continues: handedOff } : {}),
+      },
+    );
+    let failure: { error: unknown } | undefined;
+    try {
+      result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
+        { source: this.users, sink: this.store, select: this.settings.select, logger, runControl: run.runControl, retention: this.settings.retention, companion: onePass },
+        { trigger: options.trigger, lease, invokedAt: run.invokedAt, abortSignal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+      );
+    } catch (error) {
+      if (held.isLoss(error)) throw held.translate(error);
+      if (abortSignal?.aborted) throw error;
+      failure = { error };
+    }
+    result.snapshotElapsedInMs = Date.now() - startedAt;
+    if (onePass.record) result.mirror = onePass.record;
+    return { onePass, failure };
+  }
+
+  /**
+   * After the snapshot: the mirror's round, unless the pass carried it. When the snapshot failed,
+   * the mirror still gets its round and the snapshot's error is thrown afterwards.
+   */
+  async #afterSnapshot(run: DueRunContext, result: DueRunResult, pass: SnapshotPass): Promise<DueRunResult> {
+    const { held, logger, options } = run;
+    const snapshotFailure = pass.failure;
+    if (options.abortSignal?.aborted) return result;
+    // A run that lost its lease does not go on to the mirror.
+    held.assertHeld(() => held.lease.assertHeld());
+    const carried = pass.onePass.record;
+    if (carried && (carried.status === "succeeded" || carried.status === "paused")) {
+      // The round was done in the snapshot's pass, or waits with it at its checkpoint: no other
+      // round now (an incremental one would write users without the round's mark, and its sweep
+      // would then take them for users the pass did not see).
+      result.mirror = carried;
+      if (carried.status === "paused") logger.info("The mirror's full round paused with the snapshot; the next run continues both.");
+      if (snapshotFailure) throw snapshotFailure.error;
+      return result;
+    }
+    let mirrorFull = result.due.mirrorFull;
+    if (mirrorFull === "scheduled" && result.snapshot?.outcome === "paused") {
+      logger.info("The snapshot paused at its maximum run duration: the mirror gets an incremental round now, and its scheduled full round runs after the snapshot completes.");
+      mirrorFull = undefined;
+    }
+    try {
+      result.mirror = await this.#runMirror(run, mirrorFull);
+    } catch (error) {
+      if (held.isLoss(error)) throw held.translate(error);
+      if (!snapshotFailure) throw error;
+      logger.error(`The mirror's round failed too: ${describeError(error)}`);
+    }
+    if (snapshotFailure) {
+      if (result.mirror) logger.info(formatMirrorSummary(result.mirror));
+      throw snapshotFailure.error;
+    }
+    return result;
   }
 
   /** What a run would do now (reads the store's latest snapshot and unfinished runs, and the mirror's state). */
@@ -279,7 +313,7 @@ export class UserSyncService {
   }
 
   /** What is due, and the mirror round its saved state gives with it (one read of each). */
-  async #decideDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal }): Promise<{ due: DueWork; mirrorRound: ReturnType<typeof decideMode> }> {
+  async #decideDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal | undefined }): Promise<DecidedDue> {
     const signal = { abortSignal: options.abortSignal };
     const latest = await this.store.getLatestSnapshot(signal);
     const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
@@ -299,7 +333,9 @@ export class UserSyncService {
   }
 
   /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
-  async #runMirror(lease: WriterLease, logger: Logger, full: DueWork["mirrorFull"], options: RunDueOptions, round: { handOffFullRound?: boolean } = {}): Promise<MirrorRunRecord> {
+  async #runMirror(run: DueRunContext, full: DueWork["mirrorFull"], round: { handOffFullRound?: boolean } = {}): Promise<MirrorRunRecord> {
+    const { held, logger, options } = run;
+    const lease = held.lease;
     const signals = [lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])];
     try {
       return await runMirrorSync(
