@@ -2,43 +2,28 @@
  * The composition root: every client the product uses, built once per process from the settings,
  * and nowhere else. The timer, the command line (its read-only commands included) and the
  * benchmark all start here, so they share one way of building the credential, the Graph request
- * stage (one pipeline and one throttling pacing for both readers) and the stores.
+ * stage (one pipeline and one throttling pacing for both readers) and the stores. It sits on the
+ * top floor, beside the entry points (docs/architecture.md): nothing below imports it.
  */
 import { createDefaultHttpClient, type HttpClient } from "@azure/core-rest-pipeline";
-import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { loadSettings, loadStorageSettings, type Settings, type SnapshotStorageSettings } from "../configuration/settings.js";
-import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import { adminConsentUrlFor } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
-import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityPipelineOptions } from "../credentials/identityRequests.js";
+import { createAzureCredential } from "../credentials/azureCredential.js";
 import { GraphRequestClient } from "../graph/graphRequestClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import type { AppClients, StorageClients } from "../sync/syncClients.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "../tenants/tenantId.js";
 import { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
-/**
- * The product's Azure credential (DefaultAzureCredential: the managed identity in Azure, a
- * developer sign-in locally): built here and nowhere else. Each request to the managed-identity
- * endpoint is bounded by `requestTimeoutInMs` (IDENTITY_REQUEST_TIMEOUT_SECONDS) and retried at
- * most twice (identityRequests.ts): the library's own client sets no timeout, and the credential
- * ignores a getToken abort signal.
- */
-export function createAzureCredential(requestTimeoutInMs: number = DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS): TokenCredential {
-  return new DefaultAzureCredential(identityPipelineOptions(requestTimeoutInMs));
-}
-
-/** The stores, and the credential they use for an identity-based connection. */
-export interface StorageClients {
-  storage: SnapshotStorageSettings;
-  store: SnapshotStoreClient;
-  mirror: UserMirrorClient;
-}
+export { createAzureCredential };
+export type { AppClients, StorageClients };
 
 /**
  * What a process builds once, whatever the number of tenants: the settings, the Azure credential,
@@ -56,22 +41,6 @@ export interface ProcessClients {
    * tenants it has served. Each tenant keeps its own pipeline (retries, pacing, token).
    */
   graphHttpClient: HttpClient;
-}
-
-/** Every client of a sync process (of one tenant's sync, in multi-tenant mode). */
-export interface AppClients extends StorageClients {
-  settings: Settings;
-  /** DefaultAzureCredential: Key Vault, the managed identity, identity-based storage. */
-  credential: TokenCredential;
-  /** The providers of the GRAPH_CREDENTIAL mode (docs/credentials.md). */
-  graphCredential: GraphCredential;
-  /** keyVaultCertificate mode only. */
-  certificates: ClientCertificateProvider | undefined;
-  tokens: GraphTokenClient;
-  /** The `/users` reader (snapshots). */
-  users: GraphUsersClient;
-  /** The `/users/delta` reader (the live mirror); shares the request stage with `users`. */
-  delta: UserDeltaClient;
 }
 
 /**

@@ -17,6 +17,7 @@ import { assertTenantGuid } from "../tenants/tenantId.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
+import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 
 /**
@@ -37,7 +38,7 @@ interface ActiveService {
   runs: number;
 }
 
-export class TenantServices {
+export class TenantServices implements TenantSyncServices {
   readonly process: ProcessClients;
   readonly registry: TenantRegistryClient;
   readonly #active = new Map<string, ActiveService>();
@@ -133,7 +134,7 @@ export class TenantServices {
   }
 
   #build(id: string): UserSyncService {
-    return new UserSyncService(process.env, composeTenant(this.process, id), { tablesExist: this.#tablesExist.has(id) });
+    return new UserSyncService(composeTenant(this.process, id), { tablesExist: this.#tablesExist.has(id) });
   }
 
   #remember(id: string): void {

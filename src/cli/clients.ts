@@ -10,13 +10,11 @@ import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
 
-/** The tenant this invocation reads (set by selectTenant); undefined in single-tenant mode. */
-let selectedTenant: string | undefined;
-
 /**
  * Checks `--tenant` against USER_SYNC_TENANT_MODE, before anything is read: required in multi
  * mode (and the tenant must be registered), refused in single mode (there is one tenant; a
- * --tenant that named another would read nothing of it). Returns the tenant's GUID, if any.
+ * --tenant that named another would read nothing of it). Returns the tenant's GUID, if any: the
+ * command passes it on to storeFromEnvironment and mirrorFromEnvironment.
  */
 export async function selectTenant(tenant: string | undefined, env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
   const mode = loadTenantMode(env);
@@ -24,7 +22,6 @@ export async function selectTenant(tenant: string | undefined, env: Record<strin
     if (tenant !== undefined) {
       throw createTenantError("tenantModeMismatch", "--tenant is for USER_SYNC_TENANT_MODE=multi; this deployment has one tenant (GRAPH_TENANT_ID). Leave --tenant out.");
     }
-    selectedTenant = undefined;
     return undefined;
   }
   if (tenant === undefined) {
@@ -34,19 +31,19 @@ export async function selectTenant(tenant: string | undefined, env: Record<strin
   const storage = loadStorageSettings(env);
   const registry = composeRegistry(storage);
   if ((await registry.getTenant(id)) === undefined) throw createTenantError("tenantNotRegistered", id, id);
-  selectedTenant = id;
   return id;
 }
 
-function storageFromEnvironment(): StorageClients {
+/** `tenant`: what selectTenant returned (undefined: single-tenant mode's tables). */
+function storageFromEnvironment(tenant: string | undefined): StorageClients {
   const storage = loadStorageSettings(process.env);
-  return selectedTenant === undefined ? composeStorage(storage) : composeTenantStorage(storage, selectedTenant);
+  return tenant === undefined ? composeStorage(storage) : composeTenantStorage(storage, tenant);
 }
 
-export function storeFromEnvironment(): SnapshotStoreClient {
-  return storageFromEnvironment().store;
+export function storeFromEnvironment(tenant: string | undefined): SnapshotStoreClient {
+  return storageFromEnvironment(tenant).store;
 }
 
-export function mirrorFromEnvironment(): UserMirrorClient {
-  return storageFromEnvironment().mirror;
+export function mirrorFromEnvironment(tenant: string | undefined): UserMirrorClient {
+  return storageFromEnvironment(tenant).mirror;
 }

@@ -10,10 +10,12 @@ export interface DiffOptions {
   from?: string;
   to?: string;
   format: "table" | "jsonl";
+  /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
+  tenant?: string | undefined;
 }
 
 export async function diffCommand(options: DiffOptions): Promise<void> {
-  const store = storeFromEnvironment();
+  const store = storeFromEnvironment(options.tenant);
   const { from, to } = await snapshotsToCompare(store, options.from, options.to);
   const counts = { added: 0, removed: 0, changed: 0 };
   const byProperty = new Map<string, number>();

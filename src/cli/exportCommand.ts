@@ -17,12 +17,14 @@ export interface ExportOptions {
   format: ExportFormat;
   /** CSV: cells exactly as stored (see UserLineWriterOptions.raw). */
   raw?: boolean;
+  /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
+  tenant?: string | undefined;
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
   if (options.current) return exportCurrent(options);
   if (options.changes !== undefined) return exportChanges(options.changes, options);
-  const store = storeFromEnvironment();
+  const store = storeFromEnvironment(options.tenant);
   let snapshotId = options.snapshot;
   if (options.latest) {
     const latest = await store.getLatestSnapshot();
@@ -45,7 +47,7 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
 
 /** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
 async function exportCurrent(options: ExportOptions): Promise<void> {
-  const mirror = mirrorFromEnvironment();
+  const mirror = mirrorFromEnvironment(options.tenant);
   const state = await mirror.getDeltaState();
   if (!state?.state.deltaLink) {
     throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
@@ -79,7 +81,7 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
 
 /** One mirror run's change set: what it added, updated, restored and removed. */
 async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
-  const mirror = mirrorFromEnvironment();
+  const mirror = mirrorFromEnvironment(options.tenant);
   const run = await mirror.getRun(runId);
   if (!run) {
     throw new UserSyncError(

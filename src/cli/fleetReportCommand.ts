@@ -21,8 +21,7 @@ export async function fleetReportCommand(options: ReportOptions): Promise<void> 
   const path = toFile ? resolve(options.out) : undefined;
   if (path) {
     for (const record of records) {
-      await selectTenant(record.tenantId);
-      await reportCommand({ ...options, out: join(dirname(path), tenantPageName(record.tenantId)) });
+      await reportCommand({ ...options, tenant: await selectTenant(record.tenantId), out: join(dirname(path), tenantPageName(record.tenantId)) });
     }
   }
   const html = renderFleetReport(records, { now: new Date(), tenantPages: toFile });

@@ -112,8 +112,7 @@ export function buildProgram(): Command {
     .option("--wide", "every column (reason, trigger, start time, pages, errors in full)", false)
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: RunsCommandOptions & { tenant?: string }) => {
-      await selectTenant(options.tenant);
-      await runsCommand(options);
+      await runsCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program
     .command("export")
@@ -137,8 +136,7 @@ export function buildProgram(): Command {
       }
       if (options.includeDeleted && !options.current) throw new InvalidArgumentError("export: --include-deleted goes with --current.");
       if (options.raw && options.format !== "csv") throw new InvalidArgumentError("export: --raw goes with --format csv (JSON Lines is always exact).");
-      await selectTenant(options.tenant);
-      await exportCommand(options);
+      await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program
     .command("diff")
@@ -148,8 +146,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--format <format>", "a summary table, or one JSON object per change").choices(["table", "jsonl"]).default("table"))
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: DiffOptions & { tenant?: string }) => {
-      await selectTenant(options.tenant);
-      await diffCommand(options);
+      await diffCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program
     .command("report")
@@ -160,8 +157,7 @@ export function buildProgram(): Command {
     .action(async (options: ReportOptions & { tenant?: string }) => {
       // Multi-tenant mode without --tenant: the fleet page, every tenant's health worst first.
       if (options.tenant === undefined && loadTenantMode(process.env) === "multi") return fleetReportCommand(options);
-      await selectTenant(options.tenant);
-      await reportCommand(options);
+      await reportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program
     .command("worker")

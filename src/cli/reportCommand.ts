@@ -21,6 +21,8 @@ export interface ReportOptions {
   /** A file path, or "-" for standard output. */
   out: string;
   days: number;
+  /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
+  tenant?: string | undefined;
 }
 
 export const DEFAULT_REPORT_FILE = "report.html";
@@ -47,8 +49,8 @@ async function certificateNotAfter(): Promise<Date | undefined> {
 }
 
 export async function reportCommand(options: ReportOptions): Promise<void> {
-  const store = storeFromEnvironment();
-  const mirror = mirrorFromEnvironment();
+  const store = storeFromEnvironment(options.tenant);
+  const mirror = mirrorFromEnvironment(options.tenant);
   const history = await readRunHistory(
     {
       listSnapshotRuns: () => store.listRuns(),

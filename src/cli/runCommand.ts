@@ -2,7 +2,8 @@
 import { formatCount, formatNumber } from "../shared/counts.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
-import { UserSyncService } from "../sync/userSyncService.js";
+import type { UserSyncService } from "../sync/userSyncService.js";
+import { createUserSyncService } from "../app/syncService.js";
 import { TenantServices } from "../app/tenantServices.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
@@ -121,7 +122,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
 
 /** Single-tenant mode's service, or (with --tenant) the registered tenant's and the registry's. */
 function servicesFor(tenantId: string | undefined): { tenants?: TenantServices; service: UserSyncService } {
-  if (tenantId === undefined) return { service: new UserSyncService(process.env) };
+  if (tenantId === undefined) return { service: createUserSyncService(process.env) };
   const tenants = new TenantServices(process.env);
   return { tenants, service: tenants.getTenantSyncService(tenantId) };
 }

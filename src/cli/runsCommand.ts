@@ -23,6 +23,8 @@ export interface RunsCommandOptions {
   limit: number;
   json: boolean;
   wide: boolean;
+  /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
+  tenant?: string | undefined;
 }
 
 /** The default table's width: it fits a 100-column terminal (and a narrower terminal's width, when stdout is one). */
@@ -95,8 +97,8 @@ const DROP_FIRST = [3, 4, 1];
 const WIDE_HEADER = ["RUN", "MODE", "REASON", "STATUS", "TRIGGER", "STARTED", "TOOK", "PAGES", "USERS", "WRITTEN", "CHANGES", "ERROR"];
 
 export async function runsCommand(options: RunsCommandOptions): Promise<void> {
-  const store = storeFromEnvironment();
-  const mirror = mirrorFromEnvironment();
+  const store = storeFromEnvironment(options.tenant);
+  const mirror = mirrorFromEnvironment(options.tenant);
   const rows: string[][] = [];
   let count = 0;
   for await (const listed of listAllRuns(store, mirror)) {

@@ -3,6 +3,7 @@
  * goes first (so no new run starts for it; a queued message finds no tenant and is dropped), then,
  * with --delete-data, its tables; what was deleted is printed.
  */
+import { composeTenantStorage } from "../app/compose.js";
 import { deleteTenantData } from "../tenants/tenantData.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
@@ -23,7 +24,7 @@ export async function tenantsRemoveCommand(tenant: string, options: TenantsRemov
     await write(`Its data is kept (tables t${id.replace(/-/g, "")}*); delete it with: entra-user-sync tenants remove ${id} --delete-data\n`);
     return;
   }
-  const tables = await deleteTenantData(id, { storage });
+  const tables = await deleteTenantData(id, { storage, store: composeTenantStorage(storage, id).store });
   for (const table of tables) await write(table.existed ? `Deleted table ${table.tableName}\n` : `No table ${table.tableName} (nothing stored)\n`);
   const count = tables.filter((t) => t.existed).length;
   await write(`Deleted ${count} table${count === 1 ? "" : "s"} of tenant ${id}: its snapshots, run records, lease, mirror and change log.\n`);

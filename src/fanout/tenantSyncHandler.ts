@@ -4,7 +4,7 @@
  * keep its registry row up to date, and re-enqueue a continuation when the run paused at its
  * maximum duration. A failure stays with its tenant: nothing here touches another tenant.
  */
-import type { TenantServices } from "../app/tenantServices.js";
+import type { TenantSyncServices } from "./tenantSyncServices.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
@@ -48,7 +48,7 @@ export type TenantSyncOutcome =
   | "stopped";
 
 export interface TenantSyncContext {
-  services: TenantServices;
+  services: TenantSyncServices;
   queue: TenantQueueClient;
   logger: Logger;
   trigger: SyncTrigger;

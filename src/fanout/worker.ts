@@ -7,7 +7,7 @@
  * schedule (USER_SYNC_SCHEDULE), fenced per occurrence so that several workers queue a tenant once.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { TenantServices } from "../app/tenantServices.js";
+import type { TenantSyncServices } from "./tenantSyncServices.js";
 import { linkedAbortController } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -28,7 +28,7 @@ export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
 export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
 
 export interface RunWorkerOptions {
-  services: TenantServices;
+  services: TenantSyncServices;
   logger: Logger;
   /** Messages handled at once (1–64). */
   concurrency: number;
@@ -78,7 +78,7 @@ type HeldMessage = { messageId: string; popReceipt: string };
 /** The worker (runWorker): the scheduler's passes beside a loop that takes and handles the tenant queue's messages. */
 export class TenantQueueWorker {
   readonly #options: RunWorkerOptions;
-  readonly #queue: TenantServices["queue"];
+  readonly #queue: TenantSyncServices["queue"];
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #visibilityInSeconds: number;

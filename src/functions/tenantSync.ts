@@ -3,7 +3,7 @@
 import "../telemetry/bootstrap.js";
 import { app } from "@azure/functions";
 import { TENANT_QUEUE_NAME } from "../fanout/tenantQueue.js";
-import { tenantSyncQueueHandler } from "../fanout/functionHandlers.js";
+import { tenantSyncQueueHandler } from "../app/functionHandlers.js";
 
 /**
  * The queue trigger of multi-tenant mode: wiring only. One message is one tenant's due work

@@ -6,10 +6,10 @@ import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
-import { getUserSyncService } from "../sync/userSyncService.js";
+import { getUserSyncService } from "../app/syncService.js";
 import { FLUSH_TIMEOUT_IN_MS, flushTelemetry, withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
-import { scheduleTenantsTimer } from "../fanout/functionHandlers.js";
+import { scheduleTenantsTimer } from "../app/functionHandlers.js";
 
 /**
  * The timer: wiring only. The schedule comes from the USER_SYNC_SCHEDULE app setting; each tick does

@@ -1,5 +1,4 @@
 import type { TokenCredential } from "@azure/identity";
-import { composeApp, type AppClients } from "../app/compose.js";
 import type { Settings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import type { GraphCredential } from "../credentials/graphCredential.js";
@@ -9,7 +8,7 @@ import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
-import { currentRunLogger, redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
+import { redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
@@ -18,6 +17,7 @@ import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from
 import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
+import type { AppClients } from "./syncClients.js";
 
 export interface UserSyncServiceOptions {
   /**
@@ -121,11 +121,10 @@ export class UserSyncService {
   #tablesCreated = false;
 
   /**
-   * Validates the settings (throwing before any network request) and builds the clients
-   * (src/app/compose.ts). `clients`: one tenant's clients, already built (src/app/tenantServices.ts).
+   * Builds nothing: `app` holds the clients the composition built (src/app/compose.ts: composeApp
+   * for the one tenant, TenantServices for each registered tenant).
    */
-  constructor(env: Record<string, string | undefined> = process.env, clients?: AppClients, options: UserSyncServiceOptions = {}) {
-    const app = clients ?? composeApp(env, currentRunLogger);
+  constructor(app: AppClients, options: UserSyncServiceOptions = {}) {
     if (options.tablesExist) {
       this.#tablesReady.runs = Promise.resolve();
       this.#tablesReady.data = Promise.resolve();
@@ -426,12 +425,4 @@ export class UserSyncService {
     }
     return ready;
   }
-}
-
-let processService: UserSyncService | undefined;
-
-/** The process-wide service, created on first use (so that bad settings fail the first invocation, clearly). */
-export function getUserSyncService(): UserSyncService {
-  processService ??= new UserSyncService();
-  return processService;
 }

@@ -8,7 +8,7 @@ import functionsInstrumentation from "@azure/functions-opentelemetry-instrumenta
 import { ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { shutdownAzureMonitor, useAzureMonitor, type AzureMonitorOpenTelemetryOptions } from "@azure/monitor-opentelemetry";
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
-import { createAzureCredential } from "../app/compose.js";
+import { createAzureCredential } from "../credentials/azureCredential.js";
 
 export function credentialFor(identity: { kind: "managedIdentity"; clientId?: string } | { kind: "default" }): TokenCredential {
   if (identity.kind === "default") return createAzureCredential();

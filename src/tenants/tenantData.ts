@@ -6,7 +6,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { SnapshotStorageSettings } from "../configuration/settings.js";
 import { isUserSyncError } from "../shared/errors.js";
-import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { isStatusCode } from "../tables/tableStore.js";
@@ -20,6 +20,8 @@ export function tenantTableNames(tablePrefix: string): string[] {
 
 export interface DeleteTenantDataOptions {
   storage: SnapshotStorageSettings;
+  /** The tenant's snapshot store (its writer lease): built by the composition (composeTenantStorage). */
+  store: SnapshotStoreClient;
   credential?: TokenCredential | undefined;
   abortSignal?: AbortSignal;
 }
@@ -42,10 +44,9 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
   // Looked at once: without it there is no lease to take, and it is not deleted below either.
   const runsExisted = await tableExists(runsTable, runs, options);
   if (runsExisted) {
-    const store = new SnapshotStoreClient({ storage: options.storage, tablePrefix: prefix, ...(options.credential ? { credential: options.credential } : {}) });
     try {
       // Held until its table is deleted: a run that starts meanwhile finds it held and skips.
-      await store.acquireLease({ trigger: "cli", ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+      await options.store.acquireLease({ trigger: "cli", ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
     } catch (error) {
       if (isUserSyncError(error, "run_in_progress")) {
         const { runId, expiresAt } = error.details;

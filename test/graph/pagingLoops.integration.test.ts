@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMirrorSync } from "../../src/mirror/mirrorSync.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import type { GraphFaultStep } from "../../tools/simulated-tenant/faults.js";
 import { capturingLogger, expectSnapshotEqualsDirectory, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
@@ -23,7 +24,7 @@ let latestSnapshotId: string;
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 23 });
   world.useInProcess();
-  service = new UserSyncService(world.env);
+  service = createUserSyncService(world.env);
   const { run } = await service.runSync(log.logger, { trigger: "cli" });
   latestSnapshotId = run.snapshotId;
   await runMirrorSync({ delta: service.delta, mirror: service.mirror, logger: log.logger });

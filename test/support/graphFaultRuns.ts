@@ -4,7 +4,8 @@
  * snapshot is the one expected and complete.
  */
 import { expect } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import type { SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 import type { Logger } from "../../src/shared/logger.js";
@@ -26,7 +27,7 @@ export async function startWithFirstSnapshot(userCount: number, logger: Logger, 
   const world = await startSyncEnvironment({ userCount });
   try {
     world.useInProcess();
-    const service = new UserSyncService({ ...world.env, ...overrides });
+    const service = createUserSyncService({ ...world.env, ...overrides });
     const { run } = await service.runSync(logger, { trigger: "cli" });
     return { world, service, snapshotId: run.snapshotId };
   } catch (error) {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
@@ -24,7 +24,7 @@ describe("GRAPH_CREDENTIAL=clientSecret", () => {
   const log = capturingLogger();
 
   it("syncs with the secret read from Key Vault, and reads nothing else there", async () => {
-    const service = new UserSyncService(
+    const service = createUserSyncService(
       envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_SECRET_NAME: SECRET_NAME }),
     );
     world.tenant.requests.reset();
@@ -47,7 +47,7 @@ describe("GRAPH_CREDENTIAL=clientSecret", () => {
 
   it("accepts GRAPH_CLIENT_SECRET for local development, with a warning, and never prints it", async () => {
     const local = capturingLogger();
-    const service = new UserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: SECRET }));
+    const service = createUserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: SECRET }));
     world.tenant.requests.reset();
     const { stats } = await service.runSync(local.logger, { trigger: "cli" });
     expect(stats.usersRead).toBe(USERS);
@@ -60,7 +60,7 @@ describe("GRAPH_CREDENTIAL=clientSecret", () => {
 
   it("translates a wrong secret (AADSTS7000215) without echoing it", async () => {
     const wrong = "Wrong~secret.value-9876543210-abcdefgh";
-    const service = new UserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: wrong }));
+    const service = createUserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: wrong }));
     const error = await service.tokens.getToken().then(
       () => undefined,
       (e: unknown) => e,
@@ -93,7 +93,7 @@ describe("credential misconfigurations fail before any request, naming the setti
     const env = envForMode(world.env, credential);
     let error: unknown;
     try {
-      new UserSyncService(env);
+      createUserSyncService(env);
     } catch (e) {
       error = e;
     }
@@ -108,7 +108,7 @@ describe("credential misconfigurations fail before any request, naming the setti
   });
 
   it("reports a conflict as conflicting_settings", () => {
-    expect(() => new UserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "managedIdentityFederation", KEY_VAULT_URL: "https://v.vault.azure.net" }))).toThrow(
+    expect(() => createUserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "managedIdentityFederation", KEY_VAULT_URL: "https://v.vault.azure.net" }))).toThrow(
       expect.objectContaining({ code: "conflicting_settings" }),
     );
   });

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings } from "../support/credentialModes.js";
 
@@ -34,7 +35,7 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
       return undefined;
     });
     try {
-      service = new UserSyncService(env);
+      service = createUserSyncService(env);
       expect(service.settings.credential).toEqual({ mode: "managedIdentityFederation", tokenExchangeAudience: "api://AzureADTokenExchange" });
       const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
       expect(stats.usersRead).toBe(USERS);
@@ -82,7 +83,7 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
       },
     }));
     try {
-      const fresh = new UserSyncService(env);
+      const fresh = createUserSyncService(env);
       const error = await fresh.tokens.getToken().then(
         () => undefined,
         (e: unknown) => e as Error & { code?: string; details?: Record<string, unknown> },

@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { DefaultAzureCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
@@ -38,7 +39,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
     const certificate = await client.getCertificate(world.tenant.certificateName);
     expect(certificate.policy?.exportable).toBe(false);
     // The certificate mode, which needs the key, cannot work with this certificate.
-    const certificateMode = new UserSyncService(envForMode(world.env, { KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: world.tenant.certificateName }));
+    const certificateMode = createUserSyncService(envForMode(world.env, { KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: world.tenant.certificateName }));
     await expect(certificateMode.tokens.getToken()).rejects.toMatchObject({ code: "certificate_no_private_key" });
     world.tenant.requests.reset();
   });
@@ -50,7 +51,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
       return undefined;
     });
     try {
-      service = new UserSyncService(env);
+      service = createUserSyncService(env);
       const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
       expect(stats.usersRead).toBe(USERS);
       expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
@@ -120,7 +121,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
         : undefined,
     );
     try {
-      const fresh = new UserSyncService(env);
+      const fresh = createUserSyncService(env);
       const error = await fresh.tokens.getToken().then(
         () => undefined,
         (e: unknown) => e,

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 1_500; // 2 pages of /users, 8 pages of /users/delta
@@ -18,7 +19,7 @@ const log = capturingLogger();
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 31 });
   world.useInProcess();
-  service = new UserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
+  service = createUserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
 });
 afterAll(async () => world?.close());
 

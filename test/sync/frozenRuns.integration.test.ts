@@ -12,7 +12,8 @@ import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { assertCliBuilt, runCli, startCli, type CliResult } from "../support/cli.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { isBatchTo, startTableProxy, type TableProxy } from "../support/tableProxy.js";
@@ -34,7 +35,7 @@ beforeAll(async () => {
   proxy = await startTableProxy(world.azurite);
   // Short enough to wait out, long enough for a loaded 2-core machine to keep renewing it.
   env = { ...world.env, USER_SYNC_LEASE_SECONDS: "10" };
-  service = new UserSyncService(env);
+  service = createUserSyncService(env);
 });
 afterEach(() => {
   // A case that failed half-way may leave its child frozen: end it, so the next case starts clean.
@@ -305,7 +306,7 @@ describe("a run frozen past its writer lease", () => {
       a = startThroughProxy(["run", "--full", "--no-progress"], retention);
       await hold.held;
       await leaseExpired();
-      const b = await new UserSyncService({ ...env, ...retention }).runDue(log.logger, { trigger: "timer" });
+      const b = await createUserSyncService({ ...env, ...retention }).runDue(log.logger, { trigger: "timer" });
       expect(b.snapshot).toBeUndefined();
       hold.release();
       a.child.kill("SIGCONT");
@@ -388,7 +389,7 @@ describe("readers print all or fail", () => {
       const reader = startThroughProxy(args);
       await held.promise;
       // Meanwhile a run completes a new snapshot, and retention (keep 1) would delete the one being read.
-      await new UserSyncService({ ...env, SNAPSHOT_RETENTION_COUNT: "1", SNAPSHOT_RETENTION_GRACE_MINUTES: graceMinutes }).runDue(log.logger, { trigger: "timer", full: true });
+      await createUserSyncService({ ...env, SNAPSHOT_RETENTION_COUNT: "1", SNAPSHOT_RETENTION_GRACE_MINUTES: graceMinutes }).runDue(log.logger, { trigger: "timer", full: true });
       released.resolve();
       return { exit: await reader.exited, count };
     } finally {

@@ -5,7 +5,8 @@
  * counters, and the latest snapshot.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun, startWithFirstSnapshot } from "../support/graphFaultRuns.js";
 
@@ -124,7 +125,7 @@ describe("Graph throttling and transient failures", () => {
   it("stops when one request's retry waits would exceed GRAPH_MAX_RETRY_WAIT_SECONDS", async () => {
     const before = latestSnapshotId;
     // A 2 s budget: two waits of 1 s spend it, so the third Retry-After (1 s) is not waited.
-    const tight = new UserSyncService({ ...world.env, GRAPH_MAX_RETRIES: "10", GRAPH_MAX_RETRY_WAIT_SECONDS: "2" });
+    const tight = createUserSyncService({ ...world.env, GRAPH_MAX_RETRIES: "10", GRAPH_MAX_RETRY_WAIT_SECONDS: "2" });
     world.tenant.faults.graph.script([
       { status: 429, retryAfterSeconds: 1 },
       { status: 429, retryAfterSeconds: 1 },

@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
     tokenHashes.push(createHash("sha256").update(authorization).digest("hex"));
     return undefined;
   });
-  service = new UserSyncService(world.env);
+  service = createUserSyncService(world.env);
   const { run } = await service.runSync(log.logger, { trigger: "cli" });
   latestSnapshotId = run.snapshotId;
 });

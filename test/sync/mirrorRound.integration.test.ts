@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 300;
@@ -17,7 +18,7 @@ const log = capturingLogger();
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 47 });
   world.useInProcess();
-  service = new UserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
+  service = createUserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
 });
 afterAll(async () => world?.close());
 

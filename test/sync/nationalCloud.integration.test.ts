@@ -6,7 +6,7 @@
  * goes to the configured authority host and none to the public cloud.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 let world: SyncEnvironment;
@@ -21,7 +21,7 @@ describe("a sync in Azure US Government", () => {
   it("completes through the cloud's Key Vault challenge and token audience, with the tenant as a domain", async () => {
     expect(world.tenant.keyVaultResource).toBe("https://vault.usgovcloudapi.net");
     expect(world.tenant.graphResource).toBe("https://graph.microsoft.us");
-    const service = new UserSyncService({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
+    const service = createUserSyncService({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
     expect(service.settings.cloud).toBe("AzureUSGovernment");
 
     const { run, stats } = await service.runSync(capturingLogger().logger, { trigger: "cli" });
@@ -35,7 +35,7 @@ describe("a sync in Azure US Government", () => {
   });
 
   it("points a missing consent at the configured cloud's admin-consent URL", async () => {
-    const service = new UserSyncService({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
+    const service = createUserSyncService({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
     const remove = world.tenant.intercept("graph", () => ({
       status: 403,
       body: { error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation." } },

@@ -13,7 +13,8 @@ import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { assertCliBuilt, startCli } from "../support/cli.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
@@ -105,7 +106,7 @@ beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 31 });
   world.useInProcess();
   env = { ...world.env, USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, USER_SYNC_LEASE_SECONDS: "10" };
-  service = new UserSyncService(env);
+  service = createUserSyncService(env);
 });
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
@@ -324,7 +325,7 @@ describe("a full round in one pass over /users", () => {
     const paused = await service.runDue(log.logger, { trigger: "cli", full: true, abortSignal: stop.signal, onProgress: (stats) => stats.pages >= 1 && stop.abort() });
     expect(paused.mirror).toMatchObject({ status: "paused" });
     // The operator narrows the properties before the next run (the last test: the service stays narrowed).
-    service = new UserSyncService({ ...env, USER_SYNC_SELECT: "id,userPrincipalName,displayName,jobTitle" });
+    service = createUserSyncService({ ...env, USER_SYNC_SELECT: "id,userPrincipalName,displayName,jobTitle" });
     const graph = graphRequests();
     try {
       const next = await service.runDue(log.logger, { trigger: "cli" });

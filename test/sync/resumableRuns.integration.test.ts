@@ -9,7 +9,8 @@
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 import { assertCliBuilt, startCli } from "../support/cli.js";
 
@@ -79,7 +80,7 @@ describe("a run killed between pages", () => {
   let service: UserSyncService;
 
   it("is resumed from its checkpoint by the next run at once (its holder is gone from this machine), and the snapshot equals the directory", async () => {
-    service = new UserSyncService(env);
+    service = createUserSyncService(env);
     const gate = graphGate();
     try {
       // The child asks for the mirror's "sync from now" link, then reads pages 1 and 2; page 3 is

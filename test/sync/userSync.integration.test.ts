@@ -4,7 +4,8 @@
  * Azurite — against the simulated tenant of 10,000 users, checked user by user.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 
 const USERS = 10_000;
@@ -21,7 +22,7 @@ describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
   const log = capturingLogger();
 
   it("leaves a complete latest snapshot equal to the directory", async () => {
-    service = new UserSyncService(world.env);
+    service = createUserSyncService(world.env);
     expect(await service.store.getLatestSnapshot().catch(() => undefined)).toBeUndefined();
 
     const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });

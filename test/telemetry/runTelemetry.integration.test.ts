@@ -8,7 +8,8 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { instrumentAzureSdk } from "../../src/telemetry/azureMonitor.js";
 import { DIMENSIONS, METRIC_NAMES, METRICS, RUN_METRIC_NAMES, SKIP_METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
 import { SPAN_NAMES, withRunTelemetry } from "../../src/telemetry/runTelemetry.js";
@@ -30,7 +31,7 @@ beforeAll(async () => {
   instrumentAzureSdk();
   world = await startSyncEnvironment({ userCount: USERS, seed: 17 });
   world.useInProcess();
-  service = new UserSyncService({ ...world.env });
+  service = createUserSyncService({ ...world.env });
 });
 afterAll(async () => world?.close());
 

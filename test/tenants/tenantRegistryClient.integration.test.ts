@@ -75,7 +75,8 @@ describe("TenantRegistryClient", () => {
     const lease = await storeB.acquireLease({ trigger: "cli" });
     await storeB.releaseLease(lease);
 
-    const deleted = await deleteTenantData(A, { storage });
+    const storeA = stores[0]!.store;
+    const deleted = await deleteTenantData(A, { storage, store: storeA });
     const prefixA = tenantTablePrefix(A);
     expect(deleted).toEqual([
       { tableName: `${prefixA}Snapshots`, existed: true },
@@ -83,7 +84,7 @@ describe("TenantRegistryClient", () => {
       { tableName: `${prefixA}Mirror`, existed: true },
       { tableName: `${prefixA}MirrorChanges`, existed: true },
     ]);
-    expect((await deleteTenantData(A, { storage })).every((t) => !t.existed)).toBe(true);
+    expect((await deleteTenantData(A, { storage, store: storeA })).every((t) => !t.existed)).toBe(true);
     // B's tables are still there: a new lease can be taken in its runs table.
     const leaseB = await storeB.acquireLease({ trigger: "cli" });
     await storeB.releaseLease(leaseB);

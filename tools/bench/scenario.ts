@@ -13,7 +13,7 @@ import type { GraphUser } from "../../src/graph/types.js";
 import type { Logger } from "../../src/shared/logger.js";
 import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
-import { UserSyncService } from "../../src/sync/userSyncService.js";
+import { createUserSyncService } from "../../src/app/syncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
 import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
 
@@ -84,7 +84,7 @@ async function resetTenantCounts(): Promise<void> {
 }
 
 async function fullSync(spec: ScenarioSpec): Promise<Work> {
-  const service = new UserSyncService(process.env);
+  const service = createUserSyncService(process.env);
   const started = performance.now();
   const { stats } = await service.runSync(quietLogger, { trigger: "cli" });
   const wallTimeInMs = performance.now() - started;
@@ -101,7 +101,7 @@ async function fullSync(spec: ScenarioSpec): Promise<Work> {
  * already holds every user (Replace of existing entities, then the sweep).
  */
 async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise<Work> {
-  const service = new UserSyncService(process.env);
+  const service = createUserSyncService(process.env);
   const seedStarted = performance.now();
   const seed = await service.runDue(quietLogger, { trigger: "cli" });
   const seedWallTimeInMs = performance.now() - seedStarted;
@@ -141,7 +141,7 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
 }
 
 async function readCeiling(): Promise<Work> {
-  const service = new UserSyncService(process.env);
+  const service = createUserSyncService(process.env);
   const started = performance.now();
   let users = 0;
   for await (const page of service.users.listUserPages()) users += page.users.length;
@@ -191,7 +191,7 @@ async function writeCeiling(spec: ScenarioSpec): Promise<Work> {
  * that both write the same bytes per user; only the strategy differs.
  */
 async function naive(): Promise<Work> {
-  const service = new UserSyncService(process.env);
+  const service = createUserSyncService(process.env);
   const storage = service.settings.storage;
   if (storage.kind !== "connectionString") throw new Error("the naive baseline needs SNAPSHOT_STORAGE as a connection string");
   const table = TableClient.fromConnectionString(storage.connectionString, NAIVE_TABLE, { allowInsecureConnection: storage.allowInsecureConnection });

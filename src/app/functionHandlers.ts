@@ -1,18 +1,19 @@
 /**
- * The Functions host's side of the fan-out (multi-tenant mode): the timer's scheduler pass, and
- * the queue-triggered `tenantSync` handler, which shares handleTenantSyncMessage with `worker`.
+ * The Functions host's side of the fan-out (multi-tenant mode), over the process-wide
+ * TenantServices (so it sits with the composition, on the top floor): the timer's scheduler pass,
+ * and the queue-triggered `tenantSync` handler, which shares handleTenantSyncMessage with `worker`.
  * The host itself keeps a message invisible while it runs, retries it after host.json's
  * `visibilityTimeout`, and moves it to `<queue>-poison` after `maxDequeueCount` attempts.
  */
 import type { InvocationContext } from "@azure/functions";
-import { getTenantServices } from "../app/tenantServices.js";
+import { getTenantServices } from "./tenantServices.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary } from "../sync/runSummary.js";
 import { FLUSH_TIMEOUT_IN_MS, flushTelemetry } from "../telemetry/runTelemetry.js";
-import { scheduleDueTenants } from "./scheduler.js";
-import { MAX_DEQUEUE_COUNT, parseTenantMessage } from "./tenantQueue.js";
-import { handleTenantSyncMessage } from "./tenantSyncHandler.js";
-import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS } from "./worker.js";
+import { scheduleDueTenants } from "../fanout/scheduler.js";
+import { MAX_DEQUEUE_COUNT, parseTenantMessage } from "../fanout/tenantQueue.js";
+import { handleTenantSyncMessage } from "../fanout/tenantSyncHandler.js";
+import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS } from "../fanout/worker.js";
 
 /** The timer in multi-tenant mode: queue every registered tenant that is not queued or running. */
 export async function scheduleTenantsTimer(context: InvocationContext): Promise<void> {
