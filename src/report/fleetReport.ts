@@ -7,6 +7,7 @@
 import { consentState, isUnhealthy, tenantHealth, worstFirst, type TenantHealth } from "../fanout/tenantHealth.js";
 import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
 import { escapeXml } from "./svgCharts.js";
+import { pageHead } from "./pageHead.js";
 
 /** The file name of a tenant's page next to the fleet page. */
 export function tenantPageName(tenantId: string): string {
@@ -26,6 +27,30 @@ export interface FleetReportOptions {
   /** Whether each tenant's page was written next to this one (else the page says how to make it). */
   tenantPages: boolean;
 }
+
+/** The page's styles (inline: the page loads nothing). */
+const FLEET_CSS = `body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 16px; color: #1f2328; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+.sub { color: #59636e; margin: 0 0 16px; }
+.wrap { overflow-x: auto; border: 1px solid #d1d9e0; border-radius: 6px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+th { font-size: 12px; color: #59636e; font-weight: 600; background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.tenant .id { font-family: ui-monospace, monospace; font-size: 12px; display: block; }
+td.tenant .name { color: #59636e; font-size: 12px; }
+tr td:first-child { border-left: 5px solid #90a4ae; }
+tr.ok td:first-child { border-left-color: #2e7d32; } tr.warn td:first-child { border-left-color: #f9a825; } tr.bad td:first-child { border-left-color: #c62828; }
+.badge { font-weight: 600; } tr.bad .badge { color: #c62828; } tr.warn .badge { color: #8a6100; }
+@media (max-width: 640px) {
+  thead { display: none; }
+  table, tbody, tr, td { display: block; width: auto; }
+  tr { border-bottom: 1px solid #d1d9e0; padding: 6px 0; }
+  td, td.num { border: 0; padding: 2px 10px; text-align: left; }
+  td[data-label]::before { content: attr(data-label) ": "; color: #59636e; font-size: 12px; }
+  td[data-label]:empty { display: none; }
+}
+footer { margin-top: 18px; color: #59636e; font-size: 12px; }`;
 
 export function renderFleetReport(records: readonly TenantRecord[], options: FleetReportOptions): string {
   const now = options.now;
@@ -51,39 +76,7 @@ export function renderFleetReport(records: readonly TenantRecord[], options: Fle
       );
     })
     .join("\n");
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>entra-user-sync: the fleet</title>
-<style>
-body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 16px; color: #1f2328; background: #fff; }
-h1 { font-size: 20px; margin: 0 0 4px; }
-.sub { color: #59636e; margin: 0 0 16px; }
-.wrap { overflow-x: auto; border: 1px solid #d1d9e0; border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
-th { font-size: 12px; color: #59636e; font-weight: 600; background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.tenant .id { font-family: ui-monospace, monospace; font-size: 12px; display: block; }
-td.tenant .name { color: #59636e; font-size: 12px; }
-tr td:first-child { border-left: 5px solid #90a4ae; }
-tr.ok td:first-child { border-left-color: #2e7d32; } tr.warn td:first-child { border-left-color: #f9a825; } tr.bad td:first-child { border-left-color: #c62828; }
-.badge { font-weight: 600; } tr.bad .badge { color: #c62828; } tr.warn .badge { color: #8a6100; }
-@media (max-width: 640px) {
-  thead { display: none; }
-  table, tbody, tr, td { display: block; width: auto; }
-  tr { border-bottom: 1px solid #d1d9e0; padding: 6px 0; }
-  td, td.num { border: 0; padding: 2px 10px; text-align: left; }
-  td[data-label]::before { content: attr(data-label) ": "; color: #59636e; font-size: 12px; }
-  td[data-label]:empty { display: none; }
-}
-footer { margin-top: 18px; color: #59636e; font-size: 12px; }
-</style>
-</head>
-<body>
+  return `${pageHead(`entra-user-sync: the fleet`, FLEET_CSS)}<body>
 <h1>entra-user-sync: the fleet</h1>
 <p class="sub">Generated ${escapeXml(now.toISOString().replace("T", " ").slice(0, 19))} UTC from the tenant registry: ${rows.length} tenant${rows.length === 1 ? "" : "s"}, ${unhealthy} unhealthy, worst first.</p>
 <div class="wrap"><table>

@@ -4,6 +4,7 @@
  */
 import type { ReportRun, RunHistory } from "./runHistory.js";
 import { barChart, escapeXml, timeChart } from "./svgCharts.js";
+import { pageHead } from "./pageHead.js";
 
 const COLORS = {
   succeeded: "#2e7d32",
@@ -49,6 +50,24 @@ function age(from: Date | undefined, now: Date): string {
 function tile(label: string, value: string, state: "ok" | "warn" | "bad" | "none" = "none"): string {
   return `<div class="tile ${state}"><div class="label">${escapeXml(label)}</div><div class="value">${escapeXml(value)}</div></div>`;
 }
+
+/** The page's styles (inline: the page loads nothing). */
+const REPORT_CSS = `body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1f2328; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+.sub { color: #59636e; margin: 0 0 16px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(190px, 100%), 1fr)); gap: 10px; margin-bottom: 18px; }
+.tile { border: 1px solid #d1d9e0; border-left: 5px solid #90a4ae; border-radius: 6px; padding: 8px 10px; }
+.tile.ok { border-left-color: #2e7d32; } .tile.warn { border-left-color: #f9a825; } .tile.bad { border-left-color: #c62828; }
+.label { color: #59636e; font-size: 12px; } .value { font-size: 16px; font-weight: 600; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 16px; }
+figure { margin: 0; border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px; }
+figcaption { font-weight: 600; margin-bottom: 4px; }
+svg.chart { width: 100%; height: auto; display: block; }
+.grid { stroke: #eaeef2; } .axis { stroke: #8c959f; } .tick, .legend, .unit { font-size: 11px; fill: #59636e; }
+.line { stroke-width: 1.5; }
+footer { margin-top: 18px; color: #59636e; font-size: 12px; }
+/* A phone: the charts take the screen's width (never wider: nothing clipped), their labels drawn larger to stay legible. */
+@media (max-width: 600px) { body { margin: 12px; } .tick, .unit { font-size: 16px; } .legend { font-size: 12px; } .point { r: 5px; } .line { stroke-width: 2.5; } }`;
 
 export function renderReport(history: RunHistory): string {
   const now = history.generatedAt;
@@ -142,33 +161,7 @@ export function renderReport(history: RunHistory): string {
     series: [{ name: "seconds waited", color: COLORS.waited, values: perDay(history, days, (r) => r.graphWaitedInSeconds) }],
   });
 
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>entra-user-sync: runs of the last ${history.days} days</title>
-<style>
-body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1f2328; background: #fff; }
-h1 { font-size: 20px; margin: 0 0 4px; }
-.sub { color: #59636e; margin: 0 0 16px; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(190px, 100%), 1fr)); gap: 10px; margin-bottom: 18px; }
-.tile { border: 1px solid #d1d9e0; border-left: 5px solid #90a4ae; border-radius: 6px; padding: 8px 10px; }
-.tile.ok { border-left-color: #2e7d32; } .tile.warn { border-left-color: #f9a825; } .tile.bad { border-left-color: #c62828; }
-.label { color: #59636e; font-size: 12px; } .value { font-size: 16px; font-weight: 600; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 16px; }
-figure { margin: 0; border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px; }
-figcaption { font-weight: 600; margin-bottom: 4px; }
-svg.chart { width: 100%; height: auto; display: block; }
-.grid { stroke: #eaeef2; } .axis { stroke: #8c959f; } .tick, .legend, .unit { font-size: 11px; fill: #59636e; }
-.line { stroke-width: 1.5; }
-footer { margin-top: 18px; color: #59636e; font-size: 12px; }
-/* A phone: the charts take the screen's width (never wider: nothing clipped), their labels drawn larger to stay legible. */
-@media (max-width: 600px) { body { margin: 12px; } .tick, .unit { font-size: 16px; } .legend { font-size: 12px; } .point { r: 5px; } .line { stroke-width: 2.5; } }
-</style>
-</head>
-<body>
+  return `${pageHead(`entra-user-sync: runs of the last ${history.days} days`, REPORT_CSS)}<body>
 <h1>entra-user-sync: runs of the last ${history.days} days</h1>
 <p class="sub">Generated ${escapeXml(now.toISOString().replace("T", " ").slice(0, 19))} UTC from the run records in storage: ${history.runs.length} runs${history.truncated ? " (cut at the report's limit)" : ""}. Times are UTC.</p>
 <section class="tiles">${tiles}</section>
