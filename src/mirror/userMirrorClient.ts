@@ -9,7 +9,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableServiceClientOptions } from "@azure/data-tables";
 import pLimit from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
@@ -27,7 +27,7 @@ export type { MirrorTableStats, MirrorWriteOptions, OperationOptionsBase } from 
 export type { ListMirrorUsersOptions } from "./mirrorUsers.js";
 
 export interface UserMirrorClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
   /** Tables are `<prefix>Mirror` and `<prefix>MirrorChanges`. Default "entraUser". */

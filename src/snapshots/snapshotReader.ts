@@ -5,7 +5,7 @@
  * instead of ending a partial list in success.
  */
 import { odata, type TableClient } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { assertSnapshotId, createSnapshotError } from "./snapshotErrors.js";
 import { isFenceRow } from "../tables/partitionFence.js";
@@ -28,9 +28,9 @@ export interface DiffSnapshotsOptions {
 export class SnapshotReader {
   readonly #snapshots: TableClient;
   readonly #runs: RunsTable;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
 
-  constructor(snapshots: TableClient, runs: RunsTable, storage: SnapshotStorageSettings) {
+  constructor(snapshots: TableClient, runs: RunsTable, storage: TableStorageSettings) {
     this.#snapshots = snapshots;
     this.#runs = runs;
     this.#storage = storage;

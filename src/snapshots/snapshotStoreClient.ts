@@ -8,7 +8,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableClient, TableServiceClientOptions } from "@azure/data-tables";
 import pLimit from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -37,7 +37,7 @@ export type { CheckpointRunOptions, StartRunOptions, UpsertUsersResult } from ".
 export type RunLease = WriterLease;
 
 export interface SnapshotStoreClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
   /** Table names are `<prefix>Snapshots` and `<prefix>Runs`. Default "entraUser". */
@@ -62,7 +62,7 @@ export class SnapshotStoreClient {
   readonly snapshotsTableName: string;
   readonly runsTableName: string;
   readonly partitionCount: number;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #snapshots: TableClient;
   readonly #runsClient: TableClient;
   readonly #runs: RunsTable;

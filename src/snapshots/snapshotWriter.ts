@@ -5,7 +5,7 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { assertSnapshotId } from "./snapshotErrors.js";
@@ -57,7 +57,7 @@ const PROMOTION_ATTEMPTS = 5;
 export interface SnapshotWriterOptions {
   snapshots: TableClient;
   runs: RunsTable;
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   partitionCount: number;
   limit: LimitFunction;
 }
@@ -65,7 +65,7 @@ export interface SnapshotWriterOptions {
 export class SnapshotWriter {
   readonly #snapshots: TableClient;
   readonly #runs: RunsTable;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #partitionCount: number;
   readonly #limit: LimitFunction;
   readonly #transactionLimits: TransactionLimits = SERVICE_TRANSACTION_LIMITS;

@@ -4,7 +4,7 @@
  * of its runs writes, and its run-records table (which holds the lease) last.
  */
 import type { TokenCredential } from "@azure/identity";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { isUserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -19,7 +19,7 @@ export function tenantTableNames(tablePrefix: string): string[] {
 }
 
 export interface DeleteTenantDataOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** The tenant's snapshot store (its writer lease): built by the composition (composeTenantStorage). */
   store: SnapshotStoreClient;
   credential?: TokenCredential | undefined;

@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { TableClient, TableEntityResult, TableServiceClientOptions } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
@@ -15,7 +15,7 @@ import { createTenantError } from "./tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "./tenantId.js";
 
 export interface TenantRegistryClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
   /** The registry table is `<prefix>Tenants`. Default "entraUser". */
@@ -107,7 +107,7 @@ interface TenantEntity {
 export class TenantRegistryClient {
   readonly tableName: string;
   readonly #table: TableClient;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
 
   constructor(options: TenantRegistryClientOptions) {
     const prefix = checkedTablePrefix(options.tablePrefix);
