@@ -5,6 +5,8 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { TableStorageSettings } from "../configuration/settings.js";
+import { runsTableName, storeTableNames } from "../kinds/tableNames.js";
+import { OBJECT_KINDS } from "../kinds/users.js";
 import { isUserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -13,9 +15,9 @@ import { isStatusCode } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { tenantTablePrefix } from "./tenantId.js";
 
-/** The tables of the snapshot store and the live mirror, for a table prefix. */
+/** The tables of the snapshot store and the live mirror, for a table prefix: every object kind's, and the run records. */
 export function tenantTableNames(tablePrefix: string): string[] {
-  return ["Snapshots", "Runs", "Mirror", "MirrorChanges"].map((suffix) => `${tablePrefix}${suffix}`);
+  return storeTableNames(tablePrefix, OBJECT_KINDS);
 }
 
 export interface DeleteTenantDataOptions {
@@ -39,7 +41,8 @@ export interface DeletedTable {
  */
 export async function deleteTenantData(tenantId: string, options: DeleteTenantDataOptions): Promise<DeletedTable[]> {
   const prefix = tenantTablePrefix(tenantId);
-  const [snapshots, runs, ...mirror] = tenantTableNames(prefix) as [string, string, ...string[]];
+  const runs = runsTableName(prefix);
+  const others = tenantTableNames(prefix).filter((name) => name !== runs);
   const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
   // Looked at once: without it there is no lease to take, and it is not deleted below either.
   const runsExisted = await tableExists(runsTable, runs, options);
@@ -56,7 +59,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
     }
   }
   const deleted = new Map<string, DeletedTable>();
-  for (const tableName of [snapshots, ...mirror, runs]) {
+  for (const tableName of [...others, runs]) {
     const table = tableName === runs ? runsTable : createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
     const existed = tableName === runs ? runsExisted : await tableExists(table, tableName, options);
     if (existed) {

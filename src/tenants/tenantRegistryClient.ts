@@ -9,6 +9,7 @@ import type { TableClient, TableEntityResult, TableServiceClientOptions } from "
 import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
+import { tenantsTableName } from "../kinds/tableNames.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { isStatusCode, queryEntities } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
@@ -111,7 +112,7 @@ export class TenantRegistryClient {
 
   constructor(options: TenantRegistryClientOptions) {
     const prefix = checkedTablePrefix(options.tablePrefix);
-    this.tableName = `${prefix}Tenants`;
+    this.tableName = tenantsTableName(prefix);
     this.#storage = options.storage;
     this.#table = createTableClient({
       storage: options.storage,
