@@ -33,7 +33,7 @@ const canonicalCalls: string[] = [];
 /**
  * A kind nothing in src/ knows. Its encoding is one JSON column (`body`), not the users' column per
  * property, so an entity written by the users' encoding would show; a widget over size 1000 cannot
- * be stored. Its change detection ignores `revision`.
+ * be stored. Its change detection ignores the case of `label`.
  */
 const WIDGETS: ObjectKind = {
   name: "widgets",
@@ -51,7 +51,7 @@ const WIDGETS: ObjectKind = {
     canonicalCalls.push(widget.id);
     return Object.fromEntries(select.map((name) => [name, widget[name] ?? null])) as GraphObject;
   },
-  sameValues: (a, b) => a.label === b.label && a.size === b.size,
+  sameValues: (a, b) => String(a.label).toLowerCase() === String(b.label).toLowerCase() && a.size === b.size,
   entity: {
     encode(widget, partitionKey) {
       if (typeof widget.size === "number" && widget.size > 1000) {
@@ -209,8 +209,8 @@ describe("a second object kind through the generic stages", () => {
 
   it("applies an incremental round with the kind's change detection, and logs the changes in the kind's encoding", async () => {
     const items: DeltaItem[] = [
-      // Only `revision` differs: the widgets' sameValues says nothing changed.
-      { kind: "user", user: { id: "w001", label: "Widget 1", size: 10 } },
+      // Only the label's case differs: the widgets' sameValues (not the users') says nothing changed.
+      { kind: "user", user: { id: "w001", label: "WIDGET 1", size: 10 } },
       { kind: "user", user: { id: "w002", label: "Renamed", size: 20 } },
       { kind: "user", user: { id: "w007", label: "Widget 7", size: 70 } },
       { kind: "removed", id: "w003", reason: "changed" },
