@@ -36,4 +36,4 @@ export const USERS: ObjectKind<GraphUser> = {
 };
 
 /** Every kind the stores hold, in the order their tables are listed (storeTableNames). */
-export const OBJECT_KINDS: readonly ObjectKind[] = [USERS as ObjectKind];
+export const OBJECT_KINDS: readonly ObjectKind[] = [USERS];
