@@ -54,7 +54,7 @@ export interface UpsertUsersResult {
 const PROMOTION_ATTEMPTS = 5;
 
 export interface SnapshotWriterOptions {
-  /** The kind of object the snapshot table holds (its entity encoding; its noun in messages). */
+  /** The kind of object the snapshot table holds (its entity encoding; its name in messages). */
   kind: ObjectKind;
   /** The kind's snapshot table. */
   snapshots: TableClient;
@@ -115,13 +115,13 @@ export class SnapshotWriter {
     const byId = new Map<string, KindEntity>();
     const skipped: SkippedUser[] = [];
     const { encode } = this.#kind.entity;
-    for (const user of objects) {
+    for (const object of objects) {
       let entity: KindEntity;
       try {
-        entity = encode(user, snapshotPartitionKey(snapshotId, String(user.id), this.#partitionCount));
+        entity = encode(object, snapshotPartitionKey(snapshotId, String(object.id), this.#partitionCount));
       } catch (error) {
         if (!isUserSyncError(error, "user_not_storable")) throw error;
-        skipped.push({ id: String(user.id), reason: error.message });
+        skipped.push({ id: String(object.id), reason: error.message });
         continue;
       }
       byId.delete(entity.rowKey);
