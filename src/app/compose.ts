@@ -7,13 +7,14 @@
  */
 import { createDefaultHttpClient, type HttpClient } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
-import { loadSettings, loadStorageSettings, type Settings, type SnapshotStorageSettings } from "../configuration/settings.js";
+import { loadSettings, loadStorageSettings, type Settings, type TableStorageSettings } from "../configuration/settings.js";
 import { adminConsentUrlFor } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
 import { createAzureCredential } from "../credentials/azureCredential.js";
 import { GraphRequestClient } from "../graph/graphRequestClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { UserDeltaClient } from "../graph/userDeltaClient.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
 import { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
@@ -46,20 +47,21 @@ export interface ProcessClients {
 /**
  * Builds the stores from the storage settings alone (what `runs`, `export` and `diff` need).
  * `tablePrefix`: a registered tenant's (tenantTablePrefix); default "entraUser", single-tenant mode's.
+ * `kind`: the object kind the stores hold (src/kinds/); default the users.
  */
-export function composeStorage(storage: SnapshotStorageSettings, credential?: TokenCredential, tablePrefix?: string): StorageClients {
+export function composeStorage(storage: TableStorageSettings, credential?: TokenCredential, tablePrefix?: string, kind?: ObjectKind): StorageClients {
   const withCredential = storage.kind === "identity" ? { storage, credential: credential ?? createAzureCredential() } : { storage };
-  const prefixed = tablePrefix === undefined ? withCredential : { ...withCredential, tablePrefix };
+  const prefixed = { ...withCredential, ...(tablePrefix === undefined ? {} : { tablePrefix }), ...(kind === undefined ? {} : { kind }) };
   return { storage, store: new SnapshotStoreClient(prefixed), mirror: new UserMirrorClient(prefixed) };
 }
 
 /** The stores of one registered tenant: its own tables (docs/tenants.md), and no other tenant's. */
-export function composeTenantStorage(storage: SnapshotStorageSettings, tenantId: string, credential?: TokenCredential): StorageClients {
-  return composeStorage(storage, credential, tenantTablePrefix(tenantId));
+export function composeTenantStorage(storage: TableStorageSettings, tenantId: string, credential?: TokenCredential, kind?: ObjectKind): StorageClients {
+  return composeStorage(storage, credential, tenantTablePrefix(tenantId), kind);
 }
 
 /** The tenant registry, in the snapshot storage account. */
-export function composeRegistry(storage: SnapshotStorageSettings, credential?: TokenCredential): TenantRegistryClient {
+export function composeRegistry(storage: TableStorageSettings, credential?: TokenCredential): TenantRegistryClient {
   return new TenantRegistryClient(storage.kind === "identity" ? { storage, credential: credential ?? createAzureCredential() } : { storage });
 }
 

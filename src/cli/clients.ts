@@ -5,6 +5,7 @@
 import { composeRegistry, composeStorage, composeTenantStorage, type StorageClients } from "../app/compose.js";
 import { loadStorageSettings } from "../configuration/settings.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
 import type { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
@@ -34,16 +35,16 @@ export async function selectTenant(tenant: string | undefined, env: Record<strin
   return id;
 }
 
-/** `tenant`: what selectTenant returned (undefined: single-tenant mode's tables). */
-function storageFromEnvironment(tenant: string | undefined): StorageClients {
+/** `tenant`: what selectTenant returned (undefined: single-tenant mode's tables); `kind`: the objects (default the users). */
+function storageFromEnvironment(tenant: string | undefined, kind?: ObjectKind): StorageClients {
   const storage = loadStorageSettings(process.env);
-  return tenant === undefined ? composeStorage(storage) : composeTenantStorage(storage, tenant);
+  return tenant === undefined ? composeStorage(storage, undefined, undefined, kind) : composeTenantStorage(storage, tenant, undefined, kind);
 }
 
-export function storeFromEnvironment(tenant: string | undefined): SnapshotStoreClient {
-  return storageFromEnvironment(tenant).store;
+export function storeFromEnvironment(tenant: string | undefined, kind?: ObjectKind): SnapshotStoreClient {
+  return storageFromEnvironment(tenant, kind).store;
 }
 
-export function mirrorFromEnvironment(tenant: string | undefined): UserMirrorClient {
-  return storageFromEnvironment(tenant).mirror;
+export function mirrorFromEnvironment(tenant: string | undefined, kind?: ObjectKind): UserMirrorClient {
+  return storageFromEnvironment(tenant, kind).mirror;
 }

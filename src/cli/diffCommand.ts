@@ -1,4 +1,6 @@
-/** `entra-user-sync diff`: what changed between two complete snapshots (default: the latest two). */
+/** `entra-user-sync diff`: what changed between two complete snapshots (default: the latest two), for one object kind (default the users). */
+import type { ObjectKind } from "../kinds/objectKind.js";
+import { USERS } from "../kinds/users.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
 import { UserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
@@ -12,10 +14,13 @@ export interface DiffOptions {
   format: "table" | "jsonl";
   /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
   tenant?: string | undefined;
+  /** The kind of object compared (src/kinds/). Default: the users. */
+  kind?: ObjectKind;
 }
 
 export async function diffCommand(options: DiffOptions): Promise<void> {
-  const store = storeFromEnvironment(options.tenant);
+  const kind = options.kind ?? USERS;
+  const store = storeFromEnvironment(options.tenant, kind);
   const { from, to } = await snapshotsToCompare(store, options.from, options.to);
   const counts = { added: 0, removed: 0, changed: 0 };
   const byProperty = new Map<string, number>();
@@ -32,7 +37,7 @@ export async function diffCommand(options: DiffOptions): Promise<void> {
     return;
   }
   const rows = [
-    ["CHANGE", "USERS"],
+    ["CHANGE", kind.name.toUpperCase()],
     ["added", formatNumber(counts.added)],
     ["removed", formatNumber(counts.removed)],
     ["changed", formatNumber(counts.changed)],
@@ -40,7 +45,7 @@ export async function diffCommand(options: DiffOptions): Promise<void> {
   let text = `${summary}\n\n${formatTable(rows)}`;
   if (byProperty.size > 0) {
     const properties = [...byProperty].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    text += `\n${formatTable([["PROPERTY", "USERS CHANGED"], ...properties.map(([name, n]) => [name, formatNumber(n)])])}`;
+    text += `\n${formatTable([["PROPERTY", `${kind.name.toUpperCase()} CHANGED`], ...properties.map(([name, n]) => [name, formatNumber(n)])])}`;
   }
   await write(text);
 }

@@ -1,5 +1,10 @@
-/** `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set (--changes). */
+/**
+ * `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set
+ * (--changes), of one object kind (the users unless `kind` says otherwise).
+ */
 import type { GraphUser } from "../graph/types.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
+import { USERS } from "../kinds/users.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
 import { UserSyncError } from "../shared/errors.js";
@@ -19,12 +24,15 @@ export interface ExportOptions {
   raw?: boolean;
   /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
   tenant?: string | undefined;
+  /** The kind of object exported (src/kinds/). Default: the users. */
+  kind?: ObjectKind;
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
   if (options.current) return exportCurrent(options);
   if (options.changes !== undefined) return exportChanges(options.changes, options);
-  const store = storeFromEnvironment(options.tenant);
+  const kind = options.kind ?? USERS;
+  const store = storeFromEnvironment(options.tenant, kind);
   let snapshotId = options.snapshot;
   if (options.latest) {
     const latest = await store.getLatestSnapshot();
@@ -37,17 +45,18 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
   const run = isRunId(snapshotId!) ? await store.getRun(snapshotId!) : undefined;
   const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"], raw: options.raw === true });
   let count = 0;
-  for await (const user of store.listSnapshotUsers(snapshotId!)) {
-    await writeData(writer.linesFor(user));
+  for await (const object of store.listSnapshotObjects(snapshotId!)) {
+    await writeData(writer.linesFor(object));
     count += 1;
   }
   await writeData(writer.end());
-  writeError(`Exported ${formatCount(count, "user")} from snapshot ${snapshotId}.\n`);
+  writeError(`Exported ${formatCount(count, kind.noun)} from snapshot ${snapshotId}.\n`);
 }
 
 /** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
 async function exportCurrent(options: ExportOptions): Promise<void> {
-  const mirror = mirrorFromEnvironment(options.tenant);
+  const kind = options.kind ?? USERS;
+  const mirror = mirrorFromEnvironment(options.tenant, kind);
   const state = await mirror.getDeltaState();
   if (!state?.state.deltaLink) {
     throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
@@ -69,19 +78,20 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
       "The live mirror changed while it was read (a sync round wrote to it), so what was printed may mix two states: do not use it. Run export --current again (entra-user-sync runs shows when rounds run).",
     );
   }
-  const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, "removed user")}` : "";
-  writeError(`Exported ${formatCount(counts.present, "current user")}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+  const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, `removed ${kind.noun}`)}` : "";
+  writeError(`Exported ${formatCount(counts.present, `current ${kind.noun}`)}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
   const skipped = await mirror.skippedSinceFullRound();
   if (skipped.count > 0) {
     writeError(
-      `warning: ${formatCount(skipped.count, "user")} skipped by the mirror since its last full round: they could not be stored (first: ${skipped.first.map((u) => u.id).join(", ")}); see: entra-user-sync runs --json\n`,
+      `warning: ${formatCount(skipped.count, kind.noun)} skipped by the mirror since its last full round: they could not be stored (first: ${skipped.first.map((u) => u.id).join(", ")}); see: entra-user-sync runs --json\n`,
     );
   }
 }
 
 /** One mirror run's change set: what it added, updated, restored and removed. */
 async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
-  const mirror = mirrorFromEnvironment(options.tenant);
+  const kind = options.kind ?? USERS;
+  const mirror = mirrorFromEnvironment(options.tenant, kind);
   const run = await mirror.getRun(runId);
   if (!run) {
     throw new UserSyncError(
@@ -95,14 +105,15 @@ async function exportChanges(runId: string, options: ExportOptions): Promise<voi
       `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
     );
   }
-  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "at", "id", "user"], raw: options.raw === true });
+  // The object after the change, under the kind's noun (`user`).
+  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "at", "id", kind.noun], raw: options.raw === true });
   const counts: Record<string, number> = {};
   for await (const change of mirror.listChanges(runId)) {
     const line: Record<string, unknown> = { change: change.change };
     if (change.reason !== undefined) line.reason = change.reason;
     line.at = change.at.toISOString();
     line.id = change.id;
-    line.user = change.user;
+    line[kind.noun] = change.user;
     await writeData(writer.linesFor(line as GraphUser));
     counts[change.change] = (counts[change.change] ?? 0) + 1;
   }

@@ -1,12 +1,12 @@
 /** The tenant registry of the `tenants` commands, from the environment (multi-tenant mode only). */
 import { consentState, tenantHealth } from "../fanout/tenantHealth.js";
 import { composeRegistry } from "../app/compose.js";
-import { loadStorageSettings, type SnapshotStorageSettings } from "../configuration/settings.js";
+import { loadStorageSettings, type TableStorageSettings } from "../configuration/settings.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 
-export function registryFromEnvironment(env: Record<string, string | undefined> = process.env): { registry: TenantRegistryClient; storage: SnapshotStorageSettings } {
+export function registryFromEnvironment(env: Record<string, string | undefined> = process.env): { registry: TenantRegistryClient; storage: TableStorageSettings } {
   if (loadTenantMode(env) !== "multi") {
     throw createTenantError("tenantModeMismatch", "The tenant registry is used only when USER_SYNC_TENANT_MODE=multi; this deployment syncs GRAPH_TENANT_ID alone.");
   }

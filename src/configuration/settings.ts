@@ -10,12 +10,12 @@ import { DEFAULT_FULL_SCHEDULE, DEFAULT_SELECT } from "./defaults.js";
 import { schema, TENANT_FIX, type TenantMode } from "./schema.js";
 import { SETTING_NAMES } from "./settingNames.js";
 import { settingsError } from "./settingsError.js";
-import { readStorage, type SnapshotStorageSettings } from "./storageSettings.js";
+import { readStorage, type TableStorageSettings } from "./storageSettings.js";
 
 export * from "./defaults.js";
 export { SETTING_NAMES, type SettingName } from "./settingNames.js";
 export { GRAPH_CREDENTIAL_MODES, TENANT_MODES, type GraphCredentialMode, type TenantMode } from "./schema.js";
-export { loadStorageSettings, type SnapshotStorageSettings } from "./storageSettings.js";
+export { loadStorageSettings, type TableStorageSettings } from "./storageSettings.js";
 export { SecretText, type GraphCredentialSettings } from "./credentialSettings.js";
 
 /**
@@ -40,7 +40,7 @@ export interface Settings {
   graphEndpoint: string;
   /** How the app proves its identity to Microsoft Entra (GRAPH_CREDENTIAL and its settings). */
   credential: GraphCredentialSettings;
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** NCRONTAB schedule of the timer, when set. The command line does not need it. */
   schedule?: string;
   /** 6-field NCRONTAB (UTC) of full rounds: the point-in-time snapshot and the mirror's full round (USER_SYNC_FULL_SCHEDULE). */

@@ -8,8 +8,14 @@ import { duration } from "./schema.js";
 import { settingsError } from "./settingsError.js";
 import { storageEndpointOf } from "./storageConnectionString.js";
 
-/** Where the stores live; `requestTimeoutInMs` bounds each table request (STORAGE_REQUEST_TIMEOUT_SECONDS). */
-export type SnapshotStorageSettings = (
+/**
+ * The connection to the table service every store uses (snapshots, run records, the mirror, the
+ * change log, the tenant registry): the account's endpoint and how to authenticate, and the bound
+ * on each table request (`requestTimeoutInMs`, STORAGE_REQUEST_TIMEOUT_SECONDS). No table names:
+ * those are a table prefix and the suffixes of src/kinds/tableNames.ts (each object kind's in its
+ * descriptor).
+ */
+export type TableStorageSettings = (
   | { kind: "connectionString"; connectionString: string; tableEndpoint: string; allowInsecureConnection: boolean }
   | { kind: "identity"; tableServiceUri: string; allowInsecureConnection: boolean }
 ) & { requestTimeoutInMs?: number };
@@ -17,10 +23,10 @@ export type SnapshotStorageSettings = (
 export const STORAGE_FIX =
   "Set SNAPSHOT_STORAGE to a connection string (UseDevelopmentStorage=true for Azurite), or SNAPSHOT_STORAGE__tableServiceUri to https://<account>.table.core.windows.net for an identity-based connection.";
 
-export function readStorage(env: Record<string, string | undefined>): { storage?: SnapshotStorageSettings; lines: string[]; names: string[] } {
+export function readStorage(env: Record<string, string | undefined>): { storage?: TableStorageSettings; lines: string[]; names: string[] } {
   const lines: string[] = [];
   const names: string[] = [];
-  let storage: SnapshotStorageSettings | undefined;
+  let storage: TableStorageSettings | undefined;
   const connectionString = env.SNAPSHOT_STORAGE?.trim();
   const tableServiceUri = env.SNAPSHOT_STORAGE__tableServiceUri?.trim();
   if (connectionString && tableServiceUri) {
@@ -85,10 +91,10 @@ export function readStorageRequestTimeout(env: Record<string, string | undefined
 }
 
 /**
- * Reads only the snapshot storage settings: what the command line's read-only commands (runs,
+ * Reads only the table storage settings: what the command line's read-only commands (runs,
  * export) need. Fails the same way loadSettings does.
  */
-export function loadStorageSettings(env: Record<string, string | undefined> = process.env): SnapshotStorageSettings {
+export function loadStorageSettings(env: Record<string, string | undefined> = process.env): TableStorageSettings {
   const result = readStorage(env);
   if (result.storage === undefined) throw settingsError(result.lines, result.names);
   return result.storage;

@@ -10,6 +10,9 @@ import type { GraphUser, UserPage } from "./types.js";
 export { linkDigest } from "./pagingLinks.js";
 export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 
+/** The users' collection, from the Graph origin (the users' kind declares it: src/kinds/users.ts). */
+export const USERS_COLLECTION_PATH = "/v1.0/users";
+
 export interface GraphUsersClientOptions {
   /** A request stage to share with the other reader (one pipeline, one throttling pacing per process); built from these options when absent. */
   requests?: GraphRequestClient;
@@ -72,7 +75,7 @@ export class GraphUsersClient {
 
   /** The first request of a pass: `/v1.0/users?$select=…&$top=…`. */
   get firstPageUrl(): string {
-    const url = new URL("/v1.0/users", this.#requests.graphOrigin);
+    const url = new URL(USERS_COLLECTION_PATH, this.#requests.graphOrigin);
     url.searchParams.set("$select", this.#select.join(","));
     url.searchParams.set("$top", String(this.#pageSize));
     return url.toString();

@@ -15,6 +15,9 @@ import type { GraphUser } from "./types.js";
 
 export { linkDigest } from "./pagingLinks.js";
 
+/** The users' delta endpoint, from the Graph origin (the users' kind declares it: src/kinds/users.ts). */
+export const USERS_DELTA_PATH = "/v1.0/users/delta";
+
 export interface UserDeltaClientOptions {
   /** A request stage to share with the other reader (one pipeline, one throttling pacing per process); built from these options when absent. */
   requests?: GraphRequestClient;
@@ -108,7 +111,7 @@ export class UserDeltaClient {
 
   /** The first request of a first round: `/v1.0/users/delta?$select=…` (no `$top`: Graph ignores it). */
   get firstRoundUrl(): string {
-    const url = new URL("/v1.0/users/delta", this.#requests.graphOrigin);
+    const url = new URL(USERS_DELTA_PATH, this.#requests.graphOrigin);
     url.searchParams.set("$select", this.#select.join(","));
     return url.toString();
   }

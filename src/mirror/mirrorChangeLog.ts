@@ -1,12 +1,12 @@
 /**
- * The change log: each mirror run's change set, one row per user per run (PartitionKey the run id),
- * holding the user as it was after the change.
+ * The change log: each mirror run's change set, one row per object per run (PartitionKey the run
+ * id), holding the object (a user) as it was after the change, in its kind's encoding.
  */
 import { odata } from "@azure/data-tables";
 import { isUserSyncError } from "../shared/errors.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { isFenceRow } from "../tables/partitionFence.js";
-import { decodeUserEntity, encodeUserEntity, type UserEntity } from "../tables/userEntity.js";
+import type { UserEntity } from "../tables/userEntity.js";
 import { CHANGE_COLUMN, type MirrorChangeKind, type MirrorRemovedReason } from "./mirrorEntity.js";
 import type { MirrorChangeRecord } from "./mirrorRecords.js";
 import type { MirrorTables, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
@@ -29,13 +29,14 @@ export class MirrorChangeLog {
    * A user too large for a row is recorded with its id only (the change is still on record).
    */
   async writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options: MirrorWriteOptions = {}): Promise<void> {
+    const { encode } = this.#tables.kind.entity;
     const operations = changes.map((change): [UserEntity, "Replace"] => {
       let entity: UserEntity;
       try {
-        entity = encodeUserEntity(change.user, runId);
+        entity = encode(change.user, runId);
       } catch (error) {
         if (!isUserSyncError(error, "user_not_storable")) throw error;
-        entity = encodeUserEntity({ id: change.id }, runId);
+        entity = encode({ id: change.id }, runId);
       }
       entity[CHANGE_COLUMN] = change.change;
       if (change.reason !== undefined) entity._reason = change.reason;
@@ -52,7 +53,7 @@ export class MirrorChangeLog {
       const record: MirrorChangeRecord = {
         id: String(entity.rowKey),
         change: entity[CHANGE_COLUMN] as MirrorChangeKind,
-        user: decodeUserEntity(entity),
+        user: this.#tables.kind.entity.decode(entity),
         at: new Date(entity._at as string),
       };
       if (typeof entity._reason === "string") record.reason = entity._reason as MirrorRemovedReason;

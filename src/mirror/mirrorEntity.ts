@@ -1,10 +1,13 @@
 /**
- * A mirror user as a table entity: the snapshot encoding (userEntity.ts: one column per property,
- * `_meta`) plus the mirror's own `_`-prefixed state columns. See docs/mirror.md.
+ * A mirror object as a table entity: its kind's snapshot encoding (for users, userEntity.ts: one
+ * column per property, `_meta`) plus the mirror's own `_`-prefixed state columns. See
+ * docs/mirror.md.
  */
 import type { GraphUser } from "../graph/types.js";
+import type { EntityCodec } from "../kinds/objectKind.js";
+import { USERS } from "../kinds/users.js";
 import { shardOf } from "../tables/keys.js";
-import { decodeUserEntity, encodeUserEntity, MAX_PROPERTIES, type UserEntity } from "../tables/userEntity.js";
+import { MAX_PROPERTIES, type UserEntity } from "../tables/userEntity.js";
 import { UserSyncError } from "../shared/errors.js";
 
 /**
@@ -60,9 +63,12 @@ export function removedReasonOf(state: MirrorUserState): MirrorRemovedReason | u
   return undefined;
 }
 
-/** The entity of a mirror user (Replace-mode write: every column, so cleared values are cleared). */
-export function encodeMirrorEntity(mirrorUser: MirrorUser): UserEntity {
-  const entity = encodeUserEntity(mirrorUser.user, mirrorPartitionKey(mirrorUser.user.id));
+/**
+ * The entity of a mirror user (Replace-mode write: every column, so cleared values are cleared);
+ * `codec`: the encoding of the mirror's kind.
+ */
+export function encodeMirrorEntity(mirrorUser: MirrorUser, codec: EntityCodec<GraphUser> = USERS.entity): UserEntity {
+  const entity = codec.encode(mirrorUser.user, mirrorPartitionKey(mirrorUser.user.id));
   if (Object.keys(entity).length - 2 + 3 + MIRROR_COLUMNS > MAX_PROPERTIES) {
     throw new UserSyncError(
       "user_not_storable",
@@ -85,8 +91,8 @@ export function stateColumns(m: Omit<MirrorUser, "user">): Record<string, unknow
 const STATES = new Set<MirrorUserState>(["present", "softDeleted", "deleted", "missing"]);
 const CHANGES = new Set<MirrorChangeKind>(["added", "updated", "restored", "removed"]);
 
-export function decodeMirrorEntity(entity: Record<string, unknown>): MirrorUser {
-  const user = decodeUserEntity(entity);
+export function decodeMirrorEntity(entity: Record<string, unknown>, codec: EntityCodec<GraphUser> = USERS.entity): MirrorUser {
+  const user = codec.decode(entity);
   const state = entity[STATE_COLUMN] as MirrorUserState;
   if (!STATES.has(state)) {
     throw new UserSyncError("storage_request_failed", `The mirror entity ${String(entity.partitionKey)}/${String(entity.rowKey)} has no valid ${STATE_COLUMN}; someone edited it. Run a full round (entra-user-sync run --full).`);

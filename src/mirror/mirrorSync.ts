@@ -3,6 +3,8 @@
  * good, otherwise a full round (mark and sweep). See docs/mirror.md.
  */
 import type { DeltaPage, DeltaTokenProblem, ListDeltaPagesOptions } from "../graph/userDeltaClient.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
+import { USERS } from "../kinds/users.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
@@ -26,6 +28,8 @@ import type { MirrorChange, MirrorWrite } from "./planChanges.js";
 
 /** The mirror's store, as a round sees it (UserMirrorClient in production; a fake in unit tests). */
 export interface MirrorStore {
+  /** The kind of object it holds (UserMirrorClient.kind); the users when absent. */
+  readonly kind?: ObjectKind;
   readonly stats: MirrorTableStats;
   beginRound(lease: LosableLeaseGuard, options?: { abortSignal?: AbortSignal }): Promise<string[]>;
   getDeltaState(options?: { abortSignal?: AbortSignal }): Promise<VersionedDeltaState | undefined>;
@@ -48,6 +52,8 @@ export interface DeltaPageSource {
 }
 
 export interface MirrorSyncDependencies {
+  /** The kind of object the mirror holds (its change detection). Default: the mirror store's (the users). */
+  kind?: ObjectKind;
   delta: DeltaPageSource;
   mirror: MirrorStore;
   logger: Logger;
@@ -237,7 +243,7 @@ export class MirrorRound {
     const at = this.#now();
     const items = lastPerId(page.items);
     const existing = await mirror.getUsers(items.map((i) => (i.kind === "user" ? i.user.id : i.id)), this.#signal);
-    const plan = planDeltaPage(items, existing, { runId: run.runId, round, now: at });
+    const plan = planDeltaPage(items, existing, { runId: run.runId, round, now: at, sameValues: (this.#deps.kind ?? this.#deps.mirror.kind ?? USERS).sameValues });
     const { skipped } = await mirror.applyWrites(plan.writes, this.#write);
     this.#counters.recordSkipped(run, skipped);
     await mirror.writeChanges(run.runId, plan.changes, at, this.#write);

@@ -5,7 +5,8 @@
  */
 import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { entitiesOf, FENCED_MAX_OPERATIONS, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -42,12 +43,15 @@ export type MirrorTableName = "users" | "changes";
 
 export class MirrorTables {
   readonly stats: MirrorTableStats = { requests: 0, entitiesWritten: 0, transactions: 0, entitiesRead: 0 };
-  readonly storage: SnapshotStorageSettings;
+  /** The kind of object the mirror holds: its entity encoding. */
+  readonly kind: ObjectKind;
+  readonly storage: TableStorageSettings;
   readonly limit: LimitFunction;
   readonly #tables: Record<MirrorTableName, TableClient>;
   readonly #fences = new WeakMap<LosableLeaseGuard, Record<MirrorTableName, PartitionFence>>();
 
-  constructor(options: { users: TableClient; changes: TableClient; storage: SnapshotStorageSettings; limit: LimitFunction }) {
+  constructor(options: { kind: ObjectKind; users: TableClient; changes: TableClient; storage: TableStorageSettings; limit: LimitFunction }) {
+    this.kind = options.kind;
     this.#tables = { users: options.users, changes: options.changes };
     this.storage = options.storage;
     this.limit = options.limit;

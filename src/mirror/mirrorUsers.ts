@@ -69,7 +69,7 @@ export class MirrorUsers {
           const rows = query.ids.map((id) => odata`RowKey eq ${id}`).join(" or ");
           const filter = `${odata`PartitionKey eq ${query.partition}`} and (${rows})`;
           for await (const entity of this.#tables.query("users", filter, `reading ${query.ids.length} mirror users`, options.abortSignal)) {
-            const mirrorUser = decodeMirrorEntity(entity);
+            const mirrorUser = decodeMirrorEntity(entity, this.#tables.kind.entity);
             found.set(mirrorUser.user.id, mirrorUser);
           }
         }),
@@ -92,7 +92,7 @@ export class MirrorUsers {
         continue;
       }
       try {
-        operations.push([encodeMirrorEntity(write.mirrorUser), "Replace"]);
+        operations.push([encodeMirrorEntity(write.mirrorUser, this.#tables.kind.entity), "Replace"]);
       } catch (error) {
         if (!isUserSyncError(error, "user_not_storable")) throw error;
         skipped.push({ id: String(write.mirrorUser.user.id), reason: error.message });
@@ -107,7 +107,7 @@ export class MirrorUsers {
     let filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH}`;
     if (!options.includeRemoved) filter += ` and ${STATE_COLUMN} eq 'present'`;
     for await (const entity of this.#tables.query("users", filter, "reading the mirror", options.abortSignal, { tableMayNotExist: true })) {
-      if (!isFenceRow(entity)) yield decodeMirrorEntity(entity);
+      if (!isFenceRow(entity)) yield decodeMirrorEntity(entity, this.#tables.kind.entity);
     }
   }
 
@@ -133,7 +133,7 @@ export class MirrorUsers {
     const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and _state eq ${"present"} and _round ne ${round}`;
     let batch: MirrorUser[] = [];
     for await (const entity of this.#tables.query("users", filter, "sweeping the mirror", options.abortSignal)) {
-      batch.push(decodeMirrorEntity(entity));
+      batch.push(decodeMirrorEntity(entity, this.#tables.kind.entity));
       if (batch.length >= SWEEP_BATCH) {
         yield batch;
         batch = [];

@@ -22,6 +22,8 @@ export interface MirrorChange {
 
 export interface PlanContext {
   runId: string;
+  /** Whether two objects hold the same values: the mirror's kind's (ObjectKind.sameValues). Default: sameUser. */
+  sameValues?: (a: GraphUser, b: GraphUser) => boolean;
   /** The mirror's current full round (the mark new writes carry). */
   round: string;
   now: Date;
@@ -65,13 +67,14 @@ export const sameUser = (a: GraphUser, b: GraphUser): boolean => sameUserValues(
  */
 export function planDeltaPage(items: readonly DeltaItem[], existing: ReadonlyMap<string, MirrorUser>, context: PlanContext): PagePlan {
   const plan: PagePlan = { writes: [], changes: [], unchanged: 0 };
+  const same = context.sameValues ?? sameUser;
   for (const item of lastPerId(items)) {
     if (item.kind === "user") {
       const previous = existing.get(item.user.id);
       let kind: MirrorChangeKind;
       if (previous === undefined) kind = "added";
       else if (previous.state !== "present") kind = "restored";
-      else if (sameUser(previous.user, item.user)) {
+      else if (same(previous.user, item.user)) {
         plan.unchanged += 1;
         continue;
       } else kind = "updated";

@@ -1,5 +1,6 @@
 /**
- * The live mirror in Azure Table Storage: the current users keyed by object id, the delta state
+ * The live mirror in Azure Table Storage: the current objects of one kind (users unless `kind` says
+ * otherwise: src/kinds/) keyed by object id, the delta state
  * (saved deltaLink, the `$select` it is bound to, the current full round), each run's change set,
  * and a record of mirror runs. One client for the two tables, in the style of the Azure SDK; each
  * job lives in its own module: users (mirrorUsers.ts), the change log (mirrorChangeLog.ts), the
@@ -9,7 +10,10 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableServiceClientOptions } from "@azure/data-tables";
 import pLimit from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
+import { kindTableNames } from "../kinds/tableNames.js";
+import { USERS } from "../kinds/users.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
@@ -27,11 +31,13 @@ export type { MirrorTableStats, MirrorWriteOptions, OperationOptionsBase } from 
 export type { ListMirrorUsersOptions } from "./mirrorUsers.js";
 
 export interface UserMirrorClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
-  /** Tables are `<prefix>Mirror` and `<prefix>MirrorChanges`. Default "entraUser". */
+  /** Tables are the kind's mirror and change log (`<prefix>Mirror` and `<prefix>MirrorChanges` for users). Default "entraUser". */
   tablePrefix?: string;
+  /** The kind of object the mirror holds (src/kinds/). Default: the users. */
+  kind?: ObjectKind;
   /** Entity group transactions in flight at once. Default 16. */
   writeConcurrency?: number;
   clientOptions?: TableServiceClientOptions;
@@ -40,6 +46,7 @@ export interface UserMirrorClientOptions {
 export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
 
 export class UserMirrorClient {
+  readonly kind: ObjectKind;
   readonly mirrorTableName: string;
   readonly changesTableName: string;
   readonly #tables: MirrorTables;
@@ -49,10 +56,13 @@ export class UserMirrorClient {
 
   constructor(options: UserMirrorClientOptions) {
     const prefix = checkedTablePrefix(options.tablePrefix);
-    this.mirrorTableName = `${prefix}Mirror`;
-    this.changesTableName = `${prefix}MirrorChanges`;
+    this.kind = options.kind ?? USERS;
+    const names = kindTableNames(prefix, this.kind);
+    this.mirrorTableName = names.mirror;
+    this.changesTableName = names.changes;
     const common = { storage: options.storage, credential: options.credential, clientOptions: options.clientOptions, owner: "UserMirrorClient" };
     this.#tables = new MirrorTables({
+      kind: this.kind,
       users: createTableClient({ ...common, tableName: this.mirrorTableName }),
       changes: createTableClient({ ...common, tableName: this.changesTableName }),
       storage: options.storage,

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { newRunId } from "../tables/keys.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -29,9 +29,9 @@ export interface LeaseOperationOptions {
 
 export class LeaseStore {
   readonly #table: TableClient;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
 
-  constructor(table: TableClient, storage: SnapshotStorageSettings) {
+  constructor(table: TableClient, storage: TableStorageSettings) {
     this.#table = table;
     this.#storage = storage;
   }

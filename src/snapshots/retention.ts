@@ -6,7 +6,7 @@
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { entitiesOf, isFenceRow } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -39,10 +39,10 @@ export interface DeleteExpiredSnapshotsResult {
 export class SnapshotRetention {
   readonly #snapshots: TableClient;
   readonly #runs: RunsTable;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #limit: LimitFunction;
 
-  constructor(options: { snapshots: TableClient; runs: RunsTable; storage: SnapshotStorageSettings; limit: LimitFunction }) {
+  constructor(options: { snapshots: TableClient; runs: RunsTable; storage: TableStorageSettings; limit: LimitFunction }) {
     this.#snapshots = options.snapshots;
     this.#runs = options.runs;
     this.#storage = options.storage;

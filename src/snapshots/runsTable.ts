@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { odata, type TableClient, type TableEntityResult, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { runRowKey } from "../tables/keys.js";
 import { entitiesOf, failedOperationIndex } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -37,10 +37,10 @@ export interface WriteOptions {
 
 export class RunsTable {
   readonly #table: TableClient;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #leases: LeaseStore;
 
-  constructor(table: TableClient, storage: SnapshotStorageSettings, leases: LeaseStore) {
+  constructor(table: TableClient, storage: TableStorageSettings, leases: LeaseStore) {
     this.#table = table;
     this.#storage = storage;
     this.#leases = leases;

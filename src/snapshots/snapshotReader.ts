@@ -1,16 +1,16 @@
 /**
- * Reading snapshots: a complete snapshot's users, and the differences between two. Every read is
+ * Reading snapshots: a complete snapshot's objects (of the reader's kind: users), and the
+ * differences between two. Every read is
  * all or nothing: the snapshot is checked to be complete before the first user and again after the
  * last, so a snapshot that retention began deleting meanwhile fails the read (`read_incomplete`)
  * instead of ending a partial list in success.
  */
 import { odata, type TableClient } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import type { GraphUser } from "../graph/types.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
+import type { GraphObject, ObjectKind } from "../kinds/objectKind.js";
 import { assertSnapshotId, createSnapshotError } from "./snapshotErrors.js";
 import { isFenceRow } from "../tables/partitionFence.js";
 import { queryEntities } from "../tables/tableStore.js";
-import { decodeUserEntity } from "../tables/userEntity.js";
 import type { SyncRunRecord } from "./runRecords.js";
 import type { RunsTable } from "./runsTable.js";
 import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
@@ -26,35 +26,38 @@ export interface DiffSnapshotsOptions {
 }
 
 export class SnapshotReader {
+  readonly #kind: ObjectKind;
   readonly #snapshots: TableClient;
   readonly #runs: RunsTable;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
 
-  constructor(snapshots: TableClient, runs: RunsTable, storage: SnapshotStorageSettings) {
+  /** `snapshots`: the kind's snapshot table. */
+  constructor(kind: ObjectKind, snapshots: TableClient, runs: RunsTable, storage: TableStorageSettings) {
+    this.#kind = kind;
     this.#snapshots = snapshots;
     this.#runs = runs;
     this.#storage = storage;
   }
 
   /**
-   * The users of a snapshot, decoded, one page of entities in memory at a time. Refuses a snapshot
-   * whose run did not succeed unless `includeIncomplete` is set. Users come in storage order
-   * (partition, then object id), not Graph's order.
+   * The objects of a snapshot, decoded, one page of entities in memory at a time. Refuses a
+   * snapshot whose run did not succeed unless `includeIncomplete` is set. Objects come in storage
+   * order (partition, then object id), not Graph's order.
    */
-  async *listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
+  async *listSnapshotObjects(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphObject> {
     const signal = { abortSignal: options.abortSignal };
     if (options.includeIncomplete) assertSnapshotId(snapshotId);
     else await this.getCompleteRun(snapshotId, signal);
     // One range over the snapshot's partitions: `<id>-00` … `<id>-ff` sort between `<id>-` and `<id>.`.
     const filter = odata`PartitionKey gt ${`${snapshotId}-`} and PartitionKey lt ${`${snapshotId}.`}`;
     for await (const entity of queryEntities(this.#snapshots, this.#storage, `reading snapshot ${snapshotId}`, { filter, abortSignal: options.abortSignal })) {
-      if (!isFenceRow(entity)) yield decodeUserEntity(entity);
+      if (!isFenceRow(entity)) yield this.#kind.entity.decode(entity);
     }
     if (!options.includeIncomplete) await this.#assertStillWhole(snapshotId, signal);
   }
 
   /**
-   * What changed from snapshot `fromId` to `toId`: users added, removed, and changed (with each
+   * What changed from snapshot `fromId` to `toId`: objects added, removed, and changed (with each
    * changed property's old and new value), in storage order. Memory stays bounded: both snapshots
    * are read one partition at a time, in RowKey order, and merge-joined. Both must be complete and
    * spread over the same number of partitions.
@@ -68,7 +71,7 @@ export class SnapshotReader {
     }
     for (let shard = 0; shard < from.partitionCount; shard++) {
       const suffix = shard.toString(16).padStart(2, "0");
-      yield* diffSortedUsers(this.#partitionUsers(`${fromId}-${suffix}`, options.abortSignal), this.#partitionUsers(`${toId}-${suffix}`, options.abortSignal));
+      yield* diffSortedUsers(this.#partitionObjects(`${fromId}-${suffix}`, options.abortSignal), this.#partitionObjects(`${toId}-${suffix}`, options.abortSignal));
     }
     await this.#assertStillWhole(fromId, signal);
     await this.#assertStillWhole(toId, signal);
@@ -91,11 +94,11 @@ export class SnapshotReader {
     throw createSnapshotError({ kind: "changedWhileRead", snapshotId, deletedAt: run?.snapshotDeletedAt });
   }
 
-  /** One partition's users in RowKey order. */
-  async *#partitionUsers(partitionKey: string, abortSignal: AbortSignal | undefined): AsyncIterableIterator<GraphUser> {
+  /** One partition's objects in RowKey order. */
+  async *#partitionObjects(partitionKey: string, abortSignal: AbortSignal | undefined): AsyncIterableIterator<GraphObject> {
     const filter = odata`PartitionKey eq ${partitionKey}`;
     for await (const entity of queryEntities(this.#snapshots, this.#storage, `reading partition ${partitionKey}`, { filter, abortSignal })) {
-      if (!isFenceRow(entity)) yield decodeUserEntity(entity);
+      if (!isFenceRow(entity)) yield this.#kind.entity.decode(entity);
     }
   }
 }

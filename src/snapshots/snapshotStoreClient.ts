@@ -1,6 +1,6 @@
 /**
- * The snapshot store: point-in-time copies of the directory's users in Azure Table Storage, and a
- * record of every sync run. One client for the two tables, in the style of the Azure SDK; each job
+ * The snapshot store: point-in-time copies of the directory's objects of one kind (users unless
+ * `kind` says otherwise: src/kinds/) in Azure Table Storage, and a record of every sync run. One client for the two tables, in the style of the Azure SDK; each job
  * lives in its own module: run records (runRecords.ts, runsTable.ts), the writer lease
  * (leaseStore.ts, writerLease.ts), writing (snapshotWriter.ts), reading and diff
  * (snapshotReader.ts) and retention (retention.ts). Layout and guarantees: docs/storage.md.
@@ -8,8 +8,11 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableClient, TableServiceClientOptions } from "@azure/data-tables";
 import pLimit from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import type { GraphUser } from "../graph/types.js";
+import type { GraphObject, ObjectKind } from "../kinds/objectKind.js";
+import { kindTableNames, runsTableName } from "../kinds/tableNames.js";
+import { USERS } from "../kinds/users.js";
 import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
@@ -37,11 +40,13 @@ export type { CheckpointRunOptions, StartRunOptions, UpsertUsersResult } from ".
 export type RunLease = WriterLease;
 
 export interface SnapshotStoreClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
-  /** Table names are `<prefix>Snapshots` and `<prefix>Runs`. Default "entraUser". */
+  /** Table names are `<prefix>Runs` and the kind's snapshots table (`<prefix>Snapshots` for users). Default "entraUser". */
   tablePrefix?: string;
+  /** The kind of object the snapshots hold (src/kinds/). Default: the users. */
+  kind?: ObjectKind;
   /** Partitions one snapshot is spread over, 1 to 256. Default 16. */
   partitionCount?: number;
   /** Entity group transactions in flight at once, across the store. Default 16. */
@@ -59,10 +64,11 @@ export const DEFAULT_PARTITION_COUNT = 16;
 export const DEFAULT_WRITE_CONCURRENCY = 16;
 
 export class SnapshotStoreClient {
+  readonly kind: ObjectKind;
   readonly snapshotsTableName: string;
   readonly runsTableName: string;
   readonly partitionCount: number;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #snapshots: TableClient;
   readonly #runsClient: TableClient;
   readonly #runs: RunsTable;
@@ -81,8 +87,9 @@ export class SnapshotStoreClient {
     if (!Number.isInteger(writeConcurrency) || writeConcurrency < 1) {
       throw new UserSyncError("invalid_setting", `The write concurrency ${writeConcurrency} is not valid: use a whole number of at least 1.`);
     }
-    this.snapshotsTableName = `${prefix}Snapshots`;
-    this.runsTableName = `${prefix}Runs`;
+    this.kind = options.kind ?? USERS;
+    this.snapshotsTableName = kindTableNames(prefix, this.kind).snapshots;
+    this.runsTableName = runsTableName(prefix);
     this.partitionCount = partitionCount;
     const storage = options.storage;
     this.#storage = storage;
@@ -93,8 +100,8 @@ export class SnapshotStoreClient {
     const limit = pLimit(writeConcurrency);
     this.#leases = new LeaseStore(this.#runsClient, storage);
     this.#runs = new RunsTable(this.#runsClient, storage, this.#leases);
-    this.#writer = new SnapshotWriter({ snapshots: this.#snapshots, runs: this.#runs, storage, partitionCount, limit });
-    this.#reader = new SnapshotReader(this.#snapshots, this.#runs, storage);
+    this.#writer = new SnapshotWriter({ kind: this.kind, snapshots: this.#snapshots, runs: this.#runs, storage, partitionCount, limit });
+    this.#reader = new SnapshotReader(this.kind, this.#snapshots, this.#runs, storage);
     this.#retention = new SnapshotRetention({ snapshots: this.#snapshots, runs: this.#runs, storage, limit });
   }
 
@@ -150,8 +157,13 @@ export class SnapshotStoreClient {
   startRun(options: StartRunOptions): Promise<SyncRunRecord> {
     return this.#writer.startRun(options);
   }
+  /** Writes objects of the store's kind into a snapshot (SnapshotWriter.upsertObjects). */
+  upsertObjects(snapshotId: string, objects: readonly GraphObject[], options: WriteOptions = {}): Promise<UpsertUsersResult> {
+    return this.#writer.upsertObjects(snapshotId, objects, options);
+  }
+  /** upsertObjects under the users' name (the snapshot run's port, SnapshotSink). */
   upsertUsers(snapshotId: string, users: readonly GraphUser[], options: WriteOptions = {}): Promise<UpsertUsersResult> {
-    return this.#writer.upsertUsers(snapshotId, users, options);
+    return this.#writer.upsertObjects(snapshotId, users, options);
   }
   claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptionsBase = {}): Promise<void> {
     return this.#writer.claimSnapshot(snapshotId, lease, options);
@@ -204,8 +216,13 @@ export class SnapshotStoreClient {
   }
 
   // Reading (snapshotReader.ts)
+  /** The objects of a complete snapshot (SnapshotReader.listSnapshotObjects). */
+  listSnapshotObjects(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphObject> {
+    return this.#reader.listSnapshotObjects(snapshotId, options);
+  }
+  /** listSnapshotObjects under the users' name. */
   listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
-    return this.#reader.listSnapshotUsers(snapshotId, options);
+    return this.#reader.listSnapshotObjects(snapshotId, options);
   }
   diffSnapshots(fromId: string, toId: string, options: DiffSnapshotsOptions = {}): AsyncIterableIterator<SnapshotChange> {
     return this.#reader.diffSnapshots(fromId, toId, options);

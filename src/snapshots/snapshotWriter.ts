@@ -5,8 +5,7 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
-import type { GraphUser } from "../graph/types.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { assertSnapshotId } from "./snapshotErrors.js";
 import { newRunId, snapshotPartitionKey, timeOfRunId } from "../tables/keys.js";
@@ -14,7 +13,7 @@ import { entitiesOf, failedOperationIndex, FENCED_MAX_OPERATIONS, PartitionFence
 import { storageError } from "../tables/storageErrors.js";
 import { isStatusCode, submitAll } from "../tables/tableStore.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS, type TransactionLimits } from "../tables/transactions.js";
-import { encodeUserEntity, type UserEntity } from "../tables/userEntity.js";
+import type { GraphObject, KindEntity, ObjectKind } from "../kinds/objectKind.js";
 import {
   boundedError,
   double,
@@ -55,23 +54,28 @@ export interface UpsertUsersResult {
 const PROMOTION_ATTEMPTS = 5;
 
 export interface SnapshotWriterOptions {
+  /** The kind of object the snapshot table holds (its entity encoding; its name in messages). */
+  kind: ObjectKind;
+  /** The kind's snapshot table. */
   snapshots: TableClient;
   runs: RunsTable;
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   partitionCount: number;
   limit: LimitFunction;
 }
 
 export class SnapshotWriter {
+  readonly #kind: ObjectKind;
   readonly #snapshots: TableClient;
   readonly #runs: RunsTable;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
   readonly #partitionCount: number;
   readonly #limit: LimitFunction;
   readonly #transactionLimits: TransactionLimits = SERVICE_TRANSACTION_LIMITS;
   readonly #fences = new WeakMap<WriterLease, Map<string, PartitionFence>>();
 
   constructor(options: SnapshotWriterOptions) {
+    this.#kind = options.kind;
     this.#snapshots = options.snapshots;
     this.#runs = options.runs;
     this.#storage = options.storage;
@@ -99,23 +103,25 @@ export class SnapshotWriter {
   }
 
   /**
-   * Writes users into a snapshot: upserts (Replace) in entity group transactions of one partition,
-   * at most 100 operations and under 4 MiB each, with bounded concurrency. A user id given twice
-   * is written once (the last one wins). A user that cannot be stored at all is left out and
-   * returned in `skipped` with the reason; the rest of the page is written. With a lease, every
-   * transaction is fenced (the partition's fence row is checked and moved on in it).
+   * Writes objects of the writer's kind (users) into a snapshot: upserts (Replace) in entity group
+   * transactions of one partition, at most 100 operations and under 4 MiB each, with bounded
+   * concurrency. An id given twice is written once (the last one wins). An object that cannot be
+   * stored at all is left out and returned in `skipped` with the reason; the rest of the page is
+   * written. With a lease, every transaction is fenced (the partition's fence row is checked and
+   * moved on in it).
    */
-  async upsertUsers(snapshotId: string, users: readonly GraphUser[], options: WriteOptions = {}): Promise<UpsertUsersResult> {
+  async upsertObjects(snapshotId: string, objects: readonly GraphObject[], options: WriteOptions = {}): Promise<UpsertUsersResult> {
     assertSnapshotId(snapshotId);
-    const byId = new Map<string, UserEntity>();
+    const byId = new Map<string, KindEntity>();
     const skipped: SkippedUser[] = [];
-    for (const user of users) {
-      let entity: UserEntity;
+    const { encode } = this.#kind.entity;
+    for (const object of objects) {
+      let entity: KindEntity;
       try {
-        entity = encodeUserEntity(user, snapshotPartitionKey(snapshotId, String(user.id), this.#partitionCount));
+        entity = encode(object, snapshotPartitionKey(snapshotId, String(object.id), this.#partitionCount));
       } catch (error) {
         if (!isUserSyncError(error, "user_not_storable")) throw error;
-        skipped.push({ id: String(user.id), reason: error.message });
+        skipped.push({ id: String(object.id), reason: error.message });
         continue;
       }
       byId.delete(entity.rowKey);
@@ -128,7 +134,7 @@ export class SnapshotWriter {
     const fence = lease ? this.#fence(lease, snapshotId) : undefined;
     const tasks = plan.map((entities) => async () => {
       const actions: TransactionAction[] = entities.map((entity) => ["upsert", entity, "Replace"]);
-      const operation = `writing ${entities.length} users of snapshot ${snapshotId} (partition ${entities[0]!.partitionKey})`;
+      const operation = `writing ${entities.length} ${this.#kind.name} of snapshot ${snapshotId} (partition ${entities[0]!.partitionKey})`;
       if (fence) {
         await fence.submit(entities[0]!.partitionKey, actions, operation, abortSignal);
         return;
@@ -157,7 +163,7 @@ export class SnapshotWriter {
   /**
    * Marks the run succeeded and, in the same transaction, points `latest` at its snapshot, unless
    * `latest` already names a newer snapshot (then the run is only marked succeeded). Call it only
-   * after every upsertUsers of the run has resolved.
+   * after every upsertObjects of the run has resolved.
    */
   async completeRun(run: SyncRunRecord, stats: RunStats, options: WriteOptions = {}): Promise<SyncRunRecord> {
     const completed: SyncRunRecord = { ...run, status: "succeeded", endedAt: new Date(), stats: normalizeStats(stats) };

@@ -10,8 +10,9 @@
  * continued from its checkpoint continues the same round; the sweep is one query for the users not
  * carrying the mark, so a sweep stopped half-way simply runs again.
  */
-import { canonicalUser } from "../graph/canonicalUser.js";
 import type { GraphUser } from "../graph/types.js";
+import type { ObjectKind } from "../kinds/objectKind.js";
+import { USERS } from "../kinds/users.js";
 import type { MirrorUser } from "../mirror/mirrorEntity.js";
 import type { MirrorRunReason, MirrorRunRecord, VersionedDeltaState } from "../mirror/mirrorRecords.js";
 import { sameSelect, type MirrorStore, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
@@ -35,6 +36,8 @@ export interface LatestDeltaSource {
 }
 
 export interface OnePassRoundDependencies {
+  /** The kind of object the pass reads and the mirror holds (its canonical form). Default: the mirror store's (the users). */
+  kind?: ObjectKind;
   delta: LatestDeltaSource;
   mirror: MirrorStore;
   logger: Logger;
@@ -150,9 +153,10 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     const round = this.#round!;
     const record = this.#record!;
     const select = round.select;
+    const { canonical } = this.#deps.kind ?? this.#deps.mirror.kind ?? USERS;
     const writes: MirrorWrite[] = users.map((user) => ({
       mode: "Replace",
-      mirrorUser: { user: canonicalUser(pick(user, select), select), state: "present", round: round.round, runId: record.runId } satisfies MirrorUser,
+      mirrorUser: { user: canonical(pick(user, select), select), state: "present", round: round.round, runId: record.runId } satisfies MirrorUser,
     }));
     const { skipped } = await mirror.applyWrites(writes, { ...this.#signal(), lease });
     this.#recorder.recordSkipped(record, skipped);

@@ -3,7 +3,7 @@
  * composition (src/app/compose.ts) fills with one tenant's clients.
  */
 import type { TokenCredential } from "@azure/identity";
-import type { Settings, SnapshotStorageSettings } from "../configuration/settings.js";
+import type { Settings, TableStorageSettings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import type { GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
@@ -14,7 +14,7 @@ import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 
 /** The stores, and the credential they use for an identity-based connection. */
 export interface StorageClients {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   store: SnapshotStoreClient;
   mirror: UserMirrorClient;
 }

@@ -1,12 +1,12 @@
 import { isRestError } from "@azure/core-rest-pipeline";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { STORAGE_REQUEST_TIMEOUT_CODE } from "./requestTimeoutPolicy.js";
 import { isAbortError } from "../shared/abort.js";
 
 /** Where the store writes, safe to show: the endpoint without any query (a SAS never appears). */
-export function describeEndpoint(storage: SnapshotStorageSettings): string {
+export function describeEndpoint(storage: TableStorageSettings): string {
   const raw = storage.kind === "identity" ? storage.tableServiceUri : storage.tableEndpoint;
   try {
     const url = new URL(raw);
@@ -16,7 +16,7 @@ export function describeEndpoint(storage: SnapshotStorageSettings): string {
   }
 }
 
-const SETTING_OF = (storage: SnapshotStorageSettings) =>
+const SETTING_OF = (storage: TableStorageSettings) =>
   storage.kind === "identity" ? "SNAPSHOT_STORAGE__tableServiceUri" : "SNAPSHOT_STORAGE";
 
 /**
@@ -37,7 +37,7 @@ export function storageErrorCode(error: unknown): string | undefined {
 }
 
 
-function fixFor(storage: SnapshotStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string, serviceMessage: string): string {
+function fixFor(storage: TableStorageSettings, status: number | undefined, code: string | undefined, endpoint: string, table: string, serviceMessage: string): string {
   const setting = SETTING_OF(storage);
   if (status === undefined && code === STORAGE_REQUEST_TIMEOUT_CODE) {
     return `The table service at ${endpoint} gave no complete answer within STORAGE_REQUEST_TIMEOUT_SECONDS, on every attempt. Check the network path to it (proxy, firewall, private endpoint), or raise STORAGE_REQUEST_TIMEOUT_SECONDS.`;
@@ -153,7 +153,7 @@ export interface StorageErrorOptions {
  * what to fix. Abort errors pass through untouched. Nothing from the connection string is used.
  */
 export function storageError(
-  storage: SnapshotStorageSettings,
+  storage: TableStorageSettings,
   table: string,
   operation: string,
   error: unknown,

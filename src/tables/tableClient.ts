@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { encodedBodyPolicy } from "./encodedBodyPolicy.js";
 import { storageRequestTimeoutPolicy } from "./requestTimeoutPolicy.js";
@@ -13,7 +13,7 @@ import { storageRequestTimeoutPolicy } from "./requestTimeoutPolicy.js";
 export const DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS = 30_000;
 
 export interface CreateTableClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   tableName: string;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential | undefined;

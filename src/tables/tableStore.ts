@@ -3,7 +3,7 @@
  * yet"), and send a set of transactions with bounded concurrency, stopping at the first failure.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError, storageErrorCode } from "./storageErrors.js";
 
 /** Entities per page when reading. */
@@ -30,7 +30,7 @@ export function isStatusCode(error: unknown, ...codes: number[]): boolean {
 /** The query's pages, one at a time; failures become the product's storage errors, naming `operation`. */
 export async function* queryPages<T extends object = Record<string, unknown>>(
   table: TableClient,
-  storage: SnapshotStorageSettings,
+  storage: TableStorageSettings,
   operation: string,
   options: QueryOptions,
 ): AsyncIterableIterator<Array<TableEntityResult<T>>> {
@@ -57,7 +57,7 @@ export async function* queryPages<T extends object = Record<string, unknown>>(
 /** The query's entities, one page in memory at a time. */
 export async function* queryEntities<T extends object = Record<string, unknown>>(
   table: TableClient,
-  storage: SnapshotStorageSettings,
+  storage: TableStorageSettings,
   operation: string,
   options: QueryOptions,
 ): AsyncIterableIterator<TableEntityResult<T>> {

@@ -4,7 +4,9 @@
  * of its runs writes, and its run-records table (which holds the lease) last.
  */
 import type { TokenCredential } from "@azure/identity";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
+import { runsTableName, storeTableNames } from "../kinds/tableNames.js";
+import { OBJECT_KINDS } from "../kinds/users.js";
 import { isUserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -13,13 +15,13 @@ import { isStatusCode } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { tenantTablePrefix } from "./tenantId.js";
 
-/** The tables of the snapshot store and the live mirror, for a table prefix. */
+/** The tables of the snapshot store and the live mirror, for a table prefix: every object kind's, and the run records. */
 export function tenantTableNames(tablePrefix: string): string[] {
-  return ["Snapshots", "Runs", "Mirror", "MirrorChanges"].map((suffix) => `${tablePrefix}${suffix}`);
+  return storeTableNames(tablePrefix, OBJECT_KINDS);
 }
 
 export interface DeleteTenantDataOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** The tenant's snapshot store (its writer lease): built by the composition (composeTenantStorage). */
   store: SnapshotStoreClient;
   credential?: TokenCredential | undefined;
@@ -39,7 +41,8 @@ export interface DeletedTable {
  */
 export async function deleteTenantData(tenantId: string, options: DeleteTenantDataOptions): Promise<DeletedTable[]> {
   const prefix = tenantTablePrefix(tenantId);
-  const [snapshots, runs, ...mirror] = tenantTableNames(prefix) as [string, string, ...string[]];
+  const runs = runsTableName(prefix);
+  const others = tenantTableNames(prefix).filter((name) => name !== runs);
   const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
   // Looked at once: without it there is no lease to take, and it is not deleted below either.
   const runsExisted = await tableExists(runsTable, runs, options);
@@ -56,7 +59,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
     }
   }
   const deleted = new Map<string, DeletedTable>();
-  for (const tableName of [snapshots, ...mirror, runs]) {
+  for (const tableName of [...others, runs]) {
     const table = tableName === runs ? runsTable : createTableClient({ storage: options.storage, tableName, credential: options.credential, owner: "deleteTenantData" });
     const existed = tableName === runs ? runsExisted : await tableExists(table, tableName, options);
     if (existed) {

@@ -6,16 +6,17 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { TableClient, TableEntityResult, TableServiceClientOptions } from "@azure/data-tables";
-import type { SnapshotStorageSettings } from "../configuration/settings.js";
+import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
+import { tenantsTableName } from "../kinds/tableNames.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { isStatusCode, queryEntities } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "./tenantId.js";
 
 export interface TenantRegistryClientOptions {
-  storage: SnapshotStorageSettings;
+  storage: TableStorageSettings;
   /** Required when `storage.kind` is "identity". */
   credential?: TokenCredential;
   /** The registry table is `<prefix>Tenants`. Default "entraUser". */
@@ -107,11 +108,11 @@ interface TenantEntity {
 export class TenantRegistryClient {
   readonly tableName: string;
   readonly #table: TableClient;
-  readonly #storage: SnapshotStorageSettings;
+  readonly #storage: TableStorageSettings;
 
   constructor(options: TenantRegistryClientOptions) {
     const prefix = checkedTablePrefix(options.tablePrefix);
-    this.tableName = `${prefix}Tenants`;
+    this.tableName = tenantsTableName(prefix);
     this.#storage = options.storage;
     this.#table = createTableClient({
       storage: options.storage,

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll } from "vitest";
 import type { TenantQueueSettings } from "../../src/configuration/queueSettings.js";
-import type { SnapshotStorageSettings } from "../../src/configuration/storageSettings.js";
+import type { TableStorageSettings } from "../../src/configuration/storageSettings.js";
 import { startAzurite, type AzuriteInstance, type StartAzuriteOptions } from "../../tools/azurite.js";
 
-export function azuriteTableStorage(azurite: AzuriteInstance): SnapshotStorageSettings {
+export function azuriteTableStorage(azurite: AzuriteInstance): TableStorageSettings {
   return { kind: "connectionString", connectionString: azurite.connectionString, tableEndpoint: azurite.tableEndpoint, allowInsecureConnection: true };
 }
 
@@ -19,7 +19,7 @@ export function azuriteQueueStorage(azurite: AzuriteInstance): TenantQueueSettin
 export interface TestFileAzurite {
   readonly instance: AzuriteInstance;
   /** The instance's table settings (azuriteTableStorage). */
-  readonly tableStorage: SnapshotStorageSettings;
+  readonly tableStorage: TableStorageSettings;
 }
 
 /** Registers, in the calling test file, a beforeAll that starts one Azurite and an afterAll that closes it. */

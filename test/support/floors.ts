@@ -16,6 +16,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["telemetry"],
   ["sync", "tenants"],
   ["mirror", "snapshots"],
+  ["kinds"],
   ["tables"],
   ["credentials", "graph"],
   ["configuration"],

@@ -1,22 +1,22 @@
 import { RestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
-import { SETTING_NAMES, type SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import { SETTING_NAMES, type TableStorageSettings } from "../../src/configuration/settings.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { describeEndpoint, storageError } from "../../src/tables/storageErrors.js";
 
 const SECRET_KEY = "c2VjcmV0LWtleS12YWx1ZS10aGF0LW11c3Qtbm90LWxlYWs=";
-const connection: SnapshotStorageSettings = {
+const connection: TableStorageSettings = {
   kind: "connectionString",
   connectionString: `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${SECRET_KEY};EndpointSuffix=core.windows.net`,
   tableEndpoint: "https://acct.table.core.windows.net",
   allowInsecureConnection: false,
 };
-const identity: SnapshotStorageSettings = { kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false };
-const emulator: SnapshotStorageSettings = { ...connection, tableEndpoint: "http://127.0.0.1:10002/devstoreaccount1", allowInsecureConnection: true };
+const identity: TableStorageSettings = { kind: "identity", tableServiceUri: "https://acct.table.core.windows.net", allowInsecureConnection: false };
+const emulator: TableStorageSettings = { ...connection, tableEndpoint: "http://127.0.0.1:10002/devstoreaccount1", allowInsecureConnection: true };
 
-function translate(storage: SnapshotStorageSettings, error: unknown): UserSyncError {
+function translate(storage: TableStorageSettings, error: unknown): UserSyncError {
   const translated = storageError(storage, "entraUserRuns", "reading runs", error);
   expect(isUserSyncError(translated, "storage_request_failed")).toBe(true);
   const result = translated as UserSyncError;

@@ -3,7 +3,7 @@
  * list, ETag-fenced updates, removal, and deleting a tenant's own tables (and nothing else).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotStorageSettings } from "../../src/configuration/settings.js";
+import type { TableStorageSettings } from "../../src/configuration/settings.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { UserMirrorClient } from "../../src/mirror/userMirrorClient.js";
@@ -14,7 +14,7 @@ import { startAzurite, type AzuriteInstance } from "../../tools/azurite.js";
 import { azuriteTableStorage } from "../support/azuriteStorage.js";
 
 let azurite: AzuriteInstance;
-let storage: SnapshotStorageSettings;
+let storage: TableStorageSettings;
 
 beforeAll(async () => {
   azurite = await startAzurite();
