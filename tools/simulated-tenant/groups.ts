@@ -363,8 +363,12 @@ export class SimulatedGroups {
     for (const slot of this.#allSlots()) {
       const entry = this.#slotEntry(slot);
       if (entry !== undefined && entry.lifecycle !== "present") continue;
+      const known = entry?.members.get(userId);
+      // An added user (no index) is never a generated member: only the overlay can hold it.
+      const generated = known === undefined && userIndex !== undefined && this.#generatedSlotOf(slot < this.groupCount ? slot : undefined, member, userIndex) !== undefined;
+      if (!(known?.present ?? generated)) continue;
       const group = entry ?? this.#entry(slot);
-      if (this.#isMember(group, member, userIndex) && this.#setMembership(group, member, false, userIndex)) groups.push(group.id);
+      if (this.#setMembership(group, member, false, userIndex)) groups.push(group.id);
     }
     if (groups.length > 0) this.#removedWithUser.set(userId, groups);
   }
@@ -375,12 +379,6 @@ export class SimulatedGroups {
       if (entry.lifecycle === "present") this.#setMembership(entry, { type: "user", id: userId }, true, userIndex);
     }
     this.#removedWithUser.delete(userId);
-  }
-
-  #isMember(entry: GroupEntry, member: SimulatedMember, userIndex: number | undefined): boolean {
-    const known = entry.members.get(member.id);
-    if (known !== undefined) return known.present;
-    return this.#generatedSlotOf(this.#index(entry), member, userIndex) !== undefined;
   }
 
   *#allSlots(): Iterable<number> {

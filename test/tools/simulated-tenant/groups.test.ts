@@ -172,6 +172,18 @@ describe("simulated Graph /groups and /groups/delta", () => {
     deltaLink = back.deltaLink;
   });
 
+  it("takes an added user out of the groups it joined when it is deleted", async () => {
+    const id = tenant.changes.addUser();
+    tenant.groups.addMember(2, { type: "user", id });
+    const joined = await round(deltaLink);
+    expect(joined.pages.flat().find((g) => g.id === tenant.groups.groupIdAt(2))!["members@delta"]).toEqual([{ "@odata.type": "#microsoft.graph.user", id }]);
+    tenant.changes.hardDeleteUser(id);
+    const left = await round(joined.deltaLink);
+    expect(left.pages.flat()).toEqual([expect.objectContaining({ id: tenant.groups.groupIdAt(2), "members@delta": [{ "@odata.type": "#microsoft.graph.user", id, "@removed": { reason: "deleted" } }] })]);
+    expect([...tenant.groups.currentMembers(2)].some((m) => m.id === id)).toBe(false);
+    deltaLink = left.deltaLink;
+  });
+
   it("refuses an expired token (400 syncStateNotFound) and an invalidated one (410 with a Location)", async () => {
     tenant.changes.expireDeltaTokens();
     const expired = await get(deltaLink);
