@@ -64,13 +64,18 @@ function shellExports(env: Record<string, string>): string {
 }
 
 const HELP = `Directory changes (n defaults to 1):
-  changes          a mix: 2 added, 2 updated, 1 renamed, 1 soft-deleted, 1 hard-deleted, 1 restored
+  changes          a mix: 2 added, 2 updated, 1 renamed, 1 soft-deleted, 1 hard-deleted, 1 restored,
+                   1 joined a group, 1 left one, 1 new manager
   add [n]          add users                 update [n]       change job title and department
   rename [n]       change the UPN            soft-delete [n]  move to the deleted items (restorable)
   hard-delete [n]  delete permanently        restore [n]      bring soft-deleted users back
+  join [n]         add a user to a group     leave [n]        take a user out of a group
+  manager [n]      give a user a new manager
   status           users now, and requests served      help   this list      quit   stop (or Ctrl+C)`;
 
 const { users, latency, envFile } = options();
+/** Groups of the sandbox's tenant (group 0 holds every user; the others nest, with a cycle). */
+const SANDBOX_GROUPS = 16;
 const count = (n: number) => n.toLocaleString("en-US");
 let azurite: AzuriteInstance | undefined;
 let tenant: SimulatedTenant | undefined;
@@ -94,7 +99,7 @@ process.on("SIGHUP", () => void stop(0));
 
 process.stdout.write(`Starting Azurite (in memory) and a simulated tenant of ${count(users)} users…\n`);
 try {
-  [azurite, tenant] = await Promise.all([startAzurite(), startSimulatedTenant({ userCount: users, graphLatencyInMs: latency })]);
+  [azurite, tenant] = await Promise.all([startAzurite(), startSimulatedTenant({ userCount: users, graphLatencyInMs: latency, groups: { count: SANDBOX_GROUPS } })]);
 } catch (error) {
   process.stderr.write(`sandbox: could not start: ${(error as Error).message}\n`);
   await stop(1);

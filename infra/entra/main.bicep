@@ -1,7 +1,7 @@
 // The Microsoft Entra deployment: the application (keyed by its immutable uniqueName), its service
 // principal, its credential (the certificate credentials, or a federated identity credential that
 // trusts the function's managed identity), and the admin-consented Microsoft Graph application
-// permission User.Read.All.
+// permission User.Read.All (and GroupMember.Read.All when `groups` is true: docs/groups.md).
 //
 // It is a deployment of its own, beside the Azure one (../main.bicep), so that:
 //  - the identity holding Microsoft Graph permissions is used here and nowhere else (docs/deploy.md);
@@ -44,6 +44,12 @@ param signInAudience string = 'AzureADMyOrg'
 @description('False leaves the admin consent to a person (Entra admin center, "Grant admin consent"); the deploying identity then needs no AppRoleAssignment.ReadWrite.All.')
 param assignGraphAppRole bool = true
 
+@description('True: the application also requires, and (with assignGraphAppRole) is granted, the Microsoft Graph application permission GroupMember.Read.All, the least privilege that lists groups and their members (docs/groups.md). Default false: existing deployments are unchanged.')
+param groups bool = false
+
+@description('True when the service principal already holds GroupMember.Read.All (infra/scripts/graph-grant-exists.sh with its app role id): as for graphGrantExists, a second creation of the same grant fails.')
+param groupMemberGrantExists bool = false
+
 // Refuse to create the application in the wrong place. The check sits in a variable that the
 // application uses, so the deployment stops before anything is created.
 var wrongTenant = !empty(graphTenantId) && graphTenantId != tenant().tenantId
@@ -58,6 +64,9 @@ var checkedDisplayName = wrongTenant || wrongCloud ? fail(placementError) : 'Ent
 var useFederatedCredential = !empty(federatedIdentityPrincipalId)
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var userReadAllAppRoleId = 'df021288-bdef-4463-88db-98f22de89214'
+var groupMemberReadAllAppRoleId = '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+// The application permissions the app requires on Microsoft Graph.
+var graphAppRoleIds = groups ? [userReadAllAppRoleId, groupMemberReadAllAppRoleId] : [userReadAllAppRoleId]
 var federatedIdentityIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 var tokenExchangeAudience = 'api://AzureADTokenExchange'
 
@@ -77,12 +86,10 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId
-      resourceAccess: [
-        {
-          id: userReadAllAppRoleId
-          type: 'Role'
-        }
-      ]
+      resourceAccess: map(graphAppRoleIds, appRoleId => {
+        id: appRoleId
+        type: 'Role'
+      })
     }
   ]
   keyCredentials: useFederatedCredential ? [] : map(certificateCredentials, credential => {
@@ -119,6 +126,12 @@ resource userReadAllGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (assignG
   principalId: servicePrincipal.id
   resourceId: microsoftGraph.id
   appRoleId: userReadAllAppRoleId
+}
+
+resource groupMemberReadAllGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (groups && assignGraphAppRole && !groupMemberGrantExists) {
+  principalId: servicePrincipal.id
+  resourceId: microsoftGraph.id
+  appRoleId: groupMemberReadAllAppRoleId
 }
 
 output GRAPH_CLIENT_ID string = app.appId

@@ -16,6 +16,14 @@ $grantExists = & (Join-Path $PSScriptRoot 'graph-grant-exists.ps1') $env:APP_UNI
 if ($LASTEXITCODE -ne 0) { [Console]::Error.WriteLine('The User.Read.All grant check failed (above): nothing was deployed.'); exit 1 }
 $env:GRAPH_GRANT_EXISTS = $grantExists
 [Console]::Error.WriteLine("User.Read.All grant already present: $grantExists")
+# With USER_SYNC_GROUPS=true the Entra deployment also grants GroupMember.Read.All (docs/groups.md): checked the same way.
+$env:GROUP_MEMBER_GRANT_EXISTS = 'false'
+if ($env:USER_SYNC_GROUPS -eq 'true') {
+  $groupGrantExists = & (Join-Path $PSScriptRoot 'graph-grant-exists.ps1') $env:APP_UNIQUE_NAME '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+  if ($LASTEXITCODE -ne 0) { [Console]::Error.WriteLine('The GroupMember.Read.All grant check failed (above): nothing was deployed.'); exit 1 }
+  $env:GROUP_MEMBER_GRANT_EXISTS = $groupGrantExists
+  [Console]::Error.WriteLine("GroupMember.Read.All grant already present: $groupGrantExists")
+}
 
 $deploymentName = if ($env:ENTRA_DEPLOYMENT_NAME) { $env:ENTRA_DEPLOYMENT_NAME } else { 'entra-user-sync-entra' }
 $parameters = Join-Path $PSScriptRoot (Join-Path '..' (Join-Path 'entra' 'main.bicepparam'))

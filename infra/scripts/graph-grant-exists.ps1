@@ -5,14 +5,16 @@
 # It asks the Azure CLI for a token only, and calls Graph with Invoke-WebRequest: Graph URLs hold
 # parentheses and quotes, which the Azure CLI's Windows launcher (az.cmd) does not pass through safely.
 # GRAPH_GRANT_CHECK_URL replaces https://graph.microsoft.com (tests).
-# Usage: graph-grant-exists.ps1 <application uniqueName>
-param([Parameter(Mandatory = $true)][string]$UniqueName)
+# A second argument names another app role of Microsoft Graph by id (GroupMember.Read.All's for groups).
+# Usage: graph-grant-exists.ps1 <application uniqueName> [<app role id>]
+param([Parameter(Mandatory = $true)][string]$UniqueName, [string]$AppRoleId = '')
 $ErrorActionPreference = 'Stop'
 
 $graph = if ($env:GRAPH_GRANT_CHECK_URL) { $env:GRAPH_GRANT_CHECK_URL } else { 'https://graph.microsoft.com' }
 $graph = "$graph/v1.0"
 $graphAppId = '00000003-0000-0000-c000-000000000000'
 $userReadAll = 'df021288-bdef-4463-88db-98f22de89214'
+$roleId = if ($AppRoleId) { $AppRoleId } else { $userReadAll }
 $permissionHint = 'The deploying identity needs the Application.Read.All application permission (see docs/deploy.md).'
 
 function Stop-Check([string]$Message) {
@@ -45,6 +47,6 @@ $servicePrincipal = Get-Graph "servicePrincipals(appId='$($app.appId)')?`$select
 if (-not $servicePrincipal) { 'false'; exit 0 }
 $microsoftGraph = Get-Graph "servicePrincipals(appId='$graphAppId')?`$select=id"
 $assignments = Get-Graph "servicePrincipals/$($servicePrincipal.id)/appRoleAssignments"
-$grants = @($assignments.value | Where-Object { $_.resourceId -eq $microsoftGraph.id -and $_.appRoleId -eq $userReadAll })
+$grants = @($assignments.value | Where-Object { $_.resourceId -eq $microsoftGraph.id -and $_.appRoleId -eq $roleId })
 if ($grants.Count -gt 0) { 'true' } else { 'false' }
 exit 0

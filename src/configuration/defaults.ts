@@ -43,6 +43,20 @@ export const DEFAULT_SELECT: readonly string[] = [
   "onPremisesImmutableId",
 ];
 
+/** The group properties the groups reader selects (with `members`) on `/groups/delta` (docs/groups.md). */
+export const DEFAULT_GROUP_SELECT: readonly string[] = [
+  "id",
+  "displayName",
+  "description",
+  "mail",
+  "mailNickname",
+  "mailEnabled",
+  "securityEnabled",
+  "groupTypes",
+  "createdDateTime",
+  "visibility",
+];
+
 /**
  * The longest delay a Node.js timer can wait (2^31 - 1 ms, about 24.8 days): a longer one fires at
  * once. Every duration the product waits on is capped below it.

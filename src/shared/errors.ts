@@ -25,6 +25,8 @@ export type UserSyncErrorCode =
   | "graph_request_failed"
   | "graph_throttled"
   | "graph_forbidden"
+  /** The Graph token lacks a permission a part of the run needs (GroupMember.Read.All for groups: src/graph/groupErrors.ts). */
+  | "graph_permission_missing"
   | "graph_unauthorized"
   | "graph_bad_response"
   | "graph_untrusted_next_link"

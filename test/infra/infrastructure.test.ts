@@ -462,6 +462,8 @@ describe("Entra application (a deployment of its own, Microsoft Graph Bicep exte
   const entra = () => doc("entra/main.bicep");
   const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
   const USER_READ_ALL = "df021288-bdef-4463-88db-98f22de89214";
+  const GROUP_MEMBER_READ_ALL = "98830695-27a2-44f7-8c18-0c3ebc9698f6";
+  const grantOf = (symbol: string) => resources(entra()).find((r) => r.type === "Microsoft.Graph/appRoleAssignedTo" && r.symbol === symbol)!;
   const readConfig = (file: string) => JSON.parse(readFileSync(join(INFRA, file), "utf8").replace(/^\s*\/\/.*$/gm, "")) as { extensions?: Record<string, string> };
 
   it("configures the extension for the Entra deployment only, so the Azure deployment compiles offline", () => {
@@ -490,9 +492,18 @@ describe("Entra application (a deployment of its own, Microsoft Graph Bicep exte
     expect(property(lambdaBody, "key")?.text).toBe("credential.key");
     const [required] = arrayItems(property(app.body, "requiredResourceAccess"));
     expect(resolveString(entra(), property(required, "resourceAppId"))).toBe(GRAPH_APP_ID);
-    const [access] = arrayItems(property(required, "resourceAccess"));
-    expect(resolveString(entra(), property(access, "id"))).toBe(USER_READ_ALL);
-    expect(literal(property(access, "type"))).toBe("Role");
+    // One Role entry per app role the app requires: User.Read.All, and GroupMember.Read.All with groups=true.
+    const access = call(property(required, "resourceAccess"));
+    expect(access?.name).toBe("map");
+    expect(access?.args[0]?.text).toBe("graphAppRoleIds");
+    const entry = access!.args[1]!.namedChildren[access!.args[1]!.namedChildCount - 1]!;
+    expect(property(entry, "id")?.text).toBe("appRoleId");
+    expect(literal(property(entry, "type"))).toBe("Role");
+    const roleIds = variables(entra()).get("graphAppRoleIds");
+    expect(roleIds?.childForFieldName("condition")?.text).toBe("groups");
+    const ids = (branch: "consequence" | "alternative") => arrayItems(roleIds?.childForFieldName(branch) ?? undefined).map((n) => resolveString(entra(), n));
+    expect(ids("consequence")).toEqual([USER_READ_ALL, GROUP_MEMBER_READ_ALL]);
+    expect(ids("alternative")).toEqual([USER_READ_ALL]);
   });
 
   it("creates the service principal of that application and looks up Microsoft Graph's", () => {
@@ -503,7 +514,8 @@ describe("Entra application (a deployment of its own, Microsoft Graph Bicep exte
   });
 
   it("grants User.Read.All (admin consent) only when the grant does not exist yet, and needs the check's answer", () => {
-    const grant = only("entra/main.bicep", "Microsoft.Graph/appRoleAssignedTo");
+    expect(resources(entra()).filter((r) => r.type === "Microsoft.Graph/appRoleAssignedTo").map((r) => r.symbol)).toEqual(["userReadAllGrant", "groupMemberReadAllGrant"]);
+    const grant = grantOf("userReadAllGrant");
     expect(property(grant.body, "principalId")?.text).toBe("servicePrincipal.id");
     expect(property(grant.body, "resourceId")?.text).toBe("microsoftGraph.id");
     expect(resolveString(entra(), property(grant.body, "appRoleId"))).toBe(USER_READ_ALL);
@@ -512,6 +524,21 @@ describe("Entra application (a deployment of its own, Microsoft Graph Bicep exte
     expect(parameters(entra()).find((p) => p.name === "graphGrantExists")?.defaultValue).toBeUndefined();
     const bicepparam = parameters(doc("entra/main.bicepparam")).find((p) => p.name === "graphGrantExists");
     expect(bicepparam?.defaultValue?.text).toBe("bool(readEnvironmentVariable('GRAPH_GRANT_EXISTS'))");
+  });
+
+  it("grants GroupMember.Read.All only with groups=true (default false, from USER_SYNC_GROUPS), and only when that grant does not exist yet", () => {
+    const grant = grantOf("groupMemberReadAllGrant");
+    expect(property(grant.body, "principalId")?.text).toBe("servicePrincipal.id");
+    expect(property(grant.body, "resourceId")?.text).toBe("microsoftGraph.id");
+    expect(resolveString(entra(), property(grant.body, "appRoleId"))).toBe(GROUP_MEMBER_READ_ALL);
+    expect(grant.condition?.text).toBe("(groups && assignGraphAppRole && !groupMemberGrantExists)");
+    expect(parameters(entra()).find((p) => p.name === "groups")?.defaultValue?.text).toBe("false");
+    const set = Object.fromEntries(parameters(doc("entra/main.bicepparam")).map((p) => [p.name, p.defaultValue?.text]));
+    expect(set.groups).toBe("bool(readEnvironmentVariable('USER_SYNC_GROUPS', 'false'))");
+    expect(set.groupMemberGrantExists).toBe("bool(readEnvironmentVariable('GROUP_MEMBER_GRANT_EXISTS', 'false'))");
+    const deployEntra = readFileSync(join(INFRA, "scripts", "deploy-entra.sh"), "utf8");
+    expect(deployEntra).toContain(`group_member_read_all=${GROUP_MEMBER_READ_ALL}`);
+    expect(readFileSync(join(INFRA, "scripts", "azd-postprovision.ps1"), "utf8")).toContain(`'${GROUP_MEMBER_READ_ALL}'`);
   });
 
   it("takes the certificate credentials and the function identity from the Azure deployment's outputs", () => {

@@ -37,6 +37,20 @@ describe("deploy-entra.sh (the Entra deployment, pipeline and azd posix hook)", 
     expect(deployments(box)[0]).toContain("infra/scripts/../entra/main.bicepparam");
   });
 
+  it("with USER_SYNC_GROUPS=true, also checks the GroupMember.Read.All grant and passes its answer; without it, does not ask", () => {
+    const box = sandbox({ ...BASE_ENV, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "1", USER_SYNC_GROUPS: "true" });
+    const result = run("bash", [join(SCRIPTS, "deploy-entra.sh")], { env: box.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain("GroupMember.Read.All grant already present: true");
+    expect(box.calls()).toContainEqual(expect.stringMatching(/^deploy GRAPH_GRANT_EXISTS=true .* GROUP_MEMBER_GRANT_EXISTS=true$/));
+    expect(box.calls().filter((c) => c.includes("appRoleId=='98830695-27a2-44f7-8c18-0c3ebc9698f6'"))).toHaveLength(1);
+
+    const without = sandbox({ ...BASE_ENV, STUB_APP_ID: "app-id", STUB_GRANT_COUNT: "1" });
+    expect(run("bash", [join(SCRIPTS, "deploy-entra.sh")], { env: without.env }).code).toBe(0);
+    expect(without.calls()).toContainEqual(expect.stringMatching(/^deploy GRAPH_GRANT_EXISTS=true .* GROUP_MEMBER_GRANT_EXISTS=false$/));
+    expect(without.calls().filter((c) => c.includes("98830695-27a2-44f7-8c18-0c3ebc9698f6"))).toEqual([]);
+  });
+
   it("answers false for an application that does not exist yet", () => {
     const box = sandbox(BASE_ENV);
     const result = run("bash", [join(SCRIPTS, "deploy-entra.sh")], { env: box.env });

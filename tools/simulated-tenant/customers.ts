@@ -10,6 +10,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from "./delta.js";
+import { SimulatedGroups } from "./groups.js";
+import { groupRoutes } from "./groupsGraph.js";
 import { entraRoutes } from "./entra.js";
 import { graphRoutes } from "./graph.js";
 import type { RequestInterceptor, Route, SimulatedRequest, SimulatedResponse } from "./http.js";
@@ -93,7 +95,8 @@ export class CustomerTenants {
       const customer: Customer = {
         state,
         changes,
-        routes: { entra: entraRoutes(state), graph: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)] },
+        // Customer tenants have no groups (an empty list), served on the same routes as the home tenant's.
+        routes: { entra: entraRoutes(state), graph: [...graphRoutes(state, changes), ...deltaRoutes(state, changes), ...groupRoutes(state, new SimulatedGroups(seed, { userCount: directory.userCount, userIdAt: (i) => changes.userIdAt(i) }), changes)] },
         interceptors: [],
         graphRequests: 0,
       };

@@ -18,7 +18,8 @@
  * - users leave out properties that were never set (`/users` shows them as null); a property
  *   cleared since the token was issued comes back as null;
  * - `$select=manager` adds a `manager@delta` annotation with the manager's id (generated user i
- *   reports to user ⌊(i−1)/8⌋); `signInActivity` is refused (400), and properties Graph returns only
+ *   reports to user ⌊(i−1)/8⌋; `setManager` changes it, and a cleared manager comes back once as
+ *   the old one with `@removed`); `signInActivity` is refused (400), and properties Graph returns only
  *   for a single user answer 501, as on `/users`;
  * - a token that can no longer be used answers as Graph does: 400 `syncStateNotFound`,
  *   `SyncStateInvalid`, `resyncRequired` or a badly formed token, or 410 Gone with a `Location` to
@@ -55,8 +56,18 @@ interface ChangedUser {
   seq: number;
   /** Sequence number of the latest add, delete or restore. */
   lifecycleSeq: number;
-  /** Sequence number of the latest change of each property. */
+  /** Sequence number of the latest change of each property (`manager` for the manager). */
   propertySeq: Map<string, number>;
+  /** The manager's id set by a test (null: none); undefined: the generated one. */
+  managerId?: string | null;
+  /** The manager before the latest change (for `manager@delta`'s `@removed`). */
+  previousManagerId?: string;
+}
+
+/** Told when a user leaves or comes back, so that its group memberships follow (groups.ts). */
+export interface UserLifecycleListener {
+  userRemoved(id: string, index: number | undefined): void;
+  userRestored(id: string, index: number | undefined): void;
 }
 
 /** How a refused delta token is answered (all 400s; `invalidateDeltaTokens` gives the 410). */
@@ -103,6 +114,13 @@ export interface DirectoryChanges {
   invalidateDeltaTokens(): void;
   /** Users currently present (generated minus deleted, plus added). */
   presentUserCount(): number;
+  /**
+   * Sets the user's manager (null: none). `/users/delta?$select=…,manager` returns the user again
+   * with `manager@delta` (the old manager with `@removed` when it is cleared).
+   */
+  setManager(ref: SimulatedUserRef, manager: SimulatedUserRef | null): void;
+  /** The id of the user's manager now, or undefined when it has none. */
+  managerOf(ref: SimulatedUserRef): string | undefined;
 }
 
 interface TokenState {
@@ -140,6 +158,8 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
   /** Refusals, oldest first: tokens of a generation up to `upTo` get `answer`. */
   readonly #refusals: Array<{ upTo: number; answer: DeltaTokenRefusal | "gone" }> = [];
   readonly scenario: DeltaScenario = { omitUnset: true, firstRoundRemovals: false, emptyPages: false };
+  /** Group memberships (groups.ts) follow users' deletes and restores through it. */
+  lifecycleListener: UserLifecycleListener | undefined;
 
   constructor(directory: SimulatedDirectory, seed: number) {
     this.#directory = directory;
@@ -256,14 +276,17 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
     entry.lifecycle = "softDeleted";
     entry.lifecycleSeq = this.#touch(entry);
     this.#removedCount += 1;
+    this.lifecycleListener?.userRemoved(entry.id, entry.index);
   }
 
   hardDeleteUser(ref: SimulatedUserRef): void {
     const entry = this.#entry(ref);
     if (entry.lifecycle === "hardDeleted") throw new Error(`User ${entry.id} is already permanently deleted.`);
-    if (entry.lifecycle === "present") this.#removedCount += 1;
+    const wasPresent = entry.lifecycle === "present";
+    if (wasPresent) this.#removedCount += 1;
     entry.lifecycle = "hardDeleted";
     entry.lifecycleSeq = this.#touch(entry);
+    if (wasPresent) this.lifecycleListener?.userRemoved(entry.id, entry.index);
   }
 
   restoreUser(ref: SimulatedUserRef): void {
@@ -272,6 +295,51 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
     entry.lifecycle = "present";
     entry.lifecycleSeq = this.#touch(entry);
     this.#removedCount -= 1;
+    this.lifecycleListener?.userRestored(entry.id, entry.index);
+  }
+
+  setManager(ref: SimulatedUserRef, manager: SimulatedUserRef | null): void {
+    const entry = this.#entry(ref);
+    if (entry.lifecycle !== "present") throw new Error(`User ${entry.id} is deleted; restore it before changing its manager.`);
+    const managerId = manager === null ? null : typeof manager === "number" ? this.userIdAt(manager) : manager.toLowerCase();
+    if (managerId === entry.id) throw new Error("A user cannot be its own manager.");
+    const before = this.managerIdOfUser(entry.id, entry.index);
+    if ((before ?? null) === managerId) return;
+    entry.previousManagerId = before;
+    entry.managerId = managerId;
+    entry.propertySeq.set("manager", this.#touch(entry));
+  }
+
+  managerOf(ref: SimulatedUserRef): string | undefined {
+    if (typeof ref === "number") return this.managerIdOfUser(this.#indexIds.get(ref) ?? "", ref);
+    const entry = this.#changed.get(ref.toLowerCase());
+    return entry === undefined ? undefined : this.managerIdOfUser(entry.id, entry.index);
+  }
+
+  /** The manager's id of a user known by id and generated index (undefined for added users). */
+  managerIdOfUser(id: string, index: number | undefined): string | undefined {
+    const entry = this.#changed.get(id);
+    if (entry?.managerId !== undefined) return entry.managerId ?? undefined;
+    const manager = index === undefined ? undefined : managerIndexOf(index);
+    return manager === undefined ? undefined : this.userIdAt(manager);
+  }
+
+  /** The manager's id of the user in a `/users` slot (undefined: none). */
+  managerIdInSlot(slot: number): string | undefined {
+    const generated = slot < this.#directory.userCount;
+    const id = generated ? this.#indexIds.get(slot) : this.#added[slot - this.#directory.userCount];
+    return this.managerIdOfUser(id ?? "", generated ? slot : undefined);
+  }
+
+  /** `manager@delta` of a user: its manager now, or the one it lost after `watermark` (as `@removed`). */
+  managerDelta(id: string, index: number | undefined, watermark: number): Array<Record<string, unknown>> | undefined {
+    const manager = this.managerIdOfUser(id, index);
+    if (manager !== undefined) return [{ "@odata.type": "#microsoft.graph.user", id: manager }];
+    const entry = this.#changed.get(id);
+    if (entry?.previousManagerId !== undefined && (entry.propertySeq.get("manager") ?? 0) > watermark) {
+      return [{ "@odata.type": "#microsoft.graph.user", id: entry.previousManagerId, "@removed": { reason: "deleted" } }];
+    }
+    return undefined;
   }
 
   expireDeltaTokens(answer: DeltaTokenRefusal = "syncStateNotFound"): void {
@@ -330,11 +398,17 @@ export class SimulatedDirectoryChanges implements DirectoryChanges {
    * Users whose tracked state changed after `watermark`, in sequence order, starting at sequence
    * number `from` (inclusive) and up to `upTo`: each with the sequence number to resume at.
    */
-  *changesSince(watermark: number, from: number, upTo: number, properties: readonly string[]): Iterable<{ seq: number; index: number | undefined; item: Record<string, unknown> }> {
+  *changesSince(
+    watermark: number,
+    from: number,
+    upTo: number,
+    properties: readonly string[],
+    alsoTracked: readonly string[] = [],
+  ): Iterable<{ seq: number; index: number | undefined; item: Record<string, unknown> }> {
     for (const entry of this.#changed.values()) {
       if (entry.seq < from || entry.seq <= watermark) continue;
       if (entry.seq > upTo) break;
-      const relevant = entry.lifecycleSeq > watermark || properties.some((p) => (entry.propertySeq.get(p) ?? 0) > watermark);
+      const relevant = entry.lifecycleSeq > watermark || [...properties, ...alsoTracked].some((p) => (entry.propertySeq.get(p) ?? 0) > watermark);
       if (!relevant) continue;
       if (entry.lifecycle === "present") {
         const user = pick(this.#full(entry), properties);
@@ -459,8 +533,8 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
     return deltaResponse(state, request, token.s, [], { nextLink: link });
   }
   const withManagerOf = (user: Record<string, unknown>, index: number | undefined) => {
-    const manager = index === undefined || !withManager ? undefined : managerIndexOf(index);
-    if (manager !== undefined) user["manager@delta"] = [{ "@odata.type": "#microsoft.graph.user", id: changes.userIdAt(manager) }];
+    const manager = withManager ? changes.managerDelta(user.id as string, index, token.f ? Number.MAX_SAFE_INTEGER : token.w) : undefined;
+    if (manager !== undefined) user["manager@delta"] = manager;
     return user;
   };
 
@@ -483,7 +557,7 @@ async function listDelta(state: TenantState, changes: SimulatedDirectoryChanges,
   } else {
     let lastSeq = -1;
     let more = false;
-    for (const { seq, index, item } of changes.changesSince(token.w, token.c!, token.u!, properties)) {
+    for (const { seq, index, item } of changes.changesSince(token.w, token.c!, token.u!, properties, withManager ? ["manager"] : [])) {
       if (value.length >= DELTA_PAGE_SIZE) {
         more = true;
         break;

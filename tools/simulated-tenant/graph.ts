@@ -15,7 +15,9 @@ export const MAX_PAGE_SIZE = 999;
 /** `$top` limit when signInActivity is selected. */
 export const MAX_SIGN_IN_ACTIVITY_PAGE_SIZE = 500;
 const ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
-const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken"]);
+const SUPPORTED_QUERY_OPTIONS = new Set(["$select", "$top", "$skiptoken", "$expand"]);
+/** The one `$expand` simulated on `/users`: the manager (its id only, whatever the inner `$select`). */
+const MANAGER_EXPAND = /^manager(\(\s*\$select\s*=\s*id\s*\))?$/i;
 
 export interface SkipTokenState {
   /** Index of the next user. */
@@ -23,17 +25,19 @@ export interface SkipTokenState {
   /** The `$select` as the client gave it (undefined: the default set). */
   select: string[] | undefined;
   top: number;
+  /** `$expand=manager($select=id)` was asked. */
+  expandManager?: boolean;
 }
 
 export function encodeSkipToken(key: Buffer, state: SkipTokenState): string {
-  return sealToken(key, { v: 1, o: state.offset, s: state.select ?? null, t: state.top });
+  return sealToken(key, { v: 1, o: state.offset, s: state.select ?? null, t: state.top, ...(state.expandManager ? { x: 1 } : {}) });
 }
 
 /** The token's state, or undefined when it was not made by this tenant or was altered. */
 export function decodeSkipToken(key: Buffer, token: string): SkipTokenState | undefined {
-  const parsed = openToken(key, token) as { v: number; o: number; s: string[] | null; t: number } | undefined;
+  const parsed = openToken(key, token) as { v: number; o: number; s: string[] | null; t: number; x?: 1 } | undefined;
   if (typeof parsed !== "object" || parsed === null || parsed.v !== 1 || !Number.isSafeInteger(parsed.o) || !Number.isSafeInteger(parsed.t)) return undefined;
-  return { offset: parsed.o, select: parsed.s ?? undefined, top: parsed.t };
+  return { offset: parsed.o, select: parsed.s ?? undefined, top: parsed.t, ...(parsed.x === 1 ? { expandManager: true } : {}) };
 }
 
 function headerValue(request: SimulatedRequest, name: string): string | undefined {
@@ -72,9 +76,9 @@ export function graphError(request: SimulatedRequest, status: number, code: stri
 
 /**
  * Checks the bearer token of a Graph request. Returns the error response, or undefined when the
- * token is valid for this tenant and carries `requiredRole`.
+ * token is valid for this tenant and carries `requiredRole` (one of them, when several are given).
  */
-export async function authorizeGraphRequest(state: TenantState, request: SimulatedRequest, requiredRole: string): Promise<SimulatedResponse | undefined> {
+export async function authorizeGraphRequest(state: TenantState, request: SimulatedRequest, requiredRole: string | readonly string[]): Promise<SimulatedResponse | undefined> {
   const authorization = headerValue(request, "authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   const challenge = {
@@ -86,7 +90,8 @@ export async function authorizeGraphRequest(state: TenantState, request: Simulat
     return graphError(request, 401, "InvalidAuthenticationToken", "Access token validation failure. The token was issued for another tenant.", challenge);
   }
   const roles = Array.isArray(verification.claims.roles) ? verification.claims.roles : [];
-  if (!roles.includes(requiredRole)) {
+  const accepted: readonly string[] = typeof requiredRole === "string" ? [requiredRole] : requiredRole;
+  if (!accepted.some((role) => roles.includes(role))) {
     return graphError(request, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
   }
   return undefined;
@@ -121,6 +126,8 @@ export function readQueryOptions(request: SimulatedRequest, supported: ReadonlyS
 export interface CurrentDirectory {
   readonly slotCount: number;
   userInSlot(slot: number, properties: readonly string[]): Record<string, unknown> | undefined;
+  /** The id of the manager of the user in a slot, or undefined when it has none. */
+  managerIdInSlot(slot: number): string | undefined;
 }
 
 async function listUsers(state: TenantState, request: SimulatedRequest, current: CurrentDirectory | undefined): Promise<SimulatedResponse> {
@@ -132,6 +139,11 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
   const selectText = options.get("$select");
   const topText = options.get("$top");
   const skipTokenText = options.get("$skiptoken");
+  const expandText = options.get("$expand");
+  if (expandText !== undefined && !MANAGER_EXPAND.test(expandText.trim())) {
+    return bad(`The simulated tenant expands only manager($select=id) on /users (got '${expandText}').`);
+  }
+  let expandManager = expandText !== undefined;
 
   let select: string[] | undefined = selectText === undefined ? undefined : selectText.split(",").filter((s) => s.trim() !== "");
   let top = DEFAULT_PAGE_SIZE;
@@ -147,6 +159,7 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
     if (selectText !== undefined && !sameSelect(select, decoded.select)) return bad("$select differs from the one the page token was issued for.");
     if (topText !== undefined && top !== decoded.top) return bad("$top differs from the one the page token was issued for.");
     ({ offset, select, top } = decoded);
+    expandManager = decoded.expandManager === true;
   }
   // As Graph: properties stored outside the directory are not returned in a collection.
   if (singleUserOnlyProperty(select) !== undefined) return graphError(request, 501, "NotImplemented", "This operation target is not yet supported.");
@@ -163,6 +176,13 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
   }
 
   const directory = state.directory;
+  // As Graph: `manager` is the expanded object (here its id), absent for a user without one.
+  const withManager = (user: Record<string, unknown>, slot: number): Record<string, unknown> => {
+    if (!expandManager) return user;
+    const managerId = current !== undefined ? current.managerIdInSlot(slot) : slot >= 1 ? directory.userAt(Math.floor((slot - 1) / 8), ["id"]).id : undefined;
+    if (managerId !== undefined) user.manager = { "@odata.type": "#microsoft.graph.user", id: managerId };
+    return user;
+  };
   // Graph may return fewer users than $top: a tenant can be set to return pages of at most graphPageSize.
   const pageSize = Math.min(top, state.graphPageSize ?? top);
   const value: Array<Record<string, unknown>> = [];
@@ -171,14 +191,14 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
   if (current === undefined) {
     slots = directory.userCount;
     end = Math.min(offset + pageSize, slots);
-    for (let index = offset; index < end; index++) value.push(directory.userAt(index, properties));
+    for (let index = offset; index < end; index++) value.push(withManager(directory.userAt(index, properties), index));
   } else {
     // Skiptoken offsets are slots: deleted users leave theirs empty, so pages stay stable.
     slots = current.slotCount;
     end = offset;
     for (; end < slots && value.length < pageSize; end++) {
       const user = current.userInSlot(end, properties);
-      if (user !== undefined) value.push(user);
+      if (user !== undefined) value.push(withManager(user, end));
     }
     while (end < slots && current.userInSlot(end, ["id"]) === undefined) end++;
   }
@@ -188,7 +208,8 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
     const next = new URLSearchParams();
     if (select !== undefined) next.set("$select", select.join(","));
     next.set("$top", String(top));
-    next.set("$skiptoken", encodeSkipToken(state.skipTokenKey, { offset: end, select, top }));
+    if (expandManager) next.set("$expand", "manager($select=id)");
+    next.set("$skiptoken", encodeSkipToken(state.skipTokenKey, { offset: end, select, top, expandManager }));
     body["@odata.nextLink"] = `${state.graphEndpoint}/v1.0/users?${next.toString()}`;
   }
   body.value = value;
@@ -199,7 +220,7 @@ async function listUsers(state: TenantState, request: SimulatedRequest, current:
     headers: {
       ...graphHeaders(request),
       "content-type": ODATA_JSON,
-      "x-ms-resource-unit": select === undefined ? "2" : "1",
+      "x-ms-resource-unit": String((select === undefined ? 2 : 1) + (expandManager ? 1 : 0)),
     },
   };
 }

@@ -14,6 +14,8 @@ import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from ".
 import { entraNotFound, entraRoutes } from "./entra.js";
 import { createTenantFaults, type TenantFaults } from "./faults.js";
 import { graphNotFound, graphRoutes } from "./graph.js";
+import { SimulatedGroups, type SimulatedGroupsOptions } from "./groups.js";
+import { groupRoutes } from "./groupsGraph.js";
 import { RequestLog, startListener, type Listener, type RequestInterceptor, type RequestLogEntry, type ServiceName } from "./http.js";
 import { keyVaultNotFound, keyVaultRoutes, newVersion } from "./keyVault.js";
 import { MANAGED_IDENTITY_PATH, managedIdentityNotFound, managedIdentityRoutes } from "./managedIdentity.js";
@@ -29,6 +31,9 @@ export type { GeneratedCertificate } from "./pki.js";
 export type { FederatedIdentityCredential } from "./state.js";
 export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, HeldRequests, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
+export type { MemberKind, SimulatedGroupRef, SimulatedGroups, SimulatedGroupsOptions, SimulatedMember, SimulatedMemberRef } from "./groups.js";
+export { MEMBER_KINDS, SIMULATED_GROUP_PROPERTIES } from "./groups.js";
+export { GROUP_READ_ROLES, MEMBER_LINKS_PER_PAGE } from "./groupsGraph.js";
 export type { DeltaScenario, DeltaTokenRefusal, DirectoryChanges, SimulatedUserRef } from "./delta.js";
 export type { RequestInterceptor, ServiceName, SimulatedRequest, SimulatedResponse } from "./http.js";
 export { GRAPH_DEFAULT_USER_PROPERTIES, SIMULATED_USER_PROPERTIES, SINGLE_USER_ONLY_PROPERTIES } from "./users.js";
@@ -54,6 +59,13 @@ export interface SimulatedTenantOptions {
   grantUserReadAll?: boolean;
   /** Default false; without it `/users?$select=signInActivity` answers 403, as Graph does without AuditLog.Read.All. */
   grantAuditLogReadAll?: boolean;
+  /** The directory's groups and memberships (groups.ts). Default none. */
+  groups?: SimulatedGroupsOptions;
+  /**
+   * The role granted for groups: GroupMember.Read.All (the default when `groups` has any), or a
+   * broader Group.Read.All / Directory.Read.All; false: none, so `/groups` answers 403.
+   */
+  groupRole?: "GroupMember.Read.All" | "Group.Read.All" | "Directory.Read.All" | false;
   /** Default "allowed"; "forbidden" => Key Vault answers 403 ForbiddenByRbac. */
   keyVaultAccess?: "allowed" | "forbidden";
   /** Key Vault data actions answered 403 ForbiddenByRbac, e.g. "Microsoft.KeyVault/vaults/keys/sign/action". */
@@ -112,6 +124,8 @@ export interface SimulatedTenant {
   directory: SimulatedDirectory;
   /** Test controls: add, change, rename, soft-delete, hard-delete and restore users; expire delta tokens. */
   changes: DirectoryChanges;
+  /** The groups and their members, and test controls to change them (the users' delta controls expire group tokens too). */
+  groups: SimulatedGroups;
   requests: SimulatedTenantRequests;
   /**
    * Lets a test answer requests of one service in place of the simulator (fault injection).
@@ -180,6 +194,9 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
 
   const directory = createSimulatedDirectory({ userCount: options.userCount, seed, domain: tenantDomain });
   const changes = new SimulatedDirectoryChanges(directory, seed);
+  const groups = new SimulatedGroups(seed, { userCount: directory.userCount, userIdAt: (i) => changes.userIdAt(i) }, options.groups);
+  changes.lifecycleListener = groups;
+  const groupRole = options.groupRole ?? (groups.groupCount > 0 ? "GroupMember.Read.All" : false);
   const log = new RequestLog();
   const interceptors = new Map<ServiceName, RequestInterceptor[]>();
   const identityHeader = randomBytes(24).toString("base64url");
@@ -201,7 +218,11 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       servicePrincipalObjectId: randomUUID(),
       displayName: "entra-user-sync",
       certificates: [appCertificate],
-      graphRoles: [...(options.grantUserReadAll === false ? [] : ["User.Read.All"]), ...(options.grantAuditLogReadAll ? ["AuditLog.Read.All"] : [])],
+      graphRoles: [
+        ...(options.grantUserReadAll === false ? [] : ["User.Read.All"]),
+        ...(options.grantAuditLogReadAll ? ["AuditLog.Read.All"] : []),
+        ...(groupRole === false ? [] : [groupRole]),
+      ],
       clientSecrets: options.clientSecrets ?? [],
       federatedIdentityCredentials: [],
     },
@@ -235,7 +256,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
   try {
     const authority = await startListener({ ...common, defaultService: "token", routes: customers.entraRoutes(entraRoutes(state)), notFound: entraNotFound(state) });
     listeners.push(authority);
-    const graph = await startListener({ ...common, defaultService: "graph", routes: customers.graphRoutes([...graphRoutes(state, changes), ...deltaRoutes(state, changes)]), notFound: graphNotFound });
+    const graph = await startListener({ ...common, defaultService: "graph", routes: customers.graphRoutes([...graphRoutes(state, changes), ...deltaRoutes(state, changes), ...groupRoutes(state, groups, changes)]), notFound: graphNotFound });
     listeners.push(graph);
     const vault = await startListener({ ...common, defaultService: "keyVault", routes: keyVaultRoutes(state), notFound: keyVaultNotFound(state) });
     listeners.push(vault);
@@ -258,7 +279,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
         if (at >= 0) current.splice(at, 1);
       };
     };
-    const faults = createTenantFaults({ state, intercept, graphRoutes: [...graphRoutes(state, changes), ...deltaRoutes(state, changes)], graphNotFound, tls: tlsOptions });
+    const faults = createTenantFaults({ state, intercept, graphRoutes: [...graphRoutes(state, changes), ...deltaRoutes(state, changes), ...groupRoutes(state, groups, changes)], graphNotFound, tls: tlsOptions });
 
     caDirectory = mkdtempSync(join(tmpdir(), "simulated-tenant-"));
     const caCertificatePath = join(caDirectory, "ca.pem");
@@ -285,6 +306,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions): Pro
       appIssuerCertificate: intermediate,
       directory,
       changes,
+      groups,
       requests: {
         count: (service) => log.count(service),
         reset: () => log.reset(),
