@@ -70,6 +70,8 @@ export async function writeLaneSet(container: ContainerClient, lane: ExportLaneS
     try {
       return await call();
     } catch (error) {
+      // A write cut short because the lease was lost (its signal aborts requests in flight) is the lost lease.
+      fence.assertHeld();
       throw createLaneError(lane, { kind: "storage", operation, error });
     }
   };
