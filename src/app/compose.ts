@@ -115,17 +115,17 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     users: new GraphUsersClient({ ...graphOptions, requests }),
     delta: new UserDeltaClient({ ...graphOptions, requests }),
     ...storage,
-    lane: composeLane(settings, id, storage.store, credential),
+    lane: composeLane(settings, id, storage, credential),
   };
 }
 
 /** The analytics lane of one tenant's snapshots, when USER_SYNC_EXPORT_STORAGE (or its identity-based form) is set. */
-export function composeLane(settings: Settings, tenantId: string, store: SnapshotStoreClient, credential?: TokenCredential): SnapshotLane | undefined {
+export function composeLane(settings: Settings, tenantId: string, storage: StorageClients, credential?: TokenCredential): SnapshotLane | undefined {
   const lane = settings.exportLane;
   if (!lane) return undefined;
   const requestTimeoutInMs = settings.storage.requestTimeoutInMs ?? STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
   const container = createLaneContainerClient(lane, { credential: lane.kind === "identity" ? (credential ?? createAzureCredential()) : undefined, requestTimeoutInMs });
-  return new SnapshotLane({ container, settings: lane, tenantId, store });
+  return new SnapshotLane({ container, settings: lane, tenantId, store: storage.store, mirror: storage.mirror });
 }
 
 /**

@@ -78,6 +78,21 @@ export function userLaneColumns(select: readonly string[]): LaneColumn[] {
 }
 
 /**
+ * The columns of a mirror run's change set (export --changes): what changed, why, when, whose id,
+ * the user as the round saw it (JSON), then the stamps (`_snapshotTime` is the run's start).
+ */
+export function changeLaneColumns(): LaneColumn[] {
+  return [
+    { name: "change", type: "string" },
+    { name: "reason", type: "string" },
+    { name: "at", type: "timestamp" },
+    { name: "id", type: "string" },
+    { name: "user", type: "json" },
+    ...LANE_STAMP_COLUMNS,
+  ];
+}
+
+/**
  * A row's value for a column. Graph answers with its own spelling of a property (`displayName`
  * for a `$select` of `displayname`), so a column without an exact key falls back to the key that
  * differs only in case (as the CSV export does).

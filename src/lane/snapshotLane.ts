@@ -17,6 +17,7 @@ import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { LaneRunState, SyncRunRecord } from "../snapshots/runRecords.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
+import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource } from "./changeLane.js";
 import { userLaneColumns, type LaneRow } from "./laneColumns.js";
 import { snapshotSetPrefix, writeLaneSet, type LaneSetResult } from "./laneSet.js";
 
@@ -33,6 +34,8 @@ export interface SnapshotLaneOptions {
   /** The tenant whose snapshots these are (`tenant=<id>`). */
   tenantId: string;
   store: LaneSnapshotSource;
+  /** The live mirror, whose runs' change sets go under `changes/`; absent: snapshots only. */
+  mirror?: LaneChangeSource | undefined;
   rowsPerGroup?: number;
   groupsPerPart?: number;
   snapshotsPerRun?: number;
@@ -46,8 +49,8 @@ export interface CatchUpOptions {
 
 /** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
 export interface LaneRoundResult {
-  written: Array<{ runId: string; prefix: string; rows: number; files: number; alreadyComplete: boolean }>;
-  failed: Array<{ runId: string; error: string }>;
+  written: Array<{ kind: "snapshot" | "changes"; runId: string; prefix: string; rows: number; files: number; alreadyComplete: boolean }>;
+  failed: Array<{ kind: "snapshot" | "changes"; runId: string; error: string }>;
 }
 
 /** Run records read to find snapshots waiting for the lane (retention keeps far fewer complete ones by default). */
@@ -70,17 +73,48 @@ export class SnapshotLane {
         const set = await this.writeSnapshot(run, options);
         const state: LaneRunState = { status: "written", at: new Date(), attempts, files: set.manifest.files.length, rows: set.manifest.rows, prefix: this.prefixOf(run) };
         await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
-        result.written.push({ runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, alreadyComplete: set.alreadyComplete });
+        result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, alreadyComplete: set.alreadyComplete });
         options.logger.info(`Analytics lane: snapshot ${run.snapshotId} written to ${state.prefix} (${formatCount(state.rows!, "row")} in ${formatCount(state.files!, "file")}).`);
       } catch (error) {
         if (isLoss(error, options)) throw options.lease.lost ?? error;
         const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
-        result.failed.push({ runId: run.runId, error: text });
+        result.failed.push({ kind: "snapshot", runId: run.runId, error: text });
         options.logger.warn(`Analytics lane: snapshot ${run.snapshotId} was not written (the sync is not affected; the next run tries again): ${text}`);
         await this.#recordFailure(run, { status: "failed", at: new Date(), attempts, error: text }, options);
       }
     }
+    await this.#changeSets(result, options);
     return result;
+  }
+
+  /** The newest mirror runs' change sets that are not in the lane yet (a failure is logged; a later run writes it). */
+  async #changeSets(result: LaneRoundResult, options: CatchUpOptions): Promise<void> {
+    const mirror = this.#options.mirror;
+    if (!mirror) return;
+    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
+    const common = {
+      container: this.#options.container,
+      settings: this.#options.settings,
+      tenantId: this.#options.tenantId,
+      mirror,
+      lease: options.lease,
+      rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+      groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
+      abortSignal,
+    };
+    try {
+      for (const run of await changeSetRuns(mirror, abortSignal)) {
+        const prefix = changeSetPrefixOf(this.#options.tenantId, run);
+        const set = await writeChangeSet(run, common);
+        result.written.push({ kind: "changes", runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, alreadyComplete: set.alreadyComplete });
+        if (!set.alreadyComplete) options.logger.info(`Analytics lane: the change set of mirror run ${run.runId} written to ${prefix} (${formatCount(set.manifest.rows, "change")}).`);
+      }
+    } catch (error) {
+      if (isLoss(error, options)) throw options.lease.lost ?? error;
+      const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
+      result.failed.push({ kind: "changes", runId: "", error: text });
+      options.logger.warn(`Analytics lane: change sets were not written (the sync is not affected; the next run tries again): ${text}`);
+    }
   }
 
   /** Where a run's snapshot goes in the container. */

@@ -6,12 +6,15 @@
  * promoted, shows in `runs`, and is retried by the next run.
  */
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUserSyncService } from "../../src/app/syncService.js";
 import { readExportLane } from "../../src/configuration/exportSettings.js";
 import type { GraphUser } from "../../src/graph/types.js";
-import { LANE_TYPE_SQL, userLaneColumns } from "../../src/lane/laneColumns.js";
+import { changeLaneColumns, LANE_TYPE_SQL, userLaneColumns } from "../../src/lane/laneColumns.js";
 import { SnapshotLane } from "../../src/lane/snapshotLane.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
@@ -64,10 +67,11 @@ describe("the analytics lane", () => {
     const result = await service.runDue(log.logger, { trigger: "cli" });
     expect(result.snapshot?.outcome).toBe("completed");
     expect(result.lane?.failed).toEqual([]);
-    expect(result.lane?.written).toHaveLength(1);
+    const snapshots = result.lane!.written.filter((w) => w.kind === "snapshot");
+    expect(snapshots).toHaveLength(1);
     const latest = (await service.store.getLatestSnapshot())!;
     const run = (await service.store.getRun(latest.runId))!;
-    prefix = result.lane!.written[0]!.prefix;
+    prefix = snapshots[0]!.prefix;
     expect(prefix).toBe(`tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/snapshot_time=${run.startedAt.toISOString().replace(/[-:]/g, "")}/`);
     expect(run.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS, files: 1, prefix });
     expect(await listBlobNames(container(), prefix)).toEqual([`${prefix}_SUCCESS`, `${prefix}_manifest.json`, `${prefix}part-00000.parquet`]);
@@ -106,11 +110,49 @@ describe("the analytics lane", () => {
     expect(manifest).toMatchObject({ formatVersion: 1, kind: "snapshot", object: "users", rows: USERS, files: [{ name: "part-00000.parquet", rows: USERS }] });
   });
 
+  it("export --latest --format parquet writes the same file, byte for byte, without Blob Storage", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "users.parquet");
+    const exported = await runCli(["export", "--latest", "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toBe("");
+    const lanePart = await container().getBlockBlobClient(`${prefix}part-00000.parquet`).downloadToBuffer();
+    expect((await readFile(out)).equals(lanePart)).toBe(true);
+    // Without --out: refused before anything is read (a binary format never goes to the terminal).
+    const refused = await runCli(["export", "--latest", "--format", "parquet"], world.cliEnv());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--out");
+  });
+
   it("the next run does not write the set again", async () => {
     const before = proxy.seen.length;
     const result = await service.runDue(log.logger, { trigger: "cli" });
-    expect(result.lane).toEqual({ written: [], failed: [] });
+    expect(result.lane?.failed).toEqual([]);
+    expect(result.lane?.written.filter((w) => !w.alreadyComplete)).toEqual([]);
     expect(proxy.seen.slice(before).some((r) => r.method === "PUT")).toBe(false);
+  });
+
+  it("a mirror run's change set lands under changes/, read back equal to export --changes, and export --changes --format parquet writes the same file", async () => {
+    world.tenant.changes.changeUser(7, { displayName: "Changé 変更", department: null });
+    const result = await service.runDue(log.logger, { trigger: "cli" });
+    expect(result.mirror).toMatchObject({ mode: "incremental", status: "succeeded", changes: { updated: 1 } });
+    const set = result.lane!.written.find((w) => w.kind === "changes" && w.runId === result.mirror!.runId)!;
+    expect(set).toMatchObject({ alreadyComplete: false, rows: 1, files: 1 });
+    expect(set.prefix).toBe(`changes/tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/run_time=${result.mirror!.startedAt.toISOString().replace(/[-:]/g, "")}/`);
+    expect(putsUnder(set.prefix).slice(-2)).toEqual([`${set.prefix}_manifest.json`, `${set.prefix}_SUCCESS`]);
+    const exported = await runCli(["export", "--changes", result.mirror!.runId, "--format", "jsonl"], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
+    expect(exported.code, exported.stderr).toBe(0);
+    const [change] = exported.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const folder = await downloadContainer(container(), set.prefix);
+    const columns = changeLaneColumns();
+    const read = await readParquetWithDuckDb(`${folder}/**/*.parquet`, columns);
+    expect(read.types.slice(0, columns.length)).toEqual(columns.map((c) => [c.name, LANE_TYPE_SQL[c.type]]));
+    const expected: Record<string, unknown> = { ...change, _snapshotTime: result.mirror!.startedAt.toISOString(), _tenantId: world.env.GRAPH_TENANT_ID!, _runId: result.mirror!.runId };
+    for (const column of columns) expect(readBackCell(column, read.rows[0]![column.name]), column.name).toEqual(expectedCell(column, expected[column.name]));
+    expect((read.rows[0]!.user as string).includes("Changé 変更")).toBe(true);
+    const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "changes.parquet");
+    const local = await runCli(["export", "--changes", result.mirror!.runId, "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
+    expect(local.code, local.stderr).toBe(0);
+    expect((await readFile(out)).equals(await container().getBlockBlobClient(`${set.prefix}part-00000.parquet`).downloadToBuffer())).toBe(true);
   });
 
   it("a set written again (a retried or resumed run) has the same names and the same bytes, row groups and parts included", async () => {
@@ -203,7 +245,7 @@ describe("the analytics lane", () => {
     expect(latest.runId).toBe(result.snapshot!.run.runId);
     expect(result.lane?.written.map((w) => w.runId)).not.toContain(latest.runId);
     expect(result.lane?.failed.map((f) => f.runId)).toContain(latest.runId);
-    expect(result.lane?.failed[0]?.error).toMatch(/USER_SYNC_EXPORT_CONTAINER/);
+    expect(result.lane?.failed.find((f) => f.runId === latest.runId)?.error).toMatch(/USER_SYNC_EXPORT_CONTAINER/);
     const run = (await missing.store.getRun(latest.runId))!;
     expect(run.lane).toMatchObject({ status: "failed", attempts: 1 });
     expect(log.lines.some((line) => line.startsWith("warn Analytics lane:") && line.includes("lane-missing"))).toBe(true);
