@@ -264,6 +264,20 @@ describe("the analytics lane", () => {
   });
 });
 
+describe("bad lane settings", () => {
+  it("fail the command line with exit 2 before any request, naming the setting and the fix", async () => {
+    world.tenant.requests.reset();
+    const seen = proxy.seen.length;
+    const result = await runCli(["run"], world.cliEnv({ USER_SYNC_SELECT: SELECT, USER_SYNC_EXPORT_STORAGE: proxiedConnectionString(), USER_SYNC_EXPORT_CONTAINER: "Not_A_Container" }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("USER_SYNC_EXPORT_CONTAINER");
+    expect(result.stderr).toContain("lower-case letters");
+    for (const service of ["token", "metadata", "graph", "keyVault", "managedIdentity"] as const) expect(world.tenant.requests.count(service), service).toBe(0);
+    expect(proxy.seen.length).toBe(seen);
+    expectNoSecrets(result.stdout + result.stderr);
+  });
+});
+
 async function waitForFreeLease(): Promise<void> {
   const until = Date.now() + 30_000;
   while ((await service.store.getLease()) !== undefined) {
