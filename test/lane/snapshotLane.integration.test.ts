@@ -1,7 +1,8 @@
 /**
  * The analytics lane through the real clients (the simulated tenant, Tables and Blobs on Azurite,
  * the compiled CLI): a run writes its promoted snapshot as Parquet; DuckDB reads it back equal to
- * `export --latest`, user by user; the manifest and `_SUCCESS` come last; a retried set has the same
+ * `export --latest`, user by user; the manifest and `_SUCCESS` come last; a run killed mid-lane is
+ * finished by the next run, byte for byte what `export --format parquet` writes; a retried set has the same
  * names and bytes; a run that lost its lease writes nothing; a lane failure leaves the snapshot
  * promoted, shows in `runs`, and is retried by the next run.
  */
@@ -18,7 +19,7 @@ import { changeLaneColumns, LANE_TYPE_SQL, userLaneColumns } from "../../src/lan
 import { SnapshotLane } from "../../src/lane/snapshotLane.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { assertCliBuilt, runCli } from "../support/cli.js";
+import { assertCliBuilt, runCli, startCli } from "../support/cli.js";
 import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb } from "../support/laneReader.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { startTableProxy, type TableProxy } from "../support/tableProxy.js";
@@ -153,6 +154,47 @@ describe("the analytics lane", () => {
     const local = await runCli(["export", "--changes", result.mirror!.runId, "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
     expect(local.code, local.stderr).toBe(0);
     expect((await readFile(out)).equals(await container().getBlockBlobClient(`${set.prefix}part-00000.parquet`).downloadToBuffer())).toBe(true);
+  });
+
+  it("a run killed (SIGKILL) in the middle of the lane: the next run writes the set, and its part is the file export --format parquet writes", async () => {
+    await waitForFreeLease();
+    const cliEnv = world.cliEnv({ ...env, USER_SYNC_SELECT: SELECT });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let blockSeen!: () => void;
+    const blockArrived = new Promise<void>((resolve) => (blockSeen = resolve));
+    const known = new Set(await listBlobNames(container()));
+    proxy.decide = (request) => {
+      const path = decodeURIComponent(request.path);
+      if (request.method === "PUT" && path.includes("comp=block") && path.includes("/snapshot_time=") && ![...known].some((name) => path.includes(name.split("part-")[0]!))) {
+        blockSeen();
+        return held;
+      }
+      return "pass";
+    };
+    const killed = startCli(["run", "--full", "--no-progress"], cliEnv);
+    try {
+      await Promise.race([blockArrived, killed.exited.then((r) => Promise.reject(new Error(`the run ended first: ${r.stderr}`)))]);
+      killed.child.kill("SIGKILL");
+      expect((await killed.exited).signal).toBe("SIGKILL");
+    } finally {
+      proxy.decide = () => "pass";
+      release();
+    }
+    const latest = (await service.store.getLatestSnapshot())!;
+    const run = (await service.store.getRun(latest.runId))!;
+    const setPrefix = `tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/snapshot_time=${run.startedAt.toISOString().replace(/[-:]/g, "")}/`;
+    expect(run.lane).toBeUndefined();
+    expect(await listBlobNames(container(), setPrefix)).toEqual([]);
+
+    const resumed = await runCli(["run", "--no-progress"], cliEnv);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await listBlobNames(container(), setPrefix)).toEqual([`${setPrefix}_SUCCESS`, `${setPrefix}_manifest.json`, `${setPrefix}part-00000.parquet`]);
+    expect((await service.store.getRun(latest.runId))!.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS });
+    const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "users.parquet");
+    const exported = await runCli(["export", "--snapshot", latest.snapshotId, "--format", "parquet", "--out", out], cliEnv);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((await readFile(out)).equals(await container().getBlockBlobClient(`${setPrefix}part-00000.parquet`).downloadToBuffer())).toBe(true);
   });
 
   it("a set written again (a retried or resumed run) has the same names and the same bytes, row groups and parts included", async () => {
