@@ -124,6 +124,25 @@ describe("the analytics lane", () => {
     expect(refused.stderr).toContain("--out");
   });
 
+  it("export --current --format parquet writes the live mirror in the lane's shape, equal to export --current user by user", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "current.parquet");
+    const written = await runCli(["export", "--current", "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
+    expect(written.code, written.stderr).toBe(0);
+    const exported = await runCli(["export", "--current", "--format", "jsonl"], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
+    expect(exported.code, exported.stderr).toBe(0);
+    const users = exported.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>).sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1));
+    const state = (await service.mirror.getDeltaState())!.state;
+    const columns = userLaneColumns(state.select);
+    const read = await readParquetWithDuckDb(out, columns);
+    expect(read.types).toEqual(columns.map((c) => [c.name, LANE_TYPE_SQL[c.type]]));
+    expect(read.rows).toHaveLength(users.length);
+    const stamps = { _snapshotTime: state.savedAt.toISOString(), _tenantId: world.env.GRAPH_TENANT_ID!, _runId: state.runId };
+    for (let i = 0; i < users.length; i++) {
+      const user: Record<string, unknown> = { ...users[i]!, ...stamps };
+      for (const column of columns) expect(readBackCell(column, read.rows[i]![column.name]), `${String(user.id)} ${column.name}`).toEqual(expectedCell(column, user[column.name]));
+    }
+  });
+
   it("the next run does not write the set again", async () => {
     const before = proxy.seen.length;
     const result = await service.runDue(log.logger, { trigger: "cli" });
