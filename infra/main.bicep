@@ -111,10 +111,20 @@ type OptionalSettings = {
   GRAPH_ENDPOINT: string?
   // Telemetry: the share of runs whose traces are kept.
   USER_SYNC_TRACE_SAMPLING_RATIO: string?
+  // The analytics lane's retention in days (the lifecycle policy; empty or 0: SNAPSHOT_RETENTION_DAYS).
+  USER_SYNC_EXPORT_RETENTION_DAYS: string?
 }
 
 @description('Optional app settings by name (README, "Settings"). A setting with a value is set; an empty or missing one is left unset, so that the code\'s documented default applies. The code checks the values when the function starts.')
 param optionalSettings OptionalSettings = {}
+
+@description('The analytics lane (docs/analytics.md): a container on the snapshot account where every promoted snapshot lands as Parquet, Storage Blob Data Contributor on that container only for the function identity, a lifecycle policy for its retention (USER_SYNC_EXPORT_RETENTION_DAYS, else SNAPSHOT_RETENTION_DAYS; both 0 or empty: kept), and the lane\'s app settings.')
+param analyticsLane bool = false
+
+@description('The analytics lane\'s container (USER_SYNC_EXPORT_CONTAINER).')
+@minLength(3)
+@maxLength(63)
+param analyticsContainerName string = 'user-sync-analytics'
 
 @description('Multi-tenant mode (docs/tenants.md): sets USER_SYNC_TENANT_MODE=multi and the identity-based tenant queue (USER_SYNC_QUEUE__queueServiceUri, __credential, __clientId) on the app, and gives the function identity Storage Queue Data Contributor on the snapshot account. Deploy infra/entra with signInAudience AzureADMultipleOrgs too. With privateNetworking, the snapshot account also gets a queue private endpoint.')
 param multiTenant bool = false
@@ -144,6 +154,12 @@ var syncedTenantId = crossTenantRefused
   ? fail('GRAPH_TENANT_ID is ${graphTenantId}, but this deployment runs in tenant ${tenant().tenantId} and MANAGE_APP_REGISTRATION is true: the app registration would be created in the wrong tenant. Set MANAGE_APP_REGISTRATION=false and create it in tenant ${graphTenantId} by hand (docs/deploy.md, "Another tenant or a national cloud").')
   : (empty(graphTenantId) ? tenant().tenantId : graphTenantId)
 var usesFederatedCredential = graphCredential == 'managedIdentityFederation'
+// The lane's retention: its own setting, else the snapshots' (days); 0 keeps its files.
+var laneRetentionText = empty(optionalSettings.?USER_SYNC_EXPORT_RETENTION_DAYS ?? '') || (optionalSettings.?USER_SYNC_EXPORT_RETENTION_DAYS ?? '') == '0'
+  ? (optionalSettings.?SNAPSHOT_RETENTION_DAYS ?? '')
+  : (optionalSettings.?USER_SYNC_EXPORT_RETENTION_DAYS ?? '')
+var laneRetentionDays = empty(laneRetentionText) ? 0 : int(laneRetentionText)
+var laneLifecycle = analyticsLane && laneRetentionDays > 0 ? [{ name: 'analytics-lane-retention', prefix: '${analyticsContainerName}/', days: laneRetentionDays }] : []
 
 resource functionIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-usersync-${token}'
@@ -190,6 +206,9 @@ module snapshotStorage 'modules/storage.bicep' = {
     skuName: snapshotStorageSku
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     publicNetworkAccess: !privateNetworking
+    // The analytics lane's container and retention (docs/decisions.md: on the snapshot account).
+    containerNames: analyticsLane ? [analyticsContainerName] : []
+    deleteAfterDays: laneLifecycle
   }
 }
 
@@ -229,7 +248,9 @@ var privateEndpoints = concat(
   ],
   // Multi-tenant mode: the tenant queue lives in the snapshot account (its queue service is used
   // only then; docs/decisions.md). Registered in the same privatelink.queue zone as the host's.
-  multiTenant ? [{ name: 'pe-${snapshotStorage.name}-queue', target: 'snapshot', groupId: 'queue' }] : []
+  multiTenant ? [{ name: 'pe-${snapshotStorage.name}-queue', target: 'snapshot', groupId: 'queue' }] : [],
+  // The analytics lane writes blobs to the snapshot account.
+  analyticsLane ? [{ name: 'pe-${snapshotStorage.name}-blob', target: 'snapshot', groupId: 'blob' }] : []
 )
 
 module privateEndpoint 'modules/private-endpoint.bicep' = [
@@ -272,6 +293,7 @@ module rbac 'modules/rbac.bicep' = {
     readsKeyVaultCertificate: !usesFederatedCredential
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     usesTenantQueue: multiTenant
+    analyticsContainerName: analyticsLane ? analyticsContainerName : ''
   }
 }
 
@@ -297,6 +319,8 @@ module functionApp 'modules/function-app.bicep' = {
     snapshotTableServiceUri: snapshotStorage.outputs.tableEndpoint
     multiTenant: multiTenant
     tenantQueueServiceUri: multiTenant ? snapshotStorage.outputs.queueEndpoint : ''
+    analyticsBlobServiceUri: analyticsLane ? snapshotStorage.outputs.blobEndpoint : ''
+    analyticsContainerName: analyticsLane ? analyticsContainerName : ''
     userSyncSchedule: userSyncSchedule
     userSyncSelect: userSyncSelect
     userSyncMaxRunMinutes: userSyncMaxRunMinutes

@@ -27,6 +27,9 @@ param snapshotStorageSku = readEnvironmentVariable('SNAPSHOT_STORAGE_SKU', 'Stan
 param privateNetworking = bool(readEnvironmentVariable('PRIVATE_NETWORKING', 'false'))
 // Multi-tenant mode (docs/tenants.md): the function identity may use the tenant queue.
 param multiTenant = readEnvironmentVariable('USER_SYNC_TENANT_MODE', 'single') == 'multi'
+// The analytics lane (docs/analytics.md): Parquet sets of every promoted snapshot in a container of the snapshot account.
+param analyticsLane = bool(readEnvironmentVariable('ANALYTICS_LANE', 'false'))
+param analyticsContainerName = readEnvironmentVariable('USER_SYNC_EXPORT_CONTAINER', 'user-sync-analytics')
 param userSyncMaxRunMinutes = int(readEnvironmentVariable('USER_SYNC_MAX_RUN_MINUTES', '25'))
 // Optional app settings, each from the variable of its name; empty: unset, the code's default
 // (README, "Settings"). Set them here rather than in the portal: a deployment replaces all settings.
@@ -46,4 +49,5 @@ param optionalSettings = {
   GRAPH_AUTHORITY_HOST: readEnvironmentVariable('GRAPH_AUTHORITY_HOST', '')
   GRAPH_ENDPOINT: readEnvironmentVariable('GRAPH_ENDPOINT', '')
   USER_SYNC_TRACE_SAMPLING_RATIO: readEnvironmentVariable('USER_SYNC_TRACE_SAMPLING_RATIO', '')
+  USER_SYNC_EXPORT_RETENTION_DAYS: readEnvironmentVariable('USER_SYNC_EXPORT_RETENTION_DAYS', '')
 }

@@ -1,5 +1,5 @@
 /**
- * Starts the installed Azurite table service (and only tables) as a child process on loopback, for
+ * Starts the installed Azurite table service (and its queue or blob service when asked) as child processes on loopback, for
  * tests, the demo and local runs. The child watches its IPC channel and exits when this process goes
  * away, so a crashed or killed test worker does not leave an Azurite behind.
  */
@@ -21,6 +21,8 @@ export interface AzuriteInstance {
   connectionString: string;
   /** e.g. http://127.0.0.1:54322/devstoreaccount1, when started with `queue: true`. */
   queueEndpoint?: string;
+  /** e.g. http://127.0.0.1:54323/devstoreaccount1, when started with `blob: true`. */
+  blobEndpoint?: string;
   /** The Azurite process's id (the benchmark reads its CPU time). */
   pid: number | undefined;
   close(): Promise<void>;
@@ -33,6 +35,8 @@ export interface StartAzuriteOptions {
   startTimeoutInMs?: number;
   /** Also start Azurite's queue service (its endpoint goes into the connection string). Default false. */
   queue?: boolean;
+  /** Also start Azurite's blob service (its endpoint goes into the connection string; the analytics lane). Default false. */
+  blob?: boolean;
 }
 
 /** The development storage account every Azurite accepts (documented publicly by Microsoft). */
@@ -79,9 +83,10 @@ function freePort(): Promise<number> {
   });
 }
 
-function connectionStringFor(tableEndpoint: string, queueEndpoint?: string): string {
+function connectionStringFor(tableEndpoint: string, queueEndpoint?: string, blobEndpoint?: string): string {
   const queue = queueEndpoint === undefined ? "" : `QueueEndpoint=${queueEndpoint};`;
-  return `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};TableEndpoint=${tableEndpoint};${queue}`;
+  const blob = blobEndpoint === undefined ? "" : `BlobEndpoint=${blobEndpoint};`;
+  return `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};TableEndpoint=${tableEndpoint};${queue}${blob}`;
 }
 
 /** Children still running; killed synchronously if this process exits without closing them. */
@@ -103,7 +108,7 @@ class StartFailure extends Error {
   }
 }
 
-type AzuriteService = "table" | "queue";
+type AzuriteService = "table" | "queue" | "blob";
 
 async function spawnOnce(port: number, location: string | undefined, timeoutInMs: number, service: AzuriteService = "table"): Promise<ChildProcess> {
   const args = [
@@ -204,23 +209,27 @@ async function waitForRequests(tableEndpoint: string, timeoutInMs: number, path 
 
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
   const tables = await startService(options, "table");
-  if (!options.queue) return { tableEndpoint: tables.endpoint, connectionString: connectionStringFor(tables.endpoint), pid: tables.pid, close: tables.close };
-  let queues: { endpoint: string; close(): Promise<void> };
+  const others: Array<{ service: AzuriteService; endpoint: string; close(): Promise<void> }> = [];
   try {
-    // Its own folder: the two services would otherwise share one workspace's lock files.
-    queues = await startService({ ...options, ...(options.location ? { location: join(options.location, "queue") } : {}) }, "queue");
+    for (const service of (["queue", "blob"] as const).filter((name) => options[name] === true)) {
+      // Its own folder: the services would otherwise share one workspace's lock files.
+      others.push({ service, ...(await startService({ ...options, ...(options.location ? { location: join(options.location, service) } : {}) }, service)) });
+    }
   } catch (error) {
-    await tables.close();
+    await Promise.all([tables.close(), ...others.map((other) => other.close())]);
     throw error;
   }
+  const queueEndpoint = others.find((other) => other.service === "queue")?.endpoint;
+  const blobEndpoint = others.find((other) => other.service === "blob")?.endpoint;
   return {
     tableEndpoint: tables.endpoint,
-    queueEndpoint: queues.endpoint,
-    connectionString: connectionStringFor(tables.endpoint, queues.endpoint),
+    ...(queueEndpoint !== undefined ? { queueEndpoint } : {}),
+    ...(blobEndpoint !== undefined ? { blobEndpoint } : {}),
+    connectionString: connectionStringFor(tables.endpoint, queueEndpoint, blobEndpoint),
     // The table service's (the benchmark reads its CPU time).
     pid: tables.pid,
     close: async () => {
-      await Promise.all([tables.close(), queues.close()]);
+      await Promise.all([tables.close(), ...others.map((other) => other.close())]);
     },
   };
 }

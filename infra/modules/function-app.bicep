@@ -29,6 +29,9 @@ param snapshotTableServiceUri string
 param multiTenant bool = false
 @description('The tenant queue\'s service (the snapshot account\'s queue endpoint); used in multi-tenant mode only.')
 param tenantQueueServiceUri string = ''
+@description('The analytics lane (docs/analytics.md): the snapshot account\'s blob endpoint and the lane\'s container; empty: no lane.')
+param analyticsBlobServiceUri string = ''
+param analyticsContainerName string = ''
 param userSyncSchedule string
 param userSyncSelect string
 @description('USER_SYNC_MAX_RUN_MINUTES: below host.json functionTimeout, so a run checkpoints before the host stops it.')
@@ -154,10 +157,16 @@ var tenantSettings = multiTenant ? {
   USER_SYNC_QUEUE__clientId: identityClientId
 } : {}
 
+// The analytics lane, identity-based (the same identity as the snapshot store's tables).
+var laneSettings = empty(analyticsContainerName) ? {} : {
+  USER_SYNC_EXPORT_STORAGE__blobServiceUri: analyticsBlobServiceUri
+  USER_SYNC_EXPORT_CONTAINER: analyticsContainerName
+}
+
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings, givenOptionalSettings, tenantSettings)
+  properties: union(hostSettings, productSettings, credentialSettings, optionalProductSettings, givenOptionalSettings, tenantSettings, laneSettings)
 }
 
 // Deployments authenticate with Microsoft Entra ID; no publishing user names or passwords. The

@@ -16,6 +16,9 @@ param applicationInsightsName string
 @description('Multi-tenant mode (USER_SYNC_TENANT_MODE=multi): the identity also sends, receives and deletes the tenant queue\'s messages, on the snapshot account (docs/tenants.md).')
 param usesTenantQueue bool = false
 
+@description('The analytics lane\'s container on the snapshot account (docs/analytics.md); empty: no lane. The identity may write blobs in that container only.')
+param analyticsContainerName string = ''
+
 var roles = {
   // Host storage: timer singleton leases, host keys and the Flex Consumption deployment package.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -25,6 +28,8 @@ var roles = {
   // Multi-tenant mode: the scheduler enqueues, tenantSync and the worker receive, update and delete
   // messages on the snapshot account's tenant queue (and its poison queue).
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  // The analytics lane: writes Parquet sets (blocks, manifests) in its one container, scoped to it.
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   // Reads the certificate and its backing secret (the private key), nothing else.
   keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
   // Entra-authenticated telemetry ingestion (local auth is disabled).
@@ -37,6 +42,17 @@ resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
 resource snapshotStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: snapshotStorageAccountName
+}
+
+resource snapshotBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: snapshotStorage
+  name: 'default'
+}
+
+// The analytics lane's container (main.bicep creates it on the snapshot account with analyticsLane).
+resource analyticsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: snapshotBlobService
+  name: empty(analyticsContainerName) ? 'none' : analyticsContainerName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -62,6 +78,16 @@ resource snapshotTableContributor 'Microsoft.Authorization/roleAssignments@2022-
   scope: snapshotStorage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource analyticsBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(analyticsContainerName)) {
+  name: guid(analyticsContainer.id, principalId, roles.storageBlobDataContributor)
+  scope: analyticsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -22,6 +22,9 @@ param logAnalyticsWorkspaceId string
 @description('False: reachable only through private endpoints (main.bicep, privateNetworking).')
 param publicNetworkAccess bool = true
 
+@description('Lifecycle management: block blobs under each prefix (`<container>/…`) are deleted this many days after they were last modified. Empty: no policy.')
+param deleteAfterDays array = []
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -102,6 +105,37 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     }
   }
 ]
+
+// Retention applied by the storage account, never by deleting files from code (the analytics lane:
+// docs/analytics.md, "Retention").
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (!empty(deleteAfterDays)) {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        for rule in deleteAfterDays: {
+          name: rule.name
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: [rule.prefix]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: rule.days
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
 
 output name string = account.name
 output id string = account.id

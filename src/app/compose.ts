@@ -7,7 +7,7 @@
  */
 import { createDefaultHttpClient, type HttpClient } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
-import { loadSettings, loadStorageSettings, type Settings, type TableStorageSettings } from "../configuration/settings.js";
+import { loadSettings, loadStorageSettings, STORAGE_DEFAULTS, type Settings, type TableStorageSettings } from "../configuration/settings.js";
 import { adminConsentUrlFor } from "../credentials/consent.js";
 import { createGraphCredential, type GraphCredential } from "../credentials/graphCredential.js";
 import { createAzureCredential } from "../credentials/azureCredential.js";
@@ -15,6 +15,8 @@ import { GraphRequestClient } from "../graph/graphRequestClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
 import { UserDeltaClient } from "../graph/userDeltaClient.js";
 import type { ObjectKind } from "../kinds/objectKind.js";
+import { createLaneContainerClient } from "../lane/laneContainer.js";
+import { SnapshotLane } from "../lane/snapshotLane.js";
 import { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
 import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
@@ -105,6 +107,7 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     adminConsentUrl: adminConsentUrlFor(settings, id),
   };
   const requests = new GraphRequestClient({ ...graphOptions, httpClient: processClients.graphHttpClient });
+  const storage = multi ? composeTenantStorage(settings.storage, id, credential) : composeStorage(settings.storage, credential);
   return {
     settings,
     credential,
@@ -113,8 +116,18 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     tokens,
     users: new GraphUsersClient({ ...graphOptions, requests }),
     delta: new UserDeltaClient({ ...graphOptions, requests }),
-    ...(multi ? composeTenantStorage(settings.storage, id, credential) : composeStorage(settings.storage, credential)),
+    ...storage,
+    lane: composeLane(settings, id, storage, credential),
   };
+}
+
+/** The analytics lane of one tenant's snapshots, when USER_SYNC_EXPORT_STORAGE (or its identity-based form) is set. */
+export function composeLane(settings: Settings, tenantId: string, storage: StorageClients, credential?: TokenCredential): SnapshotLane | undefined {
+  const lane = settings.exportLane;
+  if (!lane) return undefined;
+  const requestTimeoutInMs = settings.storage.requestTimeoutInMs ?? STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
+  const container = createLaneContainerClient(lane, { credential: lane.kind === "identity" ? (credential ?? createAzureCredential()) : undefined, requestTimeoutInMs });
+  return new SnapshotLane({ container, settings: lane, tenantId, store: storage.store, mirror: storage.mirror });
 }
 
 /**

@@ -12,6 +12,7 @@ import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
 import { writeData, writeError } from "./output.js";
+import { changesSource, mirrorSource, snapshotSource, tenantStamp, writeParquetFile } from "./parquetExport.js";
 
 export interface ExportOptions {
   latest?: boolean;
@@ -19,7 +20,9 @@ export interface ExportOptions {
   current?: boolean;
   includeDeleted?: boolean;
   changes?: string;
-  format: ExportFormat;
+  format: ExportFormat | "parquet";
+  /** `--out <file>`: where --format parquet writes (required with it). */
+  out?: string;
   /** CSV: cells exactly as stored (see UserLineWriterOptions.raw). */
   raw?: boolean;
   /** The tenant selectTenant checked (`--tenant`); undefined in single-tenant mode. */
@@ -29,6 +32,7 @@ export interface ExportOptions {
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
+  if (options.format === "parquet") return exportParquet(options, options.out!);
   if (options.current) return exportCurrent(options);
   if (options.changes !== undefined) return exportChanges(options.changes, options);
   const kind = options.kind ?? USERS;
@@ -43,7 +47,7 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
   }
   // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
   const run = isRunId(snapshotId!) ? await store.getRun(snapshotId!) : undefined;
-  const writer = createUserLineWriter(options.format, { columns: run?.select ?? ["id"], raw: options.raw === true });
+  const writer = createUserLineWriter(lineFormat(options), { columns: run?.select ?? ["id"], raw: options.raw === true });
   let count = 0;
   for await (const object of store.listSnapshotObjects(snapshotId!)) {
     await writeData(writer.linesFor(object));
@@ -51,6 +55,36 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
   }
   await writeData(writer.end());
   writeError(`Exported ${formatCount(count, kind.noun)} from snapshot ${snapshotId}.\n`);
+}
+
+function lineFormat(options: ExportOptions): ExportFormat {
+  return options.format === "parquet" ? "jsonl" : options.format;
+}
+
+/** --format parquet: the analytics lane's file shape, to `out` (src/cli/parquetExport.ts). */
+async function exportParquet(options: ExportOptions, out: string): Promise<void> {
+  const tenantId = tenantStamp(options.tenant);
+  if (options.current) {
+    const mirror = mirrorFromEnvironment(options.tenant);
+    const state = await mirror.getDeltaState();
+    if (!state?.state.deltaLink) throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
+    return writeParquetFile(mirrorSource(mirror, state.state, tenantId, options.includeDeleted === true, await mirror.getVersion()), out);
+  }
+  if (options.changes !== undefined) {
+    const mirror = mirrorFromEnvironment(options.tenant);
+    const run = await succeededMirrorRun(options.changes, options);
+    return writeParquetFile(changesSource(mirror, run, tenantId), out);
+  }
+  const store = storeFromEnvironment(options.tenant);
+  return writeParquetFile(await snapshotSource(store, await snapshotIdOf(store, options), tenantId), out);
+}
+
+/** --latest's snapshot id, or --snapshot's. */
+async function snapshotIdOf(store: ReturnType<typeof storeFromEnvironment>, options: ExportOptions): Promise<string> {
+  if (!options.latest) return options.snapshot!;
+  const latest = await store.getLatestSnapshot();
+  if (!latest) throw new UserSyncError("snapshot_not_found", "There is no complete snapshot yet. Run a sync first (entra-user-sync run), then export.");
+  return latest.snapshotId;
 }
 
 /** The live mirror: present users as Graph shows them; with --include-deleted also removed users, marked "@removed". */
@@ -62,7 +96,7 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
     throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
   }
   const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
-  const writer = createUserLineWriter(options.format, { columns, raw: options.raw === true });
+  const writer = createUserLineWriter(lineFormat(options), { columns, raw: options.raw === true });
   const counts = { present: 0, removed: 0 };
   // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
   // and after; a round that wrote meanwhile makes the output a mix of two states.
@@ -88,11 +122,9 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   }
 }
 
-/** One mirror run's change set: what it added, updated, restored and removed. */
-async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
-  const kind = options.kind ?? USERS;
-  const mirror = mirrorFromEnvironment(options.tenant, kind);
-  const run = await mirror.getRun(runId);
+/** A succeeded mirror run (its change set is whole), or the error saying why not. */
+async function succeededMirrorRun(runId: string, options: ExportOptions) {
+  const run = await mirrorFromEnvironment(options.tenant, options.kind ?? USERS).getRun(runId);
   if (!run) {
     throw new UserSyncError(
       "run_not_found",
@@ -105,8 +137,16 @@ async function exportChanges(runId: string, options: ExportOptions): Promise<voi
       `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
     );
   }
+  return run;
+}
+
+/** One mirror run's change set: what it added, updated, restored and removed. */
+async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
+  const kind = options.kind ?? USERS;
+  const mirror = mirrorFromEnvironment(options.tenant, kind);
+  const run = await succeededMirrorRun(runId, options);
   // The object after the change, under the kind's noun (`user`).
-  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "at", "id", kind.noun], raw: options.raw === true });
+  const writer = createUserLineWriter(lineFormat(options), { columns: ["change", "reason", "at", "id", kind.noun], raw: options.raw === true });
   const counts: Record<string, number> = {};
   for await (const change of mirror.listChanges(runId)) {
     const line: Record<string, unknown> = { change: change.change };

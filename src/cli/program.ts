@@ -122,7 +122,8 @@ export function buildProgram(): Command {
     .addOption(new Option("--current", "the live mirror's current users, as Graph shows them").conflicts("changes"))
     .addOption(new Option("--include-deleted", 'with --current: also soft-deleted, deleted and missing users, marked "@removed": { reason, removedAt }'))
     .addOption(new Option("--changes <runId>", "what one mirror run added, updated, restored and removed (see: entra-user-sync runs)").argParser(runId))
-    .addOption(new Option("--format <format>", "output format").choices(["jsonl", "csv"]).default("jsonl"))
+    .addOption(new Option("--format <format>", "output format: JSON Lines, CSV, or Parquet (the analytics lane's file shape, docs/analytics.md; needs --out)").choices(["jsonl", "csv", "parquet"]).default("jsonl"))
+    .addOption(new Option("--out <file>", "with --format parquet: the file to write (a binary format is never written to the terminal)"))
     .addOption(
       new Option(
         "--raw",
@@ -136,6 +137,7 @@ export function buildProgram(): Command {
       }
       if (options.includeDeleted && !options.current) throw new InvalidArgumentError("export: --include-deleted goes with --current.");
       if (options.raw && options.format !== "csv") throw new InvalidArgumentError("export: --raw goes with --format csv (JSON Lines is always exact).");
+      if ((options.format === "parquet") !== (options.out !== undefined)) throw new InvalidArgumentError("export: --format parquet needs --out <file>, and --out goes with --format parquet.");
       await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program

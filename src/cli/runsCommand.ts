@@ -36,6 +36,14 @@ function tableWidth(): number {
   return columns !== undefined && columns > 0 ? Math.min(RUNS_TABLE_WIDTH, columns) : RUNS_TABLE_WIDTH;
 }
 
+/** What the analytics lane did with a snapshot run's snapshot ("" when the lane never looked at it). */
+export function laneNote(run: SyncRunRecord): string {
+  const lane = run.lane;
+  if (!lane) return "";
+  if (lane.status === "written") return `lane: written (${formatNumber(lane.rows ?? 0)} rows)`;
+  return `lane failed (attempt ${lane.attempts}, the next run retries): ${lane.error ?? "unknown error"}`;
+}
+
 type ListedRun = { kind: "snapshot"; run: SyncRunRecord } | { kind: "mirror"; run: MirrorRunRecord };
 
 /** Snapshot runs and mirror runs, newest first (both lists are newest first: a merge). */
@@ -70,7 +78,8 @@ const took = (startedAt: Date, endedAt: Date | undefined) => (endedAt ? `${((end
 function narrowRow(listed: ListedRun): string[] {
   if (listed.kind === "snapshot") {
     const run = listed.run;
-    const note = run.error ?? (run.snapshotDeletedAt ? "users deleted by retention" : run.status === "paused" ? "stopped at a checkpoint; run continues it" : snapshotOnlyNote(run.select));
+    const base = run.error ?? (run.snapshotDeletedAt ? "users deleted by retention" : run.status === "paused" ? "stopped at a checkpoint; run continues it" : snapshotOnlyNote(run.select));
+    const note = [base, laneNote(run)].filter((part) => part !== "").join("; ");
     return [run.runId, "snapshot", run.status, took(run.startedAt, run.endedAt), formatNumber(run.stats.usersRead), note];
   }
   const run = listed.run;
@@ -84,7 +93,7 @@ function wideRow(listed: ListedRun): string[] {
   if (listed.kind === "snapshot") {
     const run = listed.run;
     const s = run.stats;
-    return [run.runId, "snapshot", "", run.status, run.trigger, run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(s.pages), formatNumber(s.usersRead), formatNumber(s.entitiesWritten), "", run.error ?? ""];
+    return [run.runId, "snapshot", "", run.status, run.trigger, run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(s.pages), formatNumber(s.usersRead), formatNumber(s.entitiesWritten), "", [run.error ?? "", laneNote(run)].filter((part) => part !== "").join("; ")];
   }
   const run = listed.run;
   const written = run.mode === "full" ? run.usersWritten : changeTotal(run);

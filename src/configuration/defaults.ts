@@ -10,6 +10,13 @@ export const RUN_CONTROL_DEFAULTS = { resumeWithinMinutes: 60, leaseSeconds: 300
 export const RETENTION_DEFAULTS = { count: 10, days: 0, graceMinutes: 60 } as const;
 export const GRAPH_REQUEST_DEFAULTS = { maxRetries: 6, maxRetryWaitSeconds: 300, requestTimeoutSeconds: 60 } as const;
 export const STORAGE_DEFAULTS = { requestTimeoutSeconds: 30 } as const;
+/**
+ * The analytics lane (docs/analytics.md): its container when USER_SYNC_EXPORT_CONTAINER is unset,
+ * rows per Parquet row group (one staged block each), row groups per part file, and how many
+ * promoted snapshots waiting for the lane one run writes (the newest first; older ones follow on
+ * later runs).
+ */
+export const EXPORT_LANE_DEFAULTS = { container: "user-sync-analytics", rowsPerGroup: 10_000, groupsPerPart: 50, snapshotsPerRun: 3 } as const;
 /** Each attempt of a request to an identity endpoint (Entra, the managed identity, Key Vault); see src/credentials/identityRequests.ts. */
 export const IDENTITY_REQUEST_DEFAULTS = { requestTimeoutSeconds: 20 } as const;
 
@@ -81,6 +88,7 @@ export const DURATION_SETTINGS = {
   USER_SYNC_RESUME_WITHIN_MINUTES: { min: 0, max: 1440, fallback: RUN_CONTROL_DEFAULTS.resumeWithinMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   USER_SYNC_LEASE_SECONDS: { min: 5, max: 3600, fallback: RUN_CONTROL_DEFAULTS.leaseSeconds, unit: "seconds", unitInMs: 1000, timer: true },
   SNAPSHOT_RETENTION_DAYS: { min: 0, max: 3650, fallback: RETENTION_DEFAULTS.days, unit: "days", unitInMs: 86_400_000, timer: false },
+  USER_SYNC_EXPORT_RETENTION_DAYS: { min: 0, max: 3650, fallback: 0, unit: "days", unitInMs: 86_400_000, timer: false },
   SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
   IDENTITY_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 300, fallback: IDENTITY_REQUEST_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },

@@ -195,6 +195,10 @@ export const schema = z
     USER_SYNC_LEASE_SECONDS: duration("USER_SYNC_LEASE_SECONDS", "the writer lease of a run that stopped renewing it (its process died) blocks the next run"),
     SNAPSHOT_RETENTION_COUNT: wholeNumber(1, 100000, RETENTION_DEFAULTS.count, "newest complete snapshots to keep (the latest is always kept)"),
     SNAPSHOT_RETENTION_DAYS: duration("SNAPSHOT_RETENTION_DAYS", "a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
+    USER_SYNC_EXPORT_RETENTION_DAYS: duration(
+      "USER_SYNC_EXPORT_RETENTION_DAYS",
+      "the analytics lane's files are kept (the storage account's lifecycle policy deletes older ones); 0 or unset follows SNAPSHOT_RETENTION_DAYS, and keeps them when that is 0 too",
+    ),
     SNAPSHOT_RETENTION_GRACE_MINUTES: duration("SNAPSHOT_RETENTION_GRACE_MINUTES", "a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;

@@ -35,5 +35,10 @@ export const SETTING_NAMES = [
   "SNAPSHOT_RETENTION_COUNT",
   "SNAPSHOT_RETENTION_DAYS",
   "SNAPSHOT_RETENTION_GRACE_MINUTES",
+  // The analytics lane (docs/analytics.md)
+  "USER_SYNC_EXPORT_STORAGE",
+  "USER_SYNC_EXPORT_STORAGE__blobServiceUri",
+  "USER_SYNC_EXPORT_CONTAINER",
+  "USER_SYNC_EXPORT_RETENTION_DAYS",
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];

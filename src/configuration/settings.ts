@@ -10,6 +10,7 @@ import { DEFAULT_FULL_SCHEDULE, DEFAULT_SELECT } from "./defaults.js";
 import { schema, TENANT_FIX, type TenantMode } from "./schema.js";
 import { SETTING_NAMES } from "./settingNames.js";
 import { settingsError } from "./settingsError.js";
+import { readExportLane, type ExportLaneSettings } from "./exportSettings.js";
 import { readStorage, type TableStorageSettings } from "./storageSettings.js";
 
 export * from "./defaults.js";
@@ -17,6 +18,7 @@ export { SETTING_NAMES, type SettingName } from "./settingNames.js";
 export { GRAPH_CREDENTIAL_MODES, TENANT_MODES, type GraphCredentialMode, type TenantMode } from "./schema.js";
 export { loadStorageSettings, type TableStorageSettings } from "./storageSettings.js";
 export { SecretText, type GraphCredentialSettings } from "./credentialSettings.js";
+export { readExportLane, type ExportLaneSettings } from "./exportSettings.js";
 
 /**
  * The product's settings, read once from the environment. The Functions host fills the environment
@@ -57,6 +59,8 @@ export interface Settings {
   runControl: RunControlSettings;
   /** Which snapshots to keep (SNAPSHOT_RETENTION_COUNT, SNAPSHOT_RETENTION_DAYS). */
   retention: RetentionSettings;
+  /** The analytics lane (USER_SYNC_EXPORT_STORAGE or USER_SYNC_EXPORT_STORAGE__blobServiceUri, USER_SYNC_EXPORT_CONTAINER); absent: off. */
+  exportLane?: ExportLaneSettings;
 }
 
 export interface RunControlSettings {
@@ -116,6 +120,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   lines.push(...storageResult.lines);
   names.push(...storageResult.names);
   const storage = storageResult.storage;
+  const laneResult = readExportLane(env);
+  lines.push(...laneResult.lines);
+  names.push(...laneResult.names);
   // The credential mode's settings are checked from the raw values (formats are checked by the schema).
   const credentialResult = readCredential(env, parsed.success ? parsed.data.GRAPH_CREDENTIAL : undefined);
   lines.push(...credentialResult.lines);
@@ -160,5 +167,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     },
   };
   if (env2.USER_SYNC_SCHEDULE !== undefined) settings.schedule = env2.USER_SYNC_SCHEDULE;
+  if (laneResult.lane) settings.exportLane = laneResult.lane;
   return settings;
 }

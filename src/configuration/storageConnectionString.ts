@@ -10,10 +10,10 @@
  * http or https protocol). Any other string is a SAS string: it needs the service's endpoint and a
  * `SharedAccessSignature`.
  */
-export type StorageService = "table" | "queue";
+export type StorageService = "table" | "queue" | "blob";
 
-const ENDPOINT_KEY: Record<StorageService, string> = { table: "TableEndpoint", queue: "QueueEndpoint" };
-const EMULATOR_PORT: Record<StorageService, number> = { table: 10002, queue: 10001 };
+const ENDPOINT_KEY: Record<StorageService, string> = { table: "TableEndpoint", queue: "QueueEndpoint", blob: "BlobEndpoint" };
+const EMULATOR_PORT: Record<StorageService, number> = { table: 10002, queue: 10001, blob: 10000 };
 
 /** The service's endpoint (no trailing slash), or what is wrong, as a phrase after the setting's name. */
 export function storageEndpointOf(connectionString: string, service: StorageService): { endpoint: string } | { problem: string } {

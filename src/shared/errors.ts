@@ -58,7 +58,10 @@ export type UserSyncErrorCode =
   /** The tenant was removed from the registry while its run was starting: the run wrote nothing. */
   | "tenant_removed"
   /** The app has no service principal (no admin consent) in the tenant. */
-  | "tenant_not_consented";
+  | "tenant_not_consented"
+  // the analytics lane (src/lane/laneErrors.ts)
+  /** The analytics lane could not write a set (its container, its permission, a conflicting manifest): the sync is not failed, the next run retries. */
+  | "lane_write_failed";
 
 export interface UserSyncErrorOptions {
   cause?: unknown;

@@ -70,6 +70,23 @@ export interface SyncRunRecord {
   snapshotDeletedAt?: Date;
   /** When retention finished deleting them. */
   snapshotPurgedAt?: Date;
+  /** The analytics lane's last attempt at this snapshot (src/lane; docs/analytics.md), when the lane is set. */
+  lane?: LaneRunState;
+}
+
+/** What the analytics lane did with a promoted snapshot. */
+export interface LaneRunState {
+  /** `written`: its files, manifest and `_SUCCESS` are in the container. `failed`: the next run tries again. */
+  status: "written" | "failed";
+  at: Date;
+  /** Attempts so far (failed ones and the one that wrote it). */
+  attempts: number;
+  files?: number;
+  rows?: number;
+  /** Where the set is, in the container (`tenant=…/object=users/snapshot_time=…/`). */
+  prefix?: string;
+  /** Why the last attempt failed: redacted, bounded. */
+  error?: string;
 }
 
 /**
@@ -147,6 +164,8 @@ export type RunEntity = {
   mirrorRound?: string;
   snapshotDeletedAt?: Date;
   snapshotPurgedAt?: Date;
+  /** LaneRunState as JSON. */
+  lane?: string;
 };
 
 export type LeaseEntity = {
@@ -234,6 +253,7 @@ export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
   if (run.mirrorRound) entity.mirrorRound = JSON.stringify(run.mirrorRound);
   if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
   if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
+  if (run.lane) entity.lane = encodeLaneState(run.lane);
   return entity;
 }
 
@@ -275,7 +295,18 @@ export function decodeRun(entity: RunEntity): SyncRunRecord {
   if (entity.snapshotPurgedAt) record.snapshotPurgedAt = new Date(entity.snapshotPurgedAt);
   const mirrorRound = parseJson<SnapshotMirrorRound | undefined>(entity.mirrorRound, undefined, isMirrorRound);
   if (mirrorRound) record.mirrorRound = mirrorRound;
+  const lane = parseJson<(Omit<LaneRunState, "at"> & { at: string }) | undefined>(entity.lane, undefined, isLaneState);
+  if (lane) record.lane = { ...lane, at: new Date(lane.at) };
   return record;
+}
+
+export function encodeLaneState(lane: LaneRunState): string {
+  return JSON.stringify(lane);
+}
+
+function isLaneState(value: unknown): boolean {
+  const v = value as Partial<Record<keyof LaneRunState, unknown>> | null;
+  return typeof v === "object" && v !== null && (v.status === "written" || v.status === "failed") && typeof v.at === "string" && typeof v.attempts === "number";
 }
 
 export function decodeLease(entity: LeaseEntity): LeaseInfo {

@@ -15,11 +15,12 @@ import { kindTableNames, runsTableName } from "../kinds/tableNames.js";
 import { USERS } from "../kinds/users.js";
 import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
+import { runRowKey } from "../tables/keys.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { LeaseStore, type AcquireLeaseOptions, type LeaseOperationOptions } from "./leaseStore.js";
 import { SnapshotRetention, type DeleteExpiredSnapshotsOptions, type DeleteExpiredSnapshotsResult } from "./retention.js";
-import { LEASE_ROW, RUNS_PARTITION, type LatestSnapshot, type LeaseInfo, type RunStats, type SyncRunRecord } from "./runRecords.js";
+import { encodeLaneState, LEASE_ROW, RUNS_PARTITION, type LaneRunState, type LatestSnapshot, type LeaseInfo, type RunStats, type SyncRunRecord } from "./runRecords.js";
 import { RunsTable, type ListRunsOptions, type RunsReadOptions, type WriteOptions } from "./runsTable.js";
 import type { SnapshotChange } from "./snapshotDiff.js";
 import { SnapshotReader, type DiffSnapshotsOptions, type ListSnapshotUsersOptions } from "./snapshotReader.js";
@@ -30,7 +31,7 @@ export { WriterLease } from "./writerLease.js";
 export { DEFAULT_LEASE_DURATION_IN_MS, type AcquireLeaseOptions } from "./leaseStore.js";
 export type { DeleteExpiredSnapshotsOptions, DeleteExpiredSnapshotsResult } from "./retention.js";
 export { MAX_ERROR_LENGTH, MAX_SKIPPED_RECORDED } from "./runRecords.js";
-export type { LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
+export type { LaneRunState, LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
 export type { ListRunsOptions, WriteOptions } from "./runsTable.js";
 export type { SnapshotChange } from "./snapshotDiff.js";
 export type { DiffSnapshotsOptions, ListSnapshotUsersOptions } from "./snapshotReader.js";
@@ -207,6 +208,14 @@ export class SnapshotStoreClient {
   }
   listRuns(options: ListRunsOptions = {}): AsyncIterableIterator<SyncRunRecord> {
     return this.#runs.listRuns(options);
+  }
+  /**
+   * Records what the analytics lane did with a run's snapshot (only that column of the run record
+   * changes), under the run's lease like every other write of a run record.
+   */
+  async recordLane(runId: string, lane: LaneRunState, options: WriteOptions): Promise<void> {
+    const entity = { partitionKey: RUNS_PARTITION, rowKey: runRowKey(runId)!, lane: encodeLaneState(lane) };
+    await this.#runs.write([["update", entity, "Merge", { etag: "*" }]], `recording the analytics lane of run ${runId}`, options);
   }
   listUnfinishedRuns(options: ListRunsOptions = {}): AsyncIterableIterator<SyncRunRecord> {
     return this.#runs.listUnfinishedRuns(options);

@@ -9,6 +9,7 @@ import type { GraphCredential } from "../credentials/graphCredential.js";
 import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
+import type { SnapshotLane } from "../lane/snapshotLane.js";
 import type { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 
@@ -33,4 +34,6 @@ export interface AppClients extends StorageClients {
   users: GraphUsersClient;
   /** The `/users/delta` reader (the live mirror); shares the request stage with `users`. */
   delta: UserDeltaClient;
+  /** The analytics lane (USER_SYNC_EXPORT_STORAGE…), when it is set: runs write promoted snapshots to it as Parquet. */
+  lane?: SnapshotLane | undefined;
 }

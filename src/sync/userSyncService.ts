@@ -9,6 +9,7 @@ import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
+import type { LaneRoundResult, SnapshotLane } from "../lane/snapshotLane.js";
 import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
@@ -93,6 +94,8 @@ export interface DueRunResult {
   snapshotElapsedInMs?: number;
   /** The mirror's run (absent only when the run was asked to stop before it). */
   mirror?: MirrorRunRecord;
+  /** What the analytics lane wrote or failed (absent when the lane is not set, or the run stopped before it). */
+  lane?: LaneRoundResult;
 }
 
 /**
@@ -115,6 +118,7 @@ export class UserSyncService {
   readonly store: SnapshotStoreClient;
   /** The live mirror (same storage and credential as `store`). */
   readonly mirror: UserMirrorClient;
+  readonly #lane: SnapshotLane | undefined;
   /** The run-records table (the lease's), then the data tables: created once per service, or known to exist. */
   readonly #tablesReady: { runs?: Promise<void> | undefined; data?: Promise<void> | undefined } = {};
   #tablesKnown = false;
@@ -140,6 +144,7 @@ export class UserSyncService {
     this.delta = app.delta;
     this.store = app.store;
     this.mirror = app.mirror;
+    this.#lane = app.lane;
   }
 
   /**
@@ -189,8 +194,26 @@ export class UserSyncService {
       await this.#ensureTables("data", options.abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
       const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal });
-      return this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt }, { ...decided, due: focus(decided.due) });
+      const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt }, { ...decided, due: focus(decided.due) });
+      const lane = await this.#runLane(held, safeLogger, options.abortSignal);
+      if (lane) result.lane = lane;
+      return result;
     });
+  }
+
+  /**
+   * The analytics lane, after what was due: the promoted snapshots it has not written yet. Its
+   * failures are recorded on the snapshot's run and logged, never thrown (the sync succeeded); a
+   * lost lease is.
+   */
+  async #runLane(held: RunUnderLease<WriterLease>, logger: Logger, abortSignal: AbortSignal | undefined): Promise<LaneRoundResult | undefined> {
+    if (!this.#lane || abortSignal?.aborted) return undefined;
+    held.assertHeld(() => held.lease.assertHeld());
+    try {
+      return await this.#lane.catchUp({ lease: held.lease, logger, abortSignal });
+    } catch (error) {
+      throw held.translate(error);
+    }
   }
 
   /** The `underLease` hook; for `tenant_removed`, the run-records table goes when it holds nothing but this run's lease. */

@@ -51,6 +51,7 @@ const API_VERSIONS: Record<string, string> = {
   "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
   "Microsoft.Storage/storageAccounts/queueServices": "2023-05-01",
   "Microsoft.Storage/storageAccounts/tableServices": "2023-05-01",
+  "Microsoft.Storage/storageAccounts/managementPolicies": "2023-05-01",
   "Microsoft.Insights/diagnosticSettings": "2021-05-01-preview",
   "Microsoft.Network/virtualNetworks": "2024-05-01",
   "Microsoft.Network/privateDnsZones": "2024-06-01",
@@ -83,6 +84,7 @@ const ROLE = {
   keyVaultCertificatesOfficer: "a4417e6f-fecd-4de8-b567-7b0420556985",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
   storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 };
 const FORBIDDEN_ROLES = {
   Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
@@ -180,7 +182,22 @@ describe("storage", () => {
     expect(storage.map((m) => m.symbol).sort()).toEqual(["hostStorage", "snapshotStorage"]);
     const host = storage.find((m) => m.symbol === "hostStorage")!;
     expect(arrayItems(property(host.body, "params.containerNames")).map((n) => n.text)).toEqual(["deploymentContainerName"]);
-    expect(property(storage.find((m) => m.symbol === "snapshotStorage")!.body, "params.containerNames")).toBeUndefined();
+    // The snapshot account holds a container only for the analytics lane, with its retention policy.
+    const snapshot = storage.find((m) => m.symbol === "snapshotStorage")!;
+    expect(property(snapshot.body, "params.containerNames")?.text).toBe("analyticsLane ? [analyticsContainerName] : []");
+    expect(property(snapshot.body, "params.deleteAfterDays")?.text).toBe("laneLifecycle");
+  });
+
+  it("the analytics lane's retention is a lifecycle policy on its container's prefix, from USER_SYNC_EXPORT_RETENTION_DAYS, else SNAPSHOT_RETENTION_DAYS", () => {
+    const policy = only("modules/storage.bicep", "Microsoft.Storage/storageAccounts/managementPolicies");
+    expect(policy.condition?.text).toBe("(!empty(deleteAfterDays))");
+    const rule = property(policy.body, "properties.policy.rules")!.text;
+    expect(rule).toContain("prefixMatch: [rule.prefix]");
+    expect(rule).toContain("daysAfterModificationGreaterThan: rule.days");
+    const main = variables(doc("main.bicep"));
+    expect(main.get("laneLifecycle")?.text).toBe("analyticsLane && laneRetentionDays > 0 ? [{ name: 'analytics-lane-retention', prefix: '${analyticsContainerName}/', days: laneRetentionDays }] : []");
+    expect(main.get("laneRetentionText")?.text).toContain("optionalSettings.?SNAPSHOT_RETENTION_DAYS");
+    expect(main.get("laneRetentionText")?.text).toContain("optionalSettings.?USER_SYNC_EXPORT_RETENTION_DAYS");
   });
 });
 
@@ -268,8 +285,11 @@ describe("private networking (optional)", () => {
     const main = doc("main.bicep");
     const network = modules(main).find((m) => m.path === "modules/network.bicep")!;
     expect(network.condition?.text).toBe("(privateNetworking)");
-    const { always } = privateEndpointGroups();
+    const { always, laneOnly, laneCondition } = privateEndpointGroups();
     expect(always).toEqual(["host:blob", "host:queue", "host:table", "snapshot:table", "vault:vault"]);
+    // The analytics lane writes blobs on the snapshot account.
+    expect(laneCondition).toBe("analyticsLane");
+    expect(laneOnly).toEqual(["snapshot:blob"]);
     const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
     expect(property(fn.body, "params.virtualNetworkSubnetId")?.text).toBe("network.?outputs.functionSubnetId ?? ''");
     for (const m of modules(main).filter((m) => m.path === "modules/storage.bicep")) {
@@ -319,17 +339,22 @@ describe("private networking (optional)", () => {
  * main.bicep's private endpoints as `target:groupId`: those of every private deployment, and those
  * added in multi-tenant mode (`concat([...], multiTenant ? [...] : [])`).
  */
-function privateEndpointGroups(): { always: string[]; multiTenantOnly: string[]; condition: string | undefined } {
+function privateEndpointGroups(): { always: string[]; multiTenantOnly: string[]; condition: string | undefined; laneOnly: string[]; laneCondition: string | undefined } {
   const value = variables(doc("main.bicep")).get("privateEndpoints");
   const concatenated = call(value);
-  expect(concatenated?.name, "privateEndpoints is concat(always, multiTenant ? [...] : [])").toBe("concat");
-  const [first, second, ...rest] = concatenated!.args.filter((a) => a.type !== "comment");
+  expect(concatenated?.name, "privateEndpoints is concat(always, multiTenant ? [...] : [], analyticsLane ? [...] : [])").toBe("concat");
+  const [first, second, third, ...rest] = concatenated!.args.filter((a) => a.type !== "comment");
   expect(rest).toEqual([]);
   const groups = (items: Node[]) => items.map((n) => `${literal(property(n, "target"))}:${literal(property(n, "groupId"))}`);
-  expect(second?.type).toBe("ternary_expression");
-  const [condition, whenOn, whenOff] = second!.namedChildren;
-  expect(whenOff?.text).toBe("[]");
-  return { always: groups(arrayItems(first)), multiTenantOnly: groups(arrayItems(whenOn)), condition: condition?.text };
+  const conditional = (node: Node | undefined) => {
+    expect(node?.type).toBe("ternary_expression");
+    const [condition, whenOn, whenOff] = node!.namedChildren;
+    expect(whenOff?.text).toBe("[]");
+    return { groups: groups(arrayItems(whenOn)), condition: condition?.text };
+  };
+  const tenant = conditional(second);
+  const lane = conditional(third);
+  return { always: groups(arrayItems(first)), multiTenantOnly: tenant.groups, condition: tenant.condition, laneOnly: lane.groups, laneCondition: lane.condition };
 }
 
 describe("role assignments", () => {
@@ -362,12 +387,14 @@ describe("role assignments", () => {
         { file: "modules/rbac.bicep", role: ROLE.storageBlobDataOwner, scopeSymbol: "hostStorage", scopeType: "Microsoft.Storage/storageAccounts" },
         { file: "modules/rbac.bicep", role: ROLE.storageTableDataContributor, scopeSymbol: "snapshotStorage", scopeType: "Microsoft.Storage/storageAccounts" },
         { file: "modules/rbac.bicep", role: ROLE.storageQueueDataContributor, scopeSymbol: "snapshotStorage", scopeType: "Microsoft.Storage/storageAccounts" },
+        // The analytics lane: its one container, not the account.
+        { file: "modules/rbac.bicep", role: ROLE.storageBlobDataContributor, scopeSymbol: "analyticsContainer", scopeType: "Microsoft.Storage/storageAccounts/blobServices/containers" },
         { file: "modules/rbac.bicep", role: ROLE.keyVaultCertificateUser, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
         { file: "modules/rbac.bicep", role: ROLE.monitoringMetricsPublisher, scopeSymbol: "appInsights", scopeType: "Microsoft.Insights/components" },
         { file: "modules/certificate.bicep", role: ROLE.keyVaultCertificatesOfficer, scopeSymbol: "vault", scopeType: "Microsoft.KeyVault/vaults" },
       ]),
     );
-    expect(found).toHaveLength(6);
+    expect(found).toHaveLength(7);
   });
 
   it("uses built-in role ids through subscriptionResourceId, never a broad role", () => {
@@ -405,7 +432,10 @@ describe("role assignments", () => {
     const queueRole = resources(doc("modules/rbac.bicep")).find((r) => r.symbol === "snapshotQueueContributor")!;
     expect(queueRole.condition?.text).toContain("usesTenantQueue");
     expect(property(rbac.body, "params.usesTenantQueue")?.text).toBe("multiTenant");
-    for (const other of resources(doc("modules/rbac.bicep")).filter((r) => !r.existing && r.symbol !== "vaultCertificateUser" && r.symbol !== "snapshotQueueContributor")) {
+    const laneRole = resources(doc("modules/rbac.bicep")).find((r) => r.symbol === "analyticsBlobContributor")!;
+    expect(laneRole.condition?.text).toBe("(!empty(analyticsContainerName))");
+    expect(property(rbac.body, "params.analyticsContainerName")?.text).toBe("analyticsLane ? analyticsContainerName : ''");
+    for (const other of resources(doc("modules/rbac.bicep")).filter((r) => !r.existing && !["vaultCertificateUser", "snapshotQueueContributor", "analyticsBlobContributor"].includes(r.symbol))) {
       expect(other.condition).toBeUndefined();
     }
   });

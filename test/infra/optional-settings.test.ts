@@ -21,6 +21,7 @@ const OWN_PARAMETERS: Record<string, string> = {
   GRAPH_CREDENTIAL: "graphCredential",
   USER_SYNC_SELECT: "userSyncSelect",
   USER_SYNC_MAX_RUN_MINUTES: "userSyncMaxRunMinutes",
+  USER_SYNC_EXPORT_CONTAINER: "analyticsContainerName",
 };
 /** Optional settings no deployment sets, each with its reason. */
 const NOT_FOR_AZURE: Record<string, string> = {

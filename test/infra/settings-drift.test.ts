@@ -28,6 +28,8 @@ const LEFT_TO_DEFAULTS_IN_AZURE: Record<string, string> = {
   GRAPH_CLIENT_SECRET: "local development only; never an app setting in Azure",
   // The tenant queue's connection string is for Azurite; Azure uses the identity-based USER_SYNC_QUEUE__queueServiceUri (multiTenant).
   USER_SYNC_QUEUE: "identity-based USER_SYNC_QUEUE__queueServiceUri instead (multi-tenant mode)",
+  // The analytics lane's connection string is for Azurite; Azure uses the identity-based USER_SYNC_EXPORT_STORAGE__blobServiceUri (analyticsLane).
+  USER_SYNC_EXPORT_STORAGE: "identity-based USER_SYNC_EXPORT_STORAGE__blobServiceUri instead (the analytics lane)",
 };
 
 /** Settings Bicep sets for the Functions host and the platform; the product code does not read them. */
@@ -138,7 +140,17 @@ describe("app settings in Bicep match the settings the code reads", () => {
       USER_SYNC_MAX_RUN_MINUTES: "string(userSyncMaxRunMinutes)",
       USER_SYNC_TENANT_MODE: "'multi'",
       USER_SYNC_QUEUE__queueServiceUri: "tenantQueueServiceUri",
+      USER_SYNC_EXPORT_STORAGE__blobServiceUri: "analyticsBlobServiceUri",
+      USER_SYNC_EXPORT_CONTAINER: "analyticsContainerName",
     });
+  });
+
+  it("sets the analytics lane (identity-based) only when main.bicep's analyticsLane gives it a container", () => {
+    const lane = variables(doc).get("laneSettings");
+    expect(lane?.type).toBe("ternary_expression");
+    expect(lane?.childForFieldName("condition")?.text).toBe("empty(analyticsContainerName)");
+    expect(objectEntries(lane?.childForFieldName("consequence")).map((e) => e.key)).toEqual([]);
+    expect(objectEntries(lane?.childForFieldName("alternative")).map((e) => e.key)).toEqual(["USER_SYNC_EXPORT_STORAGE__blobServiceUri", "USER_SYNC_EXPORT_CONTAINER"]);
   });
 
   it("sets multi-tenant mode and the tenant queue (through the identity) only when multiTenant is set", () => {

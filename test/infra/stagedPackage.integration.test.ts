@@ -17,6 +17,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, parse as parsePath } from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/configuration/settings.js";
 import { loadStorageSettings } from "../../src/configuration/storageSettings.js";
@@ -62,7 +63,7 @@ beforeAll(async () => {
     if (passed !== undefined && passed !== null) deploymentDefaults[key] = passed;
   }
 
-  world = await startSyncEnvironment({ userCount: HOME_USERS, seed: 24, customerTenants: CUSTOMERS, certificateName: String(deploymentDefaults.keyVaultCertificateName) }, { queue: true });
+  world = await startSyncEnvironment({ userCount: HOME_USERS, seed: 24, customerTenants: CUSTOMERS, certificateName: String(deploymentDefaults.keyVaultCertificateName) }, { queue: true, blob: true });
   ingestion = await world.tenant.faults.startForeignHost();
   const registry = new TenantRegistryClient({ storage: loadStorageSettings(world.env) });
   await registry.createTableIfNotExists();
@@ -74,11 +75,11 @@ afterAll(async () => {
   if (folder) rmSync(dirname(folder), { recursive: true, force: true });
 });
 
-/** Azurite takes no Entra token: an identity-based connection (`<name>__tableServiceUri`, `__queueServiceUri`, `__credential`, `__clientId`) becomes the connection string `<name>`. */
+/** Azurite takes no Entra token: an identity-based connection (`<name>__tableServiceUri`, `__queueServiceUri`, `__blobServiceUri`, `__credential`, `__clientId`) becomes the connection string `<name>`. */
 function forAzurite(settings: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(settings)) {
-    const identityBased = /^(SNAPSHOT_STORAGE|USER_SYNC_QUEUE)__(tableServiceUri|queueServiceUri|credential|clientId)$/.exec(name);
+    const identityBased = /^(SNAPSHOT_STORAGE|USER_SYNC_QUEUE|USER_SYNC_EXPORT_STORAGE)__(tableServiceUri|queueServiceUri|blobServiceUri|credential|clientId)$/.exec(name);
     if (identityBased) out[identityBased[1]!] = world.azurite.connectionString;
     else out[name] = value;
   }
@@ -86,7 +87,7 @@ function forAzurite(settings: Record<string, string>): Record<string, string> {
 }
 
 /** The function app's settings as the Bicep sets them for a deployment with the defaults, in this world. */
-async function deployedSettings(multiTenant: boolean): Promise<Record<string, string>> {
+async function deployedSettings(multiTenant: boolean, analyticsContainerName = ""): Promise<Record<string, string>> {
   const tenant = world.tenant.settingsEnv();
   const settings = await functionAppSettings({
     // What the deployment computes (resource outputs) is this world's; the rest is main.bicep's defaults.
@@ -99,6 +100,8 @@ async function deployedSettings(multiTenant: boolean): Promise<Record<string, st
       snapshotTableServiceUri: world.azurite.tableEndpoint,
       multiTenant,
       tenantQueueServiceUri: multiTenant ? world.azurite.queueEndpoint! : "",
+      analyticsBlobServiceUri: analyticsContainerName ? world.azurite.blobEndpoint! : "",
+      analyticsContainerName,
     },
     references: {
       "hostStorage.name": "devstoreaccount1",
@@ -169,6 +172,25 @@ describe("the staged package, as Azure runs it", () => {
     await expectSnapshotEqualsDirectory(world.tenant, { settings: loadSettings(env), store }, latest!.snapshotId, HOME_USERS);
     expect((await Array.fromAsync(store.listRuns())).map((r) => r.trigger)).toEqual(["timer"]);
     await expectTelemetrySent(sent);
+  });
+
+  it("with the analytics lane (ANALYTICS_LANE=true): the timer's tick writes the promoted snapshot as Parquet with the package's own writer", async () => {
+    const container = String(parameters(await parseBicepFile(join(ROOT, "infra", "main.bicep"))).find((p) => p.name === "analyticsContainerName")?.defaultValue?.text).replace(/'/g, "");
+    const settings = await deployedSettings(false, container);
+    expect(settings.USER_SYNC_EXPORT_CONTAINER).toBe(container);
+    expect(settings.USER_SYNC_EXPORT_STORAGE).toBe(world.azurite.connectionString);
+    const blobs = BlobServiceClient.fromConnectionString(world.azurite.connectionString).getContainerClient(container);
+    await blobs.createIfNotExists();
+    const { result, output } = await runStaged(settings, ["timer"]);
+    expectLoadedAsTheHostDoes(result);
+    expect(result.invocations.map((i) => [i.functionName, i.outcome, i.error])).toEqual([["userSync", "succeeded", undefined]]);
+    expect(output).not.toContain("was not written");
+    const names: string[] = [];
+    for await (const blob of blobs.listBlobsFlat()) names.push(blob.name);
+    const success = names.filter((name) => name.endsWith("/_SUCCESS") && name.startsWith("tenant="));
+    expect(success.length, names.join(", ")).toBeGreaterThan(0);
+    const manifest = JSON.parse((await blobs.getBlockBlobClient(success.at(-1)!.replace(/_SUCCESS$/, "_manifest.json")).downloadToBuffer()).toString("utf8")) as { rows: number };
+    expect(manifest.rows).toBe(HOME_USERS);
   });
 
   it("multi-tenant mode: registers the timer and the queue trigger; the timer queues each tenant, the queue trigger syncs it", async () => {

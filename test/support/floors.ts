@@ -15,6 +15,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["fanout"],
   ["telemetry"],
   ["sync", "tenants"],
+  ["lane"],
   ["mirror", "snapshots"],
   ["kinds"],
   ["tables"],

@@ -31,13 +31,17 @@ export interface SyncEnvironment {
 export interface SyncEnvironmentOptions {
   /** Also start Azurite's queue service, named in `env` as USER_SYNC_QUEUE (the tenant queue of multi-tenant mode). Default false. */
   queue?: boolean;
+  /** Also start Azurite's blob service, named in `env` as USER_SYNC_EXPORT_STORAGE (the analytics lane). Default false. */
+  blob?: boolean;
 }
 
 export async function startSyncEnvironment(tenantOptions: SimulatedTenantOptions, options: SyncEnvironmentOptions = {}): Promise<SyncEnvironment> {
   const queue = options.queue ?? false;
-  const [azurite, tenant] = await Promise.all([startAzurite({ queue }), startTrustedSimulatedTenant(tenantOptions)]);
+  const blob = options.blob ?? false;
+  const [azurite, tenant] = await Promise.all([startAzurite({ queue, blob }), startTrustedSimulatedTenant(tenantOptions)]);
   const env: Record<string, string> = { ...tenant.settingsEnv(), SNAPSHOT_STORAGE: azurite.connectionString };
   if (queue) env.USER_SYNC_QUEUE = azurite.connectionString;
+  if (blob) env.USER_SYNC_EXPORT_STORAGE = azurite.connectionString;
   return {
     tenant,
     azurite,

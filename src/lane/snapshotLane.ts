@@ -1,0 +1,171 @@
+/**
+ * The analytics lane of one tenant's snapshots (docs/analytics.md): under the run's writer lease,
+ * after the snapshot part of a run, every promoted snapshot the lane has not written yet (newest
+ * first, at most `snapshotsPerRun` a run) is read back from the snapshot store as a stream and
+ * written as a Parquet set; its run record then says what the lane did (`runs` shows it). A lane
+ * failure does not fail the sync: the snapshot stays promoted, the failure is recorded and logged,
+ * and the next run tries again. A lost lease stops the lane at once (nothing more is written) and is
+ * thrown like any lost lease.
+ */
+import type { ContainerClient } from "@azure/storage-blob";
+import type { ExportLaneSettings } from "../configuration/exportSettings.js";
+import { EXPORT_LANE_DEFAULTS } from "../configuration/defaults.js";
+import type { GraphUser } from "../graph/types.js";
+import { formatCount } from "../shared/counts.js";
+import { describeError, isUserSyncError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import { redact } from "../shared/redact.js";
+import type { LaneRunState, SyncRunRecord } from "../snapshots/runRecords.js";
+import type { WriterLease } from "../snapshots/writerLease.js";
+import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource } from "./changeLane.js";
+import { userLaneColumns, type LaneRow } from "./laneColumns.js";
+import { snapshotSetPrefix, writeLaneSet, type LaneSetResult } from "./laneSet.js";
+
+/** What the lane needs from the snapshot store (SnapshotStoreClient in production). */
+export interface LaneSnapshotSource {
+  listRuns(options: { maxResults?: number; abortSignal?: AbortSignal }): AsyncIterable<SyncRunRecord>;
+  listSnapshotUsers(snapshotId: string, options: { abortSignal?: AbortSignal }): AsyncIterable<GraphUser>;
+  recordLane(runId: string, lane: LaneRunState, options: { lease: WriterLease }): Promise<void>;
+}
+
+export interface SnapshotLaneOptions {
+  container: ContainerClient;
+  settings: ExportLaneSettings;
+  /** The tenant whose snapshots these are (`tenant=<id>`). */
+  tenantId: string;
+  store: LaneSnapshotSource;
+  /** The live mirror, whose runs' change sets go under `changes/`; absent: snapshots only. */
+  mirror?: LaneChangeSource | undefined;
+  rowsPerGroup?: number;
+  groupsPerPart?: number;
+  snapshotsPerRun?: number;
+}
+
+export interface CatchUpOptions {
+  lease: WriterLease;
+  logger: Logger;
+  abortSignal?: AbortSignal | undefined;
+}
+
+/** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
+export interface LaneRoundResult {
+  written: Array<{ kind: "snapshot" | "changes"; runId: string; prefix: string; rows: number; files: number; alreadyComplete: boolean }>;
+  failed: Array<{ kind: "snapshot" | "changes"; runId: string; error: string }>;
+}
+
+/** Run records read to find snapshots waiting for the lane (retention keeps far fewer complete ones by default). */
+const RUNS_LOOKED_AT = 50;
+const MAX_LANE_ERROR_LENGTH = 500;
+
+export class SnapshotLane {
+  readonly #options: SnapshotLaneOptions;
+
+  constructor(options: SnapshotLaneOptions) {
+    this.#options = options;
+  }
+
+  /** Writes the promoted snapshots that are not in the lane yet (newest first). Throws only for a lost lease or an abort. */
+  async catchUp(options: CatchUpOptions): Promise<LaneRoundResult> {
+    const result: LaneRoundResult = { written: [], failed: [] };
+    for (const run of await this.#waiting(options)) {
+      const attempts = (run.lane?.attempts ?? 0) + 1;
+      try {
+        const set = await this.writeSnapshot(run, options);
+        const state: LaneRunState = { status: "written", at: new Date(), attempts, files: set.manifest.files.length, rows: set.manifest.rows, prefix: this.prefixOf(run) };
+        await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
+        result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, alreadyComplete: set.alreadyComplete });
+        options.logger.info(`Analytics lane: snapshot ${run.snapshotId} written to ${state.prefix} (${formatCount(state.rows!, "row")} in ${formatCount(state.files!, "file")}).`);
+      } catch (error) {
+        if (isLoss(error, options)) throw options.lease.lost ?? error;
+        const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
+        result.failed.push({ kind: "snapshot", runId: run.runId, error: text });
+        options.logger.warn(`Analytics lane: snapshot ${run.snapshotId} was not written (the sync is not affected; the next run tries again): ${text}`);
+        await this.#recordFailure(run, { status: "failed", at: new Date(), attempts, error: text }, options);
+      }
+    }
+    await this.#changeSets(result, options);
+    return result;
+  }
+
+  /** The newest mirror runs' change sets that are not in the lane yet (a failure is logged; a later run writes it). */
+  async #changeSets(result: LaneRoundResult, options: CatchUpOptions): Promise<void> {
+    const mirror = this.#options.mirror;
+    if (!mirror) return;
+    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
+    const common = {
+      container: this.#options.container,
+      settings: this.#options.settings,
+      tenantId: this.#options.tenantId,
+      mirror,
+      lease: options.lease,
+      rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+      groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
+      abortSignal,
+    };
+    try {
+      for (const run of await changeSetRuns(mirror, abortSignal)) {
+        const prefix = changeSetPrefixOf(this.#options.tenantId, run);
+        const set = await writeChangeSet(run, common);
+        result.written.push({ kind: "changes", runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, alreadyComplete: set.alreadyComplete });
+        if (!set.alreadyComplete) options.logger.info(`Analytics lane: the change set of mirror run ${run.runId} written to ${prefix} (${formatCount(set.manifest.rows, "change")}).`);
+      }
+    } catch (error) {
+      if (isLoss(error, options)) throw options.lease.lost ?? error;
+      const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
+      result.failed.push({ kind: "changes", runId: "", error: text });
+      options.logger.warn(`Analytics lane: change sets were not written (the sync is not affected; the next run tries again): ${text}`);
+    }
+  }
+
+  /** Where a run's snapshot goes in the container. */
+  prefixOf(run: Pick<SyncRunRecord, "startedAt">): string {
+    return snapshotSetPrefix(this.#options.tenantId, "users", run.startedAt);
+  }
+
+  /** Writes one complete snapshot as a set (or finds it complete). */
+  async writeSnapshot(run: SyncRunRecord, options: CatchUpOptions): Promise<LaneSetResult> {
+    const { tenantId, store } = this.#options;
+    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
+    const stamps = { _snapshotTime: run.startedAt, _tenantId: tenantId, _runId: run.runId };
+    const rows = stampedRows(store.listSnapshotUsers(run.snapshotId, { abortSignal }), stamps);
+    return writeLaneSet(this.#options.container, this.#options.settings, {
+      prefix: this.prefixOf(run),
+      manifest: { formatVersion: 1, kind: "snapshot", tenantId, object: "users", time: run.startedAt.toISOString(), runId: run.runId, columns: userLaneColumns(run.select) },
+      rows,
+      fence: options.lease,
+      rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+      groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
+      abortSignal,
+    });
+  }
+
+  /** Promoted snapshots, still kept, that the lane has not written: newest first, at most snapshotsPerRun. */
+  async #waiting(options: CatchUpOptions): Promise<SyncRunRecord[]> {
+    const limit = this.#options.snapshotsPerRun ?? EXPORT_LANE_DEFAULTS.snapshotsPerRun;
+    const waiting: SyncRunRecord[] = [];
+    for await (const run of this.#options.store.listRuns({ maxResults: RUNS_LOOKED_AT, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
+      if (run.status !== "succeeded" || run.snapshotDeletedAt || run.lane?.status === "written") continue;
+      waiting.push(run);
+      if (waiting.length === limit) break;
+    }
+    return waiting;
+  }
+
+  async #recordFailure(run: SyncRunRecord, state: LaneRunState, options: CatchUpOptions): Promise<void> {
+    try {
+      await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
+    } catch (error) {
+      if (isLoss(error, options)) throw options.lease.lost ?? error;
+      options.logger.error(`Analytics lane: could not record the lane's failure on run ${run.runId}: ${describeError(error)}`);
+    }
+  }
+}
+
+function isLoss(error: unknown, options: CatchUpOptions): boolean {
+  return isUserSyncError(error, "lease_lost") || options.lease.lost !== undefined || (options.abortSignal?.aborted ?? false);
+}
+
+/** Each user with the lane's stamps (`_snapshotTime`, `_tenantId`, `_runId`). */
+async function* stampedRows(users: AsyncIterable<GraphUser>, stamps: Record<string, unknown>): AsyncIterableIterator<LaneRow> {
+  for await (const user of users) yield { ...user, ...stamps };
+}
