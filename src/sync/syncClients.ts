@@ -34,3 +34,6 @@ export interface AppClients extends StorageClients {
   /** The `/users/delta` reader (the live mirror); shares the request stage with `users`. */
   delta: UserDeltaClient;
 }
+
+/** What UserSyncService keeps of a tenant's clients: the settings, the two Graph readers and the two stores. */
+export type SyncServiceClients = Pick<AppClients, "settings" | "users" | "delta" | "store" | "mirror">;
