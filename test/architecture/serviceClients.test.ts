@@ -10,7 +10,8 @@ import ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { AppClients } from "../../src/sync/syncClients.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { SRC } from "../support/floors.js";
+import { SRC, sourceFiles } from "../support/floors.js";
+import { ROOT } from "../support/scriptStubs.js";
 
 /** The public members of a class: neither `#private` nor `private`/`protected`, and not static. */
 function publicMembers(text: string, className: string): { name: string; kind: "field" | "accessor" | "method" }[] {
@@ -39,6 +40,22 @@ function publicMembers(text: string, className: string): { name: string; kind: "
   return members;
 }
 
+/** Element accesses (`x["store"]`, not a type's `T["store"]`) whose key is a client's name. */
+function clientsReadByName(text: string): string[] {
+  // Most files name no client in quotes at all: only those are parsed.
+  if (!CLIENTS.some((name) => text.includes(`"${name}"`) || text.includes(`'${name}'`) || text.includes(`\`${name}\``))) return [];
+  const source = ts.createSourceFile("file.ts", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) && (CLIENTS as readonly string[]).includes(node.argumentExpression.text)) {
+      found.push(node.argumentExpression.getText(source));
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
 const CLIENTS = ["settings", "credential", "graphCredential", "certificates", "tokens", "users", "delta", "store", "mirror", "storage"] as const satisfies readonly (keyof AppClients)[];
 
 describe("UserSyncService's clients", () => {
@@ -52,6 +69,13 @@ describe("UserSyncService's clients", () => {
 
   it("are not in its type either (the compiler's view, checked by the typecheck)", () => {
     expectTypeOf<Extract<keyof UserSyncService, keyof AppClients>>().toEqualTypeOf<never>();
+  });
+
+  it("are not reached by name either: no `x[\"store\"]` past the compiler's `private` anywhere in src/, test/ or tools/", () => {
+    const files = ["src", "test", "tools"].flatMap((folder) => sourceFiles(join(ROOT, folder)));
+    expect(files.length).toBeGreaterThan(300);
+    expect(files.flatMap((file) => clientsReadByName(readFileSync(file, "utf8")).map((name) => `${file}: [${name}]`))).toEqual([]);
+    expect(clientsReadByName(`const a = service["store"]; type T = Clients["store"]; const b = ["store"]; const c = service.store;`)).toEqual(['"store"']);
   });
 
   it("finds a public client field, a parameter property and a public getter when there is one", () => {
