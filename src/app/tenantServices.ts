@@ -18,7 +18,9 @@ import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
+import type { AppClients } from "../sync/syncClients.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
+import type { ComposedSync } from "./syncService.js";
 
 /**
  * Tenants whose tables a process remembers as created (least recently used first out): about a
@@ -33,7 +35,7 @@ export interface TenantServicesOptions {
 }
 
 interface ActiveService {
-  service: UserSyncService;
+  sync: ComposedSync;
   /** Runs of this tenant under way in this process (normally one: the tenant's lease admits one writer). */
   runs: number;
 }
@@ -74,8 +76,13 @@ export class TenantServices implements TenantSyncServices {
    * getRegisteredTenantSyncService. The fan-out's runs use withTenantSyncService.
    */
   getTenantSyncService(tenantId: string): UserSyncService {
+    return this.getTenantSync(tenantId).service;
+  }
+
+  /** getTenantSyncService's service, with the tenant's clients it was built over (the stores, the tokens, the settings). */
+  getTenantSync(tenantId: string): ComposedSync {
     const id = assertTenantGuid(tenantId);
-    return this.#active.get(id)?.service ?? this.#build(id);
+    return this.#active.get(id)?.sync ?? this.#build(id);
   }
 
   /** The tenant's sync service, once the registry says the tenant is registered (`tenant_not_registered` otherwise). */
@@ -92,24 +99,24 @@ export class TenantServices implements TenantSyncServices {
    * process remembers only that the tenant's tables exist; when `work` fails, it forgets that too
    * (its tables may be gone: `tenants remove --delete-data`), and the next run checks them.
    */
-  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService) => Promise<T>): Promise<T> {
+  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService, clients: AppClients) => Promise<T>): Promise<T> {
     const id = assertTenantGuid(tenantId);
     let active = this.#active.get(id);
     if (active === undefined) {
-      active = { service: this.#build(id), runs: 0 };
+      active = { sync: this.#build(id), runs: 0 };
       this.#active.set(id, active);
     }
     active.runs += 1;
     let failed = true;
     try {
-      const result = await work(active.service);
+      const result = await work(active.sync.service, active.sync.clients);
       failed = false;
       return result;
     } finally {
       active.runs -= 1;
       if (active.runs === 0) this.#active.delete(id);
       this.#tablesExist.delete(id);
-      if (!failed && active.service.tablesExist) this.#remember(id);
+      if (!failed && active.sync.service.tablesExist) this.#remember(id);
     }
   }
 
@@ -133,8 +140,9 @@ export class TenantServices implements TenantSyncServices {
     this.#tablesExist.delete(assertTenantGuid(tenantId));
   }
 
-  #build(id: string): UserSyncService {
-    return new UserSyncService(composeTenant(this.process, id), { tablesExist: this.#tablesExist.has(id) });
+  #build(id: string): ComposedSync {
+    const clients = composeTenant(this.process, id);
+    return { service: new UserSyncService(clients, { tablesExist: this.#tablesExist.has(id) }), clients };
   }
 
   #remember(id: string): void {

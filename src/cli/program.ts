@@ -78,15 +78,8 @@ function tenantArgument(value: string): string {
 
 const TENANT_HELP = "the registered tenant (GUID) to work on; required when USER_SYNC_TENANT_MODE=multi, refused otherwise";
 
-export function buildProgram(): Command {
-  const program = new Command()
-    .name("entra-user-sync")
-    .description("Sync Microsoft Entra ID users into Azure Table Storage snapshots and a live mirror. Settings come from the environment (see README).")
-    .version(`${packageVersion()} (Node.js ${process.versions.node})`, "-V, --version", "print the version")
-    .showHelpAfterError()
-    .exitOverride()
-    // Commander's own messages quote what was typed: shown like every other message.
-    .configureOutput({ writeErr: (text) => writeError(text) });
+/** `run`: what is due now, with its progress display. */
+function addRunCommand(program: Command): void {
   program
     .command("run")
     .description(
@@ -104,6 +97,10 @@ export function buildProgram(): Command {
       const tenant = await selectTenant(options.tenant);
       await runCommand({ progress: options.progress, full: options.full, ...(options.maxMinutes !== undefined ? { maxMinutes: options.maxMinutes } : {}), ...(tenant ? { tenant } : {}) });
     });
+}
+
+/** `runs`: the recent runs, newest first. */
+function addRunsCommand(program: Command): void {
   program
     .command("runs")
     .description("List recent runs, newest first: snapshot runs and the live mirror's rounds (MODE full or incremental), with their status and counts.")
@@ -114,6 +111,10 @@ export function buildProgram(): Command {
     .action(async (options: RunsCommandOptions & { tenant?: string }) => {
       await runsCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
+}
+
+/** `export`: users of a snapshot, of the live mirror, or of one mirror run's change set. */
+function addExportCommand(program: Command): void {
   program
     .command("export")
     .description("Print users, one per line: of a complete snapshot, of the live mirror (--current), or one mirror run's change set (--changes).")
@@ -140,6 +141,10 @@ export function buildProgram(): Command {
       if ((options.format === "parquet") !== (options.out !== undefined)) throw new InvalidArgumentError("export: --format parquet needs --out <file>, and --out goes with --format parquet.");
       await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
+}
+
+/** `diff`: what changed between two complete snapshots. */
+function addDiffCommand(program: Command): void {
   program
     .command("diff")
     .description("Show what changed between two complete snapshots (default: the latest two): users added, removed, and changed with the properties that changed.")
@@ -150,6 +155,10 @@ export function buildProgram(): Command {
     .action(async (options: DiffOptions & { tenant?: string }) => {
       await diffCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
+}
+
+/** `report`: the HTML page of the run history (the fleet page in multi-tenant mode without --tenant). */
+function addReportCommand(program: Command): void {
   program
     .command("report")
     .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). In multi-tenant mode without --tenant: the fleet page, every tenant's health worst first, with each tenant's page next to it. No user data.")
@@ -161,6 +170,10 @@ export function buildProgram(): Command {
       if (options.tenant === undefined && loadTenantMode(process.env) === "multi") return fleetReportCommand(options);
       await reportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
+}
+
+/** `worker`: multi-tenant mode's scheduler and queue worker without the Functions host. */
+function addWorkerCommand(program: Command): void {
   program
     .command("worker")
     .description(
@@ -178,6 +191,10 @@ export function buildProgram(): Command {
     .addOption(new Option("--retry-delay <seconds>", "how long a failed message waits before its next attempt (host.json visibilityTimeout)").argParser(positiveInteger(3600)))
     .addOption(new Option("--max-minutes <n>", "each run stops at a checkpoint after this many minutes and is continued through the queue (overrides USER_SYNC_MAX_RUN_MINUTES)").argParser(maxMinutes))
     .action(async (options: WorkerCommandOptions) => workerCommand(options));
+}
+
+/** `tenants add|list|show|remove|consent-url`: the tenant registry. */
+function addTenantsCommands(program: Command): void {
   const tenants = program
     .command("tenants")
     .description("The tenant registry of multi-tenant mode (USER_SYNC_TENANT_MODE=multi): onboarding and offboarding customer tenants (docs/tenants.md).");
@@ -209,6 +226,24 @@ export function buildProgram(): Command {
     .description("Print the URL where the tenant's administrator grants the app its permissions (admin consent), in the configured cloud, with the redirect URI the app registers (docs/tenants.md). Reads only GRAPH_CLIENT_ID, GRAPH_CLOUD and GRAPH_AUTHORITY_HOST.")
     .argument("<tenantId>", "the tenant's GUID or one of its verified domains", tenantArgument)
     .action(async (tenant: string) => tenantsConsentUrlCommand(tenant));
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("entra-user-sync")
+    .description("Sync Microsoft Entra ID users into Azure Table Storage snapshots and a live mirror. Settings come from the environment (see README).")
+    .version(`${packageVersion()} (Node.js ${process.versions.node})`, "-V, --version", "print the version")
+    .showHelpAfterError()
+    .exitOverride()
+    // Commander's own messages quote what was typed: shown like every other message.
+    .configureOutput({ writeErr: (text) => writeError(text) });
+  addRunCommand(program);
+  addRunsCommand(program);
+  addExportCommand(program);
+  addDiffCommand(program);
+  addReportCommand(program);
+  addWorkerCommand(program);
+  addTenantsCommands(program);
   return program;
 }
 

@@ -6,7 +6,7 @@
  * read serves the whole fleet: nothing here reads a tenant's own tables.
  */
 import { STALE_MIRROR_AFTER_IN_MS } from "../configuration/defaults.js";
-import type { UserSyncService } from "../sync/userSyncService.js";
+import type { StorageClients } from "../sync/syncClients.js";
 import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
 import { ERROR_TYPE_PROBLEMS } from "../telemetry/errorTypes.js";
 
@@ -28,9 +28,9 @@ export type ConsentState = "granted" | "missing" | "permission missing" | "unkno
 const READ_TIMEOUT_IN_MS = 10_000;
 
 /** The latest complete snapshot's size and the mirror's last round, bounded; what cannot be read is left out. */
-export async function readTenantHealthFacts(service: Pick<UserSyncService, "store" | "mirror">): Promise<TenantHealthFacts> {
+export async function readTenantHealthFacts(stores: Pick<StorageClients, "store" | "mirror">): Promise<TenantHealthFacts> {
   const abortSignal = AbortSignal.timeout(READ_TIMEOUT_IN_MS);
-  const [latest, state] = await Promise.all([service.store.getLatestSnapshot({ abortSignal }).catch(() => undefined), service.mirror.getDeltaState({ abortSignal }).catch(() => undefined)]);
+  const [latest, state] = await Promise.all([stores.store.getLatestSnapshot({ abortSignal }).catch(() => undefined), stores.mirror.getDeltaState({ abortSignal }).catch(() => undefined)]);
   return {
     ...(latest ? { userCount: latest.userCount } : {}),
     ...(state?.state.deltaLink ? { mirrorRoundAt: state.state.savedAt } : {}),

@@ -15,7 +15,9 @@ import { isAbortError } from "../shared/abort.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { LeaseInfo } from "../snapshots/runRecords.js";
-import type { DueRunResult } from "../sync/userSyncService.js";
+import type { AppClients } from "../sync/syncClients.js";
+import type { DueRunResult, UserSyncService } from "../sync/userSyncService.js";
+import type { WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { answerHeldLease } from "./heldLease.js";
 import { readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
 import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
@@ -95,68 +97,96 @@ export function tenantLogger(logger: Logger, tenantId: string): Logger {
  * after maxDequeueCount attempts; the tenant's row already says why).
  */
 export async function handleTenantSyncMessage(message: TenantSyncMessage, context: TenantSyncContext): Promise<TenantSyncOutcome> {
-  const invokedAt = context.invokedAt ?? new Date();
-  const { services, logger: baseLogger, abortSignal } = context;
-  const signal = abortSignal ? { abortSignal } : {};
-  const registry = services.registry;
-  const tenantId = message.tenantId;
-  const logger = tenantLogger(baseLogger, tenantId);
+  return new TenantMessageRun(message, context).handle();
+}
+
+/** What the tenant's service did: its run's result, or (another run held the tenant's lease) who holds it. */
+type Ran = { result: DueRunResult } | { held: LeaseInfo | undefined };
+
+/** One message's handling, in steps: the registry check, the tenant's run, then its outcome on the tenant's row. */
+class TenantMessageRun {
+  readonly #message: TenantSyncMessage;
+  readonly #context: TenantSyncContext;
+  readonly #invokedAt: Date;
+  readonly #signal: { abortSignal?: AbortSignal };
+  readonly #tenantId: string;
+  readonly #logger: Logger;
   /** When this run's writer lease was taken (the fence of its writes to the tenant's row); undefined until it holds one. */
-  let leaseAcquiredAt: Date | undefined;
-  // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
-  // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
-  // The tenant's health after its run (users, the mirror's last round), read before its service is let go.
-  let health: TenantHealthFacts | undefined;
-  const finish = async (outcome: string, error?: string, queued = false, errorCode?: string): Promise<void> => {
-    const recorded = await recordTenantRunOutcome(
-      registry,
-      tenantId,
-      { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued },
-      { consumesQueued: true, leaseAcquiredAt },
-    );
-    if (recorded === undefined && leaseAcquiredAt !== undefined) logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);
-  };
-  let ran: { result: DueRunResult } | { held: LeaseInfo | undefined };
-  try {
-    // A message of a tenant removed meanwhile is dropped before anything is created.
-    if ((await registry.getTenant(tenantId, signal)) === undefined) {
-      logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
-      return "dropped";
-    }
-    // The tenant's service lives for this run only (memory follows the tenants running).
-    ran = await services.withTenantSyncService(tenantId, async (service) => {
-      try {
-        // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
-        const result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
-          service.runDue(logger, {
-            trigger: context.trigger,
-            invokedAt,
-            ...signal,
-            ...(context.runControl ? { runControl: context.runControl } : {}),
-            // Under the lease, before anything else is created: the tenant must still be registered,
-            // and its row is marked running by this run (its lease the row's fence).
-            underLease: async (lease, options) => {
-              leaseAcquiredAt = lease.acquiredAt;
-              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-              if (started === "removed") throw createTenantError("tenantRemoved", "", tenantId);
-              if (started === "superseded") {
-                lease.markLost(createLeaseLostError("takenOver", {}));
-                throw lease.lost;
-              }
-            },
-          }),
-        );
-        return { result };
-      } catch (error) {
-        if (!isUserSyncError(error, "run_in_progress")) throw error;
-        // Another run holds the lease: who, and until when (undefined once it let go).
-        return { held: await service.store.getLease(signal) };
-      } finally {
-        // Only after a run of its own (it held the lease): another run's tenant is that run's to report.
-        if (leaseAcquiredAt !== undefined) health = await readTenantHealthFacts(service);
+  #leaseAcquiredAt: Date | undefined;
+  /** The tenant's health after its run (users, the mirror's last round), read before its service is let go. */
+  #health: TenantHealthFacts | undefined;
+
+  constructor(message: TenantSyncMessage, context: TenantSyncContext) {
+    this.#message = message;
+    this.#context = context;
+    this.#invokedAt = context.invokedAt ?? new Date();
+    this.#signal = context.abortSignal ? { abortSignal: context.abortSignal } : {};
+    this.#tenantId = message.tenantId;
+    this.#logger = tenantLogger(context.logger, message.tenantId);
+  }
+
+  async handle(): Promise<TenantSyncOutcome> {
+    let ran: Ran;
+    try {
+      // A message of a tenant removed meanwhile is dropped before anything is created.
+      if ((await this.#context.services.registry.getTenant(this.#tenantId, this.#signal)) === undefined) {
+        this.#logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
+        return "dropped";
       }
-    });
-  } catch (error) {
+      // The tenant's service lives for this run only (memory follows the tenants running).
+      ran = await this.#context.services.withTenantSyncService(this.#tenantId, (service, clients) => this.#run(service, clients));
+    } catch (error) {
+      return this.#failed(error);
+    }
+    if ("held" in ran) {
+      const { services, queue, dequeueCount } = this.#context;
+      return answerHeldLease(this.#message, ran.held, { registry: services.registry, queue, logger: this.#logger, dequeueCount });
+    }
+    return this.#ended(ran.result);
+  }
+
+  /** The tenant's due work under its lease, with telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension. */
+  async #run(service: UserSyncService, clients: AppClients): Promise<Ran> {
+    const context = this.#context;
+    try {
+      const result = await withRunTelemetry(clients, { trigger: context.trigger, logger: this.#logger, tenantId: this.#tenantId }, () =>
+        service.runDue(this.#logger, {
+          trigger: context.trigger,
+          invokedAt: this.#invokedAt,
+          ...this.#signal,
+          ...(context.runControl ? { runControl: context.runControl } : {}),
+          underLease: (lease, options) => this.#underLease(lease, options),
+        }),
+      );
+      return { result };
+    } catch (error) {
+      if (!isUserSyncError(error, "run_in_progress")) throw error;
+      // Another run holds the lease: who, and until when (undefined once it let go).
+      return { held: await clients.store.getLease(this.#signal) };
+    } finally {
+      // Only after a run of its own (it held the lease): another run's tenant is that run's to report.
+      if (this.#leaseAcquiredAt !== undefined) this.#health = await readTenantHealthFacts(clients);
+    }
+  }
+
+  /**
+   * Under the lease, before anything else is created: the tenant must still be registered, and its
+   * row is marked running by this run (its lease the row's fence).
+   */
+  async #underLease(lease: WriterLease, options: { abortSignal?: AbortSignal | undefined }): Promise<void> {
+    this.#leaseAcquiredAt = lease.acquiredAt;
+    const started = await recordTenantRunStarted(this.#context.services.registry, this.#tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    if (started === "removed") throw createTenantError("tenantRemoved", "", this.#tenantId);
+    if (started === "superseded") {
+      lease.markLost(createLeaseLostError("takenOver", {}));
+      throw lease.lost;
+    }
+  }
+
+  /** A run that threw: dropped, stopped, failed for good, or thrown again to be retried (and poisoned after the last attempt). */
+  async #failed(error: unknown): Promise<TenantSyncOutcome> {
+    const logger = this.#logger;
+    const { dequeueCount, maxDequeueCount, abortSignal } = this.#context;
     if (isUserSyncError(error, "tenant_removed")) {
       logger.warn(error.message);
       return "dropped";
@@ -164,35 +194,54 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
     if (abortSignal?.aborted && isAbortError(error)) {
       // Stopped before a checkpoint could pause it: not a failure; the message stays queued.
       logger.info("Stopped before the run reached a checkpoint; its message is left in the queue for the next worker.");
-      await finish("stopped", undefined, true);
+      await this.#record("stopped", undefined, true);
       return "stopped";
     }
     const reason = describeError(error);
     if (isPermanentTenantFailure(error)) {
       logger.error(`Sync failed (not retried: it needs the tenant's administrator or the operator): ${reason}`);
-      await finish("failed", reason, false, errorType(error));
+      await this.#record("failed", reason, false, errorType(error));
       return "failed";
     }
-    const last = context.dequeueCount >= context.maxDequeueCount;
-    logger.error(`Sync failed (attempt ${context.dequeueCount} of ${context.maxDequeueCount}): ${reason}`);
-    await finish(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${context.dequeueCount} attempts. Last error: ${reason}` : reason, false, errorType(error)).catch((recordError: unknown) =>
+    const last = dequeueCount >= maxDequeueCount;
+    logger.error(`Sync failed (attempt ${dequeueCount} of ${maxDequeueCount}): ${reason}`);
+    await this.#record(last ? "poisoned" : "failed", last ? `Moved to the poison queue after ${dequeueCount} attempts. Last error: ${reason}` : reason, false, errorType(error)).catch((recordError: unknown) =>
       logger.warn(`Could not record the failure in the tenant registry: ${describeError(recordError)}`),
     );
     throw error;
   }
-  if ("held" in ran) return answerHeldLease(message, ran.held, { registry, queue: context.queue, logger, dequeueCount: context.dequeueCount });
-  const result = ran.result;
-  if (result.snapshot) logger.info(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
-  if (result.mirror) logger.info(formatMirrorSummary(result.mirror));
-  if (result.snapshot?.outcome === "paused") {
-    await context.queue.sendTenantMessage(
-      { tenantId, kind: "continuation", enqueuedAt: new Date().toISOString() },
-      { visibilityTimeoutInSeconds: context.continuationDelayInSeconds },
-    );
-    logger.info(`The snapshot paused at a checkpoint (its maximum run duration, or the worker is stopping); its continuation is queued (in ${context.continuationDelayInSeconds} s).`);
-    await finish("paused", undefined, true);
-    return "paused";
+
+  /** A run that returned: its summaries, and a continuation queued when its snapshot paused. */
+  async #ended(result: DueRunResult): Promise<TenantSyncOutcome> {
+    const logger = this.#logger;
+    const { queue, continuationDelayInSeconds } = this.#context;
+    if (result.snapshot) logger.info(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
+    if (result.mirror) logger.info(formatMirrorSummary(result.mirror));
+    if (result.snapshot?.outcome === "paused") {
+      await queue.sendTenantMessage({ tenantId: this.#tenantId, kind: "continuation", enqueuedAt: new Date().toISOString() }, { visibilityTimeoutInSeconds: continuationDelayInSeconds });
+      logger.info(`The snapshot paused at a checkpoint (its maximum run duration, or the worker is stopping); its continuation is queued (in ${continuationDelayInSeconds} s).`);
+      await this.#record("paused", undefined, true);
+      return "paused";
+    }
+    await this.#record("succeeded");
+    return "succeeded";
   }
-  await finish("succeeded");
-  return "succeeded";
+
+  /**
+   * The run's outcome on the tenant's row, fenced by this run's lease. The bookkeeping after the run
+   * is not aborted with it: a run stopped by Ctrl+C still records its outcome and queues its
+   * continuation (each request is bounded by the SDK's own timeouts).
+   */
+  async #record(outcome: string, error?: string, queued = false, errorCode?: string): Promise<void> {
+    const health = this.#health;
+    const recorded = await recordTenantRunOutcome(
+      this.#context.services.registry,
+      this.#tenantId,
+      { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued },
+      { consumesQueued: true, leaseAcquiredAt: this.#leaseAcquiredAt },
+    );
+    if (recorded === undefined && this.#leaseAcquiredAt !== undefined) {
+      this.#logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { errorOutcome } from "../shared/errorOutcomes.js";
 import { isUserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 import { formatFailureSummary, formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
-import { getUserSyncService } from "../app/syncService.js";
+import { getUserSync } from "../app/syncService.js";
 import { FLUSH_TIMEOUT_IN_MS, flushTelemetry, withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { scheduleTenantsTimer } from "../app/functionHandlers.js";
@@ -29,8 +29,8 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
   try {
     // Multi-tenant mode: the timer is the scheduler; the queue-triggered tenantSync does the work.
     if (loadTenantMode(process.env) === "multi") return await scheduleTenantsTimer(context);
-    const service = getUserSyncService();
-    const result = await withRunTelemetry(service, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer", invokedAt }));
+    const { service, clients } = getUserSync();
+    const result = await withRunTelemetry(clients, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer", invokedAt }));
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
     if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {

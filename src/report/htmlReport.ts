@@ -69,12 +69,9 @@ footer { margin-top: 18px; color: #59636e; font-size: 12px; }
 /* A phone: the charts take the screen's width (never wider: nothing clipped), their labels drawn larger to stay legible. */
 @media (max-width: 600px) { body { margin: 12px; } .tick, .unit { font-size: 16px; } .legend { font-size: 12px; } .point { r: 5px; } .line { stroke-width: 2.5; } }`;
 
-export function renderReport(history: RunHistory): string {
+/** The tiles at the top: the last success and failure, the last run, the counts and the ages. */
+function reportTiles(history: RunHistory, finished: ReportRun[]): string {
   const now = history.generatedAt;
-  const days = daysOf(history);
-  const from = Date.parse(`${days[0]}T00:00:00Z`);
-  const to = now.getTime();
-  const finished = history.runs.filter((r) => r.outcome !== "running");
   const last = finished.at(-1);
   const failures = finished.filter((r) => r.outcome === "failed").length;
   const certDays = history.certificateNotAfter ? (history.certificateNotAfter.getTime() - now.getTime()) / DAY : undefined;
@@ -82,7 +79,7 @@ export function renderReport(history: RunHistory): string {
 
   const lastSuccess = [...finished].reverse().find((r) => r.outcome === "succeeded");
   const lastFailure = [...finished].reverse().find((r) => r.outcome === "failed");
-  const tiles = [
+  return [
     tile("Last success", lastSuccess ? `${lastSuccess.kind}, ${age(lastSuccess.startedAt, now)} ago` : "none in the period", lastSuccess ? "ok" : "bad"),
     tile("Last failure", lastFailure ? `${lastFailure.kind}, ${age(lastFailure.startedAt, now)} ago` : "none in the period", lastFailure ? (lastSuccess && lastSuccess.startedAt > lastFailure.startedAt ? "warn" : "bad") : "ok"),
     tile("Last run", last ? `${last.outcome} (${last.kind}), ${age(last.startedAt, now)} ago` : "none in the period", last ? (last.outcome === "failed" ? "bad" : last.outcome === "paused" ? "warn" : "ok") : "none"),
@@ -93,7 +90,10 @@ export function renderReport(history: RunHistory): string {
     tile("Last incremental round", lastIncremental ? `${age(lastIncremental.startedAt, now)} ago` : "none in the period"),
     tile("Certificate expires in", certDays === undefined ? "not known here" : `${Math.floor(certDays)} days`, certDays === undefined ? "none" : certDays < 0 ? "bad" : certDays < 30 ? "warn" : "ok"),
   ].join("");
+}
 
+/** The charts of the period's days (one bar per day): run outcomes, joiners/movers/leavers, Graph's 429 answers and the seconds waited for Graph. */
+function dailyCharts(history: RunHistory, days: string[]): { outcomes: string; changes: string; throttled: string; waited: string } {
   const outcomes = barChart({
     id: "outcomes",
     title: "Run outcomes per day",
@@ -102,31 +102,6 @@ export function renderReport(history: RunHistory): string {
     stacked: true,
     integer: true,
     series: (["succeeded", "paused", "failed"] as const).map((o) => ({ name: o, color: COLORS[o], values: perDay(history, days, () => 1, (r) => r.outcome === o) })),
-  });
-  // One panel per kind: a snapshot takes minutes, an incremental round seconds; one axis would flatten the rounds.
-  const durationOf = (kind: "snapshot" | "full" | "incremental", title: string) =>
-    timeChart({
-      id: `duration-${kind}`,
-      title,
-      unit: "seconds",
-      from,
-      to,
-      series: [{ name: kind, color: COLORS[kind], points: finished.filter((r) => r.kind === kind && r.durationInSeconds !== undefined).map((r) => ({ at: r.startedAt.getTime(), value: r.durationInSeconds! })) }],
-    });
-  const durations = [durationOf("snapshot", "Snapshot run duration"), durationOf("full", "Full mirror round duration"), durationOf("incremental", "Incremental round duration")];
-  const users = timeChart({
-    id: "users",
-    title: "Users over time (complete snapshots and full mirror rounds)",
-    unit: "users",
-    from,
-    to,
-    integer: true,
-    // From near the smallest count: a change of a few users in thousands shows.
-    fromZero: false,
-    series: [
-      { name: "snapshot", color: COLORS.snapshot, points: finished.filter((r) => r.kind === "snapshot" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersRead })) },
-      { name: "full round", color: COLORS.full, points: finished.filter((r) => r.kind === "full" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersWritten })) },
-    ],
   });
   const incremental = (r: ReportRun) => r.kind === "incremental";
   const changes = barChart({
@@ -160,6 +135,48 @@ export function renderReport(history: RunHistory): string {
     stacked: false,
     series: [{ name: "seconds waited", color: COLORS.waited, values: perDay(history, days, (r) => r.graphWaitedInSeconds) }],
   });
+  return { outcomes, changes, throttled, waited };
+}
+
+/** The charts over time (one point per run): the durations of each kind of run, and the users. */
+function timeCharts(history: RunHistory, days: string[], finished: ReportRun[]): { durations: string[]; users: string } {
+  const from = Date.parse(`${days[0]}T00:00:00Z`);
+  const to = history.generatedAt.getTime();
+  // One panel per kind: a snapshot takes minutes, an incremental round seconds; one axis would flatten the rounds.
+  const durationOf = (kind: "snapshot" | "full" | "incremental", title: string) =>
+    timeChart({
+      id: `duration-${kind}`,
+      title,
+      unit: "seconds",
+      from,
+      to,
+      series: [{ name: kind, color: COLORS[kind], points: finished.filter((r) => r.kind === kind && r.durationInSeconds !== undefined).map((r) => ({ at: r.startedAt.getTime(), value: r.durationInSeconds! })) }],
+    });
+  const durations = [durationOf("snapshot", "Snapshot run duration"), durationOf("full", "Full mirror round duration"), durationOf("incremental", "Incremental round duration")];
+  const users = timeChart({
+    id: "users",
+    title: "Users over time (complete snapshots and full mirror rounds)",
+    unit: "users",
+    from,
+    to,
+    integer: true,
+    // From near the smallest count: a change of a few users in thousands shows.
+    fromZero: false,
+    series: [
+      { name: "snapshot", color: COLORS.snapshot, points: finished.filter((r) => r.kind === "snapshot" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersRead })) },
+      { name: "full round", color: COLORS.full, points: finished.filter((r) => r.kind === "full" && r.outcome === "succeeded").map((r) => ({ at: r.startedAt.getTime(), value: r.usersWritten })) },
+    ],
+  });
+  return { durations, users };
+}
+
+export function renderReport(history: RunHistory): string {
+  const now = history.generatedAt;
+  const days = daysOf(history);
+  const finished = history.runs.filter((r) => r.outcome !== "running");
+  const tiles = reportTiles(history, finished);
+  const { outcomes, changes, throttled, waited } = dailyCharts(history, days);
+  const { durations, users } = timeCharts(history, days, finished);
 
   return `${pageHead(`entra-user-sync: runs of the last ${history.days} days`, REPORT_CSS)}<body>
 <h1>entra-user-sync: runs of the last ${history.days} days</h1>

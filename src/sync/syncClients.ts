@@ -37,3 +37,6 @@ export interface AppClients extends StorageClients {
   /** The analytics lane (USER_SYNC_EXPORT_STORAGE…), when it is set: runs write promoted snapshots to it as Parquet. */
   lane?: SnapshotLane | undefined;
 }
+
+/** What UserSyncService keeps of a tenant's clients: the settings, the two Graph readers and the two stores. */
+export type SyncServiceClients = Pick<AppClients, "settings" | "users" | "delta" | "store" | "mirror" | "lane">;

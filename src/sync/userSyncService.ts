@@ -1,8 +1,4 @@
-import type { TokenCredential } from "@azure/identity";
 import type { Settings } from "../configuration/settings.js";
-import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
-import type { GraphCredential } from "../credentials/graphCredential.js";
-import type { GraphTokenClient } from "../credentials/graphTokenClient.js";
 import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
@@ -18,7 +14,7 @@ import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from
 import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
-import type { AppClients } from "./syncClients.js";
+import type { SyncServiceClients } from "./syncClients.js";
 
 export interface UserSyncServiceOptions {
   /**
@@ -105,19 +101,15 @@ export interface DueRunResult {
  * share it, so both take one code path.
  */
 export class UserSyncService {
-  readonly settings: Settings;
-  readonly credential: TokenCredential;
-  /** The providers of the GRAPH_CREDENTIAL mode (docs/credentials.md). */
-  readonly graphCredential: GraphCredential;
-  /** keyVaultCertificate mode only. */
-  readonly certificates: ClientCertificateProvider | undefined;
-  readonly tokens: GraphTokenClient;
-  readonly users: GraphUsersClient;
+  // The clients are the service's own (no public client field: test/architecture/serviceClients.test.ts).
+  // Whoever needs them gets them from the composition (src/app/) or through a port.
+  private readonly settings: Settings;
+  private readonly users: GraphUsersClient;
   /** The delta reader of the live mirror (same Graph pipeline settings as `users`). */
-  readonly delta: UserDeltaClient;
-  readonly store: SnapshotStoreClient;
+  private readonly delta: UserDeltaClient;
+  private readonly store: SnapshotStoreClient;
   /** The live mirror (same storage and credential as `store`). */
-  readonly mirror: UserMirrorClient;
+  private readonly mirror: UserMirrorClient;
   readonly #lane: SnapshotLane | undefined;
   /** The run-records table (the lease's), then the data tables: created once per service, or known to exist. */
   readonly #tablesReady: { runs?: Promise<void> | undefined; data?: Promise<void> | undefined } = {};
@@ -126,9 +118,9 @@ export class UserSyncService {
 
   /**
    * Builds nothing: `app` holds the clients the composition built (src/app/compose.ts: composeApp
-   * for the one tenant, TenantServices for each registered tenant).
+   * for the one tenant, TenantServices for each registered tenant); the service keeps those it uses.
    */
-  constructor(app: AppClients, options: UserSyncServiceOptions = {}) {
+  constructor(app: SyncServiceClients, options: UserSyncServiceOptions = {}) {
     if (options.tablesExist) {
       this.#tablesReady.runs = Promise.resolve();
       this.#tablesReady.data = Promise.resolve();
@@ -136,10 +128,6 @@ export class UserSyncService {
       this.#tablesCreated = true;
     }
     this.settings = app.settings;
-    this.credential = app.credential;
-    this.graphCredential = app.graphCredential;
-    this.certificates = app.certificates;
-    this.tokens = app.tokens;
     this.users = app.users;
     this.delta = app.delta;
     this.store = app.store;

@@ -136,17 +136,59 @@ export function entitySizeInBytes(entity: UserEntity): number {
   return size;
 }
 
+/** The user's id, checked: a string that can be a RowKey. */
+function storableUserId(user: GraphUser): string {
+  const userId = user.id;
+  if (typeof userId !== "string") {
+    throw new UserSyncError("user_not_storable", `A user without a string id cannot be stored (got ${typeof userId}).`);
+  }
+  assertValidKey(userId, "The user id");
+  return userId;
+}
+
+/** What `_meta` is made of, gathered while encoding one user's properties (see encodeUserEntity). */
+interface EncodedLayout {
+  order: string[];
+  json: string[];
+  chunks: Map<string, string[]>;
+  names: Map<string, string>;
+  hasChunks: boolean;
+  hasNames: boolean;
+}
+
+/** Adds `_meta` to the encoded entity, then checks that the entity fits in one: its metadata column, its properties, its size. */
+function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): UserEntity {
+  const { order, json, chunks, names, hasChunks, hasNames } = layout;
+  const metadata: UserEntityMetadata = { v: hasChunks || hasNames ? ENCODING_VERSION : 1, o: order };
+  if (json.length > 0) metadata.j = json;
+  // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
+  if (hasChunks) metadata.c = Object.fromEntries(chunks);
+  if (hasNames) metadata.n = Object.fromEntries(names);
+  const metaText = JSON.stringify(metadata);
+  if (metaText.length > MAX_STRING_LENGTH) {
+    throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
+  }
+  entity[META_COLUMN] = metaText;
+
+  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
+  const properties = Object.keys(entity).length - 2 + 3;
+  if (properties > MAX_PROPERTIES) {
+    throw notStorable(userId, undefined, `its ${order.length} properties need ${properties} table properties (chunks included), over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
+  }
+  const size = entitySizeInBytes(entity);
+  if (size > MAX_ENTITY_BYTES) {
+    throw notStorable(userId, undefined, `the entity would be ${size} bytes, over the table limit of 1 MiB.`, "Select fewer or smaller properties in USER_SYNC_SELECT.");
+  }
+  return entity;
+}
+
 /**
  * Encodes one user as an entity of partition `partitionKey`. Throws a UserSyncError
  * (`user_not_storable`) for a user that cannot fit in one entity at all (over 1 MiB or 255
  * properties, or an id that cannot be a RowKey); every other user is stored losslessly.
  */
 export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEntity {
-  const userId = user.id;
-  if (typeof userId !== "string") {
-    throw new UserSyncError("user_not_storable", `A user without a string id cannot be stored (got ${typeof userId}).`);
-  }
-  assertValidKey(userId, "The user id");
+  const userId = storableUserId(user);
   const entity: UserEntity = { partitionKey, rowKey: userId };
   const order: string[] = [];
   const json: string[] = [];
@@ -220,27 +262,7 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
         throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
     }
   }
-  const metadata: UserEntityMetadata = { v: hasChunks || hasNames ? ENCODING_VERSION : 1, o: order };
-  if (json.length > 0) metadata.j = json;
-  // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
-  if (hasChunks) metadata.c = Object.fromEntries(chunks);
-  if (hasNames) metadata.n = Object.fromEntries(names);
-  const metaText = JSON.stringify(metadata);
-  if (metaText.length > MAX_STRING_LENGTH) {
-    throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
-  }
-  entity[META_COLUMN] = metaText;
-
-  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
-  const properties = Object.keys(entity).length - 2 + 3;
-  if (properties > MAX_PROPERTIES) {
-    throw notStorable(userId, undefined, `its ${order.length} properties need ${properties} table properties (chunks included), over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
-  }
-  const size = entitySizeInBytes(entity);
-  if (size > MAX_ENTITY_BYTES) {
-    throw notStorable(userId, undefined, `the entity would be ${size} bytes, over the table limit of 1 MiB.`, "Select fewer or smaller properties in USER_SYNC_SELECT.");
-  }
-  return entity;
+  return sealEntity(entity, userId, { order, json, chunks, names, hasChunks, hasNames });
 }
 
 function readMetadata(entity: Record<string, unknown>): UserEntityMetadata {

@@ -14,7 +14,8 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
-import type { DueRunResult, UserSyncService } from "../sync/userSyncService.js";
+import type { AppClients } from "../sync/syncClients.js";
+import type { DueRunResult } from "../sync/userSyncService.js";
 import { errorType } from "./errorTypes.js";
 import { INSTRUMENTATION_SCOPE } from "./metricNames.js";
 import { baselineOf, partsOfFailedRun, partsOfResult, type RunFacts, type RunPartFacts, type SnapshotBaseline } from "./runFacts.js";
@@ -23,8 +24,8 @@ import { recordRunMetrics } from "./runMetrics.js";
 /** The span names of the product's own spans (the Azure SDK names its own). */
 export const SPAN_NAMES = { run: "usersync.run", graphToken: "usersync.graph_token" } as const;
 
-/** What the telemetry reads from the service: the stores (run records, ages) and the certificate. */
-export type RunTelemetrySource = Pick<UserSyncService, "store" | "mirror" | "certificates" | "tokens">;
+/** What the telemetry reads of the run's clients (from the composition): the stores (run records, ages), the certificate and the Graph token client. */
+export type RunTelemetrySource = Pick<AppClients, "store" | "mirror" | "certificates" | "tokens">;
 
 export interface RunTelemetryOptions {
   trigger: SyncTrigger;
@@ -69,11 +70,11 @@ function traceGraphTokens(tokens: RunTelemetrySource["tokens"]): void {
  * Runs `run` (a runDue call) inside the run's span, then records its metrics. Returns or throws
  * what `run` did.
  */
-export async function withRunTelemetry(service: RunTelemetrySource, options: RunTelemetryOptions, run: () => Promise<DueRunResult>): Promise<DueRunResult> {
+export async function withRunTelemetry(clients: RunTelemetrySource, options: RunTelemetryOptions, run: () => Promise<DueRunResult>): Promise<DueRunResult> {
   const now = options.now ?? (() => new Date());
-  traceGraphTokens(service.tokens);
+  traceGraphTokens(clients.tokens);
   // Before the first run the tables do not exist yet: no baseline then, and nothing to say about it.
-  const baseline = await unfinishedSnapshot(service).catch(() => undefined);
+  const baseline = await unfinishedSnapshot(clients).catch(() => undefined);
   const startedAt = now();
   const attributes = { "usersync.trigger": options.trigger, ...(options.tenantId !== undefined ? { "usersync.tenant_id": options.tenantId } : {}) };
   return tracer().startActiveSpan(SPAN_NAMES.run, { attributes }, async (span) => {
@@ -89,7 +90,7 @@ export async function withRunTelemetry(service: RunTelemetrySource, options: Run
       await quietly(
         options.logger,
         async () => {
-          const facts = await runFacts(service, { trigger: options.trigger, startedAt, endedAt: now(), result, failure, baseline });
+          const facts = await runFacts(clients, { trigger: options.trigger, startedAt, endedAt: now(), result, failure, baseline });
           if (options.tenantId !== undefined) facts.tenantId = options.tenantId;
           recordRunMetrics(facts);
           describeSpan(span, facts, failure);
@@ -121,13 +122,13 @@ export async function flushTelemetry(timeoutInMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-async function unfinishedSnapshot(service: RunTelemetrySource): Promise<SnapshotBaseline | undefined> {
-  for await (const run of service.store.listUnfinishedRuns({ maxResults: 1, abortSignal: AbortSignal.timeout(READ_TIMEOUT_IN_MS) })) return baselineOf(run);
+async function unfinishedSnapshot(clients: RunTelemetrySource): Promise<SnapshotBaseline | undefined> {
+  for await (const run of clients.store.listUnfinishedRuns({ maxResults: 1, abortSignal: AbortSignal.timeout(READ_TIMEOUT_IN_MS) })) return baselineOf(run);
   return undefined;
 }
 
 async function runFacts(
-  service: RunTelemetrySource,
+  clients: RunTelemetrySource,
   run: { trigger: SyncTrigger; startedAt: Date; endedAt: Date; result?: DueRunResult; failure?: { error: unknown }; baseline?: SnapshotBaseline },
 ): Promise<RunFacts> {
   const abortSignal = AbortSignal.timeout(READ_TIMEOUT_IN_MS);
@@ -135,9 +136,9 @@ async function runFacts(
   if (run.result) parts = partsOfResult(run.result, run.baseline);
   else if (run.failure && !isUserSyncError(run.failure.error, "run_in_progress")) {
     const snapshotRuns: SyncRunRecord[] = [];
-    for await (const record of service.store.listRuns({ maxResults: 3, abortSignal })) snapshotRuns.push(record);
+    for await (const record of clients.store.listRuns({ maxResults: 3, abortSignal })) snapshotRuns.push(record);
     const mirrorRuns: MirrorRunRecord[] = [];
-    for await (const record of service.mirror.listRuns({ maxResults: 3, abortSignal })) mirrorRuns.push(record);
+    for await (const record of clients.mirror.listRuns({ maxResults: 3, abortSignal })) mirrorRuns.push(record);
     parts = partsOfFailedRun({ startedAt: run.startedAt, endedAt: run.endedAt, snapshotRuns, mirrorRuns, ...(run.baseline ? { baseline: run.baseline } : {}) });
     // A run that failed before either part recorded anything still counts as a failed run.
     if (parts.length === 0) parts = [emptyFailedPart(run.endedAt.getTime() - run.startedAt.getTime())];
@@ -148,18 +149,18 @@ async function runFacts(
     else facts.errorType = errorType(run.failure.error);
   }
   const end = run.endedAt.getTime();
-  const latest = await service.store.getLatestSnapshot({ abortSignal });
+  const latest = await clients.store.getLatestSnapshot({ abortSignal });
   if (latest) {
     facts.snapshotAgeInHours = Math.max(0, end - latest.completedAt.getTime()) / HOUR;
     facts.snapshotUsers = latest.userCount;
   }
-  const state = await service.mirror.getDeltaState({ abortSignal });
+  const state = await clients.mirror.getDeltaState({ abortSignal });
   if (state?.state.deltaLink) {
     facts.mirrorAgeInHours = Math.max(0, end - state.state.savedAt.getTime()) / HOUR;
     // Each round saves the delta link Graph returned at its end: the token is as old as that save.
     facts.deltaTokenAgeInDays = Math.max(0, end - state.state.savedAt.getTime()) / DAY;
   }
-  const certificate = service.certificates ? await service.certificates.getClientCertificate({ abortSignal }).catch(() => undefined) : undefined;
+  const certificate = clients.certificates ? await clients.certificates.getClientCertificate({ abortSignal }).catch(() => undefined) : undefined;
   if (certificate) facts.certificateDaysToExpiry = (certificate.notAfter.getTime() - end) / DAY;
   return facts;
 }

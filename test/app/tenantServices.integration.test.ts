@@ -45,7 +45,7 @@ afterAll(async () => world?.close());
 
 async function tokensFor(services: TenantServices, ...tenantIds: string[]): Promise<Array<Record<string, unknown>>> {
   const claims: Array<Record<string, unknown>> = [];
-  for (const tenantId of tenantIds) claims.push(decodeJwtParts((await services.getTenantSyncService(tenantId).tokens.getToken()).token).claims);
+  for (const tenantId of tenantIds) claims.push(decodeJwtParts((await services.getTenantSync(tenantId).clients.tokens.getToken()).token).claims);
   return claims;
 }
 
@@ -53,11 +53,11 @@ describe("TenantServices", () => {
   it("refuses single-tenant mode, and builds each tenant's service over the process's clients", () => {
     expect(() => new TenantServices({ ...base, USER_SYNC_TENANT_MODE: "single", GRAPH_TENANT_ID: T1 })).toThrow(/USER_SYNC_TENANT_MODE is single/);
     const services = new TenantServices(base);
-    const t1 = services.getTenantSyncService(T1);
+    const t1 = services.getTenantSync(T1).clients;
     expect(t1.settings.tenantId).toBe(T1);
-    expect(services.getTenantSyncService(T1.toUpperCase()).settings.tenantId).toBe(T1);
-    expect(services.getTenantSyncService(T2).settings.tenantId).toBe(T2);
-    expect(t1.store.runsTableName).not.toBe(services.getTenantSyncService(T2).store.runsTableName);
+    expect(services.getTenantSync(T1.toUpperCase()).clients.settings.tenantId).toBe(T1);
+    expect(services.getTenantSync(T2).clients.settings.tenantId).toBe(T2);
+    expect(t1.store.runsTableName).not.toBe(services.getTenantSync(T2).clients.store.runsTableName);
     // A one-off service is not kept: nothing grows with the tenants asked for.
     expect(services.activeTenantCount).toBe(0);
     expect(services.rememberedTenantCount).toBe(0);
@@ -99,10 +99,10 @@ describe("TenantServices", () => {
     const startedKnowing = new Map<string, boolean[]>();
     const withService = services.withTenantSyncService.bind(services);
     services.withTenantSyncService = (tenantId, work) =>
-      withService(tenantId, (service) => {
+      withService(tenantId, (service, clients) => {
         alive.push(services.activeTenantCount);
         startedKnowing.set(tenantId, [...(startedKnowing.get(tenantId) ?? []), service.tablesExist]);
-        return work(service);
+        return work(service, clients);
       });
     const outcomesAfterEachRun: number[] = [];
     const pass = async (concurrency: number) =>
@@ -179,7 +179,7 @@ describe("TenantServices", () => {
 
   it("a tenant without consent fails with its own admin-consent URL, and another tenant's token still comes", async () => {
     const services = new TenantServices(base);
-    const error = await services.getTenantSyncService(NONE).tokens.getToken().catch((e: unknown) => e);
+    const error = await services.getTenantSync(NONE).clients.tokens.getToken().catch((e: unknown) => e);
     expect(isUserSyncError(error, "token_request_failed")).toBe(true);
     expect((error as Error).message).toContain("AADSTS7000229");
     expect((error as Error).message).toContain(`${world.tenant.authorityHost}/${NONE}/adminconsent?client_id=${world.tenant.clientId}`);

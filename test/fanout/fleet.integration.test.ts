@@ -82,7 +82,7 @@ describe("a fleet of twenty tenants, three of them unhealthy", () => {
   it("then one consent is revoked, one tenant is poisoned and one mirror goes stale: exactly those three are unhealthy, worst first", async () => {
     // The stale mirror: its last round five hours ago, and a stuck run holding its writer lease.
     const before = new TenantServices(env);
-    const stale = before.getTenantSyncService(STALE);
+    const stale = before.getTenantSync(STALE).clients;
     const state = (await stale.mirror.getDeltaState())!;
     const fiveHoursAgo = new Date(Date.now() - 5 * HOUR);
     await stale.mirror.saveDeltaState({ ...state.state, savedAt: fiveHoursAgo }, state.etag);

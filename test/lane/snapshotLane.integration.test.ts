@@ -12,12 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { readExportLane } from "../../src/configuration/exportSettings.js";
 import type { GraphUser } from "../../src/graph/types.js";
 import { changeLaneColumns, LANE_TYPE_SQL, userLaneColumns } from "../../src/lane/laneColumns.js";
 import { SnapshotLane } from "../../src/lane/snapshotLane.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
+import type { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
+import type { UserMirrorClient } from "../../src/mirror/userMirrorClient.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import { assertCliBuilt, runCli, startCli } from "../support/cli.js";
 import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb } from "../support/laneReader.js";
@@ -30,6 +32,8 @@ const CONTAINER = "lane-tests";
 let world: SyncEnvironment;
 let proxy: TableProxy;
 let service: UserSyncService;
+let store: SnapshotStoreClient;
+let mirror: UserMirrorClient;
 let env: Record<string, string>;
 let blobs: BlobServiceClient;
 const log = capturingLogger();
@@ -52,7 +56,7 @@ beforeAll(async () => {
   // Values a reader must get back exactly: non-ASCII text, an emoji, an empty list, NULLs.
   world.tenant.changes.changeUser(3, { displayName: "東京 Zoë Ørsted 🚀", businessPhones: [], mail: null, department: "Ventes & Après-vente" });
   env = { ...world.env, USER_SYNC_SELECT: SELECT, USER_SYNC_EXPORT_STORAGE: proxiedConnectionString(), USER_SYNC_EXPORT_CONTAINER: CONTAINER };
-  service = createUserSyncService(env);
+  ({ service, clients: { store, mirror } } = composeUserSync(env));
 });
 afterAll(async () => {
   await proxy?.close();
@@ -70,8 +74,8 @@ describe("the analytics lane", () => {
     expect(result.lane?.failed).toEqual([]);
     const snapshots = result.lane!.written.filter((w) => w.kind === "snapshot");
     expect(snapshots).toHaveLength(1);
-    const latest = (await service.store.getLatestSnapshot())!;
-    const run = (await service.store.getRun(latest.runId))!;
+    const latest = (await store.getLatestSnapshot())!;
+    const run = (await store.getRun(latest.runId))!;
     prefix = snapshots[0]!.prefix;
     expect(prefix).toBe(`tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/snapshot_time=${run.startedAt.toISOString().replace(/[-:]/g, "")}/`);
     expect(run.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS, files: 1, prefix });
@@ -131,7 +135,7 @@ describe("the analytics lane", () => {
     const exported = await runCli(["export", "--current", "--format", "jsonl"], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
     expect(exported.code, exported.stderr).toBe(0);
     const users = exported.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>).sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1));
-    const state = (await service.mirror.getDeltaState())!.state;
+    const state = (await mirror.getDeltaState())!.state;
     const columns = userLaneColumns(state.select);
     const read = await readParquetWithDuckDb(out, columns);
     expect(read.types).toEqual(columns.map((c) => [c.name, LANE_TYPE_SQL[c.type]]));
@@ -200,8 +204,8 @@ describe("the analytics lane", () => {
       proxy.decide = () => "pass";
       release();
     }
-    const latest = (await service.store.getLatestSnapshot())!;
-    const run = (await service.store.getRun(latest.runId))!;
+    const latest = (await store.getLatestSnapshot())!;
+    const run = (await store.getRun(latest.runId))!;
     const setPrefix = `tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/snapshot_time=${run.startedAt.toISOString().replace(/[-:]/g, "")}/`;
     expect(run.lane).toBeUndefined();
     expect(await listBlobNames(container(), setPrefix)).toEqual([]);
@@ -209,7 +213,7 @@ describe("the analytics lane", () => {
     const resumed = await runCli(["run", "--no-progress"], cliEnv);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await listBlobNames(container(), setPrefix)).toEqual([`${setPrefix}_SUCCESS`, `${setPrefix}_manifest.json`, `${setPrefix}part-00000.parquet`]);
-    expect((await service.store.getRun(latest.runId))!.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS });
+    expect((await store.getRun(latest.runId))!.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS });
     const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "users.parquet");
     const exported = await runCli(["export", "--snapshot", latest.snapshotId, "--format", "parquet", "--out", out], cliEnv);
     expect(exported.code, exported.stderr).toBe(0);
@@ -217,12 +221,12 @@ describe("the analytics lane", () => {
   });
 
   it("a set written again (a retried or resumed run) has the same names and the same bytes, row groups and parts included", async () => {
-    const run = (await service.store.getRun((await service.store.getLatestSnapshot())!.runId))!;
+    const run = (await store.getRun((await store.getLatestSnapshot())!.runId))!;
     const other = blobs.getContainerClient("lane-retry");
     await other.create();
     const settings = readExportLane({ USER_SYNC_EXPORT_STORAGE: world.azurite.connectionString, USER_SYNC_EXPORT_CONTAINER: "lane-retry" }).lane!;
-    const lane = new SnapshotLane({ container: other, settings, tenantId: world.env.GRAPH_TENANT_ID!, store: service.store, rowsPerGroup: 100, groupsPerPart: 5 });
-    const lease = await service.store.acquireLease({ trigger: "cli" });
+    const lane = new SnapshotLane({ container: other, settings, tenantId: world.env.GRAPH_TENANT_ID!, store, rowsPerGroup: 100, groupsPerPart: 5 });
+    const lease = await store.acquireLease({ trigger: "cli" });
     try {
       const first = await lane.writeSnapshot(run, { lease, logger: log.logger });
       expect(first.manifest.files.map((f) => [f.name, f.rows])).toEqual([
@@ -244,19 +248,19 @@ describe("the analytics lane", () => {
       const read = await readParquetWithDuckDb(`${folder}/**/*.parquet`, userLaneColumns(run.select));
       expect(new Set(read.rows.map((r) => r.id)).size).toBe(USERS);
     } finally {
-      await service.store.releaseLease(lease);
+      await store.releaseLease(lease);
     }
   });
 
   it("a run that lost its lease (frozen past it) writes nothing more: no part is committed, no manifest, no _SUCCESS", async () => {
-    const run = (await service.store.getRun((await service.store.getLatestSnapshot())!.runId))!;
+    const run = (await store.getRun((await store.getLatestSnapshot())!.runId))!;
     const fenced = blobs.getContainerClient("lane-fenced");
     await fenced.create();
     const settings = readExportLane({ USER_SYNC_EXPORT_STORAGE: proxiedConnectionString(), USER_SYNC_EXPORT_CONTAINER: "lane-fenced" }).lane!;
     const proxied = BlobServiceClient.fromConnectionString(proxiedConnectionString()).getContainerClient("lane-fenced");
-    const lane = new SnapshotLane({ container: proxied, settings, tenantId: world.env.GRAPH_TENANT_ID!, store: service.store, rowsPerGroup: 100, groupsPerPart: 5 });
+    const lane = new SnapshotLane({ container: proxied, settings, tenantId: world.env.GRAPH_TENANT_ID!, store, rowsPerGroup: 100, groupsPerPart: 5 });
     // A short lease that nobody renews: it lapses while the lane's first block is held in flight.
-    const lease = await service.store.acquireLease({ trigger: "cli", leaseDurationInMs: 5_000 });
+    const lease = await store.acquireLease({ trigger: "cli", leaseDurationInMs: 5_000 });
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let first = true;
@@ -298,16 +302,16 @@ describe("the analytics lane", () => {
   });
 
   it("a lane failure does not fail the sync: the snapshot stays promoted, runs shows the failure, and the next run writes it", async () => {
-    const missing = createUserSyncService({ ...env, USER_SYNC_EXPORT_CONTAINER: "lane-missing" });
+    const { service: missing, clients: { store: missingStore } } = composeUserSync({ ...env, USER_SYNC_EXPORT_CONTAINER: "lane-missing" });
     await waitForFreeLease();
     const result = await missing.runDue(log.logger, { trigger: "cli", full: true });
     expect(result.snapshot?.outcome).toBe("completed");
-    const latest = (await missing.store.getLatestSnapshot())!;
+    const latest = (await missingStore.getLatestSnapshot())!;
     expect(latest.runId).toBe(result.snapshot!.run.runId);
     expect(result.lane?.written.map((w) => w.runId)).not.toContain(latest.runId);
     expect(result.lane?.failed.map((f) => f.runId)).toContain(latest.runId);
     expect(result.lane?.failed.find((f) => f.runId === latest.runId)?.error).toMatch(/USER_SYNC_EXPORT_CONTAINER/);
-    const run = (await missing.store.getRun(latest.runId))!;
+    const run = (await missingStore.getRun(latest.runId))!;
     expect(run.lane).toMatchObject({ status: "failed", attempts: 1 });
     expect(log.lines.some((line) => line.startsWith("warn Analytics lane:") && line.includes("lane-missing"))).toBe(true);
 
@@ -320,7 +324,7 @@ describe("the analytics lane", () => {
     const next = await missing.runDue(log.logger, { trigger: "cli" });
     expect(next.snapshot).toBeUndefined();
     expect(next.lane?.written.map((w) => w.runId)).toContain(latest.runId);
-    expect((await missing.store.getRun(latest.runId))!.lane).toMatchObject({ status: "written", attempts: 2, rows: USERS });
+    expect((await missingStore.getRun(latest.runId))!.lane).toMatchObject({ status: "written", attempts: 2, rows: USERS });
     expect(await listBlobNames(blobs.getContainerClient("lane-missing"), `${next.lane!.written.find((w) => w.runId === latest.runId)!.prefix}_SUCCESS`)).toHaveLength(1);
   });
 });
@@ -341,7 +345,7 @@ describe("bad lane settings", () => {
 
 async function waitForFreeLease(): Promise<void> {
   const until = Date.now() + 30_000;
-  while ((await service.store.getLease()) !== undefined) {
+  while ((await store.getLease()) !== undefined) {
     if (Date.now() > until) throw new Error("the writer lease stayed taken");
     await sleep(250);
   }

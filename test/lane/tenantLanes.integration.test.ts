@@ -31,12 +31,12 @@ describe("the analytics lane in multi-tenant mode", () => {
     const services = new TenantServices(env);
     const ids = new Map<string, string[]>();
     for (const tenantId of [T1, T2]) {
-      const service = services.getTenantSyncService(tenantId);
+      const { service, clients: { store } } = services.getTenantSync(tenantId);
       const result = await service.runDue(log.logger, { trigger: "cli" });
       expect(result.lane?.failed).toEqual([]);
       expect(result.lane?.written.filter((w) => w.kind === "snapshot").map((w) => w.prefix)).toEqual([expect.stringMatching(new RegExp(`^tenant=${tenantId}/object=users/snapshot_time=`))]);
-      const latest = (await service.store.getLatestSnapshot())!;
-      ids.set(tenantId, (await Array.fromAsync(service.store.listSnapshotUsers(latest.snapshotId))).map((u) => u.id).sort());
+      const latest = (await store.getLatestSnapshot())!;
+      ids.set(tenantId, (await Array.fromAsync(store.listSnapshotUsers(latest.snapshotId))).map((u) => u.id).sort());
     }
     const container = BlobServiceClient.fromConnectionString(world.azurite.connectionString).getContainerClient(CONTAINER);
     const prefixes = new Set((await listBlobNames(container)).filter((name) => !name.startsWith("changes/")).map((name) => name.split("/")[0]));

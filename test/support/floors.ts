@@ -40,7 +40,8 @@ export interface FolderImport {
   specifier: string;
 }
 
-function sourceFiles(dir: string): string[] {
+/** Every .ts file under `dir`, its sub-folders included. */
+export function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sourceFiles(path);

@@ -5,7 +5,8 @@
  */
 import { expect } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients, StorageClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import type { SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 import type { Logger } from "../../src/shared/logger.js";
@@ -15,6 +16,8 @@ export interface WorldWithSnapshot {
   world: SyncEnvironment;
   /** A service over the world's settings (and the overrides), in process. */
   service: UserSyncService;
+  /** The clients the service was built over (its stores, its Graph readers), from the composition. */
+  clients: AppClients;
   /** The first run's snapshot, complete: the one a failing run must leave the latest. */
   snapshotId: string;
 }
@@ -27,9 +30,9 @@ export async function startWithFirstSnapshot(userCount: number, logger: Logger, 
   const world = await startSyncEnvironment({ userCount });
   try {
     world.useInProcess();
-    const service = createUserSyncService({ ...world.env, ...overrides });
+    const { service, clients } = composeUserSync({ ...world.env, ...overrides });
     const { run } = await service.runSync(logger, { trigger: "cli" });
-    return { world, service, snapshotId: run.snapshotId };
+    return { world, service, clients, snapshotId: run.snapshotId };
   } catch (error) {
     await world.close();
     throw error;
@@ -37,8 +40,8 @@ export async function startWithFirstSnapshot(userCount: number, logger: Logger, 
 }
 
 /** The most recent run record. */
-export async function lastRun(service: UserSyncService): Promise<SyncRunRecord> {
-  const [run] = await Array.fromAsync(service.store.listRuns({ maxResults: 1 }));
+export async function lastRun(stores: Pick<StorageClients, "store">): Promise<SyncRunRecord> {
+  const [run] = await Array.fromAsync(stores.store.listRuns({ maxResults: 1 }));
   if (run === undefined) throw new Error("no run recorded");
   return run;
 }
@@ -55,13 +58,13 @@ export async function failingRun(service: UserSyncService, logger: Logger): Prom
 }
 
 /** The latest snapshot is `snapshotId` and holds `userCount` users, each once. */
-export async function expectLatestSnapshot(service: UserSyncService, snapshotId: string, userCount: number): Promise<void> {
-  const latest = await service.store.getLatestSnapshot();
+export async function expectLatestSnapshot(stores: Pick<StorageClients, "store">, snapshotId: string, userCount: number): Promise<void> {
+  const latest = await stores.store.getLatestSnapshot();
   expect(latest?.snapshotId).toBe(snapshotId);
   expect(latest?.userCount).toBe(userCount);
   const ids = new Set<string>();
   let rows = 0;
-  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+  for await (const user of stores.store.listSnapshotUsers(snapshotId)) {
     rows += 1;
     ids.add(user.id);
   }

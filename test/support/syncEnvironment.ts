@@ -94,15 +94,15 @@ export function expectNoSecrets(text: string, extraSecrets: readonly string[] = 
  */
 export async function expectSnapshotEqualsDirectory(
   tenant: Pick<SimulatedTenant, "directory">,
-  service: { settings: { select: readonly string[] }; store: { listSnapshotUsers(snapshotId: string): AsyncIterable<GraphUser> } },
+  clients: { settings: { select: readonly string[] }; store: { listSnapshotUsers(snapshotId: string): AsyncIterable<GraphUser> } },
   snapshotId: string,
   userCount: number,
 ): Promise<void> {
   const expected = new Map<string, GraphUser>();
-  for (const user of tenant.directory.users(service.settings.select)) expected.set(user.id, user);
+  for (const user of tenant.directory.users(clients.settings.select)) expected.set(user.id, user);
   let count = 0;
   const mismatches: string[] = [];
-  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+  for await (const user of clients.store.listSnapshotUsers(snapshotId)) {
     count += 1;
     const want = expected.get(user.id);
     if (want === undefined) mismatches.push(`unexpected ${user.id}`);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
@@ -24,7 +24,7 @@ describe("GRAPH_CREDENTIAL=clientSecret", () => {
   const log = capturingLogger();
 
   it("syncs with the secret read from Key Vault, and reads nothing else there", async () => {
-    const service = createUserSyncService(
+    const { service, clients } = composeUserSync(
       envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_SECRET_NAME: SECRET_NAME }),
     );
     world.tenant.requests.reset();
@@ -39,29 +39,29 @@ describe("GRAPH_CREDENTIAL=clientSecret", () => {
     await service.runSync(log.logger, { trigger: "timer" });
     expect(world.tenant.requests.count("token")).toBe(1);
     expect(countPaths(world.tenant, "keyVault", /^\/secrets\//)).toBe(1);
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 10 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 10 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [SECRET, world.azurite.connectionString]);
     // The settings name the secret, never hold its value.
-    expect(JSON.stringify(service.settings.credential)).not.toContain(SECRET);
+    expect(JSON.stringify(clients.settings.credential)).not.toContain(SECRET);
   });
 
   it("accepts GRAPH_CLIENT_SECRET for local development, with a warning, and never prints it", async () => {
     const local = capturingLogger();
-    const service = createUserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: SECRET }));
+    const { service, clients } = composeUserSync(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: SECRET }));
     world.tenant.requests.reset();
     const { stats } = await service.runSync(local.logger, { trigger: "cli" });
     expect(stats.usersRead).toBe(USERS);
     expect(world.tenant.requests.count("keyVault")).toBe(0);
     expect(local.lines.some((line) => line.startsWith("warn ") && line.includes("GRAPH_CLIENT_SECRET") && line.includes("local development only"))).toBe(true);
-    expect(JSON.stringify(service.settings)).not.toContain(SECRET);
-    expect(String(service.settings.credential.mode === "clientSecret" && service.settings.credential.source === "environment" ? service.settings.credential.clientSecret : "")).toBe("[redacted]");
+    expect(JSON.stringify(clients.settings)).not.toContain(SECRET);
+    expect(String(clients.settings.credential.mode === "clientSecret" && clients.settings.credential.source === "environment" ? clients.settings.credential.clientSecret : "")).toBe("[redacted]");
     expectNoSecrets(local.lines.join("\n"), [SECRET]);
   });
 
   it("translates a wrong secret (AADSTS7000215) without echoing it", async () => {
     const wrong = "Wrong~secret.value-9876543210-abcdefgh";
-    const service = createUserSyncService(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: wrong }));
-    const error = await service.tokens.getToken().then(
+    const { clients } = composeUserSync(envForMode(world.env, { GRAPH_CREDENTIAL: "clientSecret", GRAPH_CLIENT_SECRET: wrong }));
+    const error = await clients.tokens.getToken().then(
       () => undefined,
       (e: unknown) => e,
     );

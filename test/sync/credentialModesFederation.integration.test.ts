@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOUDS } from "../../src/configuration/clouds.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings } from "../support/credentialModes.js";
 
@@ -25,6 +26,7 @@ afterAll(async () => world?.close());
 describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
   const log = capturingLogger();
   let service: UserSyncService;
+  let clients: AppClients;
   const assertions: string[] = [];
 
   it("syncs the whole directory without reading any certificate or secret from Key Vault", async () => {
@@ -35,11 +37,11 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
       return undefined;
     });
     try {
-      service = createUserSyncService(env);
-      expect(service.settings.credential).toEqual({ mode: "managedIdentityFederation", tokenExchangeAudience: "api://AzureADTokenExchange" });
+      ({ service, clients } = composeUserSync(env));
+      expect(clients.settings.credential).toEqual({ mode: "managedIdentityFederation", tokenExchangeAudience: "api://AzureADTokenExchange" });
       const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
       expect(stats.usersRead).toBe(USERS);
-      expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+      expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
     } finally {
       remove();
     }
@@ -63,7 +65,7 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
     await service.runSync(log.logger, { trigger: "timer" });
     expect(world.tenant.requests.count("token")).toBe(before.token);
     expect(world.tenant.requests.count("managedIdentity")).toBe(before.identity);
-    const forced = await service.tokens.getToken({ forceRefresh: true });
+    const forced = await clients.tokens.getToken({ forceRefresh: true });
     expect(forced.fromCache).toBe(false);
     expect(world.tenant.requests.count("token")).toBe(before.token + 1);
     // The identity library serves its own cached exchange token: still no Key Vault, no new identity call needed.
@@ -83,7 +85,7 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
       },
     }));
     try {
-      const fresh = createUserSyncService(env);
+      const fresh = composeUserSync(env).clients;
       const error = await fresh.tokens.getToken().then(
         () => undefined,
         (e: unknown) => e as Error & { code?: string; details?: Record<string, unknown> },
@@ -100,7 +102,7 @@ describe("GRAPH_CREDENTIAL=managedIdentityFederation", () => {
   });
 
   it("never wrote a token to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 10 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 10 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -10,7 +10,8 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { countPaths, decodeJwtParts, envForMode, expectNoMsalWarnings, keyVaultPaths } from "../support/credentialModes.js";
 
@@ -32,6 +33,7 @@ afterAll(async () => world?.close());
 describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", () => {
   const log = capturingLogger();
   let service: UserSyncService;
+  let clients: AppClients;
   const assertions: string[] = [];
 
   it("the vault's certificate really has a non-exportable key: its secret holds no private key", async () => {
@@ -39,7 +41,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
     const certificate = await client.getCertificate(world.tenant.certificateName);
     expect(certificate.policy?.exportable).toBe(false);
     // The certificate mode, which needs the key, cannot work with this certificate.
-    const certificateMode = createUserSyncService(envForMode(world.env, { KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: world.tenant.certificateName }));
+    const certificateMode = composeUserSync(envForMode(world.env, { KEY_VAULT_URL: world.tenant.keyVaultUrl, KEY_VAULT_CERTIFICATE_NAME: world.tenant.certificateName })).clients;
     await expect(certificateMode.tokens.getToken()).rejects.toMatchObject({ code: "certificate_no_private_key" });
     world.tenant.requests.reset();
   });
@@ -51,10 +53,10 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
       return undefined;
     });
     try {
-      service = createUserSyncService(env);
+      ({ service, clients } = composeUserSync(env));
       const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
       expect(stats.usersRead).toBe(USERS);
-      expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+      expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
     } finally {
       remove();
     }
@@ -62,7 +64,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
     expect(paths.filter((p) => p.includes("/secrets/"))).toEqual([]);
     expect(countPaths(world.tenant, "keyVault", /\/keys\/[^/]+\/[^/]+\/sign/)).toBe(1);
     expect(world.tenant.requests.count("token")).toBe(1);
-    expect(service.graphCredential.signedAssertions?.signatureCount).toBe(1);
+    expect(clients.graphCredential.signedAssertions?.signatureCount).toBe(1);
     expectNoMsalWarnings(log.lines);
   });
 
@@ -96,7 +98,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
       return undefined;
     });
     try {
-      const forced = await service.tokens.getToken({ forceRefresh: true });
+      const forced = await clients.tokens.getToken({ forceRefresh: true });
       expect(forced.fromCache).toBe(false);
     } finally {
       remove();
@@ -121,7 +123,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
         : undefined,
     );
     try {
-      const fresh = createUserSyncService(env);
+      const fresh = composeUserSync(env).clients;
       const error = await fresh.tokens.getToken().then(
         () => undefined,
         (e: unknown) => e,
@@ -138,7 +140,7 @@ describe("GRAPH_CREDENTIAL=keyVaultSignedAssertion with a non-exportable key", (
   });
 
   it("never wrote an assertion, token or key to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 10 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 10 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -7,19 +7,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 1_500; // 2 pages of /users, 8 pages of /users/delta
 const DAY = 86_400_000;
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 31 });
   world.useInProcess();
-  service = createUserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
+  ({ service, clients } = composeUserSync({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" }));
 });
 afterAll(async () => world?.close());
 
@@ -31,15 +33,15 @@ describe("runDue", () => {
     expect(result.due).toEqual({ snapshot: "firstSnapshot", mirrorFull: undefined });
     expect(result.snapshot).toMatchObject({ outcome: "completed", stats: { usersRead: USERS } });
     expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "firstRound", trigger: "cli" });
-    expect(await service.store.getLease()).toBeUndefined();
+    expect(await clients.store.getLease()).toBeUndefined();
   });
 
   it("next run, before the full schedule comes round: an incremental mirror round only", async () => {
     world.tenant.changes.changeUser(20, { displayName: "Due Run" });
     world.tenant.requests.reset();
     // Decide at a moment just after the first snapshot started: no occurrence of the full schedule fits in between.
-    const latest = await service.store.getLatestSnapshot();
-    const startedAt = (await service.store.getRun(latest!.runId))!.startedAt;
+    const latest = await clients.store.getLatestSnapshot();
+    const startedAt = (await clients.store.getRun(latest!.runId))!.startedAt;
     const result = await service.runDue(log.logger, { trigger: "cli", now: new Date(startedAt.getTime() + 1) });
     expect(result.due).toEqual({ snapshot: undefined, mirrorFull: undefined });
     expect(result.snapshot).toBeUndefined();
@@ -48,11 +50,11 @@ describe("runDue", () => {
   });
 
   it("once the full schedule had an occurrence since the last full rounds: a new snapshot and a scheduled full round of the mirror", async () => {
-    const latestBefore = await service.store.getLatestSnapshot();
+    const latestBefore = await clients.store.getLatestSnapshot();
     const result = await service.runDue(log.logger, { trigger: "timer", now: new Date(Date.now() + 2 * DAY) });
     expect(result.due).toEqual({ snapshot: "scheduled", mirrorFull: "scheduled" });
     expect(result.snapshot?.outcome).toBe("completed");
-    expect((await service.store.getLatestSnapshot())?.snapshotId).not.toBe(latestBefore?.snapshotId);
+    expect((await clients.store.getLatestSnapshot())?.snapshotId).not.toBe(latestBefore?.snapshotId);
     expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "scheduled", swept: 0 });
   });
 
@@ -68,7 +70,7 @@ describe("runDue", () => {
     const remove = world.tenant.intercept("graph", (request) =>
       isUsersList(request.url.pathname) ? { status: 403, body: { error: { code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation." } } } : undefined,
     );
-    const latestBefore = await service.store.getLatestSnapshot();
+    const latestBefore = await clients.store.getLatestSnapshot();
     let error: unknown;
     try {
       await service.runDue(log.logger, { trigger: "timer", now: new Date(Date.now() + 3 * DAY) });
@@ -78,14 +80,14 @@ describe("runDue", () => {
       remove();
     }
     expect(isUserSyncError(error, "graph_forbidden"), String(error)).toBe(true);
-    expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(latestBefore?.snapshotId);
-    const newest = (await service.mirror.listRuns().next()).value;
+    expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(latestBefore?.snapshotId);
+    const newest = (await clients.mirror.listRuns().next()).value;
     expect(newest).toMatchObject({ status: "succeeded", mode: "full", reason: "scheduled" });
     const changed = [];
-    for await (const m of service.mirror.listUsers()) if (m.user.jobTitle === "Still Mirrored") changed.push(m.user.id);
+    for await (const m of clients.mirror.listUsers()) if (m.user.jobTitle === "Still Mirrored") changed.push(m.user.id);
     expect(changed).toEqual([world.tenant.changes.userIdAt(21)]);
     expect(log.lines.some((l) => l.startsWith("info Mirror full round (USER_SYNC_FULL_SCHEDULE)"))).toBe(true);
-    expect(await service.store.getLease()).toBeUndefined();
+    expect(await clients.store.getLease()).toBeUndefined();
   });
 
   it("a snapshot paused at its maximum run duration pauses the mirror's full round with it; the next run finishes both", async () => {
@@ -118,9 +120,9 @@ describe("runDue", () => {
   });
 
   it("another run holding the writer lease: run_in_progress, having read and written nothing", async () => {
-    const lease = await service.store.acquireLease({ trigger: "cli" });
+    const lease = await clients.store.acquireLease({ trigger: "cli" });
     try {
-      const mirrorRuns = (await Array.fromAsync(service.mirror.listRuns())).length;
+      const mirrorRuns = (await Array.fromAsync(clients.mirror.listRuns())).length;
       world.tenant.requests.reset();
       const error = await service.runDue(log.logger, { trigger: "timer", full: true }).then(
         () => undefined,
@@ -128,14 +130,14 @@ describe("runDue", () => {
       );
       expect(isUserSyncError(error, "run_in_progress"), String(error)).toBe(true);
       expect(world.tenant.requests.count("graph")).toBe(0);
-      expect((await Array.fromAsync(service.mirror.listRuns())).length).toBe(mirrorRuns);
+      expect((await Array.fromAsync(clients.mirror.listRuns())).length).toBe(mirrorRuns);
     } finally {
-      await service.store.releaseLease(lease);
+      await clients.store.releaseLease(lease);
     }
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = [...(await Array.fromAsync(service.store.listRuns())), ...(await Array.fromAsync(service.mirror.listRuns()))];
+    const records = [...(await Array.fromAsync(clients.store.listRuns())), ...(await Array.fromAsync(clients.mirror.listRuns()))];
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -13,7 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { assertCliBuilt, runCli, startCli, type CliResult } from "../support/cli.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { isBatchTo, startTableProxy, type TableProxy } from "../support/tableProxy.js";
@@ -25,6 +26,7 @@ let world: SyncEnvironment;
 let proxy: TableProxy;
 let env: Record<string, string>;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 const children: ChildProcess[] = [];
 
@@ -35,7 +37,7 @@ beforeAll(async () => {
   proxy = await startTableProxy(world.azurite);
   // Short enough to wait out, long enough for a loaded 2-core machine to keep renewing it.
   env = { ...world.env, USER_SYNC_LEASE_SECONDS: "10" };
-  service = createUserSyncService(env);
+  ({ service, clients } = composeUserSync(env));
 });
 afterEach(() => {
   // A case that failed half-way may leave its child frozen: end it, so the next case starts clean.
@@ -81,16 +83,16 @@ function deferred() {
 
 /** Waits until nobody holds the writer lease (the frozen holder's has expired). */
 async function leaseExpired(): Promise<void> {
-  await waitFor("the frozen run's lease to expire", async () => ((await service.store.getLease()) === undefined ? true : undefined));
+  await waitFor("the frozen run's lease to expire", async () => ((await clients.store.getLease()) === undefined ? true : undefined));
 }
 
 const pick = (user: GraphUser, select: readonly string[]) => Object.fromEntries(select.map((p) => [p, user[p] ?? null])) as GraphUser;
 
 /** The mirror's present users equal the directory now, property by property. */
 async function expectMirrorEqualsDirectory(): Promise<void> {
-  const select = service.delta.select;
+  const select = clients.delta.select;
   const present = new Map<string, string>();
-  for await (const m of service.mirror.listUsers()) present.set(m.user.id, canonical(m.user));
+  for await (const m of clients.mirror.listUsers()) present.set(m.user.id, canonical(m.user));
   let expected = 0;
   const mismatches: string[] = [];
   for (let i = 0; i < USERS; i++) {
@@ -108,11 +110,11 @@ const canonical = (user: GraphUser) => JSON.stringify(Object.fromEntries(Object.
 
 /** The latest snapshot holds every present user of the directory now, each as Graph shows it. */
 async function expectLatestEqualsDirectory(): Promise<string> {
-  const latest = await service.store.getLatestSnapshot();
+  const latest = await clients.store.getLatestSnapshot();
   expect(latest).toBeDefined();
-  const select = service.settings.select;
+  const select = clients.settings.select;
   const stored = new Map<string, string>();
-  for await (const user of service.store.listSnapshotUsers(latest!.snapshotId)) {
+  for await (const user of clients.store.listSnapshotUsers(latest!.snapshotId)) {
     expect(stored.has(user.id)).toBe(false);
     stored.set(user.id, canonical(user));
   }
@@ -130,7 +132,7 @@ async function expectLatestEqualsDirectory(): Promise<string> {
 }
 
 async function mirrorRunCount(): Promise<number> {
-  return (await Array.fromAsync(service.mirror.listRuns())).length;
+  return (await Array.fromAsync(clients.mirror.listRuns())).length;
 }
 
 /** Holds the first request `match` accepts: freezes the child, then keeps the request until released. */
@@ -187,7 +189,7 @@ describe("a run frozen past its writer lease", () => {
       expect(exit.code, exit.stderr).toBe(3);
       expect(exit.stderr).toContain("[lease_lost]");
       // A recorded nothing: B's run stays succeeded and latest, and A did not go on to a mirror round.
-      const run = await service.store.getRun(b.snapshot!.run.runId);
+      const run = await clients.store.getRun(b.snapshot!.run.runId);
       expect(run?.status).toBe("succeeded");
       expect(await mirrorRunCount()).toBe(mirrorRuns);
       const latest = await expectLatestEqualsDirectory();
@@ -206,7 +208,7 @@ describe("a run frozen past its writer lease", () => {
   }, TEST_TIMEOUT);
 
   it("with a snapshot write on the wire: the late write is refused by the partition fence, and the snapshot keeps the newer value", async () => {
-    const snapshotsTable = service.store.snapshotsTableName;
+    const snapshotsTable = clients.store.snapshotsTableName;
     let a: ReturnType<typeof startThroughProxy> | undefined;
     // Hold A's first snapshot transaction of its second page.
     // (Page 1's transactions create the partitions' fence rows; later ones check them with If-Match.)
@@ -227,7 +229,7 @@ describe("a run frozen past its writer lease", () => {
       const exit = await a.exited;
       expect(exit.code, exit.stderr).toBe(3);
       expect(exit.stderr).toContain("[lease_lost]");
-      expect((await service.store.getRun(b.snapshot!.run.runId))?.status).toBe("succeeded");
+      expect((await clients.store.getRun(b.snapshot!.run.runId))?.status).toBe("succeeded");
       await expectLatestEqualsDirectory();
     } finally {
       hold.release();
@@ -236,7 +238,7 @@ describe("a run frozen past its writer lease", () => {
   }, TEST_TIMEOUT);
 
   it("with a mirror write on the wire: the late write is refused, even in a partition the run that took over never wrote", async () => {
-    const mirrorTable = service.mirror.mirrorTableName;
+    const mirrorTable = clients.mirror.mirrorTableName;
     const index = 123;
     const original = world.tenant.changes.currentUser(index)!;
     world.tenant.changes.changeUser(index, { department: "Moved while A ran" });
@@ -258,7 +260,7 @@ describe("a run frozen past its writer lease", () => {
       expect(exit.code, exit.stderr).toBe(3);
       await expectMirrorEqualsDirectory();
       // A's round was marked failed by B; the next incremental round changes nothing.
-      const runs = await Array.fromAsync(service.mirror.listRuns());
+      const runs = await Array.fromAsync(clients.mirror.listRuns());
       expect(runs.filter((r) => r.status === "running")).toEqual([]);
       const next = await service.runDue(log.logger, { trigger: "timer" });
       expect(next.mirror?.changes).toMatchObject({ added: 0, updated: 0, removed: 0, restored: 0 });
@@ -270,7 +272,7 @@ describe("a run frozen past its writer lease", () => {
   }, TEST_TIMEOUT);
 
   it("just before promotion: the late promotion is refused, and the run that took over completes the same snapshot", async () => {
-    const runsTable = service.store.runsTableName;
+    const runsTable = clients.store.runsTableName;
     let a: ReturnType<typeof startThroughProxy> | undefined;
     const hold = holdFirst((body, path) => path.includes("$batch") && body.includes(`/${runsTable}(`) && body.includes("RowKey='latest'"), () => a?.child);
     try {
@@ -286,7 +288,7 @@ describe("a run frozen past its writer lease", () => {
       a.child.kill("SIGCONT");
       const exit = await a.exited;
       expect(exit.code, exit.stderr).toBe(3);
-      expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(b.snapshot!.run.snapshotId);
+      expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(b.snapshot!.run.snapshotId);
       // B did one mirror round; A none.
       expect(await mirrorRunCount()).toBe(mirrorRuns + 1);
       await expectLatestEqualsDirectory();
@@ -298,7 +300,7 @@ describe("a run frozen past its writer lease", () => {
   }, TEST_TIMEOUT);
 
   it("during retention: the thawed run deletes nothing more, the latest snapshot stays whole, and the next run finishes the deletion", async () => {
-    const snapshotsTable = service.store.snapshotsTableName;
+    const snapshotsTable = clients.store.snapshotsTableName;
     const retention = { SNAPSHOT_RETENTION_COUNT: "1", SNAPSHOT_RETENTION_GRACE_MINUTES: "0" };
     let a: ReturnType<typeof startThroughProxy> | undefined;
     const hold = holdFirst((body, path) => path.includes("$batch") && body.includes(`/${snapshotsTable}(`) && body.includes("DELETE "), () => a?.child);
@@ -313,11 +315,11 @@ describe("a run frozen past its writer lease", () => {
       const exit = await a.exited;
       expect(exit.code, exit.stderr).toBe(3);
       const latest = await expectLatestEqualsDirectory();
-      const pending = (await Array.fromAsync(service.store.listRuns())).filter((r) => r.snapshotDeletedAt && !r.snapshotPurgedAt);
+      const pending = (await Array.fromAsync(clients.store.listRuns())).filter((r) => r.snapshotDeletedAt && !r.snapshotPurgedAt);
       expect(pending.length).toBeGreaterThan(0);
       const next = await cliDirect(["run", "--full", "--no-progress"], retention);
       expect(next.code, next.stderr).toBe(0);
-      const runs = await Array.fromAsync(service.store.listRuns());
+      const runs = await Array.fromAsync(clients.store.listRuns());
       expect(runs.filter((r) => r.snapshotDeletedAt && !r.snapshotPurgedAt)).toEqual([]);
       expect(runs.find((r) => r.snapshotId === latest)?.snapshotDeletedAt).toBeDefined();
       await expectLatestEqualsDirectory();
@@ -330,7 +332,7 @@ describe("a run frozen past its writer lease", () => {
 
 describe("bounded waits", () => {
   it("a table request that never answers fails the run within the timeout, naming the endpoint, while the lease stays renewed", async () => {
-    const snapshotsTable = service.store.snapshotsTableName;
+    const snapshotsTable = clients.store.snapshotsTableName;
     proxy.decide = (request) => (request.path.includes("$batch") && request.body.includes(`/${snapshotsTable}(`) ? "stall" : "pass");
     try {
       // A lease far longer than the bounded wait: the run must fail by the timeout, not by losing its lease.
@@ -339,7 +341,7 @@ describe("bounded waits", () => {
       expect(exit.code, exit.stderr).toBe(1);
       expect(exit.stderr).toContain(new URL(proxy.tableEndpoint).host);
       expect(exit.stderr).toMatch(/gave no complete answer/);
-      const failed = (await Array.fromAsync(service.store.listRuns({ maxResults: 1 })))[0];
+      const failed = (await Array.fromAsync(clients.store.listRuns({ maxResults: 1 })))[0];
       expect(failed?.status).toBe("failed");
     } finally {
       proxy.decide = () => "pass";
@@ -352,7 +354,7 @@ describe("bounded waits", () => {
 
 describe("a transaction applied but never answered", () => {
   it("is retried by the SDK, and the run's own fenced write is not taken for another run's: the run completes", async () => {
-    const snapshotsTable = service.store.snapshotsTableName;
+    const snapshotsTable = clients.store.snapshotsTableName;
     let lost = 0;
     // The first fenced snapshot transaction of page 2 reaches Azurite, but its answer is lost.
     proxy.decide = (request) => (lost === 0 && request.path.includes("$batch") && request.body.includes(`/${snapshotsTable}(`) && request.body.includes("If-Match") && ++lost === 1 ? "loseAnswer" : "pass");
@@ -371,7 +373,7 @@ describe("a transaction applied but never answered", () => {
 
 describe("readers print all or fail", () => {
   async function readerRacingRetention(args: string[], graceMinutes: string): Promise<{ exit: CliResult; count: number }> {
-    const snapshotsTable = service.store.snapshotsTableName;
+    const snapshotsTable = clients.store.snapshotsTableName;
     const count = world.tenant.changes.presentUserCount();
     let queries = 0;
     const released = deferred();

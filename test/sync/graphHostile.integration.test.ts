@@ -6,27 +6,29 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
 import { capturingLogger, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun, startWithFirstSnapshot } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 let latestSnapshotId: string;
 
 beforeAll(async () => {
-  ({ world, service, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger));
+  ({ world, service, clients, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger));
 });
 afterAll(async () => world?.close());
 
 /** The run failed as recorded, with `reason`, and the previous snapshot is still the latest, intact. */
 async function expectFailedRunKeptLatest(reason: string): Promise<void> {
-  const recorded = await lastRun(service);
+  const recorded = await lastRun(clients);
   expect(recorded.status).toBe("failed");
   expect(recorded.error).toContain(reason);
   expect(recorded.snapshotId).not.toBe(latestSnapshotId);
-  await expectLatestSnapshot(service, latestSnapshotId, USERS);
+  await expectLatestSnapshot(clients, latestSnapshotId, USERS);
 }
 
 describe("hostile and malformed Graph responses", () => {
@@ -71,12 +73,12 @@ describe("hostile and malformed Graph responses", () => {
     const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
     expect(stats.usersRead).toBe(USERS);
     expect(stats.entitiesWritten).toBe(USERS);
-    expect((await lastRun(service)).stats.counters.graphDuplicateUsers).toBe(8);
-    await expectLatestSnapshot(service, run.snapshotId, USERS);
+    expect((await lastRun(clients)).stats.counters.graphDuplicateUsers).toBe(8);
+    await expectLatestSnapshot(clients, run.snapshotId, USERS);
     // And the snapshot holds each user as the directory has it.
     const expected = new Map<string, GraphUser>();
-    for (const user of world.tenant.directory.users(service.settings.select)) expected.set(user.id, user);
-    for await (const user of service.store.listSnapshotUsers(run.snapshotId)) expect(user).toEqual(expected.get(user.id));
+    for (const user of world.tenant.directory.users(clients.settings.select)) expected.set(user.id, user);
+    for await (const user of clients.store.listSnapshotUsers(run.snapshotId)) expect(user).toEqual(expected.get(user.id));
     latestSnapshotId = run.snapshotId;
   });
 
@@ -91,7 +93,7 @@ describe("hostile and malformed Graph responses", () => {
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 20 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 20 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -6,18 +6,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun, startWithFirstSnapshot } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 let latestSnapshotId: string;
 
 beforeAll(async () => {
-  ({ world, service, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger, {
+  ({ world, service, clients, snapshotId: latestSnapshotId } = await startWithFirstSnapshot(USERS, log.logger, {
     GRAPH_MAX_RETRIES: "3",
     GRAPH_MAX_RETRY_WAIT_SECONDS: "10",
     GRAPH_REQUEST_TIMEOUT_SECONDS: "3",
@@ -30,9 +32,9 @@ async function succeedingRun(): Promise<Record<string, number>> {
   const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
   expect(world.tenant.faults.graph.pending).toBe(0);
   expect(stats.entitiesWritten).toBe(USERS);
-  await expectLatestSnapshot(service, run.snapshotId, USERS);
+  await expectLatestSnapshot(clients, run.snapshotId, USERS);
   latestSnapshotId = run.snapshotId;
-  const recorded = await lastRun(service);
+  const recorded = await lastRun(clients);
   expect(recorded).toMatchObject({ runId: run.runId, status: "succeeded" });
   return recorded.stats.counters;
 }
@@ -101,11 +103,11 @@ describe("Graph throttling and transient failures", () => {
     expect(error.code).toBe("graph_request_failed");
     expect(error.message).toContain("503");
     expect(error.message).toContain("after 3 retries (GRAPH_MAX_RETRIES=3)");
-    const recorded = await lastRun(service);
+    const recorded = await lastRun(clients);
     expect(recorded.status).toBe("failed");
     expect(recorded.error).toContain("after 3 retries");
     expect(recorded.stats.counters).toMatchObject({ graphRetries: 3, graphWaitedInMs: 0, graphRequests: 5 });
-    await expectLatestSnapshot(service, before, USERS);
+    await expectLatestSnapshot(clients, before, USERS);
   });
 
   it("gives up at once when Retry-After exceeds GRAPH_MAX_RETRY_WAIT_SECONDS, and keeps the previous snapshot", async () => {
@@ -115,17 +117,17 @@ describe("Graph throttling and transient failures", () => {
     expect(error.code).toBe("graph_throttled");
     expect(error.message).toContain("Graph asked to wait 3600 s before retrying");
     expect(error.message).toContain("GRAPH_MAX_RETRY_WAIT_SECONDS");
-    const recorded = await lastRun(service);
+    const recorded = await lastRun(clients);
     expect(recorded.status).toBe("failed");
     expect(recorded.stats.counters).toMatchObject({ graphThrottled: 1, graphRequests: 1 });
     expect(recorded.stats.counters.graphRetries).toBeUndefined();
-    await expectLatestSnapshot(service, before, USERS);
+    await expectLatestSnapshot(clients, before, USERS);
   });
 
   it("stops when one request's retry waits would exceed GRAPH_MAX_RETRY_WAIT_SECONDS", async () => {
     const before = latestSnapshotId;
     // A 2 s budget: two waits of 1 s spend it, so the third Retry-After (1 s) is not waited.
-    const tight = createUserSyncService({ ...world.env, GRAPH_MAX_RETRIES: "10", GRAPH_MAX_RETRY_WAIT_SECONDS: "2" });
+    const { service: tight, clients: tightClients } = composeUserSync({ ...world.env, GRAPH_MAX_RETRIES: "10", GRAPH_MAX_RETRY_WAIT_SECONDS: "2" });
     world.tenant.faults.graph.script([
       { status: 429, retryAfterSeconds: 1 },
       { status: 429, retryAfterSeconds: 1 },
@@ -134,12 +136,12 @@ describe("Graph throttling and transient failures", () => {
     const error = await failingRun(tight, log.logger);
     expect(error.code).toBe("graph_throttled");
     expect(error.message).toContain("gave up after 2 retries: Graph asked to wait 1 s before retrying, more than the 0 s left");
-    expect((await lastRun(tight)).stats.counters).toMatchObject({ graphThrottled: 3, graphRetries: 2, graphWaitedInMs: 2_000 });
-    await expectLatestSnapshot(service, before, USERS);
+    expect((await lastRun(tightClients)).stats.counters).toMatchObject({ graphThrottled: 3, graphRetries: 2, graphWaitedInMs: 2_000 });
+    await expectLatestSnapshot(clients, before, USERS);
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 20 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 20 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -6,13 +6,15 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { expectLatestSnapshot, failingRun, lastRun } from "../support/graphFaultRuns.js";
 
 const USERS = 2_100; // three pages of 999, 999 and 102
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 let latestSnapshotId: string;
 /** SHA-256 of the bearer token on each Graph request (the tokens themselves are never kept). */
@@ -26,7 +28,7 @@ beforeAll(async () => {
     tokenHashes.push(createHash("sha256").update(authorization).digest("hex"));
     return undefined;
   });
-  service = createUserSyncService(world.env);
+  ({ service, clients } = composeUserSync(world.env));
   const { run } = await service.runSync(log.logger, { trigger: "cli" });
   latestSnapshotId = run.snapshotId;
 });
@@ -53,10 +55,10 @@ describe("an expired Graph token mid-run", () => {
     expect(tokenHashes[1]).toBe(tokenHashes[0]);
     expect(tokenHashes[2]).not.toBe(tokenHashes[1]);
     expect(tokenHashes[3]).toBe(tokenHashes[2]);
-    const recorded = await lastRun(service);
+    const recorded = await lastRun(clients);
     expect(recorded.status).toBe("succeeded");
     expect(recorded.stats.counters).toMatchObject({ graphTokenRefreshes: 1, graphRequests: 4 });
-    await expectLatestSnapshot(service, run.snapshotId, USERS);
+    await expectLatestSnapshot(clients, run.snapshotId, USERS);
     latestSnapshotId = run.snapshotId;
   });
 
@@ -67,15 +69,15 @@ describe("an expired Graph token mid-run", () => {
     expect(error.code).toBe("graph_unauthorized");
     expect(error.message).toContain("InvalidAuthenticationToken");
     expect(world.tenant.requests.count("token")).toBe(tokenRequests + 1);
-    const recorded = await lastRun(service);
+    const recorded = await lastRun(clients);
     expect(recorded.status).toBe("failed");
     expect(recorded.error).toContain("rejected the access token");
     expect(recorded.stats.counters).toMatchObject({ graphTokenRefreshes: 1 });
-    await expectLatestSnapshot(service, latestSnapshotId, USERS);
+    await expectLatestSnapshot(clients, latestSnapshotId, USERS);
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 20 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 20 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -5,20 +5,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 300;
 const DAY = 86_400_000;
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const log = capturingLogger();
 
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 47 });
   world.useInProcess();
-  service = createUserSyncService({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" });
+  ({ service, clients } = composeUserSync({ ...world.env, USER_SYNC_FULL_SCHEDULE: "0 0 2 * * *" }));
 });
 afterAll(async () => world?.close());
 
@@ -30,7 +32,7 @@ describe("runMirrorRound", () => {
     expect(result.due).toEqual({ snapshot: "mirrorFullRound", mirrorFull: undefined });
     expect(result.snapshot).toMatchObject({ outcome: "completed", stats: { usersRead: USERS } });
     expect(result.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "firstRound" });
-    expect(await service.store.getLease()).toBeUndefined();
+    expect(await clients.store.getLease()).toBeUndefined();
   });
 
   it("a snapshot and a full round due by schedule are left to the next due run: an incremental round only", async () => {
@@ -43,11 +45,11 @@ describe("runMirrorRound", () => {
     expect(result.snapshot).toBeUndefined();
     expect(result.mirror).toMatchObject({ status: "succeeded", mode: "incremental", reason: "deltaLink", changes: { updated: 1 } });
     expect(world.tenant.requests.count("graph")).toBe(1);
-    expect(await service.store.getLease()).toBeUndefined();
+    expect(await clients.store.getLease()).toBeUndefined();
   });
 
   it("while another run holds the lease: run_in_progress, having read and written nothing", async () => {
-    const other = await service.store.acquireLease({ trigger: "cli" });
+    const other = await clients.store.acquireLease({ trigger: "cli" });
     world.tenant.requests.reset();
     let error: unknown;
     try {
@@ -55,7 +57,7 @@ describe("runMirrorRound", () => {
     } catch (e) {
       error = e;
     } finally {
-      await service.store.releaseLease(other);
+      await clients.store.releaseLease(other);
     }
     expect(isUserSyncError(error, "run_in_progress"), String(error)).toBe(true);
     expect(world.tenant.requests.count("graph")).toBe(0);

@@ -6,7 +6,7 @@
  * goes to the configured authority host and none to the public cloud.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 let world: SyncEnvironment;
@@ -21,13 +21,13 @@ describe("a sync in Azure US Government", () => {
   it("completes through the cloud's Key Vault challenge and token audience, with the tenant as a domain", async () => {
     expect(world.tenant.keyVaultResource).toBe("https://vault.usgovcloudapi.net");
     expect(world.tenant.graphResource).toBe("https://graph.microsoft.us");
-    const service = createUserSyncService({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
-    expect(service.settings.cloud).toBe("AzureUSGovernment");
+    const { service, clients } = composeUserSync({ ...world.env, GRAPH_TENANT_ID: world.tenant.tenantDomain });
+    expect(clients.settings.cloud).toBe("AzureUSGovernment");
 
     const { run, stats } = await service.runSync(capturingLogger().logger, { trigger: "cli" });
 
     expect(stats.usersRead).toBe(1_200);
-    expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+    expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
     const metadata = world.tenant.requests.entries().filter((e) => e.service === "metadata");
     expect(metadata.length).toBeGreaterThan(0);
     expect(metadata.every((e) => e.path.startsWith(`/${world.tenant.tenantDomain}/`))).toBe(true);

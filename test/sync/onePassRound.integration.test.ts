@@ -14,7 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { assertCliBuilt, startCli } from "../support/cli.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
@@ -25,6 +26,7 @@ const RARE_SCHEDULE = "0 0 0 29 2 *";
 let world: SyncEnvironment;
 let env: Record<string, string>;
 let service: UserSyncService;
+let clients: AppClients;
 const added: string[] = [];
 const children: ChildProcess[] = [];
 
@@ -54,7 +56,7 @@ function graphRequests() {
 /** The directory now, with the mirror's $select (the default one). */
 function currentDirectory(): Map<string, GraphUser> {
   const users = new Map<string, GraphUser>();
-  const select = service.delta.select;
+  const select = clients.delta.select;
   const pick = (user: GraphUser) => Object.fromEntries(select.map((p) => [p, user[p] ?? null])) as GraphUser;
   for (let i = 0; i < USERS; i++) {
     const user = world.tenant.changes.currentUser(i);
@@ -72,7 +74,7 @@ async function expectMirrorEqualsDirectory(): Promise<Map<string, string>> {
   const expected = currentDirectory();
   const states = new Map<string, string>();
   const mismatches: string[] = [];
-  for await (const entry of service.mirror.listUsers({ includeRemoved: true })) {
+  for await (const entry of clients.mirror.listUsers({ includeRemoved: true })) {
     states.set(entry.user.id, entry.state);
     const want = expected.get(entry.user.id);
     if (entry.state === "present") {
@@ -92,7 +94,7 @@ async function expectSnapshotEqualsDirectory(snapshotId: string): Promise<void> 
   const expected = currentDirectory();
   const mismatches: string[] = [];
   let count = 0;
-  for await (const user of service.store.listSnapshotUsers(snapshotId)) {
+  for await (const user of clients.store.listSnapshotUsers(snapshotId)) {
     count += 1;
     const want = expected.get(user.id);
     if (want === undefined || JSON.stringify(user) !== JSON.stringify(want)) mismatches.push(user.id);
@@ -106,7 +108,7 @@ beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: USERS, seed: 31 });
   world.useInProcess();
   env = { ...world.env, USER_SYNC_FULL_SCHEDULE: RARE_SCHEDULE, USER_SYNC_LEASE_SECONDS: "10" };
-  service = createUserSyncService(env);
+  ({ service, clients } = composeUserSync(env));
 });
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
@@ -127,7 +129,7 @@ describe("a full round in one pass over /users", () => {
       expect(graph.seen.users + graph.seen.delta).toBeLessThanOrEqual(PAGES + 2);
       await expectSnapshotEqualsDirectory(result.snapshot!.run.snapshotId);
       await expectMirrorEqualsDirectory();
-      const state = await service.mirror.getDeltaState();
+      const state = await clients.mirror.getDeltaState();
       expect(state?.state).toMatchObject({ round: result.mirror!.round, runId: result.mirror!.runId });
       expect(state?.state.deltaLink).toMatch(/\/v1\.0\/users\/delta\?.*deltatoken=/);
     } finally {
@@ -161,11 +163,11 @@ describe("a full round in one pass over /users", () => {
       expect(full.mirror).toMatchObject({ status: "succeeded", mode: "full", reason: "forced" });
       expect(graph.seen).toEqual({ users: PAGES, delta: 1, latest: 1 });
       const afterFull = new Map<string, string>();
-      for await (const entry of service.mirror.listUsers({ includeRemoved: true })) afterFull.set(entry.user.id, entry.state);
+      for await (const entry of clients.mirror.listUsers({ includeRemoved: true })) afterFull.set(entry.user.id, entry.state);
       expect(afterFull.get(deletedBefore)).toBe("missing");
       // Deleted during the pass before its page was read: not seen, swept too.
       expect(afterFull.get(world.tenant.changes.userIdAt(2400))).toBe("missing");
-      const changes = await Array.fromAsync(service.mirror.listChanges(full.mirror!.runId));
+      const changes = await Array.fromAsync(clients.mirror.listChanges(full.mirror!.runId));
       expect(changes.find((c) => c.id === deletedBefore)).toMatchObject({ change: "removed", reason: "notSeen" });
 
       const incremental = await service.runDue(log.logger, { trigger: "cli" });
@@ -186,7 +188,7 @@ describe("a full round in one pass over /users", () => {
   it("a delta token Graph refuses when no snapshot is due: the full round is one pass with a snapshot run, on the incremental round's record", async () => {
     world.tenant.changes.changeUser(5, { jobTitle: "Changed Before The Refusal" });
     world.tenant.changes.expireDeltaTokens();
-    const snapshotsBefore = (await service.store.getLatestSnapshot())?.runId;
+    const snapshotsBefore = (await clients.store.getLatestSnapshot())?.runId;
     const graph = graphRequests();
     try {
       const result = await service.runDue(log.logger, { trigger: "cli" });
@@ -197,10 +199,10 @@ describe("a full round in one pass over /users", () => {
       // The refused incremental request, then "sync from now" and one pass over /users: no /users/delta full round.
       expect(graph.seen).toEqual({ users: PAGES, delta: 2, latest: 1 });
       // One mirror run record: the incremental round's, continued as the full round.
-      const [recorded, previous] = await Array.fromAsync(service.mirror.listRuns({ maxResults: 2 }));
+      const [recorded, previous] = await Array.fromAsync(clients.mirror.listRuns({ maxResults: 2 }));
       expect(recorded).toMatchObject({ runId: result.mirror!.runId, status: "succeeded", mode: "full", reason: "tokenExpired" });
       expect(previous?.status).toBe("succeeded");
-      expect((await service.store.getLatestSnapshot())?.runId).not.toBe(snapshotsBefore);
+      expect((await clients.store.getLatestSnapshot())?.runId).not.toBe(snapshotsBefore);
       await expectSnapshotEqualsDirectory(result.snapshot!.run.snapshotId);
       await expectMirrorEqualsDirectory();
       const next = await service.runDue(log.logger, { trigger: "cli" });
@@ -219,7 +221,7 @@ describe("a full round in one pass over /users", () => {
       expect(paused.snapshot?.outcome).toBe("paused");
       expect(paused.mirror).toMatchObject({ status: "paused", mode: "full", reason: "forced" });
       const round = paused.mirror!.round!;
-      const [unfinished] = await Array.fromAsync(service.store.listUnfinishedRuns());
+      const [unfinished] = await Array.fromAsync(clients.store.listUnfinishedRuns());
       expect(unfinished?.mirrorRound).toMatchObject({ round, reason: "forced" });
       const readBefore = graph.seen.users;
       expect(graph.seen.latest).toBe(1);
@@ -233,7 +235,7 @@ describe("a full round in one pass over /users", () => {
       // No second "sync from now", and only the pages after the checkpoint.
       expect(graph.seen.latest).toBe(1);
       expect(graph.seen.users - readBefore).toBeLessThanOrEqual(PAGES - 1);
-      expect((await service.mirror.getDeltaState())?.state).toMatchObject({ round, deltaLink: unfinished!.mirrorRound!.deltaLink });
+      expect((await clients.mirror.getDeltaState())?.state).toMatchObject({ round, deltaLink: unfinished!.mirrorRound!.deltaLink });
       await service.runDue(log.logger, { trigger: "cli" });
       await expectMirrorEqualsDirectory();
     } finally {
@@ -245,7 +247,7 @@ describe("a full round in one pass over /users", () => {
     const stop = new AbortController();
     const paused = await service.runDue(log.logger, { trigger: "cli", full: true, abortSignal: stop.signal, onProgress: (stats) => stats.pages >= 1 && stop.abort() });
     expect(paused.mirror).toMatchObject({ status: "paused" });
-    const [stopped] = await Array.fromAsync(service.store.listUnfinishedRuns());
+    const [stopped] = await Array.fromAsync(clients.store.listUnfinishedRuns());
     const graph = graphRequests();
     let refused = 0;
     const removeRefusal = world.tenant.intercept("graph", (request) => {
@@ -266,8 +268,8 @@ describe("a full round in one pass over /users", () => {
       expect(graph.seen.latest).toBe(1);
       expect(graph.seen.users).toBeGreaterThanOrEqual(PAGES);
       expect(graph.seen.users).toBeLessThanOrEqual(PAGES + 1);
-      expect((await service.store.getRun(stopped!.runId))).toMatchObject({ status: "abandoned" });
-      expect((await service.store.getRun(stopped!.runId))?.error).toMatch(/Graph refused its saved page link/);
+      expect((await clients.store.getRun(stopped!.runId))).toMatchObject({ status: "abandoned" });
+      expect((await clients.store.getRun(stopped!.runId))?.error).toMatch(/Graph refused its saved page link/);
       await service.runDue(log.logger, { trigger: "cli" });
       await expectMirrorEqualsDirectory();
     } finally {
@@ -293,14 +295,14 @@ describe("a full round in one pass over /users", () => {
       const deadline = Date.now() + 60_000;
       let checkpointed;
       while (checkpointed === undefined && Date.now() < deadline) {
-        for await (const run of service.store.listUnfinishedRuns()) if (run.stats.pages >= 2 && run.mirrorRound) checkpointed = run;
+        for await (const run of clients.store.listUnfinishedRuns()) if (run.stats.pages >= 2 && run.mirrorRound) checkpointed = run;
         if (checkpointed === undefined) await sleep(100);
       }
       expect(checkpointed, "the child's second checkpoint").toBeDefined();
       cli.child.kill("SIGKILL");
       expect((await cli.exited).signal).toBe("SIGKILL");
       release?.();
-      while ((await service.store.getLease()) !== undefined && Date.now() < deadline + 30_000) await sleep(200);
+      while ((await clients.store.getLease()) !== undefined && Date.now() < deadline + 30_000) await sleep(200);
 
       const usersBefore = graph.seen.users;
       const latestBefore = graph.seen.latest;
@@ -325,7 +327,7 @@ describe("a full round in one pass over /users", () => {
     const paused = await service.runDue(log.logger, { trigger: "cli", full: true, abortSignal: stop.signal, onProgress: (stats) => stats.pages >= 1 && stop.abort() });
     expect(paused.mirror).toMatchObject({ status: "paused" });
     // The operator narrows the properties before the next run (the last test: the service stays narrowed).
-    service = createUserSyncService({ ...env, USER_SYNC_SELECT: "id,userPrincipalName,displayName,jobTitle" });
+    ({ service, clients } = composeUserSync({ ...env, USER_SYNC_SELECT: "id,userPrincipalName,displayName,jobTitle" }));
     const graph = graphRequests();
     try {
       const next = await service.runDue(log.logger, { trigger: "cli" });
@@ -336,7 +338,7 @@ describe("a full round in one pass over /users", () => {
       expect(graph.seen).toEqual({ users: PAGES, delta: 1, latest: 1 });
       await expectSnapshotEqualsDirectory(next.snapshot!.run.snapshotId);
       await expectMirrorEqualsDirectory();
-      expect((await service.mirror.getDeltaState())?.state.select).toEqual(["id", "userPrincipalName", "displayName", "jobTitle"]);
+      expect((await clients.mirror.getDeltaState())?.state.select).toEqual(["id", "userPrincipalName", "displayName", "jobTitle"]);
     } finally {
       graph.remove();
     }

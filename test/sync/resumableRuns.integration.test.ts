@@ -10,7 +10,8 @@ import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 import { assertCliBuilt, startCli } from "../support/cli.js";
 
@@ -78,9 +79,10 @@ afterAll(async () => {
 describe("a run killed between pages", () => {
   const log = capturingLogger();
   let service: UserSyncService;
+  let clients: AppClients;
 
   it("is resumed from its checkpoint by the next run at once (its holder is gone from this machine), and the snapshot equals the directory", async () => {
-    service = createUserSyncService(env);
+    ({ service, clients } = composeUserSync(env));
     const gate = graphGate();
     try {
       // The child asks for the mirror's "sync from now" link, then reads pages 1 and 2; page 3 is
@@ -89,7 +91,7 @@ describe("a run killed between pages", () => {
       const cli = startRun(["run", "--no-progress"]);
       children.push(cli.child);
       const checkpointed = await waitFor("the child's second checkpoint", async () => {
-        for await (const run of service.store.listUnfinishedRuns()) if (run.stats.pages >= 2) return run;
+        for await (const run of clients.store.listUnfinishedRuns()) if (run.stats.pages >= 2) return run;
         return undefined;
       });
       cli.child.kill("SIGKILL");
@@ -101,7 +103,7 @@ describe("a run killed between pages", () => {
       // The dead run's lease has not expired yet, but its holder was a process of this machine that
       // no longer exists: the next run takes the lease over at once (docs/storage.md) and resumes.
       const graphBefore = gate.count;
-      expect((await service.store.getLease())?.runId).toBe(checkpointed.runId);
+      expect((await clients.store.getLease())?.runId).toBe(checkpointed.runId);
       const { run, stats, outcome, resumed } = await service.runSync(log.logger, { trigger: "timer" });
       expect({ outcome, resumed }).toEqual({ outcome: "completed", resumed: true });
       expect(run.runId).toBe(checkpointed.runId);
@@ -109,9 +111,9 @@ describe("a run killed between pages", () => {
       expect(gate.count - graphBefore).toBe(PAGES - 2);
       expect(stats).toMatchObject({ pages: PAGES, usersRead: USERS, entitiesWritten: USERS });
       expect(stats.counters.resumes).toBe(1);
-      expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
-      await expectSnapshotEqualsDirectory(world.tenant, service, run.snapshotId, USERS);
-      expect(await Array.fromAsync(service.store.listUnfinishedRuns())).toEqual([]);
+      expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+      await expectSnapshotEqualsDirectory(world.tenant, clients, run.snapshotId, USERS);
+      expect(await Array.fromAsync(clients.store.listUnfinishedRuns())).toEqual([]);
     } finally {
       gate.release();
       gate.remove();
@@ -123,9 +125,9 @@ describe("a run killed between pages", () => {
     try {
       gate.holdFrom(1);
       const running = service.runSync(log.logger, { trigger: "timer" });
-      await waitFor("the timer run to hold the lease", async () => await service.store.getLease());
+      await waitFor("the timer run to hold the lease", async () => await clients.store.getLease());
       const graphBefore = gate.count;
-      const runsBefore = (await Array.fromAsync(service.store.listRuns())).length;
+      const runsBefore = (await Array.fromAsync(clients.store.listRuns())).length;
       const cli = startRun(["run", "--no-progress"]);
       children.push(cli.child);
       const exit = await cli.exited;
@@ -133,7 +135,7 @@ describe("a run killed between pages", () => {
       expect(exit.stderr).toContain("[run_in_progress]");
       expect(exit.stderr).toContain("holds the writer lease");
       expect(gate.count).toBe(graphBefore);
-      expect((await Array.fromAsync(service.store.listRuns())).length).toBe(runsBefore);
+      expect((await Array.fromAsync(clients.store.listRuns())).length).toBe(runsBefore);
       expectNoSecrets(exit.stdout + exit.stderr, [world.azurite.connectionString]);
       gate.release();
       const { outcome, resumed } = await running;
@@ -152,11 +154,11 @@ describe("a run killed between pages", () => {
       gate.release();
       expect(paused.outcome).toBe("paused");
       expect(paused.pausedBecause).toBe("max_run_duration");
-      expect((await service.store.getRun(paused.run.runId))?.status).toBe("paused");
-      expect(await service.store.getLease()).toBeUndefined();
+      expect((await clients.store.getRun(paused.run.runId))?.status).toBe("paused");
+      expect(await clients.store.getLease()).toBeUndefined();
       const continued = await service.runSync(log.logger, { trigger: "timer" });
       expect({ outcome: continued.outcome, resumed: continued.resumed, runId: continued.run.runId }).toEqual({ outcome: "completed", resumed: true, runId: paused.run.runId });
-      await expectSnapshotEqualsDirectory(world.tenant, service, continued.run.snapshotId, USERS);
+      await expectSnapshotEqualsDirectory(world.tenant, clients, continued.run.snapshotId, USERS);
     } finally {
       gate.release();
       gate.remove();
@@ -164,7 +166,7 @@ describe("a run killed between pages", () => {
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 20 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 20 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

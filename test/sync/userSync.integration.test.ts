@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 
 const USERS = 10_000;
@@ -19,22 +20,23 @@ afterAll(async () => world?.close());
 
 describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
   let service: UserSyncService;
+  let clients: AppClients;
   const log = capturingLogger();
 
   it("leaves a complete latest snapshot equal to the directory", async () => {
-    service = createUserSyncService(world.env);
-    expect(await service.store.getLatestSnapshot().catch(() => undefined)).toBeUndefined();
+    ({ service, clients } = composeUserSync(world.env));
+    expect(await clients.store.getLatestSnapshot().catch(() => undefined)).toBeUndefined();
 
     const { run, stats } = await service.runSync(log.logger, { trigger: "cli" });
 
     expect(stats.usersRead).toBe(USERS);
     expect(stats.entitiesWritten).toBe(USERS);
     expect(stats.pages).toBe(Math.ceil(USERS / 999));
-    const latest = await service.store.getLatestSnapshot();
+    const latest = await clients.store.getLatestSnapshot();
     expect(latest?.snapshotId).toBe(run.snapshotId);
-    await expectSnapshotEqualsDirectory(world.tenant, service, run.snapshotId, USERS);
+    await expectSnapshotEqualsDirectory(world.tenant, clients, run.snapshotId, USERS);
 
-    const [recorded] = await Array.fromAsync(service.store.listRuns({ maxResults: 1 }));
+    const [recorded] = await Array.fromAsync(clients.store.listRuns({ maxResults: 1 }));
     expect(recorded).toMatchObject({ runId: run.runId, status: "succeeded", snapshotId: run.snapshotId });
     expect(recorded!.stats).toMatchObject({ pages: stats.pages, usersRead: USERS, entitiesWritten: USERS });
 
@@ -49,11 +51,11 @@ describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
     expect(world.tenant.requests.count("token")).toBe(before.token);
     expect(world.tenant.requests.count("keyVault")).toBe(before.keyVault);
     expect(world.tenant.requests.count("managedIdentity")).toBe(before.mi);
-    expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
+    expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(run.snapshotId);
   });
 
   it("keeps the previous snapshot as the latest when a run fails, and records why", async () => {
-    const latestBefore = await service.store.getLatestSnapshot();
+    const latestBefore = await clients.store.getLatestSnapshot();
     let pages = 0;
     const remove = world.tenant.intercept("graph", () =>
       ++pages === 3
@@ -65,15 +67,15 @@ describe("a sync of a 10,000-user tenant (PKCS#12 certificate)", () => {
     } finally {
       remove();
     }
-    expect((await service.store.getLatestSnapshot())?.snapshotId).toBe(latestBefore?.snapshotId);
-    const [failed] = await Array.fromAsync(service.store.listRuns({ maxResults: 1 }));
+    expect((await clients.store.getLatestSnapshot())?.snapshotId).toBe(latestBefore?.snapshotId);
+    const [failed] = await Array.fromAsync(clients.store.listRuns({ maxResults: 1 }));
     expect(failed!.status).toBe("failed");
     expect(failed!.error).toContain("User.Read.All");
     expect(failed!.error).toContain(`/adminconsent?client_id=${world.tenant.clientId}`);
   });
 
   it("never wrote a token, key or connection string to its logs or run records", async () => {
-    const records = await Array.fromAsync(service.store.listRuns({ maxResults: 10 }));
+    const records = await Array.fromAsync(clients.store.listRuns({ maxResults: 10 }));
     expectNoSecrets([...log.lines, JSON.stringify(records)].join("\n"), [world.azurite.connectionString]);
   });
 });

@@ -9,7 +9,8 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import type { AppClients } from "../../src/sync/syncClients.js";
+import { composeUserSync } from "../../src/app/syncService.js";
 import { instrumentAzureSdk } from "../../src/telemetry/azureMonitor.js";
 import { DIMENSIONS, METRIC_NAMES, METRICS, RUN_METRIC_NAMES, SKIP_METRICS, STATE_METRICS } from "../../src/telemetry/metricNames.js";
 import { SPAN_NAMES, withRunTelemetry } from "../../src/telemetry/runTelemetry.js";
@@ -18,6 +19,7 @@ import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnviro
 const USERS = 450;
 let world: SyncEnvironment;
 let service: UserSyncService;
+let clients: AppClients;
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
 const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
 const spanExporter = new InMemorySpanExporter();
@@ -31,7 +33,7 @@ beforeAll(async () => {
   instrumentAzureSdk();
   world = await startSyncEnvironment({ userCount: USERS, seed: 17 });
   world.useInProcess();
-  service = createUserSyncService({ ...world.env });
+  ({ service, clients } = composeUserSync({ ...world.env }));
 });
 afterAll(async () => world?.close());
 
@@ -54,7 +56,7 @@ describe("run telemetry", () => {
 
   it("a first run: every metric, with mode, trigger and outcome, and the end-of-run state", async () => {
     spanExporter.reset();
-    const result = await withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }));
+    const result = await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }));
     // The run flushed at its end (the reader's own interval is an hour): an idle host may freeze right after.
     expect(metricExporter.getMetrics().length).toBeGreaterThan(0);
     first = points(await exported());
@@ -86,7 +88,7 @@ describe("run telemetry", () => {
 
   it("an incremental round counts changes by kind", async () => {
     world.tenant.changes.changeUser(3, { displayName: "Telemetry Moved" });
-    await withRunTelemetry(service, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer" }));
+    await withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer" }));
     const ps = points(await exported());
     expect(sum(ps, METRICS.runs.name, { mode: "incremental", trigger: "timer", outcome: "succeeded" })).toBe(1);
     expect(sum(ps, METRICS.changes.name, { change_kind: "updated" })).toBe(1);
@@ -111,7 +113,7 @@ describe("run telemetry", () => {
 
   it("a run that throws still counts: the failed snapshot from its run record, the mirror's round that followed", async () => {
     world.tenant.faults.graph.script([{ status: 403 }]);
-    const run = withRunTelemetry(service, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer", full: true }));
+    const run = withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer", full: true }));
     await expect(run).rejects.toThrow();
     const ps = points(await exported());
     expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", trigger: "timer" })).toBe(1);
@@ -123,11 +125,11 @@ describe("run telemetry", () => {
   });
 
   it("a run that finds the writer lease held does nothing and counts a lease-contention skip, not a run", async () => {
-    const lease = await service.store.acquireLease({ trigger: "timer" });
+    const lease = await clients.store.acquireLease({ trigger: "timer" });
     try {
-      await expect(withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }))).rejects.toThrow();
+      await expect(withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }))).rejects.toThrow();
     } finally {
-      await service.store.releaseLease(lease);
+      await clients.store.releaseLease(lease);
     }
     const ps = points(await exported());
     expect(sum(ps, SKIP_METRICS.leaseContention.name, { trigger: "cli" })).toBe(1);
@@ -137,7 +139,7 @@ describe("run telemetry", () => {
 
   it("no user data and no secret in what is exported", async () => {
     spanExporter.reset();
-    await withRunTelemetry(service, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli", full: true }));
+    await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli", full: true }));
     const spans = spanExporter.getFinishedSpans();
     expect(spans.some((s) => s.name === SPAN_NAMES.graphToken) || spans.some((s) => /CertificateClient|SecretClient/.test(s.name))).toBe(true);
     const text = JSON.stringify({
@@ -161,7 +163,7 @@ describe("run telemetry", () => {
     const tenantId = "8f0c2a4e-1b3d-4c5e-9f60-718293a4b5c6";
     spanExporter.reset();
     // A tenant message's run (tenantSync, worker) has the trigger `queue`.
-    await withRunTelemetry(service, { trigger: "queue", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "queue" }));
+    await withRunTelemetry(clients, { trigger: "queue", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "queue" }));
     const ps = points(await exported());
     expect(ps.length).toBeGreaterThan(0);
     for (const p of ps) expect(p.attributes[DIMENSIONS.tenantId], p.name).toBe(tenantId);

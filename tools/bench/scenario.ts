@@ -13,7 +13,7 @@ import type { GraphUser } from "../../src/graph/types.js";
 import type { Logger } from "../../src/shared/logger.js";
 import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
-import { createUserSyncService } from "../../src/app/syncService.js";
+import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
 import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
 
@@ -101,7 +101,7 @@ async function fullSync(spec: ScenarioSpec): Promise<Work> {
  * already holds every user (Replace of existing entities, then the sweep).
  */
 async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise<Work> {
-  const service = createUserSyncService(process.env);
+  const { service, clients } = composeUserSync(process.env);
   const seedStarted = performance.now();
   const seed = await service.runDue(quietLogger, { trigger: "cli" });
   const seedWallTimeInMs = performance.now() - seedStarted;
@@ -110,7 +110,7 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
   }
   await resetTenantCounts();
   const before = { ...table };
-  const mirrorBefore = { ...service.mirror.stats };
+  const mirrorBefore = { ...clients.mirror.stats };
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const result = await service.runDue(quietLogger, { trigger: "timer", now: new Date(Date.now() + TWO_DAYS_IN_MS) });
@@ -132,7 +132,7 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
     table: { requests: table.requests - before.requests, batches: table.batches - before.batches, throttled: table.throttled - before.throttled },
     round: {
       snapshotTransactions: snapshot.stats.transactions,
-      mirrorTransactions: service.mirror.stats.transactions - mirrorBefore.transactions,
+      mirrorTransactions: clients.mirror.stats.transactions - mirrorBefore.transactions,
       mirrorUsersWritten: mirror.usersWritten,
       swept: mirror.swept,
       seedWallTimeInMs,
@@ -141,10 +141,10 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
 }
 
 async function readCeiling(): Promise<Work> {
-  const service = createUserSyncService(process.env);
+  const { clients } = composeUserSync(process.env);
   const started = performance.now();
   let users = 0;
-  for await (const page of service.users.listUserPages()) users += page.users.length;
+  for await (const page of clients.users.listUserPages()) users += page.users.length;
   return { users, entitiesWritten: 0, wallTimeInMs: performance.now() - started };
 }
 
@@ -191,13 +191,13 @@ async function writeCeiling(spec: ScenarioSpec): Promise<Work> {
  * that both write the same bytes per user; only the strategy differs.
  */
 async function naive(): Promise<Work> {
-  const service = createUserSyncService(process.env);
-  const storage = service.settings.storage;
+  const { clients } = composeUserSync(process.env);
+  const storage = clients.settings.storage;
   if (storage.kind !== "connectionString") throw new Error("the naive baseline needs SNAPSHOT_STORAGE as a connection string");
   const table = TableClient.fromConnectionString(storage.connectionString, NAIVE_TABLE, { allowInsecureConnection: storage.allowInsecureConnection });
   const started = performance.now();
   const everyone: GraphUser[] = [];
-  for await (const page of service.users.listUserPages()) everyone.push(...page.users);
+  for await (const page of clients.users.listUserPages()) everyone.push(...page.users);
   await table.createTable();
   for (const user of everyone) await table.upsertEntity(encodeUserEntity(user, NAIVE_PARTITION));
   return { users: everyone.length, entitiesWritten: everyone.length, wallTimeInMs: performance.now() - started };
