@@ -7,7 +7,7 @@ import { createUserSyncService } from "../app/syncService.js";
 import { TenantServices } from "../app/tenantServices.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
-import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
+import { EXIT_PAUSED, ExitCode } from "../shared/exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write, writeError } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
