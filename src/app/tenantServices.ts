@@ -19,6 +19,7 @@ import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /**
  * Tenants whose tables a process remembers as created (least recently used first out): about a
@@ -79,7 +80,7 @@ export class TenantServices implements TenantSyncServices {
   }
 
   /** The tenant's sync service, once the registry says the tenant is registered (`tenant_not_registered` otherwise). */
-  async getRegisteredTenantSyncService(tenantId: string, options: { abortSignal?: AbortSignal } = {}): Promise<UserSyncService> {
+  async getRegisteredTenantSyncService(tenantId: string, options: OperationOptions = {}): Promise<UserSyncService> {
     const id = assertTenantGuid(tenantId);
     const record = await this.registry.getTenant(id, options);
     if (record === undefined) throw createTenantError("tenantNotRegistered", id, id);

@@ -11,7 +11,7 @@ import { EXIT_PAUSED, ExitCode } from "../shared/exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write, writeError } from "./output.js";
 import { createProgressDisplay, progressModeFor } from "./progress.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
 import { readTenantHealthFacts } from "../fanout/tenantHealth.js";
 import { recordTenantRunOutcome, type TenantRunOutcome } from "../fanout/tenantRecords.js";
@@ -40,10 +40,10 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
    */
   let leaseAcquiredAt: Date | undefined;
   const tenantRow = tenants && {
-    underLease: async (lease: { acquiredAt: Date }, options: { abortSignal?: AbortSignal | undefined }) => {
+    underLease: async (lease: { acquiredAt: Date }, options: OperationOptions) => {
       leaseAcquiredAt = lease.acquiredAt;
       const tenantId = service.settings.tenantId;
-      if ((await tenants.registry.getTenant(tenantId, options.abortSignal ? { abortSignal: options.abortSignal } : {})) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
+      if ((await tenants.registry.getTenant(tenantId, options)) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
     },
     ended: async (outcome: TenantRunOutcome) =>
       recordTenantRunOutcome(tenants.registry, service.settings.tenantId, { ...outcome, health: await readTenantHealthFacts(service) }, { consumesQueued: false, leaseAcquiredAt }).then(

@@ -1,5 +1,5 @@
 import { ConfidentialClientApplication, LogLevel, type Configuration } from "@azure/msal-node";
-import { abortable } from "../shared/abort.js";
+import { abortable, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { IdentityNetworkClient } from "./identityNetworkClient.js";
 import { currentIdentityAbortSignal, DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
@@ -20,10 +20,9 @@ export interface GraphAccessToken {
   fromCache: boolean;
 }
 
-export interface GetTokenOptions {
+export interface GetTokenOptions extends OperationOptions {
   /** Skip MSAL's cache and ask Entra for a new token. */
   forceRefresh?: boolean;
-  abortSignal?: AbortSignal;
 }
 
 /** Where the app's certificate comes from (keyVaultCertificate). */
@@ -209,7 +208,7 @@ export class GraphTokenClient {
     // It runs inside the token request's identity wait: the run's abort signal reaches Key Vault and the managed identity.
     const callback = (config: { tokenEndpoint?: string }): Promise<string> => {
       const abortSignal = currentIdentityAbortSignal();
-      return provider.getClientAssertion({ ...(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {}), ...(abortSignal ? { abortSignal } : {}) });
+      return provider.getClientAssertion({ ...(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {}), abortSignal });
     };
     const facts = provider.facts();
     return {

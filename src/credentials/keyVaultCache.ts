@@ -16,7 +16,7 @@
  *   vault's answer): a stalled connection fails it (a transient failure) instead of holding every
  *   later caller, who would otherwise all join the same endless read.
  */
-import { abortable, abortReason, isAbortError } from "../shared/abort.js";
+import { abortable, abortReason, isAbortError, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import { createKeyVaultError, isTransientKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
@@ -59,9 +59,8 @@ export interface KeyVaultCacheOptions<T> extends KeyVaultCacheTimings {
   onKeptCached: (value: T, reason: string) => void;
 }
 
-export interface GetCachedValueOptions {
-  /** Stops this caller's wait; the shared read goes on for the others (and fills the cache). */
-  abortSignal?: AbortSignal;
+/** `abortSignal` stops this caller's wait; the shared read goes on for the others (and fills the cache). */
+export interface GetCachedValueOptions extends OperationOptions {
   /** Read Key Vault again even if the cached value is still fresh. */
   forceRefresh?: boolean;
 }

@@ -11,7 +11,7 @@ import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { errorType } from "../telemetry/errorTypes.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { LeaseInfo } from "../snapshots/runRecords.js";
@@ -47,7 +47,7 @@ export type TenantSyncOutcome =
    */
   | "stopped";
 
-export interface TenantSyncContext {
+export interface TenantSyncContext extends OperationOptions {
   services: TenantSyncServices;
   queue: TenantQueueClient;
   logger: Logger;
@@ -58,7 +58,6 @@ export interface TenantSyncContext {
   maxDequeueCount: number;
   /** How long a continuation message stays invisible. */
   continuationDelayInSeconds: number;
-  abortSignal?: AbortSignal;
   /** Overrides the settings' run control (tests, the command line). */
   runControl?: RunControl;
   /**
@@ -97,7 +96,7 @@ export function tenantLogger(logger: Logger, tenantId: string): Logger {
 export async function handleTenantSyncMessage(message: TenantSyncMessage, context: TenantSyncContext): Promise<TenantSyncOutcome> {
   const invokedAt = context.invokedAt ?? new Date();
   const { services, logger: baseLogger, abortSignal } = context;
-  const signal = abortSignal ? { abortSignal } : {};
+  const signal = { abortSignal };
   const registry = services.registry;
   const tenantId = message.tenantId;
   const logger = tenantLogger(baseLogger, tenantId);
@@ -137,7 +136,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
             // and its row is marked running by this run (its lease the row's fence).
             underLease: async (lease, options) => {
               leaseAcquiredAt = lease.acquiredAt;
-              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, abortSignal: options.abortSignal });
               if (started === "removed") throw createTenantError("tenantRemoved", "", tenantId);
               if (started === "superseded") {
                 lease.markLost(createLeaseLostError("takenOver", {}));

@@ -24,11 +24,11 @@ import {
   type GraphRequestContexts,
   type GraphRetrySettings,
 } from "./graphPolicies.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 
 /** Anything that hands out Graph access tokens (the GraphTokenClient in production). */
 export interface GraphTokenProvider {
-  getToken(options?: { forceRefresh?: boolean; abortSignal?: AbortSignal }): Promise<{ token: string }>;
+  getToken(options?: OperationOptions & { forceRefresh?: boolean }): Promise<{ token: string }>;
 }
 
 export interface GraphRetryOptions {
@@ -133,7 +133,7 @@ export class GraphRequestClient {
    */
   async get(
     url: string,
-    options: { counters: Record<string, number>; abortSignal?: AbortSignal | undefined; action: string; adminConsentUrl?: string | undefined; describe?: (failure: GraphFailure) => UserSyncError | undefined },
+    options: OperationOptions & { counters: Record<string, number>; action: string; adminConsentUrl?: string | undefined; describe?: (failure: GraphFailure) => UserSyncError | undefined },
   ): Promise<PipelineResponse> {
     const request = createPipelineRequest({ url, method: "GET", abortSignal: options.abortSignal });
     request.headers.set("Accept", "application/json");

@@ -6,6 +6,7 @@ import { addCount, GRAPH_COUNTERS, type GraphPacingSettings } from "./graphPolic
 import { describeGraphFailure, GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export { linkDigest } from "./pagingLinks.js";
 export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
@@ -30,8 +31,7 @@ export interface GraphUsersClientOptions {
   httpClient?: HttpClient;
 }
 
-export interface ListUserPagesOptions {
-  abortSignal?: AbortSignal;
+export interface ListUserPagesOptions extends OperationOptions {
   /**
    * Continue a pass from a saved `@odata.nextLink` (a checkpoint) instead of the first page. It is
    * checked like every nextLink: https, and the configured Graph origin only.

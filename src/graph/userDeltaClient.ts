@@ -12,6 +12,7 @@ import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser } from "./types.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export { linkDigest } from "./pagingLinks.js";
 
@@ -53,8 +54,7 @@ export interface DeltaPage {
   linkDigest?: string;
 }
 
-export interface ListDeltaPagesOptions {
-  abortSignal?: AbortSignal;
+export interface ListDeltaPagesOptions extends OperationOptions {
   /**
    * A saved `@odata.deltaLink` (or a `@odata.nextLink` of an unfinished round). Without it, a first
    * round starts. It is checked like every link: https, and the configured Graph origin only.
@@ -125,7 +125,7 @@ export class UserDeltaClient {
    * without reading the directory (the mirror's full round reads it through `/users`). Checked like
    * every delta link (https, the configured Graph origin).
    */
-  async latestDeltaLink(options: { abortSignal?: AbortSignal; counters?: Record<string, number> } = {}): Promise<string> {
+  async latestDeltaLink(options: OperationOptions & { counters?: Record<string, number> } = {}): Promise<string> {
     let deltaLink: string | undefined;
     for await (const page of this.listDeltaPages({ ...options, startLink: this.latestUrl })) deltaLink = page.deltaLink ?? deltaLink;
     // listDeltaPages ends only after a page that carries a deltaLink.

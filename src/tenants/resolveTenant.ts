@@ -6,11 +6,11 @@
  */
 import { createTenantError } from "./tenantErrors.js";
 import { isTenantGuid, parseTenantId } from "./tenantId.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface ResolveTenantOptions {
+export interface ResolveTenantOptions extends OperationOptions {
   /** e.g. https://login.microsoftonline.com (the configured cloud's). */
   authorityHost: string;
-  abortSignal?: AbortSignal;
   /** Default 15 s. */
   timeoutInMs?: number;
 }
