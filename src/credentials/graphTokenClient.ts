@@ -2,7 +2,8 @@ import { ConfidentialClientApplication, LogLevel, type Configuration } from "@az
 import { abortable, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { IdentityNetworkClient } from "./identityNetworkClient.js";
-import { currentIdentityAbortSignal, DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
+import { currentIdentityAbortSignal, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { ClientAssertionProvider } from "./clientAssertion.js";

@@ -18,11 +18,10 @@
  */
 import { abortable, abortReason, isAbortError, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
+import { identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import { createKeyVaultError, isTransientKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, DEFAULT_KEY_VAULT_MAX_AGE_IN_MS } from "../configuration/defaults.js";
 
-/** How long a value read from Key Vault is used before it is read again, unless told otherwise. */
-export const DEFAULT_KEY_VAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 /** How long one Key Vault read (all its requests and retries) may take, unless told otherwise. */
 export function defaultKeyVaultReadTimeoutInMs(requestTimeoutInMs: number = DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS): number {
   return 2 * identityCallBoundInMs(requestTimeoutInMs);

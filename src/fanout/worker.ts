@@ -16,16 +16,8 @@ import { nextOccurrence } from "../sync/dueWork.js";
 import { scheduleDueTenants, type ScheduleResult } from "./scheduler.js";
 import { MAX_DEQUEUE_COUNT, type ReceivedTenantMessage } from "./tenantQueue.js";
 import { handleTenantSyncMessage, tenantLogger, type TenantSyncOutcome } from "./tenantSyncHandler.js";
+import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS, MESSAGE_VISIBILITY_IN_SECONDS, RETRY_DELAY_IN_SECONDS } from "../configuration/defaults.js";
 
-/** host.json `extensions.queues.visibilityTimeout` (the wait before a failed message reappears). */
-export const RETRY_DELAY_IN_SECONDS = 30;
-/**
- * How long a received message stays invisible before its keeper extends it (every third of it):
- * also how long the message of a worker that died waits before another worker sees it.
- */
-export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
-/** The continuation of a paused run is queued with this delay. */
-export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
 
 /** `abortSignal`: when stopping, messages under way finish (or pause at their next checkpoint with this signal). */
 export interface RunWorkerOptions extends OperationOptions {

@@ -11,7 +11,6 @@ import {
 import { UserSyncError } from "../shared/errors.js";
 import {
   addCount,
-  DEFAULT_PACING,
   formatSeconds,
   GRAPH_COUNTERS,
   graphPacingPolicy,
@@ -25,6 +24,7 @@ import {
   type GraphRetrySettings,
 } from "./graphPolicies.js";
 import { isAbortError, type OperationOptions } from "../shared/abort.js";
+import { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, DEFAULT_PACING } from "../configuration/defaults.js";
 
 /** Anything that hands out Graph access tokens (the GraphTokenClient in production). */
 export interface GraphTokenProvider {
@@ -42,13 +42,6 @@ export interface GraphRetryOptions {
   maxRetryDelayInMs?: number;
 }
 
-export const DEFAULT_GRAPH_RETRY: Readonly<GraphRetrySettings> = {
-  maxRetries: 6,
-  maxRetryWaitInMs: 300_000,
-  retryDelayInMs: 1_000,
-  maxRetryDelayInMs: 30_000,
-};
-export const DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS = 60_000;
 
 export interface GraphRequestClientOptions {
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */

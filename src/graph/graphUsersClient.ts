@@ -9,7 +9,7 @@ import type { GraphUser, UserPage } from "./types.js";
 import type { OperationOptions } from "../shared/abort.js";
 
 export { linkDigest } from "./pagingLinks.js";
-export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+export { type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 
 export interface GraphUsersClientOptions {
   /** A request stage to share with the other reader (one pipeline, one throttling pacing per process); built from these options when absent. */

@@ -21,6 +21,7 @@ import { MirrorTables, type MirrorTableStats, type MirrorWriteOptions } from "./
 import { MirrorUsers, type ListMirrorUsersOptions } from "./mirrorUsers.js";
 import type { MirrorChange, MirrorWrite } from "./planChanges.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export * from "./mirrorRecords.js";
 export type { ListMirrorRunsOptions } from "./mirrorRuns.js";
@@ -38,7 +39,7 @@ export interface UserMirrorClientOptions {
   clientOptions?: TableServiceClientOptions;
 }
 
-export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
+export { DEFAULT_TABLE_PREFIX } from "../configuration/defaults.js";
 
 export class UserMirrorClient {
   readonly mirrorTableName: string;
@@ -57,7 +58,7 @@ export class UserMirrorClient {
       users: createTableClient({ ...common, tableName: this.mirrorTableName }),
       changes: createTableClient({ ...common, tableName: this.changesTableName }),
       storage: options.storage,
-      limit: pLimit(options.writeConcurrency ?? 16),
+      limit: pLimit(options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY),
     });
     this.#users = new MirrorUsers(this.#tables);
     this.#changes = new MirrorChangeLog(this.#tables);

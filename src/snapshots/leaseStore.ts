@@ -14,8 +14,8 @@ import { deadLocalHolder, localHolder } from "./leaseHolder.js";
 import { WriterLease } from "./writerLease.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_LEASE_DURATION_IN_MS } from "../configuration/defaults.js";
 
-export const DEFAULT_LEASE_DURATION_IN_MS = 5 * 60_000;
 
 export interface AcquireLeaseOptions extends OperationOptions {
   trigger: SyncTrigger;

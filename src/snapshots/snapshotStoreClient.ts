@@ -23,9 +23,10 @@ import { SnapshotReader, type DiffSnapshotsOptions, type ListSnapshotUsersOption
 import { SnapshotWriter, type CheckpointRunOptions, type StartRunOptions, type UpsertUsersResult } from "./snapshotWriter.js";
 import type { WriterLease } from "./writerLease.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_PARTITION_COUNT, DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export { WriterLease } from "./writerLease.js";
-export { DEFAULT_LEASE_DURATION_IN_MS, type AcquireLeaseOptions } from "./leaseStore.js";
+export { type AcquireLeaseOptions } from "./leaseStore.js";
 export type { DeleteExpiredSnapshotsOptions, DeleteExpiredSnapshotsResult } from "./retention.js";
 export { MAX_ERROR_LENGTH, MAX_SKIPPED_RECORDED } from "./runRecords.js";
 export type { LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
@@ -51,9 +52,7 @@ export interface SnapshotStoreClientOptions {
   clientOptions?: TableServiceClientOptions;
 }
 
-export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
-export const DEFAULT_PARTITION_COUNT = 16;
-export const DEFAULT_WRITE_CONCURRENCY = 16;
+export { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export class SnapshotStoreClient {
   readonly snapshotsTableName: string;

@@ -179,5 +179,4 @@ export interface UserSyncResult<TRun extends RunHandle> {
   retention?: { deletedSnapshotIds: string[]; deletedEntities: number };
 }
 
-/** A stopped run is resumed only while its last checkpoint is younger than this (default). */
-export const DEFAULT_RESUME_WITHIN_IN_MS = 60 * 60_000;
+export { DEFAULT_RESUME_WITHIN_IN_MS } from "../configuration/defaults.js";
