@@ -6,13 +6,14 @@
  */
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import { deltaSelectOf, snapshotOnlyProperties, type UserPropertyRule } from "../configuration/userProperties.js";
-import { UserSyncError } from "../shared/errors.js";
+import type { UserSyncError } from "../shared/errors.js";
 import { canonicalUser } from "./canonicalUser.js";
 import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser } from "./types.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { createGraphError } from "./graphErrors.js";
 
 export { linkDigest } from "./pagingLinks.js";
 
@@ -202,7 +203,7 @@ export function deltaTokenProblemOf(status: number, graphCode: string, message: 
 function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undefined {
   const problem = deltaTokenProblemOf(failure.status, failure.graphCode, failure.said);
   if (problem === undefined) return undefined;
-  return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph ${WHY[problem]} (${failure.said}). A full round is needed.`, {
+  return createGraphError("deltaTokenInvalid", { why: WHY[problem], said: failure.said }, {
     details: { ...failure.details, reason: problem, ...(problem === "gone" ? { hasLocation: failure.response.headers.has("location") } : {}) },
   });
 }
@@ -210,7 +211,7 @@ function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undef
 /** Parses and checks one delta page; with `select`, users are put in the canonical form. Exported for unit tests. */
 export function parseDeltaPage(text: string | undefined, pageNumber: number, select?: readonly string[]): DeltaPage {
   const bad = (what: string, details: Record<string, string | number | undefined> = {}) =>
-    new UserSyncError("graph_bad_response", `Graph delta page ${pageNumber} ${what}; the run stopped and its delta link was not saved.`, { details: { pageNumber, ...details } });
+    createGraphError("badDeltaPage", { pageNumber, what }, { details });
   let body: unknown;
   try {
     body = JSON.parse(text ?? "");
