@@ -12,6 +12,17 @@ import { isUserSyncError } from "../../src/shared/errors.js";
 
 const SRC = join(import.meta.dirname, "..", "..", "src");
 const AREAS_WITH_ONE_FACTORY = ["graph", "mirror"];
+/** Error modules that translate another library's errors rather than name failures of their own. */
+const TRANSLATORS: Record<string, string> = {
+  "tables/storageErrors.ts": "turns any failure of the table service into storage_request_failed, with the fix for its status and code",
+};
+
+function errorModules(): string[] {
+  return readdirSync(SRC, { recursive: true, encoding: "utf8" })
+    .map((name) => name.split("\\").join("/"))
+    .filter((name) => name.endsWith("Errors.ts"))
+    .sort();
+}
 
 describe("error factories", () => {
   it.each(AREAS_WITH_ONE_FACTORY)("src/%s/ constructs a UserSyncError only in its *Errors.ts module", (area) => {
@@ -25,6 +36,22 @@ describe("error factories", () => {
         });
     }
     expect(inline).toEqual([]);
+  });
+
+  it("has one shape in every area: a table of code and message keyed by what went wrong, and a create…Error factory", async () => {
+    const modules = errorModules();
+    expect(modules.length).toBeGreaterThanOrEqual(9);
+    for (const file of modules) {
+      if (file in TRANSLATORS) continue;
+      const exports = (await import(join(SRC, file))) as Record<string, unknown>;
+      const factories = Object.keys(exports).filter((name) => /^create\w*Error$/.test(name) && typeof exports[name] === "function");
+      expect(factories.length, `${file} exports a create…Error factory`).toBeGreaterThanOrEqual(1);
+      const tables = Object.values(exports).filter(
+        (value): value is Record<string, { code: unknown; message: unknown }> =>
+          typeof value === "object" && value !== null && Object.values(value).length > 0 && Object.values(value).every((entry) => typeof (entry as { code?: unknown }).code === "string" && typeof (entry as { message?: unknown }).message === "function"),
+      );
+      expect(tables.length, `${file} exports one table of { code, message } keyed by what went wrong`).toBe(1);
+    }
   });
 
   it("gives each Graph and mirror problem its code and a message that names the fix's setting or command", () => {
