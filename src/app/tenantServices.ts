@@ -11,6 +11,7 @@
  * later run does not check them again). Tokens stay in the shared MSAL cache.
  */
 import { currentRunLogger, type Logger } from "../shared/logger.js";
+import type { OperationOptions } from "../shared/abort.js";
 import { UserSyncService } from "../sync/userSyncService.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
@@ -19,7 +20,6 @@ import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
 import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
-import type { OperationOptions } from "../shared/abort.js";
 
 /**
  * Tenants whose tables a process remembers as created (least recently used first out): about a

@@ -1,5 +1,6 @@
 /** `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set (--changes). */
 import type { GraphUser } from "../graph/types.js";
+import { createMirrorError } from "../mirror/mirrorErrors.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
 import { UserSyncError } from "../shared/errors.js";
@@ -7,7 +8,6 @@ import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
 import { writeData, writeError } from "./output.js";
-import { createMirrorError } from "../mirror/mirrorErrors.js";
 
 export interface ExportOptions {
   latest?: boolean;

@@ -3,9 +3,9 @@
  * `_meta`) plus the mirror's own `_`-prefixed state columns. See docs/mirror.md.
  */
 import type { GraphUser } from "../graph/types.js";
+import { createMirrorError } from "./mirrorErrors.js";
 import { shardOf } from "../tables/keys.js";
 import { decodeUserEntity, encodeUserEntity, MAX_PROPERTIES, type UserEntity } from "../tables/userEntity.js";
-import { createMirrorError } from "./mirrorErrors.js";
 
 /**
  * Where a user stands in the mirror:

@@ -1,4 +1,5 @@
 import type { TokenCredential } from "@azure/identity";
+import type { OperationOptions } from "../shared/abort.js";
 import type { Settings } from "../configuration/settings.js";
 import type { ClientCertificateProvider } from "../credentials/clientCertificateProvider.js";
 import type { GraphCredential } from "../credentials/graphCredential.js";
@@ -18,7 +19,6 @@ import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
 import type { AppClients } from "./syncClients.js";
-import type { OperationOptions } from "../shared/abort.js";
 
 export interface UserSyncServiceOptions {
   /**
