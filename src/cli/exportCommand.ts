@@ -1,8 +1,8 @@
 /** `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set (--changes). */
 import type { GraphUser } from "../graph/types.js";
-import { createMirrorError } from "../mirror/mirrorErrors.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
+import { createMirrorError } from "../mirror/mirrorErrors.js";
 import { UserSyncError } from "../shared/errors.js";
 import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
