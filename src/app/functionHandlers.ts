@@ -13,7 +13,7 @@ import { FLUSH_TIMEOUT_IN_MS, flushTelemetry } from "../telemetry/runTelemetry.j
 import { scheduleDueTenants } from "../fanout/scheduler.js";
 import { MAX_DEQUEUE_COUNT, parseTenantMessage } from "../fanout/tenantQueue.js";
 import { handleTenantSyncMessage } from "../fanout/tenantSyncHandler.js";
-import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS } from "../fanout/worker.js";
+import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS } from "../configuration/defaults.js";
 
 /** The timer in multi-tenant mode: queue every registered tenant that is not queued or running. */
 export async function scheduleTenantsTimer(context: InvocationContext): Promise<void> {

@@ -11,6 +11,7 @@
  * later run does not check them again). Tokens stay in the shared MSAL cache.
  */
 import { currentRunLogger, type Logger } from "../shared/logger.js";
+import type { OperationOptions } from "../shared/abort.js";
 import { UserSyncService } from "../sync/userSyncService.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
@@ -86,7 +87,7 @@ export class TenantServices implements TenantSyncServices {
   }
 
   /** The tenant's sync service, once the registry says the tenant is registered (`tenant_not_registered` otherwise). */
-  async getRegisteredTenantSyncService(tenantId: string, options: { abortSignal?: AbortSignal } = {}): Promise<UserSyncService> {
+  async getRegisteredTenantSyncService(tenantId: string, options: OperationOptions = {}): Promise<UserSyncService> {
     const id = assertTenantGuid(tenantId);
     const record = await this.registry.getTenant(id, options);
     if (record === undefined) throw createTenantError("tenantNotRegistered", id, id);

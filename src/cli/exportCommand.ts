@@ -7,6 +7,7 @@ import type { ObjectKind } from "../kinds/objectKind.js";
 import { USERS } from "../kinds/users.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
+import { createMirrorError } from "../mirror/mirrorErrors.js";
 import { UserSyncError } from "../shared/errors.js";
 import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
@@ -93,7 +94,7 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   const mirror = mirrorFromEnvironment(options.tenant, kind);
   const state = await mirror.getDeltaState();
   if (!state?.state.deltaLink) {
-    throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
+    throw createMirrorError("notReady", {});
   }
   const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
   const writer = createUserLineWriter(lineFormat(options), { columns, raw: options.raw === true });
@@ -107,10 +108,7 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   }
   await writeData(writer.end());
   if ((await mirror.getVersion()) !== before) {
-    throw new UserSyncError(
-      "read_incomplete",
-      "The live mirror changed while it was read (a sync round wrote to it), so what was printed may mix two states: do not use it. Run export --current again (entra-user-sync runs shows when rounds run).",
-    );
+    throw createMirrorError("changedWhileRead", {});
   }
   const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, `removed ${kind.noun}`)}` : "";
   writeError(`Exported ${formatCount(counts.present, `current ${kind.noun}`)}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
@@ -126,16 +124,10 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
 async function succeededMirrorRun(runId: string, options: ExportOptions) {
   const run = await mirrorFromEnvironment(options.tenant, options.kind ?? USERS).getRun(runId);
   if (!run) {
-    throw new UserSyncError(
-      "run_not_found",
-      `There is no mirror run ${runId}. List runs with: entra-user-sync runs (change sets belong to runs whose MODE is incremental or full; a snapshot run is exported with --snapshot <id>).`,
-    );
+    throw createMirrorError("runNotFound", { runId });
   }
   if (run.status !== "succeeded") {
-    throw new UserSyncError(
-      "read_incomplete",
-      `Mirror run ${runId} is ${run.status}: its change set is incomplete (the round did not finish; the next round read its changes again). Export the change set of a succeeded run (see: entra-user-sync runs).`,
-    );
+    throw createMirrorError("runIncomplete", { runId, status: run.status });
   }
   return run;
 }

@@ -2,9 +2,7 @@
  * Ctrl+C (SIGINT) and SIGTERM during a run: the first asks the run to stop at its next checkpoint
  * (an abort signal); the second stops the process at once, after saying what was kept.
  */
-
-/** The exit code of a process stopped by a second Ctrl+C, as shells report it (128 + SIGINT). */
-export const EXIT_INTERRUPTED = 130;
+import { EXIT_INTERRUPTED } from "../shared/exitCodes.js";
 
 export interface InterruptOptions {
   /** The first signal: the run was asked to stop at its next checkpoint. */

@@ -6,6 +6,7 @@
  * lines, already escaped for their format, or raw on request) writes exactly what it is given.
  */
 import { once } from "node:events";
+import { EXIT_SUCCESS } from "../shared/exitCodes.js";
 import { visibleLine, visibleText } from "../shared/safeText.js";
 
 let installed = false;
@@ -18,7 +19,7 @@ export function endQuietlyOnClosedPipe(): void {
   if (installed) return;
   installed = true;
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(0);
+    if (error.code === "EPIPE") process.exit(EXIT_SUCCESS);
     throw error;
   });
   process.stderr.on("error", (error: NodeJS.ErrnoException) => {

@@ -10,10 +10,11 @@ import { DURATION_SETTINGS } from "../configuration/settings.js";
 import { isRunId } from "../tables/keys.js";
 import { formatFailureSummary } from "../sync/runSummary.js";
 import { diffCommand, type DiffOptions } from "./diffCommand.js";
-import { EXIT_CONFIGURATION, ExitCode } from "./exitCodes.js";
+import { EXIT_CONFIGURATION, EXIT_SUCCESS, ExitCode } from "../shared/exitCodes.js";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
-import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./reportCommand.js";
+import { reportCommand, type ReportOptions } from "./reportCommand.js";
+import { DEFAULT_REPORT_FILE } from "../configuration/defaults.js";
 import { fleetReportCommand } from "./fleetReportCommand.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { endQuietlyOnClosedPipe, writeError } from "./output.js";
@@ -28,8 +29,7 @@ import { tenantsShowCommand } from "./tenantsShowCommand.js";
 import { parseTenantId } from "../tenants/tenantId.js";
 import { workerCommand, type WorkerCommandOptions } from "./workerCommand.js";
 
-export { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_PAUSED, EXIT_RUN_IN_PROGRESS } from "./exitCodes.js";
-export { EXIT_INTERRUPTED } from "./interrupt.js";
+export { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_PAUSED, EXIT_RUN_IN_PROGRESS } from "../shared/exitCodes.js";
 
 /** The package's version (dist/src/cli → the package root). */
 function packageVersion(): string {
@@ -257,11 +257,11 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return EXIT_SUCCESS;
   } catch (error) {
     const commanderCode = (error as { code?: string }).code;
     if (error instanceof ExitCode) return error.exitCode;
-    if (commanderCode === "commander.helpDisplayed" || commanderCode === "commander.version" || commanderCode === "commander.help") return 0;
+    if (commanderCode === "commander.helpDisplayed" || commanderCode === "commander.version" || commanderCode === "commander.help") return EXIT_SUCCESS;
     if (error instanceof InvalidArgumentError) {
       writeError(`error: ${error.message}\n`);
       return EXIT_CONFIGURATION;

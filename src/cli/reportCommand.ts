@@ -25,7 +25,6 @@ export interface ReportOptions {
   tenant?: string | undefined;
 }
 
-export const DEFAULT_REPORT_FILE = "report.html";
 const CERTIFICATE_TIMEOUT_IN_MS = 15_000;
 
 async function certificateNotAfter(): Promise<Date | undefined> {

@@ -8,11 +8,11 @@ import { composeUserSync, type ComposedSync } from "../app/syncService.js";
 import { TenantServices } from "../app/tenantServices.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
-import { EXIT_PAUSED, ExitCode } from "./exitCodes.js";
+import { EXIT_PAUSED, ExitCode } from "../shared/exitCodes.js";
 import { handleInterrupts, type InterruptHandling } from "./interrupt.js";
 import { write, writeError } from "./output.js";
 import { createProgressDisplay, progressModeFor, type ProgressDisplay } from "./progress.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
 import { readTenantHealthFacts } from "../fanout/tenantHealth.js";
 import { recordTenantRunOutcome, type TenantRunOutcome } from "../fanout/tenantRecords.js";
@@ -93,9 +93,9 @@ function tenantRowOf(tenants: TenantServices, clients: AppClients): TenantRow {
   const tenantId = clients.settings.tenantId;
   let leaseAcquiredAt: Date | undefined;
   return {
-    underLease: async (lease, options) => {
+    underLease: async (lease, options: OperationOptions) => {
       leaseAcquiredAt = lease.acquiredAt;
-      if ((await tenants.registry.getTenant(tenantId, options.abortSignal ? { abortSignal: options.abortSignal } : {})) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
+      if ((await tenants.registry.getTenant(tenantId, options)) === undefined) throw createTenantError("tenantRemoved", "", tenantId);
     },
     ended: async (outcome) =>
       recordTenantRunOutcome(tenants.registry, tenantId, { ...outcome, health: await readTenantHealthFacts(clients) }, { consumesQueued: false, leaseAcquiredAt }).then(

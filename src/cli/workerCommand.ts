@@ -13,7 +13,7 @@ import { redactingLogger, runLoggerOr } from "../shared/logger.js";
 import { runWorker } from "../fanout/worker.js";
 import { startTelemetry, stopTelemetry } from "../telemetry/telemetrySetup.js";
 import { settingsError } from "../configuration/settingsError.js";
-import { EXIT_FAILURE, EXIT_PAUSED, ExitCode } from "./exitCodes.js";
+import { EXIT_FAILURE, EXIT_PAUSED, ExitCode } from "../shared/exitCodes.js";
 import { handleInterrupts } from "./interrupt.js";
 import { write, writeError } from "./output.js";
 

@@ -5,6 +5,7 @@
 import { CLOUDS, type CloudName } from "./clouds.js";
 import { CERT_FIX, GRAPH_CREDENTIAL_MODES, SECRET_NAME_FIX, VAULT_FIX, type GraphCredentialMode } from "./schema.js";
 import type { SettingName } from "./settingNames.js";
+import { DEFAULT_GRAPH_CLOUD, DEFAULT_GRAPH_CREDENTIAL } from "./defaults.js";
 
 // ---------------------------------------------------------------------------------------------
 // Graph credential modes (GRAPH_CREDENTIAL). The modes are exclusive: a setting that belongs to
@@ -58,11 +59,11 @@ export function readCredential(
     const v = env[name]?.trim();
     return v === undefined || v === "" ? undefined : v;
   };
-  const rawMode = value("GRAPH_CREDENTIAL") ?? "keyVaultCertificate";
+  const rawMode = value("GRAPH_CREDENTIAL") ?? DEFAULT_GRAPH_CREDENTIAL;
   // An unknown mode is reported by the schema; nothing else can be checked without a mode.
   if (!(GRAPH_CREDENTIAL_MODES as readonly string[]).includes(rawMode)) return { lines, names, conflicts };
   const mode = parsedMode ?? (rawMode as GraphCredentialMode);
-  const modeText = value("GRAPH_CREDENTIAL") === undefined ? "GRAPH_CREDENTIAL=keyVaultCertificate (the default)" : `GRAPH_CREDENTIAL=${mode}`;
+  const modeText = value("GRAPH_CREDENTIAL") === undefined ? `GRAPH_CREDENTIAL=${DEFAULT_GRAPH_CREDENTIAL} (the default)` : `GRAPH_CREDENTIAL=${mode}`;
 
   const missing = (name: SettingName, why: string, fix: string): void => {
     names.push(name);
@@ -98,7 +99,7 @@ export function readCredential(
       if (secretName !== undefined) conflict("KEY_VAULT_SECRET_NAME", `${why} (KEY_VAULT_SECRET_NAME belongs to clientSecret)`);
       if (clientSecret !== undefined) conflict("GRAPH_CLIENT_SECRET", `${why} and needs no client secret`);
       if (lines.length > 0) return { lines, names, conflicts };
-      const cloud = value("GRAPH_CLOUD") ?? "AzurePublic";
+      const cloud = value("GRAPH_CLOUD") ?? DEFAULT_GRAPH_CLOUD;
       const endpoints = (CLOUDS as Record<string, (typeof CLOUDS)[CloudName] | undefined>)[cloud];
       // An unknown cloud is reported by the schema.
       if (endpoints === undefined) return { lines, names, conflicts };

@@ -3,6 +3,13 @@
  * and the range of every duration setting.
  */
 
+/** USER_SYNC_TENANT_MODE, GRAPH_CLOUD and GRAPH_CREDENTIAL when unset. */
+export const DEFAULT_TENANT_MODE = "single";
+export const DEFAULT_GRAPH_CLOUD = "AzurePublic";
+export const DEFAULT_GRAPH_CREDENTIAL = "keyVaultCertificate";
+/** USER_SYNC_TRACE_SAMPLING_RATIO when unset: every run's trace is kept. */
+export const DEFAULT_TRACE_SAMPLING_RATIO = 1;
+
 /** USER_SYNC_FULL_SCHEDULE when unset: daily at 02:00 UTC, well inside the 7-day delta token lifetime. */
 export const DEFAULT_FULL_SCHEDULE = "0 0 2 * * *";
 
@@ -99,3 +106,57 @@ export const DURATION_SETTINGS = {
  * stale alert's default (infra/modules/monitoring.bicep, staleMirrorAfterHours) with the hourly schedule.
  */
 export const STALE_MIRROR_AFTER_IN_MS = 3 * 60 * 60_000;
+
+/** The app's certificate is warned about this many days before it expires, as the alert's default (infra/modules/monitoring.bicep, certificateExpiryWarningDays). */
+export const CERTIFICATE_EXPIRY_WARNING_IN_DAYS = 30;
+
+// The defaults of the parts, for a caller (a test, a tool, a command) that gives none. Where a part
+// stands for a setting, its default is the setting's (above), in the unit the part takes.
+
+/** The Graph request client's retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS) and backoff: from 1 s, at most 30 s apart. */
+export const DEFAULT_GRAPH_RETRY = {
+  maxRetries: GRAPH_REQUEST_DEFAULTS.maxRetries,
+  maxRetryWaitInMs: GRAPH_REQUEST_DEFAULTS.maxRetryWaitSeconds * 1000,
+  retryDelayInMs: 1_000,
+  maxRetryDelayInMs: 30_000,
+} as const;
+/** GRAPH_REQUEST_TIMEOUT_SECONDS, in ms. */
+export const DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS = GRAPH_REQUEST_DEFAULTS.requestTimeoutSeconds * 1000;
+/** Graph's pacing (src/graph/graphPolicies.ts): pause from 80% of a throttling limit, 1 s there, at most one 10-second window. */
+export const DEFAULT_PACING = { threshold: 0.8, delayInMs: 1_000, maxDelayInMs: 10_000 } as const;
+
+/** STORAGE_REQUEST_TIMEOUT_SECONDS, in ms. */
+export const DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS = STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
+/** IDENTITY_REQUEST_TIMEOUT_SECONDS, in ms. */
+export const DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS = IDENTITY_REQUEST_DEFAULTS.requestTimeoutSeconds * 1000;
+/** How long a value read from Key Vault is used before it is read again, unless told otherwise. */
+export const DEFAULT_KEY_VAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
+/** The lifetime of a client assertion Key Vault signs (keyVaultSignedAssertion). */
+export const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
+
+/** The writer lease store's lease (USER_SYNC_LEASE_SECONDS), in ms. */
+export const DEFAULT_LEASE_DURATION_IN_MS = RUN_CONTROL_DEFAULTS.leaseSeconds * 1000;
+/** A stopped run is resumed only while its last checkpoint is younger than this (USER_SYNC_RESUME_WITHIN_MINUTES), in ms. */
+export const DEFAULT_RESUME_WITHIN_IN_MS = RUN_CONTROL_DEFAULTS.resumeWithinMinutes * 60_000;
+
+/** Single-tenant mode's table-name prefix (a registered tenant's is tenantTablePrefix, src/tenants/tenantId.ts). */
+export const DEFAULT_TABLE_PREFIX = "entraUser";
+/** The snapshot ports' layout: partitions of a snapshot, and transactions written at once. */
+export const DEFAULT_PARTITION_COUNT = 16;
+export const DEFAULT_WRITE_CONCURRENCY = 16;
+
+/** host.json `extensions.queues.visibilityTimeout` (the wait before a failed tenant message reappears). */
+export const RETRY_DELAY_IN_SECONDS = 30;
+/**
+ * How long a received tenant message stays invisible before its keeper extends it (every third of
+ * it): also how long the message of a worker that died waits before another worker sees it.
+ */
+export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
+/** The continuation of a paused tenant run is queued with this delay. */
+export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
+
+/** How long resolving a tenant's domain to its id (OpenID metadata, `tenants add contoso.com`) may take. */
+export const DEFAULT_TENANT_RESOLVE_TIMEOUT_IN_MS = 15_000;
+
+/** `report --out` when not given. */
+export const DEFAULT_REPORT_FILE = "report.html";

@@ -7,7 +7,7 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { isLoopbackHost } from "../shared/loopback.js";
 import { CLOUD_NAMES, CLOUDS } from "./clouds.js";
-import { DEFAULT_FULL_SCHEDULE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
+import { DEFAULT_FULL_SCHEDULE, DEFAULT_GRAPH_CLOUD, DEFAULT_GRAPH_CREDENTIAL, DEFAULT_TENANT_MODE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
 import { selectProblems, unknownPropertyProblems } from "./userProperties.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -107,11 +107,11 @@ export const schema = z
         .enum(TENANT_MODES, {
           error: `must be single (one tenant: GRAPH_TENANT_ID, the default) or multi (the tenants of the tenant registry; see docs/tenants.md).`,
         })
-        .default("single"),
+        .default(DEFAULT_TENANT_MODE),
     ),
     GRAPH_CLIENT_ID: required(CLIENT_FIX).regex(GUID, { error: `is not a GUID. ${CLIENT_FIX}` }),
     GRAPH_CLOUD: optional().pipe(
-      z.enum(CLOUD_NAMES, { error: `must be one of ${CLOUD_NAMES.join(", ")} (default AzurePublic).` }).default("AzurePublic"),
+      z.enum(CLOUD_NAMES, { error: `must be one of ${CLOUD_NAMES.join(", ")} (default ${DEFAULT_GRAPH_CLOUD}).` }).default(DEFAULT_GRAPH_CLOUD),
     ),
     GRAPH_AUTHORITY_HOST: optional().pipe(
       httpsUrl("GRAPH_AUTHORITY_HOST", "Leave it unset to use the cloud's default, or set it to e.g. https://login.microsoftonline.us.")
@@ -149,7 +149,7 @@ export const schema = z
     ),
     KEY_VAULT_CERTIFICATE_NAME: optional().pipe(z.string().regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault certificate name. ${CERT_FIX}` }).optional()),
     GRAPH_CREDENTIAL: optional().pipe(
-      z.enum(GRAPH_CREDENTIAL_MODES, { error: `must be one of ${GRAPH_CREDENTIAL_MODES.join(", ")} (default keyVaultCertificate). See docs/credentials.md.` }).default("keyVaultCertificate"),
+      z.enum(GRAPH_CREDENTIAL_MODES, { error: `must be one of ${GRAPH_CREDENTIAL_MODES.join(", ")} (default ${DEFAULT_GRAPH_CREDENTIAL}). See docs/credentials.md.` }).default(DEFAULT_GRAPH_CREDENTIAL),
     ),
     KEY_VAULT_SECRET_NAME: optional().pipe(z.string().regex(CERTIFICATE_NAME, { error: `is not a valid Key Vault secret name. ${SECRET_NAME_FIX}` }).optional()),
     SNAPSHOT_STORAGE: optional(),

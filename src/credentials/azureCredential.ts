@@ -1,5 +1,6 @@
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityPipelineOptions } from "./identityRequests.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
+import { identityPipelineOptions } from "./identityRequests.js";
 
 /**
  * The product's Azure credential (DefaultAzureCredential: the managed identity in Azure, a

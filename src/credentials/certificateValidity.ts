@@ -7,6 +7,7 @@
 import type { Logger } from "../shared/logger.js";
 import { createCertificateError } from "./certificateErrors.js";
 import type { KeyVaultCacheOptions } from "./keyVaultCache.js";
+import { CERTIFICATE_EXPIRY_WARNING_IN_DAYS } from "../configuration/defaults.js";
 
 /** What the rules need to know about a certificate (none of it secret). */
 export interface CertificateValidity {
@@ -18,8 +19,8 @@ export interface CertificateValidity {
   notAfter: Date;
 }
 
-const EXPIRY_WARNING_IN_MS = 30 * 24 * 60 * 60 * 1000;
 const DAY_IN_MS = 24 * 60 * 60 * 1000;
+const EXPIRY_WARNING_IN_MS = CERTIFICATE_EXPIRY_WARNING_IN_DAYS * DAY_IN_MS;
 
 /** Throws certificate_expired or certificate_not_yet_valid, naming the dates and the fix. */
 export function assertCertificateValid(certificate: CertificateValidity, now: Date): void {
@@ -28,7 +29,7 @@ export function assertCertificateValid(certificate: CertificateValidity, now: Da
   if (now.getTime() < notBefore.getTime()) throw createCertificateError("notYetValid", { subject, thumbprintSha256, notBefore });
 }
 
-/** Logs a warning when the certificate `name` (in Key Vault) expires within 30 days. */
+/** Logs a warning when the certificate `name` (in Key Vault) expires within CERTIFICATE_EXPIRY_WARNING_IN_DAYS (30 days). */
 export function warnIfExpiringSoon(name: string, certificate: CertificateValidity, now: Date, logger: Logger): void {
   const remainingMs = certificate.notAfter.getTime() - now.getTime();
   if (remainingMs > EXPIRY_WARNING_IN_MS) return;

@@ -3,8 +3,9 @@
  * managedIdentityFederation). MSAL calls the source through its `clientAssertion` callback, which it
  * invokes only when it sends a token request, never for a token served from its cache.
  */
-export interface GetClientAssertionOptions {
-  abortSignal?: AbortSignal;
+import type { OperationOptions } from "../shared/abort.js";
+
+export interface GetClientAssertionOptions extends OperationOptions {
   /**
    * The token endpoint the assertion is for (its `aud`), as MSAL passes it for the request's
    * tenant. Default: the provider's own tenant's token endpoint.
@@ -12,9 +13,7 @@ export interface GetClientAssertionOptions {
   audience?: string;
 }
 
-export interface RefreshClientAssertionOptions {
-  abortSignal?: AbortSignal;
-}
+export type RefreshClientAssertionOptions = OperationOptions;
 
 /** Non-secret facts about the assertion, for error messages. */
 export interface ClientAssertionFacts {

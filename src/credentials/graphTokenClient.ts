@@ -1,8 +1,9 @@
 import { ConfidentialClientApplication, LogLevel, type Configuration } from "@azure/msal-node";
-import { abortable } from "../shared/abort.js";
+import { abortable, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
 import { IdentityNetworkClient } from "./identityNetworkClient.js";
-import { currentIdentityAbortSignal, DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
+import { currentIdentityAbortSignal, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { ClientAssertionProvider } from "./clientAssertion.js";
@@ -20,10 +21,9 @@ export interface GraphAccessToken {
   fromCache: boolean;
 }
 
-export interface GetTokenOptions {
+export interface GetTokenOptions extends OperationOptions {
   /** Skip MSAL's cache and ask Entra for a new token. */
   forceRefresh?: boolean;
-  abortSignal?: AbortSignal;
 }
 
 /** Where the app's certificate comes from (keyVaultCertificate). */
@@ -209,7 +209,7 @@ export class GraphTokenClient {
     // It runs inside the token request's identity wait: the run's abort signal reaches Key Vault and the managed identity.
     const callback = (config: { tokenEndpoint?: string }): Promise<string> => {
       const abortSignal = currentIdentityAbortSignal();
-      return provider.getClientAssertion({ ...(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {}), ...(abortSignal ? { abortSignal } : {}) });
+      return provider.getClientAssertion({ ...(config.tokenEndpoint ? { audience: config.tokenEndpoint } : {}), abortSignal });
     };
     const facts = provider.facts();
     return {

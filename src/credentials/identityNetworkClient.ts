@@ -44,7 +44,7 @@ export class IdentityNetworkClient implements INetworkModule {
       ...(method === "POST" ? { body: options?.body ?? "" } : {}),
       // MSAL sends plain http only to the instance metadata service (the regional probe, 169.254.169.254).
       allowInsecureConnection: new URL(url).protocol === "http:",
-      ...(abortSignal ? { abortSignal } : {}),
+      abortSignal,
     });
     const response =
       timeout !== undefined && timeout > 0

@@ -14,14 +14,12 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createDefaultHttpClient, RestError, retryPolicy, type HttpClient, type PipelinePolicy, type RetryStrategy } from "@azure/core-rest-pipeline";
 import { sendWithAttemptTimeout } from "../shared/attemptTimeout.js";
 import { UserSyncError } from "../shared/errors.js";
-import { IDENTITY_REQUEST_DEFAULTS } from "../configuration/defaults.js";
 
 export const IDENTITY_TIMEOUT_SETTING = "IDENTITY_REQUEST_TIMEOUT_SECONDS";
 
 /** Retries of one identity request after a timeout, a dropped connection or a 5xx (Azure Core's exponential strategy). */
 export const IDENTITY_RETRY = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2_000 } as const;
 
-export const DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS = IDENTITY_REQUEST_DEFAULTS.requestTimeoutSeconds * 1000;
 
 /**
  * How long one call to an identity endpoint may wait when it never answers: every attempt times out

@@ -16,13 +16,12 @@
  *   vault's answer): a stalled connection fails it (a transient failure) instead of holding every
  *   later caller, who would otherwise all join the same endless read.
  */
-import { abortable, abortReason, isAbortError } from "../shared/abort.js";
+import { abortable, abortReason, isAbortError, type OperationOptions } from "../shared/abort.js";
 import { isUserSyncError, UserSyncError } from "../shared/errors.js";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
+import { identityCallBoundInMs, identityTimeoutError, runIdentityWait } from "./identityRequests.js";
 import { createKeyVaultError, isTransientKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, DEFAULT_KEY_VAULT_MAX_AGE_IN_MS } from "../configuration/defaults.js";
 
-/** How long a value read from Key Vault is used before it is read again, unless told otherwise. */
-export const DEFAULT_KEY_VAULT_MAX_AGE_IN_MS = 12 * 60 * 60 * 1000;
 /** How long one Key Vault read (all its requests and retries) may take, unless told otherwise. */
 export function defaultKeyVaultReadTimeoutInMs(requestTimeoutInMs: number = DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS): number {
   return 2 * identityCallBoundInMs(requestTimeoutInMs);
@@ -59,9 +58,8 @@ export interface KeyVaultCacheOptions<T> extends KeyVaultCacheTimings {
   onKeptCached: (value: T, reason: string) => void;
 }
 
-export interface GetCachedValueOptions {
-  /** Stops this caller's wait; the shared read goes on for the others (and fills the cache). */
-  abortSignal?: AbortSignal;
+/** `abortSignal` stops this caller's wait; the shared read goes on for the others (and fills the cache). */
+export interface GetCachedValueOptions extends OperationOptions {
   /** Read Key Vault again even if the cached value is still fresh. */
   forceRefresh?: boolean;
 }

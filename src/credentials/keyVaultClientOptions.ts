@@ -4,7 +4,8 @@
  */
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import { isLoopbackHost } from "../shared/loopback.js";
-import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS, identityPipelineOptions } from "./identityRequests.js";
+import { DEFAULT_IDENTITY_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
+import { identityPipelineOptions } from "./identityRequests.js";
 
 export interface KeyVaultClientOptions {
   disableChallengeResourceVerification?: boolean;

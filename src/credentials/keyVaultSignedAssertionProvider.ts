@@ -27,6 +27,7 @@ import { oneLineName } from "./clientCertificate.js";
 import { KeyVaultCache, keyVaultCacheTimings, type KeyVaultCacheTimings } from "./keyVaultCache.js";
 import { keyVaultClientOptions, type KeyVaultClientOptions } from "./keyVaultClientOptions.js";
 import { keyVaultReadContext, translateKeyVaultError, type KeyVaultErrorContext } from "./keyVaultErrors.js";
+import { DEFAULT_ASSERTION_LIFETIME_IN_MS } from "../configuration/defaults.js";
 
 export interface KeyVaultSignedAssertionProviderOptions extends KeyVaultCacheTimings {
   vaultUrl: string;
@@ -48,8 +49,6 @@ export const SIGNED_ASSERTION_ROLE_FIX =
   'keyVaultSignedAssertion needs exactly two data actions on the vault: Microsoft.KeyVault/vaults/certificates/read (the public certificate) and Microsoft.KeyVault/vaults/keys/sign/action (the signature). ' +
   'Assign a custom role with those two, or the built-in "Key Vault Reader" (certificates/read, no secret values) plus "Key Vault Crypto User" (keys/sign). ' +
   '"Key Vault Certificate User" alone cannot sign. See docs/credentials.md.';
-
-const DEFAULT_ASSERTION_LIFETIME_IN_MS = 10 * 60 * 1000;
 
 interface SigningCertificate {
   keyId: string;

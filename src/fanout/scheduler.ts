@@ -14,6 +14,7 @@ import { recordSchedulerPass } from "../telemetry/schedulerTelemetry.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
 import { busyReason, enqueueTenant } from "./enqueueTenant.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export { STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "./enqueueTenant.js";
 
@@ -24,14 +25,13 @@ export { STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "./enqueueTenant.js";
  */
 export const SCHEDULE_CONCURRENCY = 16;
 
-export interface ScheduleTenantsOptions {
+export interface ScheduleTenantsOptions extends OperationOptions {
   registry: TenantRegistryClient;
   queue: TenantQueueClient;
   logger: Logger;
   now?: Date;
   /** The schedule's occurrence this pass is for (`worker`'s schedule): a tenant is queued at most once per occurrence. */
   occurrence?: Date;
-  abortSignal?: AbortSignal;
 }
 
 /**
@@ -58,7 +58,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   const { registry, queue, logger } = options;
   const now = options.now ?? new Date();
   const occurrence = options.occurrence;
-  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const signal = { abortSignal: options.abortSignal };
   const result: ScheduleResult = { registered: 0, enqueued: [], enqueuedCount: 0, skipped: [], skippedCount: 0, failed: [], failedCount: 0 };
   const listed = <T>(list: T[], item: T): void => {
     if (list.length < MAX_LISTED_TENANTS) list.push(item);

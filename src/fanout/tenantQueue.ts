@@ -8,7 +8,7 @@ import { QueueClient, type DequeuedMessageItem, type StoragePipelineOptions } fr
 import { STORAGE_DEFAULTS } from "../configuration/defaults.js";
 import type { TenantQueueSettings } from "../configuration/queueSettings.js";
 import { UserSyncError } from "../shared/errors.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { STORAGE_REQUEST_TIMEOUT_CODE, storageRequestTimeoutPolicy } from "../tables/requestTimeoutPolicy.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
 
@@ -37,10 +37,6 @@ export interface TenantQueueClientOptions {
   credential?: TokenCredential;
   /** Passed to the SDK (retry options...). */
   clientOptions?: StoragePipelineOptions;
-}
-
-export interface OperationOptions {
-  abortSignal?: AbortSignal;
 }
 
 export interface SendTenantMessageOptions extends OperationOptions {

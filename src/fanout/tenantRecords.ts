@@ -7,6 +7,7 @@
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { TenantHealthFacts } from "./tenantHealth.js";
 import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** Reads and fenced writes of one change before it gives up (`tenant_record_contended`). */
 export const TENANT_RECORD_ATTEMPTS = 5;
@@ -20,7 +21,7 @@ export async function changeTenantRecord(
   registry: TenantRegistryClient,
   tenantId: string,
   change: (current: TenantRecord) => TenantRecord | undefined,
-  options: { abortSignal?: AbortSignal } = {},
+  options: OperationOptions = {},
 ): Promise<TenantRecord | undefined> {
   for (let attempt = 1; attempt <= TENANT_RECORD_ATTEMPTS; attempt++) {
     const current = await registry.getTenant(tenantId, options);
@@ -39,14 +40,13 @@ export function withoutMarkers(record: TenantRecord): TenantRecord {
   return rest;
 }
 
-export interface TenantRunRecordOptions {
+export interface TenantRunRecordOptions extends OperationOptions {
   /**
    * Whether this run consumes the tenant's `queuedAt` marker: true for a tenant message (the
    * message was what was queued); false for `run --tenant`, which leaves a queued message's marker
    * to the worker that takes it.
    */
   consumesQueued: boolean;
-  abortSignal?: AbortSignal;
 }
 
 /** What recording a run's start found. */
@@ -78,7 +78,7 @@ export async function recordTenantRunStarted(
       if (superseded) return undefined;
       return { ...(options.consumesQueued ? withoutMarkers(current) : current), runningSince: new Date(), leaseAcquiredAt: lease.acquiredAt };
     },
-    options.abortSignal ? { abortSignal: options.abortSignal } : {},
+    { abortSignal: options.abortSignal },
   );
   if (written !== undefined) return "started";
   return superseded ? "superseded" : "removed";

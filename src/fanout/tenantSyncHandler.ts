@@ -11,7 +11,7 @@ import type { RunControl, SyncTrigger } from "../sync/snapshotPorts.js";
 import { formatMirrorSummary, formatSnapshotSummary } from "../sync/runSummary.js";
 import { errorType } from "../telemetry/errorTypes.js";
 import { withRunTelemetry } from "../telemetry/runTelemetry.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import type { LeaseInfo } from "../snapshots/runRecords.js";
@@ -49,7 +49,7 @@ export type TenantSyncOutcome =
    */
   | "stopped";
 
-export interface TenantSyncContext {
+export interface TenantSyncContext extends OperationOptions {
   services: TenantSyncServices;
   queue: TenantQueueClient;
   logger: Logger;
@@ -60,7 +60,6 @@ export interface TenantSyncContext {
   maxDequeueCount: number;
   /** How long a continuation message stays invisible. */
   continuationDelayInSeconds: number;
-  abortSignal?: AbortSignal;
   /** Overrides the settings' run control (tests, the command line). */
   runControl?: RunControl;
   /**
@@ -108,7 +107,7 @@ class TenantMessageRun {
   readonly #message: TenantSyncMessage;
   readonly #context: TenantSyncContext;
   readonly #invokedAt: Date;
-  readonly #signal: { abortSignal?: AbortSignal };
+  readonly #signal: OperationOptions;
   readonly #tenantId: string;
   readonly #logger: Logger;
   /** When this run's writer lease was taken (the fence of its writes to the tenant's row); undefined until it holds one. */
@@ -120,7 +119,7 @@ class TenantMessageRun {
     this.#message = message;
     this.#context = context;
     this.#invokedAt = context.invokedAt ?? new Date();
-    this.#signal = context.abortSignal ? { abortSignal: context.abortSignal } : {};
+    this.#signal = { abortSignal: context.abortSignal };
     this.#tenantId = message.tenantId;
     this.#logger = tenantLogger(context.logger, message.tenantId);
   }

@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TenantSyncServices } from "./tenantSyncServices.js";
-import { linkedAbortController } from "../shared/abort.js";
+import { linkedAbortController, type OperationOptions } from "../shared/abort.js";
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { RunControl } from "../sync/snapshotPorts.js";
@@ -16,18 +16,11 @@ import { nextOccurrence } from "../sync/dueWork.js";
 import { scheduleDueTenants, type ScheduleResult } from "./scheduler.js";
 import { MAX_DEQUEUE_COUNT, type ReceivedTenantMessage } from "./tenantQueue.js";
 import { handleTenantSyncMessage, tenantLogger, type TenantSyncOutcome } from "./tenantSyncHandler.js";
+import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS, MESSAGE_VISIBILITY_IN_SECONDS, RETRY_DELAY_IN_SECONDS } from "../configuration/defaults.js";
 
-/** host.json `extensions.queues.visibilityTimeout` (the wait before a failed message reappears). */
-export const RETRY_DELAY_IN_SECONDS = 30;
-/**
- * How long a received message stays invisible before its keeper extends it (every third of it):
- * also how long the message of a worker that died waits before another worker sees it.
- */
-export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
-/** The continuation of a paused run is queued with this delay. */
-export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
 
-export interface RunWorkerOptions {
+/** `abortSignal`: when stopping, messages under way finish (or pause at their next checkpoint with this signal). */
+export interface RunWorkerOptions extends OperationOptions {
   services: TenantSyncServices;
   logger: Logger;
   /** Messages handled at once (1–64). */
@@ -47,8 +40,6 @@ export interface RunWorkerOptions {
   messageVisibilityInSeconds?: number;
   /** How long a failed message stays invisible before its next attempt. Default RETRY_DELAY_IN_SECONDS. */
   retryDelayInSeconds?: number;
-  /** When stopping, messages under way finish (or pause at their next checkpoint with this signal). */
-  abortSignal?: AbortSignal;
   runControl?: RunControl;
   /** Longest wait between polls of an empty queue. Default 10 s (1 s with `once`). */
   maxPollingIntervalInMs?: number;
@@ -96,9 +87,9 @@ export class TenantQueueWorker {
     const options = this.#options;
     const signal = this.#signal;
     const registry = options.services.registry;
-    await registry.createTableIfNotExists(signal ? { abortSignal: signal } : {});
-    await this.#queue.createQueuesIfNotExist(signal ? { abortSignal: signal } : {});
-    if (options.schedule !== false) await scheduleDueTenants({ registry, queue: this.#queue, logger: this.#logger, ...(signal ? { abortSignal: signal } : {}) });
+    await registry.createTableIfNotExists({ abortSignal: signal });
+    await this.#queue.createQueuesIfNotExist({ abortSignal: signal });
+    if (options.schedule !== false) await scheduleDueTenants({ registry, queue: this.#queue, logger: this.#logger, abortSignal: signal });
     // The timer's part: the scheduler's pass at each occurrence, beside the message loop; it stops with it.
     const stopScheduling = linkedAbortController(signal);
     const scheduling =
@@ -184,7 +175,7 @@ export class TenantQueueWorker {
   async #receive(room: number): Promise<ReceivedTenantMessage[] | undefined> {
     const signal = this.#signal;
     try {
-      return await this.#queue.receiveTenantMessages(room, this.#visibilityInSeconds, signal ? { abortSignal: signal } : {});
+      return await this.#queue.receiveTenantMessages(room, this.#visibilityInSeconds, { abortSignal: signal });
     } catch (error) {
       if (signal?.aborted) return undefined;
       throw error;
@@ -193,7 +184,7 @@ export class TenantQueueWorker {
 
   async #queueIsEmpty(): Promise<boolean> {
     const signal = this.#signal;
-    const count = await this.#queue.approximateMessageCount(signal ? { abortSignal: signal } : {}).catch((error: unknown) => (signal?.aborted ? 0 : Promise.reject(error)));
+    const count = await this.#queue.approximateMessageCount({ abortSignal: signal }).catch((error: unknown) => (signal?.aborted ? 0 : Promise.reject(error)));
     return count === 0;
   }
 
@@ -249,7 +240,7 @@ export class TenantQueueWorker {
       dequeueCount: received.dequeueCount,
       maxDequeueCount: MAX_DEQUEUE_COUNT,
       continuationDelayInSeconds: options.continuationDelayInSeconds ?? DEFAULT_CONTINUATION_DELAY_IN_SECONDS,
-      ...(this.#signal ? { abortSignal: runSignal } : {}),
+      abortSignal: this.#signal && runSignal,
       ...(options.runControl ? { runControl: options.runControl } : {}),
     });
   }

@@ -14,6 +14,7 @@
  */
 import { RestError, retryPolicy, type PipelinePolicy, type PipelineRequest, type PipelineResponse, type RetryStrategy } from "@azure/core-rest-pipeline";
 import { sendWithAttemptTimeout } from "../shared/attemptTimeout.js";
+import { DEFAULT_PACING } from "../configuration/defaults.js";
 
 /** Responses Graph documents as transient: throttled (429), unavailable (503), gateway timeout (504), and 500/502. */
 export const RETRYABLE_STATUS_CODES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
@@ -183,7 +184,6 @@ export interface GraphPacingSettings {
   maxDelayInMs: number;
 }
 
-export const DEFAULT_PACING: Readonly<GraphPacingSettings> = { threshold: 0.8, delayInMs: 1_000, maxDelayInMs: 10_000 };
 
 /**
  * The pause after a response that reports `percentage` of a throttling limit used:

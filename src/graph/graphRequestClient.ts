@@ -11,7 +11,6 @@ import {
 import { UserSyncError } from "../shared/errors.js";
 import {
   addCount,
-  DEFAULT_PACING,
   formatSeconds,
   GRAPH_COUNTERS,
   graphPacingPolicy,
@@ -24,11 +23,13 @@ import {
   type GraphRequestContexts,
   type GraphRetrySettings,
 } from "./graphPolicies.js";
-import { isAbortError } from "../shared/abort.js";
+import { isAbortError, type OperationOptions } from "../shared/abort.js";
+import { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, DEFAULT_PACING } from "../configuration/defaults.js";
+import { createGraphError } from "./graphErrors.js";
 
 /** Anything that hands out Graph access tokens (the GraphTokenClient in production). */
 export interface GraphTokenProvider {
-  getToken(options?: { forceRefresh?: boolean; abortSignal?: AbortSignal }): Promise<{ token: string }>;
+  getToken(options?: OperationOptions & { forceRefresh?: boolean }): Promise<{ token: string }>;
 }
 
 export interface GraphRetryOptions {
@@ -42,13 +43,6 @@ export interface GraphRetryOptions {
   maxRetryDelayInMs?: number;
 }
 
-export const DEFAULT_GRAPH_RETRY: Readonly<GraphRetrySettings> = {
-  maxRetries: 6,
-  maxRetryWaitInMs: 300_000,
-  retryDelayInMs: 1_000,
-  maxRetryDelayInMs: 30_000,
-};
-export const DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS = 60_000;
 
 export interface GraphRequestClientOptions {
   /** e.g. https://graph.microsoft.com — the only origin the token is ever sent to. */
@@ -115,14 +109,10 @@ export class GraphRequestClient {
     try {
       url = new URL(link);
     } catch {
-      throw new UserSyncError("graph_untrusted_next_link", `The ${what} Graph returned is not a URL; the run stopped without following it.`);
+      throw createGraphError("linkNotAUrl", { what });
     }
     if (url.protocol !== "https:" || url.origin !== this.graphOrigin) {
-      throw new UserSyncError(
-        "graph_untrusted_next_link",
-        `The ${what} points to ${url.protocol}//${url.host}, which is not the configured Graph endpoint ${this.graphOrigin}; the run stopped without sending anything there. If Graph really lives elsewhere for this tenant, set GRAPH_ENDPOINT (or GRAPH_CLOUD).`,
-        { details: { host: url.host } },
-      );
+      throw createGraphError("linkElsewhere", { what, protocol: url.protocol, host: url.host, graphOrigin: this.graphOrigin });
     }
   }
 
@@ -133,7 +123,7 @@ export class GraphRequestClient {
    */
   async get(
     url: string,
-    options: { counters: Record<string, number>; abortSignal?: AbortSignal | undefined; action: string; adminConsentUrl?: string | undefined; describe?: (failure: GraphFailure) => UserSyncError | undefined },
+    options: OperationOptions & { counters: Record<string, number>; action: string; adminConsentUrl?: string | undefined; describe?: (failure: GraphFailure) => UserSyncError | undefined },
   ): Promise<PipelineResponse> {
     const request = createPipelineRequest({ url, method: "GET", abortSignal: options.abortSignal });
     request.headers.set("Accept", "application/json");
@@ -145,12 +135,9 @@ export class GraphRequestClient {
     } catch (error) {
       if (error instanceof UserSyncError || isAbortError(error)) throw error;
       const timedOut = isRestError(error) && error.code === REQUEST_TIMEOUT_CODE;
-      const what = timedOut
-        ? `Microsoft Graph at ${this.graphOrigin} gave no complete answer within ${formatSeconds(this.#timeoutInMs)} (GRAPH_REQUEST_TIMEOUT_SECONDS)`
-        : `Could not reach Microsoft Graph at ${this.graphOrigin} (${(error as Error).message})`;
-      throw new UserSyncError(
-        "graph_request_failed",
-        `${what}, ${this.#gaveUp(context)}. Check the network path to Graph and GRAPH_ENDPOINT / GRAPH_CLOUD${timedOut ? ", or raise GRAPH_REQUEST_TIMEOUT_SECONDS" : ""}.`,
+      throw createGraphError(
+        "unreachable",
+        { graphOrigin: this.graphOrigin, timedOut, timeout: formatSeconds(this.#timeoutInMs), reason: (error as Error).message, gaveUp: this.#gaveUp(context) },
         { cause: error, details: { retries: context.retries, waitedInMs: context.waitedInMs, errorCode: isRestError(error) ? error.code : undefined } },
       );
     }
@@ -190,31 +177,11 @@ export class GraphRequestClient {
 /** What a non-200 Graph answer means for the operator; `action` is e.g. "list users". */
 export function describeGraphFailure(failure: GraphFailure, action: string, adminConsentUrl: string | undefined): UserSyncError {
   const { status, said, gaveUp, details } = failure;
-  if (status === 403) {
-    return new UserSyncError(
-      "graph_forbidden",
-      `Microsoft Graph refused to ${action} (${said}). The app registration needs the Microsoft Graph application permission User.Read.All with admin consent.${adminConsentUrl ? ` An administrator can grant it at ${adminConsentUrl}` : ""}`,
-      { details },
-    );
-  }
-  if (status === 401) {
-    return new UserSyncError("graph_unauthorized", `Microsoft Graph rejected the access token (${said}). Check that GRAPH_CLOUD / GRAPH_ENDPOINT match the cloud of GRAPH_AUTHORITY_HOST.`, { details });
-  }
-  if (status === 400) {
-    return new UserSyncError("graph_request_failed", `Microsoft Graph rejected the request to ${action} (${said}). If it names a property, fix USER_SYNC_SELECT.`, { details });
-  }
-  if (status === 429) {
-    return new UserSyncError(
-      "graph_throttled",
-      `Microsoft Graph kept throttling the sync (${said}) ${gaveUp}. Other apps may share this tenant's limits; run the sync less often or at a quieter time, or raise GRAPH_MAX_RETRIES / GRAPH_MAX_RETRY_WAIT_SECONDS.`,
-      { details },
-    );
-  }
-  return new UserSyncError(
-    "graph_request_failed",
-    `Microsoft Graph answered ${said} ${gaveUp}.${RETRYABLE.has(status) ? " Graph is having trouble; the next scheduled run will try again." : ""}`,
-    { details },
-  );
+  if (status === 403) return createGraphError("forbidden", { action, said, adminConsentUrl }, { details });
+  if (status === 401) return createGraphError("unauthorized", { said }, { details });
+  if (status === 400) return createGraphError("rejected", { action, said }, { details });
+  if (status === 429) return createGraphError("throttled", { said, gaveUp }, { details });
+  return createGraphError("failed", { said, gaveUp, retryable: RETRYABLE.has(status) }, { details });
 }
 
 /**
@@ -228,7 +195,7 @@ function graphBearerTokenPolicy(graphOrigin: string, tokens: GraphTokenProvider,
     async sendRequest(request, next) {
       const url = new URL(request.url);
       if (url.origin !== graphOrigin || url.protocol !== "https:") {
-        throw new UserSyncError("graph_untrusted_next_link", `Refusing to send the Graph token to ${url.host}.`);
+        throw createGraphError("tokenElsewhere", { host: url.host });
       }
       const abortSignal = request.abortSignal as AbortSignal | undefined;
       const { token } = await tokens.getToken({ abortSignal });

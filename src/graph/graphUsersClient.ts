@@ -1,14 +1,16 @@
 import type { HttpClient, PipelineResponse } from "@azure/core-rest-pipeline";
 import { extraPermissionsOf, maxUsersPageSize } from "../configuration/userProperties.js";
-import { UserSyncError } from "../shared/errors.js";
+import type { UserSyncError } from "../shared/errors.js";
 import { canonicalUser } from "./canonicalUser.js";
 import { addCount, GRAPH_COUNTERS, type GraphPacingSettings } from "./graphPolicies.js";
-import { describeGraphFailure, GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { createGraphError } from "./graphErrors.js";
 
 export { linkDigest } from "./pagingLinks.js";
-export { DEFAULT_GRAPH_REQUEST_TIMEOUT_IN_MS, DEFAULT_GRAPH_RETRY, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
+export { type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 
 /** The users' collection, from the Graph origin (the users' kind declares it: src/kinds/users.ts). */
 export const USERS_COLLECTION_PATH = "/v1.0/users";
@@ -33,8 +35,7 @@ export interface GraphUsersClientOptions {
   httpClient?: HttpClient;
 }
 
-export interface ListUserPagesOptions {
-  abortSignal?: AbortSignal;
+export interface ListUserPagesOptions extends OperationOptions {
   /**
    * Continue a pass from a saved `@odata.nextLink` (a checkpoint) instead of the first page. It is
    * checked like every nextLink: https, and the configured Graph origin only.
@@ -132,27 +133,21 @@ export class GraphUsersClient {
     try {
       body = JSON.parse(response.bodyAsText ?? "");
     } catch {
-      throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} is not JSON; the run stopped and no snapshot from it will be promoted.`, {
-        details: { pageNumber, contentType: response.headers.get("content-type") ?? undefined },
-      });
+      throw createGraphError("badUsersPage", { pageNumber, what: "is not JSON" }, { details: { contentType: response.headers.get("content-type") ?? undefined } });
     }
     const value = (body as { value?: unknown }).value;
     if (typeof body !== "object" || body === null || !Array.isArray(value)) {
-      throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} has no "value" array; the run stopped and no snapshot from it will be promoted.`, {
-        details: { pageNumber },
-      });
+      throw createGraphError("badUsersPage", { pageNumber, what: 'has no "value" array' });
     }
     for (const [index, user] of value.entries()) {
       const id = (user as { id?: unknown } | null)?.id;
       if (typeof id !== "string" || id === "") {
-        throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} holds a user without an id (item ${index}); the run stopped and no snapshot from it will be promoted.`, {
-          details: { pageNumber, index },
-        });
+        throw createGraphError("badUsersPage", { pageNumber, what: `holds a user without an id (item ${index})` }, { details: { index } });
       }
     }
     const nextLink = (body as { "@odata.nextLink"?: unknown })["@odata.nextLink"];
     if (nextLink !== undefined && typeof nextLink !== "string") {
-      throw new UserSyncError("graph_bad_response", `Graph page ${pageNumber} has an @odata.nextLink that is not a string.`, { details: { pageNumber } });
+      throw createGraphError("badUsersNextLink", { pageNumber });
     }
     return { pageNumber, users: value as GraphUser[], ...(nextLink ? { nextLink } : {}) };
   }
@@ -168,26 +163,13 @@ function describeSelectFailure(failure: GraphFailure, select: readonly string[],
   const names = extra.map((e) => e.property).join(", ");
   if (failure.status === 403 && extra.length > 0) {
     const permissions = [...new Set(["User.Read.All", ...extra.map((e) => e.permission)])].join(" and ");
-    return new UserSyncError(
-      "graph_forbidden",
-      `Microsoft Graph refused to list users (${failure.said}). With ${names} in USER_SYNC_SELECT the app registration needs the Microsoft Graph application permissions ${permissions} with admin consent (signInActivity also needs a Microsoft Entra ID P1 or P2 licence); or remove ${names} from USER_SYNC_SELECT.${adminConsentUrl ? ` An administrator can grant them at ${adminConsentUrl}` : ""}`,
-      { details: failure.details },
-    );
+    return createGraphError("forbiddenForSelection", { said: failure.said, names, permissions, adminConsentUrl }, { details: failure.details });
   }
   if (failure.status === 429 && extra.length > 0) {
-    const base = describeGraphFailure(failure, "list users", adminConsentUrl);
-    return new UserSyncError(
-      base.code,
-      `${base.message} Reading ${names} counts against a separate, much lower Graph limit for sign-in activity (shared by every tenant the app reads): take snapshots less often, or remove ${names} from USER_SYNC_SELECT.`,
-      { details: failure.details },
-    );
+    return createGraphError("throttledSelection", { said: failure.said, gaveUp: failure.gaveUp, names }, { details: failure.details });
   }
   if (failure.status === 501) {
-    return new UserSyncError(
-      "graph_request_failed",
-      `Microsoft Graph cannot list users with one of the properties in USER_SYNC_SELECT (${failure.said}): some properties are returned only for a single user. Remove it from USER_SYNC_SELECT (docs/mirror.md lists the properties the sync can read).`,
-      { details: failure.details },
-    );
+    return createGraphError("notListable", { said: failure.said }, { details: failure.details });
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
  * pause.
  */
 import { createHash } from "node:crypto";
-import { UserSyncError } from "../shared/errors.js";
+import { createGraphError } from "./graphErrors.js";
 
 /** Characters of a digest: 16 base64url characters, 96 bits of SHA-256 (no collision in any real pass). */
 export const LINK_DIGEST_LENGTH = 16;
@@ -63,7 +63,7 @@ export class PagingLinkGuard {
             ? `itself (page ${earlier})`
             : `page ${earlier}, already read in this pass (a cycle of ${from - earlier + 1} pages)`;
       const link = from === 0 ? "The saved link to continue from" : `${this.#wording.page} ${from}'s @odata.nextLink`;
-      throw new UserSyncError("graph_bad_response", `${link} points back at ${where}${this.#wording.consequence}`, {
+      throw createGraphError("repeatedLink", { link, where, consequence: this.#wording.consequence }, {
         details: {
           reason: "repeated_link",
           pageNumber: from,

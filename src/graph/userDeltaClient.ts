@@ -6,12 +6,14 @@
  */
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import { deltaSelectOf, snapshotOnlyProperties, type UserPropertyRule } from "../configuration/userProperties.js";
-import { UserSyncError } from "../shared/errors.js";
+import type { UserSyncError } from "../shared/errors.js";
 import { canonicalUser } from "./canonicalUser.js";
 import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
 import { GraphRequestClient, type GraphFailure, type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
 import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser } from "./types.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { createGraphError } from "./graphErrors.js";
 
 export { linkDigest } from "./pagingLinks.js";
 
@@ -56,8 +58,7 @@ export interface DeltaPage {
   linkDigest?: string;
 }
 
-export interface ListDeltaPagesOptions {
-  abortSignal?: AbortSignal;
+export interface ListDeltaPagesOptions extends OperationOptions {
   /**
    * A saved `@odata.deltaLink` (or a `@odata.nextLink` of an unfinished round). Without it, a first
    * round starts. It is checked like every link: https, and the configured Graph origin only.
@@ -128,7 +129,7 @@ export class UserDeltaClient {
    * without reading the directory (the mirror's full round reads it through `/users`). Checked like
    * every delta link (https, the configured Graph origin).
    */
-  async latestDeltaLink(options: { abortSignal?: AbortSignal; counters?: Record<string, number> } = {}): Promise<string> {
+  async latestDeltaLink(options: OperationOptions & { counters?: Record<string, number> } = {}): Promise<string> {
     let deltaLink: string | undefined;
     for await (const page of this.listDeltaPages({ ...options, startLink: this.latestUrl })) deltaLink = page.deltaLink ?? deltaLink;
     // listDeltaPages ends only after a page that carries a deltaLink.
@@ -205,7 +206,7 @@ export function deltaTokenProblemOf(status: number, graphCode: string, message: 
 function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undefined {
   const problem = deltaTokenProblemOf(failure.status, failure.graphCode, failure.said);
   if (problem === undefined) return undefined;
-  return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph ${WHY[problem]} (${failure.said}). A full round is needed.`, {
+  return createGraphError("deltaTokenInvalid", { why: WHY[problem], said: failure.said }, {
     details: { ...failure.details, reason: problem, ...(problem === "gone" ? { hasLocation: failure.response.headers.has("location") } : {}) },
   });
 }
@@ -213,7 +214,7 @@ function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undef
 /** Parses and checks one delta page; with `select`, users are put in the canonical form. Exported for unit tests. */
 export function parseDeltaPage(text: string | undefined, pageNumber: number, select?: readonly string[]): DeltaPage {
   const bad = (what: string, details: Record<string, string | number | undefined> = {}) =>
-    new UserSyncError("graph_bad_response", `Graph delta page ${pageNumber} ${what}; the run stopped and its delta link was not saved.`, { details: { pageNumber, ...details } });
+    createGraphError("badDeltaPage", { pageNumber, what }, { details });
   let body: unknown;
   try {
     body = JSON.parse(text ?? "");

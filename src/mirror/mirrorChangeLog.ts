@@ -9,8 +9,9 @@ import { isFenceRow } from "../tables/partitionFence.js";
 import type { UserEntity } from "../tables/userEntity.js";
 import { CHANGE_COLUMN, type MirrorChangeKind, type MirrorRemovedReason } from "./mirrorEntity.js";
 import type { MirrorChangeRecord } from "./mirrorRecords.js";
-import type { MirrorTables, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
+import type { MirrorTables, MirrorWriteOptions } from "./mirrorTables.js";
 import type { MirrorChange } from "./planChanges.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export class MirrorChangeLog {
   readonly #tables: MirrorTables;
@@ -20,7 +21,7 @@ export class MirrorChangeLog {
   }
 
   /** Takes the change-log partitions of these runs over for `lease` (their late writes fail). */
-  async claim(runIds: readonly string[], lease: LosableLeaseGuard, options: OperationOptionsBase = {}): Promise<void> {
+  async claim(runIds: readonly string[], lease: LosableLeaseGuard, options: OperationOptions = {}): Promise<void> {
     await this.#tables.fencesOf(lease).changes.claim(runIds, options.abortSignal);
   }
 
@@ -47,7 +48,7 @@ export class MirrorChangeLog {
   }
 
   /** The change set of a run, in object id order. */
-  async *listChanges(runId: string, options: OperationOptionsBase = {}): AsyncIterableIterator<MirrorChangeRecord> {
+  async *listChanges(runId: string, options: OperationOptions = {}): AsyncIterableIterator<MirrorChangeRecord> {
     for await (const entity of this.#tables.query("changes", odata`PartitionKey eq ${runId}`, `reading the change set of run ${runId}`, options.abortSignal, { tableMayNotExist: true })) {
       if (isFenceRow(entity)) continue;
       const record: MirrorChangeRecord = {

@@ -4,11 +4,11 @@
  * docs/mirror.md.
  */
 import type { GraphUser } from "../graph/types.js";
+import { createMirrorError } from "./mirrorErrors.js";
 import type { EntityCodec } from "../kinds/objectKind.js";
 import { USERS } from "../kinds/users.js";
 import { shardOf } from "../tables/keys.js";
 import { MAX_PROPERTIES, type UserEntity } from "../tables/userEntity.js";
-import { UserSyncError } from "../shared/errors.js";
 
 /**
  * Where a user stands in the mirror:
@@ -70,11 +70,7 @@ export function removedReasonOf(state: MirrorUserState): MirrorRemovedReason | u
 export function encodeMirrorEntity(mirrorUser: MirrorUser, codec: EntityCodec<GraphUser> = USERS.entity): UserEntity {
   const entity = codec.encode(mirrorUser.user, mirrorPartitionKey(mirrorUser.user.id));
   if (Object.keys(entity).length - 2 + 3 + MIRROR_COLUMNS > MAX_PROPERTIES) {
-    throw new UserSyncError(
-      "user_not_storable",
-      `User ${mirrorUser.user.id}: its properties and the mirror's ${MIRROR_COLUMNS} state columns exceed the table limit of ${MAX_PROPERTIES} properties. Select fewer properties in USER_SYNC_SELECT.`,
-      { details: { userId: mirrorUser.user.id } },
-    );
+    throw createMirrorError("notStorable", { userId: mirrorUser.user.id, stateColumns: MIRROR_COLUMNS, maxProperties: MAX_PROPERTIES });
   }
   Object.assign(entity, stateColumns(mirrorUser));
   return entity;
@@ -95,7 +91,7 @@ export function decodeMirrorEntity(entity: Record<string, unknown>, codec: Entit
   const user = codec.decode(entity);
   const state = entity[STATE_COLUMN] as MirrorUserState;
   if (!STATES.has(state)) {
-    throw new UserSyncError("storage_request_failed", `The mirror entity ${String(entity.partitionKey)}/${String(entity.rowKey)} has no valid ${STATE_COLUMN}; someone edited it. Run a full round (entra-user-sync run --full).`);
+    throw createMirrorError("stateEdited", { partitionKey: String(entity.partitionKey), rowKey: String(entity.rowKey), column: STATE_COLUMN });
   }
   const mirrorUser: MirrorUser = { user, state, round: String(entity[ROUND_COLUMN] ?? ""), runId: String(entity[RUN_COLUMN] ?? "") };
   const removedAt = entity[REMOVED_AT_COLUMN];

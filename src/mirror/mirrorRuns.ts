@@ -20,10 +20,11 @@ import {
   type MirrorSkippedUser,
   type VersionedDeltaState,
 } from "./mirrorRecords.js";
-import type { MirrorTables, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
+import type { MirrorTables, MirrorWriteOptions } from "./mirrorTables.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface ListMirrorRunsOptions extends OperationOptionsBase {
+export interface ListMirrorRunsOptions extends OperationOptions {
   maxResults?: number;
   /** Only runs with this status. */
   status?: MirrorRunRecord["status"];
@@ -37,7 +38,7 @@ export class MirrorRuns {
   }
 
   /** The saved delta state, or undefined before the first round (or before the tables exist). */
-  async getDeltaState(options: OperationOptionsBase = {}): Promise<VersionedDeltaState | undefined> {
+  async getDeltaState(options: OperationOptions = {}): Promise<VersionedDeltaState | undefined> {
     const table = this.#tables.table("users");
     this.#tables.stats.requests += 1;
     try {
@@ -108,7 +109,7 @@ export class MirrorRuns {
   }
 
   /** The run with this id, or undefined. */
-  async getRun(runId: string, options: OperationOptionsBase = {}): Promise<MirrorRunRecord | undefined> {
+  async getRun(runId: string, options: OperationOptions = {}): Promise<MirrorRunRecord | undefined> {
     const rowKey = runRowKey(runId);
     if (rowKey === undefined) return undefined;
     const table = this.#tables.table("users");
@@ -123,7 +124,7 @@ export class MirrorRuns {
   }
 
   /** Users the runs since the last full round could not store (they may be missing from the mirror). */
-  async skippedSinceFullRound(options: OperationOptionsBase = {}): Promise<{ count: number; first: MirrorSkippedUser[] }> {
+  async skippedSinceFullRound(options: OperationOptions = {}): Promise<{ count: number; first: MirrorSkippedUser[] }> {
     const result = { count: 0, first: [] as MirrorSkippedUser[] };
     for await (const run of this.listRuns(options)) {
       if (run.status !== "succeeded") continue;

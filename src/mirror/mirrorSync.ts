@@ -25,20 +25,21 @@ import {
 } from "./mirrorRecords.js";
 import type { MirrorTableStats, MirrorWriteOptions } from "./mirrorTables.js";
 import type { MirrorChange, MirrorWrite } from "./planChanges.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** The mirror's store, as a round sees it (UserMirrorClient in production; a fake in unit tests). */
 export interface MirrorStore {
   /** The kind of object it holds (UserMirrorClient.kind); the users when absent. */
   readonly kind?: ObjectKind;
   readonly stats: MirrorTableStats;
-  beginRound(lease: LosableLeaseGuard, options?: { abortSignal?: AbortSignal }): Promise<string[]>;
-  getDeltaState(options?: { abortSignal?: AbortSignal }): Promise<VersionedDeltaState | undefined>;
+  beginRound(lease: LosableLeaseGuard, options?: OperationOptions): Promise<string[]>;
+  getDeltaState(options?: OperationOptions): Promise<VersionedDeltaState | undefined>;
   saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options?: MirrorWriteOptions): Promise<string>;
   recordRun(run: MirrorRunRecord, options?: MirrorWriteOptions): Promise<void>;
-  getUsers(ids: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<Map<string, MirrorUser>>;
+  getUsers(ids: readonly string[], options?: OperationOptions): Promise<Map<string, MirrorUser>>;
   applyWrites(writes: readonly MirrorWrite[], options?: MirrorWriteOptions): Promise<{ skipped: MirrorSkippedUser[] }>;
   writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options?: MirrorWriteOptions): Promise<void>;
-  listChanges(runId: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<MirrorChangeRecord>;
+  listChanges(runId: string, options?: OperationOptions): AsyncIterable<MirrorChangeRecord>;
   sweep(round: string, runId: string, now: Date, options?: MirrorWriteOptions): Promise<number>;
 }
 
@@ -66,10 +67,9 @@ export interface MirrorSyncDependencies {
   now?: () => Date;
 }
 
-export interface RunMirrorSyncOptions {
+export interface RunMirrorSyncOptions extends OperationOptions {
   /** Force a full round: `forced` (run --full) or `scheduled` (the full-round schedule is due). */
   full?: "forced" | "scheduled";
-  abortSignal?: AbortSignal;
   /** What started the run; recorded with it. */
   trigger?: SyncTrigger;
   /** Called after every applied page. */

@@ -13,17 +13,14 @@ import { storageError } from "../tables/storageErrors.js";
 import { queryEntities, submitAll } from "../tables/tableStore.js";
 import { planTransactions, SERVICE_TRANSACTION_LIMITS } from "../tables/transactions.js";
 import type { UserEntity } from "../tables/userEntity.js";
-
-export interface OperationOptionsBase {
-  abortSignal?: AbortSignal;
-}
+import type { OperationOptions } from "../shared/abort.js";
 
 /**
  * Options of a write. A round passes its `lease`: every write is then sent only while the lease is
  * held, and user and change-log writes are fenced per partition (beginRound takes the partitions
  * over). Without it writes are not fenced: only for tools that own the store alone (tests).
  */
-export interface MirrorWriteOptions extends OperationOptionsBase {
+export interface MirrorWriteOptions extends OperationOptions {
   lease?: LosableLeaseGuard;
 }
 

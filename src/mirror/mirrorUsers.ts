@@ -19,10 +19,11 @@ import {
   type MirrorUser,
 } from "./mirrorEntity.js";
 import type { MirrorSkippedUser } from "./mirrorRecords.js";
-import type { MirrorTables, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
+import type { MirrorTables, MirrorWriteOptions } from "./mirrorTables.js";
 import type { MirrorWrite } from "./planChanges.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface ListMirrorUsersOptions extends OperationOptionsBase {
+export interface ListMirrorUsersOptions extends OperationOptions {
   /** Also list soft-deleted, deleted and missing users. Default false. */
   includeRemoved?: boolean;
 }
@@ -45,12 +46,12 @@ export class MirrorUsers {
   }
 
   /** Takes every user partition over for `lease` (rewrites its fence row). */
-  async claim(lease: LosableLeaseGuard, options: OperationOptionsBase = {}): Promise<void> {
+  async claim(lease: LosableLeaseGuard, options: OperationOptions = {}): Promise<void> {
     await this.#tables.fencesOf(lease).users.claim(MirrorUsers.partitions(), options.abortSignal);
   }
 
   /** The mirror entities of these ids (those that exist), a few queries per partition. */
-  async getUsers(ids: readonly string[], options: OperationOptionsBase = {}): Promise<Map<string, MirrorUser>> {
+  async getUsers(ids: readonly string[], options: OperationOptions = {}): Promise<Map<string, MirrorUser>> {
     const byPartition = new Map<string, string[]>();
     for (const id of new Set(ids)) {
       const partition = mirrorPartitionKey(id);
@@ -115,7 +116,7 @@ export class MirrorUsers {
    * The ETags of the user partitions' fence rows: every write moves its partition's, so a reader
    * that reads them before and after knows whether a round wrote meanwhile.
    */
-  async fenceVersion(options: OperationOptionsBase = {}): Promise<string[]> {
+  async fenceVersion(options: OperationOptions = {}): Promise<string[]> {
     const parts: string[] = [];
     const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and RowKey eq ${FENCE_ROW_KEY}`;
     for await (const entity of this.#tables.query("users", filter, "reading the mirror's version", options.abortSignal, { tableMayNotExist: true })) {
@@ -128,7 +129,7 @@ export class MirrorUsers {
    * After a full round: yields, a step at a time, the present users that do not carry the round's
    * mark (never a set of all ids in memory). `mark` writes a step's users as missing.
    */
-  async *notSeen(round: string, options: OperationOptionsBase = {}): AsyncIterableIterator<MirrorUser[]> {
+  async *notSeen(round: string, options: OperationOptions = {}): AsyncIterableIterator<MirrorUser[]> {
     // odata`` quotes and escapes the values; `_state` and `_round` are STATE_COLUMN and ROUND_COLUMN.
     const filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH} and _state eq ${"present"} and _round ne ${round}`;
     let batch: MirrorUser[] = [];

@@ -21,13 +21,15 @@ import type { MirrorUser } from "./mirrorEntity.js";
 import { MirrorChangeLog } from "./mirrorChangeLog.js";
 import type { MirrorChangeRecord, MirrorDeltaState, MirrorRunRecord, MirrorSkippedUser, VersionedDeltaState } from "./mirrorRecords.js";
 import { MirrorRuns, type ListMirrorRunsOptions } from "./mirrorRuns.js";
-import { MirrorTables, type MirrorTableStats, type MirrorWriteOptions, type OperationOptionsBase } from "./mirrorTables.js";
+import { MirrorTables, type MirrorTableStats, type MirrorWriteOptions } from "./mirrorTables.js";
 import { MirrorUsers, type ListMirrorUsersOptions } from "./mirrorUsers.js";
 import type { MirrorChange, MirrorWrite } from "./planChanges.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export * from "./mirrorRecords.js";
 export type { ListMirrorRunsOptions } from "./mirrorRuns.js";
-export type { MirrorTableStats, MirrorWriteOptions, OperationOptionsBase } from "./mirrorTables.js";
+export type { MirrorTableStats, MirrorWriteOptions } from "./mirrorTables.js";
 export type { ListMirrorUsersOptions } from "./mirrorUsers.js";
 
 export interface UserMirrorClientOptions {
@@ -43,7 +45,7 @@ export interface UserMirrorClientOptions {
   clientOptions?: TableServiceClientOptions;
 }
 
-export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
+export { DEFAULT_TABLE_PREFIX } from "../configuration/defaults.js";
 
 export class UserMirrorClient {
   readonly kind: ObjectKind;
@@ -66,7 +68,7 @@ export class UserMirrorClient {
       users: createTableClient({ ...common, tableName: this.mirrorTableName }),
       changes: createTableClient({ ...common, tableName: this.changesTableName }),
       storage: options.storage,
-      limit: pLimit(options.writeConcurrency ?? 16),
+      limit: pLimit(options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY),
     });
     this.#users = new MirrorUsers(this.#tables);
     this.#changes = new MirrorChangeLog(this.#tables);
@@ -78,7 +80,7 @@ export class UserMirrorClient {
     return this.#tables.stats;
   }
 
-  async createTablesIfNotExist(options: OperationOptionsBase = {}): Promise<void> {
+  async createTablesIfNotExist(options: OperationOptions = {}): Promise<void> {
     const signal = { abortSignal: options.abortSignal };
     await Promise.all((["users", "changes"] as const).map((name) => this.#tables.call(name, `creating table ${this.#tables.table(name).tableName}`, (table) => table.createTable(signal))));
   }
@@ -89,7 +91,7 @@ export class UserMirrorClient {
    * died or lost its lease) as failed, taking their change-log partitions over too. Returns the ids
    * of the runs it marked.
    */
-  async beginRound(lease: LosableLeaseGuard, options: OperationOptionsBase = {}): Promise<string[]> {
+  async beginRound(lease: LosableLeaseGuard, options: OperationOptions = {}): Promise<string[]> {
     await this.#users.claim(lease, options);
     const stale = await Array.fromAsync(this.#runs.listRuns({ ...options, status: "running" }));
     await this.#changes.claim(
@@ -107,7 +109,7 @@ export class UserMirrorClient {
   }
 
   // Users (mirrorUsers.ts)
-  getUsers(ids: readonly string[], options: OperationOptionsBase = {}): Promise<Map<string, MirrorUser>> {
+  getUsers(ids: readonly string[], options: OperationOptions = {}): Promise<Map<string, MirrorUser>> {
     return this.#users.getUsers(ids, options);
   }
   applyWrites(writes: readonly MirrorWrite[], options: MirrorWriteOptions = {}): Promise<{ skipped: MirrorSkippedUser[] }> {
@@ -146,7 +148,7 @@ export class UserMirrorClient {
    * fence rows (every write moves its partition's) and of the delta state. A reader compares it
    * before and after, so it never presents a mix of two states as one.
    */
-  async getVersion(options: OperationOptionsBase = {}): Promise<string> {
+  async getVersion(options: OperationOptions = {}): Promise<string> {
     const parts = await this.#users.fenceVersion(options);
     const state = await this.#runs.getDeltaState(options);
     return [...parts, `state=${state?.etag ?? ""}`].join(";");
@@ -156,12 +158,12 @@ export class UserMirrorClient {
   writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options: MirrorWriteOptions = {}): Promise<void> {
     return this.#changes.writeChanges(runId, changes, at, options);
   }
-  listChanges(runId: string, options: OperationOptionsBase = {}): AsyncIterableIterator<MirrorChangeRecord> {
+  listChanges(runId: string, options: OperationOptions = {}): AsyncIterableIterator<MirrorChangeRecord> {
     return this.#changes.listChanges(runId, options);
   }
 
   // The delta state and runs (mirrorRuns.ts)
-  getDeltaState(options: OperationOptionsBase = {}): Promise<VersionedDeltaState | undefined> {
+  getDeltaState(options: OperationOptions = {}): Promise<VersionedDeltaState | undefined> {
     return this.#runs.getDeltaState(options);
   }
   saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: MirrorWriteOptions = {}): Promise<string> {
@@ -173,10 +175,10 @@ export class UserMirrorClient {
   listRuns(options: ListMirrorRunsOptions = {}): AsyncIterableIterator<MirrorRunRecord> {
     return this.#runs.listRuns(options);
   }
-  getRun(runId: string, options: OperationOptionsBase = {}): Promise<MirrorRunRecord | undefined> {
+  getRun(runId: string, options: OperationOptions = {}): Promise<MirrorRunRecord | undefined> {
     return this.#runs.getRun(runId, options);
   }
-  skippedSinceFullRound(options: OperationOptionsBase = {}): Promise<{ count: number; first: MirrorSkippedUser[] }> {
+  skippedSinceFullRound(options: OperationOptions = {}): Promise<{ count: number; first: MirrorSkippedUser[] }> {
     return this.#runs.skippedSinceFullRound(options);
   }
 }

@@ -1,4 +1,17 @@
 /**
+ * The options of every operation that can be stopped, as @azure/core-client's OperationOptions: each
+ * `<Method>Options` extends it, and a method without other options takes it as it is. The signal may
+ * be `undefined`, so a caller hands its own (optional) signal on as it stands.
+ */
+export interface OperationOptions {
+  /**
+   * Stops the operation (or this caller's wait for it): it rejects with the signal's reason, or an
+   * AbortError. What has been written stays written; each operation's documentation says where it stops.
+   */
+  abortSignal?: AbortSignal | undefined;
+}
+
+/**
  * Lets one caller stop waiting for a promise without cancelling the work behind it, which other
  * callers may share (one Key Vault read, one token request).
  */

@@ -4,10 +4,7 @@
  * listed are failures with exit code 1.
  */
 import { isUserSyncError, type UserSyncErrorCode } from "./errors.js";
-
-export const EXIT_FAILURE = 1;
-export const EXIT_CONFIGURATION = 2;
-export const EXIT_RUN_IN_PROGRESS = 3;
+import { EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_RUN_IN_PROGRESS } from "./exitCodes.js";
 
 export interface ErrorOutcome {
   /** The command line's exit code. */

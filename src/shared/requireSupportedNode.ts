@@ -4,11 +4,12 @@
  * with code 2 (bad configuration) before any other module of the entry point runs.
  */
 import { relative } from "node:path";
+import { EXIT_CONFIGURATION } from "./exitCodes.js";
 import { isSupportedNode, unsupportedNodeMessage } from "./nodeVersion.js";
 
 if (!isSupportedNode(process.versions.node)) {
   process.stderr.write(unsupportedNodeMessage(process.versions.node, process.execPath, script()));
-  process.exit(2);
+  process.exit(EXIT_CONFIGURATION);
 }
 
 /** The script as the operator typed it, relative to the working directory. */

@@ -13,18 +13,14 @@ import { decodeLease, LEASE_ROW, RUNS_PARTITION, type LeaseEntity, type LeaseInf
 import { deadLocalHolder, localHolder } from "./leaseHolder.js";
 import { WriterLease } from "./writerLease.js";
 import { createLeaseLostError } from "../tables/leaseErrors.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_LEASE_DURATION_IN_MS } from "../configuration/defaults.js";
 
-export const DEFAULT_LEASE_DURATION_IN_MS = 5 * 60_000;
 
-export interface AcquireLeaseOptions {
+export interface AcquireLeaseOptions extends OperationOptions {
   trigger: SyncTrigger;
   /** How long the lease lasts without renewal. Default 5 minutes. */
   leaseDurationInMs?: number;
-  abortSignal?: AbortSignal;
-}
-
-export interface LeaseOperationOptions {
-  abortSignal?: AbortSignal;
 }
 
 export class LeaseStore {
@@ -85,7 +81,7 @@ export class LeaseStore {
    * Extends the lease; throws `lease_lost` (and marks the lease lost) when another holder has
    * taken it over, or when this process let it lapse by its own clocks (it was frozen).
    */
-  async renew(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+  async renew(lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     const abortSignal = options.abortSignal;
     await lease.exclusive(async () => {
       lease.assertHeld();
@@ -110,7 +106,7 @@ export class LeaseStore {
   }
 
   /** Gives the lease up (only if we still hold it), so the next run need not wait for it to expire. */
-  async release(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+  async release(lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     const abortSignal = options.abortSignal;
     await lease.exclusive(async () => {
       try {
@@ -123,14 +119,14 @@ export class LeaseStore {
   }
 
   /** The current holder, or undefined when no lease is held (none, or expired). */
-  async get(options: LeaseOperationOptions = {}): Promise<LeaseInfo | undefined> {
+  async get(options: OperationOptions = {}): Promise<LeaseInfo | undefined> {
     const entity = await this.#read(options.abortSignal);
     if (!entity || new Date(entity.expiresAt).getTime() <= Date.now()) return undefined;
     return decodeLease(entity);
   }
 
   /** The lease entity's ETag (it changes whenever a writer takes or renews the lease), or undefined when there is none. */
-  async getVersion(options: LeaseOperationOptions = {}): Promise<{ etag: string; held: boolean; info: LeaseInfo } | undefined> {
+  async getVersion(options: OperationOptions = {}): Promise<{ etag: string; held: boolean; info: LeaseInfo } | undefined> {
     const entity = await this.#read(options.abortSignal);
     if (!entity) return undefined;
     return { etag: entity.etag, held: new Date(entity.expiresAt).getTime() > Date.now(), info: decodeLease(entity) };

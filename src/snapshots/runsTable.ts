@@ -14,10 +14,9 @@ import { isStatusCode, queryEntities, READ_PAGE_SIZE } from "../tables/tableStor
 import type { LeaseStore } from "./leaseStore.js";
 import { decodeRun, LATEST_ROW, numberOf, RUNS_PARTITION, type LatestEntity, type LatestSnapshot, type RunEntity, type SyncRunRecord } from "./runRecords.js";
 import type { WriterLease } from "./writerLease.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface RunsReadOptions {
-  abortSignal?: AbortSignal;
-}
+export type RunsReadOptions = OperationOptions;
 
 export interface ListRunsOptions extends RunsReadOptions {
   /** Stop after this many runs. */
@@ -30,8 +29,7 @@ export interface ListRunsOptions extends RunsReadOptions {
  * partition's fence row, is checked in the same transaction). Without a lease the write is not
  * fenced: only for tools that own the store alone (tests, the benchmark).
  */
-export interface WriteOptions {
-  abortSignal?: AbortSignal;
+export interface WriteOptions extends OperationOptions {
   lease?: WriterLease;
 }
 

@@ -14,16 +14,14 @@ import { queryEntities } from "../tables/tableStore.js";
 import type { SyncRunRecord } from "./runRecords.js";
 import type { RunsTable } from "./runsTable.js";
 import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface ListSnapshotUsersOptions {
-  abortSignal?: AbortSignal;
+export interface ListSnapshotUsersOptions extends OperationOptions {
   /** Also list the users of a snapshot whose run is running or failed (partial). Default false. */
   includeIncomplete?: boolean;
 }
 
-export interface DiffSnapshotsOptions {
-  abortSignal?: AbortSignal;
-}
+export type DiffSnapshotsOptions = OperationOptions;
 
 export class SnapshotReader {
   readonly #kind: ObjectKind;
@@ -78,7 +76,7 @@ export class SnapshotReader {
   }
 
   /** The run of a complete snapshot, or `snapshot_not_found` saying why it is not one (no such run, incomplete, deleted). */
-  async getCompleteRun(snapshotId: string, options: { abortSignal?: AbortSignal } = {}): Promise<SyncRunRecord> {
+  async getCompleteRun(snapshotId: string, options: OperationOptions = {}): Promise<SyncRunRecord> {
     assertSnapshotId(snapshotId);
     const run = await this.#runs.getRun(snapshotId, options);
     if (!run) throw createSnapshotError({ kind: "noSuchSnapshot", snapshotId });
@@ -88,7 +86,7 @@ export class SnapshotReader {
   }
 
   /** Fails with `read_incomplete` when retention began deleting the snapshot (or its record changed) after it was checked. */
-  async #assertStillWhole(snapshotId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
+  async #assertStillWhole(snapshotId: string, options: OperationOptions): Promise<void> {
     const run = await this.#runs.getRun(snapshotId, options);
     if (run?.status === "succeeded" && !run.snapshotDeletedAt) return;
     throw createSnapshotError({ kind: "changedWhileRead", snapshotId, deletedAt: run?.snapshotDeletedAt });

@@ -18,7 +18,7 @@ import { storageError } from "../tables/storageErrors.js";
 import { runRowKey } from "../tables/keys.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
-import { LeaseStore, type AcquireLeaseOptions, type LeaseOperationOptions } from "./leaseStore.js";
+import { LeaseStore, type AcquireLeaseOptions } from "./leaseStore.js";
 import { SnapshotRetention, type DeleteExpiredSnapshotsOptions, type DeleteExpiredSnapshotsResult } from "./retention.js";
 import { encodeLaneState, LEASE_ROW, RUNS_PARTITION, type LaneRunState, type LatestSnapshot, type LeaseInfo, type RunStats, type SyncRunRecord } from "./runRecords.js";
 import { RunsTable, type ListRunsOptions, type RunsReadOptions, type WriteOptions } from "./runsTable.js";
@@ -26,9 +26,11 @@ import type { SnapshotChange } from "./snapshotDiff.js";
 import { SnapshotReader, type DiffSnapshotsOptions, type ListSnapshotUsersOptions } from "./snapshotReader.js";
 import { SnapshotWriter, type CheckpointRunOptions, type StartRunOptions, type UpsertUsersResult } from "./snapshotWriter.js";
 import type { WriterLease } from "./writerLease.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_PARTITION_COUNT, DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export { WriterLease } from "./writerLease.js";
-export { DEFAULT_LEASE_DURATION_IN_MS, type AcquireLeaseOptions } from "./leaseStore.js";
+export { type AcquireLeaseOptions } from "./leaseStore.js";
 export type { DeleteExpiredSnapshotsOptions, DeleteExpiredSnapshotsResult } from "./retention.js";
 export { MAX_ERROR_LENGTH, MAX_SKIPPED_RECORDED } from "./runRecords.js";
 export type { LaneRunState, LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
@@ -56,13 +58,7 @@ export interface SnapshotStoreClientOptions {
   clientOptions?: TableServiceClientOptions;
 }
 
-export interface OperationOptionsBase {
-  abortSignal?: AbortSignal;
-}
-
-export { DEFAULT_TABLE_PREFIX } from "../tables/tablePrefix.js";
-export const DEFAULT_PARTITION_COUNT = 16;
-export const DEFAULT_WRITE_CONCURRENCY = 16;
+export { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENCY } from "../configuration/defaults.js";
 
 export class SnapshotStoreClient {
   readonly kind: ObjectKind;
@@ -107,17 +103,17 @@ export class SnapshotStoreClient {
   }
 
   /** Creates both tables when they do not exist. */
-  async createTablesIfNotExist(options: OperationOptionsBase = {}): Promise<void> {
+  async createTablesIfNotExist(options: OperationOptions = {}): Promise<void> {
     await Promise.all([this.createRunsTableIfNotExists(options), this.createSnapshotsTableIfNotExists(options)]);
   }
 
   /** The run-records table alone: where the writer lease lives, so the one table a run creates before it holds the lease. */
-  async createRunsTableIfNotExists(options: OperationOptionsBase = {}): Promise<void> {
+  async createRunsTableIfNotExists(options: OperationOptions = {}): Promise<void> {
     await this.#createTable(this.#runsClient, options);
   }
 
   /** The snapshots table alone (a run creates it once it holds the lease). */
-  async createSnapshotsTableIfNotExists(options: OperationOptionsBase = {}): Promise<void> {
+  async createSnapshotsTableIfNotExists(options: OperationOptions = {}): Promise<void> {
     await this.#createTable(this.#snapshots, options);
   }
 
@@ -127,7 +123,7 @@ export class SnapshotStoreClient {
    * behind). Returns whether it was deleted. Anything else in the table (run records, a latest
    * snapshot) keeps it. Deleting the table ends the lease.
    */
-  async discardRunsTableHoldingOnly(lease: WriterLease, options: OperationOptionsBase = {}): Promise<boolean> {
+  async discardRunsTableHoldingOnly(lease: WriterLease, options: OperationOptions = {}): Promise<boolean> {
     const table = this.#runsClient;
     let entities: Array<{ partitionKey?: string; rowKey?: string; owner?: unknown }>;
     try {
@@ -146,7 +142,7 @@ export class SnapshotStoreClient {
     return true;
   }
 
-  async #createTable(table: TableClient, options: OperationOptionsBase): Promise<void> {
+  async #createTable(table: TableClient, options: OperationOptions): Promise<void> {
     try {
       await table.createTable({ abortSignal: options.abortSignal });
     } catch (error) {
@@ -166,7 +162,7 @@ export class SnapshotStoreClient {
   upsertUsers(snapshotId: string, users: readonly GraphUser[], options: WriteOptions = {}): Promise<UpsertUsersResult> {
     return this.#writer.upsertObjects(snapshotId, users, options);
   }
-  claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptionsBase = {}): Promise<void> {
+  claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     return this.#writer.claimSnapshot(snapshotId, lease, options);
   }
   checkpointRun(run: SyncRunRecord, nextLink: string | undefined, stats: RunStats, options: CheckpointRunOptions = {}): Promise<SyncRunRecord> {
@@ -192,13 +188,13 @@ export class SnapshotStoreClient {
   acquireLease(options: AcquireLeaseOptions): Promise<WriterLease> {
     return this.#leases.acquire(options);
   }
-  renewLease(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+  renewLease(lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     return this.#leases.renew(lease, options);
   }
-  releaseLease(lease: WriterLease, options: LeaseOperationOptions = {}): Promise<void> {
+  releaseLease(lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     return this.#leases.release(lease, options);
   }
-  getLease(options: LeaseOperationOptions = {}): Promise<LeaseInfo | undefined> {
+  getLease(options: OperationOptions = {}): Promise<LeaseInfo | undefined> {
     return this.#leases.get(options);
   }
 

@@ -31,6 +31,7 @@ import {
 } from "./runRecords.js";
 import type { RunsTable, WriteOptions } from "./runsTable.js";
 import type { WriterLease } from "./writerLease.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export interface StartRunOptions extends WriteOptions {
   trigger: SyncTrigger;
@@ -154,7 +155,7 @@ export class SnapshotWriter {
    * Takes a snapshot's partitions over for `lease` (rewrites their fence rows), so that no write of
    * an earlier holder of the snapshot can land after this. resumeRun does it.
    */
-  async claimSnapshot(snapshotId: string, lease: WriterLease, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+  async claimSnapshot(snapshotId: string, lease: WriterLease, options: OperationOptions = {}): Promise<void> {
     assertSnapshotId(snapshotId);
     const keys = Array.from({ length: this.#partitionCount }, (_, shard) => `${snapshotId}-${shard.toString(16).padStart(2, "0")}`);
     await this.#fence(lease, snapshotId).claim(keys, options.abortSignal);

@@ -25,6 +25,7 @@ import { newRunId } from "../tables/keys.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { MirrorRunCounters } from "../mirror/mirrorRunCounters.js";
 import type { SnapshotCompanion, SnapshotMirrorRound, SyncRunView } from "./snapshotPorts.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** The delta reader, as the one-pass round sees it (UserDeltaClient). */
 export interface LatestDeltaSource {
@@ -32,7 +33,7 @@ export interface LatestDeltaSource {
   readonly select: readonly string[];
   readonly snapshotOnly?: ReadonlyArray<{ name: string; reason: string }>;
   /** `GET /users/delta?$select=…&$deltatoken=latest`: a delta link from now, no users. */
-  latestDeltaLink(options?: { abortSignal?: AbortSignal; counters?: Record<string, number> }): Promise<string>;
+  latestDeltaLink(options?: OperationOptions & { counters?: Record<string, number> }): Promise<string>;
 }
 
 export interface OnePassRoundDependencies {
@@ -46,11 +47,10 @@ export interface OnePassRoundDependencies {
   now?: () => Date;
 }
 
-export interface OnePassRoundOptions {
+export interface OnePassRoundOptions extends OperationOptions {
   /** Why a new round starts with a new snapshot run; undefined: only a stopped run's round is continued. */
   reason: MirrorRunReason | undefined;
   trigger?: SyncTrigger;
-  abortSignal?: AbortSignal;
   onPage?: RunMirrorSyncOptions["onPage"];
   /**
    * The run record of an incremental round that handed its full round over (Graph refused its delta
@@ -89,10 +89,10 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     return this.#record;
   }
 
-  async prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound } = {}): Promise<SnapshotMirrorRound> {
+  async prepare(options: OperationOptions & { restarts?: SnapshotMirrorRound } = {}): Promise<SnapshotMirrorRound> {
     const { delta } = this.#deps;
     const round = newRunId(this.#now());
-    const deltaLink = await delta.latestDeltaLink({ counters: this.#counters, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    const deltaLink = await delta.latestDeltaLink({ counters: this.#counters, abortSignal: options.abortSignal });
     return { round, deltaLink, select: [...delta.select], reason: this.#options.reason ?? options.restarts?.reason ?? "forced" };
   }
 
@@ -191,8 +191,8 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     await this.#deps.mirror.recordRun(record, { lease: this.#deps.lease });
   }
 
-  #signal(): { abortSignal?: AbortSignal } {
-    return this.#options.abortSignal ? { abortSignal: this.#options.abortSignal } : {};
+  #signal(): OperationOptions {
+    return { abortSignal: this.#options.abortSignal };
   }
 }
 

@@ -42,7 +42,7 @@ export interface SyncRunView extends RunHandle {
 /** The reading stage, as the sync sees it. */
 export interface UserPageSource {
   /** `counters` is this run's bag of named counts: the source adds to it as it reads. `startLink` continues from a checkpoint. */
-  listUserPages(options?: { abortSignal?: AbortSignal; counters?: Record<string, number>; startLink?: string; seenLinks?: Iterable<string> }): AsyncIterable<UserPage>;
+  listUserPages(options?: OperationOptions & { counters?: Record<string, number>; startLink?: string; seenLinks?: Iterable<string> }): AsyncIterable<UserPage>;
 }
 
 /** The writer lease as the sync sees it (WriterLease in production). */
@@ -61,36 +61,38 @@ export interface RunLeaseView {
 export interface SnapshotSink<TRun extends SyncRunView, TLease extends RunLeaseView> {
   readonly partitionCount: number;
   /** Takes the writer lease or throws `run_in_progress`. */
-  acquireLease(options: { trigger: SyncTrigger; leaseDurationInMs?: number; abortSignal?: AbortSignal }): Promise<TLease>;
+  acquireLease(options: OperationOptions & { trigger: SyncTrigger; leaseDurationInMs?: number }): Promise<TLease>;
   /** Throws `lease_lost` (and marks the lease lost) when another run took the lease over. */
   renewLease(lease: TLease): Promise<void>;
   releaseLease(lease: TLease): Promise<void>;
   /** Runs that are running (their process died: we hold the lease) or paused, newest first. */
   listUnfinishedRuns(): AsyncIterable<TRun>;
-  startRun(options: { trigger: SyncTrigger; select: readonly string[]; mirrorRound?: SnapshotMirrorRound; abortSignal?: AbortSignal; lease: TLease }): Promise<TRun>;
+  startRun(options: OperationOptions & { trigger: SyncTrigger; select: readonly string[]; mirrorRound?: SnapshotMirrorRound; lease: TLease }): Promise<TRun>;
   /** Takes the run's snapshot over (its previous holder's late writes cannot land) and marks it running. */
   resumeRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
   abandonRun(run: TRun, reason: string, options: { lease: TLease }): Promise<TRun>;
   upsertUsers(
     snapshotId: string,
     users: readonly GraphUser[],
-    options: { abortSignal?: AbortSignal; lease: TLease },
+    options: OperationOptions & { lease: TLease },
   ): Promise<{ entitiesWritten: number; transactions: number; skipped: SkippedUser[] }>;
   /** Saves progress and renews the lease in one transaction (throws `lease_lost` when it was taken over). */
   checkpointRun(run: TRun, nextLink: string | undefined, stats: RunStats, options: { lease: TLease; linkDigests?: readonly string[] }): Promise<TRun>;
   pauseRun(run: TRun, options: { lease: TLease }): Promise<TRun>;
   completeRun(run: TRun, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
   failRun(run: TRun, error: string, stats: RunStats, options: { lease: TLease }): Promise<TRun>;
-  deleteExpiredSnapshots?(options: {
-    keepCount: number;
-    keepWithinInMs: number;
-    keepSupersededWithinInMs?: number;
-    abortSignal?: AbortSignal;
-    lease: TLease;
-  }): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
+  deleteExpiredSnapshots?(
+    options: OperationOptions & {
+      keepCount: number;
+      keepWithinInMs: number;
+      keepSupersededWithinInMs?: number;
+      lease: TLease;
+    },
+  ): Promise<{ deletedSnapshotIds: string[]; deletedEntities: number }>;
 }
 
 import type { SyncTrigger } from "../shared/syncTrigger.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export type { SyncTrigger };
 
@@ -110,7 +112,7 @@ export interface SnapshotCompanion<TRun> {
    * Called before a new run starts, when wanted or when the run replaces one that carried a round
    * (`restarts`: that round, started again): what to keep with the run record.
    */
-  prepare(options: { abortSignal?: AbortSignal; restarts?: SnapshotMirrorRound }): Promise<SnapshotMirrorRound>;
+  prepare(options: OperationOptions & { restarts?: SnapshotMirrorRound }): Promise<SnapshotMirrorRound>;
   /** The run starts or continues: false when the run carries no round (the companion stays out of it). */
   attach(run: TRun, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean>;
   /** One page the snapshot committed to storage (before its checkpoint). */
@@ -145,10 +147,9 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
   retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }
 
-export interface RunUserSyncOptions {
+/** Aborting `abortSignal` stops the run at its last checkpoint (paused); the next run continues. */
+export interface RunUserSyncOptions extends OperationOptions {
   trigger: SyncTrigger;
-  /** Aborting stops the run at its last checkpoint (paused); the next run continues. */
-  abortSignal?: AbortSignal;
   /** Called after every committed page. */
   onProgress?: (stats: Readonly<RunStats>) => void;
 }
@@ -178,5 +179,4 @@ export interface UserSyncResult<TRun extends RunHandle> {
   retention?: { deletedSnapshotIds: string[]; deletedEntities: number };
 }
 
-/** A stopped run is resumed only while its last checkpoint is younger than this (default). */
-export const DEFAULT_RESUME_WITHIN_IN_MS = 60 * 60_000;
+export { DEFAULT_RESUME_WITHIN_IN_MS } from "../configuration/defaults.js";

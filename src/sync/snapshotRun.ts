@@ -79,7 +79,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
             sink.acquireLease({
               trigger: this.#options.trigger,
               ...(control.leaseDurationInMs !== undefined ? { leaseDurationInMs: control.leaseDurationInMs } : {}),
-              ...(external ? { abortSignal: external } : {}),
+              abortSignal: external,
             }),
         });
     this.#lease = this.#options.lease ?? held!.lease;

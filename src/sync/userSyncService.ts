@@ -1,3 +1,4 @@
+import type { OperationOptions } from "../shared/abort.js";
 import type { Settings } from "../configuration/settings.js";
 import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
@@ -29,12 +30,11 @@ export interface RunSyncOptions extends RunUserSyncOptions {
   runControl?: RunControl;
 }
 
-export interface RunDueOptions {
+/** Aborting `abortSignal` pauses the snapshot at its last checkpoint, or stops the mirror's round (read again next time). */
+export interface RunDueOptions extends OperationOptions {
   trigger: SyncTrigger;
   /** `run --full`: a snapshot and a full round of the mirror now, whatever the schedule. */
   full?: boolean;
-  /** Aborting pauses the snapshot at its last checkpoint, or stops the mirror's round (read again next time). */
-  abortSignal?: AbortSignal;
   /** Overrides the settings' maximum run duration, resume window and lease duration (tests, the command line). */
   runControl?: RunControl;
   /** Called after every committed snapshot page. */
@@ -58,7 +58,7 @@ export interface RunDueOptions {
    * Throwing ends the run having written nothing; for `tenant_removed`, the run-records table goes
    * too when it holds nothing but this run's lease (it was created for this run alone).
    */
-  underLease?: (lease: WriterLease, options: { abortSignal?: AbortSignal | undefined }) => Promise<void>;
+  underLease?: (lease: WriterLease, options: OperationOptions) => Promise<void>;
 }
 
 /** runMirrorRound's options: runDue's, without `full` (a full round is never forced by a mirror round). */
@@ -318,12 +318,12 @@ export class UserSyncService {
   }
 
   /** What a run would do now (reads the store's latest snapshot and unfinished runs, and the mirror's state). */
-  async whatIsDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal } = {}): Promise<DueWork> {
+  async whatIsDue(options: OperationOptions & { full?: boolean; now?: Date } = {}): Promise<DueWork> {
     return (await this.#decideDue(options)).due;
   }
 
   /** What is due, and the mirror round its saved state gives with it (one read of each). */
-  async #decideDue(options: { full?: boolean; now?: Date; abortSignal?: AbortSignal | undefined }): Promise<DecidedDue> {
+  async #decideDue(options: OperationOptions & { full?: boolean; now?: Date }): Promise<DecidedDue> {
     const signal = { abortSignal: options.abortSignal };
     const latest = await this.store.getLatestSnapshot(signal);
     const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;

@@ -9,8 +9,8 @@ import type { TableStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { encodedBodyPolicy } from "./encodedBodyPolicy.js";
 import { storageRequestTimeoutPolicy } from "./requestTimeoutPolicy.js";
+import { DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
 
-export const DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS = 30_000;
 
 export interface CreateTableClientOptions {
   storage: TableStorageSettings;

@@ -4,9 +4,8 @@
  * with a letter; the longest suffix (`MirrorChanges`) leaves 50 characters after the first.
  */
 import { UserSyncError } from "../shared/errors.js";
+import { DEFAULT_TABLE_PREFIX } from "../configuration/defaults.js";
 
-/** Single-tenant mode's prefix (a registered tenant's is tenantTablePrefix, src/tenants/tenantId.ts). */
-export const DEFAULT_TABLE_PREFIX = "entraUser";
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,50}$/;
 
 /** The prefix to use (the default when none is given); throws `invalid_setting` for one no table name can start with. */

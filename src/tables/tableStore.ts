@@ -5,15 +5,15 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError, storageErrorCode } from "./storageErrors.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** Entities per page when reading. */
 export const READ_PAGE_SIZE = 1000;
 
-export interface QueryOptions {
+export interface QueryOptions extends OperationOptions {
   filter: string;
   /** Only these columns (keys are always returned). */
   select?: string[];
-  abortSignal?: AbortSignal | undefined;
   /** Entities per page. Default READ_PAGE_SIZE. */
   pageSize?: number;
   /** An absent table reads as empty (nothing was written yet) instead of failing. */

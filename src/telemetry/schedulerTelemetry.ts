@@ -9,6 +9,7 @@ import type { Logger } from "../shared/logger.js";
 import { SCHEDULER_METRICS } from "./metricNames.js";
 import { runMeter } from "./runMetrics.js";
 import { flushTelemetry } from "./runTelemetry.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export interface SchedulerPassFacts {
   registered: number;
@@ -18,8 +19,8 @@ export interface SchedulerPassFacts {
 
 /** The two counts read from the queues (TenantQueueClient). */
 export interface QueueDepths {
-  approximateMessageCount(options: { abortSignal?: AbortSignal }): Promise<number>;
-  approximatePoisonMessageCount(options: { abortSignal?: AbortSignal }): Promise<number>;
+  approximateMessageCount(options: OperationOptions): Promise<number>;
+  approximatePoisonMessageCount(options: OperationOptions): Promise<number>;
 }
 
 const READ_TIMEOUT_IN_MS = 10_000;

@@ -26,6 +26,7 @@ import type { AzureMonitorOpenTelemetryOptions } from "@azure/monitor-openteleme
 import { z } from "zod";
 import { describeError, UserSyncError } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
+import { DEFAULT_TRACE_SAMPLING_RATIO } from "../configuration/defaults.js";
 
 export const CONNECTION_STRING_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING";
 export const AUTHENTICATION_STRING_SETTING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING";
@@ -120,7 +121,7 @@ export function telemetryIdentity(env: Record<string, string | undefined>): { ki
 /** USER_SYNC_TRACE_SAMPLING_RATIO: a number from 0 to 1 (default 1). */
 export function samplingRatio(env: Record<string, string | undefined>): number {
   const raw = env[SAMPLING_RATIO_SETTING]?.trim();
-  if (raw === undefined || raw === "") return 1;
+  if (raw === undefined || raw === "") return DEFAULT_TRACE_SAMPLING_RATIO;
   const value = Number(raw);
   if (!/^\d*\.?\d+$/.test(raw) || !(value >= 0 && value <= 1)) {
     throw new UserSyncError("invalid_setting", `${SAMPLING_RATIO_SETTING} must be a number from 0 to 1 (the share of runs whose traces are kept), not "${raw}". Remove it to keep every run's trace.`);

@@ -6,12 +6,13 @@
  */
 import { createTenantError } from "./tenantErrors.js";
 import { isTenantGuid, parseTenantId } from "./tenantId.js";
+import type { OperationOptions } from "../shared/abort.js";
+import { DEFAULT_TENANT_RESOLVE_TIMEOUT_IN_MS } from "../configuration/defaults.js";
 
-export interface ResolveTenantOptions {
+export interface ResolveTenantOptions extends OperationOptions {
   /** e.g. https://login.microsoftonline.com (the configured cloud's). */
   authorityHost: string;
-  abortSignal?: AbortSignal;
-  /** Default 15 s. */
+  /** Default DEFAULT_TENANT_RESOLVE_TIMEOUT_IN_MS (15 s). */
   timeoutInMs?: number;
 }
 
@@ -26,7 +27,7 @@ export async function resolveTenant(tenant: string, options: ResolveTenantOption
   if (parsed.kind === "guid") return { tenantId: parsed.tenantId };
   const host = options.authorityHost.replace(/\/+$/, "");
   const url = `${host}/${encodeURIComponent(parsed.domain)}/v2.0/.well-known/openid-configuration`;
-  const signals = [AbortSignal.timeout(options.timeoutInMs ?? 15_000), ...(options.abortSignal ? [options.abortSignal] : [])];
+  const signals = [AbortSignal.timeout(options.timeoutInMs ?? DEFAULT_TENANT_RESOLVE_TIMEOUT_IN_MS), ...(options.abortSignal ? [options.abortSignal] : [])];
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.any(signals), headers: { accept: "application/json" } });

@@ -14,18 +14,18 @@ import { createTableClient } from "../tables/tableClient.js";
 import { isStatusCode } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { tenantTablePrefix } from "./tenantId.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** The tables of the snapshot store and the live mirror, for a table prefix: every object kind's, and the run records. */
 export function tenantTableNames(tablePrefix: string): string[] {
   return storeTableNames(tablePrefix, OBJECT_KINDS);
 }
 
-export interface DeleteTenantDataOptions {
+export interface DeleteTenantDataOptions extends OperationOptions {
   storage: TableStorageSettings;
   /** The tenant's snapshot store (its writer lease): built by the composition (composeTenantStorage). */
   store: SnapshotStoreClient;
   credential?: TokenCredential | undefined;
-  abortSignal?: AbortSignal;
 }
 
 export interface DeletedTable {
@@ -49,7 +49,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
   if (runsExisted) {
     try {
       // Held until its table is deleted: a run that starts meanwhile finds it held and skips.
-      await options.store.acquireLease({ trigger: "cli", ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+      await options.store.acquireLease({ trigger: "cli", abortSignal: options.abortSignal });
     } catch (error) {
       if (isUserSyncError(error, "run_in_progress")) {
         const { runId, expiresAt } = error.details;

@@ -14,6 +14,7 @@ import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { isStatusCode, queryEntities } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "./tenantId.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 export interface TenantRegistryClientOptions {
   storage: TableStorageSettings;
@@ -22,10 +23,6 @@ export interface TenantRegistryClientOptions {
   /** The registry table is `<prefix>Tenants`. Default "entraUser". */
   tablePrefix?: string;
   clientOptions?: TableServiceClientOptions;
-}
-
-export interface OperationOptions {
-  abortSignal?: AbortSignal;
 }
 
 /** What the registry knows about one tenant. */

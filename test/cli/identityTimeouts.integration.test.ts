@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityCallBoundInMs } from "../../src/credentials/identityRequests.js";
 import { MAX_DEQUEUE_COUNT } from "../../src/fanout/tenantQueue.js";
-import { RETRY_DELAY_IN_SECONDS } from "../../src/fanout/worker.js";
+import { RETRY_DELAY_IN_SECONDS } from "../../src/configuration/defaults.js";
 import type { ServiceName, SimulatedRequest } from "../../tools/simulated-tenant/index.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
 import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";

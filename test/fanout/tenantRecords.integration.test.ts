@@ -12,7 +12,8 @@ import { scheduleDueTenants } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
 import { changeTenantRecord, TENANT_RECORD_ATTEMPTS } from "../../src/fanout/tenantRecords.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
-import { TenantRegistryClient, type OperationOptions, type TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
+import { TenantRegistryClient, type TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
+import type { OperationOptions } from "../../src/shared/abort.js";
 import { capturingLogger } from "../support/syncEnvironment.js";
 import { azuriteForTestFile, azuriteQueueStorage } from "../support/azuriteStorage.js";
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadQueueSettings } from "../../src/configuration/queueSettings.js";
 import { loadStorageSettings } from "../../src/configuration/settings.js";
 import { MAX_DEQUEUE_COUNT, TENANT_QUEUE_NAME, TenantQueueClient, parseTenantMessage } from "../../src/fanout/tenantQueue.js";
-import { RETRY_DELAY_IN_SECONDS } from "../../src/fanout/worker.js";
+import { RETRY_DELAY_IN_SECONDS } from "../../src/configuration/defaults.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";

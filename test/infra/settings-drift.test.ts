@@ -1,6 +1,19 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CERTIFICATE_EXPIRY_WARNING_IN_DAYS,
+  DEFAULT_FULL_SCHEDULE,
+  DEFAULT_GRAPH_CLOUD,
+  DEFAULT_GRAPH_CREDENTIAL,
+  DEFAULT_SELECT,
+  DEFAULT_TENANT_MODE,
+  DEFAULT_TRACE_SAMPLING_RATIO,
+  DURATION_SETTINGS,
+  GRAPH_REQUEST_DEFAULTS,
+  RETENTION_DEFAULTS,
+  STALE_MIRROR_AFTER_IN_MS,
+} from "../../src/configuration/defaults.js";
 import { SETTING_NAMES } from "../../src/configuration/settings.js";
 import { SAMPLING_RATIO_SETTING } from "../../src/telemetry/telemetrySetup.js";
 import { call, literal, modules, objectEntries, parameters, parseBicepFile, property, resources, variables, type BicepDocument, type Node } from "../support/bicepSyntax.js";
@@ -205,5 +218,78 @@ describe("run duration: host.json functionTimeout and USER_SYNC_MAX_RUN_MINUTES"
     expect(Number(defaultMinutes)).toBeLessThanOrEqual(Number(maxValue));
     const fn = modules(main).find((m) => m.path === "modules/function-app.bicep")!;
     expect(property(fn.body, "params.userSyncMaxRunMinutes")?.text).toBe("userSyncMaxRunMinutes");
+  });
+});
+
+describe("defaults: README, docs and Bicep state those of src/configuration/defaults.ts", () => {
+  const ROOT = join(import.meta.dirname, "..", "..");
+  const README = readFileSync(join(ROOT, "README.md"), "utf8");
+  const DOCS = readdirSync(join(ROOT, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => ({ file: `docs/${name}`, text: readFileSync(join(ROOT, "docs", name), "utf8") }));
+
+  /** Every setting with a default, as written in the documentation, from defaults.ts. */
+  const DEFAULTS: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(DURATION_SETTINGS).map(([name, range]) => [name, String(range.fallback)])),
+    USER_SYNC_TENANT_MODE: DEFAULT_TENANT_MODE,
+    GRAPH_CLOUD: DEFAULT_GRAPH_CLOUD,
+    GRAPH_CREDENTIAL: DEFAULT_GRAPH_CREDENTIAL,
+    GRAPH_MAX_RETRIES: String(GRAPH_REQUEST_DEFAULTS.maxRetries),
+    USER_SYNC_FULL_SCHEDULE: DEFAULT_FULL_SCHEDULE,
+    SNAPSHOT_RETENTION_COUNT: String(RETENTION_DEFAULTS.count),
+    USER_SYNC_TRACE_SAMPLING_RATIO: String(DEFAULT_TRACE_SAMPLING_RATIO),
+  };
+  /** Default cells of the settings table that are no value of defaults.ts. */
+  const NOT_A_VALUE = new Set(["", "per cloud", "see below", "unset"]);
+
+  it("the README's settings table gives each setting the default defaults.ts has", () => {
+    const rows = README.split("\n").filter((line) => /^\| `[A-Z][A-Z0-9_]+` \|/.test(line));
+    expect(rows.length).toBeGreaterThan(20);
+    const stated = new Map<string, string>();
+    for (const row of rows) {
+      const [, name, , cell] = row.split("|").map((c) => c.trim());
+      const setting = name!.replaceAll("`", "");
+      const value = /^`([^`]*)`/.exec(cell!)?.[1];
+      if (value === undefined) {
+        expect(NOT_A_VALUE.has(cell!), `${setting}: the default "${cell}" is neither a value nor a known phrase`).toBe(true);
+        continue;
+      }
+      stated.set(setting, value);
+    }
+    const documented = Object.keys(DEFAULTS).filter((name) => stated.has(name) || SETTING_NAMES.includes(name as never));
+    expect(Object.fromEntries([...stated].sort())).toEqual(Object.fromEntries(documented.map((name) => [name, DEFAULTS[name]]).sort()));
+  });
+
+  it("the README's default USER_SYNC_SELECT is DEFAULT_SELECT", () => {
+    const list = /^Default `USER_SYNC_SELECT`: `([^`]+)`/m.exec(README)?.[1];
+    expect(list?.split(", ")).toEqual([...DEFAULT_SELECT]);
+  });
+
+  it("every \"`SETTING` … default X\" in the README and docs/ states defaults.ts's", () => {
+    const statements: string[] = [];
+    const wrong: string[] = [];
+    for (const { file, text } of [{ file: "README.md", text: README }, ...DOCS]) {
+      // `NAME` (default 20 s, …) / `NAME`, default 60 / `NAME` (6-field NCRONTAB, UTC, default `0 0 2 * * *`)
+      for (const match of text.matchAll(/`([A-Z][A-Z0-9_]{5,})`[^`.|;]{0,40}?\bdefault:? (`[^`]+`|[0-9.]+|[A-Za-z]+)/g)) {
+        const [, name, raw] = match;
+        if (!(name! in DEFAULTS)) continue;
+        const value = raw!.replaceAll("`", "");
+        statements.push(`${file}: ${name}`);
+        if (value !== DEFAULTS[name!]) wrong.push(`${file}: ${name} default ${value}, defaults.ts ${DEFAULTS[name!]}`);
+      }
+    }
+    expect(statements.length, "the documentation states defaults in this form (the pattern still finds them)").toBeGreaterThan(10);
+    expect(wrong).toEqual([]);
+  });
+
+  it("Bicep's parameters that restate a default hold defaults.ts's", async () => {
+    const main = await parseBicepFile(MAIN);
+    const monitoring = await parseBicepFile(join(ROOT, "infra", "modules", "monitoring.bicep"));
+    const defaultOf = (doc: BicepDocument, name: string) => literal(parameters(doc).find((p) => p.name === name)?.defaultValue);
+    expect(defaultOf(main, "graphCloud")).toBe(DEFAULT_GRAPH_CLOUD);
+    expect(defaultOf(main, "graphCredential")).toBe(DEFAULT_GRAPH_CREDENTIAL);
+    expect(defaultOf(main, "staleMirrorAfterHours")).toBe(STALE_MIRROR_AFTER_IN_MS / 3_600_000);
+    expect(defaultOf(monitoring, "staleMirrorAfterHours")).toBe(STALE_MIRROR_AFTER_IN_MS / 3_600_000);
+    expect(defaultOf(monitoring, "certificateExpiryWarningDays")).toBe(CERTIFICATE_EXPIRY_WARNING_IN_DAYS);
   });
 });

@@ -1,6 +1,36 @@
 import { getEventListeners } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { abortable, abortReason, isAbortError, linkedAbortController } from "../../src/shared/abort.js";
+
+const SRC = join(import.meta.dirname, "..", "..", "src");
+
+/** Each line of src/ (but src/shared/abort.ts) that matches `pattern`, as `file:line: text`. */
+function linesOfSrc(pattern: RegExp): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(SRC, { recursive: true, encoding: "utf8" })) {
+    const file = name.split("\\").join("/");
+    if (!file.endsWith(".ts") || file === "shared/abort.ts") continue;
+    readFileSync(join(SRC, file), "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (pattern.test(line)) found.push(`src/${file}:${i + 1}: ${line.trim()}`);
+      });
+  }
+  return found;
+}
+
+describe("OperationOptions, the one options type with abortSignal", () => {
+  it("is the only declaration of an optional abortSignal in an options type: every <Method>Options extends it", () => {
+    // A member `abortSignal?: AbortSignal` (in an interface or an inline type); positional parameters are not options bags.
+    expect(linesOfSrc(/abortSignal\?: AbortSignal(\s*\|\s*undefined)?\s*[;}]/)).toEqual([]);
+  });
+
+  it("takes the caller's signal as it is: no conditional spread of abortSignal", () => {
+    expect(linesOfSrc(/\?\s*\{\s*abortSignal\b[^}]*\}\s*:\s*\{\s*\}/)).toEqual([]);
+  });
+});
 
 describe("linkedAbortController", () => {
   it("aborts with its parent, carrying the parent's reason", () => {

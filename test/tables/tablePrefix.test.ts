@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { UserMirrorClient } from "../../src/mirror/userMirrorClient.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
-import { checkedTablePrefix, DEFAULT_TABLE_PREFIX } from "../../src/tables/tablePrefix.js";
+import { DEFAULT_TABLE_PREFIX } from "../../src/configuration/defaults.js";
+import { checkedTablePrefix } from "../../src/tables/tablePrefix.js";
 import { TenantRegistryClient } from "../../src/tenants/tenantRegistryClient.js";
 
 const storage = { kind: "connectionString", connectionString: "UseDevelopmentStorage=true", tableEndpoint: "http://127.0.0.1:10002/devstoreaccount1", allowInsecureConnection: true } as const;
