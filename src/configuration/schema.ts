@@ -7,7 +7,7 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { isLoopbackHost } from "../shared/loopback.js";
 import { CLOUD_NAMES, CLOUDS } from "./clouds.js";
-import { DEFAULT_FULL_SCHEDULE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
+import { DEFAULT_FULL_SCHEDULE, DEFAULT_GROUPS, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
 import { selectProblems, unknownPropertyProblems } from "./userProperties.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -196,6 +196,15 @@ export const schema = z
     SNAPSHOT_RETENTION_COUNT: wholeNumber(1, 100000, RETENTION_DEFAULTS.count, "newest complete snapshots to keep (the latest is always kept)"),
     SNAPSHOT_RETENTION_DAYS: duration("SNAPSHOT_RETENTION_DAYS", "a complete snapshot is kept even when it is not among the newest SNAPSHOT_RETENTION_COUNT; 0 keeps none by age"),
     SNAPSHOT_RETENTION_GRACE_MINUTES: duration("SNAPSHOT_RETENTION_GRACE_MINUTES", "a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
+    USER_SYNC_GROUPS: optional().pipe(
+      z
+        .enum(["true", "false"], {
+          error: (issue) =>
+            `must be true (also sync groups, memberships and managers; needs GroupMember.Read.All, docs/groups.md) or false (users only, the default); got "${String(issue.input)}".`,
+        })
+        .optional()
+        .transform((v) => (v === undefined ? DEFAULT_GROUPS : v === "true")),
+    ),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value
