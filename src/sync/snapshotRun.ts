@@ -262,6 +262,21 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         }
       }
     }
+    if (!stoppedEarly && this.#deps.beforePromotion) {
+      // The run's other parts (the groups) finish before the snapshot is promoted; a run stopped in
+      // them is continued with every page read, and does them again.
+      try {
+        progress.run = await this.#deps.beforePromotion(progress.run, { abortSignal: this.#readStop.signal });
+      } catch (error) {
+        if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
+        if (this.#stopReason !== undefined && isAbortError(error)) {
+          stoppedEarly = true;
+        } else {
+          await this.#recordFailure(progress.run, error, final);
+          throw error;
+        }
+      }
+    }
     if (stoppedEarly) {
       if (this.#attached) await this.#deps.companion!.stop({ paused: true });
       return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };

@@ -11,6 +11,7 @@ import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import type { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import type { GroupsRunClients } from "./groupsRound.js";
 
 /** The stores, and the credential they use for an identity-based connection. */
 export interface StorageClients {
@@ -33,4 +34,6 @@ export interface AppClients extends StorageClients {
   users: GraphUsersClient;
   /** The `/users/delta` reader (the live mirror); shares the request stage with `users`. */
   delta: UserDeltaClient;
+  /** USER_SYNC_GROUPS=true only: the `/groups/delta` reader (same request stage) and the groups' stores. */
+  groups?: GroupsRunClients;
 }

@@ -18,6 +18,7 @@ import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
 import type { AppClients } from "./syncClients.js";
+import { GroupsPart } from "./groupsPart.js";
 
 export interface UserSyncServiceOptions {
   /**
@@ -79,6 +80,8 @@ interface DueRunContext {
   options: RunDueOptions;
   runControl: RunControl;
   invokedAt: Date;
+  /** The groups part of the run (USER_SYNC_GROUPS), when on. */
+  groups: GroupsPart | undefined;
 }
 
 type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode> };
@@ -93,6 +96,8 @@ export interface DueRunResult {
   snapshotElapsedInMs?: number;
   /** The mirror's run (absent only when the run was asked to stop before it). */
   mirror?: MirrorRunRecord;
+  /** The groups' mirror run (USER_SYNC_GROUPS), when the groups part ran. */
+  groupsMirror?: MirrorRunRecord;
 }
 
 /**
@@ -115,6 +120,8 @@ export class UserSyncService {
   readonly store: SnapshotStoreClient;
   /** The live mirror (same storage and credential as `store`). */
   readonly mirror: UserMirrorClient;
+  /** USER_SYNC_GROUPS: the groups' reader and stores. */
+  readonly #groups: AppClients["groups"];
   /** The run-records table (the lease's), then the data tables: created once per service, or known to exist. */
   readonly #tablesReady: { runs?: Promise<void> | undefined; data?: Promise<void> | undefined } = {};
   #tablesKnown = false;
@@ -140,6 +147,7 @@ export class UserSyncService {
     this.delta = app.delta;
     this.store = app.store;
     this.mirror = app.mirror;
+    this.#groups = app.groups;
   }
 
   /**
@@ -189,7 +197,11 @@ export class UserSyncService {
       await this.#ensureTables("data", options.abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
       const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal });
-      return this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt }, { ...decided, due: focus(decided.due) });
+      // USER_SYNC_GROUPS: the permission is checked first; without it only the groups part fails (after the rest of the run).
+      const groups = this.#groups ? await GroupsPart.begin(this.#groups, { logger: safeLogger, lease: held.lease, trigger: options.trigger, abortSignal: options.abortSignal }) : undefined;
+      const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups }, { ...decided, due: focus(decided.due) });
+      if (groups) await groups.finish(result);
+      return result;
     });
   }
 
@@ -254,7 +266,16 @@ export class UserSyncService {
     let failure: { error: unknown } | undefined;
     try {
       result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
-        { source: this.users, sink: this.store, select: this.settings.select, logger, runControl: run.runControl, retention: this.settings.retention, companion: onePass },
+        {
+          source: this.users,
+          sink: this.store,
+          select: this.settings.select,
+          logger,
+          runControl: run.runControl,
+          retention: this.settings.retention,
+          companion: onePass,
+          ...(run.groups ? { beforePromotion: run.groups.beforePromotion } : {}),
+        },
         { trigger: options.trigger, lease, invokedAt: run.invokedAt, abortSignal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
       );
     } catch (error) {
@@ -413,7 +434,11 @@ export class UserSyncService {
       ready =
         which === "runs"
           ? this.store.createRunsTableIfNotExists(signal)
-          : Promise.all([this.store.createSnapshotsTableIfNotExists(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => {
+          : Promise.all([
+              this.store.createSnapshotsTableIfNotExists(signal),
+              this.mirror.createTablesIfNotExist(signal),
+              ...(this.#groups ? [GroupsPart.createTables(this.#groups.stores, signal)] : []),
+            ]).then(() => {
               this.#tablesCreated = true;
             });
       this.#tablesReady[which] = ready;
