@@ -129,4 +129,19 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
     expect([...(await edgesOf(MIRROR_EDGE_SCOPE))].sort()).toEqual([...directory().edges].sort());
     expect(await edgesOf(snapshotId)).toContain(key({ sourceId: group3, targetId: leaving.id, targetType: "user" }));
   });
+
+  it("run --full writes a new snapshot with the groups as they are now, and retention deletes the old snapshot's groups and edges with its users", async () => {
+    const result = await cli(["run", "--full"], { SNAPSHOT_RETENTION_COUNT: "1", SNAPSHOT_RETENTION_GRACE_MINUTES: "0" });
+    expect(result.code, result.stderr).toBe(0);
+    const run = await latestRun();
+    expect(run!.snapshotId).not.toBe(snapshotId);
+    expect([...(await edgesOf(run!.snapshotId))].sort()).toEqual([...directory().edges].sort());
+    expect(await Array.fromAsync(stores.snapshots.listSnapshotObjects(run!.snapshotId))).toHaveLength(directory().groups.size);
+    // The old snapshot: no group, no edge row left in either direction.
+    const { store } = composeStorage(loadStorageSettings(world.env));
+    expect((await store.getRun(snapshotId))?.snapshotPurgedAt).toBeDefined();
+    expect(await edgesOf(snapshotId)).toEqual(new Set());
+    expect(await Array.fromAsync(stores.snapshots.listSnapshotObjects(snapshotId, { includeIncomplete: true }))).toEqual([]);
+    expect(await stores.edges.deleteScope(snapshotId)).toBe(0);
+  });
 });
