@@ -144,4 +144,24 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
     expect(await Array.fromAsync(stores.snapshots.listSnapshotObjects(snapshotId, { includeIncomplete: true }))).toEqual([]);
     expect(await stores.edges.deleteScope(snapshotId)).toBe(0);
   });
+
+  it("after Graph refuses the delta tokens (410), the next run reads groups in full with a new snapshot; the sweep logs a membership it no longer saw as left", async () => {
+    const group7 = world.tenant.groups.groupIdAt(7);
+    const leaving = [...world.tenant.groups.currentMembers(7)][0]!;
+    world.tenant.groups.removeMember(7, leaving);
+    world.tenant.changes.invalidateDeltaTokens();
+    const before = (await latestRun())!.snapshotId;
+
+    const result = await cli(["run"]);
+    expect(result.code, result.stderr).toBe(0);
+    const run = await latestRun();
+    expect(run!.snapshotId, "the users' full round came with a snapshot, and the groups with it").not.toBe(before);
+    expect([...(await edgesOf(run!.snapshotId))].sort()).toEqual([...directory().edges].sort());
+    const round = (await Array.fromAsync(stores.mirror.listRuns({ maxResults: 1 })))[0]!;
+    expect(round).toMatchObject({ status: "succeeded", mode: "full" });
+    expect(run!.groups?.mirrorRunId).toBe(round.runId);
+    expect([...(await edgesOf(MIRROR_EDGE_SCOPE))].sort()).toEqual([...directory().edges].sort());
+    const changes = await Array.fromAsync(stores.memberships.listChanges(round.runId));
+    expect(changes.map(({ groupId, memberId, change, reason }) => ({ groupId, memberId, change, reason }))).toEqual([{ groupId: group7, memberId: leaving.id, change: "left", reason: "notSeen" }]);
+  });
 });
