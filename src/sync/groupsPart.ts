@@ -7,8 +7,9 @@
  *    groups' mirror (src/sync/groupsRound.ts), recorded on the run record; the snapshot is promoted
  *    only once it completed. Without the permission, the failure is recorded on the run record and
  *    the users' snapshot is promoted.
- * 3. `finish`: an incremental round of the groups' mirror when no snapshot carried the groups; the
- *    groups and edges of the snapshots retention deleted are deleted too.
+ * 3. `finish`: an incremental round of the groups' mirror when no snapshot carried the groups (none
+ *    when a snapshot paused: its groups pass comes when it completes); the groups and edges of the
+ *    snapshots retention deleted are deleted too.
  */
 import { assertGroupPermission } from "../graph/groupPermission.js";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
@@ -103,6 +104,11 @@ export class GroupsPart {
       return;
     }
     if (abortSignal?.aborted) return;
+    if (result.snapshot?.outcome === "paused") {
+      // Its groups pass comes when it completes (a full round of the groups' mirror with it); nothing more now, past the deadline.
+      logger.info("Groups: the snapshot paused; its groups pass (and the groups' mirror round with it) runs when the next run completes it.");
+      return;
+    }
     const round = await runGroupsRound({ ...this.#clients, logger, lease }, { trigger, abortSignal });
     result.groupsMirror = round.mirror;
     logger.info(`Groups: ${describeRound(round.mirror)}.`);
