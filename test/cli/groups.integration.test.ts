@@ -6,6 +6,7 @@
  * `/groups/delta` pass; a later `run` is an incremental round whose change log says who joined and
  * who left.
  */
+import { TableServiceClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { composeGroupStores } from "../../src/app/groupStores.js";
 import { composeStorage } from "../../src/app/compose.js";
@@ -63,11 +64,37 @@ async function latestRun() {
   return latest ? store.getRun(latest.runId) : undefined;
 }
 
+async function tableNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const table of TableServiceClient.fromConnectionString(world.azurite.connectionString, { allowInsecureConnection: true }).listTables()) names.push(table.name!);
+  return names.sort();
+}
+
 describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", () => {
   let snapshotId: string;
 
-  it("run writes the groups and their edges into the users' snapshot and the mirror, from one /groups/delta pass", async () => {
+  it("with USER_SYNC_GROUPS=false, a run reads no group and creates no groups table", async () => {
+    const result = await cli(["run"], { USER_SYNC_GROUPS: "false" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(world.tenant.requests.entries().filter((r) => r.path.startsWith("/v1.0/groups"))).toEqual([]);
+    expect(await tableNames()).toEqual(["entraUserMirror", "entraUserMirrorChanges", "entraUserRuns", "entraUserSnapshots"]);
+    expect((await latestRun())?.groups).toBeUndefined();
+  });
+
+  it("turned on, the next run (no snapshot due) gives the groups' mirror its first, full round on its own", async () => {
     const result = await cli(["run"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await latestRun())?.groups, "no snapshot was due").toBeUndefined();
+    const round = (await Array.fromAsync(stores.mirror.listRuns({ maxResults: 1 })))[0]!;
+    expect(round).toMatchObject({ status: "succeeded", mode: "full", reason: "firstRound" });
+    expect([...(await edgesOf(MIRROR_EDGE_SCOPE))].sort()).toEqual([...directory().edges].sort());
+    expect(await tableNames()).toEqual(
+      ["GroupMemberOf", "GroupMembers", "GroupMirror", "GroupMirrorChanges", "GroupSnapshots", "Mirror", "MirrorChanges", "Runs", "Snapshots"].map((t) => `entraUser${t}`).sort(),
+    );
+  });
+
+  it("run --full writes the groups and their edges into the users' snapshot and the mirror, from one /groups/delta pass", async () => {
+    const result = await cli(["run", "--full"]);
     expect(result.code, result.stderr).toBe(0);
     expectNoSecrets(result.stdout + result.stderr);
     const run = await latestRun();
