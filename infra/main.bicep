@@ -92,6 +92,8 @@ param userSyncMaxRunMinutes int = 25
 type OptionalSettings = {
   // Full rounds (snapshot and mirror mark-and-sweep).
   USER_SYNC_FULL_SCHEDULE: string?
+  // Groups and memberships (docs/groups.md): 'true' or 'false'; the Entra deployment grants GroupMember.Read.All from the same variable.
+  USER_SYNC_GROUPS: string?
   // Retention.
   SNAPSHOT_RETENTION_COUNT: string?
   SNAPSHOT_RETENTION_DAYS: string?

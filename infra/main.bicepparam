@@ -35,6 +35,7 @@ param userSyncMaxRunMinutes = int(readEnvironmentVariable('USER_SYNC_MAX_RUN_MIN
 // (README, "Settings"). Set them here rather than in the portal: a deployment replaces all settings.
 param optionalSettings = {
   USER_SYNC_FULL_SCHEDULE: readEnvironmentVariable('USER_SYNC_FULL_SCHEDULE', '')
+  USER_SYNC_GROUPS: readEnvironmentVariable('USER_SYNC_GROUPS', '')
   SNAPSHOT_RETENTION_COUNT: readEnvironmentVariable('SNAPSHOT_RETENTION_COUNT', '')
   SNAPSHOT_RETENTION_DAYS: readEnvironmentVariable('SNAPSHOT_RETENTION_DAYS', '')
   SNAPSHOT_RETENTION_GRACE_MINUTES: readEnvironmentVariable('SNAPSHOT_RETENTION_GRACE_MINUTES', '')

@@ -13,6 +13,7 @@ import { createGraphCredential, type GraphCredential } from "../credentials/grap
 import { createAzureCredential } from "../credentials/azureCredential.js";
 import { GraphRequestClient } from "../graph/graphRequestClient.js";
 import { GraphUsersClient } from "../graph/graphUsersClient.js";
+import { GroupDeltaClient } from "../graph/groupDeltaClient.js";
 import { UserDeltaClient } from "../graph/userDeltaClient.js";
 import type { ObjectKind } from "../kinds/objectKind.js";
 import { createLaneContainerClient } from "../lane/laneContainer.js";
@@ -24,6 +25,7 @@ import type { AppClients, StorageClients } from "../sync/syncClients.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "../tenants/tenantId.js";
 import { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
+import { composeGroupStores } from "./groupStores.js";
 
 export { createAzureCredential };
 export type { AppClients, StorageClients };
@@ -118,6 +120,17 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     delta: new UserDeltaClient({ ...graphOptions, requests }),
     ...storage,
     lane: composeLane(settings, id, storage, credential),
+    // USER_SYNC_GROUPS: the groups' reader (its own selection, the same request stage) and stores (the tenant's prefix).
+    ...(settings.groups
+      ? {
+          groups: {
+            delta: new GroupDeltaClient({ ...graphOptions, select: undefined, requests }),
+            tokens,
+            adminConsentUrl: graphOptions.adminConsentUrl,
+            stores: composeGroupStores(settings.storage, credential, multi ? tenantTablePrefix(id) : undefined),
+          },
+        }
+      : {}),
   };
 }
 

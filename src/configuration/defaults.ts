@@ -27,6 +27,9 @@ export const EXPORT_LANE_DEFAULTS = { container: "user-sync-analytics", rowsPerG
 /** Each attempt of a request to an identity endpoint (Entra, the managed identity, Key Vault); see src/credentials/identityRequests.ts. */
 export const IDENTITY_REQUEST_DEFAULTS = { requestTimeoutSeconds: 20 } as const;
 
+/** USER_SYNC_GROUPS when unset: users only (existing deployments are unchanged). */
+export const DEFAULT_GROUPS = false;
+
 /** The properties read when USER_SYNC_SELECT is not set. */
 export const DEFAULT_SELECT: readonly string[] = [
   "id",

@@ -7,7 +7,7 @@ import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { isLoopbackHost } from "../shared/loopback.js";
 import { CLOUD_NAMES, CLOUDS } from "./clouds.js";
-import { DEFAULT_FULL_SCHEDULE, DEFAULT_GRAPH_CLOUD, DEFAULT_GRAPH_CREDENTIAL, DEFAULT_TENANT_MODE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
+import { DEFAULT_FULL_SCHEDULE, DEFAULT_GRAPH_CLOUD, DEFAULT_GRAPH_CREDENTIAL, DEFAULT_GROUPS, DEFAULT_TENANT_MODE, DURATION_SETTINGS, GRAPH_REQUEST_DEFAULTS, RETENTION_DEFAULTS } from "./defaults.js";
 import { selectProblems, unknownPropertyProblems } from "./userProperties.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -200,6 +200,15 @@ export const schema = z
       "the analytics lane's files are kept (the storage account's lifecycle policy deletes older ones); 0 or unset follows SNAPSHOT_RETENTION_DAYS, and keeps them when that is 0 too",
     ),
     SNAPSHOT_RETENTION_GRACE_MINUTES: duration("SNAPSHOT_RETENTION_GRACE_MINUTES", "a snapshot is kept after a newer one completed, so that readers that started on it can finish; 0 deletes it at once"),
+    USER_SYNC_GROUPS: optional().pipe(
+      z
+        .enum(["true", "false"], {
+          error: (issue) =>
+            `must be true (also sync groups, memberships and managers; needs GroupMember.Read.All, docs/groups.md) or false (users only, the default); got "${String(issue.input)}".`,
+        })
+        .optional()
+        .transform((v) => (v === undefined ? DEFAULT_GROUPS : v === "true")),
+    ),
     USER_SYNC_SELECT: optional().superRefine((value, ctx) => {
       if (value === undefined) return;
       const bad = value

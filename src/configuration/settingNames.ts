@@ -21,6 +21,8 @@ export const SETTING_NAMES = [
   "USER_SYNC_SCHEDULE",
   "USER_SYNC_FULL_SCHEDULE",
   "USER_SYNC_SELECT",
+  // Groups, memberships and managers (docs/groups.md)
+  "USER_SYNC_GROUPS",
   // Graph resilience
   "GRAPH_MAX_RETRIES",
   "GRAPH_MAX_RETRY_WAIT_SECONDS",

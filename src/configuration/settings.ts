@@ -49,6 +49,8 @@ export interface Settings {
   fullSchedule: string;
   /** Graph user properties to read; always contains `id`, first. */
   select: string[];
+  /** USER_SYNC_GROUPS: runs also sync groups and their memberships (docs/groups.md). Default false. */
+  groups: boolean;
   /** How hard the Graph reader retries (GRAPH_MAX_RETRIES, GRAPH_MAX_RETRY_WAIT_SECONDS, GRAPH_REQUEST_TIMEOUT_SECONDS). */
   graphRequests: GraphRequestSettings;
   /** The bound on each request to an identity endpoint: Entra (tokens, metadata), the managed identity, Key Vault (IDENTITY_REQUEST_TIMEOUT_SECONDS). */
@@ -147,6 +149,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     credential: credentialResult.credential,
     storage,
     select,
+    groups: env2.USER_SYNC_GROUPS,
     fullSchedule: env2.USER_SYNC_FULL_SCHEDULE ?? DEFAULT_FULL_SCHEDULE,
     ...(env2.GRAPH_AZURE_REGION ? { azureRegion: env2.GRAPH_AZURE_REGION } : {}),
     graphRequests: {

@@ -1,4 +1,25 @@
 /**
+ * The groups part of a snapshot run (USER_SYNC_GROUPS, docs/groups.md): `succeeded` with what the
+ * one /groups/delta pass wrote into the snapshot (the mirror's groups round that rode on it is
+ * `mirrorRunId`), or `failed` with why (graph_permission_missing: the users' part was still
+ * promoted).
+ */
+export interface SnapshotGroupsPart {
+  status: "succeeded" | "failed";
+  groups?: number;
+  edges?: number;
+  mirrorRunId?: string;
+  /** The error's code and message (redacted, bounded). */
+  errorCode?: string;
+  error?: string;
+}
+
+function isGroupsPart(value: unknown): boolean {
+  const status = (value as { status?: unknown } | null)?.status;
+  return status === "succeeded" || status === "failed";
+}
+
+/**
  * Run records of the snapshot store: what a run is, and how it is kept in the runs table (one
  * entity per run, the `latest` pointer and the writer lease in one partition). Pure: no I/O.
  * Layout: docs/storage.md.
@@ -66,6 +87,8 @@ export interface SyncRunRecord {
   checkpoint?: RunCheckpoint;
   /** The mirror's full round that rides on this run's pass over `/users` (docs/mirror.md, "One pass"). */
   mirrorRound?: SnapshotMirrorRound;
+  /** The groups part of the run (USER_SYNC_GROUPS): what it wrote into the snapshot, or why it failed. */
+  groups?: SnapshotGroupsPart;
   /** When retention began deleting the snapshot's users (readers refuse it from then on). */
   snapshotDeletedAt?: Date;
   /** When retention finished deleting them. */
@@ -162,6 +185,8 @@ export type RunEntity = {
   skipped?: string;
   /** SnapshotMirrorRound as JSON. */
   mirrorRound?: string;
+  /** SnapshotGroupsPart as JSON. */
+  groups?: string;
   snapshotDeletedAt?: Date;
   snapshotPurgedAt?: Date;
   /** LaneRunState as JSON. */
@@ -251,6 +276,7 @@ export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
   }
   if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
   if (run.mirrorRound) entity.mirrorRound = JSON.stringify(run.mirrorRound);
+  if (run.groups) entity.groups = JSON.stringify({ ...run.groups, ...(run.groups.error !== undefined ? { error: boundedError(run.groups.error) } : {}) });
   if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
   if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
   if (run.lane) entity.lane = encodeLaneState(run.lane);
@@ -297,6 +323,8 @@ export function decodeRun(entity: RunEntity): SyncRunRecord {
   if (mirrorRound) record.mirrorRound = mirrorRound;
   const lane = parseJson<(Omit<LaneRunState, "at"> & { at: string }) | undefined>(entity.lane, undefined, isLaneState);
   if (lane) record.lane = { ...lane, at: new Date(lane.at) };
+  const groups = parseJson<SnapshotGroupsPart | undefined>(entity.groups, undefined, isGroupsPart);
+  if (groups) record.groups = groups;
   return record;
 }
 

@@ -143,6 +143,13 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
    * each page goes to it before the checkpoint, and it finishes before the snapshot is promoted.
    */
   companion?: SnapshotCompanion<TRun>;
+  /**
+   * Called once every page is written (and the companion finished), before the snapshot is
+   * promoted: the run's other parts (the groups, src/sync/groupsRound.ts). Returns the run record to
+   * promote (with what the part records on it). Throwing fails the run (not promoted); an abort
+   * pauses it, and the continued run calls it again.
+   */
+  beforePromotion?: (run: TRun, options: { abortSignal: AbortSignal }) => Promise<TRun>;
   /** Applied after a snapshot is promoted. Default: no retention. */
   retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }

@@ -247,26 +247,33 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     }
     if (this.#leaseLost) throw this.#leaseLost;
     const final = { ...stats, usersRead: progress.committedRead };
-    if (!stoppedEarly && this.#attached) {
-      // The companion (the mirror's sweep and delta link) finishes before the snapshot is promoted:
-      // a run stopped in it is continued with every page read, and finishes it again (idempotent).
-      try {
-        await this.#deps.companion!.complete();
-      } catch (error) {
-        if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
-        if (this.#stopReason !== undefined && isAbortError(error)) {
-          stoppedEarly = true;
-        } else {
-          await this.#recordFailure(progress.run, error, final);
-          throw error;
-        }
-      }
-    }
+    // The companion (the mirror's sweep and delta link), then the run's other parts (the groups),
+    // finish before the snapshot is promoted: a run stopped in them is continued with every page
+    // read, and finishes them again (idempotent).
+    if (!stoppedEarly && this.#attached) stoppedEarly = await this.#finishBeforePromotion(progress, final, async () => (await this.#deps.companion!.complete(), progress.run));
+    const parts = this.#deps.beforePromotion;
+    if (!stoppedEarly && parts) stoppedEarly = await this.#finishBeforePromotion(progress, final, () => parts(progress.run, { abortSignal: this.#readStop.signal }));
     if (stoppedEarly) {
       if (this.#attached) await this.#deps.companion!.stop({ paused: true });
       return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };
     }
     return { kind: "completed", run: await sink.completeRun(progress.run, final, { lease }), stats: final };
+  }
+
+  /**
+   * One step that finishes before promotion; it returns the run record to promote. True when it
+   * stopped because the run was asked to stop (the run pauses); a failure is recorded and thrown.
+   */
+  async #finishBeforePromotion(progress: { run: TRun }, final: RunStats, step: () => Promise<TRun>): Promise<boolean> {
+    try {
+      progress.run = await step();
+      return false;
+    } catch (error) {
+      if (this.#leaseLost || this.#isLeaseLoss(error)) throw this.#lostError(error);
+      if (this.#stopReason !== undefined && isAbortError(error)) return true;
+      await this.#recordFailure(progress.run, error, final);
+      throw error;
+    }
   }
 
   /** Writes one page and checkpoints it; a failure is kept for the reading loop to throw. */

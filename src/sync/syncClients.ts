@@ -12,6 +12,7 @@ import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import type { SnapshotLane } from "../lane/snapshotLane.js";
 import type { UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
+import type { GroupsRunClients } from "./groupsRound.js";
 
 /** The stores, and the credential they use for an identity-based connection. */
 export interface StorageClients {
@@ -36,7 +37,9 @@ export interface AppClients extends StorageClients {
   delta: UserDeltaClient;
   /** The analytics lane (USER_SYNC_EXPORT_STORAGE…), when it is set: runs write promoted snapshots to it as Parquet. */
   lane?: SnapshotLane | undefined;
+  /** USER_SYNC_GROUPS=true only: the `/groups/delta` reader (same request stage) and the groups' stores. */
+  groups?: GroupsRunClients;
 }
 
 /** What UserSyncService keeps of a tenant's clients: the settings, the two Graph readers and the two stores. */
-export type SyncServiceClients = Pick<AppClients, "settings" | "users" | "delta" | "store" | "mirror" | "lane">;
+export type SyncServiceClients = Pick<AppClients, "settings" | "users" | "delta" | "store" | "mirror" | "lane" | "groups">;

@@ -16,6 +16,7 @@ import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
 import type { SyncServiceClients } from "./syncClients.js";
+import { GroupsPart } from "./groupsPart.js";
 
 export interface UserSyncServiceOptions {
   /**
@@ -76,6 +77,8 @@ interface DueRunContext {
   options: RunDueOptions;
   runControl: RunControl;
   invokedAt: Date;
+  /** The groups part of the run (USER_SYNC_GROUPS), when on. */
+  groups: GroupsPart | undefined;
 }
 
 type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode> };
@@ -92,6 +95,8 @@ export interface DueRunResult {
   mirror?: MirrorRunRecord;
   /** What the analytics lane wrote or failed (absent when the lane is not set, or the run stopped before it). */
   lane?: LaneRoundResult;
+  /** The groups' mirror run (USER_SYNC_GROUPS), when the groups part ran. */
+  groupsMirror?: MirrorRunRecord;
 }
 
 /**
@@ -111,6 +116,8 @@ export class UserSyncService {
   /** The live mirror (same storage and credential as `store`). */
   private readonly mirror: UserMirrorClient;
   readonly #lane: SnapshotLane | undefined;
+  /** USER_SYNC_GROUPS: the groups' reader and stores. */
+  readonly #groups: SyncServiceClients["groups"];
   /** The run-records table (the lease's), then the data tables: created once per service, or known to exist. */
   readonly #tablesReady: { runs?: Promise<void> | undefined; data?: Promise<void> | undefined } = {};
   #tablesKnown = false;
@@ -133,6 +140,7 @@ export class UserSyncService {
     this.store = app.store;
     this.mirror = app.mirror;
     this.#lane = app.lane;
+    this.#groups = app.groups;
   }
 
   /**
@@ -182,9 +190,13 @@ export class UserSyncService {
       await this.#ensureTables("data", options.abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
       const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal });
-      const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt }, { ...decided, due: focus(decided.due) });
+      // USER_SYNC_GROUPS: the permission is checked first; without it only the groups part fails (after the rest of the run).
+      const groups = this.#groups ? await GroupsPart.begin(this.#groups, { logger: safeLogger, lease: held.lease, trigger: options.trigger, abortSignal: options.abortSignal }) : undefined;
+      const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups }, { ...decided, due: focus(decided.due) });
+      // The lane before the groups part's outcome: a groups failure (a missing permission) must not starve the lane.
       const lane = await this.#runLane(held, safeLogger, options.abortSignal);
       if (lane) result.lane = lane;
+      if (groups) await groups.finish(result);
       return result;
     });
   }
@@ -265,7 +277,16 @@ export class UserSyncService {
     let failure: { error: unknown } | undefined;
     try {
       result.snapshot = await runSnapshot<SyncRunRecord, WriterLease>(
-        { source: this.users, sink: this.store, select: this.settings.select, logger, runControl: run.runControl, retention: this.settings.retention, companion: onePass },
+        {
+          source: this.users,
+          sink: this.store,
+          select: this.settings.select,
+          logger,
+          runControl: run.runControl,
+          retention: this.settings.retention,
+          companion: onePass,
+          ...(run.groups ? { beforePromotion: run.groups.beforePromotion } : {}),
+        },
         { trigger: options.trigger, lease, invokedAt: run.invokedAt, abortSignal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
       );
     } catch (error) {
@@ -424,7 +445,11 @@ export class UserSyncService {
       ready =
         which === "runs"
           ? this.store.createRunsTableIfNotExists(signal)
-          : Promise.all([this.store.createSnapshotsTableIfNotExists(signal), this.mirror.createTablesIfNotExist(signal)]).then(() => {
+          : Promise.all([
+              this.store.createSnapshotsTableIfNotExists(signal),
+              this.mirror.createTablesIfNotExist(signal),
+              ...(this.#groups ? [GroupsPart.createTables(this.#groups.stores, signal)] : []),
+            ]).then(() => {
               this.#tablesCreated = true;
             });
       this.#tablesReady[which] = ready;

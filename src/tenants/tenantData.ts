@@ -7,6 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import { runsTableName, storeTableNames } from "../kinds/tableNames.js";
 import { OBJECT_KINDS } from "../kinds/users.js";
+import { GROUPS } from "../kinds/groups.js";
 import { isUserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -42,7 +43,9 @@ export interface DeletedTable {
 export async function deleteTenantData(tenantId: string, options: DeleteTenantDataOptions): Promise<DeletedTable[]> {
   const prefix = tenantTablePrefix(tenantId);
   const runs = runsTableName(prefix);
-  const others = tenantTableNames(prefix).filter((name) => name !== runs);
+  // The groups' tables (USER_SYNC_GROUPS) go too, and are reported only when they existed.
+  const groupTables = storeTableNames(prefix, [GROUPS]).filter((name) => name !== runs);
+  const others = [...tenantTableNames(prefix).filter((name) => name !== runs), ...groupTables];
   const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
   // Looked at once: without it there is no lease to take, and it is not deleted below either.
   const runsExisted = await tableExists(runsTable, runs, options);
@@ -72,7 +75,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
     deleted.set(tableName, { tableName, existed });
   }
   // Said in the tables' usual order (snapshots, run records, mirror, change log).
-  return tenantTableNames(prefix).map((tableName) => deleted.get(tableName)!);
+  return [...tenantTableNames(prefix), ...groupTables].map((tableName) => deleted.get(tableName)!).filter((table) => table.existed || !groupTables.includes(table.tableName));
 }
 
 /** One entity at most: only to tell whether the table exists (deleteTable hides a 404). */

@@ -158,6 +158,19 @@ describe("loadSettings", () => {
     expect(failure({ ...valid, GRAPH_AZURE_REGION: "West Europe" }).message).toContain("GRAPH_AZURE_REGION must be an Azure region name");
   });
 
+  it("reads USER_SYNC_GROUPS strictly as true or false, off by default, and names it otherwise", () => {
+    expect(loadSettings(valid).groups).toBe(false);
+    expect(loadSettings({ ...valid, USER_SYNC_GROUPS: "" }).groups).toBe(false);
+    expect(loadSettings({ ...valid, USER_SYNC_GROUPS: "true" }).groups).toBe(true);
+    expect(loadSettings({ ...valid, USER_SYNC_GROUPS: " false " }).groups).toBe(false);
+    for (const bad of ["TRUE", "yes", "1", "on"]) {
+      const error = failure({ ...valid, USER_SYNC_GROUPS: bad });
+      expect(error.message).toContain(`USER_SYNC_GROUPS must be true`);
+      expect(error.message).toContain(`got "${bad}"`);
+      expect(error.message).toContain("GroupMember.Read.All");
+    }
+  });
+
   it("only reads the names in SETTING_NAMES", () => {
     expect(SETTING_NAMES).toContain("GRAPH_TENANT_ID");
     expect(SETTING_NAMES).not.toContain("AZURE_CLIENT_ID");

@@ -1,0 +1,134 @@
+/**
+ * The membership part of the groups' change log: for each mirror run of the groups, the members
+ * that joined or left a group, one row per (group, member) per run, in the groups' change-log table
+ * (`<prefix>GroupMirrorChanges`) beside the groups' own changes, in a partition of its own:
+ * PartitionKey `<runId>-members`, RowKey `<groupId>_<memberId>`. Fenced like every write: the first
+ * write of a lease to a run's partition takes it over.
+ */
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import type { LimitFunction } from "p-limit";
+import type { TableStorageSettings } from "../configuration/settings.js";
+import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
+import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
+import { storageError } from "../tables/storageErrors.js";
+import { queryEntities, submitAll } from "../tables/tableStore.js";
+
+/**
+ * `joined` or `left`. `reason` is Graph's `@removed.reason` for a member that left (`deleted` both
+ * when it was taken out of the group and when it was deleted from the directory: Graph does not
+ * tell them apart), or `notSeen` when a full round did not see the membership any more.
+ */
+export interface MembershipChange {
+  groupId: string;
+  memberId: string;
+  memberType: string;
+  change: "joined" | "left";
+  reason?: string;
+}
+
+export interface MembershipChangeRecord extends MembershipChange {
+  /** When the run saw the change. */
+  at: Date;
+}
+
+export interface MembershipChangeLogOptions {
+  /** The groups' change-log table. */
+  table: TableClient;
+  storage: TableStorageSettings;
+  limit: LimitFunction;
+}
+
+/** The PartitionKey of a run's membership changes. */
+export function membershipChangesPartition(runId: string): string {
+  return `${runId}-members`;
+}
+
+export class MembershipChangeLog {
+  readonly #table: TableClient;
+  readonly #storage: TableStorageSettings;
+  readonly #limit: LimitFunction;
+  readonly #fences = new WeakMap<LosableLeaseGuard, { fence: PartitionFence; claimed: Map<string, Promise<void>> }>();
+
+  constructor(options: MembershipChangeLogOptions) {
+    this.#table = options.table;
+    this.#storage = options.storage;
+    this.#limit = options.limit;
+  }
+
+  /** Records membership changes of a run (a later change of the same membership in the run replaces the earlier). */
+  async writeChanges(runId: string, changes: readonly MembershipChange[], at: Date, options: { abortSignal?: AbortSignal | undefined; lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
+    if (changes.length === 0) return;
+    const partitionKey = membershipChangesPartition(runId);
+    const byKey = new Map<string, Record<string, unknown> & { partitionKey: string; rowKey: string }>();
+    for (const change of changes) {
+      const rowKey = `${change.groupId}_${change.memberId}`;
+      byKey.delete(rowKey);
+      byKey.set(rowKey, { partitionKey, rowKey, ...change, at });
+    }
+    const rows = [...byKey.values()];
+    const batches: TransactionAction[][] = [];
+    for (let i = 0; i < rows.length; i += FENCED_MAX_OPERATIONS) batches.push(rows.slice(i, i + FENCED_MAX_OPERATIONS).map((row) => ["upsert", row, "Replace"]));
+    const operation = `recording the membership changes of run ${runId}`;
+    const lease = options.lease;
+    const fenced = lease ? this.#fenceOf(lease) : undefined;
+    await submitAll(
+      batches.map((actions) => async () => {
+        if (fenced) {
+          let claim = fenced.claimed.get(partitionKey);
+          if (!claim) fenced.claimed.set(partitionKey, (claim = fenced.fence.claim([partitionKey], options.abortSignal)));
+          await claim;
+          await fenced.fence.submit(partitionKey, actions, operation, options.abortSignal);
+          return;
+        }
+        await this.#limit(async () => {
+          try {
+            await this.#table.submitTransaction(actions, { abortSignal: options.abortSignal });
+          } catch (error) {
+            throw storageError(this.#storage, this.#table.tableName, operation, error);
+          }
+        });
+      }),
+      undefined,
+      options.abortSignal,
+    );
+  }
+
+  /** A run's membership changes, by group then member. */
+  async *listChanges(runId: string, options: { abortSignal?: AbortSignal | undefined } = {}): AsyncIterableIterator<MembershipChangeRecord> {
+    const filter = odata`PartitionKey eq ${membershipChangesPartition(runId)}`;
+    for await (const entity of queryEntities<Record<string, unknown>>(this.#table, this.#storage, `reading the membership changes of run ${runId}`, {
+      filter,
+      abortSignal: options.abortSignal,
+      tableMayNotExist: true,
+    })) {
+      if (isFenceRow(entity)) continue;
+      const record: MembershipChangeRecord = {
+        groupId: String(entity.groupId),
+        memberId: String(entity.memberId),
+        memberType: String(entity.memberType),
+        change: entity.change === "left" ? "left" : "joined",
+        at: new Date(entity.at as string),
+      };
+      if (typeof entity.reason === "string") record.reason = entity.reason;
+      yield record;
+    }
+  }
+
+  #fenceOf(lease: LosableLeaseGuard): { fence: PartitionFence; claimed: Map<string, Promise<void>> } {
+    let fenced = this.#fences.get(lease);
+    if (!fenced) {
+      const table = this.#table;
+      fenced = {
+        fence: new PartitionFence({
+          table,
+          guard: lease,
+          limit: this.#limit,
+          translate: (error, operation, batch) => storageError(this.#storage, table.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
+        }),
+        claimed: new Map(),
+      };
+      this.#fences.set(lease, fenced);
+    }
+    return fenced;
+  }
+}
