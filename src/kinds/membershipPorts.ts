@@ -34,6 +34,8 @@ export interface ManagerLink {
 export interface GroupDataSource {
   /** What is read, in messages: `snapshot 20250310T020000000Z-abcdef`, `the live mirror (as of …)`. */
   readonly label: string;
+  /** The properties the groups were read with (their `$select`, `id` first): the CSV's columns. */
+  readonly select: readonly string[];
   listGroups(): AsyncIterable<GraphObject>;
   listMemberships(): AsyncIterable<MembershipEdge>;
 }
