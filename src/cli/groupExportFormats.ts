@@ -2,8 +2,8 @@
  * The lines of `export --groups` and `export --memberships [--transitive]` (issue 29, item 6), in
  * the users' formats (exportFormats.ts): JSON Lines, or CSV with its header row, quoting and
  * formula guard. A membership is `{"groupId","memberId","memberType"}`, with `"depth"` when
- * nested; CSV has those columns, in that order. Output goes to a sink one group's worth at a time
- * (the command's is standard output, with back-pressure), so nothing waits for the whole export.
+ * nested; CSV has those columns, in that order. Output goes to a sink in batches of about 500
+ * lines (the command's is standard output, with back-pressure), so nothing waits for the whole export.
  */
 import { MembershipGraph } from "../kinds/membershipClosure.js";
 import type { GroupDataSource } from "../kinds/membershipPorts.js";
@@ -24,7 +24,7 @@ export interface GroupExportOptions {
   write(text: string): Promise<void>;
 }
 
-/** Lines are handed to the sink in batches of about this many (direct memberships, groups). */
+/** Lines are handed to the sink in batches of this many. */
 const BATCH_LINES = 500;
 
 /** A buffer of lines written in batches. */
@@ -83,21 +83,20 @@ export interface TransitiveExportSummary {
 /**
  * The nested memberships (MembershipGraph): every member of each group, reachable through nested
  * groups, once, with its shortest depth; groups in ascending id order, each group's members by
- * depth. The direct edges are read first (held as integers), then each group's lines are written
- * before the next group's walk.
+ * depth. The direct edges are read first (held as integers), then each group's lines are written,
+ * in batches, before the next group's walk: a group with a million nested members is never one string.
  */
 export async function writeTransitiveMemberships(source: GroupDataSource, options: GroupExportOptions & { cycleSample?: number }): Promise<TransitiveExportSummary> {
   const graph = await MembershipGraph.fromEdges(source.listMemberships());
   const writer = createUserLineWriter(options.format, { columns: TRANSITIVE_MEMBERSHIP_COLUMNS, raw: options.raw === true });
   const summary: TransitiveExportSummary = { memberships: 0, groups: 0, inCycle: { count: 0, first: [] } };
   const sample = options.cycleSample ?? 5;
+  const out = batcher(options.write);
   for (const closure of graph.closures()) {
-    const lines: string[] = [];
     for (let i = 0; i < closure.size; i += 1) {
       const line = { groupId: closure.groupId, memberId: closure.memberId(i), memberType: closure.memberType(i), depth: closure.depth(i) };
-      lines.push(writer.linesFor(line as unknown as Row));
+      await out.add(writer.linesFor(line as unknown as Row));
     }
-    await options.write(lines.join(""));
     summary.memberships += closure.size;
     summary.groups += 1;
     if (closure.inCycle) {
@@ -105,7 +104,7 @@ export async function writeTransitiveMemberships(source: GroupDataSource, option
       if (summary.inCycle.first.length < sample) summary.inCycle.first.push(closure.groupId);
     }
   }
-  const end = writer.end();
-  if (end !== "") await options.write(end);
+  await out.add(writer.end());
+  await out.flush();
   return summary;
 }

@@ -64,7 +64,7 @@ describe("group exports", () => {
     expect(empty.text()).toBe("groupId,memberId,memberType\n");
   });
 
-  it("--transitive adds the shortest depth, one group at a time, and reports the groups in a cycle", async () => {
+  it("--transitive adds the shortest depth, group by group, and reports the groups in a cycle", async () => {
     const out = sink();
     const summary = await writeTransitiveMemberships(source([], edges), { format: "jsonl", write: out.write });
     expect(out.text().trim().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual([
@@ -75,8 +75,17 @@ describe("group exports", () => {
       { groupId: "g2", memberId: "g1", memberType: "group", depth: 1 },
       { groupId: "g2", memberId: "u1", memberType: "user", depth: 2 },
     ]);
-    expect(out.chunks).toHaveLength(2); // one write per group
+    expect(out.chunks).toHaveLength(1); // six lines: one batch
     expect(summary).toEqual({ memberships: 6, groups: 2, inCycle: { count: 2, first: ["g1", "g2"] } });
+  });
+
+  it("writes in batches of 500 lines, whatever the size of a group", async () => {
+    const many: MembershipEdge[] = Array.from({ length: 1_200 }, (_, i) => ({ groupId: "g", memberId: `u${String(i).padStart(4, "0")}`, memberType: "user" }));
+    for (const write of [writeMemberships, writeTransitiveMemberships]) {
+      const out = sink();
+      await write(source([], many), { format: "csv", write: out.write });
+      expect(out.chunks.map((chunk) => chunk.split("\n").length - 1)).toEqual([501, 500, 200]); // the header comes with the first line
+    }
   });
 
   it("--transitive in csv has the depth column last, and a header with no membership", async () => {
