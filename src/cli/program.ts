@@ -13,6 +13,7 @@ import { diffCommand, type DiffOptions } from "./diffCommand.js";
 import { EXIT_CONFIGURATION, ExitCode } from "./exitCodes.js";
 import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
+import { groupDiffCommand } from "./groupDiffCommand.js";
 import { groupExportCommand } from "./groupExportCommand.js";
 import { assertGroupsKept } from "./groupSources.js";
 import { DEFAULT_REPORT_FILE, reportCommand, type ReportOptions } from "./reportCommand.js";
@@ -157,8 +158,15 @@ export function buildProgram(): Command {
     .addOption(new Option("--from <id>", "the older snapshot (default: the complete snapshot before --to)").argParser(runId))
     .addOption(new Option("--to <id>", "the newer snapshot (default: the latest)").argParser(runId))
     .addOption(new Option("--format <format>", "a summary table, or one JSON object per change").choices(["table", "jsonl"]).default("table"))
+    .addOption(new Option("--groups", "the groups (added, removed, changed), memberships (joined, left) and managers (set, cleared, changed) instead of the users (USER_SYNC_GROUPS=true)"))
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
-    .action(async (options: DiffOptions & { tenant?: string }) => {
+    .action(async (options: DiffOptions & { tenant?: string; groups?: boolean }) => {
+      if (options.groups) {
+        assertGroupsKept(process.env); // before --tenant reads the registry
+        const { from, to, format } = options;
+        await groupDiffCommand({ from, to, format, tenant: await selectTenant(options.tenant) });
+        return;
+      }
       await diffCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
   program

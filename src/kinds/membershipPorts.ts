@@ -29,7 +29,7 @@ export interface ManagerLink {
  * The groups and direct memberships of one point in time: a snapshot, or the live mirror.
  * Orders (what the merge-join of `diff` relies on, and what a forward edge table's partition
  * reads give): groups ascending by id; edges ascending by group id, then by member id, each edge
- * once.
+ * once; managers ascending by user id.
  */
 export interface GroupDataSource {
   /** What is read, in messages: `snapshot 20250310T020000000Z-abcdef`, `the live mirror (as of …)`. */
@@ -38,6 +38,8 @@ export interface GroupDataSource {
   readonly select: readonly string[];
   listGroups(): AsyncIterable<GraphObject>;
   listMemberships(): AsyncIterable<MembershipEdge>;
+  /** The users' managers at the same point in time, ascending by user id (a user without one has no link). */
+  listManagers(): AsyncIterable<ManagerLink>;
 }
 
 /**

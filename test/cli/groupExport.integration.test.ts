@@ -16,7 +16,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 
 beforeAll(() => assertCliBuilt());
 
-describe("export --groups and --memberships", () => {
+describe("export --groups and --memberships, diff --groups", () => {
   it.each([
     [[] as string[], {}, /USER_SYNC_GROUPS is missing: groups and memberships are kept only with USER_SYNC_GROUPS=true/],
     [[], { USER_SYNC_GROUPS: "false" }, /USER_SYNC_GROUPS is false: this deployment keeps no groups or memberships\. Set USER_SYNC_GROUPS=true/],
@@ -37,6 +37,17 @@ describe("export --groups and --memberships", () => {
       expect(result.stderr).toContain("No groups or memberships are stored: this version of entra-user-sync does not store groups yet");
       expect(result.stdout).toBe("");
     }
+  });
+
+  it("diff --groups fails the same ways", async () => {
+    const env = { PATH: process.env.PATH!, HOME: process.env.HOME!, SNAPSHOT_STORAGE: NOWHERE };
+    const off = await runCli(["diff", "--groups"], env);
+    expect(off.code).toBe(2);
+    expect(off.stderr).toMatch(/USER_SYNC_GROUPS is missing/);
+    const on = await runCli(["diff", "--groups", "--format", "jsonl"], { ...env, USER_SYNC_GROUPS: "true" });
+    expect(on.code).toBe(2);
+    expect(on.stderr).toContain("this version of entra-user-sync does not store groups yet");
+    expect(on.stdout).toBe("");
   });
 
   it.each([

@@ -20,6 +20,7 @@ const stored: GroupDataSource = {
     yield { groupId: "g1", memberId: "g2", memberType: "group" };
     yield { groupId: "g2", memberId: "u1", memberType: "user" };
   },
+  async *listManagers() {},
 };
 
 function sources(snapshot: GroupDataSource | undefined): GroupDataSources & { asked: string[] } {

@@ -19,6 +19,7 @@ function source(groups: GraphObject[], edges: MembershipEdge[], select = ["id", 
     async *listMemberships() {
       yield* edges;
     },
+    async *listManagers() {},
   };
 }
 

@@ -46,6 +46,7 @@ export async function measureGroupClosure(scenario: GroupsScenario = ISSUE_GROUP
     label: "the generated directory",
     select: ["id"],
     async *listGroups() {},
+    async *listManagers() {},
     async *listMemberships(): AsyncIterableIterator<MembershipEdge> {
       for (const edge of scenarioEdges(scenario)) {
         directEdges += 1;
