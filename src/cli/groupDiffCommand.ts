@@ -44,6 +44,8 @@ export async function groupDiffCommand(options: GroupDiffOptions): Promise<void>
   for await (const change of diffSortedGroups(older.listGroups(), newer.listGroups())) await report("group", change);
   for await (const change of diffSortedMemberships(older.listMemberships(), newer.listMemberships())) await report("membership", change);
   for await (const change of diffSortedManagers(older.listManagers(), newer.listManagers())) await report("manager", change);
+  await older.assertWhole();
+  await newer.assertWhole();
   const n = (kind: keyof GroupDiffCounts, change: string) => formatNumber(counts[kind][change] ?? 0);
   const summary =
     `Compared the groups of snapshot ${from} with ${to}: ${n("group", "added")} added, ${n("group", "removed")} removed, ${n("group", "changed")} changed; ` +

@@ -35,15 +35,18 @@ export async function groupExportCommand(options: GroupExportCommandOptions): Pr
   const out = { format: options.format, raw: options.raw === true, write: writeData };
   if (options.what === "groups") {
     const count = await writeGroups(source, out);
+    await source.assertWhole();
     writeError(`Exported ${formatCount(count, "group")} from ${source.label}.\n`);
     return;
   }
   if (!options.transitive) {
     const count = await writeMemberships(source, out);
+    await source.assertWhole();
     writeError(`Exported ${formatCount(count, "direct membership")} from ${source.label}.\n`);
     return;
   }
   const summary = await writeTransitiveMemberships(source, out);
+  await source.assertWhole();
   writeError(`Exported ${formatCount(summary.memberships, "nested membership")} of ${formatCount(summary.groups, "group")} (direct ones at depth 1) from ${source.label}.\n`);
   if (summary.inCycle.count > 0) {
     writeError(

@@ -40,6 +40,12 @@ export interface GroupDataSource {
   listMemberships(): AsyncIterable<MembershipEdge>;
   /** The users' managers at the same point in time, ascending by user id (a user without one has no link). */
   listManagers(): AsyncIterable<ManagerLink>;
+  /**
+   * Called once everything was read: throws UserSyncError `read_incomplete` when the source changed
+   * meanwhile (a mirror round wrote to it, retention began deleting the snapshot), as the users'
+   * exports do, so that a mix of two states is not taken for one.
+   */
+  assertWhole(): Promise<void>;
 }
 
 /**

@@ -25,6 +25,7 @@ function snapshot(groups: GraphObject[], edges: MembershipEdge[], managers: Mana
     async *listManagers() {
       yield* managers;
     },
+    assertWhole: async () => undefined,
   };
 }
 

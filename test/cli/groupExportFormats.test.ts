@@ -20,6 +20,7 @@ function source(groups: GraphObject[], edges: MembershipEdge[], select = ["id", 
       yield* edges;
     },
     async *listManagers() {},
+    assertWhole: async () => undefined,
   };
 }
 

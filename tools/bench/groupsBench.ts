@@ -47,6 +47,7 @@ export async function measureGroupClosure(scenario: GroupsScenario = ISSUE_GROUP
     select: ["id"],
     async *listGroups() {},
     async *listManagers() {},
+    assertWhole: async () => undefined,
     async *listMemberships(): AsyncIterableIterator<MembershipEdge> {
       for (const edge of scenarioEdges(scenario)) {
         directEdges += 1;
