@@ -51,7 +51,7 @@ export async function diffCommand(options: DiffOptions): Promise<void> {
 }
 
 /** Default: the latest snapshot and the complete one before it; `--to` alone compares it with its predecessor. */
-async function snapshotsToCompare(store: SnapshotStoreClient, from: string | undefined, to: string | undefined): Promise<{ from: string; to: string }> {
+export async function snapshotsToCompare(store: SnapshotStoreClient, from: string | undefined, to: string | undefined): Promise<{ from: string; to: string }> {
   if (from !== undefined && to !== undefined) return { from, to };
   let target = to;
   if (target === undefined) {

@@ -15,6 +15,9 @@ import { errorOutcome } from "../shared/errorOutcomes.js";
 import { exportCommand, type ExportOptions } from "./exportCommand.js";
 import { reportCommand, type ReportOptions } from "./reportCommand.js";
 import { DEFAULT_REPORT_FILE } from "../configuration/defaults.js";
+import { groupDiffCommand } from "./groupDiffCommand.js";
+import { groupExportCommand } from "./groupExportCommand.js";
+import { assertGroupsKept } from "./groupSources.js";
 import { fleetReportCommand } from "./fleetReportCommand.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { endQuietlyOnClosedPipe, writeError } from "./output.js";
@@ -117,7 +120,7 @@ function addRunsCommand(program: Command): void {
 function addExportCommand(program: Command): void {
   program
     .command("export")
-    .description("Print users, one per line: of a complete snapshot, of the live mirror (--current), or one mirror run's change set (--changes).")
+    .description("Print users, one per line: of a complete snapshot, of the live mirror (--current), or one mirror run's change set (--changes). With --groups or --memberships [--transitive]: the groups, or their memberships, of a snapshot or the live mirror.")
     .addOption(new Option("--latest", "the latest complete snapshot").conflicts(["snapshot", "current", "changes"]))
     .addOption(new Option("--snapshot <id>", "a snapshot id (see: entra-user-sync runs)").argParser(runId).conflicts(["current", "changes"]))
     .addOption(new Option("--current", "the live mirror's current users, as Graph shows them").conflicts("changes"))
@@ -131,14 +134,26 @@ function addExportCommand(program: Command): void {
         "with --format csv: write every cell exactly as stored. By default a cell starting with = + - @ (or a tab or carriage return) gets a leading ' so that a spreadsheet shows it rather than running it as a formula (directory values come from the directory's administrators), and control and bidi characters are written as visible \\uXXXX escapes so that neither a spreadsheet nor a terminal acts on them. JSON Lines is always exact.",
       ),
     )
+    .addOption(new Option("--groups", "the groups (USER_SYNC_GROUPS=true) instead of the users").conflicts(["changes", "includeDeleted", "memberships"]))
+    .addOption(new Option("--memberships", 'the groups\' direct memberships, one {"groupId","memberId","memberType"} per line (USER_SYNC_GROUPS=true)').conflicts(["changes", "includeDeleted"]))
+    .addOption(new Option("--transitive", 'with --memberships: also nested ones, with their shortest "depth" (1: direct)'))
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
-    .action(async (options: ExportOptions & { tenant?: string }) => {
+    .action(async (options: ExportOptions & { tenant?: string; groups?: boolean; memberships?: boolean; transitive?: boolean }) => {
       if (!options.latest && !options.snapshot && !options.current && options.changes === undefined) {
         throw new InvalidArgumentError("export: choose --latest, --snapshot <id>, --current or --changes <runId>.");
       }
       if (options.includeDeleted && !options.current) throw new InvalidArgumentError("export: --include-deleted goes with --current.");
       if (options.raw && options.format !== "csv") throw new InvalidArgumentError("export: --raw goes with --format csv (JSON Lines is always exact).");
+      if (options.transitive && !options.memberships) throw new InvalidArgumentError("export: --transitive goes with --memberships.");
       if ((options.format === "parquet") !== (options.out !== undefined)) throw new InvalidArgumentError("export: --format parquet needs --out <file>, and --out goes with --format parquet.");
+      if (options.groups || options.memberships) {
+        if (options.format === "parquet") throw new InvalidArgumentError("export: --groups and --memberships are written as jsonl or csv; --format parquet is for users (docs/analytics.md).");
+        assertGroupsKept(process.env); // before --tenant reads the registry
+        const { latest, snapshot, current, format, raw, transitive } = options;
+        const what = options.groups ? "groups" : "memberships";
+        await groupExportCommand({ latest, snapshot, current, format, raw, transitive, what, tenant: await selectTenant(options.tenant) });
+        return;
+      }
       await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
 }
@@ -151,8 +166,15 @@ function addDiffCommand(program: Command): void {
     .addOption(new Option("--from <id>", "the older snapshot (default: the complete snapshot before --to)").argParser(runId))
     .addOption(new Option("--to <id>", "the newer snapshot (default: the latest)").argParser(runId))
     .addOption(new Option("--format <format>", "a summary table, or one JSON object per change").choices(["table", "jsonl"]).default("table"))
+    .addOption(new Option("--groups", "the groups (added, removed, changed), memberships (joined, left) and managers (set, cleared, changed) instead of the users (USER_SYNC_GROUPS=true)"))
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
-    .action(async (options: DiffOptions & { tenant?: string }) => {
+    .action(async (options: DiffOptions & { tenant?: string; groups?: boolean }) => {
+      if (options.groups) {
+        assertGroupsKept(process.env); // before --tenant reads the registry
+        const { from, to, format } = options;
+        await groupDiffCommand({ from, to, format, tenant: await selectTenant(options.tenant) });
+        return;
+      }
       await diffCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
 }

@@ -24,6 +24,8 @@ const OUTCOMES: Partial<Record<UserSyncErrorCode, ErrorOutcome>> = {
   run_in_progress: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "warning", bare: true },
   // Another run took the lease over: this one wrote nothing more (a frozen or starved host).
   lease_lost: { exitCode: EXIT_RUN_IN_PROGRESS, severity: "failure", bare: true },
+  // export --groups / --memberships where no group data is stored: the message says which setting and run keep it.
+  group_data_not_found: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
   // A tenant id or the tenant mode is wrong on the command line: nothing was sent anywhere.
   invalid_tenant_id: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },
   tenant_mode_mismatch: { exitCode: EXIT_CONFIGURATION, severity: "failure", bare: true },

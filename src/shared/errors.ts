@@ -39,6 +39,8 @@ export type UserSyncErrorCode =
   | "mirror_not_ready"
   /** No run with that id (export --changes). */
   | "run_not_found"
+  /** No groups or memberships are stored where the command looked (export --groups / --memberships): USER_SYNC_GROUPS was off, or no groups round has run. */
+  | "group_data_not_found"
   /** A reader's source changed while it was read (retention, a concurrent writer): the output is not whole. */
   | "read_incomplete"
   | "user_not_storable"
