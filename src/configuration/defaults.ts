@@ -80,11 +80,16 @@ export const DEFAULT_GROUP_SELECT: readonly string[] = [
  */
 export const MAX_TIMER_DELAY_IN_MS = 2 ** 31 - 1;
 
-/** A duration setting: whole `unit`s from `min` to `max`; `timer` when the product waits on it with a timer. */
+/**
+ * A duration setting: whole `unit`s from `min` to `max`; `timer` when the product waits on it with a
+ * timer. `fallsBackTo`: unset (or `fallback`, 0) takes the value of that other setting, which is then
+ * the setting's default.
+ */
 export interface DurationRange {
   min: number;
   max: number;
   fallback: number;
+  fallsBackTo?: string;
   unit: "seconds" | "minutes" | "days";
   unitInMs: number;
   timer: boolean;
@@ -98,7 +103,8 @@ export const DURATION_SETTINGS = {
   USER_SYNC_RESUME_WITHIN_MINUTES: { min: 0, max: 1440, fallback: RUN_CONTROL_DEFAULTS.resumeWithinMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   USER_SYNC_LEASE_SECONDS: { min: 5, max: 3600, fallback: RUN_CONTROL_DEFAULTS.leaseSeconds, unit: "seconds", unitInMs: 1000, timer: true },
   SNAPSHOT_RETENTION_DAYS: { min: 0, max: 3650, fallback: RETENTION_DEFAULTS.days, unit: "days", unitInMs: 86_400_000, timer: false },
-  USER_SYNC_EXPORT_RETENTION_DAYS: { min: 0, max: 3650, fallback: 0, unit: "days", unitInMs: 86_400_000, timer: false },
+  // Applied by infra/main.bicep's lifecycle policy (laneRetentionText), never by the code: unset or 0 follows SNAPSHOT_RETENTION_DAYS.
+  USER_SYNC_EXPORT_RETENTION_DAYS: { min: 0, max: 3650, fallback: 0, fallsBackTo: "SNAPSHOT_RETENTION_DAYS", unit: "days", unitInMs: 86_400_000, timer: false },
   SNAPSHOT_RETENTION_GRACE_MINUTES: { min: 0, max: 10080, fallback: RETENTION_DEFAULTS.graceMinutes, unit: "minutes", unitInMs: 60_000, timer: false },
   STORAGE_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 600, fallback: STORAGE_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },
   IDENTITY_REQUEST_TIMEOUT_SECONDS: { min: 1, max: 300, fallback: IDENTITY_REQUEST_DEFAULTS.requestTimeoutSeconds, unit: "seconds", unitInMs: 1000, timer: true },

@@ -172,9 +172,9 @@ class TenantMessageRun {
    * Under the lease, before anything else is created: the tenant must still be registered, and its
    * row is marked running by this run (its lease the row's fence).
    */
-  async #underLease(lease: WriterLease, options: { abortSignal?: AbortSignal | undefined }): Promise<void> {
+  async #underLease(lease: WriterLease, options: OperationOptions): Promise<void> {
     this.#leaseAcquiredAt = lease.acquiredAt;
-    const started = await recordTenantRunStarted(this.#context.services.registry, this.#tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    const started = await recordTenantRunStarted(this.#context.services.registry, this.#tenantId, lease, { consumesQueued: true, abortSignal: options.abortSignal });
     if (started === "removed") throw createTenantError("tenantRemoved", "", this.#tenantId);
     if (started === "superseded") {
       lease.markLost(createLeaseLostError("takenOver", {}));

@@ -13,7 +13,8 @@
  */
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import { DEFAULT_GROUP_SELECT } from "../configuration/defaults.js";
-import { UserSyncError } from "../shared/errors.js";
+import type { OperationOptions } from "../shared/abort.js";
+import type { UserSyncError } from "../shared/errors.js";
 import { canonicalUser } from "./canonicalUser.js";
 import { createGroupError } from "./groupErrors.js";
 import { addCount, type GraphPacingSettings } from "./graphPolicies.js";
@@ -70,8 +71,7 @@ export interface GroupDeltaPage {
   linkDigest?: string;
 }
 
-export interface ListGroupDeltaPagesOptions {
-  abortSignal?: AbortSignal;
+export interface ListGroupDeltaPagesOptions extends OperationOptions {
   /** A saved deltaLink, or a nextLink of an unfinished round; a first round starts without it. */
   startLink?: string;
   /** Resuming an unfinished round: the `linkDigest`s of the pages it applied. Not modified. */
@@ -147,12 +147,14 @@ export class GroupDeltaClient {
   }
 
   #describe(failure: GraphFailure): UserSyncError | undefined {
-    if (failure.status === 403) return createGroupError("forbidden", { adminConsentUrl: this.#adminConsentUrl, said: failure.said, details: failure.details });
+    if (failure.status === 403) return createGroupError("forbidden", { adminConsentUrl: this.#adminConsentUrl, said: failure.said }, { details: failure.details });
     const problem = deltaTokenProblemOf(failure.status, failure.graphCode, failure.said);
     if (problem === undefined) return undefined;
-    return new UserSyncError("graph_delta_token_invalid", `Microsoft Graph ${WHY[problem]} for groups (${failure.said}). A full round of groups is needed.`, {
-      details: { ...failure.details, reason: problem, ...(problem === "gone" ? { hasLocation: failure.response.headers.has("location") } : {}) },
-    });
+    return createGroupError(
+      "deltaTokenInvalid",
+      { why: WHY[problem], said: failure.said },
+      { details: { ...failure.details, reason: problem, ...(problem === "gone" ? { hasLocation: failure.response.headers.has("location") } : {}) } },
+    );
   }
 }
 
@@ -166,8 +168,7 @@ const WHY: Record<DeltaTokenProblem, string> = {
 
 /** Parses and checks one groups delta page; groups are put in the canonical form for `select`. Exported for unit tests. */
 export function parseGroupDeltaPage(text: string | undefined, pageNumber: number, select: readonly string[]): GroupDeltaPage {
-  const bad = (what: string, details: Record<string, string | number | undefined> = {}) =>
-    new UserSyncError("graph_bad_response", `Graph groups delta page ${pageNumber} ${what}; the run stopped and its delta link was not saved.`, { details: { pageNumber, ...details } });
+  const bad = (what: string, details: Record<string, string | number | undefined> = {}) => createGroupError("badDeltaPage", { pageNumber, what }, { details });
   let body: unknown;
   try {
     body = JSON.parse(text ?? "");

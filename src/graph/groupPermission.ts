@@ -5,7 +5,8 @@
  * part with a message naming the permission and the tenant's admin-consent URL, and the users part
  * still runs.
  */
-import { UserSyncError } from "../shared/errors.js";
+import type { OperationOptions } from "../shared/abort.js";
+import type { UserSyncError } from "../shared/errors.js";
 import { createGroupError, GROUP_MEMBER_READ_ALL } from "./groupErrors.js";
 import type { GraphTokenProvider } from "./graphRequestClient.js";
 
@@ -43,10 +44,9 @@ export function rolesOfAccessToken(token: string): unknown {
   }
 }
 
-export interface AssertGroupPermissionOptions {
+export interface AssertGroupPermissionOptions extends OperationOptions {
   /** The tenant's admin-consent URL (src/credentials/consent.ts: adminConsentUrlFor). */
   adminConsentUrl: string | undefined;
-  abortSignal?: AbortSignal;
 }
 
 /**

@@ -8,14 +8,16 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import type { ExportLaneSettings } from "../configuration/exportSettings.js";
 import type { MirrorChangeRecord, MirrorRunRecord } from "../mirror/mirrorRecords.js";
+import type { ListMirrorRunsOptions } from "../mirror/mirrorRuns.js";
+import type { OperationOptions } from "../shared/abort.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { changeLaneColumns, type LaneRow } from "./laneColumns.js";
 import { changeSetPrefix, writeLaneSet, type LaneSetResult } from "./laneSet.js";
 
 /** What the lane needs from the live mirror (UserMirrorClient in production). */
 export interface LaneChangeSource {
-  listRuns(options: { maxResults?: number; status?: MirrorRunRecord["status"]; abortSignal?: AbortSignal }): AsyncIterable<MirrorRunRecord>;
-  listChanges(runId: string, options: { abortSignal?: AbortSignal }): AsyncIterable<MirrorChangeRecord>;
+  listRuns(options: ListMirrorRunsOptions): AsyncIterable<MirrorRunRecord>;
+  listChanges(runId: string, options: OperationOptions): AsyncIterable<MirrorChangeRecord>;
 }
 
 export interface ChangeSetOptions {

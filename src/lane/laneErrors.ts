@@ -1,17 +1,26 @@
 /**
- * Why the analytics lane could not write, in one place (messages keyed by what happened, one
- * factory): every one is `lane_write_failed`, names the setting or the grant to fix, and never
- * shows a connection string or a SAS.
+ * Why the analytics lane could not write, in one place (the shape of graphErrors.ts: a table of
+ * code, message and details keyed by what went wrong, and one factory, `createLaneError`): every
+ * one is `lane_write_failed`, names the setting or the grant to fix, and never shows a connection
+ * string or a SAS.
  */
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { ExportLaneSettings } from "../configuration/exportSettings.js";
 import { isAbortError } from "../shared/abort.js";
-import { UserSyncError } from "../shared/errors.js";
+import { UserSyncError, type UserSyncErrorCode } from "../shared/errors.js";
 import { redact } from "../shared/redact.js";
 
-export type LaneProblem =
-  | { kind: "storage"; operation: string; error: unknown }
-  | { kind: "manifestDiffers"; prefix: string };
+type Details = UserSyncError["details"];
+
+/** The facts each problem's message names; `lane` is the lane's settings (never shown but its endpoint, without a query). */
+export interface LaneProblemFacts {
+  /** A request to the lane's storage failed while `operation` (e.g. `writing the parts of …`). */
+  storage: { lane: ExportLaneSettings; operation: string; error: unknown };
+  /** The set's manifest exists and is not the one the lane would write. */
+  manifestDiffers: { lane: ExportLaneSettings; prefix: string };
+}
+
+export type LaneProblem = keyof LaneProblemFacts;
 
 /** The lane's setting, for messages. */
 function settingOf(lane: ExportLaneSettings): string {
@@ -41,24 +50,35 @@ function storageFix(lane: ExportLaneSettings, status: number | undefined, code: 
   return `Check ${settingOf(lane)} and USER_SYNC_EXPORT_CONTAINER.`;
 }
 
-function message(lane: ExportLaneSettings, problem: LaneProblem): string {
-  switch (problem.kind) {
-    case "storage": {
-      const rest = isRestError(problem.error) ? problem.error : undefined;
+/** The container and the endpoint the lane writes to. */
+const where = (lane: ExportLaneSettings): Details => ({ container: lane.container, endpoint: describeLaneEndpoint(lane) });
+
+/** Each problem's code, message and details. */
+export const LaneProblems: { [P in LaneProblem]: { code: UserSyncErrorCode; message: (facts: LaneProblemFacts[P]) => string; details?: (facts: LaneProblemFacts[P]) => Details } } = {
+  storage: {
+    code: "lane_write_failed",
+    message: (f) => {
+      const rest = isRestError(f.error) ? f.error : undefined;
       const status = rest?.statusCode;
       const code = rest?.code ?? rest?.response?.headers.get("x-ms-error-code") ?? undefined;
-      const what = status === undefined ? (code ?? (problem.error as { name?: string } | null)?.name ?? "error") : `${status}${code ? ` ${code}` : ""}`;
-      const said = rest ? "" : problem.error instanceof Error ? ` (${redact(problem.error.message).slice(0, 200)})` : "";
-      return `The analytics lane failed while ${problem.operation} (${what}). ${storageFix(lane, status, code)}${said}`;
-    }
-    case "manifestDiffers":
-      return `The analytics lane found another manifest at ${problem.prefix}_manifest.json than the one it would write: something else writes there. Leave the lane's container to the lane (USER_SYNC_EXPORT_CONTAINER), or delete that set so that the next run writes it again.`;
-  }
-}
+      const what = status === undefined ? (code ?? (f.error as { name?: string } | null)?.name ?? "error") : `${status}${code ? ` ${code}` : ""}`;
+      const said = rest ? "" : f.error instanceof Error ? ` (${redact(f.error.message).slice(0, 200)})` : "";
+      return `The analytics lane failed while ${f.operation} (${what}). ${storageFix(f.lane, status, code)}${said}`;
+    },
+    details: (f) => where(f.lane),
+  },
+  manifestDiffers: {
+    code: "lane_write_failed",
+    message: (f) =>
+      `The analytics lane found another manifest at ${f.prefix}_manifest.json than the one it would write: something else writes there. Leave the lane's container to the lane (USER_SYNC_EXPORT_CONTAINER), or delete that set so that the next run writes it again.`,
+    details: (f) => where(f.lane),
+  },
+};
 
-/** A lane failure as `lane_write_failed`; abort errors and the product's own errors (lease_lost) pass through. */
-export function createLaneError(lane: ExportLaneSettings, problem: LaneProblem): unknown {
-  if (problem.kind === "storage" && (isAbortError(problem.error) || problem.error instanceof UserSyncError)) return problem.error;
-  const cause = problem.kind === "storage" ? { cause: problem.error } : {};
-  return new UserSyncError("lane_write_failed", message(lane, problem), { ...cause, details: { container: lane.container, endpoint: describeLaneEndpoint(lane) } });
+/** A lane failure as `lane_write_failed` (a storage failure is its cause); abort errors and the product's own errors (lease_lost) pass through. */
+export function createLaneError<P extends LaneProblem>(problem: P, facts: LaneProblemFacts[P]): unknown {
+  const error = "error" in facts ? facts.error : undefined;
+  if (problem === "storage" && (isAbortError(error) || error instanceof UserSyncError)) return error;
+  const entry = LaneProblems[problem] as { code: UserSyncErrorCode; message: (facts: LaneProblemFacts[P]) => string; details?: (facts: LaneProblemFacts[P]) => Details };
+  return new UserSyncError(entry.code, entry.message(facts), { details: entry.details?.(facts) ?? {}, ...(problem === "storage" ? { cause: error } : {}) });
 }

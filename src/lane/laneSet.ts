@@ -11,6 +11,7 @@
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { ContainerClient } from "@azure/storage-blob";
 import type { ExportLaneSettings } from "../configuration/exportSettings.js";
+import type { OperationOptions } from "../shared/abort.js";
 import { createLaneError } from "./laneErrors.js";
 import type { LaneColumn, LaneRow } from "./laneColumns.js";
 import { writeParquetParts, type WrittenPart } from "./parquetParts.js";
@@ -47,14 +48,13 @@ export interface LaneManifest {
   rows: number;
 }
 
-export interface LaneSetOptions {
+export interface LaneSetOptions extends OperationOptions {
   prefix: string;
   manifest: Omit<LaneManifest, "files" | "rows">;
   rows: AsyncIterable<LaneRow> | Iterable<LaneRow>;
   fence: LaneFence;
   rowsPerGroup: number;
   groupsPerPart: number;
-  abortSignal?: AbortSignal | undefined;
 }
 
 export interface LaneSetResult {
@@ -65,14 +65,14 @@ export interface LaneSetResult {
 
 export async function writeLaneSet(container: ContainerClient, lane: ExportLaneSettings, options: LaneSetOptions): Promise<LaneSetResult> {
   const { prefix, fence, abortSignal } = options;
-  const signal = abortSignal ? { abortSignal } : {};
+  const signal = { abortSignal };
   const storage = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
     try {
       return await call();
     } catch (error) {
       // A write cut short because the lease was lost (its signal aborts requests in flight) is the lost lease.
       fence.assertHeld();
-      throw createLaneError(lane, { kind: "storage", operation, error });
+      throw createLaneError("storage", { lane, operation, error });
     }
   };
   const success = container.getBlockBlobClient(`${prefix}${SUCCESS_NAME}`);
@@ -98,7 +98,7 @@ export async function writeLaneSet(container: ContainerClient, lane: ExportLaneS
   if (!created) {
     // A retried run whose earlier attempt wrote the manifest: the same set gives the same bytes.
     const existing = await storage(`reading ${prefix}${MANIFEST_NAME}`, () => manifestBlob.downloadToBuffer(0, undefined, signal));
-    if (!existing.equals(body)) throw createLaneError(lane, { kind: "manifestDiffers", prefix });
+    if (!existing.equals(body)) throw createLaneError("manifestDiffers", { lane, prefix });
   }
   fence.assertHeld();
   await storage(`writing ${prefix}${SUCCESS_NAME}`, () => createIfAbsent(() => success.upload(Buffer.alloc(0), 0, { conditions: { ifNoneMatch: "*" }, ...signal })));

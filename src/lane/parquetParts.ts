@@ -7,6 +7,7 @@
  * in the same order give the same parts, byte for byte (no clock, no random in a file).
  */
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import type { OperationOptions } from "../shared/abort.js";
 import { laneCell, laneValue, parquetSchemaOf, type LaneColumn, type LaneRow } from "./laneColumns.js";
 
 /** Where one part's bytes go: its blocks in order, then the end (a blob's commit, a file's close). */
@@ -24,7 +25,8 @@ export interface WrittenPart {
   bytes: number;
 }
 
-export interface WriteParquetPartsOptions {
+/** `abortSignal` (the writer lease's signal, the caller's abort) is checked before every row group and part. */
+export interface WriteParquetPartsOptions extends OperationOptions {
   columns: readonly LaneColumn[];
   rows: AsyncIterable<LaneRow> | Iterable<LaneRow>;
   /** Opens the sink of the part with this name. */
@@ -33,8 +35,6 @@ export interface WriteParquetPartsOptions {
   rowsPerGroup: number;
   /** Row groups per part (a part's last one may be smaller). */
   groupsPerPart: number;
-  /** Checked before every row group and part (the writer lease's signal, the caller's abort). */
-  abortSignal?: AbortSignal;
 }
 
 /** `part-00000.parquet` for index 0. */

@@ -5,6 +5,7 @@
  */
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { open, type FileHandle } from "node:fs/promises";
+import type { OperationOptions } from "../shared/abort.js";
 import type { PartSink } from "./parquetParts.js";
 
 /** The fence every lane write passes first (the writer lease: throws `lease_lost` once it is lost). */
@@ -12,9 +13,8 @@ export interface LaneFence {
   assertHeld(): void;
 }
 
-export interface BlobPartSinkOptions {
+export interface BlobPartSinkOptions extends OperationOptions {
   fence: LaneFence;
-  abortSignal?: AbortSignal | undefined;
 }
 
 /** Block ids must have one length within a blob: a fixed-width index. */
@@ -31,12 +31,12 @@ export function blobPartSink(blob: BlockBlobClient, options: BlobPartSinkOptions
     async writeBlock(bytes, blockIndex) {
       options.fence.assertHeld();
       const id = blockIdOf(blockIndex);
-      await blob.stageBlock(id, bytes, bytes.byteLength, { ...(abortSignal ? { abortSignal } : {}) });
+      await blob.stageBlock(id, bytes, bytes.byteLength, { abortSignal });
       ids.push(id);
     },
     async commit() {
       options.fence.assertHeld();
-      await blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentType: PARQUET_CONTENT_TYPE }, ...(abortSignal ? { abortSignal } : {}) });
+      await blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentType: PARQUET_CONTENT_TYPE }, abortSignal });
     },
   };
 }

@@ -11,11 +11,14 @@ import type { ContainerClient } from "@azure/storage-blob";
 import type { ExportLaneSettings } from "../configuration/exportSettings.js";
 import { EXPORT_LANE_DEFAULTS } from "../configuration/defaults.js";
 import type { GraphUser } from "../graph/types.js";
+import type { OperationOptions } from "../shared/abort.js";
 import { formatCount } from "../shared/counts.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { LaneRunState, SyncRunRecord } from "../snapshots/runRecords.js";
+import type { ListRunsOptions } from "../snapshots/runsTable.js";
+import type { ListSnapshotUsersOptions } from "../snapshots/snapshotReader.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource } from "./changeLane.js";
 import { userLaneColumns, type LaneRow } from "./laneColumns.js";
@@ -23,8 +26,8 @@ import { snapshotSetPrefix, writeLaneSet, type LaneSetResult } from "./laneSet.j
 
 /** What the lane needs from the snapshot store (SnapshotStoreClient in production). */
 export interface LaneSnapshotSource {
-  listRuns(options: { maxResults?: number; abortSignal?: AbortSignal }): AsyncIterable<SyncRunRecord>;
-  listSnapshotUsers(snapshotId: string, options: { abortSignal?: AbortSignal }): AsyncIterable<GraphUser>;
+  listRuns(options: ListRunsOptions): AsyncIterable<SyncRunRecord>;
+  listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions): AsyncIterable<GraphUser>;
   recordLane(runId: string, lane: LaneRunState, options: { lease: WriterLease }): Promise<void>;
 }
 
@@ -41,10 +44,9 @@ export interface SnapshotLaneOptions {
   snapshotsPerRun?: number;
 }
 
-export interface CatchUpOptions {
+export interface CatchUpOptions extends OperationOptions {
   lease: WriterLease;
   logger: Logger;
-  abortSignal?: AbortSignal | undefined;
 }
 
 /** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
@@ -143,7 +145,7 @@ export class SnapshotLane {
   async #waiting(options: CatchUpOptions): Promise<SyncRunRecord[]> {
     const limit = this.#options.snapshotsPerRun ?? EXPORT_LANE_DEFAULTS.snapshotsPerRun;
     const waiting: SyncRunRecord[] = [];
-    for await (const run of this.#options.store.listRuns({ maxResults: RUNS_LOOKED_AT, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
+    for await (const run of this.#options.store.listRuns({ maxResults: RUNS_LOOKED_AT, abortSignal: options.abortSignal })) {
       if (run.status !== "succeeded" || run.snapshotDeletedAt || run.lane?.status === "written") continue;
       waiting.push(run);
       if (waiting.length === limit) break;

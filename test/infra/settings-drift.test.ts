@@ -10,9 +10,11 @@ import {
   DEFAULT_TENANT_MODE,
   DEFAULT_TRACE_SAMPLING_RATIO,
   DURATION_SETTINGS,
+  EXPORT_LANE_DEFAULTS,
   GRAPH_REQUEST_DEFAULTS,
   RETENTION_DEFAULTS,
   STALE_MIRROR_AFTER_IN_MS,
+  type DurationRange,
 } from "../../src/configuration/defaults.js";
 import { SETTING_NAMES } from "../../src/configuration/settings.js";
 import { SAMPLING_RATIO_SETTING } from "../../src/telemetry/telemetrySetup.js";
@@ -228,9 +230,10 @@ describe("defaults: README, docs and Bicep state those of src/configuration/defa
     .filter((name) => name.endsWith(".md"))
     .map((name) => ({ file: `docs/${name}`, text: readFileSync(join(ROOT, "docs", name), "utf8") }));
 
-  /** Every setting with a default, as written in the documentation, from defaults.ts. */
+  /** Every setting with a default, as written in the documentation, from defaults.ts: a value, or the setting it falls back to. */
   const DEFAULTS: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(DURATION_SETTINGS).map(([name, range]) => [name, String(range.fallback)])),
+    ...Object.fromEntries(Object.entries(DURATION_SETTINGS).map(([name, range]: [string, DurationRange]) => [name, range.fallsBackTo ?? String(range.fallback)])),
+    USER_SYNC_EXPORT_CONTAINER: EXPORT_LANE_DEFAULTS.container,
     USER_SYNC_TENANT_MODE: DEFAULT_TENANT_MODE,
     GRAPH_CLOUD: DEFAULT_GRAPH_CLOUD,
     GRAPH_CREDENTIAL: DEFAULT_GRAPH_CREDENTIAL,
@@ -288,6 +291,7 @@ describe("defaults: README, docs and Bicep state those of src/configuration/defa
     const defaultOf = (doc: BicepDocument, name: string) => literal(parameters(doc).find((p) => p.name === name)?.defaultValue);
     expect(defaultOf(main, "graphCloud")).toBe(DEFAULT_GRAPH_CLOUD);
     expect(defaultOf(main, "graphCredential")).toBe(DEFAULT_GRAPH_CREDENTIAL);
+    expect(defaultOf(main, "analyticsContainerName")).toBe(EXPORT_LANE_DEFAULTS.container);
     expect(defaultOf(main, "staleMirrorAfterHours")).toBe(STALE_MIRROR_AFTER_IN_MS / 3_600_000);
     expect(defaultOf(monitoring, "staleMirrorAfterHours")).toBe(STALE_MIRROR_AFTER_IN_MS / 3_600_000);
     expect(defaultOf(monitoring, "certificateExpiryWarningDays")).toBe(CERTIFICATE_EXPIRY_WARNING_IN_DAYS);
