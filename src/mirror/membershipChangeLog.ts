@@ -12,6 +12,7 @@ import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { queryEntities, submitAll } from "../tables/tableStore.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /**
  * `joined` or `left`. `reason` is Graph's `@removed.reason` for a member that left (`deleted` both
@@ -56,7 +57,7 @@ export class MembershipChangeLog {
   }
 
   /** Records membership changes of a run (a later change of the same membership in the run replaces the earlier). */
-  async writeChanges(runId: string, changes: readonly MembershipChange[], at: Date, options: { abortSignal?: AbortSignal | undefined; lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
+  async writeChanges(runId: string, changes: readonly MembershipChange[], at: Date, options: OperationOptions & { lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
     if (changes.length === 0) return;
     const partitionKey = membershipChangesPartition(runId);
     const byKey = new Map<string, Record<string, unknown> & { partitionKey: string; rowKey: string }>();
@@ -94,7 +95,7 @@ export class MembershipChangeLog {
   }
 
   /** A run's membership changes, by group then member. */
-  async *listChanges(runId: string, options: { abortSignal?: AbortSignal | undefined } = {}): AsyncIterableIterator<MembershipChangeRecord> {
+  async *listChanges(runId: string, options: OperationOptions = {}): AsyncIterableIterator<MembershipChangeRecord> {
     const filter = odata`PartitionKey eq ${membershipChangesPartition(runId)}`;
     for await (const entity of queryEntities<Record<string, unknown>>(this.#table, this.#storage, `reading the membership changes of run ${runId}`, {
       filter,

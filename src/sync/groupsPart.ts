@@ -22,12 +22,12 @@ import type { WriterLease } from "../snapshots/writerLease.js";
 import { newRunId } from "../tables/keys.js";
 import { deleteGroupSnapshots, runGroupsRound, type GroupsRunClients, type GroupStores } from "./groupsRound.js";
 import type { UserSyncResult } from "./snapshotPorts.js";
+import type { OperationOptions } from "../shared/abort.js";
 
-export interface GroupsPartContext {
+export interface GroupsPartContext extends OperationOptions {
   logger: Logger;
   lease: WriterLease;
   trigger: SyncTrigger;
-  abortSignal?: AbortSignal | undefined;
 }
 
 /** What the part needs to know of the rest of the run when it finishes. */
@@ -52,8 +52,8 @@ export class GroupsPart {
   }
 
   /** The groups' tables (snapshots, mirror and change log, both edge tables). */
-  static async createTables(stores: GroupStores, options: { abortSignal?: AbortSignal | undefined }): Promise<void> {
-    const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  static async createTables(stores: GroupStores, options: OperationOptions): Promise<void> {
+    const signal = { abortSignal: options.abortSignal };
     await Promise.all([stores.snapshots.createSnapshotsTableIfNotExists(signal), stores.mirror.createTablesIfNotExist(signal), stores.edges.createTablesIfNotExist(signal)]);
   }
 
@@ -61,7 +61,7 @@ export class GroupsPart {
   static async begin(clients: GroupsRunClients, context: GroupsPartContext): Promise<GroupsPart> {
     let problem: UserSyncError | undefined;
     try {
-      await assertGroupPermission(clients.tokens, { adminConsentUrl: clients.adminConsentUrl, ...(context.abortSignal ? { abortSignal: context.abortSignal } : {}) });
+      await assertGroupPermission(clients.tokens, { adminConsentUrl: clients.adminConsentUrl, abortSignal: context.abortSignal });
     } catch (error) {
       if (!isUserSyncError(error, "graph_permission_missing")) throw error;
       problem = error;

@@ -22,6 +22,7 @@ import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { MIRROR_EDGE_SCOPE, type EdgeTables } from "../tables/edgeTables.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** The groups' stores of one prefix (src/app/groupStores.ts builds them). */
 export interface GroupStores {
@@ -53,9 +54,8 @@ export interface GroupsRoundDependencies extends GroupsClients {
   lease: WriterLease;
 }
 
-export interface GroupsRoundOptions {
+export interface GroupsRoundOptions extends OperationOptions {
   trigger: SyncTrigger;
-  abortSignal?: AbortSignal | undefined;
   /** A snapshot run's id: the round is full, and its groups and edges are written into this snapshot too. */
   snapshotId?: string;
 }
@@ -75,7 +75,7 @@ export async function runGroupsRound(deps: GroupsRoundDependencies, options: Gro
   const write = { abortSignal: options.abortSignal, lease };
   const snapshotId = options.snapshotId;
   // A groups pass of a resumed (or retried) snapshot run writes the snapshot's partitions again: take them over first.
-  if (snapshotId !== undefined) await stores.snapshots.claimSnapshot(snapshotId, lease, { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+  if (snapshotId !== undefined) await stores.snapshots.claimSnapshot(snapshotId, lease, { abortSignal: options.abortSignal });
   const mirror = new GroupMirrorStore(stores, write);
   const written = { groups: new Set<string>(), edges: 0 };
 
@@ -111,16 +111,16 @@ export async function runGroupsRound(deps: GroupsRoundDependencies, options: Gro
   };
   const record = await runMirrorSync(
     { delta: source, mirror, logger: deps.logger, lease },
-    { trigger: options.trigger, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}), ...(snapshotId !== undefined ? { full: "forced" as const } : {}) },
+    { trigger: options.trigger, abortSignal: options.abortSignal, ...(snapshotId !== undefined ? { full: "forced" as const } : {}) },
   );
   return { mirror: record, groups: written.groups.size, edges: written.edges };
 }
 
 /** Deletes the groups and edges of snapshots retention deleted the users of. Returns the rows deleted. */
-export async function deleteGroupSnapshots(stores: GroupStores, snapshotIds: readonly string[], options: { abortSignal?: AbortSignal | undefined; lease: WriterLease }): Promise<number> {
+export async function deleteGroupSnapshots(stores: GroupStores, snapshotIds: readonly string[], options: OperationOptions & { lease: WriterLease }): Promise<number> {
   let deleted = 0;
   for (const snapshotId of snapshotIds) {
-    deleted += await stores.snapshots.deleteSnapshot(snapshotId, { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}), lease: options.lease });
+    deleted += await stores.snapshots.deleteSnapshot(snapshotId, { abortSignal: options.abortSignal, lease: options.lease });
     deleted += await stores.edges.deleteScope(snapshotId, options);
   }
   return deleted;

@@ -22,6 +22,7 @@ import type { LosableLeaseGuard } from "./leaseGuard.js";
 import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "./partitionFence.js";
 import { storageError } from "./storageErrors.js";
 import { queryEntities, submitAll } from "./tableStore.js";
+import type { OperationOptions } from "../shared/abort.js";
 
 /** The scope of the live mirror's edges (a snapshot's scope is its id). */
 export const MIRROR_EDGE_SCOPE = "mirror";
@@ -48,17 +49,14 @@ export interface StoredEdge {
   targetType: string;
 }
 
-export interface EdgeWriteOptions {
-  abortSignal?: AbortSignal | undefined;
+export interface EdgeWriteOptions extends OperationOptions {
   /** The writer lease: every transaction is fenced. Absent only in tests that own the tables. */
   lease?: LosableLeaseGuard | undefined;
   /** A full round's mark, kept on each row written (the sweep deletes the rows without it). */
   round?: string;
 }
 
-export interface EdgeReadOptions {
-  abortSignal?: AbortSignal | undefined;
-}
+export type EdgeReadOptions = OperationOptions;
 
 export interface EdgeTablesOptions {
   relationship: EdgeRelationship;

@@ -10,6 +10,7 @@ import {
   DEFAULT_TENANT_MODE,
   DEFAULT_TRACE_SAMPLING_RATIO,
   DURATION_SETTINGS,
+  DEFAULT_GROUPS,
   EXPORT_LANE_DEFAULTS,
   GRAPH_REQUEST_DEFAULTS,
   RETENTION_DEFAULTS,
@@ -234,6 +235,7 @@ describe("defaults: README, docs and Bicep state those of src/configuration/defa
   const DEFAULTS: Record<string, string> = {
     ...Object.fromEntries(Object.entries(DURATION_SETTINGS).map(([name, range]: [string, DurationRange]) => [name, range.fallsBackTo ?? String(range.fallback)])),
     USER_SYNC_EXPORT_CONTAINER: EXPORT_LANE_DEFAULTS.container,
+    USER_SYNC_GROUPS: String(DEFAULT_GROUPS),
     USER_SYNC_TENANT_MODE: DEFAULT_TENANT_MODE,
     GRAPH_CLOUD: DEFAULT_GRAPH_CLOUD,
     GRAPH_CREDENTIAL: DEFAULT_GRAPH_CREDENTIAL,
