@@ -11,7 +11,7 @@
  *   npm run bench -- --scenarios full-round,read-ceiling,full-sync --sizes 100k --repeat 1   # the full round (npm run bench:full-round)
  */
 import "../../src/shared/requireSupportedNode.js";
-import { execFileSync, fork } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -27,6 +27,7 @@ import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
 import { measureIncrementalSync, type DeltaBenchResult } from "./deltaBench.js";
 import { cpuTimeInMs } from "./processCpu.js";
+import { productRevision } from "./revision.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import {
   GRAPH_PAGE_SIZE,
@@ -140,17 +141,6 @@ const latencies = [...new Set([options.latencyInMs, 0])];
 function azuriteVersion(): string {
   const require = createRequire(import.meta.url);
   return (JSON.parse(readFileSync(require.resolve("azurite/package.json"), "utf8")) as { version: string }).version;
-}
-
-/** The commit measured, and whether src/ had uncommitted changes (the build compiles the working tree). */
-function productRevision(): string {
-  try {
-    const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const commit = git("rev-parse", "--short", "HEAD");
-    return git("status", "--porcelain", "--", "src") === "" ? commit : `${commit} + uncommitted changes in src/`;
-  } catch {
-    return "unknown (not a git checkout)";
-  }
 }
 
 function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: string): ScenarioSpec[] {

@@ -17,22 +17,14 @@
  * with the tenants; the worker's own work is mostly waiting).
  */
 import "../../src/shared/requireSupportedNode.js";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startAzurite } from "../azurite.js";
 import { startSimulatedTenant } from "../simulated-tenant/index.js";
-import type { HeapReport } from "./heapSampler.js";
-import { cpuTimeInMs } from "./processCpu.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "..", "..", "src", "cli", "main.js");
-const heapSampler = pathToFileURL(join(here, "heapSampler.js")).href;
+import { cpuSecondsOf, runCli } from "./cliRun.js";
 
 export interface FanOutOptions {
   tenants: number;
@@ -77,60 +69,6 @@ export interface FanOutResult {
   loadAverageAfter: number;
 }
 
-/** CPU seconds a process has used (processCpu.ts); 0 where there is none. */
-function cpuSecondsOf(pid: number | undefined): number {
-  return (cpuTimeInMs(pid) ?? 0) / 1000;
-}
-
-interface ChildRun {
-  code: number;
-  peakRssKb: number;
-  cpuSeconds: number;
-  heap: HeapReport | undefined;
-  stderr: string;
-}
-
-/** Runs the compiled CLI; with `measure`, samples its VmHWM and CPU time from /proc every 100 ms (one small read each) and loads the heap sampler. */
-function run(args: string[], env: NodeJS.ProcessEnv, measure = false): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const folder = measure ? mkdtempSync(join(tmpdir(), "tenants-bench-")) : undefined;
-    const heapFile = folder ? join(folder, "heap.json") : undefined;
-    const nodeArgs = measure ? ["--import", heapSampler] : [];
-    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { env: heapFile ? { ...env, BENCH_HEAP_REPORT: heapFile } : env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-    let peakRssKb = 0;
-    let cpuSeconds = 0;
-    const sample = () => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (hwm) peakRssKb = Math.max(peakRssKb, Number(hwm[1]));
-        cpuSeconds = Math.max(cpuSeconds, cpuSecondsOf(child.pid));
-      } catch {
-        // gone, or not Linux
-      }
-    };
-    const timer = measure ? setInterval(sample, 100) : undefined;
-    child.on("error", reject);
-    child.on("exit", () => {
-      if (timer) clearInterval(timer);
-    });
-    child.on("close", (code) => {
-      let heap: HeapReport | undefined;
-      if (heapFile) {
-        try {
-          heap = JSON.parse(readFileSync(heapFile, "utf8")) as HeapReport;
-        } catch {
-          heap = undefined;
-        }
-        rmSync(folder!, { recursive: true, force: true });
-      }
-      resolve({ code: code ?? 1, peakRssKb, cpuSeconds, heap, stderr });
-    });
-  });
-}
-
 const MB = 1024 * 1024;
 
 export async function benchFanOut(options: FanOutOptions, progress: (line: string) => void = (line) => console.error(line)): Promise<FanOutResult[]> {
@@ -156,17 +94,17 @@ export async function benchFanOut(options: FanOutOptions, progress: (line: strin
         };
         delete env.GRAPH_TENANT_ID;
         for (const tenantId of tenantIds) {
-          const added = await run(["tenants", "add", tenantId], env);
+          const added = await runCli(["tenants", "add", tenantId], env);
           if (added.code !== 0) throw new Error(`tenants add failed: ${added.stderr}`);
         }
         // Nothing is queued yet: this worker starts, creates its queues, finds none and exits.
-        const baseline = await run(["worker", "--once", "--no-schedule"], env, true);
+        const baseline = await runCli(["worker", "--once", "--no-schedule"], env, { measure: true });
         if (baseline.code !== 0) throw new Error(`the baseline worker failed (exit ${baseline.code}): ${baseline.stderr}`);
         const loadAverageBefore = loadavg()[0]!;
         const azuriteCpuBefore = cpuSecondsOf(azurite.pid);
         const ownCpuBefore = process.cpuUsage();
         const started = performance.now();
-        const worker = await run(["worker", "--once", "--concurrency", String(concurrency)], env, true);
+        const worker = await runCli(["worker", "--once", "--concurrency", String(concurrency)], env, { measure: true });
         const seconds = (performance.now() - started) / 1000;
         const ownCpu = process.cpuUsage(ownCpuBefore);
         const azuriteCpu = cpuSecondsOf(azurite.pid) - azuriteCpuBefore;
