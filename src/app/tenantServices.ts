@@ -17,7 +17,7 @@ import { assertTenantGuid } from "../tenants/tenantId.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
-import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
+import type { TenantSyncServices, WithTenantSyncServiceOptions } from "../fanout/tenantSyncServices.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 
 /**
@@ -91,12 +91,14 @@ export class TenantServices implements TenantSyncServices {
    * way in this process (concurrent calls for one tenant share it), then is let go. Afterwards the
    * process remembers only that the tenant's tables exist; when `work` fails, it forgets that too
    * (its tables may be gone: `tenants remove --delete-data`), and the next run checks them.
+   * `tablesExist`: the caller knows the tables exist (the registry says the tenant's last run
+   * succeeded), so a process that has not run the tenant yet need not check them either.
    */
-  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService) => Promise<T>): Promise<T> {
+  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService) => Promise<T>, options: WithTenantSyncServiceOptions = {}): Promise<T> {
     const id = assertTenantGuid(tenantId);
     let active = this.#active.get(id);
     if (active === undefined) {
-      active = { service: this.#build(id), runs: 0 };
+      active = { service: this.#build(id, options.tablesExist === true), runs: 0 };
       this.#active.set(id, active);
     }
     active.runs += 1;
@@ -133,8 +135,8 @@ export class TenantServices implements TenantSyncServices {
     this.#tablesExist.delete(assertTenantGuid(tenantId));
   }
 
-  #build(id: string): UserSyncService {
-    return new UserSyncService(composeTenant(this.process, id), { tablesExist: this.#tablesExist.has(id) });
+  #build(id: string, tablesExist = false): UserSyncService {
+    return new UserSyncService(composeTenant(this.process, id), { tablesExist: tablesExist || this.#tablesExist.has(id) });
   }
 
   #remember(id: string): void {

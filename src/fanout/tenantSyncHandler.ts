@@ -17,8 +17,8 @@ import { createTenantError } from "../tenants/tenantErrors.js";
 import type { LeaseInfo } from "../snapshots/runRecords.js";
 import type { DueRunResult } from "../sync/userSyncService.js";
 import { answerHeldLease } from "./heldLease.js";
-import { readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
-import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
+import { healthFactsOfMirrorRound, readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
+import { recordTenantRunOutcome, recordTenantRunStarted, type KnownTenantRow } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
 export type TenantSyncOutcome =
@@ -103,6 +103,9 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
   const logger = tenantLogger(baseLogger, tenantId);
   /** When this run's writer lease was taken (the fence of its writes to the tenant's row); undefined until it holds one. */
   let leaseAcquiredAt: Date | undefined;
+  // The tenant's row as this run last read or wrote it: its ETag fences the run's next write to it,
+  // which then needs no read first (src/fanout/tenantRecords.ts).
+  const known: KnownTenantRow = {};
   // The bookkeeping after the run is not aborted with it: a run stopped by Ctrl+C still records
   // its outcome and queues its continuation (each request is bounded by the SDK's own timeouts).
   // The tenant's health after its run (users, the mirror's last round), read before its service is let go.
@@ -112,22 +115,24 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
       registry,
       tenantId,
       { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued },
-      { consumesQueued: true, leaseAcquiredAt },
+      { consumesQueued: true, leaseAcquiredAt, known },
     );
     if (recorded === undefined && leaseAcquiredAt !== undefined) logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);
   };
   let ran: { result: DueRunResult } | { held: LeaseInfo | undefined };
   try {
     // A message of a tenant removed meanwhile is dropped before anything is created.
-    if ((await registry.getTenant(tenantId, signal)) === undefined) {
+    known.row = await registry.getTenant(tenantId, signal);
+    if (known.row === undefined) {
       logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
       return "dropped";
     }
     // The tenant's service lives for this run only (memory follows the tenants running).
     ran = await services.withTenantSyncService(tenantId, async (service) => {
+      let result: DueRunResult | undefined;
       try {
         // Telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension.
-        const result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
+        result = await withRunTelemetry(service, { trigger: context.trigger, logger, tenantId }, () =>
           service.runDue(logger, {
             trigger: context.trigger,
             invokedAt,
@@ -137,7 +142,7 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
             // and its row is marked running by this run (its lease the row's fence).
             underLease: async (lease, options) => {
               leaseAcquiredAt = lease.acquiredAt;
-              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+              const started = await recordTenantRunStarted(registry, tenantId, lease, { consumesQueued: true, known, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
               if (started === "removed") throw createTenantError("tenantRemoved", "", tenantId);
               if (started === "superseded") {
                 lease.markLost(createLeaseLostError("takenOver", {}));
@@ -153,9 +158,11 @@ export async function handleTenantSyncMessage(message: TenantSyncMessage, contex
         return { held: await service.store.getLease(signal) };
       } finally {
         // Only after a run of its own (it held the lease): another run's tenant is that run's to report.
-        if (leaseAcquiredAt !== undefined) health = await readTenantHealthFacts(service);
+        // A round of the mirror alone (no snapshot) says it all: the tenant's users are as its latest snapshot said.
+        if (leaseAcquiredAt !== undefined) health = healthFactsOfMirrorRound(result) ?? (await readTenantHealthFacts(service));
       }
-    });
+      // Its last run succeeded: its tables exist, and are not checked again (a fresh worker process per tick).
+    }, { tablesExist: known.row.lastOutcome === "succeeded" });
   } catch (error) {
     if (isUserSyncError(error, "tenant_removed")) {
       logger.warn(error.message);
