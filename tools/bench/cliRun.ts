@@ -14,7 +14,8 @@ import { cpuTimeInMs } from "./processCpu.js";
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled CLI (dist/src/cli/main.js). */
 export const CLI = join(here, "..", "..", "src", "cli", "main.js");
-const heapSampler = pathToFileURL(join(here, "heapSampler.js")).href;
+/** The compiled heap sampler next to the compiled CLI (dist/tools/bench/heapSampler.js). */
+const heapSamplerOf = (cli: string) => pathToFileURL(join(dirname(cli), "..", "..", "tools", "bench", "heapSampler.js")).href;
 
 export interface ChildRun {
   code: number;
@@ -50,8 +51,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunCliOp
   return new Promise((resolve, reject) => {
     const folder = measure ? mkdtempSync(join(tmpdir(), "bench-cli-")) : undefined;
     const heapFile = folder ? join(folder, "heap.json") : undefined;
-    const nodeArgs = [...(measure ? ["--import", heapSampler] : []), ...(options.nodeArgs ?? [])];
-    const child = spawn(process.execPath, [...nodeArgs, options.cli ?? CLI, ...args], {
+    const cli = options.cli ?? CLI;
+    const nodeArgs = [...(measure ? ["--import", heapSamplerOf(cli)] : []), ...(options.nodeArgs ?? [])];
+    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], {
       env: heapFile ? { ...env, BENCH_HEAP_REPORT: heapFile } : env,
       stdio: ["ignore", options.keepStdout ? "pipe" : "ignore", "pipe"],
     });
