@@ -101,6 +101,7 @@ interface CliOptions {
   incrementalUsers: number;
   incrementalChanges: number;
   out: string;
+  cpuProf?: string;
 }
 
 const program = new Command()
@@ -120,7 +121,8 @@ const program = new Command()
   .addOption(new Option("--seed <n>", "seed of the simulated directories").argParser(positiveInteger).default(1))
   .addOption(new Option("--incremental-users <n>", "tenant size of the live mirror's incremental case (0 skips it)").argParser(nonNegativeInteger).default(100_000))
   .addOption(new Option("--incremental-changes <n>", "directory changes between the mirror's full and incremental rounds").argParser(positiveInteger).default(100))
-  .option("--out <dir>", "folder for the results", "bench/results");
+  .option("--out <dir>", "folder for the results", "bench/results")
+  .option("--cpu-prof <dir>", "write a V8 CPU profile of every scenario's process into this folder (node --cpu-prof; summarize one with dist/tools/bench/cpuProfileSummary.js)");
 
 program.parse();
 const cli = program.opts<CliOptions>();
@@ -181,7 +183,7 @@ function runChild(
     let ownCpuAtStart = process.cpuUsage();
     const child = fork(scenarioScript, [], {
       env: { ...env, BENCH_SCENARIO: JSON.stringify(spec) },
-      execArgv: [],
+      execArgv: cli.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", resolve(cli.cpuProf), "--cpu-prof-name", `${spec.kind}-${spec.userCount}-${spec.latencyInMs ?? "none"}-${Date.now()}.cpuprofile`] : [],
       // stderr is kept (its tail) and shown only when the run fails: MSAL's notices are noise here.
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
