@@ -28,8 +28,10 @@ describe("bench:fleet", () => {
     expect(result.storage.failed).toBe(0);
     expect(Object.keys(result.storage.byKind)).toEqual([...STORAGE_KINDS]);
     expect(result.storage.byKind.other.count).toBe(0);
-    // Nothing to write for an idle tenant: no user entity, no table created.
+    // Nothing to write for an idle tenant: no user entity, no table created, no partition claimed
+    // (the lease was released by the seed's run, so its partitions are claimed only at a first write).
     expect(result.storage.byKind.users.count).toBe(0);
+    expect(result.storage.byKind.fences.count).toBe(0);
     const count = (operation: string) => result.storage.byOperation.find((o) => o.operation === operation)?.count ?? 0;
     expect(count("queue: send (tenant queue)")).toBe(tenants);
     expect(count("queue: delete message (tenant queue)")).toBe(tenants);
