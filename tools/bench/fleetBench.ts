@@ -140,6 +140,8 @@ export function countStorageRequests(requests: readonly StorageRequest[], tenant
 
 export async function benchFleet(options: FleetOptions, progress: (line: string) => void = (line) => console.error(line)): Promise<FleetResult> {
   const startedAt = new Date().toISOString();
+  // The commit the compiled CLI was built from, read now (a long seed must not pick up a later commit).
+  const revision = productRevision();
   const sizes = tenantSizes(options);
   const tenantIds = sizes.map((_, i) => tenantIdOf(i));
   const cli = options.cli ?? CLI;
@@ -195,7 +197,7 @@ export async function benchFleet(options: FleetOptions, progress: (line: string)
         const graphTotal = graphCounts.reduce((a, b) => a + b, 0);
         const result: FleetResult = {
           options,
-          revision: productRevision(),
+          revision,
           startedAt,
           cpuCount: cpus().length,
           users: sizes.reduce((a, b) => a + b, 0),
