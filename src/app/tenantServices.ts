@@ -18,7 +18,7 @@ import { assertTenantGuid } from "../tenants/tenantId.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import { loadQueueSettings } from "../configuration/queueSettings.js";
 import { TenantQueueClient } from "../fanout/tenantQueue.js";
-import type { TenantSyncServices } from "../fanout/tenantSyncServices.js";
+import type { TenantSyncServices, WithTenantSyncServiceOptions } from "../fanout/tenantSyncServices.js";
 import type { AppClients } from "../sync/syncClients.js";
 import { composeProcess, composeRegistry, composeTenant, type ProcessClients } from "./compose.js";
 import type { ComposedSync } from "./syncService.js";
@@ -99,12 +99,14 @@ export class TenantServices implements TenantSyncServices {
    * way in this process (concurrent calls for one tenant share it), then is let go. Afterwards the
    * process remembers only that the tenant's tables exist; when `work` fails, it forgets that too
    * (its tables may be gone: `tenants remove --delete-data`), and the next run checks them.
+   * `tablesExist`: the caller knows the tables exist (the registry says the tenant's last run
+   * succeeded), so a process that has not run the tenant yet need not check them either.
    */
-  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService, clients: AppClients) => Promise<T>): Promise<T> {
+  async withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService, clients: AppClients) => Promise<T>, options: WithTenantSyncServiceOptions = {}): Promise<T> {
     const id = assertTenantGuid(tenantId);
     let active = this.#active.get(id);
     if (active === undefined) {
-      active = { sync: this.#build(id), runs: 0 };
+      active = { sync: this.#build(id, options.tablesExist === true), runs: 0 };
       this.#active.set(id, active);
     }
     active.runs += 1;
@@ -141,9 +143,9 @@ export class TenantServices implements TenantSyncServices {
     this.#tablesExist.delete(assertTenantGuid(tenantId));
   }
 
-  #build(id: string): ComposedSync {
+  #build(id: string, tablesExist = false): ComposedSync {
     const clients = composeTenant(this.process, id);
-    return { service: new UserSyncService(clients, { tablesExist: this.#tablesExist.has(id) }), clients };
+    return { service: new UserSyncService(clients, { tablesExist: tablesExist || this.#tablesExist.has(id) }), clients };
   }
 
   #remember(id: string): void {

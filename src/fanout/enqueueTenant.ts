@@ -8,6 +8,7 @@
  */
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
+import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
 import { changeTenantRecord } from "./tenantRecords.js";
 
 /** A `queuedAt` older than this is taken for a lost message (e.g. deleted by hand): the tenant is queued again. */
@@ -22,6 +23,11 @@ export interface EnqueueTenantOptions {
   now: Date;
   /** The schedule's occurrence the tenant is queued for (`worker`'s schedule): at most once per occurrence. */
   occurrence?: Date | undefined;
+  /**
+   * The tenant's row as the caller read it (the scheduler's listing of the registry): the marker is
+   * written with its ETag without reading the row again; a row changed meanwhile is read and tried again.
+   */
+  listed?: TenantRecord;
 }
 
 /** Queued, or passed by (already queued or running, or removed meanwhile) and why. */
@@ -38,11 +44,16 @@ export async function enqueueTenant(tenantId: string, options: EnqueueTenantOpti
   // The marker first (fenced): of two schedulers, one wins; the other sees it and skips.
   let busy: string | undefined;
   let previousOccurrence: Date | undefined;
-  const marked = await changeTenantRecord(registry, tenantId, (current) => {
-    busy = busyReason(current, now, occurrence);
-    previousOccurrence = current.scheduledFor;
-    return busy ? undefined : { ...current, queuedAt: now, ...(occurrence ? { scheduledFor: occurrence } : {}) };
-  });
+  const marked = await changeTenantRecord(
+    registry,
+    tenantId,
+    (current) => {
+      busy = busyReason(current, now, occurrence);
+      previousOccurrence = current.scheduledFor;
+      return busy ? undefined : { ...current, queuedAt: now, ...(occurrence ? { scheduledFor: occurrence } : {}) };
+    },
+    options.listed ? { known: { row: options.listed } } : {},
+  );
   if (marked === undefined) return { queued: false, reason: busy ?? "removed meanwhile" };
   try {
     await queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: now.toISOString() });

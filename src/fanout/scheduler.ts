@@ -11,7 +11,7 @@
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { recordSchedulerPass } from "../telemetry/schedulerTelemetry.js";
-import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
+import type { TenantRecord, TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
 import { busyReason, enqueueTenant } from "./enqueueTenant.js";
 import type { OperationOptions } from "../shared/abort.js";
@@ -20,7 +20,7 @@ export { STALE_QUEUED_IN_MS, STALE_RUNNING_IN_MS } from "./enqueueTenant.js";
 
 /**
  * Tenants a pass queues at once. Queueing one takes two storage round trips (the fenced marker,
- * then the message), so a pass one at a time over 10,000 tenants would take minutes on Azure,
+ * written with the ETag of the row as the pass listed it, then the message), so a pass one at a time over 10,000 tenants would take minutes on Azure,
  * longer than a 5-minute schedule; 16 at once keeps it well inside a tick.
  */
 export const SCHEDULE_CONCURRENCY = 16;
@@ -65,9 +65,10 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
   };
 
   // A tenant's queueing, once started, is not aborted (src/fanout/enqueueTenant.ts).
-  const queueTenant = async (tenantId: string): Promise<void> => {
+  const queueTenant = async (tenantId: string, row: TenantRecord): Promise<void> => {
     try {
-      const queued = await enqueueTenant(tenantId, { registry, queue, now, occurrence });
+      // The listed row's ETag fences the marker: no read of the row first.
+      const queued = await enqueueTenant(tenantId, { registry, queue, now, occurrence, listed: row });
       if (!queued.queued) {
         result.skippedCount += 1;
         listed(result.skipped, { tenantId, reason: queued.reason });
@@ -95,7 +96,7 @@ export async function scheduleDueTenants(options: ScheduleTenantsOptions): Promi
         listed(result.skipped, { tenantId: tenant.tenantId, reason: busy });
         continue;
       }
-      const queued: Promise<void> = queueTenant(tenant.tenantId).finally(() => queueing.delete(queued));
+      const queued: Promise<void> = queueTenant(tenant.tenantId, tenant).finally(() => queueing.delete(queued));
       queueing.add(queued);
       if (queueing.size >= SCHEDULE_CONCURRENCY) await Promise.race(queueing);
     }

@@ -7,6 +7,7 @@
  */
 import { STALE_MIRROR_AFTER_IN_MS } from "../configuration/defaults.js";
 import type { StorageClients } from "../sync/syncClients.js";
+import type { DueRunResult } from "../sync/userSyncService.js";
 import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
 import { ERROR_TYPE_PROBLEMS } from "../telemetry/errorTypes.js";
 
@@ -35,6 +36,17 @@ export async function readTenantHealthFacts(stores: Pick<StorageClients, "store"
     ...(latest ? { userCount: latest.userCount } : {}),
     ...(state?.state.deltaLink ? { mirrorRoundAt: state.state.savedAt } : {}),
   };
+}
+
+/**
+ * The facts of a run that made a round of the mirror and no snapshot (most runs: the incremental
+ * round of every tick), without reading the stores again: the mirror's round completed when its run
+ * ended, and the latest snapshot (its user count) is the one before. Undefined for any other run
+ * (a snapshot, a failure): its facts are read (readTenantHealthFacts).
+ */
+export function healthFactsOfMirrorRound(result: Pick<DueRunResult, "snapshot" | "mirror"> | undefined): TenantHealthFacts | undefined {
+  if (result === undefined || result.snapshot !== undefined || result.mirror?.status !== "succeeded" || result.mirror.endedAt === undefined) return undefined;
+  return { mirrorRoundAt: result.mirror.endedAt };
 }
 
 const failed = (record: TenantRecord) => record.lastOutcome === "failed" || record.lastOutcome === "poisoned";

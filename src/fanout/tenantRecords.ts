@@ -13,23 +13,54 @@ import type { OperationOptions } from "../shared/abort.js";
 export const TENANT_RECORD_ATTEMPTS = 5;
 
 /**
+ * The tenant's row as this caller last read or wrote it (with its ETag). Given to
+ * changeTenantRecord, it is the first attempt's row, so that a change needs no read first: the
+ * write is fenced by the row's ETag all the same, and a row that changed meanwhile costs a read and
+ * a retry (412). Each write the caller makes through it keeps it up to date.
+ */
+export interface KnownTenantRow {
+  row?: TenantRecord | undefined;
+}
+
+export interface ChangeTenantRecordOptions {
+  abortSignal?: AbortSignal;
+  /** The row as last read or written: the first attempt uses it instead of reading (when it has an ETag). */
+  known?: KnownTenantRow;
+}
+
+/**
  * Applies `change` to the tenant's current row. Returns the row written, or undefined when the
  * tenant is not (or no longer) registered, or `change` returned undefined (nothing to do). Throws
  * `tenant_record_contended` when the row changed between the read and the write on every attempt.
+ * With `known`, the first attempt applies `change` to the known row (a write fenced by its ETag);
+ * "nothing to do" or a refused write is only concluded from a row read afresh.
  */
 export async function changeTenantRecord(
   registry: TenantRegistryClient,
   tenantId: string,
   change: (current: TenantRecord) => TenantRecord | undefined,
-  options: OperationOptions = {},
+  options: ChangeTenantRecordOptions = {},
 ): Promise<TenantRecord | undefined> {
-  for (let attempt = 1; attempt <= TENANT_RECORD_ATTEMPTS; attempt++) {
-    const current = await registry.getTenant(tenantId, options);
+  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const known = options.known?.row?.etag !== undefined && options.known.row.tenantId === tenantId ? options.known.row : undefined;
+  if (known !== undefined) {
+    const next = change(known);
+    const written = next === undefined ? undefined : await registry.updateTenant(next, { ...signal, etag: known.etag! });
+    if (written !== undefined) {
+      options.known!.row = written;
+      return written;
+    }
+  }
+  for (let attempt = known === undefined ? 1 : 2; attempt <= TENANT_RECORD_ATTEMPTS; attempt++) {
+    const current = await registry.getTenant(tenantId, signal);
     if (current === undefined) return undefined;
     const next = change(current);
     if (next === undefined) return undefined;
-    const written = await registry.updateTenant(next, { ...options, ...(current.etag ? { etag: current.etag } : {}) });
-    if (written !== undefined) return written;
+    const written = await registry.updateTenant(next, { ...signal, ...(current.etag ? { etag: current.etag } : {}) });
+    if (written !== undefined) {
+      if (options.known) options.known.row = written;
+      return written;
+    }
   }
   throw createTenantError("tenantRecordContended", String(TENANT_RECORD_ATTEMPTS), tenantId);
 }
@@ -47,6 +78,8 @@ export interface TenantRunRecordOptions extends OperationOptions {
    * to the worker that takes it.
    */
   consumesQueued: boolean;
+  /** The tenant's row as the caller last read or wrote it (see KnownTenantRow); kept up to date. */
+  known?: KnownTenantRow;
 }
 
 /** What recording a run's start found. */
@@ -78,7 +111,7 @@ export async function recordTenantRunStarted(
       if (superseded) return undefined;
       return { ...(options.consumesQueued ? withoutMarkers(current) : current), runningSince: new Date(), leaseAcquiredAt: lease.acquiredAt };
     },
-    { abortSignal: options.abortSignal },
+    { abortSignal: options.abortSignal, ...(options.known ? { known: options.known } : {}) },
   );
   if (written !== undefined) return "started";
   return superseded ? "superseded" : "removed";
@@ -120,24 +153,29 @@ export async function recordTenantRunOutcome(
   options: TenantRunOutcomeOptions,
 ): Promise<TenantRecord | undefined> {
   const fence = options.leaseAcquiredAt;
-  return changeTenantRecord(registry, tenantId, (current) => {
-    if (fence !== undefined && isNewerFence(current, fence)) return undefined;
-    const base = options.consumesQueued ? { ...current, queuedAt: undefined } : current;
-    const { runningSince, leaseAcquiredAt, ...rest } = base;
-    return {
-      ...rest,
-      // A run without a lease leaves the running mark and the fence to the run that set them.
-      ...(fence === undefined ? { ...(runningSince ? { runningSince } : {}), ...(leaseAcquiredAt ? { leaseAcquiredAt } : {}) } : { leaseAcquiredAt: fence }),
-      ...(result.queued ? { queuedAt: new Date() } : {}),
-      lastOutcome: result.outcome,
-      lastOutcomeAt: new Date(),
-      ...(result.error ? { lastError: result.error } : { lastError: undefined }),
-      ...(result.errorCode ? { lastErrorCode: result.errorCode } : { lastErrorCode: undefined }),
-      ...(result.outcome === "succeeded" ? { lastSuccessAt: new Date() } : {}),
-      ...(result.health?.userCount !== undefined ? { userCount: result.health.userCount } : {}),
-      ...(result.health?.mirrorRoundAt ? { mirrorRoundAt: result.health.mirrorRoundAt } : {}),
-    };
-  });
+  return changeTenantRecord(
+    registry,
+    tenantId,
+    (current) => {
+      if (fence !== undefined && isNewerFence(current, fence)) return undefined;
+      const base = options.consumesQueued ? { ...current, queuedAt: undefined } : current;
+      const { runningSince, leaseAcquiredAt, ...rest } = base;
+      return {
+        ...rest,
+        // A run without a lease leaves the running mark and the fence to the run that set them.
+        ...(fence === undefined ? { ...(runningSince ? { runningSince } : {}), ...(leaseAcquiredAt ? { leaseAcquiredAt } : {}) } : { leaseAcquiredAt: fence }),
+        ...(result.queued ? { queuedAt: new Date() } : {}),
+        lastOutcome: result.outcome,
+        lastOutcomeAt: new Date(),
+        ...(result.error ? { lastError: result.error } : { lastError: undefined }),
+        ...(result.errorCode ? { lastErrorCode: result.errorCode } : { lastErrorCode: undefined }),
+        ...(result.outcome === "succeeded" ? { lastSuccessAt: new Date() } : {}),
+        ...(result.health?.userCount !== undefined ? { userCount: result.health.userCount } : {}),
+        ...(result.health?.mirrorRoundAt ? { mirrorRoundAt: result.health.mirrorRoundAt } : {}),
+      };
+    },
+    options.known ? { known: options.known } : {},
+  );
 }
 
 /**

@@ -19,8 +19,8 @@ import type { AppClients } from "../sync/syncClients.js";
 import type { DueRunResult, UserSyncService } from "../sync/userSyncService.js";
 import type { WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { answerHeldLease } from "./heldLease.js";
-import { readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
-import { recordTenantRunOutcome, recordTenantRunStarted } from "./tenantRecords.js";
+import { healthFactsOfMirrorRound, readTenantHealthFacts, type TenantHealthFacts } from "./tenantHealth.js";
+import { recordTenantRunOutcome, recordTenantRunStarted, type KnownTenantRow } from "./tenantRecords.js";
 import type { TenantQueueClient, TenantSyncMessage } from "./tenantQueue.js";
 
 export type TenantSyncOutcome =
@@ -114,6 +114,11 @@ class TenantMessageRun {
   #leaseAcquiredAt: Date | undefined;
   /** The tenant's health after its run (users, the mirror's last round), read before its service is let go. */
   #health: TenantHealthFacts | undefined;
+  /**
+   * The tenant's row as this run last read or wrote it: its ETag fences the run's next write to it,
+   * which then needs no read first (src/fanout/tenantRecords.ts).
+   */
+  readonly #known: KnownTenantRow = {};
 
   constructor(message: TenantSyncMessage, context: TenantSyncContext) {
     this.#message = message;
@@ -128,12 +133,14 @@ class TenantMessageRun {
     let ran: Ran;
     try {
       // A message of a tenant removed meanwhile is dropped before anything is created.
-      if ((await this.#context.services.registry.getTenant(this.#tenantId, this.#signal)) === undefined) {
+      this.#known.row = await this.#context.services.registry.getTenant(this.#tenantId, this.#signal);
+      if (this.#known.row === undefined) {
         this.#logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
         return "dropped";
       }
       // The tenant's service lives for this run only (memory follows the tenants running).
-      ran = await this.#context.services.withTenantSyncService(this.#tenantId, (service, clients) => this.#run(service, clients));
+      // Its last run succeeded: its tables exist, and are not checked again (a fresh worker process per tick).
+      ran = await this.#context.services.withTenantSyncService(this.#tenantId, (service, clients) => this.#run(service, clients), { tablesExist: this.#known.row.lastOutcome === "succeeded" });
     } catch (error) {
       return this.#failed(error);
     }
@@ -147,8 +154,9 @@ class TenantMessageRun {
   /** The tenant's due work under its lease, with telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension. */
   async #run(service: UserSyncService, clients: AppClients): Promise<Ran> {
     const context = this.#context;
+    let result: DueRunResult | undefined;
     try {
-      const result = await withRunTelemetry(clients, { trigger: context.trigger, logger: this.#logger, tenantId: this.#tenantId }, () =>
+      result = await withRunTelemetry(clients, { trigger: context.trigger, logger: this.#logger, tenantId: this.#tenantId }, () =>
         service.runDue(this.#logger, {
           trigger: context.trigger,
           invokedAt: this.#invokedAt,
@@ -164,7 +172,8 @@ class TenantMessageRun {
       return { held: await clients.store.getLease(this.#signal) };
     } finally {
       // Only after a run of its own (it held the lease): another run's tenant is that run's to report.
-      if (this.#leaseAcquiredAt !== undefined) this.#health = await readTenantHealthFacts(clients);
+      // A round of the mirror alone (no snapshot) says it all: the tenant's users are as its latest snapshot said.
+      if (this.#leaseAcquiredAt !== undefined) this.#health = healthFactsOfMirrorRound(result) ?? (await readTenantHealthFacts(clients));
     }
   }
 
@@ -174,7 +183,7 @@ class TenantMessageRun {
    */
   async #underLease(lease: WriterLease, options: OperationOptions): Promise<void> {
     this.#leaseAcquiredAt = lease.acquiredAt;
-    const started = await recordTenantRunStarted(this.#context.services.registry, this.#tenantId, lease, { consumesQueued: true, abortSignal: options.abortSignal });
+    const started = await recordTenantRunStarted(this.#context.services.registry, this.#tenantId, lease, { consumesQueued: true, known: this.#known, abortSignal: options.abortSignal });
     if (started === "removed") throw createTenantError("tenantRemoved", "", this.#tenantId);
     if (started === "superseded") {
       lease.markLost(createLeaseLostError("takenOver", {}));
@@ -237,7 +246,7 @@ class TenantMessageRun {
       this.#context.services.registry,
       this.#tenantId,
       { outcome, ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}), ...(health ? { health } : {}), queued },
-      { consumesQueued: true, leaseAcquiredAt: this.#leaseAcquiredAt },
+      { consumesQueued: true, leaseAcquiredAt: this.#leaseAcquiredAt, known: this.#known },
     );
     if (recorded === undefined && this.#leaseAcquiredAt !== undefined) {
       this.#logger.info(`Its outcome (${outcome}) is not recorded on the tenant's row: a newer run of the tenant has marked it, or the tenant was removed.`);

@@ -8,6 +8,16 @@ import type { UserSyncService } from "../sync/userSyncService.js";
 import type { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
 import type { TenantQueueClient } from "./tenantQueue.js";
 
+export interface WithTenantSyncServiceOptions {
+  /**
+   * The tenant's tables are known to exist (its registry row says its last run succeeded): its run
+   * skips the table check even in a process that has not run it yet (`worker --once` per tick). A
+   * run that fails leaves the next to check again; a lease table deleted meanwhile is created again
+   * (UserSyncService).
+   */
+  tablesExist?: boolean;
+}
+
 export interface TenantSyncServices {
   readonly registry: TenantRegistryClient;
   /** The tenant queue (USER_SYNC_QUEUE); its settings are read on first use. */
@@ -17,5 +27,5 @@ export interface TenantSyncServices {
    * and the clients it was built over (the service keeps its own to itself): what the handler reads
    * of the tenant's stores besides the run (the lease's holder, the tenant's health, telemetry).
    */
-  withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService, clients: AppClients) => Promise<T>): Promise<T>;
+  withTenantSyncService<T>(tenantId: string, work: (service: UserSyncService, clients: AppClients) => Promise<T>, options?: WithTenantSyncServiceOptions): Promise<T>;
 }

@@ -127,6 +127,8 @@ export class MirrorRound {
   readonly #write: MirrorWriteOptions;
   readonly #counters: MirrorRunCounters;
   #run!: MirrorRunRecord;
+  /** Whether an incremental page wrote change rows: a round that wrote none has nothing to count (an idle tenant's). */
+  #changesWritten = false;
 
   constructor(deps: MirrorSyncDependencies, options: RunMirrorSyncOptions = {}) {
     this.#deps = deps;
@@ -247,6 +249,7 @@ export class MirrorRound {
     const { skipped } = await mirror.applyWrites(plan.writes, this.#write);
     this.#counters.recordSkipped(run, skipped);
     await mirror.writeChanges(run.runId, plan.changes, at, this.#write);
+    if (plan.changes.length > 0) this.#changesWritten = true;
     run.changes.unchanged += plan.unchanged;
   }
 
@@ -267,7 +270,8 @@ export class MirrorRound {
   async #succeed(state: MirrorDeltaState, etag: string | undefined): Promise<void> {
     const { mirror } = this.#deps;
     const run = this.#run;
-    await countChanges(mirror, run.runId, run.changes, this.#options.abortSignal);
+    // A full round's sweep writes change rows of its own; an incremental round that wrote none has none to count.
+    if (run.mode !== "incremental" || this.#changesWritten) await countChanges(mirror, run.runId, run.changes, this.#options.abortSignal);
     await mirror.saveDeltaState(state, etag, this.#write);
     run.status = "succeeded";
     run.endedAt = this.#now();

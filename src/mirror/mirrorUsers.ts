@@ -45,9 +45,15 @@ export class MirrorUsers {
     return Array.from({ length: MIRROR_PARTITION_COUNT }, (_, shard) => `${USER_PARTITION_LOW}${shard.toString(16).padStart(2, "0")}`);
   }
 
-  /** Takes every user partition over for `lease` (rewrites its fence row). */
+  /**
+   * Takes every user partition over for `lease` (rewrites its fence row): at once when the lease was
+   * taken over from a holder that did not release it (its late writes must fail from now on), else
+   * at each partition's first write (a round that writes nothing, the idle tenant's, sends nothing).
+   */
   async claim(lease: LosableLeaseGuard, options: OperationOptions = {}): Promise<void> {
-    await this.#tables.fencesOf(lease).users.claim(MirrorUsers.partitions(), options.abortSignal);
+    const fence = this.#tables.fencesOf(lease).users;
+    if (lease.tookOverFrom === undefined) fence.claimOnFirstWrite(MirrorUsers.partitions());
+    else await fence.claim(MirrorUsers.partitions(), options.abortSignal);
   }
 
   /** The mirror entities of these ids (those that exist), a few queries per partition. */

@@ -46,6 +46,9 @@ export class LeaseStore {
     const abortSignal = options.abortSignal;
     const operationOptions = { abortSignal };
     const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
+    // Most runs find no lease (the last holder released it): it is created without a read first.
+    const created = await this.#create(owner, options.trigger, durationInMs, abortSignal);
+    if (created) return created;
     const current = await this.#read(abortSignal);
     const now = Date.now();
     // A holder that is a process of this machine that no longer exists (killed, crashed) is not waited for.
@@ -75,6 +78,26 @@ export class LeaseStore {
       throw storageError(this.#storage, this.#table.tableName, "taking the writer lease", error);
     }
     return lease;
+  }
+
+  /**
+   * Creates the lease entity (Insert: it fails with 409 when one exists, held or expired). Returns
+   * the lease, or undefined when an entity exists (the caller reads it and decides).
+   */
+  async #create(owner: string, trigger: SyncTrigger, durationInMs: number, abortSignal: AbortSignal | undefined): Promise<WriterLease | undefined> {
+    const now = Date.now();
+    const sentAt = performance.now();
+    const expiresAt = new Date(now + durationInMs);
+    const lease = new WriterLease({ owner, trigger, durationInMs, acquiredAt: new Date(now) });
+    try {
+      const response = await this.#table.createEntity(this.entityFor(lease, expiresAt), { abortSignal });
+      await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
+      return lease;
+    } catch (error) {
+      if (isStatusCode(error, 409)) return undefined;
+      if (isUserSyncError(error)) throw error;
+      throw storageError(this.#storage, this.#table.tableName, "taking the writer lease", error);
+    }
   }
 
   /**

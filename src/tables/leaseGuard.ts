@@ -13,6 +13,13 @@ export interface LeaseGuard {
   readonly signal: AbortSignal;
   /** Random id of the holder, written into the fence rows it claims. */
   readonly owner: string;
+  /**
+   * Set when the lease was taken over from a holder that did not release it (it expired, or its
+   * process is gone): that holder may still have writes on the wire, so every partition is claimed
+   * at once. A lease created after its last holder released it sets nothing: partitions are then
+   * claimed at their first write (PartitionFence.claimOnFirstWrite).
+   */
+  readonly tookOverFrom?: unknown;
 }
 
 /** Stops a guard for good (a fence row or the lease entity showed that another run took over). */

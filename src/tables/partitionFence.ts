@@ -38,6 +38,8 @@ export interface PartitionFenceOptions {
 
 interface PartitionState {
   etag?: string;
+  /** Claimed at its first write, not before (claimOnFirstWrite). */
+  claimAtFirstWrite?: boolean;
   tail: Promise<unknown>;
 }
 
@@ -63,21 +65,35 @@ export class PartitionFence {
 
   /** Takes these partitions over: any earlier holder's next write to them fails. */
   async claim(partitionKeys: Iterable<string>, abortSignal?: AbortSignal): Promise<void> {
+    await Promise.all([...new Set(partitionKeys)].map((partitionKey) => this.#enqueue(partitionKey, (state) => this.#claimRow(partitionKey, state, abortSignal))));
+  }
+
+  /**
+   * Takes these partitions over at their first write (just before it, in its slot), not now: a run
+   * that writes none of them sends nothing for them. Only where no earlier holder can have a write
+   * on the wire: under a lease created after its last holder released it (an earlier holder that
+   * lost its lease was followed by one that took it over and claimed every partition).
+   */
+  claimOnFirstWrite(partitionKeys: Iterable<string>): void {
+    for (const partitionKey of new Set(partitionKeys)) {
+      let state = this.#partitions.get(partitionKey);
+      if (!state) this.#partitions.set(partitionKey, (state = { tail: Promise.resolve() }));
+      if (state.etag === undefined) state.claimAtFirstWrite = true;
+    }
+  }
+
+  /** Rewrites the partition's fence row unconditionally (a claim) and keeps its ETag. */
+  async #claimRow(partitionKey: string, state: PartitionState, abortSignal: AbortSignal | undefined): Promise<void> {
     const { table, guard } = this.#options;
-    await Promise.all(
-      [...new Set(partitionKeys)].map((partitionKey) =>
-        this.#enqueue(partitionKey, async (state) => {
-          guard.assertHeld();
-          this.#options.onRequest?.();
-          try {
-            const response = await table.upsertEntity(this.#row(partitionKey), "Replace", { abortSignal });
-            state.etag = response.etag ?? (await this.#readEtag(partitionKey, abortSignal));
-          } catch (error) {
-            throw this.#options.translate(error, `taking partition ${partitionKey} of ${table.tableName} over`);
-          }
-        }),
-      ),
-    );
+    guard.assertHeld();
+    this.#options.onRequest?.();
+    try {
+      const response = await table.upsertEntity(this.#row(partitionKey), "Replace", { abortSignal });
+      state.etag = response.etag ?? (await this.#readEtag(partitionKey, abortSignal));
+      state.claimAtFirstWrite = false;
+    } catch (error) {
+      throw this.#options.translate(error, `taking partition ${partitionKey} of ${table.tableName} over`);
+    }
   }
 
   /**
@@ -88,6 +104,7 @@ export class PartitionFence {
     return this.#enqueue(partitionKey, (state) =>
       this.#options.limit(async () => {
         const { table, guard } = this.#options;
+        if (state.claimAtFirstWrite) await this.#claimRow(partitionKey, state, abortSignal);
         guard.assertHeld();
         // Each transaction writes its own id into the fence row: if the SDK retries a transaction whose
         // first attempt was applied but not answered (a timeout), the retry's conflict is ours, not a takeover.

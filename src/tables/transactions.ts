@@ -46,10 +46,14 @@ export function operationBytesBound(entity: UserEntity): number {
 }
 
 /**
- * Entities whose bound is under this are counted by their bound (100 of them stay far below the
- * payload limit, so nothing is cut early); larger ones are measured (estimateOperationBytes).
+ * Entities whose bound is at most this share of the payload limit are counted by their bound: a
+ * transaction of `maxOperations` of them stays under `maxPayloadBytes` even by their bounds, so it is
+ * cut by its count only, as it would be by exact sizes, and the transactions are the same. Larger
+ * ones are measured (estimateOperationBytes), serialising them once.
  */
-const MEASURE_ABOVE_BYTES = 8 * 1024;
+function measureAboveBytes(limits: TransactionLimits): number {
+  return Math.floor(limits.maxPayloadBytes / limits.maxOperations);
+}
 
 /**
  * Groups `entities` by partition (first-seen order) and cuts each group into transactions. An
@@ -67,13 +71,14 @@ export function planTransactions(
     group.push(entity);
   }
   const transactions: UserEntity[][] = [];
+  const measureAbove = measureAboveBytes(limits);
   for (const group of byPartition.values()) {
     let current: UserEntity[] = [];
     let bytes = 0;
     for (const entity of group) {
       // Serialising every entity only to measure it costs a worker about as much as encoding it.
       const bound = operationBytesBound(entity);
-      const size = bound <= MEASURE_ABOVE_BYTES ? bound : estimateOperationBytes(entity);
+      const size = bound <= measureAbove ? bound : estimateOperationBytes(entity);
       if (current.length > 0 && (current.length >= limits.maxOperations || bytes + size > limits.maxPayloadBytes)) {
         transactions.push(current);
         current = [];

@@ -100,6 +100,29 @@ export function isPlainColumnName(name: string): boolean {
   return COLUMN_NAME.test(name) && !name.startsWith("_") && !RESERVED_NAMES.has(name.toLowerCase());
 }
 
+/** What encoding needs of a Graph name: whether it can be its own column, and its lower case (the names in use are compared in it). */
+interface ColumnNameFacts {
+  plain: boolean;
+  lower: string;
+}
+
+/**
+ * Every user of a page has the same names (the selection): their facts are worked out once per
+ * name, not once per user. Bounded: past MAX_REMEMBERED_NAMES names it starts over.
+ */
+const nameFacts = new Map<string, ColumnNameFacts>();
+const MAX_REMEMBERED_NAMES = 4096;
+
+function columnNameFacts(name: string): ColumnNameFacts {
+  let facts = nameFacts.get(name);
+  if (facts === undefined) {
+    if (nameFacts.size >= MAX_REMEMBERED_NAMES) nameFacts.clear();
+    facts = { plain: isPlainColumnName(name), lower: name.toLowerCase() };
+    nameFacts.set(name, facts);
+  }
+  return facts;
+}
+
 /**
  * Cuts text into pieces of at most MAX_STRING_LENGTH UTF-16 units, never between the two halves of
  * a surrogate pair (a lone surrogate would not survive the service).
@@ -129,9 +152,10 @@ function valueBytes(value: unknown): number {
 /** The service's size of an entity: 4 + 2×(PartitionKey + RowKey) + per property 8 + 2×name + value. */
 export function entitySizeInBytes(entity: UserEntity): number {
   let size = 4 + (entity.partitionKey.length + entity.rowKey.length) * 2;
-  for (const [name, value] of Object.entries(entity)) {
-    if (name === "partitionKey" || name === "rowKey") continue;
-    size += 8 + name.length * 2 + valueBytes(value);
+  // Own names only (an entity is a plain object; no entries array is built).
+  for (const name in entity) {
+    if (name === "partitionKey" || name === "rowKey" || !Object.hasOwn(entity, name)) continue;
+    size += 8 + name.length * 2 + valueBytes(entity[name]);
   }
   return size;
 }
@@ -222,9 +246,10 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
     order.push(property);
     if (property === "id") continue;
     let column: string;
-    if (isPlainColumnName(property) && !used.has(property.toLowerCase())) {
+    const facts = columnNameFacts(property);
+    if (facts.plain && !used.has(facts.lower)) {
       column = property;
-      used.add(property.toLowerCase());
+      used.add(facts.lower);
     } else {
       column = newColumn("n");
       names.set(property, column);

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REMEMBERED_TENANTS, TenantServices } from "../../src/app/tenantServices.js";
+import { changeTenantRecord } from "../../src/fanout/tenantRecords.js";
 import { runWorker } from "../../src/fanout/worker.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import { decodeJwtParts, envForMode, countPaths } from "../support/credentialModes.js";
@@ -98,12 +99,16 @@ describe("TenantServices", () => {
     const alive: number[] = [];
     const startedKnowing = new Map<string, boolean[]>();
     const withService = services.withTenantSyncService.bind(services);
-    services.withTenantSyncService = (tenantId, work) =>
-      withService(tenantId, (service, clients) => {
-        alive.push(services.activeTenantCount);
-        startedKnowing.set(tenantId, [...(startedKnowing.get(tenantId) ?? []), service.tablesExist]);
-        return work(service, clients);
-      });
+    services.withTenantSyncService = (tenantId, work, options) =>
+      withService(
+        tenantId,
+        (service, clients) => {
+          alive.push(services.activeTenantCount);
+          startedKnowing.set(tenantId, [...(startedKnowing.get(tenantId) ?? []), service.tablesExist]);
+          return work(service, clients);
+        },
+        options,
+      );
     const outcomesAfterEachRun: number[] = [];
     const pass = async (concurrency: number) =>
       runWorker({ services, logger: capturingLogger().logger, concurrency, once: true, onOutcome: () => outcomesAfterEachRun.push(services.activeTenantCount) });
@@ -121,8 +126,10 @@ describe("TenantServices", () => {
     const recent = order.slice(-remembered);
     for (const tenantId of SERVED) expect(services.knowsTablesOf(tenantId)).toBe(recent.includes(tenantId));
 
-    // The remembered tenants' next runs skip the table check; a forgotten tenant's checks again.
+    // The remembered tenants' next runs skip the table check; a forgotten tenant's checks again,
+    // unless its registry row says its last run succeeded (here it says it failed).
     const forgotten = order[0]!;
+    await changeTenantRecord(services.registry, forgotten, (current) => ({ ...current, lastOutcome: "failed" }));
     for (const tenantId of [...recent, forgotten]) await services.queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: new Date().toISOString() });
     const second = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
     expect(second.outcomes.map((o) => o.outcome)).toEqual([...recent, forgotten].map(() => "succeeded"));
@@ -136,6 +143,35 @@ describe("TenantServices", () => {
     expect(Math.max(...alive)).toBeLessThanOrEqual(3);
     expect(services.activeTenantCount).toBe(0);
     expect(services.rememberedTenantCount).toBe(remembered);
+  });
+
+  it("a process that has not run a tenant yet skips its table check when the registry says the tenant's last run succeeded", async () => {
+    const first = new TenantServices(base);
+    await first.registry.createTableIfNotExists();
+    await first.queue.createQueuesIfNotExist();
+    const [succeeded, failed] = [SERVED[4]!, SERVED[5]!];
+    for (const tenantId of [succeeded, failed]) await first.registry.addTenant(tenantId).catch(() => undefined);
+    for (const tenantId of [succeeded, failed]) await first.queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: new Date().toISOString() });
+    await runWorker({ services: first, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
+    await changeTenantRecord(first.registry, failed, (current) => ({ ...current, lastOutcome: "failed" }));
+    // A new process (a worker --once per tick): it has run neither tenant.
+    const services = new TenantServices(base);
+    const startedKnowing = new Map<string, boolean>();
+    const withService = services.withTenantSyncService.bind(services);
+    services.withTenantSyncService = (tenantId, work, options) =>
+      withService(
+        tenantId,
+        (service, clients) => {
+          startedKnowing.set(tenantId, service.tablesExist);
+          return work(service, clients);
+        },
+        options,
+      );
+    for (const tenantId of [succeeded, failed]) await services.queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: new Date().toISOString() });
+    const summary = await runWorker({ services, logger: capturingLogger().logger, concurrency: 1, once: true, schedule: false });
+    expect(summary.outcomes.filter((o) => o.tenantId === succeeded || o.tenantId === failed).map((o) => o.outcome)).toEqual(["succeeded", "succeeded"]);
+    expect(startedKnowing.get(succeeded)).toBe(true);
+    expect(startedKnowing.get(failed)).toBe(false);
   });
 
   it("a failed run leaves nothing remembered of its tenant: the next run checks its tables", async () => {

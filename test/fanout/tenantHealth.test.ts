@@ -1,7 +1,8 @@
 /** A tenant's health from its registry row: poisoned, failing, stale, pending, healthy; consent; worst first. */
 import { describe, expect, it } from "vitest";
 import { STALE_MIRROR_AFTER_IN_MS } from "../../src/configuration/defaults.js";
-import { consentState, isUnhealthy, tenantHealth, worstFirst } from "../../src/fanout/tenantHealth.js";
+import { consentState, healthFactsOfMirrorRound, isUnhealthy, tenantHealth, worstFirst } from "../../src/fanout/tenantHealth.js";
+import type { MirrorRunRecord } from "../../src/mirror/userMirrorClient.js";
 import type { TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
 
 const now = new Date("2026-12-07T12:00:00Z");
@@ -32,5 +33,19 @@ describe("tenantHealth", () => {
   it("sorts worst first: poisoned, failing (longest without a success first), stale, pending, healthy", () => {
     const sorted = [healthy, pending, stale, noConsent, poisoned, noGrant].sort((a, b) => worstFirst(a, b, now)).map((r) => r.tenantId);
     expect(sorted).toEqual(["d", "c", "b", "e", "f", "a"]);
+  });
+});
+
+describe("healthFactsOfMirrorRound", () => {
+  const ended = new Date("2026-12-07T06:00:00Z");
+  const round = { status: "succeeded", endedAt: ended } as unknown as MirrorRunRecord;
+  it("takes a mirror-only run's facts from the run itself: the round's end, and no user count (the row keeps the latest snapshot's)", () => {
+    expect(healthFactsOfMirrorRound({ mirror: round })).toEqual({ mirrorRoundAt: ended });
+  });
+  it("leaves every other run to a read of the stores: a snapshot, a failed round, no result", () => {
+    expect(healthFactsOfMirrorRound({ mirror: round, snapshot: {} as never })).toBeUndefined();
+    expect(healthFactsOfMirrorRound({ mirror: { ...round, status: "failed" } })).toBeUndefined();
+    expect(healthFactsOfMirrorRound({})).toBeUndefined();
+    expect(healthFactsOfMirrorRound(undefined)).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { scheduleDueTenants } from "../../src/fanout/scheduler.js";
 import { TenantQueueClient } from "../../src/fanout/tenantQueue.js";
-import { changeTenantRecord, TENANT_RECORD_ATTEMPTS } from "../../src/fanout/tenantRecords.js";
+import { changeTenantRecord, TENANT_RECORD_ATTEMPTS, type KnownTenantRow } from "../../src/fanout/tenantRecords.js";
 import { isUserSyncError, type UserSyncError } from "../../src/shared/errors.js";
 import { TenantRegistryClient, type TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
 import type { OperationOptions } from "../../src/shared/abort.js";
@@ -46,6 +46,17 @@ class RacedRegistry extends TenantRegistryClient {
       expect(written, "the rival's own fenced write").toBeDefined();
     }
     return seen;
+  }
+
+  /** The rival writes right after the listing too (a row listed by a scheduler's pass, then changed). */
+  override async *listTenants(options: OperationOptions = {}): AsyncIterableIterator<TenantRecord> {
+    for await (const seen of super.listTenants(options)) {
+      if (this.rivalWrites < this.#races) {
+        const current = (await this.#rival.getTenant(seen.tenantId))!;
+        expect(await this.#rival.updateTenant({ ...current, lastError: `rival write ${++this.rivalWrites}` }), "the rival's own fenced write").toBeDefined();
+      }
+      yield seen;
+    }
   }
 }
 
@@ -123,5 +134,50 @@ describe("changeTenantRecord", () => {
     expect(result.failed[0]!.error).toContain("[tenant_record_contended]");
     expect(await queue.approximateMessageCount()).toBe(before);
     expect((await new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "race4" }).getTenant(TENANT))?.queuedAt).toBeUndefined();
+  });
+});
+
+describe("changeTenantRecord with the row as last read or written (known)", () => {
+  it("writes with the known row's ETag without reading the row, and keeps the known row up to date", async () => {
+    const registry = await registryWithTenant("known1", 0);
+    const known: KnownTenantRow = { row: (await registry.getTenant(TENANT))! };
+    registry.reads = 0;
+    const first = await changeTenantRecord(registry, TENANT, markRunning, { known });
+    expect(first).toMatchObject({ lastOutcome: "ours" });
+    expect(registry.reads, "no read before the fenced write").toBe(0);
+    expect(known.row).toEqual(first);
+    // The next change goes out with the ETag the first write returned, still without a read.
+    const second = await changeTenantRecord(registry, TENANT, (current) => ({ ...current, lastOutcome: "again" }), { known });
+    expect(registry.reads).toBe(0);
+    expect(known.row).toEqual(second);
+    expect((await registry.getTenant(TENANT))!).toMatchObject({ lastOutcome: "again" });
+  });
+
+  it("a known row that changed meanwhile is refused by its ETag, read afresh and the change applied to the new row: nothing stale lands", async () => {
+    const registry = await registryWithTenant("known2", 0);
+    const known: KnownTenantRow = { row: (await registry.getTenant(TENANT))! };
+    const rival = new TenantRegistryClient({ storage: azurite.tableStorage, tablePrefix: "known2" });
+    await rival.updateTenant({ ...(await rival.getTenant(TENANT))!, lastError: "rival" });
+    registry.reads = 0;
+    const written = await changeTenantRecord(registry, TENANT, markRunning, { known });
+    expect(registry.reads, "one read after the refused write").toBe(1);
+    expect(written).toMatchObject({ lastOutcome: "ours", lastError: "rival" });
+    expect(known.row).toEqual(written);
+    expect((await registry.getTenant(TENANT))!).toMatchObject({ lastOutcome: "ours", lastError: "rival" });
+  });
+
+  it("concludes that there is nothing to do only from a row read afresh", async () => {
+    const registry = await registryWithTenant("known3", 0);
+    const stale = (await registry.getTenant(TENANT))!;
+    await registry.updateTenant({ ...stale, lastOutcome: "busy" });
+    registry.reads = 0;
+    // The known row says "not busy"; the fresh one says busy: the change sees both, and the fresh one decides.
+    const seen: Array<string | undefined> = [];
+    const written = await changeTenantRecord(registry, TENANT, (current) => (seen.push(current.lastOutcome), current.lastOutcome === "busy" ? undefined : { ...current, lastOutcome: "ours" }), {
+      known: { row: { ...stale, lastOutcome: "busy" } },
+    });
+    expect(written).toBeUndefined();
+    expect(seen).toEqual(["busy", "busy"]);
+    expect(registry.reads).toBe(1);
   });
 });

@@ -144,6 +144,21 @@ describe("runMirrorSync (against the MirrorStore port)", () => {
     expect(mirror.runs.get(run.runId)?.status).toBe("succeeded");
   });
 
+  it("counts its changes from the change log only when it wrote some: an idle incremental round reads no change log", async () => {
+    const mirror = new MemoryMirror();
+    const lists: string[] = [];
+    const listChanges = mirror.listChanges.bind(mirror);
+    mirror.listChanges = (runId: string) => (lists.push(runId), listChanges(runId));
+    await runMirrorSync({ delta: source({ full: [usersOf("a", "b")] }), mirror, logger: silentLogger });
+    expect(lists).toHaveLength(1);
+    const idle = await runMirrorSync({ delta: source({ full: [], incremental: [[]] }), mirror, logger: silentLogger });
+    expect(idle).toMatchObject({ mode: "incremental", status: "succeeded", changes: { added: 0, updated: 0, restored: 0, removed: 0 } });
+    expect(lists).toHaveLength(1);
+    const changed = await runMirrorSync({ delta: source({ full: [], incremental: [[{ kind: "user", user: user("a", "Renamed") }]] }), mirror, logger: silentLogger });
+    expect(changed.changes.updated).toBe(1);
+    expect(lists).toHaveLength(2);
+  });
+
   it("falls back to a full round when the saved token is no longer good, and says why", async () => {
     const mirror = new MemoryMirror();
     await runMirrorSync({ delta: source({ full: [usersOf("a")] }), mirror, logger: silentLogger });

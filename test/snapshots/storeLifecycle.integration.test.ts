@@ -3,6 +3,8 @@
  * and odd-name users, checkpoints, the writer lease (contention, expiry, takeover), retention, and
  * diffs.
  */
+import diagnosticsChannel from "node:diagnostics_channel";
+import type { ClientRequest } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { odata, TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
@@ -130,6 +132,32 @@ describe("the writer lease", () => {
     const second = await store.acquireLease({ trigger: "cli" });
     expect(second.tookOverFrom).toBeUndefined();
     await store.releaseLease(second);
+  });
+
+  it("is taken with one request when free (an insert, no read first); of two contenders for a free lease exactly one wins", async () => {
+    const store = await newStore();
+    const requests: string[] = [];
+    const host = new URL(azurite.instance.tableEndpoint).host;
+    const onRequest = (message: unknown) => {
+      const { request } = message as { request: ClientRequest };
+      if (request.getHeader("host") === host) requests.push(`${request.method} ${decodeURIComponent(request.path)}`);
+    };
+    diagnosticsChannel.subscribe("http.client.request.start", onRequest);
+    try {
+      const lease = await store.acquireLease({ trigger: "timer" });
+      expect(requests).toEqual([`POST /devstoreaccount1/${store.runsTableName}`]);
+      await store.releaseLease(lease);
+      requests.length = 0;
+      const contenders = await Promise.allSettled([store.acquireLease({ trigger: "cli" }), store.acquireLease({ trigger: "timer" })]);
+      expect(contenders.filter((c) => c.status === "fulfilled")).toHaveLength(1);
+      const loser = contenders.find((c) => c.status === "rejected") as PromiseRejectedResult;
+      expect(isUserSyncError(loser.reason, "run_in_progress"), String(loser.reason)).toBe(true);
+      // The loser's insert met the winner's entity (409), and it read the holder to name it.
+      expect(requests.filter((r) => r.startsWith("GET "))).toHaveLength(1);
+      await store.releaseLease((contenders.find((c) => c.status === "fulfilled") as PromiseFulfilledResult<Awaited<ReturnType<SnapshotStoreClient["acquireLease"]>>>).value);
+    } finally {
+      diagnosticsChannel.unsubscribe("http.client.request.start", onRequest);
+    }
   });
 
   it("expires when its holder stops renewing it; exactly one of two contenders takes it over; the old holder learns it lost it", async () => {

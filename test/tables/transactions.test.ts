@@ -87,4 +87,17 @@ describe("planTransactions", () => {
     const input = entities(300, 1, (i) => ({ givenName: "秀英", surname: "刘", mail: `xiuying.${i}@contoso.com`, jobTitle: "Director", businessPhones: ["+1 425 555 0100"] }));
     expect(planTransactions(input).map((t) => t.length)).toEqual([100, 100, 100]);
   });
+
+  it("counts a user by its bound up to the payload limit's share per operation, and plans the same transactions as exact sizes would", () => {
+    // Bounds of ~20 KB: over the old 8 KiB measuring threshold, under 3.9 MiB ÷ 100 operations.
+    const input = entities(250, 1, (i) => ({ aboutMe: `${i} ${"bio ".repeat(700)}` }));
+    const bounds = input.map((e) => operationBytesBound(e));
+    expect(Math.min(...bounds)).toBeGreaterThan(8 * 1024);
+    expect(Math.max(...bounds)).toBeLessThanOrEqual(SERVICE_TRANSACTION_LIMITS.maxPayloadBytes / SERVICE_TRANSACTION_LIMITS.maxOperations);
+    const plan = planTransactions(input);
+    expect(plan.map((t) => t.length)).toEqual([100, 100, 50]);
+    // By exact sizes too, 100 of them fit one transaction: cut by count only, the same transactions.
+    expect(input.slice(0, 100).reduce((sum, e) => sum + estimateOperationBytes(e), 0)).toBeLessThan(SERVICE_TRANSACTION_LIMITS.maxPayloadBytes);
+    expectValid(plan, input);
+  });
 });

@@ -11,7 +11,7 @@
  *   npm run bench -- --scenarios full-round,read-ceiling,full-sync --sizes 100k --repeat 1   # the full round (npm run bench:full-round)
  */
 import "../../src/shared/requireSupportedNode.js";
-import { execFileSync, fork } from "node:child_process";
+import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -27,6 +27,7 @@ import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/
 import { formatConsoleReport, formatLatency, formatMiB, formatSeconds, formatUsers, KIND_LABELS, renderMarkdownReport, renderUsersPerSecondChart } from "./report.js";
 import { measureIncrementalSync, type DeltaBenchResult } from "./deltaBench.js";
 import { cpuTimeInMs } from "./processCpu.js";
+import { productRevision } from "./revision.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import {
   GRAPH_PAGE_SIZE,
@@ -100,6 +101,7 @@ interface CliOptions {
   incrementalUsers: number;
   incrementalChanges: number;
   out: string;
+  cpuProf?: string;
 }
 
 const program = new Command()
@@ -119,7 +121,8 @@ const program = new Command()
   .addOption(new Option("--seed <n>", "seed of the simulated directories").argParser(positiveInteger).default(1))
   .addOption(new Option("--incremental-users <n>", "tenant size of the live mirror's incremental case (0 skips it)").argParser(nonNegativeInteger).default(100_000))
   .addOption(new Option("--incremental-changes <n>", "directory changes between the mirror's full and incremental rounds").argParser(positiveInteger).default(100))
-  .option("--out <dir>", "folder for the results", "bench/results");
+  .option("--out <dir>", "folder for the results", "bench/results")
+  .option("--cpu-prof <dir>", "write a V8 CPU profile of every scenario's process into this folder (node --cpu-prof; summarize one with dist/tools/bench/cpuProfileSummary.js)");
 
 program.parse();
 const cli = program.opts<CliOptions>();
@@ -140,17 +143,6 @@ const latencies = [...new Set([options.latencyInMs, 0])];
 function azuriteVersion(): string {
   const require = createRequire(import.meta.url);
   return (JSON.parse(readFileSync(require.resolve("azurite/package.json"), "utf8")) as { version: string }).version;
-}
-
-/** The commit measured, and whether src/ had uncommitted changes (the build compiles the working tree). */
-function productRevision(): string {
-  try {
-    const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const commit = git("rev-parse", "--short", "HEAD");
-    return git("status", "--porcelain", "--", "src") === "" ? commit : `${commit} + uncommitted changes in src/`;
-  } catch {
-    return "unknown (not a git checkout)";
-  }
 }
 
 function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: string): ScenarioSpec[] {
@@ -191,7 +183,7 @@ function runChild(
     let ownCpuAtStart = process.cpuUsage();
     const child = fork(scenarioScript, [], {
       env: { ...env, BENCH_SCENARIO: JSON.stringify(spec) },
-      execArgv: [],
+      execArgv: cli.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", resolve(cli.cpuProf), "--cpu-prof-name", `${spec.kind}-${spec.userCount}-${spec.latencyInMs ?? "none"}-${Date.now()}.cpuprofile`] : [],
       // stderr is kept (its tail) and shown only when the run fails: MSAL's notices are noise here.
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });

@@ -3,7 +3,7 @@
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
 import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
-import type { BenchResults, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult, TargetStatus } from "./summary.js";
+import type { BenchResults, BottleneckRatio, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult, TargetStatus } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
 const number = new Intl.NumberFormat("en-US");
@@ -113,6 +113,24 @@ const FULL_ROUND_COLUMNS: TableColumn<FullRoundComparison>[] = [
   { header: "× snapshot", align: "right", cell: (r) => (r.snapshotAloneBatches > 0 ? ratio(r.batches / r.snapshotAloneBatches) : "–") },
 ];
 
+const BOTTLENECK_COLUMNS: TableColumn<BottleneckRatio>[] = [
+  { header: "Scenario", align: "left", cell: (r) => `${KIND_LABELS[r.kind]} #${r.repeat}` },
+  { header: "Users", align: "right", cell: (r) => formatUsers(r.userCount) },
+  { header: "Graph latency", align: "right", cell: (r) => formatLatency(r.latencyInMs) },
+  { header: "Time s", align: "right", cell: (r) => formatSeconds(r.timeInMs) },
+  { header: "Read ceiling s", align: "right", cell: (r) => secondsOrDash(r.readCeilingInMs) },
+  { header: "Store busy s", align: "right", cell: (r) => secondsOrDash(r.storeBusyInMs) },
+  { header: "Own CPU s", align: "right", cell: (r) => secondsOrDash(r.ownCpuInMs) },
+  { header: "Bound", align: "left", cell: (r) => r.bound },
+  { header: "Bottleneck ratio", align: "right", cell: (r) => ratio(r.ratio) },
+];
+
+export const BOTTLENECK_TITLE = "Bottleneck ratio = time ÷ max(read ceiling, store busy (Azurite's CPU time), own CPU time), per run (1.00: no longer than its slowest part)";
+
+function bottleneckSection(ratios: readonly BottleneckRatio[] | undefined, layout: Layout): string[] {
+  return ratios && ratios.length > 0 ? [renderTable(layout, BOTTLENECK_COLUMNS, ratios)] : [];
+}
+
 const FULL_ROUND_TITLE = "Scheduled full round (snapshot + mirror in one /users pass, into a mirror that already holds every user)";
 const FULL_ROUND_FOOTNOTE = "* the round's own snapshot transactions: the full sync (the snapshot alone) was not measured at this size and latency.";
 
@@ -188,6 +206,8 @@ export function formatConsoleReport(results: BenchResults): string {
   const parts = [renderTable(textTable, SCENARIO_COLUMNS, results.scenarios), "", renderTable(textTable, COMPARISON_COLUMNS, results.comparisons)];
   const rounds = fullRoundSection(results.fullRounds, textTable);
   if (rounds.length > 0) parts.push("", FULL_ROUND_TITLE, ...rounds);
+  const bottlenecks = bottleneckSection(results.bottlenecks, textTable);
+  if (bottlenecks.length > 0) parts.push("", BOTTLENECK_TITLE, ...bottlenecks);
   parts.push("", renderTable(textTable, TARGET_COLUMNS, results.targets));
   if (results.incremental) parts.push("", incrementalTitle(results.incremental), incrementalTable(results.incremental, textTable));
   return parts.join("\n");
@@ -233,6 +253,17 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
       `${FULL_ROUND_TITLE}: a first run seeds the snapshot and the mirror (not measured), then the run of the full schedule's next occurrence is measured. Graph requests are bounded by ⌈N / 999⌉ + 2; the time is compared with the read ceiling (paging \`/users\`, writing nothing) at the same latency, and the \`$batch\` count with the snapshot alone (the full sync). Where the time goes: the CPU time of Azurite (one single-threaded process), of the syncing process, and of the simulated tenant (building Graph pages) during the round; their sum against twice the wall time says how busy this machine's two cores were.`,
       "",
       ...rounds,
+    );
+  }
+  const bottlenecks = bottleneckSection(results.bottlenecks, markdownTable);
+  if (bottlenecks.length > 0) {
+    lines.push(
+      "",
+      "## Bottleneck ratio",
+      "",
+      "Each full-sync and full-round run's time ÷ the largest of: the read ceiling (median, same size and latency), the store's busy time (Azurite's CPU time during the run: one single-threaded process, so its CPU time is how long it was busy) and the run's own CPU time. 1.00 means the run took no longer than its slowest part; the sum of the parts over the largest is what no overlap at all would give.",
+      "",
+      ...bottlenecks,
     );
   }
   const writers = results.scenarios.filter((s) => s.writerSyncInMsPerPage !== undefined);

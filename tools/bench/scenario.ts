@@ -85,13 +85,15 @@ async function resetTenantCounts(): Promise<void> {
 
 async function fullSync(spec: ScenarioSpec): Promise<Work> {
   const service = createUserSyncService(process.env);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const { stats } = await service.runSync(quietLogger, { trigger: "cli" });
   const wallTimeInMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   if (stats.entitiesWritten !== spec.userCount) {
     throw new Error(`the sync wrote ${stats.entitiesWritten} entities for ${spec.userCount} users`);
   }
-  return { users: stats.usersRead, entitiesWritten: stats.entitiesWritten, wallTimeInMs };
+  return { users: stats.usersRead, entitiesWritten: stats.entitiesWritten, wallTimeInMs, processCpuInMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /**

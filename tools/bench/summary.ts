@@ -60,6 +60,31 @@ export interface FullRoundComparison {
   ratioToReadCeiling?: number;
 }
 
+/**
+ * The bottleneck ratio of one full-sync or full-round run (issue 31): its time ÷ the largest of
+ * what it cannot go faster than — the read ceiling (paging `/users` alone, same size and latency,
+ * median), the store's busy time (Azurite's CPU time during the run: one single-threaded process;
+ * on Azure, the measured storage request time) and its own CPU time. 1.0: the run takes no longer
+ * than its slowest part, everything else overlapping it; the sum of the parts is the worst case.
+ */
+export interface BottleneckRatio {
+  kind: "full-sync" | "full-round";
+  userCount: number;
+  latencyInMs: number;
+  repeat: number;
+  timeInMs: number;
+  readCeilingInMs?: number;
+  storeBusyInMs?: number;
+  ownCpuInMs?: number;
+  /** The largest of the three. */
+  bound: "read ceiling" | "store busy" | "own CPU";
+  boundInMs: number;
+  ratio: number;
+}
+
+/** Issue 31's target for the full round: at most this ratio (30,000 and 100,000 users, 300 ms and 0 ms). */
+export const BOTTLENECK_RATIO_TARGET = 1.15;
+
 export interface Comparison {
   userCount: number;
   latencyInMs: number;
@@ -82,7 +107,8 @@ export interface TargetResult {
     | "cold-process-credentials"
     | "full-round-graph-requests"
     | "full-round-time"
-    | "full-round-batches";
+    | "full-round-batches"
+    | "bottleneck-ratio";
   target: string;
   status: TargetStatus;
   /** What was measured, in words and numbers. */
@@ -98,6 +124,8 @@ export interface BenchResults {
   runs: RunRecord[];
   scenarios: ScenarioSummary[];
   comparisons: Comparison[];
+  /** Every full-sync and full-round run's bottleneck ratio (absent in results of benchmarks before it). */
+  bottlenecks?: BottleneckRatio[];
   /** The scheduled full round per size and latency (absent in results of benchmarks that did not run it). */
   fullRounds?: FullRoundComparison[];
   targets: TargetResult[];
@@ -223,6 +251,51 @@ export function compareScenarios(summaries: readonly ScenarioSummary[]): Compari
   return comparisons;
 }
 
+/** The bottleneck ratio of every full-sync and full-round run that has its read ceiling measured (see BottleneckRatio). */
+export function bottleneckRatios(runs: readonly RunRecord[], summaries: readonly ScenarioSummary[]): BottleneckRatio[] {
+  const ratios: BottleneckRatio[] = [];
+  for (const run of runs) {
+    if ((run.kind !== "full-sync" && run.kind !== "full-round") || run.latencyInMs === null) continue;
+    const read = find(summaries, "read-ceiling", run.userCount, run.latencyInMs)?.wallTimeInMs.median;
+    const parts: Array<[BottleneckRatio["bound"], number | undefined]> = [
+      ["read ceiling", read],
+      ["store busy", run.azuriteCpuInMs],
+      ["own CPU", run.processCpuInMs],
+    ];
+    const known = parts.filter((p): p is [BottleneckRatio["bound"], number] => p[1] !== undefined && p[1] > 0);
+    if (known.length === 0) continue;
+    const [bound, boundInMs] = known.reduce((a, b) => (b[1] > a[1] ? b : a));
+    ratios.push({
+      kind: run.kind,
+      userCount: run.userCount,
+      latencyInMs: run.latencyInMs,
+      repeat: run.repeat,
+      timeInMs: run.wallTimeInMs,
+      ...(read !== undefined ? { readCeilingInMs: read } : {}),
+      ...(run.azuriteCpuInMs !== undefined ? { storeBusyInMs: run.azuriteCpuInMs } : {}),
+      ...(run.processCpuInMs !== undefined ? { ownCpuInMs: run.processCpuInMs } : {}),
+      bound,
+      boundInMs,
+      ratio: run.wallTimeInMs / boundInMs,
+    });
+  }
+  return ratios;
+}
+
+/** The full round's bottleneck target: the median ratio per size and latency, each at most BOTTLENECK_RATIO_TARGET. */
+function bottleneckTarget(ratios: readonly BottleneckRatio[]): TargetResult {
+  const groups = new Map<string, BottleneckRatio[]>();
+  for (const r of ratios.filter((r) => r.kind === "full-round")) groups.set(`${r.userCount}/${r.latencyInMs}`, [...(groups.get(`${r.userCount}/${r.latencyInMs}`) ?? []), r]);
+  const result = verdict(
+    [...groups.values()].map((group) => {
+      const m = median(group.map((r) => r.ratio));
+      const first = group[0]!;
+      return { ok: m <= BOTTLENECK_RATIO_TARGET, text: `${users(first.userCount)} at ${first.latencyInMs} ms: ${fmt(m)} (bound: ${first.bound})` };
+    }),
+  );
+  return { id: "bottleneck-ratio", target: `full round ≤ ${BOTTLENECK_RATIO_TARGET} × max(read ceiling, store busy, own CPU)`, ...result };
+}
+
 /** One comparison per full-round scenario (size × latency). */
 export function compareFullRounds(summaries: readonly ScenarioSummary[]): FullRoundComparison[] {
   const rounds: FullRoundComparison[] = [];
@@ -300,6 +373,7 @@ export function evaluateTargets(
   runs: readonly RunRecord[],
   latencyInMs: number,
   rounds: readonly FullRoundComparison[] = compareFullRounds(summaries),
+  bottlenecks: readonly BottleneckRatio[] = bottleneckRatios(runs, summaries),
 ): TargetResult[] {
   const overlap = verdict(
     comparisons
@@ -342,6 +416,7 @@ export function evaluateTargets(
     { id: "memory-1m-vs-100k", target: "peak RSS at 1,000,000 users within 10 % of 100,000", ...memory },
     { id: "cold-process-credentials", target: "one token request and one certificate fetch per cold process", ...credentials },
     ...fullRoundTargets(rounds, latencyInMs),
+    bottleneckTarget(bottlenecks),
   ];
 }
 
@@ -357,6 +432,7 @@ export function buildResults(input: {
   const scenarios = summarizeScenarios(input.runs);
   const comparisons = compareScenarios(scenarios);
   const fullRounds = compareFullRounds(scenarios);
+  const bottlenecks = bottleneckRatios(input.runs, scenarios);
   return {
     schemaVersion: 1,
     startedAt: input.startedAt.toISOString(),
@@ -367,7 +443,8 @@ export function buildResults(input: {
     scenarios,
     comparisons,
     ...(fullRounds.length > 0 ? { fullRounds } : {}),
-    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs, fullRounds),
+    ...(bottlenecks.length > 0 ? { bottlenecks } : {}),
+    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs, fullRounds, bottlenecks),
     ...(input.incremental ? { incremental: input.incremental } : {}),
     notes: input.notes ?? [],
   };

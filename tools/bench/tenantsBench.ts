@@ -17,22 +17,14 @@
  * with the tenants; the worker's own work is mostly waiting).
  */
 import "../../src/shared/requireSupportedNode.js";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startAzurite } from "../azurite.js";
 import { startSimulatedTenant } from "../simulated-tenant/index.js";
-import type { HeapReport } from "./heapSampler.js";
-import { cpuTimeInMs } from "./processCpu.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "..", "..", "src", "cli", "main.js");
-const heapSampler = pathToFileURL(join(here, "heapSampler.js")).href;
+import { cpuSecondsOf, runCli } from "./cliRun.js";
 
 export interface FanOutOptions {
   tenants: number;
@@ -73,62 +65,13 @@ export interface FanOutResult {
   efficiency: number;
   /** CPU seconds used during the run. */
   cpuSeconds: { worker: number; azuriteTables: number; simulator: number };
+  /** The machine's CPU ceiling: the CPU seconds the run needed (worker, Azurite's tables, the simulated cloud) ÷ the cores. No schedule finishes sooner. */
+  cpuCeilingSeconds: number;
+  /** cpuCeilingSeconds ÷ seconds: 1 means the run went as fast as the machine's cores allow, whatever their number. */
+  cpuEfficiency: number;
+  cores: number;
   loadAverageBefore: number;
   loadAverageAfter: number;
-}
-
-/** CPU seconds a process has used (processCpu.ts); 0 where there is none. */
-function cpuSecondsOf(pid: number | undefined): number {
-  return (cpuTimeInMs(pid) ?? 0) / 1000;
-}
-
-interface ChildRun {
-  code: number;
-  peakRssKb: number;
-  cpuSeconds: number;
-  heap: HeapReport | undefined;
-  stderr: string;
-}
-
-/** Runs the compiled CLI; with `measure`, samples its VmHWM and CPU time from /proc every 100 ms (one small read each) and loads the heap sampler. */
-function run(args: string[], env: NodeJS.ProcessEnv, measure = false): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const folder = measure ? mkdtempSync(join(tmpdir(), "tenants-bench-")) : undefined;
-    const heapFile = folder ? join(folder, "heap.json") : undefined;
-    const nodeArgs = measure ? ["--import", heapSampler] : [];
-    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { env: heapFile ? { ...env, BENCH_HEAP_REPORT: heapFile } : env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-    let peakRssKb = 0;
-    let cpuSeconds = 0;
-    const sample = () => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (hwm) peakRssKb = Math.max(peakRssKb, Number(hwm[1]));
-        cpuSeconds = Math.max(cpuSeconds, cpuSecondsOf(child.pid));
-      } catch {
-        // gone, or not Linux
-      }
-    };
-    const timer = measure ? setInterval(sample, 100) : undefined;
-    child.on("error", reject);
-    child.on("exit", () => {
-      if (timer) clearInterval(timer);
-    });
-    child.on("close", (code) => {
-      let heap: HeapReport | undefined;
-      if (heapFile) {
-        try {
-          heap = JSON.parse(readFileSync(heapFile, "utf8")) as HeapReport;
-        } catch {
-          heap = undefined;
-        }
-        rmSync(folder!, { recursive: true, force: true });
-      }
-      resolve({ code: code ?? 1, peakRssKb, cpuSeconds, heap, stderr });
-    });
-  });
 }
 
 const MB = 1024 * 1024;
@@ -156,17 +99,17 @@ export async function benchFanOut(options: FanOutOptions, progress: (line: strin
         };
         delete env.GRAPH_TENANT_ID;
         for (const tenantId of tenantIds) {
-          const added = await run(["tenants", "add", tenantId], env);
+          const added = await runCli(["tenants", "add", tenantId], env);
           if (added.code !== 0) throw new Error(`tenants add failed: ${added.stderr}`);
         }
         // Nothing is queued yet: this worker starts, creates its queues, finds none and exits.
-        const baseline = await run(["worker", "--once", "--no-schedule"], env, true);
+        const baseline = await runCli(["worker", "--once", "--no-schedule"], env, { measure: true });
         if (baseline.code !== 0) throw new Error(`the baseline worker failed (exit ${baseline.code}): ${baseline.stderr}`);
         const loadAverageBefore = loadavg()[0]!;
         const azuriteCpuBefore = cpuSecondsOf(azurite.pid);
         const ownCpuBefore = process.cpuUsage();
         const started = performance.now();
-        const worker = await run(["worker", "--once", "--concurrency", String(concurrency)], env, true);
+        const worker = await runCli(["worker", "--once", "--concurrency", String(concurrency)], env, { measure: true });
         const seconds = (performance.now() - started) / 1000;
         const ownCpu = process.cpuUsage(ownCpuBefore);
         const azuriteCpu = cpuSecondsOf(azurite.pid) - azuriteCpuBefore;
@@ -190,6 +133,7 @@ export async function benchFanOut(options: FanOutOptions, progress: (line: strin
           speedUp,
           efficiency: speedUp / (concurrency / baseConcurrency),
           cpuSeconds: { worker: worker.cpuSeconds, azuriteTables: azuriteCpu, simulator: (ownCpu.user + ownCpu.system) / 1e6 },
+          ...cpuCeiling(worker.cpuSeconds + azuriteCpu + (ownCpu.user + ownCpu.system) / 1e6, cpus().length, seconds),
           loadAverageBefore,
           loadAverageAfter,
         });
@@ -207,6 +151,12 @@ export async function benchFanOut(options: FanOutOptions, progress: (line: strin
   return results;
 }
 
+/** The run's CPU ceiling (its CPU seconds ÷ the cores) and its efficiency against it (ceiling ÷ wall time). */
+export function cpuCeiling(cpuSeconds: number, cores: number, seconds: number): Pick<FanOutResult, "cpuCeilingSeconds" | "cpuEfficiency" | "cores"> {
+  const cpuCeilingSeconds = cpuSeconds / Math.max(1, cores);
+  return { cpuCeilingSeconds, cpuEfficiency: seconds > 0 ? cpuCeilingSeconds / seconds : 0, cores };
+}
+
 export function isIssueConfiguration(options: FanOutOptions): boolean {
   return options.tenants === ISSUE_CONFIGURATION.tenants && options.users === ISSUE_CONFIGURATION.users && options.latencyInMs === ISSUE_CONFIGURATION.latencyInMs && options.pageSize === undefined;
 }
@@ -217,15 +167,21 @@ export function formatFanOut(results: readonly FanOutResult[], options: FanOutOp
   const lines = [
     `Fan-out: ${options.tenants} tenants × ${options.users.toLocaleString("en-US")} users, ${pages}, worker --once`,
     issue ? "The issue's configuration (issue 14, item 7): target at least 0.8 × linear up to 8." : "NOT the issue's configuration: its target does not apply here.",
-    "concurrency  seconds  users/s  speed-up  of linear  peak RSS MB  baseline MB  RSS MB per tenant  heap peak MB  live heap MB  CPU s worker/Azurite/simulator  load before→after",
+    "concurrency  seconds  users/s  speed-up  of linear  CPU ceiling s  of CPU ceiling  peak RSS MB  baseline MB  RSS MB per tenant  heap peak MB  live heap MB  CPU s worker/Azurite/simulator  load before→after",
     ...results.map(
       (r) =>
-        `${String(r.concurrency).padStart(11)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.usersPerSecond.toFixed(0).padStart(7)}  ${r.speedUp.toFixed(2).padStart(7)}×  ${(r.efficiency * 100).toFixed(0).padStart(8)}%  ${r.peakRssMb.toFixed(0).padStart(11)}  ${r.baselineRssMb.toFixed(0).padStart(11)}  ${r.rssPerConcurrentTenantMb.toFixed(0).padStart(17)}  ${r.peakHeapMb.toFixed(0).padStart(12)}  ${r.peakLiveHeapMb.toFixed(0).padStart(12)}  ${`${r.cpuSeconds.worker.toFixed(0)}/${r.cpuSeconds.azuriteTables.toFixed(0)}/${r.cpuSeconds.simulator.toFixed(0)}`.padStart(30)}  ${`${r.loadAverageBefore.toFixed(2)}→${r.loadAverageAfter.toFixed(2)}`.padStart(17)}`,
+        `${String(r.concurrency).padStart(11)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.usersPerSecond.toFixed(0).padStart(7)}  ${r.speedUp.toFixed(2).padStart(7)}×  ${(r.efficiency * 100).toFixed(0).padStart(8)}%  ${r.cpuCeilingSeconds.toFixed(1).padStart(13)}  ${(r.cpuEfficiency * 100).toFixed(0).padStart(13)}%  ${r.peakRssMb.toFixed(0).padStart(11)}  ${r.baselineRssMb.toFixed(0).padStart(11)}  ${r.rssPerConcurrentTenantMb.toFixed(0).padStart(17)}  ${r.peakHeapMb.toFixed(0).padStart(12)}  ${r.peakLiveHeapMb.toFixed(0).padStart(12)}  ${`${r.cpuSeconds.worker.toFixed(0)}/${r.cpuSeconds.azuriteTables.toFixed(0)}/${r.cpuSeconds.simulator.toFixed(0)}`.padStart(30)}  ${`${r.loadAverageBefore.toFixed(2)}→${r.loadAverageAfter.toFixed(2)}`.padStart(17)}`,
     ),
   ];
   const missed = results.filter((r) => r.efficiency < 0.8);
   const verdict = missed.length === 0 ? "at least 0.8 × linear at every concurrency" : `under 0.8 × linear at concurrency ${missed.map((r) => r.concurrency).join(", ")}`;
   lines.push(issue ? `Target: ${missed.length === 0 ? "met" : "missed"} (${verdict}).` : `Speed-up ${verdict} (extra configuration; not the issue's target).`);
+  const cores = results[0]?.cores;
+  if (cores !== undefined) {
+    lines.push(
+      `CPU ceiling = CPU seconds of the worker, Azurite's tables and the simulated cloud ÷ ${cores} cores: no schedule finishes sooner. "Of CPU ceiling" = that ÷ the wall time (100 %: as fast as the cores allow), the same measure on 2 cores and on 16.`,
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 

@@ -48,6 +48,8 @@ export interface SimulatedCustomerTenant {
   setConsent(consent: CustomerConsent): void;
   /** Graph requests this tenant received (any answer). */
   graphRequestCount(): number;
+  /** Changes the delay added to each of this tenant's Graph answers (e.g. none while a benchmark seeds). */
+  setGraphLatency(latencyInMs: number): void;
   /** Answers this tenant's Graph requests in place of the simulator (e.g. throttling); returns a remover. */
   interceptGraph(interceptor: RequestInterceptor): () => void;
 }
@@ -116,6 +118,7 @@ export class CustomerTenants {
         changes: customer.changes,
         setConsent: (consent) => applyConsent(customer.state, consent),
         graphRequestCount: () => customer.graphRequests,
+        setGraphLatency: (latencyInMs) => (customer.state.graphLatencyInMs = latencyInMs),
         interceptGraph: (interceptor) => {
           customer.interceptors.push(interceptor);
           return () => {

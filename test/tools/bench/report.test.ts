@@ -11,7 +11,7 @@ import {
   renderMarkdownReport,
   renderUsersPerSecondChart,
 } from "../../../tools/bench/report.js";
-import { buildResults, compareFullRounds, compareScenarios, evaluateTargets, fullRoundGraphTarget, median, spreadOf, summarizeScenarios, type BenchResults } from "../../../tools/bench/summary.js";
+import { BOTTLENECK_RATIO_TARGET, bottleneckRatios, buildResults, compareFullRounds, compareScenarios, evaluateTargets, fullRoundGraphTarget, median, spreadOf, summarizeScenarios, type BenchResults } from "../../../tools/bench/summary.js";
 import type { BenchEnvironment, BenchOptions, RunRecord, ScenarioKind } from "../../../tools/bench/types.js";
 
 const MiB = 2 ** 20;
@@ -156,6 +156,7 @@ describe("targets", () => {
       ["full-round-graph-requests", "not measured"],
       ["full-round-time", "not measured"],
       ["full-round-batches", "not measured"],
+      ["bottleneck-ratio", "not measured"],
     ]);
     expect(targets[0]!.target).toContain("300 ms");
     expect(targets[0]!.measured).toContain("0.95");
@@ -365,5 +366,30 @@ describe("outputs", () => {
     expect(niceMaximum(2001)).toBe(5000);
     expect(niceMaximum(38_528)).toBe(50_000);
     expect(niceMaximum(50_001)).toBe(100_000);
+  });
+});
+
+describe("the bottleneck ratio", () => {
+  it("divides each full-sync and full-round run's time by the largest of the read ceiling, the store's busy time and its own CPU time", () => {
+    const ratios = bottleneckRatios(roundRuns(), summarizeScenarios(roundRuns()));
+    expect(ratios.map((r) => [r.kind, r.latencyInMs, r.bound, Number(r.ratio.toFixed(2))])).toEqual([
+      ["full-round", 300, "read ceiling", 1.1],
+      ["full-round", 0, "read ceiling", 4.5],
+      ["full-sync", 300, "read ceiling", 1.05],
+    ]);
+    expect(ratios[0]).toMatchObject({ timeInMs: 1100, readCeilingInMs: 1000, storeBusyInMs: 800, ownCpuInMs: 400, boundInMs: 1000 });
+    // The store or the process's own CPU is the bound when it is the largest.
+    const busy = roundRuns({ wallTimeInMs: 1500 }).map((r) => (r.kind === "full-round" && r.latencyInMs === 300 ? { ...r, azuriteCpuInMs: 1300 } : r));
+    expect(bottleneckRatios(busy, summarizeScenarios(busy))[0]).toMatchObject({ bound: "store busy", boundInMs: 1300 });
+    const cpu = roundRuns().map((r) => (r.kind === "full-round" && r.latencyInMs === 300 ? { ...r, processCpuInMs: 1050 } : r));
+    expect(bottleneckRatios(cpu, summarizeScenarios(cpu))[0]).toMatchObject({ bound: "own CPU", boundInMs: 1050 });
+  });
+
+  it("judges the full round at every size and latency against 1.15, and reports the table", () => {
+    const value = buildResults({ startedAt: new Date(0), finishedAt: new Date(1), options, environment, runs: roundRuns() });
+    expect(BOTTLENECK_RATIO_TARGET).toBe(1.15);
+    expect(value.targets.find((t) => t.id === "bottleneck-ratio")).toMatchObject({ status: "not met", measured: "2k at 300 ms: 1.10 (bound: read ceiling); 2k at 0 ms: 4.50 (bound: read ceiling)" });
+    expect(formatConsoleReport(value)).toMatch(/full round #1\s+2,000\s+300 ms\s+1\.10\s+1\.00\s+0\.80\s+0\.40\s+read ceiling\s+1\.10/);
+    expect(renderMarkdownReport(value, "chart.svg")).toContain("## Bottleneck ratio");
   });
 });

@@ -3,7 +3,7 @@
  * and any other configuration (the Graph-bound one included) says it is not the issue's.
  */
 import { describe, expect, it } from "vitest";
-import { formatFanOut, GRAPH_BOUND_CONFIGURATION, isIssueConfiguration, ISSUE_CONFIGURATION, type FanOutResult } from "../../../tools/bench/tenantsBench.js";
+import { cpuCeiling, formatFanOut, GRAPH_BOUND_CONFIGURATION, isIssueConfiguration, ISSUE_CONFIGURATION, type FanOutResult } from "../../../tools/bench/tenantsBench.js";
 
 function result(concurrency: number, usersPerSecond: number, base: number): FanOutResult {
   const speedUp = usersPerSecond / base;
@@ -19,6 +19,7 @@ function result(concurrency: number, usersPerSecond: number, base: number): FanO
     speedUp,
     efficiency: speedUp / concurrency,
     cpuSeconds: { worker: 100, azuriteTables: 90, simulator: 10 },
+    ...cpuCeiling(200, 2, 200_000 / usersPerSecond),
     loadAverageBefore: 2,
     loadAverageAfter: 2.5,
   };
@@ -42,5 +43,16 @@ describe("formatFanOut", () => {
     expect(text).toContain("Graph pages of at most 100 users, 2000 ms each");
     expect(text).not.toMatch(/^Target:/m);
     expect(text).toContain("not the issue's target");
+  });
+});
+
+describe("the fan-out's efficiency against the machine's CPU ceiling", () => {
+  it("is the CPU seconds the run needed ÷ the cores, against the wall time: the same measure on 2 cores and on 16", () => {
+    expect(cpuCeiling(200, 2, 125)).toEqual({ cpuCeilingSeconds: 100, cpuEfficiency: 0.8, cores: 2 });
+    expect(cpuCeiling(200, 16, 15.625)).toEqual({ cpuCeilingSeconds: 12.5, cpuEfficiency: 0.8, cores: 16 });
+    const text = formatFanOut([result(1, 1000, 1000)], ISSUE_CONFIGURATION);
+    expect(text).toContain("CPU ceiling s  of CPU ceiling");
+    expect(text).toMatch(/100\.0\s+50%/);
+    expect(text).toContain("÷ 2 cores");
   });
 });
