@@ -22,8 +22,7 @@ export interface KnownTenantRow {
   row?: TenantRecord | undefined;
 }
 
-export interface ChangeTenantRecordOptions {
-  abortSignal?: AbortSignal;
+export interface ChangeTenantRecordOptions extends OperationOptions {
   /** The row as last read or written: the first attempt uses it instead of reading (when it has an ETag). */
   known?: KnownTenantRow;
 }
@@ -41,7 +40,7 @@ export async function changeTenantRecord(
   change: (current: TenantRecord) => TenantRecord | undefined,
   options: ChangeTenantRecordOptions = {},
 ): Promise<TenantRecord | undefined> {
-  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const signal = { abortSignal: options.abortSignal };
   const known = options.known?.row?.etag !== undefined && options.known.row.tenantId === tenantId ? options.known.row : undefined;
   if (known !== undefined) {
     const next = change(known);
