@@ -87,7 +87,11 @@ function narrowRow(listed: ListedRun): string[] {
   const run = listed.run;
   const users = run.mode === "full" ? run.usersWritten : changeTotal(run);
   const note = run.error ?? (run.mode === "full" ? describeReason(run.reason) : changeCounts(run));
-  if (listed.kind === "groups") return [run.runId, `groups ${run.mode}`, run.status, took(run.startedAt, run.endedAt), "", `groups: ${note}`];
+  if (listed.kind === "groups") {
+    // Its record counts the groups' changes; the memberships that joined and left are in its change set.
+    const groupsNote = run.error ?? (run.mode === "full" ? describeReason(run.reason) : `groups changed: ${changeCounts(run)}; memberships: export --changes`);
+    return [run.runId, `groups ${run.mode}`, run.status, took(run.startedAt, run.endedAt), "", groupsNote];
+  }
   return [run.runId, run.mode, run.status, took(run.startedAt, run.endedAt), formatNumber(users), note];
 }
 

@@ -141,6 +141,8 @@ describe("exports of the stored groups equal the simulated directory", () => {
     expect(incremental.code, incremental.stderr).toBe(0);
     const groupsRun = (await lines(["runs", "--json"])).find((r) => r.kind === "groups")!;
     expect(groupsRun).toMatchObject({ mode: "incremental", status: "succeeded" });
+    const table = await cli(["runs"]);
+    expect(table.stdout).toMatch(new RegExp(`${String(groupsRun.runId)}\\s+groups incremental\\s+succeeded`));
     const changes = await lines(["export", "--changes", String(groupsRun.runId)]);
     const memberships = changes.filter((c) => c.membership !== undefined).map((c) => ({ change: c.change, reason: c.reason, ...(c.membership as object) }));
     expect(memberships.sort((a, b) => String(a.change).localeCompare(String(b.change)))).toEqual([
