@@ -4,7 +4,9 @@
  */
 import type { GraphUser } from "../graph/types.js";
 import type { ObjectKind } from "../kinds/objectKind.js";
+import { GROUPS } from "../kinds/groups.js";
 import { USERS } from "../kinds/users.js";
+import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { formatCount, formatNumber } from "../shared/counts.js";
 import { createMirrorError } from "../mirror/mirrorErrors.js";
@@ -12,6 +14,7 @@ import { UserSyncError } from "../shared/errors.js";
 import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
+import { exportGroupChanges } from "./groupChangesExport.js";
 import { writeData, writeError } from "./output.js";
 import { changesSource, mirrorSource, snapshotSource, tenantStamp, writeParquetFile } from "./parquetExport.js";
 
@@ -123,6 +126,10 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
 /** A succeeded mirror run (its change set is whole), or the error saying why not. */
 async function succeededMirrorRun(runId: string, options: ExportOptions) {
   const run = await mirrorFromEnvironment(options.tenant, options.kind ?? USERS).getRun(runId);
+  return succeeded(run, runId);
+}
+
+function succeeded(run: MirrorRunRecord | undefined, runId: string): MirrorRunRecord {
   if (!run) {
     throw createMirrorError("runNotFound", { runId });
   }
@@ -132,11 +139,17 @@ async function succeededMirrorRun(runId: string, options: ExportOptions) {
   return run;
 }
 
-/** One mirror run's change set: what it added, updated, restored and removed. */
+/** One mirror run's change set: what it added, updated, restored and removed (a groups' mirror run: with its membership changes). */
 async function exportChanges(runId: string, options: ExportOptions): Promise<void> {
   const kind = options.kind ?? USERS;
   const mirror = mirrorFromEnvironment(options.tenant, kind);
-  const run = await succeededMirrorRun(runId, options);
+  const found = await mirror.getRun(runId);
+  if (!found && kind === USERS) {
+    // Not a run of the users' mirror: a run of the groups' mirror (runs lists them with kind "groups")?
+    const groupsRun = await mirrorFromEnvironment(options.tenant, GROUPS).getRun(runId);
+    if (groupsRun) return exportGroupChanges(succeeded(groupsRun, runId), { format: lineFormat(options), raw: options.raw === true, tenant: options.tenant });
+  }
+  const run = succeeded(found, runId);
   // The object after the change, under the kind's noun (`user`).
   const writer = createUserLineWriter(lineFormat(options), { columns: ["change", "reason", "at", "id", kind.noun], raw: options.raw === true });
   const counts: Record<string, number> = {};

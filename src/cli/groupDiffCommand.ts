@@ -11,7 +11,7 @@ import { jsonLine } from "../shared/safeText.js";
 import { diffSortedGroups, diffSortedManagers, diffSortedMemberships } from "../snapshots/groupDiff.js";
 import { storeFromEnvironment } from "./clients.js";
 import { snapshotsToCompare } from "./diffCommand.js";
-import { assertGroupsKept, GROUP_STORAGE_MISSING, groupDataNotFound, groupSourcesFromEnvironment, noGroupDataIn } from "./groupSources.js";
+import { assertGroupsKept, groupDataNotFound, groupSourcesFromEnvironment, noGroupDataIn } from "./groupSources.js";
 import { formatTable, write, writeData, writeError } from "./output.js";
 
 export interface GroupDiffOptions {
@@ -31,7 +31,6 @@ export type GroupDiffCounts = Record<"group" | "membership" | "manager", Record<
 export async function groupDiffCommand(options: GroupDiffOptions): Promise<void> {
   assertGroupsKept(process.env);
   const sources = options.sources ?? groupSourcesFromEnvironment(options.tenant);
-  if (!sources) throw groupDataNotFound(GROUP_STORAGE_MISSING);
   const pick = options.pick ?? ((from, to) => snapshotsToCompare(storeFromEnvironment(options.tenant), from, to));
   const { from, to } = await pick(options.from, options.to);
   const older = await snapshotSource(sources, from);

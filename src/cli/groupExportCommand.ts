@@ -10,7 +10,7 @@ import { UserSyncError } from "../shared/errors.js";
 import { storeFromEnvironment } from "./clients.js";
 import type { ExportFormat } from "./exportFormats.js";
 import { writeGroups, writeMemberships, writeTransitiveMemberships } from "./groupExportFormats.js";
-import { assertGroupsKept, GROUP_STORAGE_MISSING, groupDataNotFound, groupSourcesFromEnvironment, noGroupDataIn } from "./groupSources.js";
+import { assertGroupsKept, groupDataNotFound, groupSourcesFromEnvironment, noGroupDataIn } from "./groupSources.js";
 import { writeData, writeError } from "./output.js";
 
 export interface GroupExportCommandOptions {
@@ -30,7 +30,6 @@ export interface GroupExportCommandOptions {
 export async function groupExportCommand(options: GroupExportCommandOptions): Promise<void> {
   assertGroupsKept(process.env);
   const sources = options.sources ?? groupSourcesFromEnvironment(options.tenant);
-  if (!sources) throw groupDataNotFound(GROUP_STORAGE_MISSING);
   const source = await sourceToExport(sources, options);
   const out = { format: options.format, raw: options.raw === true, write: writeData };
   if (options.what === "groups") {

@@ -11,6 +11,8 @@ import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { jsonLine } from "../shared/safeText.js";
 import { fitTable, formatTable, wrapWords, write, writeData, writeError } from "./output.js";
 import { snapshotOnlyProperties } from "../configuration/userProperties.js";
+import { GROUPS } from "../kinds/groups.js";
+import { mergeSorted } from "../shared/mergeSorted.js";
 
 const describeReason = (reason: MirrorRunRecord["reason"]) => describeMirrorReason(reason);
 /** For a snapshot run that selected properties delta cannot track: "signInActivity: snapshots only". */
@@ -44,23 +46,23 @@ export function laneNote(run: SyncRunRecord): string {
   return `lane failed (attempt ${lane.attempts}, the next run retries): ${lane.error ?? "unknown error"}`;
 }
 
-type ListedRun = { kind: "snapshot"; run: SyncRunRecord } | { kind: "mirror"; run: MirrorRunRecord };
+type ListedRun = { kind: "snapshot"; run: SyncRunRecord } | { kind: "mirror" | "groups"; run: MirrorRunRecord };
 
-/** Snapshot runs and mirror runs, newest first (both lists are newest first: a merge). */
-async function* listAllRuns(store: SnapshotStoreClient, mirror: UserMirrorClient): AsyncIterableIterator<ListedRun> {
-  const snapshots = store.listRuns();
-  const mirrors = mirror.listRuns();
-  let s = await snapshots.next();
-  let m = await mirrors.next();
-  while (!s.done || !m.done) {
-    if (!s.done && (m.done || s.value.startedAt.getTime() >= m.value.startedAt.getTime())) {
-      yield { kind: "snapshot", run: s.value };
-      s = await snapshots.next();
-    } else if (!m.done) {
-      yield { kind: "mirror", run: m.value };
-      m = await mirrors.next();
-    }
-  }
+/** Snapshot runs, the users' mirror runs and the groups' mirror runs (kind `groups`), newest first (each list is newest first: a merge). */
+function listAllRuns(store: SnapshotStoreClient, mirror: UserMirrorClient, groups: UserMirrorClient): AsyncIterableIterator<ListedRun> {
+  const tagged = async function* <K extends ListedRun["kind"]>(kind: K, runs: AsyncIterable<SyncRunRecord | MirrorRunRecord>) {
+    for await (const run of runs) yield { kind, run } as ListedRun;
+  };
+  const newestFirst = (a: ListedRun, b: ListedRun) => b.run.startedAt.getTime() - a.run.startedAt.getTime();
+  return mergeSorted([tagged("snapshot", store.listRuns()), tagged("mirror", mirror.listRuns()), tagged("groups", groups.listRuns())], newestFirst);
+}
+
+/** What a snapshot run did with the groups (USER_SYNC_GROUPS): the counts per kind, or the groups part's failure ("" without groups). */
+export function groupsNote(run: SyncRunRecord): string {
+  const groups = run.groups;
+  if (!groups) return "";
+  if (groups.status === "succeeded") return `groups ${formatNumber(groups.groups ?? 0)}, memberships ${formatNumber(groups.edges ?? 0)}`;
+  return `groups failed: ${groups.errorCode ?? groups.error ?? "unknown error"}`;
 }
 
 function changeCounts(run: MirrorRunRecord): string {
@@ -79,12 +81,17 @@ function narrowRow(listed: ListedRun): string[] {
   if (listed.kind === "snapshot") {
     const run = listed.run;
     const base = run.error ?? (run.snapshotDeletedAt ? "users deleted by retention" : run.status === "paused" ? "stopped at a checkpoint; run continues it" : snapshotOnlyNote(run.select));
-    const note = [base, laneNote(run)].filter((part) => part !== "").join("; ");
+    const note = [groupsNote(run), base, laneNote(run)].filter((part) => part !== "").join("; ");
     return [run.runId, "snapshot", run.status, took(run.startedAt, run.endedAt), formatNumber(run.stats.usersRead), note];
   }
   const run = listed.run;
   const users = run.mode === "full" ? run.usersWritten : changeTotal(run);
   const note = run.error ?? (run.mode === "full" ? describeReason(run.reason) : changeCounts(run));
+  if (listed.kind === "groups") {
+    // Its record counts the groups' changes; the memberships that joined and left are in its change set.
+    const groupsNote = run.error ?? (run.mode === "full" ? describeReason(run.reason) : `groups changed: ${changeCounts(run)}; memberships: export --changes`);
+    return [run.runId, `groups ${run.mode}`, run.status, took(run.startedAt, run.endedAt), "", groupsNote];
+  }
   return [run.runId, run.mode, run.status, took(run.startedAt, run.endedAt), formatNumber(users), note];
 }
 
@@ -93,11 +100,11 @@ function wideRow(listed: ListedRun): string[] {
   if (listed.kind === "snapshot") {
     const run = listed.run;
     const s = run.stats;
-    return [run.runId, "snapshot", "", run.status, run.trigger, run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(s.pages), formatNumber(s.usersRead), formatNumber(s.entitiesWritten), "", [run.error ?? "", laneNote(run)].filter((part) => part !== "").join("; ")];
+    return [run.runId, "snapshot", "", run.status, run.trigger, run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(s.pages), formatNumber(s.usersRead), formatNumber(s.entitiesWritten), groupsNote(run), [run.error ?? "", laneNote(run)].filter((part) => part !== "").join("; ")];
   }
   const run = listed.run;
   const written = run.mode === "full" ? run.usersWritten : changeTotal(run);
-  return [run.runId, run.mode, run.reason, run.status, run.trigger ?? "", run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(run.pages), formatNumber(run.itemsRead), formatNumber(written), changeCounts(run), run.error ?? ""];
+  return [run.runId, listed.kind === "groups" ? `groups ${run.mode}` : run.mode, run.reason, run.status, run.trigger ?? "", run.startedAt.toISOString(), took(run.startedAt, run.endedAt), formatNumber(run.pages), formatNumber(run.itemsRead), formatNumber(written), changeCounts(run), run.error ?? ""];
 }
 
 const NARROW_HEADER = ["RUN", "MODE", "STATUS", "TOOK", "USERS", "NOTE"];
@@ -108,9 +115,10 @@ const WIDE_HEADER = ["RUN", "MODE", "REASON", "STATUS", "TRIGGER", "STARTED", "T
 export async function runsCommand(options: RunsCommandOptions): Promise<void> {
   const store = storeFromEnvironment(options.tenant);
   const mirror = mirrorFromEnvironment(options.tenant);
+  const groups = mirrorFromEnvironment(options.tenant, GROUPS);
   const rows: string[][] = [];
   let count = 0;
-  for await (const listed of listAllRuns(store, mirror)) {
+  for await (const listed of listAllRuns(store, mirror, groups)) {
     if (count++ >= options.limit) break;
     if (options.json) await writeData(jsonLine({ kind: listed.kind, ...listed.run }));
     else rows.push(options.wide ? wideRow(listed) : narrowRow(listed));
@@ -131,7 +139,7 @@ export async function runsCommand(options: RunsCommandOptions): Promise<void> {
   const shown = new Set(table.columns.map((column) => NARROW_HEADER[column]));
   const legend = [
     "RUN: the run's start (UTC) and, for MODE snapshot, the snapshot id (export --snapshot, diff).",
-    ...(shown.has("MODE") ? ["MODE full or incremental: a round of the live mirror (export --changes <RUN>)."] : []),
+    ...(shown.has("MODE") ? ["MODE full or incremental: a round of the live mirror; groups full or groups incremental: of the groups' mirror (export --changes <RUN>)."] : []),
     ...(shown.has("USERS") ? ["USERS: users read (snapshot), written (full round) or changed (incremental)."] : []),
     table.columns.length < NARROW_HEADER.length ? "More columns: a wider terminal, or runs --wide; every field: runs --json." : "Every column: runs --wide; every field: runs --json.",
   ];

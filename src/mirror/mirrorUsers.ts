@@ -22,6 +22,7 @@ import type { MirrorSkippedUser } from "./mirrorRecords.js";
 import type { MirrorTables, MirrorWriteOptions } from "./mirrorTables.js";
 import type { MirrorWrite } from "./planChanges.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { byKey, mergeSorted } from "../shared/mergeSorted.js";
 
 export interface ListMirrorUsersOptions extends OperationOptions {
   /** Also list soft-deleted, deleted and missing users. Default false. */
@@ -113,6 +114,19 @@ export class MirrorUsers {
   async *listUsers(options: ListMirrorUsersOptions = {}): AsyncIterableIterator<MirrorUser> {
     let filter = odata`PartitionKey gt ${USER_PARTITION_LOW} and PartitionKey lt ${USER_PARTITION_HIGH}`;
     if (!options.includeRemoved) filter += ` and ${STATE_COLUMN} eq 'present'`;
+    for await (const entity of this.#tables.query("users", filter, "reading the mirror", options.abortSignal, { tableMayNotExist: true })) {
+      if (!isFenceRow(entity)) yield decodeMirrorEntity(entity, this.#tables.kind.entity);
+    }
+  }
+
+  /** Present mirror users in ascending id order: each partition in RowKey (id) order, merged (one page of each in memory). */
+  listUsersById(options: OperationOptions = {}): AsyncIterableIterator<MirrorUser> {
+    const partitions = MirrorUsers.partitions().map((partition) => this.#listPartition(partition, options));
+    return mergeSorted(partitions, byKey((user) => user.user.id));
+  }
+
+  async *#listPartition(partition: string, options: OperationOptions): AsyncIterableIterator<MirrorUser> {
+    const filter = `${odata`PartitionKey eq ${partition}`} and ${STATE_COLUMN} eq 'present'`;
     for await (const entity of this.#tables.query("users", filter, "reading the mirror", options.abortSignal, { tableMayNotExist: true })) {
       if (!isFenceRow(entity)) yield decodeMirrorEntity(entity, this.#tables.kind.entity);
     }

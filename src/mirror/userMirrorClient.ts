@@ -115,6 +115,10 @@ export class UserMirrorClient {
   applyWrites(writes: readonly MirrorWrite[], options: MirrorWriteOptions = {}): Promise<{ skipped: MirrorSkippedUser[] }> {
     return this.#users.applyWrites(writes, options);
   }
+  /** Present objects in ascending id order (what a merge-join needs), in bounded memory. */
+  listUsersById(options: OperationOptions = {}): AsyncIterableIterator<MirrorUser> {
+    return this.#users.listUsersById(options);
+  }
   listUsers(options: ListMirrorUsersOptions = {}): AsyncIterableIterator<MirrorUser> {
     return this.#users.listUsers(options);
   }

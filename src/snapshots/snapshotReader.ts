@@ -15,6 +15,7 @@ import type { SyncRunRecord } from "./runRecords.js";
 import type { RunsTable } from "./runsTable.js";
 import { diffSortedUsers, type SnapshotChange } from "./snapshotDiff.js";
 import type { OperationOptions } from "../shared/abort.js";
+import { byKey, mergeSorted } from "../shared/mergeSorted.js";
 
 export interface ListSnapshotUsersOptions extends OperationOptions {
   /** Also list the users of a snapshot whose run is running or failed (partial). Default false. */
@@ -52,6 +53,19 @@ export class SnapshotReader {
       if (!isFenceRow(entity)) yield this.#kind.entity.decode(entity);
     }
     if (!options.includeIncomplete) await this.#assertStillWhole(snapshotId, signal);
+  }
+
+  /**
+   * The objects of a complete snapshot in ascending id order (what a merge-join, such as diff
+   * --groups, needs): its `partitionCount` partitions, each read in RowKey (id) order, merged; one
+   * page of each partition in memory at a time. All or nothing, as listSnapshotObjects.
+   */
+  async *listSnapshotObjectsById(snapshotId: string, partitionCount: number, options: OperationOptions = {}): AsyncIterableIterator<GraphObject> {
+    const signal = { abortSignal: options.abortSignal };
+    await this.getCompleteRun(snapshotId, signal);
+    const partitions = Array.from({ length: partitionCount }, (_, shard) => this.#partitionObjects(`${snapshotId}-${shard.toString(16).padStart(2, "0")}`, options.abortSignal));
+    yield* mergeSorted(partitions, byKey((object) => String(object.id)));
+    await this.#assertStillWhole(snapshotId, signal);
   }
 
   /**

@@ -225,6 +225,10 @@ export class SnapshotStoreClient {
   listSnapshotObjects(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphObject> {
     return this.#reader.listSnapshotObjects(snapshotId, options);
   }
+  /** A complete snapshot's objects in ascending id order (its partitions merged; bounded memory). */
+  listSnapshotObjectsById(snapshotId: string, options: OperationOptions = {}): AsyncIterableIterator<GraphObject> {
+    return this.#reader.listSnapshotObjectsById(snapshotId, this.partitionCount, options);
+  }
   /** listSnapshotObjects under the users' name. */
   listSnapshotUsers(snapshotId: string, options: ListSnapshotUsersOptions = {}): AsyncIterableIterator<GraphUser> {
     return this.#reader.listSnapshotObjects(snapshotId, options);
