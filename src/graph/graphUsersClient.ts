@@ -8,7 +8,7 @@ import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
 import type { OperationOptions } from "../shared/abort.js";
 import { createGraphError } from "./graphErrors.js";
-import { MANAGER_EXPAND, takeExpandedManager, type ManagerChange } from "./managerLinks.js";
+import { EXPAND_MAX_PAGE_SIZE, MANAGER_EXPAND, takeExpandedManager, type ManagerChange } from "./managerLinks.js";
 
 export { linkDigest } from "./pagingLinks.js";
 export { type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
@@ -73,7 +73,7 @@ export class GraphUsersClient {
     if (!options.select.includes("id")) throw new Error("select must include id");
     this.#requests = options.requests ?? new GraphRequestClient(options);
     this.#select = options.select;
-    const maxTop = maxUsersPageSize(options.select);
+    const maxTop = options.expandManager === true ? Math.min(maxUsersPageSize(options.select), EXPAND_MAX_PAGE_SIZE) : maxUsersPageSize(options.select);
     this.#pageSize = Math.min(options.pageSize ?? maxTop, maxTop);
     this.#adminConsentUrl = options.adminConsentUrl;
     this.#expandManager = options.expandManager === true;

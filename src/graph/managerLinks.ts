@@ -13,6 +13,12 @@ const MANAGER_DELTA = "manager@delta";
 /** `$expand` on `/users`: the manager's id only (one more resource unit a page). */
 export const MANAGER_EXPAND = "manager($select=id)";
 
+/**
+ * Graph's page size with `$expand` on directory objects: at most 100 objects whatever `$top`
+ * (Graph's known issue 13635), so the users' reader asks for 100 a page with the manager.
+ */
+export const EXPAND_MAX_PAGE_SIZE = 100;
+
 /** One user's manager as a page gives it: `managerId` null when the user has none (or lost it). */
 export interface ManagerChange {
   userId: string;
