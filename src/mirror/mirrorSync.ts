@@ -226,7 +226,7 @@ export class MirrorRound {
   async #full(): Promise<string> {
     const { delta, mirror, logger } = this.#deps;
     const run = this.#run;
-    if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
+    if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT (or USER_SYNC_GROUPS, which adds manager) changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
     for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
     const deltaLink = await this.#readRound(undefined, (page) => this.#applyFull(page));
     run.swept = await mirror.sweep(run.runId, run.runId, this.#now(), this.#write);
