@@ -140,6 +140,12 @@ describe("users' managers on the command line", () => {
       ].sort((a, b) => a.userId.localeCompare(b.userId)),
     );
     for await (const entry of mirror.listUsers()) expect(Object.keys(entry.user)).not.toContain("manager");
+    // The mirror's $select now ends with manager; its CSV export has no such column.
+    const csv = await cli(["export", "--current", "--format", "csv"], true);
+    expect(csv.code, csv.stderr).toBe(0);
+    const header = csv.stdout.split(/\r?\n/)[0]!.split(",");
+    expect(header[0]).toBe("id");
+    expect(header).not.toContain("manager");
   });
 
   it("a later snapshot run holds the managers as they are now; the mirror's full round sweeps the edges it no longer saw", async () => {
