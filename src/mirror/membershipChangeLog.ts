@@ -12,6 +12,7 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
 import type { TableStorageSettings } from "../configuration/settings.js";
+import type { OperationOptions } from "../shared/abort.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -87,7 +88,7 @@ export class MembershipChangeLog {
   }
 
   /** Records the manager changes of a users' mirror run (one row per user: a later change replaces the earlier). */
-  async writeManagerChanges(runId: string, changes: ReadonlyArray<Omit<ManagerChangeRecord, "at">>, at: Date, options: { abortSignal?: AbortSignal | undefined; lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
+  async writeManagerChanges(runId: string, changes: ReadonlyArray<Omit<ManagerChangeRecord, "at">>, at: Date, options: OperationOptions & { lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
     if (changes.length === 0) return;
     const partitionKey = managerChangesPartition(runId);
     const byKey = new Map<string, Record<string, unknown> & { partitionKey: string; rowKey: string }>();
@@ -96,7 +97,7 @@ export class MembershipChangeLog {
   }
 
   /** A users' mirror run's manager changes, by user id. */
-  async *listManagerChanges(runId: string, options: { abortSignal?: AbortSignal | undefined } = {}): AsyncIterableIterator<ManagerChangeRecord> {
+  async *listManagerChanges(runId: string, options: OperationOptions = {}): AsyncIterableIterator<ManagerChangeRecord> {
     const filter = odata`PartitionKey eq ${managerChangesPartition(runId)}`;
     for await (const entity of queryEntities<Record<string, unknown>>(this.#table, this.#storage, `reading the manager changes of mirror run ${runId}`, { filter, abortSignal: options.abortSignal, tableMayNotExist: true })) {
       if (isFenceRow(entity)) continue;
@@ -111,7 +112,7 @@ export class MembershipChangeLog {
     }
   }
 
-  async #upsertRows(partitionKey: string, rows: ReadonlyArray<Record<string, unknown> & { partitionKey: string; rowKey: string }>, operation: string, options: { abortSignal?: AbortSignal | undefined; lease?: LosableLeaseGuard | undefined }): Promise<void> {
+  async #upsertRows(partitionKey: string, rows: ReadonlyArray<Record<string, unknown> & { partitionKey: string; rowKey: string }>, operation: string, options: OperationOptions & { lease?: LosableLeaseGuard | undefined }): Promise<void> {
     const batches: TransactionAction[][] = [];
     for (let i = 0; i < rows.length; i += FENCED_MAX_OPERATIONS) batches.push(rows.slice(i, i + FENCED_MAX_OPERATIONS).map((row) => ["upsert", row, "Replace"]));
     const lease = options.lease;
