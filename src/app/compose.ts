@@ -116,8 +116,9 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     graphCredential,
     certificates: graphCredential.certificates,
     tokens,
-    users: new GraphUsersClient({ ...graphOptions, requests }),
-    delta: new UserDeltaClient({ ...graphOptions, requests }),
+    // USER_SYNC_GROUPS brings the users' managers: `$expand=manager($select=id)` on /users, `manager` in the delta's $select.
+    users: new GraphUsersClient({ ...graphOptions, requests, expandManager: settings.groups }),
+    delta: new UserDeltaClient({ ...graphOptions, requests, manager: settings.groups }),
     ...storage,
     lane: composeLane(settings, id, storage, credential),
     // USER_SYNC_GROUPS: the groups' reader (its own selection, the same request stage) and stores (the tenant's prefix).

@@ -8,6 +8,8 @@ import type { TokenCredential } from "@azure/identity";
 import pLimit from "p-limit";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import { GROUPS, MEMBERS } from "../kinds/groups.js";
+import { MANAGER } from "../kinds/users.js";
+import { ManagerEdges } from "../sync/managerEdges.js";
 import { kindTableNames } from "../kinds/tableNames.js";
 import { MembershipChangeLog } from "../mirror/membershipChangeLog.js";
 import { UserMirrorClient } from "../mirror/userMirrorClient.js";
@@ -27,10 +29,13 @@ export function composeGroupStores(storage: TableStorageSettings, credential?: T
   const common = { storage, ...(storage.kind === "identity" ? { credential } : {}), tablePrefix: prefix, kind: GROUPS };
   const table = (tableName: string) => createTableClient({ storage, credential, tableName, owner: "GroupStores" });
   const limit = pLimit(EDGE_WRITE_CONCURRENCY);
+  const memberships = new MembershipChangeLog({ table: table(kindTableNames(prefix, GROUPS).changes), storage, limit });
   return {
     snapshots: new SnapshotStoreClient(common),
     mirror: new UserMirrorClient(common),
     edges: new EdgeTables({ relationship: MEMBERS, forward: table(`${prefix}${MEMBERS.tables.forward}`), reverse: table(`${prefix}${MEMBERS.tables.reverse}`), storage, limit }),
-    memberships: new MembershipChangeLog({ table: table(kindTableNames(prefix, GROUPS).changes), storage, limit }),
+    memberships,
+    // Manager changes are logged beside the membership changes (partition `<users' mirror run>-managers`).
+    managers: new ManagerEdges(new EdgeTables({ relationship: MANAGER, forward: table(`${prefix}${MANAGER.tables.forward}`), reverse: table(`${prefix}${MANAGER.tables.reverse}`), storage, limit }), memberships),
   };
 }

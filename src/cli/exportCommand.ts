@@ -2,6 +2,7 @@
  * `entra-user-sync export`: a snapshot, the live mirror (--current), or one mirror run's change set
  * (--changes), of one object kind (the users unless `kind` says otherwise).
  */
+import { propertiesOf } from "../graph/managerLinks.js";
 import type { GraphUser } from "../graph/types.js";
 import type { ObjectKind } from "../kinds/objectKind.js";
 import { GROUPS } from "../kinds/groups.js";
@@ -99,7 +100,9 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   if (!state?.state.deltaLink) {
     throw createMirrorError("notReady", {});
   }
-  const columns = options.includeDeleted ? [...state.state.select, "@removed"] : state.state.select;
+  // The mirror's $select may end with the `manager` relationship (USER_SYNC_GROUPS): not a column.
+  const properties = propertiesOf(state.state.select);
+  const columns = options.includeDeleted ? [...properties, "@removed"] : properties;
   const writer = createUserLineWriter(lineFormat(options), { columns, raw: options.raw === true });
   const counts = { present: 0, removed: 0 };
   // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before

@@ -4,6 +4,7 @@
  * the live mirror (--current) or one mirror run's change set (--changes). The columns, types and
  * stamps are the lane's; the file is one part (its row groups are written as users are read).
  */
+import { propertiesOf } from "../graph/managerLinks.js";
 import { rename, rm } from "node:fs/promises";
 import { EXPORT_LANE_DEFAULTS } from "../configuration/defaults.js";
 import type { GraphUser } from "../graph/types.js";
@@ -47,7 +48,7 @@ export async function snapshotSource(store: SnapshotStoreClient, snapshotId: str
 
 /** The live mirror's current users (and removed ones, with an `@removed` JSON column). */
 export function mirrorSource(mirror: UserMirrorClient, state: { select: string[]; savedAt: Date; runId: string }, tenantId: string, includeDeleted: boolean, version: string): ParquetSource {
-  const columns = [...state.select.map((name) => userLaneColumns([name])[0]!), ...(includeDeleted ? [{ name: "@removed", type: "json" as const }] : []), ...LANE_STAMP_COLUMNS];
+  const columns = [...propertiesOf(state.select).map((name) => userLaneColumns([name])[0]!), ...(includeDeleted ? [{ name: "@removed", type: "json" as const }] : []), ...LANE_STAMP_COLUMNS];
   const stamps = { _snapshotTime: state.savedAt, _tenantId: tenantId, _runId: state.runId };
   return {
     columns,

@@ -60,7 +60,7 @@ export const USER_PROPERTY_RULES: readonly UserPropertyRule[] = [
     name: "manager",
     handling: "refused",
     reason:
-      "It is a relationship, not a property: /users returns it only with $expand and /users/delta only as a manager@delta annotation holding ids, so a snapshot and the mirror cannot hold the same value.",
+      "It is a relationship, not a property: /users returns it only with $expand and /users/delta only as a manager@delta annotation holding ids, so a snapshot and the mirror cannot hold the same value. Set USER_SYNC_GROUPS=true instead: every run then keeps each user's manager id as an edge, in the snapshot and the mirror (docs/groups.md, \"Managers\").",
   },
   {
     name: "signInActivity",

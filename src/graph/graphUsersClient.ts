@@ -8,6 +8,7 @@ import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser, UserPage } from "./types.js";
 import type { OperationOptions } from "../shared/abort.js";
 import { createGraphError } from "./graphErrors.js";
+import { EXPAND_MAX_PAGE_SIZE, MANAGER_EXPAND, takeExpandedManager, type ManagerChange } from "./managerLinks.js";
 
 export { linkDigest } from "./pagingLinks.js";
 export { type GraphRetryOptions, type GraphTokenProvider } from "./graphRequestClient.js";
@@ -33,6 +34,8 @@ export interface GraphUsersClientOptions {
   /** Explains a 403 (the admin-consent URL for the configured cloud, tenant and client). */
   adminConsentUrl?: string;
   httpClient?: HttpClient;
+  /** USER_SYNC_GROUPS: `$expand=manager($select=id)`; each page hands out its users' managers (`UserPage.managers`). */
+  expandManager?: boolean;
 }
 
 export interface ListUserPagesOptions extends OperationOptions {
@@ -64,21 +67,24 @@ export class GraphUsersClient {
   readonly #select: readonly string[];
   readonly #pageSize: number;
   readonly #adminConsentUrl: string | undefined;
+  readonly #expandManager: boolean;
 
   constructor(options: GraphUsersClientOptions) {
     if (!options.select.includes("id")) throw new Error("select must include id");
     this.#requests = options.requests ?? new GraphRequestClient(options);
     this.#select = options.select;
-    const maxTop = maxUsersPageSize(options.select);
+    const maxTop = options.expandManager === true ? Math.min(maxUsersPageSize(options.select), EXPAND_MAX_PAGE_SIZE) : maxUsersPageSize(options.select);
     this.#pageSize = Math.min(options.pageSize ?? maxTop, maxTop);
     this.#adminConsentUrl = options.adminConsentUrl;
+    this.#expandManager = options.expandManager === true;
   }
 
-  /** The first request of a pass: `/v1.0/users?$select=…&$top=…`. */
+  /** The first request of a pass: `/v1.0/users?$select=…&$top=…` (and `$expand=manager($select=id)` with expandManager). */
   get firstPageUrl(): string {
     const url = new URL(USERS_COLLECTION_PATH, this.#requests.graphOrigin);
     url.searchParams.set("$select", this.#select.join(","));
     url.searchParams.set("$top", String(this.#pageSize));
+    if (this.#expandManager) url.searchParams.set("$expand", MANAGER_EXPAND);
     return url.toString();
   }
 
@@ -114,17 +120,21 @@ export class GraphUsersClient {
       const page = this.#parsePage(response, pageNumber);
       const ids = new Set<string>();
       const users: GraphUser[] = [];
-      for (const user of page.users) {
-        if (ids.has(user.id) || previousIds.has(user.id)) {
+      const managers: ManagerChange[] = [];
+      for (const read of page.users) {
+        if (ids.has(read.id) || previousIds.has(read.id)) {
           addCount(counters, GRAPH_COUNTERS.duplicateUsers);
           continue;
         }
-        ids.add(user.id);
+        ids.add(read.id);
+        // The manager is a relationship (edges), never a property of the stored user.
+        const { user, change } = this.#expandManager ? takeExpandedManager(read) : { user: read, change: undefined };
+        if (change) managers.push(change);
         users.push(canonicalUser(user, this.#select));
       }
       previousIds = ids;
       link = page.nextLink;
-      yield { ...page, users, linkDigest };
+      yield { ...page, users, linkDigest, ...(this.#expandManager ? { managers } : {}) };
     }
   }
 

@@ -1,3 +1,4 @@
+import type { ManagerChange } from "./managerLinks.js";
 /**
  * A user as Microsoft Graph returned it for the selected properties: `id` (the immutable object id)
  * is always present; every other value is whatever JSON Graph sent (string, number, boolean, null,
@@ -14,4 +15,6 @@ export interface UserPage {
   nextLink?: string;
   /** `linkDigest` of the link that fetched this page: a checkpoint saves those of committed pages (see ListUserPagesOptions.seenLinks). */
   linkDigest?: string;
+  /** With `$expand=manager` only (USER_SYNC_GROUPS): each user's manager, null for none (src/graph/managerLinks.ts). */
+  managers?: ManagerChange[];
 }

@@ -14,6 +14,7 @@ import { PagingLinkGuard } from "./pagingLinks.js";
 import type { GraphUser } from "./types.js";
 import type { OperationOptions } from "../shared/abort.js";
 import { createGraphError } from "./graphErrors.js";
+import { MANAGER_PROPERTY, takeManagerDelta, type ManagerChange } from "./managerLinks.js";
 
 export { linkDigest } from "./pagingLinks.js";
 
@@ -38,6 +39,11 @@ export interface UserDeltaClientOptions {
   /** Explains a 403 (the admin-consent URL for the configured cloud, tenant and client). */
   adminConsentUrl?: string;
   httpClient?: HttpClient;
+  /**
+   * USER_SYNC_GROUPS: a first round selects `manager` too (after the properties), so that rounds
+   * hand out `manager@delta` (`DeltaPage.managers`); the manager never becomes a user property.
+   */
+  manager?: boolean;
 }
 
 /** Why Graph removed a user: `changed` = soft-deleted (restorable about 30 days), `deleted` = permanently. */
@@ -56,6 +62,8 @@ export interface DeltaPage {
   deltaLink?: string;
   /** `linkDigest` of the link that fetched this page: a checkpoint of an unfinished round saves those of applied pages (see ListDeltaPagesOptions.seenLinks). */
   linkDigest?: string;
+  /** With `manager` selected: the users whose `manager@delta` the page carries (null: the manager was cleared). */
+  managers?: ManagerChange[];
 }
 
 export interface ListDeltaPagesOptions extends OperationOptions {
@@ -88,6 +96,9 @@ export type DeltaTokenProblem = "expired" | "invalid" | "resyncRequired" | "malf
 export class UserDeltaClient {
   readonly #requests: GraphRequestClient;
   readonly #select: readonly string[];
+  /** The users' properties (#select without `manager`): their canonical form. */
+  readonly #properties: readonly string[];
+  readonly #manager: boolean;
   readonly #snapshotOnly: readonly UserPropertyRule[];
   readonly #adminConsentUrl: string | undefined;
 
@@ -95,12 +106,14 @@ export class UserDeltaClient {
     if (!options.select.includes("id")) throw new Error("select must include id");
     // A 410's Location is not followed either: the pipeline follows no redirect.
     this.#requests = options.requests ?? new GraphRequestClient(options);
-    this.#select = deltaSelectOf(options.select);
+    this.#properties = deltaSelectOf(options.select);
+    this.#manager = options.manager === true;
+    this.#select = this.#manager ? [...this.#properties, MANAGER_PROPERTY] : this.#properties;
     this.#snapshotOnly = snapshotOnlyProperties(options.select);
     this.#adminConsentUrl = options.adminConsentUrl;
   }
 
-  /** The properties a first round selects: USER_SYNC_SELECT without the snapshot-only ones. */
+  /** The properties a first round selects: USER_SYNC_SELECT without the snapshot-only ones (then `manager`, with USER_SYNC_GROUPS). */
   get select(): readonly string[] {
     return this.#select;
   }
@@ -160,7 +173,7 @@ export class UserDeltaClient {
         adminConsentUrl: this.#adminConsentUrl,
         describe: describeDeltaTokenFailure,
       });
-      const page = parseDeltaPage(response.bodyAsText ?? undefined, pageNumber, this.#select);
+      const page = parseDeltaPage(response.bodyAsText ?? undefined, pageNumber, this.#properties, this.#manager);
       addCount(counters, "deltaPages");
       addCount(counters, "deltaItems", page.items.length);
       link = page.nextLink;
@@ -211,8 +224,11 @@ function describeDeltaTokenFailure(failure: GraphFailure): UserSyncError | undef
   });
 }
 
-/** Parses and checks one delta page; with `select`, users are put in the canonical form. Exported for unit tests. */
-export function parseDeltaPage(text: string | undefined, pageNumber: number, select?: readonly string[]): DeltaPage {
+/**
+ * Parses and checks one delta page; with `select`, users are put in the canonical form; with
+ * `manager`, their `manager@delta` is taken off them into `page.managers`. Exported for unit tests.
+ */
+export function parseDeltaPage(text: string | undefined, pageNumber: number, select?: readonly string[], manager = false): DeltaPage {
   const bad = (what: string, details: Record<string, string | number | undefined> = {}) =>
     createGraphError("badDeltaPage", { pageNumber, what }, { details });
   let body: unknown;
@@ -226,6 +242,7 @@ export function parseDeltaPage(text: string | undefined, pageNumber: number, sel
   const value = record.value;
   if (!Array.isArray(value)) throw bad('has no "value" array');
   const items: DeltaItem[] = [];
+  const managers: ManagerChange[] = [];
   for (const [index, entry] of value.entries()) {
     const id = (entry as { id?: unknown } | null)?.id;
     if (typeof id !== "string" || id === "") throw bad(`holds an entry without an id (item ${index})`, { index });
@@ -235,7 +252,9 @@ export function parseDeltaPage(text: string | undefined, pageNumber: number, sel
       if (reason !== "changed" && reason !== "deleted") throw bad(`holds a removed entry with an unknown reason (item ${index})`, { index, reason: String(reason) });
       items.push({ kind: "removed", id, reason });
     } else {
-      items.push({ kind: "user", user: select ? canonicalUser(entry as GraphUser, select) : (entry as GraphUser) });
+      const { user, change } = manager ? takeManagerDelta(entry as GraphUser) : { user: entry as GraphUser, change: undefined };
+      if (change) managers.push(change);
+      items.push({ kind: "user", user: select ? canonicalUser(user, select) : user });
     }
   }
   const nextLink = record["@odata.nextLink"];
@@ -243,7 +262,7 @@ export function parseDeltaPage(text: string | undefined, pageNumber: number, sel
   if (nextLink !== undefined && typeof nextLink !== "string") throw bad("has an @odata.nextLink that is not a string");
   if (deltaLink !== undefined && typeof deltaLink !== "string") throw bad("has an @odata.deltaLink that is not a string");
   if (nextLink === undefined && deltaLink === undefined) throw bad("has neither @odata.nextLink nor @odata.deltaLink");
-  const page: DeltaPage = { pageNumber, items };
+  const page: DeltaPage = { pageNumber, items, ...(manager ? { managers } : {}) };
   if (nextLink !== undefined) page.nextLink = nextLink;
   else if (deltaLink !== undefined) page.deltaLink = deltaLink;
   return page;

@@ -13,7 +13,7 @@ import { USERS_COLLECTION_PATH } from "../graph/graphUsersClient.js";
 import type { GraphUser } from "../graph/types.js";
 import { USERS_DELTA_PATH } from "../graph/userDeltaClient.js";
 import { decodeUserEntity, encodeUserEntity } from "../tables/userEntity.js";
-import type { ObjectKind } from "./objectKind.js";
+import type { ObjectKind, Relationship } from "./objectKind.js";
 
 export const USERS: ObjectKind<GraphUser> = {
   name: "users",
@@ -31,8 +31,22 @@ export const USERS: ObjectKind<GraphUser> = {
   sameValues: sameUserValues,
   entity: { encode: encodeUserEntity, decode: decodeUserEntity },
   tables: { snapshots: "Snapshots", mirror: "Mirror", changes: "MirrorChanges" },
-  // A user's `manager` (manager@delta; $expand=manager($select=id) on /users) comes with the groups issue.
+  // A user's `manager` (MANAGER below) comes with USER_SYNC_GROUPS, so the users alone keep no relationship (and no edge table).
   relationships: [],
+};
+
+/**
+ * A user's manager (USER_SYNC_GROUPS only, docs/groups.md "Managers"): `manager@delta` on
+ * `/users/delta`, `$expand=manager($select=id)` on `/users`; edges user → manager, one at most.
+ */
+export const MANAGER: Relationship = {
+  name: "manager",
+  deltaAnnotation: "manager@delta",
+  reverseName: "directReports",
+  cardinality: "one",
+  targetTypes: ["#microsoft.graph.user"],
+  tables: { forward: "Managers", reverse: "DirectReports" },
+  spansPages: false,
 };
 
 /** Every kind the stores hold, in the order their tables are listed (storeTableNames). */

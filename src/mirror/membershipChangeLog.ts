@@ -4,15 +4,19 @@
  * (`<prefix>GroupMirrorChanges`) beside the groups' own changes, in a partition of its own:
  * PartitionKey `<runId>-members`, RowKey `<groupId>_<memberId>`. Fenced like every write: the first
  * write of a lease to a run's partition takes it over.
+ *
+ * The users' manager changes (USER_SYNC_GROUPS) are kept in the same table, in a partition of the
+ * users' mirror run: PartitionKey `<users' mirror runId>-managers`, RowKey the user's id, with
+ * `from` / `to` (the manager's id before and after) and `change` (`set`, `cleared`, `changed`).
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
 import type { TableStorageSettings } from "../configuration/settings.js";
+import type { OperationOptions } from "../shared/abort.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
 import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
 import { storageError } from "../tables/storageErrors.js";
 import { queryEntities, submitAll } from "../tables/tableStore.js";
-import type { OperationOptions } from "../shared/abort.js";
 
 /**
  * `joined` or `left`. `reason` is Graph's `@removed.reason` for a member that left (`deleted` both
@@ -30,6 +34,20 @@ export interface MembershipChange {
 export interface MembershipChangeRecord extends MembershipChange {
   /** When the run saw the change. */
   at: Date;
+}
+
+/** A user's manager changed in a users' mirror round (`from`/`to` absent: none). */
+export interface ManagerChangeRecord {
+  userId: string;
+  from?: string;
+  to?: string;
+  change: "set" | "cleared" | "changed";
+  at: Date;
+}
+
+/** The PartitionKey of a users' mirror run's manager changes. */
+export function managerChangesPartition(runId: string): string {
+  return `${runId}-managers`;
 }
 
 export interface MembershipChangeLogOptions {
@@ -66,10 +84,37 @@ export class MembershipChangeLog {
       byKey.delete(rowKey);
       byKey.set(rowKey, { partitionKey, rowKey, ...change, at });
     }
-    const rows = [...byKey.values()];
+    await this.#upsertRows(partitionKey, [...byKey.values()], `recording the membership changes of run ${runId}`, options);
+  }
+
+  /** Records the manager changes of a users' mirror run (one row per user: a later change replaces the earlier). */
+  async writeManagerChanges(runId: string, changes: ReadonlyArray<Omit<ManagerChangeRecord, "at">>, at: Date, options: OperationOptions & { lease?: LosableLeaseGuard | undefined } = {}): Promise<void> {
+    if (changes.length === 0) return;
+    const partitionKey = managerChangesPartition(runId);
+    const byKey = new Map<string, Record<string, unknown> & { partitionKey: string; rowKey: string }>();
+    for (const change of changes) byKey.set(change.userId, { partitionKey, rowKey: change.userId, ...change, at });
+    await this.#upsertRows(partitionKey, [...byKey.values()], `recording the manager changes of mirror run ${runId}`, options);
+  }
+
+  /** A users' mirror run's manager changes, by user id. */
+  async *listManagerChanges(runId: string, options: OperationOptions = {}): AsyncIterableIterator<ManagerChangeRecord> {
+    const filter = odata`PartitionKey eq ${managerChangesPartition(runId)}`;
+    for await (const entity of queryEntities<Record<string, unknown>>(this.#table, this.#storage, `reading the manager changes of mirror run ${runId}`, { filter, abortSignal: options.abortSignal, tableMayNotExist: true })) {
+      if (isFenceRow(entity)) continue;
+      const change = entity.change === "cleared" || entity.change === "changed" ? entity.change : "set";
+      yield {
+        userId: String(entity.userId),
+        ...(typeof entity.from === "string" ? { from: entity.from } : {}),
+        ...(typeof entity.to === "string" ? { to: entity.to } : {}),
+        change,
+        at: new Date(entity.at as string),
+      };
+    }
+  }
+
+  async #upsertRows(partitionKey: string, rows: ReadonlyArray<Record<string, unknown> & { partitionKey: string; rowKey: string }>, operation: string, options: OperationOptions & { lease?: LosableLeaseGuard | undefined }): Promise<void> {
     const batches: TransactionAction[][] = [];
     for (let i = 0; i < rows.length; i += FENCED_MAX_OPERATIONS) batches.push(rows.slice(i, i + FENCED_MAX_OPERATIONS).map((row) => ["upsert", row, "Replace"]));
-    const operation = `recording the membership changes of run ${runId}`;
     const lease = options.lease;
     const fenced = lease ? this.#fenceOf(lease) : undefined;
     await submitAll(

@@ -9,6 +9,7 @@ import { describeError, isUserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
+import { MIRROR_EDGE_SCOPE } from "../tables/edgeTables.js";
 import { newRunId } from "../tables/keys.js";
 import { lastPerId, planDeltaPage } from "./planChanges.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
@@ -65,6 +66,16 @@ export interface MirrorSyncDependencies {
   lease?: LosableLeaseGuard;
   /** The clock (tests). Default: Date. */
   now?: () => Date;
+  /** USER_SYNC_GROUPS: the users' manager edges, kept with the mirror from the pages' `manager@delta` (src/sync/managerEdges.ts). */
+  managers?: MirrorManagerEdges;
+}
+
+/** The users' manager edges as a mirror round sees them (ManagerEdges). */
+export interface MirrorManagerEdges {
+  writePage(scope: string, changes: DeltaPage["managers"], options?: MirrorWriteOptions & { round?: string }): Promise<number>;
+  sweepMirror(round: string, options?: MirrorWriteOptions): Promise<unknown>;
+  /** `record`: the round's run id and time, under which the changes are logged. */
+  applyToMirror(changes: NonNullable<DeltaPage["managers"]>, options?: MirrorWriteOptions & { record?: { runId: string; at: Date } }): Promise<unknown>;
 }
 
 export interface RunMirrorSyncOptions extends OperationOptions {
@@ -217,10 +228,11 @@ export class MirrorRound {
   async #full(): Promise<string> {
     const { delta, mirror, logger } = this.#deps;
     const run = this.#run;
-    if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
+    if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT (or USER_SYNC_GROUPS, which adds manager) changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
     for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
     const deltaLink = await this.#readRound(undefined, (page) => this.#applyFull(page));
     run.swept = await mirror.sweep(run.runId, run.runId, this.#now(), this.#write);
+    await this.#deps.managers?.sweepMirror(run.runId, this.#write);
     return deltaLink;
   }
 
@@ -251,6 +263,9 @@ export class MirrorRound {
     await mirror.writeChanges(run.runId, plan.changes, at, this.#write);
     if (plan.changes.length > 0) this.#changesWritten = true;
     run.changes.unchanged += plan.unchanged;
+    // A removed user loses its manager edge; the others' `manager@delta` replaces theirs.
+    const managers = this.#deps.managers;
+    if (managers) await managers.applyToMirror([...(page.managers ?? []), ...items.flatMap((i) => (i.kind === "removed" ? [{ userId: i.id, managerId: null }] : []))], { ...this.#write, record: { runId: run.runId, at } });
   }
 
   /** Full-round page: every user written whole (Replace) with the round's mark; removals as in an incremental page. */
@@ -262,6 +277,7 @@ export class MirrorRound {
     const { skipped } = await this.#deps.mirror.applyWrites(writes, this.#write);
     this.#counters.recordSkipped(run, skipped);
     run.usersWritten += writes.length - skipped.length;
+    await this.#deps.managers?.writePage(MIRROR_EDGE_SCOPE, page.managers, { ...this.#write, round: run.runId });
     const removals = items.filter((i) => i.kind === "removed");
     if (removals.length > 0) await this.#applyIncremental({ pageNumber: page.pageNumber, items: removals }, run.runId);
   }

@@ -54,7 +54,7 @@ export class GroupsPart {
   /** The groups' tables (snapshots, mirror and change log, both edge tables). */
   static async createTables(stores: GroupStores, options: OperationOptions): Promise<void> {
     const signal = { abortSignal: options.abortSignal };
-    await Promise.all([stores.snapshots.createSnapshotsTableIfNotExists(signal), stores.mirror.createTablesIfNotExist(signal), stores.edges.createTablesIfNotExist(signal)]);
+    await Promise.all([stores.snapshots.createSnapshotsTableIfNotExists(signal), stores.mirror.createTablesIfNotExist(signal), stores.edges.createTablesIfNotExist(signal), stores.managers.edges.createTablesIfNotExist(signal)]);
   }
 
   /** Checks the permission (from the token's roles, before any groups request). */

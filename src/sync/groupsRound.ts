@@ -23,6 +23,7 @@ import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { MIRROR_EDGE_SCOPE, type EdgeTables } from "../tables/edgeTables.js";
 import type { OperationOptions } from "../shared/abort.js";
+import type { ManagerEdges } from "./managerEdges.js";
 
 /** The groups' stores of one prefix (src/app/groupStores.ts builds them). */
 export interface GroupStores {
@@ -34,6 +35,8 @@ export interface GroupStores {
   edges: EdgeTables;
   /** Joined and left, per mirror run. */
   memberships: MembershipChangeLog;
+  /** The users' `manager` edges of every snapshot and of the mirror (src/sync/managerEdges.ts). */
+  managers: ManagerEdges;
 }
 
 /** What the groups part of a run is given. */
@@ -122,6 +125,7 @@ export async function deleteGroupSnapshots(stores: GroupStores, snapshotIds: rea
   for (const snapshotId of snapshotIds) {
     deleted += await stores.snapshots.deleteSnapshot(snapshotId, { abortSignal: options.abortSignal, lease: options.lease });
     deleted += await stores.edges.deleteScope(snapshotId, options);
+    deleted += await stores.managers.edges.deleteScope(snapshotId, options);
   }
   return deleted;
 }

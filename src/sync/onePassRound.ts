@@ -15,7 +15,9 @@ import type { ObjectKind } from "../kinds/objectKind.js";
 import { USERS } from "../kinds/users.js";
 import type { MirrorUser } from "../mirror/mirrorEntity.js";
 import type { MirrorRunReason, MirrorRunRecord, VersionedDeltaState } from "../mirror/mirrorRecords.js";
-import { sameSelect, type MirrorStore, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
+import { sameSelect, type MirrorManagerEdges, type MirrorStore, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
+import { propertiesOf, type ManagerChange } from "../graph/managerLinks.js";
+import { MIRROR_EDGE_SCOPE } from "../tables/edgeTables.js";
 import type { MirrorWrite } from "../mirror/planChanges.js";
 import { describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
@@ -45,6 +47,8 @@ export interface OnePassRoundDependencies {
   /** The writer lease the snapshot runs under: every mirror write is sent under it and fenced. */
   lease: LosableLeaseGuard;
   now?: () => Date;
+  /** USER_SYNC_GROUPS: the users' manager edges; the pages' managers go to the mirror's with the round's mark, and the sweep follows. */
+  managers?: MirrorManagerEdges;
 }
 
 export interface OnePassRoundOptions extends OperationOptions {
@@ -148,17 +152,21 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     return true;
   }
 
-  async page(users: readonly GraphUser[]): Promise<void> {
+  async page(users: readonly GraphUser[], managers?: readonly ManagerChange[]): Promise<void> {
     const { mirror, lease } = this.#deps;
     const round = this.#round!;
     const record = this.#record!;
-    const select = round.select;
+    // The round's `$select` may name the `manager` relationship (USER_SYNC_GROUPS): never a property.
+    const select = propertiesOf(round.select);
     const { canonical } = this.#deps.kind ?? this.#deps.mirror.kind ?? USERS;
     const writes: MirrorWrite[] = users.map((user) => ({
       mode: "Replace",
       mirrorUser: { user: canonical(pick(user, select), select), state: "present", round: round.round, runId: record.runId } satisfies MirrorUser,
     }));
-    const { skipped } = await mirror.applyWrites(writes, { ...this.#signal(), lease });
+    const [{ skipped }] = await Promise.all([
+      mirror.applyWrites(writes, { ...this.#signal(), lease }),
+      this.#deps.managers?.writePage(MIRROR_EDGE_SCOPE, managers ? [...managers] : undefined, { ...this.#signal(), lease, round: round.round }),
+    ]);
     this.#recorder.recordSkipped(record, skipped);
     record.pages += 1;
     record.itemsRead += users.length;
@@ -172,6 +180,7 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     const record = this.#record!;
     const write = { ...this.#signal(), lease };
     record.swept += await mirror.sweep(round.round, record.runId, this.#now(), write);
+    await this.#deps.managers?.sweepMirror(round.round, write);
     for await (const change of mirror.listChanges(record.runId, this.#signal())) record.changes[change.change] += 1;
     const at = this.#now();
     await mirror.saveDeltaState({ deltaLink: round.deltaLink, select: [...round.select], round: round.round, savedAt: at, runId: record.runId, fullRoundAt: at }, this.#saved?.etag, write);

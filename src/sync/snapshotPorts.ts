@@ -115,8 +115,8 @@ export interface SnapshotCompanion<TRun> {
   prepare(options: OperationOptions & { restarts?: SnapshotMirrorRound }): Promise<SnapshotMirrorRound>;
   /** The run starts or continues: false when the run carries no round (the companion stays out of it). */
   attach(run: TRun, how: { resumed: boolean; restartedBecause?: string }): Promise<boolean>;
-  /** One page the snapshot committed to storage (before its checkpoint). */
-  page(users: readonly GraphUser[]): Promise<void>;
+  /** One page the snapshot committed to storage (before its checkpoint), with its users' managers when read. */
+  page(users: readonly GraphUser[], managers?: UserPage["managers"]): Promise<void>;
   /** Every page is read and written: finish (sweep, save state). Called again after a crash in it. */
   complete(): Promise<void>;
   /** The run stops without completing. */
@@ -150,6 +150,11 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
    * pauses it, and the continued run calls it again.
    */
   beforePromotion?: (run: TRun, options: { abortSignal: AbortSignal }) => Promise<TRun>;
+  /**
+   * USER_SYNC_GROUPS: writes a page's relationships (its users' managers, `UserPage.managers`) into
+   * the snapshot, beside its users and before the checkpoint.
+   */
+  pageLinks?: (snapshotId: string, page: UserPage, options: OperationOptions & { lease: TLease }) => Promise<unknown>;
   /** Applied after a snapshot is promoted. Default: no retention. */
   retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }

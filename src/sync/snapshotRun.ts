@@ -283,12 +283,14 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     try {
       // The snapshot and the companion (the mirror's full round) write the page side by side; the
       // checkpoint waits for both. allSettled: a failure of one is thrown after the other settled.
-      const [snapshotWrite, companionWrite] = await Promise.allSettled([
+      const [snapshotWrite, companionWrite, linksWrite] = await Promise.allSettled([
         sink.upsertUsers(progress.run.snapshotId, page.users, { abortSignal: this.#hardStop.signal, lease }),
-        this.#attached ? this.#deps.companion!.page(page.users) : Promise.resolve(),
+        this.#attached ? this.#deps.companion!.page(page.users, page.managers) : Promise.resolve(),
+        this.#deps.pageLinks?.(progress.run.snapshotId, page, { abortSignal: this.#hardStop.signal, lease }),
       ]);
       if (snapshotWrite.status === "rejected") throw snapshotWrite.reason;
       if (companionWrite.status === "rejected") throw companionWrite.reason;
+      if (linksWrite.status === "rejected") throw linksWrite.reason;
       const written = snapshotWrite.value;
       stats.pages += 1;
       stats.entitiesWritten += written.entitiesWritten;

@@ -11,7 +11,8 @@ import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
-import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncResult } from "./snapshotPorts.js";
+import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncDependencies, UserSyncResult } from "./snapshotPorts.js";
+import type { ManagerEdges } from "./managerEdges.js";
 import { OnePassMirrorRound } from "./onePassRound.js";
 import { runSnapshot } from "./snapshotRun.js";
 import { RunUnderLease } from "./runUnderLease.js";
@@ -265,7 +266,7 @@ export class UserSyncService {
     const startedAt = Date.now();
     const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decided.mirrorRound;
     const onePass = new OnePassMirrorRound(
-      { delta: this.delta, mirror: this.mirror, logger, lease },
+      { delta: this.delta, mirror: this.mirror, logger, lease, ...this.#managers() },
       {
         reason: plan.mode === "full" ? plan.reason : undefined,
         trigger: options.trigger,
@@ -286,6 +287,7 @@ export class UserSyncService {
           retention: this.settings.retention,
           companion: onePass,
           ...(run.groups ? { beforePromotion: run.groups.beforePromotion } : {}),
+          ...this.#snapshotManagers(),
         },
         { trigger: options.trigger, lease, invokedAt: run.invokedAt, abortSignal, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
       );
@@ -363,6 +365,17 @@ export class UserSyncService {
     return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull) };
   }
 
+  /** USER_SYNC_GROUPS: the users' manager edges the mirror's rounds keep (none without the groups). */
+  #managers(): { managers?: ManagerEdges } {
+    return this.#groups ? { managers: this.#groups.stores.managers } : {};
+  }
+
+  /** USER_SYNC_GROUPS: each snapshot page's managers go into the snapshot's manager edges. */
+  #snapshotManagers(): { pageLinks?: UserSyncDependencies<SyncRunRecord, WriterLease>["pageLinks"] } {
+    const managers = this.#groups?.stores.managers;
+    return managers ? { pageLinks: (snapshotId, page, options) => managers.writePage(snapshotId, page.managers, options) } : {};
+  }
+
   /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
   async #runMirror(run: DueRunContext, full: DueWork["mirrorFull"], round: { handOffFullRound?: boolean } = {}): Promise<MirrorRunRecord> {
     const { held, logger, options } = run;
@@ -370,7 +383,7 @@ export class UserSyncService {
     const signals = [lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])];
     try {
       return await runMirrorSync(
-        { delta: this.delta, mirror: this.mirror, logger, lease },
+        { delta: this.delta, mirror: this.mirror, logger, lease, ...this.#managers() },
         { trigger: options.trigger, abortSignal: AbortSignal.any(signals), ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}), ...round },
       );
     } catch (error) {

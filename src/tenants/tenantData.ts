@@ -6,7 +6,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import { runsTableName, storeTableNames } from "../kinds/tableNames.js";
-import { OBJECT_KINDS } from "../kinds/users.js";
+import { MANAGER, OBJECT_KINDS } from "../kinds/users.js";
 import { GROUPS } from "../kinds/groups.js";
 import { isUserSyncError } from "../shared/errors.js";
 import type { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
@@ -44,7 +44,7 @@ export async function deleteTenantData(tenantId: string, options: DeleteTenantDa
   const prefix = tenantTablePrefix(tenantId);
   const runs = runsTableName(prefix);
   // The groups' tables (USER_SYNC_GROUPS) go too, and are reported only when they existed.
-  const groupTables = storeTableNames(prefix, [GROUPS]).filter((name) => name !== runs);
+  const groupTables = [...storeTableNames(prefix, [GROUPS]).filter((name) => name !== runs), `${prefix}${MANAGER.tables.forward}`, `${prefix}${MANAGER.tables.reverse}`];
   const others = [...tenantTableNames(prefix).filter((name) => name !== runs), ...groupTables];
   const runsTable = createTableClient({ storage: options.storage, tableName: runs, credential: options.credential, owner: "deleteTenantData" });
   // Looked at once: without it there is no lease to take, and it is not deleted below either.
