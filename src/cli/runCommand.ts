@@ -69,7 +69,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   const view: RunView = { display, interrupts, tenantRow };
   try {
     const telemetry = { trigger: "cli" as const, logger: display.logger, ...(options.tenant !== undefined ? { tenantId: clients.settings.tenantId } : {}) };
-    const result = await withRunTelemetry(clients, telemetry, () => service.runDue(display.logger, runDueOptions(options, view, seen)));
+    const result = await withRunTelemetry(clients, telemetry, (reads) => service.runDue(display.logger, { ...runDueOptions(options, view, seen), reads }));
     await reportResult(result, view);
   } catch (error) {
     if (error instanceof ExitCode) throw error;

@@ -156,9 +156,10 @@ class TenantMessageRun {
     const context = this.#context;
     let result: DueRunResult | undefined;
     try {
-      result = await withRunTelemetry(clients, { trigger: context.trigger, logger: this.#logger, tenantId: this.#tenantId }, () =>
+      result = await withRunTelemetry(clients, { trigger: context.trigger, logger: this.#logger, tenantId: this.#tenantId }, (reads) =>
         service.runDue(this.#logger, {
           trigger: context.trigger,
+          reads,
           invokedAt: this.#invokedAt,
           ...this.#signal,
           ...(context.runControl ? { runControl: context.runControl } : {}),

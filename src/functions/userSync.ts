@@ -30,7 +30,7 @@ export async function userSyncTimer(timer: Timer, context: InvocationContext): P
     // Multi-tenant mode: the timer is the scheduler; the queue-triggered tenantSync does the work.
     if (loadTenantMode(process.env) === "multi") return await scheduleTenantsTimer(context);
     const { service, clients } = getUserSync();
-    const result = await withRunTelemetry(clients, { trigger: "timer", logger: context }, () => service.runDue(context, { trigger: "timer", invokedAt }));
+    const result = await withRunTelemetry(clients, { trigger: "timer", logger: context }, (reads) => service.runDue(context, { trigger: "timer", invokedAt, reads }));
     if (result.snapshot) context.log(formatSnapshotSummary(result.snapshot, result.snapshotElapsedInMs ?? 0));
     if (result.mirror) context.log(formatMirrorSummary(result.mirror));
   } catch (error) {

@@ -93,6 +93,14 @@ export interface RunMirrorSyncOptions extends OperationOptions {
    * full round replaces every user it reads, and sweeps the rest).
    */
   handOffFullRound?: boolean;
+  /**
+   * The mirror's saved state as the run read it under the same writer lease, before the round
+   * (what is due reads it): the round does not read it again. Only for a round nothing has written
+   * since that read; a state saved in between (a late write) makes the round's save fail on its ETag.
+   */
+  saved?: { state: VersionedDeltaState | undefined };
+  /** Called with the delta state the round saved (and its ETag) once it is saved. */
+  onStateSaved?: (saved: VersionedDeltaState) => void;
 }
 
 /**
@@ -186,7 +194,7 @@ export class MirrorRound {
       const marked = await mirror.beginRound(lease, this.#signal);
       if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed (their changes are read again).`);
     }
-    const saved = await mirror.getDeltaState(this.#signal);
+    const saved = this.#options.saved ? this.#options.saved.state : await mirror.getDeltaState(this.#signal);
     const { mode, reason } = decideMode(saved, select, this.#options.full);
     this.#counters.startTables();
     this.#run = {
@@ -288,7 +296,8 @@ export class MirrorRound {
     const run = this.#run;
     // A full round's sweep writes change rows of its own; an incremental round that wrote none has none to count.
     if (run.mode !== "incremental" || this.#changesWritten) await countChanges(mirror, run.runId, run.changes, this.#options.abortSignal);
-    await mirror.saveDeltaState(state, etag, this.#write);
+    const savedEtag = await mirror.saveDeltaState(state, etag, this.#write);
+    this.#options.onStateSaved?.({ state, etag: savedEtag });
     run.status = "succeeded";
     run.endedAt = this.#now();
     this.#counters.countTables(run);

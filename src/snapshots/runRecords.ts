@@ -133,6 +133,8 @@ export interface LatestSnapshot {
   completedAt: Date;
   /** Users in the snapshot (entities written by its run). */
   userCount: number;
+  /** When the snapshot's run started; absent on a pointer written before the pointer kept it (read the run then). */
+  startedAt?: Date;
 }
 
 /** What a lease entity says, for messages and for `runs`. */
@@ -215,6 +217,8 @@ export type LatestEntity = {
   runId: string;
   completedAt: Date;
   userCount: DoubleValue;
+  /** When the snapshot's run started (what is due reads it here; pointers written before it was kept lack it). */
+  startedAt?: Date;
 };
 
 export const double = (value: number): DoubleValue => ({ value, type: "Double" });

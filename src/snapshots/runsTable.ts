@@ -97,7 +97,9 @@ export class RunsTable {
   async getLatestSnapshot(options: RunsReadOptions = {}): Promise<LatestSnapshot | undefined> {
     const entity = await this.getLatestEntity(options.abortSignal);
     if (!entity) return undefined;
-    return { snapshotId: entity.snapshotId, runId: entity.runId, completedAt: entity.completedAt, userCount: numberOf(entity.userCount) };
+    const latest: LatestSnapshot = { snapshotId: entity.snapshotId, runId: entity.runId, completedAt: entity.completedAt, userCount: numberOf(entity.userCount) };
+    if (entity.startedAt instanceof Date) latest.startedAt = entity.startedAt;
+    return latest;
   }
 
   /** The pointer entity with its ETag, or undefined (no pointer, or no runs table yet). */

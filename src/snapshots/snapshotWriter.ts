@@ -186,6 +186,7 @@ export class SnapshotWriter {
         runId: completed.runId,
         completedAt: completed.endedAt!,
         userCount: double(completed.stats.entitiesWritten),
+        startedAt: completed.startedAt,
       };
       const actions: TransactionAction[] = [
         ["update", runEntity, "Replace", { etag: "*" }],

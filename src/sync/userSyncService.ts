@@ -4,11 +4,12 @@ import type { GraphUsersClient } from "../graph/graphUsersClient.js";
 import type { UserDeltaClient } from "../graph/userDeltaClient.js";
 import { decideMode, runMirrorSync, type RunMirrorSyncOptions } from "../mirror/mirrorSync.js";
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
+import type { VersionedDeltaState } from "../mirror/mirrorRecords.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import type { LaneRoundResult, SnapshotLane } from "../lane/snapshotLane.js";
 import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
-import type { SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
+import type { LatestSnapshot, SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
 import { formatMirrorSummary } from "./runSummary.js";
 import type { RunControl, RunUserSyncOptions, SyncTrigger, UserSyncDependencies, UserSyncResult } from "./snapshotPorts.js";
@@ -61,6 +62,21 @@ export interface RunDueOptions extends OperationOptions {
    * too when it holds nothing but this run's lease (it was created for this run alone).
    */
   underLease?: (lease: WriterLease, options: OperationOptions) => Promise<void>;
+  /** Filled by the run with what it read under the lease, for its telemetry (which then need not read it again). */
+  reads?: RunReads;
+}
+
+/**
+ * What a run read under its lease, as it stands at the run's end (the run's telemetry reads only
+ * what is missing here). `undefined`: not known (not read, or written since); `null`: read, none.
+ */
+export interface RunReads {
+  /** The unfinished snapshot run what is due found (the one the run continues), as it was before the run. */
+  unfinishedSnapshot?: SyncRunRecord | null;
+  /** The latest complete snapshot's pointer: known while no snapshot run has started in this run. */
+  latestSnapshot?: LatestSnapshot | null;
+  /** The mirror's delta state: as read by what is due, or as the mirror's last round saved it. */
+  deltaState?: VersionedDeltaState | null;
 }
 
 /** runMirrorRound's options: runDue's, without `full` (a full round is never forced by a mirror round). */
@@ -82,7 +98,8 @@ interface DueRunContext {
   groups: GroupsPart | undefined;
 }
 
-type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode> };
+/** What is due, the round the mirror's state gives, and that state as read under the lease. */
+type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode>; state: VersionedDeltaState | undefined };
 type SnapshotPass = { onePass: OnePassMirrorRound; failure: { error: unknown } | undefined };
 
 export interface DueRunResult {
@@ -190,7 +207,7 @@ export class UserSyncService {
       await this.#enterLease(held.lease, safeLogger, options);
       await this.#ensureTables("data", options.abortSignal);
       // Read once under the lease: what is due, and the round the mirror's saved state gives.
-      const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal });
+      const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal }, options.reads);
       // USER_SYNC_GROUPS: the permission is checked first; without it only the groups part fails (after the rest of the run).
       const groups = this.#groups ? await GroupsPart.begin(this.#groups, { logger: safeLogger, lease: held.lease, trigger: options.trigger, abortSignal: options.abortSignal }) : undefined;
       const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups }, { ...decided, due: focus(decided.due) });
@@ -241,7 +258,8 @@ export class UserSyncService {
       // not read from /users/delta here: it is made in one pass with a snapshot run, below.
       let round: MirrorRunRecord;
       try {
-        round = await this.#runMirror(run, undefined, { handOffFullRound: true });
+        // Nothing has written the mirror's state since what is due read it under this lease: the round does not read it again.
+        round = await this.#runMirror(run, undefined, { handOffFullRound: true, saved: { state: decided.state } });
       } catch (error) {
         throw run.held.translate(error);
       }
@@ -264,6 +282,11 @@ export class UserSyncService {
     const lease = held.lease;
     const abortSignal = options.abortSignal;
     const startedAt = Date.now();
+    // The snapshot may be promoted and the one pass may save the mirror's state: neither is known any more.
+    if (options.reads) {
+      options.reads.latestSnapshot = undefined;
+      options.reads.deltaState = undefined;
+    }
     const plan = handedOff ? { mode: "full", reason: handedOff.reason } : decided.mirrorRound;
     const onePass = new OnePassMirrorRound(
       { delta: this.delta, mirror: this.mirror, logger, lease, ...this.#managers() },
@@ -346,13 +369,16 @@ export class UserSyncService {
   }
 
   /** What is due, and the mirror round its saved state gives with it (one read of each). */
-  async #decideDue(options: OperationOptions & { full?: boolean; now?: Date }): Promise<DecidedDue> {
+  async #decideDue(options: OperationOptions & { full?: boolean; now?: Date }, reads?: RunReads): Promise<DecidedDue> {
     const signal = { abortSignal: options.abortSignal };
     const latest = await this.store.getLatestSnapshot(signal);
-    const latestSnapshotStartedAt = latest ? ((await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
-    let hasUnfinishedSnapshot = false;
-    for await (const _run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) hasUnfinishedSnapshot = true;
+    // The pointer keeps its run's start; a pointer written before it did sends us to the run.
+    const latestSnapshotStartedAt = latest ? (latest.startedAt ?? (await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
+    let unfinished: SyncRunRecord | undefined;
+    for await (const run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) unfinished ??= run;
+    const hasUnfinishedSnapshot = unfinished !== undefined;
     const state = await this.mirror.getDeltaState(signal);
+    if (reads) Object.assign(reads, { unfinishedSnapshot: unfinished ?? null, latestSnapshot: latest ?? null, deltaState: state ?? null } satisfies RunReads);
     const due = decideDueWork({
       mirrorNeedsFullRound: decideMode(state, this.delta.select, undefined).mode === "full",
       full: options.full === true,
@@ -362,7 +388,7 @@ export class UserSyncService {
       hasUnfinishedSnapshot,
       mirrorFullRoundAt: state?.state.fullRoundAt,
     });
-    return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull) };
+    return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull), state };
   }
 
   /** USER_SYNC_GROUPS: the users' manager edges the mirror's rounds keep (none without the groups). */
@@ -377,14 +403,25 @@ export class UserSyncService {
   }
 
   /** One mirror round under the held (and kept) lease; a lost lease stops the round and writes nothing more. */
-  async #runMirror(run: DueRunContext, full: DueWork["mirrorFull"], round: { handOffFullRound?: boolean } = {}): Promise<MirrorRunRecord> {
+  async #runMirror(run: DueRunContext, full: DueWork["mirrorFull"], round: Pick<RunMirrorSyncOptions, "handOffFullRound" | "saved"> = {}): Promise<MirrorRunRecord> {
     const { held, logger, options } = run;
     const lease = held.lease;
     const signals = [lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])];
+    const reads = options.reads;
+    // The round may save the mirror's state: known again only once it did.
+    if (reads) reads.deltaState = undefined;
+    const onStateSaved = reads ? (saved: VersionedDeltaState) => (reads.deltaState = saved) : undefined;
     try {
       return await runMirrorSync(
         { delta: this.delta, mirror: this.mirror, logger, lease, ...this.#managers() },
-        { trigger: options.trigger, abortSignal: AbortSignal.any(signals), ...(full ? { full } : {}), ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}), ...round },
+        {
+          trigger: options.trigger,
+          abortSignal: AbortSignal.any(signals),
+          ...(full ? { full } : {}),
+          ...(options.onMirrorPage ? { onPage: options.onMirrorPage } : {}),
+          ...(onStateSaved ? { onStateSaved } : {}),
+          ...round,
+        },
       );
     } catch (error) {
       if (lease.lost) throw lease.lost;

@@ -15,7 +15,7 @@ import type { Logger } from "../shared/logger.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import type { AppClients } from "../sync/syncClients.js";
-import type { DueRunResult } from "../sync/userSyncService.js";
+import type { DueRunResult, RunReads } from "../sync/userSyncService.js";
 import { errorType } from "./errorTypes.js";
 import { INSTRUMENTATION_SCOPE } from "./metricNames.js";
 import { baselineOf, partsOfFailedRun, partsOfResult, type RunFacts, type RunPartFacts, type SnapshotBaseline } from "./runFacts.js";
@@ -68,20 +68,21 @@ function traceGraphTokens(tokens: RunTelemetrySource["tokens"]): void {
 
 /**
  * Runs `run` (a runDue call) inside the run's span, then records its metrics. Returns or throws
- * what `run` did.
+ * what `run` did. `run` is given a RunReads to pass to runDue (`reads`): what the run read under its
+ * lease (the snapshot run it continued, the latest snapshot's pointer, the mirror's delta state) is
+ * not read again here; what it did not fill in is.
  */
-export async function withRunTelemetry(clients: RunTelemetrySource, options: RunTelemetryOptions, run: () => Promise<DueRunResult>): Promise<DueRunResult> {
+export async function withRunTelemetry(clients: RunTelemetrySource, options: RunTelemetryOptions, run: (reads: RunReads) => Promise<DueRunResult>): Promise<DueRunResult> {
   const now = options.now ?? (() => new Date());
   traceGraphTokens(clients.tokens);
-  // Before the first run the tables do not exist yet: no baseline then, and nothing to say about it.
-  const baseline = await unfinishedSnapshot(clients).catch(() => undefined);
+  const reads: RunReads = {};
   const startedAt = now();
   const attributes = { "usersync.trigger": options.trigger, ...(options.tenantId !== undefined ? { "usersync.tenant_id": options.tenantId } : {}) };
   return tracer().startActiveSpan(SPAN_NAMES.run, { attributes }, async (span) => {
     let result: DueRunResult | undefined;
     let failure: { error: unknown } | undefined;
     try {
-      result = await run();
+      result = await run(reads);
       return result;
     } catch (error) {
       failure = { error };
@@ -90,7 +91,7 @@ export async function withRunTelemetry(clients: RunTelemetrySource, options: Run
       await quietly(
         options.logger,
         async () => {
-          const facts = await runFacts(clients, { trigger: options.trigger, startedAt, endedAt: now(), result, failure, baseline });
+          const facts = await runFacts(clients, { trigger: options.trigger, startedAt, endedAt: now(), result, failure, reads });
           if (options.tenantId !== undefined) facts.tenantId = options.tenantId;
           recordRunMetrics(facts);
           describeSpan(span, facts, failure);
@@ -122,24 +123,27 @@ export async function flushTelemetry(timeoutInMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-async function unfinishedSnapshot(clients: RunTelemetrySource): Promise<SnapshotBaseline | undefined> {
-  for await (const run of clients.store.listUnfinishedRuns({ maxResults: 1, abortSignal: AbortSignal.timeout(READ_TIMEOUT_IN_MS) })) return baselineOf(run);
-  return undefined;
+/**
+ * The snapshot run this run continued, as it was before (its counts so far are not this run's): the
+ * unfinished run the run found under its lease. A run that stopped before reading it continued none.
+ */
+function baselineFrom(reads: RunReads): SnapshotBaseline | undefined {
+  return reads.unfinishedSnapshot ? baselineOf(reads.unfinishedSnapshot) : undefined;
 }
 
-async function runFacts(
-  clients: RunTelemetrySource,
-  run: { trigger: SyncTrigger; startedAt: Date; endedAt: Date; result?: DueRunResult; failure?: { error: unknown }; baseline?: SnapshotBaseline },
-): Promise<RunFacts> {
+type RunOutline = { trigger: SyncTrigger; startedAt: Date; endedAt: Date; result?: DueRunResult; failure?: { error: unknown }; reads: RunReads };
+
+async function runFacts(clients: RunTelemetrySource, run: RunOutline): Promise<RunFacts> {
   const abortSignal = AbortSignal.timeout(READ_TIMEOUT_IN_MS);
+  const baseline = baselineFrom(run.reads);
   let parts: RunPartFacts[] = [];
-  if (run.result) parts = partsOfResult(run.result, run.baseline);
+  if (run.result) parts = partsOfResult(run.result, baseline);
   else if (run.failure && !isUserSyncError(run.failure.error, "run_in_progress")) {
     const snapshotRuns: SyncRunRecord[] = [];
     for await (const record of clients.store.listRuns({ maxResults: 3, abortSignal })) snapshotRuns.push(record);
     const mirrorRuns: MirrorRunRecord[] = [];
     for await (const record of clients.mirror.listRuns({ maxResults: 3, abortSignal })) mirrorRuns.push(record);
-    parts = partsOfFailedRun({ startedAt: run.startedAt, endedAt: run.endedAt, snapshotRuns, mirrorRuns, ...(run.baseline ? { baseline: run.baseline } : {}) });
+    parts = partsOfFailedRun({ startedAt: run.startedAt, endedAt: run.endedAt, snapshotRuns, mirrorRuns, ...(baseline ? { baseline } : {}) });
     // A run that failed before either part recorded anything still counts as a failed run.
     if (parts.length === 0) parts = [emptyFailedPart(run.endedAt.getTime() - run.startedAt.getTime())];
   }
@@ -149,12 +153,14 @@ async function runFacts(
     else facts.errorType = errorType(run.failure.error);
   }
   const end = run.endedAt.getTime();
-  const latest = await clients.store.getLatestSnapshot({ abortSignal });
+  // What a run that returned knows of its end state is not read again (a run that threw may have stopped mid-write: read).
+  const known = run.result ? run.reads : {};
+  const latest = known.latestSnapshot !== undefined ? known.latestSnapshot : await clients.store.getLatestSnapshot({ abortSignal });
   if (latest) {
     facts.snapshotAgeInHours = Math.max(0, end - latest.completedAt.getTime()) / HOUR;
     facts.snapshotUsers = latest.userCount;
   }
-  const state = await clients.mirror.getDeltaState({ abortSignal });
+  const state = known.deltaState !== undefined ? known.deltaState : await clients.mirror.getDeltaState({ abortSignal });
   if (state?.state.deltaLink) {
     facts.mirrorAgeInHours = Math.max(0, end - state.state.savedAt.getTime()) / HOUR;
     // Each round saves the delta link Graph returned at its end: the token is as old as that save.

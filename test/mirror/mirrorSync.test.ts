@@ -159,6 +159,33 @@ describe("runMirrorSync (against the MirrorStore port)", () => {
     expect(lists).toHaveLength(2);
   });
 
+  it("starts from the state the run read under its lease when given one (no read of its own), saves with its ETag and says what it saved", async () => {
+    const mirror = new MemoryMirror();
+    await runMirrorSync({ delta: source({ full: [usersOf("a")] }), mirror, logger: silentLogger });
+    const read = await mirror.getDeltaState();
+    let reads = 0;
+    const getDeltaState = mirror.getDeltaState.bind(mirror);
+    mirror.getDeltaState = () => (reads++, getDeltaState());
+    const seen: string[] = [];
+    const saved: VersionedDeltaState[] = [];
+    const lease = new TestLease();
+    const run = await runMirrorSync(
+      { delta: source({ full: [], incremental: [usersOf("b")] }, seen), mirror, logger: silentLogger, lease },
+      { saved: { state: read }, onStateSaved: (state) => saved.push(state) },
+    );
+    expect(reads).toBe(0);
+    expect(run).toMatchObject({ mode: "incremental", status: "succeeded", changes: { added: 1 } });
+    expect(seen).toEqual(["delta-1"]);
+    expect(mirror.claimedBy).toEqual([lease]);
+    expect(saved).toEqual([mirror.state]);
+    // A state saved in between (another run's late write) makes the round's save fail on the ETag it was given.
+    mirror.state = { ...mirror.state!, etag: "moved" };
+    await expect(runMirrorSync({ delta: source({ full: [], incremental: [[]] }), mirror, logger: silentLogger }, { saved: { state: saved[0] } })).rejects.toThrow(/another run saved/);
+    // No state given: the round reads it, as before.
+    await runMirrorSync({ delta: source({ full: [], incremental: [[]] }), mirror, logger: silentLogger });
+    expect(reads).toBe(1);
+  });
+
   it("falls back to a full round when the saved token is no longer good, and says why", async () => {
     const mirror = new MemoryMirror();
     await runMirrorSync({ delta: source({ full: [usersOf("a")] }), mirror, logger: silentLogger });

@@ -4,7 +4,7 @@
  * the store, the mirror and USER_SYNC_FULL_SCHEDULE with an injected clock.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import type { AppClients } from "../../src/sync/syncClients.js";
@@ -47,6 +47,24 @@ describe("runDue", () => {
     expect(result.snapshot).toBeUndefined();
     expect(result.mirror).toMatchObject({ mode: "incremental", reason: "deltaLink", changes: { updated: 1 } });
     expect(world.tenant.requests.count("graph")).toBe(1);
+  });
+
+  it("what is due takes the latest snapshot's start from its pointer; a pointer written before it kept the start sends it to the run", async () => {
+    const latest = (await clients.store.getLatestSnapshot())!;
+    const run = (await clients.store.getRun(latest.runId))!;
+    expect(latest.startedAt?.getTime()).toBe(run.startedAt.getTime());
+    const getRun = vi.spyOn(clients.store, "getRun");
+    try {
+      const now = new Date(run.startedAt.getTime() + 1);
+      expect(await service.whatIsDue({ now })).toEqual({ snapshot: undefined, mirrorFull: undefined });
+      expect(getRun).not.toHaveBeenCalled();
+      const { startedAt: _kept, ...older } = latest;
+      vi.spyOn(clients.store, "getLatestSnapshot").mockResolvedValueOnce(older);
+      expect(await service.whatIsDue({ now })).toEqual({ snapshot: undefined, mirrorFull: undefined });
+      expect(getRun.mock.calls.map(([runId]) => runId)).toEqual([latest.runId]);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("once the full schedule had an occurrence since the last full rounds: a new snapshot and a scheduled full round of the mirror", async () => {

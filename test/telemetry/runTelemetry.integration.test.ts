@@ -7,7 +7,7 @@ import { context, metrics, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import type { AppClients } from "../../src/sync/syncClients.js";
 import { composeUserSync } from "../../src/app/syncService.js";
@@ -56,7 +56,7 @@ describe("run telemetry", () => {
 
   it("a first run: every metric, with mode, trigger and outcome, and the end-of-run state", async () => {
     spanExporter.reset();
-    const result = await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }));
+    const result = await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, (reads) => service.runDue(log.logger, { trigger: "cli", reads }));
     // The run flushed at its end (the reader's own interval is an hour): an idle host may freeze right after.
     expect(metricExporter.getMetrics().length).toBeGreaterThan(0);
     first = points(await exported());
@@ -88,17 +88,53 @@ describe("run telemetry", () => {
 
   it("an incremental round counts changes by kind", async () => {
     world.tenant.changes.changeUser(3, { displayName: "Telemetry Moved" });
-    await withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer" }));
+    await withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, (reads) => service.runDue(log.logger, { trigger: "timer", reads }));
     const ps = points(await exported());
     expect(sum(ps, METRICS.runs.name, { mode: "incremental", trigger: "timer", outcome: "succeeded" })).toBe(1);
     expect(sum(ps, METRICS.changes.name, { change_kind: "updated" })).toBe(1);
     expect(sum(ps, METRICS.changes.name, { change_kind: "added" })).toBe(0);
   });
 
+  it("an idle run's state figures come from what the run read under its lease: the telemetry reads none of it again", async () => {
+    const calls = {
+      latest: vi.spyOn(clients.store, "getLatestSnapshot"),
+      unfinished: vi.spyOn(clients.store, "listUnfinishedRuns"),
+      snapshotRun: vi.spyOn(clients.store, "getRun"),
+      state: vi.spyOn(clients.mirror, "getDeltaState"),
+    };
+    const end = new Date(Date.now() + 2 * 3_600_000);
+    const before = (await clients.mirror.getDeltaState())!;
+    try {
+      for (const spy of Object.values(calls)) spy.mockClear();
+      await withRunTelemetry(clients, { trigger: "timer", logger: log.logger, now: () => end }, (reads) => service.runDue(log.logger, { trigger: "timer", reads }));
+      // Once each, by what is due, under the lease (before: 2, 2, 3 and the snapshot's run 1).
+      expect({ latest: calls.latest.mock.calls.length, unfinished: calls.unfinished.mock.calls.length, state: calls.state.mock.calls.length, snapshotRun: calls.snapshotRun.mock.calls.length }).toEqual({
+        latest: 1,
+        unfinished: 1,
+        state: 1,
+        snapshotRun: 0,
+      });
+    } finally {
+      for (const spy of Object.values(calls)) spy.mockRestore();
+    }
+    // The figures are those a read after the run gives: the state the round saved (not the one read before it).
+    const ps = points(await exported());
+    const latest = (await clients.store.getLatestSnapshot())!;
+    const state = (await clients.mirror.getDeltaState())!;
+    const value = (name: string) => ps.find((p) => p.name === name)?.value as number;
+    expect(sum(ps, METRICS.runs.name, { mode: "incremental", outcome: "succeeded" })).toBe(1);
+    expect(state.state.savedAt.getTime()).toBeGreaterThan(before.state.savedAt.getTime());
+    expect(value(STATE_METRICS.mirrorAge.name)).toBeCloseTo((end.getTime() - state.state.savedAt.getTime()) / 3_600_000, 9);
+    expect(value(STATE_METRICS.deltaTokenAge.name)).toBeCloseTo((end.getTime() - state.state.savedAt.getTime()) / 86_400_000, 9);
+    expect(value(STATE_METRICS.snapshotAge.name)).toBeCloseTo((end.getTime() - latest.completedAt.getTime()) / 3_600_000, 9);
+    expect(value(STATE_METRICS.snapshotUsers.name)).toBe(latest.userCount);
+    expect(latest.startedAt).toBeInstanceOf(Date);
+  });
+
   it("a trace per run: the run's span, with the token, Key Vault, Graph and table spans under it", () => {
     const spans = spanExporter.getFinishedSpans();
     const runs = spans.filter((s) => s.name === SPAN_NAMES.run);
-    expect(runs).toHaveLength(2); // the first run and the incremental one
+    expect(runs).toHaveLength(3); // the first run and the incremental ones
     const traceId = runs[1]!.spanContext().traceId;
     const inRun = spans.filter((s) => s.spanContext().traceId === traceId);
     const names = inRun.map((s) => s.name);
@@ -113,7 +149,7 @@ describe("run telemetry", () => {
 
   it("a run that throws still counts: the failed snapshot from its run record, the mirror's round that followed", async () => {
     world.tenant.faults.graph.script([{ status: 403 }]);
-    const run = withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, () => service.runDue(log.logger, { trigger: "timer", full: true }));
+    const run = withRunTelemetry(clients, { trigger: "timer", logger: log.logger }, (reads) => service.runDue(log.logger, { trigger: "timer", full: true, reads }));
     await expect(run).rejects.toThrow();
     const ps = points(await exported());
     expect(sum(ps, METRICS.runs.name, { mode: "snapshot", outcome: "failed", trigger: "timer" })).toBe(1);
@@ -127,7 +163,7 @@ describe("run telemetry", () => {
   it("a run that finds the writer lease held does nothing and counts a lease-contention skip, not a run", async () => {
     const lease = await clients.store.acquireLease({ trigger: "timer" });
     try {
-      await expect(withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli" }))).rejects.toThrow();
+      await expect(withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, (reads) => service.runDue(log.logger, { trigger: "cli", reads }))).rejects.toThrow();
     } finally {
       await clients.store.releaseLease(lease);
     }
@@ -139,7 +175,7 @@ describe("run telemetry", () => {
 
   it("no user data and no secret in what is exported", async () => {
     spanExporter.reset();
-    await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, () => service.runDue(log.logger, { trigger: "cli", full: true }));
+    await withRunTelemetry(clients, { trigger: "cli", logger: log.logger }, (reads) => service.runDue(log.logger, { trigger: "cli", full: true, reads }));
     const spans = spanExporter.getFinishedSpans();
     expect(spans.some((s) => s.name === SPAN_NAMES.graphToken) || spans.some((s) => /CertificateClient|SecretClient/.test(s.name))).toBe(true);
     const text = JSON.stringify({
@@ -163,7 +199,7 @@ describe("run telemetry", () => {
     const tenantId = "8f0c2a4e-1b3d-4c5e-9f60-718293a4b5c6";
     spanExporter.reset();
     // A tenant message's run (tenantSync, worker) has the trigger `queue`.
-    await withRunTelemetry(clients, { trigger: "queue", logger: log.logger, tenantId }, () => service.runDue(log.logger, { trigger: "queue" }));
+    await withRunTelemetry(clients, { trigger: "queue", logger: log.logger, tenantId }, (reads) => service.runDue(log.logger, { trigger: "queue", reads }));
     const ps = points(await exported());
     expect(ps.length).toBeGreaterThan(0);
     for (const p of ps) expect(p.attributes[DIMENSIONS.tenantId], p.name).toBe(tenantId);

@@ -39,6 +39,12 @@ describe("bench:fleet", () => {
     expect(count("lease: release (delete)")).toBe(tenants);
     expect(count("registry: write (replace) row")).toBe(3 * tenants);
     expect(count("delta state: write (replace)")).toBe(tenants);
+    // What is due reads the run's state once under the lease; the round and the telemetry take it from there,
+    // and the latest snapshot's pointer keeps its run's start (no read of the run).
+    expect(count("delta state: read")).toBe(tenants);
+    expect(count("run records: read the latest snapshot's pointer")).toBe(tenants);
+    expect(count("run records: query snapshot runs (unfinished)")).toBe(tenants);
+    expect(count("run records: read a snapshot run")).toBe(0);
     expect(result.storage.byOperation.reduce((sum, o) => sum + o.count, 0)).toBe(result.storage.total);
     expect(result.storage.perTenant).toBeCloseTo(result.storage.total / tenants, 10);
     expect(result.passSeconds).toBeGreaterThan(0);
