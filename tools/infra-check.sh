@@ -94,6 +94,13 @@ fi
 mkdir -p "$out/entra"
 sed "s#\"$graph_ref\"#\"$out/microsoftgraph.tgz\"#" "$entra_config" >"$out/entra/bicepconfig.json"
 echo "infra-check: Microsoft Graph extension ${graph_pin%%:*} ${graph_pin##*:} built from $graph_types"
+# Restored into Bicep's cache once, before the checks: the checks run two at a time, and two processes
+# restoring the same new artifact race (one saw "has not been restored", BCP190, in CI).
+if ! "${bicep[@]}" restore infra/entra/main.bicep --config "$out/entra/bicepconfig.json" >"$out/restore.log" 2>&1; then
+  echo "infra-check: bicep restore could not restore the Microsoft Graph extension built from $graph_types:" >&2
+  sed 's/^/  /' "$out/restore.log" >&2
+  exit 1
+fi
 
 # Each check runs as its own Bicep process (a second or two to start), two at a time; a check fails on
 # a non-zero exit or on any Warning/Error diagnostic. Results are printed in order.
