@@ -125,7 +125,7 @@ describe("export --with-manager-chain", () => {
     }
   });
 
-  it("from the live mirror: the chains follow an incremental round; the snapshot keeps its own", async () => {
+  it("from the live mirror: the chains follow an incremental round; the snapshot keeps its own; diff --groups reports the managers changed", async () => {
     const snapshotId = await latestSnapshotId();
     const before = exportedChains((await cli(["export", "--snapshot", snapshotId, "--with-manager-chain"], true)).stdout);
     world.tenant.changes.setManager(1, 0); // the cycle is broken
@@ -144,5 +144,19 @@ describe("export --with-manager-chain", () => {
     const again = await cli(["export", "--snapshot", snapshotId, "--with-manager-chain"], true);
     expect(exportedChains(again.stdout)).toEqual(before);
     expect(exportedChains(again.stdout)).not.toEqual(expected);
+
+    // A new snapshot: diff --groups reports the two managers changed since the last one.
+    const full = await cli(["run", "--full"], true);
+    expect(full.code, full.stderr).toBe(0);
+    const diff = await cli(["diff", "--groups", "--format", "jsonl"], true);
+    expect(diff.code, diff.stderr).toBe(0);
+    const id = (i: number) => world.tenant.changes.userIdAt(i);
+    const managers = diff.stdout.split("\n").filter((l) => l.includes('"kind":"manager"')).map((l) => JSON.parse(l) as { userId: string });
+    expect(managers.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual(
+      [
+        { kind: "manager", change: "changed", userId: id(1), from: id(9), to: id(0) },
+        { kind: "manager", change: "changed", userId: id(20), from: id(2), to: id(5) },
+      ].sort((a, b) => a.userId.localeCompare(b.userId)),
+    );
   });
 });
