@@ -129,6 +129,8 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
             tokens,
             adminConsentUrl: graphOptions.adminConsentUrl,
             stores: composeGroupStores(settings.storage, credential, multi ? tenantTablePrefix(id) : undefined),
+            // The users' mirror tells a user member deleted from one taken out of a group (src/sync/membershipChanges.ts).
+            users: storage.mirror,
           },
         }
       : {}),

@@ -16,6 +16,7 @@ import { isRunId } from "../tables/keys.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
 import { exportGroupChanges } from "./groupChangesExport.js";
+import { MANAGER_CHAIN_COLUMNS, mirrorManagerChains, snapshotManagerChains, type ManagerChains } from "./managerChainExport.js";
 import { writeData, writeError } from "./output.js";
 import { changesSource, mirrorSource, snapshotSource, tenantStamp, writeParquetFile } from "./parquetExport.js";
 
@@ -34,6 +35,8 @@ export interface ExportOptions {
   tenant?: string | undefined;
   /** The kind of object exported (src/kinds/). Default: the users. */
   kind?: ObjectKind;
+  /** `--with-manager-chain`: each user with its chain of managers (src/cli/managerChainExport.ts; USER_SYNC_GROUPS). */
+  withManagerChain?: boolean;
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
@@ -52,14 +55,25 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
   }
   // CSV columns: the properties the snapshot's run selected, in USER_SYNC_SELECT order (a missing run is refused below).
   const run = isRunId(snapshotId!) ? await store.getRun(snapshotId!) : undefined;
-  const writer = createUserLineWriter(lineFormat(options), { columns: run?.select ?? ["id"], raw: options.raw === true });
+  const chains = options.withManagerChain ? await snapshotManagerChains(options.tenant, snapshotId!, run) : undefined;
+  const writer = createUserLineWriter(lineFormat(options), { columns: withChainColumns(run?.select ?? ["id"], chains), raw: options.raw === true });
   let count = 0;
   for await (const object of store.listSnapshotObjects(snapshotId!)) {
-    await writeData(writer.linesFor(object));
+    await writeData(writer.linesFor(chains ? chains.withChain(object as GraphUser) : object));
     count += 1;
   }
   await writeData(writer.end());
-  writeError(`Exported ${formatCount(count, kind.noun)} from snapshot ${snapshotId}.\n`);
+  writeError(`Exported ${formatCount(count, kind.noun)} from snapshot ${snapshotId}${chains ? ", each with its chain of managers" : ""}.\n`);
+  writeCycleNote(chains);
+}
+
+function withChainColumns(columns: readonly string[], chains: ManagerChains | undefined): readonly string[] {
+  return chains ? [...columns, ...MANAGER_CHAIN_COLUMNS] : columns;
+}
+
+function writeCycleNote(chains: ManagerChains | undefined): void {
+  const note = chains?.cycleNote();
+  if (note) writeError(note);
 }
 
 function lineFormat(options: ExportOptions): ExportFormat {
@@ -102,14 +116,17 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
   }
   // The mirror's $select may end with the `manager` relationship (USER_SYNC_GROUPS): not a column.
   const properties = propertiesOf(state.state.select);
-  const columns = options.includeDeleted ? [...properties, "@removed"] : properties;
+  // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
+  // and after (the manager edges too: every round that writes them moves it); a round that wrote
+  // meanwhile makes the output a mix of two states.
+  const before = await mirror.getVersion();
+  const chains = options.withManagerChain ? await mirrorManagerChains(options.tenant, state.state.select) : undefined;
+  const columns = withChainColumns(options.includeDeleted ? [...properties, "@removed"] : properties, chains);
   const writer = createUserLineWriter(lineFormat(options), { columns, raw: options.raw === true });
   const counts = { present: 0, removed: 0 };
-  // All or nothing: the mirror's version (its partitions' fence rows and delta state) is read before
-  // and after; a round that wrote meanwhile makes the output a mix of two states.
-  const before = await mirror.getVersion();
   for await (const mirrorUser of mirror.listUsers({ includeRemoved: options.includeDeleted === true })) {
-    await writeData(writer.linesFor(toGraphObject(mirrorUser) as GraphUser));
+    const user = toGraphObject(mirrorUser) as GraphUser;
+    await writeData(writer.linesFor(chains ? chains.withChain(user) : user));
     counts[mirrorUser.state === "present" ? "present" : "removed"] += 1;
   }
   await writeData(writer.end());
@@ -117,7 +134,8 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
     throw createMirrorError("changedWhileRead", {});
   }
   const removed = options.includeDeleted ? ` and ${formatCount(counts.removed, `removed ${kind.noun}`)}` : "";
-  writeError(`Exported ${formatCount(counts.present, `current ${kind.noun}`)}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId}).\n`);
+  writeError(`Exported ${formatCount(counts.present, `current ${kind.noun}`)}${removed} from the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId})${chains ? ", each with its chain of managers" : ""}.\n`);
+  writeCycleNote(chains);
   const skipped = await mirror.skippedSinceFullRound();
   if (skipped.count > 0) {
     writeError(

@@ -1,7 +1,8 @@
 /**
  * `export --changes <runId>` of a run of the groups' mirror (`runs` lists them with kind `groups`):
  * the groups it added, updated, restored and removed, then the memberships that joined and left
- * (with Graph's reason, or `notSeen` when a full round no longer saw the membership), one per line.
+ * (`memberDeleted` or `removed` for a user, with Graph's own reason in `graphReason`; Graph's reason for
+ * other members; `notSeen` when a full round no longer saw the membership), one per line.
  */
 import type { GraphUser } from "../graph/types.js";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
@@ -19,7 +20,7 @@ export interface GroupChangesExportOptions {
 /** Writes a succeeded groups' mirror run's change set: group changes (`group`), then membership changes (`membership`). */
 export async function exportGroupChanges(run: MirrorRunRecord, options: GroupChangesExportOptions): Promise<void> {
   const stores = groupStoresFromEnvironment(options.tenant);
-  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "at", "id", "group", "membership"], raw: options.raw });
+  const writer = createUserLineWriter(options.format, { columns: ["change", "reason", "graphReason", "at", "id", "group", "membership"], raw: options.raw });
   const counts: Record<string, number> = {};
   const write = async (line: Record<string, unknown>) => {
     await writeData(writer.linesFor(line as GraphUser));
@@ -30,7 +31,8 @@ export async function exportGroupChanges(run: MirrorRunRecord, options: GroupCha
   }
   for await (const change of stores.memberships.listChanges(run.runId)) {
     const membership = { groupId: change.groupId, memberId: change.memberId, memberType: change.memberType };
-    await write({ change: change.change, ...(change.reason !== undefined ? { reason: change.reason } : {}), at: change.at.toISOString(), membership });
+    const reasons = { ...(change.reason !== undefined ? { reason: change.reason } : {}), ...(change.graphReason !== undefined ? { graphReason: change.graphReason } : {}) };
+    await write({ change: change.change, ...reasons, at: change.at.toISOString(), membership });
   }
   await writeData(writer.end());
   const summary =

@@ -11,7 +11,7 @@ import type { GroupDataSources } from "../kinds/membershipPorts.js";
 import { UserSyncError } from "../shared/errors.js";
 import { checkedTablePrefix } from "../tables/tablePrefix.js";
 import { tenantTablePrefix } from "../tenants/tenantId.js";
-import { groupSourcesOf, managerLinksOf } from "./groupStoreSources.js";
+import { groupSourcesOf } from "./groupStoreSources.js";
 
 const GROUPS_SETTING = "USER_SYNC_GROUPS";
 const GROUPS_FIX = "Set USER_SYNC_GROUPS=true (and grant GroupMember.Read.All: docs/groups.md), run a sync (entra-user-sync run --full), then export.";
@@ -33,8 +33,9 @@ export function assertGroupsKept(env: Record<string, string | undefined> = proce
  * table prefix in multi-tenant mode; undefined: the one tenant's tables).
  */
 export function groupSourcesFromEnvironment(tenant: string | undefined, env: Record<string, string | undefined> = process.env): GroupDataSources {
-  const { storage, credential, prefix, stores } = groupStoresOf(tenant, env);
-  return groupSourcesOf(stores, managerLinksOf(storage, credential, prefix));
+  const { stores } = groupStoresOf(tenant, env);
+  // The users' manager edges (USER_SYNC_GROUPS) of the same scope: `diff --groups` compares them.
+  return groupSourcesOf(stores, (scope) => stores.managers.listManagers(scope));
 }
 
 /** The tenant's group stores themselves (the change logs of `export --changes`). */

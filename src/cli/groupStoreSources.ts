@@ -7,20 +7,15 @@
  * Whole or failed: a snapshot's run record is read again after the last row (retention began
  * deleting it: read_incomplete), the mirror's version likewise (a round wrote meanwhile).
  */
-import pLimit from "p-limit";
-import type { TokenCredential } from "@azure/identity";
 import type { GroupStores } from "../app/groupStores.js";
-import type { TableStorageSettings } from "../configuration/settings.js";
 import { DEFAULT_GROUP_SELECT } from "../configuration/defaults.js";
 import type { GroupDataSource, GroupDataSources, ManagerLink, MembershipEdge } from "../kinds/membershipPorts.js";
 import type { GraphObject } from "../kinds/objectKind.js";
-import { USERS } from "../kinds/users.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
 import { createMirrorError } from "../mirror/mirrorErrors.js";
 import { createSnapshotError } from "../snapshots/snapshotErrors.js";
 import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
-import { EdgeTables, MIRROR_EDGE_SCOPE } from "../tables/edgeTables.js";
-import { createTableClient } from "../tables/tableClient.js";
+import { MIRROR_EDGE_SCOPE } from "../tables/edgeTables.js";
 
 /** The groups' columns: their fixed selection, `id` first. */
 const GROUP_COLUMNS: readonly string[] = ["id", ...DEFAULT_GROUP_SELECT.filter((name) => name !== "id")];
@@ -35,25 +30,6 @@ export function groupSourcesOf(stores: GroupStores, managers: ManagerLinks): Gro
     current: () => mirrorSource(stores, managers),
   };
 }
-
-/**
- * The users' manager links of a scope (a snapshot id, or `mirror`), ascending by user id. The seam
- * for managers: they are read from the edge tables of the USERS kind's `manager` relationship when
- * the kind declares one (its forward table: PartitionKey `<scope>-<userId>`, RowKey the manager's
- * id); while it declares none, no manager relationship is stored and this lists nothing (diff
- * --groups then reports no manager change).
- */
-export function managerLinksOf(storage: TableStorageSettings, credential: TokenCredential | undefined, prefix: string): ManagerLinks {
-  const manager = USERS.relationships.find((relationship) => relationship.name === "manager");
-  if (!manager) return noManagerLinks;
-  const table = (name: string) => createTableClient({ storage, credential, tableName: `${prefix}${name}`, owner: "ManagerLinks" });
-  const edges = new EdgeTables({ relationship: manager, forward: table(manager.tables.forward), reverse: table(manager.tables.reverse), storage, limit: pLimit(1) });
-  return async function* (scope) {
-    for await (const edge of edges.listEdges(scope)) yield { userId: edge.sourceId, managerId: edge.targetId };
-  };
-}
-
-async function* noManagerLinks(): AsyncIterableIterator<ManagerLink> {}
 
 async function* membershipsOf(stores: GroupStores, scope: string): AsyncIterableIterator<MembershipEdge> {
   for await (const edge of stores.edges.listEdges(scope)) yield { groupId: edge.sourceId, memberId: edge.targetId, memberType: edge.targetType };

@@ -137,6 +137,12 @@ function addExportCommand(program: Command): void {
     .addOption(new Option("--groups", "the groups (USER_SYNC_GROUPS=true) instead of the users").conflicts(["changes", "includeDeleted", "memberships"]))
     .addOption(new Option("--memberships", 'the groups\' direct memberships, one {"groupId","memberId","memberType"} per line (USER_SYNC_GROUPS=true)').conflicts(["changes", "includeDeleted"]))
     .addOption(new Option("--transitive", 'with --memberships: also nested ones, with their shortest "depth" (1: direct)'))
+    .addOption(
+      new Option(
+        "--with-manager-chain",
+        'each user with its chain of managers, nearest first: "managerChain": [ids] (CSV: a JSON array), and "managerChainCycle": true when the chain came back to a manager already in it (USER_SYNC_GROUPS=true)',
+      ).conflicts(["changes", "groups", "memberships"]),
+    )
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: ExportOptions & { tenant?: string; groups?: boolean; memberships?: boolean; transitive?: boolean }) => {
       if (!options.latest && !options.snapshot && !options.current && options.changes === undefined) {
@@ -153,6 +159,10 @@ function addExportCommand(program: Command): void {
         const what = options.groups ? "groups" : "memberships";
         await groupExportCommand({ latest, snapshot, current, format, raw, transitive, what, tenant: await selectTenant(options.tenant) });
         return;
+      }
+      if (options.withManagerChain) {
+        if (options.format === "parquet") throw new InvalidArgumentError("export: --with-manager-chain is written as jsonl or csv; --format parquet has the users' columns only (docs/analytics.md).");
+        assertGroupsKept(process.env); // before --tenant reads the registry
       }
       await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });

@@ -19,9 +19,12 @@ import { storageError } from "../tables/storageErrors.js";
 import { queryEntities, submitAll } from "../tables/tableStore.js";
 
 /**
- * `joined` or `left`. `reason` is Graph's `@removed.reason` for a member that left (`deleted` both
- * when it was taken out of the group and when it was deleted from the directory: Graph does not
- * tell them apart), or `notSeen` when a full round did not see the membership any more.
+ * `joined` or `left`. `reason`, for a member that left: for a user member, `memberDeleted` (the
+ * users' mirror says the user was deleted) or `removed` (taken out of the group), with Graph's own
+ * `@removed.reason` in `graphReason` (src/sync/membershipChanges.ts); for a member of another kind,
+ * Graph's `@removed.reason` (`deleted` both when it was taken out of the group and when it was
+ * deleted from the directory: Graph does not tell them apart); `notSeen` when a full round did not
+ * see the membership any more. Rows written before `graphReason` existed carry Graph's `deleted`.
  */
 export interface MembershipChange {
   groupId: string;
@@ -29,6 +32,8 @@ export interface MembershipChange {
   memberType: string;
   change: "joined" | "left";
   reason?: string;
+  /** Graph's `@removed.reason` when `reason` is the product's (`memberDeleted`, `removed`). */
+  graphReason?: string;
 }
 
 export interface MembershipChangeRecord extends MembershipChange {
@@ -156,6 +161,7 @@ export class MembershipChangeLog {
         at: new Date(entity.at as string),
       };
       if (typeof entity.reason === "string") record.reason = entity.reason;
+      if (typeof entity.graphReason === "string") record.graphReason = entity.graphReason;
       yield record;
     }
   }

@@ -14,7 +14,7 @@ import type { GroupDeltaClient, GroupDeltaItem, GroupDeltaPage } from "../graph/
 import type { GraphTokenProvider } from "../graph/graphRequestClient.js";
 import type { DeltaItem, DeltaPage, ListDeltaPagesOptions } from "../graph/userDeltaClient.js";
 import type { Edge } from "../kinds/objectKind.js";
-import type { MembershipChange, MembershipChangeLog } from "../mirror/membershipChangeLog.js";
+import type { MembershipChangeLog } from "../mirror/membershipChangeLog.js";
 import { runMirrorSync, type DeltaPageSource, type MirrorStore } from "../mirror/mirrorSync.js";
 import type { MirrorRunRecord, UserMirrorClient } from "../mirror/userMirrorClient.js";
 import type { Logger } from "../shared/logger.js";
@@ -24,6 +24,7 @@ import type { WriterLease } from "../snapshots/writerLease.js";
 import { MIRROR_EDGE_SCOPE, type EdgeTables } from "../tables/edgeTables.js";
 import type { OperationOptions } from "../shared/abort.js";
 import type { ManagerEdges } from "./managerEdges.js";
+import { membershipChangesOf, type MemberUsers } from "./membershipChanges.js";
 
 /** The groups' stores of one prefix (src/app/groupStores.ts builds them). */
 export interface GroupStores {
@@ -43,6 +44,8 @@ export interface GroupStores {
 export interface GroupsClients {
   delta: GroupDeltaClient;
   stores: GroupStores;
+  /** The users' mirror (membershipChanges.ts: `left` because removed, or because the member was deleted); without it `left` keeps Graph's reason. */
+  users?: MemberUsers;
 }
 
 /** The same, with what the permission check at a run's start needs (src/sync/groupsPart.ts). */
@@ -95,7 +98,7 @@ export async function runGroupsRound(deps: GroupsRoundDependencies, options: Gro
     }
     const full = run.mode === "full";
     await stores.edges.writeEdges(MIRROR_EDGE_SCOPE, edges, { ...write, ...(full ? { round: run.runId } : {}) });
-    if (!full) await stores.memberships.writeChanges(run.runId, page.edges.map(membershipChangeOf), new Date(), write);
+    if (!full) await stores.memberships.writeChanges(run.runId, await membershipChangesOf(page.edges, deps.users, write), new Date(), write);
   };
 
   const source: DeltaPageSource = {
@@ -132,12 +135,6 @@ export async function deleteGroupSnapshots(stores: GroupStores, snapshotIds: rea
 
 function deltaItemOf(item: GroupDeltaItem): DeltaItem {
   return item.kind === "group" ? { kind: "user", user: item.group } : item;
-}
-
-function membershipChangeOf(edge: GroupDeltaPage["edges"][number]): MembershipChange {
-  return edge.removed
-    ? { groupId: edge.groupId, memberId: edge.memberId, memberType: edge.memberType, change: "left", reason: edge.removed.reason }
-    : { groupId: edge.groupId, memberId: edge.memberId, memberType: edge.memberType, change: "joined" };
 }
 
 /**

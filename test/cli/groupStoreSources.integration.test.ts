@@ -38,7 +38,15 @@ describe("group sources over the stores", () => {
       for (let i = 1; i < keys.length; i++) expect(keys[i - 1]![0] < keys[i]![0] || (keys[i - 1]![0] === keys[i]![0] && keys[i - 1]![1] < keys[i]![1])).toBe(true);
       const ids = (await Array.fromAsync(source.listGroups())).map((g) => String(g.id));
       expect(ids).toEqual([...ids].sort());
-      expect(await Array.fromAsync(source.listManagers()), "no manager relationship is stored yet").toEqual([]);
+      // The users' managers of the same scope (USER_SYNC_GROUPS), ascending by user id: what diff --groups compares.
+      const managers = (await Array.fromAsync(source.listManagers())).map((l) => `${l.userId}>${l.managerId}`);
+      const expected: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const manager = world.tenant.changes.managerOf(i);
+        if (manager !== undefined) expected.push(`${world.tenant.changes.userIdAt(i)}>${manager}`);
+      }
+      expect(expected).toHaveLength(39);
+      expect(managers).toEqual(expected.sort());
       await expect(source.assertWhole()).resolves.toBeUndefined();
     }
 

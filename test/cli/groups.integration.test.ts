@@ -126,7 +126,7 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
     expect(ofUser.every((e) => e.targetId === user0 && e.targetType === "user")).toBe(true);
   });
 
-  it("a later run is an incremental round of the groups: joined and left in the change log, with Graph's reason", async () => {
+  it("a later run is an incremental round of the groups: joined and left in the change log, left saying whether the member was taken out or deleted", async () => {
     const user = (i: number) => world.tenant.changes.userIdAt(i);
     const group3 = world.tenant.groups.groupIdAt(3);
     const members3 = new Set([...world.tenant.groups.currentMembers(3)].map((m) => m.id));
@@ -135,6 +135,11 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
     const leaving = [...world.tenant.groups.currentMembers(3)].find((m) => m.type === "user" && m.id !== user(joiner))!;
     world.tenant.groups.removeMember(3, leaving);
     world.tenant.groups.changeGroup(5, { displayName: "Renamed group five" });
+    // A user member deleted from the directory leaves every group it was in: Graph says `deleted` as for `leaving`.
+    const deleted = [...world.tenant.groups.currentMembers(3)].find((m) => m.type === "user" && m.id !== user(joiner) && m.id !== leaving.id)!;
+    const groupsOfDeleted = [...directory().edges].filter((e) => e.endsWith(`>${deleted.id}:user`)).map((e) => e.split(">")[0]!);
+    expect(groupsOfDeleted).toContain(group3);
+    world.tenant.changes.softDeleteUser([...Array(USERS).keys()].find((i) => user(i) === deleted.id)!);
     const before = (await latestRun())!.runId;
 
     const result = await cli(["run"]);
@@ -145,11 +150,15 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
     const round = runs[0]!;
     expect(round).toMatchObject({ status: "succeeded", mode: "incremental" });
     const changes: MembershipChangeRecord[] = await Array.fromAsync(stores.memberships.listChanges(round.runId));
-    expect(changes.map(({ groupId, memberId, memberType, change, reason }) => ({ groupId, memberId, memberType, change, ...(reason ? { reason } : {}) })).sort((a, b) => a.memberId.localeCompare(b.memberId))).toEqual(
+    const order = (a: { groupId: string; memberId: string }, b: { groupId: string; memberId: string }) => a.memberId.localeCompare(b.memberId) || a.groupId.localeCompare(b.groupId);
+    expect(
+      changes.map(({ groupId, memberId, memberType, change, reason, graphReason }) => ({ groupId, memberId, memberType, change, ...(reason ? { reason } : {}), ...(graphReason ? { graphReason } : {}) })).sort(order),
+    ).toEqual(
       [
         { groupId: group3, memberId: user(joiner), memberType: "user", change: "joined" },
-        { groupId: group3, memberId: leaving.id, memberType: "user", change: "left", reason: "deleted" },
-      ].sort((a, b) => a.memberId.localeCompare(b.memberId)),
+        { groupId: group3, memberId: leaving.id, memberType: "user", change: "left", reason: "removed", graphReason: "deleted" },
+        ...groupsOfDeleted.map((groupId) => ({ groupId, memberId: deleted.id, memberType: "user", change: "left", reason: "memberDeleted", graphReason: "deleted" })),
+      ].sort(order),
     );
     const groupChanges = await Array.fromAsync(stores.mirror.listChanges(round.runId));
     expect(groupChanges.map((c) => [c.id, c.change])).toContainEqual([world.tenant.groups.groupIdAt(5), "updated"]);

@@ -147,7 +147,7 @@ describe("exports of the stored groups equal the simulated directory", () => {
     const memberships = changes.filter((c) => c.membership !== undefined).map((c) => ({ change: c.change, reason: c.reason, ...(c.membership as object) }));
     expect(memberships.sort((a, b) => String(a.change).localeCompare(String(b.change)))).toEqual([
       { change: "joined", reason: undefined, groupId: group3, memberId: user(joiner), memberType: "user" },
-      { change: "left", reason: "deleted", groupId: group3, memberId: leaving.id, memberType: "user" },
+      { change: "left", reason: "removed", groupId: group3, memberId: leaving.id, memberType: "user" },
     ]);
     expect((await lines(["export", "--current", "--memberships"])).map(edgeKey).sort()).toEqual(directEdges());
 

@@ -63,4 +63,26 @@ describe("group exports with --tenant (USER_SYNC_TENANT_MODE=multi)", () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("--tenant");
   });
+
+  it("export --with-manager-chain --tenant reads that tenant's manager edges: each chain equals the directory's", async () => {
+    const changes = world.tenant.changes;
+    const indexOf = new Map<string, number>();
+    for (let i = 0; i < 60; i++) indexOf.set(changes.userIdAt(i), i);
+    const expected = new Map<string, string[]>();
+    for (let i = 0; i < 60; i++) {
+      const chain: string[] = [];
+      for (let m = changes.managerOf(i); m !== undefined; m = changes.managerOf(indexOf.get(m)!)) chain.push(m);
+      expected.set(changes.userIdAt(i), chain);
+    }
+    expect(expected.get(changes.userIdAt(17))).toEqual([changes.userIdAt(2), changes.userIdAt(0)]);
+    for (const where of [["--latest"], ["--current"]]) {
+      const result = await cli(["export", "--tenant", home, ...where, "--with-manager-chain"]);
+      expect(result.code, result.stderr).toBe(0);
+      const lines = result.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { id: string; managerChain: string[] });
+      expect(new Map(lines.map((u) => [u.id, u.managerChain]))).toEqual(expected);
+    }
+    const none = await cli(["export", "--latest", "--with-manager-chain"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--tenant");
+  });
 });
