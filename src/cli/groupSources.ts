@@ -24,7 +24,7 @@ const GROUPS_FIX = "Set USER_SYNC_GROUPS=true (and grant GroupMember.Read.All: d
 export function assertGroupsKept(env: Record<string, string | undefined> = process.env): void {
   if (loadGroupsSetting(env)) return;
   const state = env[GROUPS_SETTING]?.trim() ? "false" : "missing";
-  const why = state === "false" ? "this deployment keeps no groups or memberships" : `groups and memberships are kept only with ${GROUPS_SETTING}=true (default false)`;
+  const why = state === "false" ? "this deployment keeps no groups, memberships or managers" : `groups, memberships and managers are kept only with ${GROUPS_SETTING}=true (default false)`;
   throw settingsError([`${GROUPS_SETTING} is ${state}: ${why}. ${GROUPS_FIX}`], [GROUPS_SETTING]);
 }
 

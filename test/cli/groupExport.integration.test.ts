@@ -18,8 +18,8 @@ beforeAll(() => assertCliBuilt());
 
 describe("export --groups and --memberships, diff --groups", () => {
   it.each([
-    [[] as string[], {}, /USER_SYNC_GROUPS is missing: groups and memberships are kept only with USER_SYNC_GROUPS=true/],
-    [[], { USER_SYNC_GROUPS: "false" }, /USER_SYNC_GROUPS is false: this deployment keeps no groups or memberships\. Set USER_SYNC_GROUPS=true/],
+    [[] as string[], {}, /USER_SYNC_GROUPS is missing: groups, memberships and managers are kept only with USER_SYNC_GROUPS=true/],
+    [[], { USER_SYNC_GROUPS: "false" }, /USER_SYNC_GROUPS is false: this deployment keeps no groups, memberships or managers\. Set USER_SYNC_GROUPS=true/],
     [[], { USER_SYNC_GROUPS: "yes" }, /USER_SYNC_GROUPS must be true \(.*\) or false \(.*\); got "yes"/],
   ])("fail with exit 2 naming USER_SYNC_GROUPS when it is not true (%j, %j)", async (extra, env, expected) => {
     for (const args of [["--latest", "--groups"], ["--current", "--memberships"], ["--snapshot", SNAPSHOT, "--memberships", "--transitive", "--format", "csv"]]) {
