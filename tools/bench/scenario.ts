@@ -15,7 +15,8 @@ import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
 import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
-import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
+import type { LaneRoundResult, SnapshotLane } from "../../src/lane/snapshotLane.js";
+import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type LaneDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
 
 /** How far ahead of now the measured full round runs: past the default full schedule's next occurrence (daily). */
 const TWO_DAYS_IN_MS = 2 * 24 * 60 * 60_000;
@@ -104,12 +105,16 @@ async function fullSync(spec: ScenarioSpec): Promise<Work> {
  */
 async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise<Work> {
   const { service, clients } = composeUserSync(process.env);
+  const withLane = spec.kind === "full-round-lane";
+  if (withLane !== (clients.lane !== undefined)) throw new Error(`the ${spec.kind} scenario ran with the analytics lane ${clients.lane ? "set" : "unset"}`);
+  const laneTimes = clients.lane ? timeLane(clients.lane) : undefined;
   const seedStarted = performance.now();
   const seed = await service.runDue(quietLogger, { trigger: "cli" });
   const seedWallTimeInMs = performance.now() - seedStarted;
   if (seed.snapshot?.outcome !== "completed" || seed.mirror?.status !== "succeeded") {
     throw new Error(`the seed run did not complete: snapshot ${seed.snapshot?.outcome ?? "not run"}, mirror ${seed.mirror?.status ?? "not run"}`);
   }
+  const seedLaneInMs = laneTimes?.splice(0).reduce((sum, t) => sum + t, 0) ?? 0;
   await resetTenantCounts();
   const before = { ...table };
   const mirrorBefore = { ...clients.mirror.stats };
@@ -138,7 +143,39 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
       mirrorUsersWritten: mirror.usersWritten,
       swept: mirror.swept,
       seedWallTimeInMs,
+      ...(laneTimes ? { lane: laneDetails(spec, result.lane, laneTimes, seedLaneInMs) } : {}),
     },
+  };
+}
+
+/** Times every SnapshotLane.catchUp of the service (the lane's own part of a run), by wrapping the instance's method. */
+function timeLane(lane: { catchUp: SnapshotLane["catchUp"] }): number[] {
+  const times: number[] = [];
+  const catchUp = lane.catchUp.bind(lane);
+  lane.catchUp = async (options) => {
+    const started = performance.now();
+    try {
+      return await catchUp(options);
+    } finally {
+      times.push(performance.now() - started);
+    }
+  };
+  return times;
+}
+
+/** The measured round's lane: it must have written the round's snapshot, whole, and failed nothing. */
+function laneDetails(spec: ScenarioSpec, lane: LaneRoundResult | undefined, times: number[], seedWallTimeInMs: number): LaneDetails {
+  if (!lane || lane.failed.length > 0) throw new Error(`the analytics lane failed in the measured round: ${lane ? lane.failed.map((f) => f.error).join("; ") : "it did not run"}`);
+  const written = lane.written.filter((w) => !w.alreadyComplete);
+  const snapshot = written.find((w) => w.kind === "snapshot");
+  if (snapshot?.rows !== spec.userCount) throw new Error(`the analytics lane wrote ${snapshot?.rows ?? 0} snapshot rows for ${spec.userCount} users`);
+  return {
+    wallTimeInMs: times.reduce((sum, t) => sum + t, 0),
+    sets: written.length,
+    rows: written.reduce((sum, w) => sum + w.rows, 0),
+    files: written.reduce((sum, w) => sum + w.files, 0),
+    bytes: written.reduce((sum, w) => sum + w.bytes, 0),
+    seedWallTimeInMs,
   };
 }
 
@@ -213,6 +250,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioMeasureme
       work = await fullSync(spec);
       break;
     case "full-round":
+    case "full-round-lane":
       work = await fullRound(spec, table);
       break;
     case "read-ceiling":
