@@ -293,7 +293,9 @@ for (const userCount of sizes) {
     }
     const anyTenant = tenants.get(options.latencyInMs)!;
     const tableHost = new URL(azurite.tableEndpoint).host;
-    const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost);
+    const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost).map((spec) =>
+      spec.kind === "full-round-lane" && azurite.pid !== undefined ? { ...spec, azuritePid: azurite.pid } : spec,
+    );
     const repeats = Math.max(...specs.map((spec) => repeatsOf(spec.kind, userCount)));
     for (let repeat = 1; repeat <= repeats; repeat++) {
       for (const spec of specs) {

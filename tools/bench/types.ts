@@ -39,6 +39,8 @@ export interface ScenarioSpec {
   tenantDomain: string;
   /** host:port of Azurite, to tell table requests from the rest. */
   tableHost: string;
+  /** The lane variant: Azurite's table process, whose CPU time during the lane is the lane's read of the snapshot. */
+  azuritePid?: number;
 }
 
 /** Requests a child sent to the table service, counted at Node's HTTP client (diagnostics_channel). */
@@ -95,6 +97,10 @@ export interface FullRoundDetails {
 export interface LaneDetails {
   /** The lane's own time: SnapshotLane.catchUp, which runs after the round's promotion, under its lease. */
   wallTimeInMs: number;
+  /** CPU time of the syncing process during the lane (reading the entities back, encoding Parquet, uploading). */
+  cpuInMs: number;
+  /** Azurite's table service's CPU time during the lane (serving the snapshot's read), where measured. */
+  storeBusyInMs?: number;
   /** Sets written (a snapshot set, and change sets when the round changed anything). */
   sets: number;
   rows: number;
