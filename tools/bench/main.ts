@@ -317,8 +317,9 @@ for (const userCount of sizes) {
           runs.push(record);
           const seeded = record.round ? ` (after a ${formatSeconds(record.round.seedWallTimeInMs)} s seed run)` : "";
           const azuriteCpu = record.azuriteCpuInMs !== undefined ? `, Azurite CPU ${formatSeconds(record.azuriteCpuInMs)} s` : "";
+          const lane = record.round?.lane ? `, of which the lane ${formatSeconds(record.round.lane.wallTimeInMs)} s (${formatMiB(record.round.lane.bytes)} MiB written)` : "";
           console.log(
-            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}`,
+            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}${lane}`,
           );
         } catch (error) {
           failures += 1;

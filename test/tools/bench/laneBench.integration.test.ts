@@ -46,6 +46,7 @@ describe("npm run bench: the analytics lane's cost", () => {
     }
     expect(results.targets.filter((t) => t.id.startsWith("lane-")).map((t) => t.id)).toEqual(["lane-time", "lane-rss"]);
     expect(results.targets.find((t) => t.id === "lane-time")!.measured).toMatch(/^300 at 0 ms: [+-]\d+\.\d % \([+-]\d+\.\d %, [+-]\d+\.\d % per pair\)$/);
+    expect(stdout).toMatch(/full round \+ lane · 0 ms · run 1\/2: .*, of which the lane [\d.]+ s \(\d+ MiB written\)/);
     expect(stdout).toContain("Analytics lane: the full round with the lane");
     expect(readFileSync(join(out, "report.md"), "utf8")).toContain("## Analytics lane");
   }, 300_000);
