@@ -51,7 +51,8 @@ export interface CatchUpOptions extends OperationOptions {
 
 /** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
 export interface LaneRoundResult {
-  written: Array<{ kind: "snapshot" | "changes"; runId: string; prefix: string; rows: number; files: number; alreadyComplete: boolean }>;
+  /** `bytes`: the set's Parquet parts, as its manifest lists them. */
+  written: Array<{ kind: "snapshot" | "changes"; runId: string; prefix: string; rows: number; files: number; bytes: number; alreadyComplete: boolean }>;
   failed: Array<{ kind: "snapshot" | "changes"; runId: string; error: string }>;
 }
 
@@ -75,7 +76,7 @@ export class SnapshotLane {
         const set = await this.writeSnapshot(run, options);
         const state: LaneRunState = { status: "written", at: new Date(), attempts, files: set.manifest.files.length, rows: set.manifest.rows, prefix: this.prefixOf(run) };
         await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
-        result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, alreadyComplete: set.alreadyComplete });
+        result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
         options.logger.info(`Analytics lane: snapshot ${run.snapshotId} written to ${state.prefix} (${formatCount(state.rows!, "row")} in ${formatCount(state.files!, "file")}).`);
       } catch (error) {
         if (isLoss(error, options)) throw options.lease.lost ?? error;
@@ -108,7 +109,7 @@ export class SnapshotLane {
       for (const run of await changeSetRuns(mirror, abortSignal)) {
         const prefix = changeSetPrefixOf(this.#options.tenantId, run);
         const set = await writeChangeSet(run, common);
-        result.written.push({ kind: "changes", runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, alreadyComplete: set.alreadyComplete });
+        result.written.push({ kind: "changes", runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
         if (!set.alreadyComplete) options.logger.info(`Analytics lane: the change set of mirror run ${run.runId} written to ${prefix} (${formatCount(set.manifest.rows, "change")}).`);
       }
     } catch (error) {
@@ -165,6 +166,10 @@ export class SnapshotLane {
 
 function isLoss(error: unknown, options: CatchUpOptions): boolean {
   return isUserSyncError(error, "lease_lost") || options.lease.lost !== undefined || (options.abortSignal?.aborted ?? false);
+}
+
+function partBytes(set: LaneSetResult): number {
+  return set.manifest.files.reduce((sum, file) => sum + file.bytes, 0);
 }
 
 /** Each user with the lane's stamps (`_snapshotTime`, `_tenantId`, `_runId`). */

@@ -9,6 +9,7 @@
  *   npm run bench -- --million         # also 1,000,000 users (one run per scenario by default)
  *   npm run bench -- --sizes 2000 --repeat 1 --latency 100
  *   npm run bench -- --scenarios full-round,read-ceiling,full-sync --sizes 100k --repeat 1   # the full round (npm run bench:full-round)
+ *   npm run bench -- --scenarios full-round,full-round-lane --sizes 100k --latency 0 --full-round-repeat 2 --incremental-users 0   # the analytics lane's cost
  */
 import "../../src/shared/requireSupportedNode.js";
 import { fork } from "node:child_process";
@@ -19,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { TableClient } from "@azure/data-tables";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_PARTITION_COUNT, DEFAULT_TABLE_PREFIX, DEFAULT_WRITE_CONCURRENCY } from "../../src/snapshots/snapshotStoreClient.js";
 import { DEFAULT_TABLE_PREFIX as MIRROR_TABLE_PREFIX } from "../../src/mirror/userMirrorClient.js";
@@ -31,6 +33,7 @@ import { productRevision } from "./revision.js";
 import { buildResults, usersPerSecond } from "./summary.js";
 import {
   GRAPH_PAGE_SIZE,
+  LANE_CONTAINER,
   NAIVE_TABLE,
   SCENARIO_KINDS,
   type BenchEnvironment,
@@ -149,7 +152,13 @@ function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: strin
   const base = { userCount, seed: options.seed, tenantDomain, tableHost };
   const specs: ScenarioSpec[] = [];
   for (const latencyInMs of latencies) {
-    specs.push({ ...base, kind: "full-sync", latencyInMs }, { ...base, kind: "full-round", latencyInMs }, { ...base, kind: "read-ceiling", latencyInMs });
+    // The lane variant right after the round without it: the pair is measured back to back.
+    specs.push(
+      { ...base, kind: "full-sync", latencyInMs },
+      { ...base, kind: "full-round", latencyInMs },
+      { ...base, kind: "full-round-lane", latencyInMs },
+      { ...base, kind: "read-ceiling", latencyInMs },
+    );
   }
   specs.push({ ...base, kind: "write-ceiling", latencyInMs: null });
   if (options.naiveSizes.includes(userCount)) {
@@ -161,7 +170,7 @@ function scenarioSpecs(userCount: number, tenantDomain: string, tableHost: strin
 /** Runs of a scenario at a size: the full round has its own count (each run seeds its stores first). */
 function repeatsOf(kind: ScenarioKind, userCount: number): number {
   if (userCount >= MILLION) return options.millionRepeat;
-  return kind === "full-round" ? options.fullRoundRepeat : options.repeat;
+  return kind === "full-round" || kind === "full-round-lane" ? options.fullRoundRepeat : options.repeat;
 }
 
 /**
@@ -239,6 +248,21 @@ async function dropTables(azurite: AzuriteInstance): Promise<void> {
   for (const name of tables) {
     await TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }).deleteTable();
   }
+  if (azurite.blobEndpoint !== undefined) await laneContainer(azurite).deleteIfExists();
+}
+
+function laneContainer(azurite: AzuriteInstance) {
+  return BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(LANE_CONTAINER);
+}
+
+/**
+ * The lane variant's settings, as a user sets them (docs/analytics.md): a connection string to the
+ * blob service (Azurite's, next to the tables) and the container, which the deployment creates (here: before the run).
+ */
+async function laneSettings(spec: ScenarioSpec, azurite: AzuriteInstance): Promise<NodeJS.ProcessEnv> {
+  if (spec.kind !== "full-round-lane") return {};
+  await laneContainer(azurite).createIfNotExists();
+  return { USER_SYNC_EXPORT_STORAGE: azurite.connectionString, USER_SYNC_EXPORT_CONTAINER: LANE_CONTAINER };
 }
 
 const startedAt = new Date();
@@ -261,7 +285,7 @@ for (const userCount of sizes) {
   const storage = userCount > 100_000 ? cli.millionStorage : "memory";
   azuriteStorage[String(userCount)] = storage;
   const location = storage === "disk" ? mkdtempSync(join(tmpdir(), "bench-azurite-")) : undefined;
-  const azurite = await startAzurite(location === undefined ? {} : { location });
+  const azurite = await startAzurite({ ...(location === undefined ? {} : { location }), blob: wanted("full-round-lane") });
   const tenants = new Map<number, SimulatedTenant>();
   try {
     for (const latencyInMs of latencies) {
@@ -269,7 +293,9 @@ for (const userCount of sizes) {
     }
     const anyTenant = tenants.get(options.latencyInMs)!;
     const tableHost = new URL(azurite.tableEndpoint).host;
-    const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost);
+    const specs = scenarioSpecs(userCount, anyTenant.tenantDomain, tableHost).map((spec) =>
+      spec.kind === "full-round-lane" && azurite.pid !== undefined ? { ...spec, azuritePid: azurite.pid } : spec,
+    );
     const repeats = Math.max(...specs.map((spec) => repeatsOf(spec.kind, userCount)));
     for (let repeat = 1; repeat <= repeats; repeat++) {
       for (const spec of specs) {
@@ -280,6 +306,7 @@ for (const userCount of sizes) {
           ...tenant.settingsEnv(),
           SNAPSHOT_STORAGE: azurite.connectionString,
           NODE_EXTRA_CA_CERTS: tenant.caCertificatePath,
+          ...(await laneSettings(spec, azurite)),
         };
         tenant.requests.reset();
         const label = `${formatUsers(userCount)} users · ${KIND_LABELS[spec.kind]} · ${formatLatency(spec.latencyInMs)} · run ${repeat}/${repeatsOf(spec.kind, userCount)}`;
@@ -290,8 +317,9 @@ for (const userCount of sizes) {
           runs.push(record);
           const seeded = record.round ? ` (after a ${formatSeconds(record.round.seedWallTimeInMs)} s seed run)` : "";
           const azuriteCpu = record.azuriteCpuInMs !== undefined ? `, Azurite CPU ${formatSeconds(record.azuriteCpuInMs)} s` : "";
+          const lane = record.round?.lane ? `, of which the lane ${formatSeconds(record.round.lane.wallTimeInMs)} s (${formatMiB(record.round.lane.bytes)} MiB written)` : "";
           console.log(
-            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}`,
+            `${elapsed()}  [${String(done).padStart(String(planned).length)}/${planned}] ${label}: ${formatSeconds(record.wallTimeInMs)} s${seeded}, ${formatUsers(Math.round(usersPerSecond(record)))} users/s, peak RSS ${formatMiB(record.peakRssBytes)} MiB${azuriteCpu}${lane}`,
           );
         } catch (error) {
           failures += 1;

@@ -3,6 +3,7 @@
  * of users/s per scenario (median bar, min–max whisker). Pure functions over BenchResults.
  */
 import type { DeltaBenchResult, DeltaRunCost } from "./deltaBench.js";
+import { LANE_COST_TITLE, laneCostColumns, laneCostRows } from "./laneCost.js";
 import type { BenchResults, BottleneckRatio, Comparison, FullRoundComparison, ScenarioSummary, Spread, TargetResult, TargetStatus } from "./summary.js";
 import type { ScenarioKind } from "./types.js";
 
@@ -11,6 +12,7 @@ const number = new Intl.NumberFormat("en-US");
 export const KIND_LABELS: Record<ScenarioKind, string> = {
   "full-sync": "full sync",
   "full-round": "full round",
+  "full-round-lane": "full round + lane",
   "read-ceiling": "read ceiling",
   "write-ceiling": "write ceiling",
   naive: "naive baseline",
@@ -19,6 +21,7 @@ export const KIND_LABELS: Record<ScenarioKind, string> = {
 const KIND_COLORS: Record<ScenarioKind, string> = {
   "full-sync": "#2563eb",
   "full-round": "#7c3aed",
+  "full-round-lane": "#db2777",
   "read-ceiling": "#16a34a",
   "write-ceiling": "#d97706",
   naive: "#6b7280",
@@ -208,6 +211,7 @@ export function formatConsoleReport(results: BenchResults): string {
   if (rounds.length > 0) parts.push("", FULL_ROUND_TITLE, ...rounds);
   const bottlenecks = bottleneckSection(results.bottlenecks, textTable);
   if (bottlenecks.length > 0) parts.push("", BOTTLENECK_TITLE, ...bottlenecks);
+  if (results.laneCosts) parts.push("", LANE_COST_TITLE, textTable(laneCostColumns(), laneCostRows(results.laneCosts)));
   parts.push("", renderTable(textTable, TARGET_COLUMNS, results.targets));
   if (results.incremental) parts.push("", incrementalTitle(results.incremental), incrementalTable(results.incremental, textTable));
   return parts.join("\n");
@@ -264,6 +268,16 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
       "Each full-sync and full-round run's time ÷ the largest of: the read ceiling (median, same size and latency), the store's busy time (Azurite's CPU time during the run: one single-threaded process, so its CPU time is how long it was busy) and the run's own CPU time. 1.00 means the run took no longer than its slowest part; the sum of the parts over the largest is what no overlap at all would give.",
       "",
       ...bottlenecks,
+    );
+  }
+  if (results.laneCosts) {
+    lines.push(
+      "",
+      "## Analytics lane",
+      "",
+      `${LANE_COST_TITLE}. Each pair is a full-round run without the lane and, right after it, one with USER_SYNC_EXPORT_STORAGE and USER_SYNC_EXPORT_CONTAINER set (Azurite's blob service). × time = the round's wall time with the lane (the lane included: it runs after the promotion, under the same lease) ÷ without; × RSS = peak RSS with ÷ without. Lane s: the lane's own part of the round (reading the snapshot back, writing its parts, the manifest and \`_SUCCESS\`), with this process's CPU time and Azurite's table service's meanwhile (reading the snapshot back); MiB written: its Parquet parts.`,
+      "",
+      markdownTable(laneCostColumns(), laneCostRows(results.laneCosts)),
     );
   }
   const writers = results.scenarios.filter((s) => s.writerSyncInMsPerPage !== undefined);

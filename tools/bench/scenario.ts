@@ -15,7 +15,9 @@ import { composeStorage } from "../../src/app/compose.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
 import { composeUserSync, createUserSyncService } from "../../src/app/syncService.js";
 import { createSimulatedDirectory } from "../simulated-tenant/users.js";
-import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
+import { cpuTimeInMs } from "./processCpu.js";
+import type { LaneRoundResult, SnapshotLane } from "../../src/lane/snapshotLane.js";
+import { GRAPH_PAGE_SIZE, NAIVE_TABLE, type FullRoundDetails, type LaneDetails, type ParentMessage, type ScenarioMeasurement, type ScenarioMessage, type ScenarioSpec, type TableRequestCounts } from "./types.js";
 
 /** How far ahead of now the measured full round runs: past the default full schedule's next occurrence (daily). */
 const TWO_DAYS_IN_MS = 2 * 24 * 60 * 60_000;
@@ -104,12 +106,16 @@ async function fullSync(spec: ScenarioSpec): Promise<Work> {
  */
 async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise<Work> {
   const { service, clients } = composeUserSync(process.env);
+  const withLane = spec.kind === "full-round-lane";
+  if (withLane !== (clients.lane !== undefined)) throw new Error(`the ${spec.kind} scenario ran with the analytics lane ${clients.lane ? "set" : "unset"}`);
+  const laneTimes = clients.lane ? timeLane(clients.lane, spec.azuritePid) : undefined;
   const seedStarted = performance.now();
   const seed = await service.runDue(quietLogger, { trigger: "cli" });
   const seedWallTimeInMs = performance.now() - seedStarted;
   if (seed.snapshot?.outcome !== "completed" || seed.mirror?.status !== "succeeded") {
     throw new Error(`the seed run did not complete: snapshot ${seed.snapshot?.outcome ?? "not run"}, mirror ${seed.mirror?.status ?? "not run"}`);
   }
+  const seedLaneInMs = laneTimes?.splice(0).reduce((sum, t) => sum + t.wallTimeInMs, 0) ?? 0;
   await resetTenantCounts();
   const before = { ...table };
   const mirrorBefore = { ...clients.mirror.stats };
@@ -138,7 +144,57 @@ async function fullRound(spec: ScenarioSpec, table: TableRequestCounts): Promise
       mirrorUsersWritten: mirror.usersWritten,
       swept: mirror.swept,
       seedWallTimeInMs,
+      ...(laneTimes ? { lane: laneDetails(spec, result.lane, laneTimes, seedLaneInMs) } : {}),
     },
+  };
+}
+
+/** One SnapshotLane.catchUp: its time, this process's CPU time and Azurite's meanwhile. */
+interface LaneTiming {
+  wallTimeInMs: number;
+  cpuInMs: number;
+  storeBusyInMs?: number;
+}
+
+/** Times every SnapshotLane.catchUp of the service (the lane's own part of a run), by wrapping the instance's method. */
+function timeLane(lane: { catchUp: SnapshotLane["catchUp"] }, azuritePid: number | undefined): LaneTiming[] {
+  const times: LaneTiming[] = [];
+  const catchUp = lane.catchUp.bind(lane);
+  lane.catchUp = async (options) => {
+    const storeBefore = cpuTimeInMs(azuritePid);
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    try {
+      return await catchUp(options);
+    } finally {
+      const cpu = process.cpuUsage(cpuBefore);
+      const storeAfter = cpuTimeInMs(azuritePid);
+      times.push({
+        wallTimeInMs: performance.now() - started,
+        cpuInMs: (cpu.user + cpu.system) / 1000,
+        ...(storeBefore !== undefined && storeAfter !== undefined ? { storeBusyInMs: storeAfter - storeBefore } : {}),
+      });
+    }
+  };
+  return times;
+}
+
+/** The measured round's lane: it must have written the round's snapshot, whole, and failed nothing. */
+function laneDetails(spec: ScenarioSpec, lane: LaneRoundResult | undefined, times: LaneTiming[], seedWallTimeInMs: number): LaneDetails {
+  if (!lane || lane.failed.length > 0) throw new Error(`the analytics lane failed in the measured round: ${lane ? lane.failed.map((f) => f.error).join("; ") : "it did not run"}`);
+  const written = lane.written.filter((w) => !w.alreadyComplete);
+  const snapshot = written.find((w) => w.kind === "snapshot");
+  if (snapshot?.rows !== spec.userCount) throw new Error(`the analytics lane wrote ${snapshot?.rows ?? 0} snapshot rows for ${spec.userCount} users`);
+  const total = (pick: (t: LaneTiming) => number | undefined) => times.reduce((sum, t) => sum + (pick(t) ?? 0), 0);
+  return {
+    wallTimeInMs: total((t) => t.wallTimeInMs),
+    cpuInMs: total((t) => t.cpuInMs),
+    ...(times.every((t) => t.storeBusyInMs !== undefined) ? { storeBusyInMs: total((t) => t.storeBusyInMs) } : {}),
+    sets: written.length,
+    rows: written.reduce((sum, w) => sum + w.rows, 0),
+    files: written.reduce((sum, w) => sum + w.files, 0),
+    bytes: written.reduce((sum, w) => sum + w.bytes, 0),
+    seedWallTimeInMs,
   };
 }
 
@@ -213,6 +269,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioMeasureme
       work = await fullSync(spec);
       break;
     case "full-round":
+    case "full-round-lane":
       work = await fullRound(spec, table);
       break;
     case "read-ceiling":

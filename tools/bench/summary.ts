@@ -5,6 +5,7 @@
  * targets, each met or not. Pure functions: no I/O, no clock.
  */
 import type { DeltaBenchResult } from "./deltaBench.js";
+import { compareLaneCost, laneTargets, type LaneCostComparison } from "./laneCost.js";
 import { GRAPH_PAGE_SIZE, type BenchEnvironment, type BenchOptions, type RunRecord, type ScenarioKind, type TenantRequestCounts } from "./types.js";
 
 export interface Spread {
@@ -108,7 +109,9 @@ export interface TargetResult {
     | "full-round-graph-requests"
     | "full-round-time"
     | "full-round-batches"
-    | "bottleneck-ratio";
+    | "bottleneck-ratio"
+    | "lane-time"
+    | "lane-rss";
   target: string;
   status: TargetStatus;
   /** What was measured, in words and numbers. */
@@ -126,6 +129,8 @@ export interface BenchResults {
   comparisons: Comparison[];
   /** Every full-sync and full-round run's bottleneck ratio (absent in results of benchmarks before it). */
   bottlenecks?: BottleneckRatio[];
+  /** The analytics lane's cost per size and latency: the full round with and without it (absent when the lane variant did not run). */
+  laneCosts?: LaneCostComparison[];
   /** The scheduled full round per size and latency (absent in results of benchmarks that did not run it). */
   fullRounds?: FullRoundComparison[];
   targets: TargetResult[];
@@ -134,7 +139,7 @@ export interface BenchResults {
   notes: string[];
 }
 
-const KIND_ORDER: Record<ScenarioKind, number> = { "full-sync": 0, "full-round": 1, "read-ceiling": 2, "write-ceiling": 3, naive: 4 };
+const KIND_ORDER: Record<ScenarioKind, number> = { "full-sync": 0, "full-round": 1, "full-round-lane": 2, "read-ceiling": 3, "write-ceiling": 4, naive: 5 };
 
 /** Graph requests a full round of `userCount` users may make: ⌈N / 999⌉ pages of `/users`, one `$deltatoken=latest`, one spare. */
 export function fullRoundGraphTarget(userCount: number): number {
@@ -397,7 +402,7 @@ export function evaluateTargets(
   }
   const memory = verdict(memoryParts);
   // The write ceiling uses no Graph; a full-round process is warm by design (its seed run took the token).
-  const cold = runs.filter((r) => r.kind !== "write-ceiling" && r.kind !== "full-round");
+  const cold = runs.filter((r) => r.kind !== "write-ceiling" && r.kind !== "full-round" && r.kind !== "full-round-lane");
   const tokenCounts = [...new Set(cold.map((r) => r.tenant.token))].sort((a, b) => a - b);
   const certificateCounts = [...new Set(cold.map((r) => r.tenant.certificateFetches))].sort((a, b) => a - b);
   const credentials = verdict(
@@ -433,6 +438,8 @@ export function buildResults(input: {
   const comparisons = compareScenarios(scenarios);
   const fullRounds = compareFullRounds(scenarios);
   const bottlenecks = bottleneckRatios(input.runs, scenarios);
+  const laneCosts = compareLaneCost(input.runs);
+  const measuresLane = input.options.scenarios.includes("full-round-lane");
   return {
     schemaVersion: 1,
     startedAt: input.startedAt.toISOString(),
@@ -444,7 +451,8 @@ export function buildResults(input: {
     comparisons,
     ...(fullRounds.length > 0 ? { fullRounds } : {}),
     ...(bottlenecks.length > 0 ? { bottlenecks } : {}),
-    targets: evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs, fullRounds, bottlenecks),
+    ...(laneCosts.length > 0 ? { laneCosts } : {}),
+    targets: [...evaluateTargets(scenarios, comparisons, input.runs, input.options.latencyInMs, fullRounds, bottlenecks), ...(measuresLane ? laneTargets(laneCosts) : [])],
     ...(input.incremental ? { incremental: input.incremental } : {}),
     notes: input.notes ?? [],
   };

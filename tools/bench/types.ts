@@ -12,15 +12,21 @@
  * - `read-ceiling`: the product's GraphUsersClient paging alone, nothing written.
  * - `write-ceiling`: the product's SnapshotStoreClient.upsertUsers page after page, nothing read.
  * - `naive`: every page read into memory, then one upsertEntity per user with a plain TableClient.
+ * - `full-round-lane`: the full round with the analytics lane set (USER_SYNC_EXPORT_STORAGE on
+ *   Azurite's blob service, USER_SYNC_EXPORT_CONTAINER), run right after `full-round` so that the
+ *   two are compared back to back (tools/bench/laneCost.ts).
  */
-export type ScenarioKind = "full-sync" | "full-round" | "read-ceiling" | "write-ceiling" | "naive";
+export type ScenarioKind = "full-sync" | "full-round" | "full-round-lane" | "read-ceiling" | "write-ceiling" | "naive";
 
 /** Graph's largest `$top` for the product's default select (what GraphUsersClient asks for). */
 export const GRAPH_PAGE_SIZE = 999;
 /** Table the naive baseline writes to. */
 export const NAIVE_TABLE = "naiveUsers";
 
-export const SCENARIO_KINDS: readonly ScenarioKind[] = ["full-sync", "full-round", "read-ceiling", "write-ceiling", "naive"];
+export const SCENARIO_KINDS: readonly ScenarioKind[] = ["full-sync", "full-round", "full-round-lane", "read-ceiling", "write-ceiling", "naive"];
+
+/** The container the lane variant writes to (created before each of its runs, deleted after). */
+export const LANE_CONTAINER = "bench-analytics-lane";
 
 /** What the parent asks one child process to run. Holds nothing secret (the connection string travels in SNAPSHOT_STORAGE). */
 export interface ScenarioSpec {
@@ -33,6 +39,8 @@ export interface ScenarioSpec {
   tenantDomain: string;
   /** host:port of Azurite, to tell table requests from the rest. */
   tableHost: string;
+  /** The lane variant: Azurite's table process, whose CPU time during the lane is the lane's read of the snapshot. */
+  azuritePid?: number;
 }
 
 /** Requests a child sent to the table service, counted at Node's HTTP client (diagnostics_channel). */
@@ -80,6 +88,26 @@ export interface FullRoundDetails {
   mirrorUsersWritten: number;
   swept: number;
   /** The unmeasured first run that seeded the snapshot and the mirror. */
+  seedWallTimeInMs: number;
+  /** The lane variant only: what the analytics lane did in the measured round (part of its wall time). */
+  lane?: LaneDetails;
+}
+
+/** The analytics lane's share of a measured round (`full-round-lane`). */
+export interface LaneDetails {
+  /** The lane's own time: SnapshotLane.catchUp, which runs after the round's promotion, under its lease. */
+  wallTimeInMs: number;
+  /** CPU time of the syncing process during the lane (reading the entities back, encoding Parquet, uploading). */
+  cpuInMs: number;
+  /** Azurite's table service's CPU time during the lane (serving the snapshot's read), where measured. */
+  storeBusyInMs?: number;
+  /** Sets written (a snapshot set, and change sets when the round changed anything). */
+  sets: number;
+  rows: number;
+  /** Parquet parts written, and their bytes (the manifests' `bytes`); manifest and `_SUCCESS` not included. */
+  files: number;
+  bytes: number;
+  /** The lane's time in the unmeasured seed run (it writes the seed's snapshot). */
   seedWallTimeInMs: number;
 }
 
