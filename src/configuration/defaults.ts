@@ -161,6 +161,12 @@ export const RETRY_DELAY_IN_SECONDS = 30;
  * it): also how long the message of a worker that died waits before another worker sees it.
  */
 export const MESSAGE_VISIBILITY_IN_SECONDS = 120;
+/**
+ * The longest a worker's free slot waits for others to free up before the worker receives messages
+ * for it (src/fanout/receivePacing.ts): the worker receives when half its slots are free, or after
+ * this wait, so that a receive brings several messages instead of one per run that ends.
+ */
+export const RECEIVE_BATCH_WAIT_IN_MS = 1000;
 /** The continuation of a paused tenant run is queued with this delay. */
 export const DEFAULT_CONTINUATION_DELAY_IN_SECONDS = 30;
 

@@ -56,7 +56,8 @@ export async function enqueueTenant(tenantId: string, options: EnqueueTenantOpti
   );
   if (marked === undefined) return { queued: false, reason: busy ?? "removed meanwhile" };
   try {
-    await queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: now.toISOString() });
+    // The row as the marker wrote it, with its new ETag: the run starts from it without reading it (src/fanout/carriedRow.ts).
+    await queue.sendTenantMessage({ tenantId, kind: "due", enqueuedAt: now.toISOString(), row: marked });
   } catch (error) {
     // Not queued after all: clear the marker so that the next try queues it.
     await changeTenantRecord(registry, tenantId, (current) => {

@@ -11,6 +11,8 @@ import { UserSyncError } from "../shared/errors.js";
 import { isAbortError, type OperationOptions } from "../shared/abort.js";
 import { STORAGE_REQUEST_TIMEOUT_CODE, storageRequestTimeoutPolicy } from "../tables/requestTimeoutPolicy.js";
 import { assertTenantGuid } from "../tenants/tenantId.js";
+import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
+import { parseCarriedRow } from "./carriedRow.js";
 
 /** The queue the scheduler fills and `tenantSync` / `worker` drain. */
 export const TENANT_QUEUE_NAME = "entra-user-sync-tenants";
@@ -18,6 +20,8 @@ export const TENANT_QUEUE_NAME = "entra-user-sync-tenants";
 export const POISON_QUEUE_NAME = `${TENANT_QUEUE_NAME}-poison`;
 /** host.json `extensions.queues.maxDequeueCount`; the worker applies the same (a test compares them). */
 export const MAX_DEQUEUE_COUNT = 5;
+/** The most messages one receive brings (the queue service's limit). */
+export const MAX_MESSAGES_PER_RECEIVE = 32;
 
 export interface TenantSyncMessage {
   tenantId: string;
@@ -29,6 +33,11 @@ export interface TenantSyncMessage {
    * that lease's expiry when the message was deferred. Such a message is never completed as skipped.
    */
   waitsForLeaseUntil?: string;
+  /**
+   * The tenant's registry row as the scheduler's marker wrote it, with that write's ETag
+   * (src/fanout/carriedRow.ts): the message's first run starts from it instead of reading the row.
+   */
+  row?: TenantRecord;
 }
 
 export interface TenantQueueClientOptions {
@@ -104,7 +113,7 @@ export class TenantQueueClient {
   /** Up to `count` (1–32) messages, each invisible to others for `visibilityTimeoutInSeconds`. */
   async receiveTenantMessages(count: number, visibilityTimeoutInSeconds: number, options: OperationOptions = {}): Promise<ReceivedTenantMessage[]> {
     const response = await this.#call("receiving tenant messages", () =>
-      this.queue.receiveMessages({ numberOfMessages: Math.min(32, Math.max(1, count)), visibilityTimeout: visibilityTimeoutInSeconds, abortSignal: options.abortSignal }),
+      this.queue.receiveMessages({ numberOfMessages: Math.min(MAX_MESSAGES_PER_RECEIVE, Math.max(1, count)), visibilityTimeout: visibilityTimeoutInSeconds, abortSignal: options.abortSignal }),
     );
     return response.receivedMessageItems.map(toReceived);
   }
@@ -177,14 +186,18 @@ export function parseTenantMessage(value: unknown): TenantSyncMessage | undefine
     }
   }
   if (typeof candidate !== "object" || candidate === null) return undefined;
-  const { tenantId, kind, enqueuedAt, waitsForLeaseUntil } = candidate as Record<string, unknown>;
+  const { tenantId, kind, enqueuedAt, waitsForLeaseUntil, row } = candidate as Record<string, unknown>;
   if (typeof tenantId !== "string" || (kind !== "due" && kind !== "continuation")) return undefined;
   try {
+    const id = assertTenantGuid(tenantId);
+    // A row that is not this tenant's (or has no ETag) is ignored: the run reads the row instead.
+    const carried = parseCarriedRow(row, id);
     return {
-      tenantId: assertTenantGuid(tenantId),
+      tenantId: id,
       kind,
       enqueuedAt: typeof enqueuedAt === "string" ? enqueuedAt : "",
       ...(typeof waitsForLeaseUntil === "string" ? { waitsForLeaseUntil } : {}),
+      ...(carried ? { row: carried } : {}),
     };
   } catch {
     return undefined;

@@ -132,8 +132,10 @@ class TenantMessageRun {
   async handle(): Promise<TenantSyncOutcome> {
     let ran: Ran;
     try {
-      // A message of a tenant removed meanwhile is dropped before anything is created.
-      this.#known.row = await this.#context.services.registry.getTenant(this.#tenantId, this.#signal);
+      // The row the scheduler's marker wrote, carried in a first delivery of its message: the run's
+      // start is written with its ETag (a row changed or removed meanwhile refuses it, and is read then).
+      // Without it, a message of a tenant removed meanwhile is dropped before anything is created.
+      this.#known.row = this.#carriedRow() ?? (await this.#context.services.registry.getTenant(this.#tenantId, this.#signal));
       if (this.#known.row === undefined) {
         this.#logger.warn("The tenant is no longer registered (tenants remove): its message is dropped.");
         return "dropped";
@@ -149,6 +151,11 @@ class TenantMessageRun {
       return answerHeldLease(this.#message, ran.held, { registry: services.registry, queue, logger: this.#logger, dequeueCount });
     }
     return this.#ended(ran.result);
+  }
+
+  /** The row carried in the message, on its first delivery only (a retry's row has changed since: the failure was recorded). */
+  #carriedRow(): KnownTenantRow["row"] {
+    return this.#context.dequeueCount <= 1 ? this.#message.row : undefined;
   }
 
   /** The tenant's due work under its lease, with telemetry (when APPLICATIONINSIGHTS_CONNECTION_STRING is set) with the tenant as a dimension. */

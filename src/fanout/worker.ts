@@ -14,9 +14,10 @@ import type { Logger } from "../shared/logger.js";
 import type { RunControl } from "../sync/snapshotPorts.js";
 import { nextOccurrence } from "../sync/dueWork.js";
 import { scheduleDueTenants, type ScheduleResult } from "./scheduler.js";
-import { MAX_DEQUEUE_COUNT, type ReceivedTenantMessage } from "./tenantQueue.js";
+import { MAX_DEQUEUE_COUNT, MAX_MESSAGES_PER_RECEIVE, type ReceivedTenantMessage } from "./tenantQueue.js";
 import { handleTenantSyncMessage, tenantLogger, type TenantSyncOutcome } from "./tenantSyncHandler.js";
-import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS, MESSAGE_VISIBILITY_IN_SECONDS, RETRY_DELAY_IN_SECONDS } from "../configuration/defaults.js";
+import { DEFAULT_CONTINUATION_DELAY_IN_SECONDS, MESSAGE_VISIBILITY_IN_SECONDS, RECEIVE_BATCH_WAIT_IN_MS, RETRY_DELAY_IN_SECONDS } from "../configuration/defaults.js";
+import { ReceivePacing } from "./receivePacing.js";
 
 
 /** `abortSignal`: when stopping, messages under way finish (or pause at their next checkpoint with this signal). */
@@ -41,6 +42,8 @@ export interface RunWorkerOptions extends OperationOptions {
   /** How long a failed message stays invisible before its next attempt. Default RETRY_DELAY_IN_SECONDS. */
   retryDelayInSeconds?: number;
   runControl?: RunControl;
+  /** The longest a free slot waits for others before the worker receives for it. Default RECEIVE_BATCH_WAIT_IN_MS. */
+  receiveBatchWaitInMs?: number;
   /** Longest wait between polls of an empty queue. Default 10 s (1 s with `once`). */
   maxPollingIntervalInMs?: number;
   /** Called after each of the schedule's passes (scheduleExpression) with what it queued and skipped. */
@@ -144,12 +147,21 @@ export class TenantQueueWorker {
     const signal = this.#signal;
     const active = new Set<Promise<void>>();
     const maxWait = options.maxPollingIntervalInMs ?? (options.once ? 1000 : 10_000);
+    // Receives bring several messages: when half the slots are free, or a slot waited long enough.
+    const pacing = new ReceivePacing({ concurrency: options.concurrency, batchWaitInMs: options.receiveBatchWaitInMs ?? RECEIVE_BATCH_WAIT_IN_MS, drainedPollInMs: maxWait });
     let wait = 100;
     while (!signal?.aborted) {
       const room = options.concurrency - active.size;
+      const hold = pacing.waitInMs(active.size);
+      if (room > 0 && hold > 0) {
+        // A run's end may free the slots it waits for (or end the last run): woken by it, or after the wait.
+        await Promise.race([...active, sleep(hold, undefined, signal ? { signal } : {}).catch(() => undefined)]);
+        continue;
+      }
       const received = room > 0 ? await this.#receive(room) : [];
       // Stopping: no new messages; the runs under way finish below.
       if (received === undefined) break;
+      if (room > 0) pacing.received(Math.min(room, MAX_MESSAGES_PER_RECEIVE), received.length);
       for (const message of received) {
         const task = this.#handle(message).finally(() => active.delete(task));
         active.add(task);

@@ -18,6 +18,15 @@ import type { OperationOptions } from "../shared/abort.js";
 
 export type RunsReadOptions = OperationOptions;
 
+/** Rows a page of readDueRecords holds: an unfinished run or two, and the pointer. */
+const DUE_RECORDS_PAGE_SIZE = 8;
+
+function decodeLatest(entity: LatestEntity): LatestSnapshot {
+  const latest: LatestSnapshot = { snapshotId: entity.snapshotId, runId: entity.runId, completedAt: entity.completedAt, userCount: numberOf(entity.userCount) };
+  if (entity.startedAt instanceof Date) latest.startedAt = entity.startedAt;
+  return latest;
+}
+
 export interface ListRunsOptions extends RunsReadOptions {
   /** Stop after this many runs. */
   maxResults?: number;
@@ -76,6 +85,28 @@ export class RunsTable {
     );
   }
 
+  /**
+   * What is due reads, in one query of the runs partition: the newest unfinished run (`running` or
+   * `paused`) and the latest snapshot's pointer. The range is the one the query of unfinished runs
+   * scans anyway (every run row, RowKey below `latest`), with the pointer at its end; a page holds
+   * a few rows, so one request answers unless several runs are left unfinished.
+   */
+  async readDueRecords(options: RunsReadOptions = {}): Promise<{ latest: LatestSnapshot | undefined; unfinished: SyncRunRecord | undefined }> {
+    const filter = odata`PartitionKey eq ${RUNS_PARTITION} and RowKey le ${LATEST_ROW} and (RowKey eq ${LATEST_ROW} or status eq ${"running"} or status eq ${"paused"})`;
+    let unfinished: SyncRunRecord | undefined;
+    // The pointer sorts after every run: once it is read, nothing is left to read.
+    for await (const entity of queryEntities<RunEntity | LatestEntity>(this.#table, this.#storage, "reading the latest snapshot and unfinished runs", {
+      filter,
+      abortSignal: options.abortSignal,
+      pageSize: DUE_RECORDS_PAGE_SIZE,
+      tableMayNotExist: true,
+    })) {
+      if (entity.kind === "latest") return { latest: decodeLatest(entity), unfinished };
+      if (entity.kind === "run") unfinished ??= decodeRun(entity);
+    }
+    return { latest: undefined, unfinished };
+  }
+
   async *#list(filter: string, operation: string, options: ListRunsOptions): AsyncIterableIterator<SyncRunRecord> {
     const maxResults = options.maxResults ?? Number.POSITIVE_INFINITY;
     if (maxResults <= 0) return;
@@ -96,10 +127,7 @@ export class RunsTable {
   /** The latest complete snapshot, or undefined when no run has completed yet. */
   async getLatestSnapshot(options: RunsReadOptions = {}): Promise<LatestSnapshot | undefined> {
     const entity = await this.getLatestEntity(options.abortSignal);
-    if (!entity) return undefined;
-    const latest: LatestSnapshot = { snapshotId: entity.snapshotId, runId: entity.runId, completedAt: entity.completedAt, userCount: numberOf(entity.userCount) };
-    if (entity.startedAt instanceof Date) latest.startedAt = entity.startedAt;
-    return latest;
+    return entity ? decodeLatest(entity) : undefined;
   }
 
   /** The pointer entity with its ETag, or undefined (no pointer, or no runs table yet). */

@@ -216,6 +216,11 @@ export class SnapshotStoreClient {
   listUnfinishedRuns(options: ListRunsOptions = {}): AsyncIterableIterator<SyncRunRecord> {
     return this.#runs.listUnfinishedRuns(options);
   }
+  /** The latest snapshot's pointer and the newest unfinished run, in one request (what is due: RunsTable.readDueRecords). */
+  readDueRecords(options: RunsReadOptions = {}): Promise<{ latest: LatestSnapshot | undefined; unfinished: SyncRunRecord | undefined }> {
+    return this.#runs.readDueRecords(options);
+  }
+
   getLatestSnapshot(options: RunsReadOptions = {}): Promise<LatestSnapshot | undefined> {
     return this.#runs.getLatestSnapshot(options);
   }

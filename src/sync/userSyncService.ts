@@ -371,11 +371,10 @@ export class UserSyncService {
   /** What is due, and the mirror round its saved state gives with it (one read of each). */
   async #decideDue(options: OperationOptions & { full?: boolean; now?: Date }, reads?: RunReads): Promise<DecidedDue> {
     const signal = { abortSignal: options.abortSignal };
-    const latest = await this.store.getLatestSnapshot(signal);
+    // The pointer and the newest unfinished run in one query.
+    const { latest, unfinished } = await this.store.readDueRecords(signal);
     // The pointer keeps its run's start; a pointer written before it did sends us to the run.
     const latestSnapshotStartedAt = latest ? (latest.startedAt ?? (await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
-    let unfinished: SyncRunRecord | undefined;
-    for await (const run of this.store.listUnfinishedRuns({ maxResults: 1, ...signal })) unfinished ??= run;
     const hasUnfinishedSnapshot = unfinished !== undefined;
     const state = await this.mirror.getDeltaState(signal);
     if (reads) Object.assign(reads, { unfinishedSnapshot: unfinished ?? null, latestSnapshot: latest ?? null, deltaState: state ?? null } satisfies RunReads);

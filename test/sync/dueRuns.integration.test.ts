@@ -59,7 +59,8 @@ describe("runDue", () => {
       expect(await service.whatIsDue({ now })).toEqual({ snapshot: undefined, mirrorFull: undefined });
       expect(getRun).not.toHaveBeenCalled();
       const { startedAt: _kept, ...older } = latest;
-      vi.spyOn(clients.store, "getLatestSnapshot").mockResolvedValueOnce(older);
+      const records = await clients.store.readDueRecords();
+      vi.spyOn(clients.store, "readDueRecords").mockResolvedValueOnce({ ...records, latest: older });
       expect(await service.whatIsDue({ now })).toEqual({ snapshot: undefined, mirrorFull: undefined });
       expect(getRun.mock.calls.map(([runId]) => runId)).toEqual([latest.runId]);
     } finally {

@@ -99,6 +99,7 @@ describe("run telemetry", () => {
     const calls = {
       latest: vi.spyOn(clients.store, "getLatestSnapshot"),
       unfinished: vi.spyOn(clients.store, "listUnfinishedRuns"),
+      dueRecords: vi.spyOn(clients.store, "readDueRecords"),
       snapshotRun: vi.spyOn(clients.store, "getRun"),
       state: vi.spyOn(clients.mirror, "getDeltaState"),
     };
@@ -107,10 +108,18 @@ describe("run telemetry", () => {
     try {
       for (const spy of Object.values(calls)) spy.mockClear();
       await withRunTelemetry(clients, { trigger: "timer", logger: log.logger, now: () => end }, (reads) => service.runDue(log.logger, { trigger: "timer", reads }));
-      // Once each, by what is due, under the lease (before: 2, 2, 3 and the snapshot's run 1).
-      expect({ latest: calls.latest.mock.calls.length, unfinished: calls.unfinished.mock.calls.length, state: calls.state.mock.calls.length, snapshotRun: calls.snapshotRun.mock.calls.length }).toEqual({
-        latest: 1,
-        unfinished: 1,
+      // Once each, by what is due, under the lease (before: 2, 2, 3 and the snapshot's run 1); the
+      // pointer and the unfinished runs in one query (readDueRecords), not read apart.
+      expect({
+        latest: calls.latest.mock.calls.length,
+        unfinished: calls.unfinished.mock.calls.length,
+        dueRecords: calls.dueRecords.mock.calls.length,
+        state: calls.state.mock.calls.length,
+        snapshotRun: calls.snapshotRun.mock.calls.length,
+      }).toEqual({
+        latest: 0,
+        unfinished: 0,
+        dueRecords: 1,
         state: 1,
         snapshotRun: 0,
       });

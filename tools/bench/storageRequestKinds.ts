@@ -70,6 +70,7 @@ export function classifyStorageRequest(request: StorageRequest): ClassifiedReque
   if (suffix === "Runs") {
     if (rowKey === "lease") return { kind: "lease", operation: `lease: ${request.method === "POST" ? "take (insert)" : request.method === "DELETE" ? "release (delete)" : request.method === "GET" ? "read" : "renew or take over (replace)"}`, tenantTables };
     if (rowKey === "latest") return { kind: "run records", operation: `run records: ${what} the latest snapshot's pointer`, tenantTables };
+    if (request.method === "GET" && !keys && request.query.includes("RowKey eq 'latest'")) return { kind: "run records", operation: "run records: query the latest snapshot's pointer and unfinished snapshot runs", tenantTables };
     if (request.method === "GET" && !keys) return { kind: "run records", operation: `run records: query snapshot runs${request.query.includes("status eq 'running'") ? " (unfinished)" : ""}`, tenantTables };
     return { kind: "run records", operation: `run records: ${what} a snapshot run`, tenantTables };
   }
