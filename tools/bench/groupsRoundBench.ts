@@ -55,6 +55,9 @@ export interface CliMeasure {
   seconds: number;
   cpuSeconds: number;
   peakRssMib: number;
+  /** The V8 heap's peak, used and live after a full collection (heapSampler.ts), when it reported. */
+  peakHeapUsedMib?: number;
+  peakHeapAfterFullGcMib?: number;
 }
 
 export interface GroupsRoundResult {
@@ -97,7 +100,8 @@ async function measured(args: string[], env: NodeJS.ProcessEnv, cli: string, cou
   const run = await runCli(args, env, { cli, measure: true, countStdout, keepStdout: !countStdout });
   const seconds = (performance.now() - started) / 1000;
   if (run.code !== 0) throw new Error(`\`${args.join(" ")}\` exited ${run.code}: ${run.stderr.trim()}`);
-  return { run, measure: { seconds, cpuSeconds: run.cpuSeconds, peakRssMib: run.peakRssKb / 1024 } };
+  const heap = run.heap ? { peakHeapUsedMib: run.heap.peakHeapUsedBytes / 1024 / 1024, peakHeapAfterFullGcMib: run.heap.peakHeapAfterFullGcBytes / 1024 / 1024 } : {};
+  return { run, measure: { seconds, cpuSeconds: run.cpuSeconds, peakRssMib: run.peakRssKb / 1024, ...heap } };
 }
 
 /** Half the changes remove a user member, half add a user that was not one; spread over the groups. */
@@ -200,6 +204,7 @@ function targetsOf(result: Omit<GroupsRoundResult, "targets">): GroupsRoundResul
 
 const n = (value: number) => value.toLocaleString("en-US");
 const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+const heapOf = (m: CliMeasure) => (m.peakHeapUsedMib === undefined ? "" : ` (heap: peak used ${Math.round(m.peakHeapUsedMib)} MiB, live after a full GC ${Math.round(m.peakHeapAfterFullGcMib ?? 0)} MiB)`);
 
 export function formatGroupsRound(result: GroupsRoundResult): string {
   const { options: o, readCeiling: c, full, incremental, closure } = result;
@@ -209,9 +214,9 @@ export function formatGroupsRound(result: GroupsRoundResult): string {
     `  ${result.startedAt}, ${result.revision}, ${result.cpuCount} cores, load average ${load(result.loadAverage.atStart)} at start, ${load(result.loadAverage.atEnd)} at end`,
     `  read ceiling          ${s(c.seconds)} (users ${s(c.usersSeconds)}, groups ${s(c.groupsSeconds)}): ${n(c.pages)} pages (${n(c.userPages)} users, ${n(c.groupPages)} groups delta, ${n(c.membershipLinks)} member links)`,
     `  full round            ${s(full.seconds)} = ${full.ratioToReadCeiling.toFixed(2)} × read ceiling; bottleneck ratio ${full.bottleneckRatio.toFixed(2)} (bound: ${full.bound}; Azurite CPU ${s(full.azuriteCpuSeconds)}, own CPU ${s(full.cpuSeconds)})`,
-    `                        ${n(full.graph.total)} Graph requests (${n(full.graph.users)} users, ${n(full.graph.groups)} groups); peak RSS ${Math.round(full.peakRssMib)} MiB`,
+    `                        ${n(full.graph.total)} Graph requests (${n(full.graph.users)} users, ${n(full.graph.groups)} groups); peak RSS ${Math.round(full.peakRssMib)} MiB${heapOf(full)}`,
     `  incremental round     ${s(incremental.seconds)} after ${incremental.changesMade} membership changes: ${incremental.graph.total} Graph requests (${incremental.graph.users} users, ${incremental.graph.groups} groups); peak RSS ${Math.round(incremental.peakRssMib)} MiB`,
-    `  nested closure        ${s(closure.seconds)}: ${n(closure.lines)} lines (${Math.round(closure.bytes / 1024 / 1024)} MiB) from \`export --latest --memberships --transitive\`; peak RSS ${Math.round(closure.peakRssMib)} MiB`,
+    `  nested closure        ${s(closure.seconds)}: ${n(closure.lines)} lines (${Math.round(closure.bytes / 1024 / 1024)} MiB) from \`export --latest --memberships --transitive\`; peak RSS ${Math.round(closure.peakRssMib)} MiB${heapOf(closure)}`,
     ...result.targets.map((t) => `  ${t.met ? "met    " : "NOT met"}  ${t.target}: ${t.value}`),
     "",
   ].join("\n");
