@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { StringDecoder } from "node:string_decoder";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { HeapReport } from "./heapSampler.js";
@@ -26,6 +27,9 @@ export interface ChildRun {
   stderr: string;
   /** Its stdout (the command's summary), when `keepStdout` was set. */
   stdout: string;
+  /** Bytes and lines it wrote to stdout, when `countStdout` was set (the output itself is dropped). */
+  stdoutBytes: number;
+  stdoutLines: number;
 }
 
 /** CPU seconds a process has used (processCpu.ts); 0 where there is none. */
@@ -38,6 +42,8 @@ export interface RunCliOptions {
   measure?: boolean;
   /** Keep the child's stdout (the command's summary). */
   keepStdout?: boolean;
+  /** Count the bytes and lines of the child's stdout without keeping it (an export's output). */
+  countStdout?: boolean;
   /** Extra Node options before the CLI (e.g. --cpu-prof). */
   nodeArgs?: string[];
   /** The compiled CLI to run (default CLI). */
@@ -55,7 +61,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunCliOp
     const nodeArgs = [...(measure ? ["--import", heapSamplerOf(cli)] : []), ...(options.nodeArgs ?? [])];
     const child = spawn(process.execPath, [...nodeArgs, cli, ...args], {
       env: heapFile ? { ...env, BENCH_HEAP_REPORT: heapFile } : env,
-      stdio: ["ignore", options.keepStdout ? "pipe" : "ignore", "pipe"],
+      stdio: ["ignore", options.keepStdout || options.countStdout ? "pipe" : "ignore", "pipe"],
     });
     let stderr = "";
     let stdout = "";
@@ -67,7 +73,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunCliOp
       partial = lines.pop() ?? "";
       for (const line of lines) options.onStderrLine(line);
     });
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    const decoder = new StringDecoder("utf8");
+    let stdoutBytes = 0;
+    let stdoutLines = 0;
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (options.keepStdout) stdout += decoder.write(chunk);
+      stdoutBytes += chunk.length;
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) stdoutLines += 1;
+    });
     let peakRssKb = 0;
     let cpuSeconds = 0;
     const sample = () => {
@@ -96,7 +109,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunCliOp
         }
         rmSync(folder!, { recursive: true, force: true });
       }
-      resolve({ code: code ?? 1, peakRssKb, cpuSeconds, heap, stderr, stdout });
+      resolve({ code: code ?? 1, peakRssKb, cpuSeconds, heap, stderr, stdout, stdoutBytes, stdoutLines });
     });
   });
 }

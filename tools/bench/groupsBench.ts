@@ -1,14 +1,21 @@
 /**
- * The groups benchmark's nested-membership part (issue 29, item 9): the transitive closure of a
+ * `npm run bench:groups` (issue 29, item 9). By default the groups round itself, through the
+ * compiled CLI against Azurite and the simulated tenant (groupsRoundBench.ts): Graph requests of a
+ * full and an incremental round, peak RSS of the sync and of the nested closure's export, time
+ * against the read ceiling. With `--in-process`, the nested-membership part alone, below.
+ *
+ *   npm run bench:groups                                                         # the issue's size (long: run it once)
+ *   npm run bench:groups -- --users 10000 --groups 1000 --edges 100000           # a tenth of it
+ *   node dist/tools/bench/groupsBench.js --users 200 --groups 20 --edges 1000 --json   # a smoke run, one JSON object
+ *
+ * The in-process part: the transitive closure of a
  * generated directory (groupsScenario.ts; by default the issue's 100,000 users, 10,000 groups and
  * 1,000,000 direct edges nested to depth 5), computed and written as `export --memberships
  * --transitive` writes it (JSON Lines, to a sink that only counts), in this process. Reports the
  * time to read the edges, the time of the walk and the lines, the memberships, and the process's
  * peak RSS (maxRSS: the whole process, Node itself included) against the issue's 512 MiB.
  *
- *   npm run bench:groups                                   # the issue's size (run it once: the machine may be shared)
- *   node dist/tools/bench/groupsBench.js --users 2000 --groups 200 --edges 20000   # a smoke run
- *   node dist/tools/bench/groupsBench.js --json            # one JSON object
+ *   node dist/tools/bench/groupsBench.js --in-process --users 2000 --groups 200 --edges 20000
  *
  * The edges are streamed from the generator (as a store's partition reads would be), never held as
  * objects; the Graph requests and table writes of a groups round are not part of this measurement.
@@ -20,6 +27,7 @@ import { parseArgs } from "node:util";
 import { writeTransitiveMemberships } from "../../src/cli/groupExportFormats.js";
 import type { GroupDataSource, MembershipEdge } from "../../src/kinds/membershipPorts.js";
 import { ISSUE_GROUPS_SCENARIO, scenarioEdges, type GroupsScenario } from "./groupsScenario.js";
+import { benchGroupsRound, formatGroupsRound } from "./groupsRoundBench.js";
 
 export const PEAK_RSS_CEILING_BYTES = 512 * 1024 * 1024;
 
@@ -89,19 +97,49 @@ export function formatGroupClosure(result: GroupClosureResult): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({
-    options: { users: { type: "string" }, groups: { type: "string" }, edges: { type: "string" }, depth: { type: "string" }, json: { type: "boolean", default: false } },
+    options: {
+      users: { type: "string" },
+      groups: { type: "string" },
+      edges: { type: "string" },
+      depth: { type: "string" },
+      changes: { type: "string" },
+      latency: { type: "string" },
+      seed: { type: "string" },
+      "azurite-storage": { type: "string" },
+      "in-process": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
     strict: true,
   });
-  const whole = (name: keyof GroupsScenario, text: string | undefined): number => {
-    if (text === undefined) return ISSUE_GROUPS_SCENARIO[name];
+  const whole = (name: string, text: string | undefined, fallback: number, min = 1): number => {
+    if (text === undefined) return fallback;
     const value = Number(text);
-    if (!/^\d+$/.test(text) || value < 1 || value > 100_000_000) {
-      console.error(`groupsBench: --${name} must be a whole number from 1 to 100,000,000, not "${text}".`);
+    if (!/^\d+$/.test(text) || value < min || value > 100_000_000) {
+      console.error(`groupsBench: --${name} must be a whole number from ${min} to 100,000,000, not "${text}".`);
       process.exit(2);
     }
     return value;
   };
-  const scenario = { users: whole("users", values.users), groups: whole("groups", values.groups), edges: whole("edges", values.edges), depth: whole("depth", values.depth) };
-  const result = await measureGroupClosure(scenario);
-  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatGroupClosure(result));
+  const scenario: GroupsScenario = {
+    users: whole("users", values.users, ISSUE_GROUPS_SCENARIO.users),
+    groups: whole("groups", values.groups, ISSUE_GROUPS_SCENARIO.groups),
+    edges: whole("edges", values.edges, ISSUE_GROUPS_SCENARIO.edges),
+    depth: whole("depth", values.depth, ISSUE_GROUPS_SCENARIO.depth),
+  };
+  const storage = values["azurite-storage"] ?? "memory";
+  if (storage !== "memory" && storage !== "disk") {
+    console.error(`groupsBench: --azurite-storage must be memory or disk, not "${storage}".`);
+    process.exit(2);
+  }
+  if (values["in-process"]) {
+    const result = await measureGroupClosure(scenario);
+    process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatGroupClosure(result));
+  } else {
+    const options = { ...scenario, changes: whole("changes", values.changes, 100), latencyInMs: whole("latency", values.latency, 0, 0), seed: whole("seed", values.seed, 1), azuriteStorage: storage } as const;
+    const started = performance.now();
+    const progress = (line: string) => console.error(`${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
+    const result = await benchGroupsRound(options, progress);
+    process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatGroupsRound(result));
+    process.exit(result.targets.every((t) => t.met) ? 0 : 1);
+  }
 }

@@ -65,31 +65,42 @@ export function groupTree(groups: number, depth: number): GroupTree {
   };
 }
 
+/** A generated member by index (the simulated tenant maps indices to its own ids: tools/simulated-tenant/groups.ts). */
+export interface ScenarioMember {
+  kind: "user" | "group" | "device";
+  index: number;
+}
+
+/** The scenario's memberships, computed per group and slot (a GroupMemberLayout for the simulated tenant). */
+export interface ScenarioLayout {
+  memberCount(group: number): number;
+  memberAt(group: number, slot: number): ScenarioMember;
+  userSlot(group: number, userIndex: number): number | undefined;
+}
+
 /**
- * The direct edges, group by group in ascending id order (a group's members in no particular order): a group's child groups, an extra parent
- * for every tenth group of the level above the bottom (diamonds), an ancestor in every thousandth
- * bottom group (cycles), a device in every hundredth group, then its users: every user index
- * reached, each group's users distinct.
+ * The direct edges by group and slot: a group's child groups, an extra parent for every tenth group
+ * of the level above the bottom (diamonds), an ancestor in every thousandth bottom group (cycles),
+ * a device in every hundredth group, then its users: every user index reached, each group's users
+ * distinct. Holds the nested groups' lists (one entry per group edge), never the users'.
  */
-export function* scenarioEdges(scenario: GroupsScenario = ISSUE_GROUPS_SCENARIO): IterableIterator<MembershipEdge> {
+export function scenarioLayout(scenario: GroupsScenario = ISSUE_GROUPS_SCENARIO): ScenarioLayout {
   const { users, groups, depth } = scenario;
   const tree = groupTree(groups, depth);
   const children: number[][] = Array.from({ length: groups }, () => []);
   for (let g = 1; g < groups; g += 1) children[tree.parentOf(g)!]!.push(g);
   const bottom = depth - 1;
-  const extra: number[][] = Array.from({ length: groups }, () => []);
+  const containsAlso: number[][] = Array.from({ length: groups }, () => []);
   if (depth >= 3) {
     const above = depth - 2;
     const parents = tree.starts[above]! - tree.starts[above - 1]!;
     for (let g = tree.starts[above]!, i = 0; g < tree.starts[above + 1]!; g += 1, i += 1) {
       if (i % 10 !== 0) continue;
       const second = tree.starts[above - 1]! + ((tree.parentOf(g)! - tree.starts[above - 1]! + 1) % parents);
-      if (second !== tree.parentOf(g)) extra[g]!.push(second); // a second parent: `second` contains g too
+      if (second !== tree.parentOf(g)) containsAlso[second]!.push(g); // a second parent: `second` contains g too
     }
   }
-  const containsAlso: number[][] = Array.from({ length: groups }, () => []);
-  for (let g = 0; g < groups; g += 1) for (const parent of extra[g]!) containsAlso[parent]!.push(g);
-  const groupEdges = (g: number): number[] => {
+  const nestedOf: number[][] = Array.from({ length: groups }, (_, g) => {
     const nested = [...children[g]!, ...containsAlso[g]!];
     if (tree.levelOf(g) === bottom && (g - tree.starts[bottom]!) % 1000 === 0 && depth >= 2) {
       let ancestor = g;
@@ -97,24 +108,63 @@ export function* scenarioEdges(scenario: GroupsScenario = ISSUE_GROUPS_SCENARIO)
       nested.push(ancestor);
     }
     return nested.sort((a, b) => a - b);
-  };
+  });
+  const hasDevice = (g: number) => g % 100 === 0;
   let fixed = 0;
-  for (let g = 0; g < groups; g += 1) fixed += groupEdges(g).length + (g % 100 === 0 ? 1 : 0);
+  for (let g = 0; g < groups; g += 1) fixed += nestedOf[g]!.length + (hasDevice(g) ? 1 : 0);
   const userEdges = Math.max(0, scenario.edges - fixed);
   if (userEdges / groups > users) throw new Error("more user edges than a group can have distinct users");
   const base = Math.floor(userEdges / groups);
   const remainder = userEdges % groups;
-  // A stride prime to `users` (odd, not a multiple of 5 or of any factor of users) gives distinct users within a group.
+  // A stride prime to `users` gives distinct users within a group.
   let stride = 4729;
   while (gcd(stride, users) !== 1) stride += 2;
-  for (let g = 0; g < groups; g += 1) {
+  const inverse = modularInverse(stride % users, users);
+  const firstUserSlot = (g: number) => nestedOf[g]!.length + (hasDevice(g) ? 1 : 0);
+  const userCountOf = (g: number) => base + (g < remainder ? 1 : 0);
+  const startOf = (g: number) => (g * 7919) % users;
+  return {
+    memberCount: (g) => firstUserSlot(g) + userCountOf(g),
+    memberAt: (g, slot) => {
+      const nested = nestedOf[g]!;
+      if (slot < nested.length) return { kind: "group", index: nested[slot]! };
+      if (hasDevice(g) && slot === nested.length) return { kind: "device", index: g };
+      const k = slot - firstUserSlot(g);
+      return { kind: "user", index: Number((BigInt(startOf(g)) + BigInt(k) * BigInt(stride)) % BigInt(users)) };
+    },
+    userSlot: (g, userIndex) => {
+      const k = Number((BigInt((userIndex - startOf(g) + users) % users) * BigInt(inverse)) % BigInt(users));
+      return k < userCountOf(g) ? firstUserSlot(g) + k : undefined;
+    },
+  };
+}
+
+/** The direct edges, group by group in ascending id order (scenarioLayout's members, slot by slot). */
+export function* scenarioEdges(scenario: GroupsScenario = ISSUE_GROUPS_SCENARIO): IterableIterator<MembershipEdge> {
+  const layout = scenarioLayout(scenario);
+  const idOf = (member: ScenarioMember) => (member.kind === "user" ? userId(member.index) : member.kind === "group" ? groupId(member.index) : deviceId(member.index));
+  for (let g = 0; g < scenario.groups; g += 1) {
     const id = groupId(g);
-    for (const child of groupEdges(g)) yield { groupId: id, memberId: groupId(child), memberType: "group" };
-    if (g % 100 === 0) yield { groupId: id, memberId: deviceId(g), memberType: "device" };
-    const count = base + (g < remainder ? 1 : 0);
-    const start = (g * 7919) % users;
-    for (let k = 0; k < count; k += 1) yield { groupId: id, memberId: userId((start + k * stride) % users), memberType: "user" };
+    const count = layout.memberCount(g);
+    for (let slot = 0; slot < count; slot += 1) {
+      const member = layout.memberAt(g, slot);
+      yield { groupId: id, memberId: idOf(member), memberType: member.kind };
+    }
   }
+}
+
+/** x with a·x ≡ 1 (mod m), for a prime to m. */
+function modularInverse(a: number, m: number): number {
+  if (m === 1) return 0;
+  let [oldR, r] = [BigInt(a), BigInt(m)];
+  let [oldS, s] = [1n, 0n];
+  while (r !== 0n) {
+    const q = oldR / r;
+    [oldR, r] = [r, oldR - q * r];
+    [oldS, s] = [s, oldS - q * s];
+  }
+  const big = BigInt(m);
+  return Number(((oldS % big) + big) % big);
 }
 
 function gcd(a: number, b: number): number {

@@ -10,6 +10,10 @@
  * - every other group has 3–10 users picked from the seed, and members of the other kinds: a
  *   device (g mod 3 = 1), a service principal (g mod 3 = 2), an organizational contact (g mod 4 = 3).
  *
+ * A `layout` (SimulatedGroupsOptions) replaces the generated memberships (the groups' properties
+ * stay generated): the benchmark's directory of many members per group, computed per slot, never
+ * held (tools/bench/groupsScenario.ts).
+ *
  * Every member has a slot in its group: generated members first, then added ones in the order they
  * were added; a removed member keeps its slot (and gets it back when it comes back), so that paging
  * by slot is stable while the directory changes.
@@ -63,6 +67,22 @@ export interface SimulatedGroupsOptions {
   count: number;
   /** Members of group 0 (users 0..n−1, at most the users there are). Default 20,000. */
   largeGroupMembers?: number;
+  /** Generated members from this layout instead of the tree above (largeGroupMembers then has no effect). */
+  layout?: GroupMemberLayout;
+}
+
+/** A generated member by index: user i (the users' ids), group i, or device i. */
+export interface LayoutMember {
+  kind: "user" | "group" | "device";
+  index: number;
+}
+
+/** Generated memberships computed per slot (memory independent of the number of members). */
+export interface GroupMemberLayout {
+  memberCount(group: number): number;
+  memberAt(group: number, slot: number): LayoutMember;
+  /** The slot of user `userIndex` among the group's generated members, or undefined when it is none. */
+  userSlot(group: number, userIndex: number): number | undefined;
 }
 
 /** What the groups need of the users: their count and ids. */
@@ -136,13 +156,15 @@ export class SimulatedGroups {
   #sequence = 0;
   /** Memberships a user's deletion removed, put back when the user is restored. */
   readonly #removedWithUser = new Map<string, string[]>();
+  readonly #layout: GroupMemberLayout | undefined;
 
   constructor(seed: number, users: UserIds, options: SimulatedGroupsOptions = { count: 0 }) {
     if (!Number.isSafeInteger(options.count) || options.count < 0) throw new Error(`groups.count must be a non-negative integer (got ${options.count}).`);
     this.#seed = seed;
     this.#users = users;
     this.groupCount = options.count;
-    this.largeGroupMemberCount = options.count === 0 ? 0 : Math.min(options.largeGroupMembers ?? 20_000, users.userCount);
+    this.#layout = options.layout;
+    this.largeGroupMemberCount = options.count === 0 || options.layout ? 0 : Math.min(options.largeGroupMembers ?? 20_000, users.userCount);
   }
 
   /** Changes made so far (the sequence number of the latest one). */
@@ -186,18 +208,27 @@ export class SimulatedGroups {
     return list;
   }
 
+  #layoutMember(member: LayoutMember): SimulatedMember {
+    if (member.kind === "user") return { type: "user", id: this.#users.userIdAt(member.index) };
+    if (member.kind === "group") return { type: "group", id: this.groupIdAt(member.index) };
+    return { type: "device", id: guidOf(`simulated-device:${this.#seed}:${member.index}`) };
+  }
+
   #generatedMemberCount(g: number | undefined): number {
     if (g === undefined) return 0;
+    if (this.#layout) return this.#layout.memberCount(g);
     return (g === 0 ? this.largeGroupMemberCount : 0) + this.#smallMembers(g).length;
   }
 
   #generatedMemberAt(g: number, slot: number): SimulatedMember {
+    if (this.#layout) return this.#layoutMember(this.#layout.memberAt(g, slot));
     if (g === 0 && slot < this.largeGroupMemberCount) return { type: "user", id: this.#users.userIdAt(slot) };
     return this.#smallMembers(g)[g === 0 ? slot - this.largeGroupMemberCount : slot]!;
   }
 
   #generatedSlotOf(g: number | undefined, member: SimulatedMember, userIndex?: number): number | undefined {
     if (g === undefined) return undefined;
+    if (this.#layout) return this.#layoutSlotOf(g, member, userIndex);
     if (g === 0 && member.type === "user") {
       if (userIndex !== undefined) return userIndex < this.largeGroupMemberCount ? userIndex : undefined;
       for (let i = 0; i < this.largeGroupMemberCount; i++) if (this.#users.userIdAt(i) === member.id) return i;
@@ -205,6 +236,14 @@ export class SimulatedGroups {
     }
     const at = this.#smallMembers(g).findIndex((m) => m.id === member.id);
     return at < 0 ? undefined : at + (g === 0 ? this.largeGroupMemberCount : 0);
+  }
+
+  #layoutSlotOf(g: number, member: SimulatedMember, userIndex: number | undefined): number | undefined {
+    const layout = this.#layout!;
+    if (member.type === "user" && userIndex !== undefined) return layout.userSlot(g, userIndex);
+    const count = layout.memberCount(g);
+    for (let slot = 0; slot < count; slot++) if (this.#layoutMember(layout.memberAt(g, slot)).id === member.id) return slot;
+    return undefined;
   }
 
   #generatedProperties(g: number): Record<string, unknown> {

@@ -31,7 +31,7 @@ export type { GeneratedCertificate } from "./pki.js";
 export type { FederatedIdentityCredential } from "./state.js";
 export type { FaultScript, ForeignHost, GraphFaultStep, GraphFaults, HeldRequests, TenantFaults } from "./faults.js";
 export type { SimulatedDirectory } from "./users.js";
-export type { MemberKind, SimulatedGroupRef, SimulatedGroups, SimulatedGroupsOptions, SimulatedMember, SimulatedMemberRef } from "./groups.js";
+export type { GroupMemberLayout, LayoutMember, MemberKind, SimulatedGroupRef, SimulatedGroups, SimulatedGroupsOptions, SimulatedMember, SimulatedMemberRef } from "./groups.js";
 export { MEMBER_KINDS, SIMULATED_GROUP_PROPERTIES } from "./groups.js";
 export { GROUP_READ_ROLES, MEMBER_LINKS_PER_PAGE } from "./groupsGraph.js";
 export type { DeltaScenario, DeltaTokenRefusal, DirectoryChanges, SimulatedUserRef } from "./delta.js";

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { MembershipGraph } from "../../../src/kinds/membershipClosure.js";
 import { formatGroupClosure, measureGroupClosure } from "../../../tools/bench/groupsBench.js";
-import { groupId, groupTree, ISSUE_GROUPS_SCENARIO, scenarioEdges, userId } from "../../../tools/bench/groupsScenario.js";
+import { groupId, groupTree, ISSUE_GROUPS_SCENARIO, scenarioEdges, scenarioLayout, userId } from "../../../tools/bench/groupsScenario.js";
 
 const SMALL = { users: 3_000, groups: 400, edges: 30_000, depth: 5 };
 
@@ -29,6 +29,19 @@ describe("the groups benchmark's directory", () => {
     const ids = edges.map((e) => e.groupId);
     expect(ids).toEqual([...ids].sort());
     expect([...scenarioEdges(SMALL)]).toEqual(edges);
+  });
+
+  it("finds a user's slot in a group from its index, and no slot for a user who is not a member", () => {
+    const layout = scenarioLayout(SMALL);
+    for (let g = 0; g < SMALL.groups; g += 37) {
+      const slots = new Map<number, number>();
+      for (let slot = 0; slot < layout.memberCount(g); slot++) {
+        const member = layout.memberAt(g, slot);
+        if (member.kind === "user") slots.set(member.index, slot);
+      }
+      expect(slots.size).toBeGreaterThan(0);
+      for (let user = 0; user < SMALL.users; user++) expect(layout.userSlot(g, user)).toBe(slots.get(user));
+    }
   });
 
   it("nests users exactly `depth` deep, with diamonds and cycles", async () => {
