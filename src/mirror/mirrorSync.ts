@@ -101,6 +101,13 @@ export interface RunMirrorSyncOptions extends OperationOptions {
   saved?: { state: VersionedDeltaState | undefined };
   /** Called with the delta state the round saved (and its ETag) once it is saved. */
   onStateSaved?: (saved: VersionedDeltaState) => void;
+  /**
+   * A forced full round continues one an earlier run stopped in (a snapshot run's groups pass
+   * continued from its checkpoint): reading starts at `startLink` (a nextLink of that round), and
+   * what this run writes carries that round's mark, so that the sweep spares what the earlier run
+   * marked. Graph refusing the link fails the round (the caller starts over).
+   */
+  continueFull?: { round: string; startLink: string; seenLinks?: readonly string[] };
 }
 
 /**
@@ -172,8 +179,8 @@ export class MirrorRound {
         return run;
       }
       if (run.mode === "full") {
-        round = run.runId;
-        deltaLink = await this.#full();
+        round = this.#options.continueFull?.round ?? run.runId;
+        deltaLink = await this.#full(round);
         fullRoundAt = this.#now();
       }
       await this.#succeed({ deltaLink: deltaLink!, select: run.select, round, savedAt: this.#now(), runId: run.runId, ...(fullRoundAt ? { fullRoundAt } : {}) }, saved?.etag);
@@ -233,21 +240,22 @@ export class MirrorRound {
   }
 
   /** The full round: every user read and written with the round's mark, then the sweep. */
-  async #full(): Promise<string> {
+  async #full(round: string): Promise<string> {
     const { delta, mirror, logger } = this.#deps;
     const run = this.#run;
     if (run.reason === "selectChanged") logger.info(`USER_SYNC_SELECT (or USER_SYNC_GROUPS, which adds manager) changed since the mirror's delta token was issued: the token was dropped and a full round runs.`);
     for (const p of delta.snapshotOnly ?? []) logger.info(`USER_SYNC_SELECT's ${p.name} is read by snapshots only, not by the mirror: ${p.reason}`);
-    const deltaLink = await this.#readRound(undefined, (page) => this.#applyFull(page));
-    run.swept = await mirror.sweep(run.runId, run.runId, this.#now(), this.#write);
-    await this.#deps.managers?.sweepMirror(run.runId, this.#write);
+    const continued = this.#options.continueFull;
+    const deltaLink = await this.#readRound(continued?.startLink, (page) => this.#applyFull(page, round), continued?.seenLinks);
+    run.swept = await mirror.sweep(round, run.runId, this.#now(), this.#write);
+    await this.#deps.managers?.sweepMirror(round, this.#write);
     return deltaLink;
   }
 
-  async #readRound(startLink: string | undefined, apply: (page: DeltaPage) => Promise<void>): Promise<string> {
+  async #readRound(startLink: string | undefined, apply: (page: DeltaPage) => Promise<void>, seenLinks?: readonly string[]): Promise<string> {
     const run = this.#run;
     let deltaLink: string | undefined;
-    for await (const page of this.#deps.delta.listDeltaPages({ counters: run.counters, ...this.#signal, ...(startLink ? { startLink } : {}) })) {
+    for await (const page of this.#deps.delta.listDeltaPages({ counters: run.counters, ...this.#signal, ...(startLink ? { startLink } : {}), ...(seenLinks ? { seenLinks } : {}) })) {
       run.pages += 1;
       run.itemsRead += page.items.length;
       await apply(page);
@@ -277,17 +285,17 @@ export class MirrorRound {
   }
 
   /** Full-round page: every user written whole (Replace) with the round's mark; removals as in an incremental page. */
-  async #applyFull(page: DeltaPage): Promise<void> {
+  async #applyFull(page: DeltaPage, round: string): Promise<void> {
     const run = this.#run;
     const items = lastPerId(page.items);
     const users = items.flatMap((i) => (i.kind === "user" ? [i.user] : []));
-    const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round: run.runId, runId: run.runId } satisfies MirrorUser }));
+    const writes: MirrorWrite[] = users.map((user) => ({ mode: "Replace", mirrorUser: { user, state: "present", round, runId: run.runId } satisfies MirrorUser }));
     const { skipped } = await this.#deps.mirror.applyWrites(writes, this.#write);
     this.#counters.recordSkipped(run, skipped);
     run.usersWritten += writes.length - skipped.length;
-    await this.#deps.managers?.writePage(MIRROR_EDGE_SCOPE, page.managers, { ...this.#write, round: run.runId });
+    await this.#deps.managers?.writePage(MIRROR_EDGE_SCOPE, page.managers, { ...this.#write, round });
     const removals = items.filter((i) => i.kind === "removed");
-    if (removals.length > 0) await this.#applyIncremental({ pageNumber: page.pageNumber, items: removals }, run.runId);
+    if (removals.length > 0) await this.#applyIncremental({ pageNumber: page.pageNumber, items: removals }, round);
   }
 
   /** The round completed: its change counts, the new delta state, the run recorded as succeeded. */

@@ -14,6 +14,36 @@ export interface SnapshotGroupsPart {
   error?: string;
 }
 
+/**
+ * Where a snapshot run's groups pass stands (docs/groups.md, "What a run does with groups"): saved
+ * on the run record after each committed `/groups/delta` page, so that a run continued from its
+ * checkpoint continues the pass from `nextLink` with the same round mark (the groups' mirror's
+ * full round sweeps what the whole pass did not mark). Removed when the groups part succeeds.
+ */
+export interface GroupsCheckpoint {
+  /** The `@odata.nextLink` after the last committed groups page. */
+  nextLink: string;
+  /** The round's mark: `_round` of the groups and edges the pass wrote into the mirror. */
+  round: string;
+  /** The groups' mirror run that wrote the last committed page. */
+  mirrorRunId: string;
+  /** Pages committed so far, over every run that carried the pass. */
+  pages: number;
+  /** Groups and edges written into the snapshot so far. */
+  groups: number;
+  edges: number;
+  /** Digests of the links of the newest committed pages (a loop across the pause is still caught). */
+  linkDigests?: string[];
+}
+
+/** Link digests kept with a groups checkpoint: with the next link, well inside one string column. */
+export const MAX_GROUPS_LINK_DIGESTS = 1000;
+
+function isGroupsCheckpoint(value: unknown): boolean {
+  const v = value as Partial<Record<keyof GroupsCheckpoint, unknown>> | null;
+  return typeof v?.nextLink === "string" && typeof v.round === "string" && typeof v.mirrorRunId === "string" && [v.pages, v.groups, v.edges].every((n) => typeof n === "number");
+}
+
 function isGroupsPart(value: unknown): boolean {
   const status = (value as { status?: unknown } | null)?.status;
   return status === "succeeded" || status === "failed";
@@ -89,6 +119,8 @@ export interface SyncRunRecord {
   mirrorRound?: SnapshotMirrorRound;
   /** The groups part of the run (USER_SYNC_GROUPS): what it wrote into the snapshot, or why it failed. */
   groups?: SnapshotGroupsPart;
+  /** Where the groups pass stands, while it is under way (every user page is committed then). */
+  groupsCheckpoint?: GroupsCheckpoint;
   /** When retention began deleting the snapshot's users (readers refuse it from then on). */
   snapshotDeletedAt?: Date;
   /** When retention finished deleting them. */
@@ -189,6 +221,8 @@ export type RunEntity = {
   mirrorRound?: string;
   /** SnapshotGroupsPart as JSON. */
   groups?: string;
+  /** GroupsCheckpoint as JSON. */
+  groupsCheckpoint?: string;
   snapshotDeletedAt?: Date;
   snapshotPurgedAt?: Date;
   /** LaneRunState as JSON. */
@@ -281,6 +315,10 @@ export function encodeRun(run: SyncRunRecord): RunEntity & Keys {
   if (run.stats.skipped.length > 0) entity.skipped = JSON.stringify(run.stats.skipped);
   if (run.mirrorRound) entity.mirrorRound = JSON.stringify(run.mirrorRound);
   if (run.groups) entity.groups = JSON.stringify({ ...run.groups, ...(run.groups.error !== undefined ? { error: boundedError(run.groups.error) } : {}) });
+  if (run.groupsCheckpoint) {
+    const { linkDigests, ...rest } = run.groupsCheckpoint;
+    entity.groupsCheckpoint = JSON.stringify({ ...rest, ...(linkDigests && linkDigests.length > 0 ? { linkDigests: linkDigests.slice(-MAX_GROUPS_LINK_DIGESTS) } : {}) });
+  }
   if (run.snapshotDeletedAt) entity.snapshotDeletedAt = run.snapshotDeletedAt;
   if (run.snapshotPurgedAt) entity.snapshotPurgedAt = run.snapshotPurgedAt;
   if (run.lane) entity.lane = encodeLaneState(run.lane);
@@ -329,6 +367,8 @@ export function decodeRun(entity: RunEntity): SyncRunRecord {
   if (lane) record.lane = { ...lane, at: new Date(lane.at) };
   const groups = parseJson<SnapshotGroupsPart | undefined>(entity.groups, undefined, isGroupsPart);
   if (groups) record.groups = groups;
+  const groupsCheckpoint = parseJson<GroupsCheckpoint | undefined>(entity.groupsCheckpoint, undefined, isGroupsCheckpoint);
+  if (groupsCheckpoint) record.groupsCheckpoint = groupsCheckpoint;
   return record;
 }
 

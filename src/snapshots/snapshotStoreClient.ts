@@ -33,7 +33,7 @@ export { WriterLease } from "./writerLease.js";
 export { type AcquireLeaseOptions } from "./leaseStore.js";
 export type { DeleteExpiredSnapshotsOptions, DeleteExpiredSnapshotsResult } from "./retention.js";
 export { MAX_ERROR_LENGTH, MAX_SKIPPED_RECORDED } from "./runRecords.js";
-export type { LaneRunState, LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
+export type { GroupsCheckpoint, LaneRunState, LatestSnapshot, LeaseInfo, RunCheckpoint, RunStats, SkippedUser, SyncRunRecord, SyncRunStatus, SyncTrigger } from "./runRecords.js";
 export type { ListRunsOptions, WriteOptions } from "./runsTable.js";
 export type { SnapshotChange } from "./snapshotDiff.js";
 export type { DiffSnapshotsOptions, ListSnapshotUsersOptions } from "./snapshotReader.js";

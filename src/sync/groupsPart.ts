@@ -5,7 +5,8 @@
  *    usual, and the groups part fails at the end (`finish` records it and throws it).
  * 2. In a snapshot run, `beforePromotion`: one full `/groups/delta` pass into the snapshot and the
  *    groups' mirror (src/sync/groupsRound.ts), recorded on the run record; the snapshot is promoted
- *    only once it completed. Without the permission, the failure is recorded on the run record and
+ *    only once it completed. The pass checkpoints on the run record after each committed page; a
+ *    continued run reads on from the saved page link. Without the permission, the failure is recorded on the run record and
  *    the users' snapshot is promoted.
  * 3. `finish`: an incremental round of the groups' mirror when no snapshot carried the groups (none
  *    when a snapshot paused: its groups pass comes when it completes); the groups and edges of the
@@ -17,7 +18,7 @@ import { formatCount } from "../shared/counts.js";
 import { describeError, isUserSyncError, type UserSyncError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import type { SyncTrigger } from "../shared/syncTrigger.js";
-import type { SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
+import type { GroupsCheckpoint, SyncRunRecord } from "../snapshots/snapshotStoreClient.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { newRunId } from "../tables/keys.js";
 import { deleteGroupSnapshots, runGroupsRound, type GroupsRunClients, type GroupStores } from "./groupsRound.js";
@@ -71,16 +72,22 @@ export class GroupsPart {
   }
 
   /** SnapshotRun's beforePromotion: the groups' full pass into the snapshot (or the recorded failure). */
-  readonly beforePromotion = async (run: SyncRunRecord, options: { abortSignal: AbortSignal }): Promise<SyncRunRecord> => {
+  readonly beforePromotion = async (run: SyncRunRecord, options: { abortSignal: AbortSignal; checkpoint: (run: SyncRunRecord) => Promise<SyncRunRecord> }): Promise<SyncRunRecord> => {
     if (this.problem) {
       this.#recordedOnSnapshot = true;
       return { ...run, groups: { status: "failed", errorCode: this.problem.code, error: this.problem.message } };
     }
     const { logger, lease, trigger } = this.#context;
-    const result = await runGroupsRound({ ...this.#clients, logger, lease }, { trigger, abortSignal: options.abortSignal, snapshotId: run.snapshotId });
+    // The pass saves where it stands on the run record after each committed page; a continued run reads on from there.
+    let current = run;
+    const checkpoint = async (groupsCheckpoint: GroupsCheckpoint) => void (current = await options.checkpoint({ ...current, groupsCheckpoint }));
+    const resume = run.groupsCheckpoint;
+    const result = await runGroupsRound({ ...this.#clients, logger, lease }, { trigger, abortSignal: options.abortSignal, snapshotId: run.snapshotId, checkpoint, ...(resume ? { resume } : {}) });
     this.#carried = result.mirror;
     logger.info(`Groups: ${formatCount(result.groups, "group")} and ${formatCount(result.edges, "membership")} written into snapshot ${run.snapshotId}; ${describeRound(result.mirror)}.`);
-    return { ...run, groups: { status: "succeeded", groups: result.groups, edges: result.edges, mirrorRunId: result.mirror.runId } };
+    const done: SyncRunRecord = { ...current, groups: { status: "succeeded", groups: result.groups, edges: result.edges, mirrorRunId: result.mirror.runId } };
+    delete done.groupsCheckpoint;
+    return done;
   };
 
   /** After the users' part: retention of the groups' snapshots, the mirror's round, or the part's failure. */

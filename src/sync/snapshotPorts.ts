@@ -147,9 +147,11 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
    * Called once every page is written (and the companion finished), before the snapshot is
    * promoted: the run's other parts (the groups, src/sync/groupsRound.ts). Returns the run record to
    * promote (with what the part records on it). Throwing fails the run (not promoted); an abort
-   * pauses it, and the continued run calls it again.
+   * pauses it, and the continued run calls it again. `checkpoint` saves the run record given (what
+   * the part records on it: where it stands) as the run's checkpoint, under the lease, fenced like
+   * a page's checkpoint; the run pauses with it.
    */
-  beforePromotion?: (run: TRun, options: { abortSignal: AbortSignal }) => Promise<TRun>;
+  beforePromotion?: (run: TRun, options: { abortSignal: AbortSignal; checkpoint: (run: TRun) => Promise<TRun> }) => Promise<TRun>;
   /**
    * USER_SYNC_GROUPS: writes a page's relationships (its users' managers, `UserPage.managers`) into
    * the snapshot, beside its users and before the checkpoint.

@@ -252,7 +252,9 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
     // read, and finishes them again (idempotent).
     if (!stoppedEarly && this.#attached) stoppedEarly = await this.#finishBeforePromotion(progress, final, async () => (await this.#deps.companion!.complete(), progress.run));
     const parts = this.#deps.beforePromotion;
-    if (!stoppedEarly && parts) stoppedEarly = await this.#finishBeforePromotion(progress, final, () => parts(progress.run, { abortSignal: this.#readStop.signal }));
+    // A part's own checkpoints (the groups pass's page links) are the run's: saved like a page's, and kept when the run pauses.
+    const checkpoint = async (run: TRun) => (progress.run = await sink.checkpointRun(run, undefined, final, { lease, linkDigests: run.checkpoint?.linkDigests ?? [] }));
+    if (!stoppedEarly && parts) stoppedEarly = await this.#finishBeforePromotion(progress, final, () => parts(progress.run, { abortSignal: this.#readStop.signal, checkpoint }));
     if (stoppedEarly) {
       if (this.#attached) await this.#deps.companion!.stop({ paused: true });
       return { kind: "paused", run: await sink.pauseRun(progress.run, { lease }), stats: final };
