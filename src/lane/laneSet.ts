@@ -66,19 +66,10 @@ export interface LaneSetResult {
 export async function writeLaneSet(container: ContainerClient, lane: ExportLaneSettings, options: LaneSetOptions): Promise<LaneSetResult> {
   const { prefix, fence, abortSignal } = options;
   const signal = { abortSignal };
-  const storage = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (error) {
-      // A write cut short because the lease was lost (its signal aborts requests in flight) is the lost lease.
-      fence.assertHeld();
-      throw createLaneError("storage", { lane, operation, error });
-    }
-  };
+  const storage = storageCall(lane, fence);
   const success = container.getBlockBlobClient(`${prefix}${SUCCESS_NAME}`);
-  const manifestBlob = container.getBlockBlobClient(`${prefix}${MANIFEST_NAME}`);
   if (await storage(`checking ${prefix}${SUCCESS_NAME}`, () => success.exists(signal))) {
-    const existing = await storage(`reading ${prefix}${MANIFEST_NAME}`, () => manifestBlob.downloadToBuffer(0, undefined, signal));
+    const existing = await storage(`reading ${prefix}${MANIFEST_NAME}`, () => container.getBlockBlobClient(`${prefix}${MANIFEST_NAME}`).downloadToBuffer(0, undefined, signal));
     return { manifest: JSON.parse(existing.toString("utf8")) as LaneManifest, alreadyComplete: true };
   }
   const files = await storage(`writing the parts of ${prefix}`, () =>
@@ -91,6 +82,23 @@ export async function writeLaneSet(container: ContainerClient, lane: ExportLaneS
       ...signal,
     }),
   );
+  return { manifest: await sealLaneSet(container, lane, { prefix, manifest: options.manifest, files, fence, abortSignal }), alreadyComplete: false };
+}
+
+export interface SealLaneSetOptions extends OperationOptions {
+  prefix: string;
+  manifest: Omit<LaneManifest, "files" | "rows">;
+  /** The set's parts, every one committed. */
+  files: WrittenPart[];
+  fence: LaneFence;
+}
+
+/** Writes a set's `_manifest.json`, then `_SUCCESS`, each only if absent (its parts are all committed). */
+export async function sealLaneSet(container: ContainerClient, lane: ExportLaneSettings, options: SealLaneSetOptions): Promise<LaneManifest> {
+  const { prefix, fence, files } = options;
+  const signal = { abortSignal: options.abortSignal };
+  const storage = storageCall(lane, fence);
+  const manifestBlob = container.getBlockBlobClient(`${prefix}${MANIFEST_NAME}`);
   const manifest: LaneManifest = { ...options.manifest, files, rows: files.reduce((sum, file) => sum + file.rows, 0) };
   const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   fence.assertHeld();
@@ -101,8 +109,21 @@ export async function writeLaneSet(container: ContainerClient, lane: ExportLaneS
     if (!existing.equals(body)) throw createLaneError("manifestDiffers", { lane, prefix });
   }
   fence.assertHeld();
+  const success = container.getBlockBlobClient(`${prefix}${SUCCESS_NAME}`);
   await storage(`writing ${prefix}${SUCCESS_NAME}`, () => createIfAbsent(() => success.upload(Buffer.alloc(0), 0, { conditions: { ifNoneMatch: "*" }, ...signal })));
-  return { manifest, alreadyComplete: false };
+  return manifest;
+}
+
+/** A storage call of the lane: a failure is the lost lease when the lease is lost (its signal aborts requests in flight), else a lane storage error. */
+export function storageCall(lane: ExportLaneSettings, fence: LaneFence) {
+  return async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      fence.assertHeld();
+      throw createLaneError("storage", { lane, operation, error });
+    }
+  };
 }
 
 /** Creates a blob only if absent: false when it was there (409 BlobAlreadyExists, or 412). */

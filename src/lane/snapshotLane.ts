@@ -22,7 +22,8 @@ import type { ListSnapshotUsersOptions } from "../snapshots/snapshotReader.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
 import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource } from "./changeLane.js";
 import { userLaneColumns, type LaneRow } from "./laneColumns.js";
-import { snapshotSetPrefix, writeLaneSet, type LaneSetResult } from "./laneSet.js";
+import { sealLaneSet, snapshotSetPrefix, storageCall, writeLaneSet, type LaneManifest, type LaneSetResult } from "./laneSet.js";
+import { LaneStream, StreamedSet, type StreamRun } from "./streamedSet.js";
 
 /** What the lane needs from the snapshot store (SnapshotStoreClient in production). */
 export interface LaneSnapshotSource {
@@ -47,6 +48,8 @@ export interface SnapshotLaneOptions {
 export interface CatchUpOptions extends OperationOptions {
   lease: WriterLease;
   logger: Logger;
+  /** This run's stream (openStream): the set of the snapshot it promoted, written as its pages arrived. */
+  stream?: LaneStream | undefined;
 }
 
 /** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
@@ -73,7 +76,7 @@ export class SnapshotLane {
     for (const run of await this.#waiting(options)) {
       const attempts = (run.lane?.attempts ?? 0) + 1;
       try {
-        const set = await this.writeSnapshot(run, options);
+        const set = (await this.#finishStreamed(run, options)) ?? (await this.writeSnapshot(run, options));
         const state: LaneRunState = { status: "written", at: new Date(), attempts, files: set.manifest.files.length, rows: set.manifest.rows, prefix: this.prefixOf(run) };
         await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
         result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
@@ -133,13 +136,65 @@ export class SnapshotLane {
     const rows = stampedRows(store.listSnapshotUsers(run.snapshotId, { abortSignal }), stamps);
     return writeLaneSet(this.#options.container, this.#options.settings, {
       prefix: this.prefixOf(run),
-      manifest: { formatVersion: 1, kind: "snapshot", tenantId, object: "users", time: run.startedAt.toISOString(), runId: run.runId, columns: userLaneColumns(run.select) },
+      manifest: this.#manifestHead(run),
       rows,
       fence: options.lease,
       rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
       groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
       abortSignal,
     });
+  }
+
+  /**
+   * A stream for one sync run's snapshot pages (docs/analytics.md, "Streamed as the pages arrive"):
+   * the snapshot run attaches it to its run and hands it every committed page; catchUp then
+   * finishes that set instead of reading the snapshot back. Discard it when the run ends.
+   */
+  openStream(options: CatchUpOptions): LaneStream {
+    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
+    return new LaneStream(
+      (run: StreamRun) =>
+        new StreamedSet(run.runId, {
+          container: this.#options.container,
+          prefix: this.prefixOf(run),
+          manifest: this.#manifestHead(run),
+          stamps: { _snapshotTime: run.startedAt, _tenantId: this.#options.tenantId, _runId: run.runId },
+          fence: options.lease,
+          rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+          groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
+          abortSignal,
+        }),
+    );
+  }
+
+  /** The set this run streamed for `run`: its parts committed, then the manifest and _SUCCESS; undefined (read it back) when there is none or it could not be completed. */
+  async #finishStreamed(run: SyncRunRecord, options: CatchUpOptions): Promise<LaneSetResult | undefined> {
+    const set = options.stream?.take(run.runId);
+    if (!set) return undefined;
+    // A run that lost its lease during the round stops here: neither the stream's parts nor a read back.
+    options.lease.assertHeld();
+    const prefix = this.prefixOf(run);
+    const fallback = (why: string) => {
+      options.logger.info(`Analytics lane: the set of snapshot ${run.snapshotId} is read back from the snapshot (the round's stream could not complete it: ${why}).`);
+      return undefined;
+    };
+    if (!(set instanceof StreamedSet)) return fallback(set.notStreamed);
+    const parts = await set.end(run);
+    if (!parts) return fallback(set.brokenBecause ?? "unknown");
+    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
+    try {
+      await storageCall(this.#options.settings, options.lease)(`committing the parts of ${prefix}`, () => parts.commit());
+      const manifest = await sealLaneSet(this.#options.container, this.#options.settings, { prefix, manifest: this.#manifestHead(run), files: parts.files, fence: options.lease, abortSignal });
+      return { manifest, alreadyComplete: false };
+    } catch (error) {
+      if (isLoss(error, options)) throw options.lease.lost ?? error;
+      return fallback(redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH));
+    }
+  }
+
+  #manifestHead(run: StreamRun): Omit<LaneManifest, "files" | "rows"> {
+    const tenantId = this.#options.tenantId;
+    return { formatVersion: 1, kind: "snapshot", tenantId, object: "users", time: run.startedAt.toISOString(), runId: run.runId, columns: userLaneColumns(run.select) };
   }
 
   /** Promoted snapshots, still kept, that the lane has not written: newest first, at most snapshotsPerRun. */

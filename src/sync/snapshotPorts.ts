@@ -123,6 +123,12 @@ export interface SnapshotCompanion<TRun> {
   stop(how: { paused: boolean; error?: unknown }): Promise<void>;
 }
 
+/** A reader of the snapshot's committed pages (the analytics lane's stream). Never throws. */
+export interface SnapshotPageTap {
+  attach(run: SyncRunView, how: { resumed: boolean }): void;
+  page(users: readonly GraphUser[], skipped: readonly SkippedUser[]): Promise<void>;
+}
+
 export interface RunControl {
   /** Stop cleanly at a checkpoint after this long (the next run continues). Default: no limit. */
   maxRunDurationInMs?: number;
@@ -157,6 +163,12 @@ export interface UserSyncDependencies<TRun extends SyncRunView, TLease extends R
    * the snapshot, beside its users and before the checkpoint.
    */
   pageLinks?: (snapshotId: string, page: UserPage, options: OperationOptions & { lease: TLease }) => Promise<unknown>;
+  /**
+   * The analytics lane's stream (src/lane/streamedSet.ts): told which run the pass writes (and
+   * whether it continues a stopped one), then handed every page the snapshot committed, with the
+   * users the store skipped, before the checkpoint. It never throws.
+   */
+  pageTap?: SnapshotPageTap;
   /** Applied after a snapshot is promoted. Default: no retention. */
   retention?: { keepCount: number; keepWithinInMs: number; keepSupersededWithinInMs?: number };
 }

@@ -122,6 +122,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
       };
       resumed = true;
       this.#attached = (await this.#deps.companion?.attach(run, { resumed: true })) ?? false;
+      this.#deps.pageTap?.attach(run, { resumed: true });
       logger.info(
         `Resuming run ${run.runId} from its checkpoint of ${checkpoint.at.toISOString()} (${formatCount(stats.pages, "page")}, ${formatCount(stats.entitiesWritten, "user")} written so far).`,
       );
@@ -156,6 +157,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
         throw prepareFailure.error;
       }
       this.#attached = (await companion?.attach(run, { resumed: false, ...(restartedBecause !== undefined ? { restartedBecause } : {}) })) ?? false;
+      this.#deps.pageTap?.attach(run, { resumed: false });
       result = await this.#pass(run, { pages: 0, usersRead: 0, entitiesWritten: 0, transactions: 0, counters: {}, skipped: [] }, undefined, false);
     }
     if (result.kind === "restart") throw new UserSyncError("graph_request_failed", result.reason);
@@ -294,6 +296,7 @@ export class SnapshotRun<TRun extends SyncRunView, TLease extends RunLeaseView> 
       if (companionWrite.status === "rejected") throw companionWrite.reason;
       if (linksWrite.status === "rejected") throw linksWrite.reason;
       const written = snapshotWrite.value;
+      await this.#deps.pageTap?.page(page.users, written.skipped);
       stats.pages += 1;
       stats.entitiesWritten += written.entitiesWritten;
       stats.transactions += written.transactions;

@@ -8,6 +8,7 @@ import type { VersionedDeltaState } from "../mirror/mirrorRecords.js";
 import { describeError, isUserSyncError } from "../shared/errors.js";
 import { redactingLogger, withRunLogger, type Logger } from "../shared/logger.js";
 import type { LaneRoundResult, SnapshotLane } from "../lane/snapshotLane.js";
+import type { LaneStream } from "../lane/streamedSet.js";
 import { deadHolderTakeoverLine } from "../snapshots/writerLease.js";
 import type { LatestSnapshot, SnapshotStoreClient, SyncRunRecord, WriterLease } from "../snapshots/snapshotStoreClient.js";
 import { decideDueWork, type DueWork } from "./dueWork.js";
@@ -96,6 +97,8 @@ interface DueRunContext {
   invokedAt: Date;
   /** The groups part of the run (USER_SYNC_GROUPS), when on. */
   groups: GroupsPart | undefined;
+  /** The analytics lane's stream of the snapshot's pages, when the lane is set. */
+  laneStream: LaneStream | undefined;
 }
 
 /** What is due, the round the mirror's state gives, and that state as read under the lease. */
@@ -210,10 +213,16 @@ export class UserSyncService {
       const decided = await this.#decideDue({ full: options.full === true, ...(options.now ? { now: options.now } : {}), abortSignal: options.abortSignal }, options.reads);
       // USER_SYNC_GROUPS: the permission is checked first; without it only the groups part fails (after the rest of the run).
       const groups = this.#groups ? await GroupsPart.begin(this.#groups, { logger: safeLogger, lease: held.lease, trigger: options.trigger, abortSignal: options.abortSignal }) : undefined;
-      const result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups }, { ...decided, due: focus(decided.due) });
-      // The lane before the groups part's outcome: a groups failure (a missing permission) must not starve the lane.
-      const lane = await this.#runLane(held, safeLogger, options.abortSignal);
-      if (lane) result.lane = lane;
+      const laneStream = this.#lane?.openStream({ lease: held.lease, logger: safeLogger, abortSignal: options.abortSignal });
+      let result: DueRunResult;
+      try {
+        result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups, laneStream }, { ...decided, due: focus(decided.due) });
+        // The lane before the groups part's outcome: a groups failure (a missing permission) must not starve the lane.
+        const lane = await this.#runLane(held, safeLogger, options.abortSignal, laneStream);
+        if (lane) result.lane = lane;
+      } finally {
+        laneStream?.discard();
+      }
       if (groups) await groups.finish(result);
       return result;
     });
@@ -224,11 +233,11 @@ export class UserSyncService {
    * failures are recorded on the snapshot's run and logged, never thrown (the sync succeeded); a
    * lost lease is.
    */
-  async #runLane(held: RunUnderLease<WriterLease>, logger: Logger, abortSignal: AbortSignal | undefined): Promise<LaneRoundResult | undefined> {
+  async #runLane(held: RunUnderLease<WriterLease>, logger: Logger, abortSignal: AbortSignal | undefined, stream: LaneStream | undefined): Promise<LaneRoundResult | undefined> {
     if (!this.#lane || abortSignal?.aborted) return undefined;
     held.assertHeld(() => held.lease.assertHeld());
     try {
-      return await this.#lane.catchUp({ lease: held.lease, logger, abortSignal });
+      return await this.#lane.catchUp({ lease: held.lease, logger, abortSignal, stream });
     } catch (error) {
       throw held.translate(error);
     }
@@ -309,6 +318,7 @@ export class UserSyncService {
           runControl: run.runControl,
           retention: this.settings.retention,
           companion: onePass,
+          ...(run.laneStream ? { pageTap: run.laneStream } : {}),
           ...(run.groups ? { beforePromotion: run.groups.beforePromotion } : {}),
           ...this.#snapshotManagers(),
         },

@@ -1,17 +1,18 @@
 /**
  * The analytics lane through the real clients (the simulated tenant, Tables and Blobs on Azurite,
- * the compiled CLI): a run writes its promoted snapshot as Parquet; DuckDB reads it back equal to
- * `export --latest`, user by user; the manifest and `_SUCCESS` come last; a run killed mid-lane is
- * finished by the next run, byte for byte what `export --format parquet` writes; a retried set has the same
- * names and bytes; a run that lost its lease writes nothing; a lane failure leaves the snapshot
- * promoted, shows in `runs`, and is retried by the next run.
+ * the compiled CLI): a run writes its promoted snapshot as Parquet as the round's pages arrive,
+ * without reading the snapshot back; DuckDB reads it back equal to `export --latest`, user by user;
+ * the manifest and `_SUCCESS` come last; a run killed mid-round or mid-lane is finished by the next
+ * run (the snapshot read back), byte for byte what `export --format parquet` writes; a retried set
+ * has the same names and bytes; a run that lost its lease writes nothing; a lane failure leaves the
+ * snapshot promoted, shows in `runs`, and is retried by the next run.
  */
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { composeUserSync } from "../../src/app/syncService.js";
 import { readExportLane } from "../../src/configuration/exportSettings.js";
 import type { GraphUser } from "../../src/graph/types.js";
@@ -68,9 +69,15 @@ const container = (): ContainerClient => blobs.getContainerClient(CONTAINER);
 describe("the analytics lane", () => {
   let prefix = "";
 
-  it("a run writes its promoted snapshot as Parquet, read back by DuckDB equal to export --latest, user by user", async () => {
+  it("a run writes its promoted snapshot as Parquet as the pages arrive (no read of the snapshot back), read back by DuckDB equal to export --latest, user by user", async () => {
+    const readBack = vi.spyOn(store, "listSnapshotUsers");
     const result = await service.runDue(log.logger, { trigger: "cli" });
+    const reads = readBack.mock.calls.length;
+    readBack.mockRestore();
     expect(result.snapshot?.outcome).toBe("completed");
+    // The lane's snapshot source is this store: the set came from the round's pages, not a read of the snapshot table.
+    expect(reads).toBe(0);
+    expect(log.lines.some((line) => line.includes("is read back from the snapshot"))).toBe(false);
     expect(result.lane?.failed).toEqual([]);
     const snapshots = result.lane!.written.filter((w) => w.kind === "snapshot");
     expect(snapshots).toHaveLength(1);
@@ -115,13 +122,20 @@ describe("the analytics lane", () => {
     expect(manifest).toMatchObject({ formatVersion: 1, kind: "snapshot", object: "users", rows: USERS, files: [{ name: "part-00000.parquet", rows: USERS }] });
   });
 
-  it("export --latest --format parquet writes the same file, byte for byte, without Blob Storage", async () => {
+  it("export --latest --format parquet writes the same rows, columns and types without Blob Storage (the streamed part is in page order, the export in storage order)", async () => {
     const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "users.parquet");
     const exported = await runCli(["export", "--latest", "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stdout).toBe("");
-    const lanePart = await container().getBlockBlobClient(`${prefix}part-00000.parquet`).downloadToBuffer();
-    expect((await readFile(out)).equals(lanePart)).toBe(true);
+    const run = (await store.getRun((await store.getLatestSnapshot())!.runId))!;
+    const columns = userLaneColumns(run.select);
+    const folder = await downloadContainer(container(), prefix);
+    const lane = await readParquetWithDuckDb(`${folder}/**/*.parquet`, columns);
+    const local = await readParquetWithDuckDb(out, columns);
+    // Both sorted by id: every row, every column, every type.
+    expect(local.types).toEqual(lane.types.slice(0, columns.length));
+    expect(local.rows).toHaveLength(USERS);
+    expect(local.rows).toEqual(lane.rows);
     // Without --out: refused before anything is read (a binary format never goes to the terminal).
     const refused = await runCli(["export", "--latest", "--format", "parquet"], world.cliEnv());
     expect(refused.code).toBe(2);
@@ -177,6 +191,43 @@ describe("the analytics lane", () => {
     const local = await runCli(["export", "--changes", result.mirror!.runId, "--format", "parquet", "--out", out], world.cliEnv({ USER_SYNC_SELECT: SELECT }));
     expect(local.code, local.stderr).toBe(0);
     expect((await readFile(out)).equals(await container().getBlockBlobClient(`${set.prefix}part-00000.parquet`).downloadToBuffer())).toBe(true);
+  });
+
+  it("a run killed (SIGKILL) in the middle of the round: the resumed run reads the snapshot back, and the set equals the snapshot", async () => {
+    await waitForFreeLease();
+    const cliEnv = world.cliEnv({ ...env, USER_SYNC_SELECT: SELECT });
+    const before = (await store.getLatestSnapshot())!;
+    // The first page is read, written and streamed; the second is held: the child dies between pages.
+    const hold = world.tenant.faults.hold("graph", (request) => /\/users\/?$/.test(request.url.pathname) && request.url.searchParams.has("$skiptoken"));
+    const killed = startCli(["run", "--full", "--no-progress"], cliEnv);
+    try {
+      const until = Date.now() + 60_000;
+      let checkpointed = false;
+      while (!checkpointed) {
+        if (Date.now() > until) throw new Error("the child never checkpointed its first page");
+        for await (const run of store.listUnfinishedRuns()) if (run.stats.pages >= 1) checkpointed = true;
+        if (!checkpointed) await sleep(100);
+      }
+      killed.child.kill("SIGKILL");
+      expect((await killed.exited).signal).toBe("SIGKILL");
+    } finally {
+      hold.release();
+    }
+    expect((await store.getLatestSnapshot())!.runId).toBe(before.runId);
+    const resumed = await runCli(["run", "--no-progress"], cliEnv);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const latest = (await store.getLatestSnapshot())!;
+    expect(latest.runId).not.toBe(before.runId);
+    const run = (await store.getRun(latest.runId))!;
+    expect(run.stats.counters.resumes).toBe(1);
+    const setPrefix = `tenant=${world.env.GRAPH_TENANT_ID!.toLowerCase()}/object=users/snapshot_time=${run.startedAt.toISOString().replace(/[-:]/g, "")}/`;
+    expect(await listBlobNames(container(), setPrefix)).toEqual([`${setPrefix}_SUCCESS`, `${setPrefix}_manifest.json`, `${setPrefix}part-00000.parquet`]);
+    expect(run.lane).toMatchObject({ status: "written", attempts: 1, rows: USERS });
+    // The read-back path writes the snapshot in storage order: the very file export --format parquet writes.
+    const out = join(await mkdtemp(join(tmpdir(), "lane-cli-")), "users.parquet");
+    const exported = await runCli(["export", "--snapshot", latest.snapshotId, "--format", "parquet", "--out", out], cliEnv);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((await readFile(out)).equals(await container().getBlockBlobClient(`${setPrefix}part-00000.parquet`).downloadToBuffer())).toBe(true);
   });
 
   it("a run killed (SIGKILL) in the middle of the lane: the next run writes the set, and its part is the file export --format parquet writes", async () => {

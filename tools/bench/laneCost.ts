@@ -2,11 +2,13 @@
  * What the analytics lane adds to the scheduled full round (issue 30, item 9): each `full-round-lane`
  * run is paired with the `full-round` run of the same size, latency and repeat, measured just before
  * it (back to back), and the pair gives two ratios:
- * - time: the round's wall time with the lane ÷ without it. The lane runs after the round's promotion,
- *   under the same lease, inside `runDue`: the round's wall time with the lane includes it.
+ * - time: the round's wall time with the lane ÷ without it. The lane stages its row groups as the
+ *   round's pages arrive and finishes the set after the promotion, under the same lease, inside
+ *   `runDue`: the round's wall time with the lane includes both.
  * - peak RSS: the process's peak RSS with the lane ÷ without it (each process seeds, then measures).
  * Targets (judged on the median pair per size and latency): at most 1.10 each. Also reported: the
- * lane's own time (SnapshotLane.catchUp: reading the snapshot back, the parts, the manifest) and what
+ * lane's own time after the promotion (SnapshotLane.catchUp: the parts committed, the manifest; or
+ * the snapshot read back when the stream could not complete the set) and what
  * it wrote. Pure functions: no I/O, no clock.
  */
 import type { TargetResult } from "./summary.js";
@@ -100,7 +102,7 @@ export function laneTargets(comparisons: readonly LaneCostComparison[]): TargetR
   ];
 }
 
-export const LANE_COST_TITLE = "Analytics lane: the full round with the lane (after promotion: the snapshot read back, Parquet parts, manifest) against the round without it, back to back";
+export const LANE_COST_TITLE = "Analytics lane: the full round with the lane (row groups staged as the pages arrive; after promotion: the parts committed, the manifest) against the round without it, back to back";
 
 const LANE_COST_HEADERS = [
   "Users",

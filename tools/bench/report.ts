@@ -275,7 +275,7 @@ export function renderMarkdownReport(results: BenchResults, chartFileName: strin
       "",
       "## Analytics lane",
       "",
-      `${LANE_COST_TITLE}. Each pair is a full-round run without the lane and, right after it, one with USER_SYNC_EXPORT_STORAGE and USER_SYNC_EXPORT_CONTAINER set (Azurite's blob service). × time = the round's wall time with the lane (the lane included: it runs after the promotion, under the same lease) ÷ without; × RSS = peak RSS with ÷ without. Lane s: the lane's own part of the round (reading the snapshot back, writing its parts, the manifest and \`_SUCCESS\`), with this process's CPU time and Azurite's table service's meanwhile (reading the snapshot back); MiB written: its Parquet parts.`,
+      `${LANE_COST_TITLE}. Each pair is a full-round run without the lane and, right after it, one with USER_SYNC_EXPORT_STORAGE and USER_SYNC_EXPORT_CONTAINER set (Azurite's blob service). × time = the round's wall time with the lane (the lane included: its row groups are staged as the pages arrive, and the set is finished after the promotion, under the same lease) ÷ without; × RSS = peak RSS with ÷ without. Lane s: the lane's own part of the round after the promotion (committing the parts, the manifest and \`_SUCCESS\`; or reading the snapshot back when the stream could not complete the set), with this process's CPU time and Azurite's table service's meanwhile; MiB written: its Parquet parts.`,
       "",
       markdownTable(laneCostColumns(), laneCostRows(results.laneCosts)),
     );
