@@ -3,6 +3,7 @@
  * runs cannot both advance it) and one record per mirror run (created, then replaced only with the
  * ETag of our last write, so a run marked failed by a later one cannot overwrite that).
  */
+import { randomUUID } from "node:crypto";
 import { odata } from "@azure/data-tables";
 import { runRowKey } from "../tables/keys.js";
 import { storageError } from "../tables/storageErrors.js";
@@ -56,7 +57,8 @@ export class MirrorRuns {
    */
   async saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: MirrorWriteOptions = {}): Promise<string> {
     const table = this.#tables.table("users");
-    const entity = encodeDeltaState(state);
+    // Each write carries its own id, so a retry that finds the write already applied knows it.
+    const entity = { ...encodeDeltaState(state), writeId: randomUUID() };
     const signal = { abortSignal: options.abortSignal };
     options.lease?.assertHeld();
     this.#tables.stats.requests += 1;
@@ -65,6 +67,9 @@ export class MirrorRuns {
       return response.etag ?? "";
     } catch (error) {
       if (isStatusCode(error, 409, 412)) {
+        // The SDK retries a write whose first attempt was applied but not answered (a timeout): then the 409/412 is our own write.
+        const own = await this.#etagIfWrittenBy(STATE_PARTITION, STATE_ROW, entity.writeId, options);
+        if (own !== undefined) return own;
         const lost = createLeaseLostError("deltaStateSaved", { runId: state.runId });
         options.lease?.markLost(lost);
         throw lost;
@@ -79,7 +84,7 @@ export class MirrorRuns {
    */
   async recordRun(run: MirrorRunRecord, options: MirrorWriteOptions = {}): Promise<void> {
     const table = this.#tables.table("users");
-    const entity = encodeMirrorRun(run);
+    const entity = { ...encodeMirrorRun(run), writeId: randomUUID() };
     const signal = { abortSignal: options.abortSignal };
     options.lease?.assertHeld();
     this.#tables.stats.requests += 1;
@@ -88,11 +93,30 @@ export class MirrorRuns {
       run.etag = response.etag;
     } catch (error) {
       if (isStatusCode(error, 409, 412)) {
+        // A retried write whose first attempt was applied (a timeout) finds its own record: not a later run's mark.
+        const own = await this.#etagIfWrittenBy(entity.partitionKey, entity.rowKey, entity.writeId, options);
+        if (own !== undefined) {
+          run.etag = own;
+          return;
+        }
         const lost = createLeaseLostError("runMarkedFailed", { runId: run.runId });
         options.lease?.markLost(lost);
         throw lost;
       }
       throw storageError(this.#tables.storage, table.tableName, `recording mirror run ${run.runId}`, error);
+    }
+  }
+
+  /** The entity's ETag when its last write carried `writeId` (a write of ours that was applied), else undefined. */
+  async #etagIfWrittenBy(partitionKey: string, rowKey: string, writeId: string, options: OperationOptions): Promise<string | undefined> {
+    const table = this.#tables.table("users");
+    this.#tables.stats.requests += 1;
+    try {
+      const entity = await table.getEntity<{ writeId?: unknown }>(partitionKey, rowKey, { abortSignal: options.abortSignal });
+      return entity.writeId === writeId ? entity.etag : undefined;
+    } catch (error) {
+      if (isStatusCode(error, 404)) return undefined;
+      throw storageError(this.#tables.storage, table.tableName, `reading back ${partitionKey}/${rowKey}`, error);
     }
   }
 

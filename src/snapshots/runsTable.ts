@@ -176,13 +176,16 @@ export class RunsTable {
         response = await this.#table.submitTransaction(all, operationOptions);
       } catch (error) {
         const index = failedOperationIndex(error);
-        if (isStatusCode(error, 404, 409, 412) && (index === all.length - 1 || (index === undefined && !(await this.#leases.holds(lease, abortSignal))))) {
+        if (isStatusCode(error, 404, 409, 412)) {
           // The SDK may retry a transaction whose first attempt was applied but not answered: then the
-          // lease entity carries this write's id, and the transaction (all or nothing) is done.
+          // lease entity carries this write's id, and the transaction (all or nothing) is done, whichever
+          // operation the retry failed on (a record's create fails before the lease's update).
           const etag = await this.#leases.etagIfWrittenBy(writeId, abortSignal);
-          if (etag === undefined) throw this.#leases.lost(lease);
-          lease.renewed(etag, expiresAt, sentAt);
-          return undefined;
+          if (etag !== undefined) {
+            lease.renewed(etag, expiresAt, sentAt);
+            return undefined;
+          }
+          if (index === all.length - 1 || (index === undefined && !(await this.#leases.holds(lease, abortSignal)))) throw this.#leases.lost(lease);
         }
         if (mode.raw) throw error;
         throw storageError(this.#storage, this.#table.tableName, operation, error, { batch: entitiesOf(all) });

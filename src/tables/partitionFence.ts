@@ -119,12 +119,15 @@ export class PartitionFence {
         } catch (error) {
           const status = (error as { statusCode?: number } | null)?.statusCode;
           const index = failedOperationIndex(error);
-          if ((status === 409 || status === 412) && (index === all.length - 1 || index === undefined)) {
+          if (status === 409 || status === 412) {
             const current = await this.#readRow(partitionKey, abortSignal);
-            if (current?.writeId !== writeId) throw this.#lost(partitionKey);
-            // An earlier attempt of this very transaction was applied (a transaction is all or nothing).
-            state.etag = current.etag;
-            return;
+            // An earlier attempt of this very transaction was applied (a transaction is all or nothing),
+            // whichever operation the retry failed on (a data row's create fails before the fence's update).
+            if (current !== undefined && current.writeId === writeId) {
+              state.etag = current.etag;
+              return;
+            }
+            if (index === all.length - 1 || index === undefined) throw this.#lost(partitionKey);
           }
           throw this.#options.translate(error, operation, entitiesOf(all));
         }

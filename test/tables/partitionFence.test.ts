@@ -72,3 +72,71 @@ describe("claiming partitions", () => {
     expect(sent).toEqual(["transaction 2 (fence: create)"]);
   });
 });
+
+/** A fence row kept in memory; each transaction is applied, then answered as the SDK's retry of it would be when `retried` is set. */
+function retriedTable(failAt: "data" | "fence") {
+  const state = { row: undefined as { writeId?: string; etag: string } | undefined, version: 0, retried: false };
+  const table = {
+    tableName: "fenced",
+    upsertEntity: async (entity: { writeId: string }) => {
+      state.row = { writeId: entity.writeId, etag: `e${++state.version}` };
+      return { etag: state.row.etag };
+    },
+    submitTransaction: async (actions: TransactionAction[]) => {
+      const fence = actions.at(-1)!;
+      if (fence[0] === "update" && (fence[3] as { etag: string }).etag !== state.row?.etag) throw new RestError(`${actions.length - 1}:The update condition specified in the request was not satisfied.`, { statusCode: 412 });
+      state.row = { writeId: (fence[1] as unknown as { writeId: string }).writeId, etag: `e${++state.version}` };
+      if (!state.retried) return { subResponses: actions.map(() => ({ etag: state.row!.etag })) };
+      // The retry of an applied transaction: a data row's create conflicts first, or the fence's update.
+      if (failAt === "data") throw new RestError("0:The specified entity already exists.", { statusCode: 409 });
+      throw new RestError(`${actions.length - 1}:The update condition specified in the request was not satisfied.`, { statusCode: 412 });
+    },
+    getEntity: async () => {
+      if (!state.row) throw new RestError("Not found", { statusCode: 404 });
+      return { ...state.row };
+    },
+  };
+  return { state, table: table as unknown as TableClient };
+}
+
+describe("a transaction the SDK retried after its first attempt was applied", () => {
+  const create: TransactionAction = ["create", { partitionKey: "s-01", rowKey: "a" }];
+
+  for (const failAt of ["data", "fence"] as const) {
+    it(`is the run's own write when the retry fails on the ${failAt === "data" ? "data row's create (409, index 0)" : "fence row's update (412)"}: no takeover, the next write follows its ETag`, async () => {
+      const { state, table } = retriedTable(failAt);
+      const lost: Error[] = [];
+      const guard = { assertHeld() {}, markLost: (e: Error) => void lost.push(e), owner: "me", signal: new AbortController().signal };
+      const fence = new PartitionFence({ table, guard, limit: (task) => task(), translate: (error) => error as Error });
+      await fence.claim(["s-01"]);
+      state.retried = true;
+      await fence.submit("s-01", [create], "writing");
+      state.retried = false;
+      await fence.submit("s-01", [create], "writing");
+      expect(lost).toEqual([]);
+      expect(state.version).toBe(3);
+    });
+  }
+
+  it("still reads a row another run claimed as a takeover, and a data conflict of a transaction that was not applied as that conflict", async () => {
+    const { state, table } = retriedTable("data");
+    const lost: Error[] = [];
+    const guard = { assertHeld() {}, markLost: (e: Error) => void lost.push(e), owner: "me", signal: new AbortController().signal };
+    const fence = new PartitionFence({ table, guard, limit: (task) => task(), translate: (error) => new Error(`translated: ${(error as Error).message}`) });
+    await fence.claim(["s-01"]);
+    state.row = { writeId: "theirs", etag: "other" };
+    const takeover = await fence.submit("s-01", [create], "writing").catch((e: unknown) => e);
+    expect((takeover as { details?: { reason?: string } }).details?.reason).toBe("partitionTakenOver");
+    expect(lost).toHaveLength(1);
+
+    const other = retriedTable("data");
+    const fence2 = new PartitionFence({ table: other.table, guard: { ...guard, markLost: (e: Error) => void lost.push(e) }, limit: (task) => task(), translate: (error) => new Error(`translated: ${(error as Error).message}`) });
+    await fence2.claim(["s-01"]);
+    const conflictTable = other.table as unknown as { submitTransaction: () => Promise<never> };
+    conflictTable.submitTransaction = async () => {
+      throw new RestError("0:The specified entity already exists.", { statusCode: 409 });
+    };
+    await expect(fence2.submit("s-01", [create], "writing")).rejects.toThrow("translated: 0:The specified entity already exists.");
+    expect(lost).toHaveLength(1);
+  });
+});
