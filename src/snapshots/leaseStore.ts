@@ -23,6 +23,20 @@ export interface AcquireLeaseOptions extends OperationOptions {
   leaseDurationInMs?: number;
 }
 
+/** A create of the lease entity: the lease it wrote (held once `created`, or once the entity read back carries `writeId`). */
+interface CreateAttempt {
+  created: boolean;
+  lease: WriterLease;
+  writeId: string;
+  expiresAt: Date;
+  sentAt: number;
+}
+
+/** The lease entity's ETag when its last write carried `writeId` (a write of ours that was applied), else undefined. */
+function etagIfWrittenBy(entity: TableEntityResult<LeaseEntity> | undefined, writeId: string): string | undefined {
+  return entity !== undefined && entity.writeId === writeId ? entity.etag : undefined;
+}
+
 export class LeaseStore {
   readonly #table: TableClient;
   readonly #storage: TableStorageSettings;
@@ -47,9 +61,15 @@ export class LeaseStore {
     const operationOptions = { abortSignal };
     const owner = `${newRunId().slice(-6)}${Math.random().toString(16).slice(2, 10)}`;
     // Most runs find no lease (the last holder released it): it is created without a read first.
-    const created = await this.#create(owner, options.trigger, durationInMs, abortSignal);
-    if (created) return created;
+    const attempt = await this.#create(owner, options.trigger, durationInMs, abortSignal);
+    if (attempt.created) return attempt.lease;
     const current = await this.#read(abortSignal);
+    // A create the SDK retried after its first attempt was applied (a timeout) finds its own entity: not another run's.
+    const own = etagIfWrittenBy(current, attempt.writeId);
+    if (own !== undefined) {
+      attempt.lease.renewed(own, attempt.expiresAt, attempt.sentAt);
+      return attempt.lease;
+    }
     const now = Date.now();
     // A holder that is a process of this machine that no longer exists (killed, crashed) is not waited for.
     const gone = current && new Date(current.expiresAt).getTime() > now ? deadLocalHolder(current) : undefined;
@@ -65,15 +85,22 @@ export class LeaseStore {
         ? { tookOverFrom: { owner: current.owner, ...(current.runId ? { runId: current.runId } : {}), expiredAt: new Date(current.expiresAt), reason: gone ? "holderGone" : "expired", host: current.host } }
         : {}),
     });
-    const entity = this.entityFor(lease, expiresAt);
+    const writeId = randomUUID();
+    const entity = this.entityFor(lease, expiresAt, writeId);
     try {
       const response = current
         ? await this.#table.updateEntity(entity, "Replace", { ...operationOptions, etag: current.etag })
         : await this.#table.createEntity(entity, operationOptions);
       await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
     } catch (error) {
-      // Someone else created or took over the lease between our read and our write.
-      if (isStatusCode(error, 409, 412)) throw this.#inProgress(await this.#read(abortSignal));
+      if (isStatusCode(error, 409, 412)) {
+        // Our own write, applied by an attempt the SDK then retried; else someone else created or took over the lease between our read and our write.
+        const latest = await this.#read(abortSignal);
+        const own = etagIfWrittenBy(latest, writeId);
+        if (own === undefined) throw this.#inProgress(latest);
+        lease.renewed(own, expiresAt, sentAt);
+        return lease;
+      }
       if (isUserSyncError(error)) throw error;
       throw storageError(this.#storage, this.#table.tableName, "taking the writer lease", error);
     }
@@ -81,20 +108,22 @@ export class LeaseStore {
   }
 
   /**
-   * Creates the lease entity (Insert: it fails with 409 when one exists, held or expired). Returns
-   * the lease, or undefined when an entity exists (the caller reads it and decides).
+   * Creates the lease entity (Insert: it fails with 409 when one exists, held or expired). Not
+   * `created` when an entity exists: the caller reads it and decides (it may be this very write,
+   * applied by an attempt the SDK retried: then it carries `writeId`).
    */
-  async #create(owner: string, trigger: SyncTrigger, durationInMs: number, abortSignal: AbortSignal | undefined): Promise<WriterLease | undefined> {
+  async #create(owner: string, trigger: SyncTrigger, durationInMs: number, abortSignal: AbortSignal | undefined): Promise<CreateAttempt> {
     const now = Date.now();
     const sentAt = performance.now();
     const expiresAt = new Date(now + durationInMs);
     const lease = new WriterLease({ owner, trigger, durationInMs, acquiredAt: new Date(now) });
+    const writeId = randomUUID();
     try {
-      const response = await this.#table.createEntity(this.entityFor(lease, expiresAt), { abortSignal });
+      const response = await this.#table.createEntity(this.entityFor(lease, expiresAt, writeId), { abortSignal });
       await this.afterWrite(lease, response.etag, expiresAt, sentAt, abortSignal);
-      return lease;
+      return { created: true, lease, writeId, expiresAt, sentAt };
     } catch (error) {
-      if (isStatusCode(error, 409)) return undefined;
+      if (isStatusCode(error, 409)) return { created: false, lease, writeId, expiresAt, sentAt };
       if (isUserSyncError(error)) throw error;
       throw storageError(this.#storage, this.#table.tableName, "taking the writer lease", error);
     }
@@ -190,8 +219,7 @@ export class LeaseStore {
 
   /** The lease entity's ETag when its last write carried `writeId` (a write of ours that was applied), else undefined. */
   async etagIfWrittenBy(writeId: string, abortSignal: AbortSignal | undefined): Promise<string | undefined> {
-    const entity = await this.#read(abortSignal);
-    return entity?.writeId === writeId ? entity.etag : undefined;
+    return etagIfWrittenBy(await this.#read(abortSignal), writeId);
   }
 
   /** Marks `lease` lost (another run took it over) and returns the error to throw. */
