@@ -9,6 +9,7 @@
  * O(users) ids, whatever the depth of the chains; a walk needs one "seen" stamp per id (an
  * Int32Array reused by every walk, never cleared) and its own chain.
  */
+import { IdInterner } from "./idInterner.js";
 import type { ManagerLink } from "./membershipPorts.js";
 
 /** One user's chain: manager ids nearest first, and whether it ended at a repeat. */
@@ -20,8 +21,7 @@ export interface ManagerChain {
 const NONE = -1;
 
 export class ManagerMap {
-  private readonly ids: string[] = [];
-  private readonly indexOf = new Map<string, number>();
+  private readonly ids = new IdInterner();
   private managers = new Int32Array(1024).fill(NONE);
   private seen = new Int32Array(0);
   private stamp = 0;
@@ -36,18 +36,18 @@ export class ManagerMap {
       const manager = map.intern(link.managerId);
       map.managers[user] = manager;
     }
-    map.seen = new Int32Array(map.ids.length);
+    map.seen = new Int32Array(map.ids.size);
     return map;
   }
 
   /** How many distinct ids (users and managers) are held. */
   get size(): number {
-    return this.ids.length;
+    return this.ids.size;
   }
 
   /** The chain of `userId` (an id without a stored manager, or unknown: an empty chain). */
   chainOf(userId: string): ManagerChain {
-    const start = this.indexOf.get(userId);
+    const start = this.ids.indexOf(userId);
     if (start === undefined) return { chain: [], cycle: false };
     this.stamp += 1;
     this.seen[start] = this.stamp;
@@ -55,17 +55,13 @@ export class ManagerMap {
     for (let at = this.managers[start]!; at !== NONE; at = this.managers[at]!) {
       if (this.seen[at] === this.stamp) return { chain, cycle: true };
       this.seen[at] = this.stamp;
-      chain.push(this.ids[at]!);
+      chain.push(this.ids.idAt(at));
     }
     return { chain, cycle: false };
   }
 
   private intern(id: string): number {
-    const known = this.indexOf.get(id);
-    if (known !== undefined) return known;
-    const index = this.ids.length;
-    this.ids.push(id);
-    this.indexOf.set(id, index);
+    const index = this.ids.intern(id);
     if (index === this.managers.length) {
       const bigger = new Int32Array(this.managers.length * 2).fill(NONE);
       bigger.set(this.managers);

@@ -12,6 +12,7 @@
  * one "seen" stamp per id (an Int32Array reused across groups, never cleared), and hands out that
  * group's members before the next group's walk: the whole closure is never held.
  */
+import { IdInterner } from "./idInterner.js";
 import type { MembershipEdge } from "./membershipPorts.js";
 
 /** The members of one group, nested ones included, in order of depth (then of the direct edges). */
@@ -50,12 +51,10 @@ class IntList {
 /** The direct memberships of a snapshot or the mirror, held as integers, and the walk over them. */
 export class MembershipGraph {
   /** Every id seen (groups and members), by interned index. */
-  private readonly ids: string[] = [];
-  private readonly indexOf = new Map<string, number>();
+  private readonly ids = new IdInterner();
   /** The member type of each id (an index into `types`); a group with edges is `group`. */
   private memberTypes = new Uint8Array(1024);
-  private readonly types: string[] = [];
-  private readonly typeIndex = new Map<string, number>();
+  private readonly types = new IdInterner();
   /** CSR: the direct members of the id at index i are members[offsets[i] … offsets[i + 1]). */
   private offsets = new Int32Array(1);
   private members = new Int32Array(0);
@@ -84,12 +83,12 @@ export class MembershipGraph {
 
   /** How many direct edges were read, and how many distinct ids (groups and members). */
   get stats(): { edges: number; ids: number; groups: number } {
-    return { edges: this.edgeCount, ids: this.ids.length, groups: this.sources.length };
+    return { edges: this.edgeCount, ids: this.ids.size, groups: this.sources.length };
   }
 
   /** Each group's nested members, one group at a time, groups ascending by id. */
   *closures(): IterableIterator<GroupClosure> {
-    const count = this.ids.length;
+    const count = this.ids.size;
     const seen = new Int32Array(count); // stamp: the walk (1-based) that last saw the id
     const found = new IntList();
     const depths = new IntList();
@@ -132,21 +131,19 @@ export class MembershipGraph {
   private view(group: number, found: Int32Array, depths: Int32Array, inCycle: boolean): GroupClosure {
     const { ids, types, memberTypes } = this;
     return {
-      groupId: ids[group]!,
+      groupId: ids.idAt(group),
       size: found.length,
-      memberId: (i) => ids[found[i]!]!,
-      memberType: (i) => types[memberTypes[found[i]!]!]!,
+      memberId: (i) => ids.idAt(found[i]!),
+      memberType: (i) => types.idAt(memberTypes[found[i]!]!),
       depth: (i) => depths[i]!,
       inCycle,
     };
   }
 
   private intern(id: string, type: string): number {
-    let index = this.indexOf.get(id);
-    if (index === undefined) {
-      index = this.ids.length;
-      this.ids.push(id);
-      this.indexOf.set(id, index);
+    const next = this.ids.size; // a new id gets this index
+    const index = this.ids.intern(id);
+    if (index === next) {
       if (index === this.memberTypes.length) {
         const bigger = new Uint8Array(this.memberTypes.length * 2);
         bigger.set(this.memberTypes);
@@ -161,19 +158,13 @@ export class MembershipGraph {
   }
 
   private typeNumber(type: string): number {
-    let n = this.typeIndex.get(type);
-    if (n === undefined) {
-      if (this.types.length === 255) throw new Error("more than 255 member types");
-      n = this.types.length;
-      this.types.push(type);
-      this.typeIndex.set(type, n);
-    }
-    return n;
+    if (this.types.size === 255 && this.types.indexOf(type) === undefined) throw new Error("more than 255 member types");
+    return this.types.intern(type);
   }
 
   /** Counting sort of the edges into rows (a row's members in the order read), duplicates dropped. */
   private build(from: IntList, to: IntList): void {
-    const count = this.ids.length;
+    const count = this.ids.size;
     const offsets = new Int32Array(count + 1);
     for (let e = 0; e < from.length; e += 1) offsets[from.values[e]! + 1]! += 1;
     for (let i = 0; i < count; i += 1) offsets[i + 1]! += offsets[i]!;
@@ -199,6 +190,7 @@ export class MembershipGraph {
     this.edgeCount = write;
     this.sources = [];
     for (let i = 0; i < count; i += 1) if (kept[i + 1]! > kept[i]!) this.sources.push(i);
-    this.sources.sort((a, b) => (this.ids[a]! < this.ids[b]! ? -1 : this.ids[a]! > this.ids[b]! ? 1 : 0));
+    const ids = this.ids;
+    this.sources.sort((a, b) => (ids.idAt(a) < ids.idAt(b) ? -1 : ids.idAt(a) > ids.idAt(b) ? 1 : 0));
   }
 }
