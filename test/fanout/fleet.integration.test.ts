@@ -25,6 +25,7 @@ import type { TenantRecord } from "../../src/tenants/tenantRegistryClient.js";
 import { kqlQueries } from "../support/bicepKql.js";
 import { parseBicepFile } from "../support/bicepSyntax.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { registerTenants, useMultiTenantInProcess } from "../support/multiTenantEnvironment.js";
 
 const TENANTS = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(7, "0")}-0000-4000-8000-${String(i).padStart(12, "0")}`);
 const REVOKED = TENANTS[3]!;
@@ -40,10 +41,7 @@ const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMilli
 beforeAll(async () => {
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   world = await startSyncEnvironment({ userCount: 3, customerTenants: TENANTS.map((tenantId, i) => ({ tenantId, userCount: 5 + i })) }, { queue: true });
-  env = { ...world.env, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
-  delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
-  Object.assign(process.env, env);
-  delete process.env.GRAPH_TENANT_ID;
+  env = useMultiTenantInProcess(world, { GRAPH_MAX_RETRIES: "0" });
 }, 120_000);
 afterAll(async () => world?.close());
 
@@ -71,9 +69,7 @@ describe("a fleet of twenty tenants, three of them unhealthy", () => {
 
   it("first, every tenant syncs", async () => {
     const services = new TenantServices(env);
-    await services.registry.createTableIfNotExists();
-    await services.queue.createQueuesIfNotExist();
-    for (const tenantId of TENANTS) await services.registry.addTenant(tenantId);
+    await registerTenants(services, TENANTS);
     const summary = await runWorker({ services, logger: capturingLogger().logger, concurrency: 4, once: true });
     expect(summary.outcomes.filter((o) => o.outcome === "succeeded").map((o) => o.tenantId).sort()).toEqual([...TENANTS].sort());
     await exported();

@@ -13,6 +13,7 @@ import { runWorker } from "../../src/fanout/worker.js";
 import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { registerTenants, useMultiTenantInProcess } from "../support/multiTenantEnvironment.js";
 
 const UNMARKED = "b1b1b1b1-0000-4000-8000-000000000001";
 const MARKED = "b2b2b2b2-0000-4000-8000-000000000002";
@@ -22,10 +23,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   world = await startSyncEnvironment({ userCount: 3, customerTenants: [{ tenantId: UNMARKED, userCount: 40 }, { tenantId: MARKED, userCount: 40 }] }, { queue: true });
-  env = { ...world.env, USER_SYNC_TENANT_MODE: "multi" };
-  delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
-  Object.assign(process.env, env);
-  delete process.env.GRAPH_TENANT_ID;
+  env = useMultiTenantInProcess(world);
 }, 120_000);
 afterAll(async () => world?.close());
 
@@ -36,9 +34,7 @@ function storeOf(tenantId: string): SnapshotStoreClient {
 describe("a message meeting a held writer lease", () => {
   it("is deferred to the lease's expiry when the holder never marked the row, then syncs the tenant", async () => {
     const services = new TenantServices(env);
-    await services.registry.createTableIfNotExists();
-    await services.queue.createQueuesIfNotExist();
-    await services.registry.addTenant(UNMARKED);
+    await registerTenants(services, [UNMARKED]);
     // A holder that took the lease and died before marking the row: nobody renews it.
     const store = storeOf(UNMARKED);
     await store.createTablesIfNotExist();
@@ -59,9 +55,7 @@ describe("a message meeting a held writer lease", () => {
 
   it("a fresh duplicate is skipped when the holder is a message's run that marked the row, consuming only its own queued marker", async () => {
     const services = new TenantServices(env);
-    await services.registry.createTableIfNotExists();
-    await services.queue.createQueuesIfNotExist();
-    await services.registry.addTenant(MARKED);
+    await registerTenants(services, [MARKED]);
     const store = storeOf(MARKED);
     await store.createTablesIfNotExist();
     const holder = await store.acquireLease({ trigger: "queue", leaseDurationInMs: 60_000 });

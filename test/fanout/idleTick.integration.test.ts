@@ -17,6 +17,7 @@ import { scheduleDueTenants } from "../../src/fanout/scheduler.js";
 import { runWorker } from "../../src/fanout/worker.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { registerTenants, useMultiTenantInProcess } from "../support/multiTenantEnvironment.js";
 
 const CARRIED = "e1e1e1e1-0000-4000-8000-000000000001";
 const CHANGED = "e2e2e2e2-0000-4000-8000-000000000002";
@@ -34,10 +35,7 @@ beforeAll(async () => {
     },
     { queue: true },
   );
-  env = { ...world.env, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
-  delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
-  Object.assign(process.env, env);
-  delete process.env.GRAPH_TENANT_ID;
+  env = useMultiTenantInProcess(world, { GRAPH_MAX_RETRIES: "0" });
 }, 120_000);
 afterAll(async () => world?.close());
 // Each test's pass queues only its own tenants.
@@ -48,9 +46,7 @@ afterEach(async () => {
 
 async function services(...tenantIds: string[]): Promise<TenantServices> {
   const made = new TenantServices(env);
-  await made.registry.createTableIfNotExists();
-  await made.queue.createQueuesIfNotExist();
-  for (const tenantId of tenantIds) await made.registry.addTenant(tenantId);
+  await registerTenants(made, tenantIds);
   return made;
 }
 

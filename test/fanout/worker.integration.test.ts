@@ -14,6 +14,7 @@ import { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js"
 import { loadStorageSettings } from "../../src/configuration/settings.js";
 import { tenantTablePrefix } from "../../src/tenants/tenantId.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
+import { registerTenants, useMultiTenantInProcess } from "../support/multiTenantEnvironment.js";
 
 const PAUSING = "c1c1c1c1-0000-4000-8000-000000000001";
 const SHARED = "c2c2c2c2-0000-4000-8000-000000000002";
@@ -50,10 +51,7 @@ beforeAll(async () => {
     },
     { queue: true },
   );
-  env = { ...world.env, USER_SYNC_TENANT_MODE: "multi", GRAPH_MAX_RETRIES: "0" };
-  delete (env as Record<string, string | undefined>).GRAPH_TENANT_ID;
-  Object.assign(process.env, env);
-  delete process.env.GRAPH_TENANT_ID;
+  env = useMultiTenantInProcess(world, { GRAPH_MAX_RETRIES: "0" });
 }, 120_000);
 afterAll(async () => world?.close());
 
@@ -61,11 +59,7 @@ function storeOf(tenantId: string): SnapshotStoreClient {
   return new SnapshotStoreClient({ storage: loadStorageSettings(env), tablePrefix: tenantTablePrefix(tenantId) });
 }
 
-async function register(services: TenantServices, ...tenantIds: string[]): Promise<void> {
-  await services.registry.createTableIfNotExists();
-  await services.queue.createQueuesIfNotExist();
-  for (const tenantId of tenantIds) await services.registry.addTenant(tenantId);
-}
+const register = (services: TenantServices, ...tenantIds: string[]) => registerTenants(services, tenantIds);
 
 async function countUsers(store: SnapshotStoreClient): Promise<number> {
   const latest = await store.getLatestSnapshot();

@@ -4,37 +4,17 @@
  * unfinished runs, with one request instead of two, and right when more runs are left unfinished
  * than a page holds.
  */
-import diagnosticsChannel from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
 import { describe, expect, it } from "vitest";
 import { SnapshotStoreClient, type RunStats } from "../../src/snapshots/snapshotStoreClient.js";
 import { azuriteForTestFile } from "../support/azuriteStorage.js";
+import { newSnapshotStore, tableRequestsOf } from "../support/snapshotStores.js";
 
 const azurite = azuriteForTestFile();
-let prefixCounter = 0;
 const stats = (n: number): RunStats => ({ pages: 1, usersRead: n, entitiesWritten: n, transactions: 1 });
 
-async function newStore(): Promise<SnapshotStoreClient> {
-  const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `due${++prefixCounter}x${process.pid}` });
-  await store.createTablesIfNotExist();
-  return store;
-}
-
+const newStore = () => newSnapshotStore(azurite, "due");
 /** The requests to the table endpoint while `work` runs. */
-async function requestsOf<T>(work: () => Promise<T>): Promise<{ result: T; requests: string[] }> {
-  const requests: string[] = [];
-  const host = new URL(azurite.instance.tableEndpoint).host;
-  const onRequest = (message: unknown) => {
-    const { request } = message as { request: ClientRequest };
-    if (request.getHeader("host") === host) requests.push(`${request.method} ${decodeURIComponent(request.path)}`);
-  };
-  diagnosticsChannel.subscribe("http.client.request.start", onRequest);
-  try {
-    return { result: await work(), requests };
-  } finally {
-    diagnosticsChannel.unsubscribe("http.client.request.start", onRequest);
-  }
-}
+const requestsOf = <T>(work: () => Promise<T>) => tableRequestsOf(azurite.instance.tableEndpoint, work);
 
 async function firstUnfinished(store: SnapshotStoreClient) {
   for await (const run of store.listUnfinishedRuns({ maxResults: 1 })) return run;

@@ -5,9 +5,9 @@ import type { GraphUser } from "../../src/graph/types.js";
 import { isUserSyncError, UserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotStoreClientOptions } from "../../src/snapshots/snapshotStoreClient.js";
 import { azuriteForTestFile } from "../support/azuriteStorage.js";
+import { newSnapshotStore } from "../support/snapshotStores.js";
 
 const azurite = azuriteForTestFile();
-let prefixCounter = 0;
 
 /** Records the operations of every entity group transaction that goes over the wire. */
 function batchRecorder() {
@@ -25,11 +25,7 @@ function batchRecorder() {
   return { batches, policy };
 }
 
-async function newStore(options: Partial<SnapshotStoreClientOptions> = {}): Promise<SnapshotStoreClient> {
-  const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `t${++prefixCounter}x${process.pid}`, ...options });
-  await store.createTablesIfNotExist();
-  return store;
-}
+const newStore = (options: Partial<SnapshotStoreClientOptions> = {}) => newSnapshotStore(azurite, "t", options);
 
 function makeUser(i: number): GraphUser {
   const id = `${i.toString(16).padStart(8, "0")}-0000-4000-8000-${(i * 7919).toString(16).padStart(12, "0")}`;

@@ -3,8 +3,6 @@
  * and odd-name users, checkpoints, the writer lease (contention, expiry, takeover), retention, and
  * diffs.
  */
-import diagnosticsChannel from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { odata, TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
@@ -13,15 +11,10 @@ import { isUserSyncError } from "../../src/shared/errors.js";
 import { SnapshotStoreClient, type RunStats, type SnapshotChange, type SyncRunRecord } from "../../src/snapshots/snapshotStoreClient.js";
 import { MAX_STRING_LENGTH } from "../../src/tables/userEntity.js";
 import { azuriteForTestFile } from "../support/azuriteStorage.js";
+import { newSnapshotStore, recordTableRequests, uniqueTablePrefix } from "../support/snapshotStores.js";
 
 const azurite = azuriteForTestFile();
-let prefixCounter = 0;
-
-async function newStore(options: { partitionCount?: number } = {}): Promise<SnapshotStoreClient> {
-  const store = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `life${++prefixCounter}x${process.pid}`, ...options });
-  await store.createTablesIfNotExist();
-  return store;
-}
+const newStore = (options: { partitionCount?: number; tablePrefix?: string } = {}) => newSnapshotStore(azurite, "life", options);
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
@@ -136,13 +129,8 @@ describe("the writer lease", () => {
 
   it("is taken with one request when free (an insert, no read first); of two contenders for a free lease exactly one wins", async () => {
     const store = await newStore();
-    const requests: string[] = [];
-    const host = new URL(azurite.instance.tableEndpoint).host;
-    const onRequest = (message: unknown) => {
-      const { request } = message as { request: ClientRequest };
-      if (request.getHeader("host") === host) requests.push(`${request.method} ${decodeURIComponent(request.path)}`);
-    };
-    diagnosticsChannel.subscribe("http.client.request.start", onRequest);
+    const recording = recordTableRequests(azurite.instance.tableEndpoint);
+    const requests = recording.requests;
     try {
       const lease = await store.acquireLease({ trigger: "timer" });
       expect(requests).toEqual([`POST /devstoreaccount1/${store.runsTableName}`]);
@@ -156,7 +144,7 @@ describe("the writer lease", () => {
       expect(requests.filter((r) => r.startsWith("GET "))).toHaveLength(1);
       await store.releaseLease((contenders.find((c) => c.status === "fulfilled") as PromiseFulfilledResult<Awaited<ReturnType<SnapshotStoreClient["acquireLease"]>>>).value);
     } finally {
-      diagnosticsChannel.unsubscribe("http.client.request.start", onRequest);
+      recording.stop();
     }
   });
 
@@ -262,11 +250,12 @@ describe("diffSnapshots", () => {
   });
 
   it("refuses incomplete snapshots and snapshots spread over different partition counts", async () => {
-    const store = await newStore({ partitionCount: 4 });
+    const tablePrefix = uniqueTablePrefix("life");
+    const store = await newStore({ partitionCount: 4, tablePrefix });
     const a = await completeSnapshot(store, [{ id: userId(1) }]);
     const running = await store.startRun({ trigger: "cli", select: ["id"] });
     await expectCode(collect(store.diffSnapshots(a.snapshotId, running.snapshotId)), "snapshot_not_found");
-    const other = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix: `life${prefixCounter}x${process.pid}`, partitionCount: 8 });
+    const other = new SnapshotStoreClient({ storage: azurite.tableStorage, tablePrefix, partitionCount: 8 });
     const b = await completeSnapshot(other, [{ id: userId(1) }]);
     const error = await expectCode(collect(store.diffSnapshots(a.snapshotId, b.snapshotId)), "snapshot_not_found");
     expect(error.message).toContain("partition counts");
