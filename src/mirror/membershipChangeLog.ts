@@ -14,8 +14,8 @@ import type { LimitFunction } from "p-limit";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import type { OperationOptions } from "../shared/abort.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
-import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "../tables/partitionFence.js";
-import { storageError } from "../tables/storageErrors.js";
+import { LeaseFencedTable } from "../tables/leaseFencedTable.js";
+import { FENCED_MAX_OPERATIONS, isFenceRow } from "../tables/partitionFence.js";
 import { queryEntities, submitAll } from "../tables/tableStore.js";
 
 /**
@@ -70,13 +70,12 @@ export function membershipChangesPartition(runId: string): string {
 export class MembershipChangeLog {
   readonly #table: TableClient;
   readonly #storage: TableStorageSettings;
-  readonly #limit: LimitFunction;
-  readonly #fences = new WeakMap<LosableLeaseGuard, { fence: PartitionFence; claimed: Map<string, Promise<void>> }>();
+  readonly #writer: LeaseFencedTable;
 
   constructor(options: MembershipChangeLogOptions) {
     this.#table = options.table;
     this.#storage = options.storage;
-    this.#limit = options.limit;
+    this.#writer = new LeaseFencedTable(options);
   }
 
   /** Records membership changes of a run (a later change of the same membership in the run replaces the earlier). */
@@ -120,25 +119,8 @@ export class MembershipChangeLog {
   async #upsertRows(partitionKey: string, rows: ReadonlyArray<Record<string, unknown> & { partitionKey: string; rowKey: string }>, operation: string, options: OperationOptions & { lease?: LosableLeaseGuard | undefined }): Promise<void> {
     const batches: TransactionAction[][] = [];
     for (let i = 0; i < rows.length; i += FENCED_MAX_OPERATIONS) batches.push(rows.slice(i, i + FENCED_MAX_OPERATIONS).map((row) => ["upsert", row, "Replace"]));
-    const lease = options.lease;
-    const fenced = lease ? this.#fenceOf(lease) : undefined;
     await submitAll(
-      batches.map((actions) => async () => {
-        if (fenced) {
-          let claim = fenced.claimed.get(partitionKey);
-          if (!claim) fenced.claimed.set(partitionKey, (claim = fenced.fence.claim([partitionKey], options.abortSignal)));
-          await claim;
-          await fenced.fence.submit(partitionKey, actions, operation, options.abortSignal);
-          return;
-        }
-        await this.#limit(async () => {
-          try {
-            await this.#table.submitTransaction(actions, { abortSignal: options.abortSignal });
-          } catch (error) {
-            throw storageError(this.#storage, this.#table.tableName, operation, error);
-          }
-        });
-      }),
+      batches.map((actions) => () => this.#writer.submit(partitionKey, actions, operation, options)),
       undefined,
       options.abortSignal,
     );
@@ -164,23 +146,5 @@ export class MembershipChangeLog {
       if (typeof entity.graphReason === "string") record.graphReason = entity.graphReason;
       yield record;
     }
-  }
-
-  #fenceOf(lease: LosableLeaseGuard): { fence: PartitionFence; claimed: Map<string, Promise<void>> } {
-    let fenced = this.#fences.get(lease);
-    if (!fenced) {
-      const table = this.#table;
-      fenced = {
-        fence: new PartitionFence({
-          table,
-          guard: lease,
-          limit: this.#limit,
-          translate: (error, operation, batch) => storageError(this.#storage, table.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
-        }),
-        claimed: new Map(),
-      };
-      this.#fences.set(lease, fenced);
-    }
-    return fenced;
   }
 }

@@ -19,7 +19,8 @@ import { odata, type TableClient, type TransactionAction } from "@azure/data-tab
 import type { LimitFunction } from "p-limit";
 import type { TableStorageSettings } from "../configuration/settings.js";
 import type { LosableLeaseGuard } from "./leaseGuard.js";
-import { FENCED_MAX_OPERATIONS, isFenceRow, PartitionFence } from "./partitionFence.js";
+import { LeaseFencedTable } from "./leaseFencedTable.js";
+import { FENCED_MAX_OPERATIONS, isFenceRow } from "./partitionFence.js";
 import { storageError } from "./storageErrors.js";
 import { queryEntities, submitAll } from "./tableStore.js";
 import type { OperationOptions } from "../shared/abort.js";
@@ -81,13 +82,17 @@ export class EdgeTables {
   readonly #tables: Record<Direction, TableClient>;
   readonly #storage: TableStorageSettings;
   readonly #limit: LimitFunction;
-  readonly #fences = new WeakMap<LosableLeaseGuard, Record<Direction, { fence: PartitionFence; claimed: Map<string, Promise<void>> }>>();
+  readonly #writers: Record<Direction, LeaseFencedTable>;
 
   constructor(options: EdgeTablesOptions) {
     this.relationship = options.relationship;
     this.#tables = { forward: options.forward, reverse: options.reverse };
     this.#storage = options.storage;
     this.#limit = options.limit;
+    this.#writers = {
+      forward: new LeaseFencedTable({ table: options.forward, storage: options.storage, limit: options.limit }),
+      reverse: new LeaseFencedTable({ table: options.reverse, storage: options.storage, limit: options.limit }),
+    };
   }
 
   get tableNames(): { forward: string; reverse: string } {
@@ -240,48 +245,11 @@ export class EdgeTables {
     for (const [partitionKey, list] of byPartition) {
       for (let at = 0; at < list.length; at += FENCED_MAX_OPERATIONS) batches.push([partitionKey, list.slice(at, at + FENCED_MAX_OPERATIONS).map(action)]);
     }
-    const lease = options.lease;
-    const fenced = lease ? this.#fenceOf(lease, direction) : undefined;
-    const tasks = batches.map(([partitionKey, actions]) => async () => {
-      const operation = `${what} (${actions.length} in partition ${partitionKey} of ${table.tableName})`;
-      if (fenced) {
-        let claim = fenced.claimed.get(partitionKey);
-        if (!claim) fenced.claimed.set(partitionKey, (claim = fenced.fence.claim([partitionKey], options.abortSignal)));
-        await claim;
-        await fenced.fence.submit(partitionKey, actions, operation, options.abortSignal);
-        return;
-      }
-      await this.#limit(async () => {
-        try {
-          await table.submitTransaction(actions, { abortSignal: options.abortSignal });
-        } catch (error) {
-          throw storageError(this.#storage, table.tableName, operation, error);
-        }
-      });
-    });
+    const tasks = batches.map(([partitionKey, actions]) => () =>
+      this.#writers[direction].submit(partitionKey, actions, `${what} (${actions.length} in partition ${partitionKey} of ${table.tableName})`, options),
+    );
     await submitAll(tasks, undefined, options.abortSignal);
     return batches.length;
-  }
-
-  #fenceOf(lease: LosableLeaseGuard, direction: Direction): { fence: PartitionFence; claimed: Map<string, Promise<void>> } {
-    let both = this.#fences.get(lease);
-    if (!both) {
-      const make = (d: Direction) => {
-        const table = this.#tables[d];
-        return {
-          fence: new PartitionFence({
-            table,
-            guard: lease,
-            limit: this.#limit,
-            translate: (error, operation, batch) => storageError(this.#storage, table.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
-          }),
-          claimed: new Map<string, Promise<void>>(),
-        };
-      };
-      both = { forward: make("forward"), reverse: make("reverse") };
-      this.#fences.set(lease, both);
-    }
-    return both[direction];
   }
 }
 
