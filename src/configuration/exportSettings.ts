@@ -7,6 +7,7 @@
  * reaches an error message.
  */
 import { EXPORT_LANE_DEFAULTS } from "./defaults.js";
+import { isPlainHttpsUrl } from "./serviceUri.js";
 import { storageEndpointOf } from "./storageConnectionString.js";
 
 export type ExportLaneSettings = (
@@ -44,13 +45,7 @@ export function readExportLane(env: Record<string, string | undefined>): { lane?
     return { lane: { kind: "connectionString", connectionString, blobEndpoint: checked.endpoint, container }, lines: [], names: [] };
   }
   if (serviceUri) {
-    let url: URL | undefined;
-    try {
-      url = new URL(serviceUri);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || url.protocol !== "https:" || url.search) {
+    if (!isPlainHttpsUrl(serviceUri)) {
       return problem(
         "USER_SYNC_EXPORT_STORAGE__blobServiceUri",
         `USER_SYNC_EXPORT_STORAGE__blobServiceUri must be a plain https URL such as https://<account>.blob.core.windows.net (identity-based connections never send a token over http). ${EXPORT_STORAGE_FIX}`,

@@ -4,6 +4,7 @@
  * that the queue trigger's `connection: "USER_SYNC_QUEUE"` and this code read the same settings).
  */
 import { settingsError } from "./settingsError.js";
+import { isPlainHttpsUrl } from "./serviceUri.js";
 import { storageEndpointOf } from "./storageConnectionString.js";
 import { readStorageRequestTimeout } from "./storageSettings.js";
 
@@ -40,13 +41,7 @@ function readConnection(env: Record<string, string | undefined>): TenantQueueSet
     return { kind: "connectionString", connectionString };
   }
   if (serviceUri) {
-    let url: URL | undefined;
-    try {
-      url = new URL(serviceUri);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || url.protocol !== "https:" || url.search) {
+    if (!isPlainHttpsUrl(serviceUri)) {
       throw settingsError([`USER_SYNC_QUEUE__queueServiceUri must be a plain https URL such as https://<account>.queue.core.windows.net (identity-based connections never send a token over http). ${QUEUE_FIX}`], ["USER_SYNC_QUEUE__queueServiceUri"]);
     }
     return { kind: "identity", queueServiceUri: serviceUri.replace(/\/+$/, "") };
