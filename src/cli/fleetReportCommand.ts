@@ -4,12 +4,12 @@
  * it (`report-<tenantId>.html`, the same as `report --tenant <tenantId>`), which the fleet page links
  * to; to standard output, the page names the command for each tenant's page instead.
  */
-import { writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { renderFleetReport, tenantPageName } from "../report/fleetReport.js";
 import type { TenantRecord } from "../tenants/tenantRegistryClient.js";
 import { selectTenant } from "./clients.js";
 import { write } from "./output.js";
+import { writeOutputFile } from "./outputFile.js";
 import { reportCommand, type ReportOptions } from "./reportCommand.js";
 import { registryFromEnvironment } from "./tenantRegistry.js";
 
@@ -29,6 +29,6 @@ export async function fleetReportCommand(options: ReportOptions): Promise<void> 
     await write(html);
     return;
   }
-  await writeFile(path, html, "utf8");
+  await writeOutputFile(path, html);
   process.stderr.write(`Wrote the fleet page of ${records.length} tenant${records.length === 1 ? "" : "s"} to ${path}, each tenant's page next to it\n`);
 }

@@ -21,6 +21,7 @@ import { assertGroupsKept } from "./groupSources.js";
 import { fleetReportCommand } from "./fleetReportCommand.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
 import { endQuietlyOnClosedPipe, writeError } from "./output.js";
+import { outputFileArgument } from "./outputFile.js";
 import { runCommand } from "./runCommand.js";
 import { runsCommand, type RunsCommandOptions } from "./runsCommand.js";
 import { selectTenant } from "./clients.js";
@@ -194,7 +195,7 @@ function addReportCommand(program: Command): void {
   program
     .command("report")
     .description("Write one self-contained HTML page of the run history in storage: outcomes, durations, users, joiners/movers/leavers, throttling (the charts of the Application Insights workbook). In multi-tenant mode without --tenant: the fleet page, every tenant's health worst first, with each tenant's page next to it. No user data.")
-    .option("--out <file>", 'the HTML file to write ("-": standard output)', DEFAULT_REPORT_FILE)
+    .option("--out <file>", 'the HTML file to write, in a directory that exists ("-": standard output)', outputFileArgument, DEFAULT_REPORT_FILE)
     .option("--days <n>", "how many days back, up to today", positiveInteger(366), 14)
     .addOption(new Option("--tenant <tenantId>", TENANT_HELP).argParser(tenantArgument))
     .action(async (options: ReportOptions & { tenant?: string }) => {

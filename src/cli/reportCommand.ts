@@ -4,7 +4,6 @@
  * It reads storage only; when the Graph credential settings name a Key Vault certificate, it also
  * reads the certificate's expiry (bounded; left out when that fails).
  */
-import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describeError } from "../shared/errors.js";
 import { renderReport } from "../report/htmlReport.js";
@@ -15,6 +14,7 @@ import type { Logger } from "../shared/logger.js";
 import { redact } from "../shared/redact.js";
 import { mirrorFromEnvironment, storeFromEnvironment } from "./clients.js";
 import { write, writeError } from "./output.js";
+import { writeOutputFile } from "./outputFile.js";
 import { createAzureCredential } from "../app/compose.js";
 
 export interface ReportOptions {
@@ -69,6 +69,6 @@ export async function reportCommand(options: ReportOptions): Promise<void> {
     return;
   }
   const path = resolve(options.out);
-  await writeFile(path, html, "utf8");
+  await writeOutputFile(path, html);
   writeError(`Wrote the report of ${history.runs.length} runs over ${options.days} days to ${path}\n`);
 }
