@@ -17,7 +17,7 @@ import { SnapshotStoreClient } from "../snapshots/snapshotStoreClient.js";
 import type { GroupStores } from "../sync/groupsRound.js";
 import { EdgeTables } from "../tables/edgeTables.js";
 import { createTableClient } from "../tables/tableClient.js";
-import { checkedTablePrefix } from "../tables/tablePrefix.js";
+import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 
 export type { GroupStores };
 

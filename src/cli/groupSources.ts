@@ -9,7 +9,7 @@ import { settingsError } from "../configuration/settingsError.js";
 import { createAzureCredential } from "../credentials/azureCredential.js";
 import type { GroupDataSources } from "../kinds/membershipPorts.js";
 import { UserSyncError } from "../shared/errors.js";
-import { checkedTablePrefix } from "../tables/tablePrefix.js";
+import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 import { tenantTablePrefix } from "../tenants/tenantId.js";
 import { groupSourcesOf } from "./groupStoreSources.js";
 

@@ -1,5 +1,5 @@
 /**
- * Every table name, from a table prefix (src/tables/tablePrefix.ts) and a suffix declared once: the
+ * Every table name, from a table prefix (src/kinds/tablePrefix.ts) and a suffix declared once: the
  * store-wide tables' here, each object kind's in its descriptor (ObjectKind.tables, and each
  * relationship's edge tables). The stores, a tenant's tables and their deletion derive their names
  * from these functions and nowhere else.

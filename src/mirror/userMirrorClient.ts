@@ -15,7 +15,7 @@ import type { ObjectKind } from "../kinds/objectKind.js";
 import { kindTableNames } from "../kinds/tableNames.js";
 import { USERS } from "../kinds/users.js";
 import type { LosableLeaseGuard } from "../tables/leaseGuard.js";
-import { checkedTablePrefix } from "../tables/tablePrefix.js";
+import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import type { MirrorUser } from "./mirrorEntity.js";
 import { MirrorChangeLog } from "./mirrorChangeLog.js";

@@ -16,7 +16,7 @@ import { USERS } from "../kinds/users.js";
 import { UserSyncError } from "../shared/errors.js";
 import { storageError } from "../tables/storageErrors.js";
 import { runRowKey } from "../tables/keys.js";
-import { checkedTablePrefix } from "../tables/tablePrefix.js";
+import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { LeaseStore, type AcquireLeaseOptions } from "./leaseStore.js";
 import { SnapshotRetention, type DeleteExpiredSnapshotsOptions, type DeleteExpiredSnapshotsResult } from "./retention.js";

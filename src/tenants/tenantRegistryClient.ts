@@ -10,7 +10,7 @@ import type { TableStorageSettings } from "../configuration/settings.js";
 import { storageError } from "../tables/storageErrors.js";
 import { createTableClient } from "../tables/tableClient.js";
 import { tenantsTableName } from "../kinds/tableNames.js";
-import { checkedTablePrefix } from "../tables/tablePrefix.js";
+import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 import { isStatusCode, queryEntities } from "../tables/tableStore.js";
 import { createTenantError } from "./tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "./tenantId.js";
