@@ -1,27 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { TableClient, TransactionAction } from "@azure/data-tables";
+import type { TransactionAction } from "@azure/data-tables";
 import type { LimitFunction } from "p-limit";
 import { LeaseFencedTable } from "../../src/tables/leaseFencedTable.js";
-
-/** A table that records what is sent to it and answers every write with a fresh ETag. */
-function recordingTable() {
-  const sent: string[] = [];
-  let etag = 0;
-  const table = {
-    tableName: "fenced",
-    upsertEntity: async (entity: { partitionKey: string; rowKey: string }, mode: string) => {
-      sent.push(`claim (${mode}) ${entity.partitionKey}`);
-      return { etag: `e${++etag}` };
-    },
-    submitTransaction: async (actions: TransactionAction[]) => {
-      const last = actions.at(-1)!;
-      const fence = (last[1] as { rowKey: string }).rowKey === "" ? ` + fence ${last[0]}${last[3] ? ` if-match ${(last[3] as { etag: string }).etag}` : ""}` : "";
-      sent.push(`transaction ${(actions[0]![1] as { partitionKey: string }).partitionKey}${fence}`);
-      return { subResponses: actions.map(() => ({ etag: `e${++etag}` })) };
-    },
-  };
-  return { sent, table: table as unknown as TableClient };
-}
+import { recordingTable } from "../support/recordingTable.js";
 
 const guard = () => ({ assertHeld() {}, markLost() {}, owner: "me", signal: new AbortController().signal });
 const storage = { kind: "connectionString" as const, connectionString: "", tableEndpoint: "http://127.0.0.1:1/devstoreaccount1", allowInsecureConnection: true };
@@ -39,13 +20,13 @@ describe("a table's transactions under the writer lease", () => {
     await writer.submit("p2", upsert("p2"), "writing", { lease: first });
     await writer.submit("p1", upsert("p1"), "writing", { lease: guard() });
     expect(sent).toEqual([
-      "claim (Replace) p1",
-      "transaction p1 + fence update if-match e1",
-      "transaction p1 + fence update if-match e3",
-      "claim (Replace) p2",
-      "transaction p2 + fence update if-match e6",
-      "claim (Replace) p1",
-      "transaction p1 + fence update if-match e9",
+      "upsert Replace p1/",
+      "transaction 2 (fence: update if-match e1)",
+      "transaction 2 (fence: update if-match e3)",
+      "upsert Replace p2/",
+      "transaction 2 (fence: update if-match e6)",
+      "upsert Replace p1/",
+      "transaction 2 (fence: update if-match e9)",
     ]);
   });
 
@@ -53,6 +34,6 @@ describe("a table's transactions under the writer lease", () => {
     const { sent, table } = recordingTable();
     const writer = new LeaseFencedTable({ table, storage, limit: inline });
     await writer.submit("p1", upsert("p1"), "writing");
-    expect(sent).toEqual(["transaction p1"]);
+    expect(sent).toEqual(["transaction 1"]);
   });
 });

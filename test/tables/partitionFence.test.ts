@@ -2,6 +2,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { failedOperationIndex, FENCE_ROW_KEY, isFenceRow, PartitionFence } from "../../src/tables/partitionFence.js";
+import { recordingTable } from "../support/recordingTable.js";
 
 describe("partition fences", () => {
   it("reads which operation of a transaction the service refused", () => {
@@ -15,28 +16,6 @@ describe("partition fences", () => {
     expect(isFenceRow({ rowKey: "00000000-0000-0000-0000-000000000000" })).toBe(false);
   });
 });
-
-/** A table that records what is sent to it and answers every write with a fresh ETag. */
-function recordingTable() {
-  const sent: string[] = [];
-  let etag = 0;
-  const table = {
-    tableName: "fenced",
-    upsertEntity: async (entity: { partitionKey: string; rowKey: string }, mode: string) => {
-      sent.push(`upsert ${mode} ${entity.partitionKey}/${entity.rowKey}`);
-      return { etag: `e${++etag}` };
-    },
-    submitTransaction: async (actions: TransactionAction[]) => {
-      const fence = actions.at(-1)!;
-      sent.push(`transaction ${actions.length} (fence: ${fence[0]}${fence[3] ? ` if-match ${(fence[3] as { etag: string }).etag}` : ""})`);
-      return { subResponses: actions.map(() => ({ etag: `e${++etag}` })) };
-    },
-    getEntity: async () => {
-      throw new Error("not read in these cases");
-    },
-  };
-  return { sent, table: table as unknown as TableClient };
-}
 
 function fenceOver(table: TableClient): PartitionFence {
   const guard = { assertHeld() {}, markLost() {}, owner: "me", signal: new AbortController().signal };
