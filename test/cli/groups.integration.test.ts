@@ -15,6 +15,7 @@ import { MIRROR_EDGE_SCOPE, type StoredEdge } from "../../src/tables/edgeTables.
 import type { MembershipChangeRecord } from "../../src/mirror/membershipChangeLog.js";
 import type { GroupStores } from "../../src/sync/groupsRound.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
+import { joinOneLeaveOne } from "../support/groupMembershipChanges.js";
 import { expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 300;
@@ -128,12 +129,7 @@ describe("groups and memberships on the command line (USER_SYNC_GROUPS=true)", (
 
   it("a later run is an incremental round of the groups: joined and left in the change log, left saying whether the member was taken out or deleted", async () => {
     const user = (i: number) => world.tenant.changes.userIdAt(i);
-    const group3 = world.tenant.groups.groupIdAt(3);
-    const members3 = new Set([...world.tenant.groups.currentMembers(3)].map((m) => m.id));
-    const joiner = [...Array(USERS).keys()].reverse().find((i) => !members3.has(user(i)))!;
-    expect(world.tenant.groups.addMember(3, { user: joiner })).toBe(true);
-    const leaving = [...world.tenant.groups.currentMembers(3)].find((m) => m.type === "user" && m.id !== user(joiner))!;
-    world.tenant.groups.removeMember(3, leaving);
+    const { groupId: group3, joiner, leaving } = joinOneLeaveOne(world.tenant, 3, USERS);
     world.tenant.groups.changeGroup(5, { displayName: "Renamed group five" });
     // A user member deleted from the directory leaves every group it was in: Graph says `deleted` as for `leaving`.
     const deleted = [...world.tenant.groups.currentMembers(3)].find((m) => m.type === "user" && m.id !== user(joiner) && m.id !== leaving.id)!;

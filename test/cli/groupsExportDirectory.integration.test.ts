@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertCliBuilt, runCli } from "../support/cli.js";
+import { joinOneLeaveOne } from "../support/groupMembershipChanges.js";
 import { startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 300;
@@ -130,12 +131,7 @@ describe("exports of the stored groups equal the simulated directory", () => {
 
   it("after membership changes: export --changes of the groups' mirror run, then diff --groups between two snapshots", async () => {
     const user = (i: number) => world.tenant.changes.userIdAt(i);
-    const group3 = world.tenant.groups.groupIdAt(3);
-    const members3 = new Set([...world.tenant.groups.currentMembers(3)].map((m) => m.id));
-    const joiner = [...Array(USERS).keys()].reverse().find((i) => !members3.has(user(i)))!;
-    expect(world.tenant.groups.addMember(3, { user: joiner })).toBe(true);
-    const leaving = [...world.tenant.groups.currentMembers(3)].find((m) => m.type === "user" && m.id !== user(joiner))!;
-    world.tenant.groups.removeMember(3, leaving);
+    const { groupId: group3, joiner, leaving } = joinOneLeaveOne(world.tenant, 3, USERS);
 
     const incremental = await cli(["run"]);
     expect(incremental.code, incremental.stderr).toBe(0);
