@@ -29,7 +29,7 @@ async function leaseStore(): Promise<{ leases: LeaseStore; direct: TableClient }
   const direct = TableClient.fromConnectionString(azurite.instance.connectionString, tableName, { allowInsecureConnection: true });
   await direct.createTable();
   // Short enough to wait out, long enough for a loaded machine's Azurite to answer every other request.
-  const storage = { kind: "connectionString" as const, connectionString: proxy.connectionString, tableEndpoint: proxy.tableEndpoint, allowInsecureConnection: true, requestTimeoutInMs: 2_000 };
+  const storage = { kind: "connectionString" as const, connectionString: proxy.connectionString, tableEndpoint: proxy.tableEndpoint, allowInsecureConnection: true, requestTimeoutInMs: 5_000 };
   const client = createTableClient({ storage, tableName, owner: "the test", clientOptions: { retryOptions: { maxRetries: 2, retryDelayInMs: 10 } } });
   return { leases: new LeaseStore(client, storage), direct };
 }
