@@ -189,7 +189,8 @@ function schemaElementsOf(name: string, type: LaneType): SchemaElement[] {
     case "boolean":
       return [{ name, type: "BOOLEAN", repetition_type: "OPTIONAL" }];
     case "integer":
-      return [{ name, type: "INT32", converted_type: "INT_32", logical_type: { type: "INTEGER", bitWidth: 32, isSigned: true }, repetition_type: "OPTIONAL" }];
+      // The converted type only: hyparquet-writer 0.17 writes the INTEGER logical type so that DuckDB refuses the file ("Invalid data").
+      return [{ name, type: "INT32", converted_type: "INT_32", repetition_type: "OPTIONAL" }];
     case "timestamp":
       return [{ name, type: "INT64", converted_type: "TIMESTAMP_MILLIS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" }, repetition_type: "OPTIONAL" }];
     case "stringList":
