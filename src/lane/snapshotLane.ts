@@ -1,8 +1,10 @@
 /**
  * The analytics lane of one tenant's snapshots (docs/analytics.md): under the run's writer lease,
  * after the snapshot part of a run, every promoted snapshot the lane has not written yet (newest
- * first, at most `snapshotsPerRun` a run) is read back from the snapshot store as a stream and
- * written as a Parquet set; its run record then says what the lane did (`runs` shows it). A lane
+ * first, at most `snapshotsPerRun` a run) is written as a Parquet set (streamed from the round's
+ * pages, or read back from the snapshot store); with groups (groupLane.ts) its groups' and
+ * memberships' sets are sealed first, so that the users' `_SUCCESS` is the snapshot's last file.
+ * Its run record then says what the lane did (`runs` shows it). A lane
  * failure does not fail the sync: the snapshot stays promoted, the failure is recorded and logged,
  * and the next run tries again. A lost lease stops the lane at once (nothing more is written) and is
  * thrown like any lost lease.
