@@ -7,7 +7,7 @@
  */
 import { MembershipGraph } from "../kinds/membershipClosure.js";
 import type { GroupDataSource } from "../kinds/membershipPorts.js";
-import { groupChangeSetOf, LANE_GROUP_SELECT } from "../lane/groupLane.js";
+import { groupChangeSetOf } from "../lane/groupLane.js";
 import { groupLaneColumns, membershipLaneColumns, stampedRows, type LaneRow } from "../lane/laneColumns.js";
 import type { MirrorRunRecord } from "../mirror/mirrorRecords.js";
 import { formatCount } from "../shared/counts.js";
@@ -20,9 +20,8 @@ export function groupSetSource(source: GroupDataSource, what: "groups" | "member
   const stamps = { _snapshotTime: source.pointInTime?.time ?? null, _tenantId: tenantId, _runId: source.pointInTime?.runId ?? null };
   const after = () => source.assertWhole();
   if (what === "groups") {
-    // The lane's columns: the groups' selection, as the store read them (`id` first).
-    const select = source.select.length > 0 ? source.select : LANE_GROUP_SELECT;
-    return { columns: groupLaneColumns(select), rows: stampedRows(source.listGroups(), stamps), after, describe: (n) => `Exported ${formatCount(n, "group")} from ${source.label}` };
+    // The groups' selection, as the store read them (`id` first): the lane's LANE_GROUP_SELECT.
+    return { columns: groupLaneColumns(source.select), rows: stampedRows(source.listGroups(), stamps), after, describe: (n) => `Exported ${formatCount(n, "group")} from ${source.label}` };
   }
   if (!transitive) {
     return { columns: membershipLaneColumns(), rows: stampedRows(source.listMemberships(), stamps, (e) => ({ groupId: e.groupId, memberId: e.memberId, memberType: e.memberType })), after, describe: (n) => `Exported ${formatCount(n, "direct membership")} from ${source.label}` };

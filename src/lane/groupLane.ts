@@ -34,8 +34,8 @@ export interface LaneGroupSource {
   memberships: { listChanges(runId: string, options: OperationOptions): AsyncIterable<MembershipChangeRecord> };
 }
 
-/** The groups' columns: their selection, `id` first (the groups' delta reader's $select). */
-export const LANE_GROUP_SELECT: readonly string[] = ["id", ...DEFAULT_GROUP_SELECT.filter((name) => name !== "id")];
+/** The groups' columns: their fixed selection (the groups' delta reader's $select, `id` first), as export --groups writes them. */
+export const LANE_GROUP_SELECT: readonly string[] = DEFAULT_GROUP_SELECT;
 
 /** One set the lane wrote (or found complete), with where it is. */
 export interface WrittenGroupSet {
