@@ -8,12 +8,9 @@
  * its lease writes nothing of the groups; docs/analytics.md's groups recipe runs as written.
  */
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { mkdtemp, readFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { composeGroupStores } from "../../src/app/groupStores.js";
 import { composeUserSync } from "../../src/app/syncService.js";
@@ -26,7 +23,7 @@ import type { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClien
 import type { GroupStores } from "../../src/sync/groupsRound.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
-import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb } from "../support/laneReader.js";
+import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb, recipeSqlBlocks, runSqlInFolder, writeWhileLeaseLapses } from "../support/laneReader.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { startTableProxy, type TableProxy } from "../support/tableProxy.js";
 
@@ -251,24 +248,9 @@ describe("groups and memberships in the analytics lane", () => {
   });
 
   it("docs/analytics.md's groups recipe runs as written: each user's direct groups, equal to what export says", async () => {
-    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "analytics.md"), "utf8");
-    const start = doc.indexOf("\n### DuckDB: groups per user\n");
-    expect(start).toBeGreaterThan(0);
-    const [sql, ...more] = [...doc.slice(start, doc.indexOf("\n### ", start + 5)).matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const [sql, ...more] = recipeSqlBlocks("### DuckDB: groups per user");
     expect(more).toEqual([]);
-    const folder = await downloadContainer(container());
-    const instance = await DuckDBInstance.create(":memory:");
-    const connection = await instance.connect();
-    const cwd = process.cwd();
-    process.chdir(folder);
-    let rows: Array<Record<string, unknown>>;
-    try {
-      rows = (await connection.runAndReadAll(sql!)).getRowObjectsJson();
-    } finally {
-      process.chdir(cwd);
-      connection.closeSync();
-      instance.closeSync();
-    }
+    const rows = await runSqlInFolder(await downloadContainer(container()), sql!);
     const names = new Map((await jsonLines(["export", "--latest", "--groups"])).map((g) => [String(g.id), String(g.displayName)]));
     const expected = new Map<string, string[]>();
     for (const user of await jsonLines(["export", "--latest"])) expected.set(String(user.id), []);
@@ -286,39 +268,10 @@ describe("groups and memberships in the analytics lane", () => {
     const settings = readExportLane({ USER_SYNC_EXPORT_STORAGE: proxiedConnectionString(), USER_SYNC_EXPORT_CONTAINER: fencedName }).lane!;
     const proxied = BlobServiceClient.fromConnectionString(proxiedConnectionString()).getContainerClient(fencedName);
     const lease = await store.acquireLease({ trigger: "cli", leaseDurationInMs: 5_000 });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let first = true;
-    proxy.decide = (request) => {
-      if (request.method === "PUT" && request.path.includes(`/${fencedName}/`) && first) {
-        first = false;
-        return held;
-      }
-      return "pass";
-    };
-    const before = proxy.seen.length;
     const context = { container: proxied, settings, tenantId, lease, rowsPerGroup: 10, groupsPerPart: 5, abortSignal: lease.signal };
-    const outcome = writeSnapshotGroupSets(run, context, groupStores).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    try {
-      const until = Date.now() + 15_000;
-      while (lease.lost === undefined && Date.now() < until) {
-        try {
-          lease.assertHeld();
-        } catch {
-          break;
-        }
-        await sleep(100);
-      }
-    } finally {
-      release();
-      proxy.decide = () => "pass";
-    }
-    const error = await outcome;
+    const { error, puts: fencedPuts } = await writeWhileLeaseLapses(proxy, fencedName, lease, () => writeSnapshotGroupSets(run, context, groupStores));
+    expect(lease.lost, "the lease lapsed").toBeDefined();
     expect(isUserSyncError(error, "lease_lost"), String(error)).toBe(true);
-    const fencedPuts = proxy.seen.slice(before).filter((r) => r.method === "PUT" && r.path.includes(`/${fencedName}/`));
     // Only the block that was already on its way when the lease lapsed.
     expect(fencedPuts).toHaveLength(1);
     expect(fencedPuts[0]!.path).toContain("comp=block");
