@@ -5,7 +5,8 @@
  * equal to `export --latest --groups` / `--memberships` row by row, every column and type; the
  * users' `_SUCCESS` is the snapshot's last file; `export --format parquet` writes the same files; the
  * groups' mirror's change sets land under `changes/`, equal to `export --changes`; a run that lost
- * its lease writes nothing of the groups; docs/analytics.md's groups recipe runs as written.
+ * its lease writes nothing of the groups; a groups set that fails leaves the snapshot unsealed and is
+ * written by the next attempt; docs/analytics.md's groups recipe runs as written.
  */
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { mkdtemp, readFile } from "node:fs/promises";
@@ -16,7 +17,9 @@ import { composeGroupStores } from "../../src/app/groupStores.js";
 import { composeUserSync } from "../../src/app/syncService.js";
 import { readExportLane } from "../../src/configuration/exportSettings.js";
 import { loadStorageSettings } from "../../src/configuration/settings.js";
-import { LANE_GROUP_SELECT, writeSnapshotGroupSets } from "../../src/lane/groupLane.js";
+import { LANE_GROUP_SELECT, writeSnapshotGroupSets, type LaneGroupSource } from "../../src/lane/groupLane.js";
+import { SnapshotLane, type LaneSnapshotSource } from "../../src/lane/snapshotLane.js";
+import type { LaneRunState } from "../../src/snapshots/runRecords.js";
 import { changeLaneColumns, groupLaneColumns, LANE_TYPE_SQL, membershipChangeLaneColumns, membershipLaneColumns, type LaneColumn } from "../../src/lane/laneColumns.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 import type { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClient.js";
@@ -95,7 +98,7 @@ afterAll(async () => {
 
 describe("groups and memberships in the analytics lane", () => {
   let users = "";
-  let groups = "";
+  let groupSet = "";
   let memberships = "";
 
   it("a snapshot run writes the groups' and memberships' sets beside the users', read back by DuckDB equal to export --latest --groups / --memberships", async () => {
@@ -107,27 +110,27 @@ describe("groups and memberships in the analytics lane", () => {
     expect(run.groups?.status).toBe("succeeded");
     const at = partitionTime(run.startedAt);
     const lower = tenantId.toLowerCase();
-    [users, groups, memberships] = ["users", "groups", "memberships"].map((object) => `tenant=${lower}/object=${object}/snapshot_time=${at}/`) as [string, string, string];
+    [users, groupSet, memberships] = ["users", "groups", "memberships"].map((object) => `tenant=${lower}/object=${object}/snapshot_time=${at}/`) as [string, string, string];
     const snapshotSets = result.lane!.written.filter((w) => w.kind === "snapshot");
     expect(snapshotSets.map((w) => [w.object, w.prefix])).toEqual([
       ["users", users],
       ["memberships", memberships],
-      ["groups", groups],
+      ["groups", groupSet],
     ]);
-    for (const prefix of [users, groups, memberships]) expect(await listBlobNames(container(), prefix)).toEqual([`${prefix}_SUCCESS`, `${prefix}_manifest.json`, `${prefix}part-00000.parquet`]);
+    for (const prefix of [users, groupSet, memberships]) expect(await listBlobNames(container(), prefix)).toEqual([`${prefix}_SUCCESS`, `${prefix}_manifest.json`, `${prefix}part-00000.parquet`]);
 
     // A reader never sees a partial snapshot: the groups' and memberships' sets are sealed first, the users' _SUCCESS is the snapshot's last file.
     const order = puts(before).filter((name) => name.includes(`/snapshot_time=${at}/`));
     expect(order.at(-1)).toBe(`${users}_SUCCESS`);
     expect(order.at(-2)).toBe(`${users}_manifest.json`);
-    for (const prefix of [groups, memberships]) expect(order.indexOf(`${prefix}_SUCCESS`)).toBeLessThan(order.indexOf(`${users}_manifest.json`));
+    for (const prefix of [groupSet, memberships]) expect(order.indexOf(`${prefix}_SUCCESS`)).toBeLessThan(order.indexOf(`${users}_manifest.json`));
     expect(order.indexOf(`${memberships}_SUCCESS`)).toBeGreaterThan(order.indexOf(`${memberships}_manifest.json`));
 
     const stamps = { _snapshotTime: run.startedAt.toISOString(), _tenantId: tenantId, _runId: run.runId };
     const groupColumns = groupLaneColumns(LANE_GROUP_SELECT);
     const exportedGroups = await jsonLines(["export", "--latest", "--groups"]);
     expect(exportedGroups).toHaveLength(GROUP_COUNT);
-    const readGroups = await readParquetWithDuckDb(`${await downloadContainer(container(), groups)}/**/*.parquet`, groupColumns);
+    const readGroups = await readParquetWithDuckDb(`${await downloadContainer(container(), groupSet)}/**/*.parquet`, groupColumns);
     // Every column in the groups' $select order then the stamps, with its documented type (then the Hive partitions).
     expect(readGroups.types.slice(0, groupColumns.length)).toEqual(groupColumns.map((c) => [c.name, LANE_TYPE_SQL[c.type]]));
     expect(readGroups.types.find(([name]) => name === "groupTypes")?.[1]).toBe("VARCHAR[]");
@@ -148,7 +151,7 @@ describe("groups and memberships in the analytics lane", () => {
 
   it("export --latest --groups / --memberships --format parquet writes the lane's very files; --transitive adds an INTEGER depth, equal to the jsonl export", async () => {
     const folder = await mkdtemp(join(tmpdir(), "group-lane-"));
-    for (const [flag, prefix] of [["--groups", groups], ["--memberships", memberships]] as const) {
+    for (const [flag, prefix] of [["--groups", groupSet], ["--memberships", memberships]] as const) {
       const out = join(folder, `${flag.slice(2)}.parquet`);
       const written = await runCli(["export", "--latest", flag, "--format", "parquet", "--out", out], cliEnv());
       expect(written.code, written.stderr).toBe(0);
@@ -259,6 +262,66 @@ describe("groups and memberships in the analytics lane", () => {
     expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set([tenantId]));
     expect(new Map(rows.map((r) => [String(r.user_id), (r.group_names as string[]).slice().sort()]))).toEqual(new Map([...expected].map(([id, list]) => [id, list.sort()])));
     expect(rows.some((r) => Number(r.groups) > 1)).toBe(true);
+  });
+
+  it("a groups' set that fails leaves the snapshot unsealed (no users' _SUCCESS), is recorded as the lane's failure, and the next attempt writes the three sets", async () => {
+    const run = { ...(await store.getRun((await store.getLatestSnapshot())!.runId))! };
+    delete run.lane;
+    const name = "group-lane-retry";
+    const retry = blobs.getContainerClient(name);
+    await retry.create();
+    const settings = readExportLane({ USER_SYNC_EXPORT_STORAGE: world.azurite.connectionString, USER_SYNC_EXPORT_CONTAINER: name }).lane!;
+    const recorded: LaneRunState[] = [];
+    const source: LaneSnapshotSource = {
+      listRuns: async function* () {
+        yield run;
+      },
+      listSnapshotUsers: (snapshotId, options) => store.listSnapshotUsers(snapshotId, options),
+      recordLane: async (_runId, state) => void recorded.push(state),
+    };
+    let failGroups = true;
+    const groups: LaneGroupSource = {
+      snapshots: {
+        listSnapshotObjectsById: (snapshotId, options) =>
+          failGroups
+            ? (async function* () {
+                yield* [];
+                throw new Error("the groups' table did not answer");
+              })()
+            : groupStores.snapshots.listSnapshotObjectsById(snapshotId, options),
+      },
+      edges: groupStores.edges,
+      mirror: { listRuns: async function* () {}, listChanges: (runId, options) => groupStores.mirror.listChanges(runId, options) },
+      memberships: groupStores.memberships,
+    };
+    const lane = new SnapshotLane({ container: retry, settings, tenantId, store: source, groups });
+    const lease = await store.acquireLease({ trigger: "cli" });
+    try {
+      const first = await lane.catchUp({ lease, logger: log.logger });
+      expect(first.written).toEqual([]);
+      expect(first.failed).toEqual([expect.objectContaining({ kind: "snapshot", runId: run.runId, error: expect.stringContaining("the groups' table did not answer") })]);
+      expect(recorded).toEqual([expect.objectContaining({ status: "failed", attempts: 1 })]);
+      // The memberships' set was sealed before the groups' failed; neither the groups' nor the users' set is: the snapshot is not complete.
+      const sealed = (await listBlobNames(retry)).filter((blob) => blob.endsWith("_SUCCESS"));
+      expect(sealed).toEqual([`${memberships}_SUCCESS`]);
+
+      failGroups = false;
+      const second = await lane.catchUp({ lease, logger: log.logger });
+      expect(second.failed).toEqual([]);
+      expect(second.written.map((w) => [w.object, w.prefix, w.alreadyComplete])).toEqual([
+        ["users", users, false],
+        ["memberships", memberships, true],
+        ["groups", groupSet, false],
+      ]);
+      for (const prefix of [users, groupSet, memberships]) expect(await listBlobNames(retry, prefix)).toEqual([`${prefix}_SUCCESS`, `${prefix}_manifest.json`, `${prefix}part-00000.parquet`]);
+      // The same names and bytes as the run's own sets.
+      for (const prefix of [groupSet, memberships]) {
+        const part = `${prefix}part-00000.parquet`;
+        expect((await retry.getBlockBlobClient(part).downloadToBuffer()).equals(await container().getBlockBlobClient(part).downloadToBuffer()), part).toBe(true);
+      }
+    } finally {
+      await store.releaseLease(lease);
+    }
   });
 
   it("a run that lost its lease (frozen past it) writes nothing of the groups: no part committed, no manifest, no _SUCCESS", async () => {
