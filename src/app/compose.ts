@@ -25,7 +25,7 @@ import type { AppClients, StorageClients } from "../sync/syncClients.js";
 import { createTenantError } from "../tenants/tenantErrors.js";
 import { assertTenantGuid, tenantTablePrefix } from "../tenants/tenantId.js";
 import { TenantRegistryClient } from "../tenants/tenantRegistryClient.js";
-import { composeGroupStores } from "./groupStores.js";
+import { composeGroupStores, type GroupStores } from "./groupStores.js";
 
 export { createAzureCredential };
 export type { AppClients, StorageClients };
@@ -110,6 +110,7 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
   };
   const requests = new GraphRequestClient({ ...graphOptions, httpClient: processClients.graphHttpClient });
   const storage = multi ? composeTenantStorage(settings.storage, id, credential) : composeStorage(settings.storage, credential);
+  const groupStores = settings.groups ? composeGroupStores(settings.storage, credential, multi ? tenantTablePrefix(id) : undefined) : undefined;
   return {
     settings,
     credential,
@@ -120,15 +121,15 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
     users: new GraphUsersClient({ ...graphOptions, requests, expandManager: settings.groups }),
     delta: new UserDeltaClient({ ...graphOptions, requests, manager: settings.groups }),
     ...storage,
-    lane: composeLane(settings, id, storage, credential),
+    lane: composeLane(settings, id, storage, credential, groupStores),
     // USER_SYNC_GROUPS: the groups' reader (its own selection, the same request stage) and stores (the tenant's prefix).
-    ...(settings.groups
+    ...(groupStores
       ? {
           groups: {
             delta: new GroupDeltaClient({ ...graphOptions, select: undefined, requests }),
             tokens,
             adminConsentUrl: graphOptions.adminConsentUrl,
-            stores: composeGroupStores(settings.storage, credential, multi ? tenantTablePrefix(id) : undefined),
+            stores: groupStores,
             // The users' mirror tells a user member deleted from one taken out of a group (src/sync/membershipChanges.ts).
             users: storage.mirror,
           },
@@ -137,13 +138,13 @@ export function composeTenant(processClients: ProcessClients, tenantId?: string)
   };
 }
 
-/** The analytics lane of one tenant's snapshots, when USER_SYNC_EXPORT_STORAGE (or its identity-based form) is set. */
-export function composeLane(settings: Settings, tenantId: string, storage: StorageClients, credential?: TokenCredential): SnapshotLane | undefined {
+/** The analytics lane of one tenant's snapshots, when USER_SYNC_EXPORT_STORAGE (or its identity-based form) is set; with `groups` (USER_SYNC_GROUPS), their groups and memberships too. */
+export function composeLane(settings: Settings, tenantId: string, storage: StorageClients, credential?: TokenCredential, groups?: GroupStores): SnapshotLane | undefined {
   const lane = settings.exportLane;
   if (!lane) return undefined;
   const requestTimeoutInMs = settings.storage.requestTimeoutInMs ?? STORAGE_DEFAULTS.requestTimeoutSeconds * 1000;
   const container = createLaneContainerClient(lane, { credential: lane.kind === "identity" ? (credential ?? createAzureCredential()) : undefined, requestTimeoutInMs });
-  return new SnapshotLane({ container, settings: lane, tenantId, store: storage.store, mirror: storage.mirror });
+  return new SnapshotLane({ container, settings: lane, tenantId, store: storage.store, mirror: storage.mirror, groups });
 }
 
 /**

@@ -18,7 +18,10 @@ import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
 import { exportGroupChanges } from "./groupChangesExport.js";
 import { MANAGER_CHAIN_COLUMNS, mirrorManagerChains, snapshotManagerChains, type ManagerChains } from "./managerChainExport.js";
 import { writeData, writeError } from "./output.js";
-import { changesSource, mirrorSource, snapshotSource, tenantStamp, writeParquetFile } from "./parquetExport.js";
+import { changesSource, mirrorSource, snapshotSource, tenantStamp, writeParquetFile, type ParquetSource } from "./parquetExport.js";
+import { groupChangesSource } from "./groupParquetExport.js";
+import { groupStoresFromEnvironment } from "./groupSources.js";
+import { InvalidArgumentError } from "commander";
 
 export interface ExportOptions {
   latest?: boolean;
@@ -37,6 +40,8 @@ export interface ExportOptions {
   kind?: ObjectKind;
   /** `--with-manager-chain`: each user with its chain of managers (src/cli/managerChainExport.ts; USER_SYNC_GROUPS). */
   withManagerChain?: boolean;
+  /** `--changes <groups' mirror run> --groups | --memberships --format parquet`: which of the run's two change sets. */
+  groupChanges?: "groups" | "memberships";
 }
 
 export async function exportCommand(options: ExportOptions): Promise<void> {
@@ -89,13 +94,23 @@ async function exportParquet(options: ExportOptions, out: string): Promise<void>
     if (!state?.state.deltaLink) throw new UserSyncError("mirror_not_ready", "The live mirror has not completed its first round yet. Run a sync first (entra-user-sync run), then export --current.");
     return writeParquetFile(mirrorSource(mirror, state.state, tenantId, options.includeDeleted === true, await mirror.getVersion()), out);
   }
-  if (options.changes !== undefined) {
-    const mirror = mirrorFromEnvironment(options.tenant);
-    const run = await succeededMirrorRun(options.changes, options);
-    return writeParquetFile(changesSource(mirror, run, tenantId), out);
-  }
+  if (options.changes !== undefined) return writeParquetFile(await changeSetSource(options.changes, options, tenantId), out);
   const store = storeFromEnvironment(options.tenant);
   return writeParquetFile(await snapshotSource(store, await snapshotIdOf(store, options), tenantId), out);
+}
+
+/** --changes' set in Parquet: a users' mirror run's, or one of a groups' mirror run's two (--groups, --memberships). */
+async function changeSetSource(runId: string, options: ExportOptions, tenantId: string): Promise<ParquetSource> {
+  if (options.groupChanges) {
+    const run = succeeded(await mirrorFromEnvironment(options.tenant, GROUPS).getRun(runId), runId);
+    return groupChangesSource(groupStoresFromEnvironment(options.tenant), run, options.groupChanges, tenantId);
+  }
+  const mirror = mirrorFromEnvironment(options.tenant);
+  const found = await mirror.getRun(runId);
+  if (!found && (await mirrorFromEnvironment(options.tenant, GROUPS).getRun(runId))) {
+    throw new InvalidArgumentError(`export: ${runId} is a run of the groups' mirror; in Parquet its group changes and its membership changes are two files: add --groups or --memberships (docs/analytics.md).`);
+  }
+  return changesSource(mirror, succeeded(found, runId), tenantId);
 }
 
 /** --latest's snapshot id, or --snapshot's. */
@@ -145,11 +160,6 @@ async function exportCurrent(options: ExportOptions): Promise<void> {
 }
 
 /** A succeeded mirror run (its change set is whole), or the error saying why not. */
-async function succeededMirrorRun(runId: string, options: ExportOptions) {
-  const run = await mirrorFromEnvironment(options.tenant, options.kind ?? USERS).getRun(runId);
-  return succeeded(run, runId);
-}
-
 function succeeded(run: MirrorRunRecord | undefined, runId: string): MirrorRunRecord {
   if (!run) {
     throw createMirrorError("runNotFound", { runId });

@@ -1,8 +1,8 @@
 /**
  * `entra-user-sync export --groups` and `export --memberships [--transitive]` (issue 29, item 6):
  * a snapshot's (--latest, --snapshot <id>) or the live mirror's (--current) groups, or their direct
- * or nested memberships, in JSON Lines or CSV (groupExportFormats.ts), read through the group
- * ports (src/kinds/membershipPorts.ts).
+ * or nested memberships, in JSON Lines or CSV (groupExportFormats.ts) or Parquet (the analytics
+ * lane's file shape: groupParquetExport.ts), read through the group ports (src/kinds/membershipPorts.ts).
  */
 import type { GroupDataSource, GroupDataSources } from "../kinds/membershipPorts.js";
 import { formatCount } from "../shared/counts.js";
@@ -11,13 +11,17 @@ import { storeFromEnvironment } from "./clients.js";
 import type { ExportFormat } from "./exportFormats.js";
 import { writeGroups, writeMemberships, writeTransitiveMemberships } from "./groupExportFormats.js";
 import { assertGroupsKept, groupDataNotFound, groupSourcesFromEnvironment, noGroupDataIn } from "./groupSources.js";
+import { groupSetSource } from "./groupParquetExport.js";
 import { writeData, writeError } from "./output.js";
+import { tenantStamp, writeParquetFile } from "./parquetExport.js";
 
 export interface GroupExportCommandOptions {
   latest?: boolean;
   snapshot?: string;
   current?: boolean;
-  format: ExportFormat;
+  /** `parquet`: the analytics lane's file shape, to `out` (groupParquetExport.ts). */
+  format: ExportFormat | "parquet";
+  out?: string | undefined;
   raw?: boolean;
   tenant?: string | undefined;
   /** What is exported: the groups, or their memberships (direct, or nested with `transitive`). */
@@ -31,6 +35,7 @@ export async function groupExportCommand(options: GroupExportCommandOptions): Pr
   assertGroupsKept(process.env);
   const sources = options.sources ?? groupSourcesFromEnvironment(options.tenant);
   const source = await sourceToExport(sources, options);
+  if (options.format === "parquet") return writeParquetFile(groupSetSource(source, options.what, options.transitive === true, tenantStamp(options.tenant)), options.out!);
   const out = { format: options.format, raw: options.raw === true, write: writeData };
   if (options.what === "groups") {
     const count = await writeGroups(source, out);

@@ -5,7 +5,7 @@
  * nested; CSV has those columns, in that order. Output goes to a sink in batches of about 500
  * lines (the command's is standard output, with back-pressure), so nothing waits for the whole export.
  */
-import { MembershipGraph } from "../kinds/membershipClosure.js";
+import { MembershipGraph, type GroupClosure } from "../kinds/membershipClosure.js";
 import type { GroupDataSource } from "../kinds/membershipPorts.js";
 import type { GraphUser } from "../graph/types.js";
 import { createUserLineWriter, type ExportFormat } from "./exportFormats.js";
@@ -72,6 +72,11 @@ export async function writeMemberships(source: GroupDataSource, options: GroupEx
   return count;
 }
 
+/** One group's nested memberships (a closure of MembershipGraph), by depth: `groupId, memberId, memberType, depth`. */
+export function* nestedMembershipsOf(closure: GroupClosure): Generator<{ groupId: string; memberId: string; memberType: string; depth: number }> {
+  for (let i = 0; i < closure.size; i += 1) yield { groupId: closure.groupId, memberId: closure.memberId(i), memberType: closure.memberType(i), depth: closure.depth(i) };
+}
+
 export interface TransitiveExportSummary {
   memberships: number;
   /** Groups with at least one member. */
@@ -93,10 +98,7 @@ export async function writeTransitiveMemberships(source: GroupDataSource, option
   const sample = options.cycleSample ?? 5;
   const out = batcher(options.write);
   for (const closure of graph.closures()) {
-    for (let i = 0; i < closure.size; i += 1) {
-      const line = { groupId: closure.groupId, memberId: closure.memberId(i), memberType: closure.memberType(i), depth: closure.depth(i) };
-      await out.add(writer.linesFor(line as unknown as Row));
-    }
+    for (const line of nestedMembershipsOf(closure)) await out.add(writer.linesFor(line as unknown as Row));
     summary.memberships += closure.size;
     summary.groups += 1;
     if (closure.inCycle) {

@@ -51,6 +51,7 @@ async function snapshotSource(stores: GroupStores, managers: ManagerLinks, snaps
   return {
     label: `snapshot ${snapshotId}`,
     select: GROUP_COLUMNS,
+    pointInTime: { time: run.startedAt, runId: run.runId },
     listGroups: () => stores.snapshots.listSnapshotObjectsById(snapshotId),
     listMemberships: () => membershipsOf(stores, snapshotId),
     listManagers: () => managers(snapshotId),
@@ -70,6 +71,7 @@ async function mirrorSource(stores: GroupStores, managers: ManagerLinks): Promis
   return {
     label: `the live mirror (as of ${state.state.savedAt.toISOString()}, run ${state.state.runId})`,
     select: GROUP_COLUMNS,
+    pointInTime: { time: state.state.savedAt, runId: state.state.runId },
     listGroups: () => mirrorGroups(stores),
     listMemberships: () => membershipsOf(stores, MIRROR_EDGE_SCOPE),
     listManagers: () => managers(MIRROR_EDGE_SCOPE),

@@ -3,13 +3,14 @@
  * (docs/analytics.md), to a local file, without Blob Storage: a snapshot (--latest, --snapshot),
  * the live mirror (--current) or one mirror run's change set (--changes). The columns, types and
  * stamps are the lane's; the file is one part (its row groups are written as users are read).
+ * Groups and memberships: groupParquetExport.ts.
  */
 import { propertiesOf } from "../graph/managerLinks.js";
 import { rename, rm } from "node:fs/promises";
 import { EXPORT_LANE_DEFAULTS } from "../configuration/defaults.js";
 import type { GraphUser } from "../graph/types.js";
 import { changeRows } from "../lane/changeLane.js";
-import { changeLaneColumns, LANE_STAMP_COLUMNS, userLaneColumns, type LaneColumn, type LaneRow } from "../lane/laneColumns.js";
+import { changeLaneColumns, LANE_STAMP_COLUMNS, stampedRows, userLaneColumns, type LaneColumn, type LaneRow } from "../lane/laneColumns.js";
 import { writeParquetParts } from "../lane/parquetParts.js";
 import { filePartSink } from "../lane/partSinks.js";
 import { toGraphObject } from "../mirror/mirrorEntity.js";
@@ -34,16 +35,12 @@ export function tenantStamp(tenant: string | undefined, env: Record<string, stri
   return tenant ?? env.GRAPH_TENANT_ID?.trim() ?? "";
 }
 
-async function* stamped<T extends object>(items: AsyncIterable<T>, stamps: Record<string, unknown>, map: (item: T) => object = (item) => item): AsyncIterableIterator<LaneRow> {
-  for await (const item of items) yield { ...map(item), ...stamps };
-}
-
 /** A complete snapshot, as the lane writes it. */
 export async function snapshotSource(store: SnapshotStoreClient, snapshotId: string, tenantId: string): Promise<ParquetSource> {
   // A missing or incomplete snapshot is refused by listSnapshotUsers, naming why, before the first row.
   const run = isRunId(snapshotId) ? await store.getRun(snapshotId) : undefined;
   const stamps = { _snapshotTime: run?.startedAt ?? null, _tenantId: tenantId, _runId: snapshotId };
-  return { columns: userLaneColumns(run?.select ?? ["id"]), rows: stamped(store.listSnapshotUsers(snapshotId), stamps), describe: (n) => `Exported ${formatCount(n, "user")} from snapshot ${snapshotId}` };
+  return { columns: userLaneColumns(run?.select ?? ["id"]), rows: stampedRows(store.listSnapshotUsers(snapshotId), stamps), describe: (n) => `Exported ${formatCount(n, "user")} from snapshot ${snapshotId}` };
 }
 
 /** The live mirror's current users (and removed ones, with an `@removed` JSON column). */
@@ -52,7 +49,7 @@ export function mirrorSource(mirror: UserMirrorClient, state: { select: string[]
   const stamps = { _snapshotTime: state.savedAt, _tenantId: tenantId, _runId: state.runId };
   return {
     columns,
-    rows: stamped(mirror.listUsers({ includeRemoved: includeDeleted }), stamps, (user) => toGraphObject(user) as GraphUser),
+    rows: stampedRows(mirror.listUsers({ includeRemoved: includeDeleted }), stamps, (user) => toGraphObject(user) as GraphUser),
     after: async () => {
       if ((await mirror.getVersion()) !== version) throw mirrorChanged();
     },

@@ -17,6 +17,7 @@ import { reportCommand, type ReportOptions } from "./reportCommand.js";
 import { DEFAULT_REPORT_FILE } from "../configuration/defaults.js";
 import { groupDiffCommand } from "./groupDiffCommand.js";
 import { groupExportCommand } from "./groupExportCommand.js";
+import { GROUPS } from "../kinds/groups.js";
 import { assertGroupsKept } from "./groupSources.js";
 import { fleetReportCommand } from "./fleetReportCommand.js";
 import { loadTenantMode } from "../configuration/tenantModeSetting.js";
@@ -135,8 +136,10 @@ function addExportCommand(program: Command): void {
         "with --format csv: write every cell exactly as stored. By default a cell starting with = + - @ (or a tab or carriage return) gets a leading ' so that a spreadsheet shows it rather than running it as a formula (directory values come from the directory's administrators), and control and bidi characters are written as visible \\uXXXX escapes so that neither a spreadsheet nor a terminal acts on them. JSON Lines is always exact.",
       ),
     )
-    .addOption(new Option("--groups", "the groups (USER_SYNC_GROUPS=true) instead of the users").conflicts(["changes", "includeDeleted", "memberships"]))
-    .addOption(new Option("--memberships", 'the groups\' direct memberships, one {"groupId","memberId","memberType"} per line (USER_SYNC_GROUPS=true)').conflicts(["changes", "includeDeleted"]))
+    .addOption(new Option("--groups", "the groups (USER_SYNC_GROUPS=true) instead of the users; with --changes <groups' mirror run> --format parquet: its group changes").conflicts(["includeDeleted", "memberships"]))
+    .addOption(
+      new Option("--memberships", 'the groups\' direct memberships, one {"groupId","memberId","memberType"} per line (USER_SYNC_GROUPS=true); with --changes <groups\' mirror run> --format parquet: its membership changes').conflicts(["includeDeleted"]),
+    )
     .addOption(new Option("--transitive", 'with --memberships: also nested ones, with their shortest "depth" (1: direct)'))
     .addOption(
       new Option(
@@ -154,11 +157,13 @@ function addExportCommand(program: Command): void {
       if (options.transitive && !options.memberships) throw new InvalidArgumentError("export: --transitive goes with --memberships.");
       if ((options.format === "parquet") !== (options.out !== undefined)) throw new InvalidArgumentError("export: --format parquet needs --out <file>, and --out goes with --format parquet.");
       if (options.groups || options.memberships) {
-        if (options.format === "parquet") throw new InvalidArgumentError("export: --groups and --memberships are written as jsonl or csv; --format parquet is for users (docs/analytics.md).");
-        assertGroupsKept(process.env); // before --tenant reads the registry
-        const { latest, snapshot, current, format, raw, transitive } = options;
         const what = options.groups ? "groups" : "memberships";
-        await groupExportCommand({ latest, snapshot, current, format, raw, transitive, what, tenant: await selectTenant(options.tenant) });
+        if (options.changes !== undefined) assertGroupChangesExport(options);
+        assertGroupsKept(process.env); // before --tenant reads the registry
+        const tenant = await selectTenant(options.tenant);
+        if (options.changes !== undefined) return exportCommand({ ...options, tenant, kind: GROUPS, groupChanges: what });
+        const { latest, snapshot, current, format, raw, transitive, out } = options;
+        await groupExportCommand({ latest, snapshot, current, format, out, raw, transitive, what, tenant });
         return;
       }
       if (options.withManagerChain) {
@@ -167,6 +172,16 @@ function addExportCommand(program: Command): void {
       }
       await exportCommand({ ...options, tenant: await selectTenant(options.tenant) });
     });
+}
+
+/** `--changes <run> --groups|--memberships`: one of a groups' mirror run's two change sets, a Parquet file each (JSON Lines and CSV write both sets together). */
+function assertGroupChangesExport(options: ExportOptions & { transitive?: boolean }): void {
+  if (options.format !== "parquet") {
+    throw new InvalidArgumentError(
+      "export: --changes <runId> of a groups' mirror run writes its group and membership changes together in jsonl or csv: drop --groups/--memberships, or add --format parquet --out <file> for one of its two change sets.",
+    );
+  }
+  if (options.transitive) throw new InvalidArgumentError("export: --transitive goes with a snapshot or --current; a change set holds direct memberships (drop --transitive).");
 }
 
 /** `diff`: what changed between two complete snapshots. */

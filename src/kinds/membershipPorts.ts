@@ -36,6 +36,8 @@ export interface GroupDataSource {
   readonly label: string;
   /** The properties the groups were read with (their `$select`, `id` first): the CSV's columns. */
   readonly select: readonly string[];
+  /** The point in time, for the analytics lane's stamps: a snapshot's run start and id, or the mirror's state (its save time and run). */
+  readonly pointInTime?: { time: Date; runId: string };
   listGroups(): AsyncIterable<GraphObject>;
   listMemberships(): AsyncIterable<MembershipEdge>;
   /** The users' managers at the same point in time, ascending by user id (a user without one has no link). */

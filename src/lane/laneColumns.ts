@@ -11,11 +11,12 @@
  * - `stringList`: a Parquet LIST of UTF-8 text (3-level, nullable elements); a non-string element is
  *   its JSON text, a value that is not an array is NULL.
  * - `json`: UTF-8 text holding the value's JSON (objects, arrays of objects).
+ * - `integer`: a Parquet INT32 (a nested membership's `depth`). Anything but a whole number is NULL.
  * A missing value or JSON null is NULL in every type.
  */
 import type { SchemaElement } from "hyparquet";
 
-export type LaneType = "string" | "boolean" | "timestamp" | "stringList" | "json";
+export type LaneType = "string" | "boolean" | "timestamp" | "stringList" | "json" | "integer";
 
 export interface LaneColumn {
   /** The column's name in the file (Graph's spelling for a property). */
@@ -60,12 +61,27 @@ const USER_PROPERTY_TYPES: ReadonlyMap<string, LaneType> = new Map(
   ].map(([name, type]) => [name.toLowerCase(), type]),
 );
 
+/** Graph v1.0 group properties whose type is not text (microsoft.graph.group, read 2026-12). */
+const GROUP_PROPERTY_TYPES: ReadonlyMap<string, LaneType> = new Map(
+  [
+    ...["mailEnabled", "securityEnabled", "isAssignableToRole", "onPremisesSyncEnabled", "isManagementRestricted"].map((name) => [name, "boolean"] as const),
+    ...["createdDateTime", "deletedDateTime", "expirationDateTime", "renewedDateTime", "onPremisesLastSyncDateTime"].map((name) => [name, "timestamp"] as const),
+    ...["groupTypes", "proxyAddresses", "resourceBehaviorOptions", "resourceProvisioningOptions"].map((name) => [name, "stringList"] as const),
+    ...["assignedLabels", "assignedLicenses", "onPremisesProvisioningErrors", "serviceProvisioningErrors"].map((name) => [name, "json"] as const),
+  ].map(([name, type]) => [name.toLowerCase(), type]),
+);
+
 /** The lane's own columns, after the object's: when the snapshot was taken, whose tenant, which run. */
 export const LANE_STAMP_COLUMNS: readonly LaneColumn[] = [
   { name: "_snapshotTime", type: "timestamp" },
   { name: "_tenantId", type: "string" },
   { name: "_runId", type: "string" },
 ];
+
+/** Each item as a lane row (`map`: what of it makes the row, default the item itself), with the lane's stamps. */
+export async function* stampedRows<T extends object>(items: AsyncIterable<T>, stamps: Record<string, unknown>, map: (item: T) => object = (item) => item): AsyncIterableIterator<LaneRow> {
+  for await (const item of items) yield { ...map(item), ...stamps };
+}
 
 /** A user property's lane type: from the table above, else text. */
 export function userPropertyType(name: string): LaneType {
@@ -77,17 +93,50 @@ export function userLaneColumns(select: readonly string[]): LaneColumn[] {
   return [...select.map((name) => ({ name, type: userPropertyType(name) })), ...LANE_STAMP_COLUMNS];
 }
 
+/** The columns of a groups' set: the groups' selected properties in their $select order (`id` first), then the stamps. */
+export function groupLaneColumns(select: readonly string[]): LaneColumn[] {
+  return [...select.map((name) => ({ name, type: GROUP_PROPERTY_TYPES.get(name.toLowerCase()) ?? ("string" as const) })), ...LANE_STAMP_COLUMNS];
+}
+
+/** A direct membership's columns (export --memberships), without the stamps. */
+const MEMBERSHIP_COLUMNS: readonly LaneColumn[] = [
+  { name: "groupId", type: "string" },
+  { name: "memberId", type: "string" },
+  { name: "memberType", type: "string" },
+];
+
+/** The columns of a memberships' set: `groupId, memberId, memberType` (with `transitive`: then `depth`, 1 for a direct member), then the stamps. */
+export function membershipLaneColumns(options: { transitive?: boolean } = {}): LaneColumn[] {
+  return [...MEMBERSHIP_COLUMNS, ...(options.transitive ? [{ name: "depth", type: "integer" as const }] : []), ...LANE_STAMP_COLUMNS];
+}
+
 /**
  * The columns of a mirror run's change set (export --changes): what changed, why, when, whose id,
- * the user as the round saw it (JSON), then the stamps (`_snapshotTime` is the run's start).
+ * the object as the round saw it (JSON, under its kind's noun: `user`, `group`), then the stamps
+ * (`_snapshotTime` is the run's start).
  */
-export function changeLaneColumns(): LaneColumn[] {
+export function changeLaneColumns(noun: "user" | "group" = "user"): LaneColumn[] {
   return [
     { name: "change", type: "string" },
     { name: "reason", type: "string" },
     { name: "at", type: "timestamp" },
     { name: "id", type: "string" },
-    { name: "user", type: "json" },
+    { name: noun, type: "json" },
+    ...LANE_STAMP_COLUMNS,
+  ];
+}
+
+/**
+ * The columns of a groups' mirror run's membership change set: `joined` or `left`, why (the
+ * product's reason, and Graph's own in `graphReason`), when, the membership, then the stamps.
+ */
+export function membershipChangeLaneColumns(): LaneColumn[] {
+  return [
+    { name: "change", type: "string" },
+    { name: "reason", type: "string" },
+    { name: "graphReason", type: "string" },
+    { name: "at", type: "timestamp" },
+    ...MEMBERSHIP_COLUMNS,
     ...LANE_STAMP_COLUMNS,
   ];
 }
@@ -120,6 +169,8 @@ export function laneCell(type: LaneType, value: unknown): unknown {
       return Array.isArray(value) ? value.map((element: unknown) => (element === null || element === undefined ? null : typeof element === "string" ? element : JSON.stringify(element))) : null;
     case "json":
       return JSON.stringify(value);
+    case "integer":
+      return Number.isSafeInteger(value) ? value : null;
   }
 }
 
@@ -137,6 +188,9 @@ function schemaElementsOf(name: string, type: LaneType): SchemaElement[] {
       return [{ name, type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "OPTIONAL" }];
     case "boolean":
       return [{ name, type: "BOOLEAN", repetition_type: "OPTIONAL" }];
+    case "integer":
+      // The converted type only: hyparquet-writer 0.17 writes the INTEGER logical type so that DuckDB refuses the file ("Invalid data").
+      return [{ name, type: "INT32", converted_type: "INT_32", repetition_type: "OPTIONAL" }];
     case "timestamp":
       return [{ name, type: "INT64", converted_type: "TIMESTAMP_MILLIS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" }, repetition_type: "OPTIONAL" }];
     case "stringList":
@@ -155,4 +209,5 @@ export const LANE_TYPE_SQL: Readonly<Record<LaneType, string>> = {
   boolean: "BOOLEAN",
   timestamp: "TIMESTAMP WITH TIME ZONE",
   stringList: "VARCHAR[]",
+  integer: "INTEGER",
 };

@@ -1,8 +1,10 @@
 /**
  * The analytics lane of one tenant's snapshots (docs/analytics.md): under the run's writer lease,
  * after the snapshot part of a run, every promoted snapshot the lane has not written yet (newest
- * first, at most `snapshotsPerRun` a run) is read back from the snapshot store as a stream and
- * written as a Parquet set; its run record then says what the lane did (`runs` shows it). A lane
+ * first, at most `snapshotsPerRun` a run) is written as a Parquet set (streamed from the round's
+ * pages, or read back from the snapshot store); with groups (groupLane.ts) its groups' and
+ * memberships' sets are sealed first, so that the users' `_SUCCESS` is the snapshot's last file.
+ * Its run record then says what the lane did (`runs` shows it). A lane
  * failure does not fail the sync: the snapshot stays promoted, the failure is recorded and logged,
  * and the next run tries again. A lost lease stops the lane at once (nothing more is written) and is
  * thrown like any lost lease.
@@ -20,8 +22,9 @@ import type { LaneRunState, SyncRunRecord } from "../snapshots/runRecords.js";
 import type { ListRunsOptions } from "../snapshots/runsTable.js";
 import type { ListSnapshotUsersOptions } from "../snapshots/snapshotReader.js";
 import type { WriterLease } from "../snapshots/writerLease.js";
-import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource } from "./changeLane.js";
-import { userLaneColumns, type LaneRow } from "./laneColumns.js";
+import { changeSetRuns, writeChangeSet, changeSetPrefixOf, type LaneChangeSource, type LaneWriteContext } from "./changeLane.js";
+import { writeGroupChangeSets, writeSnapshotGroupSets, type LaneGroupSource, type WrittenGroupSet } from "./groupLane.js";
+import { stampedRows, userLaneColumns } from "./laneColumns.js";
 import { sealLaneSet, snapshotSetPrefix, storageCall, writeLaneSet, type LaneManifest, type LaneSetResult } from "./laneSet.js";
 import { LaneStream, StreamedSet, type StreamRun } from "./streamedSet.js";
 
@@ -40,6 +43,8 @@ export interface SnapshotLaneOptions {
   store: LaneSnapshotSource;
   /** The live mirror, whose runs' change sets go under `changes/`; absent: snapshots only. */
   mirror?: LaneChangeSource | undefined;
+  /** USER_SYNC_GROUPS: the group stores, whose snapshots' groups and memberships and whose mirror's change sets the lane writes too (groupLane.ts). */
+  groups?: LaneGroupSource | undefined;
   rowsPerGroup?: number;
   groupsPerPart?: number;
   snapshotsPerRun?: number;
@@ -54,9 +59,10 @@ export interface CatchUpOptions extends OperationOptions {
 
 /** What one run's lane did: the sets it wrote (or found complete) and the snapshots it failed. */
 export interface LaneRoundResult {
-  /** `bytes`: the set's Parquet parts, as its manifest lists them. */
-  written: Array<{ kind: "snapshot" | "changes"; runId: string; prefix: string; rows: number; files: number; bytes: number; alreadyComplete: boolean }>;
-  failed: Array<{ kind: "snapshot" | "changes"; runId: string; error: string }>;
+  /** `object`: `users`, `groups` or `memberships`. `bytes`: the set's Parquet parts, as its manifest lists them. */
+  written: Array<{ kind: "snapshot" | "changes"; object: string; runId: string; prefix: string; rows: number; files: number; bytes: number; alreadyComplete: boolean }>;
+  /** A snapshot's failure is the whole snapshot's (`object` users); a change set's names its object (`users`, or `groups` for the groups' mirror's). */
+  failed: Array<{ kind: "snapshot" | "changes"; object: string; runId: string; error: string }>;
 }
 
 /** Run records read to find snapshots waiting for the lane (retention keeps far fewer complete ones by default). */
@@ -76,15 +82,18 @@ export class SnapshotLane {
     for (const run of await this.#waiting(options)) {
       const attempts = (run.lane?.attempts ?? 0) + 1;
       try {
+        // The groups' and memberships' sets first: the users' _SUCCESS is the snapshot's last file (docs/decisions.md).
+        const groupSets = this.#options.groups ? await writeSnapshotGroupSets(run, this.#context(options), this.#options.groups) : [];
         const set = (await this.#finishStreamed(run, options)) ?? (await this.writeSnapshot(run, options));
         const state: LaneRunState = { status: "written", at: new Date(), attempts, files: set.manifest.files.length, rows: set.manifest.rows, prefix: this.prefixOf(run) };
         await this.#options.store.recordLane(run.runId, state, { lease: options.lease });
-        result.written.push({ kind: "snapshot", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
-        options.logger.info(`Analytics lane: snapshot ${run.snapshotId} written to ${state.prefix} (${formatCount(state.rows!, "row")} in ${formatCount(state.files!, "file")}).`);
+        result.written.push({ kind: "snapshot", object: "users", runId: run.runId, prefix: state.prefix!, rows: state.rows!, files: state.files!, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
+        for (const g of groupSets) result.written.push({ kind: "snapshot", object: g.object, runId: run.runId, prefix: g.prefix, rows: g.set.manifest.rows, files: g.set.manifest.files.length, bytes: partBytes(g.set), alreadyComplete: g.set.alreadyComplete });
+        options.logger.info(`Analytics lane: snapshot ${run.snapshotId} written to ${state.prefix} (${formatCount(state.rows!, "row")} in ${formatCount(state.files!, "file")})${describeGroupSets(groupSets)}.`);
       } catch (error) {
         if (isLoss(error, options)) throw options.lease.lost ?? error;
         const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
-        result.failed.push({ kind: "snapshot", runId: run.runId, error: text });
+        result.failed.push({ kind: "snapshot", object: "users", runId: run.runId, error: text });
         options.logger.warn(`Analytics lane: snapshot ${run.snapshotId} was not written (the sync is not affected; the next run tries again): ${text}`);
         await this.#recordFailure(run, { status: "failed", at: new Date(), attempts, error: text }, options);
       }
@@ -93,34 +102,46 @@ export class SnapshotLane {
     return result;
   }
 
-  /** The newest mirror runs' change sets that are not in the lane yet (a failure is logged; a later run writes it). */
+  /** The newest mirror runs' change sets that are not in the lane yet, the users' then the groups' (a failure is logged; a later run writes it). */
   async #changeSets(result: LaneRoundResult, options: CatchUpOptions): Promise<void> {
-    const mirror = this.#options.mirror;
-    if (!mirror) return;
-    const abortSignal = AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]);
-    const common = {
-      container: this.#options.container,
-      settings: this.#options.settings,
-      tenantId: this.#options.tenantId,
-      mirror,
-      lease: options.lease,
-      rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
-      groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
-      abortSignal,
+    const { mirror, groups, tenantId } = this.#options;
+    const context = this.#context(options);
+    const written = (object: string) => (run: { runId: string; startedAt: Date }, set: LaneSetResult) => {
+      const prefix = changeSetPrefixOf(tenantId, run, object);
+      result.written.push({ kind: "changes", object, runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
+      if (!set.alreadyComplete) options.logger.info(`Analytics lane: the ${object === "users" ? "" : `${object} `}change set of mirror run ${run.runId} written to ${prefix} (${formatCount(set.manifest.rows, "change")}).`);
     };
+    if (mirror) {
+      await this.#guarded(result, "users", options, async () => {
+        for (const run of await changeSetRuns(mirror, context.abortSignal)) written("users")(run, await writeChangeSet(run, { ...context, mirror }));
+      });
+    }
+    if (groups) await this.#guarded(result, "groups", options, () => writeGroupChangeSets(context, groups, (run, object, set) => written(object)(run, set)));
+  }
+
+  /** Runs the writing of change sets: a failure is logged and listed (a later run writes them), a lost lease thrown. */
+  async #guarded(result: LaneRoundResult, object: string, options: CatchUpOptions, write: () => Promise<void>): Promise<void> {
     try {
-      for (const run of await changeSetRuns(mirror, abortSignal)) {
-        const prefix = changeSetPrefixOf(this.#options.tenantId, run);
-        const set = await writeChangeSet(run, common);
-        result.written.push({ kind: "changes", runId: run.runId, prefix, rows: set.manifest.rows, files: set.manifest.files.length, bytes: partBytes(set), alreadyComplete: set.alreadyComplete });
-        if (!set.alreadyComplete) options.logger.info(`Analytics lane: the change set of mirror run ${run.runId} written to ${prefix} (${formatCount(set.manifest.rows, "change")}).`);
-      }
+      await write();
     } catch (error) {
       if (isLoss(error, options)) throw options.lease.lost ?? error;
       const text = redact(describeError(error)).slice(0, MAX_LANE_ERROR_LENGTH);
-      result.failed.push({ kind: "changes", runId: "", error: text });
-      options.logger.warn(`Analytics lane: change sets were not written (the sync is not affected; the next run tries again): ${text}`);
+      result.failed.push({ kind: "changes", object, runId: "", error: text });
+      options.logger.warn(`Analytics lane: ${object === "users" ? "" : `the ${object}' mirror's `}change sets were not written (the sync is not affected; the next run tries again): ${text}`);
     }
+  }
+
+  /** Where and how this run writes sets: under its lease, aborted with it. */
+  #context(options: CatchUpOptions): LaneWriteContext {
+    return {
+      container: this.#options.container,
+      settings: this.#options.settings,
+      tenantId: this.#options.tenantId,
+      lease: options.lease,
+      rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+      groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
+      abortSignal: AbortSignal.any([options.lease.signal, ...(options.abortSignal ? [options.abortSignal] : [])]),
+    };
   }
 
   /** Where a run's snapshot goes in the container. */
@@ -227,7 +248,7 @@ function partBytes(set: LaneSetResult): number {
   return set.manifest.files.reduce((sum, file) => sum + file.bytes, 0);
 }
 
-/** Each user with the lane's stamps (`_snapshotTime`, `_tenantId`, `_runId`). */
-async function* stampedRows(users: AsyncIterable<GraphUser>, stamps: Record<string, unknown>): AsyncIterableIterator<LaneRow> {
-  for await (const user of users) yield { ...user, ...stamps };
+/** The groups' and memberships' sets of a snapshot, for its log line. */
+function describeGroupSets(sets: readonly WrittenGroupSet[]): string {
+  return sets.map((g) => `, ${g.object} to ${g.prefix} (${formatCount(g.set.manifest.rows, "row")})`).join("");
 }

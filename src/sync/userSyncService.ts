@@ -215,17 +215,31 @@ export class UserSyncService {
       const groups = this.#groups ? await GroupsPart.begin(this.#groups, { logger: safeLogger, lease: held.lease, trigger: options.trigger, abortSignal: options.abortSignal }) : undefined;
       const laneStream = this.#lane?.openStream({ lease: held.lease, logger: safeLogger, abortSignal: options.abortSignal });
       let result: DueRunResult;
+      let groupsFailure: { error: unknown } | undefined;
       try {
         result = await this.#doDue({ held, logger: safeLogger, options, runControl, invokedAt, groups, laneStream }, { ...decided, due: focus(decided.due) });
-        // The lane before the groups part's outcome: a groups failure (a missing permission) must not starve the lane.
+        // The groups' mirror round before the lane (its change set lands in this run), but the lane
+        // before the groups part's outcome: a groups failure (a missing permission) must not starve the lane.
+        groupsFailure = groups ? await this.#finishGroups(held, groups, result) : undefined;
         const lane = await this.#runLane(held, safeLogger, options.abortSignal, laneStream);
         if (lane) result.lane = lane;
       } finally {
         laneStream?.discard();
       }
-      if (groups) await groups.finish(result);
+      if (groupsFailure) throw groupsFailure.error;
       return result;
     });
+  }
+
+  /** The groups part's end (GroupsPart.finish): its failure is returned, to be thrown after the lane; a lost lease is thrown. */
+  async #finishGroups(held: RunUnderLease<WriterLease>, groups: GroupsPart, result: DueRunResult): Promise<{ error: unknown } | undefined> {
+    try {
+      await groups.finish(result);
+      return undefined;
+    } catch (error) {
+      if (held.isLoss(error)) throw held.translate(error);
+      return { error };
+    }
   }
 
   /**

@@ -44,7 +44,7 @@ describe("export --groups and --memberships, diff --groups", () => {
   it.each([
     [["--latest", "--transitive"], /--transitive goes with --memberships/],
     [["--latest", "--groups", "--memberships"], /--groups.*cannot be used with.*--memberships/],
-    [["--changes", SNAPSHOT, "--memberships"], /--memberships.*cannot be used with.*--changes/],
+    [["--changes", SNAPSHOT, "--memberships"], /--changes <runId> of a groups' mirror run writes its group and membership changes together.*drop --groups\/--memberships, or add --format parquet/],
     [["--current", "--include-deleted", "--groups"], /--groups.*cannot be used with.*--include-deleted/],
   ])("refuse %j with exit 2 before anything runs", async (args, expected) => {
     const result = await cli(args, { USER_SYNC_GROUPS: "true" });

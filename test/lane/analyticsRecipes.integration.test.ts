@@ -4,43 +4,17 @@
  * equals what `export --latest` says, and "who left last week" names the user deleted since.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { DuckDBInstance } from "@duckdb/node-api";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUserSyncService } from "../../src/app/syncService.js";
 import type { GraphUser } from "../../src/graph/types.js";
 import { assertCliBuilt, runCli } from "../support/cli.js";
-import { downloadContainer } from "../support/laneReader.js";
+import { downloadContainer, recipeSqlBlocks, runSqlInFolder } from "../support/laneReader.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 
 const USERS = 600;
 const CONTAINER = "recipes";
 let world: SyncEnvironment;
 const log = capturingLogger();
-
-/** The ```sql blocks of a section of docs/analytics.md, as written. */
-function sqlBlocks(heading: string): string[] {
-  const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "analytics.md"), "utf8");
-  const start = doc.indexOf(`\n${heading}\n`);
-  const section = doc.slice(start, doc.indexOf("\n### ", start + heading.length + 2));
-  return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
-}
-
-async function runInFolder(folder: string, sql: string): Promise<Array<Record<string, unknown>>> {
-  const instance = await DuckDBInstance.create(":memory:");
-  const connection = await instance.connect();
-  const cwd = process.cwd();
-  // The recipes' paths are relative to a copy of the container.
-  process.chdir(folder);
-  try {
-    return (await connection.runAndReadAll(sql)).getRowObjectsJson();
-  } finally {
-    process.chdir(cwd);
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
 
 beforeAll(async () => {
   assertCliBuilt();
@@ -62,7 +36,7 @@ describe("docs/analytics.md, DuckDB", () => {
     expect(second.lane?.failed).toEqual([]);
 
     const folder = await downloadContainer(BlobServiceClient.fromConnectionString(world.azurite.connectionString).getContainerClient(CONTAINER));
-    const [perDepartment, leavers, ...more] = sqlBlocks("### DuckDB");
+    const [perDepartment, leavers, ...more] = recipeSqlBlocks("### DuckDB");
     expect(more).toEqual([]);
 
     const exported = await runCli(["export", "--latest", "--format", "jsonl"], world.cliEnv());
@@ -73,11 +47,11 @@ describe("docs/analytics.md, DuckDB", () => {
       const department = typeof user.department === "string" ? user.department : "(none)";
       expected.set(department, (expected.get(department) ?? 0) + 1);
     }
-    const rows = await runInFolder(folder, perDepartment!);
+    const rows = await runSqlInFolder(folder, perDepartment!);
     expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set([world.env.GRAPH_TENANT_ID]));
     expect(new Map(rows.map((r) => [String(r.department), Number(r.enabled_users)]))).toEqual(expected);
 
-    const left = await runInFolder(folder, leavers!);
+    const left = await runSqlInFolder(folder, leavers!);
     expect(left.map((r) => r.id)).toEqual([leaver]);
     expect(left[0]).toMatchObject({ tenant_id: world.env.GRAPH_TENANT_ID });
     expect(String(left[0]!.user_principal_name)).toContain("@");

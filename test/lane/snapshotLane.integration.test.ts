@@ -23,7 +23,7 @@ import type { SnapshotStoreClient } from "../../src/snapshots/snapshotStoreClien
 import type { UserMirrorClient } from "../../src/mirror/userMirrorClient.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import { assertCliBuilt, runCli, startCli } from "../support/cli.js";
-import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb } from "../support/laneReader.js";
+import { downloadContainer, expectedCell, listBlobNames, readBackCell, readParquetWithDuckDb, writeWhileLeaseLapses } from "../support/laneReader.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { startTableProxy, type TableProxy } from "../support/tableProxy.js";
 
@@ -312,40 +312,9 @@ describe("the analytics lane", () => {
     const lane = new SnapshotLane({ container: proxied, settings, tenantId: world.env.GRAPH_TENANT_ID!, store, rowsPerGroup: 100, groupsPerPart: 5 });
     // A short lease that nobody renews: it lapses while the lane's first block is held in flight.
     const lease = await store.acquireLease({ trigger: "cli", leaseDurationInMs: 5_000 });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let first = true;
-    proxy.decide = (request) => {
-      if (request.method === "PUT" && request.path.includes("/lane-fenced/") && first) {
-        first = false;
-        return held;
-      }
-      return "pass";
-    };
-    const before = proxy.seen.length;
-    const writing = lane.writeSnapshot(run, { lease, logger: log.logger });
-    const outcome = writing.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    try {
-      const until = Date.now() + 15_000;
-      while (lease.lost === undefined && Date.now() < until) {
-        try {
-          lease.assertHeld();
-        } catch {
-          break;
-        }
-        await sleep(100);
-      }
-      expect(lease.lost, "the lease lapsed").toBeDefined();
-    } finally {
-      release();
-      proxy.decide = () => "pass";
-    }
-    const error = await outcome;
+    const { error, puts } = await writeWhileLeaseLapses(proxy, "lane-fenced", lease, () => lane.writeSnapshot(run, { lease, logger: log.logger }));
+    expect(lease.lost, "the lease lapsed").toBeDefined();
     expect(isUserSyncError(error, "lease_lost"), String(error)).toBe(true);
-    const puts = proxy.seen.slice(before).filter((r) => r.method === "PUT" && r.path.includes("/lane-fenced/"));
     // Only the block that was already on its way when the lease lapsed.
     expect(puts).toHaveLength(1);
     expect(puts[0]!.path).toContain("comp=block");

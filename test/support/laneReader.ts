@@ -5,11 +5,15 @@
  * milliseconds, so a test compares them with `export` user by user.
  */
 import { DuckDBInstance } from "@duckdb/node-api";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { ContainerClient } from "@azure/storage-blob";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { LaneColumn } from "../../src/lane/laneColumns.js";
+import type { WriterLease } from "../../src/snapshots/writerLease.js";
+import type { ProxiedRequest, TableProxy } from "./tableProxy.js";
 
 /** Every blob name in the container, in the service's (lexical) order. */
 export async function listBlobNames(container: ContainerClient, prefix?: string): Promise<string[]> {
@@ -72,4 +76,69 @@ export function expectedCell(column: LaneColumn, value: unknown): unknown {
 /** A read-back cell, comparable with expectedCell (JSON columns parsed). */
 export function readBackCell(column: LaneColumn, value: unknown): unknown {
   return column.type === "json" && typeof value === "string" ? JSON.parse(value) : value;
+}
+
+/** The ```sql blocks of a section of docs/analytics.md (`heading`, up to the next `### `), as written. */
+export function recipeSqlBlocks(heading: string): string[] {
+  const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "analytics.md"), "utf8");
+  const start = doc.indexOf(`\n${heading}\n`);
+  if (start === -1) throw new Error(`docs/analytics.md has no section ${heading}`);
+  const section = doc.slice(start, doc.indexOf("\n### ", start + heading.length + 2));
+  return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** Runs `sql` in DuckDB with `folder` (a copy of the container) as the working directory, as a recipe's reader would. */
+export async function runSqlInFolder(folder: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  const cwd = process.cwd();
+  // The recipes' paths are relative to a copy of the container.
+  process.chdir(folder);
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson();
+  } finally {
+    process.chdir(cwd);
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/**
+ * A lane write while its lease lapses: the first PUT to `containerName` (through `proxy`) is held
+ * until `lease` is lost, then let through. Returns what `write` ended with (its error, or undefined)
+ * and the PUTs it made to that container.
+ */
+export async function writeWhileLeaseLapses(proxy: TableProxy, containerName: string, lease: WriterLease, write: () => Promise<unknown>): Promise<{ error: unknown; puts: ProxiedRequest[] }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let first = true;
+  const inContainer = (request: ProxiedRequest) => request.method === "PUT" && request.path.includes(`/${containerName}/`);
+  proxy.decide = (request) => {
+    if (inContainer(request) && first) {
+      first = false;
+      return held;
+    }
+    return "pass";
+  };
+  const before = proxy.seen.length;
+  const outcome = write().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  try {
+    const until = Date.now() + 15_000;
+    while (lease.lost === undefined && Date.now() < until) {
+      try {
+        lease.assertHeld();
+      } catch {
+        break;
+      }
+      await sleep(100);
+    }
+  } finally {
+    release();
+    proxy.decide = () => "pass";
+  }
+  const error = await outcome;
+  return { error, puts: proxy.seen.slice(before).filter(inContainer) };
 }
