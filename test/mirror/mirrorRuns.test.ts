@@ -89,7 +89,7 @@ describe("mirror records written again by an SDK retry", () => {
     const saved = { deltaLink: "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x", select: ["id"], round: "r", savedAt: new Date(), runId: RUN.runId };
     const first = await runs.saveDeltaState(saved, undefined, { lease });
     expect(first).toBe("e1");
-    expect(await runs.saveDeltaState(saved, first, { lease })).toBe("e2");
+    expect(await runs.saveDeltaState(saved, { etag: first }, { lease })).toBe("e2");
     expect(lease.lost).toBeUndefined();
   });
 
@@ -109,7 +109,7 @@ describe("mirror records written again by an SDK retry", () => {
     await again.runs.saveDeltaState(saved, undefined, {});
     const stateKey = [...again.rows.keys()][0]!;
     again.rows.set(stateKey, { ...again.rows.get(stateKey)!, writeId: "theirs", etag: "other" });
-    const lost = await again.runs.saveDeltaState(saved, "e1", { lease: guard() }).catch((e: unknown) => e);
+    const lost = await again.runs.saveDeltaState(saved, { etag: "e1" }, { lease: guard() }).catch((e: unknown) => e);
     expect(isUserSyncError(lost, "lease_lost") && (lost.details as { reason?: string }).reason).toBe("deltaStateSaved");
   });
 });
