@@ -27,7 +27,15 @@ export interface MirrorDeltaState {
 export interface VersionedDeltaState {
   state: MirrorDeltaState;
   etag: string;
+  /**
+   * Read from where versions before issue 31 kept it (`state`/`delta`): the next save creates it in
+   * the runs partition (an insert: a second run migrating it too is refused) and removes the old row.
+   */
+  legacy?: true;
 }
+
+/** The state a save replaces: its ETag as read (undefined: there was none), and where it was read. */
+export type SavedDeltaStateVersion = Pick<VersionedDeltaState, "etag" | "legacy"> | undefined;
 
 export type MirrorRunMode = "full" | "incremental";
 /**
@@ -102,9 +110,15 @@ export interface MirrorChangeRecord extends MirrorChange {
   at: Date;
 }
 
-export const STATE_PARTITION = "state";
-export const STATE_ROW = "delta";
 export const RUNS_PARTITION = "runs";
+/**
+ * The delta state's row, in the runs partition: the round's end writes it and the run's record in
+ * one entity group transaction, and what is due reads it with the runs left running in one query.
+ * It sorts after every run's row (those start with digits).
+ */
+export const STATE_ROW = "delta";
+/** Where versions before issue 31 kept the delta state (`state`/`delta`): read when the runs partition has none. */
+export const LEGACY_STATE_PARTITION = "state";
 
 type Keyed = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
@@ -113,7 +127,7 @@ const numberOf = (value: unknown): number => (typeof value === "number" ? value 
 
 export function encodeDeltaState(state: MirrorDeltaState): Keyed {
   const entity: Keyed = {
-    partitionKey: STATE_PARTITION,
+    partitionKey: RUNS_PARTITION,
     rowKey: STATE_ROW,
     select: state.select.join(","),
     round: state.round,

@@ -22,6 +22,7 @@ import {
   type MirrorRunReason,
   type MirrorRunRecord,
   type MirrorSkippedUser,
+  type SavedDeltaStateVersion,
   type VersionedDeltaState,
 } from "./mirrorRecords.js";
 import type { MirrorTableStats, MirrorWriteOptions } from "./mirrorTables.js";
@@ -33,10 +34,13 @@ export interface MirrorStore {
   /** The kind of object it holds (UserMirrorClient.kind); the users when absent. */
   readonly kind?: ObjectKind;
   readonly stats: MirrorTableStats;
-  beginRound(lease: LosableLeaseGuard, options?: OperationOptions): Promise<string[]>;
+  /** `running`: the runs left running as read under the same lease (not read again). */
+  beginRound(lease: LosableLeaseGuard, options?: OperationOptions & { running?: readonly MirrorRunRecord[] }): Promise<string[]>;
   getDeltaState(options?: OperationOptions): Promise<VersionedDeltaState | undefined>;
-  saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options?: MirrorWriteOptions): Promise<string>;
+  saveDeltaState(state: MirrorDeltaState, previous: SavedDeltaStateVersion, options?: MirrorWriteOptions): Promise<string>;
   recordRun(run: MirrorRunRecord, options?: MirrorWriteOptions): Promise<void>;
+  /** The round's end: the state saved and the run recorded in one transaction (all or nothing); returns the state's ETag. */
+  finishRound(state: MirrorDeltaState, previous: SavedDeltaStateVersion, run: MirrorRunRecord, options?: MirrorWriteOptions): Promise<string>;
   getUsers(ids: readonly string[], options?: OperationOptions): Promise<Map<string, MirrorUser>>;
   applyWrites(writes: readonly MirrorWrite[], options?: MirrorWriteOptions): Promise<{ skipped: MirrorSkippedUser[] }>;
   writeChanges(runId: string, changes: readonly MirrorChange[], at: Date, options?: MirrorWriteOptions): Promise<void>;
@@ -97,8 +101,10 @@ export interface RunMirrorSyncOptions extends OperationOptions {
    * The mirror's saved state as the run read it under the same writer lease, before the round
    * (what is due reads it): the round does not read it again. Only for a round nothing has written
    * since that read; a state saved in between (a late write) makes the round's save fail on its ETag.
+   * `running`: the mirror runs left running, read with it (readRoundStart): the round marks them
+   * failed without querying them again.
    */
-  saved?: { state: VersionedDeltaState | undefined };
+  saved?: { state: VersionedDeltaState | undefined; running?: readonly MirrorRunRecord[] };
   /** Called with the delta state the round saved (and its ETag) once it is saved. */
   onStateSaved?: (saved: VersionedDeltaState) => void;
   /**
@@ -183,7 +189,7 @@ export class MirrorRound {
         deltaLink = await this.#full(round);
         fullRoundAt = this.#now();
       }
-      await this.#succeed({ deltaLink: deltaLink!, select: run.select, round, savedAt: this.#now(), runId: run.runId, ...(fullRoundAt ? { fullRoundAt } : {}) }, saved?.etag);
+      await this.#succeed({ deltaLink: deltaLink!, select: run.select, round, savedAt: this.#now(), runId: run.runId, ...(fullRoundAt ? { fullRoundAt } : {}) }, saved);
       return run;
     } catch (error) {
       await this.#fail(error);
@@ -198,7 +204,8 @@ export class MirrorRound {
     const select = [...delta.select];
     // Take the mirror over first: a late write of a run that lost the lease cannot land after this.
     if (lease) {
-      const marked = await mirror.beginRound(lease, this.#signal);
+      const running = this.#options.saved?.running;
+      const marked = await mirror.beginRound(lease, { ...this.#signal, ...(running ? { running } : {}) });
       if (marked.length > 0) logger.warn(`Mirror run${marked.length === 1 ? "" : "s"} ${marked.join(", ")} had stopped without finishing; marked failed (their changes are read again).`);
     }
     const saved = this.#options.saved ? this.#options.saved.state : await mirror.getDeltaState(this.#signal);
@@ -298,18 +305,27 @@ export class MirrorRound {
     if (removals.length > 0) await this.#applyIncremental({ pageNumber: page.pageNumber, items: removals }, round);
   }
 
-  /** The round completed: its change counts, the new delta state, the run recorded as succeeded. */
-  async #succeed(state: MirrorDeltaState, etag: string | undefined): Promise<void> {
+  /**
+   * The round completed: its change counts, then the new delta state and the run recorded as
+   * succeeded, in one transaction (a run marked failed by the run that took over saves nothing).
+   */
+  async #succeed(state: MirrorDeltaState, previous: SavedDeltaStateVersion): Promise<void> {
     const { mirror } = this.#deps;
     const run = this.#run;
     // A full round's sweep writes change rows of its own; an incremental round that wrote none has none to count.
     if (run.mode !== "incremental" || this.#changesWritten) await countChanges(mirror, run.runId, run.changes, this.#options.abortSignal);
-    const savedEtag = await mirror.saveDeltaState(state, etag, this.#write);
-    this.#options.onStateSaved?.({ state, etag: savedEtag });
     run.status = "succeeded";
     run.endedAt = this.#now();
     this.#counters.countTables(run);
-    await mirror.recordRun(run, this.#write);
+    try {
+      const savedEtag = await mirror.finishRound(state, previous, run, this.#write);
+      this.#options.onStateSaved?.({ state, etag: savedEtag });
+    } catch (error) {
+      // Not recorded: the record still says running (the catch in run() records it failed).
+      run.status = "running";
+      delete run.endedAt;
+      throw error;
+    }
   }
 
   /** Records the run as failed, unless it lost its lease (the run that took over marks it failed). */

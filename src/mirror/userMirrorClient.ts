@@ -19,7 +19,7 @@ import { checkedTablePrefix } from "../kinds/tablePrefix.js";
 import { createTableClient } from "../tables/tableClient.js";
 import type { MirrorUser } from "./mirrorEntity.js";
 import { MirrorChangeLog } from "./mirrorChangeLog.js";
-import type { MirrorChangeRecord, MirrorDeltaState, MirrorRunRecord, MirrorSkippedUser, VersionedDeltaState } from "./mirrorRecords.js";
+import type { MirrorChangeRecord, MirrorDeltaState, MirrorRunRecord, MirrorSkippedUser, SavedDeltaStateVersion, VersionedDeltaState } from "./mirrorRecords.js";
 import { MirrorRuns, type ListMirrorRunsOptions } from "./mirrorRuns.js";
 import { MirrorTables, type MirrorTableStats, type MirrorWriteOptions } from "./mirrorTables.js";
 import { MirrorUsers, type ListMirrorUsersOptions } from "./mirrorUsers.js";
@@ -46,6 +46,11 @@ export interface UserMirrorClientOptions {
 }
 
 export { DEFAULT_TABLE_PREFIX } from "../configuration/defaults.js";
+
+export interface BeginRoundOptions extends OperationOptions {
+  /** The runs left `running`, as read under the same lease (readRoundStart): not read again. */
+  running?: readonly MirrorRunRecord[];
+}
 
 export class UserMirrorClient {
   readonly kind: ObjectKind;
@@ -89,11 +94,12 @@ export class UserMirrorClient {
    * Starts a round under `lease`: takes every user partition over (rewrites its fence row), so that
    * a write an earlier holder sends late fails, and marks mirror runs left `running` (their process
    * died or lost its lease) as failed, taking their change-log partitions over too. Returns the ids
-   * of the runs it marked.
+   * of the runs it marked. `running`: those runs as `readRoundStart` read them under this lease
+   * (not read again).
    */
-  async beginRound(lease: LosableLeaseGuard, options: OperationOptions = {}): Promise<string[]> {
+  async beginRound(lease: LosableLeaseGuard, options: BeginRoundOptions = {}): Promise<string[]> {
     await this.#users.claim(lease, options);
-    const stale = await Array.fromAsync(this.#runs.listRuns({ ...options, status: "running" }));
+    const stale = options.running ? options.running.map((run) => ({ ...run })) : await Array.fromAsync(this.#runs.listRuns({ ...options, status: "running" }));
     await this.#changes.claim(
       stale.map((run) => run.runId),
       lease,
@@ -170,8 +176,16 @@ export class UserMirrorClient {
   getDeltaState(options: OperationOptions = {}): Promise<VersionedDeltaState | undefined> {
     return this.#runs.getDeltaState(options);
   }
-  saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options: MirrorWriteOptions = {}): Promise<string> {
-    return this.#runs.saveDeltaState(state, etag, options);
+  /** The delta state and the runs left running, in one query (what a round starts from). */
+  readRoundStart(options: OperationOptions = {}): Promise<{ saved: VersionedDeltaState | undefined; running: MirrorRunRecord[] }> {
+    return this.#runs.readRoundStart(options);
+  }
+  saveDeltaState(state: MirrorDeltaState, previous: SavedDeltaStateVersion, options: MirrorWriteOptions = {}): Promise<string> {
+    return this.#runs.saveDeltaState(state, previous, options);
+  }
+  /** The round's end: the delta state and the run's record in one transaction (mirrorRuns.ts). */
+  finishRound(state: MirrorDeltaState, previous: SavedDeltaStateVersion, run: MirrorRunRecord, options: MirrorWriteOptions = {}): Promise<string> {
+    return this.#runs.finishRound(state, previous, run, options);
   }
   recordRun(run: MirrorRunRecord, options: MirrorWriteOptions = {}): Promise<void> {
     return this.#runs.recordRun(run, options);

@@ -254,10 +254,14 @@ class GroupMirrorStore implements MirrorStore {
   }
   beginRound: MirrorStore["beginRound"] = (lease, options) => this.#stores.mirror.beginRound(lease, options);
   getDeltaState: MirrorStore["getDeltaState"] = (options) => this.#stores.mirror.getDeltaState(options);
-  saveDeltaState: MirrorStore["saveDeltaState"] = (state, etag, options) => this.#stores.mirror.saveDeltaState(state, etag, options);
+  saveDeltaState: MirrorStore["saveDeltaState"] = (state, previous, options) => this.#stores.mirror.saveDeltaState(state, previous, options);
   recordRun: MirrorStore["recordRun"] = (run, options) => {
     this.current = run;
     return this.#stores.mirror.recordRun(run, options);
+  };
+  finishRound: MirrorStore["finishRound"] = (state, previous, run, options) => {
+    this.current = run;
+    return this.#stores.mirror.finishRound(state, previous, run, options);
   };
   getUsers: MirrorStore["getUsers"] = (ids, options) => this.#stores.mirror.getUsers(ids, options);
   applyWrites: MirrorStore["applyWrites"] = (writes, options) => this.#stores.mirror.applyWrites(writes, options);

@@ -183,11 +183,17 @@ export class OnePassMirrorRound implements SnapshotCompanion<SyncRunView> {
     await this.#deps.managers?.sweepMirror(round.round, write);
     for await (const change of mirror.listChanges(record.runId, this.#signal())) record.changes[change.change] += 1;
     const at = this.#now();
-    await mirror.saveDeltaState({ deltaLink: round.deltaLink, select: [...round.select], round: round.round, savedAt: at, runId: record.runId, fullRoundAt: at }, this.#saved?.etag, write);
     record.status = "succeeded";
     record.endedAt = this.#now();
     this.#recorder.countTables(record);
-    await mirror.recordRun(record, write);
+    try {
+      // The state and the record in one transaction: a round marked failed by a run that took over saves nothing.
+      await mirror.finishRound({ deltaLink: round.deltaLink, select: [...round.select], round: round.round, savedAt: at, runId: record.runId, fullRoundAt: at }, this.#saved, record, write);
+    } catch (error) {
+      record.status = "running";
+      delete record.endedAt;
+      throw error;
+    }
   }
 
   async stop(how: { paused: boolean; error?: unknown }): Promise<void> {

@@ -102,7 +102,7 @@ interface DueRunContext {
 }
 
 /** What is due, the round the mirror's state gives, and that state as read under the lease. */
-type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode>; state: VersionedDeltaState | undefined };
+type DecidedDue = { due: DueWork; mirrorRound: ReturnType<typeof decideMode>; state: VersionedDeltaState | undefined; running: readonly MirrorRunRecord[] };
 type SnapshotPass = { onePass: OnePassMirrorRound; failure: { error: unknown } | undefined };
 
 export interface DueRunResult {
@@ -282,7 +282,7 @@ export class UserSyncService {
       let round: MirrorRunRecord;
       try {
         // Nothing has written the mirror's state since what is due read it under this lease: the round does not read it again.
-        round = await this.#runMirror(run, undefined, { handOffFullRound: true, saved: { state: decided.state } });
+        round = await this.#runMirror(run, undefined, { handOffFullRound: true, saved: { state: decided.state, running: decided.running } });
       } catch (error) {
         throw run.held.translate(error);
       }
@@ -400,7 +400,8 @@ export class UserSyncService {
     // The pointer keeps its run's start; a pointer written before it did sends us to the run.
     const latestSnapshotStartedAt = latest ? (latest.startedAt ?? (await this.store.getRun(latest.runId, signal))?.startedAt ?? latest.completedAt) : undefined;
     const hasUnfinishedSnapshot = unfinished !== undefined;
-    const state = await this.mirror.getDeltaState(signal);
+    // The mirror's state and its runs left running in one query: the round marks those without reading them again.
+    const { saved: state, running } = await this.mirror.readRoundStart(signal);
     if (reads) Object.assign(reads, { unfinishedSnapshot: unfinished ?? null, latestSnapshot: latest ?? null, deltaState: state ?? null } satisfies RunReads);
     const due = decideDueWork({
       mirrorNeedsFullRound: decideMode(state, this.delta.select, undefined).mode === "full",
@@ -411,7 +412,7 @@ export class UserSyncService {
       hasUnfinishedSnapshot,
       mirrorFullRoundAt: state?.state.fullRoundAt,
     });
-    return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull), state };
+    return { due, mirrorRound: decideMode(state, this.delta.select, due.mirrorFull), state, running };
   }
 
   /** USER_SYNC_GROUPS: the users' manager edges the mirror's rounds keep (none without the groups). */

@@ -81,7 +81,7 @@ describe("a fleet of twenty tenants, three of them unhealthy", () => {
     const stale = before.getTenantSync(STALE).clients;
     const state = (await stale.mirror.getDeltaState())!;
     const fiveHoursAgo = new Date(Date.now() - 5 * HOUR);
-    await stale.mirror.saveDeltaState({ ...state.state, savedAt: fiveHoursAgo }, state.etag);
+    await stale.mirror.saveDeltaState({ ...state.state, savedAt: fiveHoursAgo }, state);
     await changeTenantRecord(before.registry, STALE, (current) => ({ ...current, mirrorRoundAt: fiveHoursAgo }));
     const stuck = await stale.store.acquireLease({ trigger: "cli", leaseDurationInMs: 10 * 60_000 });
     // The tick's pass queues every tenant (the stuck run's tenant too: its row was not marked yet);

@@ -34,6 +34,19 @@ function retryingTable() {
       if (state.retried) throw new RestError("The update condition specified in the request was not satisfied.", { statusCode: 412 });
       return { etag: `e${version}` };
     },
+    /** All or nothing, as the service applies a transaction; answered as a retry would be when `retried` is set. */
+    async submitTransaction(actions: Array<[string, Row, string?, { etag: string }?]>) {
+      const next = new Map(rows);
+      for (const [index, [kind, entity, , options]] of actions.entries()) {
+        const current = next.get(key(entity.partitionKey, entity.rowKey));
+        if (kind === "create" && current) throw new RestError(`${index}:The specified entity already exists.`, { statusCode: 409 });
+        if (kind === "update" && (!current || current.etag !== options?.etag)) throw new RestError(`${index}:The update condition specified in the request was not satisfied.`, { statusCode: 412 });
+        next.set(key(entity.partitionKey, entity.rowKey), { ...entity, etag: `e${++version}` });
+      }
+      for (const [k, row] of next) rows.set(k, row);
+      if (state.retried) throw new RestError("0:The update condition specified in the request was not satisfied.", { statusCode: 412 });
+      return { subResponses: actions.map(([, entity]) => ({ etag: rows.get(key(entity.partitionKey, entity.rowKey))!.etag })) };
+    },
     async getEntity(partitionKey: string, rowKey: string) {
       const row = rows.get(key(partitionKey, rowKey));
       if (!row) throw new RestError("Not found", { statusCode: 404 });
@@ -89,8 +102,29 @@ describe("mirror records written again by an SDK retry", () => {
     const saved = { deltaLink: "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x", select: ["id"], round: "r", savedAt: new Date(), runId: RUN.runId };
     const first = await runs.saveDeltaState(saved, undefined, { lease });
     expect(first).toBe("e1");
-    expect(await runs.saveDeltaState(saved, first, { lease })).toBe("e2");
+    expect(await runs.saveDeltaState(saved, { etag: first }, { lease })).toBe("e2");
     expect(lease.lost).toBeUndefined();
+  });
+
+  it("a round's end (the state and the run's record in one transaction) retried after its first attempt was applied is the run's own, with both ETags", async () => {
+    const { runs, rows, state } = retryingTable();
+    const lease = guard();
+    const run = { ...RUN };
+    await runs.recordRun(run, { lease });
+    const saved = { deltaLink: "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x", select: ["id"], round: "r", savedAt: new Date(), runId: RUN.runId };
+    state.retried = true;
+    run.status = "succeeded";
+    const etag = await runs.finishRound(saved, undefined, run, { lease });
+    expect(lease.lost).toBeUndefined();
+    expect(etag).toBe(rows.get("runs/delta")!.etag);
+    expect(run.etag).toBe([...rows.values()].find((row) => row.runId === RUN.runId && row.rowKey !== "delta")!.etag);
+    // Someone else's state in between: lost, and nothing of ours written.
+    state.retried = false;
+    rows.set("runs/delta", { ...rows.get("runs/delta")!, writeId: "theirs", etag: "other" });
+    const before = run.etag;
+    const lost = await runs.finishRound(saved, { etag }, run, { lease: guard() }).catch((e: unknown) => e);
+    expect(isUserSyncError(lost, "lease_lost") && (lost.details as { reason?: string }).reason).toBe("deltaStateSaved");
+    expect(run.etag).toBe(before);
   });
 
   it("a run record another run replaced is still a lost lease (runMarkedFailed), and so is a delta state it saved", async () => {
@@ -109,7 +143,7 @@ describe("mirror records written again by an SDK retry", () => {
     await again.runs.saveDeltaState(saved, undefined, {});
     const stateKey = [...again.rows.keys()][0]!;
     again.rows.set(stateKey, { ...again.rows.get(stateKey)!, writeId: "theirs", etag: "other" });
-    const lost = await again.runs.saveDeltaState(saved, "e1", { lease: guard() }).catch((e: unknown) => e);
+    const lost = await again.runs.saveDeltaState(saved, { etag: "e1" }, { lease: guard() }).catch((e: unknown) => e);
     expect(isUserSyncError(lost, "lease_lost") && (lost.details as { reason?: string }).reason).toBe("deltaStateSaved");
   });
 });

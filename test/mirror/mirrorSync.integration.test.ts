@@ -159,7 +159,7 @@ describe("the live mirror", () => {
 
     // Put the older deltaLink back: the next run reads the same changes again.
     const current = (await mirror.getDeltaState())!;
-    await mirror.saveDeltaState({ ...current.state, deltaLink: saved.state.deltaLink! }, current.etag);
+    await mirror.saveDeltaState({ ...current.state, deltaLink: saved.state.deltaLink! }, current);
     const replay = await runMirrorSync({ delta: deltaClient(SELECT), mirror, logger: log.logger });
 
     expect(replay.itemsRead).toBe(first.itemsRead);

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { DeltaItem, DeltaPage, ListDeltaPagesOptions } from "../../src/graph/userDeltaClient.js";
 import type { MirrorUser } from "../../src/mirror/mirrorEntity.js";
-import type { MirrorChangeRecord, MirrorDeltaState, MirrorRunRecord, VersionedDeltaState } from "../../src/mirror/mirrorRecords.js";
+import type { MirrorChangeRecord, MirrorDeltaState, MirrorRunRecord, SavedDeltaStateVersion, VersionedDeltaState } from "../../src/mirror/mirrorRecords.js";
 import { runMirrorSync, type DeltaPageSource, type MirrorStore } from "../../src/mirror/mirrorSync.js";
 import type { MirrorWriteOptions } from "../../src/mirror/mirrorTables.js";
 import type { MirrorChange, MirrorWrite } from "../../src/mirror/planChanges.js";
@@ -39,15 +39,23 @@ class MemoryMirror implements MirrorStore {
   async getDeltaState() {
     return this.state ? { ...this.state } : undefined;
   }
-  async saveDeltaState(state: MirrorDeltaState, etag: string | undefined, options?: MirrorWriteOptions) {
+  async saveDeltaState(state: MirrorDeltaState, previous: SavedDeltaStateVersion, options?: MirrorWriteOptions) {
     this.#write("state", options);
-    if (etag !== this.state?.etag) throw new UserSyncError("lease_lost", "another run saved the state");
+    if (previous?.etag !== this.state?.etag) throw new UserSyncError("lease_lost", "another run saved the state");
     this.state = { state, etag: `e${++this.#etag}` };
     return this.state.etag;
   }
   async recordRun(run: MirrorRunRecord, options?: MirrorWriteOptions) {
     this.#write(`run ${run.status}`, options);
     this.runs.set(run.runId, structuredClone(run));
+  }
+  /** As the table does it: both or neither (the state's ETag checked first). */
+  async finishRound(state: MirrorDeltaState, previous: SavedDeltaStateVersion, run: MirrorRunRecord, options?: MirrorWriteOptions) {
+    this.#write(`state and run ${run.status}`, options);
+    if (previous?.etag !== this.state?.etag) throw new UserSyncError("lease_lost", "another run saved the state");
+    this.state = { state, etag: `e${++this.#etag}` };
+    this.runs.set(run.runId, structuredClone(run));
+    return this.state.etag;
   }
   async getUsers(ids: readonly string[]) {
     return new Map(ids.filter((id) => this.users.has(id)).map((id) => [id, structuredClone(this.users.get(id)!)]));

@@ -102,6 +102,7 @@ describe("run telemetry", () => {
       dueRecords: vi.spyOn(clients.store, "readDueRecords"),
       snapshotRun: vi.spyOn(clients.store, "getRun"),
       state: vi.spyOn(clients.mirror, "getDeltaState"),
+      roundStart: vi.spyOn(clients.mirror, "readRoundStart"),
     };
     const end = new Date(Date.now() + 2 * 3_600_000);
     const before = (await clients.mirror.getDeltaState())!;
@@ -109,18 +110,21 @@ describe("run telemetry", () => {
       for (const spy of Object.values(calls)) spy.mockClear();
       await withRunTelemetry(clients, { trigger: "timer", logger: log.logger, now: () => end }, (reads) => service.runDue(log.logger, { trigger: "timer", reads }));
       // Once each, by what is due, under the lease (before: 2, 2, 3 and the snapshot's run 1); the
-      // pointer and the unfinished runs in one query (readDueRecords), not read apart.
+      // pointer and the unfinished runs in one query (readDueRecords), not read apart; the mirror's
+      // state with its runs left running in one query (readRoundStart).
       expect({
         latest: calls.latest.mock.calls.length,
         unfinished: calls.unfinished.mock.calls.length,
         dueRecords: calls.dueRecords.mock.calls.length,
         state: calls.state.mock.calls.length,
+        roundStart: calls.roundStart.mock.calls.length,
         snapshotRun: calls.snapshotRun.mock.calls.length,
       }).toEqual({
         latest: 0,
         unfinished: 0,
         dueRecords: 1,
-        state: 1,
+        state: 0,
+        roundStart: 1,
         snapshotRun: 0,
       });
     } finally {

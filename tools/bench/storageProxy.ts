@@ -21,8 +21,8 @@ export interface StorageRequest {
   query: string;
   /** The answer's status; 0 when the request failed before an answer. */
   status: number;
-  /** An insert's keys (POST of one entity to a table), read from the first bytes of its body. */
-  body?: { partitionKey?: string; rowKey?: string };
+  /** An insert's keys (POST of one entity to a table), or a transaction's first entity's, read from the first bytes of its body. */
+  body?: { partitionKey?: string; rowKey?: string; table?: string };
   /** performance.now() when the request arrived and when its answer ended. */
   startedAt: number;
   endedAt: number;
@@ -75,7 +75,8 @@ export async function startCountingProxy(targets: CountingProxyTargets): Promise
         endedAt: 0,
       };
       recorded.push(entry);
-      if (service === "table" && entry.method === "POST" && entry.path !== "/Tables" && !entry.path.endsWith("$batch")) readKeys(incoming, entry);
+      // An insert's keys, and a transaction's first entity's (what its partition is for).
+      if (service === "table" && entry.method === "POST" && entry.path !== "/Tables") readKeys(incoming, entry);
       const upstream = httpRequest(
         { host: target.hostname, port: target.port, method: incoming.method, path: url, headers: incoming.headers, agent },
         (answer: IncomingMessage) => {
@@ -125,7 +126,7 @@ export async function startCountingProxy(targets: CountingProxyTargets): Promise
   };
 }
 
-/** The keys of an inserted entity, from the first 8 KB of its JSON body (the stream still flows to Azurite). */
+/** The keys of an inserted entity (or a transaction's first), from the first 8 KB of its body (the stream still flows to Azurite). */
 function readKeys(incoming: IncomingMessage, entry: StorageRequest): void {
   let head = "";
   incoming.on("data", (chunk: Buffer) => {
@@ -133,7 +134,9 @@ function readKeys(incoming: IncomingMessage, entry: StorageRequest): void {
     head += chunk.toString("utf8", 0, Math.min(chunk.length, 8192));
     const partitionKey = /"PartitionKey"\s*:\s*"([^"]*)"/.exec(head)?.[1];
     const rowKey = /"RowKey"\s*:\s*"([^"]*)"/.exec(head)?.[1];
-    if (partitionKey !== undefined || rowKey !== undefined) entry.body = { ...(partitionKey !== undefined ? { partitionKey } : {}), ...(rowKey !== undefined ? { rowKey } : {}) };
+    // A transaction (POST /$batch) names its table in each operation's request line.
+    const table = /^(?:POST|PUT|MERGE|PATCH|DELETE) \S*?\/([A-Za-z][A-Za-z0-9]*)[( ]/m.exec(head)?.[1];
+    if (partitionKey !== undefined || rowKey !== undefined || table !== undefined) entry.body = { ...(partitionKey !== undefined ? { partitionKey } : {}), ...(rowKey !== undefined ? { rowKey } : {}), ...(table !== undefined ? { table } : {}) };
   });
 }
 

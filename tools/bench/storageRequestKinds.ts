@@ -56,7 +56,8 @@ export function classifyStorageRequest(request: StorageRequest): ClassifiedReque
   if (request.service === "queue") return classifyQueue(request);
   if (request.path === "/Tables" || request.path.startsWith("/Tables(")) return { kind: "tables", operation: `tables: ${request.method === "POST" ? "create (exists: 409)" : request.method}` };
   const keys = KEYS.exec(request.path);
-  const tenant = TENANT_TABLE.exec(request.path);
+  // A transaction is sent to the account (`/$batch`): its table is the one its operations name.
+  const tenant = TENANT_TABLE.exec(request.path === "/$batch" && request.body?.table ? `/${request.body.table}` : request.path);
   if (!tenant) {
     if (/^\/[A-Za-z0-9]*Tenants(\(|$)/.test(request.path)) return { kind: "registry", operation: `registry: ${verb(request, keys !== null)} ${keys ? "row" : "rows"}` };
     return { kind: "other", operation: `other: ${request.method} ${request.path.replace(/\(.*$/, "")}` };
@@ -66,6 +67,8 @@ export function classifyStorageRequest(request: StorageRequest): ClassifiedReque
   const batch = request.path.endsWith("$batch");
   const [partitionKey, rowKey] = keys ? [keys[1]!, keys[2]!] : [request.body?.partitionKey, request.body?.rowKey];
   const what = verb(request, keys !== null);
+  // The mirror's round ends with its run record and delta state in one transaction of the runs partition.
+  if (batch && suffix === "Mirror" && partitionKey === "runs") return { kind: "run records", operation: "run records: the mirror run's end with the delta state (one transaction)", tenantTables };
   if (batch) return { kind: "users", operation: `users: $batch (${suffix})`, tenantTables };
   if (suffix === "Runs") {
     if (rowKey === "lease") return { kind: "lease", operation: `lease: ${request.method === "POST" ? "take (insert)" : request.method === "DELETE" ? "release (delete)" : request.method === "GET" ? "read" : "renew or take over (replace)"}`, tenantTables };
@@ -76,7 +79,8 @@ export function classifyStorageRequest(request: StorageRequest): ClassifiedReque
   }
   if (rowKey === "" && partitionKey !== undefined) return { kind: "fences", operation: `fences: ${what} a partition's fence row (${suffix})`, tenantTables };
   if (suffix === "Mirror") {
-    if (partitionKey === "state") return { kind: "delta state", operation: `delta state: ${what}`, tenantTables };
+    if (partitionKey === "state" || (partitionKey === "runs" && rowKey === "delta")) return { kind: "delta state", operation: `delta state: ${what}`, tenantTables };
+    if (!keys && request.query.includes("RowKey eq 'delta'")) return { kind: "delta state", operation: "delta state: query it with the unfinished mirror runs", tenantTables };
     if (partitionKey === "runs" || (!keys && request.query.includes("PartitionKey eq 'runs'"))) return { kind: "run records", operation: `run records: ${what} mirror run${keys || partitionKey ? "" : "s"}`, tenantTables };
     return { kind: "users", operation: `users: ${what} (Mirror)`, tenantTables };
   }
