@@ -1,0 +1,119 @@
+/**
+ * The request body of an entity group transaction, built as `@azure/data-tables` 13.3 builds it,
+ * byte for byte, without sending each operation through a client of its own.
+ *
+ * The SDK's `TableClient.submitTransaction` builds a new client per transaction and sends every
+ * operation through it as if it were a request of its own (a tracing span, the entity through its
+ * serializer, then the generic operation serializer, a URL template, a pipeline of three policies
+ * that intercepts it), then joins the parts. That is a third of the sync process's busy time in a
+ * full round (docs/performance.md). Here each operation becomes its part directly: the entity
+ * serialized by the SDK's rules (`serialization.ts`: keys renamed, EDM types annotated), the part
+ * laid out as the SDK's transaction policy lays it out. test/tables/transactionBody.test.ts holds the
+ * two bodies equal for every action kind, key escaping and value type; what cannot be built here
+ * (a value type the SDK encodes but this does not) returns undefined and the SDK sends it.
+ * docs/decisions.md, "Entity group transactions without the SDK's per-operation client".
+ */
+import type { TransactionAction } from "@azure/data-tables";
+
+const CRLF = "\r\n";
+
+/** The SDK's property renames (its `propertyCaseMap`, internal name to wire name). */
+const WIRE_NAMES: Readonly<Record<string, string>> = { partitionKey: "PartitionKey", rowKey: "RowKey", etag: "odata.etag", timestamp: "Timestamp" };
+
+/** The EDM types an explicitly typed value may name (`{ value, type }`). */
+const EDM_TYPES = new Set(["Boolean", "DateTime", "Double", "Guid", "Int32", "Int64", "String", "Binary"]);
+
+/** Sub-request headers, in the order the SDK's generated operations set them. */
+const WRITE_HEADERS = `Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json`;
+const CREATE_HEADERS = `Content-Type: application/json;odata=nometadata${CRLF}Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}Prefer: return-no-content`;
+const DELETE_HEADERS = `Accept: application/json;odata=minimalmetadata${CRLF}DataServiceVersion: 3.0${CRLF}If-Match: *`;
+
+/** Where a transaction's operations are addressed: the table's URL, as the SDK's sub-requests name it. */
+export interface TransactionTarget {
+  /** `<account URL>/<table>`, normalized as a URL (the SDK's sub-request URL up to the keys). */
+  tableUrl: string;
+}
+
+/** The target for `tableName` of the account at `accountUrl`, or undefined when its URL carries a query (a SAS) or a fragment. */
+export function transactionTarget(accountUrl: string, tableName: string): TransactionTarget | undefined {
+  const parsed = new URL(accountUrl);
+  if (parsed.search !== "" || parsed.hash !== "") return undefined;
+  const path = parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`;
+  parsed.pathname = `${path}${encodeURIComponent(tableName)}`;
+  return { tableUrl: parsed.toString() };
+}
+
+/** A key as the URL of an operation holds it: quotes doubled (OData), then URL-escaped. */
+function keyInUrl(key: string): string {
+  return encodeURIComponent(key.replace(/'/g, "''"));
+}
+
+/**
+ * The entity's JSON as the SDK writes it: each own enumerable property under its wire name, a typed
+ * or typed-by-kind value followed by its `@odata.type` (the SDK's `serialize`), then
+ * `JSON.stringify`. Undefined for a value the SDK encodes in a way not reproduced here (bytes) or
+ * refuses (it then throws its own error).
+ */
+export function entityJson(entity: Record<string, unknown>): string | undefined {
+  const wire: Record<string, unknown> = {};
+  for (const name in entity) {
+    if (!Object.hasOwn(entity, name)) continue;
+    const key = WIRE_NAMES[name] ?? name;
+    const value = entity[name];
+    let type: string | undefined;
+    let out: unknown = value;
+    if (typeof value === "object" && value !== null && !(value instanceof Date)) {
+      const typed = value as { value?: unknown; type?: unknown };
+      if (typed.value === undefined || typed.type === undefined || typeof typed.type !== "string" || !EDM_TYPES.has(typed.type)) return undefined;
+      out = typed.value;
+      type = `Edm.${typed.type}`;
+    } else if (value instanceof Date) {
+      type = "Edm.DateTime";
+    } else if (typeof value === "bigint") {
+      out = value.toString();
+      type = "Edm.Int64";
+    } else if (value !== undefined && value !== null && typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      return undefined;
+    }
+    // Plain assignment, as the SDK does (a `__proto__` name behaves as it does there).
+    wire[key] = out;
+    if (type !== undefined) wire[`${key}@odata.type`] = type;
+  }
+  return JSON.stringify(wire);
+}
+
+/** One operation's part: its request line, headers and body, as the SDK's transaction policy lays it out. */
+function operationPart(target: TransactionTarget, changesetPrefix: string, action: TransactionAction): string | undefined {
+  const [kind, entity] = action;
+  const { partitionKey, rowKey } = entity as { partitionKey?: unknown; rowKey?: unknown };
+  if (typeof partitionKey !== "string" || typeof rowKey !== "string") return undefined;
+  if (kind === "create") {
+    const json = entityJson(entity);
+    return json === undefined ? undefined : `${changesetPrefix}POST ${target.tableUrl} HTTP/1.1${CRLF}${CREATE_HEADERS}${CRLF}${CRLF}${CRLF}${json}`;
+  }
+  const url = `${target.tableUrl}(PartitionKey='${keyInUrl(partitionKey)}',RowKey='${keyInUrl(rowKey)}')`;
+  if (kind === "delete") return `${changesetPrefix}DELETE ${url} HTTP/1.1${CRLF}${DELETE_HEADERS}${CRLF}${CRLF}`;
+  const mode = action[2] ?? "Merge";
+  const method = mode === "Replace" ? "PUT" : mode === "Merge" ? "PATCH" : undefined;
+  if (method === undefined || (kind !== "upsert" && kind !== "update")) return undefined;
+  const json = entityJson(entity);
+  if (json === undefined) return undefined;
+  // An update is conditional (the ETag given, else any); an upsert is not.
+  const ifMatch = kind === "update" ? `${CRLF}If-Match: ${(action[3] as { etag?: string } | undefined)?.etag ?? "*"}` : "";
+  return `${changesetPrefix}${method} ${url} HTTP/1.1${CRLF}${WRITE_HEADERS}${ifMatch}${CRLF}${CRLF}${CRLF}${json}`;
+}
+
+/**
+ * The multipart body of a transaction of `actions` (one partition) with these batch and changeset
+ * ids, or undefined when one of its operations is not built here (the caller lets the SDK send it).
+ */
+export function transactionBody(target: TransactionTarget, actions: readonly TransactionAction[], transactionId: string, changesetId: string): string | undefined {
+  const changesetPrefix = `--changeset_${changesetId}${CRLF}content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
+  const parts: string[] = [`--batch_${transactionId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`];
+  for (const action of actions) {
+    const part = operationPart(target, changesetPrefix, action);
+    if (part === undefined) return undefined;
+    parts.push(part);
+  }
+  return `${parts.join(CRLF)}${CRLF}--changeset_${changesetId}--${CRLF}--batch_${transactionId}--${CRLF}`;
+}
