@@ -18,7 +18,8 @@ import type { TransactionAction } from "@azure/data-tables";
 const CRLF = "\r\n";
 
 /** The SDK's property renames (its `propertyCaseMap`, internal name to wire name). */
-const WIRE_NAMES: Readonly<Record<string, string>> = { partitionKey: "PartitionKey", rowKey: "RowKey", etag: "odata.etag", timestamp: "Timestamp" };
+const WIRE_NAMES: ReadonlyMap<string, string> = new Map([["partitionKey", "PartitionKey"], ["rowKey", "RowKey"], ["etag", "odata.etag"], ["timestamp", "Timestamp"]]);
+const WIRE_NAME_SET = new Set(WIRE_NAMES.values());
 
 /** The EDM types an explicitly typed value may name (`{ value, type }`). */
 const EDM_TYPES = new Set(["Boolean", "DateTime", "Double", "Guid", "Int32", "Int64", "String", "Binary"]);
@@ -55,31 +56,78 @@ function keyInUrl(key: string): string {
  * refuses (it then throws its own error).
  */
 export function entityJson(entity: Record<string, unknown>): string | undefined {
+  try {
+    return entityText(entity) ?? entityJsonByObject(entity);
+  } catch {
+    // Whatever JSON.stringify refuses (a BigInt inside a typed value…) is left to the SDK, which throws its own error.
+    return undefined;
+  }
+}
+
+/** A property's value and its EDM type as the SDK's `serialize` gives them; `invalid` when not reproduced here. */
+function wireValue(value: unknown): { out: unknown; type: string | undefined } | "invalid" {
+  if (value === null || value === undefined || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return { out: value, type: undefined };
+  if (value instanceof Date) return { out: value, type: "Edm.DateTime" };
+  if (typeof value === "bigint") return { out: value.toString(), type: "Edm.Int64" };
+  if (typeof value !== "object") return "invalid";
+  const typed = value as { value?: unknown; type?: unknown };
+  if (typed.value === undefined || typeof typed.type !== "string" || !EDM_TYPES.has(typed.type)) return "invalid";
+  return { out: typed.value, type: `Edm.${typed.type}` };
+}
+
+/** The SDK's way itself: a new object under the wire names, then one JSON.stringify. */
+function entityJsonByObject(entity: Record<string, unknown>): string | undefined {
   const wire: Record<string, unknown> = {};
   for (const name in entity) {
     if (!Object.hasOwn(entity, name)) continue;
-    const key = WIRE_NAMES[name] ?? name;
-    const value = entity[name];
-    let type: string | undefined;
-    let out: unknown = value;
-    if (typeof value === "object" && value !== null && !(value instanceof Date)) {
-      const typed = value as { value?: unknown; type?: unknown };
-      if (typed.value === undefined || typed.type === undefined || typeof typed.type !== "string" || !EDM_TYPES.has(typed.type)) return undefined;
-      out = typed.value;
-      type = `Edm.${typed.type}`;
-    } else if (value instanceof Date) {
-      type = "Edm.DateTime";
-    } else if (typeof value === "bigint") {
-      out = value.toString();
-      type = "Edm.Int64";
-    } else if (value !== undefined && value !== null && typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
-      return undefined;
-    }
+    const key = WIRE_NAMES.get(name) ?? name;
+    const value = wireValue(entity[name]);
+    if (value === "invalid") return undefined;
     // Plain assignment, as the SDK does (a `__proto__` name behaves as it does there).
-    wire[key] = out;
-    if (type !== undefined) wire[`${key}@odata.type`] = type;
+    wire[key] = value.out;
+    if (value.type !== undefined) wire[`${key}@odata.type`] = value.type;
   }
   return JSON.stringify(wire);
+}
+
+/** Each name's `"WireName":`, worked out once (the names of a page's users are the same). Bounded. */
+const quotedNames = new Map<string, string>();
+const MAX_QUOTED_NAMES = 4096;
+
+function quotedName(name: string): string {
+  let quoted = quotedNames.get(name);
+  if (quoted === undefined) {
+    if (quotedNames.size >= MAX_QUOTED_NAMES) quotedNames.clear();
+    quoted = `${JSON.stringify(WIRE_NAMES.get(name) ?? name)}:`;
+    quotedNames.set(name, quoted);
+  }
+  return quoted;
+}
+
+/**
+ * The same text written directly, without the intermediate object: undefined (the caller then
+ * builds the object) when a name could make the object differ from the text written in order — a
+ * name that is another's wire name, ends like a type annotation, is `__proto__`, or starts with a
+ * digit (an object puts array-index names first).
+ */
+function entityText(entity: Record<string, unknown>): string | undefined {
+  let text = "{";
+  let first = true;
+  for (const name in entity) {
+    if (!Object.hasOwn(entity, name)) continue;
+    const c = name.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || name === "__proto__" || name.includes("@") || WIRE_NAME_SET.has(name)) return undefined;
+    const value = wireValue(entity[name]);
+    if (value === "invalid") return undefined;
+    if (value.out === undefined) continue;
+    const json = typeof value.out === "number" ? (Number.isFinite(value.out) ? String(value.out) : "null") : JSON.stringify(value.out);
+    if (json === undefined) return undefined;
+    const quoted = quotedName(name);
+    text += first ? `${quoted}${json}` : `,${quoted}${json}`;
+    first = false;
+    if (value.type !== undefined) text += `,${quoted.slice(0, -2)}@odata.type":"${value.type}"`;
+  }
+  return `${text}}`;
 }
 
 /** One operation's part: its request line, headers and body, as the SDK's transaction policy lays it out. */

@@ -150,6 +150,21 @@ describe("a transaction sent directly", () => {
     expect(direct).toEqual(sdk);
   });
 
+  it("is the SDK's request for names an object treats specially: inherited, array indexes, wire names, annotations", async () => {
+    const names = ["constructor", "toString", "hasOwnProperty", "__proto__", "5", "10", "0x", "PartitionKey", "a@odata.type", "odata.etag", "Timestamp"];
+    for (const name of names) {
+      const typed = JSON.parse(`{"partitionKey":"p","rowKey":"r","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:{"value":"2","type":"Int64"},"z":1}`) as Record<string, unknown>;
+      const annotated = JSON.parse(`{"partitionKey":"p","rowKey":"r1","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:"v","a@odata.type":"x"}`) as Record<string, unknown>;
+      const plain = JSON.parse(`{"partitionKey":"p","rowKey":"r2","first":1,${JSON.stringify(name)}:"v","last":true}`) as Record<string, unknown>;
+      const [sdk, direct] = await bothRequests([["upsert", typed, "Replace"], ["upsert", annotated, "Replace"], ["upsert", plain, "Merge"], ["create", { ...plain, rowKey: "c" }]]);
+      expect(direct).toEqual(sdk);
+    }
+    // An object puts array-index names first: a typed one's annotation comes after every index.
+    const indexes = { partitionKey: "p", rowKey: "r3", 5: { value: "1", type: "Int64" }, 10: 1, b: 2 };
+    const [sdk, direct] = await bothRequests([["upsert", indexes, "Replace"]]);
+    expect(direct).toEqual(sdk);
+  });
+
   it("is the SDK's request for an account URL with a trailing slash, a path, an identity endpoint and other table names", async () => {
     for (const [url, table] of [
       ["http://127.0.0.1:10002/devstoreaccount1/", "t1"],
