@@ -56,11 +56,21 @@ function keyInUrl(key: string): string {
  * refuses (it then throws its own error).
  */
 export function entityJson(entity: Record<string, unknown>): string | undefined {
+  const out: string[] = [];
+  return writeEntityJson(out, entity) ? out.join("") : undefined;
+}
+
+/** Appends the entity's JSON (see entityJson) to `out`, in pieces; false when it is not built here. */
+function writeEntityJson(out: string[], entity: Record<string, unknown>): boolean {
   try {
-    return entityText(entity) ?? entityJsonByObject(entity);
+    if (writeEntityText(out, entity)) return true;
+    const json = entityJsonByObject(entity);
+    if (json === undefined) return false;
+    out.push(json);
+    return true;
   } catch {
     // Whatever JSON.stringify refuses (a BigInt inside a typed value…) is left to the SDK, which throws its own error.
-    return undefined;
+    return false;
   }
 }
 
@@ -90,78 +100,103 @@ function entityJsonByObject(entity: Record<string, unknown>): string | undefined
   return JSON.stringify(wire);
 }
 
-/** Each name's `"WireName":`, worked out once (the names of a page's users are the same). Bounded. */
-const quotedNames = new Map<string, string>();
-const MAX_QUOTED_NAMES = 4096;
+/** A name's pieces of JSON text: `"WireName":` first or after a comma, and the start of its type annotation. */
+interface NameText {
+  first: string;
+  next: string;
+  annotation: string;
+}
 
-function quotedName(name: string): string {
-  let quoted = quotedNames.get(name);
-  if (quoted === undefined) {
-    if (quotedNames.size >= MAX_QUOTED_NAMES) quotedNames.clear();
-    quoted = `${JSON.stringify(WIRE_NAMES.get(name) ?? name)}:`;
-    quotedNames.set(name, quoted);
+/** Worked out once per name (the names of a page's users are the same). Bounded. */
+const nameTexts = new Map<string, NameText>();
+const MAX_NAME_TEXTS = 4096;
+
+function nameText(name: string): NameText {
+  let text = nameTexts.get(name);
+  if (text === undefined) {
+    if (nameTexts.size >= MAX_NAME_TEXTS) nameTexts.clear();
+    const wire = WIRE_NAMES.get(name) ?? name;
+    const quoted = `${JSON.stringify(wire)}:`;
+    text = { first: quoted, next: `,${quoted}`, annotation: `,${JSON.stringify(`${wire}@odata.type`)}:"` };
+    nameTexts.set(name, text);
   }
-  return quoted;
+  return text;
 }
 
 /**
- * The same text written directly, without the intermediate object: undefined (the caller then
- * builds the object) when a name could make the object differ from the text written in order — a
- * name that is another's wire name, ends like a type annotation, is `__proto__`, or starts with a
- * digit (an object puts array-index names first).
+ * The same text written directly, in pieces, without the intermediate object. False (nothing
+ * appended; the caller then builds the object) when a name could make the object differ from the
+ * text written in order — a name that is another's wire name, ends like a type annotation, is
+ * `__proto__`, or starts with a digit (an object puts array-index names first) — or a value is
+ * not one built here.
  */
-function entityText(entity: Record<string, unknown>): string | undefined {
-  let text = "{";
+function writeEntityText(out: string[], entity: Record<string, unknown>): boolean {
+  const mark = out.length;
+  out.push("{");
   let first = true;
   for (const name in entity) {
     if (!Object.hasOwn(entity, name)) continue;
     const c = name.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || name === "__proto__" || name.includes("@") || WIRE_NAME_SET.has(name)) return undefined;
-    const value = wireValue(entity[name]);
-    if (value === "invalid") return undefined;
-    if (value.out === undefined) continue;
-    const json = typeof value.out === "number" ? (Number.isFinite(value.out) ? String(value.out) : "null") : JSON.stringify(value.out);
-    if (json === undefined) return undefined;
-    const quoted = quotedName(name);
-    text += first ? `${quoted}${json}` : `,${quoted}${json}`;
+    const value = entity[name];
+    let json: string | undefined;
+    let type: string | undefined;
+    if ((c >= 48 && c <= 57) || name === "__proto__" || name.includes("@") || WIRE_NAME_SET.has(name)) json = undefined;
+    else if (typeof value === "string") json = JSON.stringify(value);
+    else if (typeof value === "number") json = Number.isFinite(value) ? String(value) : "null";
+    else if (typeof value === "boolean") json = value ? "true" : "false";
+    else if (value === undefined) continue;
+    else {
+      const wire = wireValue(value);
+      if (wire !== "invalid") [json, type] = [JSON.stringify(wire.out), wire.type];
+    }
+    if (json === undefined) {
+      out.length = mark;
+      return false;
+    }
+    const text = nameText(name);
+    out.push(first ? text.first : text.next, json);
+    if (type !== undefined) out.push(text.annotation, type, '"');
     first = false;
-    if (value.type !== undefined) text += `,${quoted.slice(0, -2)}@odata.type":"${value.type}"`;
   }
-  return `${text}}`;
+  out.push("}");
+  return true;
 }
 
-/** One operation's part: its request line, headers and body, as the SDK's transaction policy lays it out. */
-function operationPart(target: TransactionTarget, changesetPrefix: string, action: TransactionAction): string | undefined {
+/** Appends one operation's part: its request line, headers and body, as the SDK's transaction policy lays it out. */
+function writeOperation(out: string[], target: TransactionTarget, changesetPrefix: string, action: TransactionAction): boolean {
   const [kind, entity] = action;
   const { partitionKey, rowKey } = entity as { partitionKey?: unknown; rowKey?: unknown };
-  if (typeof partitionKey !== "string" || typeof rowKey !== "string") return undefined;
+  if (typeof partitionKey !== "string" || typeof rowKey !== "string") return false;
   if (kind === "create") {
-    const json = entityJson(entity);
-    return json === undefined ? undefined : `${changesetPrefix}POST ${target.tableUrl} HTTP/1.1${CRLF}${CREATE_HEADERS}${CRLF}${CRLF}${CRLF}${json}`;
+    out.push(CRLF, changesetPrefix, "POST ", target.tableUrl, " HTTP/1.1", CRLF, CREATE_HEADERS, CRLF, CRLF, CRLF);
+    return writeEntityJson(out, entity);
   }
   const url = `${target.tableUrl}(PartitionKey='${keyInUrl(partitionKey)}',RowKey='${keyInUrl(rowKey)}')`;
-  if (kind === "delete") return `${changesetPrefix}DELETE ${url} HTTP/1.1${CRLF}${DELETE_HEADERS}${CRLF}${CRLF}`;
+  if (kind === "delete") {
+    out.push(CRLF, changesetPrefix, "DELETE ", url, " HTTP/1.1", CRLF, DELETE_HEADERS, CRLF, CRLF);
+    return true;
+  }
   const mode = action[2] ?? "Merge";
-  const method = mode === "Replace" ? "PUT" : mode === "Merge" ? "PATCH" : undefined;
-  if (method === undefined || (kind !== "upsert" && kind !== "update")) return undefined;
-  const json = entityJson(entity);
-  if (json === undefined) return undefined;
+  const method = mode === "Replace" ? "PUT " : mode === "Merge" ? "PATCH " : undefined;
+  if (method === undefined || (kind !== "upsert" && kind !== "update")) return false;
+  out.push(CRLF, changesetPrefix, method, url, " HTTP/1.1", CRLF, WRITE_HEADERS);
   // An update is conditional (the ETag given, else any); an upsert is not.
-  const ifMatch = kind === "update" ? `${CRLF}If-Match: ${(action[3] as { etag?: string } | undefined)?.etag ?? "*"}` : "";
-  return `${changesetPrefix}${method} ${url} HTTP/1.1${CRLF}${WRITE_HEADERS}${ifMatch}${CRLF}${CRLF}${CRLF}${json}`;
+  if (kind === "update") out.push(CRLF, "If-Match: ", (action[3] as { etag?: string } | undefined)?.etag ?? "*");
+  out.push(CRLF, CRLF, CRLF);
+  return writeEntityJson(out, entity);
 }
 
 /**
  * The multipart body of a transaction of `actions` (one partition) with these batch and changeset
  * ids, or undefined when one of its operations is not built here (the caller lets the SDK send it).
+ * Written as pieces joined once: no intermediate string per operation or per entity.
  */
 export function transactionBody(target: TransactionTarget, actions: readonly TransactionAction[], transactionId: string, changesetId: string): string | undefined {
   const changesetPrefix = `--changeset_${changesetId}${CRLF}content-type: application/http${CRLF}content-transfer-encoding: binary${CRLF}${CRLF}`;
-  const parts: string[] = [`--batch_${transactionId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`];
+  const out: string[] = [`--batch_${transactionId}${CRLF}content-type: multipart/mixed; boundary=changeset_${changesetId}${CRLF}${CRLF}`];
   for (const action of actions) {
-    const part = operationPart(target, changesetPrefix, action);
-    if (part === undefined) return undefined;
-    parts.push(part);
+    if (!writeOperation(out, target, changesetPrefix, action)) return undefined;
   }
-  return `${parts.join(CRLF)}${CRLF}--changeset_${changesetId}--${CRLF}--batch_${transactionId}--${CRLF}`;
+  out.push(CRLF, `--changeset_${changesetId}--`, CRLF, `--batch_${transactionId}--`, CRLF);
+  return out.join("");
 }
