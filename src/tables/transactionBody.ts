@@ -100,11 +100,17 @@ function entityJsonByObject(entity: Record<string, unknown>): string | undefined
   return JSON.stringify(wire);
 }
 
-/** A name's pieces of JSON text: `"WireName":` first or after a comma, and the start of its type annotation. */
+/**
+ * A name's pieces of JSON text: `"WireName":` first or after a comma, and the start of its type
+ * annotation; `special` when an object would order or drop it otherwise than the text written in
+ * order: a name that is another's wire name, contains `@` (a type annotation's), is `__proto__`,
+ * or starts with a digit (an object puts array-index names first).
+ */
 interface NameText {
   first: string;
   next: string;
   annotation: string;
+  special: boolean;
 }
 
 /** Worked out once per name (the names of a page's users are the same). Bounded. */
@@ -117,7 +123,9 @@ function nameText(name: string): NameText {
     if (nameTexts.size >= MAX_NAME_TEXTS) nameTexts.clear();
     const wire = WIRE_NAMES.get(name) ?? name;
     const quoted = `${JSON.stringify(wire)}:`;
-    text = { first: quoted, next: `,${quoted}`, annotation: `,${JSON.stringify(`${wire}@odata.type`)}:"` };
+    const c = name.charCodeAt(0);
+    const special = (c >= 48 && c <= 57) || name === "__proto__" || name.includes("@") || WIRE_NAME_SET.has(name);
+    text = { first: quoted, next: `,${quoted}`, annotation: `,${JSON.stringify(`${wire}@odata.type`)}:"`, special };
     nameTexts.set(name, text);
   }
   return text;
@@ -125,10 +133,8 @@ function nameText(name: string): NameText {
 
 /**
  * The same text written directly, in pieces, without the intermediate object. False (nothing
- * appended; the caller then builds the object) when a name could make the object differ from the
- * text written in order — a name that is another's wire name, ends like a type annotation, is
- * `__proto__`, or starts with a digit (an object puts array-index names first) — or a value is
- * not one built here.
+ * appended; the caller then builds the object) for a special name (NameText) or a value not built
+ * here.
  */
 function writeEntityText(out: string[], entity: Record<string, unknown>): boolean {
   const mark = out.length;
@@ -136,11 +142,11 @@ function writeEntityText(out: string[], entity: Record<string, unknown>): boolea
   let first = true;
   for (const name in entity) {
     if (!Object.hasOwn(entity, name)) continue;
-    const c = name.charCodeAt(0);
+    const text = nameText(name);
     const value = entity[name];
     let json: string | undefined;
     let type: string | undefined;
-    if ((c >= 48 && c <= 57) || name === "__proto__" || name.includes("@") || WIRE_NAME_SET.has(name)) json = undefined;
+    if (text.special) json = undefined;
     else if (typeof value === "string") json = JSON.stringify(value);
     else if (typeof value === "number") json = Number.isFinite(value) ? String(value) : "null";
     else if (typeof value === "boolean") json = value ? "true" : "false";
@@ -153,7 +159,6 @@ function writeEntityText(out: string[], entity: Record<string, unknown>): boolea
       out.length = mark;
       return false;
     }
-    const text = nameText(name);
     out.push(first ? text.first : text.next, json);
     if (type !== undefined) out.push(text.annotation, type, '"');
     first = false;

@@ -179,24 +179,44 @@ interface EncodedLayout {
   names: Map<string, string> | undefined;
   /** Generated column names handed out so far. */
   generated: number;
+  /** Columns written so far (the keys and `_meta` not included). */
+  columns: number;
 }
 
-/** Adds `_meta` to the encoded entity, then checks that the entity fits in one: its metadata column, its properties, its size. */
-function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): UserEntity {
+/** The last `_meta` text without `c` or `n`, and what it was made of: the users of a page mostly share it. */
+let lastMeta: { order: readonly string[]; json: readonly string[]; text: string } | undefined;
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The `_meta` text of a layout: the last one again when it is made of the same names. */
+function metaTextOf(layout: EncodedLayout): string {
   const { order, json, chunks, names } = layout;
+  if (!chunks && !names && lastMeta && sameNames(lastMeta.order, order) && sameNames(lastMeta.json, json)) return lastMeta.text;
   const metadata: UserEntityMetadata = { v: chunks || names ? ENCODING_VERSION : 1, o: order };
   if (json.length > 0) metadata.j = json;
   // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
   if (chunks) metadata.c = Object.fromEntries(chunks);
   if (names) metadata.n = Object.fromEntries(names);
-  const metaText = JSON.stringify(metadata);
+  const text = JSON.stringify(metadata);
+  if (!chunks && !names) lastMeta = { order, json, text };
+  return text;
+}
+
+/** Adds `_meta` to the encoded entity, then checks that the entity fits in one: its metadata column, its properties, its size. */
+function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): UserEntity {
+  const { order } = layout;
+  const metaText = metaTextOf(layout);
   if (metaText.length > MAX_STRING_LENGTH) {
     throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
   }
   entity[META_COLUMN] = metaText;
 
-  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
-  const properties = Object.keys(entity).length - 2 + 3;
+  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column; `_meta` is one.
+  const properties = layout.columns + 1 + 3;
   if (properties > MAX_PROPERTIES) {
     throw notStorable(userId, undefined, `its ${order.length} properties need ${properties} table properties (chunks included), over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
   }
@@ -228,6 +248,7 @@ function putChunks(entity: UserEntity, layout: EncodedLayout, property: string, 
   const pieces = chunkText(text);
   const columns = [column, ...pieces.slice(1).map(() => newColumn(layout, "c"))];
   pieces.forEach((piece, i) => (entity[columns[i]!] = piece));
+  layout.columns += pieces.length;
   (layout.chunks ??= new Map()).set(property, columns);
 }
 
@@ -243,12 +264,12 @@ function columnOf(layout: EncodedLayout, property: string): string {
   return column;
 }
 
-/** Stores one non-null value under `column`. */
+/** Stores one non-null value under `column` (one column, or several for long text). */
 function putValue(entity: UserEntity, layout: EncodedLayout, userId: string, property: string, column: string, value: unknown): void {
   switch (typeof value) {
     case "string":
-      if (value.length <= MAX_STRING_LENGTH) entity[column] = value;
-      else putChunks(entity, layout, property, column, value);
+      if (value.length > MAX_STRING_LENGTH) return putChunks(entity, layout, property, column, value);
+      entity[column] = value;
       break;
     case "boolean":
       entity[column] = value;
@@ -271,14 +292,15 @@ function putValue(entity: UserEntity, layout: EncodedLayout, userId: string, pro
       break;
     case "object": {
       const text = JSON.stringify(value);
-      if (text.length <= MAX_STRING_LENGTH) entity[column] = text;
-      else putChunks(entity, layout, property, column, text);
       layout.json.push(property);
+      if (text.length > MAX_STRING_LENGTH) return putChunks(entity, layout, property, column, text);
+      entity[column] = text;
       break;
     }
     default:
       throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
   }
+  layout.columns += 1;
 }
 
 /**
@@ -290,7 +312,7 @@ export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEnt
   const userId = storableUserId(user);
   const entity: UserEntity = { partitionKey, rowKey: userId };
   // Maps, not objects, in the layout: a Graph name such as `__proto__` must stay a key.
-  const layout: EncodedLayout = { order: [], json: [], chunks: undefined, names: undefined, generated: 0 };
+  const layout: EncodedLayout = { order: [], json: [], chunks: undefined, names: undefined, generated: 0, columns: 0 };
   usedColumns.clear();
   // Own enumerable names in Object.entries' order, without its [name, value] pairs.
   for (const property in user) {
