@@ -5,7 +5,7 @@
  * both), and its answer is read the same way (results, and the same RestError on a failure).
  * Both go through the same pipeline into an HTTP client that records the request and answers it.
  */
-import { AzureNamedKeyCredential, TableClient, type TransactionAction } from "@azure/data-tables";
+import { AzureNamedKeyCredential, TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { createHttpHeaders, isRestError, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { describe, expect, it, vi } from "vitest";
 import { parseTransactionResponse, useDirectTransactions } from "../../src/tables/directTransactions.js";
@@ -153,9 +153,9 @@ describe("a transaction sent directly", () => {
   it("is the SDK's request for names an object treats specially: inherited, array indexes, wire names, annotations", async () => {
     const names = ["constructor", "toString", "hasOwnProperty", "__proto__", "5", "10", "0x", "PartitionKey", "a@odata.type", "odata.etag", "Timestamp"];
     for (const name of names) {
-      const typed = JSON.parse(`{"partitionKey":"p","rowKey":"r","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:{"value":"2","type":"Int64"},"z":1}`) as Record<string, unknown>;
-      const annotated = JSON.parse(`{"partitionKey":"p","rowKey":"r1","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:"v","a@odata.type":"x"}`) as Record<string, unknown>;
-      const plain = JSON.parse(`{"partitionKey":"p","rowKey":"r2","first":1,${JSON.stringify(name)}:"v","last":true}`) as Record<string, unknown>;
+      const typed = JSON.parse(`{"partitionKey":"p","rowKey":"r","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:{"value":"2","type":"Int64"},"z":1}`) as TableEntity<Record<string, unknown>>;
+      const annotated = JSON.parse(`{"partitionKey":"p","rowKey":"r1","a":{"value":1,"type":"Double"},${JSON.stringify(name)}:"v","a@odata.type":"x"}`) as TableEntity<Record<string, unknown>>;
+      const plain = JSON.parse(`{"partitionKey":"p","rowKey":"r2","first":1,${JSON.stringify(name)}:"v","last":true}`) as TableEntity<Record<string, unknown>>;
       const [sdk, direct] = await bothRequests([["upsert", typed, "Replace"], ["upsert", annotated, "Replace"], ["upsert", plain, "Merge"], ["create", { ...plain, rowKey: "c" }]]);
       expect(direct).toEqual(sdk);
     }
