@@ -37,9 +37,28 @@ function selectionOf(select: readonly string[]): Selection {
   return selection;
 }
 
-/** The canonical form of `user` for the selection `select` (which starts with `id`). */
+/**
+ * True when `user` already is its canonical form: a plain object whose keys are `id`, then the
+ * selected names in order, and nothing else, none of them undefined (what `/users` returns for a
+ * `$select` in that order, and what a copy in that order is).
+ */
+function isCanonical(user: GraphUser, names: readonly string[]): boolean {
+  if (Object.getPrototypeOf(user) !== Object.prototype) return false;
+  let at = -1;
+  for (const key in user) {
+    if (!hasOwn(user, key) || key !== (at === -1 ? "id" : names[at]) || user[key] === undefined) return false;
+    at += 1;
+  }
+  return at === names.length;
+}
+
+/**
+ * The canonical form of `user` for the selection `select` (which starts with `id`). A user that
+ * already is in that form is returned as it is, not copied (two copies a user in a full round).
+ */
 export function canonicalUser(user: GraphUser, select: readonly string[]): GraphUser {
   const { names, nameSet } = selectionOf(select);
+  if (isCanonical(user, names)) return user;
   const result: Record<string, unknown> = {};
   setOwnProperty(result, "id", user.id);
   // Built only when Graph spells a selected property another way.

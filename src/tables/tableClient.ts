@@ -1,7 +1,8 @@
 /**
  * One way to build a TableClient from the storage settings, for every store: connection string or
  * identity, https for tokens, and a bound on every request (a per-attempt timeout that the SDK's
- * retry policy retries).
+ * retry policy retries). Its entity group transactions are sent with a body built once
+ * (directTransactions.ts), not through a client per transaction.
  */
 import type { TokenCredential } from "@azure/identity";
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
@@ -9,6 +10,7 @@ import type { TableStorageSettings } from "../configuration/settings.js";
 import { UserSyncError } from "../shared/errors.js";
 import { encodedBodyPolicy } from "./encodedBodyPolicy.js";
 import { storageRequestTimeoutPolicy } from "./requestTimeoutPolicy.js";
+import { useDirectTransactions } from "./directTransactions.js";
 import { DEFAULT_STORAGE_REQUEST_TIMEOUT_IN_MS } from "../configuration/defaults.js";
 
 
@@ -36,6 +38,7 @@ export function createTableClient(options: CreateTableClientOptions): TableClien
       { policy: storageRequestTimeoutPolicy(timeoutInMs), position: "perRetry" },
     ],
   };
+  const direct = { httpClient: clientOptions.httpClient, allowInsecureConnection: storage.allowInsecureConnection };
   if (storage.kind === "identity") {
     if (!options.credential) {
       throw new UserSyncError("no_azure_credential", `An identity-based store (SNAPSHOT_STORAGE__tableServiceUri) needs a credential; pass one to ${options.owner}.`);
@@ -47,7 +50,7 @@ export function createTableClient(options: CreateTableClientOptions): TableClien
         { details: { settings: "SNAPSHOT_STORAGE__tableServiceUri" } },
       );
     }
-    return new TableClient(storage.tableServiceUri, options.tableName, options.credential, clientOptions);
+    return useDirectTransactions(new TableClient(storage.tableServiceUri, options.tableName, options.credential, clientOptions), direct);
   }
-  return TableClient.fromConnectionString(storage.connectionString, options.tableName, clientOptions);
+  return useDirectTransactions(TableClient.fromConnectionString(storage.connectionString, options.tableName, clientOptions), direct);
 }

@@ -174,28 +174,49 @@ function storableUserId(user: GraphUser): string {
 interface EncodedLayout {
   order: string[];
   json: string[];
-  chunks: Map<string, string[]>;
-  names: Map<string, string>;
-  hasChunks: boolean;
-  hasNames: boolean;
+  /** Made only for a user that needs them (most need neither). */
+  chunks: Map<string, string[]> | undefined;
+  names: Map<string, string> | undefined;
+  /** Generated column names handed out so far. */
+  generated: number;
+  /** Columns written so far (the keys and `_meta` not included). */
+  columns: number;
+}
+
+/** The last `_meta` text without `c` or `n`, and what it was made of: the users of a page mostly share it. */
+let lastMeta: { order: readonly string[]; json: readonly string[]; text: string } | undefined;
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The `_meta` text of a layout: the last one again when it is made of the same names. */
+function metaTextOf(layout: EncodedLayout): string {
+  const { order, json, chunks, names } = layout;
+  if (!chunks && !names && lastMeta && sameNames(lastMeta.order, order) && sameNames(lastMeta.json, json)) return lastMeta.text;
+  const metadata: UserEntityMetadata = { v: chunks || names ? ENCODING_VERSION : 1, o: order };
+  if (json.length > 0) metadata.j = json;
+  // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
+  if (chunks) metadata.c = Object.fromEntries(chunks);
+  if (names) metadata.n = Object.fromEntries(names);
+  const text = JSON.stringify(metadata);
+  if (!chunks && !names) lastMeta = { order, json, text };
+  return text;
 }
 
 /** Adds `_meta` to the encoded entity, then checks that the entity fits in one: its metadata column, its properties, its size. */
 function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): UserEntity {
-  const { order, json, chunks, names, hasChunks, hasNames } = layout;
-  const metadata: UserEntityMetadata = { v: hasChunks || hasNames ? ENCODING_VERSION : 1, o: order };
-  if (json.length > 0) metadata.j = json;
-  // Object.fromEntries defines own properties, `__proto__` included, and JSON.stringify writes them.
-  if (hasChunks) metadata.c = Object.fromEntries(chunks);
-  if (hasNames) metadata.n = Object.fromEntries(names);
-  const metaText = JSON.stringify(metadata);
+  const { order } = layout;
+  const metaText = metaTextOf(layout);
   if (metaText.length > MAX_STRING_LENGTH) {
     throw notStorable(userId, undefined, `the names of its ${order.length} properties need ${metaText.length} characters of metadata, over the 64 KiB of one column.`, "Select fewer properties in USER_SYNC_SELECT.");
   }
   entity[META_COLUMN] = metaText;
 
-  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column.
-  const properties = Object.keys(entity).length - 2 + 3;
+  // PartitionKey, RowKey and Timestamp count towards the limit; `id` has no column; `_meta` is one.
+  const properties = layout.columns + 1 + 3;
   if (properties > MAX_PROPERTIES) {
     throw notStorable(userId, undefined, `its ${order.length} properties need ${properties} table properties (chunks included), over the limit of ${MAX_PROPERTIES}.`, "Select fewer properties in USER_SYNC_SELECT.");
   }
@@ -207,6 +228,82 @@ function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): 
 }
 
 /**
+ * Column names in use while one user is encoded, lowercased: two names that differ only in case
+ * never share an entity. One set, emptied for each user (encoding is synchronous and never
+ * re-entered), not a new one per user.
+ */
+const usedColumns = new Set<string>();
+
+/** A generated column name (`_n0`, `_c1`…) not in use yet. */
+function newColumn(layout: EncodedLayout, kind: "n" | "c"): string {
+  let name: string;
+  do name = `_${kind}${layout.generated++}`;
+  while (usedColumns.has(name.toLowerCase()));
+  usedColumns.add(name.toLowerCase());
+  return name;
+}
+
+/** Text over one column's limit, over several columns (recorded in `_meta`'s `c`). */
+function putChunks(entity: UserEntity, layout: EncodedLayout, property: string, column: string, text: string): void {
+  const pieces = chunkText(text);
+  const columns = [column, ...pieces.slice(1).map(() => newColumn(layout, "c"))];
+  pieces.forEach((piece, i) => (entity[columns[i]!] = piece));
+  layout.columns += pieces.length;
+  (layout.chunks ??= new Map()).set(property, columns);
+}
+
+/** The column a Graph name is stored under: its own name when it can be, else a generated one (recorded in `_meta`'s `n`). */
+function columnOf(layout: EncodedLayout, property: string): string {
+  const facts = columnNameFacts(property);
+  if (facts.plain && !usedColumns.has(facts.lower)) {
+    usedColumns.add(facts.lower);
+    return property;
+  }
+  const column = newColumn(layout, "n");
+  (layout.names ??= new Map()).set(property, column);
+  return column;
+}
+
+/** Stores one non-null value under `column` (one column, or several for long text). */
+function putValue(entity: UserEntity, layout: EncodedLayout, userId: string, property: string, column: string, value: unknown): void {
+  switch (typeof value) {
+    case "string":
+      if (value.length > MAX_STRING_LENGTH) return putChunks(entity, layout, property, column, value);
+      entity[column] = value;
+      break;
+    case "boolean":
+      entity[column] = value;
+      break;
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw notStorable(userId, property, `the number ${value} is not a JSON value.`, DESELECT_FIX);
+      }
+      if (Number.isInteger(value)) {
+        if (value >= INT32_MIN && value <= INT32_MAX) {
+          entity[column] = value;
+        } else {
+          entity[column] = JSON.stringify(value);
+          layout.json.push(property);
+        }
+      } else {
+        // Typed explicitly: the service must not mistake it for an integer.
+        entity[column] = { value, type: "Double" };
+      }
+      break;
+    case "object": {
+      const text = JSON.stringify(value);
+      layout.json.push(property);
+      if (text.length > MAX_STRING_LENGTH) return putChunks(entity, layout, property, column, text);
+      entity[column] = text;
+      break;
+    }
+    default:
+      throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
+  }
+  layout.columns += 1;
+}
+
+/**
  * Encodes one user as an entity of partition `partitionKey`. Throws a UserSyncError
  * (`user_not_storable`) for a user that cannot fit in one entity at all (over 1 MiB or 255
  * properties, or an id that cannot be a RowKey); every other user is stored losslessly.
@@ -214,80 +311,19 @@ function sealEntity(entity: UserEntity, userId: string, layout: EncodedLayout): 
 export function encodeUserEntity(user: GraphUser, partitionKey: string): UserEntity {
   const userId = storableUserId(user);
   const entity: UserEntity = { partitionKey, rowKey: userId };
-  const order: string[] = [];
-  const json: string[] = [];
-  // Maps, not objects: a Graph name such as `__proto__` must stay a key.
-  const chunks = new Map<string, string[]>();
-  const names = new Map<string, string>();
-  let hasChunks = false;
-  let hasNames = false;
-  /** Column names in use, lowercased: two names that differ only in case never share an entity. */
-  const used = new Set<string>();
-  let generated = 0;
-  const newColumn = (kind: "n" | "c"): string => {
-    let name: string;
-    do name = `_${kind}${generated++}`;
-    while (used.has(name.toLowerCase()));
-    used.add(name.toLowerCase());
-    return name;
-  };
-  const putText = (property: string, column: string, text: string) => {
-    if (text.length <= MAX_STRING_LENGTH) {
-      entity[column] = text;
-      return;
-    }
-    const pieces = chunkText(text);
-    const columns = [column, ...pieces.slice(1).map(() => newColumn("c"))];
-    pieces.forEach((piece, i) => (entity[columns[i]!] = piece));
-    chunks.set(property, columns);
-    hasChunks = true;
-  };
-  for (const [property, value] of Object.entries(user)) {
-    order.push(property);
+  // Maps, not objects, in the layout: a Graph name such as `__proto__` must stay a key.
+  const layout: EncodedLayout = { order: [], json: [], chunks: undefined, names: undefined, generated: 0, columns: 0 };
+  usedColumns.clear();
+  // Own enumerable names in Object.entries' order, without its [name, value] pairs.
+  for (const property in user) {
+    if (!Object.hasOwn(user, property)) continue;
+    layout.order.push(property);
     if (property === "id") continue;
-    let column: string;
-    const facts = columnNameFacts(property);
-    if (facts.plain && !used.has(facts.lower)) {
-      column = property;
-      used.add(facts.lower);
-    } else {
-      column = newColumn("n");
-      names.set(property, column);
-      hasNames = true;
-    }
-    if (value === null) continue;
-    switch (typeof value) {
-      case "string":
-        putText(property, column, value);
-        break;
-      case "boolean":
-        entity[column] = value;
-        break;
-      case "number":
-        if (!Number.isFinite(value)) {
-          throw notStorable(userId, property, `the number ${value} is not a JSON value.`, DESELECT_FIX);
-        }
-        if (Number.isInteger(value)) {
-          if (value >= INT32_MIN && value <= INT32_MAX) {
-            entity[column] = value;
-          } else {
-            entity[column] = JSON.stringify(value);
-            json.push(property);
-          }
-        } else {
-          // Typed explicitly: the service must not mistake it for an integer.
-          entity[column] = { value, type: "Double" };
-        }
-        break;
-      case "object":
-        putText(property, column, JSON.stringify(value));
-        json.push(property);
-        break;
-      default:
-        throw notStorable(userId, property, `a ${typeof value} is not a JSON value.`, DESELECT_FIX);
-    }
+    const column = columnOf(layout, property);
+    const value = user[property];
+    if (value !== null) putValue(entity, layout, userId, property, column, value);
   }
-  return sealEntity(entity, userId, { order, json, chunks, names, hasChunks, hasNames });
+  return sealEntity(entity, userId, layout);
 }
 
 function readMetadata(entity: Record<string, unknown>): UserEntityMetadata {

@@ -37,6 +37,27 @@ describe("canonicalUser", () => {
     expect(Object.keys(user)).toEqual(["id", "__proto__"]);
     expect(JSON.stringify(user)).toBe('{"id":"a","__proto__":"x"}');
   });
+
+  it("returns a user already in the canonical form as it is, and copies any other into it", () => {
+    const canonical = { id: "a", displayName: "A", mail: null, businessPhones: [], signInActivity: null };
+    expect(canonicalUser(canonical, SELECT)).toBe(canonical);
+    // Not canonical, copied: another order, a missing or undefined property, an extra key, a prototype, id not first.
+    const others: Array<Record<string, unknown>> = [
+      { id: "a", mail: null, displayName: "A", businessPhones: [], signInActivity: null },
+      { id: "a", displayName: "A", mail: null, businessPhones: [] },
+      { id: "a", displayName: "A", mail: undefined, businessPhones: [], signInActivity: null },
+      { id: "a", displayName: "A", mail: null, businessPhones: [], signInActivity: null, extra: 1 },
+      { id: "a", displayName: "A", mail: null, businessPhones: [], signInActivity: null, "@odata.type": "#microsoft.graph.user" },
+      { displayName: "A", id: "a", mail: null, businessPhones: [], signInActivity: null },
+      Object.assign(Object.create({ inherited: 1 }) as object, canonical),
+    ];
+    for (const other of others) {
+      const user = canonicalUser(other as { id: string }, SELECT);
+      expect(user).not.toBe(other);
+      expect(Object.keys(user).slice(0, SELECT.length)).toEqual(SELECT);
+      expect(Object.getPrototypeOf(user)).toBe(Object.prototype);
+    }
+  });
 });
 
 describe("sameValue", () => {
