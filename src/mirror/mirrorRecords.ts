@@ -105,6 +105,11 @@ export interface MirrorRunRecord {
   etag?: string;
 }
 
+/** The counts of a mirror run that has read and written nothing yet (a new record's). */
+export function noMirrorRunCounts(): Pick<MirrorRunRecord, "pages" | "itemsRead" | "usersWritten" | "changes" | "swept" | "counters"> {
+  return { pages: 0, itemsRead: 0, usersWritten: 0, changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 }, swept: 0, counters: {} };
+}
+
 export interface MirrorChangeRecord extends MirrorChange {
   /** When the run saw the change. */
   at: Date;

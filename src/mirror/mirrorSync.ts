@@ -24,6 +24,7 @@ import {
   type MirrorSkippedUser,
   type SavedDeltaStateVersion,
   type VersionedDeltaState,
+  noMirrorRunCounts,
 } from "./mirrorRecords.js";
 import type { MirrorTableStats, MirrorWriteOptions } from "./mirrorTables.js";
 import type { MirrorChange, MirrorWrite } from "./planChanges.js";
@@ -219,12 +220,7 @@ export class MirrorRound {
       ...(this.#options.trigger ? { trigger: this.#options.trigger } : {}),
       startedAt,
       select,
-      pages: 0,
-      itemsRead: 0,
-      usersWritten: 0,
-      changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
-      swept: 0,
-      counters: {},
+      ...noMirrorRunCounts(),
     };
     await mirror.recordRun(this.#run, this.#write);
     return saved;

@@ -13,6 +13,7 @@
  *    snapshots retention deleted are deleted too.
  */
 import { assertGroupPermission } from "../graph/groupPermission.js";
+import { noMirrorRunCounts } from "../mirror/mirrorRecords.js";
 import type { MirrorRunRecord } from "../mirror/userMirrorClient.js";
 import { formatCount } from "../shared/counts.js";
 import { describeError, isUserSyncError, type UserSyncError } from "../shared/errors.js";
@@ -134,12 +135,7 @@ export class GroupsPart {
       startedAt: now,
       endedAt: now,
       select: [...this.#clients.delta.select],
-      pages: 0,
-      itemsRead: 0,
-      usersWritten: 0,
-      changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
-      swept: 0,
-      counters: {},
+      ...noMirrorRunCounts(),
       error: `${problem.code}: ${problem.message}`,
     };
     await this.#clients.stores.mirror.recordRun(record, { lease });

@@ -7,7 +7,7 @@
 import { RestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { MirrorRuns } from "../../src/mirror/mirrorRuns.js";
-import type { MirrorRunRecord } from "../../src/mirror/mirrorRecords.js";
+import { noMirrorRunCounts, type MirrorRunRecord } from "../../src/mirror/mirrorRecords.js";
 import type { MirrorTables } from "../../src/mirror/mirrorTables.js";
 import { isUserSyncError } from "../../src/shared/errors.js";
 
@@ -70,12 +70,7 @@ const RUN: MirrorRunRecord = {
   trigger: "cli",
   startedAt: new Date("2026-12-07T12:00:00Z"),
   select: ["id"],
-  pages: 0,
-  itemsRead: 0,
-  usersWritten: 0,
-  changes: { added: 0, updated: 0, restored: 0, removed: 0, unchanged: 0 },
-  swept: 0,
-  counters: {},
+  ...noMirrorRunCounts(),
 };
 
 describe("mirror records written again by an SDK retry", () => {

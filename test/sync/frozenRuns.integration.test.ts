@@ -9,7 +9,6 @@
  * simulated tenant).
  */
 import type { ChildProcess } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GraphUser } from "../../src/graph/types.js";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
@@ -18,6 +17,7 @@ import { composeUserSync, createUserSyncService } from "../../src/app/syncServic
 import { assertCliBuilt, runCli, startCli, type CliResult } from "../support/cli.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { isBatchTo, startTableProxy, type TableProxy } from "../support/tableProxy.js";
+import { waitFor, deferred } from "../support/waiting.js";
 
 const USERS = 3000; // 4 pages of /users
 /** Each case runs several processes and waits out a 5 s lease; a loaded 2-core machine needs room. */
@@ -65,21 +65,7 @@ function cliDirect(args: string[], extraEnv: Record<string, string> = {}): Promi
   return runCli(args, { ...process.env, ...env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, ...extraEnv });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutInMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** Waits until nobody holds the writer lease (the frozen holder's has expired). */
 async function leaseExpired(): Promise<void> {

@@ -11,7 +11,6 @@
  * throughout (the compiled CLI, Azurite, the simulated tenant).
  */
 import type { ChildProcess } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { composeUserSync } from "../../src/app/syncService.js";
 import type { AppClients } from "../../src/sync/syncClients.js";
@@ -19,6 +18,7 @@ import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import { assertCliBuilt, runCli, startCli } from "../support/cli.js";
 import { capturingLogger, startSyncEnvironment, type SyncEnvironment } from "../support/syncEnvironment.js";
 import { startTableProxy, type ProxiedRequest, type TableProxy } from "../support/tableProxy.js";
+import { waitFor, deferred } from "../support/waiting.js";
 
 /** Each case waits out a 10 s lease on a loaded 2-core machine. */
 const TEST_TIMEOUT = 240_000;
@@ -64,21 +64,7 @@ function startThroughProxy(args: string[]) {
   return cli;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutInMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /**
  * The round's first write of the delta state (its end): a write to the mirror table naming the

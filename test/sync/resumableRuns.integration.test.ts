@@ -7,13 +7,13 @@
  * simulated tenant, Tables on Azurite.
  */
 import type { ChildProcess } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UserSyncService } from "../../src/sync/userSyncService.js";
 import type { AppClients } from "../../src/sync/syncClients.js";
 import { composeUserSync } from "../../src/app/syncService.js";
 import { capturingLogger, expectNoSecrets, startSyncEnvironment, type SyncEnvironment, expectSnapshotEqualsDirectory } from "../support/syncEnvironment.js";
 import { assertCliBuilt, startCli } from "../support/cli.js";
+import { waitFor } from "../support/waiting.js";
 
 const USERS = 3000; // 4 pages of at most 999
 const PAGES = Math.ceil(USERS / 999);
@@ -51,15 +51,6 @@ function startRun(args: string[], extraEnv: Record<string, string> = {}) {
   return startCli(args, { ...process.env, ...env, NODE_EXTRA_CA_CERTS: world.tenant.caCertificatePath, ...extraEnv });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const children: ChildProcess[] = [];
 
