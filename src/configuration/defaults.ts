@@ -19,11 +19,13 @@ export const GRAPH_REQUEST_DEFAULTS = { maxRetries: 6, maxRetryWaitSeconds: 300,
 export const STORAGE_DEFAULTS = { requestTimeoutSeconds: 30 } as const;
 /**
  * The analytics lane (docs/analytics.md): its container when USER_SYNC_EXPORT_CONTAINER is unset,
- * rows per Parquet row group (one staged block each), row groups per part file, and how many
- * promoted snapshots waiting for the lane one run writes (the newest first; older ones follow on
- * later runs).
+ * rows per Parquet row group (one staged block each) of a set read back and of the users' set
+ * streamed from the round's pages (smaller: its row group is held during the round, at the round's
+ * peak memory; docs/performance.md, "The analytics lane's cost"), row groups per part file, and how
+ * many promoted snapshots waiting for the lane one run writes (the newest first; older ones follow
+ * on later runs).
  */
-export const EXPORT_LANE_DEFAULTS = { container: "user-sync-analytics", rowsPerGroup: 10_000, groupsPerPart: 50, snapshotsPerRun: 3 } as const;
+export const EXPORT_LANE_DEFAULTS = { container: "user-sync-analytics", rowsPerGroup: 10_000, streamedRowsPerGroup: 2_500, groupsPerPart: 50, snapshotsPerRun: 3 } as const;
 /** Each attempt of a request to an identity endpoint (Entra, the managed identity, Key Vault); see src/credentials/identityRequests.ts. */
 export const IDENTITY_REQUEST_DEFAULTS = { requestTimeoutSeconds: 20 } as const;
 

@@ -29,6 +29,8 @@ export interface WrittenPart {
 export interface WriteParquetPartsOptions extends OperationOptions {
   columns: readonly LaneColumn[];
   rows: AsyncIterable<LaneRow> | Iterable<LaneRow>;
+  /** Values every row takes for these columns whatever it holds (the lane's stamps), so that rows need not be copied to carry them. */
+  stamps?: Readonly<Record<string, unknown>>;
   /** Opens the sink of the part with this name. */
   openPart(name: string): PartSink | Promise<PartSink>;
   /** Rows per row group. */
@@ -60,7 +62,7 @@ export async function writeParquetParts(options: WriteParquetPartsOptions): Prom
       parts.push(await part.close());
       part = undefined;
     }
-    part ??= await OpenPart.open(partName(parts.length), columns, options.openPart);
+    part ??= await OpenPart.open(partName(parts.length), columns, options.openPart, options.stamps);
     await part.writeGroup(batch);
     batch = [];
   };
@@ -70,7 +72,7 @@ export async function writeParquetParts(options: WriteParquetPartsOptions): Prom
   }
   if (batch.length > 0) await flushBatch();
   options.abortSignal?.throwIfAborted();
-  part ??= await OpenPart.open(partName(0), columns, options.openPart);
+  part ??= await OpenPart.open(partName(0), columns, options.openPart, options.stamps);
   parts.push(await part.close());
   return parts;
 }
@@ -79,6 +81,7 @@ export async function writeParquetParts(options: WriteParquetPartsOptions): Prom
 class OpenPart {
   readonly #name: string;
   readonly #columns: readonly LaneColumn[];
+  readonly #stamps: Readonly<Record<string, unknown>>;
   readonly #bytes: ByteWriter;
   readonly #writer: ParquetWriter;
   readonly #sink: PartSink;
@@ -86,9 +89,10 @@ class OpenPart {
   #rows = 0;
   groups = 0;
 
-  private constructor(name: string, columns: readonly LaneColumn[], sink: PartSink) {
+  private constructor(name: string, columns: readonly LaneColumn[], sink: PartSink, stamps: Readonly<Record<string, unknown>>) {
     this.#name = name;
     this.#columns = columns;
+    this.#stamps = stamps;
     this.#sink = sink;
     this.#bytes = new ByteWriter();
     // hyparquet-writer awaits flush() after each row group: the group's bytes become one block.
@@ -96,12 +100,18 @@ class OpenPart {
     this.#writer = new ParquetWriter({ writer: this.#bytes, schema: parquetSchemaOf(columns), createdBy: "entra-user-sync (hyparquet-writer)" });
   }
 
-  static async open(name: string, columns: readonly LaneColumn[], openPart: WriteParquetPartsOptions["openPart"]): Promise<OpenPart> {
-    return new OpenPart(name, columns, await openPart(name));
+  static async open(name: string, columns: readonly LaneColumn[], openPart: WriteParquetPartsOptions["openPart"], stamps: Readonly<Record<string, unknown>> = {}): Promise<OpenPart> {
+    return new OpenPart(name, columns, await openPart(name), stamps);
   }
 
   async writeGroup(rows: readonly LaneRow[]): Promise<void> {
-    const columnData = this.#columns.map(({ name, type }) => ({ name, data: rows.map((row) => laneCell(type, laneValue(row, name))) }));
+    const columnData = this.#columns.map(({ name, type }) => {
+      if (Object.hasOwn(this.#stamps, name)) {
+        const cell = laneCell(type, this.#stamps[name]);
+        return { name, data: rows.map(() => cell) };
+      }
+      return { name, data: rows.map((row) => laneCell(type, laneValue(row, name))) };
+    });
     await this.#writer.write({ columnData, rowGroupSize: rows.length });
     this.groups += 1;
     this.#rows += rows.length;

@@ -45,6 +45,7 @@ export interface SnapshotLaneOptions {
   mirror?: LaneChangeSource | undefined;
   /** USER_SYNC_GROUPS: the group stores, whose snapshots' groups and memberships and whose mirror's change sets the lane writes too (groupLane.ts). */
   groups?: LaneGroupSource | undefined;
+  /** Rows per row group (default: EXPORT_LANE_DEFAULTS.rowsPerGroup for a set read back, streamedRowsPerGroup for the users' set streamed from the round). */
   rowsPerGroup?: number;
   groupsPerPart?: number;
   snapshotsPerRun?: number;
@@ -181,7 +182,7 @@ export class SnapshotLane {
           manifest: this.#manifestHead(run),
           stamps: { _snapshotTime: run.startedAt, _tenantId: this.#options.tenantId, _runId: run.runId },
           fence: options.lease,
-          rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.rowsPerGroup,
+          rowsPerGroup: this.#options.rowsPerGroup ?? EXPORT_LANE_DEFAULTS.streamedRowsPerGroup,
           groupsPerPart: this.#options.groupsPerPart ?? EXPORT_LANE_DEFAULTS.groupsPerPart,
           abortSignal,
         }),

@@ -2,7 +2,10 @@
  * The users' snapshot set of the analytics lane written as the round's pages arrive (issue 30,
  * item 3; docs/analytics.md, "Streamed as the pages arrive"): each page the snapshot committed is
  * handed over with the users the store skipped; its rows join a bounded queue that the part writer
- * (writeParquetParts) drains, staging one block per row group as each fills. Nothing is committed
+ * (writeParquetParts) drains, staging one block per row group as each fills. A page waits until the
+ * writer has taken the page before it into its row group, so the set holds one row group and one
+ * page whatever the tenant (the users as the round read them: the stamps are the writer's, not a
+ * copy of every user). Nothing is committed
  * during the round: after promotion, finish() commits every part's block list, then the manifest
  * and `_SUCCESS` (sealLaneSet). Part names and block ids are those of the read-back path (by
  * position), so a set the read-back writes later under the same prefix replaces whatever a dead
@@ -46,8 +49,7 @@ const FILTER_HASHES = 5;
 
 export class StreamedSet {
   readonly runId: string;
-  readonly #options: StreamedSetOptions;
-  readonly #queue: LaneRow[][] = [];
+  readonly #queue: GraphUser[][] = [];
   readonly #commits: Array<() => Promise<void>> = [];
   readonly #written: Promise<WrittenPart[]>;
   #filter: Uint32Array | undefined = new Uint32Array(FILTER_BITS / 32);
@@ -60,10 +62,10 @@ export class StreamedSet {
 
   constructor(runId: string, options: StreamedSetOptions) {
     this.runId = runId;
-    this.#options = options;
     this.#written = writeParquetParts({
       columns: options.manifest.columns,
       rows: this.#rows(),
+      stamps: options.stamps,
       rowsPerGroup: options.rowsPerGroup,
       groupsPerPart: options.groupsPerPart,
       openPart: (name) => {
@@ -82,16 +84,20 @@ export class StreamedSet {
     return this.#brokenBecause;
   }
 
-  /** One committed page of the snapshot, with the users the store skipped. Waits while the queue holds over a row group. Never throws. */
+  /**
+   * One committed page of the snapshot, with the users the store skipped. Waits while the writer has
+   * not taken the rows queued before it (it is encoding or staging a row group). Never throws.
+   */
   async page(users: readonly GraphUser[], skipped: readonly SkippedUser[]): Promise<void> {
     if (this.#brokenBecause !== undefined) return;
     this.#pages += 1;
     const rows = this.#rowsOf(users, skipped);
     if (!rows) return;
+    while (this.#queued > 0 && this.#brokenBecause === undefined) await new Promise<void>((resolve) => (this.#drained = resolve));
+    if (this.#brokenBecause !== undefined) return;
     this.#queue.push(rows);
     this.#queued += rows.length;
     this.#wake?.();
-    while (this.#queued > this.#options.rowsPerGroup && this.#brokenBecause === undefined) await new Promise<void>((resolve) => (this.#drained = resolve));
   }
 
   /**
@@ -128,17 +134,17 @@ export class StreamedSet {
   }
 
   /** The page's stored users as lane rows; undefined (the stream breaks) when an id comes twice. */
-  #rowsOf(users: readonly GraphUser[], skipped: readonly SkippedUser[]): LaneRow[] | undefined {
+  #rowsOf(users: readonly GraphUser[], skipped: readonly SkippedUser[]): GraphUser[] | undefined {
     const skippedIds = new Set(skipped.map((user) => user.id));
     const inPage = new Set<string>();
-    const rows: LaneRow[] = [];
+    const rows: GraphUser[] = [];
     for (const user of users) {
       const id = String(user.id);
       if (inPage.has(id)) return void this.#break(`user ${id} came twice in one page`);
       inPage.add(id);
       if (skippedIds.has(id)) continue;
       if (!this.#addId(id)) return void this.#break(`user ${id} may have come in an earlier page`);
-      rows.push({ ...user, ...this.#options.stamps });
+      rows.push(user);
     }
     return rows;
   }

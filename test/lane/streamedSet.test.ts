@@ -5,7 +5,7 @@
  * the snapshot (the store's listSnapshotUsers is never called); DuckDB reads the set equal to the
  * snapshot; whenever the stream cannot vouch for its rows (a user twice, a resumed run, a failed
  * block, pages missing) the lane reads the snapshot back and the set is still the snapshot's; a run
- * that lost its lease stages and commits nothing more; memory holds about a row group.
+ * that lost its lease stages and commits nothing more; memory holds a row group and a page.
  */
 import { RestError } from "@azure/core-rest-pipeline";
 import type { ContainerClient } from "@azure/storage-blob";
@@ -126,12 +126,15 @@ function storeOf(run: SyncRunRecord, stored: GraphUser[]) {
 }
 
 /** Streams the pages through a lane (as the round does), then promotes and runs catchUp. */
-async function streamAndCatchUp(pages: GraphUser[][], options: { skipped?: SkippedUser[][]; resumed?: boolean; run?: SyncRunRecord; stored?: GraphUser[]; container?: ReturnType<typeof memoryContainer> } = {}) {
+async function streamAndCatchUp(
+  pages: GraphUser[][],
+  options: { skipped?: SkippedUser[][]; resumed?: boolean; run?: SyncRunRecord; stored?: GraphUser[]; container?: ReturnType<typeof memoryContainer>; layout?: { rowsPerGroup?: number; groupsPerPart?: number } } = {},
+) {
   const stored = options.stored ?? pages.flat();
   const run = options.run ?? runOf(pages.length, stored.length);
   const memory = options.container ?? memoryContainer();
   const { store, reads } = storeOf(run, stored);
-  const lane = new SnapshotLane({ container: memory.container, settings, tenantId: "T1", store, rowsPerGroup: 100, groupsPerPart: 3 });
+  const lane = new SnapshotLane({ container: memory.container, settings, tenantId: "T1", store, ...(options.layout ?? { rowsPerGroup: 100, groupsPerPart: 3 }) });
   const lease = testLease();
   const log = capturingLogger();
   const stream = lane.openStream({ lease: lease as unknown as WriterLease, logger: log.logger });
@@ -182,6 +185,22 @@ describe("the users' set streamed as the pages arrive", () => {
       ["part-00001.parquet", 300],
       ["part-00002.parquet", 50],
     ]);
+  });
+
+  it("streams row groups of 2,500 rows by default, where a set read back has 10,000: the round holds less while the set is the same rows", async () => {
+    const pages = pagesOf(6_000, 1_000);
+    const streamed = await streamAndCatchUp(pages, { layout: {} });
+    const readBack = await streamAndCatchUp(pages, { layout: {}, resumed: true });
+    expect(streamed.reads.count).toBe(0);
+    expect(readBack.reads.count).toBe(1);
+    const stagesOf = (memory: ReturnType<typeof memoryContainer>) => memory.requests.filter((r) => r.startsWith("stage")).length;
+    // One block per row group, then the footer: 2,500 + 2,500 + 1,000 streamed; one group of 6,000 read back.
+    expect(stagesOf(streamed.memory)).toBe(4);
+    expect(stagesOf(readBack.memory)).toBe(2);
+    for (const { memory, lane, run, stored } of [streamed, readBack]) {
+      const manifest = await expectSetEqualsSnapshot(memory, lane.prefixOf(run), run, stored);
+      expect(manifest.files.map((f) => [f.name, f.rows])).toEqual([["part-00000.parquet", 6_000]]);
+    }
   });
 
   it("leaves out the users the store skipped, and still writes the set without reading it back", async () => {
@@ -252,7 +271,7 @@ describe("the users' set streamed as the pages arrive", () => {
     expect(reads.count).toBe(0);
   });
 
-  it("holds about a row group: a page waits while the queue is over a row group and a block is in flight", async () => {
+  it("holds a row group and a page: a page waits while the page before it is queued behind a block in flight", async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     const memory = memoryContainer({ stageGate: gate });
@@ -263,16 +282,16 @@ describe("the users' set streamed as the pages arrive", () => {
     const lease = testLease();
     const stream = lane.openStream({ lease: lease as unknown as WriterLease, logger: capturingLogger().logger });
     stream.attach(run, { resumed: false });
-    // Pages 1 and 2 fill a row group, whose block is held in flight; pages 3 and 4 fill the queue.
-    for (const page of pages.slice(0, 4)) await stream.page(page, []);
+    // Pages 1 and 2 fill a row group, whose block is held in flight; page 3 is queued behind it.
+    for (const page of pages.slice(0, 3)) await stream.page(page, []);
     let done = false;
-    const fifth = stream.page(pages[4]!, []).then(() => (done = true));
+    const fourth = stream.page(pages[3]!, []).then(() => (done = true));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(done).toBe(false);
     open();
-    await fifth;
+    await fourth;
     expect(done).toBe(true);
-    for (const page of pages.slice(5)) await stream.page(page, []);
+    for (const page of pages.slice(4)) await stream.page(page, []);
     const result = await lane.catchUp({ lease: lease as unknown as WriterLease, logger: capturingLogger().logger, stream });
     expect(result.written[0]).toMatchObject({ rows: 500, files: 2 });
   });
