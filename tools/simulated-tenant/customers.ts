@@ -10,7 +10,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { deltaRoutes, SimulatedDirectoryChanges, type DirectoryChanges } from "./delta.js";
-import { SimulatedGroups } from "./groups.js";
+import { SimulatedGroups, type SimulatedGroupsOptions } from "./groups.js";
 import { groupRoutes } from "./groupsGraph.js";
 import { entraRoutes } from "./entra.js";
 import { graphRoutes } from "./graph.js";
@@ -37,6 +37,8 @@ export interface CustomerTenantOptions {
   graphLatencyInMs?: number;
   /** The most users one of this tenant's `/users` pages holds, whatever `$top` asks (Graph may return fewer). Default: `$top`. */
   graphPageSize?: number;
+  /** This tenant's groups (groups.ts), generated from its own seed; consent then grants GroupMember.Read.All too. Default none. */
+  groups?: SimulatedGroupsOptions;
 }
 
 export interface SimulatedCustomerTenant {
@@ -44,6 +46,8 @@ export interface SimulatedCustomerTenant {
   tenantDomain: string;
   directory: SimulatedDirectory;
   changes: DirectoryChanges;
+  /** The tenant's groups and their members (none unless `groups` was given). */
+  groups: SimulatedGroups;
   /** Changes the consent state (e.g. an administrator consents, or revokes). */
   setConsent(consent: CustomerConsent): void;
   /** Graph requests this tenant received (any answer). */
@@ -57,6 +61,7 @@ export interface SimulatedCustomerTenant {
 interface Customer {
   state: TenantState;
   changes: SimulatedDirectoryChanges;
+  groups: SimulatedGroups;
   routes: { entra: Route[]; graph: Route[] };
   interceptors: RequestInterceptor[];
   graphRequests: number;
@@ -94,15 +99,18 @@ export class CustomerTenants {
         Object.defineProperty(state, key, { get: () => home[key], enumerable: true });
       }
       const changes = new SimulatedDirectoryChanges(directory, seed);
+      // A customer's groups (none unless asked), served on the same routes as the home tenant's.
+      const groups = new SimulatedGroups(seed, { userCount: directory.userCount, userIdAt: (i) => changes.userIdAt(i) }, option.groups);
+      changes.lifecycleListener = groups;
       const customer: Customer = {
         state,
         changes,
-        // Customer tenants have no groups (an empty list), served on the same routes as the home tenant's.
-        routes: { entra: entraRoutes(state), graph: [...graphRoutes(state, changes), ...deltaRoutes(state, changes), ...groupRoutes(state, new SimulatedGroups(seed, { userCount: directory.userCount, userIdAt: (i) => changes.userIdAt(i) }), changes)] },
+        groups,
+        routes: { entra: entraRoutes(state), graph: [...graphRoutes(state, changes), ...deltaRoutes(state, changes), ...groupRoutes(state, groups, changes)] },
         interceptors: [],
         graphRequests: 0,
       };
-      applyConsent(state, option.consent ?? "consented");
+      applyConsent(state, option.consent ?? "consented", groups.groupCount > 0);
       this.#customers.set(tenantId, customer);
     });
   }
@@ -116,7 +124,8 @@ export class CustomerTenants {
         tenantDomain: customer.state.tenantDomain,
         directory: customer.state.directory,
         changes: customer.changes,
-        setConsent: (consent) => applyConsent(customer.state, consent),
+        groups: customer.groups,
+        setConsent: (consent) => applyConsent(customer.state, consent, customer.groups.groupCount > 0),
         graphRequestCount: () => customer.graphRequests,
         setGraphLatency: (latencyInMs) => (customer.state.graphLatencyInMs = latencyInMs),
         interceptGraph: (interceptor) => {
@@ -180,9 +189,9 @@ function customerApp(home: TenantState): AppRegistration {
   return app;
 }
 
-function applyConsent(state: TenantState, consent: CustomerConsent): void {
+function applyConsent(state: TenantState, consent: CustomerConsent, hasGroups: boolean): void {
   state.appServicePrincipal = consent !== "none";
-  state.app.graphRoles = consent === "consented" ? ["User.Read.All"] : [];
+  state.app.graphRoles = consent === "consented" ? ["User.Read.All", ...(hasGroups ? ["GroupMember.Read.All"] : [])] : [];
 }
 
 /** The `tid` of the request's bearer token, unverified (only to choose whose key verifies it). */
