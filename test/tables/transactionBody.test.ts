@@ -8,6 +8,8 @@
 import { AzureNamedKeyCredential, TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { createHttpHeaders, isRestError, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { describe, expect, it, vi } from "vitest";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { parseTransactionResponse, useDirectTransactions } from "../../src/tables/directTransactions.js";
 import { entityJson, transactionBody, transactionTarget } from "../../src/tables/transactionBody.js";
 import { encodeUserEntity } from "../../src/tables/userEntity.js";
@@ -221,6 +223,25 @@ describe("a direct transaction's answer", () => {
     expect(direct).toEqual({ value: { status: 202, subResponses: [{ status: 204, rowKey: "a", etag: 'W/"2"' }, { status: 204, rowKey: "", etag: 'W/"3"' }] } });
     const response = parseTransactionResponse({ status: 202, bodyAsText: CHANGESET_ANSWER([ok("a", 'W/"2"')]), headers: createHttpHeaders(), request: {} as PipelineRequest });
     expect(response.getResponseForEntity("a")?.etag).toBe('W/"2"');
+  });
+
+  it("keeps no answer alive through the ETags and RowKeys it returns (a fence keeps its partition's ETag for the whole run)", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    // 100 answers of 1 MiB each (their own text, as each response body is), only the ETags kept.
+    const padding = (i: number) => `X-Padding: ${String(i).repeat(1)}${"x".repeat(1024 * 1024)}\r\n`;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept: string[] = [];
+    for (let i = 0; i < 100; i += 1) {
+      const response = parseTransactionResponse({ status: 202, bodyAsText: CHANGESET_ANSWER([padding(i) + ok(`r${i}-0000000000000000`, `W/"datetime'2026-12-07T16%3A00%3A00.${String(i).padStart(7, "0")}Z'"`)]), headers: createHttpHeaders(), request: {} as PipelineRequest });
+      kept.push(response.subResponses[0]!.etag!, response.subResponses[0]!.rowKey!);
+    }
+    gc();
+    const retainedMib = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    expect(kept[0]).toBe(`W/"datetime'2026-12-07T16%3A00%3A00.0000000Z'"`);
+    expect(kept[1]).toBe("r0-0000000000000000");
+    expect(retainedMib).toBeLessThan(20);
   });
 
   it("throws the SDK's RestError for a refused operation (the fence's 412, with its index) and for a refused request", async () => {

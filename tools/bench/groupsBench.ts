@@ -106,6 +106,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       latency: { type: "string" },
       seed: { type: "string" },
       "azurite-storage": { type: "string" },
+      store: { type: "string" },
       "in-process": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
@@ -131,11 +132,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error(`groupsBench: --azurite-storage must be memory or disk, not "${storage}".`);
     process.exit(2);
   }
+  const store = values.store ?? "azurite";
+  if (store !== "azurite" && store !== "indexed") {
+    console.error(`groupsBench: --store must be azurite or indexed, not "${store}".`);
+    process.exit(2);
+  }
   if (values["in-process"]) {
     const result = await measureGroupClosure(scenario);
     process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatGroupClosure(result));
   } else {
-    const options = { ...scenario, changes: whole("changes", values.changes, 100), latencyInMs: whole("latency", values.latency, 0, 0), seed: whole("seed", values.seed, 1), azuriteStorage: storage } as const;
+    const options = { ...scenario, changes: whole("changes", values.changes, 100), latencyInMs: whole("latency", values.latency, 0, 0), seed: whole("seed", values.seed, 1), azuriteStorage: storage, store } as const;
     const started = performance.now();
     const progress = (line: string) => console.error(`${((performance.now() - started) / 1000).toFixed(0).padStart(5)} s  ${line}`);
     const result = await benchGroupsRound(options, progress);

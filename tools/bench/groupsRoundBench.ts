@@ -21,7 +21,9 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { startAzurite } from "../azurite.js";
+import { startIndexedTableService } from "./indexedTableService.js";
 import { startSimulatedTenant, type SimulatedTenant } from "../simulated-tenant/index.js";
 import { CLI, runCli, type ChildRun } from "./cliRun.js";
 import { cpuTimeInMs } from "./processCpu.js";
@@ -41,6 +43,12 @@ export interface GroupsRoundOptions extends GroupsScenario {
   latencyInMs: number;
   seed: number;
   azuriteStorage: "memory" | "disk";
+  /**
+   * The table store: Azurite (default) or the benchmark's indexed table service
+   * (indexedTableService.ts), whose cost per row does not grow with the table. Either runs as its
+   * own process; its CPU is the bottleneck ratio's "store busy".
+   */
+  store?: "azurite" | "indexed";
   /** The compiled CLI (default dist/src/cli/main.js). */
   cli?: string;
 }
@@ -67,6 +75,10 @@ export interface GroupsRoundResult {
   loadAverage: { atStart: number[]; atEnd: number[] };
   cpuCount: number;
   readCeiling: ReadCeiling & { seconds: number; pages: number };
+  /** Which table store answered: "azurite" or "indexed". */
+  store: "azurite" | "indexed";
+  /** The store's process's peak RSS (VmHWM), when it could be read. */
+  storePeakRssMib: number | undefined;
   full: CliMeasure & { graph: GraphCounts; azuriteCpuSeconds: number; bottleneckRatio: number; bound: "read ceiling" | "store busy" | "own CPU"; ratioToReadCeiling: number };
   incremental: CliMeasure & { graph: GraphCounts; changesMade: number };
   closure: CliMeasure & { lines: number; bytes: number };
@@ -105,7 +117,7 @@ async function measured(args: string[], env: NodeJS.ProcessEnv, cli: string, cou
 }
 
 /** Half the changes remove a user member, half add a user that was not one; spread over the groups. */
-function changeMemberships(tenant: SimulatedTenant, options: GroupsRoundOptions): number {
+export function changeMemberships(tenant: SimulatedTenant, options: Pick<GroupsRoundOptions, "users" | "groups" | "edges" | "depth" | "changes">): number {
   const layout = scenarioLayout(options);
   const removed = new Map<number, number>();
   let made = 0;
@@ -131,8 +143,10 @@ export async function benchGroupsRound(options: GroupsRoundOptions, progress: (l
   const cli = options.cli ?? CLI;
   const atStart = loadavg();
   const startedAt = new Date().toISOString();
-  const location = options.azuriteStorage === "disk" ? mkdtempSync(join(tmpdir(), "bench-groups-azurite-")) : undefined;
-  const azurite = await startAzurite(location === undefined ? {} : { location });
+  const store = options.store ?? "azurite";
+  const location = store === "azurite" && options.azuriteStorage === "disk" ? mkdtempSync(join(tmpdir(), "bench-groups-azurite-")) : undefined;
+  // `azurite` names the store's process below, whichever it is (its pid, CPU and connection string).
+  const azurite = store === "indexed" ? await startIndexedTableService() : await startAzurite(location === undefined ? {} : { location });
   const tenant = await startSimulatedTenant({
     userCount: options.users,
     seed: options.seed,
@@ -174,6 +188,8 @@ export async function benchGroupsRound(options: GroupsRoundOptions, progress: (l
     ];
     const [bound, boundSeconds] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
     const result: Omit<GroupsRoundResult, "targets"> = {
+      store,
+      storePeakRssMib: peakRssMibOf(azurite.pid),
       options: { users: options.users, groups: options.groups, edges: options.edges, depth: options.depth, changes: options.changes, latencyInMs: options.latencyInMs, seed: options.seed, azuriteStorage: options.azuriteStorage },
       revision: productRevision(),
       startedAt,
@@ -189,6 +205,17 @@ export async function benchGroupsRound(options: GroupsRoundOptions, progress: (l
     await tenant.close();
     await azurite.close();
     if (location !== undefined) rmSync(location, { recursive: true, force: true });
+  }
+}
+
+/** A process's peak RSS (VmHWM) from /proc, in MiB; undefined where there is none. */
+function peakRssMibOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return hwm ? Number(hwm[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -209,11 +236,14 @@ const heapOf = (m: CliMeasure) => (m.peakHeapUsedMib === undefined ? "" : ` (hea
 export function formatGroupsRound(result: GroupsRoundResult): string {
   const { options: o, readCeiling: c, full, incremental, closure } = result;
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
+  const storeName = result.store === "indexed" ? "the indexed table service (bench only)" : `Azurite in ${o.azuriteStorage}`;
+  const storeCpu = result.store === "indexed" ? "store CPU" : "Azurite CPU";
+  const storeRss = result.storePeakRssMib === undefined ? "" : `; the store's peak RSS ${Math.round(result.storePeakRssMib)} MiB`;
   return [
-    `Groups round: ${n(o.users)} users, ${n(o.groups)} groups, ${n(o.edges)} direct edges nested ${o.depth} deep; Graph latency ${o.latencyInMs} ms; Azurite in ${o.azuriteStorage}`,
+    `Groups round: ${n(o.users)} users, ${n(o.groups)} groups, ${n(o.edges)} direct edges nested ${o.depth} deep; Graph latency ${o.latencyInMs} ms; store: ${storeName}`,
     `  ${result.startedAt}, ${result.revision}, ${result.cpuCount} cores, load average ${load(result.loadAverage.atStart)} at start, ${load(result.loadAverage.atEnd)} at end`,
     `  read ceiling          ${s(c.seconds)} (users ${s(c.usersSeconds)}, groups ${s(c.groupsSeconds)}): ${n(c.pages)} pages (${n(c.userPages)} users, ${n(c.groupPages)} groups delta, ${n(c.membershipLinks)} member links)`,
-    `  full round            ${s(full.seconds)} = ${full.ratioToReadCeiling.toFixed(2)} × read ceiling; bottleneck ratio ${full.bottleneckRatio.toFixed(2)} (bound: ${full.bound}; Azurite CPU ${s(full.azuriteCpuSeconds)}, own CPU ${s(full.cpuSeconds)})`,
+    `  full round            ${s(full.seconds)} = ${full.ratioToReadCeiling.toFixed(2)} × read ceiling; bottleneck ratio ${full.bottleneckRatio.toFixed(2)} (bound: ${full.bound}; ${storeCpu} ${s(full.azuriteCpuSeconds)}, own CPU ${s(full.cpuSeconds)}${storeRss})`,
     `                        ${n(full.graph.total)} Graph requests (${n(full.graph.users)} users, ${n(full.graph.groups)} groups); peak RSS ${Math.round(full.peakRssMib)} MiB${heapOf(full)}`,
     `  incremental round     ${s(incremental.seconds)} after ${incremental.changesMade} membership changes: ${incremental.graph.total} Graph requests (${incremental.graph.users} users, ${incremental.graph.groups} groups); peak RSS ${Math.round(incremental.peakRssMib)} MiB`,
     `  nested closure        ${s(closure.seconds)}: ${n(closure.lines)} lines (${Math.round(closure.bytes / 1024 / 1024)} MiB) from \`export --latest --memberships --transitive\`; peak RSS ${Math.round(closure.peakRssMib)} MiB${heapOf(closure)}`,

@@ -46,5 +46,22 @@ describe("bench:groups (the round)", () => {
     expect(text).toContain("Groups round: 300 users, 30 groups, 1,500 direct edges nested 3 deep");
     expect(text).toMatch(/full round\s+[\d.]+ s = [\d.]+ × read ceiling; bottleneck ratio [\d.]+/);
     expect(text).toMatch(/met\s+incremental round's Graph requests ≤ 3: \d/);
+    expect(result.store).toBe("azurite");
+    expect(text).toContain("store: Azurite in memory");
+  }, 240_000);
+
+  it("runs the same round on the indexed table service with --store indexed, and says so", async () => {
+    assertCliBuilt();
+    const result = await benchGroupsRound({ ...SCENARIO, changes: 20, latencyInMs: 0, seed: 4, azuriteStorage: "memory", store: "indexed", cli: CLI });
+    expect(result.store).toBe("indexed");
+    expect(result.full.graph.total).toBeLessThanOrEqual(result.readCeiling.pages + 2);
+    expect(result.incremental.graph.total).toBeLessThanOrEqual(3);
+    expect(result.closure.lines).toBe((await measureGroupClosure(SCENARIO)).nestedMemberships);
+    // The store's process is apart from the sync's: its CPU is the ratio's "store busy", its memory is its own.
+    expect(result.full.azuriteCpuSeconds).toBeGreaterThan(0);
+    expect(result.storePeakRssMib).toBeGreaterThan(30);
+    const text = formatGroupsRound(result);
+    expect(text).toContain("store: the indexed table service (bench only)");
+    expect(text).toMatch(/store CPU [\d.]+ s, own CPU [\d.]+ s; the store's peak RSS \d+ MiB/);
   }, 240_000);
 });
