@@ -1,7 +1,7 @@
 /**
  * One table's transactions under the writer lease (the groups' edge tables, the membership change
- * log): per lease, a PartitionFence whose partitions are each claimed once, before the lease's
- * first transaction there (so a late write of an earlier holder fails and changes nothing); without
+ * log): per lease, a PartitionFence whose partitions are each claimed once, in the slot of the
+ * lease's first transaction there (so a late write of an earlier holder fails and changes nothing); without
  * a lease (tests that own the tables), plain transactions through the store's limit.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
@@ -28,7 +28,7 @@ export class LeaseFencedTable {
   readonly #table: TableClient;
   readonly #storage: TableStorageSettings;
   readonly #limit: LimitFunction;
-  readonly #fences = new WeakMap<LosableLeaseGuard, { fence: PartitionFence; claimed: Map<string, Promise<void>> }>();
+  readonly #fences = new WeakMap<LosableLeaseGuard, PartitionFence>();
 
   constructor(options: LeaseFencedTableOptions) {
     this.#table = options.table;
@@ -39,11 +39,10 @@ export class LeaseFencedTable {
   /** Sends one transaction of `partitionKey` (`operation` names it in errors), fenced under `options.lease`. */
   async submit(partitionKey: string, actions: TransactionAction[], operation: string, options: FencedSubmitOptions = {}): Promise<void> {
     if (options.lease) {
-      const fenced = this.#fenceOf(options.lease);
-      let claim = fenced.claimed.get(partitionKey);
-      if (!claim) fenced.claimed.set(partitionKey, (claim = fenced.fence.claim([partitionKey], options.abortSignal)));
-      await claim;
-      await fenced.fence.submit(partitionKey, actions, operation, options.abortSignal);
+      const fence = this.#fenceOf(options.lease);
+      // Nothing for a partition this lease wrote already (the fence knows its ETag).
+      fence.claimOnFirstWrite([partitionKey]);
+      await fence.submit(partitionKey, actions, operation, options.abortSignal);
       return;
     }
     await this.#limit(async () => {
@@ -55,21 +54,18 @@ export class LeaseFencedTable {
     });
   }
 
-  #fenceOf(lease: LosableLeaseGuard): { fence: PartitionFence; claimed: Map<string, Promise<void>> } {
-    let fenced = this.#fences.get(lease);
-    if (!fenced) {
+  #fenceOf(lease: LosableLeaseGuard): PartitionFence {
+    let fence = this.#fences.get(lease);
+    if (!fence) {
       const table = this.#table;
-      fenced = {
-        fence: new PartitionFence({
-          table,
-          guard: lease,
-          limit: this.#limit,
-          translate: (error, operation, batch) => storageError(this.#storage, table.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
-        }),
-        claimed: new Map(),
-      };
-      this.#fences.set(lease, fenced);
+      fence = new PartitionFence({
+        table,
+        guard: lease,
+        limit: this.#limit,
+        translate: (error, operation, batch) => storageError(this.#storage, table.tableName, operation, error, { ...(batch ? { batch } : {}) }) as Error,
+      });
+      this.#fences.set(lease, fence);
     }
-    return fenced;
+    return fence;
   }
 }

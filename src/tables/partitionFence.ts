@@ -37,11 +37,15 @@ export interface PartitionFenceOptions {
 }
 
 interface PartitionState {
-  etag?: string;
+  etag: string | undefined;
   /** Claimed at its first write, not before (claimOnFirstWrite). */
-  claimAtFirstWrite?: boolean;
+  claimAtFirstWrite: boolean;
   tail: Promise<unknown>;
+  /** Steps queued and not yet settled: at 0 the state folds back into its ETag. */
+  pending: number;
 }
+
+const SETTLED: Promise<unknown> = Promise.resolve();
 
 /** The index of the operation a failed transaction names ("1:The update condition…"). */
 export function failedOperationIndex(error: unknown): number | undefined {
@@ -57,7 +61,8 @@ export function entitiesOf(actions: readonly TransactionAction[]): Array<{ parti
 
 export class PartitionFence {
   readonly #options: PartitionFenceOptions;
-  readonly #partitions = new Map<string, PartitionState>();
+  /** A partition this fence wrote and left idle is its ETag alone; one with work queued (or a claim awaited) is a PartitionState. */
+  readonly #partitions = new Map<string, string | PartitionState>();
 
   constructor(options: PartitionFenceOptions) {
     this.#options = options;
@@ -76,10 +81,18 @@ export class PartitionFence {
    */
   claimOnFirstWrite(partitionKeys: Iterable<string>): void {
     for (const partitionKey of new Set(partitionKeys)) {
-      let state = this.#partitions.get(partitionKey);
-      if (!state) this.#partitions.set(partitionKey, (state = { tail: Promise.resolve() }));
+      // A partition with a known ETag was claimed (or created) by this fence already.
+      if (typeof this.#partitions.get(partitionKey) === "string") continue;
+      const state = this.#stateOf(partitionKey);
       if (state.etag === undefined) state.claimAtFirstWrite = true;
     }
+  }
+
+  /** How many partitions this fence keeps anything for, and how many of them are more than an ETag (for tests and benchmarks). */
+  get stats(): { partitions: number; active: number } {
+    let active = 0;
+    for (const entry of this.#partitions.values()) if (typeof entry !== "string") active += 1;
+    return { partitions: this.#partitions.size, active };
   }
 
   /** Rewrites the partition's fence row unconditionally (a claim) and keeps its ETag. */
@@ -137,12 +150,29 @@ export class PartitionFence {
   }
 
   #enqueue<T>(partitionKey: string, step: (state: PartitionState) => Promise<T>): Promise<T> {
-    let state = this.#partitions.get(partitionKey);
-    if (!state) this.#partitions.set(partitionKey, (state = { tail: Promise.resolve() }));
-    const current = state;
-    const result = current.tail.then(() => step(current));
-    current.tail = result.catch(() => undefined);
+    const state = this.#stateOf(partitionKey);
+    state.pending += 1;
+    const result = state.tail.then(() => step(state));
+    const settle = () => this.#settle(partitionKey, state);
+    state.tail = result.then(settle, settle);
     return result;
+  }
+
+  /** The partition's working state, made from its ETag (or from nothing) when it has none. */
+  #stateOf(partitionKey: string): PartitionState {
+    const entry = this.#partitions.get(partitionKey);
+    if (typeof entry === "object") return entry;
+    const state: PartitionState = { etag: entry, claimAtFirstWrite: false, tail: SETTLED, pending: 0 };
+    this.#partitions.set(partitionKey, state);
+    return state;
+  }
+
+  /** After a step: a partition left with nothing queued and no claim awaited keeps its ETag only (or nothing, if it has none yet). */
+  #settle(partitionKey: string, state: PartitionState): void {
+    state.pending -= 1;
+    if (state.pending > 0 || state.claimAtFirstWrite || this.#partitions.get(partitionKey) !== state) return;
+    if (state.etag === undefined) this.#partitions.delete(partitionKey);
+    else this.#partitions.set(partitionKey, state.etag);
   }
 
   /** The fence row's ETag when the service did not return it, after checking the row is still ours. */

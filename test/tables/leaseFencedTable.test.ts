@@ -30,6 +30,24 @@ describe("a table's transactions under the writer lease", () => {
     ]);
   });
 
+  it("claims a partition once when its first transactions are sent together, and claims again after a claim that failed", async () => {
+    const { sent, table } = recordingTable();
+    const writer = new LeaseFencedTable({ table, storage, limit: inline });
+    const lease = guard();
+    await Promise.all([writer.submit("p1", upsert("p1"), "writing", { lease }), writer.submit("p1", upsert("p1"), "writing", { lease })]);
+    expect(sent).toEqual(["upsert Replace p1/", "transaction 2 (fence: update if-match e1)", "transaction 2 (fence: update if-match e3)"]);
+
+    const flaky = table as unknown as { upsertEntity: (...args: unknown[]) => Promise<unknown> };
+    const upsertEntity = flaky.upsertEntity;
+    flaky.upsertEntity = async () => {
+      throw new Error("the service is unavailable");
+    };
+    await expect(writer.submit("p2", upsert("p2"), "writing", { lease })).rejects.toThrow("taking partition p2 of fenced over");
+    flaky.upsertEntity = upsertEntity;
+    await writer.submit("p2", upsert("p2"), "writing", { lease });
+    expect(sent.slice(3)).toEqual(["upsert Replace p2/", "transaction 2 (fence: update if-match e6)"]);
+  });
+
   it("sends a plain transaction without a lease (tests that own the tables)", async () => {
     const { sent, table } = recordingTable();
     const writer = new LeaseFencedTable({ table, storage, limit: inline });

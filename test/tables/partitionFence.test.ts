@@ -119,3 +119,63 @@ describe("a transaction the SDK retried after its first attempt was applied", ()
     expect(lost).toHaveLength(1);
   });
 });
+
+describe("what a fence keeps per partition", () => {
+  const writeTo = (partitionKey: string): TransactionAction => ["upsert", { partitionKey, rowKey: "a" }, "Replace"];
+
+  it("keeps only the ETag of a partition it left idle, however many partitions a run writes, and still follows each one", async () => {
+    const { sent, table } = recordingTable();
+    const fence = fenceOver(table);
+    const keys = Array.from({ length: 500 }, (_, i) => `s-${i}`);
+    await Promise.all(keys.map((key) => fence.submit(key, [writeTo(key)], "writing")));
+    expect(fence.stats).toEqual({ partitions: 500, active: 0 });
+    await fence.submit("s-7", [writeTo("s-7")], "writing");
+    // s-7's first transaction was the 8th answered: its fence row's ETag is the 8th transaction's second one.
+    expect(sent.at(-1)).toBe("transaction 2 (fence: update if-match e16)");
+    expect(fence.stats).toEqual({ partitions: 500, active: 0 });
+  });
+
+  it("keeps a partition's queue while it has work queued: transactions sent together go one after another, each with the ETag before it", async () => {
+    const { sent, table } = recordingTable();
+    const fence = fenceOver(table);
+    const writes = [fence.submit("s-1", [writeTo("s-1")], "writing"), fence.submit("s-1", [writeTo("s-1")], "writing"), fence.submit("s-1", [writeTo("s-1")], "writing")];
+    expect(fence.stats).toEqual({ partitions: 1, active: 1 });
+    await Promise.all(writes);
+    expect(sent).toEqual(["transaction 2 (fence: create)", "transaction 2 (fence: update if-match e2)", "transaction 2 (fence: update if-match e4)"]);
+    expect(fence.stats).toEqual({ partitions: 1, active: 0 });
+  });
+
+  it("keeps a partition waiting for its claim at first write, and forgets one whose first write failed (the next write starts over)", async () => {
+    const { sent, table } = recordingTable();
+    const fence = fenceOver(table);
+    fence.claimOnFirstWrite(["u-00", "u-01"]);
+    expect(fence.stats).toEqual({ partitions: 2, active: 2 });
+    await fence.submit("u-00", [writeTo("u-00")], "writing");
+    expect(fence.stats).toEqual({ partitions: 2, active: 1 });
+    // A partition it wrote already is not claimed again.
+    fence.claimOnFirstWrite(["u-00"]);
+    await fence.submit("u-00", [writeTo("u-00")], "writing");
+    expect(sent).toEqual(["upsert Replace u-00/", "transaction 2 (fence: update if-match e1)", "transaction 2 (fence: update if-match e3)"]);
+
+    const failing = table as unknown as { submitTransaction: () => Promise<never> };
+    failing.submitTransaction = async () => {
+      throw new Error("the service is unavailable");
+    };
+    await expect(fence.submit("s-9", [writeTo("s-9")], "writing")).rejects.toThrow("unavailable");
+    expect(fence.stats).toEqual({ partitions: 2, active: 1 });
+  });
+
+  it("still fails the write of a partition another run took over after this fence left it idle", async () => {
+    const { state, table } = retriedTable("data");
+    const lost: Error[] = [];
+    const guard = { assertHeld() {}, markLost: (e: Error) => void lost.push(e), owner: "me", signal: new AbortController().signal };
+    const fence = new PartitionFence({ table, guard, limit: (task) => task(), translate: (error) => error as Error });
+    await fence.claim(["s-01"]);
+    await fence.submit("s-01", [writeTo("s-01")], "writing");
+    expect(fence.stats).toEqual({ partitions: 1, active: 0 });
+    state.row = { writeId: "theirs", etag: "other" };
+    const error = await fence.submit("s-01", [writeTo("s-01")], "writing").catch((e: unknown) => e);
+    expect((error as { details?: { reason?: string } }).details?.reason).toBe("partitionTakenOver");
+    expect(lost).toHaveLength(1);
+  });
+});
