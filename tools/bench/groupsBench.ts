@@ -95,23 +95,56 @@ export function formatGroupClosure(result: GroupClosureResult): string {
   ].join("\n");
 }
 
+const USAGE = `Usage: npm run bench:groups -- [options]
+
+The groups round through the compiled CLI (Graph requests, peak RSS of the sync and of the nested
+closure's export, time against the read ceiling), or with --in-process the nested closure alone.
+
+  --users <n>              users in the simulated tenant (default ${ISSUE_GROUPS_SCENARIO.users.toLocaleString("en-US")})
+  --groups <n>             groups (default ${ISSUE_GROUPS_SCENARIO.groups.toLocaleString("en-US")})
+  --edges <n>              direct member links (default ${ISSUE_GROUPS_SCENARIO.edges.toLocaleString("en-US")})
+  --depth <n>              nesting depth (default ${ISSUE_GROUPS_SCENARIO.depth})
+  --changes <n>            membership changes before the incremental round (default 100)
+  --latency <ms>           Graph latency per page (default 0)
+  --seed <n>               the tenant's seed (default 1)
+  --store azurite|indexed  the Table service: Azurite (default) or the benchmark-only indexed one
+  --azurite-storage memory|disk   where Azurite keeps its data (default memory)
+  --in-process             the nested closure alone, in this process
+  --json                   one JSON object instead of the report
+  -h, --help               this text
+`;
+
+const OPTIONS = {
+  users: { type: "string" },
+  groups: { type: "string" },
+  edges: { type: "string" },
+  depth: { type: "string" },
+  changes: { type: "string" },
+  latency: { type: "string" },
+  seed: { type: "string" },
+  "azurite-storage": { type: "string" },
+  store: { type: "string" },
+  "in-process": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The command line's options; an unknown or malformed one ends the process with the usage (exit 2). */
+function commandLine() {
+  try {
+    return parseArgs({ options: OPTIONS, strict: true }).values;
+  } catch (error) {
+    console.error(`groupsBench: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({
-    options: {
-      users: { type: "string" },
-      groups: { type: "string" },
-      edges: { type: "string" },
-      depth: { type: "string" },
-      changes: { type: "string" },
-      latency: { type: "string" },
-      seed: { type: "string" },
-      "azurite-storage": { type: "string" },
-      store: { type: "string" },
-      "in-process": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
+  const values = commandLine();
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const whole = (name: string, text: string | undefined, fallback: number, min = 1): number => {
     if (text === undefined) return fallback;
     const value = Number(text);
