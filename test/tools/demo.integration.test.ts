@@ -1,26 +1,15 @@
 /**
  * `npm run demo` (the compiled tools/demo.ts): the story it tells, end to end, and its options.
  */
-import { execFile } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runToExit, type ChildResult } from "../support/childRun.js";
 import { expectNoSecrets } from "../support/syncEnvironment.js";
 
 const DEMO = join(import.meta.dirname, "..", "..", "dist", "tools", "demo.js");
-const run = promisify(execFile);
-
-async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [DEMO, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const demo = (...args: string[]): Promise<ChildResult> => runToExit(process.execPath, [DEMO, ...args]);
 
 beforeAll(() => {
   if (!existsSync(DEMO)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");

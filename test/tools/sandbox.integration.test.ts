@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runToExit, type ChildResult } from "../support/childRun.js";
 import { expectNoSecrets } from "../support/syncEnvironment.js";
 import { startInTerminal, type TerminalSession } from "../support/terminal.js";
 
@@ -18,17 +19,8 @@ let envFile: string;
 let sandbox: TerminalSession;
 
 /** A new bash that sources the settings file and runs `entra-user-sync <args>`, as in the README. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("bash", ["-c", 'source "$1" && shift && entra-user-sync "$@"', "bash", envFile, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(...args: string[]): Promise<ChildResult> {
+  return runToExit("bash", ["-c", 'source "$1" && shift && entra-user-sync "$@"', "bash", envFile, ...args]);
 }
 
 /** Types a command at the sandbox's prompt and waits for the next prompt. */

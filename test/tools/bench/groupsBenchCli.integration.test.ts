@@ -2,24 +2,13 @@
  * The compiled `npm run bench:groups` entry (tools/bench/groupsBench.ts): its usage, and its option
  * errors, which end with exit 2 and a line naming the option, never a stack trace.
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runToExit, type ChildResult } from "../../support/childRun.js";
 
 const BENCH = join(import.meta.dirname, "..", "..", "..", "dist", "tools", "bench", "groupsBench.js");
-const run = promisify(execFile);
-
-async function groupsBench(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BENCH, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const groupsBench = (...args: string[]): Promise<ChildResult> => runToExit(process.execPath, [BENCH, ...args]);
 
 beforeAll(() => {
   if (!existsSync(BENCH)) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
